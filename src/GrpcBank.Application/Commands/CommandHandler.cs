@@ -1,0 +1,108 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Domain;
+using LanguageExt;
+
+namespace GrpcBank.Application.Commands;
+
+/// <summary>
+/// Runs one aggregate's commands: load → fold → decide → append with the expected version, retrying a
+/// bounded number of times when another writer wins. A rejected or failed command writes nothing.
+/// </summary>
+public sealed class CommandHandler<TCommand, TEvent, TState>(
+    IEventStore store,
+    Decider<TCommand, TEvent, TState> decider,
+    EventCodec<TEvent> codec,
+    Func<TState, long?> replyBalance,
+    TimeProvider clock,
+    StreamLocks locks)
+    where TEvent : class
+{
+    private const int MaxAttempts = 5;
+    private const int ReadPage = 1_000;
+
+    private readonly StateCache<TState> cache = new();
+
+    public async Task<CommandOutcome> HandleAsync(
+        string aggregateId, string streamId, TCommand command, CommandContext context, long? expectedVersion, CancellationToken ct)
+    {
+        if (await ReplayAsync(context, ct) is { } replayed) return replayed;
+
+        using var _ = await locks.AcquireAsync(streamId, ct);
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await LoadAsync(streamId, ct);
+            if (expectedVersion is { } wanted && wanted != current.Version)
+                return new CommandOutcome.WrongExpectedVersion(wanted, current.Version);
+
+            var decision = decider.Decide(command, current.State);
+            if (decision.IsLeft) return new CommandOutcome.Rejected(decision.LeftToSeq().Head());
+            var events = decision.RightToSeq().Head();
+            if (events.IsEmpty)
+                return new CommandOutcome.Accepted(Reply(aggregateId, current));
+
+            var next = new Folded<TState>(events.Fold(current.State, decider.Evolve), current.Version + events.Count, 0);
+            var reply = Reply(aggregateId, next);
+            var append = new AppendRequest(
+                streamId,
+                current.Version,
+                events.Map(e => ToEventData(e, context)).ToList(),
+                context.RequestId is { } id ? new RequestLogEntry(id, context.Fingerprint ?? "", ReplyJson(reply)) : null,
+                clock.GetUtcNow());
+
+            switch (await store.AppendAsync(append, ct))
+            {
+                case AppendResult.Appended a:
+                    cache.Put(streamId, next with { Position = a.Position });
+                    return new CommandOutcome.Accepted(reply with { Position = a.Position });
+                case AppendResult.DuplicateRequest:
+                    return await ReplayAsync(context, ct)
+                        ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
+                case AppendResult.WrongExpectedVersion when expectedVersion is { } expected:
+                    return new CommandOutcome.WrongExpectedVersion(expected, (await LoadAsync(streamId, ct)).Version);
+                case AppendResult.WrongExpectedVersion when attempt == MaxAttempts:
+                    return new CommandOutcome.WrongExpectedVersion(current.Version, (await LoadAsync(streamId, ct)).Version);
+                case AppendResult.WrongExpectedVersion:
+                    continue;
+            }
+        }
+    }
+
+    /// <summary>The state of a stream: the cached fold plus whatever was appended since.</summary>
+    public async Task<Folded<TState>> LoadAsync(string streamId, CancellationToken ct)
+    {
+        var folded = cache.Get(streamId) ?? new Folded<TState>(decider.Initial, 0, 0);
+        while (true)
+        {
+            var page = await store.ReadStreamAsync(streamId, folded.Version + 1, ReadPage, ct);
+            if (page.Count == 0) break;
+            var state = page.Aggregate(folded.State, (s, e) => decider.Evolve(s, codec.Decode(e)));
+            folded = new Folded<TState>(state, page[^1].StreamVersion, page[^1].Position);
+            if (page.Count < ReadPage) break;
+        }
+        cache.Put(streamId, folded);
+        return folded;
+    }
+
+    private async Task<CommandOutcome?> ReplayAsync(CommandContext context, CancellationToken ct)
+    {
+        if (context.RequestId is not { } id) return null;
+        var logged = await store.FindRequestAsync(id, ct);
+        if (logged is null) return null;
+        if (logged.Fingerprint != (context.Fingerprint ?? "")) return new CommandOutcome.RequestIdReused(id);
+        var reply = System.Text.Json.JsonSerializer.Deserialize<CommandReply>(logged.ReplyJson, EventCodec<TEvent>.Json)
+            ?? throw new InvalidDataException($"request log entry {id} has no reply");
+        return new CommandOutcome.Accepted(reply with { Position = logged.Position });
+    }
+
+    private CommandReply Reply(string aggregateId, Folded<TState> f) =>
+        new(aggregateId, f.Version, f.Position, replyBalance(f.State));
+
+    private static string ReplyJson(CommandReply reply) =>
+        System.Text.Json.JsonSerializer.Serialize(reply, EventCodec<TEvent>.Json);
+
+    private EventData ToEventData(TEvent e, CommandContext context)
+    {
+        var (type, json) = codec.Encode(e);
+        return new EventData(Guid.CreateVersion7(), type, json, context.MetadataJson());
+    }
+}

@@ -1,0 +1,15 @@
+using GrpcBank.Application.EventStore;
+
+namespace GrpcBank.Application.ReadSide;
+
+/// <summary>The read side's storage port. Applying is idempotent: an older write never overwrites a newer one.</summary>
+public interface IReadStore
+{
+    /// <summary>Applies events and records the watermark, atomically.</summary>
+    Task ApplyAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct);
+
+    /// <summary>Every committed event up to this position is reflected.</summary>
+    Task<long> AppliedPositionAsync(CancellationToken ct);
+
+    Task<AccountView?> GetAccountAsync(string accountId, CancellationToken ct);
+}

@@ -1,0 +1,15 @@
+namespace GrpcBank.Domain.Accounts;
+
+/// <summary>The stable storage names of account events. Names are never reused or renamed.</summary>
+public static class AccountEventTypes
+{
+    public static readonly IReadOnlyDictionary<string, Type> ByName = new Dictionary<string, Type>
+    {
+        ["accounts.AccountOpened.v1"] = typeof(AccountEvent.AccountOpened),
+        ["accounts.MoneyDeposited.v1"] = typeof(AccountEvent.MoneyDeposited),
+        ["accounts.MoneyWithdrawn.v1"] = typeof(AccountEvent.MoneyWithdrawn),
+        ["accounts.AccountFrozen.v1"] = typeof(AccountEvent.AccountFrozen),
+        ["accounts.AccountUnfrozen.v1"] = typeof(AccountEvent.AccountUnfrozen),
+        ["accounts.AccountClosed.v1"] = typeof(AccountEvent.AccountClosed),
+    };
+}

@@ -1,0 +1,54 @@
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using GrpcBank.Application.Commands;
+using GrpcBank.Domain;
+
+namespace GrpcBank.Server.Errors;
+
+/// <summary>The one place where outcomes become gRPC statuses (PROTOCOL.md, "Errors").</summary>
+public static class ErrorMapper
+{
+    public const string Domain = "grpcbank";
+
+    /// <summary>The reply of an accepted command; anything else becomes the matching RpcException.</summary>
+    public static CommandReply ReplyOrThrow(CommandOutcome outcome) => outcome switch
+    {
+        CommandOutcome.Accepted a => a.Reply,
+        CommandOutcome.Rejected r => throw ToRpcException(r.Rejection),
+        CommandOutcome.WrongExpectedVersion w => throw Error(Code.Aborted, "WRONG_EXPECTED_VERSION",
+            $"expected version {w.ExpectedVersion}, but the stream is at version {w.ActualVersion}",
+            ("expected_version", w.ExpectedVersion.ToString()), ("actual_version", w.ActualVersion.ToString())),
+        CommandOutcome.RequestIdReused u => throw Error(Code.FailedPrecondition, "REQUEST_ID_REUSED",
+            $"request_id '{u.RequestId}' was already used for a different request"),
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+    };
+
+    public static RpcException ToRpcException(Rejection rejection) => rejection switch
+    {
+        Rejection.AccountNotFound r => Error(Code.NotFound, r.Reason, $"account '{r.AccountId}' does not exist"),
+        Rejection.AccountAlreadyExists r => Error(Code.AlreadyExists, r.Reason, $"account '{r.AccountId}' already exists"),
+        Rejection.InvalidAmount r => Invalid("amount_minor", $"must be between 1 and {Money.MaxAmountMinor} minor units, was {r.AmountMinor}"),
+        Rejection.CurrencyMismatch r => Error(Code.FailedPrecondition, r.Reason,
+            $"the account holds {r.AccountCurrency}, not {r.RequestedCurrency}", ("account_currency", r.AccountCurrency)),
+        Rejection.InsufficientFunds r => Error(Code.FailedPrecondition, r.Reason,
+            $"balance {r.BalanceMinor} is less than {r.RequestedMinor}", ("balance_minor", r.BalanceMinor.ToString())),
+        Rejection.BalanceLimitExceeded r => Error(Code.FailedPrecondition, r.Reason,
+            $"a balance above {Money.MaxBalanceMinor} minor units is not allowed"),
+        Rejection.AccountFrozen r => Error(Code.FailedPrecondition, r.Reason, $"account '{r.AccountId}' is frozen"),
+        Rejection.AccountClosed r => Error(Code.FailedPrecondition, r.Reason, $"account '{r.AccountId}' is closed"),
+        Rejection.BalanceNotZero r => Error(Code.FailedPrecondition, r.Reason,
+            $"the balance must be zero to close the account, it is {r.BalanceMinor}", ("balance_minor", r.BalanceMinor.ToString())),
+        _ => Error(Code.FailedPrecondition, rejection.Reason, rejection.Reason),
+    };
+
+    public static RpcException Error(Code code, string reason, string message, params (string Key, string Value)[] metadata)
+    {
+        var info = new ErrorInfo { Domain = Domain, Reason = reason };
+        foreach (var (key, value) in metadata) info.Metadata[key] = value;
+        return new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(info) } }.ToRpcException();
+    }
+
+    private static RpcException Invalid(string field, string description) =>
+        new FieldErrors().Add(field, description).ToRpcException()!;
+}

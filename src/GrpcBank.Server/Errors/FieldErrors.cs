@@ -1,0 +1,86 @@
+using Google.Rpc;
+using Grpc.Core;
+using GrpcBank.Domain;
+
+namespace GrpcBank.Server.Errors;
+
+/// <summary>Collects malformed fields of one request; <see cref="ThrowIfAny"/> answers INVALID_ARGUMENT naming them all.</summary>
+public sealed class FieldErrors
+{
+    public const int MaxIdLength = 64;
+    public const int MaxRequestIdLength = 128;
+    public const int MaxNameLength = 200;
+    public const int MaxTextLength = 500;
+
+    private readonly List<BadRequest.Types.FieldViolation> violations = [];
+
+    public FieldErrors Add(string field, string description)
+    {
+        violations.Add(new BadRequest.Types.FieldViolation { Field = field, Description = description });
+        return this;
+    }
+
+    /// <summary>Ids: 1–64 characters of letters, digits, '-', '_' and '.'. Streams are named after them.</summary>
+    public FieldErrors Id(string field, string value, bool optional = false)
+    {
+        if (value.Length == 0)
+            return optional ? this : Add(field, "is required");
+        if (value.Length > MaxIdLength || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            return Add(field, $"must be 1 to {MaxIdLength} characters of letters, digits, '-', '_' or '.'");
+        return this;
+    }
+
+    public FieldErrors RequestId(string value) =>
+        value.Length > MaxRequestIdLength || !IsPrintable(value)
+            ? Add("request_id", $"must be at most {MaxRequestIdLength} printable characters")
+            : this;
+
+    public FieldErrors Amount(string field, long amountMinor) =>
+        Money.IsValidAmount(amountMinor)
+            ? this
+            : Add(field, $"must be between 1 and {Money.MaxAmountMinor} minor units");
+
+    public FieldErrors CurrencyCode(string field, string value) =>
+        Currency.IsKnown(value) ? this : Add(field, "must be an ISO 4217 currency code in upper case, e.g. EUR");
+
+    public FieldErrors Text(string field, string value, int maxLength, bool required = false)
+    {
+        if (required && string.IsNullOrWhiteSpace(value)) return Add(field, "is required");
+        if (value.Length > maxLength) return Add(field, $"must be at most {maxLength} characters");
+        return IsPrintable(value) ? this : Add(field, "must not contain control characters or unpaired surrogates");
+    }
+
+    public FieldErrors NotNegative(string field, long value) =>
+        value >= 0 ? this : Add(field, "must not be negative");
+
+    public void ThrowIfAny()
+    {
+        if (ToRpcException() is { } e) throw e;
+    }
+
+    /// <summary>INVALID_ARGUMENT with a BadRequest detail naming every malformed field, or null if none is.</summary>
+    public RpcException? ToRpcException()
+    {
+        if (violations.Count == 0) return null;
+        var badRequest = new BadRequest();
+        badRequest.FieldViolations.AddRange(violations);
+        return new Google.Rpc.Status
+        {
+            Code = (int)Code.InvalidArgument,
+            Message = "invalid " + string.Join(", ", violations.Select(v => v.Field).Distinct()),
+            Details = { Google.Protobuf.WellKnownTypes.Any.Pack(badRequest) },
+        }.ToRpcException();
+    }
+
+    private static bool IsPrintable(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            var c = value[i];
+            if (char.IsControl(c)) return false;
+            if (char.IsHighSurrogate(c) && (i + 1 >= value.Length || !char.IsLowSurrogate(value[++i]))) return false;
+            if (char.IsLowSurrogate(c)) return false;
+        }
+        return true;
+    }
+}

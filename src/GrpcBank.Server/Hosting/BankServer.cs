@@ -1,0 +1,73 @@
+using GrpcBank.Application.Accounts;
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.ReadSide;
+using GrpcBank.Application.Relay;
+using GrpcBank.Server.Accounts;
+using GrpcBank.Server.Errors;
+using GrpcBank.Server.Query;
+using GrpcBank.Sqlite;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace GrpcBank.Server.Hosting;
+
+/// <summary>Composes the server from configuration (ARCHITECTURE.md, "Configuration").</summary>
+public static class BankServer
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+        var services = builder.Services;
+
+        services.AddGrpc(o =>
+        {
+            o.Interceptors.Add<ErrorInterceptor>();
+            o.MaxReceiveMessageSize = 1024 * 1024;
+        });
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store");
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<StreamLocks>();
+        AddStorage(services, builder.Configuration);
+        services.AddSingleton<AccountCommands>();
+        services.AddSingleton<RelayProgress>();
+        services.AddSingleton<ReadSideWaiter>();
+        services.AddSingleton<IEventSink, ReadStoreSink>();
+        services.AddSingleton<OutboxRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+
+        var app = builder.Build();
+        app.MapGrpcService<AccountGrpcService>();
+        app.MapGrpcService<QueryGrpcService>();
+        app.MapGrpcReflectionService();
+        app.MapGrpcHealthChecksService();
+        return app;
+    }
+
+    private static void AddStorage(IServiceCollection services, IConfiguration configuration)
+    {
+        var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "./data");
+        services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
+        services.AddSingleton<IRelayLease, InProcessRelayLease>();
+        services.AddSingleton<IReadStore>(_ => new SqliteReadStore(Path.Combine(dataDirectory, "read.db")));
+    }
+}
+
+/// <summary>Healthy while the event store answers a read.</summary>
+public sealed class EventStoreHealthCheck(IEventStore store) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        try
+        {
+            await store.ReadAllAsync(long.MaxValue - 1, 1, ct);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception e)
+        {
+            return HealthCheckResult.Unhealthy("the event store does not answer", e);
+        }
+    }
+}

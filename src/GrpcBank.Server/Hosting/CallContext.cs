@@ -1,0 +1,25 @@
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Grpc.Core;
+using GrpcBank.Application.Commands;
+using GrpcBank.Contracts;
+
+namespace GrpcBank.Server.Hosting;
+
+/// <summary>
+/// Builds the command context of a call. A request's fingerprint hashes the method and the request
+/// without its request_id, so a retry matches and a different request under the same id does not.
+/// </summary>
+public static class CallContext
+{
+    public static CommandContext For<TRequest>(TRequest request, ServerCallContext call)
+        where TRequest : IMessage<TRequest>, IIdempotentRequest
+    {
+        var principal = call.GetHttpContext().User.Identity?.Name;
+        if (request.RequestId.Length == 0) return new CommandContext(Principal: principal);
+        var withoutId = request.Clone();
+        withoutId.RequestId = "";
+        var hash = SHA256.HashData([.. System.Text.Encoding.UTF8.GetBytes(call.Method), .. withoutId.ToByteArray()]);
+        return new CommandContext(request.RequestId, Convert.ToHexString(hash), Principal: principal);
+    }
+}

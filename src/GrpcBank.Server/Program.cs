@@ -1,0 +1,3 @@
+using GrpcBank.Server.Hosting;
+
+await BankServer.Build(args).RunAsync();

@@ -1,0 +1,51 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using GrpcBank.Application.ReadSide;
+using GrpcBank.Contracts.Query.V1;
+using GrpcBank.Server.Errors;
+
+namespace GrpcBank.Server.Query;
+
+/// <summary>bank.query.v1.QueryService: answers from the read side, after waiting for min_position.</summary>
+public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter) : QueryService.QueryServiceBase
+{
+    /// <summary>How long a call without a deadline may wait for the read side to catch up.</summary>
+    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(5);
+
+    public override async Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context)
+    {
+        new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
+        var position = await WaitFor(request.MinPosition, context);
+        var view = await readStore.GetAccountAsync(request.AccountId, context.CancellationToken)
+            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound,
+                "ACCOUNT_NOT_FOUND", $"account '{request.AccountId}' does not exist");
+        return new GetAccountResponse { Account = ToProto(view), Position = position };
+    }
+
+    private async Task<long> WaitFor(long minPosition, ServerCallContext context)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        if (context.Deadline == DateTime.MaxValue) limit.CancelAfter(DefaultWait);
+        return await waiter.WaitForAsync(minPosition, limit.Token)
+            ?? throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "READ_SIDE_BEHIND",
+                $"the read side has not reached position {minPosition} yet; retry later");
+    }
+
+    private static Account ToProto(AccountView v) => new()
+    {
+        AccountId = v.AccountId,
+        OwnerName = v.OwnerName,
+        CurrencyCode = v.CurrencyCode,
+        BalanceMinor = v.BalanceMinor,
+        Status = v.Status switch
+        {
+            AccountViewStatus.Active => AccountStatus.Active,
+            AccountViewStatus.Frozen => AccountStatus.Frozen,
+            AccountViewStatus.Closed => AccountStatus.Closed,
+            _ => AccountStatus.Unspecified,
+        },
+        Version = v.Version,
+        OpenedAt = Timestamp.FromDateTimeOffset(v.OpenedAt),
+        UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
+    };
+}

@@ -1,0 +1,160 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+using Microsoft.Data.Sqlite;
+
+namespace GrpcBank.Sqlite;
+
+/// <summary>The embedded event store. Commits are serialised, so positions become visible in order.</summary>
+public sealed class SqliteEventStore : IEventStore, IOutbox
+{
+    private const string Schema = """
+        create table if not exists events (
+            position       integer primary key autoincrement,
+            stream_id      text    not null,
+            stream_version integer not null,
+            event_id       text    not null unique,
+            event_type     text    not null,
+            data           text    not null,
+            metadata       text    not null,
+            recorded_at    integer not null, -- microseconds since the Unix epoch, UTC
+            unique (stream_id, stream_version)
+        );
+        create table if not exists outbox (
+            position integer primary key references events (position)
+        );
+        create table if not exists request_log (
+            request_id  text    primary key,
+            fingerprint text    not null,
+            reply       text    not null,
+            position    integer not null references events (position)
+        );
+        """;
+
+    private const string EventColumns =
+        "e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.data, e.metadata, e.recorded_at";
+
+    private readonly SqliteDatabase db;
+    private readonly WakeUp appended = new();
+
+    public SqliteEventStore(string path) => db = new SqliteDatabase(path, Schema);
+
+    public IOutbox Outbox => this;
+
+    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    {
+        var result = await db.WriteAsync<AppendResult>((connection, tx) =>
+        {
+            using (var version = SqliteDatabase.Command(connection, tx,
+                       "select coalesce(max(stream_version), 0) from events where stream_id = $stream",
+                       ("$stream", request.StreamId)))
+            {
+                if ((long)version.ExecuteScalar()! != request.ExpectedVersion)
+                    return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+            }
+            if (request.Request is { } requested)
+            {
+                // We are the only writer (BEGIN IMMEDIATE), so checking first is as good as a constraint.
+                using var seen = SqliteDatabase.Command(connection, tx,
+                    "select count(*) from request_log where request_id = $id", ("$id", requested.RequestId));
+                if ((long)seen.ExecuteScalar()! > 0) return new AppendResult.DuplicateRequest(requested.RequestId);
+            }
+
+            long position = 0, streamVersion = request.ExpectedVersion;
+            var recordedAt = ToMicros(request.RecordedAt);
+            foreach (var e in request.Events)
+            {
+                using var insert = SqliteDatabase.Command(connection, tx, """
+                    insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
+                    values ($stream, $version, $id, $type, $data, $metadata, $at)
+                    returning position
+                    """,
+                    ("$stream", request.StreamId), ("$version", ++streamVersion), ("$id", e.EventId.ToString()),
+                    ("$type", e.EventType), ("$data", e.DataJson), ("$metadata", e.MetadataJson), ("$at", recordedAt));
+                position = (long)insert.ExecuteScalar()!;
+                using var outbox = SqliteDatabase.Command(connection, tx,
+                    "insert into outbox (position) values ($position)", ("$position", position));
+                outbox.ExecuteNonQuery();
+            }
+
+            if (request.Request is { } logged)
+            {
+                using var log = SqliteDatabase.Command(connection, tx,
+                    "insert into request_log (request_id, fingerprint, reply, position) values ($id, $fingerprint, $reply, $position)",
+                    ("$id", logged.RequestId), ("$fingerprint", logged.Fingerprint), ("$reply", logged.ReplyJson), ("$position", position));
+                log.ExecuteNonQuery();
+            }
+            return new AppendResult.Appended(streamVersion, position);
+        }, ct);
+        if (result is AppendResult.Appended) appended.Signal();
+        return result;
+    }
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+        Task.FromResult(Query(
+            $"select {EventColumns} from events e where e.stream_id = $stream and e.stream_version >= $from order by e.stream_version limit $max",
+            ("$stream", streamId), ("$from", fromVersion), ("$max", maxCount)));
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+        Task.FromResult(Query(
+            $"select {EventColumns} from events e where e.stream_id = $stream and e.stream_version <= $from order by e.stream_version desc limit $max",
+            ("$stream", streamId), ("$from", fromVersion), ("$max", maxCount)));
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct) =>
+        Task.FromResult(Query(
+            $"select {EventColumns} from events e where e.position > $after order by e.position limit $max",
+            ("$after", afterPosition), ("$max", maxCount)));
+
+    public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) =>
+        Task.FromResult(db.Read<LoggedRequest?>((connection, tx) =>
+        {
+            using var command = SqliteDatabase.Command(connection, tx,
+                "select fingerprint, reply, position from request_log where request_id = $id", ("$id", requestId));
+            using var reader = command.ExecuteReader();
+            return reader.Read() ? new LoggedRequest(requestId, reader.GetString(0), reader.GetString(1), reader.GetInt64(2)) : null;
+        }));
+
+    Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var events = Read(connection, tx,
+                $"select {EventColumns} from outbox o join events e on e.position = o.position order by o.position limit $max",
+                ("$max", maxCount));
+            // Commits are serialised, so nothing can appear below the newest committed position later:
+            // once the pending rows are handled, everything up to it is.
+            using var head = SqliteDatabase.Command(connection, tx, "select coalesce(max(position), 0) from events");
+            var watermark = events.Count == maxCount ? events[^1].Position : (long)head.ExecuteScalar()!;
+            return new OutboxBatch(events, watermark);
+        }));
+
+    Task IOutbox.CompleteAsync(OutboxBatch batch, CancellationToken ct) =>
+        batch.Events.Count == 0
+            ? Task.CompletedTask
+            : db.WriteAsync((connection, tx) =>
+            {
+                using var delete = SqliteDatabase.Command(connection, tx,
+                    "delete from outbox where position between $first and $last",
+                    ("$first", batch.Events[0].Position), ("$last", batch.Events[^1].Position));
+                return delete.ExecuteNonQuery();
+            }, ct);
+
+    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) => appended.WaitAsync(timeout, ct);
+
+    private IReadOnlyList<RecordedEvent> Query(string sql, params (string, object?)[] parameters) =>
+        db.Read((connection, tx) => Read(connection, tx, sql, parameters));
+
+    private static List<RecordedEvent> Read(SqliteConnection connection, SqliteTransaction tx, string sql, params (string, object?)[] parameters)
+    {
+        using var command = SqliteDatabase.Command(connection, tx, sql, parameters);
+        using var reader = command.ExecuteReader();
+        var events = new List<RecordedEvent>();
+        while (reader.Read())
+            events.Add(new RecordedEvent(
+                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), Guid.Parse(reader.GetString(3)),
+                reader.GetString(4), reader.GetString(5), reader.GetString(6), FromMicros(reader.GetInt64(7))));
+        return events;
+    }
+
+    public static long ToMicros(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
+
+    public static DateTimeOffset FromMicros(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond);
+}
