@@ -36,7 +36,9 @@ public static class BankServer
         services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton<IEventSink, ReadStoreSink>();
         services.AddSingleton<OutboxRelay>();
-        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+        // Relay:Enabled=false makes a command-only instance (the relay runs elsewhere, or later).
+        if (builder.Configuration.GetValue("Relay:Enabled", true))
+            services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         var app = builder.Build();
         app.MapGrpcService<AccountGrpcService>();

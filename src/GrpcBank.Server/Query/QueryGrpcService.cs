@@ -12,6 +12,8 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
     /// <summary>How long a call without a deadline may wait for the read side to catch up.</summary>
     private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(5);
 
+    private static readonly TimeSpan DeadlineMargin = TimeSpan.FromMilliseconds(50);
+
     public override async Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context)
     {
         new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
@@ -24,8 +26,10 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
 
     private async Task<long> WaitFor(long minPosition, ServerCallContext context)
     {
+        // Give up a little before the caller's deadline, so it hears why (UNAVAILABLE) rather than a bare timeout.
+        var wait = context.Deadline == DateTime.MaxValue ? DefaultWait : context.Deadline - DateTime.UtcNow - DeadlineMargin;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        if (context.Deadline == DateTime.MaxValue) limit.CancelAfter(DefaultWait);
+        limit.CancelAfter(wait < TimeSpan.Zero ? TimeSpan.Zero : wait < DefaultWait ? wait : DefaultWait);
         return await waiter.WaitForAsync(minPosition, limit.Token)
             ?? throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "READ_SIDE_BEHIND",
                 $"the read side has not reached position {minPosition} yet; retry later");

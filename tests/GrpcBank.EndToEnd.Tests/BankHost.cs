@@ -1,0 +1,76 @@
+using Grpc.Net.Client;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Query.V1;
+using GrpcBank.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>
+/// The real server (Kestrel on a loopback port, HTTP/2) in this process, with real gRPC clients.
+/// Restartable on the same storage, to prove durability.
+/// </summary>
+public sealed class BankHost : IAsyncDisposable
+{
+    private readonly Dictionary<string, string> settings;
+    private WebApplication? app;
+    private GrpcChannel? channel;
+
+    private BankHost(Dictionary<string, string> settings) => this.settings = settings;
+
+    /// <summary>An embedded-mode server with its own fresh data directory.</summary>
+    public static Task<BankHost> StartEmbeddedAsync(params (string Key, string Value)[] extra)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "grpcbank-tests", Guid.NewGuid().ToString("N"));
+        return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir }, extra);
+    }
+
+    public static async Task<BankHost> StartAsync(Dictionary<string, string> settings, params (string Key, string Value)[] extra)
+    {
+        foreach (var (key, value) in extra) settings[key] = value;
+        var host = new BankHost(settings);
+        await host.StartAsync();
+        return host;
+    }
+
+    public AccountService.AccountServiceClient Accounts => new(Channel);
+
+    public QueryService.QueryServiceClient Query => new(Channel);
+
+    public GrpcChannel Channel => channel ?? throw new InvalidOperationException("not started");
+
+    public IServiceProvider Services => app?.Services ?? throw new InvalidOperationException("not started");
+
+    public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Stops the server and starts it again on the same storage, optionally with changed settings.</summary>
+    public async Task RestartAsync(params (string Key, string Value)[] changes)
+    {
+        await StopAsync();
+        foreach (var (key, value) in changes) settings[key] = value;
+        await StartAsync();
+    }
+
+    private async Task StartAsync()
+    {
+        var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").Append("--urls=http://127.0.0.1:0").ToArray();
+        app = BankServer.Build(args);
+        await app.StartAsync(TestContext.Current.CancellationToken);
+        channel = GrpcChannel.ForAddress(app.Urls.Single());
+    }
+
+    private async Task StopAsync()
+    {
+        channel?.Dispose();
+        channel = null;
+        if (app is not null)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            app = null;
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await StopAsync();
+}
