@@ -17,4 +17,12 @@ public abstract record Rejection
     public sealed record AccountFrozen(string AccountId) : Rejection("ACCOUNT_FROZEN");
     public sealed record AccountClosed(string AccountId) : Rejection("ACCOUNT_CLOSED");
     public sealed record BalanceNotZero(long BalanceMinor) : Rejection("BALANCE_NOT_ZERO");
+    public sealed record OrderNotFound(string OrderId) : Rejection("ORDER_NOT_FOUND");
+    public sealed record OrderAlreadyExists(string OrderId) : Rejection("ORDER_ALREADY_EXISTS");
+    public sealed record OrderNotCancellable(string OrderId, string Status) : Rejection("ORDER_NOT_CANCELLABLE");
+    public sealed record OrderNotPayable(string OrderId, string Status) : Rejection("ORDER_NOT_PAYABLE");
+    public sealed record SameAccount(string AccountId) : Rejection("SAME_ACCOUNT");
+    public sealed record PaymentNotFound(string PaymentId) : Rejection("PAYMENT_NOT_FOUND");
+    public sealed record PaymentAlreadyExists(string PaymentId) : Rejection("PAYMENT_ALREADY_EXISTS");
+    public sealed record PaymentNotRefundable(string PaymentId, string Status) : Rejection("PAYMENT_NOT_REFUNDABLE");
 }

@@ -21,7 +21,16 @@ public abstract record AccountCommand
     public sealed record FreezeAccount(string AccountId, string Reason) : AccountCommand;
     public sealed record UnfreezeAccount(string AccountId) : AccountCommand;
     public sealed record CloseAccount(string AccountId) : AccountCommand;
+
+    // Issued by the payment process; each names the payment (and order) that moves the money.
+    public sealed record DebitForPayment(string AccountId, Movement Movement) : AccountCommand;
+    public sealed record CreditForPayment(string AccountId, Movement Movement) : AccountCommand;
+    public sealed record DebitForRefund(string AccountId, Movement Movement) : AccountCommand;
+    public sealed record CreditForRefund(string AccountId, Movement Movement) : AccountCommand;
 }
+
+/// <summary>Money moved on an account on behalf of a payment; OrderId is empty for a plain transfer.</summary>
+public sealed record Movement(string PaymentId, string OrderId, long AmountMinor, string CurrencyCode);
 
 // WARNING: these records are the storage format. Never rename a field or change its meaning;
 // add a new event (….v2) and an upcaster instead. Storage names live in AccountEventTypes.
@@ -35,6 +44,10 @@ public abstract record AccountEvent
     public sealed record AccountFrozen(string AccountId, string Reason) : AccountEvent;
     public sealed record AccountUnfrozen(string AccountId) : AccountEvent;
     public sealed record AccountClosed(string AccountId) : AccountEvent;
+    public sealed record PaymentDebited(string AccountId, Movement Movement) : AccountEvent;
+    public sealed record PaymentCredited(string AccountId, Movement Movement) : AccountEvent;
+    public sealed record RefundDebited(string AccountId, Movement Movement) : AccountEvent;
+    public sealed record RefundCredited(string AccountId, Movement Movement) : AccountEvent;
 }
 
 /// <summary>The account aggregate: rules in <see cref="Decide"/>, bookkeeping in <see cref="Evolve"/>.</summary>
@@ -57,6 +70,14 @@ public static class Account
         AccountCommand.FreezeAccount c => Freeze(c, state),
         AccountCommand.UnfreezeAccount c => Unfreeze(c, state),
         AccountCommand.CloseAccount c => Close(c, state),
+        AccountCommand.DebitForPayment c => Debit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
+            () => new AccountEvent.PaymentDebited(state.AccountId, c.Movement)),
+        AccountCommand.CreditForPayment c => Credit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
+            () => new AccountEvent.PaymentCredited(state.AccountId, c.Movement)),
+        AccountCommand.DebitForRefund c => Debit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
+            () => new AccountEvent.RefundDebited(state.AccountId, c.Movement)),
+        AccountCommand.CreditForRefund c => Credit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
+            () => new AccountEvent.RefundCredited(state.AccountId, c.Movement)),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown account command"),
     };
 
@@ -66,21 +87,33 @@ public static class Account
             : new Rejection.AccountAlreadyExists(c.AccountId);
 
     private static Either<Rejection, Seq<AccountEvent>> Deposit(AccountCommand.DepositMoney c, AccountState s) =>
-        MustExist(s, c.AccountId)
-        ?? MustNotBeClosed(s)
-        ?? MovementRules(s, c.AmountMinor, c.CurrencyCode)
-        ?? (s.BalanceMinor + c.AmountMinor > Money.MaxBalanceMinor
-            ? new Rejection.BalanceLimitExceeded(s.BalanceMinor, c.AmountMinor)
-            : null)
-        ?? Events(new AccountEvent.MoneyDeposited(s.AccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
+        Credit(s, c.AccountId, c.AmountMinor, c.CurrencyCode,
+            () => new AccountEvent.MoneyDeposited(s.AccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
 
     private static Either<Rejection, Seq<AccountEvent>> Withdraw(AccountCommand.WithdrawMoney c, AccountState s) =>
-        MustExist(s, c.AccountId)
+        Debit(s, c.AccountId, c.AmountMinor, c.CurrencyCode,
+            () => new AccountEvent.MoneyWithdrawn(s.AccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
+
+    /// <summary>Money in: allowed while frozen (a freeze stops money leaving), never when closed.</summary>
+    private static Either<Rejection, Seq<AccountEvent>> Credit(
+        AccountState s, string accountId, long amountMinor, string currencyCode, Func<AccountEvent> credited) =>
+        MustExist(s, accountId)
         ?? MustNotBeClosed(s)
-        ?? MovementRules(s, c.AmountMinor, c.CurrencyCode)
+        ?? MovementRules(s, amountMinor, currencyCode)
+        ?? (s.BalanceMinor + amountMinor > Money.MaxBalanceMinor
+            ? new Rejection.BalanceLimitExceeded(s.BalanceMinor, amountMinor)
+            : null)
+        ?? Events(credited());
+
+    /// <summary>Money out: only from an active account, never below zero.</summary>
+    private static Either<Rejection, Seq<AccountEvent>> Debit(
+        AccountState s, string accountId, long amountMinor, string currencyCode, Func<AccountEvent> debited) =>
+        MustExist(s, accountId)
+        ?? MustNotBeClosed(s)
+        ?? MovementRules(s, amountMinor, currencyCode)
         ?? (s.Status == AccountStatus.Frozen ? new Rejection.AccountFrozen(s.AccountId) : null)
-        ?? (c.AmountMinor > s.BalanceMinor ? new Rejection.InsufficientFunds(s.BalanceMinor, c.AmountMinor) : null)
-        ?? Events(new AccountEvent.MoneyWithdrawn(s.AccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
+        ?? (amountMinor > s.BalanceMinor ? new Rejection.InsufficientFunds(s.BalanceMinor, amountMinor) : null)
+        ?? Events(debited());
 
     private static Either<Rejection, Seq<AccountEvent>> Freeze(AccountCommand.FreezeAccount c, AccountState s) =>
         MustExist(s, c.AccountId)
@@ -125,6 +158,10 @@ public static class Account
         AccountEvent.AccountFrozen => s with { Status = AccountStatus.Frozen },
         AccountEvent.AccountUnfrozen => s with { Status = AccountStatus.Active },
         AccountEvent.AccountClosed => s with { Status = AccountStatus.Closed },
+        AccountEvent.PaymentDebited m => s with { BalanceMinor = s.BalanceMinor - m.Movement.AmountMinor },
+        AccountEvent.PaymentCredited m => s with { BalanceMinor = s.BalanceMinor + m.Movement.AmountMinor },
+        AccountEvent.RefundDebited m => s with { BalanceMinor = s.BalanceMinor - m.Movement.AmountMinor },
+        AccountEvent.RefundCredited m => s with { BalanceMinor = s.BalanceMinor + m.Movement.AmountMinor },
         _ => s,
     };
 }

@@ -11,5 +11,9 @@ public static class AccountEventTypes
         ["accounts.AccountFrozen.v1"] = typeof(AccountEvent.AccountFrozen),
         ["accounts.AccountUnfrozen.v1"] = typeof(AccountEvent.AccountUnfrozen),
         ["accounts.AccountClosed.v1"] = typeof(AccountEvent.AccountClosed),
+        ["accounts.PaymentDebited.v1"] = typeof(AccountEvent.PaymentDebited),
+        ["accounts.PaymentCredited.v1"] = typeof(AccountEvent.PaymentCredited),
+        ["accounts.RefundDebited.v1"] = typeof(AccountEvent.RefundDebited),
+        ["accounts.RefundCredited.v1"] = typeof(AccountEvent.RefundCredited),
     };
 }

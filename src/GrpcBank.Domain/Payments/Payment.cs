@@ -1,0 +1,151 @@
+using GrpcBank.Domain.Accounts;
+using LanguageExt;
+using static LanguageExt.Prelude;
+
+namespace GrpcBank.Domain.Payments;
+
+public enum PaymentStatus { Uninitiated, Initiated, PayerDebited, Compensating, Completed, Failed, Refunding, RefundPayeeDebited, Refunded }
+
+/// <summary>What a payment must remember to drive and to undo its money movements.</summary>
+public sealed record PaymentState(
+    PaymentStatus Status, string PaymentId, string OrderId, string FromAccountId, string ToAccountId,
+    long AmountMinor, string CurrencyCode, string FailureReason, int RefundAttempts)
+{
+    public static readonly PaymentState Initial = new(PaymentStatus.Uninitiated, "", "", "", "", 0, "", "", 0);
+
+    public Movement Movement => new(PaymentId, OrderId, AmountMinor, CurrencyCode);
+}
+
+public abstract record PaymentCommand
+{
+    private PaymentCommand() { }
+
+    /// <summary>OrderId is empty for a plain transfer.</summary>
+    public sealed record InitiatePayment(
+        string PaymentId, string OrderId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode,
+        string Reference) : PaymentCommand;
+    public sealed record RequestRefund(string PaymentId, string Reason) : PaymentCommand;
+
+    // Outcomes of account commands, reported by the payment process.
+    public sealed record RecordPayerDebited(string PaymentId) : PaymentCommand;
+    public sealed record RecordPayerDebitFailed(string PaymentId, string Reason) : PaymentCommand;
+    public sealed record RecordPayeeCredited(string PaymentId) : PaymentCommand;
+    public sealed record RecordPayeeCreditFailed(string PaymentId, string Reason) : PaymentCommand;
+    public sealed record RecordRefundDebited(string PaymentId) : PaymentCommand;
+    public sealed record RecordRefundDebitFailed(string PaymentId, string Reason) : PaymentCommand;
+    public sealed record RecordPayerRefunded(string PaymentId) : PaymentCommand;
+}
+
+// WARNING: these records are the storage format (names in PaymentEventTypes). Never rename or repurpose a field.
+// Events that start a step carry what that step needs, so the payment process reacts to one event alone.
+public abstract record PaymentEvent
+{
+    private PaymentEvent() { }
+
+    public sealed record PaymentInitiated(
+        string PaymentId, string OrderId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode,
+        string Reference) : PaymentEvent;
+    public sealed record PayerDebited(string PaymentId, string ToAccountId, Movement Movement) : PaymentEvent;
+    public sealed record PaymentCompleted(string PaymentId, string OrderId) : PaymentEvent;
+    public sealed record PayeeCreditFailed(string PaymentId, string FromAccountId, Movement Movement, string Reason) : PaymentEvent;
+    public sealed record PaymentFailed(string PaymentId, string OrderId, string Reason) : PaymentEvent;
+    /// <summary>Attempt counts refund requests (a refund the payee could not fund may be asked for again).</summary>
+    public sealed record RefundRequested(string PaymentId, string ToAccountId, Movement Movement, string Reason, int Attempt) : PaymentEvent;
+    public sealed record RefundPayeeDebited(string PaymentId, string FromAccountId, Movement Movement) : PaymentEvent;
+    public sealed record RefundFailed(string PaymentId, string Reason) : PaymentEvent;
+    public sealed record PaymentRefunded(string PaymentId, string OrderId) : PaymentEvent;
+}
+
+/// <summary>
+/// A payment moves money from payer to payee in steps: debit the payer, credit the payee. If the payee
+/// cannot receive, the payer is refunded (compensation) and the payment fails. A completed payment can be
+/// refunded once: debit the payee, credit the payer. Reported outcomes that do not fit the state are no-ops,
+/// so redelivered reports change nothing.
+/// </summary>
+public static class Payment
+{
+    public static readonly Decider<PaymentCommand, PaymentEvent, PaymentState> Decider = new(PaymentState.Initial, Decide, Evolve, IsTerminal);
+
+    public static string StreamId(string paymentId) => $"payment-{paymentId}";
+
+    public static bool IsTerminal(PaymentState s) => s.Status is PaymentStatus.Failed or PaymentStatus.Refunded;
+
+    // ---- Decisions ----
+
+    public static Either<Rejection, Seq<PaymentEvent>> Decide(PaymentCommand command, PaymentState s) => command switch
+    {
+        PaymentCommand.InitiatePayment c => Initiate(c, s),
+        PaymentCommand.RequestRefund c => MustExist(s, c.PaymentId) ?? (s.Status == PaymentStatus.Completed
+            ? Events(new PaymentEvent.RefundRequested(s.PaymentId, s.ToAccountId, s.Movement, c.Reason, s.RefundAttempts + 1))
+            : new Rejection.PaymentNotRefundable(s.PaymentId, s.Status.ToString())),
+        PaymentCommand.RecordPayerDebited c => When(s, c.PaymentId, PaymentStatus.Initiated,
+            () => new PaymentEvent.PayerDebited(s.PaymentId, s.ToAccountId, s.Movement)),
+        PaymentCommand.RecordPayerDebitFailed c => When(s, c.PaymentId, PaymentStatus.Initiated,
+            () => new PaymentEvent.PaymentFailed(s.PaymentId, s.OrderId, c.Reason)),
+        PaymentCommand.RecordPayeeCredited c => When(s, c.PaymentId, PaymentStatus.PayerDebited,
+            () => new PaymentEvent.PaymentCompleted(s.PaymentId, s.OrderId)),
+        PaymentCommand.RecordPayeeCreditFailed c => When(s, c.PaymentId, PaymentStatus.PayerDebited,
+            () => new PaymentEvent.PayeeCreditFailed(s.PaymentId, s.FromAccountId, s.Movement, c.Reason)),
+        PaymentCommand.RecordRefundDebited c => When(s, c.PaymentId, PaymentStatus.Refunding,
+            () => new PaymentEvent.RefundPayeeDebited(s.PaymentId, s.FromAccountId, s.Movement)),
+        PaymentCommand.RecordRefundDebitFailed c => When(s, c.PaymentId, PaymentStatus.Refunding,
+            () => new PaymentEvent.RefundFailed(s.PaymentId, c.Reason)),
+        PaymentCommand.RecordPayerRefunded c => MustExist(s, c.PaymentId) ?? s.Status switch
+        {
+            PaymentStatus.Compensating => Events(new PaymentEvent.PaymentFailed(s.PaymentId, s.OrderId, s.FailureReason)),
+            PaymentStatus.RefundPayeeDebited => Events(new PaymentEvent.PaymentRefunded(s.PaymentId, s.OrderId)),
+            _ => Events(),
+        },
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown payment command"),
+    };
+
+    private static Either<Rejection, Seq<PaymentEvent>> Initiate(PaymentCommand.InitiatePayment c, PaymentState s) =>
+        s.Status != PaymentStatus.Uninitiated ? new Rejection.PaymentAlreadyExists(c.PaymentId)
+        : !Money.IsValidAmount(c.AmountMinor) ? new Rejection.InvalidAmount(c.AmountMinor)
+        : c.FromAccountId == c.ToAccountId ? new Rejection.SameAccount(c.FromAccountId)
+        : Events(new PaymentEvent.PaymentInitiated(
+            c.PaymentId, c.OrderId, c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
+
+    /// <summary>A reported outcome: recorded in the one state it belongs to, ignored (a redelivery) otherwise.</summary>
+    private static Either<Rejection, Seq<PaymentEvent>> When(PaymentState s, string paymentId, PaymentStatus expected, Func<PaymentEvent> then) =>
+        MustExist(s, paymentId) ?? (s.Status == expected ? Events(then()) : Events());
+
+    private static Rejection? MustExist(PaymentState s, string paymentId) =>
+        s.Status == PaymentStatus.Uninitiated ? new Rejection.PaymentNotFound(paymentId) : null;
+
+    private static Either<Rejection, Seq<PaymentEvent>> Events(params PaymentEvent[] events) => toSeq(events);
+
+    // ---- Fold ----
+
+    public static PaymentState Evolve(PaymentState s, PaymentEvent e) => e switch
+    {
+        PaymentEvent.PaymentInitiated i => new PaymentState(
+            PaymentStatus.Initiated, i.PaymentId, i.OrderId, i.FromAccountId, i.ToAccountId, i.AmountMinor, i.CurrencyCode, "", 0),
+        PaymentEvent.PayerDebited => s with { Status = PaymentStatus.PayerDebited },
+        PaymentEvent.PaymentCompleted => s with { Status = PaymentStatus.Completed },
+        PaymentEvent.PayeeCreditFailed f => s with { Status = PaymentStatus.Compensating, FailureReason = f.Reason },
+        PaymentEvent.PaymentFailed f => s with { Status = PaymentStatus.Failed, FailureReason = f.Reason },
+        PaymentEvent.RefundRequested r => s with { Status = PaymentStatus.Refunding, RefundAttempts = r.Attempt },
+        PaymentEvent.RefundPayeeDebited => s with { Status = PaymentStatus.RefundPayeeDebited },
+        PaymentEvent.RefundFailed => s with { Status = PaymentStatus.Completed },
+        PaymentEvent.PaymentRefunded => s with { Status = PaymentStatus.Refunded },
+        _ => s,
+    };
+}
+
+/// <summary>The stable storage names of payment events.</summary>
+public static class PaymentEventTypes
+{
+    public static readonly IReadOnlyDictionary<string, Type> ByName = new Dictionary<string, Type>
+    {
+        ["payments.PaymentInitiated.v1"] = typeof(PaymentEvent.PaymentInitiated),
+        ["payments.PayerDebited.v1"] = typeof(PaymentEvent.PayerDebited),
+        ["payments.PaymentCompleted.v1"] = typeof(PaymentEvent.PaymentCompleted),
+        ["payments.PayeeCreditFailed.v1"] = typeof(PaymentEvent.PayeeCreditFailed),
+        ["payments.PaymentFailed.v1"] = typeof(PaymentEvent.PaymentFailed),
+        ["payments.RefundRequested.v1"] = typeof(PaymentEvent.RefundRequested),
+        ["payments.RefundPayeeDebited.v1"] = typeof(PaymentEvent.RefundPayeeDebited),
+        ["payments.RefundFailed.v1"] = typeof(PaymentEvent.RefundFailed),
+        ["payments.PaymentRefunded.v1"] = typeof(PaymentEvent.PaymentRefunded),
+    };
+}

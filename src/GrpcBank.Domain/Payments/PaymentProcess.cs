@@ -1,0 +1,89 @@
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Orders;
+using LanguageExt;
+using static LanguageExt.Prelude;
+
+namespace GrpcBank.Domain.Payments;
+
+/// <summary>A command for some aggregate, as the payment process issues it.</summary>
+public abstract record ProcessCommand
+{
+    private ProcessCommand() { }
+
+    public sealed record ToAccount(string AccountId, AccountCommand Command) : ProcessCommand;
+    public sealed record ToOrder(string OrderId, OrderCommand Command) : ProcessCommand;
+    public sealed record ToPayment(string PaymentId, PaymentCommand Command) : ProcessCommand;
+}
+
+/// <summary>
+/// One step of the process. <see cref="RequestId"/> is derived from (payment id, step), so a redelivered
+/// event issues the same, deduplicated command. <see cref="IfRejected"/> reports a business rejection back
+/// to the payment (given the rejection's reason); null when a rejection needs no reaction.
+/// </summary>
+public sealed record ProcessStep(ProcessCommand Command, string RequestId, Func<string, ProcessStep>? IfRejected = null);
+
+/// <summary>
+/// The payment process (saga) as a pure function from one event to the steps it calls for.
+/// Happy path: OrderPlaced → InitiatePayment → PaymentInitiated → debit payer → PaymentDebited →
+/// RecordPayerDebited → PayerDebited → credit payee → PaymentCredited → RecordPayeeCredited →
+/// PaymentCompleted → MarkOrderPaid. Failures report back and end in PaymentFailed → order cancelled.
+/// </summary>
+public static class PaymentProcess
+{
+    /// <summary>Request ids of process steps start with this; clients may not use it.</summary>
+    public const string RequestIdPrefix = "process:";
+
+    public static Seq<ProcessStep> React(object @event) => @event switch
+    {
+        OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "initiate", new ProcessCommand.ToPayment(o.PaymentId,
+            new PaymentCommand.InitiatePayment(o.PaymentId, o.OrderId, o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor, o.CurrencyCode, $"order {o.OrderId}")),
+            reason => Step(o.PaymentId, "initiate-failed", new ProcessCommand.ToOrder(o.OrderId,
+                new OrderCommand.CancelOrderForFailedPayment(o.OrderId, o.PaymentId, reason))))),
+
+        PaymentEvent.PaymentInitiated p => Steps(Step(p.PaymentId, "debit-payer", new ProcessCommand.ToAccount(p.FromAccountId,
+            new AccountCommand.DebitForPayment(p.FromAccountId, new Movement(p.PaymentId, p.OrderId, p.AmountMinor, p.CurrencyCode))),
+            reason => Report(p.PaymentId, "debit-payer-failed", new PaymentCommand.RecordPayerDebitFailed(p.PaymentId, reason)))),
+        AccountEvent.PaymentDebited d =>
+            Steps(Report(d.Movement.PaymentId, "payer-debited", new PaymentCommand.RecordPayerDebited(d.Movement.PaymentId))),
+
+        PaymentEvent.PayerDebited p => Steps(Step(p.PaymentId, "credit-payee", new ProcessCommand.ToAccount(p.ToAccountId,
+            new AccountCommand.CreditForPayment(p.ToAccountId, p.Movement)),
+            reason => Report(p.PaymentId, "credit-payee-failed", new PaymentCommand.RecordPayeeCreditFailed(p.PaymentId, reason)))),
+        AccountEvent.PaymentCredited c =>
+            Steps(Report(c.Movement.PaymentId, "payee-credited", new PaymentCommand.RecordPayeeCredited(c.Movement.PaymentId))),
+
+        // Compensation: the payee could not receive, so the payer gets the money back before the payment fails.
+        PaymentEvent.PayeeCreditFailed f => Steps(Step(f.PaymentId, "compensate-payer", new ProcessCommand.ToAccount(f.FromAccountId,
+            new AccountCommand.CreditForRefund(f.FromAccountId, f.Movement)))),
+
+        PaymentEvent.PaymentCompleted c when c.OrderId != "" => Steps(Step(c.PaymentId, "mark-order-paid",
+            new ProcessCommand.ToOrder(c.OrderId, new OrderCommand.MarkOrderPaid(c.OrderId, c.PaymentId)),
+            // The customer cancelled the order while it was being paid: give the money back.
+            _ => Report(c.PaymentId, "refund-cancelled-order", new PaymentCommand.RequestRefund(c.PaymentId, "ORDER_CANCELLED")))),
+        PaymentEvent.PaymentFailed f when f.OrderId != "" => Steps(Step(f.PaymentId, "cancel-order",
+            new ProcessCommand.ToOrder(f.OrderId, new OrderCommand.CancelOrderForFailedPayment(f.OrderId, f.PaymentId, f.Reason)))),
+
+        PaymentEvent.RefundRequested r => Steps(Step(r.PaymentId, $"refund-{r.Attempt}-debit-payee", new ProcessCommand.ToAccount(r.ToAccountId,
+            new AccountCommand.DebitForRefund(r.ToAccountId, r.Movement)),
+            reason => Report(r.PaymentId, $"refund-{r.Attempt}-debit-payee-failed", new PaymentCommand.RecordRefundDebitFailed(r.PaymentId, reason)))),
+        AccountEvent.RefundDebited d =>
+            Steps(Report(d.Movement.PaymentId, "refund-payee-debited", new PaymentCommand.RecordRefundDebited(d.Movement.PaymentId))),
+        PaymentEvent.RefundPayeeDebited r => Steps(Step(r.PaymentId, "refund-credit-payer", new ProcessCommand.ToAccount(r.FromAccountId,
+            new AccountCommand.CreditForRefund(r.FromAccountId, r.Movement)))),
+        AccountEvent.RefundCredited c =>
+            Steps(Report(c.Movement.PaymentId, "payer-refunded", new PaymentCommand.RecordPayerRefunded(c.Movement.PaymentId))),
+
+        _ => Seq<ProcessStep>(),
+    };
+
+    /// <summary>The request id of a step: stable for (payment, step), so a repeat is deduplicated by the request log.</summary>
+    public static string RequestId(string paymentId, string step) => $"{RequestIdPrefix}{paymentId}:{step}";
+
+    private static ProcessStep Step(string paymentId, string step, ProcessCommand command, Func<string, ProcessStep>? ifRejected = null) =>
+        new(command, RequestId(paymentId, step), ifRejected);
+
+    private static ProcessStep Report(string paymentId, string step, PaymentCommand command) =>
+        Step(paymentId, step, new ProcessCommand.ToPayment(paymentId, command));
+
+    private static Seq<ProcessStep> Steps(params ProcessStep[] steps) => toSeq(steps);
+}
