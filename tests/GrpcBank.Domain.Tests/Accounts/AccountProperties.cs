@@ -1,0 +1,135 @@
+using GrpcBank.Domain.Accounts;
+using LanguageExt;
+
+namespace GrpcBank.Domain.Tests.Accounts;
+
+/// <summary>Properties of the account decider that hold for many inputs, not one example.</summary>
+public sealed class AccountProperties
+{
+    private const string Id = "acc-0001";
+    private const string Eur = "EUR";
+
+    private static readonly AccountEvent Opened = new AccountEvent.AccountOpened(Id, "Ada Lovelace", Eur);
+
+    [Fact]
+    public void GivenRandomValidCommandSequences_WhenFolded_ThenBalanceIsDepositsMinusWithdrawals()
+    {
+        // Seeded so that a failure reproduces; randomness lives in the test, never in the domain.
+        var random = new Random(20_240_601);
+        for (var run = 0; run < 200; run++)
+        {
+            var history = new List<AccountEvent> { Opened };
+            long expectedBalance = 0;
+            var frozen = false;
+            for (var step = 0; step < 60; step++)
+            {
+                var amount = random.NextInt64(1, 1_000_000);
+                var command = random.Next(10) switch
+                {
+                    < 5 => new AccountCommand.DepositMoney(Id, amount, Eur, $"ref-{run}-{step}"),
+                    < 8 => new AccountCommand.WithdrawMoney(Id, amount, Eur, $"ref-{run}-{step}"),
+                    8 => new AccountCommand.FreezeAccount(Id, "review"),
+                    _ => (AccountCommand)new AccountCommand.UnfreezeAccount(Id),
+                };
+
+                var decision = Account.Decide(command, Account.Decider.Fold(history));
+
+                // The model: plain arithmetic and a flag, written without the decider's code.
+                var accepted = command switch
+                {
+                    AccountCommand.WithdrawMoney => !frozen && amount <= expectedBalance,
+                    _ => true,
+                };
+                Assert.Equal(accepted, decision.IsRight);
+                if (!accepted) continue;
+                switch (command)
+                {
+                    case AccountCommand.DepositMoney: expectedBalance += amount; break;
+                    case AccountCommand.WithdrawMoney: expectedBalance -= amount; break;
+                    case AccountCommand.FreezeAccount: frozen = true; break;
+                    case AccountCommand.UnfreezeAccount: frozen = false; break;
+                }
+                history.AddRange(decision.RightToSeq().Flatten());
+            }
+
+            var state = Account.Decider.Fold(history);
+            Assert.Equal(expectedBalance, state.BalanceMinor);
+            Assert.Equal(frozen ? AccountStatus.Frozen : AccountStatus.Active, state.Status);
+        }
+    }
+
+    public static TheoryData<string, AccountEvent[]> FrozenHistories => new()
+    {
+        { "frozen", [Opened, new AccountEvent.AccountFrozen(Id, "review")] },
+        { "frozen with balance", [Opened, new AccountEvent.MoneyDeposited(Id, 10_000, Eur, "ref"), new AccountEvent.AccountFrozen(Id, "review")] },
+        { "frozen again after unfreeze", [Opened, new AccountEvent.AccountFrozen(Id, "a"), new AccountEvent.AccountUnfrozen(Id), new AccountEvent.AccountFrozen(Id, "b")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(FrozenHistories))]
+    public void GivenFrozenAccount_WhenFreezeRepeated_ThenNoEvents(string name, AccountEvent[] history)
+    {
+        var state = Account.Decider.Fold(history);
+        var retried = Account.Decide(new AccountCommand.FreezeAccount(Id, "another reason"), state);
+
+        Assert.True(retried.IsRight, name);
+        Assert.Empty(retried.RightToSeq().Flatten());
+    }
+
+    [Fact]
+    public void GivenAnyState_WhenAnyCommand_ThenDecideNeverThrows()
+    {
+        var commands = Commands().ToList();
+
+        // A new command type must be added here, or this test does not cover it.
+        var covered = commands.Select(c => c.GetType()).Distinct().ToHashSet();
+        var declared = typeof(AccountCommand).GetNestedTypes().Where(t => t.IsSubclassOf(typeof(AccountCommand)));
+        Assert.All(declared, t => Assert.Contains(t, covered));
+
+        foreach (var history in Histories())
+        {
+            var state = Account.Decider.Fold(history);
+            foreach (var command in commands)
+            {
+                var decision = Record.Exception(() => Account.Decide(command, state));
+                Assert.Null(decision);
+            }
+        }
+    }
+
+    private static IEnumerable<AccountEvent[]> Histories()
+    {
+        var deposited = new AccountEvent.MoneyDeposited(Id, 10_000, Eur, "ref");
+        var frozen = new AccountEvent.AccountFrozen(Id, "review");
+        var closed = new AccountEvent.AccountClosed(Id);
+        yield return [];
+        yield return [Opened];
+        yield return [Opened, deposited];
+        yield return [Opened, new AccountEvent.MoneyDeposited(Id, Money.MaxBalanceMinor, Eur, "ref")];
+        yield return [Opened, frozen];
+        yield return [Opened, deposited, frozen];
+        yield return [Opened, frozen, new AccountEvent.AccountUnfrozen(Id)];
+        yield return [Opened, closed];
+        yield return [Opened, deposited, new AccountEvent.MoneyWithdrawn(Id, 10_000, Eur, "ref"), closed];
+    }
+
+    private static IEnumerable<AccountCommand> Commands()
+    {
+        long[] amounts = [long.MinValue, -1, 0, 1, 10_000, Money.MaxAmountMinor, Money.MaxAmountMinor + 1, long.MaxValue];
+        string[] currencies = [Eur, "USD", "", "eur"];
+        string[] ids = [Id, "acc-other", ""];
+        foreach (var id in ids)
+        {
+            foreach (var currency in currencies) yield return new AccountCommand.OpenAccount(id, "Ada Lovelace", currency);
+            foreach (var amount in amounts)
+            foreach (var currency in currencies)
+            {
+                yield return new AccountCommand.DepositMoney(id, amount, currency, "ref");
+                yield return new AccountCommand.WithdrawMoney(id, amount, currency, "ref");
+            }
+            yield return new AccountCommand.FreezeAccount(id, "review");
+            yield return new AccountCommand.UnfreezeAccount(id);
+            yield return new AccountCommand.CloseAccount(id);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+using GrpcBank.Domain.Accounts;
+
+namespace GrpcBank.Domain.Tests.Accounts;
+
+/// <summary>Given/When/Then specifications of the account decider; one partial file per command.</summary>
+public sealed partial class AccountSpecs
+{
+    // Fixed values so that every snapshot is stable. Amounts are minor units: 10000 is 100.00 EUR.
+    private const string Id = "acc-0001";
+    private const string Owner = "Ada Lovelace";
+    private const string Eur = "EUR";
+    private const string Usd = "USD";
+    private const long Hundred = 10_000;
+    private const string Reference = "ref-0001";
+
+    private static DeciderSpec<AccountCommand, AccountEvent, AccountState> Given(params AccountEvent[] history) =>
+        Spec.Given(history);
+
+    // ---- History ----
+
+    private static AccountEvent Opened => new AccountEvent.AccountOpened(Id, Owner, Eur);
+    private static AccountEvent Deposited(long amountMinor) => new AccountEvent.MoneyDeposited(Id, amountMinor, Eur, Reference);
+    private static AccountEvent Withdrawn(long amountMinor) => new AccountEvent.MoneyWithdrawn(Id, amountMinor, Eur, Reference);
+    private static AccountEvent Frozen => new AccountEvent.AccountFrozen(Id, "compliance review");
+    private static AccountEvent Unfrozen => new AccountEvent.AccountUnfrozen(Id);
+    private static AccountEvent Closed => new AccountEvent.AccountClosed(Id);
+
+    // ---- Commands ----
+
+    private static AccountCommand Open() => new AccountCommand.OpenAccount(Id, Owner, Eur);
+    private static AccountCommand Deposit(long amountMinor, string currency = Eur) =>
+        new AccountCommand.DepositMoney(Id, amountMinor, currency, Reference);
+    private static AccountCommand Withdraw(long amountMinor, string currency = Eur) =>
+        new AccountCommand.WithdrawMoney(Id, amountMinor, currency, Reference);
+    private static AccountCommand Freeze() => new AccountCommand.FreezeAccount(Id, "suspicious activity");
+    private static AccountCommand Unfreeze() => new AccountCommand.UnfreezeAccount(Id);
+    private static AccountCommand Close() => new AccountCommand.CloseAccount(Id);
+}

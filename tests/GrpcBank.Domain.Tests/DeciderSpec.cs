@@ -1,0 +1,59 @@
+using System.Reflection;
+
+namespace GrpcBank.Domain.Tests;
+
+/// <summary>The "Given" of a Given/When/Then case: a decider and the history of its stream.</summary>
+public sealed record DeciderSpec<TCommand, TEvent, TState>(
+    Decider<TCommand, TEvent, TState> Decider,
+    Func<TEvent, string> StorageName,
+    IReadOnlyList<TEvent> History)
+    where TCommand : notnull
+    where TEvent : notnull
+{
+    public DeciderCase<TCommand, TEvent, TState> When(TCommand command) => new(this, command);
+}
+
+/// <summary>The "When" of a case; <see cref="Then"/> decides and writes the whole case out for a snapshot.</summary>
+public sealed record DeciderCase<TCommand, TEvent, TState>(DeciderSpec<TCommand, TEvent, TState> Given, TCommand Command)
+    where TCommand : notnull
+    where TEvent : notnull
+{
+    public SpecOutcome Then()
+    {
+        var state = Given.Decider.Fold(Given.History);
+        var decision = Given.Decider.Decide(Command, state);
+        return new SpecOutcome(
+            Given.History.Select(Describe).ToList(),
+            new Described(Command.GetType().Name, Command),
+            decision.Match<object>(
+                Right: events => new Accepted(events.Select(Describe).ToList()),
+                Left: rejection => new Rejected(rejection.Reason, rejection.GetType().Name, FieldsOf(rejection))));
+    }
+
+    // Events are named by their storage name, so a snapshot also guards the storage contract.
+    private Described Describe(TEvent e) => new(Given.StorageName(e), e);
+
+    // The rejection's own fields; its Reason is already written beside them.
+    private static IReadOnlyDictionary<string, object?> FieldsOf(Rejection rejection) =>
+        rejection.GetType()
+            .GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .ToDictionary(p => p.Name, p => p.GetValue(rejection));
+}
+
+/// <summary>A whole case as data. Snapshooter serialises with Newtonsoft, so every value carries its type name explicitly.</summary>
+public sealed record SpecOutcome(IReadOnlyList<Described> Given, Described When, object Then);
+
+/// <summary>A command or event: its name and its fields.</summary>
+public sealed record Described(string Type, object Data);
+
+/// <summary>The decider accepted the command; an empty list means it changed nothing.</summary>
+public sealed record Accepted(IReadOnlyList<Described> Events)
+{
+    public string Outcome => nameof(Accepted);
+}
+
+/// <summary>The decider refused the command: the public reason, the rejection's type and its fields.</summary>
+public sealed record Rejected(string Reason, string Type, IReadOnlyDictionary<string, object?> Data)
+{
+    public string Outcome => nameof(Rejected);
+}
