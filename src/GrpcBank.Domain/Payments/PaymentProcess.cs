@@ -18,9 +18,14 @@ public abstract record ProcessCommand
 /// <summary>
 /// One step of the process. <see cref="RequestId"/> is derived from (payment id, step), so a redelivered
 /// event issues the same, deduplicated command. <see cref="IfRejected"/> reports a business rejection back
-/// to the payment (given the rejection's reason); null when a rejection needs no reaction.
+/// (given the rejection's reason) under <see cref="RejectedRequestId"/>; null when a rejection needs no reaction.
+/// Once that report is recorded the step is settled and must never be tried again: a payer who has since
+/// been funded must not be debited for a payment that already failed.
 /// </summary>
-public sealed record ProcessStep(ProcessCommand Command, string RequestId, Func<string, ProcessStep>? IfRejected = null);
+public sealed record ProcessStep(ProcessCommand Command, string RequestId, Func<string, ProcessCommand>? IfRejected = null)
+{
+    public string RejectedRequestId => RequestId + ":rejected";
+}
 
 /// <summary>
 /// The payment process (saga) as a pure function from one event to the steps it calls for.
@@ -37,18 +42,17 @@ public static class PaymentProcess
     {
         OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "initiate", new ProcessCommand.ToPayment(o.PaymentId,
             new PaymentCommand.InitiatePayment(o.PaymentId, o.OrderId, o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor, o.CurrencyCode, $"order {o.OrderId}")),
-            reason => Step(o.PaymentId, "initiate-failed", new ProcessCommand.ToOrder(o.OrderId,
-                new OrderCommand.CancelOrderForFailedPayment(o.OrderId, o.PaymentId, reason))))),
+            reason => new ProcessCommand.ToOrder(o.OrderId, new OrderCommand.CancelOrderForFailedPayment(o.OrderId, o.PaymentId, reason)))),
 
         PaymentEvent.PaymentInitiated p => Steps(Step(p.PaymentId, "debit-payer", new ProcessCommand.ToAccount(p.FromAccountId,
             new AccountCommand.DebitForPayment(p.FromAccountId, new Movement(p.PaymentId, p.OrderId, p.AmountMinor, p.CurrencyCode))),
-            reason => Report(p.PaymentId, "debit-payer-failed", new PaymentCommand.RecordPayerDebitFailed(p.PaymentId, reason)))),
+            reason => ToPayment(p.PaymentId, new PaymentCommand.RecordPayerDebitFailed(p.PaymentId, reason)))),
         AccountEvent.PaymentDebited d =>
             Steps(Report(d.Movement.PaymentId, "payer-debited", new PaymentCommand.RecordPayerDebited(d.Movement.PaymentId))),
 
         PaymentEvent.PayerDebited p => Steps(Step(p.PaymentId, "credit-payee", new ProcessCommand.ToAccount(p.ToAccountId,
             new AccountCommand.CreditForPayment(p.ToAccountId, p.Movement)),
-            reason => Report(p.PaymentId, "credit-payee-failed", new PaymentCommand.RecordPayeeCreditFailed(p.PaymentId, reason)))),
+            reason => ToPayment(p.PaymentId, new PaymentCommand.RecordPayeeCreditFailed(p.PaymentId, reason)))),
         AccountEvent.PaymentCredited c =>
             Steps(Report(c.Movement.PaymentId, "payee-credited", new PaymentCommand.RecordPayeeCredited(c.Movement.PaymentId))),
 
@@ -59,13 +63,13 @@ public static class PaymentProcess
         PaymentEvent.PaymentCompleted c when c.OrderId != "" => Steps(Step(c.PaymentId, "mark-order-paid",
             new ProcessCommand.ToOrder(c.OrderId, new OrderCommand.MarkOrderPaid(c.OrderId, c.PaymentId)),
             // The customer cancelled the order while it was being paid: give the money back.
-            _ => Report(c.PaymentId, "refund-cancelled-order", new PaymentCommand.RequestRefund(c.PaymentId, "ORDER_CANCELLED")))),
+            _ => ToPayment(c.PaymentId, new PaymentCommand.RequestRefund(c.PaymentId, "ORDER_CANCELLED")))),
         PaymentEvent.PaymentFailed f when f.OrderId != "" => Steps(Step(f.PaymentId, "cancel-order",
             new ProcessCommand.ToOrder(f.OrderId, new OrderCommand.CancelOrderForFailedPayment(f.OrderId, f.PaymentId, f.Reason)))),
 
         PaymentEvent.RefundRequested r => Steps(Step(r.PaymentId, $"refund-{r.Attempt}-debit-payee", new ProcessCommand.ToAccount(r.ToAccountId,
             new AccountCommand.DebitForRefund(r.ToAccountId, r.Movement)),
-            reason => Report(r.PaymentId, $"refund-{r.Attempt}-debit-payee-failed", new PaymentCommand.RecordRefundDebitFailed(r.PaymentId, reason)))),
+            reason => ToPayment(r.PaymentId, new PaymentCommand.RecordRefundDebitFailed(r.PaymentId, reason)))),
         AccountEvent.RefundDebited d =>
             Steps(Report(d.Movement.PaymentId, "refund-payee-debited", new PaymentCommand.RecordRefundDebited(d.Movement.PaymentId))),
         PaymentEvent.RefundPayeeDebited r => Steps(Step(r.PaymentId, "refund-credit-payer", new ProcessCommand.ToAccount(r.FromAccountId,
@@ -79,11 +83,13 @@ public static class PaymentProcess
     /// <summary>The request id of a step: stable for (payment, step), so a repeat is deduplicated by the request log.</summary>
     public static string RequestId(string paymentId, string step) => $"{RequestIdPrefix}{paymentId}:{step}";
 
-    private static ProcessStep Step(string paymentId, string step, ProcessCommand command, Func<string, ProcessStep>? ifRejected = null) =>
+    private static ProcessStep Step(string paymentId, string step, ProcessCommand command, Func<string, ProcessCommand>? ifRejected = null) =>
         new(command, RequestId(paymentId, step), ifRejected);
 
     private static ProcessStep Report(string paymentId, string step, PaymentCommand command) =>
-        Step(paymentId, step, new ProcessCommand.ToPayment(paymentId, command));
+        Step(paymentId, step, ToPayment(paymentId, command));
+
+    private static ProcessCommand ToPayment(string paymentId, PaymentCommand command) => new ProcessCommand.ToPayment(paymentId, command);
 
     private static Seq<ProcessStep> Steps(params ProcessStep[] steps) => toSeq(steps);
 }
