@@ -23,7 +23,7 @@ public sealed class SqliteDatabase
         }.ToString();
         using var connection = Open();
         Execute(connection, "pragma journal_mode = wal;");
-        Execute(connection, schemaSql);
+        if (schemaSql.Length > 0) Execute(connection, schemaSql);
     }
 
     public SqliteConnection Open()

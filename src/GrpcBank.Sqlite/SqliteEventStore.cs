@@ -35,6 +35,7 @@ public sealed class SqliteEventStore : IEventStore, IOutbox
 
     private readonly SqliteDatabase db;
     private readonly WakeUp appended = new();
+    private long generationAtLastRead;
 
     public SqliteEventStore(string path) => db = new SqliteDatabase(path, Schema);
 
@@ -113,8 +114,11 @@ public sealed class SqliteEventStore : IEventStore, IOutbox
             return reader.Read() ? new LoggedRequest(requestId, reader.GetString(0), reader.GetString(1), reader.GetInt64(2)) : null;
         }));
 
-    Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct) =>
-        Task.FromResult(db.Read((connection, tx) =>
+    Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct)
+    {
+        // Taken before reading: an append that commits after it wakes the next wait at once.
+        Interlocked.Exchange(ref generationAtLastRead, appended.Generation);
+        return Task.FromResult(db.Read((connection, tx) =>
         {
             var events = Read(connection, tx,
                 $"select {EventColumns} from outbox o join events e on e.position = o.position order by o.position limit $max",
@@ -125,6 +129,7 @@ public sealed class SqliteEventStore : IEventStore, IOutbox
             var watermark = events.Count == maxCount ? events[^1].Position : (long)head.ExecuteScalar()!;
             return new OutboxBatch(events, watermark);
         }));
+    }
 
     Task IOutbox.CompleteAsync(OutboxBatch batch, CancellationToken ct) =>
         batch.Events.Count == 0
@@ -137,7 +142,8 @@ public sealed class SqliteEventStore : IEventStore, IOutbox
                 return delete.ExecuteNonQuery();
             }, ct);
 
-    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) => appended.WaitAsync(timeout, ct);
+    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) =>
+        appended.WaitAsync(timeout, ct, Interlocked.Read(ref generationAtLastRead));
 
     private IReadOnlyList<RecordedEvent> Query(string sql, params (string, object?)[] parameters) =>
         db.Read((connection, tx) => Read(connection, tx, sql, parameters));

@@ -7,23 +7,23 @@ namespace GrpcBank.Application.Accounts;
 /// <summary>Pure: an account event and the current view give the next view and, for money movements, a statement line.</summary>
 public static class AccountProjection
 {
-    public static readonly EventCodec<AccountEvent> Codec = new(AccountEventTypes.ByName);
-
-    public static bool Handles(RecordedEvent e) => Codec.Knows(e.EventType);
+    public static bool Handles(RecordedEvent e) => EventCodecs.Accounts.Knows(e.EventType);
 
     /// <summary>Null when the view already reflects this event (a redelivery).</summary>
     public static (AccountView View, TransactionView? Line)? Apply(AccountView? view, RecordedEvent e)
     {
         if (view is not null && view.Version >= e.StreamVersion) return null;
         var at = e.RecordedAt;
-        return (Codec.Decode(e), view) switch
+        return (EventCodecs.Accounts.Decode(e), view) switch
         {
             (AccountEvent.AccountOpened o, _) =>
                 (new AccountView(o.AccountId, o.OwnerName, o.CurrencyCode, 0, AccountViewStatus.Active, e.StreamVersion, at, at), null),
-            (AccountEvent.MoneyDeposited d, { } v) =>
-                Move(v, e, TransactionKind.Deposit, d.AmountMinor, d.AmountMinor, d.Reference),
-            (AccountEvent.MoneyWithdrawn w, { } v) =>
-                Move(v, e, TransactionKind.Withdrawal, w.AmountMinor, -w.AmountMinor, w.Reference),
+            (AccountEvent.MoneyDeposited d, { } v) => Move(v, e, TransactionKind.Deposit, d.AmountMinor, +1, d.Reference),
+            (AccountEvent.MoneyWithdrawn w, { } v) => Move(v, e, TransactionKind.Withdrawal, w.AmountMinor, -1, w.Reference),
+            (AccountEvent.PaymentDebited m, { } v) => Move(v, e, TransactionKind.PaymentDebit, m.Movement, -1),
+            (AccountEvent.PaymentCredited m, { } v) => Move(v, e, TransactionKind.PaymentCredit, m.Movement, +1),
+            (AccountEvent.RefundDebited m, { } v) => Move(v, e, TransactionKind.RefundDebit, m.Movement, -1),
+            (AccountEvent.RefundCredited m, { } v) => Move(v, e, TransactionKind.RefundCredit, m.Movement, +1),
             (AccountEvent.AccountFrozen, { } v) => (Touch(v, e) with { Status = AccountViewStatus.Frozen }, null),
             (AccountEvent.AccountUnfrozen, { } v) => (Touch(v, e) with { Status = AccountViewStatus.Active }, null),
             (AccountEvent.AccountClosed, { } v) => (Touch(v, e) with { Status = AccountViewStatus.Closed }, null),
@@ -33,12 +33,16 @@ public static class AccountProjection
 
     private static AccountView Touch(AccountView v, RecordedEvent e) => v with { Version = e.StreamVersion, UpdatedAt = e.RecordedAt };
 
+    private static (AccountView, TransactionView?) Move(AccountView v, RecordedEvent e, TransactionKind kind, Movement m, int sign) =>
+        Move(v, e, kind, m.AmountMinor, sign, $"payment {m.PaymentId}", m.PaymentId, m.OrderId);
+
     private static (AccountView, TransactionView?) Move(
-        AccountView v, RecordedEvent e, TransactionKind kind, long amountMinor, long delta, string reference)
+        AccountView v, RecordedEvent e, TransactionKind kind, long amountMinor, int sign, string reference,
+        string paymentId = "", string orderId = "")
     {
-        var next = Touch(v, e) with { BalanceMinor = v.BalanceMinor + delta };
-        var line = new TransactionView(
-            e.EventId.ToString(), v.AccountId, kind, amountMinor, v.CurrencyCode, next.BalanceMinor, e.RecordedAt, reference, e.Position);
+        var next = Touch(v, e) with { BalanceMinor = v.BalanceMinor + sign * amountMinor };
+        var line = new TransactionView(e.EventId.ToString(), v.AccountId, kind, amountMinor, v.CurrencyCode, next.BalanceMinor,
+            e.RecordedAt, reference, paymentId, orderId, e.Position);
         return (next, line);
     }
 }

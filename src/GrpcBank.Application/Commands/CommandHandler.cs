@@ -12,6 +12,7 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
     IEventStore store,
     Decider<TCommand, TEvent, TState> decider,
     EventCodec<TEvent> codec,
+    Func<string, string> streamIdOf,
     Func<TState, long?> replyBalance,
     TimeProvider clock,
     StreamLocks locks)
@@ -23,14 +24,15 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
     private readonly StateCache<TState> cache = new();
 
     public async Task<CommandOutcome> HandleAsync(
-        string aggregateId, string streamId, TCommand command, CommandContext context, long? expectedVersion, CancellationToken ct)
+        string aggregateId, TCommand command, CommandContext context, CancellationToken ct, long? expectedVersion = null)
     {
         if (await ReplayAsync(context, ct) is { } replayed) return replayed;
+        var streamId = streamIdOf(aggregateId);
 
         using var _ = await locks.AcquireAsync(streamId, ct);
         for (var attempt = 1; ; attempt++)
         {
-            var current = await LoadAsync(streamId, ct);
+            var current = await LoadStreamAsync(streamId, ct);
             if (expectedVersion is { } wanted && wanted != current.Version)
                 return new CommandOutcome.WrongExpectedVersion(wanted, current.Version);
 
@@ -58,9 +60,9 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                     return await ReplayAsync(context, ct)
                         ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
                 case AppendResult.WrongExpectedVersion when expectedVersion is { } expected:
-                    return new CommandOutcome.WrongExpectedVersion(expected, (await LoadAsync(streamId, ct)).Version);
+                    return new CommandOutcome.WrongExpectedVersion(expected, (await LoadStreamAsync(streamId, ct)).Version);
                 case AppendResult.WrongExpectedVersion when attempt == MaxAttempts:
-                    return new CommandOutcome.WrongExpectedVersion(current.Version, (await LoadAsync(streamId, ct)).Version);
+                    return new CommandOutcome.WrongExpectedVersion(current.Version, (await LoadStreamAsync(streamId, ct)).Version);
                 case AppendResult.WrongExpectedVersion:
                     continue;
             }
@@ -68,7 +70,9 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
     }
 
     /// <summary>The state of a stream: the cached fold plus whatever was appended since.</summary>
-    public async Task<Folded<TState>> LoadAsync(string streamId, CancellationToken ct)
+    public Task<Folded<TState>> LoadAsync(string aggregateId, CancellationToken ct) => LoadStreamAsync(streamIdOf(aggregateId), ct);
+
+    private async Task<Folded<TState>> LoadStreamAsync(string streamId, CancellationToken ct)
     {
         var folded = cache.Get(streamId) ?? new Folded<TState>(decider.Initial, 0, 0);
         while (true)

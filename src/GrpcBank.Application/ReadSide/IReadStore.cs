@@ -12,4 +12,8 @@ public interface IReadStore
     Task<long> AppliedPositionAsync(CancellationToken ct);
 
     Task<AccountView?> GetAccountAsync(string accountId, CancellationToken ct);
+
+    Task<OrderView?> GetOrderAsync(string orderId, CancellationToken ct);
+
+    Task<PaymentView?> GetPaymentAsync(string paymentId, CancellationToken ct);
 }

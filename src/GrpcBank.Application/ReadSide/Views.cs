@@ -13,7 +13,7 @@ public sealed record AccountView(
 
 public enum AccountViewStatus { Active, Frozen, Closed }
 
-/// <summary>One money movement on an account's statement, with the balance right after it.</summary>
+/// <summary>One money movement on an account's statement, with the balance right after it and what caused it.</summary>
 public sealed record TransactionView(
     string TransactionId,
     string AccountId,
@@ -23,6 +23,40 @@ public sealed record TransactionView(
     long BalanceAfterMinor,
     DateTimeOffset OccurredAt,
     string Reference,
+    string PaymentId,
+    string OrderId,
     long Position);
 
-public enum TransactionKind { Deposit, Withdrawal }
+public enum TransactionKind { Deposit, Withdrawal, PaymentDebit, PaymentCredit, RefundDebit, RefundCredit }
+
+public sealed record OrderView(
+    string OrderId,
+    string CustomerAccountId,
+    string MerchantAccountId,
+    long AmountMinor,
+    string CurrencyCode,
+    string Description,
+    OrderViewStatus Status,
+    string PaymentId,
+    string CancellationReason,
+    DateTimeOffset PlacedAt,
+    DateTimeOffset UpdatedAt,
+    long Version);
+
+public enum OrderViewStatus { Placed, Paid, Cancelled }
+
+public sealed record PaymentView(
+    string PaymentId,
+    string OrderId,
+    string FromAccountId,
+    string ToAccountId,
+    long AmountMinor,
+    string CurrencyCode,
+    PaymentViewStatus Status,
+    string FailureReason,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    long Version);
+
+/// <summary>Initiated covers every in-flight step; the public status changes only when the outcome is known.</summary>
+public enum PaymentViewStatus { Initiated, Completed, Failed, Refunded }

@@ -1,16 +1,28 @@
 namespace GrpcBank.Application.Relay;
 
-/// <summary>An in-process nudge: waiters wake when something may have changed, or after a timeout.</summary>
+/// <summary>
+/// An in-process nudge: waiters wake when something may have changed, or after a timeout. Each signal
+/// bumps <see cref="Generation"/>, so a waiter that read the generation earlier never misses a signal
+/// sent while it was busy.
+/// </summary>
 public sealed class WakeUp
 {
     private TaskCompletionSource next = NewSource();
+    private long generation;
 
-    public void Signal() => Interlocked.Exchange(ref next, NewSource()).TrySetResult();
+    public long Generation => Interlocked.Read(ref generation);
 
-    /// <summary>True when signalled, false on timeout.</summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct)
+    public void Signal()
+    {
+        Interlocked.Increment(ref generation);
+        Interlocked.Exchange(ref next, NewSource()).TrySetResult();
+    }
+
+    /// <summary>True when signalled (after <paramref name="seenGeneration"/>, if given), false on timeout.</summary>
+    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct, long? seenGeneration = null)
     {
         var signalled = Volatile.Read(ref next).Task;
+        if (seenGeneration is { } seen && Generation != seen) return true;
         try
         {
             await signalled.WaitAsync(timeout, ct);

@@ -1,5 +1,5 @@
 using Grpc.Core;
-using GrpcBank.Application.Accounts;
+using GrpcBank.Application.Commands;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Server.Errors;
@@ -9,7 +9,7 @@ using static GrpcBank.Server.Errors.FieldErrors;
 namespace GrpcBank.Server.Accounts;
 
 /// <summary>bank.accounts.v1.AccountService: validates the wire request, runs the command, maps the outcome.</summary>
-public sealed class AccountGrpcService(AccountCommands accounts) : AccountService.AccountServiceBase
+public sealed class AccountGrpcService(Handlers handlers) : AccountService.AccountServiceBase
 {
     public override async Task<OpenAccountResponse> OpenAccount(OpenAccountRequest request, ServerCallContext context)
     {
@@ -80,9 +80,9 @@ public sealed class AccountGrpcService(AccountCommands accounts) : AccountServic
         errors.ThrowIfAny();
     }
 
-    private async Task<Application.Commands.CommandReply> Run<TRequest>(
+    private async Task<CommandReply> Run<TRequest>(
         string accountId, AccountCommand command, TRequest request, long? expectedVersion, ServerCallContext context)
         where TRequest : Google.Protobuf.IMessage<TRequest>, Contracts.IIdempotentRequest =>
-        ErrorMapper.ReplyOrThrow(await accounts.HandleAsync(
-            accountId, command, CallContext.For(request, context), expectedVersion, context.CancellationToken));
+        ErrorMapper.ReplyOrThrow(await handlers.Accounts.HandleAsync(
+            accountId, command, CallContext.For(request, context), context.CancellationToken, expectedVersion));
 }

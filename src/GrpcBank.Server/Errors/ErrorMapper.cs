@@ -39,6 +39,15 @@ public static class ErrorMapper
         Rejection.AccountClosed r => Error(Code.FailedPrecondition, r.Reason, $"account '{r.AccountId}' is closed"),
         Rejection.BalanceNotZero r => Error(Code.FailedPrecondition, r.Reason,
             $"the balance must be zero to close the account, it is {r.BalanceMinor}", ("balance_minor", r.BalanceMinor.ToString())),
+        Rejection.OrderNotFound r => Error(Code.NotFound, r.Reason, $"order '{r.OrderId}' does not exist"),
+        Rejection.OrderAlreadyExists r => Error(Code.AlreadyExists, r.Reason, $"order '{r.OrderId}' already exists"),
+        Rejection.OrderNotCancellable r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is {r.Status.ToLowerInvariant()}"),
+        Rejection.OrderNotPayable r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is {r.Status.ToLowerInvariant()}"),
+        Rejection.SameAccount r => Error(Code.FailedPrecondition, r.Reason, $"money cannot move from account '{r.AccountId}' to itself"),
+        Rejection.PaymentNotFound r => Error(Code.NotFound, r.Reason, $"payment '{r.PaymentId}' does not exist"),
+        Rejection.PaymentAlreadyExists r => Error(Code.AlreadyExists, r.Reason, $"payment '{r.PaymentId}' already exists"),
+        Rejection.PaymentNotRefundable r => Error(Code.FailedPrecondition, r.Reason,
+            $"only a completed payment can be refunded; payment '{r.PaymentId}' is {r.Status.ToLowerInvariant()}"),
         _ => Error(Code.FailedPrecondition, rejection.Reason, rejection.Reason),
     };
 

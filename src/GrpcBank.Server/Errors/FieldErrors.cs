@@ -1,6 +1,7 @@
 using Google.Rpc;
 using Grpc.Core;
 using GrpcBank.Domain;
+using GrpcBank.Domain.Payments;
 
 namespace GrpcBank.Server.Errors;
 
@@ -21,19 +22,24 @@ public sealed class FieldErrors
     }
 
     /// <summary>Ids: 1–64 characters of letters, digits, '-', '_' and '.'. Streams are named after them.</summary>
-    public FieldErrors Id(string field, string value, bool optional = false)
+    public FieldErrors Id(string field, string value, bool optional = false, int maxLength = MaxIdLength)
     {
         if (value.Length == 0)
             return optional ? this : Add(field, "is required");
-        if (value.Length > MaxIdLength || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            return Add(field, $"must be 1 to {MaxIdLength} characters of letters, digits, '-', '_' or '.'");
+        if (value.Length > maxLength || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            return Add(field, $"must be 1 to {maxLength} characters of letters, digits, '-', '_' or '.'");
         return this;
     }
+
+    /// <summary>Payment ids: an order's payment is named "order-" + the order id, so they may be longer.</summary>
+    public FieldErrors PaymentId(string field, string value) => Id(field, value, maxLength: MaxIdLength + "order-".Length);
 
     public FieldErrors RequestId(string value) =>
         value.Length > MaxRequestIdLength || !IsPrintable(value)
             ? Add("request_id", $"must be at most {MaxRequestIdLength} printable characters")
-            : this;
+            : value.StartsWith(PaymentProcess.RequestIdPrefix, StringComparison.Ordinal)
+                ? Add("request_id", $"must not start with '{PaymentProcess.RequestIdPrefix}' (reserved for the payment process)")
+                : this;
 
     public FieldErrors Amount(string field, long amountMinor) =>
         Money.IsValidAmount(amountMinor)

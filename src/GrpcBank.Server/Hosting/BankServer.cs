@@ -1,10 +1,12 @@
-using GrpcBank.Application.Accounts;
+using GrpcBank.Application.Payments;
 using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Application.Relay;
 using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
+using GrpcBank.Server.Orders;
+using GrpcBank.Server.Payments;
 using GrpcBank.Server.Query;
 using GrpcBank.Sqlite;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -31,10 +33,11 @@ public static class BankServer
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<StreamLocks>();
         AddStorage(services, builder.Configuration);
-        services.AddSingleton<AccountCommands>();
+        services.AddSingleton<Handlers>();
         services.AddSingleton<RelayProgress>();
         services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton<IEventSink, ReadStoreSink>();
+        services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddSingleton<OutboxRelay>();
         // Relay:Enabled=false makes a command-only instance (the relay runs elsewhere, or later).
         if (builder.Configuration.GetValue("Relay:Enabled", true))
@@ -42,6 +45,8 @@ public static class BankServer
 
         var app = builder.Build();
         app.MapGrpcService<AccountGrpcService>();
+        app.MapGrpcService<OrderGrpcService>();
+        app.MapGrpcService<PaymentGrpcService>();
         app.MapGrpcService<QueryGrpcService>();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();

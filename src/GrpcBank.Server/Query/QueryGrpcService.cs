@@ -24,6 +24,24 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         return new GetAccountResponse { Account = ToProto(view), Position = position };
     }
 
+    public override async Task<GetOrderResponse> GetOrder(GetOrderRequest request, ServerCallContext context)
+    {
+        new FieldErrors().Id("order_id", request.OrderId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
+        var position = await WaitFor(request.MinPosition, context);
+        var view = await readStore.GetOrderAsync(request.OrderId, context.CancellationToken)
+            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "ORDER_NOT_FOUND", $"order '{request.OrderId}' does not exist");
+        return new GetOrderResponse { Order = ToProto(view), Position = position };
+    }
+
+    public override async Task<GetPaymentResponse> GetPayment(GetPaymentRequest request, ServerCallContext context)
+    {
+        new FieldErrors().PaymentId("payment_id", request.PaymentId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
+        var position = await WaitFor(request.MinPosition, context);
+        var view = await readStore.GetPaymentAsync(request.PaymentId, context.CancellationToken)
+            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "PAYMENT_NOT_FOUND", $"payment '{request.PaymentId}' does not exist");
+        return new GetPaymentResponse { Payment = ToProto(view), Position = position };
+    }
+
     private async Task<long> WaitFor(long minPosition, ServerCallContext context)
     {
         // Give up a little before the caller's deadline, so it hears why (UNAVAILABLE) rather than a bare timeout.
@@ -51,5 +69,49 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         Version = v.Version,
         OpenedAt = Timestamp.FromDateTimeOffset(v.OpenedAt),
         UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
+    };
+
+    private static Order ToProto(OrderView v) => new()
+    {
+        OrderId = v.OrderId,
+        CustomerAccountId = v.CustomerAccountId,
+        MerchantAccountId = v.MerchantAccountId,
+        AmountMinor = v.AmountMinor,
+        CurrencyCode = v.CurrencyCode,
+        Description = v.Description,
+        Status = v.Status switch
+        {
+            OrderViewStatus.Placed => OrderStatus.Placed,
+            OrderViewStatus.Paid => OrderStatus.Paid,
+            OrderViewStatus.Cancelled => OrderStatus.Cancelled,
+            _ => OrderStatus.Unspecified,
+        },
+        PaymentId = v.PaymentId,
+        CancellationReason = v.CancellationReason,
+        PlacedAt = Timestamp.FromDateTimeOffset(v.PlacedAt),
+        UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
+        Version = v.Version,
+    };
+
+    private static Payment ToProto(PaymentView v) => new()
+    {
+        PaymentId = v.PaymentId,
+        OrderId = v.OrderId,
+        FromAccountId = v.FromAccountId,
+        ToAccountId = v.ToAccountId,
+        AmountMinor = v.AmountMinor,
+        CurrencyCode = v.CurrencyCode,
+        Status = v.Status switch
+        {
+            PaymentViewStatus.Initiated => PaymentStatus.Initiated,
+            PaymentViewStatus.Completed => PaymentStatus.Completed,
+            PaymentViewStatus.Failed => PaymentStatus.Failed,
+            PaymentViewStatus.Refunded => PaymentStatus.Refunded,
+            _ => PaymentStatus.Unspecified,
+        },
+        FailureReason = v.FailureReason,
+        CreatedAt = Timestamp.FromDateTimeOffset(v.CreatedAt),
+        UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
+        Version = v.Version,
     };
 }

@@ -1,0 +1,4 @@
+namespace GrpcBank.Contracts.Orders.V1;
+
+public sealed partial class PlaceOrderRequest : IIdempotentRequest;
+public sealed partial class CancelOrderRequest : IIdempotentRequest;

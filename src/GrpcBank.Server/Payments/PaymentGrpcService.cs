@@ -1,0 +1,51 @@
+using Grpc.Core;
+using GrpcBank.Application.Commands;
+using GrpcBank.Contracts.Payments.V1;
+using GrpcBank.Domain.Payments;
+using GrpcBank.Server.Errors;
+using GrpcBank.Server.Hosting;
+using static GrpcBank.Server.Errors.FieldErrors;
+
+namespace GrpcBank.Server.Payments;
+
+/// <summary>bank.payments.v1.PaymentService: transfers and refunds, carried out by the payment process.</summary>
+public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.PaymentServiceBase
+{
+    public override async Task<TransferMoneyResponse> TransferMoney(TransferMoneyRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors()
+            .Id("payment_id", request.PaymentId, optional: true)
+            .Id("from_account_id", request.FromAccountId)
+            .Id("to_account_id", request.ToAccountId)
+            .Amount("amount_minor", request.AmountMinor)
+            .CurrencyCode("currency_code", request.CurrencyCode)
+            .Text("reference", request.Reference, MaxTextLength)
+            .RequestId(request.RequestId);
+        if (request.FromAccountId.Length > 0 && request.FromAccountId == request.ToAccountId)
+            errors.Add("to_account_id", "must differ from from_account_id");
+        // Order payments are named after their order; a transfer may not take such a name.
+        if (request.PaymentId.StartsWith("order-", StringComparison.Ordinal))
+            errors.Add("payment_id", "must not start with 'order-' (reserved for order payments)");
+        errors.ThrowIfAny();
+
+        var paymentId = request.PaymentId.Length > 0 ? request.PaymentId : Guid.CreateVersion7().ToString("N");
+        var command = new PaymentCommand.InitiatePayment(paymentId, "", request.FromAccountId, request.ToAccountId,
+            request.AmountMinor, request.CurrencyCode, request.Reference);
+        var reply = ErrorMapper.ReplyOrThrow(await handlers.Payments.HandleAsync(
+            paymentId, command, CallContext.For(request, context), context.CancellationToken));
+        return new TransferMoneyResponse { PaymentId = reply.AggregateId, Version = reply.Version, Position = reply.Position };
+    }
+
+    public override async Task<RefundPaymentResponse> RefundPayment(RefundPaymentRequest request, ServerCallContext context)
+    {
+        new FieldErrors()
+            .PaymentId("payment_id", request.PaymentId)
+            .Text("reason", request.Reason, MaxTextLength)
+            .RequestId(request.RequestId)
+            .ThrowIfAny();
+        var reply = ErrorMapper.ReplyOrThrow(await handlers.Payments.HandleAsync(
+            request.PaymentId, new PaymentCommand.RequestRefund(request.PaymentId, request.Reason), CallContext.For(request, context),
+            context.CancellationToken));
+        return new RefundPaymentResponse { Version = reply.Version, Position = reply.Position };
+    }
+}
