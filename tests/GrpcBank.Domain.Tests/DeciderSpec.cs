@@ -57,3 +57,13 @@ public sealed record Rejected(string Reason, string Type, IReadOnlyDictionary<st
 {
     public string Outcome => nameof(Rejected);
 }
+
+/// <summary>Names events by their storage names, inverting the bounded contexts' name → type tables.</summary>
+public static class StorageNames
+{
+    public static Func<object, string> From(params IReadOnlyDictionary<string, Type>[] tables)
+    {
+        var names = tables.SelectMany(table => table).ToDictionary(entry => entry.Value, entry => entry.Key);
+        return e => names[e.GetType()];
+    }
+}

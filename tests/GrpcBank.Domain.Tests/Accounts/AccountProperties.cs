@@ -111,6 +111,7 @@ public sealed class AccountProperties
         yield return [Opened, frozen, new AccountEvent.AccountUnfrozen(Id)];
         yield return [Opened, closed];
         yield return [Opened, deposited, new AccountEvent.MoneyWithdrawn(Id, 10_000, Eur, "ref"), closed];
+        yield return [Opened, new AccountEvent.PaymentCredited(Id, new Movement("pay-0001", "ord-0001", 10_000, Eur)), frozen];
     }
 
     private static IEnumerable<AccountCommand> Commands()
@@ -126,6 +127,11 @@ public sealed class AccountProperties
             {
                 yield return new AccountCommand.DepositMoney(id, amount, currency, "ref");
                 yield return new AccountCommand.WithdrawMoney(id, amount, currency, "ref");
+                var movement = new Movement("pay-0001", "", amount, currency);
+                yield return new AccountCommand.DebitForPayment(id, movement);
+                yield return new AccountCommand.CreditForPayment(id, movement);
+                yield return new AccountCommand.DebitForRefund(id, movement);
+                yield return new AccountCommand.CreditForRefund(id, movement);
             }
             yield return new AccountCommand.FreezeAccount(id, "review");
             yield return new AccountCommand.UnfreezeAccount(id);

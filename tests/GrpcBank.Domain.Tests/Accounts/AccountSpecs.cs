@@ -12,9 +12,13 @@ public sealed partial class AccountSpecs
     private const string Usd = "USD";
     private const long Hundred = 10_000;
     private const string Reference = "ref-0001";
+    private const string PaymentId = "pay-0001";
+    private const string OrderId = "ord-0001";
+
+    private static readonly Func<object, string> StorageName = StorageNames.From(AccountEventTypes.ByName);
 
     private static DeciderSpec<AccountCommand, AccountEvent, AccountState> Given(params AccountEvent[] history) =>
-        Spec.Given(history);
+        new(Account.Decider, StorageName, history);
 
     // ---- History ----
 
@@ -24,6 +28,7 @@ public sealed partial class AccountSpecs
     private static AccountEvent Frozen => new AccountEvent.AccountFrozen(Id, "compliance review");
     private static AccountEvent Unfrozen => new AccountEvent.AccountUnfrozen(Id);
     private static AccountEvent Closed => new AccountEvent.AccountClosed(Id);
+    private static AccountEvent PaymentCredited(long amountMinor) => new AccountEvent.PaymentCredited(Id, MovementOf(amountMinor));
 
     // ---- Commands ----
 
@@ -35,4 +40,14 @@ public sealed partial class AccountSpecs
     private static AccountCommand Freeze() => new AccountCommand.FreezeAccount(Id, "suspicious activity");
     private static AccountCommand Unfreeze() => new AccountCommand.UnfreezeAccount(Id);
     private static AccountCommand Close() => new AccountCommand.CloseAccount(Id);
+    private static AccountCommand DebitForPayment(long amountMinor, string currency = Eur) =>
+        new AccountCommand.DebitForPayment(Id, MovementOf(amountMinor, currency));
+    private static AccountCommand CreditForPayment(long amountMinor, string currency = Eur) =>
+        new AccountCommand.CreditForPayment(Id, MovementOf(amountMinor, currency));
+    private static AccountCommand DebitForRefund(long amountMinor, string currency = Eur) =>
+        new AccountCommand.DebitForRefund(Id, MovementOf(amountMinor, currency));
+    private static AccountCommand CreditForRefund(long amountMinor, string currency = Eur) =>
+        new AccountCommand.CreditForRefund(Id, MovementOf(amountMinor, currency));
+
+    private static Movement MovementOf(long amountMinor, string currency = Eur) => new(PaymentId, OrderId, amountMinor, currency);
 }
