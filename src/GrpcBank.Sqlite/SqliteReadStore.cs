@@ -139,6 +139,16 @@ public sealed class SqliteReadStore : IReadStore
     public Task<PaymentView?> GetPaymentAsync(string paymentId, CancellationToken ct) =>
         Task.FromResult(db.Read((connection, tx) => FindPayment(connection, tx, paymentId)));
 
+    public Task<Page<AccountView>> SearchAccountsAsync(AccountSearch query, CancellationToken ct) => throw new NotImplementedException();
+
+    public Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct) => throw new NotImplementedException();
+
+    public Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct) => throw new NotImplementedException();
+
+    public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct) => throw new NotImplementedException();
+
+    public Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct) => throw new NotImplementedException();
+
     private static T? FindOne<T>(SqliteConnection connection, SqliteTransaction tx, string sql, string id, Func<SqliteDataReader, T> map)
         where T : class
     {

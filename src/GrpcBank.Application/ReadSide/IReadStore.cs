@@ -16,4 +16,14 @@ public interface IReadStore
     Task<OrderView?> GetOrderAsync(string orderId, CancellationToken ct);
 
     Task<PaymentView?> GetPaymentAsync(string paymentId, CancellationToken ct);
+
+    Task<Page<AccountView>> SearchAccountsAsync(AccountSearch query, CancellationToken ct);
+
+    Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct);
+
+    Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct);
+
+    Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct);
+
+    Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct);
 }
