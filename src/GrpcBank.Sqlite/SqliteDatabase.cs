@@ -6,7 +6,7 @@ namespace GrpcBank.Sqlite;
 /// One SQLite file in WAL mode with full synchronous commits, so an acknowledged write survives a crash.
 /// Writes are serialised in-process: SQLite has one writer, and queueing beats failing with SQLITE_BUSY.
 /// </summary>
-public sealed class SqliteDatabase
+public sealed class SqliteDatabase : IDisposable
 {
     private readonly string connectionString;
     private readonly SemaphoreSlim writer = new(1, 1);
@@ -59,6 +59,13 @@ public sealed class SqliteDatabase
         using var connection = Open();
         using var tx = connection.BeginTransaction(deferred: true);
         return work(connection, tx);
+    }
+
+    /// <summary>Closes the pooled connections, so the file is really let go (a restart, a deleted read store).</summary>
+    public void Dispose()
+    {
+        using var connection = new SqliteConnection(connectionString);
+        SqliteConnection.ClearPool(connection);
     }
 
     public static void Execute(SqliteConnection connection, string sql)

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace GrpcBank.Sqlite;
 
 /// <summary>The embedded event store. Commits are serialised, so positions become visible in order.</summary>
-public sealed class SqliteEventStore : IEventStore, IOutbox
+public sealed class SqliteEventStore : IEventStore, IOutbox, IDisposable
 {
     private const string Schema = """
         create table if not exists events (
@@ -163,4 +163,6 @@ public sealed class SqliteEventStore : IEventStore, IOutbox
     public static long ToMicros(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
 
     public static DateTimeOffset FromMicros(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond);
+
+    public void Dispose() => db.Dispose();
 }

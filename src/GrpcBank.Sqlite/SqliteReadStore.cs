@@ -12,7 +12,7 @@ namespace GrpcBank.Sqlite;
 /// The embedded read store. Views and the applied watermark change in one transaction. The views are
 /// disposable: when the schema version changes the tables are dropped and rebuilt from the event store.
 /// </summary>
-public sealed class SqliteReadStore : IReadStore
+public sealed class SqliteReadStore : IReadStore, IDisposable
 {
     private const int SchemaVersion = 2;
 
@@ -246,4 +246,6 @@ public sealed class SqliteReadStore : IReadStore
         using var command = SqliteDatabase.Command(connection, tx, sql, parameters);
         command.ExecuteNonQuery();
     }
+
+    public void Dispose() => db.Dispose();
 }

@@ -45,12 +45,19 @@ public sealed class BankHost : IAsyncDisposable
     public T Get<T>() where T : notnull => Services.GetRequiredService<T>();
 
     /// <summary>Stops the server and starts it again on the same storage, optionally with changed settings.</summary>
-    public async Task RestartAsync(params (string Key, string Value)[] changes)
+    public Task RestartAsync(params (string Key, string Value)[] changes) => RestartAsync(() => { }, changes);
+
+    /// <summary>Stops the server, does <paramref name="whileStopped"/>, and starts it again on the same storage.</summary>
+    public async Task RestartAsync(Action whileStopped, params (string Key, string Value)[] changes)
     {
         await StopAsync();
+        whileStopped();
         foreach (var (key, value) in changes) settings[key] = value;
         await StartAsync();
     }
+
+    /// <summary>The embedded data directory, when the server runs in embedded mode.</summary>
+    public string DataDirectory => settings["Storage:DataDirectory"];
 
     private async Task StartAsync()
     {

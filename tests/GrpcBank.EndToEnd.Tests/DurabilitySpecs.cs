@@ -43,6 +43,29 @@ public sealed class DurabilitySpecs
     }
 
     [Fact]
+    public async Task ALostReadStore_IsRebuiltFromTheEventStore()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync();
+        var bank = new Bank(host);
+        var customer = await bank.OpenAsync(deposit: 5_000);
+        var merchant = await bank.OpenAsync();
+        var placed = await bank.Orders.PlaceOrderAsync(new Contracts.Orders.V1.PlaceOrderRequest
+        {
+            CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 1_500, CurrencyCode = "EUR",
+        });
+        await bank.SettledOrderAsync(placed.OrderId);
+
+        await host.RestartAsync(() =>
+        {
+            foreach (var file in Directory.GetFiles(host.DataDirectory, "read.db*")) File.Delete(file);
+        });
+
+        Assert.Equal(3_500, (await bank.AccountAsync(customer, minPosition: 1)).BalanceMinor);
+        Assert.Equal(1_500, (await bank.AccountAsync(merchant)).BalanceMinor);
+        Assert.Equal(Contracts.Query.V1.OrderStatus.Paid, (await bank.SettledOrderAsync(placed.OrderId)).Status);
+    }
+
+    [Fact]
     public async Task TheHealthServiceReportsServing()
     {
         await using var host = await BankHost.StartEmbeddedAsync();

@@ -10,6 +10,9 @@ public interface IEventSink
 {
     string Name { get; }
 
+    /// <summary>Called each time this process becomes the active relay, before the first batch.</summary>
+    Task StartAsync(CancellationToken ct) => Task.CompletedTask;
+
     /// <param name="watermark">Once this returns, every committed event ≤ watermark has been handled.</param>
     Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct);
 }

@@ -29,6 +29,7 @@ public sealed class OutboxRelay(
                 await using var held = await lease.AcquireAsync(stoppingToken);
                 using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, held.Lost);
                 logger.LogInformation("Outbox relay active");
+                foreach (var sink in sinks) await sink.StartAsync(running.Token);
                 await RunAsync(running.Token);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
