@@ -1,0 +1,111 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Orders.V1;
+using GrpcBank.Contracts.Query.V1;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>
+/// The payment process killed between any two steps: the relay is driven by hand, one event at a time,
+/// and the server is restarted at every cut point — after a sink ran but before the outbox row was
+/// completed (so the event is redelivered), and after it was completed. Every run must complete exactly once.
+/// </summary>
+public abstract class ProcessRecoverySpecs
+{
+    protected abstract Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings);
+
+    public static TheoryData<int, bool> Cuts()
+    {
+        var cuts = new TheoryData<int, bool>();
+        // The first events are the set-up (accounts opened, funded); the process starts after them.
+        foreach (var cut in Enumerable.Range(2, 10))
+        {
+            cuts.Add(cut, true);
+            cuts.Add(cut, false);
+        }
+        return cuts;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cuts))]
+    public async Task AnOrderPaidAcrossACrash_IsPaidExactlyOnce(int cut, bool beforeCompleting)
+    {
+        await using var host = await StartHostAsync(("Relay:Enabled", "false"));
+        var bank = new Bank(host);
+        var customer = await bank.OpenAsync(deposit: 10_000);
+        var merchant = await bank.OpenAsync();
+        var placed = await bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
+        {
+            CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 2_500, CurrencyCode = "EUR",
+        });
+
+        await PumpWithCrashAsync(host, cut, beforeCompleting);
+
+        var order = (await bank.Query.GetOrderAsync(new GetOrderRequest { OrderId = placed.OrderId })).Order;
+        Assert.Equal(OrderStatus.Paid, order.Status);
+        Assert.Equal(7_500, (await bank.AccountAsync(customer)).BalanceMinor);
+        Assert.Equal(2_500, (await bank.AccountAsync(merchant)).BalanceMinor);
+        Assert.Equal(1, await CountAsync(host, $"account-{customer}", "accounts.PaymentDebited.v1"));
+        Assert.Equal(1, await CountAsync(host, $"account-{merchant}", "accounts.PaymentCredited.v1"));
+        Assert.Equal(
+            ["payments.PaymentInitiated.v1", "payments.PayerDebited.v1", "payments.PaymentCompleted.v1"],
+            await TypesAsync(host, $"payment-{placed.PaymentId}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cuts))]
+    public async Task ACompensationAcrossACrash_RefundsThePayerExactlyOnce(int cut, bool beforeCompleting)
+    {
+        await using var host = await StartHostAsync(("Relay:Enabled", "false"));
+        var bank = new Bank(host);
+        var customer = await bank.OpenAsync(deposit: 10_000);
+        var merchant = await bank.OpenAsync();
+        await bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = merchant });
+        var placed = await bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
+        {
+            CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 2_500, CurrencyCode = "EUR",
+        });
+
+        await PumpWithCrashAsync(host, cut, beforeCompleting);
+
+        var order = (await bank.Query.GetOrderAsync(new GetOrderRequest { OrderId = placed.OrderId })).Order;
+        Assert.Equal((OrderStatus.Cancelled, "ACCOUNT_CLOSED"), (order.Status, order.CancellationReason));
+        Assert.Equal(10_000, (await bank.AccountAsync(customer)).BalanceMinor);
+        Assert.Equal(1, await CountAsync(host, $"account-{customer}", "accounts.PaymentDebited.v1"));
+        Assert.Equal(1, await CountAsync(host, $"account-{customer}", "accounts.RefundCredited.v1"));
+    }
+
+    /// <summary>Delivers the outbox one event at a time; at step <paramref name="cut"/> the server dies and restarts.</summary>
+    private static async Task PumpWithCrashAsync(BankHost host, int cut, bool beforeCompleting)
+    {
+        for (var step = 0; step < 100; step++)
+        {
+            var outbox = host.Get<IEventStore>().Outbox;
+            var batch = await outbox.ReadPendingAsync(1, CancellationToken.None);
+            if (batch.Events.Count == 0 && step > 0) return;
+            foreach (var sink in host.Services.GetServices<IEventSink>())
+                await sink.HandleAsync(batch.Events, batch.Watermark, CancellationToken.None);
+            if (step == cut && beforeCompleting)
+            {
+                await host.RestartAsync();
+                continue;
+            }
+            await outbox.CompleteAsync(batch, CancellationToken.None);
+            if (step == cut) await host.RestartAsync();
+        }
+        Assert.Fail("the payment process did not come to rest within 100 events");
+    }
+
+    private static async Task<int> CountAsync(BankHost host, string streamId, string eventType) =>
+        (await TypesAsync(host, streamId)).Count(t => t == eventType);
+
+    private static async Task<IReadOnlyList<string>> TypesAsync(BankHost host, string streamId) =>
+        (await host.Get<IEventStore>().ReadStreamAsync(streamId, 1, 1_000, CancellationToken.None)).Select(e => e.EventType).ToList();
+}
+
+public sealed class EmbeddedProcessRecoverySpecs : ProcessRecoverySpecs
+{
+    protected override Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) => BankHost.StartEmbeddedAsync(settings);
+}
