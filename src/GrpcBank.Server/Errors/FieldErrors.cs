@@ -26,10 +26,11 @@ public sealed class FieldErrors
     {
         if (value.Length == 0)
             return optional ? this : Add(field, "is required");
-        if (value.Length > maxLength || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
-            return Add(field, $"must be 1 to {maxLength} characters of letters, digits, '-', '_' or '.'");
-        return this;
+        return IsId(value, maxLength) ? this : Add(field, $"must be 1 to {maxLength} characters of letters, digits, '-', '_' or '.'");
     }
+
+    public static bool IsId(string value, int maxLength = MaxIdLength) =>
+        value.Length > 0 && value.Length <= maxLength && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     /// <summary>Payment ids: an order's payment is named "order-" + the order id, so they may be longer.</summary>
     public FieldErrors PaymentId(string field, string value) => Id(field, value, maxLength: MaxIdLength + "order-".Length);

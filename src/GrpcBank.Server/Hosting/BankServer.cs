@@ -5,6 +5,8 @@ using GrpcBank.Application.ReadSide;
 using GrpcBank.Application.Relay;
 using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
+using GrpcBank.Application.History;
+using GrpcBank.Server.History;
 using GrpcBank.Server.Orders;
 using GrpcBank.Server.Payments;
 using GrpcBank.Server.Query;
@@ -34,6 +36,7 @@ public static class BankServer
         services.AddSingleton<StreamLocks>();
         AddStorage(services, builder.Configuration);
         services.AddSingleton<Handlers>();
+        services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
         services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton<IEventSink, ReadStoreSink>();
@@ -48,6 +51,7 @@ public static class BankServer
         app.MapGrpcService<OrderGrpcService>();
         app.MapGrpcService<PaymentGrpcService>();
         app.MapGrpcService<QueryGrpcService>();
+        app.MapGrpcService<HistoryGrpcService>();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
         return app;

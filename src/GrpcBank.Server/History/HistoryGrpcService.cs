@@ -1,0 +1,134 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.History;
+using GrpcBank.Application.Relay;
+using GrpcBank.Contracts.History.V1;
+using GrpcBank.Server.Errors;
+using DomainStatus = GrpcBank.Domain.Accounts.AccountStatus;
+using RecordedEvent = GrpcBank.Contracts.History.V1.RecordedEvent;
+using Stored = GrpcBank.Application.EventStore.RecordedEvent;
+
+namespace GrpcBank.Server.History;
+
+/// <summary>bank.history.v1.HistoryService: reads the event store itself, never the read side.</summary>
+public sealed class HistoryGrpcService(IEventStore store, AccountHistory history, RelayProgress progress) : HistoryService.HistoryServiceBase
+{
+    private const int SubscribeBatch = 500;
+    private const int MaxPrefixes = 20;
+    private static readonly TimeSpan LivePoll = TimeSpan.FromMilliseconds(250);
+
+    public override async Task<ReadStreamResponse> ReadStream(ReadStreamRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().NotNegative("from_version", request.FromVersion);
+        if (!IsStreamId(request.StreamId))
+            errors.Add("stream_id", "must be account-{id}, order-{id} or payment-{id}");
+        if (request.MaxCount is < 0 or > 1_000) errors.Add("max_count", "must be between 1 and 1000 (0 means 100)");
+        errors.ThrowIfAny();
+
+        var maxCount = request.MaxCount == 0 ? 100 : request.MaxCount;
+        // One more than asked tells whether the stream goes on.
+        var events = await store.ReadStreamAsync(request.StreamId, Math.Max(1, request.FromVersion), maxCount + 1, context.CancellationToken);
+        var response = new ReadStreamResponse { NextVersion = events.Count > maxCount ? events[maxCount].StreamVersion : 0 };
+        response.Events.AddRange(events.Take(maxCount).Select(ToProto));
+        return response;
+    }
+
+    public override async Task<GetAccountAsOfResponse> GetAccountAsOf(GetAccountAsOfRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().Id("account_id", request.AccountId);
+        if (request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.None)
+            errors.Add("as_of", "set as_of_time or as_of_version");
+        if (request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfVersion && request.AsOfVersion < 1)
+            errors.Add("as_of_version", "must be at least 1");
+        if (request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfTime && !IsValid(request.AsOfTime))
+            errors.Add("as_of_time", "must be a valid timestamp");
+        errors.ThrowIfAny();
+
+        var (maxVersion, until) = request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfVersion
+            ? (request.AsOfVersion, DateTimeOffset.MaxValue)
+            : (long.MaxValue, request.AsOfTime.ToDateTimeOffset());
+        var asOf = await history.AsOfAsync(request.AccountId, maxVersion, until, context.CancellationToken)
+            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "ACCOUNT_NOT_FOUND",
+                $"account '{request.AccountId}' did not exist at that {(request.AsOfVersion > 0 ? "version" : "time")}");
+        if (request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfVersion && asOf.Version < request.AsOfVersion)
+            new FieldErrors().Add("as_of_version", $"is beyond the account's current version {asOf.Version}").ThrowIfAny();
+
+        var s = asOf.State;
+        return new GetAccountAsOfResponse
+        {
+            AccountId = s.AccountId,
+            OwnerName = s.OwnerName,
+            CurrencyCode = s.CurrencyCode,
+            BalanceMinor = s.BalanceMinor,
+            Status = s.Status switch
+            {
+                DomainStatus.Active => AccountStatus.Active,
+                DomainStatus.Frozen => AccountStatus.Frozen,
+                DomainStatus.Closed => AccountStatus.Closed,
+                _ => AccountStatus.Unspecified,
+            },
+            Version = asOf.Version,
+            AsOf = Timestamp.FromDateTimeOffset(asOf.RecordedAt),
+        };
+    }
+
+    /// <summary>
+    /// Catch-up then live. The next batch is read only after the previous one was written to the client, so a
+    /// slow client holds at most one batch in server memory (HTTP/2 flow control pushes back on the writes).
+    /// </summary>
+    public override async Task SubscribeAll(SubscribeAllRequest request, IServerStreamWriter<SubscribeAllResponse> responseStream, ServerCallContext context)
+    {
+        var errors = new FieldErrors().NotNegative("from_position", request.FromPosition);
+        if (request.EventTypePrefixes.Count > MaxPrefixes) errors.Add("event_type_prefixes", $"at most {MaxPrefixes} prefixes");
+        foreach (var prefix in request.EventTypePrefixes) errors.Text("event_type_prefixes", prefix, 100, required: true);
+        errors.ThrowIfAny();
+
+        var prefixes = request.EventTypePrefixes.ToArray();
+        var after = request.FromPosition;
+        var ct = context.CancellationToken;
+        while (!ct.IsCancellationRequested)
+        {
+            var advanced = progress.Advanced.WaitAsync(LivePoll, ct);
+            var events = await store.ReadAllAsync(after, SubscribeBatch, ct);
+            foreach (var e in events)
+            {
+                if (prefixes.Length == 0 || prefixes.Any(p => e.EventType.StartsWith(p, StringComparison.Ordinal)))
+                    await responseStream.WriteAsync(new SubscribeAllResponse { Event = ToProto(e) }, ct);
+                after = e.Position;
+            }
+            if (events.Count < SubscribeBatch)
+            {
+                try
+                {
+                    await advanced;
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static bool IsStreamId(string streamId)
+    {
+        var dash = streamId.IndexOf('-');
+        return dash > 0 && streamId[..dash] is "account" or "order" or "payment"
+            && FieldErrors.IsId(streamId[(dash + 1)..], FieldErrors.MaxIdLength + "order-".Length);
+    }
+
+    private static bool IsValid(Timestamp t) => t.Seconds is >= -62135596800 and <= 253402300799 && t.Nanos is >= 0 and < 1_000_000_000;
+
+    private static RecordedEvent ToProto(Stored e) => new()
+    {
+        EventId = e.EventId.ToString(),
+        StreamId = e.StreamId,
+        StreamVersion = e.StreamVersion,
+        Position = e.Position,
+        EventType = e.EventType,
+        RecordedAt = Timestamp.FromDateTimeOffset(e.RecordedAt),
+        DataJson = e.DataJson,
+        MetadataJson = e.MetadataJson,
+    };
+}

@@ -1,0 +1,169 @@
+using System.Collections.Concurrent;
+using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.History.V1;
+using static GrpcBank.EndToEnd.Tests.Rpc;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>History, time travel and the live event feed, through gRPC. Runs on each store.</summary>
+public abstract class HistorySpecs : IAsyncLifetime
+{
+    private BankHost host = null!;
+    private Bank bank = null!;
+
+    protected abstract Task<BankHost> StartHostAsync();
+
+    public async ValueTask InitializeAsync()
+    {
+        host = await StartHostAsync();
+        bank = new Bank(host);
+    }
+
+    public async ValueTask DisposeAsync() => await host.DisposeAsync();
+
+    private HistoryService.HistoryServiceClient History => new(host.Channel);
+
+    [Fact]
+    public async Task ReadStream_ReturnsTheStoredEventsInVersionOrder_PageByPage()
+    {
+        var id = await bank.OpenAsync(deposit: 100);
+        await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 40, CurrencyCode = "EUR", RequestId = NewId() });
+
+        var first = await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", MaxCount = 2 });
+        var rest = await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", FromVersion = first.NextVersion });
+
+        Assert.Equal([1L, 2L], first.Events.Select(e => e.StreamVersion));
+        Assert.Equal(3, first.NextVersion);
+        Assert.Equal(0, rest.NextVersion);
+        var withdrawn = Assert.Single(rest.Events);
+        Assert.Equal("accounts.MoneyWithdrawn.v1", withdrawn.EventType);
+        Assert.Contains("\"amountMinor\":40", withdrawn.DataJson);
+        Assert.Contains("requestId", withdrawn.MetadataJson);
+        Assert.True(withdrawn.Position > first.Events[1].Position);
+    }
+
+    [Fact]
+    public async Task GetAccountAsOf_EveryVersion_EqualsTheStateAfterThatManyEvents()
+    {
+        var id = await bank.OpenAsync();
+        var expected = new List<(long Version, long Balance, AccountStatus Status)> { (1, 0, AccountStatus.Active) };
+        foreach (var amount in new[] { 500L, 250L, -100L, 75L, -725L })
+        {
+            var reply = amount > 0
+                ? (await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = amount, CurrencyCode = "EUR" })).Version
+                : (await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = -amount, CurrencyCode = "EUR" })).Version;
+            expected.Add((reply, expected[^1].Balance + amount, AccountStatus.Active));
+        }
+        var frozen = await bank.Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id });
+        expected.Add((frozen.Version, 0, AccountStatus.Frozen));
+        var closed = await bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = id });
+        expected.Add((closed.Version, 0, AccountStatus.Closed));
+
+        foreach (var (version, balance, status) in expected)
+        {
+            var asOf = await History.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id, AsOfVersion = version });
+            Assert.Equal((version, balance, status, "EUR"), (asOf.Version, asOf.BalanceMinor, asOf.Status, asOf.CurrencyCode));
+        }
+    }
+
+    [Fact]
+    public async Task GetAccountAsOf_ATime_IsTheStateAfterEverythingRecordedByThen()
+    {
+        var id = await bank.OpenAsync(deposit: 1_000);
+        await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 300, CurrencyCode = "EUR" });
+        var events = (await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}" })).Events;
+
+        var atDeposit = await History.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id, AsOfTime = events[1].RecordedAt });
+        var now = await History.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id, AsOfTime = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTime(DateTime.UtcNow.AddMinutes(1)) });
+        var before = events[0].RecordedAt.ToDateTimeOffset().AddSeconds(-1);
+
+        Assert.Equal((2, 1_000), (atDeposit.Version, atDeposit.BalanceMinor));
+        Assert.Equal(events[1].RecordedAt, atDeposit.AsOf);
+        Assert.Equal((3, 700), (now.Version, now.BalanceMinor));
+        await Rejected("ACCOUNT_NOT_FOUND", () => History.GetAccountAsOfAsync(new GetAccountAsOfRequest
+        {
+            AccountId = id, AsOfTime = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(before),
+        }).ResponseAsync, StatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task MalformedHistoryRequests_AreInvalidArgument_NamingTheFields()
+    {
+        var id = await bank.OpenAsync();
+
+        await Invalid(() => History.ReadStreamAsync(new ReadStreamRequest { StreamId = "ledger-1" }).ResponseAsync, "stream_id");
+        await Invalid(() => History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", FromVersion = -1, MaxCount = 5_000 }).ResponseAsync, "from_version", "max_count");
+        await Invalid(() => History.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id }).ResponseAsync, "as_of");
+        await Invalid(() => History.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id, AsOfVersion = 99 }).ResponseAsync, "as_of_version");
+        await Invalid(() => History.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = "", AsOfVersion = 0 }).ResponseAsync, "account_id", "as_of_version");
+        await Invalid(async () =>
+        {
+            using var call = History.SubscribeAll(new SubscribeAllRequest { FromPosition = -1 });
+            await call.ResponseStream.MoveNext();
+        }, "from_position");
+    }
+
+    [Fact]
+    public async Task SubscribeAllFromZero_DeliversExactlyWhatTheStreamsHold_InGlobalOrder_WhileTenWritersAppend()
+    {
+        var accounts = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => bank.OpenAsync()));
+        var received = new ConcurrentQueue<RecordedEvent>();
+        using var stop = new CancellationTokenSource();
+        using var call = History.SubscribeAll(new SubscribeAllRequest(), cancellationToken: stop.Token);
+        var reader = Task.Run(async () =>
+        {
+            try
+            {
+                while (await call.ResponseStream.MoveNext(stop.Token)) received.Enqueue(call.ResponseStream.Current.Event);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled)
+            {
+            }
+        });
+
+        await Task.WhenAll(accounts.Select(async id =>
+        {
+            for (var i = 1; i <= 20; i++)
+                await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = i, CurrencyCode = "EUR" });
+        }));
+        var streams = new List<RecordedEvent>();
+        foreach (var id in accounts)
+            streams.AddRange((await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", MaxCount = 1_000 })).Events);
+        var head = streams.Max(e => e.Position);
+        await Bank.EventuallyAsync(() => Task.FromResult(received.Any(e => e.Position == head) ? received : null));
+        await stop.CancelAsync();
+        await reader;
+
+        var fromSubscription = received.Where(e => e.StreamId.StartsWith("account-")).ToList();
+        Assert.Equal(fromSubscription.Select(e => e.Position).Order(), fromSubscription.Select(e => e.Position));
+        Assert.Equal(fromSubscription.Count, fromSubscription.Select(e => e.Position).Distinct().Count());
+        Assert.Equal(streams.OrderBy(e => e.Position).Select(e => (e.EventId, e.StreamId, e.StreamVersion, e.Position)),
+            fromSubscription.Where(e => accounts.Contains(e.StreamId["account-".Length..])).Select(e => (e.EventId, e.StreamId, e.StreamVersion, e.Position)));
+        Assert.Equal(10 * 21, fromSubscription.Count(e => accounts.Contains(e.StreamId["account-".Length..])));
+    }
+
+    [Fact]
+    public async Task SubscribeAll_FromAPosition_WithPrefixes_DeliversOnlyLaterMatchingEvents()
+    {
+        var id = await bank.OpenAsync(deposit: 10);
+        var withdrawn = await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 5, CurrencyCode = "EUR" });
+        var deposited = await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 7, CurrencyCode = "EUR" });
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var call = History.SubscribeAll(new SubscribeAllRequest
+        {
+            FromPosition = withdrawn.Position - 1, EventTypePrefixes = { "accounts.MoneyDeposited", "accounts.MoneyWithdrawn" },
+        }, cancellationToken: stop.Token);
+        var first = new List<RecordedEvent>();
+        while (first.Count < 2 && await call.ResponseStream.MoveNext(stop.Token)) first.Add(call.ResponseStream.Current.Event);
+
+        Assert.Equal([withdrawn.Position, deposited.Position], first.Select(e => e.Position));
+        Assert.Equal(["accounts.MoneyWithdrawn.v1", "accounts.MoneyDeposited.v1"], first.Select(e => e.EventType));
+    }
+}
+
+public sealed class EmbeddedHistorySpecs : HistorySpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}
