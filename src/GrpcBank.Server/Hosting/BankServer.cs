@@ -11,6 +11,8 @@ using GrpcBank.Server.Orders;
 using GrpcBank.Server.Payments;
 using GrpcBank.Server.Query;
 using GrpcBank.Sqlite;
+using System.Threading.RateLimiting;
+using GrpcBank.Server.Security;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GrpcBank.Server.Hosting;
@@ -26,9 +28,21 @@ public static class BankServer
 
         services.AddGrpc(o =>
         {
+            // Outermost first: errors are mapped for everything, then callers are authenticated.
             o.Interceptors.Add<ErrorInterceptor>();
+            o.Interceptors.Add<AuthInterceptor>();
             o.MaxReceiveMessageSize = 1024 * 1024;
         });
+        services.AddSingleton<ApiKeys>();
+        var perSecond = builder.Configuration.GetValue("Auth:RequestsPerSecond", 2_000);
+        services.AddSingleton(PartitionedRateLimiter.Create<string, string>(caller =>
+            RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = perSecond,
+                TokensPerPeriod = perSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+            })));
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store");
 
@@ -47,6 +61,7 @@ public static class BankServer
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         var app = builder.Build();
+        ProtectedMode.Check(app.Services.GetRequiredService<ApiKeys>(), Urls(builder.Configuration));
         app.MapGrpcService<AccountGrpcService>();
         app.MapGrpcService<OrderGrpcService>();
         app.MapGrpcService<PaymentGrpcService>();
@@ -56,6 +71,13 @@ public static class BankServer
         app.MapGrpcHealthChecksService();
         return app;
     }
+
+    /// <summary>The listen addresses as configured (--urls, ASPNETCORE_URLS, or Kestrel's default).</summary>
+    private static IEnumerable<string> Urls(IConfiguration configuration) =>
+        (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "http://localhost:5000")
+        .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? ""))
+        .Where(url => url.Length > 0);
 
     private static void AddStorage(IServiceCollection services, IConfiguration configuration)
     {
