@@ -1,0 +1,377 @@
+using System.Data.Common;
+using System.Text;
+using System.Text.Json.Nodes;
+using GrpcBank.Application.EventStore;
+
+namespace GrpcBank.Stores.Tests;
+
+/// <summary>
+/// What every event store must do, run against each engine. Each test gets a fresh, empty store.
+/// Reading the global order may lag behind commits on engines where commits interleave, so those reads poll.
+/// </summary>
+public abstract class EventStoreConformance : IAsyncLifetime
+{
+    protected static readonly DateTimeOffset RecordedAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero).AddTicks(1230);
+    protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+
+    protected IEventStore Store { get; private set; } = null!;
+
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A new store over an empty database.</summary>
+    protected abstract Task<IEventStore> CreateStoreAsync();
+
+    public async ValueTask InitializeAsync() => Store = await CreateStoreAsync();
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (Store is IAsyncDisposable disposable) await disposable.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AppendingToANewStream_WritesVersionsFromOne_AndReturnsTheLastPosition()
+    {
+        var result = await AppendAsync("account-1", 0, Event(), Event(), Event());
+
+        var appended = Assert.IsType<AppendResult.Appended>(result);
+        Assert.Equal(3, appended.Version);
+        var stream = await Store.ReadStreamAsync("account-1", 1, 100, Ct);
+        Assert.Equal([1L, 2L, 3L], stream.Select(e => e.StreamVersion));
+        Assert.Equal(appended.Position, stream[^1].Position);
+        Assert.True(stream[0].Position < stream[1].Position && stream[1].Position < stream[2].Position);
+    }
+
+    [Fact]
+    public async Task AppendingAtTheCurrentVersion_ContinuesTheStream()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+
+        var result = await AppendAsync("account-1", 2, Event());
+
+        Assert.Equal(3, Assert.IsType<AppendResult.Appended>(result).Version);
+        Assert.Equal([1L, 2L, 3L], (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task AppendingAtAStaleVersion_IsAConflict_AndWritesNothing()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+
+        var result = await AppendAsync("account-1", 1, [Event()], Request("stale"));
+
+        Assert.Equal(new AppendResult.WrongExpectedVersion(1), result);
+        Assert.Equal(2, (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Count);
+        Assert.Null(await Store.FindRequestAsync("stale", Ct));
+    }
+
+    [Fact]
+    public async Task AppendingToAnExistingStreamAsIfItWereNew_IsAConflict()
+    {
+        await AppendAsync("account-1", 0, Event());
+
+        Assert.Equal(new AppendResult.WrongExpectedVersion(0), await AppendAsync("account-1", 0, Event()));
+    }
+
+    [Fact]
+    public async Task AppendingPastTheEndOfAStream_IsAConflict_NotAGap()
+    {
+        await AppendAsync("account-1", 0, Event());
+
+        var result = await AppendAsync("account-1", 3, Event());
+
+        Assert.Equal(new AppendResult.WrongExpectedVersion(3), result);
+        Assert.Equal([1L], (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task AppendingAtAVersionToAStreamThatDoesNotExist_IsAConflict()
+    {
+        Assert.Equal(new AppendResult.WrongExpectedVersion(2), await AppendAsync("account-1", 2, Event()));
+        Assert.Empty(await Store.ReadStreamAsync("account-1", 1, 100, Ct));
+    }
+
+    [Fact]
+    public async Task ALoggedRequest_IsFoundByItsId_WithItsReplyAndThePositionOfTheLastEvent()
+    {
+        var appended = (AppendResult.Appended)await AppendAsync("account-1", 0, [Event(), Event()], Request("req-1"));
+
+        var found = await Store.FindRequestAsync("req-1", Ct);
+
+        Assert.Equal(new LoggedRequest("req-1", "fingerprint-req-1", """{"reply":"req-1"}""", appended.Position), found);
+    }
+
+    [Fact]
+    public async Task AnUnknownRequestId_IsNotFound()
+    {
+        await AppendAsync("account-1", 0, [Event()], Request("req-1"));
+
+        Assert.Null(await Store.FindRequestAsync("req-2", Ct));
+    }
+
+    [Fact]
+    public async Task ReusingARequestId_IsADuplicateRequest_AndWritesNothing()
+    {
+        var first = (AppendResult.Appended)await AppendAsync("account-1", 0, [Event()], Request("req-1"));
+        var pendingBefore = await DrainOutboxAsync(first.Position);
+
+        var result = await AppendAsync("account-2", 0, [Event()], Request("req-1") with { Fingerprint = "another" });
+
+        Assert.Equal(new AppendResult.DuplicateRequest("req-1"), result);
+        Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
+        Assert.Equal("fingerprint-req-1", (await Store.FindRequestAsync("req-1", Ct))!.Fingerprint);
+        Assert.Single(pendingBefore);
+        Assert.Empty((await Store.Outbox.ReadPendingAsync(100, Ct)).Events);
+    }
+
+    [Fact]
+    public async Task ReadingForward_StartsAtFromVersion_OldestFirst_UpToMaxCount()
+    {
+        await AppendAsync("account-1", 0, Event(), Event(), Event(), Event(), Event());
+
+        var read = await Store.ReadStreamAsync("account-1", 2, 3, Ct);
+
+        Assert.Equal([2L, 3L, 4L], read.Select(e => e.StreamVersion));
+        Assert.Equal([4L, 5L], (await Store.ReadStreamAsync("account-1", 4, 100, Ct)).Select(e => e.StreamVersion));
+        Assert.Empty(await Store.ReadStreamAsync("account-1", 6, 100, Ct));
+    }
+
+    [Fact]
+    public async Task ReadingBackward_StartsAtFromVersion_NewestFirst_UpToMaxCount()
+    {
+        await AppendAsync("account-1", 0, Event(), Event(), Event(), Event(), Event());
+
+        var read = await Store.ReadStreamBackwardAsync("account-1", 4, 2, Ct);
+
+        Assert.Equal([4L, 3L], read.Select(e => e.StreamVersion));
+        Assert.Equal([5L, 4L, 3L, 2L, 1L], (await Store.ReadStreamBackwardAsync("account-1", long.MaxValue, 100, Ct)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task ReadingAStreamThatDoesNotExist_ReturnsNothing()
+    {
+        await AppendAsync("account-1", 0, Event());
+
+        Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
+        Assert.Empty(await Store.ReadStreamBackwardAsync("account-2", long.MaxValue, 100, Ct));
+    }
+
+    [Fact]
+    public async Task ReadingAll_ReturnsEveryStreamsEventsAfterAPosition_InPositionOrder()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+        var middle = (AppendResult.Appended)await AppendAsync("account-2", 0, Event());
+        await AppendAsync("account-1", 2, Event());
+        var last = (AppendResult.Appended)await AppendAsync("account-2", 1, Event(), Event());
+
+        var all = await ReadAllUntilAsync(0, last.Position);
+        var after = await ReadAllUntilAsync(middle.Position, last.Position);
+
+        Assert.Equal(6, all.Count);
+        Assert.Equal(all.Select(e => e.Position).Order(), all.Select(e => e.Position));
+        Assert.Equal(
+            [("account-1", 1L), ("account-1", 2L), ("account-2", 1L), ("account-1", 3L), ("account-2", 2L), ("account-2", 3L)],
+            all.Select(e => (e.StreamId, e.StreamVersion)));
+        Assert.Equal(all.Where(e => e.Position > middle.Position), after);
+        Assert.Equal(2, (await Store.ReadAllAsync(0, 2, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task ARecordedEvent_KeepsItsIdTypePayloadMetadataAndTime()
+    {
+        var written = new EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1", """{"amount":{"minor":1050,"currency":"EUR"}}""",
+            """{"requestId":"r-1","correlationId":"c-1","principal":"teller"}""");
+
+        await AppendAsync("account-1", 0, written);
+
+        var read = Assert.Single(await Store.ReadStreamAsync("account-1", 1, 100, Ct));
+        Assert.Equal(("account-1", 1L, written.EventId, written.EventType), (read.StreamId, read.StreamVersion, read.EventId, read.EventType));
+        AssertSameJson(written.DataJson, read.DataJson);
+        AssertSameJson(written.MetadataJson, read.MetadataJson);
+        Assert.Equal(RecordedAt, read.RecordedAt);
+    }
+
+    [Fact]
+    public async Task ALargePayload_RoundTrips()
+    {
+        var payload = new JsonObject { ["blob"] = new string('x', 1024 * 1024), ["n"] = 42 }.ToJsonString();
+
+        await AppendAsync("account-1", 0, Event(data: payload));
+
+        var read = Assert.Single(await Store.ReadStreamAsync("account-1", 1, 1, Ct));
+        Assert.True(Encoding.UTF8.GetByteCount(read.DataJson) > 1024 * 1024);
+        AssertSameJson(payload, read.DataJson);
+    }
+
+    [Fact]
+    public async Task UnicodeInStreamIdsPayloadsAndRequestIds_RoundTrips()
+    {
+        const string stream = "account-😀-账户-حساب";
+        var payload = new JsonObject { ["owner"] = "Zoë 😀 王小明 محمد עברית", ["note"] = "e\u0301 ﷽" }.ToJsonString();
+
+        await AppendAsync(stream, 0, [Event(data: payload)], Request("请求-😀"));
+
+        var read = Assert.Single(await Store.ReadStreamAsync(stream, 1, 1, Ct));
+        Assert.Equal(stream, read.StreamId);
+        Assert.Equal("Zoë 😀 王小明 محمد עברית", JsonNode.Parse(read.DataJson)!["owner"]!.GetValue<string>());
+        AssertSameJson(payload, read.DataJson);
+        Assert.NotNull(await Store.FindRequestAsync("请求-😀", Ct));
+    }
+
+    [Fact]
+    public async Task EventIds_AreUnique_AReusedIdIsRefused_AndWritesNothing()
+    {
+        var reused = Event();
+        var first = (AppendResult.Appended)await AppendAsync("account-1", 0, reused);
+
+        await Assert.ThrowsAnyAsync<DbException>(() => AppendAsync("account-2", 0, [Event(), reused], Request("req-1")));
+
+        Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
+        Assert.Null(await Store.FindRequestAsync("req-1", Ct));
+        Assert.Equal([reused.EventId], (await DrainOutboxAsync(first.Position)).Select(e => e.EventId));
+    }
+
+    [Fact]
+    public async Task AppendedEvents_ArePending_UntilCompleted()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+
+        var pending = await PendingAsync(100, count: 2);
+        Assert.Equal([1L, 2L], pending.Events.Select(e => e.StreamVersion));
+        await Store.Outbox.CompleteAsync(pending, Ct);
+
+        Assert.Empty((await Store.Outbox.ReadPendingAsync(100, Ct)).Events);
+        Assert.Equal(2, (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task TheOutbox_KeepsEachStreamsOrder()
+    {
+        var last = 0L;
+        for (var version = 0; version < 5; version++)
+        {
+            await AppendAsync("account-1", version, Event());
+            await AppendAsync("account-2", version * 3, Event(), Event());
+            last = ((AppendResult.Appended)await AppendAsync("account-2", version * 3 + 2, Event())).Position;
+        }
+
+        var delivered = await DrainOutboxAsync(last);
+
+        Assert.Equal(Enumerable.Range(1, 5).Select(v => (long)v), delivered.Where(e => e.StreamId == "account-1").Select(e => e.StreamVersion));
+        Assert.Equal(Enumerable.Range(1, 15).Select(v => (long)v), delivered.Where(e => e.StreamId == "account-2").Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task TheOutboxWatermark_CoversAppendedEvents_OnceTheyAreHandled()
+    {
+        await AppendAsync("account-1", 0, Event());
+        var last = (AppendResult.Appended)await AppendAsync("account-2", 0, Event(), Event());
+
+        var watermark = 0L;
+        await Eventually(async () =>
+        {
+            var batch = await Store.Outbox.ReadPendingAsync(100, Ct);
+            await Store.Outbox.CompleteAsync(batch, Ct);
+            watermark = Math.Max(watermark, batch.Watermark);
+            return watermark >= last.Position;
+        });
+
+        Assert.True(watermark >= last.Position);
+    }
+
+    [Fact]
+    public async Task AFullOutboxBatch_HasAWatermarkBelowEveryEventLeftOut()
+    {
+        var last = 0L;
+        for (var i = 1; i <= 6; i++) last = ((AppendResult.Appended)await AppendAsync($"account-{i}", 0, Event())).Position;
+
+        var batch = await PendingAsync(2, count: 2);
+
+        var rest = await DrainOutboxAsync(last, batch);
+        Assert.Equal(4, rest.Count);
+        Assert.True(batch.Watermark < rest.Min(e => e.Position), $"watermark {batch.Watermark} covers an event left out");
+    }
+
+    [Fact]
+    public async Task WaitingForPending_EndsSoonAfterAnAppend()
+    {
+        var waiting = Store.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(30), Ct);
+
+        await AppendAsync("account-1", 0, Event());
+
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    [Fact]
+    public async Task WaitingForPending_EndsAfterTheTimeout_WhenNothingHappens()
+    {
+        await Store.Outbox.WaitForPendingAsync(TimeSpan.FromMilliseconds(300), Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    protected static EventData Event(string type = "test.Happened.v1", string data = """{"n":1}""") =>
+        new(Guid.NewGuid(), type, data, """{"requestId":"r"}""");
+
+    protected static RequestLogEntry Request(string id) => new(id, $"fingerprint-{id}", $$"""{"reply":"{{id}}"}""");
+
+    protected Task<AppendResult> AppendAsync(string stream, long expected, params EventData[] events) =>
+        AppendAsync(stream, expected, events, null);
+
+    protected Task<AppendResult> AppendAsync(string stream, long expected, EventData[] events, RequestLogEntry? request) =>
+        Store.AppendAsync(new AppendRequest(stream, expected, events, request, RecordedAt), Ct);
+
+    /// <summary>Reads the global order from <paramref name="after"/> until <paramref name="through"/> shows up.</summary>
+    protected async Task<List<RecordedEvent>> ReadAllUntilAsync(long after, long through)
+    {
+        var read = new List<RecordedEvent>();
+        await Eventually(async () =>
+        {
+            read.AddRange(await Store.ReadAllAsync(read.Count == 0 ? after : read[^1].Position, 1000, Ct));
+            return read.Count > 0 && read[^1].Position >= through;
+        });
+        return read;
+    }
+
+    /// <summary>Reads the pending rows (without completing them) until there are <paramref name="count"/>.</summary>
+    protected async Task<OutboxBatch> PendingAsync(int maxCount, int count)
+    {
+        OutboxBatch? batch = null;
+        await Eventually(async () => (batch = await Store.Outbox.ReadPendingAsync(maxCount, Ct)).Events.Count >= count);
+        return batch!;
+    }
+
+    /// <summary>
+    /// Handles and completes everything pending until the watermark reaches <paramref name="through"/>; returns what was
+    /// delivered, in delivery order (after <paramref name="first"/>, if given, which is completed but not returned).
+    /// </summary>
+    protected async Task<List<RecordedEvent>> DrainOutboxAsync(long through, OutboxBatch? first = null)
+    {
+        var delivered = new List<RecordedEvent>();
+        if (first is not null)
+        {
+            delivered.AddRange(first.Events);
+            await Store.Outbox.CompleteAsync(first, Ct);
+        }
+        var watermark = 0L;
+        await Eventually(async () =>
+        {
+            var batch = await Store.Outbox.ReadPendingAsync(3, Ct);
+            delivered.AddRange(batch.Events);
+            await Store.Outbox.CompleteAsync(batch, Ct);
+            watermark = Math.Max(watermark, batch.Watermark);
+            return batch.Events.Count == 0 && watermark >= through;
+        });
+        return delivered.Where(e => first is null || !first.Events.Contains(e)).ToList();
+    }
+
+    protected static async Task Eventually(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    protected static void AssertSameJson(string expected, string actual) =>
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), JsonNode.Parse(actual)), $"JSON differs: {actual[..Math.Min(200, actual.Length)]}");
+}
