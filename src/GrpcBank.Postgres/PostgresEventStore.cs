@@ -17,12 +17,13 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
     private const string EventColumns =
         "e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.data::text, e.metadata::text, e.recorded_at";
 
-    // Read in this order, as separate statements: the sequence first, the snapshot after (SettledPosition).
+    // Read in this order, as separate statements: the sequence first, then an xid of our own (SettledPosition).
+    // Taking an xid makes this read commit like a write; its commit record need not be flushed.
     private const string LastDrawnPositionSql =
         "select coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'position')::regclass), 0)";
 
-    private const string SnapshotSql =
-        "select pg_snapshot_xmin(s), pg_snapshot_xmax(s) from pg_current_snapshot() s";
+    private const string MarkSql =
+        "select pg_current_xact_id(), pg_snapshot_xmin(pg_current_snapshot()), set_config('synchronous_commit', 'off', true)";
 
     // The guard makes an append at a gap (expected 3, stream at 1) a conflict rather than a hole; the unique
     // key catches the race between two writers that both pass it. The request-log row takes the position of
@@ -213,24 +214,24 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
         await dataSource.DisposeAsync();
     }
 
-    /// <summary>Runs the sequence read, the snapshot read and <paramref name="sql"/> as one batch, in that order.</summary>
+    /// <summary>Runs the sequence read, the mark and <paramref name="sql"/> as one batch, in that order.</summary>
     private async Task<(List<RecordedEvent> Events, long SettledPosition)> ReadWithSettledPositionAsync(
         string sql, CancellationToken ct, params object[] parameters)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var batch = new NpgsqlBatch(connection)
         {
-            BatchCommands = { new(LastDrawnPositionSql), new(SnapshotSql), WithParameters(new NpgsqlBatchCommand(sql), parameters) },
+            BatchCommands = { new(LastDrawnPositionSql), new(MarkSql), WithParameters(new NpgsqlBatchCommand(sql), parameters) },
         };
         await using var reader = await batch.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
         var lastDrawn = reader.GetInt64(0);
         await reader.NextResultAsync(ct);
         await reader.ReadAsync(ct);
-        var (xmin, xmax) = (reader.GetFieldValue<ulong>(0), reader.GetFieldValue<ulong>(1));
+        var (markXid, xmin) = (reader.GetFieldValue<ulong>(0), reader.GetFieldValue<ulong>(1));
         await reader.NextResultAsync(ct);
         var events = await ReadEventsAsync(reader, ct);
-        return (events, settled.Observe(lastDrawn, xmin, xmax));
+        return (events, settled.Observe(lastDrawn, markXid, xmin));
     }
 
     private async Task<IReadOnlyList<RecordedEvent>> QueryAsync(string sql, CancellationToken ct, params object[] parameters)

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text;
 using System.Text.Json.Nodes;
 using GrpcBank.Application.EventStore;
+using static GrpcBank.Stores.Tests.TestEvents;
 
 namespace GrpcBank.Stores.Tests;
 
@@ -11,8 +12,6 @@ namespace GrpcBank.Stores.Tests;
 /// </summary>
 public abstract class EventStoreConformance : IAsyncLifetime
 {
-    protected static readonly DateTimeOffset RecordedAt = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero).AddTicks(1230);
-    protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
 
     protected IEventStore Store { get; private set; } = null!;
 
@@ -112,7 +111,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
     public async Task ReusingARequestId_IsADuplicateRequest_AndWritesNothing()
     {
         var first = (AppendResult.Appended)await AppendAsync("account-1", 0, [Event()], Request("req-1"));
-        var pendingBefore = await DrainOutboxAsync(first.Position);
+        var pendingBefore = await Store.DrainOutboxAsync(first.Position);
 
         var result = await AppendAsync("account-2", 0, [Event()], Request("req-1") with { Fingerprint = "another" });
 
@@ -163,8 +162,8 @@ public abstract class EventStoreConformance : IAsyncLifetime
         await AppendAsync("account-1", 2, Event());
         var last = (AppendResult.Appended)await AppendAsync("account-2", 1, Event(), Event());
 
-        var all = await ReadAllUntilAsync(0, last.Position);
-        var after = await ReadAllUntilAsync(middle.Position, last.Position);
+        var all = await Store.ReadAllUntilAsync(0, last.Position);
+        var after = await Store.ReadAllUntilAsync(middle.Position, last.Position);
 
         Assert.Equal(6, all.Count);
         Assert.Equal(all.Select(e => e.Position).Order(), all.Select(e => e.Position));
@@ -227,7 +226,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
 
         Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
         Assert.Null(await Store.FindRequestAsync("req-1", Ct));
-        Assert.Equal([reused.EventId], (await DrainOutboxAsync(first.Position)).Select(e => e.EventId));
+        Assert.Equal([reused.EventId], (await Store.DrainOutboxAsync(first.Position)).Select(e => e.EventId));
     }
 
     [Fact]
@@ -235,7 +234,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
     {
         await AppendAsync("account-1", 0, Event(), Event());
 
-        var pending = await PendingAsync(100, count: 2);
+        var pending = await Store.PendingAsync(100, count: 2);
         Assert.Equal([1L, 2L], pending.Events.Select(e => e.StreamVersion));
         await Store.Outbox.CompleteAsync(pending, Ct);
 
@@ -254,7 +253,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
             last = ((AppendResult.Appended)await AppendAsync("account-2", version * 3 + 2, Event())).Position;
         }
 
-        var delivered = await DrainOutboxAsync(last);
+        var delivered = await Store.DrainOutboxAsync(last);
 
         Assert.Equal(Enumerable.Range(1, 5).Select(v => (long)v), delivered.Where(e => e.StreamId == "account-1").Select(e => e.StreamVersion));
         Assert.Equal(Enumerable.Range(1, 15).Select(v => (long)v), delivered.Where(e => e.StreamId == "account-2").Select(e => e.StreamVersion));
@@ -267,7 +266,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
         var last = (AppendResult.Appended)await AppendAsync("account-2", 0, Event(), Event());
 
         var watermark = 0L;
-        await Eventually(async () =>
+        await EventStoreProbes.Eventually(async () =>
         {
             var batch = await Store.Outbox.ReadPendingAsync(100, Ct);
             await Store.Outbox.CompleteAsync(batch, Ct);
@@ -284,9 +283,9 @@ public abstract class EventStoreConformance : IAsyncLifetime
         var last = 0L;
         for (var i = 1; i <= 6; i++) last = ((AppendResult.Appended)await AppendAsync($"account-{i}", 0, Event())).Position;
 
-        var batch = await PendingAsync(2, count: 2);
+        var batch = await Store.PendingAsync(2, count: 2);
 
-        var rest = await DrainOutboxAsync(last, batch);
+        var rest = await Store.DrainOutboxAsync(last, batch);
         Assert.Equal(4, rest.Count);
         Assert.True(batch.Watermark < rest.Min(e => e.Position), $"watermark {batch.Watermark} covers an event left out");
     }
@@ -307,70 +306,11 @@ public abstract class EventStoreConformance : IAsyncLifetime
         await Store.Outbox.WaitForPendingAsync(TimeSpan.FromMilliseconds(300), Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
-    protected static EventData Event(string type = "test.Happened.v1", string data = """{"n":1}""") =>
-        new(Guid.NewGuid(), type, data, """{"requestId":"r"}""");
-
-    protected static RequestLogEntry Request(string id) => new(id, $"fingerprint-{id}", $$"""{"reply":"{{id}}"}""");
-
     protected Task<AppendResult> AppendAsync(string stream, long expected, params EventData[] events) =>
         AppendAsync(stream, expected, events, null);
 
     protected Task<AppendResult> AppendAsync(string stream, long expected, EventData[] events, RequestLogEntry? request) =>
         Store.AppendAsync(new AppendRequest(stream, expected, events, request, RecordedAt), Ct);
-
-    /// <summary>Reads the global order from <paramref name="after"/> until <paramref name="through"/> shows up.</summary>
-    protected async Task<List<RecordedEvent>> ReadAllUntilAsync(long after, long through)
-    {
-        var read = new List<RecordedEvent>();
-        await Eventually(async () =>
-        {
-            read.AddRange(await Store.ReadAllAsync(read.Count == 0 ? after : read[^1].Position, 1000, Ct));
-            return read.Count > 0 && read[^1].Position >= through;
-        });
-        return read;
-    }
-
-    /// <summary>Reads the pending rows (without completing them) until there are <paramref name="count"/>.</summary>
-    protected async Task<OutboxBatch> PendingAsync(int maxCount, int count)
-    {
-        OutboxBatch? batch = null;
-        await Eventually(async () => (batch = await Store.Outbox.ReadPendingAsync(maxCount, Ct)).Events.Count >= count);
-        return batch!;
-    }
-
-    /// <summary>
-    /// Handles and completes everything pending until the watermark reaches <paramref name="through"/>; returns what was
-    /// delivered, in delivery order (after <paramref name="first"/>, if given, which is completed but not returned).
-    /// </summary>
-    protected async Task<List<RecordedEvent>> DrainOutboxAsync(long through, OutboxBatch? first = null)
-    {
-        var delivered = new List<RecordedEvent>();
-        if (first is not null)
-        {
-            delivered.AddRange(first.Events);
-            await Store.Outbox.CompleteAsync(first, Ct);
-        }
-        var watermark = 0L;
-        await Eventually(async () =>
-        {
-            var batch = await Store.Outbox.ReadPendingAsync(3, Ct);
-            delivered.AddRange(batch.Events);
-            await Store.Outbox.CompleteAsync(batch, Ct);
-            watermark = Math.Max(watermark, batch.Watermark);
-            return batch.Events.Count == 0 && watermark >= through;
-        });
-        return delivered.Where(e => first is null || !first.Events.Contains(e)).ToList();
-    }
-
-    protected static async Task Eventually(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
-            await Task.Delay(50, Ct);
-        }
-    }
 
     protected static void AssertSameJson(string expected, string actual) =>
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), JsonNode.Parse(actual)), $"JSON differs: {actual[..Math.Min(200, actual.Length)]}");
