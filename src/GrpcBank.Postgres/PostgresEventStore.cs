@@ -1,5 +1,4 @@
 using GrpcBank.Application.EventStore;
-using GrpcBank.Application.Relay;
 using Npgsql;
 using NpgsqlTypes;
 

@@ -23,6 +23,7 @@ public sealed class PostgresServer : IAsyncLifetime
     private string? startFailure;
     private string? clusterDirectory;
     private readonly ConcurrentDictionary<Type, Lazy<Task<string>>> classDatabases = new();
+    private readonly ConcurrentBag<string> createdDatabases = [];
 
     /// <summary>Why there is no server to test against, or null.</summary>
     public string? SkipReason => skipReason;
@@ -66,6 +67,7 @@ public sealed class PostgresServer : IAsyncLifetime
             await using var create = new NpgsqlCommand($"create database {name}", connection);
             await create.ExecuteNonQueryAsync();
         }
+        createdDatabases.Add(name);
         return new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name }.ConnectionString;
     }
 
@@ -75,8 +77,12 @@ public sealed class PostgresServer : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        if (clusterDirectory is null) return;
         NpgsqlConnection.ClearAllPools();
+        if (clusterDirectory is null)
+        {
+            await DropCreatedDatabasesAsync();
+            return;
+        }
         try
         {
             await RunAsync(Path.Combine(BinDirectory, "pg_ctl"), "-D", DataDirectory, "-m", "fast", "-w", "stop");
@@ -84,6 +90,19 @@ public sealed class PostgresServer : IAsyncLifetime
         finally
         {
             Directory.Delete(clusterDirectory, recursive: true);
+        }
+    }
+
+    /// <summary>On a server we did not start, leave nothing behind.</summary>
+    private async Task DropCreatedDatabasesAsync()
+    {
+        if (adminConnectionString is null || createdDatabases.IsEmpty) return;
+        await using var connection = new NpgsqlConnection(adminConnectionString);
+        await connection.OpenAsync();
+        foreach (var name in createdDatabases)
+        {
+            await using var drop = new NpgsqlCommand($"drop database if exists {name} with (force)", connection);
+            await drop.ExecuteNonQueryAsync();
         }
     }
 
