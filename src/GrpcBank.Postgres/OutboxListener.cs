@@ -51,8 +51,9 @@ internal sealed class OutboxListener : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or InvalidOperationException)
+            catch (Exception) when (!ct.IsCancellationRequested)
             {
+                // Whatever broke the connection, listen again: a dead listener would leave only the polling.
                 await Task.Delay(ReconnectDelay, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }

@@ -175,8 +175,8 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
 
     /// <remarks>
     /// Rows of finished transactions only (<c>tx &lt; xmin</c>), ordered by (tx, position). That keeps each stream's
-    /// order: a writer reads the stream before its append, whose first statement takes the xid, so a later version
-    /// always has a higher xid. The watermark is the settled position S: every committed event ≤ S was written by a
+    /// order: a writer learns a stream's version only after the transaction that wrote it has committed, and its own
+    /// append takes its xid in its first statement, after that; so a later version always has a higher xid. The watermark is the settled position S: every committed event ≤ S was written by a
     /// transaction with xid below the settling snapshot's xmin, so its pending row is visible here. If the batch is
     /// not full it holds all of them; if it is full, the watermark stops below the first pending row ≤ S left out.
     /// </remarks>

@@ -152,12 +152,30 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         // The first wait starts listening; the listener's own start-up nudge ends it.
         await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
 
-        var waiting = relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(60), Ct);
-        await Task.Delay(200, Ct);
-        Assert.False(waiting.IsCompleted);
-        await writerSide.AppendAsync(Append("account-1", 0, Event()), Ct);
+        await AssertAnAppendThereWakesAWaiterHereAsync(writerSide, relaySide);
+    }
 
-        await waiting.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    [Fact]
+    public async Task WhenTheListenersConnectionDies_ItReconnects_AndAppendsWakeTheRelayAgain()
+    {
+        var relaySide = await OpenStoreAsync();
+        var writerSide = await OpenStoreAsync();
+        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+        await using var admin = new NpgsqlConnection(connectionString);
+        await admin.OpenAsync(Ct);
+        const string listenerPid = "select pid from pg_stat_activity where datname = current_database() and query like 'listen %' and state = 'idle'";
+        var killed = (int)(await ScalarAsync(admin, listenerPid))!;
+        await ScalarAsync(admin, "select pg_terminate_backend($1)", killed);
+
+        // Reconnecting nudges waiters once; let that pass.
+        await EventStoreProbes.Eventually(async () =>
+        {
+            await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+            return await ScalarAsync(admin, listenerPid) is int pid && pid != killed;
+        });
+        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromMilliseconds(200), Ct);
+
+        await AssertAnAppendThereWakesAWaiterHereAsync(writerSide, relaySide);
     }
 
     [Fact]
@@ -178,6 +196,17 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         return store;
     }
 
+    private static async Task AssertAnAppendThereWakesAWaiterHereAsync(PostgresEventStore writerSide, PostgresEventStore relaySide)
+    {
+        var waiting = relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(60), Ct);
+        await Task.Delay(200, Ct);
+        Assert.False(waiting.IsCompleted);
+
+        await writerSide.AppendAsync(Append("account-1", 0, Event()), Ct);
+
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
     /// <summary>Writes version 1 of a stream and its outbox row the way an append does, without committing.</summary>
     private static async Task<long> InsertEventAsync(NpgsqlConnection connection, string stream)
     {
@@ -192,9 +221,10 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         return (long)(await command.ExecuteScalarAsync(Ct))!;
     }
 
-    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql)
+    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql, params object[] parameters)
     {
         await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var value in parameters) command.Parameters.Add(new() { Value = value });
         return await command.ExecuteScalarAsync(Ct);
     }
 }

@@ -1,5 +1,6 @@
 -- Events, their outbox rows and the request log. Every writer must take its transaction id
--- (select pg_current_xact_id()) before it draws a position: the outbox watermark relies on it.
+-- (select pg_current_xact_id()) before it draws a position, and the identity keeps its default
+-- cache of 1: the settled position behind ReadAll and the outbox watermark relies on both.
 create table events (
     position       bigint      generated always as identity primary key,
     stream_id      text        not null,
