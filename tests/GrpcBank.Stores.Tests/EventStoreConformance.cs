@@ -2,6 +2,8 @@ using System.Data.Common;
 using System.Text;
 using System.Text.Json.Nodes;
 using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+using Microsoft.Extensions.Logging.Abstractions;
 using static GrpcBank.Stores.Tests.TestEvents;
 
 namespace GrpcBank.Stores.Tests;
@@ -288,6 +290,58 @@ public abstract class EventStoreConformance : IAsyncLifetime
         var rest = await Store.DrainOutboxAsync(last, batch);
         Assert.Equal(4, rest.Count);
         Assert.True(batch.Watermark < rest.Min(e => e.Position), $"watermark {batch.Watermark} covers an event left out");
+    }
+
+    [Fact]
+    public async Task TheRelay_UnderConcurrentWriters_DeliversEveryEventOnce_InStreamOrder_AndEveryWatermarkIsTrue()
+    {
+        var sink = new RecordingSink();
+        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), NullLogger<OutboxRelay>.Instance);
+        using var writersDone = new CancellationTokenSource();
+
+        var writers = Task.WhenAll(Enumerable.Range(1, 4).Select(w => Task.Run(async () =>
+        {
+            var last = 0L;
+            for (var version = 0L; version < 40; version += 2)
+                last = ((AppendResult.Appended)await AppendAsync($"account-{w}", version, Event(), Event())).Position;
+            return last;
+        }, Ct)));
+        var pumping = Task.Run(async () =>
+        {
+            while (!writersDone.IsCancellationRequested) await relay.PumpOnceAsync(Ct);
+        }, Ct);
+        var head = (await writers).Max();
+        await writersDone.CancelAsync();
+        await pumping;
+        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(Ct) && sink.Watermarks.Max(w => w.Watermark) >= head);
+
+        var written = await Store.ReadAllUntilAsync(0, head);
+        Assert.Equal(160, written.Count);
+        Assert.Equal(written.Select(e => e.EventId).Order(), sink.Delivered.Select(e => e.EventId).Order());
+        foreach (var stream in sink.Delivered.GroupBy(e => e.StreamId))
+            Assert.Equal(Enumerable.Range(1, 40).Select(v => (long)v), stream.Select(e => e.StreamVersion));
+        foreach (var (watermark, deliveredSoFar) in sink.Watermarks)
+        {
+            var covered = sink.Delivered.Take(deliveredSoFar).Select(e => e.Position).ToHashSet();
+            Assert.All(written.Where(e => e.Position <= watermark), e => Assert.Contains(e.Position, covered));
+        }
+    }
+
+    /// <summary>Remembers what it was handed, and how much had been handed when each watermark arrived.</summary>
+    private sealed class RecordingSink : IEventSink
+    {
+        public List<RecordedEvent> Delivered { get; } = [];
+
+        public List<(long Watermark, int DeliveredSoFar)> Watermarks { get; } = [];
+
+        public string Name => "recording";
+
+        public Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+        {
+            Delivered.AddRange(events);
+            Watermarks.Add((watermark, Delivered.Count));
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]
