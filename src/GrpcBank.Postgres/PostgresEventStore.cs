@@ -27,7 +27,7 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
     // The guard makes an append at a gap (expected 3, stream at 1) a conflict rather than a hole; the unique
     // key catches the race between two writers that both pass it. The request-log row takes the position of
     // the last event. A failed guard inserts nothing at all.
-    private const string AppendSql = $"""
+    private const string AppendSql = """
         with appended as (
             insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
             select $1, $2 + e.ord, e.id, e.type, e.data::jsonb, e.metadata::jsonb, $3
