@@ -1,0 +1,70 @@
+using GrpcBank.Application.Relay;
+using Npgsql;
+
+namespace GrpcBank.Postgres;
+
+/// <summary>
+/// Wakes the relay when an append commits: LISTEN on a dedicated, unpooled connection, reconnecting when it
+/// breaks. Notifications are only a nudge (they vanish while disconnected); waiters also time out and poll.
+/// </summary>
+internal sealed class OutboxListener : IAsyncDisposable
+{
+    private static readonly TimeSpan ReconnectDelay = TimeSpan.FromSeconds(1);
+
+    private readonly string connectionString;
+    private readonly string channel;
+    private readonly WakeUp wakeUp = new();
+    private readonly CancellationTokenSource stopping = new();
+    private readonly Lock gate = new();
+    private Task? loop;
+
+    public OutboxListener(string connectionString, string channel)
+    {
+        this.connectionString = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, KeepAlive = 10 }.ConnectionString;
+        this.channel = channel;
+    }
+
+    public void Signal() => wakeUp.Signal();
+
+    public Task WaitAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        lock (gate) loop ??= Task.Run(() => ListenAsync(stopping.Token));
+        return wakeUp.WaitAsync(timeout, ct);
+    }
+
+    private async Task ListenAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync(ct);
+                connection.Notification += (_, _) => wakeUp.Signal();
+                await using (var listen = new NpgsqlCommand($"listen {channel}", connection))
+                    await listen.ExecuteNonQueryAsync(ct);
+                // Whatever was notified while we were not listening is lost: let waiters look.
+                wakeUp.Signal();
+                while (true) await connection.WaitAsync(ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception) when (!ct.IsCancellationRequested)
+            {
+                // Whatever broke the connection, listen again: a dead listener would leave only the polling.
+                await Task.Delay(ReconnectDelay, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        Task? running;
+        lock (gate) running = loop;
+        if (running is not null) await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        stopping.Dispose();
+    }
+}

@@ -1,0 +1,262 @@
+using GrpcBank.Application.EventStore;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace GrpcBank.Postgres;
+
+/// <summary>
+/// The production event store. An append is one round trip: a batch in one implicit transaction that takes
+/// the transaction id, inserts the events, their outbox rows and the request-log row, and notifies the relay.
+/// Readers of the global order only see positions that are settled (see <see cref="SettledPosition"/>).
+/// </summary>
+public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
+{
+    public const string NotificationChannel = "grpcbank_outbox";
+
+    private const string EventColumns =
+        "e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.data::text, e.metadata::text, e.recorded_at";
+
+    // Read in this order, as separate statements: the sequence first, then an xid of our own (SettledPosition).
+    // Taking an xid makes this read commit like a write; its commit record need not be flushed.
+    private const string LastDrawnPositionSql =
+        "select coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'position')::regclass), 0)";
+
+    private const string MarkSql =
+        "select pg_current_xact_id(), pg_snapshot_xmin(pg_current_snapshot()), set_config('synchronous_commit', 'off', true)";
+
+    // The guard makes an append at a gap (expected 3, stream at 1) a conflict rather than a hole; the unique
+    // key catches the race between two writers that both pass it. The request-log row takes the position of
+    // the last event. A failed guard inserts nothing at all.
+    private const string AppendSql = """
+        with appended as (
+            insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
+            select $1, $2 + e.ord, e.id, e.type, e.data::jsonb, e.metadata::jsonb, $3
+            from unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) with ordinality as e (id, type, data, metadata, ord)
+            where coalesce((select max(stream_version) from events where stream_id = $1), 0) = $2
+            order by e.ord
+            returning position
+        ), outboxed as (
+            insert into outbox (position) select position from appended
+        ), logged as (
+            insert into request_log (request_id, fingerprint, reply, position)
+            select $8, $9, $10, max(position) from appended where $8::text is not null having count(*) > 0
+        )
+        select count(*), coalesce(max(position), 0) from appended
+        """;
+
+    private const string StreamVersionConstraint = "events_stream_id_stream_version_key";
+    private const string RequestLogConstraint = "request_log_pkey";
+
+    private readonly NpgsqlDataSource dataSource;
+    private readonly string? schema;
+    private readonly SettledPosition settled = new();
+    private readonly OutboxListener listener;
+
+    /// <param name="schema">Where the tables live (created by <see cref="MigrateAsync"/>); default: the search path.</param>
+    public PostgresEventStore(string connectionString, string? schema = null)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (schema is not null) builder.SearchPath = PostgresMigrations.ValidSchema(schema);
+        this.schema = schema;
+        dataSource = NpgsqlDataSource.Create(builder);
+        listener = new OutboxListener(builder.ConnectionString, NotificationChannel);
+    }
+
+    /// <summary>Creates the store and brings its schema up to date.</summary>
+    public static async Task<PostgresEventStore> OpenAsync(string connectionString, string? schema, CancellationToken ct)
+    {
+        var store = new PostgresEventStore(connectionString, schema);
+        try
+        {
+            await store.MigrateAsync(ct);
+            return store;
+        }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+    }
+
+    public Task MigrateAsync(CancellationToken ct) => PostgresMigrations.ApplyAsync(dataSource, schema, ct);
+
+    public IOutbox Outbox => this;
+
+    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    {
+        if (request.Events.Count == 0) throw new ArgumentException("an append needs at least one event", nameof(request));
+        var logged = request.Request;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        // No explicit transaction: a batch runs in one implicit transaction, so it costs one round trip.
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                // Take the xid before any position is drawn (SettledPosition relies on it).
+                new("select pg_current_xact_id()"),
+                new(AppendSql)
+                {
+                    Parameters =
+                    {
+                        new() { Value = request.StreamId },
+                        new() { Value = request.ExpectedVersion },
+                        new() { Value = request.RecordedAt.ToUniversalTime() },
+                        new() { Value = request.Events.Select(e => e.EventId).ToArray() },
+                        new() { Value = request.Events.Select(e => e.EventType).ToArray() },
+                        new() { Value = request.Events.Select(e => e.DataJson).ToArray() },
+                        new() { Value = request.Events.Select(e => e.MetadataJson).ToArray() },
+                        Text(logged?.RequestId),
+                        Text(logged?.Fingerprint),
+                        Text(logged?.ReplyJson),
+                    },
+                },
+                // Delivered only when the transaction commits; a conflict's rollback drops it, and a failed
+                // guard (nothing written) just costs the relay one empty read.
+                new($"select pg_notify('{NotificationChannel}', '')"),
+            },
+        };
+        try
+        {
+            long count, position;
+            await using (var reader = await batch.ExecuteReaderAsync(ct))
+            {
+                await reader.NextResultAsync(ct);
+                await reader.ReadAsync(ct);
+                (count, position) = (reader.GetInt64(0), reader.GetInt64(1));
+                while (await reader.NextResultAsync(ct)) { }
+            }
+            if (count == 0) return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+            listener.Signal();
+            return new AppendResult.Appended(request.ExpectedVersion + count, position);
+        }
+        catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: StreamVersionConstraint })
+        {
+            return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+        }
+        catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: RequestLogConstraint })
+        {
+            return new AppendResult.DuplicateRequest(logged!.RequestId);
+        }
+    }
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+        QueryAsync(
+            $"select {EventColumns} from events e where e.stream_id = $1 and e.stream_version >= $2 order by e.stream_version limit $3",
+            ct, streamId, fromVersion, maxCount);
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+        QueryAsync(
+            $"select {EventColumns} from events e where e.stream_id = $1 and e.stream_version <= $2 order by e.stream_version desc limit $3",
+            ct, streamId, fromVersion, maxCount);
+
+    /// <remarks>
+    /// Callers checkpoint by position, so this returns a prefix of the global order that is settled: no
+    /// transaction still running can add a row inside it. (Filtering by <c>tx &lt; xmin</c> alone is not enough
+    /// here: a transaction with a higher xid may hold a lower position, and a reader that had moved past it would
+    /// never see it.) Until a mark settles, this may return fewer events than exist; call again.
+    /// </remarks>
+    public async Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct)
+    {
+        var (events, settledPosition) = await ReadWithSettledPositionAsync(
+            $"select {EventColumns} from events e where e.position > $1 order by e.position limit $2", ct, afterPosition, maxCount);
+        // The rows came from a snapshot taken after the one that settled the position, so none is missing below it.
+        return events.TakeWhile(e => e.Position <= settledPosition).ToList();
+    }
+
+    public async Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("select fingerprint, reply, position from request_log where request_id = $1");
+        command.Parameters.Add(new() { Value = requestId });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct)
+            ? new LoggedRequest(requestId, reader.GetString(0), reader.GetString(1), reader.GetInt64(2))
+            : null;
+    }
+
+    /// <remarks>
+    /// Rows of finished transactions only (<c>tx &lt; xmin</c>), ordered by (tx, position). That keeps each stream's
+    /// order: a writer learns a stream's version only after the transaction that wrote it has committed, and its own
+    /// append takes its xid in its first statement, after that; so a later version always has a higher xid. The watermark is the settled position S: every committed event ≤ S was written by a
+    /// transaction with xid below the settling snapshot's xmin, so its pending row is visible here. If the batch is
+    /// not full it holds all of them; if it is full, the watermark stops below the first pending row ≤ S left out.
+    /// </remarks>
+    async Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct)
+    {
+        var (events, settledPosition) = await ReadWithSettledPositionAsync($"""
+            select {EventColumns} from outbox o join events e on e.position = o.position
+            where o.tx < pg_snapshot_xmin(pg_current_snapshot())
+            order by o.tx, o.position
+            limit $1
+            """, ct, maxCount);
+        if (events.Count < maxCount) return new OutboxBatch(events, settledPosition);
+
+        await using var command = dataSource.CreateCommand(
+            "select coalesce(min(position), $1 + 1) - 1 from outbox where position <= $1 and position <> all($2)");
+        command.Parameters.Add(new() { Value = settledPosition });
+        command.Parameters.Add(new() { Value = events.Select(e => e.Position).ToArray() });
+        return new OutboxBatch(events, (long)(await command.ExecuteScalarAsync(ct))!);
+    }
+
+    async Task IOutbox.CompleteAsync(OutboxBatch batch, CancellationToken ct)
+    {
+        if (batch.Events.Count == 0) return;
+        await using var command = dataSource.CreateCommand("delete from outbox where position = any($1)");
+        command.Parameters.Add(new() { Value = batch.Events.Select(e => e.Position).ToArray() });
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) => listener.WaitAsync(timeout, ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await listener.DisposeAsync();
+        await dataSource.DisposeAsync();
+    }
+
+    /// <summary>Runs the sequence read, the mark and <paramref name="sql"/> as one batch, in that order.</summary>
+    private async Task<(List<RecordedEvent> Events, long SettledPosition)> ReadWithSettledPositionAsync(
+        string sql, CancellationToken ct, params object[] parameters)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands = { new(LastDrawnPositionSql), new(MarkSql), WithParameters(new NpgsqlBatchCommand(sql), parameters) },
+        };
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        var lastDrawn = reader.GetInt64(0);
+        await reader.NextResultAsync(ct);
+        await reader.ReadAsync(ct);
+        var (markXid, xmin) = (reader.GetFieldValue<ulong>(0), reader.GetFieldValue<ulong>(1));
+        await reader.NextResultAsync(ct);
+        var events = await ReadEventsAsync(reader, ct);
+        return (events, settled.Observe(lastDrawn, markXid, xmin));
+    }
+
+    private async Task<IReadOnlyList<RecordedEvent>> QueryAsync(string sql, CancellationToken ct, params object[] parameters)
+    {
+        await using var command = dataSource.CreateCommand(sql);
+        foreach (var value in parameters) command.Parameters.Add(new() { Value = value });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await ReadEventsAsync(reader, ct);
+    }
+
+    private static NpgsqlBatchCommand WithParameters(NpgsqlBatchCommand command, object[] parameters)
+    {
+        foreach (var value in parameters) command.Parameters.Add(new() { Value = value });
+        return command;
+    }
+
+    private static async Task<List<RecordedEvent>> ReadEventsAsync(NpgsqlDataReader reader, CancellationToken ct)
+    {
+        var events = new List<RecordedEvent>();
+        while (await reader.ReadAsync(ct))
+            events.Add(new RecordedEvent(
+                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetGuid(3), reader.GetString(4),
+                reader.GetString(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7)));
+        return events;
+    }
+
+    private static NpgsqlParameter Text(string? value) =>
+        new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
+}

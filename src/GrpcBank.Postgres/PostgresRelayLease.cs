@@ -1,0 +1,135 @@
+using GrpcBank.Application.Relay;
+using Npgsql;
+
+namespace GrpcBank.Postgres;
+
+/// <summary>
+/// Elects the single active relay with a session advisory lock held on a dedicated, unpooled connection
+/// (a pooled one would keep the lock on the server after being returned). Standbys retry every
+/// <c>pollInterval</c>. The lease is lost when that connection dies, which a cheap query notices.
+/// Session locks do not survive transaction-pooling proxies (PgBouncer in transaction mode): connect directly.
+/// </summary>
+public sealed class PostgresRelayLease : IRelayLease
+{
+    public const string DefaultLockName = "grpcbank.relay";
+
+    private readonly string connectionString;
+    private readonly string lockName;
+    private readonly TimeSpan pollInterval;
+    private readonly TimeSpan checkInterval;
+
+    public PostgresRelayLease(string connectionString, string lockName = DefaultLockName, TimeSpan? pollInterval = null, TimeSpan? checkInterval = null)
+    {
+        this.connectionString = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            Pooling = false,
+            KeepAlive = 10,
+            CommandTimeout = 5,
+        }.ConnectionString;
+        this.lockName = lockName;
+        this.pollInterval = pollInterval ?? TimeSpan.FromMilliseconds(500);
+        this.checkInterval = checkInterval ?? TimeSpan.FromSeconds(1);
+    }
+
+    public async Task<Lease> AcquireAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            var connection = new NpgsqlConnection(connectionString);
+            try
+            {
+                await connection.OpenAsync(ct);
+                while (true)
+                {
+                    if (await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(hashtext($1))", ct))
+                        return Held.Start(connection, lockName, checkInterval);
+                    await Task.Delay(pollInterval, ct);
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException && !ct.IsCancellationRequested)
+            {
+                await connection.DisposeAsync();
+                await Task.Delay(pollInterval, ct);
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+        }
+
+        async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql, CancellationToken token)
+        {
+            await using var command = new NpgsqlCommand(sql, connection) { Parameters = { new() { Value = lockName } } };
+            return (T)(await command.ExecuteScalarAsync(token))!;
+        }
+    }
+
+    /// <summary>A held lock: a watchdog pings the connection and fires <c>lost</c> when it fails.</summary>
+    private sealed class Held : IAsyncDisposable
+    {
+        private readonly NpgsqlConnection connection;
+        private readonly string lockName;
+        private readonly CancellationTokenSource lost = new();
+        private readonly CancellationTokenSource stopping = new();
+        private Task watchdog = Task.CompletedTask;
+
+        private Held(NpgsqlConnection connection, string lockName)
+        {
+            this.connection = connection;
+            this.lockName = lockName;
+        }
+
+        public static Lease Start(NpgsqlConnection connection, string lockName, TimeSpan checkInterval)
+        {
+            var held = new Held(connection, lockName);
+            held.watchdog = Task.Run(() => held.WatchAsync(checkInterval));
+            return new Lease(held.lost.Token, held);
+        }
+
+        private async Task WatchAsync(TimeSpan checkInterval)
+        {
+            try
+            {
+                while (true)
+                {
+                    await Task.Delay(checkInterval, stopping.Token);
+                    await using var ping = new NpgsqlCommand("select 1", connection);
+                    await ping.ExecuteScalarAsync(stopping.Token);
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+            }
+            catch (Exception)
+            {
+                // The connection is gone, and the server released the lock with it.
+                await lost.CancelAsync();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await stopping.CancelAsync();
+            await watchdog;
+            if (!lost.IsCancellationRequested)
+            {
+                try
+                {
+                    await using var unlock = new NpgsqlCommand("select pg_advisory_unlock(hashtext($1))", connection)
+                    {
+                        Parameters = { new() { Value = lockName } },
+                    };
+                    await unlock.ExecuteScalarAsync();
+                }
+                catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException)
+                {
+                    // Closing the connection below releases the lock anyway.
+                }
+            }
+            await connection.DisposeAsync();
+            lost.Dispose();
+            stopping.Dispose();
+        }
+    }
+}

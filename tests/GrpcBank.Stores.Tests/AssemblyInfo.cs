@@ -1,0 +1,3 @@
+using GrpcBank.Testing;
+
+[assembly: AssemblyFixture(typeof(PostgresServer))]

@@ -1,0 +1,371 @@
+using System.Data.Common;
+using System.Text;
+using System.Text.Json.Nodes;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+using Microsoft.Extensions.Logging.Abstractions;
+using static GrpcBank.Stores.Tests.TestEvents;
+
+namespace GrpcBank.Stores.Tests;
+
+/// <summary>
+/// What every event store must do, run against each engine. Each test gets a fresh, empty store.
+/// Reading the global order may lag behind commits on engines where commits interleave, so those reads poll.
+/// </summary>
+public abstract class EventStoreConformance : IAsyncLifetime
+{
+
+    protected IEventStore Store { get; private set; } = null!;
+
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A new store over an empty database.</summary>
+    protected abstract Task<IEventStore> CreateStoreAsync();
+
+    public async ValueTask InitializeAsync() => Store = await CreateStoreAsync();
+
+    public virtual async ValueTask DisposeAsync()
+    {
+        if (Store is IAsyncDisposable disposable) await disposable.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task AppendingToANewStream_WritesVersionsFromOne_AndReturnsTheLastPosition()
+    {
+        var result = await AppendAsync("account-1", 0, Event(), Event(), Event());
+
+        var appended = Assert.IsType<AppendResult.Appended>(result);
+        Assert.Equal(3, appended.Version);
+        var stream = await Store.ReadStreamAsync("account-1", 1, 100, Ct);
+        Assert.Equal([1L, 2L, 3L], stream.Select(e => e.StreamVersion));
+        Assert.Equal(appended.Position, stream[^1].Position);
+        Assert.True(stream[0].Position < stream[1].Position && stream[1].Position < stream[2].Position);
+    }
+
+    [Fact]
+    public async Task AppendingAtTheCurrentVersion_ContinuesTheStream()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+
+        var result = await AppendAsync("account-1", 2, Event());
+
+        Assert.Equal(3, Assert.IsType<AppendResult.Appended>(result).Version);
+        Assert.Equal([1L, 2L, 3L], (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task AppendingAtAStaleVersion_IsAConflict_AndWritesNothing()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+
+        var result = await AppendAsync("account-1", 1, [Event()], Request("stale"));
+
+        Assert.Equal(new AppendResult.WrongExpectedVersion(1), result);
+        Assert.Equal(2, (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Count);
+        Assert.Null(await Store.FindRequestAsync("stale", Ct));
+    }
+
+    [Fact]
+    public async Task AppendingToAnExistingStreamAsIfItWereNew_IsAConflict()
+    {
+        await AppendAsync("account-1", 0, Event());
+
+        Assert.Equal(new AppendResult.WrongExpectedVersion(0), await AppendAsync("account-1", 0, Event()));
+    }
+
+    [Fact]
+    public async Task AppendingPastTheEndOfAStream_IsAConflict_NotAGap()
+    {
+        await AppendAsync("account-1", 0, Event());
+
+        var result = await AppendAsync("account-1", 3, Event());
+
+        Assert.Equal(new AppendResult.WrongExpectedVersion(3), result);
+        Assert.Equal([1L], (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task AppendingAtAVersionToAStreamThatDoesNotExist_IsAConflict()
+    {
+        Assert.Equal(new AppendResult.WrongExpectedVersion(2), await AppendAsync("account-1", 2, Event()));
+        Assert.Empty(await Store.ReadStreamAsync("account-1", 1, 100, Ct));
+    }
+
+    [Fact]
+    public async Task ALoggedRequest_IsFoundByItsId_WithItsReplyAndThePositionOfTheLastEvent()
+    {
+        var appended = (AppendResult.Appended)await AppendAsync("account-1", 0, [Event(), Event()], Request("req-1"));
+
+        var found = await Store.FindRequestAsync("req-1", Ct);
+
+        Assert.Equal(new LoggedRequest("req-1", "fingerprint-req-1", """{"reply":"req-1"}""", appended.Position), found);
+    }
+
+    [Fact]
+    public async Task AnUnknownRequestId_IsNotFound()
+    {
+        await AppendAsync("account-1", 0, [Event()], Request("req-1"));
+
+        Assert.Null(await Store.FindRequestAsync("req-2", Ct));
+    }
+
+    [Fact]
+    public async Task ReusingARequestId_IsADuplicateRequest_AndWritesNothing()
+    {
+        var first = (AppendResult.Appended)await AppendAsync("account-1", 0, [Event()], Request("req-1"));
+        var pendingBefore = await Store.DrainOutboxAsync(first.Position);
+
+        var result = await AppendAsync("account-2", 0, [Event()], Request("req-1") with { Fingerprint = "another" });
+
+        Assert.Equal(new AppendResult.DuplicateRequest("req-1"), result);
+        Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
+        Assert.Equal("fingerprint-req-1", (await Store.FindRequestAsync("req-1", Ct))!.Fingerprint);
+        Assert.Single(pendingBefore);
+        Assert.Empty((await Store.Outbox.ReadPendingAsync(100, Ct)).Events);
+    }
+
+    [Fact]
+    public async Task ReadingForward_StartsAtFromVersion_OldestFirst_UpToMaxCount()
+    {
+        await AppendAsync("account-1", 0, Event(), Event(), Event(), Event(), Event());
+
+        var read = await Store.ReadStreamAsync("account-1", 2, 3, Ct);
+
+        Assert.Equal([2L, 3L, 4L], read.Select(e => e.StreamVersion));
+        Assert.Equal([4L, 5L], (await Store.ReadStreamAsync("account-1", 4, 100, Ct)).Select(e => e.StreamVersion));
+        Assert.Empty(await Store.ReadStreamAsync("account-1", 6, 100, Ct));
+    }
+
+    [Fact]
+    public async Task ReadingBackward_StartsAtFromVersion_NewestFirst_UpToMaxCount()
+    {
+        await AppendAsync("account-1", 0, Event(), Event(), Event(), Event(), Event());
+
+        var read = await Store.ReadStreamBackwardAsync("account-1", 4, 2, Ct);
+
+        Assert.Equal([4L, 3L], read.Select(e => e.StreamVersion));
+        Assert.Equal([5L, 4L, 3L, 2L, 1L], (await Store.ReadStreamBackwardAsync("account-1", long.MaxValue, 100, Ct)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task ReadingAStreamThatDoesNotExist_ReturnsNothing()
+    {
+        await AppendAsync("account-1", 0, Event());
+
+        Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
+        Assert.Empty(await Store.ReadStreamBackwardAsync("account-2", long.MaxValue, 100, Ct));
+    }
+
+    [Fact]
+    public async Task ReadingAll_ReturnsEveryStreamsEventsAfterAPosition_InPositionOrder()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+        var middle = (AppendResult.Appended)await AppendAsync("account-2", 0, Event());
+        await AppendAsync("account-1", 2, Event());
+        var last = (AppendResult.Appended)await AppendAsync("account-2", 1, Event(), Event());
+
+        var all = await Store.ReadAllUntilAsync(0, last.Position);
+        var after = await Store.ReadAllUntilAsync(middle.Position, last.Position);
+
+        Assert.Equal(6, all.Count);
+        Assert.Equal(all.Select(e => e.Position).Order(), all.Select(e => e.Position));
+        Assert.Equal(
+            [("account-1", 1L), ("account-1", 2L), ("account-2", 1L), ("account-1", 3L), ("account-2", 2L), ("account-2", 3L)],
+            all.Select(e => (e.StreamId, e.StreamVersion)));
+        Assert.Equal(all.Where(e => e.Position > middle.Position), after);
+        Assert.Equal(2, (await Store.ReadAllAsync(0, 2, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task ARecordedEvent_KeepsItsIdTypePayloadMetadataAndTime()
+    {
+        var written = new EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1", """{"amount":{"minor":1050,"currency":"EUR"}}""",
+            """{"requestId":"r-1","correlationId":"c-1","principal":"teller"}""");
+
+        await AppendAsync("account-1", 0, written);
+
+        var read = Assert.Single(await Store.ReadStreamAsync("account-1", 1, 100, Ct));
+        Assert.Equal(("account-1", 1L, written.EventId, written.EventType), (read.StreamId, read.StreamVersion, read.EventId, read.EventType));
+        AssertSameJson(written.DataJson, read.DataJson);
+        AssertSameJson(written.MetadataJson, read.MetadataJson);
+        Assert.Equal(RecordedAt, read.RecordedAt);
+    }
+
+    [Fact]
+    public async Task ALargePayload_RoundTrips()
+    {
+        var payload = new JsonObject { ["blob"] = new string('x', 1024 * 1024), ["n"] = 42 }.ToJsonString();
+
+        await AppendAsync("account-1", 0, Event(data: payload));
+
+        var read = Assert.Single(await Store.ReadStreamAsync("account-1", 1, 1, Ct));
+        Assert.True(Encoding.UTF8.GetByteCount(read.DataJson) > 1024 * 1024);
+        AssertSameJson(payload, read.DataJson);
+    }
+
+    [Fact]
+    public async Task UnicodeInStreamIdsPayloadsAndRequestIds_RoundTrips()
+    {
+        const string stream = "account-😀-账户-حساب";
+        var payload = new JsonObject { ["owner"] = "Zoë 😀 王小明 محمد עברית", ["note"] = "e\u0301 ﷽" }.ToJsonString();
+
+        await AppendAsync(stream, 0, [Event(data: payload)], Request("请求-😀"));
+
+        var read = Assert.Single(await Store.ReadStreamAsync(stream, 1, 1, Ct));
+        Assert.Equal(stream, read.StreamId);
+        Assert.Equal("Zoë 😀 王小明 محمد עברית", JsonNode.Parse(read.DataJson)!["owner"]!.GetValue<string>());
+        AssertSameJson(payload, read.DataJson);
+        Assert.NotNull(await Store.FindRequestAsync("请求-😀", Ct));
+    }
+
+    [Fact]
+    public async Task EventIds_AreUnique_AReusedIdIsRefused_AndWritesNothing()
+    {
+        var reused = Event();
+        var first = (AppendResult.Appended)await AppendAsync("account-1", 0, reused);
+
+        await Assert.ThrowsAnyAsync<DbException>(() => AppendAsync("account-2", 0, [Event(), reused], Request("req-1")));
+
+        Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
+        Assert.Null(await Store.FindRequestAsync("req-1", Ct));
+        Assert.Equal([reused.EventId], (await Store.DrainOutboxAsync(first.Position)).Select(e => e.EventId));
+    }
+
+    [Fact]
+    public async Task AppendedEvents_ArePending_UntilCompleted()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+
+        var pending = await Store.PendingAsync(100, count: 2);
+        Assert.Equal([1L, 2L], pending.Events.Select(e => e.StreamVersion));
+        await Store.Outbox.CompleteAsync(pending, Ct);
+
+        Assert.Empty((await Store.Outbox.ReadPendingAsync(100, Ct)).Events);
+        Assert.Equal(2, (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Count);
+    }
+
+    [Fact]
+    public async Task TheOutbox_KeepsEachStreamsOrder()
+    {
+        var last = 0L;
+        for (var version = 0; version < 5; version++)
+        {
+            await AppendAsync("account-1", version, Event());
+            await AppendAsync("account-2", version * 3, Event(), Event());
+            last = ((AppendResult.Appended)await AppendAsync("account-2", version * 3 + 2, Event())).Position;
+        }
+
+        var delivered = await Store.DrainOutboxAsync(last);
+
+        Assert.Equal(Enumerable.Range(1, 5).Select(v => (long)v), delivered.Where(e => e.StreamId == "account-1").Select(e => e.StreamVersion));
+        Assert.Equal(Enumerable.Range(1, 15).Select(v => (long)v), delivered.Where(e => e.StreamId == "account-2").Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task TheOutboxWatermark_CoversAppendedEvents_OnceTheyAreHandled()
+    {
+        await AppendAsync("account-1", 0, Event());
+        var last = (AppendResult.Appended)await AppendAsync("account-2", 0, Event(), Event());
+
+        var watermark = 0L;
+        await EventStoreProbes.Eventually(async () =>
+        {
+            var batch = await Store.Outbox.ReadPendingAsync(100, Ct);
+            await Store.Outbox.CompleteAsync(batch, Ct);
+            watermark = Math.Max(watermark, batch.Watermark);
+            return watermark >= last.Position;
+        });
+
+        Assert.True(watermark >= last.Position);
+    }
+
+    [Fact]
+    public async Task AFullOutboxBatch_HasAWatermarkBelowEveryEventLeftOut()
+    {
+        var last = 0L;
+        for (var i = 1; i <= 6; i++) last = ((AppendResult.Appended)await AppendAsync($"account-{i}", 0, Event())).Position;
+
+        var batch = await Store.PendingAsync(2, count: 2);
+
+        var rest = await Store.DrainOutboxAsync(last, batch);
+        Assert.Equal(4, rest.Count);
+        Assert.True(batch.Watermark < rest.Min(e => e.Position), $"watermark {batch.Watermark} covers an event left out");
+    }
+
+    [Fact]
+    public async Task TheRelay_UnderConcurrentWriters_DeliversEveryEventOnce_InStreamOrder_AndEveryWatermarkIsTrue()
+    {
+        var sink = new RecordingSink();
+        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), NullLogger<OutboxRelay>.Instance);
+        using var writersDone = new CancellationTokenSource();
+
+        var writers = Task.WhenAll(Enumerable.Range(1, 4).Select(w => Task.Run(async () =>
+        {
+            var last = 0L;
+            for (var version = 0L; version < 40; version += 2)
+                last = ((AppendResult.Appended)await AppendAsync($"account-{w}", version, Event(), Event())).Position;
+            return last;
+        }, Ct)));
+        var pumping = Task.Run(async () =>
+        {
+            while (!writersDone.IsCancellationRequested) await relay.PumpOnceAsync(Ct);
+        }, Ct);
+        var head = (await writers).Max();
+        await writersDone.CancelAsync();
+        await pumping;
+        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(Ct) && sink.Watermarks.Max(w => w.Watermark) >= head);
+
+        var written = await Store.ReadAllUntilAsync(0, head);
+        Assert.Equal(160, written.Count);
+        Assert.Equal(written.Select(e => e.EventId).Order(), sink.Delivered.Select(e => e.EventId).Order());
+        foreach (var stream in sink.Delivered.GroupBy(e => e.StreamId))
+            Assert.Equal(Enumerable.Range(1, 40).Select(v => (long)v), stream.Select(e => e.StreamVersion));
+        foreach (var (watermark, deliveredSoFar) in sink.Watermarks)
+        {
+            var covered = sink.Delivered.Take(deliveredSoFar).Select(e => e.Position).ToHashSet();
+            Assert.All(written.Where(e => e.Position <= watermark), e => Assert.Contains(e.Position, covered));
+        }
+    }
+
+    /// <summary>Remembers what it was handed, and how much had been handed when each watermark arrived.</summary>
+    private sealed class RecordingSink : IEventSink
+    {
+        public List<RecordedEvent> Delivered { get; } = [];
+
+        public List<(long Watermark, int DeliveredSoFar)> Watermarks { get; } = [];
+
+        public string Name => "recording";
+
+        public Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+        {
+            Delivered.AddRange(events);
+            Watermarks.Add((watermark, Delivered.Count));
+            return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task WaitingForPending_EndsSoonAfterAnAppend()
+    {
+        var waiting = Store.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(30), Ct);
+
+        await AppendAsync("account-1", 0, Event());
+
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    [Fact]
+    public async Task WaitingForPending_EndsAfterTheTimeout_WhenNothingHappens()
+    {
+        await Store.Outbox.WaitForPendingAsync(TimeSpan.FromMilliseconds(300), Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    protected Task<AppendResult> AppendAsync(string stream, long expected, params EventData[] events) =>
+        AppendAsync(stream, expected, events, null);
+
+    protected Task<AppendResult> AppendAsync(string stream, long expected, EventData[] events, RequestLogEntry? request) =>
+        Store.AppendAsync(new AppendRequest(stream, expected, events, request, RecordedAt), Ct);
+
+    protected static void AssertSameJson(string expected, string actual) =>
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), JsonNode.Parse(actual)), $"JSON differs: {actual[..Math.Min(200, actual.Length)]}");
+}

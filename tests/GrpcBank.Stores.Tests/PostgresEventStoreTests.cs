@@ -1,0 +1,230 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Postgres;
+using GrpcBank.Testing;
+using Npgsql;
+using static GrpcBank.Stores.Tests.TestEvents;
+
+namespace GrpcBank.Stores.Tests;
+
+/// <summary>What only PostgreSQL can get wrong: concurrent writers, late commits, rollbacks, concurrent start-ups.</summary>
+public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifetime
+{
+    private readonly string schema = $"t_{Guid.NewGuid():N}";
+    private readonly List<PostgresEventStore> stores = [];
+    private string connectionString = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() =>
+        connectionString = new NpgsqlConnectionStringBuilder(await server.DatabaseForClassAsync(GetType())) { SearchPath = schema }.ConnectionString;
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in stores) await store.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task HundredConcurrentWritersAtTheSameVersion_OneWins_AndEveryLoserSeesWrongExpectedVersion()
+    {
+        var store = await OpenStoreAsync();
+        await store.AppendAsync(Append("account-1", 0, Event(), Event(), Event(), Event(), Event()), Ct);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 100)
+            .Select(_ => Task.Run(() => store.AppendAsync(Append("account-1", 5, Event()), Ct), Ct)));
+
+        Assert.Equal(6, Assert.Single(results.OfType<AppendResult.Appended>()).Version);
+        Assert.Equal(99, results.Count(r => r == new AppendResult.WrongExpectedVersion(5)));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], (await store.ReadStreamAsync("account-1", 1, 1000, Ct)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
+    public async Task ConcurrentWritersThatRetryOnConflict_WriteEachVersionExactlyOnce()
+    {
+        var store = await OpenStoreAsync();
+        var written = new System.Collections.Concurrent.ConcurrentBag<Guid>();
+
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(async () =>
+        {
+            for (var appended = 0; appended < 10;)
+            {
+                var head = await store.ReadStreamBackwardAsync("account-1", long.MaxValue, 1, Ct);
+                var e = Event();
+                if (await store.AppendAsync(Append("account-1", head.Count == 0 ? 0 : head[0].StreamVersion, e), Ct) is AppendResult.Appended)
+                {
+                    written.Add(e.EventId);
+                    appended++;
+                }
+            }
+        }, Ct)));
+
+        var stream = await store.ReadStreamAsync("account-1", 1, 1000, Ct);
+        Assert.Equal(Enumerable.Range(1, 100).Select(v => (long)v), stream.Select(e => e.StreamVersion));
+        Assert.Equal(written.Order(), stream.Select(e => e.EventId).Order());
+    }
+
+    [Fact]
+    public async Task ALowerPositionHeldOpen_KeepsAHigherCommittedOneBack_AndAfterItCommitsNothingIsLost()
+    {
+        var store = await OpenStoreAsync();
+        await using var slow = new NpgsqlConnection(connectionString);
+        await slow.OpenAsync(Ct);
+        await using var open = await slow.BeginTransactionAsync(Ct);
+        await ScalarAsync(slow, "select pg_current_xact_id()");
+        var low = await InsertEventAsync(slow, "account-slow");
+
+        var high = ((AppendResult.Appended)await store.AppendAsync(Append("account-fast", 0, Event()), Ct)).Position;
+
+        Assert.True(high > low);
+        for (var look = 0; look < 3; look++)
+        {
+            Assert.DoesNotContain(await store.ReadAllAsync(0, 100, Ct), e => e.Position >= low);
+            var batch = await store.Outbox.ReadPendingAsync(100, Ct);
+            Assert.DoesNotContain(batch.Events, e => e.Position == high);
+            Assert.True(batch.Watermark < low, $"watermark {batch.Watermark} passed the open position {low}");
+            await Task.Delay(100, Ct);
+        }
+
+        await open.CommitAsync(Ct);
+        var last = ((AppendResult.Appended)await store.AppendAsync(Append("account-slow", 1, Event()), Ct)).Position;
+
+        var delivered = await store.DrainOutboxAsync(last);
+        Assert.Equal([low, high, last], delivered.Select(e => e.Position).Order());
+        Assert.Equal([1L, 2L], delivered.Where(e => e.StreamId == "account-slow").Select(e => e.StreamVersion));
+        Assert.Equal([low, high, last], (await store.ReadAllUntilAsync(0, last)).Select(e => e.Position));
+    }
+
+    [Fact]
+    public async Task AnOlderTransactionCommittingAHigherPosition_IsDelivered_ButTheWatermarkStaysBelowTheOpenLowerPosition()
+    {
+        // Older by xid, higher by position: "tx < xmin" lets it through while the lower position is still open.
+        var store = await OpenStoreAsync();
+        await using var older = new NpgsqlConnection(connectionString);
+        await using var younger = new NpgsqlConnection(connectionString);
+        await older.OpenAsync(Ct);
+        await younger.OpenAsync(Ct);
+        await using var olderTx = await older.BeginTransactionAsync(Ct);
+        await using var youngerTx = await younger.BeginTransactionAsync(Ct);
+        await ScalarAsync(older, "select pg_current_xact_id()");
+        await ScalarAsync(younger, "select pg_current_xact_id()");
+        var low = await InsertEventAsync(younger, "account-young");
+        var high = await InsertEventAsync(older, "account-old");
+        await olderTx.CommitAsync(Ct);
+
+        var batch = await store.PendingAsync(100, count: 1);
+
+        Assert.Equal([high], batch.Events.Select(e => e.Position));
+        Assert.True(batch.Watermark < low, $"watermark {batch.Watermark} passed the open position {low}");
+        Assert.DoesNotContain(await store.ReadAllAsync(0, 100, Ct), e => e.Position >= low);
+
+        await store.Outbox.CompleteAsync(batch, Ct);
+        await youngerTx.CommitAsync(Ct);
+        Assert.Equal([low], (await store.DrainOutboxAsync(high)).Select(e => e.Position));
+        Assert.Equal([low, high], (await store.ReadAllUntilAsync(0, high)).Select(e => e.Position));
+    }
+
+    [Fact]
+    public async Task AFailedAppend_IsRolledBack_LeavingNoEventOutboxRowOrRequestLogRow_AndNoHoldUp()
+    {
+        var store = await OpenStoreAsync();
+        var reused = Event();
+        await store.AppendAsync(Append("account-1", 0, reused), Ct);
+
+        await Assert.ThrowsAsync<PostgresException>(() =>
+            store.AppendAsync(Append("account-2", 0, Event(), reused) with { Request = Request("req-1") }, Ct));
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+        Assert.Equal(1L, await ScalarAsync(connection, "select count(*) from events"));
+        Assert.Equal(1L, await ScalarAsync(connection, "select count(*) from outbox"));
+        Assert.Equal(0L, await ScalarAsync(connection, "select count(*) from request_log"));
+        // The rollback burnt positions; the hole must never hold the relay back.
+        var next = ((AppendResult.Appended)await store.AppendAsync(Append("account-2", 0, Event()), Ct)).Position;
+        Assert.True(next > 3);
+        Assert.Equal(["account-1", "account-2"], (await store.DrainOutboxAsync(next)).Select(e => e.StreamId));
+        Assert.Equal(["account-1", "account-2"], (await store.ReadAllUntilAsync(0, next)).Select(e => e.StreamId));
+    }
+
+    [Fact]
+    public async Task AnAppendInAnotherInstance_WakesThisInstancesRelay()
+    {
+        var relaySide = await OpenStoreAsync();
+        var writerSide = await OpenStoreAsync();
+        // The first wait starts listening; the listener's own start-up nudge ends it.
+        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+
+        await AssertAnAppendThereWakesAWaiterHereAsync(writerSide, relaySide);
+    }
+
+    [Fact]
+    public async Task WhenTheListenersConnectionDies_ItReconnects_AndAppendsWakeTheRelayAgain()
+    {
+        var relaySide = await OpenStoreAsync();
+        var writerSide = await OpenStoreAsync();
+        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+        await using var admin = new NpgsqlConnection(connectionString);
+        await admin.OpenAsync(Ct);
+        const string listenerPid = "select pid from pg_stat_activity where datname = current_database() and query like 'listen %' and state = 'idle'";
+        var killed = (int)(await ScalarAsync(admin, listenerPid))!;
+        await ScalarAsync(admin, "select pg_terminate_backend($1)", killed);
+
+        // Reconnecting nudges waiters once; let that pass.
+        await EventStoreProbes.Eventually(async () =>
+        {
+            await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+            return await ScalarAsync(admin, listenerPid) is int pid && pid != killed;
+        });
+        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromMilliseconds(200), Ct);
+
+        await AssertAnAppendThereWakesAWaiterHereAsync(writerSide, relaySide);
+    }
+
+    [Fact]
+    public async Task FiveInstancesStartingAtOnce_MigrateTheSchemaOnce_WithoutErrors()
+    {
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(OpenStoreAsync, Ct)));
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+        Assert.Equal(1L, await ScalarAsync(connection, "select count(*) from schema_migrations where version = '001_events'"));
+        Assert.Equal(0L, await ScalarAsync(connection, "select count(*) from events"));
+    }
+
+    private async Task<PostgresEventStore> OpenStoreAsync()
+    {
+        var store = await PostgresEventStore.OpenAsync(connectionString, schema, Ct);
+        lock (stores) stores.Add(store);
+        return store;
+    }
+
+    private static async Task AssertAnAppendThereWakesAWaiterHereAsync(PostgresEventStore writerSide, PostgresEventStore relaySide)
+    {
+        var waiting = relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(60), Ct);
+        await Task.Delay(200, Ct);
+        Assert.False(waiting.IsCompleted);
+
+        await writerSide.AppendAsync(Append("account-1", 0, Event()), Ct);
+
+        await waiting.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
+    /// <summary>Writes version 1 of a stream and its outbox row the way an append does, without committing.</summary>
+    private static async Task<long> InsertEventAsync(NpgsqlConnection connection, string stream)
+    {
+        await using var command = new NpgsqlCommand("""
+            with e as (
+                insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
+                values ($1, 1, gen_random_uuid(), 'test.Happened.v1', '{}', '{}', now())
+                returning position
+            )
+            insert into outbox (position) select position from e returning position
+            """, connection) { Parameters = { new() { Value = stream } } };
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, string sql, params object[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var value in parameters) command.Parameters.Add(new() { Value = value });
+        return await command.ExecuteScalarAsync(Ct);
+    }
+}

@@ -1,0 +1,56 @@
+using GrpcBank.Postgres;
+using GrpcBank.Testing;
+using Npgsql;
+
+namespace GrpcBank.Stores.Tests;
+
+public sealed class PostgresRelayLeaseTests(PostgresServer server)
+{
+    private readonly string lockName = $"relay-{Guid.NewGuid():N}";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task OnlyOneOfTwoLeasesIsHeld_AndWhenTheHoldersBackendDies_TheOtherTakesOver()
+    {
+        var database = await server.DatabaseForClassAsync(GetType());
+        var first = new PostgresRelayLease(database, lockName);
+        var second = new PostgresRelayLease(database, lockName);
+
+        await using var held = await first.AcquireAsync(Ct);
+        var standby = second.AcquireAsync(Ct);
+        await Task.Delay(1500, Ct);
+        Assert.False(standby.IsCompleted);
+
+        await using (var admin = new NpgsqlConnection(database))
+        {
+            await admin.OpenAsync(Ct);
+            await using var kill = new NpgsqlCommand("""
+                select count(pg_terminate_backend(pid)) from pg_locks
+                where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
+                """, admin);
+            Assert.Equal(1L, await kill.ExecuteScalarAsync(Ct));
+        }
+
+        var lost = new TaskCompletionSource();
+        await using (held.Lost.Register(() => lost.TrySetResult()))
+            await lost.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await using var takenOver = await standby.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.False(takenOver.Lost.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task DisposingTheHeldLease_ReleasesItToTheStandby()
+    {
+        var database = await server.DatabaseForClassAsync(GetType());
+        var held = await new PostgresRelayLease(database, lockName).AcquireAsync(Ct);
+        var standby = new PostgresRelayLease(database, lockName).AcquireAsync(Ct);
+        await Task.Delay(700, Ct);
+        Assert.False(standby.IsCompleted);
+
+        await held.DisposeAsync();
+
+        await using var next = await standby.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.False(held.Lost.IsCancellationRequested);
+    }
+}
