@@ -56,7 +56,7 @@ public sealed class Bank(BankHost host)
             {
             }
             if (DateTime.UtcNow > until) throw new TimeoutException("the payment process did not settle within 20 s");
-            await Task.Delay(25);
+            await Task.Delay(50);
         }
     }
 }

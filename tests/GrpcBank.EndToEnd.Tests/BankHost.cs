@@ -26,6 +26,13 @@ public sealed class BankHost : IAsyncDisposable
         return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir }, extra);
     }
 
+    /// <summary>A production-mode server on a fresh PostgreSQL database (read store embedded in its own directory).</summary>
+    public static Task<BankHost> StartPostgresAsync(string connectionString, params (string Key, string Value)[] extra)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "grpcbank-tests", Guid.NewGuid().ToString("N"));
+        return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir, ["ConnectionStrings:Postgres"] = connectionString }, extra);
+    }
+
     public static async Task<BankHost> StartAsync(Dictionary<string, string> settings, params (string Key, string Value)[] extra)
     {
         foreach (var (key, value) in extra) settings[key] = value;

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.History.V1;
@@ -38,8 +39,8 @@ public abstract class HistorySpecs : IAsyncLifetime
         Assert.Equal(0, rest.NextVersion);
         var withdrawn = Assert.Single(rest.Events);
         Assert.Equal("accounts.MoneyWithdrawn.v1", withdrawn.EventType);
-        Assert.Contains("\"amountMinor\":40", withdrawn.DataJson);
-        Assert.Contains("requestId", withdrawn.MetadataJson);
+        Assert.Equal(40, JsonDocument.Parse(withdrawn.DataJson).RootElement.GetProperty("amountMinor").GetInt64());
+        Assert.Equal(JsonValueKind.String, JsonDocument.Parse(withdrawn.MetadataJson).RootElement.GetProperty("requestId").ValueKind);
         Assert.True(withdrawn.Position > first.Events[1].Position);
     }
 

@@ -15,14 +15,19 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, I
 {
     public string Name => "payment-process";
 
+    /// <summary>How many payments advance at once; steps of one payment always run in order.</summary>
+    private const int Parallelism = 16;
+
     public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
-        foreach (var e in events)
-        {
-            if (EventCodecs.Decode(e) is not { } domainEvent) continue;
-            foreach (var step in PaymentProcess.React(domainEvent))
-                await RunAsync(step, e, ct);
-        }
+        var perPayment = events
+            .SelectMany(e => EventCodecs.Decode(e) is { } domainEvent ? PaymentProcess.React(domainEvent).Select(step => (Step: step, Cause: e)) : [])
+            .GroupBy(work => work.Step.PaymentId);
+        await Parallel.ForEachAsync(perPayment, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct },
+            async (payment, token) =>
+            {
+                foreach (var (step, cause) in payment) await RunAsync(step, cause, token);
+            });
     }
 
     private async Task RunAsync(ProcessStep step, RecordedEvent cause, CancellationToken ct)

@@ -22,7 +22,8 @@ public abstract record ProcessCommand
 /// Once that report is recorded the step is settled and must never be tried again: a payer who has since
 /// been funded must not be debited for a payment that already failed.
 /// </summary>
-public sealed record ProcessStep(ProcessCommand Command, string RequestId, Func<string, ProcessCommand>? IfRejected = null)
+/// <param name="PaymentId">The process instance: steps of one payment run in order, different payments independently.</param>
+public sealed record ProcessStep(string PaymentId, ProcessCommand Command, string RequestId, Func<string, ProcessCommand>? IfRejected = null)
 {
     public string RejectedRequestId => RequestId + ":rejected";
 }
@@ -84,7 +85,7 @@ public static class PaymentProcess
     public static string RequestId(string paymentId, string step) => $"{RequestIdPrefix}{paymentId}:{step}";
 
     private static ProcessStep Step(string paymentId, string step, ProcessCommand command, Func<string, ProcessCommand>? ifRejected = null) =>
-        new(command, RequestId(paymentId, step), ifRejected);
+        new(paymentId, command, RequestId(paymentId, step), ifRejected);
 
     private static ProcessStep Report(string paymentId, string step, PaymentCommand command) =>
         Step(paymentId, step, ToPayment(paymentId, command));

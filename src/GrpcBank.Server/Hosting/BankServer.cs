@@ -10,6 +10,7 @@ using GrpcBank.Server.History;
 using GrpcBank.Server.Orders;
 using GrpcBank.Server.Payments;
 using GrpcBank.Server.Query;
+using GrpcBank.Postgres;
 using GrpcBank.Sqlite;
 using System.Threading.RateLimiting;
 using GrpcBank.Server.Security;
@@ -34,7 +35,7 @@ public static class BankServer
             o.MaxReceiveMessageSize = 1024 * 1024;
         });
         services.AddSingleton<ApiKeys>();
-        var perSecond = builder.Configuration.GetValue("Auth:RequestsPerSecond", 2_000);
+        var perSecond = builder.Configuration.GetValue("Auth:RequestsPerSecond", 10_000);
         services.AddSingleton(PartitionedRateLimiter.Create<string, string>(caller =>
             RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
             {
@@ -82,8 +83,17 @@ public static class BankServer
     private static void AddStorage(IServiceCollection services, IConfiguration configuration)
     {
         var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "./data");
-        services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
-        services.AddSingleton<IRelayLease, InProcessRelayLease>();
+        if (configuration.GetConnectionString("Postgres") is { Length: > 0 } postgres)
+        {
+            // Migrations run (under an advisory lock) before the first command can reach the store.
+            services.AddSingleton<IEventStore>(_ => PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None).GetAwaiter().GetResult());
+            services.AddSingleton<IRelayLease>(_ => new PostgresRelayLease(postgres));
+        }
+        else
+        {
+            services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
+            services.AddSingleton<IRelayLease, InProcessRelayLease>();
+        }
         services.AddSingleton<IReadStore>(_ => new SqliteReadStore(Path.Combine(dataDirectory, "read.db")));
     }
 }

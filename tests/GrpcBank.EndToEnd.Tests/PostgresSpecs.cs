@@ -1,0 +1,27 @@
+using GrpcBank.Testing;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+// The same end-to-end specs in production mode: PostgreSQL event store, outbox and relay lease.
+// Each server gets a fresh database, so specs never see each other's data.
+
+public sealed class PostgresAccountServiceSpecs(PostgresServer postgres) : AccountServiceSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+}
+
+public sealed class PostgresPaymentFlowSpecs(PostgresServer postgres) : PaymentFlowSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+}
+
+public sealed class PostgresHistorySpecs(PostgresServer postgres) : HistorySpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+}
+
+public sealed class PostgresProcessRecoverySpecs(PostgresServer postgres) : ProcessRecoverySpecs
+{
+    protected override async Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) =>
+        await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), settings);
+}
