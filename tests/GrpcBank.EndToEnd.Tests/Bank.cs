@@ -14,10 +14,10 @@ public sealed class Bank(BankHost host)
     public PaymentService.PaymentServiceClient Payments => new(host.Channel);
     public QueryService.QueryServiceClient Query => host.Query;
 
-    public async Task<string> OpenAsync(long deposit = 0, string currency = "EUR", string? owner = null)
+    public async Task<string> OpenAsync(long deposit = 0, string currency = "EUR")
     {
         var id = Rpc.NewId();
-        await Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = owner ?? $"Owner {id[..6]}", CurrencyCode = currency });
+        await Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = $"Owner {id[..6]}", CurrencyCode = currency });
         if (deposit > 0)
             await Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = deposit, CurrencyCode = currency });
         return id;
