@@ -12,11 +12,13 @@ namespace GrpcBank.Sqlite;
 /// The embedded read store. Views and the applied watermark change in one transaction. The views are
 /// disposable: when the schema version changes the tables are dropped and rebuilt from the event store.
 /// </summary>
-public sealed class SqliteReadStore : IReadStore, IDisposable
+public sealed partial class SqliteReadStore : IReadStore, IDisposable
 {
-    private const int SchemaVersion = 2;
+    private const int SchemaVersion = 3;
 
     private const string DropAll = """
+        drop table if exists owner_vocab; drop table if exists owner_terms_trigram; drop table if exists owner_terms;
+        drop table if exists accounts_fts; drop table if exists orders_fts;
         drop table if exists accounts; drop table if exists transactions; drop table if exists orders;
         drop table if exists payments; drop table if exists checkpoint;
         """;
@@ -46,6 +48,35 @@ public sealed class SqliteReadStore : IReadStore, IDisposable
             position            integer not null
         );
         create index if not exists transactions_by_account on transactions (account_id, position);
+        create index if not exists transactions_by_currency_time on transactions (currency_code, occurred_at);
+        create index if not exists accounts_by_owner_name on accounts (owner_name, account_id);
+        create index if not exists accounts_by_balance on accounts (balance_minor, account_id);
+        create index if not exists accounts_by_opened_at on accounts (opened_at, account_id);
+
+        -- Owner-name search (RECIPES.md, SQLite): an external-content FTS5 index kept in step by triggers, so it
+        -- changes in the same transaction as the accounts table; its vocabulary, and a trigram index of that
+        -- vocabulary for typo candidates.
+        create virtual table if not exists accounts_fts using fts5(
+            owner_name, content = 'accounts', content_rowid = 'rowid',
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+        create trigger if not exists accounts_fts_insert after insert on accounts begin
+            insert into accounts_fts (rowid, owner_name) values (new.rowid, new.owner_name);
+        end;
+        create trigger if not exists accounts_fts_update after update of owner_name on accounts
+        when old.owner_name is not new.owner_name begin
+            insert into accounts_fts (accounts_fts, rowid, owner_name) values ('delete', old.rowid, old.owner_name);
+            insert into accounts_fts (rowid, owner_name) values (new.rowid, new.owner_name);
+        end;
+        create trigger if not exists accounts_fts_delete after delete on accounts begin
+            insert into accounts_fts (accounts_fts, rowid, owner_name) values ('delete', old.rowid, old.owner_name);
+        end;
+        create virtual table if not exists owner_vocab using fts5vocab(accounts_fts, 'row');
+        create table if not exists owner_terms (term text primary key);
+        create virtual table if not exists owner_terms_trigram using fts5(
+            term, content = 'owner_terms', content_rowid = 'rowid', tokenize = 'trigram');
+        create trigger if not exists owner_terms_insert after insert on owner_terms begin
+            insert into owner_terms_trigram (rowid, term) values (new.rowid, new.term);
+        end;
         create table if not exists orders (
             order_id            text    primary key,
             customer_account_id text    not null,
@@ -60,6 +91,18 @@ public sealed class SqliteReadStore : IReadStore, IDisposable
             updated_at          integer not null,
             version             integer not null
         );
+        create index if not exists orders_by_placed_at on orders (placed_at, order_id);
+        create index if not exists orders_by_customer on orders (customer_account_id, placed_at);
+        create index if not exists orders_by_merchant on orders (merchant_account_id, placed_at);
+        create virtual table if not exists orders_fts using fts5(
+            description, content = 'orders', content_rowid = 'rowid',
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+        create trigger if not exists orders_fts_insert after insert on orders begin
+            insert into orders_fts (rowid, description) values (new.rowid, new.description);
+        end;
+        create trigger if not exists orders_fts_delete after delete on orders begin
+            insert into orders_fts (orders_fts, rowid, description) values ('delete', old.rowid, old.description);
+        end;
         create table if not exists payments (
             payment_id      text    primary key,
             order_id        text    not null,
@@ -73,6 +116,10 @@ public sealed class SqliteReadStore : IReadStore, IDisposable
             updated_at      integer not null,
             version         integer not null
         );
+        create index if not exists payments_by_created_at on payments (created_at, payment_id);
+        create index if not exists payments_by_payer on payments (from_account_id, created_at);
+        create index if not exists payments_by_payee on payments (to_account_id, created_at);
+        create index if not exists payments_by_order on payments (order_id);
         create table if not exists checkpoint (
             id       integer primary key check (id = 1),
             position integer not null
@@ -106,8 +153,10 @@ public sealed class SqliteReadStore : IReadStore, IDisposable
     {
         if (AccountProjection.Handles(e))
         {
-            if (AccountProjection.Apply(FindAccount(connection, tx, IdOf(e)), e) is not { } applied) return;
+            var current = FindAccount(connection, tx, IdOf(e));
+            if (AccountProjection.Apply(current, e) is not { } applied) return;
             Upsert(connection, tx, applied.View);
+            if (current is null) AddOwnerTerms(connection, tx, applied.View.OwnerName);
             if (applied.Line is { } line) Insert(connection, tx, line);
         }
         else if (OrderProjection.Handles(e))
@@ -139,16 +188,6 @@ public sealed class SqliteReadStore : IReadStore, IDisposable
     public Task<PaymentView?> GetPaymentAsync(string paymentId, CancellationToken ct) =>
         Task.FromResult(db.Read((connection, tx) => FindPayment(connection, tx, paymentId)));
 
-    public Task<Page<AccountView>> SearchAccountsAsync(AccountSearch query, CancellationToken ct) => throw new NotImplementedException();
-
-    public Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct) => throw new NotImplementedException();
-
-    public Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct) => throw new NotImplementedException();
-
-    public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct) => throw new NotImplementedException();
-
-    public Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct) => throw new NotImplementedException();
-
     private static T? FindOne<T>(SqliteConnection connection, SqliteTransaction tx, string sql, string id, Func<SqliteDataReader, T> map)
         where T : class
     {
@@ -157,33 +196,60 @@ public sealed class SqliteReadStore : IReadStore, IDisposable
         return reader.Read() ? map(reader) : null;
     }
 
+    private const string AccountColumns = "account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at";
+
+    private const string OrderColumns = """
+        order_id, customer_account_id, merchant_account_id, amount_minor, currency_code, description, status,
+        payment_id, cancellation_reason, placed_at, updated_at, version
+        """;
+
+    private const string PaymentColumns = """
+        payment_id, order_id, from_account_id, to_account_id, amount_minor, currency_code, status, failure_reason,
+        created_at, updated_at, version
+        """;
+
+    private const string TransactionColumns = """
+        transaction_id, account_id, kind, amount_minor, currency_code, balance_after_minor, occurred_at, reference,
+        payment_id, order_id, position
+        """;
+
+    private static AccountView ReadAccount(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
+            Enum.Parse<AccountViewStatus>(r.GetString(4)), r.GetInt64(5), FromMicros(r.GetInt64(6)), FromMicros(r.GetInt64(7)));
+
+    private static OrderView ReadOrder(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetString(5),
+            Enum.Parse<OrderViewStatus>(r.GetString(6)), r.GetString(7), r.GetString(8),
+            FromMicros(r.GetInt64(9)), FromMicros(r.GetInt64(10)), r.GetInt64(11));
+
+    private static PaymentView ReadPayment(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetString(5),
+            Enum.Parse<PaymentViewStatus>(r.GetString(6)), r.GetString(7),
+            FromMicros(r.GetInt64(8)), FromMicros(r.GetInt64(9)), r.GetInt64(10));
+
+    private static TransactionView ReadTransaction(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), Enum.Parse<TransactionKind>(r.GetString(2)), r.GetInt64(3), r.GetString(4),
+            r.GetInt64(5), FromMicros(r.GetInt64(6)), r.GetString(7), r.GetString(8), r.GetString(9), r.GetInt64(10));
+
     private static AccountView? FindAccount(SqliteConnection connection, SqliteTransaction tx, string accountId) =>
-        FindOne(connection, tx, """
-            select account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at
-            from accounts where account_id = $id
-            """, accountId,
-            r => new AccountView(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
-                Enum.Parse<AccountViewStatus>(r.GetString(4)), r.GetInt64(5), FromMicros(r.GetInt64(6)), FromMicros(r.GetInt64(7))));
+        FindOne(connection, tx, $"select {AccountColumns} from accounts where account_id = $id", accountId, ReadAccount);
 
     private static OrderView? FindOrder(SqliteConnection connection, SqliteTransaction tx, string orderId) =>
-        FindOne(connection, tx, """
-            select order_id, customer_account_id, merchant_account_id, amount_minor, currency_code, description, status,
-                   payment_id, cancellation_reason, placed_at, updated_at, version
-            from orders where order_id = $id
-            """, orderId,
-            r => new OrderView(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetString(5),
-                Enum.Parse<OrderViewStatus>(r.GetString(6)), r.GetString(7), r.GetString(8),
-                FromMicros(r.GetInt64(9)), FromMicros(r.GetInt64(10)), r.GetInt64(11)));
+        FindOne(connection, tx, $"select {OrderColumns} from orders where order_id = $id", orderId, ReadOrder);
 
     private static PaymentView? FindPayment(SqliteConnection connection, SqliteTransaction tx, string paymentId) =>
-        FindOne(connection, tx, """
-            select payment_id, order_id, from_account_id, to_account_id, amount_minor, currency_code, status, failure_reason,
-                   created_at, updated_at, version
-            from payments where payment_id = $id
-            """, paymentId,
-            r => new PaymentView(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetString(5),
-                Enum.Parse<PaymentViewStatus>(r.GetString(6)), r.GetString(7),
-                FromMicros(r.GetInt64(8)), FromMicros(r.GetInt64(9)), r.GetInt64(10)));
+        FindOne(connection, tx, $"select {PaymentColumns} from payments where payment_id = $id", paymentId, ReadPayment);
+
+    /// <summary>
+    /// Adds the terms of a new owner name to the typo vocabulary. Only terms the FTS5 index itself holds are
+    /// taken (checked against fts5vocab), so a tokenizer difference can never invent a term.
+    /// </summary>
+    private static void AddOwnerTerms(SqliteConnection connection, SqliteTransaction tx, string ownerName)
+    {
+        foreach (var term in SearchText.Tokens(ownerName).Distinct())
+            Execute(connection, tx, "insert or ignore into owner_terms (term) select term from owner_vocab where term = $term",
+                ("$term", term));
+    }
 
     // Every upsert carries a version guard: a redelivered or out-of-date write changes nothing.
 

@@ -7,17 +7,9 @@ using static GrpcBank.EndToEnd.Tests.Rpc;
 namespace GrpcBank.EndToEnd.Tests;
 
 /// <summary>Every AccountService RPC and every rejection, through a real gRPC client. Runs on each store.</summary>
-public abstract class AccountServiceSpecs : IAsyncLifetime
+public abstract class AccountServiceSpecs : BankSpecs
 {
-    private BankHost host = null!;
-
-    protected abstract Task<BankHost> StartHostAsync();
-
-    public async ValueTask InitializeAsync() => host = await StartHostAsync();
-
-    public async ValueTask DisposeAsync() => await host.DisposeAsync();
-
-    private AccountService.AccountServiceClient Accounts => host.Accounts;
+    private AccountService.AccountServiceClient Accounts => Host.Accounts;
 
     private async Task<string> OpenAsync(string currency = "EUR", long deposit = 0)
     {
@@ -29,7 +21,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
     }
 
     private Task<IReadOnlyList<RecordedEvent>> StreamAsync(string accountId) =>
-        host.Get<IEventStore>().ReadStreamAsync($"account-{accountId}", 1, 10_000, CancellationToken.None);
+        Host.Get<IEventStore>().ReadStreamAsync($"account-{accountId}", 1, 10_000, CancellationToken.None);
 
     [Fact]
     public async Task OpeningWithoutAnId_AssignsOne_AndTheAccountIsQueryableAtTheReturnedPosition()
@@ -38,7 +30,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
 
         Assert.False(string.IsNullOrEmpty(opened.AccountId));
         Assert.Equal(1, opened.Version);
-        var got = await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = opened.AccountId, MinPosition = opened.Position });
+        var got = await Host.Query.GetAccountAsync(new GetAccountRequest { AccountId = opened.AccountId, MinPosition = opened.Position });
         Assert.Equal("Grace Hopper", got.Account.OwnerName);
         Assert.Equal("USD", got.Account.CurrencyCode);
         Assert.Equal(AccountStatus.Active, got.Account.Status);
@@ -56,7 +48,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
         Assert.Equal((2, 10_000), (deposited.Version, deposited.BalanceMinor));
         Assert.Equal((3, 7_450), (withdrawn.Version, withdrawn.BalanceMinor));
         Assert.True(withdrawn.Position > deposited.Position);
-        var got = await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = withdrawn.Position });
+        var got = await Host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = withdrawn.Position });
         Assert.Equal(7_450, got.Account.BalanceMinor);
         Assert.Equal(3, got.Account.Version);
     }
@@ -68,7 +60,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
 
         var frozen = await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "fraud check" });
         var frozenAgain = await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "again" });
-        var status = (await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = frozen.Position })).Account.Status;
+        var status = (await Host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = frozen.Position })).Account.Status;
         var unfrozen = await Accounts.UnfreezeAccountAsync(new UnfreezeAccountRequest { AccountId = id });
         var unfrozenAgain = await Accounts.UnfreezeAccountAsync(new UnfreezeAccountRequest { AccountId = id });
         var closed = await Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = id });
@@ -79,7 +71,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
         Assert.Equal((3, 3), (unfrozen.Version, unfrozenAgain.Version));
         Assert.Equal(4, closed.Version);
         Assert.Equal(4, (await StreamAsync(id)).Count);
-        var got = await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = closed.Position });
+        var got = await Host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = closed.Position });
         Assert.Equal(AccountStatus.Closed, got.Account.Status);
     }
 
@@ -202,7 +194,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
     [Fact]
     public async Task AnUnknownAccount_IsNotFoundOnTheReadSide()
     {
-        await Rejected("ACCOUNT_NOT_FOUND", () => host.Query.GetAccountAsync(new GetAccountRequest { AccountId = NewId() }).ResponseAsync, StatusCode.NotFound);
+        await Rejected("ACCOUNT_NOT_FOUND", () => Host.Query.GetAccountAsync(new GetAccountRequest { AccountId = NewId() }).ResponseAsync, StatusCode.NotFound);
     }
 
     [Fact]
@@ -223,7 +215,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
         await Invalid(() => Accounts.FreezeAccountAsync(new() { AccountId = "'; drop table events; --" }).ResponseAsync, "account_id");
         await Invalid(() => Accounts.UnfreezeAccountAsync(new() { AccountId = new string('a', 65) }).ResponseAsync, "account_id");
         await Invalid(() => Accounts.CloseAccountAsync(new() { AccountId = "" }).ResponseAsync, "account_id");
-        await Invalid(() => host.Query.GetAccountAsync(new() { AccountId = id, MinPosition = -1 }).ResponseAsync, "min_position");
+        await Invalid(() => Host.Query.GetAccountAsync(new() { AccountId = id, MinPosition = -1 }).ResponseAsync, "min_position");
 
         Assert.Single(await StreamAsync(id));
     }
@@ -233,7 +225,7 @@ public abstract class AccountServiceSpecs : IAsyncLifetime
     {
         var id = await OpenAsync();
 
-        await NotYetFresh(() => host.Query.GetAccountAsync(
+        await NotYetFresh(() => Host.Query.GetAccountAsync(
             new GetAccountRequest { AccountId = id, MinPosition = long.MaxValue }, deadline: DateTime.UtcNow.AddSeconds(1)).ResponseAsync);
     }
 }

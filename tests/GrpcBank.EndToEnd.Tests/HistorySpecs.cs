@@ -8,28 +8,15 @@ using static GrpcBank.EndToEnd.Tests.Rpc;
 namespace GrpcBank.EndToEnd.Tests;
 
 /// <summary>History, time travel and the live event feed, through gRPC. Runs on each store.</summary>
-public abstract class HistorySpecs : IAsyncLifetime
+public abstract class HistorySpecs : BankSpecs
 {
-    private BankHost host = null!;
-    private Bank bank = null!;
-
-    protected abstract Task<BankHost> StartHostAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        host = await StartHostAsync();
-        bank = new Bank(host);
-    }
-
-    public async ValueTask DisposeAsync() => await host.DisposeAsync();
-
-    private HistoryService.HistoryServiceClient History => new(host.Channel);
+    private HistoryService.HistoryServiceClient History => new(Host.Channel);
 
     [Fact]
     public async Task ReadStream_ReturnsTheStoredEventsInVersionOrder_PageByPage()
     {
-        var id = await bank.OpenAsync(deposit: 100);
-        await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 40, CurrencyCode = "EUR", RequestId = NewId() });
+        var id = await Bank.OpenAsync(deposit: 100);
+        await Bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 40, CurrencyCode = "EUR", RequestId = NewId() });
 
         var first = await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", MaxCount = 2 });
         var rest = await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", FromVersion = first.NextVersion });
@@ -47,18 +34,18 @@ public abstract class HistorySpecs : IAsyncLifetime
     [Fact]
     public async Task GetAccountAsOf_EveryVersion_EqualsTheStateAfterThatManyEvents()
     {
-        var id = await bank.OpenAsync();
+        var id = await Bank.OpenAsync();
         var expected = new List<(long Version, long Balance, AccountStatus Status)> { (1, 0, AccountStatus.Active) };
         foreach (var amount in new[] { 500L, 250L, -100L, 75L, -725L })
         {
             var reply = amount > 0
-                ? (await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = amount, CurrencyCode = "EUR" })).Version
-                : (await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = -amount, CurrencyCode = "EUR" })).Version;
+                ? (await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = amount, CurrencyCode = "EUR" })).Version
+                : (await Bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = -amount, CurrencyCode = "EUR" })).Version;
             expected.Add((reply, expected[^1].Balance + amount, AccountStatus.Active));
         }
-        var frozen = await bank.Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id });
+        var frozen = await Bank.Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id });
         expected.Add((frozen.Version, 0, AccountStatus.Frozen));
-        var closed = await bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = id });
+        var closed = await Bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = id });
         expected.Add((closed.Version, 0, AccountStatus.Closed));
 
         foreach (var (version, balance, status) in expected)
@@ -71,8 +58,8 @@ public abstract class HistorySpecs : IAsyncLifetime
     [Fact]
     public async Task GetAccountAsOf_ATime_IsTheStateAfterEverythingRecordedByThen()
     {
-        var id = await bank.OpenAsync(deposit: 1_000);
-        await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 300, CurrencyCode = "EUR" });
+        var id = await Bank.OpenAsync(deposit: 1_000);
+        await Bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 300, CurrencyCode = "EUR" });
         var events = (await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}" })).Events;
 
         var atDeposit = await History.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id, AsOfTime = events[1].RecordedAt });
@@ -91,7 +78,7 @@ public abstract class HistorySpecs : IAsyncLifetime
     [Fact]
     public async Task MalformedHistoryRequests_AreInvalidArgument_NamingTheFields()
     {
-        var id = await bank.OpenAsync();
+        var id = await Bank.OpenAsync();
 
         await Invalid(() => History.ReadStreamAsync(new ReadStreamRequest { StreamId = "ledger-1" }).ResponseAsync, "stream_id");
         await Invalid(() => History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", FromVersion = -1, MaxCount = 5_000 }).ResponseAsync, "from_version", "max_count");
@@ -108,7 +95,7 @@ public abstract class HistorySpecs : IAsyncLifetime
     [Fact]
     public async Task SubscribeAllFromZero_DeliversExactlyWhatTheStreamsHold_InGlobalOrder_WhileTenWritersAppend()
     {
-        var accounts = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => bank.OpenAsync()));
+        var accounts = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Bank.OpenAsync()));
         var received = new ConcurrentQueue<RecordedEvent>();
         using var stop = new CancellationTokenSource();
         using var call = History.SubscribeAll(new SubscribeAllRequest(), cancellationToken: stop.Token);
@@ -126,7 +113,7 @@ public abstract class HistorySpecs : IAsyncLifetime
         await Task.WhenAll(accounts.Select(async id =>
         {
             for (var i = 1; i <= 20; i++)
-                await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = i, CurrencyCode = "EUR" });
+                await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = i, CurrencyCode = "EUR" });
         }));
         var streams = new List<RecordedEvent>();
         foreach (var id in accounts)
@@ -147,9 +134,9 @@ public abstract class HistorySpecs : IAsyncLifetime
     [Fact]
     public async Task SubscribeAll_FromAPosition_WithPrefixes_DeliversOnlyLaterMatchingEvents()
     {
-        var id = await bank.OpenAsync(deposit: 10);
-        var withdrawn = await bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 5, CurrencyCode = "EUR" });
-        var deposited = await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 7, CurrencyCode = "EUR" });
+        var id = await Bank.OpenAsync(deposit: 10);
+        var withdrawn = await Bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 5, CurrencyCode = "EUR" });
+        var deposited = await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 7, CurrencyCode = "EUR" });
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         using var call = History.SubscribeAll(new SubscribeAllRequest
@@ -162,9 +149,4 @@ public abstract class HistorySpecs : IAsyncLifetime
         Assert.Equal([withdrawn.Position, deposited.Position], first.Select(e => e.Position));
         Assert.Equal(["accounts.MoneyWithdrawn.v1", "accounts.MoneyDeposited.v1"], first.Select(e => e.EventType));
     }
-}
-
-public sealed class EmbeddedHistorySpecs : HistorySpecs
-{
-    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
 }

@@ -15,6 +15,11 @@ public sealed class PostgresPaymentFlowSpecs(PostgresServer postgres) : PaymentF
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
 }
 
+public sealed class PostgresQuerySpecs(PostgresServer postgres) : QuerySpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+}
+
 public sealed class PostgresHistorySpecs(PostgresServer postgres) : HistorySpecs
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());

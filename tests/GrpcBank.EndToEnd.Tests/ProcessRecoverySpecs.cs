@@ -127,8 +127,3 @@ public abstract class ProcessRecoverySpecs
     private static async Task<IReadOnlyList<string>> TypesAsync(BankHost host, string streamId) =>
         (await host.Get<IEventStore>().ReadStreamAsync(streamId, 1, 1_000, CancellationToken.None)).Select(e => e.EventType).ToList();
 }
-
-public sealed class EmbeddedProcessRecoverySpecs : ProcessRecoverySpecs
-{
-    protected override Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) => BankHost.StartEmbeddedAsync(settings);
-}

@@ -42,6 +42,126 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         return new GetPaymentResponse { Payment = ToProto(view), Position = position };
     }
 
+    public override async Task<SearchAccountsResponse> SearchAccounts(SearchAccountsRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().NotNegative("min_position", request.MinPosition);
+        var text = QueryArguments.Text(errors, request.Query);
+        var status = QueryArguments.Enum(errors, "status", request.Status, ToView);
+        var currency = QueryArguments.Currency(errors, request.CurrencyCode);
+        var order = QueryArguments.AccountOrderOf(errors, request.OrderBy, hasQuery: text.Length > 0);
+        var (page, next, position) = await PageAsync(errors, new Paging(request.PageSize, request.PageToken, request.MinPosition),
+            ["accounts", text, status, currency, order], v => SortValues.Fits(order, v),
+            (size, after, ct) => readStore.SearchAccountsAsync(new AccountSearch(text, status, currency, order, size, after), ct), context);
+        return new SearchAccountsResponse
+        {
+            Accounts = { page.Items.Select(ToProto) }, NextPageToken = next, TotalSize = page.TotalSize, Position = position,
+        };
+    }
+
+    public override async Task<ListTransactionsResponse> ListTransactions(ListTransactionsRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition);
+        var (from, to) = QueryArguments.TimeRange(errors, request.StartTime, request.EndTime);
+        var (page, next, position) = await PageAsync(errors, new Paging(request.PageSize, request.PageToken, request.MinPosition),
+            ["transactions", request.AccountId, from, to], QueryArguments.FitsNumber,
+            async (size, after, ct) =>
+            {
+                await MustExist(request.AccountId, context);
+                return await readStore.ListTransactionsAsync(new TransactionQuery(request.AccountId, from, to, size, after), ct);
+            }, context);
+        return new ListTransactionsResponse { Transactions = { page.Items.Select(ToProto) }, NextPageToken = next, Position = position };
+    }
+
+    public override async Task<SummarizeTransactionsResponse> SummarizeTransactions(SummarizeTransactionsRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().NotNegative("min_position", request.MinPosition);
+        var accountId = QueryArguments.OptionalId(errors, "account_id", request.AccountId);
+        var currency = QueryArguments.Currency(errors, request.CurrencyCode);
+        if (accountId is null && request.CurrencyCode.Length == 0)
+            errors.Add("currency_code", "is required when account_id is empty (sums never mix currencies)");
+        var (from, to) = QueryArguments.TimeRange(errors, request.StartTime, request.EndTime);
+        var interval = request.Interval switch
+        {
+            Contracts.Query.V1.SummaryInterval.Unspecified or Contracts.Query.V1.SummaryInterval.Day => Application.ReadSide.SummaryInterval.Day,
+            Contracts.Query.V1.SummaryInterval.Month => Application.ReadSide.SummaryInterval.Month,
+            _ => Invalid(errors, "interval", "must be SUMMARY_INTERVAL_DAY or SUMMARY_INTERVAL_MONTH", Application.ReadSide.SummaryInterval.Day),
+        };
+        errors.ThrowIfAny();
+
+        var position = await WaitFor(request.MinPosition, context);
+        if (accountId is not null) await MustExist(accountId, context);
+        var summary = await readStore.SummarizeTransactionsAsync(new SummaryQuery(accountId, currency, from, to, interval), context.CancellationToken);
+        return new SummarizeTransactionsResponse
+        {
+            Buckets = { summary.Buckets.Select(ToProto) },
+            Totals = ToProto(summary.Totals),
+            Position = position,
+        };
+    }
+
+    public override async Task<SearchOrdersResponse> SearchOrders(SearchOrdersRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().NotNegative("min_position", request.MinPosition);
+        var text = QueryArguments.Text(errors, request.Query);
+        var status = QueryArguments.Enum(errors, "status", request.Status, ToView);
+        var customer = QueryArguments.OptionalId(errors, "customer_account_id", request.CustomerAccountId);
+        var merchant = QueryArguments.OptionalId(errors, "merchant_account_id", request.MerchantAccountId);
+        var (page, next, position) = await PageAsync(errors, new Paging(request.PageSize, request.PageToken, request.MinPosition),
+            ["orders", text, status, customer, merchant], QueryArguments.FitsTime,
+            (size, after, ct) => readStore.SearchOrdersAsync(new OrderSearch(text, status, customer, merchant, size, after), ct), context);
+        return new SearchOrdersResponse
+        {
+            Orders = { page.Items.Select(ToProto) }, NextPageToken = next, TotalSize = page.TotalSize, Position = position,
+        };
+    }
+
+    public override async Task<SearchPaymentsResponse> SearchPayments(SearchPaymentsRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().NotNegative("min_position", request.MinPosition);
+        var status = QueryArguments.Enum(errors, "status", request.Status, ToView);
+        var account = QueryArguments.OptionalId(errors, "account_id", request.AccountId);
+        var order = QueryArguments.OptionalId(errors, "order_id", request.OrderId);
+        var (page, next, position) = await PageAsync(errors, new Paging(request.PageSize, request.PageToken, request.MinPosition),
+            ["payments", status, account, order], QueryArguments.FitsTime,
+            (size, after, ct) => readStore.SearchPaymentsAsync(new PaymentSearch(status, account, order, size, after), ct), context);
+        return new SearchPaymentsResponse
+        {
+            Payments = { page.Items.Select(ToProto) }, NextPageToken = next, TotalSize = page.TotalSize, Position = position,
+        };
+    }
+
+    private sealed record Paging(int PageSize, string PageToken, long MinPosition);
+
+    /// <summary>
+    /// The shared shape of every paged query: page size and token checked (the token against the request's
+    /// <paramref name="filters"/> and order), all field errors reported at once, the wait for min_position, the query,
+    /// and the next token bound to the same filters.
+    /// </summary>
+    private async Task<(Page<T> Page, string NextPageToken, long Position)> PageAsync<T>(
+        FieldErrors errors, Paging paging, object?[] filters, Func<string, bool> fitsOrder,
+        Func<int, SortKey?, CancellationToken, Task<Page<T>>> query, ServerCallContext context)
+    {
+        var pageSize = QueryArguments.PageSize(errors, paging.PageSize);
+        var after = QueryArguments.After(errors, paging.PageToken, filters, fitsOrder);
+        errors.ThrowIfAny();
+        var position = await WaitFor(paging.MinPosition, context);
+        var page = await query(pageSize, after, context.CancellationToken);
+        return (page, QueryArguments.NextToken(page.NextAfter, filters), position);
+    }
+
+    private static T Invalid<T>(FieldErrors errors, string field, string description, T fallback)
+    {
+        errors.Add(field, description);
+        return fallback;
+    }
+
+    /// <summary>A statement or summary of an unknown account is NOT_FOUND, not an empty answer.</summary>
+    private async Task MustExist(string accountId, ServerCallContext context)
+    {
+        if (await readStore.GetAccountAsync(accountId, context.CancellationToken) is null)
+            throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "ACCOUNT_NOT_FOUND", $"account '{accountId}' does not exist");
+    }
+
     private async Task<long> WaitFor(long minPosition, ServerCallContext context)
     {
         // Give up a little before the caller's deadline, so it hears why (UNAVAILABLE) rather than a bare timeout.
@@ -113,5 +233,59 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         CreatedAt = Timestamp.FromDateTimeOffset(v.CreatedAt),
         UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
         Version = v.Version,
+    };
+
+    private static AccountViewStatus ToView(AccountStatus s) => s switch
+    {
+        AccountStatus.Frozen => AccountViewStatus.Frozen,
+        AccountStatus.Closed => AccountViewStatus.Closed,
+        _ => AccountViewStatus.Active,
+    };
+
+    private static OrderViewStatus ToView(OrderStatus s) => s switch
+    {
+        OrderStatus.Paid => OrderViewStatus.Paid,
+        OrderStatus.Cancelled => OrderViewStatus.Cancelled,
+        _ => OrderViewStatus.Placed,
+    };
+
+    private static PaymentViewStatus ToView(PaymentStatus s) => s switch
+    {
+        PaymentStatus.Completed => PaymentViewStatus.Completed,
+        PaymentStatus.Failed => PaymentViewStatus.Failed,
+        PaymentStatus.Refunded => PaymentViewStatus.Refunded,
+        _ => PaymentViewStatus.Initiated,
+    };
+
+    private static Transaction ToProto(TransactionView v) => new()
+    {
+        TransactionId = v.TransactionId,
+        AccountId = v.AccountId,
+        Kind = v.Kind switch
+        {
+            Application.ReadSide.TransactionKind.Deposit => Contracts.Query.V1.TransactionKind.Deposit,
+            Application.ReadSide.TransactionKind.Withdrawal => Contracts.Query.V1.TransactionKind.Withdrawal,
+            Application.ReadSide.TransactionKind.PaymentDebit => Contracts.Query.V1.TransactionKind.PaymentDebit,
+            Application.ReadSide.TransactionKind.PaymentCredit => Contracts.Query.V1.TransactionKind.PaymentCredit,
+            Application.ReadSide.TransactionKind.RefundDebit => Contracts.Query.V1.TransactionKind.RefundDebit,
+            Application.ReadSide.TransactionKind.RefundCredit => Contracts.Query.V1.TransactionKind.RefundCredit,
+            _ => Contracts.Query.V1.TransactionKind.Unspecified,
+        },
+        AmountMinor = v.AmountMinor,
+        CurrencyCode = v.CurrencyCode,
+        BalanceAfterMinor = v.BalanceAfterMinor,
+        OccurredAt = Timestamp.FromDateTimeOffset(v.OccurredAt),
+        Reference = v.Reference,
+        PaymentId = v.PaymentId,
+        OrderId = v.OrderId,
+    };
+
+    private static Contracts.Query.V1.TransactionSummary ToProto(SummaryBucket b) => new()
+    {
+        StartTime = b.Start is { } start ? Timestamp.FromDateTimeOffset(start) : null,
+        CreditMinor = b.CreditMinor,
+        CreditCount = b.CreditCount,
+        DebitMinor = b.DebitMinor,
+        DebitCount = b.DebitCount,
     };
 }

@@ -1,0 +1,81 @@
+using System.Globalization;
+using System.Text;
+
+namespace GrpcBank.Sqlite;
+
+/// <summary>
+/// User text turned into safe FTS5 queries, and the typo tolerance of RECIPES.md: tokens as the
+/// unicode61 tokenizer with remove_diacritics 2 sees them, every token quoted, edit distances in C#.
+/// </summary>
+public static class SearchText
+{
+    /// <summary>Lower-case, diacritic-free tokens: runs of letters and digits, as unicode61 splits them.</summary>
+    public static IReadOnlyList<string> Tokens(string text)
+    {
+        var folded = new StringBuilder(text.Length);
+        foreach (var c in text.Normalize(NormalizationForm.FormD))
+        {
+            var category = CharUnicodeInfo.GetUnicodeCategory(c);
+            if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark) continue;
+            folded.Append(char.IsLetterOrDigit(c) ? char.ToLowerInvariant(c) : ' ');
+        }
+        return folded.ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>One FTS5 string literal: the token in double quotes, inner quotes doubled.</summary>
+    public static string Quote(string token) => "\"" + token.Replace("\"", "\"\"") + "\"";
+
+    /// <summary>Every token as a prefix, all required: <c>"marg"* AND "smi"*</c>.</summary>
+    public static string PrefixMatch(IEnumerable<string> tokens) => string.Join(" AND ", tokens.Select(t => Quote(t) + "*"));
+
+    /// <summary>Any of a token's trigrams, for finding vocabulary terms that look like it.</summary>
+    public static string TrigramMatch(string token) =>
+        string.Join(" OR ", Enumerable.Range(0, Math.Max(0, token.Length - 2)).Select(i => Quote(token.Substring(i, 3))).Distinct());
+
+    /// <summary>The largest edit distance still taken for a typo: 1 for tokens of up to 4 characters, else 2.</summary>
+    public static int MaxTypos(string token) => token.Length <= 4 ? 1 : 2;
+
+    /// <summary>
+    /// How far a query token is from a term: 0 when the term starts with it (prefix search), else the
+    /// optimal-string-alignment distance (a swap of neighbours counts once).
+    /// </summary>
+    public static int Distance(string token, string term)
+    {
+        if (term.StartsWith(token, StringComparison.Ordinal)) return 0;
+        var d = new int[token.Length + 1, term.Length + 1];
+        for (var i = 0; i <= token.Length; i++) d[i, 0] = i;
+        for (var j = 0; j <= term.Length; j++) d[0, j] = j;
+        for (var i = 1; i <= token.Length; i++)
+        for (var j = 1; j <= term.Length; j++)
+        {
+            var cost = token[i - 1] == term[j - 1] ? 0 : 1;
+            d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+            if (i > 1 && j > 1 && token[i - 1] == term[j - 2] && token[i - 2] == term[j - 1])
+                d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+        }
+        return d[token.Length, term.Length];
+    }
+
+    public static int CommonPrefix(string a, string b)
+    {
+        var n = 0;
+        while (n < a.Length && n < b.Length && a[n] == b[n]) n++;
+        return n;
+    }
+
+    /// <summary>
+    /// How far a whole text is from the query, for ranking: per query token, the edit distance to the closest
+    /// token of the text, plus a fraction (below 1) for how early the two part ways; summed. Texts found only
+    /// through a correction therefore rank after exact and prefix hits, and "dorthy" prefers Dorothy to Worthy.
+    /// </summary>
+    public static double Distance(IReadOnlyList<string> queryTokens, string text)
+    {
+        var tokens = Tokens(text);
+        var total = 0.0;
+        foreach (var q in queryTokens)
+            total += tokens.Count == 0
+                ? q.Length
+                : tokens.Min(t => Distance(q, t) + (double)(q.Length - Math.Min(q.Length, CommonPrefix(q, t))) / (q.Length + 1));
+        return total;
+    }
+}

@@ -1,0 +1,229 @@
+using GrpcBank.Application.ReadSide;
+using Microsoft.Data.Sqlite;
+using static GrpcBank.Sqlite.SqliteEventStore;
+
+namespace GrpcBank.Sqlite;
+
+// Searches, statements and summaries. Every query is assembled from fixed SQL fragments chosen by the
+// query's shape; values only ever travel as parameters.
+public sealed partial class SqliteReadStore
+{
+    /// <summary>Typo candidates taken from the trigram index per query token, before re-ranking in C#.</summary>
+    private const int TypoCandidates = 200;
+
+    /// <summary>Corrections kept per query token.</summary>
+    private const int TypoCorrections = 10;
+
+    /// <summary>Relevance is typo distance first, bm25 second: one typo weighs more than any bm25 difference.</summary>
+    private const double TypoWeight = 1000.0;
+
+    private sealed record SortColumn(string Expression, bool Descending, Func<string, object?> ParseAfter);
+
+    private static readonly IReadOnlyDictionary<AccountOrder, SortColumn> AccountSorts = new Dictionary<AccountOrder, SortColumn>
+    {
+        [AccountOrder.Relevance] = new("score", false, v => SortValues.ParseScore(v)),
+        [AccountOrder.OwnerName] = new("a.owner_name", false, v => v),
+        [AccountOrder.OwnerNameDesc] = new("a.owner_name", true, v => v),
+        [AccountOrder.BalanceMinor] = new("a.balance_minor", false, v => SortValues.ParseNumber(v)),
+        [AccountOrder.BalanceMinorDesc] = new("a.balance_minor", true, v => SortValues.ParseNumber(v)),
+        [AccountOrder.OpenedAt] = new("a.opened_at", false, ParseMicros),
+        [AccountOrder.OpenedAtDesc] = new("a.opened_at", true, ParseMicros),
+    };
+
+    private static object? ParseMicros(string value) => SortValues.ParseTime(value) is { } at ? ToMicros(at) : null;
+
+    public Task<Page<AccountView>> SearchAccountsAsync(AccountSearch query, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var tokens = SearchText.Tokens(query.Text);
+            var filter = new Filter();
+            string source;
+            if (tokens.Count == 0)
+                source = $"select {Prefixed("a.", AccountColumns)}, 0.0 as score from accounts a";
+            else
+            {
+                connection.CreateFunction("typo_distance", (string text) => SearchText.Distance(tokens, text));
+                source = $"""
+                    select {Prefixed("a.", AccountColumns)}, typo_distance(a.owner_name) * {TypoWeight} + bm25(accounts_fts) as score
+                    from accounts_fts join accounts a on a.rowid = accounts_fts.rowid
+                    """;
+                filter.Add("accounts_fts match $match", ("$match", OwnerNameMatch(connection, tx, tokens)));
+            }
+            if (query.Status is { } status) filter.Add("a.status = $status", ("$status", status.ToString()));
+            if (query.CurrencyCode is { } currency) filter.Add("a.currency_code = $currency", ("$currency", currency));
+            var sort = AccountSorts[query.Order];
+            return PageOf(connection, tx, source, filter, sort, "a.account_id", query.PageSize, query.After, ReadAccount,
+                (v, r) => new SortKey(query.Order switch
+                {
+                    AccountOrder.Relevance => SortValues.Score(r.GetDouble(8)),
+                    AccountOrder.OwnerName or AccountOrder.OwnerNameDesc => v.OwnerName,
+                    AccountOrder.BalanceMinor or AccountOrder.BalanceMinorDesc => SortValues.Number(v.BalanceMinor),
+                    _ => SortValues.Time(v.OpenedAt),
+                }, v.AccountId));
+        }));
+
+    /// <summary>
+    /// The FTS5 query for owner names: per token, the token as a prefix or any close vocabulary term
+    /// (trigram candidates re-ranked by edit distance); all tokens required.
+    /// </summary>
+    private static string OwnerNameMatch(SqliteConnection connection, SqliteTransaction tx, IReadOnlyList<string> tokens) =>
+        string.Join(" AND ", tokens.Select(token =>
+        {
+            var alternatives = Corrections(connection, tx, token).Select(SearchText.Quote).Prepend(SearchText.Quote(token) + "*");
+            return "(" + string.Join(" OR ", alternatives) + ")";
+        }));
+
+    private static IEnumerable<string> Corrections(SqliteConnection connection, SqliteTransaction tx, string token)
+    {
+        if (token.Length < 3) return [];
+        using var command = SqliteDatabase.Command(connection, tx,
+            "select term from owner_terms_trigram where owner_terms_trigram match $trigrams order by rank limit $limit",
+            ("$trigrams", SearchText.TrigramMatch(token)), ("$limit", TypoCandidates));
+        using var reader = command.ExecuteReader();
+        var candidates = new List<string>();
+        while (reader.Read()) candidates.Add(reader.GetString(0));
+        return candidates
+            .Select(term => (Term: term, Distance: SearchText.Distance(token, term)))
+            .Where(c => c.Distance is > 0 && c.Distance <= SearchText.MaxTypos(token))
+            .OrderBy(c => c.Distance).ThenByDescending(c => SearchText.CommonPrefix(token, c.Term)).ThenBy(c => c.Term, StringComparer.Ordinal)
+            .Take(TypoCorrections)
+            .Select(c => c.Term)
+            .ToList();
+    }
+
+    public Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var filter = new Filter().Add("t.account_id = $account", ("$account", query.AccountId));
+            AddTimeRange(filter, "t.occurred_at", query.From, query.To);
+            return PageOf(connection, tx, $"select {Prefixed("t.", TransactionColumns)} from transactions t", filter,
+                new SortColumn("t.position", false, v => SortValues.ParseNumber(v)), "t.transaction_id",
+                query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId));
+        }));
+
+    public Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var filter = new Filter();
+            if (query.AccountId is { } account) filter.Add("account_id = $account", ("$account", account));
+            if (query.CurrencyCode is { } currency) filter.Add("currency_code = $currency", ("$currency", currency));
+            AddTimeRange(filter, "occurred_at", query.From, query.To);
+            using var command = SqliteDatabase.Command(connection, tx, $"""
+                select occurred_at / {MicrosPerDay} as day,
+                       sum(case when kind in ('Deposit', 'PaymentCredit', 'RefundCredit') then amount_minor else 0 end),
+                       sum(case when kind in ('Deposit', 'PaymentCredit', 'RefundCredit') then 1 else 0 end),
+                       sum(case when kind in ('Withdrawal', 'PaymentDebit', 'RefundDebit') then amount_minor else 0 end),
+                       sum(case when kind in ('Withdrawal', 'PaymentDebit', 'RefundDebit') then 1 else 0 end)
+                from transactions {filter.Where} group by day order by day
+                """, filter.Parameters.ToArray());
+            using var reader = command.ExecuteReader();
+            var days = new List<SummaryBucket>();
+            while (reader.Read())
+                days.Add(new SummaryBucket(DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)),
+                    reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+            return Summaries.Of(days, query.Interval);
+        }));
+
+    private const long MicrosPerDay = 86_400_000_000;
+
+    public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var filter = new Filter();
+            var tokens = SearchText.Tokens(query.Text);
+            if (tokens.Count > 0)
+                filter.Add("o.rowid in (select rowid from orders_fts where orders_fts match $match)", ("$match", SearchText.PrefixMatch(tokens)));
+            if (query.Status is { } status) filter.Add("o.status = $status", ("$status", status.ToString()));
+            if (query.CustomerAccountId is { } customer) filter.Add("o.customer_account_id = $customer", ("$customer", customer));
+            if (query.MerchantAccountId is { } merchant) filter.Add("o.merchant_account_id = $merchant", ("$merchant", merchant));
+            return PageOf(connection, tx, $"select {Prefixed("o.", OrderColumns)} from orders o", filter,
+                new SortColumn("o.placed_at", true, ParseMicros), "o.order_id",
+                query.PageSize, query.After, ReadOrder, (v, _) => new SortKey(SortValues.Time(v.PlacedAt), v.OrderId));
+        }));
+
+    public Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var filter = new Filter();
+            if (query.Status is { } status) filter.Add("p.status = $status", ("$status", status.ToString()));
+            if (query.AccountId is { } account)
+                filter.Add("(p.from_account_id = $account or p.to_account_id = $account)", ("$account", account));
+            if (query.OrderId is { } order) filter.Add("p.order_id = $order", ("$order", order));
+            return PageOf(connection, tx, $"select {Prefixed("p.", PaymentColumns)} from payments p", filter,
+                new SortColumn("p.created_at", true, ParseMicros), "p.payment_id",
+                query.PageSize, query.After, ReadPayment, (v, _) => new SortKey(SortValues.Time(v.CreatedAt), v.PaymentId));
+        }));
+
+    private static void AddTimeRange(Filter filter, string column, DateTimeOffset? from, DateTimeOffset? to)
+    {
+        if (from is { } start) filter.Add($"{column} >= $from", ("$from", ToMicros(start)));
+        if (to is { } end) filter.Add($"{column} < $to", ("$to", ToMicros(end)));
+    }
+
+    /// <summary>
+    /// One keyset page: the rows of <paramref name="source"/> matching <paramref name="filter"/>, after the cursor in
+    /// (sort value, id) order, one more than the page to learn whether another follows; and the count without the cursor.
+    /// </summary>
+    private static Page<T> PageOf<T>(
+        SqliteConnection connection, SqliteTransaction tx, string source, Filter filter, SortColumn sort, string idColumn,
+        int pageSize, SortKey? after, Func<SqliteDataReader, T> read, Func<T, SqliteDataReader, SortKey> keyOf)
+    {
+        var direction = sort.Descending ? "desc" : "asc";
+        var page = new Filter(filter);
+        if (after is not null)
+        {
+            var afterValue = sort.ParseAfter(after.Value)
+                ?? throw new ArgumentException($"the cursor value '{after.Value}' does not fit the order", nameof(after));
+            page.Add($"({sort.Expression}, {idColumn}) {(sort.Descending ? "<" : ">")} ($after_value, $after_id)",
+                ("$after_value", afterValue), ("$after_id", after.Id));
+        }
+        using var command = SqliteDatabase.Command(connection, tx,
+            $"{source} {page.Where} order by {sort.Expression} {direction}, {idColumn} {direction} limit $limit",
+            page.Parameters.Append(("$limit", pageSize + 1)).ToArray());
+        var items = new List<T>();
+        SortKey? lastKey = null, next = null;
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                if (items.Count == pageSize)
+                {
+                    next = lastKey;
+                    break;
+                }
+                items.Add(read(reader));
+                lastKey = keyOf(items[^1], reader);
+            }
+        }
+        using var count = SqliteDatabase.Command(connection, tx, $"select count(*) from ({source} {filter.Where})", filter.Parameters.ToArray());
+        return new Page<T>(items, next, (long)count.ExecuteScalar()!);
+    }
+
+    private static string Prefixed(string alias, string columns) =>
+        string.Join(", ", columns.Split(',', StringSplitOptions.TrimEntries).Select(c => alias + c));
+
+    /// <summary>Conditions and their parameters, ANDed.</summary>
+    private sealed class Filter
+    {
+        private readonly List<string> conditions = [];
+
+        public Filter() { }
+
+        public Filter(Filter other)
+        {
+            conditions.AddRange(other.conditions);
+            Parameters.AddRange(other.Parameters);
+        }
+
+        public List<(string Name, object? Value)> Parameters { get; } = [];
+
+        public string Where => conditions.Count == 0 ? "" : "where " + string.Join(" and ", conditions);
+
+        public Filter Add(string condition, params (string Name, object? Value)[] parameters)
+        {
+            conditions.Add(condition);
+            Parameters.AddRange(parameters);
+            return this;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+namespace GrpcBank.EndToEnd.Tests;
+
+// The end-to-end specs in embedded mode: SQLite event store and read store in a fresh data directory.
+
+public sealed class EmbeddedAccountServiceSpecs : AccountServiceSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}
+
+public sealed class EmbeddedPaymentFlowSpecs : PaymentFlowSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}
+
+public sealed class EmbeddedQuerySpecs : QuerySpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}
+
+public sealed class EmbeddedHistorySpecs : HistorySpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}
+
+public sealed class EmbeddedProcessRecoverySpecs : ProcessRecoverySpecs
+{
+    protected override Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) => BankHost.StartEmbeddedAsync(settings);
+}
