@@ -1,0 +1,59 @@
+using System.Text.Json.Nodes;
+
+namespace GrpcBank.Elasticsearch;
+
+/// <summary>The read side's indices. Each lives as a versioned concrete index behind a stable alias.</summary>
+public enum ViewIndex { Accounts, Transactions, Orders, Payments, Checkpoint }
+
+/// <summary>
+/// Index names: <c>{prefix}-{view}</c> is the alias that reads go through, <c>{prefix}-{view}-v{schema}-{generation}</c>
+/// the concrete index that writes go to. A rebuild creates a new generation and swaps every alias at once.
+/// </summary>
+public sealed record IndexLayout(string Prefix, string Generation)
+{
+    /// <summary>Bumped when a mapping changes; a new schema version needs a rebuild into a new generation.</summary>
+    public const int SchemaVersion = 1;
+
+    public static readonly IReadOnlyList<ViewIndex> All =
+        [ViewIndex.Accounts, ViewIndex.Transactions, ViewIndex.Orders, ViewIndex.Payments, ViewIndex.Checkpoint];
+
+    public string Alias(ViewIndex view) => $"{Prefix}-{Name(view)}";
+
+    public string Concrete(ViewIndex view) => $"{Prefix}-{Name(view)}-v{SchemaVersion}-{Generation}";
+
+    /// <summary>Poison writes of every generation; never swapped, never deleted by a rebuild.</summary>
+    public string DeadLetters => $"{Prefix}-deadletters";
+
+    public IndexLayout WithGeneration(string generation) => this with { Generation = generation };
+
+    /// <summary>The generation of a concrete index name of this prefix, or null when it is not one of ours.</summary>
+    public string? GenerationOf(ViewIndex view, string concreteIndex)
+    {
+        var stem = $"{Prefix}-{Name(view)}-v{SchemaVersion}-";
+        return concreteIndex.StartsWith(stem, StringComparison.Ordinal) ? concreteIndex[stem.Length..] : null;
+    }
+
+    private static string Name(ViewIndex view) => view.ToString().ToLowerInvariant();
+
+    /// <summary>The body of <c>PUT /{index}</c>: shared settings, the view's strict mapping and, optionally, its alias.</summary>
+    public string CreateBody(ViewIndex view, bool withAlias)
+    {
+        var body = new JsonObject
+        {
+            ["settings"] = Resource("settings"),
+            ["mappings"] = Resource(Name(view)),
+        };
+        if (withAlias) body["aliases"] = new JsonObject { [Alias(view)] = new JsonObject() };
+        return body.ToJsonString();
+    }
+
+    public static string DeadLettersBody() =>
+        new JsonObject { ["settings"] = Resource("settings"), ["mappings"] = Resource("deadletters") }.ToJsonString();
+
+    private static JsonNode Resource(string name)
+    {
+        using var stream = typeof(IndexLayout).Assembly.GetManifestResourceStream($"GrpcBank.Elasticsearch.Mappings.{name}.json")
+            ?? throw new InvalidOperationException($"mapping resource {name}.json is missing");
+        return JsonNode.Parse(stream)!;
+    }
+}

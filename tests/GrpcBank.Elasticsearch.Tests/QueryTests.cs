@@ -1,0 +1,200 @@
+using Snapshooter;
+using GrpcBank.Application.ReadSide;
+using static GrpcBank.Elasticsearch.Tests.Fixture;
+
+namespace GrpcBank.Elasticsearch.Tests;
+
+public sealed class QueryTests
+{
+    private const string Ada = """{"account_id":"acc-1","owner_name":"Ada Lovelace","currency_code":"EUR","balance_minor":10000,"status":"Active","version":2,"opened_at":"2025-03-01T09:31:00+00:00","updated_at":"2025-03-01T09:32:00+00:00"}""";
+    private const string Adam = """{"account_id":"acc-2","owner_name":"Adam Smith","currency_code":"EUR","balance_minor":500,"status":"Active","version":1,"opened_at":"2025-03-02T10:00:00+00:00","updated_at":"2025-03-02T10:00:00+00:00"}""";
+
+    private static string Hits(long total, params (string Index, string Id, string Source, string Sort)[] hits) =>
+        $$"""{"took":3,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":{{total}},"relation":"eq"},"max_score":null,"hits":[""" +
+        string.Join(",", hits.Select(h => $$"""{"_index":"{{h.Index}}","_id":"{{h.Id}}","_score":null,"_source":{{h.Source}},"sort":{{h.Sort}}}""")) + "]}}";
+
+    [Fact]
+    public async Task GivenAnAccount_WhenGotById_ThenItIsReadThroughTheAlias()
+    {
+        var node = Node().On("GET", "/grpcbank-accounts/_doc/acc-1",
+            $$"""{"_index":"grpcbank-accounts-v1-1","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada}}}""");
+        var store = await StartedStore(node);
+
+        var account = await store.GetAccountAsync("acc-1", CancellationToken.None);
+
+        Assert.Equal(new AccountView("acc-1", "Ada Lovelace", "EUR", 10_000, AccountViewStatus.Active, 2,
+            T0.AddMinutes(1), T0.AddMinutes(2)), account);
+    }
+
+    [Fact]
+    public async Task GivenNoSuchOrderOrPayment_WhenGotById_ThenNull()
+    {
+        var node = Node()
+            .On("GET", "/grpcbank-orders/_doc/ord-9", 404, """{"_index":"grpcbank-orders-v1-1","_id":"ord-9","found":false}""")
+            .On("GET", "/grpcbank-payments/_doc/pay-9", 404, """{"_index":"grpcbank-payments-v1-1","_id":"pay-9","found":false}""");
+        var store = await StartedStore(node);
+
+        Assert.Null(await store.GetOrderAsync("ord-9", CancellationToken.None));
+        Assert.Null(await store.GetPaymentAsync("pay-9", CancellationToken.None));
+    }
+
+    public static TheoryData<string, AccountSearch> AccountSearches => new()
+    {
+        { "TextByRelevance", new AccountSearch("ada lov", null, null, AccountOrder.Relevance, 20, null) },
+        { "TextByRelevanceNextPage", new AccountSearch("ada", null, null, AccountOrder.Relevance, 20, new SortKey("1.3862944", "acc-1")) },
+        { "FilteredByOwnerName", new AccountSearch("", AccountViewStatus.Frozen, "EUR", AccountOrder.OwnerName, 10, null) },
+        { "ByOwnerNameDescNextPage", new AccountSearch("", null, null, AccountOrder.OwnerNameDesc, 10, new SortKey("ada lovelace", "acc-1")) },
+        { "ByBalance", new AccountSearch("", null, "GBP", AccountOrder.BalanceMinor, 5, new SortKey("500", "acc-2")) },
+        { "ByBalanceDesc", new AccountSearch("smith", AccountViewStatus.Active, null, AccountOrder.BalanceMinorDesc, 5, null) },
+        { "ByOpenedAt", new AccountSearch("", null, null, AccountOrder.OpenedAt, 2, new SortKey("1740909600000", "acc-2")) },
+        { "ByOpenedAtDesc", new AccountSearch("", AccountViewStatus.Closed, null, AccountOrder.OpenedAtDesc, 100, null) },
+    };
+
+    [Theory]
+    [MemberData(nameof(AccountSearches))]
+    public async Task WhenAccountsAreSearched_ThenTheRequestIsABoolQueryWithFiltersSortTieBreakerAndSearchAfter(string name, AccountSearch search)
+    {
+        var node = Node().On("POST", "/grpcbank-accounts/_search", Hits(0));
+        var store = await StartedStore(node);
+
+        await store.SearchAccountsAsync(search, CancellationToken.None);
+
+        Snapshot.Match(node.Transcript(), new SnapshotNameExtension(name));
+    }
+
+    [Fact]
+    public async Task GivenMoreHitsThanAPage_WhenAccountsAreSearched_ThenTheLastKeptHitsSortValuesAreTheNextKey()
+    {
+        var node = Node().On("POST", "/grpcbank-accounts/_search", Hits(3,
+            ("grpcbank-accounts-v1-1", "acc-1", Ada, """["ada lovelace","acc-1"]"""),
+            ("grpcbank-accounts-v1-1", "acc-2", Adam, """["adam smith","acc-2"]"""),
+            ("grpcbank-accounts-v1-1", "acc-3", Adam.Replace("acc-2", "acc-3"), """["adam smith","acc-3"]""")));
+        var store = await StartedStore(node);
+
+        var page = await store.SearchAccountsAsync(new AccountSearch("", null, null, AccountOrder.OwnerName, 2, null), CancellationToken.None);
+
+        Assert.Equal(["acc-1", "acc-2"], page.Items.Select(a => a.AccountId));
+        Assert.Equal(new SortKey("adam smith", "acc-2"), page.NextAfter);
+        Assert.Equal(3, page.TotalSize);
+    }
+
+    [Fact]
+    public async Task GivenRelevanceAndDateSorts_WhenTheLastPageIsRead_ThenNoNextKeyAndNumericSortValuesRoundTrip()
+    {
+        var node = Node().On("POST", "/grpcbank-accounts/_search", Hits(3,
+            ("grpcbank-accounts-v1-1", "acc-1", Ada, """[1.3862944,"acc-1"]"""),
+            ("grpcbank-accounts-v1-1", "acc-2", Adam, """[0.6931472,"acc-2"]""")));
+        var store = await StartedStore(node);
+
+        var last = await store.SearchAccountsAsync(new AccountSearch("ada", null, null, AccountOrder.Relevance, 2, null), CancellationToken.None);
+        Assert.Null(last.NextAfter);
+
+        node.On("POST", "/grpcbank-accounts/_search", Hits(3,
+            ("grpcbank-accounts-v1-1", "acc-1", Ada, """[1740821460000,"acc-1"]"""),
+            ("grpcbank-accounts-v1-1", "acc-2", Adam, """[1740909600000,"acc-2"]""")));
+        var byDate = await store.SearchAccountsAsync(new AccountSearch("", null, null, AccountOrder.OpenedAt, 1, null), CancellationToken.None);
+        Assert.Equal(new SortKey("1740821460000", "acc-1"), byDate.NextAfter);
+    }
+
+    [Fact]
+    public async Task WhenAStatementPageIsListed_ThenItFiltersByAccountAndTimeAndPagesByPosition()
+    {
+        var line = """{"transaction_id":"t-5","account_id":"acc-1","kind":"Withdrawal","amount_minor":3000,"currency_code":"EUR","balance_after_minor":7000,"occurred_at":"2025-03-01T09:35:00+00:00","reference":"rent","payment_id":"","order_id":"","position":5}""";
+        var node = Node().On("POST", "/grpcbank-transactions/_search", Hits(2,
+            ("grpcbank-transactions-v1-1", "t-5", line, "[5]"),
+            ("grpcbank-transactions-v1-1", "t-7", line.Replace("t-5", "t-7").Replace("\"position\":5", "\"position\":7"), "[7]")));
+        var store = await StartedStore(node);
+
+        var page = await store.ListTransactionsAsync(
+            new TransactionQuery("acc-1", T0, T0.AddDays(1), 1, new SortKey("2", "t-2")), CancellationToken.None);
+
+        Snapshot.Match(node.Transcript());
+        Assert.Equal(new TransactionView("t-5", "acc-1", TransactionKind.Withdrawal, 3_000, "EUR", 7_000, T0.AddMinutes(5), "rent", "", "", 5),
+            Assert.Single(page.Items));
+        Assert.Equal(new SortKey("5", "t-5"), page.NextAfter);
+    }
+
+    [Theory]
+    [InlineData("AccountByDay", "acc-1", null, SummaryInterval.Day)]
+    [InlineData("CurrencyByMonth", null, "EUR", SummaryInterval.Month)]
+    public async Task WhenTransactionsAreSummarized_ThenADateHistogramWithCreditAndDebitFiltersIsAskedFor(
+        string name, string? accountId, string? currency, SummaryInterval interval)
+    {
+        var node = Node().On("POST", "/grpcbank-transactions/_search", Summary);
+        var store = await StartedStore(node);
+
+        await store.SummarizeTransactionsAsync(new SummaryQuery(accountId, currency, T0, T0.AddDays(30), interval), CancellationToken.None);
+
+        Snapshot.Match(node.Transcript(), new SnapshotNameExtension(name));
+    }
+
+    private const string Summary = """
+        {"took":4,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},
+         "hits":{"total":{"value":5,"relation":"eq"},"max_score":null,"hits":[]},
+         "aggregations":{
+           "date_histogram#per_interval":{"buckets":[
+             {"key_as_string":"2025-03-01T00:00:00.000Z","key":1740787200000,"doc_count":3,
+              "filter#credit":{"doc_count":2,"sum#amount":{"value":15000.0}},
+              "filter#debit":{"doc_count":1,"sum#amount":{"value":2500.0}}},
+             {"key_as_string":"2025-03-03T00:00:00.000Z","key":1740960000000,"doc_count":2,
+              "filter#credit":{"doc_count":0,"sum#amount":{"value":0.0}},
+              "filter#debit":{"doc_count":2,"sum#amount":{"value":4000.0}}}]},
+           "filter#credit":{"doc_count":2,"sum#amount":{"value":15000.0}},
+           "filter#debit":{"doc_count":3,"sum#amount":{"value":6500.0}}}}
+        """;
+
+    [Fact]
+    public async Task GivenTypedKeyAggregations_WhenSummarized_ThenBucketsAndTotalsAreRead()
+    {
+        var node = Node().On("POST", "/grpcbank-transactions/_search", Summary);
+        var store = await StartedStore(node);
+
+        var summary = await store.SummarizeTransactionsAsync(new SummaryQuery("acc-1", null, null, null, SummaryInterval.Day), CancellationToken.None);
+
+        Assert.Equal(
+            [
+                new SummaryBucket(new DateTimeOffset(2025, 3, 1, 0, 0, 0, TimeSpan.Zero), 15_000, 2, 2_500, 1),
+                new SummaryBucket(new DateTimeOffset(2025, 3, 3, 0, 0, 0, TimeSpan.Zero), 0, 0, 4_000, 2),
+            ],
+            summary.Buckets);
+        Assert.Equal(new SummaryBucket(null, 15_000, 2, 6_500, 3), summary.Totals);
+    }
+
+    public static TheoryData<string, OrderSearch> OrderSearches => new()
+    {
+        { "Everything", new OrderSearch("", null, null, null, 20, null) },
+        { "TextAndFilters", new OrderSearch("engine manual", OrderViewStatus.Paid, "acc-1", "m-1", 10, null) },
+        { "NextPage", new OrderSearch("", OrderViewStatus.Cancelled, null, "m-1", 10, new SortKey("1740821580000", "ord-1")) },
+    };
+
+    [Theory]
+    [MemberData(nameof(OrderSearches))]
+    public async Task WhenOrdersAreSearched_ThenNewestFirstWithFilters(string name, OrderSearch search)
+    {
+        var node = Node().On("POST", "/grpcbank-orders/_search", Hits(0));
+        var store = await StartedStore(node);
+
+        await store.SearchOrdersAsync(search, CancellationToken.None);
+
+        Snapshot.Match(node.Transcript(), new SnapshotNameExtension(name));
+    }
+
+    public static TheoryData<string, PaymentSearch> PaymentSearches => new()
+    {
+        { "Everything", new PaymentSearch(null, null, null, 20, null) },
+        { "FromOrToAnAccount", new PaymentSearch(PaymentViewStatus.Completed, "acc-1", null, 10, null) },
+        { "ByOrderNextPage", new PaymentSearch(null, null, "ord-1", 10, new SortKey("1740821640000", "pay-1")) },
+    };
+
+    [Theory]
+    [MemberData(nameof(PaymentSearches))]
+    public async Task WhenPaymentsAreSearched_ThenNewestFirstAndTheAccountMatchesPayerOrPayee(string name, PaymentSearch search)
+    {
+        var node = Node().On("POST", "/grpcbank-payments/_search", Hits(0));
+        var store = await StartedStore(node);
+
+        await store.SearchPaymentsAsync(search, CancellationToken.None);
+
+        Snapshot.Match(node.Transcript(), new SnapshotNameExtension(name));
+    }
+}

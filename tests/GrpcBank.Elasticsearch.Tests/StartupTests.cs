@@ -1,0 +1,53 @@
+using static GrpcBank.Elasticsearch.Tests.Fixture;
+
+namespace GrpcBank.Elasticsearch.Tests;
+
+public sealed class StartupTests
+{
+    [Fact]
+    public async Task GivenAnEmptyCluster_WhenInitialized_ThenEveryIndexIsCreatedWithStrictMappingsBehindItsAlias()
+    {
+        var node = new RecordingInvoker()
+            .On("GET", "/_alias/grpcbank-*", "{}")
+            .On("PUT", "/grpcbank-deadletters", """{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-deadletters"}""");
+        foreach (var view in new[] { "accounts", "transactions", "orders", "payments", "checkpoint" })
+            node.On("PUT", $"/grpcbank-{view}-v1-1", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v1-1"}""");
+
+        await Store(node).InitializeAsync(CancellationToken.None);
+
+        Snapshot.Match(node.Transcript());
+    }
+
+    [Fact]
+    public async Task GivenGeneration1BehindTheAliases_WhenInitialized_ThenNothingIsCreatedAndWritesGoToGeneration1()
+    {
+        var node = Node();
+        var store = Store(node);
+
+        await store.InitializeAsync(CancellationToken.None);
+
+        Assert.Equal(["PUT /grpcbank-deadletters", "GET /_alias/grpcbank-*"], node.Sent.Select(r => $"{r.Method} {r.Path}"));
+        Assert.Equal("1", await store.CurrentGenerationAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task GivenAnAliasOnTwoIndices_WhenInitialized_ThenItRefusesToGuessWhereToWrite()
+    {
+        var node = Node().On("GET", "/_alias/grpcbank-*", """
+            {"grpcbank-accounts-v1-1":{"aliases":{"grpcbank-accounts":{}}},
+             "grpcbank-accounts-v1-2":{"aliases":{"grpcbank-accounts":{}}}}
+            """);
+
+        var error = await Assert.ThrowsAsync<ElasticsearchReadStoreException>(() => Store(node).InitializeAsync(CancellationToken.None));
+
+        Assert.Contains("points at both", error.Message);
+    }
+
+    [Fact]
+    public async Task GivenNoNodeListening_WhenApplying_ThenItThrowsSoTheRelayBacksOff()
+    {
+        var store = new ElasticsearchReadStore(new Uri("http://127.0.0.1:9"), "grpcbank");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => store.ApplyAsync(Batch(), 4, CancellationToken.None));
+    }
+}
