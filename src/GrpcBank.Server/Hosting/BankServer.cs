@@ -10,6 +10,7 @@ using GrpcBank.Server.History;
 using GrpcBank.Server.Orders;
 using GrpcBank.Server.Payments;
 using GrpcBank.Server.Query;
+using GrpcBank.Elasticsearch;
 using GrpcBank.Postgres;
 using GrpcBank.Sqlite;
 using System.Threading.RateLimiting;
@@ -94,7 +95,11 @@ public static class BankServer
             services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
             services.AddSingleton<IRelayLease, InProcessRelayLease>();
         }
-        services.AddSingleton<IReadStore>(_ => new SqliteReadStore(Path.Combine(dataDirectory, "read.db")));
+        if (configuration["Elasticsearch:Url"] is { Length: > 0 } elasticsearch)
+            services.AddSingleton<IReadStore>(sp => new ElasticsearchReadStore(
+                new Uri(elasticsearch), configuration["Elasticsearch:IndexPrefix"] ?? "grpcbank", sp.GetRequiredService<ILogger<ElasticsearchReadStore>>()));
+        else
+            services.AddSingleton<IReadStore>(_ => new SqliteReadStore(Path.Combine(dataDirectory, "read.db")));
     }
 }
 
