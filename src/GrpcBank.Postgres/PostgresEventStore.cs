@@ -1,4 +1,5 @@
 using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -9,7 +10,7 @@ namespace GrpcBank.Postgres;
 /// the transaction id, inserts the events, their outbox rows and the request-log row, and notifies the relay.
 /// Readers of the global order only see positions that are settled (see <see cref="SettledPosition"/>).
 /// </summary>
-public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
+public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAsyncDisposable
 {
     public const string NotificationChannel = "grpcbank_outbox";
 
@@ -81,6 +82,59 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
     public Task MigrateAsync(CancellationToken ct) => PostgresMigrations.ApplyAsync(dataSource, schema, ct);
 
     public IOutbox Outbox => this;
+
+    public IDeadLetters DeadLetters => this;
+
+    public async Task<long> HeadPositionAsync(CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("select coalesce(max(position), 0) from events");
+        return (long)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    async Task IDeadLetters.AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            insert into dead_letters (consumer, position, error, failed_at) values ($1, $2, $3, $4)
+            on conflict (consumer, position) do update set error = excluded.error, failed_at = excluded.failed_at
+            """);
+        command.Parameters.Add(new() { Value = consumer });
+        command.Parameters.Add(new() { Value = e.Position });
+        command.Parameters.Add(new() { Value = error });
+        command.Parameters.Add(new() { Value = failedAt.ToUniversalTime() });
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    async Task<DeadLetterPage> IDeadLetters.ListAsync(long afterPosition, int maxCount, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var batch = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                WithParameters(new NpgsqlBatchCommand($"""
+                    select {EventColumns}, d.consumer, d.error, d.failed_at
+                    from dead_letters d join events e on e.position = d.position
+                    where d.position > $1 order by d.position, d.consumer limit $2
+                    """), [afterPosition, maxCount]),
+                new("select count(*) from dead_letters"),
+            },
+        };
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        var items = new List<DeadLetter>();
+        while (await reader.ReadAsync(ct))
+            items.Add(new DeadLetter(reader.GetString(8), ReadEvent(reader), reader.GetString(9), reader.GetFieldValue<DateTimeOffset>(10)));
+        await reader.NextResultAsync(ct);
+        await reader.ReadAsync(ct);
+        return new DeadLetterPage(items, reader.GetInt64(0));
+    }
+
+    async Task IDeadLetters.RemoveAsync(string consumer, long position, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("delete from dead_letters where consumer = $1 and position = $2");
+        command.Parameters.Add(new() { Value = consumer });
+        command.Parameters.Add(new() { Value = position });
+        await command.ExecuteNonQueryAsync(ct);
+    }
 
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
@@ -250,12 +304,13 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IAsyncDisposable
     private static async Task<List<RecordedEvent>> ReadEventsAsync(NpgsqlDataReader reader, CancellationToken ct)
     {
         var events = new List<RecordedEvent>();
-        while (await reader.ReadAsync(ct))
-            events.Add(new RecordedEvent(
-                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetGuid(3), reader.GetString(4),
-                reader.GetString(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7)));
+        while (await reader.ReadAsync(ct)) events.Add(ReadEvent(reader));
         return events;
     }
+
+    private static RecordedEvent ReadEvent(NpgsqlDataReader reader) => new(
+        reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetGuid(3), reader.GetString(4),
+        reader.GetString(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7));
 
     private static NpgsqlParameter Text(string? value) =>
         new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace GrpcBank.Sqlite;
 
 /// <summary>The embedded event store. Commits are serialised, so positions become visible in order.</summary>
-public sealed class SqliteEventStore : IEventStore, IOutbox, IDisposable
+public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisposable
 {
     private const string Schema = """
         create table if not exists events (
@@ -21,6 +21,13 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDisposable
         );
         create table if not exists outbox (
             position integer primary key references events (position)
+        );
+        create table if not exists dead_letters (
+            consumer  text    not null,
+            position  integer not null references events (position),
+            error     text    not null,
+            failed_at integer not null,
+            primary key (consumer, position)
         );
         create table if not exists request_log (
             request_id  text    primary key,
@@ -40,6 +47,49 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDisposable
     public SqliteEventStore(string path) => db = new SqliteDatabase(path, Schema);
 
     public IOutbox Outbox => this;
+
+    public IDeadLetters DeadLetters => this;
+
+    public Task<long> HeadPositionAsync(CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            using var head = SqliteDatabase.Command(connection, tx, "select coalesce(max(position), 0) from events");
+            return (long)head.ExecuteScalar()!;
+        }));
+
+    Task IDeadLetters.AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct) =>
+        db.WriteAsync((connection, tx) =>
+        {
+            using var insert = SqliteDatabase.Command(connection, tx, """
+                insert into dead_letters (consumer, position, error, failed_at) values ($consumer, $position, $error, $at)
+                on conflict (consumer, position) do update set error = excluded.error, failed_at = excluded.failed_at
+                """, ("$consumer", consumer), ("$position", e.Position), ("$error", error), ("$at", ToMicros(failedAt)));
+            return insert.ExecuteNonQuery();
+        }, ct);
+
+    Task<DeadLetterPage> IDeadLetters.ListAsync(long afterPosition, int maxCount, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            using var command = SqliteDatabase.Command(connection, tx, $"""
+                select {EventColumns}, d.consumer, d.error, d.failed_at
+                from dead_letters d join events e on e.position = d.position
+                where d.position > $after order by d.position, d.consumer limit $max
+                """, ("$after", afterPosition), ("$max", maxCount));
+            using var reader = command.ExecuteReader();
+            var items = new List<DeadLetter>();
+            while (reader.Read())
+                items.Add(new DeadLetter(reader.GetString(8), ReadEvent(reader), reader.GetString(9), FromMicros(reader.GetInt64(10))));
+            using var count = SqliteDatabase.Command(connection, tx, "select count(*) from dead_letters");
+            return new DeadLetterPage(items, (long)count.ExecuteScalar()!);
+        }));
+
+    Task IDeadLetters.RemoveAsync(string consumer, long position, CancellationToken ct) =>
+        db.WriteAsync((connection, tx) =>
+        {
+            using var delete = SqliteDatabase.Command(connection, tx,
+                "delete from dead_letters where consumer = $consumer and position = $position", ("$consumer", consumer), ("$position", position));
+            return delete.ExecuteNonQuery();
+        }, ct);
 
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
@@ -153,12 +203,13 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDisposable
         using var command = SqliteDatabase.Command(connection, tx, sql, parameters);
         using var reader = command.ExecuteReader();
         var events = new List<RecordedEvent>();
-        while (reader.Read())
-            events.Add(new RecordedEvent(
-                reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), Guid.Parse(reader.GetString(3)),
-                reader.GetString(4), reader.GetString(5), reader.GetString(6), FromMicros(reader.GetInt64(7))));
+        while (reader.Read()) events.Add(ReadEvent(reader));
         return events;
     }
+
+    private static RecordedEvent ReadEvent(SqliteDataReader reader) => new(
+        reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), Guid.Parse(reader.GetString(3)),
+        reader.GetString(4), reader.GetString(5), reader.GetString(6), FromMicros(reader.GetInt64(7)));
 
     public static long ToMicros(DateTimeOffset at) => (at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / TimeSpan.TicksPerMicrosecond;
 

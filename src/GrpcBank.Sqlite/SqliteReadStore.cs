@@ -130,8 +130,12 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
 
     private readonly SqliteDatabase db;
 
+    /// <summary>The database file.</summary>
+    public string Path { get; }
+
     public SqliteReadStore(string path)
     {
+        Path = path;
         db = new SqliteDatabase(path, "");
         using var connection = db.Open();
         using var version = connection.CreateCommand();

@@ -26,3 +26,8 @@ public sealed class EmbeddedProcessRecoverySpecs : ProcessRecoverySpecs
 {
     protected override Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) => BankHost.StartEmbeddedAsync(settings);
 }
+
+public sealed class EmbeddedAdminSpecs : AdminSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}

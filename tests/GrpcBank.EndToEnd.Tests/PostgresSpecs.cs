@@ -30,3 +30,8 @@ public sealed class PostgresProcessRecoverySpecs(PostgresServer postgres) : Proc
     protected override async Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) =>
         await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), settings);
 }
+
+public sealed class PostgresAdminSpecs(PostgresServer postgres) : AdminSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+}

@@ -296,7 +296,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
     public async Task TheRelay_UnderConcurrentWriters_DeliversEveryEventOnce_InStreamOrder_AndEveryWatermarkIsTrue()
     {
         var sink = new RecordingSink();
-        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), NullLogger<OutboxRelay>.Instance);
+        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance);
         using var writersDone = new CancellationTokenSource();
 
         var writers = Task.WhenAll(Enumerable.Range(1, 4).Select(w => Task.Run(async () =>
@@ -342,6 +342,78 @@ public abstract class EventStoreConformance : IAsyncLifetime
             Watermarks.Add((watermark, Delivered.Count));
             return Task.CompletedTask;
         }
+    }
+
+    [Fact]
+    public async Task TheRelay_DeadLettersAnEventItsSinkCannotHandle_AndDeliversTheRestOfTheBatch()
+    {
+        await AppendAsync("account-1", 0, Event(), Event(data: """{"poison":true}"""), Event());
+        var sink = new PickySink();
+        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance);
+
+        // On PostgreSQL pending rows stay hidden while any older transaction in the cluster is open: pump until seen.
+        await EventStoreProbes.Eventually(async () =>
+        {
+            await relay.PumpOnceAsync(Ct);
+            return sink.Delivered.Count == 2;
+        });
+        var deadLetters = await Store.DeadLetters.ListAsync(0, 10, Ct);
+        var pending = await Store.Outbox.ReadPendingAsync(10, Ct);
+
+        Assert.Equal([1L, 3L], sink.Delivered.Select(e => e.StreamVersion));
+        var deadLetter = Assert.Single(deadLetters.Items);
+        Assert.Equal(("picky", 2L, 1L), (deadLetter.Consumer, deadLetter.Event.StreamVersion, deadLetters.TotalSize));
+        Assert.Contains("poison", deadLetter.Error);
+        Assert.Empty(pending.Events);
+
+        await Store.DeadLetters.RemoveAsync("picky", deadLetter.Event.Position, Ct);
+        Assert.Equal(0, (await Store.DeadLetters.ListAsync(0, 10, Ct)).TotalSize);
+    }
+
+    [Fact]
+    public async Task TheRelay_DoesNotDeadLetterWhenTheSinkIsUnavailable_TheBatchStaysPending()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+        var relay = new OutboxRelay(Store, [new UnavailableSink()], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance);
+
+        await EventStoreProbes.Eventually(async () =>
+        {
+            try
+            {
+                await relay.PumpOnceAsync(Ct);
+                return false;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+        });
+
+        Assert.Equal(0, (await Store.DeadLetters.ListAsync(0, 10, Ct)).TotalSize);
+        Assert.Equal(2, (await Store.DrainOutboxAsync(through: 2)).Count);
+    }
+
+    /// <summary>Refuses any event whose payload says it is poison, the way a projection refuses bad data.</summary>
+    private sealed class PickySink : IEventSink
+    {
+        public List<RecordedEvent> Delivered { get; } = [];
+
+        public string Name => "picky";
+
+        public Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+        {
+            if (events.Any(e => e.DataJson.Contains("poison"))) throw new InvalidDataException("poison payload");
+            Delivered.AddRange(events);
+            return Task.CompletedTask;
+        }
+    }
+
+    private sealed class UnavailableSink : IEventSink
+    {
+        public string Name => "unavailable";
+
+        public Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct) =>
+            throw new IOException("connection refused");
     }
 
     [Fact]

@@ -25,8 +25,14 @@ public interface IEventStore
     /// <summary>The request log entry for an idempotency key, if a command with it succeeded.</summary>
     Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct);
 
+    /// <summary>The newest committed position (0 for an empty store).</summary>
+    Task<long> HeadPositionAsync(CancellationToken ct);
+
     /// <summary>The outbox: appended events not yet handed to every sink.</summary>
     IOutbox Outbox { get; }
+
+    /// <summary>Events the relay's consumers could not handle.</summary>
+    Relay.IDeadLetters DeadLetters { get; }
 }
 
 public sealed record EventData(Guid EventId, string EventType, string DataJson, string MetadataJson);

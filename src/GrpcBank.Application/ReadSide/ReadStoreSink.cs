@@ -10,26 +10,75 @@ namespace GrpcBank.Application.ReadSide;
 /// </summary>
 public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, ILogger<ReadStoreSink> logger) : IEventSink
 {
+    public const string SinkName = "read-side";
     private const int ReplayBatch = 1_000;
 
-    public string Name => "read-side";
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private long maxDelivered;
+
+    public string Name => SinkName;
+
+    /// <summary>The highest position ever handed to the read store (events may arrive out of position order).</summary>
+    public long MaxDeliveredPosition => Interlocked.Read(ref maxDelivered);
 
     public async Task StartAsync(CancellationToken ct)
     {
         if (await readStore.AppliedPositionAsync(ct) > 0) return;
-        long after = 0, replayed = 0;
+        var replayed = await ReplayAsync(readStore, 0, _ => { }, ct);
+        if (replayed.Count > 0) logger.LogInformation("Read side rebuilt from {Count} events of the event store", replayed.Count);
+    }
+
+    public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+    {
+        await gate.WaitAsync(ct);
+        try
+        {
+            await readStore.ApplyAsync(events, watermark, ct);
+            if (events.Count > 0) InterlockedMax(ref maxDelivered, events.Max(e => e.Position));
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> while no batch is being delivered (the relay waits meanwhile).</summary>
+    public async Task<T> PausedAsync<T>(Func<Task<T>> work, CancellationToken ct)
+    {
+        await gate.WaitAsync(ct);
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Applies every committed event after <paramref name="after"/> from the event store to <paramref name="target"/>,
+    /// with watermark 0: replayed views are exact, but only the relay knows which positions are settled.
+    /// </summary>
+    public async Task<(int Count, long LastPosition)> ReplayAsync(IReadStore target, long after, Action<long> progress, CancellationToken ct)
+    {
+        var count = 0;
         while (true)
         {
             var events = await store.ReadAllAsync(after, ReplayBatch, ct);
             if (events.Count == 0) break;
-            // Watermark 0: replayed views are exact, but only the relay knows which positions are settled.
-            await readStore.ApplyAsync(events, 0, ct);
+            await target.ApplyAsync(events, 0, ct);
             after = events[^1].Position;
-            replayed += events.Count;
+            count += events.Count;
+            progress(count);
         }
-        if (replayed > 0) logger.LogInformation("Read side rebuilt from {Count} events of the event store", replayed);
+        return (count, after);
     }
 
-    public Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct) =>
-        readStore.ApplyAsync(events, watermark, ct);
+    private static void InterlockedMax(ref long target, long value)
+    {
+        long seen;
+        while ((seen = Interlocked.Read(ref target)) < value)
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen) return;
+    }
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using GrpcBank.Application.EventStore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -6,13 +7,15 @@ namespace GrpcBank.Application.Relay;
 
 /// <summary>
 /// Streams outbox rows to every sink, then removes them: a crash in between redelivers (at-least-once),
-/// never loses. Only the holder of the relay lease runs; transient sink failures back off and retry.
+/// never loses. Only the holder of the relay lease runs. Transient failures back off and retry the batch; an
+/// event a sink cannot handle because of its data is isolated and dead-lettered, so it cannot block the rest.
 /// </summary>
 public sealed class OutboxRelay(
     IEventStore store,
     IEnumerable<IEventSink> sinks,
     IRelayLease lease,
     RelayProgress progress,
+    TimeProvider clock,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
     private const int BatchSize = 500;
@@ -28,9 +31,10 @@ public sealed class OutboxRelay(
             {
                 await using var held = await lease.AcquireAsync(stoppingToken);
                 using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, held.Lost);
+                progress.SetActive(true);
                 logger.LogInformation("Outbox relay active");
                 foreach (var sink in sinks) await sink.StartAsync(running.Token);
-                await RunAsync(running.Token);
+                await RunAsync(running.Token, () => backoff = TimeSpan.FromMilliseconds(100));
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -38,20 +42,24 @@ public sealed class OutboxRelay(
             }
             catch (Exception e)
             {
+                progress.Failed(e);
                 logger.LogError(e, "Outbox relay failed; retrying in {Backoff}", backoff);
                 await Task.Delay(backoff, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
-                continue;
             }
-            backoff = TimeSpan.FromMilliseconds(100);
+            finally
+            {
+                progress.SetActive(false);
+            }
         }
     }
 
-    private async Task RunAsync(CancellationToken ct)
+    private async Task RunAsync(CancellationToken ct, Action succeeded)
     {
         while (!ct.IsCancellationRequested)
         {
             var drained = await PumpOnceAsync(ct);
+            succeeded();
             if (drained) await store.Outbox.WaitForPendingAsync(PollInterval, ct);
         }
     }
@@ -60,11 +68,42 @@ public sealed class OutboxRelay(
     public async Task<bool> PumpOnceAsync(CancellationToken ct)
     {
         var batch = await store.Outbox.ReadPendingAsync(BatchSize, ct);
-        if (batch.Events.Count == 0 && batch.Watermark <= progress.Watermark) return true;
-        foreach (var sink in sinks)
-            await sink.HandleAsync(batch.Events, batch.Watermark, ct);
-        if (batch.Events.Count > 0) await store.Outbox.CompleteAsync(batch, ct);
-        progress.Advance(batch.Watermark, batch.Events.Count);
+        if (batch.Events.Count > 0 || batch.Watermark > progress.Watermark)
+        {
+            foreach (var sink in sinks) await DeliverAsync(sink, batch, ct);
+            if (batch.Events.Count > 0) await store.Outbox.CompleteAsync(batch, ct);
+            progress.Advance(batch.Watermark, batch.Events.Count);
+        }
+        progress.Passed(clock.GetUtcNow());
         return batch.Events.Count < BatchSize;
     }
+
+    private async Task DeliverAsync(IEventSink sink, OutboxBatch batch, CancellationToken ct)
+    {
+        try
+        {
+            await sink.HandleAsync(batch.Events, batch.Watermark, ct);
+        }
+        catch (Exception e) when (IsPoison(e))
+        {
+            // Something in the batch is unprocessable: find it by handing the events over one at a time.
+            foreach (var single in batch.Events)
+            {
+                try
+                {
+                    await sink.HandleAsync([single], 0, ct);
+                }
+                catch (Exception poison) when (IsPoison(poison))
+                {
+                    logger.LogError(poison, "{Sink} cannot handle {EventType} at position {Position} ({StreamId}@{Version}); dead-lettered",
+                        sink.Name, single.EventType, single.Position, single.StreamId, single.StreamVersion);
+                    await store.DeadLetters.AddAsync(sink.Name, single, $"{poison.GetType().Name}: {poison.Message}", clock.GetUtcNow(), ct);
+                }
+            }
+            await sink.HandleAsync([], batch.Watermark, ct);
+        }
+    }
+
+    /// <summary>Failures caused by an event's content, which no retry can fix (as opposed to an unreachable store).</summary>
+    public static bool IsPoison(Exception e) => e is InvalidDataException or JsonException or NotSupportedException;
 }

@@ -6,6 +6,7 @@ using GrpcBank.Application.Relay;
 using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
 using GrpcBank.Application.History;
+using GrpcBank.Server.Admin;
 using GrpcBank.Server.History;
 using GrpcBank.Server.Orders;
 using GrpcBank.Server.Payments;
@@ -55,7 +56,9 @@ public static class BankServer
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
         services.AddSingleton<ReadSideWaiter>();
-        services.AddSingleton<IEventSink, ReadStoreSink>();
+        services.AddSingleton<ReadStoreSink>();
+        services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<ReadStoreSink>());
+        services.AddSingleton<ReadSideRebuild>();
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddSingleton<OutboxRelay>();
         // Relay:Enabled=false makes a command-only instance (the relay runs elsewhere, or later).
@@ -69,6 +72,7 @@ public static class BankServer
         app.MapGrpcService<PaymentGrpcService>();
         app.MapGrpcService<QueryGrpcService>();
         app.MapGrpcService<HistoryGrpcService>();
+        app.MapGrpcService<ProjectionGrpcService>();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
         return app;
@@ -96,10 +100,12 @@ public static class BankServer
             services.AddSingleton<IRelayLease, InProcessRelayLease>();
         }
         if (configuration["Elasticsearch:Url"] is { Length: > 0 } elasticsearch)
-            services.AddSingleton<IReadStore>(sp => new ElasticsearchReadStore(
-                new Uri(elasticsearch), configuration["Elasticsearch:IndexPrefix"] ?? "grpcbank", sp.GetRequiredService<ILogger<ElasticsearchReadStore>>()));
+            services.AddSingleton<IReadStoreGenerations>(sp => new ElasticsearchReadStoreGenerations(new ElasticsearchReadStore(
+                new Uri(elasticsearch), configuration["Elasticsearch:IndexPrefix"] ?? "grpcbank", sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
         else
-            services.AddSingleton<IReadStore>(_ => new SqliteReadStore(Path.Combine(dataDirectory, "read.db")));
+            services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
+        services.AddSingleton<SwitchableReadStore>();
+        services.AddSingleton<IReadStore>(sp => sp.GetRequiredService<SwitchableReadStore>());
     }
 }
 

@@ -1,0 +1,17 @@
+namespace GrpcBank.Application.ReadSide;
+
+/// <summary>
+/// Read stores come in generations: the current one serves while a next one is built from the event store,
+/// then the next one becomes current for good (surviving restarts) and the old one is dropped.
+/// </summary>
+public interface IReadStoreGenerations
+{
+    /// <summary>The generation that serves now (at start-up).</summary>
+    IReadStore OpenCurrent();
+
+    /// <summary>A new, empty generation that does not serve yet.</summary>
+    Task<IReadStore> CreateNextAsync(CancellationToken ct);
+
+    /// <summary>Makes <paramref name="next"/> the serving generation, durably, then drops <paramref name="current"/>.</summary>
+    Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct);
+}

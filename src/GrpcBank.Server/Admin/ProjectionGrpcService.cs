@@ -1,0 +1,125 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.ReadSide;
+using GrpcBank.Application.Relay;
+using GrpcBank.Contracts.Admin.V1;
+using GrpcBank.Server.Errors;
+using DeadLetter = GrpcBank.Contracts.Admin.V1.DeadLetter;
+using RebuildPhase = GrpcBank.Contracts.Admin.V1.RebuildPhase;
+
+namespace GrpcBank.Server.Admin;
+
+/// <summary>bank.admin.v1.ProjectionService: status of the relay's consumers, rebuilds and dead letters.</summary>
+public sealed class ProjectionGrpcService(
+    IEventStore store, IEnumerable<IEventSink> sinks, RelayProgress progress, ReadSideRebuild rebuild, TimeProvider clock)
+    : ProjectionService.ProjectionServiceBase
+{
+    public override async Task<GetProjectionStatusResponse> GetProjectionStatus(GetProjectionStatusRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var head = await store.HeadPositionAsync(ct);
+        var position = progress.Watermark;
+        // The age of the oldest event not yet handled: a stuck relay shows a growing lag, not a frozen one.
+        var oldestPending = position < head ? (await store.ReadAllAsync(position, 1, ct)).FirstOrDefault() : null;
+        var lagSeconds = oldestPending is null ? 0 : Math.Max(0, (clock.GetUtcNow() - oldestPending.RecordedAt).TotalSeconds);
+        var deadLetters = (await store.DeadLetters.ListAsync(0, 1_000, ct)).Items.GroupBy(d => d.Consumer).ToDictionary(g => g.Key, g => g.LongCount());
+
+        var response = new GetProjectionStatusResponse();
+        foreach (var sink in sinks)
+            response.Projections.Add(new ProjectionStatus
+            {
+                Name = sink.Name,
+                Position = position,
+                HeadPosition = head,
+                LagEvents = Math.Max(0, head - position),
+                LagSeconds = lagSeconds,
+                DeadLetters = deadLetters.GetValueOrDefault(sink.Name),
+                State = rebuild.IsRunning && sink.Name == ReadStoreSink.SinkName ? ProjectionState.Rebuilding
+                    : !progress.IsActive ? ProjectionState.Stopped
+                    : progress.LastError is not null ? ProjectionState.Failing
+                    : ProjectionState.Running,
+                LastPassAt = progress.LastPassAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
+                LastError = progress.LastError ?? "",
+            });
+        return response;
+    }
+
+    public override async Task RebuildProjections(
+        RebuildProjectionsRequest request, IServerStreamWriter<RebuildProjectionsResponse> responseStream, ServerCallContext context)
+    {
+        if (rebuild.IsRunning)
+            throw ErrorMapper.Error(Google.Rpc.Code.FailedPrecondition, "REBUILD_RUNNING", "a rebuild is already running; watch GetProjectionStatus");
+        // One report per thousand events replayed plus one per phase: small enough to queue whole for a slow reader.
+        var reports = System.Threading.Channels.Channel.CreateUnbounded<RebuildProgress>();
+        var running = Task.Run(async () =>
+        {
+            try
+            {
+                await rebuild.RunAsync(p => reports.Writer.TryWrite(p), context.CancellationToken);
+            }
+            finally
+            {
+                reports.Writer.Complete();
+            }
+        });
+        await foreach (var p in reports.Reader.ReadAllAsync())
+            await responseStream.WriteAsync(new RebuildProjectionsResponse
+            {
+                Phase = p.Phase switch
+                {
+                    Application.ReadSide.RebuildPhase.Replaying => RebuildPhase.Replaying,
+                    Application.ReadSide.RebuildPhase.Switched => RebuildPhase.Switched,
+                    _ => RebuildPhase.Done,
+                },
+                ReplayedEvents = p.ReplayedEvents,
+                TargetPosition = p.TargetPosition,
+            });
+        await running;
+    }
+
+    public override async Task<ListDeadLettersResponse> ListDeadLetters(ListDeadLettersRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().NotNegative("after_position", request.AfterPosition);
+        if (request.PageSize is < 0 or > 1_000) errors.Add("page_size", "must be between 1 and 1000 (0 means 100)");
+        errors.ThrowIfAny();
+        var page = await store.DeadLetters.ListAsync(request.AfterPosition, request.PageSize == 0 ? 100 : request.PageSize, context.CancellationToken);
+        var response = new ListDeadLettersResponse { TotalSize = page.TotalSize };
+        response.DeadLetters.AddRange(page.Items.Select(d => new DeadLetter
+        {
+            Consumer = d.Consumer,
+            Position = d.Event.Position,
+            EventId = d.Event.EventId.ToString(),
+            StreamId = d.Event.StreamId,
+            EventType = d.Event.EventType,
+            Error = d.Error,
+            FailedAt = Timestamp.FromDateTimeOffset(d.FailedAt),
+        }));
+        return response;
+    }
+
+    public override async Task<RetryDeadLettersResponse> RetryDeadLetters(RetryDeadLettersRequest request, ServerCallContext context)
+    {
+        var ct = context.CancellationToken;
+        var wanted = request.Positions.ToHashSet();
+        var all = (await store.DeadLetters.ListAsync(0, int.MaxValue, ct)).Items;
+        var retried = 0;
+        foreach (var deadLetter in all.Where(d => wanted.Count == 0 || wanted.Contains(d.Event.Position)))
+        {
+            var sink = sinks.FirstOrDefault(s => s.Name == deadLetter.Consumer);
+            if (sink is null) continue;
+            try
+            {
+                await sink.HandleAsync([deadLetter.Event], 0, ct);
+            }
+            catch (Exception e) when (OutboxRelay.IsPoison(e))
+            {
+                await store.DeadLetters.AddAsync(deadLetter.Consumer, deadLetter.Event, $"{e.GetType().Name}: {e.Message}", clock.GetUtcNow(), ct);
+                continue;
+            }
+            await store.DeadLetters.RemoveAsync(deadLetter.Consumer, deadLetter.Event.Position, ct);
+            retried++;
+        }
+        return new RetryDeadLettersResponse { Retried = retried, Remaining = (int)(await store.DeadLetters.ListAsync(0, 1, ct)).TotalSize };
+    }
+}

@@ -1,0 +1,37 @@
+using GrpcBank.Application.ReadSide;
+
+namespace GrpcBank.Sqlite;
+
+/// <summary>
+/// Embedded read-store generations are files in the data directory; <c>read.current</c> names the serving one
+/// (absent: <c>read.db</c>). The pointer is replaced atomically, so a crash leaves either generation serving.
+/// </summary>
+public sealed class SqliteReadStoreGenerations(string dataDirectory) : IReadStoreGenerations
+{
+    private const string DefaultFile = "read.db";
+    private string Pointer => Path.Combine(dataDirectory, "read.current");
+
+    public IReadStore OpenCurrent()
+    {
+        var file = File.Exists(Pointer) ? File.ReadAllText(Pointer).Trim() : DefaultFile;
+        return new SqliteReadStore(Path.Combine(dataDirectory, Path.GetFileName(file)));
+    }
+
+    public Task<IReadStore> CreateNextAsync(CancellationToken ct)
+    {
+        var file = $"read-{DateTime.UtcNow:yyyyMMddHHmmssfff}.db";
+        foreach (var stale in Directory.GetFiles(dataDirectory, file + "*")) File.Delete(stale);
+        return Task.FromResult<IReadStore>(new SqliteReadStore(Path.Combine(dataDirectory, file)));
+    }
+
+    public Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct)
+    {
+        var (old, fresh) = ((SqliteReadStore)current, (SqliteReadStore)next);
+        var temporary = Pointer + ".tmp";
+        File.WriteAllText(temporary, Path.GetFileName(fresh.Path));
+        File.Move(temporary, Pointer, overwrite: true);
+        old.Dispose();
+        foreach (var file in Directory.GetFiles(dataDirectory, Path.GetFileName(old.Path) + "*")) File.Delete(file);
+        return Task.CompletedTask;
+    }
+}
