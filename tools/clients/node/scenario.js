@@ -1,0 +1,176 @@
+#!/usr/bin/env node
+// A sample GrpcBank client: opens a customer's and a merchant's account, deposits, places an order, waits
+// until the payment process has paid it, reads the customer's statement and follows the event feed to the
+// OrderPaid event. Exit code 0 when everything matched, 1 (with what differed) otherwise.
+//
+//   node scenario.js [host:port]        (or GRPCBANK_ADDRESS; default 127.0.0.1:5000)
+//   GRPCBANK_API_KEY=<key>              sent as 'authorization: Bearer <key>' when set
+'use strict';
+
+const path = require('node:path');
+const crypto = require('node:crypto');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const address = process.argv[2] || process.env.GRPCBANK_ADDRESS || '127.0.0.1:5000';
+const apiKey = process.env.GRPCBANK_API_KEY || '';
+const protosDir = process.env.GRPCBANK_PROTOS || path.resolve(__dirname, '../../../protos');
+const CALL_SECONDS = 10;
+const PAID_WITHIN_SECONDS = 30;
+
+// The protos are loaded at run time. int64 fields arrive as JS numbers: exact up to 2^53, plenty for a sample.
+const definition = protoLoader.loadSync(
+  [
+    'bank/accounts/v1/account_service.proto',
+    'bank/orders/v1/order_service.proto',
+    'bank/query/v1/query_service.proto',
+    'bank/history/v1/history_service.proto',
+  ],
+  { includeDirs: [protosDir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true },
+);
+const bank = grpc.loadPackageDefinition(definition).bank;
+
+class Mismatch extends Error {}
+
+function expectEqual(what, expected, actual) {
+  if (expected !== actual) throw new Mismatch(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+function metadata() {
+  const md = new grpc.Metadata();
+  if (apiKey) md.set('authorization', `Bearer ${apiKey}`);
+  return md;
+}
+
+function deadline(seconds = CALL_SECONDS) {
+  return new Date(Date.now() + seconds * 1000);
+}
+
+// Turns a unary method of a generated client into a promise with a deadline and the auth header.
+function unary(client, method) {
+  return (request) =>
+    new Promise((resolve, reject) =>
+      client[method](request, metadata(), { deadline: deadline() }, (err, response) => (err ? reject(err) : resolve(response))));
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main() {
+  const credentials = grpc.credentials.createInsecure();
+  const accounts = new bank.accounts.v1.AccountService(address, credentials);
+  const orders = new bank.orders.v1.OrderService(address, credentials);
+  const query = new bank.query.v1.QueryService(address, credentials);
+  const history = new bank.history.v1.HistoryService(address, credentials);
+  const clients = [accounts, orders, query, history];
+  try {
+    const run = crypto.randomBytes(4).toString('hex');
+    const currency = 'EUR';
+    const deposit = 10_000;
+    const price = 2_550;
+
+    // 1. Two accounts and a deposit.
+    const openAccount = unary(accounts, 'OpenAccount');
+    const customer = await openAccount({ account_id: `node-customer-${run}`, owner_name: 'Ada Lovelace', currency_code: currency, request_id: `open-customer-${run}` });
+    const merchant = await openAccount({ account_id: `node-merchant-${run}`, owner_name: 'Babbage Books', currency_code: currency, request_id: `open-merchant-${run}` });
+    const deposited = await unary(accounts, 'DepositMoney')({
+      account_id: customer.account_id, amount_minor: deposit, currency_code: currency, reference: 'salary', request_id: `deposit-${run}`,
+    });
+    expectEqual('balance after the deposit', deposit, deposited.balance_minor);
+
+    // 2. An order; the payment process pays it asynchronously.
+    const placed = await unary(orders, 'PlaceOrder')({
+      customer_account_id: customer.account_id, merchant_account_id: merchant.account_id,
+      amount_minor: price, currency_code: currency, description: 'Sketches of the Analytical Engine', request_id: `order-${run}`,
+    });
+
+    // 3. Wait until it is paid: min_position makes the first read see the order; then poll while it is PLACED.
+    const getOrder = unary(query, 'GetOrder');
+    const paidBy = Date.now() + PAID_WITHIN_SECONDS * 1000;
+    let { order, position } = await getOrder({ order_id: placed.order_id, min_position: placed.position });
+    while (order.status === 'ORDER_STATUS_PLACED') {
+      if (Date.now() > paidBy) throw new Mismatch(`order ${placed.order_id} still ORDER_STATUS_PLACED after ${PAID_WITHIN_SECONDS} s`);
+      await sleep(100);
+      ({ order, position } = await getOrder({ order_id: placed.order_id, min_position: placed.position }));
+    }
+    expectEqual('order status', 'ORDER_STATUS_PAID', order.status);
+    expectEqual('order amount', price, order.amount_minor);
+
+    // 4. The customer's statement, every page, as of at least the read position that showed the order paid.
+    const listTransactions = unary(query, 'ListTransactions');
+    const lines = [];
+    let pageToken = '';
+    do {
+      const page = await listTransactions({ account_id: customer.account_id, page_size: 100, page_token: pageToken, min_position: position });
+      lines.push(...page.transactions);
+      pageToken = page.next_page_token;
+    } while (pageToken);
+    const expected = [
+      { kind: 'TRANSACTION_KIND_DEPOSIT', amount: deposit, sign: +1 },
+      { kind: 'TRANSACTION_KIND_PAYMENT_DEBIT', amount: price, sign: -1 },
+    ];
+    expectEqual('statement lines', expected.length, lines.length);
+    let balance = 0;
+    lines.forEach((line, i) => {
+      expectEqual(`statement line ${i + 1} kind`, expected[i].kind, line.kind);
+      expectEqual(`statement line ${i + 1} amount_minor`, expected[i].amount, line.amount_minor);
+      balance += expected[i].sign * line.amount_minor;
+      expectEqual(`statement line ${i + 1} balance_after_minor`, balance, line.balance_after_minor);
+    });
+    expectEqual('payment debit order_id', placed.order_id, lines[1].order_id);
+
+    // 5. The event feed from the start, filtered to order events, until this order's OrderPaid.
+    const orderEvents = await readUntilOrderPaid(history, `order-${placed.order_id}`);
+    expectEqual('order events', 'orders.OrderPlaced.v1 → orders.OrderPaid.v1', orderEvents.map((e) => e.event_type).join(' → '));
+
+    const paidAt = orderEvents[orderEvents.length - 1];
+    console.log(`GrpcBank at ${address}: scenario passed`);
+    console.log(`  accounts   ${customer.account_id} (customer), ${merchant.account_id} (merchant), ${currency}`);
+    console.log(`  deposit    ${money(deposit)} → balance ${money(deposited.balance_minor)}`);
+    console.log(`  order      ${placed.order_id} for ${money(price)}: ${order.status} (payment ${order.payment_id})`);
+    console.log(`  statement  ${lines.map((l) => `${l.kind.replace('TRANSACTION_KIND_', '')} ${money(l.amount_minor)} → ${money(l.balance_after_minor)}`).join('; ')}`);
+    console.log(`  events     ${orderEvents.map((e) => `${e.event_type}@${e.position}`).join(', ')} (OrderPaid at position ${paidAt.position})`);
+    return 0;
+  } finally {
+    clients.forEach((c) => c.close());
+  }
+}
+
+// Subscribes from position 0 (exclusive) and resolves with this stream's events once OrderPaid has arrived.
+function readUntilOrderPaid(history, streamId) {
+  return new Promise((resolve, reject) => {
+    const seen = [];
+    let done = false;
+    const call = history.SubscribeAll({ from_position: 0, event_type_prefixes: ['orders.'] }, metadata(), { deadline: deadline(PAID_WITHIN_SECONDS) });
+    call.on('data', ({ event }) => {
+      if (done || event.stream_id !== streamId) return;
+      seen.push(event);
+      if (event.event_type === 'orders.OrderPaid.v1') {
+        done = true;
+        call.cancel(); // we have what we came for; the stream would otherwise go on live
+        resolve(seen);
+      }
+    });
+    call.on('error', (err) => {
+      if (done) return; // the CANCELLED we caused ourselves
+      done = true;
+      reject(err.code === grpc.status.DEADLINE_EXCEEDED
+        ? new Mismatch(`no orders.OrderPaid.v1 for ${streamId} on SubscribeAll within ${PAID_WITHIN_SECONDS} s (saw ${seen.length} of its events)`)
+        : err);
+    });
+    call.on('end', () => {
+      if (!done) { done = true; reject(new Mismatch(`SubscribeAll ended before orders.OrderPaid.v1 for ${streamId}`)); }
+    });
+  });
+}
+
+const money = (minor) => `${(minor / 100).toFixed(2)}`;
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof Mismatch) console.error(`MISMATCH ${err.message}`);
+    else if (err && err.code !== undefined && err.details !== undefined) console.error(`gRPC error ${grpc.status[err.code]} (${err.code}): ${err.details}`);
+    else console.error(err);
+    process.exit(1);
+  },
+);
