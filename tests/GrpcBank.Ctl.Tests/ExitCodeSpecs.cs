@@ -1,0 +1,96 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GrpcBank.Ctl.Tests;
+
+/// <summary>Exit codes and messages a person can act on: 1 refused, 2 usage, 3 unreachable; --help everywhere.</summary>
+public sealed class ExitCodeSpecs(SeededBank bank) : IClassFixture<SeededBank>
+{
+    [Fact]
+    public async Task AnUnreachableServer_IsExit3_NamingTheAddressAndHowToStartOne()
+    {
+        var run = await Ctl.RunAsync("http://127.0.0.1:1", "streams", "read", "account-ada");
+
+        Assert.Equal(3, run.ExitCode);
+        Assert.Contains("cannot reach a GrpcBank server at http://127.0.0.1:1/", run.Stderr);
+        Assert.Contains("dotnet run --project src/GrpcBank.Server -- --urls http://127.0.0.1:1", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Fact]
+    public async Task ABadAccountId_IsExit1_NamingTheField()
+    {
+        var run = await Ctl.RunAsync(bank.Host, "accounts", "as-of", "not an id!", "--version", "1");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("INVALID_ARGUMENT", run.Stderr);
+        Assert.Contains("field account_id: must be 1 to 64 characters", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Fact]
+    public async Task AnUnknownAccount_IsExit1_WithTheErrorInfoReason()
+    {
+        var run = await Ctl.RunAsync(bank.Host, "accounts", "as-of", "nobody", "--version", "1");
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("NOT_FOUND", run.Stderr);
+        Assert.Contains("reason: ACCOUNT_NOT_FOUND (grpcbank)", run.Stderr);
+    }
+
+    [Theory]
+    [InlineData("accounts", "as-of", "ada")]
+    [InlineData("accounts", "as-of", "ada", "--version", "1", "--time", "2025-01-01T00:00:00Z")]
+    [InlineData("accounts", "as-of", "ada", "--time", "yesterday")]
+    [InlineData("streams", "read")]
+    [InlineData("subscribe", "--max", "0")]
+    [InlineData("no-such-command")]
+    public async Task AWrongCommandLine_IsExit2_PointingAtHelp(params string[] args)
+    {
+        var run = await Ctl.RunAsync(bank.Host, args);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--help' for usage and an example", run.Stderr);
+    }
+
+    [Theory]
+    [InlineData]
+    [InlineData("streams", "read")]
+    [InlineData("accounts", "as-of")]
+    [InlineData("subscribe")]
+    [InlineData("projections", "status")]
+    [InlineData("projections", "rebuild")]
+    [InlineData("deadletters", "list")]
+    [InlineData("deadletters", "retry")]
+    [InlineData("seed")]
+    public async Task Help_IsExit0_WithAnExample(params string[] command)
+    {
+        var run = await Ctl.RunAsync(CancellationToken.None, [.. command, "--help"]);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("Example", run.Stdout);
+        Assert.Contains($"bankctl {string.Join(' ', command)}", run.Stdout);
+        Assert.Contains("--server", run.Stdout);
+    }
+
+    [Theory]
+    [InlineData("projections", "status")]
+    [InlineData("projections", "rebuild")]
+    [InlineData("deadletters", "list")]
+    [InlineData("deadletters", "retry")]
+    public async Task AServerWithoutTheProjectionService_IsExit1_SayingItIsTooOld(params string[] command)
+    {
+        // A gRPC server that implements nothing: what bankctl sees from a GrpcBank older than the admin service.
+        var builder = WebApplication.CreateBuilder(["--urls=http://127.0.0.1:0", "--Kestrel:EndpointDefaults:Protocols=Http2"]);
+        builder.Services.AddGrpc();
+        await using var app = builder.Build();
+        await app.StartAsync();
+
+        var run = await Ctl.RunAsync(app.Urls.Single(), command);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("UNIMPLEMENTED", run.Stderr);
+        Assert.Contains("need bank.admin.v1.ProjectionService", run.Stderr);
+        Assert.Contains("older GrpcBank than this bankctl", run.Stderr);
+    }
+}

@@ -1,0 +1,88 @@
+using System.CommandLine;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace GrpcBank.Ctl.Cli;
+
+/// <summary>One command's connection to the server and its output writers.</summary>
+public sealed class Session : IDisposable
+{
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly TimeSpan? timeout;
+    private readonly string? apiKey;
+
+    private Session(ParseResult parsed, Uri server)
+    {
+        Server = server;
+        Out = parsed.InvocationConfiguration.Output;
+        Error = parsed.InvocationConfiguration.Error;
+        Json = parsed.GetValue(GlobalOptions.Json);
+        Verbose = parsed.GetValue(GlobalOptions.Verbose);
+        apiKey = parsed.GetValue(GlobalOptions.ApiKey);
+        timeout = parsed.GetValue(GlobalOptions.Timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
+        Channel = GrpcChannel.ForAddress(server, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(5), EnableMultipleHttp2Connections = true },
+        });
+    }
+
+    public Uri Server { get; }
+    public TextWriter Out { get; }
+    public TextWriter Error { get; }
+    public bool Json { get; }
+    public bool Verbose { get; }
+    public GrpcChannel Channel { get; }
+
+    /// <summary>Options for a unary call: the credentials and a deadline (--timeout, or 30 s).</summary>
+    public CallOptions Call(CancellationToken ct) => new(Headers(), DateTime.UtcNow + (timeout ?? DefaultTimeout), ct);
+
+    /// <summary>Options for a long-running stream: a deadline only when --timeout was given.</summary>
+    public CallOptions Streaming(CancellationToken ct) => new(Headers(), timeout is { } t ? DateTime.UtcNow + t : null, ct);
+
+    private Metadata? Headers() => apiKey is null ? null : new Metadata { { "authorization", $"Bearer {apiKey}" } };
+
+    /// <summary>Runs a command's body with a session, turning failures into messages a person can act on and an exit code.</summary>
+    public static async Task<int> RunAsync(ParseResult parsed, CancellationToken ct, Func<Session, Task<int>> body)
+    {
+        var error = parsed.InvocationConfiguration.Error;
+        var address = parsed.GetValue(GlobalOptions.Server)!;
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var server) || server.Scheme is not ("http" or "https"))
+        {
+            await error.WriteLineAsync($"bankctl: --server '{address}' is not an http:// or https:// address, e.g. {GlobalOptions.DefaultServer}");
+            return ExitCode.Usage;
+        }
+        using var session = new Session(parsed, server);
+        try
+        {
+            return await body(session);
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && ct.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("bankctl: cancelled");
+            return ExitCode.Cancelled;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await error.WriteLineAsync("bankctl: cancelled");
+            return ExitCode.Cancelled;
+        }
+        catch (RpcException e)
+        {
+            var failure = Failure.Describe(e, session.Server);
+            await error.WriteLineAsync(failure.Message);
+            if (session.Verbose) await error.WriteLineAsync(e.ToString());
+            return failure.ExitCode;
+        }
+        catch (UsageException e)
+        {
+            await error.WriteLineAsync($"bankctl: {e.Message}");
+            return ExitCode.Usage;
+        }
+    }
+
+    public void Dispose() => Channel.Dispose();
+}
+
+/// <summary>A command line that parsed but makes no sense, found while running (exit 2).</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using Grpc.Core;
+using GrpcBank.Contracts.History.V1;
+using GrpcBank.Ctl.Cli;
+using GrpcBank.Ctl.Output;
+
+namespace GrpcBank.Ctl.Commands;
+
+/// <summary>bankctl subscribe: every event in global order, history first and then live, until --max or Ctrl+C.</summary>
+public static class SubscribeCommand
+{
+    public static Command Build()
+    {
+        var fromPosition = new Option<long>("--from-position")
+        {
+            Description = "Start after this global position (exclusive; default 0: from the first event)", HelpName = "N",
+        }.InRange(0);
+        var prefixes = new Option<string[]>("--prefix")
+        {
+            Description = "Only event types starting with P (repeatable), e.g. accounts. or payments.PaymentCompleted",
+            HelpName = "P",
+        };
+        var max = new Option<int?>("--max")
+        {
+            Description = "Stop after N events (default: run until Ctrl+C)", HelpName = "N",
+        }.InRange(1);
+        var subscribe = new Command("subscribe", """
+            Tails the event store: every event after --from-position in global order, then new ones as they commit.
+            One line per event; with --json one JSON object per line. Ctrl+C ends it (exit 0).
+
+            Examples:
+              bankctl subscribe --from-position 120 --prefix payments.
+              bankctl subscribe --max 5 --json
+            """)
+        {
+            fromPosition, prefixes, max,
+        };
+        subscribe.SetAction((parsed, ct) => Session.RunAsync(parsed, ct, async session =>
+        {
+            var request = new SubscribeAllRequest { FromPosition = parsed.GetValue(fromPosition) };
+            request.EventTypePrefixes.AddRange(parsed.GetValue(prefixes) ?? []);
+            var limit = parsed.GetValue(max);
+            using var call = new HistoryService.HistoryServiceClient(session.Channel).SubscribeAll(request, session.Streaming(ct));
+            var seen = 0;
+            try
+            {
+                while (seen < limit.GetValueOrDefault(int.MaxValue) && await call.ResponseStream.MoveNext(ct))
+                {
+                    var e = call.ResponseStream.Current.Event;
+                    await session.Out.WriteLineAsync(session.Json
+                        ? Format.Json(e)
+                        : $"{e.Position,8}  {Format.Time(e.RecordedAt)}  {e.StreamId}@{e.StreamVersion}  {e.EventType}  {e.DataJson}");
+                    await session.Out.FlushAsync(CancellationToken.None);
+                    seen++;
+                }
+            }
+            catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+            {
+                // Ctrl+C is how a tail is meant to end.
+            }
+            return ExitCode.Ok;
+        }));
+        return subscribe;
+    }
+}

@@ -1,0 +1,39 @@
+using System.Globalization;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+
+namespace GrpcBank.Ctl.Output;
+
+/// <summary>How bankctl spells money, times and enums for people, and messages for machines.</summary>
+public static class Format
+{
+    private static readonly JsonFormatter ProtoJson = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
+
+    /// <summary>One message as compact proto3 JSON (camelCase names, int64 as strings, defaults included).</summary>
+    public static string Json(IMessage message) => ProtoJson.Format(message);
+
+    /// <summary>Minor units as the currency writes them: 7450 EUR is "74.50 EUR", 500 JPY is "500 JPY".</summary>
+    public static string Money(long minor, string currency)
+    {
+        var digits = MinorDigits(currency);
+        var value = digits == 0 ? minor.ToString("N0", CultureInfo.InvariantCulture)
+            : (minor / (decimal)Math.Pow(10, digits)).ToString("N" + digits, CultureInfo.InvariantCulture);
+        return $"{value} {currency}";
+    }
+
+    /// <summary>ISO 4217 minor-unit digits for the currencies that are not 2.</summary>
+    private static int MinorDigits(string currency) => currency switch
+    {
+        "JPY" or "KRW" or "ISK" or "CLP" or "VND" or "XAF" or "XOF" or "UGX" or "PYG" => 0,
+        "BHD" or "KWD" or "JOD" or "OMR" or "TND" or "IQD" or "LYD" => 3,
+        _ => 2,
+    };
+
+    public static string Time(Timestamp? t) =>
+        t is null ? "-" : t.ToDateTimeOffset().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>ACCOUNT_STATUS_FROZEN → "frozen" (the generated enum already drops the prefix).</summary>
+    public static string Enum<T>(T value) where T : struct, System.Enum => value.ToString().ToLowerInvariant();
+
+    public static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+}
