@@ -58,6 +58,8 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (schema is not null) builder.SearchPath = PostgresMigrations.ValidSchema(schema);
+        // The append and the relay's reads repeat the same few statements: let Npgsql prepare them on the server.
+        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
         this.schema = schema;
         dataSource = NpgsqlDataSource.Create(builder);
         listener = new OutboxListener(builder.ConnectionString, NotificationChannel);
