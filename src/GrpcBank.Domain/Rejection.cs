@@ -22,6 +22,7 @@ public abstract record Rejection
     public sealed record OrderNotCancellable(string OrderId, string Status) : Rejection("ORDER_NOT_CANCELLABLE");
     public sealed record OrderNotPayable(string OrderId, string Status) : Rejection("ORDER_NOT_PAYABLE");
     public sealed record SameAccount(string AccountId) : Rejection("SAME_ACCOUNT");
+    public sealed record PaymentMismatch(string OrderId, string PaymentId) : Rejection("PAYMENT_MISMATCH");
     public sealed record PaymentNotFound(string PaymentId) : Rejection("PAYMENT_NOT_FOUND");
     public sealed record PaymentAlreadyExists(string PaymentId) : Rejection("PAYMENT_ALREADY_EXISTS");
     public sealed record PaymentNotRefundable(string PaymentId, string Status) : Rejection("PAYMENT_NOT_REFUNDABLE");

@@ -59,13 +59,13 @@ public static class Order
             OrderStatus.Cancelled => Events(),
             _ => new Rejection.OrderNotCancellable(s.OrderId, s.Status.ToString()),
         },
-        OrderCommand.MarkOrderPaid c => MustExist(s, c.OrderId) ?? s.Status switch
+        OrderCommand.MarkOrderPaid c => MustExist(s, c.OrderId) ?? MustBeItsPayment(s, c.PaymentId) ?? s.Status switch
         {
             OrderStatus.Placed => Events(new OrderEvent.OrderPaid(s.OrderId, c.PaymentId)),
             OrderStatus.Paid => Events(),
             _ => new Rejection.OrderNotPayable(s.OrderId, s.Status.ToString()),
         },
-        OrderCommand.CancelOrderForFailedPayment c => MustExist(s, c.OrderId) ?? s.Status switch
+        OrderCommand.CancelOrderForFailedPayment c => MustExist(s, c.OrderId) ?? MustBeItsPayment(s, c.PaymentId) ?? s.Status switch
         {
             OrderStatus.Placed => Events(new OrderEvent.OrderCancelled(s.OrderId, c.Reason)),
             OrderStatus.Cancelled => Events(),
@@ -80,6 +80,10 @@ public static class Order
         : c.CustomerAccountId == c.MerchantAccountId ? new Rejection.SameAccount(c.CustomerAccountId)
         : Events(new OrderEvent.OrderPlaced(
             c.OrderId, c.CustomerAccountId, c.MerchantAccountId, c.AmountMinor, c.CurrencyCode, c.Description, c.PaymentId));
+
+    /// <summary>An order is paid by exactly one payment: only that payment may settle it.</summary>
+    private static Rejection? MustBeItsPayment(OrderState s, string paymentId) =>
+        paymentId != s.PaymentId ? new Rejection.PaymentMismatch(s.OrderId, paymentId) : null;
 
     private static Rejection? MustExist(OrderState s, string orderId) =>
         s.Status == OrderStatus.Unplaced ? new Rejection.OrderNotFound(orderId) : null;

@@ -44,6 +44,7 @@ public static class ErrorMapper
         Rejection.OrderNotCancellable r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is {r.Status.ToLowerInvariant()}"),
         Rejection.OrderNotPayable r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is {r.Status.ToLowerInvariant()}"),
         Rejection.SameAccount r => Error(Code.FailedPrecondition, r.Reason, $"money cannot move from account '{r.AccountId}' to itself"),
+        Rejection.PaymentMismatch r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is not paid by payment '{r.PaymentId}'"),
         Rejection.PaymentNotFound r => Error(Code.NotFound, r.Reason, $"payment '{r.PaymentId}' does not exist"),
         Rejection.PaymentAlreadyExists r => Error(Code.AlreadyExists, r.Reason, $"payment '{r.PaymentId}' already exists"),
         Rejection.PaymentNotRefundable r => Error(Code.FailedPrecondition, r.Reason,

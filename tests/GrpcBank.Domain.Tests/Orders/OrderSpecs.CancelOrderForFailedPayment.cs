@@ -1,3 +1,5 @@
+using GrpcBank.Domain.Orders;
+
 namespace GrpcBank.Domain.Tests.Orders;
 
 public sealed partial class OrderSpecs
@@ -18,4 +20,8 @@ public sealed partial class OrderSpecs
     [Fact]
     public void GivenPaidOrder_WhenCancelForFailedPayment_ThenOrderNotCancellable() =>
         Snapshot.Match(Given(Placed, Paid).When(CancelForFailedPayment()).Then());
+
+    [Fact]
+    public void GivenPlacedOrder_WhenCancelledForAnotherPaymentsFailure_ThenPaymentMismatch() =>
+        Snapshot.Match(Given(Placed).When(new OrderCommand.CancelOrderForFailedPayment(Id, "pay-9999", "INSUFFICIENT_FUNDS")).Then());
 }

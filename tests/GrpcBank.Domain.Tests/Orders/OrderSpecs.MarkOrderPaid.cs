@@ -1,3 +1,5 @@
+using GrpcBank.Domain.Orders;
+
 namespace GrpcBank.Domain.Tests.Orders;
 
 public sealed partial class OrderSpecs
@@ -18,4 +20,9 @@ public sealed partial class OrderSpecs
     [Fact]
     public void GivenCancelledOrder_WhenMarkPaid_ThenOrderNotPayable() =>
         Snapshot.Match(Given(Placed, Cancelled).When(MarkPaid()).Then());
+
+    // An order is paid by exactly one payment; another payment may not settle it.
+    [Fact]
+    public void GivenPlacedOrder_WhenMarkPaidByAnotherPayment_ThenPaymentMismatch() =>
+        Snapshot.Match(Given(Placed).When(new OrderCommand.MarkOrderPaid(Id, "pay-9999")).Then());
 }
