@@ -10,12 +10,23 @@ public abstract class AdminSpecs : BankSpecs
 {
     private ProjectionService.ProjectionServiceClient Admin => new(Host.Channel);
 
-    private Task<GetProjectionStatusResponse> CaughtUpStatusAsync() =>
-        Bank.EventuallyAsync(async () =>
+    private async Task<GetProjectionStatusResponse> CaughtUpStatusAsync()
+    {
+        GetProjectionStatusResponse? last = null;
+        try
         {
-            var status = await Admin.GetProjectionStatusAsync(new GetProjectionStatusRequest());
-            return status.Projections.All(p => p.LagEvents == 0 && p.State == ProjectionState.Running) ? status : null;
-        });
+            return await Bank.EventuallyAsync(async () =>
+            {
+                last = await Admin.GetProjectionStatusAsync(new GetProjectionStatusRequest());
+                return last.Projections.All(p => p.LagEvents == 0 && p.State == ProjectionState.Running) ? last : null;
+            });
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"the projections did not catch up; last status: {last}");
+            throw;
+        }
+    }
 
     [Fact]
     public async Task Status_ShowsEveryConsumerRunning_CaughtUpWithTheHead_WithAHeartbeat()
@@ -110,5 +121,31 @@ public sealed class StoppedRelayAdminSpecs
         var status = await new ProjectionService.ProjectionServiceClient(host.Channel).GetProjectionStatusAsync(new GetProjectionStatusRequest());
 
         Assert.All(status.Projections, p => Assert.Equal((ProjectionState.Stopped, 1L), (p.State, p.LagEvents)));
+    }
+}
+
+public sealed class PoisonAtStartUpSpecs
+{
+    [Fact]
+    public async Task AnUnreadableEventMetWhileRebuildingAnEmptyReadSide_IsDeadLettered_AndTheRelayStillStarts()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync(("Relay:Enabled", "false"));
+        var bank = new Bank(host);
+        var id = await bank.OpenAsync(deposit: 100);
+        await host.Get<IEventStore>().AppendAsync(new AppendRequest($"account-{id}", 2,
+            [new EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1", """{"amountMinor":"lots"}""", "{}")], null, DateTimeOffset.UtcNow),
+            CancellationToken.None);
+        var other = await bank.OpenAsync(deposit: 5);
+
+        // Delete the read store: the relay rebuilds it from the event store before delivering the outbox.
+        await host.RestartAsync(() =>
+        {
+            foreach (var file in Directory.GetFiles(host.DataDirectory, "read.db*")) File.Delete(file);
+        }, ("Relay:Enabled", "true"));
+
+        Assert.Equal(5, (await bank.AccountAsync(other, minPosition: 1)).BalanceMinor);
+        Assert.Equal(100, (await bank.AccountAsync(id)).BalanceMinor);
+        var deadLetters = await new ProjectionService.ProjectionServiceClient(host.Channel).ListDeadLettersAsync(new ListDeadLettersRequest());
+        Assert.Contains(deadLetters.DeadLetters, d => d.Consumer == "read-side" && d.StreamId == $"account-{id}");
     }
 }

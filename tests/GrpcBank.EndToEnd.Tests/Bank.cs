@@ -42,10 +42,10 @@ public sealed class Bank(BankHost host)
             return payment.Status == until ? payment : null;
         });
 
-    /// <summary>Polls until <paramref name="probe"/> yields a value (the read side is eventually consistent), for at most 20 s.</summary>
+    /// <summary>Polls until <paramref name="probe"/> yields a value (the read side is eventually consistent), for at most 30 s.</summary>
     public static async Task<T> EventuallyAsync<T>(Func<Task<T?>> probe) where T : class
     {
-        var until = DateTime.UtcNow.AddSeconds(20);
+        var until = DateTime.UtcNow.AddSeconds(30);
         while (true)
         {
             try
@@ -55,7 +55,7 @@ public sealed class Bank(BankHost host)
             catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
             {
             }
-            if (DateTime.UtcNow > until) throw new TimeoutException("the payment process did not settle within 20 s");
+            if (DateTime.UtcNow > until) throw new TimeoutException("the bank did not settle within 30 s");
             await Task.Delay(50);
         }
     }

@@ -8,7 +8,7 @@ namespace GrpcBank.Application.ReadSide;
 /// Feeds the relay's events into the read store. An empty read store (new, or reset after a schema
 /// change) is first rebuilt from the event store, since the outbox only holds what is not yet delivered.
 /// </summary>
-public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, ILogger<ReadStoreSink> logger) : IEventSink
+public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeProvider clock, ILogger<ReadStoreSink> logger) : IEventSink
 {
     public const string SinkName = "read-side";
     private const int ReplayBatch = 1_000;
@@ -67,7 +67,8 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, ILogg
         {
             var events = await store.ReadAllAsync(after, ReplayBatch, ct);
             if (events.Count == 0) break;
-            await target.ApplyAsync(events, 0, ct);
+            await PoisonEvents.HandleAsync(SinkName, events, 0, (batch, watermark) => target.ApplyAsync(batch, watermark, ct),
+                store.DeadLetters, clock, logger, ct);
             after = events[^1].Position;
             count += events.Count;
             progress(count);

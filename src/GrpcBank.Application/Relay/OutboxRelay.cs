@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GrpcBank.Application.EventStore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -8,7 +7,7 @@ namespace GrpcBank.Application.Relay;
 /// <summary>
 /// Streams outbox rows to every sink, then removes them: a crash in between redelivers (at-least-once),
 /// never loses. Only the holder of the relay lease runs. Transient failures back off and retry the batch; an
-/// event a sink cannot handle because of its data is isolated and dead-lettered, so it cannot block the rest.
+/// event a sink cannot handle because of its data is dead-lettered (<see cref="PoisonEvents"/>).
 /// </summary>
 public sealed class OutboxRelay(
     IEventStore store,
@@ -78,32 +77,7 @@ public sealed class OutboxRelay(
         return batch.Events.Count < BatchSize;
     }
 
-    private async Task DeliverAsync(IEventSink sink, OutboxBatch batch, CancellationToken ct)
-    {
-        try
-        {
-            await sink.HandleAsync(batch.Events, batch.Watermark, ct);
-        }
-        catch (Exception e) when (IsPoison(e))
-        {
-            // Something in the batch is unprocessable: find it by handing the events over one at a time.
-            foreach (var single in batch.Events)
-            {
-                try
-                {
-                    await sink.HandleAsync([single], 0, ct);
-                }
-                catch (Exception poison) when (IsPoison(poison))
-                {
-                    logger.LogError(poison, "{Sink} cannot handle {EventType} at position {Position} ({StreamId}@{Version}); dead-lettered",
-                        sink.Name, single.EventType, single.Position, single.StreamId, single.StreamVersion);
-                    await store.DeadLetters.AddAsync(sink.Name, single, $"{poison.GetType().Name}: {poison.Message}", clock.GetUtcNow(), ct);
-                }
-            }
-            await sink.HandleAsync([], batch.Watermark, ct);
-        }
-    }
-
-    /// <summary>Failures caused by an event's content, which no retry can fix (as opposed to an unreachable store).</summary>
-    public static bool IsPoison(Exception e) => e is InvalidDataException or JsonException or NotSupportedException;
+    private Task DeliverAsync(IEventSink sink, OutboxBatch batch, CancellationToken ct) =>
+        PoisonEvents.HandleAsync(sink.Name, batch.Events, batch.Watermark, (events, watermark) => sink.HandleAsync(events, watermark, ct),
+            store.DeadLetters, clock, logger, ct);
 }

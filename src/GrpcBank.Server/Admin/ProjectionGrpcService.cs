@@ -112,7 +112,7 @@ public sealed class ProjectionGrpcService(
             {
                 await sink.HandleAsync([deadLetter.Event], 0, ct);
             }
-            catch (Exception e) when (OutboxRelay.IsPoison(e))
+            catch (Exception e) when (PoisonEvents.IsPoison(e))
             {
                 await store.DeadLetters.AddAsync(deadLetter.Consumer, deadLetter.Event, $"{e.GetType().Name}: {e.Message}", clock.GetUtcNow(), ct);
                 continue;
