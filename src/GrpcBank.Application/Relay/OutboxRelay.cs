@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using GrpcBank.Application.EventStore;
 using Microsoft.Extensions.Hosting;
@@ -22,8 +23,13 @@ public sealed class OutboxRelay(
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often the active relay reads the head position for the lag gauge (one cheap query at most).</summary>
+    private static readonly TimeSpan HeadRefresh = TimeSpan.FromSeconds(5);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The relay's spans continue the traces stored in event metadata, never whatever started the host.
+        Activity.Current = null;
         var backoff = TimeSpan.FromMilliseconds(100);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -32,6 +38,7 @@ public sealed class OutboxRelay(
                 await using var held = await lease.AcquireAsync(stoppingToken);
                 using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, held.Lost);
                 progress.SetActive(true);
+                using var lag = Telemetry.ReportLag(progress);
                 logger.LogInformation("Outbox relay active");
                 foreach (var sink in sinks) await sink.StartAsync(running.Token);
                 await RunAsync(running.Token, () => backoff = TimeSpan.FromMilliseconds(100));
@@ -67,6 +74,8 @@ public sealed class OutboxRelay(
     /// <summary>Delivers one batch. True when the outbox had no more than one batch pending.</summary>
     public async Task<bool> PumpOnceAsync(CancellationToken ct)
     {
+        if (clock.GetUtcNow() - progress.HeadReadAt >= HeadRefresh)
+            progress.ObserveHead(await store.HeadPositionAsync(ct), clock.GetUtcNow());
         var batch = await store.Outbox.ReadPendingAsync(BatchSize, ct);
         if (batch.Events.Count > 0 || batch.Watermark > progress.Watermark)
         {
@@ -80,12 +89,17 @@ public sealed class OutboxRelay(
 
     private async Task DeliverAsync(IEventSink sink, OutboxBatch batch, CancellationToken ct)
     {
+        using var activity = Telemetry.StartDelivery(sink.Name, batch.Events, batch.Watermark);
+        var sinkTag = new KeyValuePair<string, object?>("sink", sink.Name);
         try
         {
             await sink.HandleAsync(batch.Events, batch.Watermark, ct);
+            if (batch.Events.Count > 0) Telemetry.RelayDelivered.Add(batch.Events.Count, sinkTag);
         }
         catch (Exception e) when (IsPoison(e))
         {
+            activity?.AddEvent(new ActivityEvent("poison batch: delivering one event at a time"));
+            var deadLettered = 0;
             // Something in the batch is unprocessable: find it by handing the events over one at a time.
             foreach (var single in batch.Events)
             {
@@ -98,9 +112,18 @@ public sealed class OutboxRelay(
                     logger.LogError(poison, "{Sink} cannot handle {EventType} at position {Position} ({StreamId}@{Version}); dead-lettered",
                         sink.Name, single.EventType, single.Position, single.StreamId, single.StreamVersion);
                     await store.DeadLetters.AddAsync(sink.Name, single, $"{poison.GetType().Name}: {poison.Message}", clock.GetUtcNow(), ct);
+                    Telemetry.DeadLetters.Add(1, sinkTag, new("event_type", single.EventType));
+                    deadLettered++;
                 }
             }
             await sink.HandleAsync([], batch.Watermark, ct);
+            activity?.SetTag("grpcbank.dead_letters", deadLettered);
+            if (batch.Events.Count > deadLettered) Telemetry.RelayDelivered.Add(batch.Events.Count - deadLettered, sinkTag);
+        }
+        catch (Exception e)
+        {
+            activity.Failed(e);
+            throw;
         }
     }
 
