@@ -63,6 +63,10 @@ public sealed class BankHost : IAsyncDisposable
         await StartAsync();
     }
 
+    /// <summary>The gRPC address (not the extra plain-HTTP metrics endpoint, when Metrics:Url adds one).</summary>
+    public string GrpcUrl => app is null ? throw new InvalidOperationException("not started")
+        : app.Urls.Single(url => !settings.TryGetValue("Metrics:Url", out var metrics) || new Uri(url).Port != new Uri(metrics).Port);
+
     /// <summary>The embedded data directory, when the server runs in embedded mode.</summary>
     public string DataDirectory => settings["Storage:DataDirectory"];
 
@@ -71,7 +75,7 @@ public sealed class BankHost : IAsyncDisposable
         var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").Append("--urls=http://127.0.0.1:0").ToArray();
         app = BankServer.Build(args);
         await app.StartAsync(TestContext.Current.CancellationToken);
-        channel = GrpcChannel.ForAddress(app.Urls.Single());
+        channel = GrpcChannel.ForAddress(GrpcUrl);
     }
 
     private async Task StopAsync()

@@ -15,7 +15,19 @@ public sealed record CommandContext(
 {
     public static readonly CommandContext None = new();
 
-    public string MetadataJson() => JsonSerializer.Serialize(
-        new { requestId = RequestId, correlationId = CorrelationId, causationId = CausationId, principal = Principal },
-        EventCodec<object>.Json);
+    /// <summary>
+    /// The metadata stored with each event. <c>traceparent</c> (and <c>tracestate</c>) carry the W3C trace context of
+    /// the command being handled, so the relay and its sinks continue the same trace (<see cref="Telemetry"/>).
+    /// </summary>
+    public string MetadataJson()
+    {
+        var (traceParent, traceState) = Telemetry.CurrentTraceContext();
+        return JsonSerializer.Serialize(
+            new
+            {
+                requestId = RequestId, correlationId = CorrelationId, causationId = CausationId, principal = Principal,
+                traceparent = traceParent, tracestate = string.IsNullOrEmpty(traceState) ? null : traceState,
+            },
+            EventCodec<object>.Json);
+    }
 }

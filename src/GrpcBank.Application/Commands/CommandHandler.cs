@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Domain;
 using LanguageExt;
@@ -23,8 +24,45 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
 
     private readonly StateCache<TState> cache = new();
 
+    /// <summary>The aggregate's name in telemetry: "account" for <c>AccountState</c>.</summary>
+    private static readonly string AggregateName = typeof(TState).Name.Replace("State", "").ToLowerInvariant();
+
+    /// <summary>Handles one command inside a span that names it and its outcome, and counts it.</summary>
     public async Task<CommandOutcome> HandleAsync(
         string aggregateId, TCommand command, CommandContext context, CancellationToken ct, long? expectedVersion = null)
+    {
+        var commandType = command?.GetType().Name ?? typeof(TCommand).Name;
+        using var activity = Telemetry.Source.StartActivity($"{AggregateName} {commandType}");
+        activity?.SetTag("grpcbank.aggregate", AggregateName);
+        activity?.SetTag("grpcbank.command", commandType);
+        activity?.SetTag("grpcbank.aggregate_id", aggregateId);
+        if (context.RequestId is { } requestId) activity?.SetTag("grpcbank.request_id", requestId);
+        try
+        {
+            var outcome = await HandleInSpanAsync(aggregateId, command, context, activity, ct, expectedVersion);
+            var (name, reason) = outcome switch
+            {
+                CommandOutcome.Accepted => ("accepted", null),
+                CommandOutcome.Rejected r => ("rejected", r.Rejection.Reason),
+                CommandOutcome.WrongExpectedVersion => ("conflict", null),
+                CommandOutcome.RequestIdReused => ("request_id_reused", null),
+                _ => ("other", (string?)null),
+            };
+            activity?.SetTag("grpcbank.outcome", name);
+            if (reason is not null) activity?.SetTag("grpcbank.rejection", reason);
+            Telemetry.Commands.Add(1, new("aggregate", AggregateName), new("command", commandType), new("outcome", name));
+            return outcome;
+        }
+        catch (Exception e)
+        {
+            activity.Failed(e);
+            Telemetry.Commands.Add(1, new("aggregate", AggregateName), new("command", commandType), new("outcome", "error"));
+            throw;
+        }
+    }
+
+    private async Task<CommandOutcome> HandleInSpanAsync(
+        string aggregateId, TCommand command, CommandContext context, Activity? activity, CancellationToken ct, long? expectedVersion)
     {
         if (await ReplayAsync(context, ct) is { } replayed) return replayed;
         var streamId = streamIdOf(aggregateId);
@@ -32,6 +70,7 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
         using var _ = await locks.AcquireAsync(streamId, ct);
         for (var attempt = 1; ; attempt++)
         {
+            activity?.SetTag("grpcbank.retries", attempt - 1);
             var current = await LoadStreamAsync(streamId, ct);
             if (expectedVersion is { } wanted && wanted != current.Version)
                 return new CommandOutcome.WrongExpectedVersion(wanted, current.Version);
@@ -51,7 +90,7 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                 context.RequestId is { } id ? new RequestLogEntry(id, context.Fingerprint ?? "", ReplyJson(reply)) : null,
                 clock.GetUtcNow());
 
-            switch (await store.AppendAsync(append, ct))
+            switch (await AppendAsync(append, ct))
             {
                 case AppendResult.Appended a:
                     cache.Put(streamId, next with { Position = a.Position });
@@ -66,6 +105,40 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                 case AppendResult.WrongExpectedVersion:
                     continue;
             }
+        }
+    }
+
+    /// <summary>Appends inside its own span and times it.</summary>
+    private async Task<AppendResult> AppendAsync(AppendRequest append, CancellationToken ct)
+    {
+        using var activity = Telemetry.Source.StartActivity("event store append");
+        activity?.SetTag("grpcbank.stream_id", append.StreamId);
+        activity?.SetTag("grpcbank.event_count", append.Events.Count);
+        activity?.SetTag("grpcbank.expected_version", append.ExpectedVersion);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await store.AppendAsync(append, ct);
+            var name = result switch
+            {
+                AppendResult.Appended => "appended",
+                AppendResult.WrongExpectedVersion => "conflict",
+                _ => "duplicate_request",
+            };
+            Telemetry.AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("result", name));
+            activity?.SetTag("grpcbank.append_result", name);
+            if (result is AppendResult.Appended a)
+            {
+                activity?.SetTag("grpcbank.position", a.Position);
+                activity?.SetTag("grpcbank.stream_version", a.Version);
+            }
+            return result;
+        }
+        catch (Exception e)
+        {
+            Telemetry.AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("result", "error"));
+            activity.Failed(e);
+            throw;
         }
     }
 
@@ -95,6 +168,7 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
         if (logged.Fingerprint != (context.Fingerprint ?? "")) return new CommandOutcome.RequestIdReused(id);
         var reply = System.Text.Json.JsonSerializer.Deserialize<CommandReply>(logged.ReplyJson, EventCodec<TEvent>.Json)
             ?? throw new InvalidDataException($"request log entry {id} has no reply");
+        Activity.Current?.SetTag("grpcbank.replayed", true);
         return new CommandOutcome.Accepted(reply with { Position = logged.Position });
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
@@ -30,7 +31,39 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, I
             });
     }
 
+    /// <summary>
+    /// One step in its own span: a child of the trace stored with the event that caused it (so the commands it issues,
+    /// and their events, stay in the trace of the original request), linked to the relay batch that delivered it.
+    /// </summary>
     private async Task RunAsync(ProcessStep step, RecordedEvent cause, CancellationToken ct)
+    {
+        var batch = Activity.Current?.Context;
+        var command = step.Command switch
+        {
+            ProcessCommand.ToAccount c => c.Command.GetType().Name,
+            ProcessCommand.ToOrder c => c.Command.GetType().Name,
+            ProcessCommand.ToPayment c => c.Command.GetType().Name,
+            _ => step.Command.GetType().Name,
+        };
+        using var activity = Telemetry.Source.StartActivity($"payment process {command}", ActivityKind.Internal,
+            Telemetry.StoredTraceContext(cause.MetadataJson) ?? batch ?? default,
+            links: batch is { } b ? [new ActivityLink(b)] : null);
+        activity?.SetTag("grpcbank.payment_id", step.PaymentId);
+        activity?.SetTag("grpcbank.request_id", step.RequestId);
+        activity?.SetTag("grpcbank.cause.event_type", cause.EventType);
+        activity?.SetTag("grpcbank.cause.position", cause.Position);
+        try
+        {
+            await RunStepAsync(step, cause, ct);
+        }
+        catch (Exception e)
+        {
+            activity.Failed(e);
+            throw;
+        }
+    }
+
+    private async Task RunStepAsync(ProcessStep step, RecordedEvent cause, CancellationToken ct)
     {
         // A recorded rejection settles the step for good (see ProcessStep).
         if (step.IfRejected is not null && await store.FindRequestAsync(step.RejectedRequestId, ct) is not null) return;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GrpcBank.Application.EventStore;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -21,8 +22,13 @@ public sealed class OutboxRelay(
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
+    /// <summary>How often the active relay reads the head position for the lag gauge (one cheap query at most).</summary>
+    private static readonly TimeSpan HeadRefresh = TimeSpan.FromSeconds(5);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The relay's spans continue the traces stored in event metadata, never whatever started the host.
+        Activity.Current = null;
         var backoff = TimeSpan.FromMilliseconds(100);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -31,6 +37,7 @@ public sealed class OutboxRelay(
                 await using var held = await lease.AcquireAsync(stoppingToken);
                 using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, held.Lost);
                 progress.SetActive(true);
+                using var lag = Telemetry.ReportLag(progress);
                 logger.LogInformation("Outbox relay active");
                 foreach (var sink in sinks) await sink.StartAsync(running.Token);
                 await RunAsync(running.Token, () => backoff = TimeSpan.FromMilliseconds(100));
@@ -66,6 +73,8 @@ public sealed class OutboxRelay(
     /// <summary>Delivers one batch. True when the outbox had no more than one batch pending.</summary>
     public async Task<bool> PumpOnceAsync(CancellationToken ct)
     {
+        if (clock.GetUtcNow() - progress.HeadReadAt >= HeadRefresh)
+            progress.ObserveHead(await store.HeadPositionAsync(ct), clock.GetUtcNow());
         var batch = await store.Outbox.ReadPendingAsync(BatchSize, ct);
         if (batch.Events.Count > 0 || batch.Watermark > progress.Watermark)
         {
@@ -77,7 +86,21 @@ public sealed class OutboxRelay(
         return batch.Events.Count < BatchSize;
     }
 
-    private Task DeliverAsync(IEventSink sink, OutboxBatch batch, CancellationToken ct) =>
-        PoisonEvents.HandleAsync(sink.Name, batch.Events, batch.Watermark, (events, watermark) => sink.HandleAsync(events, watermark, ct),
-            store.DeadLetters, clock, logger, ct);
+    private async Task DeliverAsync(IEventSink sink, OutboxBatch batch, CancellationToken ct)
+    {
+        using var activity = Telemetry.StartDelivery(sink.Name, batch.Events, batch.Watermark);
+        try
+        {
+            var deadLettered = await PoisonEvents.HandleAsync(sink.Name, batch.Events, batch.Watermark,
+                (events, watermark) => sink.HandleAsync(events, watermark, ct), store.DeadLetters, clock, logger, ct);
+            activity?.SetTag("grpcbank.dead_letters", deadLettered);
+            if (batch.Events.Count > deadLettered)
+                Telemetry.RelayDelivered.Add(batch.Events.Count - deadLettered, new KeyValuePair<string, object?>("sink", sink.Name));
+        }
+        catch (Exception e)
+        {
+            activity.Failed(e);
+            throw;
+        }
+    }
 }

@@ -5,6 +5,7 @@ public sealed class RelayProgress
 {
     private long watermark;
     private long delivered;
+    private long head;
     private long lastPassTicks;
     private volatile string? lastError;
     private volatile bool active;
@@ -12,6 +13,18 @@ public sealed class RelayProgress
     public long Watermark => Interlocked.Read(ref watermark);
 
     public long DeliveredEvents => Interlocked.Read(ref delivered);
+
+    /// <summary>The newest committed position the relay knows of (refreshed by the relay; see <see cref="OutboxRelay"/>).</summary>
+    public long HeadPosition => Interlocked.Read(ref head);
+
+    /// <summary>When the relay last read the head position from the event store.</summary>
+    public DateTimeOffset HeadReadAt { get; private set; }
+
+    public void ObserveHead(long position, DateTimeOffset at)
+    {
+        InterlockedMax(ref head, position);
+        HeadReadAt = at;
+    }
 
     /// <summary>When the relay last completed a pass (a heartbeat); null before the first.</summary>
     public DateTimeOffset? LastPassAt => Interlocked.Read(ref lastPassTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
@@ -27,10 +40,16 @@ public sealed class RelayProgress
     public void Advance(long newWatermark, int events)
     {
         Interlocked.Add(ref delivered, events);
-        long seen;
-        while ((seen = Interlocked.Read(ref watermark)) < newWatermark)
-            if (Interlocked.CompareExchange(ref watermark, newWatermark, seen) == seen) break;
+        InterlockedMax(ref watermark, newWatermark);
+        InterlockedMax(ref head, newWatermark);
         Advanced.Signal();
+    }
+
+    private static void InterlockedMax(ref long target, long value)
+    {
+        long seen;
+        while ((seen = Interlocked.Read(ref target)) < value)
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen) return;
     }
 
     public void Passed(DateTimeOffset at)

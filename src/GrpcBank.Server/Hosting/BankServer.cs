@@ -29,6 +29,8 @@ public static class BankServer
         configure?.Invoke(builder);
         var services = builder.Services;
 
+        builder.AddObservability();
+        builder.AddMetricsEndpoint(ListenUrls(builder.Configuration));
         services.AddGrpc(o =>
         {
             // Outermost first: errors are mapped for everything, then callers are authenticated.
@@ -66,7 +68,9 @@ public static class BankServer
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         var app = builder.Build();
-        ProtectedMode.Check(app.Services.GetRequiredService<ApiKeys>(), Urls(builder.Configuration));
+        var keys = app.Services.GetRequiredService<ApiKeys>();
+        ProtectedMode.Check(keys, Urls(builder.Configuration));
+        app.UseMetricsEndpoint(keys);
         app.MapGrpcService<AccountGrpcService>();
         app.MapGrpcService<OrderGrpcService>();
         app.MapGrpcService<PaymentGrpcService>();
@@ -80,10 +84,14 @@ public static class BankServer
 
     /// <summary>The listen addresses as configured (--urls, ASPNETCORE_URLS, or Kestrel's default).</summary>
     private static IEnumerable<string> Urls(IConfiguration configuration) =>
-        (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "http://localhost:5000")
-        .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        ListenUrls(configuration)
         .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? ""))
         .Where(url => url.Length > 0);
+
+    /// <summary>The addresses given by --urls or ASPNETCORE_URLS, or Kestrel's default.</summary>
+    private static List<string> ListenUrls(IConfiguration configuration) =>
+        (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "http://localhost:5000")
+        .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
     private static void AddStorage(IServiceCollection services, IConfiguration configuration)
     {

@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using GrpcBank.Application.Relay;
+
+namespace GrpcBank.Application;
+
+/// <summary>
+/// The bank's own traces and metrics, with the BCL's diagnostics only (no OpenTelemetry package here): the host
+/// decides whether anyone listens. Both are named <see cref="Name"/>; without a listener they cost next to nothing.
+/// </summary>
+public static class Telemetry
+{
+    public const string Name = "GrpcBank";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    public static readonly Meter Meter = new(Name);
+
+    /// <summary>Commands handled, by aggregate, command type and outcome (accepted, rejected, conflict, request_id_reused).</summary>
+    public static readonly Counter<long> Commands = Meter.CreateCounter<long>(
+        "grpcbank.commands", "{command}", "Commands handled, by aggregate, command and outcome");
+
+    /// <summary>How long an append to the event store took, in milliseconds, by result.</summary>
+    public static readonly Histogram<double> AppendDuration = Meter.CreateHistogram<double>(
+        "grpcbank.append.duration", "ms", "Time to append one command's events to the event store", tags: null,
+        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] });
+
+    /// <summary>Events the relay handed to a sink, by sink (the read side's count is the indexer's throughput).</summary>
+    public static readonly Counter<long> RelayDelivered = Meter.CreateCounter<long>(
+        "grpcbank.relay.delivered", "{event}", "Events delivered by the outbox relay, by sink");
+
+    /// <summary>Events a sink could not handle and the relay set aside, by sink and event type.</summary>
+    public static readonly Counter<long> DeadLetters = Meter.CreateCounter<long>(
+        "grpcbank.relay.dead_letters", "{event}", "Events dead-lettered by the outbox relay, by sink and event type");
+
+    private static readonly ConcurrentDictionary<RelayProgress, byte> ActiveRelays = new();
+
+    static Telemetry() =>
+        Meter.CreateObservableGauge("grpcbank.relay.lag", ObserveLag, "{event}",
+            "Committed events not yet delivered by the active relay (head position minus watermark)");
+
+    /// <summary>Reports this relay's lag while it is the active one (dispose to stop).</summary>
+    public static IDisposable ReportLag(RelayProgress progress)
+    {
+        ActiveRelays[progress] = 0;
+        return new Unregister(progress);
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveLag() =>
+        ActiveRelays.Keys.Select(p => new Measurement<long>(Math.Max(0, p.HeadPosition - p.Watermark)));
+
+    private sealed class Unregister(RelayProgress progress) : IDisposable
+    {
+        public void Dispose() => ActiveRelays.TryRemove(progress, out _);
+    }
+
+    /// <summary>The W3C trace context of the current activity, for event metadata; null when nothing is traced.</summary>
+    public static (string? TraceParent, string? TraceState) CurrentTraceContext() =>
+        Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? (current.Id, current.TraceStateString) : (null, null);
+
+    /// <summary>The trace context stored in an event's metadata (see <c>CommandContext.MetadataJson</c>), if any.</summary>
+    public static ActivityContext? StoredTraceContext(string metadataJson)
+    {
+        if (!metadataJson.Contains("\"traceparent\"", StringComparison.Ordinal)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(metadataJson);
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object
+                || !root.TryGetProperty("traceparent", out var parent) || parent.ValueKind != JsonValueKind.String) return null;
+            var state = root.TryGetProperty("tracestate", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+            return ActivityContext.TryParse(parent.GetString(), state, isRemote: true, out var context) ? context : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Starts the span of one relay delivery to one sink. A batch whose events all come from one trace continues
+    /// that trace (the usual case: one command's events); a batch mixing traces starts its own trace with a link to
+    /// each (at most <see cref="MaxLinks"/>), since a span has one parent and a 500-event batch may serve 500 requests.
+    /// </summary>
+    public static Activity? StartDelivery(string sink, IReadOnlyList<EventStore.RecordedEvent> events, long watermark)
+    {
+        if (!Source.HasListeners()) return null;
+        var stored = events.Select(e => StoredTraceContext(e.MetadataJson)).ToList();
+        var contexts = stored.OfType<ActivityContext>().DistinctBy(c => c.TraceId).Take(MaxLinks + 1).ToList();
+        var activity = contexts.Count == 1 && stored.All(c => c is not null)
+            ? Source.StartActivity($"relay deliver {sink}", ActivityKind.Consumer, contexts[0])
+            : Source.StartActivity($"relay deliver {sink}", ActivityKind.Consumer, parentContext: default,
+                links: contexts.Take(MaxLinks).Select(c => new ActivityLink(c)));
+        activity?.SetTag("grpcbank.sink", sink);
+        activity?.SetTag("grpcbank.event_count", events.Count);
+        activity?.SetTag("grpcbank.watermark", watermark);
+        if (events.Count > 0) activity?.SetTag("grpcbank.position.last", events[^1].Position);
+        return activity;
+    }
+
+    public const int MaxLinks = 32;
+
+    /// <summary>Marks an activity as failed by <paramref name="e"/>.</summary>
+    public static void Failed(this Activity? activity, Exception e)
+    {
+        activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+        activity?.AddException(e);
+    }
+}

@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using GrpcBank.Application;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Query.V1;
+using static GrpcBank.EndToEnd.Tests.Rpc;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>
+/// The GrpcBank meter and activity source are process-wide, and every host in this process reports into them, so these
+/// specs run alone (after the parallel ones) and can count exactly.
+/// </summary>
+[CollectionDefinition(DisableParallelization = true)]
+public sealed class TelemetryCollection;
+
+/// <summary>Traces cross the outbox through event metadata; metrics are scraped from /metrics as Prometheus would.</summary>
+[Collection(typeof(TelemetryCollection))]
+public sealed class TelemetrySpecs : IDisposable
+{
+    private static readonly ActivitySource TestSource = new("GrpcBank.Tests");
+
+    private readonly ConcurrentQueue<Activity> stopped = new();
+    private readonly ActivityListener listener;
+
+    public TelemetrySpecs()
+    {
+        listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is Telemetry.Name or "GrpcBank.Tests" or "Microsoft.AspNetCore" or "System.Net.Http",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = stopped.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+    }
+
+    public void Dispose() => listener.Dispose();
+
+    [Fact]
+    public async Task OneDeposit_IsOneTrace_FromTheGrpcCallThroughTheAppendAndTheOutboxToTheReadSide()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync();
+        var id = Guid.NewGuid().ToString("N");
+        var opened = await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Ada", CurrencyCode = "EUR" });
+        // Let the account's own event reach the read side first, so the deposit travels through the relay in a batch of its own.
+        await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = opened.Position });
+
+        DepositMoneyResponse deposited;
+        ActivityTraceId testTrace;
+        using (var root = TestSource.StartActivity("test: deposit"))
+        {
+            testTrace = root!.TraceId;
+            deposited = await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 500, CurrencyCode = "EUR" });
+        }
+        await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = deposited.Position });
+
+        var command = await SpanAsync(a => a.OperationName == "account DepositMoney" && Tag(a, "grpcbank.aggregate_id") == id);
+        Assert.Equal(testTrace, command.TraceId); // the client's trace context came in with the gRPC call
+        Assert.Equal("accepted", Tag(command, "grpcbank.outcome"));
+        Assert.Equal("0", Tag(command, "grpcbank.retries"));
+        var append = await SpanAsync(a => a.OperationName == "event store append" && a.TraceId == command.TraceId);
+        Assert.Equal(command.SpanId, append.ParentSpanId);
+        Assert.Equal($"account-{id}", Tag(append, "grpcbank.stream_id"));
+        Assert.Equal("1", Tag(append, "grpcbank.event_count"));
+        Assert.Equal(deposited.Position.ToString(CultureInfo.InvariantCulture), Tag(append, "grpcbank.position"));
+        var relay = await SpanAsync(a => a.OperationName == "relay deliver read-side" && a.TraceId == command.TraceId);
+
+        // The relay runs on its own background loop with no ambient activity: its parent can only have come from the
+        // traceparent stored with the event, which names the command's span.
+        Assert.True(relay.HasRemoteParent);
+        Assert.Equal(command.SpanId, relay.ParentSpanId);
+        Assert.Equal(ActivityKind.Consumer, relay.Kind);
+        Assert.Equal("1", Tag(relay, "grpcbank.event_count"));
+        var stored = (await host.Get<IEventStore>().ReadStreamAsync($"account-{id}", 2, 1, CancellationToken.None)).Single();
+        var traceparent = JsonDocument.Parse(stored.MetadataJson).RootElement.GetProperty("traceparent").GetString();
+        Assert.Equal($"00-{command.TraceId}-{command.SpanId}-01", traceparent);
+    }
+
+    [Fact]
+    public void ABatchMixingTraces_StartsItsOwnTrace_LinkedToEachOfThem()
+    {
+        var a = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+        var b = new ActivityContext(ActivityTraceId.CreateRandom(), ActivitySpanId.CreateRandom(), ActivityTraceFlags.Recorded);
+        RecordedEvent Event(long position, ActivityContext parent) => new(position, "account-x", position, Guid.NewGuid(), "t", "{}",
+            $$"""{"requestId":null,"traceparent":"00-{{parent.TraceId}}-{{parent.SpanId}}-01"}""", DateTimeOffset.UnixEpoch);
+
+        using (var single = Telemetry.StartDelivery("sink", [Event(1, a), Event(2, a)], 2))
+        {
+            Assert.Equal(a.TraceId, single!.TraceId);
+            Assert.Equal(a.SpanId, single.ParentSpanId);
+        }
+        using var mixed = Telemetry.StartDelivery("sink", [Event(3, a), Event(4, b), Event(5, a)], 5);
+        Assert.NotEqual(a.TraceId, mixed!.TraceId);
+        Assert.NotEqual(b.TraceId, mixed.TraceId);
+        Assert.Equal(default, mixed.ParentSpanId);
+        Assert.Equal([a.TraceId, b.TraceId], mixed.Links.Select(l => l.Context.TraceId));
+    }
+
+    [Fact]
+    public async Task TheCommandCounter_CountsAcceptedAndRejectedCommands_OnTheGrpcPortOverCleartextHttp2()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync();
+        using var http = new HttpClient
+        {
+            BaseAddress = new Uri(host.GrpcUrl),
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact, // h2c with prior knowledge, like curl --http2-prior-knowledge
+        };
+        var id = Guid.NewGuid().ToString("N");
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Ada", CurrencyCode = "EUR" });
+        var accepted = await CounterAsync(http, "DepositMoney", "accepted");
+        var rejected = await CounterAsync(http, "WithdrawMoney", "rejected");
+
+        await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 100, CurrencyCode = "EUR" });
+        await Eventually(async () => Assert.Equal(accepted + 1, await CounterAsync(http, "DepositMoney", "accepted")));
+        await Rejected("INSUFFICIENT_FUNDS", () => host.Accounts.WithdrawMoneyAsync(
+            new WithdrawMoneyRequest { AccountId = id, AmountMinor = 1_000_000, CurrencyCode = "EUR" }).ResponseAsync);
+        await Eventually(async () => Assert.Equal(rejected + 1, await CounterAsync(http, "WithdrawMoney", "rejected")));
+
+        var scrape = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Contains("grpcbank_append_duration_milliseconds_bucket{", scrape);
+        Assert.Contains("grpcbank_relay_delivered_total{otel_scope_name=\"GrpcBank\",sink=\"read-side\"}", scrape);
+        Assert.Matches(new Regex(@"^grpcbank_relay_lag\{[^}]*\} \d+$", RegexOptions.Multiline), scrape);
+    }
+
+    [Fact]
+    public async Task MetricsUrl_ServesMetricsOverPlainHttp1_AndOnlyThere()
+    {
+        var port = FreePort();
+        await using var host = await BankHost.StartEmbeddedAsync(("Metrics:Url", $"http://127.0.0.1:{port}"));
+        using var http1 = new HttpClient(); // HTTP/1.1, as Prometheus scrapes
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" });
+
+        var response = await http1.GetAsync($"http://127.0.0.1:{port}/metrics", TestContext.Current.CancellationToken);
+        response.EnsureSuccessStatusCode();
+        Assert.Equal(HttpVersion.Version11, response.Version);
+        Assert.Contains("grpcbank_commands_total{", await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+
+        using var h2c = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var onGrpcPort = await h2c.GetAsync($"{host.GrpcUrl}/metrics", TestContext.Current.CancellationToken);
+        Assert.NotEqual(HttpStatusCode.OK, onGrpcPort.StatusCode);
+    }
+
+    private static async Task<long> CounterAsync(HttpClient http, string command, string outcome)
+    {
+        var scrape = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        return scrape.Split('\n')
+            .Where(line => line.StartsWith("grpcbank_commands_total{", StringComparison.Ordinal)
+                && line.Contains($"command=\"{command}\"", StringComparison.Ordinal)
+                && line.Contains($"outcome=\"{outcome}\"", StringComparison.Ordinal))
+            .Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The Prometheus exporter caches a scrape briefly; retry an assertion on it for a few seconds.</summary>
+    private static async Task Eventually(Func<Task> assertion)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await assertion();
+                return;
+            }
+            catch (Xunit.Sdk.XunitException) when (attempt < 50)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+        }
+    }
+
+    private async Task<Activity> SpanAsync(Func<Activity, bool> match)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (stopped.FirstOrDefault(match) is { } found) return found;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        throw new Xunit.Sdk.XunitException($"no such span among: {string.Join(", ", stopped.Select(a => a.OperationName).Distinct())}");
+    }
+
+    private static string? Tag(Activity activity, string name) => activity.GetTagItem(name) switch
+    {
+        null => null,
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        var v => v.ToString(),
+    };
+
+    private static int FreePort()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+}
