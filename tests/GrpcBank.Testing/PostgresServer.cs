@@ -141,7 +141,8 @@ public sealed class PostgresServer : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port free at the time of asking.</summary>
+    public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -151,7 +152,7 @@ public sealed class PostgresServer : IAsyncLifetime
     }
 
     /// <summary>Runs a command, as the postgres user when we are root (initdb refuses root); throws on failure.</summary>
-    private static async Task RunAsync(string file, params string[] arguments)
+    public static async Task RunAsync(string file, params string[] arguments)
     {
         var asPostgres = Environment.IsPrivilegedProcess && file.StartsWith(BinDirectory, StringComparison.Ordinal);
         var start = new ProcessStartInfo(asPostgres ? "runuser" : file)

@@ -96,6 +96,10 @@ public static class BankServer
     private static void AddStorage(IServiceCollection services, IConfiguration configuration)
     {
         var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "./data");
+        var postgresConfigured = configuration.GetConnectionString("Postgres") is { Length: > 0 };
+        var elasticsearchConfigured = configuration["Elasticsearch:Url"] is { Length: > 0 };
+        // Refuse to start, naming the folder, rather than fail on the first command with SQLite's bare "unable to open database file".
+        if (!postgresConfigured || !elasticsearchConfigured) DataDirectory.EnsureWritable(dataDirectory);
         if (configuration.GetConnectionString("Postgres") is { Length: > 0 } postgres)
         {
             // Migrations run (under an advisory lock) before the first command can reach the store.

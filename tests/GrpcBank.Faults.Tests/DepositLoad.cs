@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.History.V1;
+
+namespace GrpcBank.Faults.Tests;
+
+/// <summary>
+/// Writers sending deposits with unique request ids to a few accounts, remembering every request and every acknowledged
+/// reply, and what the event store holds afterwards.
+/// </summary>
+public sealed class DepositLoad(string[] accounts)
+{
+    private readonly ConcurrentDictionary<string, DepositMoneyRequest> sent = new();
+    private readonly ConcurrentDictionary<string, DepositMoneyResponse> acknowledged = new();
+    private readonly ConcurrentDictionary<StatusCode, int> failures = new();
+
+    public IReadOnlyDictionary<string, DepositMoneyResponse> Acknowledged => acknowledged;
+
+    public IEnumerable<DepositMoneyRequest> Unacknowledged => sent.Values.Where(r => !acknowledged.ContainsKey(r.RequestId));
+
+    public IReadOnlyDictionary<StatusCode, int> Failures => failures;
+
+    public string[] Accounts => accounts;
+
+    public static async Task<DepositLoad> OpenAccountsAsync(GrpcChannel channel, int count)
+    {
+        var client = new AccountService.AccountServiceClient(channel);
+        var ids = Enumerable.Range(0, count).Select(i => $"load-{Guid.NewGuid():N}"[..20]).ToArray();
+        foreach (var id in ids)
+            await client.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = $"Writer {id}", CurrencyCode = "EUR" });
+        return new DepositLoad(ids);
+    }
+
+    /// <summary>Runs <paramref name="writers"/> writers on <paramref name="channel"/> until <paramref name="stop"/>; failures are counted, not thrown.</summary>
+    public Task RunAsync(GrpcChannel channel, int writers, CancellationToken stop) =>
+        Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
+        {
+            var client = new AccountService.AccountServiceClient(channel);
+            for (var n = 0; !stop.IsCancellationRequested; n++)
+            {
+                var request = new DepositMoneyRequest
+                {
+                    AccountId = accounts[(w + n) % accounts.Length],
+                    AmountMinor = 1 + n % 97,
+                    CurrencyCode = "EUR",
+                    Reference = $"load {w}/{n}",
+                    RequestId = $"w{w}-{n}-{Guid.NewGuid():N}",
+                };
+                sent[request.RequestId] = request;
+                try
+                {
+                    acknowledged[request.RequestId] = await client.DepositMoneyAsync(request, deadline: DateTime.UtcNow.AddSeconds(10));
+                }
+                catch (RpcException e)
+                {
+                    failures.AddOrUpdate(e.StatusCode, 1, (_, c) => c + 1);
+                    if (e.StatusCode != StatusCode.Unavailable) await Task.Delay(10); // a dead server: do not spin
+                    else await Task.Delay(20);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return; // the channel went with the killed server
+                }
+            }
+        })));
+
+    public DepositMoneyRequest Request(string requestId) => sent[requestId];
+
+    /// <summary>How many events of each request id the accounts' streams hold (read through HistoryService.ReadStream), with their versions.</summary>
+    public async Task<Dictionary<string, List<long>>> StoredAsync(GrpcChannel channel)
+    {
+        var history = new HistoryService.HistoryServiceClient(channel);
+        var stored = new Dictionary<string, List<long>>();
+        foreach (var account in accounts)
+        {
+            long from = 1;
+            while (true)
+            {
+                var page = await history.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{account}", FromVersion = from, MaxCount = 1_000 });
+                foreach (var e in page.Events)
+                {
+                    using var metadata = JsonDocument.Parse(e.MetadataJson);
+                    if (metadata.RootElement.TryGetProperty("requestId", out var id) && id.GetString() is { } requestId)
+                        (stored.TryGetValue(requestId, out var versions) ? versions : stored[requestId] = []).Add(e.StreamVersion);
+                }
+                if (page.NextVersion == 0) break;
+                from = page.NextVersion;
+            }
+        }
+        return stored;
+    }
+}

@@ -1,0 +1,43 @@
+using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Query.V1;
+
+namespace GrpcBank.Faults.Tests;
+
+/// <summary>PostgreSQL stopped and started again under write load, with the same server process running throughout.</summary>
+public sealed class PostgresRestartSpecs
+{
+    [Fact]
+    public async Task WritersHearUnavailableDuringTheOutage_AndAfterwardsTheSameServerWritesAndItsRelayCatchesUp()
+    {
+        await using var cluster = await ThrowawayCluster.StartAsync();
+        await using var host = await BankHost.StartAsync(
+            ("Storage:DataDirectory", KillUnderLoadSpecs.TempDirectory()), ("ConnectionStrings:Postgres", cluster.ConnectionString));
+        var load = await DepositLoad.OpenAccountsAsync(host.Channel, 3);
+        using var stop = new CancellationTokenSource();
+        var writing = load.RunAsync(host.Channel, writers: 4, stop.Token);
+        await Task.Delay(1_000);
+
+        await cluster.StopAsync();
+        await Task.Delay(2_000);
+        var failedDuringOutage = load.Failures.Values.Sum();
+        await cluster.StartAgainAsync();
+        await Task.Delay(2_000);
+        stop.Cancel();
+        await writing.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(failedDuringOutage > 0, "no write failed while PostgreSQL was down");
+        Assert.Equal([StatusCode.Unavailable], load.Failures.Keys);
+        var accounts = new AccountService.AccountServiceClient(host.Channel);
+        var after = await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = load.Accounts[0], AmountMinor = 1, CurrencyCode = "EUR" });
+        var read = await new QueryService.QueryServiceClient(host.Channel).GetAccountAsync(
+            new GetAccountRequest { AccountId = load.Accounts[0], MinPosition = after.Position }, deadline: DateTime.UtcNow.AddSeconds(30));
+        Assert.Equal(after.Version, read.Account.Version);
+
+        var stored = await load.StoredAsync(host.Channel);
+        foreach (var (requestId, reply) in load.Acknowledged)
+            Assert.Equal([reply.Version], stored[requestId]);
+        await ReadSide.AssertEqualsReplayAsync(host.Channel, load.Accounts);
+        TestContext.Current.SendDiagnosticMessage($"{load.Acknowledged.Count} acknowledged, {failedDuringOutage} UNAVAILABLE during the outage");
+    }
+}
