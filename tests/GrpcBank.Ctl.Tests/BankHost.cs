@@ -20,6 +20,9 @@ public sealed class BankHost : IAsyncDisposable
 
     public GrpcChannel Channel { get; }
 
+    /// <summary>The server's services, for specs that reach behind the API (e.g. to tamper with the read side).</summary>
+    public IServiceProvider Services => app.Services;
+
     public static async Task<BankHost> StartAsync()
     {
         var dir = Path.Combine(Path.GetTempPath(), "grpcbank-tests", Guid.NewGuid().ToString("N"));

@@ -52,13 +52,15 @@ public static class Program
     {
         var root = new RootCommand("""
             bankctl talks to a GrpcBank server over its public gRPC API: read the event history, see any
-            account as it was at a time or version, tail every event live, operate the projections, and seed demo data.
+            account as it was at a time or version, tail every event live, operate the projections, seed demo data,
+            and verify the read side and the money against the history.
 
             Examples:
               bankctl seed --accounts 20 --orders 40
               bankctl streams read account-ada
               bankctl accounts as-of ada --time 2025-03-01T12:00:00Z
               bankctl subscribe --prefix accounts. --json
+              bankctl verify
             """);
         GlobalOptions.AddTo(root);
         root.Subcommands.Add(StreamsCommand.Build());
@@ -67,6 +69,7 @@ public static class Program
         root.Subcommands.Add(ProjectionsCommand.Build());
         root.Subcommands.Add(DeadLettersCommand.Build());
         root.Subcommands.Add(SeedCommand.Build());
+        root.Subcommands.Add(VerifyCommand.Build());
         return root;
     }
 }

@@ -10,6 +10,8 @@ public static class ExitCode
     public const int Usage = 2;
     /// <summary>No server answered at the address.</summary>
     public const int Unreachable = 3;
+    /// <summary>bankctl verify found drift: the read side disagrees with the event store, or the money does not add up.</summary>
+    public const int Drift = 4;
     /// <summary>Cancelled (Ctrl+C) before a one-shot command finished.</summary>
     public const int Cancelled = 130;
 }
