@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using Npgsql;
+
+namespace GrpcBank.Bench;
+
+/// <summary>Runs a program to completion and returns its standard output; throws on a non-zero exit.</summary>
+public static class Shell
+{
+    public static async Task<string> RunAsync(string file, IEnumerable<string> args, string? workingDirectory = null, bool check = true)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (workingDirectory is not null) psi.WorkingDirectory = workingDirectory;
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        if (check && p.ExitCode != 0)
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {p.ExitCode}: {await stderr}{await stdout}");
+        return await stdout + await stderr;
+    }
+
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+}
+
+/// <summary>A throwaway PostgreSQL 15 cluster with durable settings (fsync on, synchronous_commit on).</summary>
+public sealed class PgCluster : IAsyncDisposable
+{
+    public const string Bin = "/usr/lib/postgresql/15/bin";
+
+    /// <summary>Everything that differs from PostgreSQL's defaults. Durability settings stay at their defaults.</summary>
+    public static readonly string[] Settings =
+    [
+        "fsync=on", "synchronous_commit=on", "full_page_writes=on", "wal_sync_method=fdatasync",
+        "max_connections=300", "shared_buffers=512MB", "max_wal_size=4GB",
+        "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all",
+    ];
+
+    public string Directory { get; }
+    public int Port { get; }
+
+    private PgCluster(string directory, int port) => (Directory, Port) = (directory, port);
+
+    public string ConnectionString(string database = "postgres") => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1", Port = Port, Username = "postgres", Database = database, MaxPoolSize = 200,
+    }.ConnectionString;
+
+    public static async Task<PgCluster> StartAsync()
+    {
+        var dir = System.IO.Directory.CreateTempSubdirectory("grpcbank-bench-pg-").FullName;
+        var root = Environment.IsPrivilegedProcess;
+        if (root) await Shell.RunAsync("chown", ["postgres:postgres", dir]);
+        await AsPostgres(root, Path.Combine(Bin, "initdb"), ["-D", Path.Combine(dir, "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"]);
+        var port = Shell.FreePort();
+        var options = $"-c listen_addresses=127.0.0.1 -p {port} -k {dir} " + string.Join(' ', Settings.Select(s => "-c " + s));
+        await AsPostgres(root, Path.Combine(Bin, "pg_ctl"), ["-D", Path.Combine(dir, "data"), "-l", Path.Combine(dir, "log"), "-w", "-o", options, "start"]);
+        return new PgCluster(dir, port);
+    }
+
+    private static Task<string> AsPostgres(bool root, string file, string[] args) =>
+        root ? Shell.RunAsync("runuser", ["-u", "postgres", "--", file, .. args]) : Shell.RunAsync(file, args);
+
+    public async Task ExecAsync(string sql, string database = "postgres")
+    {
+        await using var c = new NpgsqlConnection(ConnectionString(database));
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = 600 };
+        await cmd.ExecuteNonQueryAsync();
+    }
+
+    public async Task<T> ScalarAsync<T>(string sql, string database = "postgres")
+    {
+        await using var c = new NpgsqlConnection(ConnectionString(database));
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = 600 };
+        return (T)(await cmd.ExecuteScalarAsync())!;
+    }
+
+    public async Task<List<object[]>> RowsAsync(string sql, string database = "postgres")
+    {
+        await using var c = new NpgsqlConnection(ConnectionString(database));
+        await c.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, c) { CommandTimeout = 600 };
+        await using var r = await cmd.ExecuteReaderAsync();
+        var rows = new List<object[]>();
+        while (await r.ReadAsync())
+        {
+            var row = new object[r.FieldCount];
+            r.GetValues(row);
+            rows.Add(row);
+        }
+        return rows;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        try
+        {
+            await AsPostgres(Environment.IsPrivilegedProcess, Path.Combine(Bin, "pg_ctl"), ["-D", Path.Combine(Directory, "data"), "-m", "fast", "-w", "stop"]);
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"could not stop PostgreSQL: {e.Message}");
+        }
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>The real server as a child process (<c>dotnet GrpcBank.Server.dll</c>, Release build).</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly StringBuilder log = new();
+    public string Address { get; }
+    public GrpcChannel Channel { get; }
+    /// <summary>Spawn → first successful health check.</summary>
+    public TimeSpan StartupTime { get; private set; }
+    public DateTime SpawnedAt { get; }
+
+    private ServerProcess(Process process, string address, DateTime spawnedAt)
+    {
+        (this.process, Address, SpawnedAt) = (process, address, spawnedAt);
+        Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true, PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan },
+            MaxReceiveMessageSize = 16 * 1024 * 1024,
+        });
+    }
+
+    public string Log { get { lock (log) return log.ToString(); } }
+
+    public TimeSpan CpuTime { get { process.Refresh(); return process.TotalProcessorTime; } }
+
+    /// <param name="postgres">null: embedded mode (SQLite under <paramref name="dataDirectory"/>).</param>
+    public static async Task<ServerProcess> StartAsync(string serverDll, string dataDirectory, string? postgres, bool relay = true)
+    {
+        var port = Shell.FreePort();
+        var address = $"http://127.0.0.1:{port}";
+        var psi = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(serverDll)! };
+        psi.ArgumentList.Add(serverDll);
+        psi.ArgumentList.Add("--urls");
+        psi.ArgumentList.Add(address);
+        psi.Environment["Storage__DataDirectory"] = dataDirectory;
+        psi.Environment["ConnectionStrings__Postgres"] = postgres ?? "";
+        psi.Environment["Relay__Enabled"] = relay ? "true" : "false";
+        // The default (10,000 per caller per second) would throttle the load generator, which is one caller.
+        psi.Environment["Auth__RequestsPerSecond"] = "10000000";
+        psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["Logging__LogLevel__GrpcBank"] = "Information";
+        psi.Environment["Kestrel__EndpointDefaults__Protocols"] = "Http2";
+        psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        var spawned = DateTime.UtcNow;
+        var p = Process.Start(psi)!;
+        var server = new ServerProcess(p, address, spawned);
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server.log) server.log.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server.log) server.log.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var health = new Health.HealthClient(server.Channel);
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            if (p.HasExited) throw new InvalidOperationException($"server exited with {p.ExitCode}:\n{server.Log}");
+            try
+            {
+                var r = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
+                if (r.Status == HealthCheckResponse.Types.ServingStatus.Serving) break;
+            }
+            catch (Grpc.Core.RpcException) { }
+            if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"server did not become healthy:\n{server.Log}");
+            await Task.Delay(20);
+        }
+        server.StartupTime = DateTime.UtcNow - spawned;
+        return server;
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+
+    /// <summary>SIGTERM (graceful shutdown), then waits; SIGKILL after 30 s.</summary>
+    public async Task StopAsync()
+    {
+        if (process.HasExited) return;
+        kill(process.Id, 15);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try { await process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { process.Kill(entireProcessTree: true); await process.WaitForExitAsync(); }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        await StopAsync();
+        process.Dispose();
+    }
+}

@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using HdrHistogram;
+
+namespace GrpcBank.Bench;
+
+public enum OpKind { Deposit, Withdraw }
+
+public sealed record Op(OpKind Kind, string AccountId, long Amount, string RequestId);
+
+public enum Outcome { Ok, Rejected, Conflict, Failed }
+
+/// <summary>What the bench knows it did: money moved per account by commands the server acknowledged.</summary>
+public sealed class Ledger
+{
+    public readonly ConcurrentDictionary<string, long> Expected = new(StringComparer.Ordinal);
+    public readonly ConcurrentBag<Op> Unknown = [];
+    private long maxPosition;
+    public long Deposited, Withdrawn;
+
+    public long MaxPosition => Interlocked.Read(ref maxPosition);
+
+    public void Opened(string accountId, long position)
+    {
+        Expected.TryAdd(accountId, 0);
+        SeePosition(position);
+    }
+
+    public void Applied(Op op, long position)
+    {
+        var delta = op.Kind == OpKind.Deposit ? op.Amount : -op.Amount;
+        Expected.AddOrUpdate(op.AccountId, delta, (_, v) => v + delta);
+        if (op.Kind == OpKind.Deposit) Interlocked.Add(ref Deposited, op.Amount);
+        else Interlocked.Add(ref Withdrawn, op.Amount);
+        SeePosition(position);
+    }
+
+    public void SeePosition(long position)
+    {
+        long seen;
+        while (position > (seen = Interlocked.Read(ref maxPosition)) && Interlocked.CompareExchange(ref maxPosition, position, seen) != seen) { }
+    }
+}
+
+/// <summary>Latency in microseconds (HdrHistogram, 3 significant digits) plus the outcome counts of one phase.</summary>
+public sealed class PhaseResult(string name)
+{
+    public string Name { get; } = name;
+    public LongHistogram Latency { get; } = new(600_000_000L, 3);
+    public long Ok, Rejected, Conflicts, Failed, Dropped;
+    public TimeSpan Elapsed;
+    public double TargetRate;
+
+    public double PerSecond => (Ok + Rejected) / Elapsed.TotalSeconds;
+    public double P(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
+
+    public void Merge(LongHistogram h) { lock (Latency) Latency.Add(h); }
+
+    public void Count(Outcome o)
+    {
+        switch (o)
+        {
+            case Outcome.Ok: Interlocked.Increment(ref Ok); break;
+            case Outcome.Rejected: Interlocked.Increment(ref Rejected); break;
+            case Outcome.Conflict: Interlocked.Increment(ref Conflicts); break;
+            default: Interlocked.Increment(ref Failed); break;
+        }
+    }
+
+    public override string ToString() =>
+        $"{Name}: {PerSecond,8:N0}/s  p50 {P(50):N2} ms  p99 {P(99):N2} ms  p99.9 {P(99.9):N2} ms  ok {Ok} rejected {Rejected} conflicts {Conflicts} failed {Failed} dropped {Dropped}";
+}
+
+/// <summary>Picks accounts uniformly or by a Zipf law (rank 1 hottest) and builds deposit/withdraw operations.</summary>
+public sealed class Workload
+{
+    private readonly IReadOnlyList<string> accounts;
+    private readonly double[]? zipfCdf;
+    public string Name { get; }
+
+    public Workload(string name, IReadOnlyList<string> accounts, double? zipfExponent)
+    {
+        (Name, this.accounts) = (name, accounts);
+        if (zipfExponent is { } s)
+        {
+            zipfCdf = new double[accounts.Count];
+            double sum = 0;
+            for (var i = 0; i < accounts.Count; i++) zipfCdf[i] = sum += 1 / Math.Pow(i + 1, s);
+            for (var i = 0; i < accounts.Count; i++) zipfCdf[i] /= sum;
+        }
+    }
+
+    /// <summary>Share of operations that hit the hottest account.</summary>
+    public double HottestShare => zipfCdf?[0] ?? 1.0 / accounts.Count;
+
+    public Op Next(Random rng)
+    {
+        int index;
+        if (zipfCdf is null) index = rng.Next(accounts.Count);
+        else
+        {
+            index = Array.BinarySearch(zipfCdf, rng.NextDouble());
+            if (index < 0) index = Math.Min(~index, accounts.Count - 1);
+        }
+        // 80 % deposits, 20 % withdrawals (some rejected for insufficient funds: a valid, cheap reply that writes nothing).
+        var kind = rng.Next(5) == 0 ? OpKind.Withdraw : OpKind.Deposit;
+        return new Op(kind, accounts[index], rng.Next(1, 10_000), Guid.NewGuid().ToString("N"));
+    }
+}
+
+public static class Load
+{
+    public static async Task<Outcome> ExecuteAsync(AccountService.AccountServiceClient client, Op op, Ledger ledger)
+    {
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            long position;
+            if (op.Kind == OpKind.Deposit)
+                position = (await client.DepositMoneyAsync(new DepositMoneyRequest
+                {
+                    AccountId = op.AccountId, AmountMinor = op.Amount, CurrencyCode = "EUR", Reference = "bench", RequestId = op.RequestId,
+                }, deadline: deadline)).Position;
+            else
+                position = (await client.WithdrawMoneyAsync(new WithdrawMoneyRequest
+                {
+                    AccountId = op.AccountId, AmountMinor = op.Amount, CurrencyCode = "EUR", Reference = "bench", RequestId = op.RequestId,
+                }, deadline: deadline)).Position;
+            ledger.Applied(op, position);
+            return Outcome.Ok;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition) { return Outcome.Rejected; }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Aborted) { return Outcome.Conflict; }
+        catch (RpcException)
+        {
+            // The outcome is unknown: resolved after the run by re-sending with the same request id.
+            ledger.Unknown.Add(op);
+            return Outcome.Failed;
+        }
+    }
+
+    /// <summary>Closed loop: <paramref name="callers"/> callers, each sends its next command when the last one is answered.</summary>
+    public static async Task<PhaseResult> ClosedAsync(string name, int callers, TimeSpan duration, Func<Random, Func<Task<Outcome>>> next)
+    {
+        var result = new PhaseResult(name);
+        var stop = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(i => Task.Run(async () =>
+        {
+            var rng = new Random(HashCode.Combine(name, i));
+            var h = new LongHistogram(600_000_000L, 3);
+            while (Stopwatch.GetTimestamp() < stop)
+            {
+                var call = next(rng);
+                var t0 = Stopwatch.GetTimestamp();
+                var o = await call();
+                var us = (Stopwatch.GetTimestamp() - t0) * 1_000_000 / Stopwatch.Frequency;
+                result.Count(o);
+                if (o is Outcome.Ok or Outcome.Rejected) h.RecordValue(Math.Max(1, us));
+            }
+            result.Merge(h);
+        })));
+        result.Elapsed = sw.Elapsed;
+        return result;
+    }
+
+    /// <summary>
+    /// Open loop at a fixed arrival rate. Latency runs from each command's intended send time, so a stall delays
+    /// the clock of every command behind it (no coordinated omission). Beyond <paramref name="maxInFlight"/>
+    /// outstanding calls a command is dropped (counted, not sent).
+    /// </summary>
+    public static async Task<PhaseResult> OpenAsync(string name, double rate, TimeSpan duration, Func<Random, Func<Task<Outcome>>> next, int maxInFlight = 2_000)
+    {
+        var result = new PhaseResult(name) { TargetRate = rate };
+        var rng = new Random(HashCode.Combine(name));
+        var total = (long)(rate * duration.TotalSeconds);
+        var interval = Stopwatch.Frequency / rate;
+        var start = Stopwatch.GetTimestamp();
+        var inFlight = 0;
+        var pending = new List<Task>();
+        var sw = Stopwatch.StartNew();
+        for (long i = 0; i < total; i++)
+        {
+            var intended = start + (long)(i * interval);
+            var now = Stopwatch.GetTimestamp();
+            if (intended > now)
+            {
+                var waitMs = (intended - now) * 1000.0 / Stopwatch.Frequency;
+                if (waitMs >= 1) await Task.Delay(TimeSpan.FromMilliseconds(waitMs));
+            }
+            if (Volatile.Read(ref inFlight) >= maxInFlight) { Interlocked.Increment(ref result.Dropped); continue; }
+            Interlocked.Increment(ref inFlight);
+            var call = next(rng);
+            pending.Add(Task.Run(async () =>
+            {
+                var o = await call();
+                var us = (Stopwatch.GetTimestamp() - intended) * 1_000_000 / Stopwatch.Frequency;
+                Interlocked.Decrement(ref inFlight);
+                result.Count(o);
+                if (o is Outcome.Ok or Outcome.Rejected) lock (result.Latency) result.Latency.RecordValue(Math.Max(1, us));
+            }));
+        }
+        await Task.WhenAll(pending);
+        result.Elapsed = sw.Elapsed;
+        return result;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using GrpcBank.Bench;
+
+// dotnet run -c Release --project tools/GrpcBank.Bench -- [--quick] [--out FILE]   end-to-end run, writes BENCHMARKS.md
+// dotnet run -c Release --project tools/GrpcBank.Bench -- micro [BenchmarkDotNet args]   micro-benchmarks
+var root = RepoRoot();
+if (args.Length > 0 && args[0] == "micro")
+{
+    Micro.Run(root, args[1..]);
+    return 0;
+}
+
+var quick = args.Contains("--quick");
+var outIndex = Array.IndexOf(args, "--out");
+var output = outIndex >= 0 && outIndex + 1 < args.Length
+    ? Path.GetFullPath(args[outIndex + 1])
+    : Path.Combine(root, quick ? "BENCHMARKS.quick.md" : "BENCHMARKS.md");
+var settings = quick ? RunSettings.Quick : RunSettings.Full;
+
+var total = Stopwatch.StartNew();
+try
+{
+    var report = await new Run(root, settings).ExecuteAsync();
+    report.Write(output, total.Elapsed);
+    Console.WriteLine($"\nwrote {output} in {total.Elapsed:mm\\:ss}");
+    if (report.Failures.Count > 0)
+    {
+        Console.Error.WriteLine("INVARIANTS BROKEN:");
+        foreach (var f in report.Failures) Console.Error.WriteLine("  " + f);
+        return 1;
+    }
+    return 0;
+}
+catch (Exception e)
+{
+    Console.Error.WriteLine($"bench failed after {total.Elapsed:mm\\:ss}: {e}");
+    return 2;
+}
+
+static string RepoRoot()
+{
+    foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "GrpcBank.sln"))) return dir.FullName;
+    throw new InvalidOperationException("run from inside the GrpcBank repository (GrpcBank.sln not found above the working directory)");
+}
