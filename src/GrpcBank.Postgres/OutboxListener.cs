@@ -26,10 +26,13 @@ internal sealed class OutboxListener : IAsyncDisposable
 
     public void Signal() => wakeUp.Signal();
 
-    public Task WaitAsync(TimeSpan timeout, CancellationToken ct)
+    /// <summary>Read it before looking at the outbox, and pass it to <see cref="WaitAsync"/>: no wake-up is lost in between.</summary>
+    public long Generation => wakeUp.Generation;
+
+    public Task WaitAsync(TimeSpan timeout, long seenGeneration, CancellationToken ct)
     {
         lock (gate) loop ??= Task.Run(() => ListenAsync(stopping.Token));
-        return wakeUp.WaitAsync(timeout, ct);
+        return wakeUp.WaitAsync(timeout, ct, seenGeneration);
     }
 
     private async Task ListenAsync(CancellationToken ct)

@@ -52,6 +52,8 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
     private readonly string? schema;
     private readonly SettledPosition settled = new();
     private readonly OutboxListener listener;
+    private readonly OutboxNotifier notifier;
+    private long generationAtLastRead;
 
     /// <param name="schema">Where the tables live (created by <see cref="MigrateAsync"/>); default: the search path.</param>
     public PostgresEventStore(string connectionString, string? schema = null)
@@ -60,9 +62,13 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
         if (schema is not null) builder.SearchPath = PostgresMigrations.ValidSchema(schema);
         // The append and the relay's reads repeat the same few statements: let Npgsql prepare them on the server.
         if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
+        // Pooled connections carry no session state (locks and LISTEN use their own, unpooled connections),
+        // so skip the DISCARD ALL round trip each time one goes back to the pool.
+        builder.NoResetOnClose = true;
         this.schema = schema;
         dataSource = NpgsqlDataSource.Create(builder);
         listener = new OutboxListener(builder.ConnectionString, NotificationChannel);
+        notifier = new OutboxNotifier(dataSource, NotificationChannel);
     }
 
     /// <summary>Creates the store and brings its schema up to date.</summary>
@@ -166,9 +172,6 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
                         Text(logged?.ReplyJson),
                     },
                 },
-                // Delivered only when the transaction commits; a conflict's rollback drops it, and a failed
-                // guard (nothing written) just costs the relay one empty read.
-                new($"select pg_notify('{NotificationChannel}', '')"),
             },
         };
         try
@@ -183,6 +186,7 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
             }
             if (count == 0) return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
             listener.Signal();
+            notifier.Nudge();
             return new AppendResult.Appended(request.ExpectedVersion + count, position);
         }
         catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: StreamVersionConstraint })
@@ -238,6 +242,8 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
     /// </remarks>
     async Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct)
     {
+        // Taken before reading: an append that commits after it wakes the next wait at once.
+        Interlocked.Exchange(ref generationAtLastRead, listener.Generation);
         var (events, settledPosition) = await ReadWithSettledPositionAsync($"""
             select {EventColumns} from outbox o join events e on e.position = o.position
             where o.tx < pg_snapshot_xmin(pg_current_snapshot())
@@ -261,10 +267,12 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) => listener.WaitAsync(timeout, ct);
+    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) =>
+        listener.WaitAsync(timeout, Interlocked.Read(ref generationAtLastRead), ct);
 
     public async ValueTask DisposeAsync()
     {
+        await notifier.DisposeAsync();
         await listener.DisposeAsync();
         await dataSource.DisposeAsync();
     }

@@ -417,6 +417,16 @@ public abstract class EventStoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnAppendWhileTheRelayIsBusy_IsNotMissed_TheNextWaitEndsAtOnce()
+    {
+        await Store.Outbox.ReadPendingAsync(10, Ct);
+        await AppendAsync("account-1", 0, Event());
+
+        // Far shorter than the wait's own timeout: the append happened after the last look, so there is news.
+        await Store.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(60), Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
+    [Fact]
     public async Task WaitingForPending_EndsSoonAfterAnAppend()
     {
         var waiting = Store.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(30), Ct);

@@ -198,6 +198,8 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
 
     private static async Task AssertAnAppendThereWakesAWaiterHereAsync(PostgresEventStore writerSide, PostgresEventStore relaySide)
     {
+        // The relay's pattern: look at the outbox, then wait for news since that look.
+        await relaySide.Outbox.ReadPendingAsync(10, Ct);
         var waiting = relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(60), Ct);
         await Task.Delay(200, Ct);
         Assert.False(waiting.IsCompleted);

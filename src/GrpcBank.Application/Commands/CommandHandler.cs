@@ -61,25 +61,41 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
         }
     }
 
+    /// <remarks>
+    /// The happy path costs one round trip: the decision is made on the cached fold of this stream and the append's
+    /// expected-version check catches any writer the cache missed. Only an answer that writes nothing (a rejection or a
+    /// no-op) is re-checked against a fresh read, and against the request log, so it is never based on stale state and
+    /// a retried request gets its first reply. A retry that would write is stopped by the request log's unique key.
+    /// </remarks>
     private async Task<CommandOutcome> HandleInSpanAsync(
         string aggregateId, TCommand command, CommandContext context, Activity? activity, CancellationToken ct, long? expectedVersion)
     {
-        if (await ReplayAsync(context, ct) is { } replayed) return replayed;
         var streamId = streamIdOf(aggregateId);
-
         using var _ = await locks.AcquireAsync(streamId, ct);
+        var cached = cache.Get(streamId);
+        var fresh = cached is null;
+        var current = cached ?? await LoadStreamAsync(streamId, ct);
         for (var attempt = 1; ; attempt++)
         {
             activity?.SetTag("grpcbank.retries", attempt - 1);
-            var current = await LoadStreamAsync(streamId, ct);
-            if (expectedVersion is { } wanted && wanted != current.Version)
-                return new CommandOutcome.WrongExpectedVersion(wanted, current.Version);
-
+            var versionMatches = expectedVersion is not { } wanted || wanted == current.Version;
             var decision = decider.Decide(command, current.State);
-            if (decision.IsLeft) return new CommandOutcome.Rejected(decision.LeftToSeq().Head());
-            var events = decision.RightToSeq().Head();
-            if (events.IsEmpty)
-                return new CommandOutcome.Accepted(Reply(aggregateId, current));
+            var events = decision.IsRight ? decision.RightToSeq().Head() : Seq<TEvent>.Empty;
+            var writes = versionMatches && !events.IsEmpty;
+            if (!writes && !fresh)
+            {
+                current = await LoadStreamAsync(streamId, ct);
+                fresh = true;
+                continue;
+            }
+            if (!writes)
+            {
+                if (await ReplayAsync(context, ct) is { } replayed) return replayed;
+                if (!versionMatches) return new CommandOutcome.WrongExpectedVersion(expectedVersion!.Value, current.Version);
+                return decision.IsLeft
+                    ? new CommandOutcome.Rejected(decision.LeftToSeq().Head())
+                    : new CommandOutcome.Accepted(Reply(aggregateId, current));
+            }
 
             var next = new Folded<TState>(events.Fold(current.State, decider.Evolve), current.Version + events.Count, 0);
             var reply = Reply(aggregateId, next);
@@ -98,11 +114,12 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                 case AppendResult.DuplicateRequest:
                     return await ReplayAsync(context, ct)
                         ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
-                case AppendResult.WrongExpectedVersion when expectedVersion is { } expected:
-                    return new CommandOutcome.WrongExpectedVersion(expected, (await LoadStreamAsync(streamId, ct)).Version);
                 case AppendResult.WrongExpectedVersion when attempt == MaxAttempts:
-                    return new CommandOutcome.WrongExpectedVersion(current.Version, (await LoadStreamAsync(streamId, ct)).Version);
+                    return new CommandOutcome.WrongExpectedVersion(expectedVersion ?? current.Version, (await LoadStreamAsync(streamId, ct)).Version);
                 case AppendResult.WrongExpectedVersion:
+                    // Another writer got there first: look again (an expected_version from the caller is re-checked).
+                    current = await LoadStreamAsync(streamId, ct);
+                    fresh = true;
                     continue;
             }
         }
