@@ -71,6 +71,7 @@ public static class BankServer
         var keys = app.Services.GetRequiredService<ApiKeys>();
         ProtectedMode.Check(keys, Urls(builder.Configuration));
         app.UseMetricsEndpoint(keys);
+        app.UseMiddleware<RequestDecoding>();
         app.MapGrpcService<AccountGrpcService>();
         app.MapGrpcService<OrderGrpcService>();
         app.MapGrpcService<PaymentGrpcService>();
