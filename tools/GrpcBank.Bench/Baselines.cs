@@ -41,7 +41,6 @@ public static partial class Baselines
             from appended having count(*) > 0
         )
         select count(*), coalesce(max(position), 0) from appended;
-        select pg_notify('grpcbank_outbox', '');
         \endpipeline
         """;
 
@@ -53,17 +52,13 @@ public static partial class Baselines
         await pg.ExecAsync("create extension if not exists pg_stat_statements", Database);
     }
 
-    /// <summary>The same append without its pg_notify (a profiling variant: NOTIFY serialises commits on a global lock).</summary>
-    public static readonly string AppendScriptWithoutNotify =
-        AppendScript.Replace("select pg_notify('grpcbank_outbox', '');\n", "", StringComparison.Ordinal);
-
-    public static async Task<PgbenchResult> PgbenchAsync(PgCluster pg, int clients, int seconds, bool notify = true)
+    public static async Task<PgbenchResult> PgbenchAsync(PgCluster pg, int clients, int seconds)
     {
         var dir = Directory.CreateTempSubdirectory("grpcbank-pgbench-").FullName;
         try
         {
             var script = Path.Combine(dir, "append.sql");
-            await File.WriteAllTextAsync(script, (notify ? AppendScript : AppendScriptWithoutNotify) + "\n");
+            await File.WriteAllTextAsync(script, AppendScript + "\n");
             var output = await Shell.RunAsync("/usr/bin/pgbench",
             [
                 "-n", "-M", "prepared", "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", Math.Min(clients, 2).ToString(CultureInfo.InvariantCulture),

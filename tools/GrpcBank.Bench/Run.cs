@@ -51,14 +51,6 @@ public sealed class Run(string root, RunSettings s)
             Console.WriteLine($"  pgbench x{c}: {r.Tps:N0} tps, p50 {r.P50Ms:N3} ms, p99 {r.P99Ms:N3} ms");
         }
 
-        Step("pgbench without pg_notify (profile)");
-        foreach (var c in new[] { 1, 16, 64 })
-        {
-            var r = await Baselines.PgbenchAsync(pg, c, s.PgbenchSeconds, notify: false);
-            report.PgbenchNoNotify.Add(r);
-            Console.WriteLine($"  pgbench x{c} without notify: {r.Tps:N0} tps, p50 {r.P50Ms:N3} ms, p99 {r.P99Ms:N3} ms");
-        }
-
         Step("store probe: PostgresEventStore in process, no gRPC (timing breakdown)");
         await pg.ExecAsync("create database storeprobe");
         foreach (var c in Concurrency)
