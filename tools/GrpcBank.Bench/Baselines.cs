@@ -14,8 +14,8 @@ public static partial class Baselines
 
     /// <summary>
     /// One append exactly as PostgresEventStore sends it: one pipeline (one implicit transaction, one Sync, like
-    /// Npgsql's batch) holding the xid probe, the guarded events insert with its outbox and request-log rows, and
-    /// pg_notify. Each transaction appends version 1 of a new stream named after its own xid (so concurrent clients
+    /// Npgsql's batch) holding the xid probe and the guarded events insert with its outbox and request-log rows (the store
+    /// sends its NOTIFY after the commit, outside the transaction). Each transaction appends version 1 of a new stream named after its own xid (so concurrent clients
     /// never conflict); payloads are the size of a real deposit's. JSON has a space after each colon so pgbench
     /// does not read ":name" as a variable.
     /// </summary>
