@@ -1,0 +1,44 @@
+using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.History.V1;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>Deadlines are honoured end to end, and a call cut off by one never half-writes.</summary>
+public sealed class DeadlineSpecs
+{
+    [Fact]
+    public async Task CommandsCutOffByTheirDeadline_AreWrittenWholeOrNotAtAll_AndTheirRetriesCompleteThemOnce()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync();
+        var bank = new Bank(host);
+        var id = await bank.OpenAsync();
+        var requests = Enumerable.Range(1, 60)
+            .Select(i => new DepositMoneyRequest { AccountId = id, AmountMinor = i, CurrencyCode = "EUR", RequestId = $"deadline-{i}" })
+            .ToList();
+
+        var answers = await Task.WhenAll(requests.Select(async (r, i) =>
+        {
+            try
+            {
+                // Deadlines from already past to a few milliseconds: many calls end while their command is under way.
+                await bank.Accounts.DepositMoneyAsync(r, deadline: DateTime.UtcNow.AddMilliseconds(i % 6 - 1));
+                return StatusCode.OK;
+            }
+            catch (RpcException e)
+            {
+                return e.StatusCode;
+            }
+        }));
+        var retried = new List<DepositMoneyResponse>();
+        foreach (var r in requests) retried.Add(await bank.Accounts.DepositMoneyAsync(r));
+        var events = (await new HistoryService.HistoryServiceClient(host.Channel).ReadStreamAsync(
+            new ReadStreamRequest { StreamId = $"account-{id}", MaxCount = 1_000 })).Events;
+
+        Assert.Contains(StatusCode.DeadlineExceeded, answers);
+        Assert.All(answers, code => Assert.Contains(code, new[] { StatusCode.OK, StatusCode.DeadlineExceeded, StatusCode.Cancelled }));
+        Assert.Equal(1 + requests.Count, events.Count);
+        Assert.Equal(Enumerable.Range(1, 60).Sum(), retried.Max(r => r.BalanceMinor));
+        Assert.Equal(requests.Count, retried.Select(r => r.Version).Distinct().Count());
+    }
+}
