@@ -11,7 +11,7 @@ public sealed class AccountsAsOfSpecs : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        host = await BankHost.StartAsync();
+        host = await BankHost.StartEmbeddedAsync();
         var accounts = new AccountService.AccountServiceClient(host.Channel);
         await accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = "ada", OwnerName = "Ada Lovelace", CurrencyCode = "EUR" });
         await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = "ada", AmountMinor = 50_000, CurrencyCode = "EUR" });

@@ -9,7 +9,7 @@ public sealed record CtlRun(int ExitCode, string Stdout, string Stderr)
 /// <summary>Runs bankctl in this process, as a person would type it.</summary>
 public static class Ctl
 {
-    public static Task<CtlRun> RunAsync(BankHost host, params string[] args) => RunAsync(host.Url, args);
+    public static Task<CtlRun> RunAsync(BankHost host, params string[] args) => RunAsync(host.GrpcUrl, args);
 
     public static Task<CtlRun> RunAsync(string server, params string[] args) => RunAsync(CancellationToken.None, ["--server", server, .. args]);
 

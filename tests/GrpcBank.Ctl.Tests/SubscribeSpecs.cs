@@ -29,7 +29,7 @@ public sealed class SubscribeSpecs(SeededBank bank) : IClassFixture<SeededBank>
     {
         using var ctrlC = new CancellationTokenSource(TimeSpan.FromSeconds(2));
 
-        var run = await Ctl.RunAsync(ctrlC.Token, "--server", bank.Host.Url, "subscribe", "--prefix", "nothing.matches");
+        var run = await Ctl.RunAsync(ctrlC.Token, "--server", bank.Host.GrpcUrl, "subscribe", "--prefix", "nothing.matches");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Equal("", run.Stderr);

@@ -135,7 +135,7 @@ public sealed class VerifySpecs(SeededBank bank) : IClassFixture<SeededBank>
     /// <summary>A small bank of its own, for specs that tamper with it.</summary>
     private static async Task<BankHost> SeededHostAsync()
     {
-        var host = await BankHost.StartAsync();
+        var host = await BankHost.StartEmbeddedAsync();
         var seeded = await Ctl.RunAsync(host, "seed", "--accounts", "5", "--orders", "4", "--seed", "3");
         Assert.True(seeded.ExitCode == 0, seeded.Stderr);
         return host;

@@ -5,7 +5,7 @@ using GrpcBank.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace GrpcBank.EndToEnd.Tests;
+namespace GrpcBank.Testing;
 
 /// <summary>
 /// The real server (Kestrel on a loopback port, HTTP/2) in this process, with real gRPC clients.
@@ -33,6 +33,9 @@ public sealed class BankHost : IAsyncDisposable
         return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir, ["ConnectionStrings:Postgres"] = connectionString }, extra);
     }
 
+    /// <summary>A server with exactly these settings.</summary>
+    public static Task<BankHost> StartAsync(params (string Key, string Value)[] settings) => StartAsync([], settings);
+
     public static async Task<BankHost> StartAsync(Dictionary<string, string> settings, params (string Key, string Value)[] extra)
     {
         foreach (var (key, value) in extra) settings[key] = value;
@@ -54,12 +57,14 @@ public sealed class BankHost : IAsyncDisposable
     /// <summary>Stops the server and starts it again on the same storage, optionally with changed settings.</summary>
     public Task RestartAsync(params (string Key, string Value)[] changes) => RestartAsync(() => { }, changes);
 
-    /// <summary>Stops the server, does <paramref name="whileStopped"/>, and starts it again on the same storage.</summary>
+    /// <summary>Stops the server, does <paramref name="whileStopped"/>, and starts it again on the same storage (an empty value removes a setting).</summary>
     public async Task RestartAsync(Action whileStopped, params (string Key, string Value)[] changes)
     {
         await StopAsync();
         whileStopped();
-        foreach (var (key, value) in changes) settings[key] = value;
+        foreach (var (key, value) in changes)
+            if (value.Length == 0) settings.Remove(key);
+            else settings[key] = value;
         await StartAsync();
     }
 
@@ -74,7 +79,7 @@ public sealed class BankHost : IAsyncDisposable
     {
         var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").Append("--urls=http://127.0.0.1:0").ToArray();
         app = BankServer.Build(args);
-        await app.StartAsync(TestContext.Current.CancellationToken);
+        await app.StartAsync();
         channel = GrpcChannel.ForAddress(GrpcUrl);
     }
 
