@@ -11,15 +11,6 @@ public abstract class AccountServiceSpecs : BankSpecs
 {
     private AccountService.AccountServiceClient Accounts => Host.Accounts;
 
-    private async Task<string> OpenAsync(string currency = "EUR", long deposit = 0)
-    {
-        var id = NewId();
-        await Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Ada Lovelace", CurrencyCode = currency });
-        if (deposit > 0)
-            await Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = deposit, CurrencyCode = currency });
-        return id;
-    }
-
     private Task<IReadOnlyList<RecordedEvent>> StreamAsync(string accountId) =>
         Host.Get<IEventStore>().ReadStreamAsync($"account-{accountId}", 1, 10_000, CancellationToken.None);
 
@@ -40,7 +31,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task DepositsAndWithdrawals_MoveTheBalance_AndTheReadSideFollowsWithMinPosition()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
 
         var deposited = await Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 10_000, CurrencyCode = "EUR", Reference = "salary" });
         var withdrawn = await Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 2_550, CurrencyCode = "EUR", Reference = "rent" });
@@ -56,7 +47,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task FreezeUnfreezeAndClose_ChangeTheStatus_AndRepeatsAreNoOps()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
 
         var frozen = await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "fraud check" });
         var frozenAgain = await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "again" });
@@ -78,10 +69,10 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task EveryBusinessRejection_HasItsStatusAndReason_AndWritesNothing()
     {
-        var id = await OpenAsync(deposit: 1_000);
-        var frozen = await OpenAsync(deposit: 1_000);
+        var id = await Bank.OpenAsync(deposit: 1_000);
+        var frozen = await Bank.OpenAsync(deposit: 1_000);
         await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = frozen });
-        var closed = await OpenAsync();
+        var closed = await Bank.OpenAsync();
         await Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = closed });
         var before = (await StreamAsync(id)).Count;
 
@@ -105,7 +96,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task ExpectedVersion_WhenRight_IsAccepted()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
 
         var deposited = await Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 5, CurrencyCode = "EUR", ExpectedVersion = 1 });
 
@@ -115,7 +106,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task ARetriedRequestId_ReturnsTheFirstResponse_AndAppendsNothing()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
         var request = new DepositMoneyRequest { AccountId = id, AmountMinor = 700, CurrencyCode = "EUR", RequestId = NewId() };
 
         var first = await Accounts.DepositMoneyAsync(request);
@@ -140,7 +131,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task ARequestIdReusedForADifferentRequest_IsRejected_AndWritesNothing()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
         var requestId = NewId();
         await Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 700, CurrencyCode = "EUR", RequestId = requestId });
 
@@ -153,7 +144,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task AFailedCommandIsNotLogged_SoItsRetryIsDecidedAfresh()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
         var withdraw = new WithdrawMoneyRequest { AccountId = id, AmountMinor = 500, CurrencyCode = "EUR", RequestId = NewId() };
 
         await Rejected("INSUFFICIENT_FUNDS", () => Accounts.WithdrawMoneyAsync(withdraw).ResponseAsync);
@@ -166,7 +157,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task AHundredParallelWithdrawals_NeverOverdraw_AndEverySuccessHasItsOwnVersion()
     {
-        var id = await OpenAsync(deposit: 5_000);
+        var id = await Bank.OpenAsync(deposit: 5_000);
 
         var attempts = await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
         {
@@ -200,7 +191,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task MalformedInput_IsInvalidArgument_NamingTheFields()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
         var tooLong = new string('x', 129);
 
         await Invalid(() => Accounts.OpenAccountAsync(new() { OwnerName = "", CurrencyCode = "eur" }).ResponseAsync, "owner_name", "currency_code");
@@ -223,7 +214,7 @@ public abstract class AccountServiceSpecs : BankSpecs
     [Fact]
     public async Task AMinPositionTheReadSideCannotReach_IsUnavailable_NotStaleData()
     {
-        var id = await OpenAsync();
+        var id = await Bank.OpenAsync();
 
         await NotYetFresh(() => Host.Query.GetAccountAsync(
             new GetAccountRequest { AccountId = id, MinPosition = long.MaxValue }, deadline: DateTime.UtcNow.AddSeconds(1)).ResponseAsync);

@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Contracts.Query.V1;
+using GrpcBank.Domain;
 using GrpcBank.Server.Errors;
 
 namespace GrpcBank.Server.Query;
@@ -19,8 +20,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
         var position = await WaitFor(request.MinPosition, context);
         var view = await readStore.GetAccountAsync(request.AccountId, context.CancellationToken)
-            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound,
-                "ACCOUNT_NOT_FOUND", $"account '{request.AccountId}' does not exist");
+            ?? throw ErrorMapper.ToRpcException(new Rejection.AccountNotFound(request.AccountId));
         return new GetAccountResponse { Account = ToProto(view), Position = position };
     }
 
@@ -29,7 +29,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         new FieldErrors().Id("order_id", request.OrderId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
         var position = await WaitFor(request.MinPosition, context);
         var view = await readStore.GetOrderAsync(request.OrderId, context.CancellationToken)
-            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "ORDER_NOT_FOUND", $"order '{request.OrderId}' does not exist");
+            ?? throw ErrorMapper.ToRpcException(new Rejection.OrderNotFound(request.OrderId));
         return new GetOrderResponse { Order = ToProto(view), Position = position };
     }
 
@@ -38,7 +38,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         new FieldErrors().PaymentId("payment_id", request.PaymentId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
         var position = await WaitFor(request.MinPosition, context);
         var view = await readStore.GetPaymentAsync(request.PaymentId, context.CancellationToken)
-            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "PAYMENT_NOT_FOUND", $"payment '{request.PaymentId}' does not exist");
+            ?? throw ErrorMapper.ToRpcException(new Rejection.PaymentNotFound(request.PaymentId));
         return new GetPaymentResponse { Payment = ToProto(view), Position = position };
     }
 
@@ -159,7 +159,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
     private async Task MustExist(string accountId, ServerCallContext context)
     {
         if (await readStore.GetAccountAsync(accountId, context.CancellationToken) is null)
-            throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "ACCOUNT_NOT_FOUND", $"account '{accountId}' does not exist");
+            throw ErrorMapper.ToRpcException(new Rejection.AccountNotFound(accountId));
     }
 
     private async Task<long> WaitFor(long minPosition, ServerCallContext context)
