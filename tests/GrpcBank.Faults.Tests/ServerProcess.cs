@@ -130,10 +130,12 @@ public sealed partial class ServerProcess : IAsyncDisposable
 
     private static Process Launch(string[] settings, string? asUser)
     {
-        // runuser: as root, the only honest way to meet a directory this process may not write to.
+        // runuser: as root, the only honest way to meet a directory this process may not write to. The other user
+        // may not be able to read the checkout (a clone in a private temporary directory), so it runs a copy.
+        var dll = asUser is null ? DllPath : ReadableCopy.Value;
         var start = new ProcessStartInfo(asUser is null ? "dotnet" : "runuser")
         {
-            WorkingDirectory = Path.GetDirectoryName(DllPath)!,
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
@@ -141,11 +143,30 @@ public sealed partial class ServerProcess : IAsyncDisposable
         };
         if (asUser is not null)
             foreach (var prefix in new[] { "-u", asUser, "--", "dotnet" }) start.ArgumentList.Add(prefix);
-        foreach (var argument in new[] { DllPath, "--urls", "http://127.0.0.1:0" }.Concat(settings)) start.ArgumentList.Add(argument);
+        foreach (var argument in new[] { dll, "--urls", "http://127.0.0.1:0" }.Concat(settings)) start.ArgumentList.Add(argument);
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
         process.StandardInput.Close();
         return process;
     }
+
+    /// <summary>The server's build output copied where every user may read it; the path of the copied dll.</summary>
+    private static readonly Lazy<string> ReadableCopy = new(() =>
+    {
+        var source = Path.GetDirectoryName(DllPath)!;
+        var target = Path.Combine(Path.GetTempPath(), "grpcbank-faults", $"server-{Guid.NewGuid():N}");
+        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(target, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        for (var dir = new DirectoryInfo(target); dir is not null && dir.FullName != Path.GetTempPath().TrimEnd('/'); dir = dir.Parent)
+            dir.UnixFileMode |= UnixFileMode.OtherRead | UnixFileMode.OtherExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
+        foreach (var entry in Directory.GetFileSystemEntries(target, "*", SearchOption.AllDirectories))
+            File.SetUnixFileMode(entry, File.GetUnixFileMode(entry) | UnixFileMode.OtherRead | UnixFileMode.GroupRead
+                | (Directory.Exists(entry) ? UnixFileMode.OtherExecute | UnixFileMode.GroupExecute : 0));
+        return Path.Combine(target, Path.GetFileName(DllPath));
+    });
 
     private static Output Capture(Process process)
     {
