@@ -152,6 +152,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>The server's build output copied where every user may read it; the path of the copied dll.</summary>
     private static readonly Lazy<string> ReadableCopy = new(() =>
     {
+        if (OperatingSystem.IsWindows()) return DllPath; // runuser exists only where file modes do
         var source = Path.GetDirectoryName(DllPath)!;
         var target = Path.Combine(Path.GetTempPath(), "grpcbank-faults", $"server-{Guid.NewGuid():N}");
         foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
