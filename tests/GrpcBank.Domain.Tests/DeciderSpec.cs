@@ -27,17 +27,11 @@ public sealed record DeciderCase<TCommand, TEvent, TState>(DeciderSpec<TCommand,
             new Described(Command.GetType().Name, Command),
             decision.Match<object>(
                 Right: events => new Accepted(events.Select(Describe).ToList()),
-                Left: rejection => new Rejected(rejection.Reason, rejection.GetType().Name, FieldsOf(rejection))));
+                Left: Rejected.Of));
     }
 
     // Events are named by their storage name, so a snapshot also guards the storage contract.
     private Described Describe(TEvent e) => new(Given.StorageName(e), e);
-
-    // The rejection's own fields; its Reason is already written beside them.
-    private static IReadOnlyDictionary<string, object?> FieldsOf(Rejection rejection) =>
-        rejection.GetType()
-            .GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
-            .ToDictionary(p => p.Name, p => p.GetValue(rejection));
 }
 
 /// <summary>A whole case as data. Snapshooter serialises with Newtonsoft, so every value carries its type name explicitly.</summary>
@@ -56,6 +50,14 @@ public sealed record Accepted(IReadOnlyList<Described> Events)
 public sealed record Rejected(string Reason, string Type, IReadOnlyDictionary<string, object?> Data)
 {
     public string Outcome => nameof(Rejected);
+
+    public static Rejected Of(Rejection rejection) => new(rejection.Reason, rejection.GetType().Name, FieldsOf(rejection));
+
+    // The rejection's own fields; its Reason is already written beside them.
+    private static IReadOnlyDictionary<string, object?> FieldsOf(Rejection rejection) =>
+        rejection.GetType()
+            .GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .ToDictionary(p => p.Name, p => p.GetValue(rejection));
 }
 
 /// <summary>Names events by their storage names, inverting the bounded contexts' name → type tables.</summary>
