@@ -96,7 +96,7 @@ public sealed class VerifySpecs(SeededBank bank) : IClassFixture<SeededBank>
     }
 
     [Fact]
-    public void APaymentStillInFlight_IsListedApart_NotDrift()
+    public void MoneyInFlight_IsListedWithItsPayment_AndIsAProblem_SinceMoneyMovesAtomically()
     {
         var ledger = new Ledger();
         Add(ledger, "account-a", 1, 1, new AccountEvent.AccountOpened("a", "Ada", "EUR"));
@@ -109,9 +109,12 @@ public sealed class VerifySpecs(SeededBank bank) : IClassFixture<SeededBank>
         var money = ledger.CheckMoney();
 
         Assert.Empty(ledger.Problems);
-        Assert.Empty(money.Problems);
+        var problem = Assert.Single(money.Problems);
+        Assert.Equal(("money", "payment p1", "in flight", "payer debited"), (problem.Check, problem.Subject, problem.Field, problem.WriteSide));
+        Assert.Contains("700 EUR in flight", problem.Detail);
         var inFlight = Assert.Single(money.InFlight);
         Assert.Equal(("p1", "payer debited", -700L), (inFlight.PaymentId, inFlight.Status, inFlight.NetMinor));
+        // Reported once, as in flight: the sums are explained.
         Assert.Equal(0, Assert.Single(money.Currencies).UnexplainedMinor);
     }
 
