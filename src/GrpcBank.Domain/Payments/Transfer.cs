@@ -5,12 +5,21 @@ using static LanguageExt.Prelude;
 
 namespace GrpcBank.Domain.Payments;
 
-/// <summary>Move money between two accounts now, or not at all. PaymentId is chosen by the caller (or the server).</summary>
-public sealed record TransferMoney(
-    string PaymentId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode, string Reference);
+/// <summary>The decisions that move money atomically (<see cref="Transfer"/>).</summary>
+public abstract record TransferCommand
+{
+    private TransferCommand() { }
 
-/// <summary>Give a completed payment's money back to its payer now, or not at all.</summary>
-public sealed record RefundPayment(string PaymentId, string Reason);
+    /// <summary>Move money between two accounts now, or not at all. PaymentId is chosen by the caller (or the server).</summary>
+    public sealed record TransferMoney(
+        string PaymentId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode, string Reference) : TransferCommand;
+
+    /// <summary>Give a completed payment's money back to its payer now, or not at all.</summary>
+    public sealed record RefundPayment(string PaymentId, string Reason) : TransferCommand;
+
+    /// <summary>Pay a placed order (the payment process asks, once the order is placed).</summary>
+    public sealed record PayOrder(string OrderId) : TransferCommand;
+}
 
 /// <summary>
 /// What one atomic decision writes, stream by stream: the payment, its payer's and payee's accounts, and (for an
@@ -34,7 +43,7 @@ public sealed record TransferEvents(Seq<PaymentEvent> Payment, Seq<AccountEvent>
 public static class Transfer
 {
     /// <summary>A transfer: the payment is recorded completed, the payer debited and the payee credited — or the rejection.</summary>
-    public static Either<Rejection, TransferEvents> Decide(TransferMoney c, PaymentState payment, AccountState payer, AccountState payee) =>
+    public static Either<Rejection, TransferEvents> Decide(TransferCommand.TransferMoney c, PaymentState payment, AccountState payer, AccountState payee) =>
         Pay(c.PaymentId, "", c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference, payment, payer, payee);
 
     /// <summary>
@@ -61,7 +70,7 @@ public static class Transfer
     }
 
     /// <summary>A refund of a completed payment: the payee debited, the payer credited, the payment refunded — or the rejection.</summary>
-    public static Either<Rejection, TransferEvents> Refund(RefundPayment c, PaymentState payment, AccountState payer, AccountState payee)
+    public static Either<Rejection, TransferEvents> Refund(TransferCommand.RefundPayment c, PaymentState payment, AccountState payer, AccountState payee)
     {
         if (Payment.MustBeRefundable(payment, c.PaymentId) is { } notRefundable) return notRefundable;
         var movement = payment.Movement;

@@ -81,21 +81,18 @@ public sealed partial class TransferSpecs
 
     // ---- Commands ----
 
-    private static TransferMoney TransferOf(long amountMinor, string currency = Eur, string to = Payee) =>
+    private static TransferCommand.TransferMoney TransferOf(long amountMinor, string currency = Eur, string to = Payee) =>
         new(PaymentId, Payer, to, amountMinor, currency, "rent");
-    private static RefundPayment RefundOf() => new(PaymentId, "duplicate");
-
-    /// <summary>The order's money step, as the payment process asks for it.</summary>
-    private sealed record PayOrder(string OrderId);
+    private static TransferCommand.RefundPayment RefundOf() => new(PaymentId, "duplicate");
 
     /// <summary>The history of every stream in the boundary.</summary>
     private sealed record History(AccountEvent[] Payer, AccountEvent[] Payee, PaymentEvent[] Payment, OrderEvent[] Order)
     {
-        public Case When(TransferMoney c) => new(this, c, (payment, payer, payee, _) => Transfer.Decide(c, payment, payer, payee));
+        public Case When(TransferCommand.TransferMoney c) => new(this, c, (payment, payer, payee, _) => Transfer.Decide(c, payment, payer, payee));
 
-        public Case When(RefundPayment c) => new(this, c, (payment, payer, payee, _) => Transfer.Refund(c, payment, payer, payee));
+        public Case When(TransferCommand.RefundPayment c) => new(this, c, (payment, payer, payee, _) => Transfer.Refund(c, payment, payer, payee));
 
-        public Case When(PayOrder c) => new(this, c, (payment, payer, payee, order) =>
+        public Case When(TransferCommand.PayOrder c) => new(this, c, (payment, payer, payee, order) =>
             Either<Rejection, TransferEvents>.Right(Transfer.PayOrder(order, payment, payer, payee)));
     }
 
