@@ -158,6 +158,24 @@ public sealed class CommandHandlerSpecs
     }
 
     [Fact]
+    public async Task AReplyLoggedInTheEarlierShape_StillReplays()
+    {
+        // Before replies were built by their callers every logged reply had this shape (position 0: the log keeps it).
+        const string earlier = """{"aggregateId":"ada","version":2,"position":0,"balanceMinor":100}""";
+        var (type, json) = EventCodecs.Accounts.Encode(new AccountEvent.AccountOpened(Ada, "Ada Lovelace", "EUR"));
+        store.Append(new AppendRequest(Stream, 0, [new EventData(Guid.NewGuid(), type, json, "{}")],
+            new RequestLogEntry("old-1", "fingerprint", earlier), DateTimeOffset.UnixEpoch));
+        var context = new CommandContext("old-1", "fingerprint");
+
+        var stream = await NewHandler().HandleAsync(Ada, Deposit(100), context, StreamReply.For<AccountState>(Ada), Ct);
+        var balance = await Run(NewHandler(), Deposit(100), context);
+
+        Assert.Equal(new CommandOutcome<StreamReply>.Accepted(new StreamReply(Ada, 2), 1, Replayed: true), stream);
+        Assert.Equal(new CommandOutcome<BalanceReply>.Accepted(new BalanceReply(2, 100), 1, Replayed: true), balance);
+        Assert.Single(store.Stream(Stream));
+    }
+
+    [Fact]
     public async Task ARequestIdReusedForAnotherRequest_IsRefused_AndWritesNothing()
     {
         var handler = NewHandler();
