@@ -53,11 +53,11 @@ public abstract class PaymentFlowSpecs : BankSpecs
         Assert.Equal(["accounts.AccountOpened.v1", "accounts.MoneyDeposited.v1", "accounts.PaymentDebited.v2"], await AccountEventTypesAsync(customer));
         Assert.Equal(["accounts.AccountOpened.v1", "accounts.PaymentCredited.v2"], await AccountEventTypesAsync(merchant));
         // One commit: the debit, the credit, the payment and the order paid hold consecutive positions.
-        var step = new[]
-        {
+        RecordedEvent[] step =
+        [
             (await EventsAsync($"account-{customer}"))[^1], (await EventsAsync($"account-{merchant}"))[^1], (await EventsAsync($"order-{placed.OrderId}"))[^1],
             .. await EventsAsync($"payment-{placed.PaymentId}"),
-        };
+        ];
         Assert.Equal(["accounts.PaymentDebited.v2", "accounts.PaymentCredited.v2", "orders.OrderPaid.v1", "payments.PaymentInitiated.v2", "payments.PaymentCompleted.v2"],
             step.Select(e => e.EventType));
         var positions = step.Select(e => e.Position).Order().ToList();
@@ -209,18 +209,18 @@ public abstract class PaymentFlowSpecs : BankSpecs
             try
             {
                 var reply = await TransferAsync(from, to, amount);
-                return (from, amount, reply.Position);
+                return (From: from, Amount: amount, reply.Position);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
             {
-                return (from, 0L, 0L);
+                return (From: from, Amount: 0L, Position: 0L);
             }
         }));
 
         var last = outcomes.Max(o => o.Position);
-        var aToB = outcomes.Where(o => o.from == a).Sum(o => o.amount);
-        var bToA = outcomes.Where(o => o.from == b).Sum(o => o.amount);
-        Assert.True(outcomes.Count(o => o.amount > 0) > 100, "most transfers go through");
+        var aToB = outcomes.Where(o => o.From == a).Sum(o => o.Amount);
+        var bToA = outcomes.Where(o => o.From == b).Sum(o => o.Amount);
+        Assert.True(outcomes.Count(o => o.Amount > 0) > 100, "most transfers go through");
         Assert.Equal(10_000 - aToB + bToA, (await Bank.AccountAsync(a, last)).BalanceMinor);
         Assert.Equal(10_000 - bToA + aToB, (await Bank.AccountAsync(b, last)).BalanceMinor);
     }
