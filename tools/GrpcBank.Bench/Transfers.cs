@@ -152,7 +152,7 @@ public static class TransferLoad
                 if (count != set.Count) Interlocked.Increment(ref incomplete);
                 else if (sum != expected) Interlocked.Increment(ref outOfBalance);
             }
-        }));
+        })).ToList();
         var writers = await Load.ClosedAsync("snapshot transfers", TransferResult.SnapshotCallers, duration, Transfer(payments, set));
         await Task.WhenAll(readers);
         return new SnapshotResult(taken, outOfBalance, incomplete, writers.Ok, writers.Elapsed.TotalSeconds);

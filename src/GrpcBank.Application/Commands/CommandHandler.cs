@@ -16,9 +16,11 @@ namespace GrpcBank.Application.Commands;
 /// Commands on one stream queue behind a per-stream lock inside this process; other processes meet at the store's
 /// version check.
 /// </remarks>
+/// <param name="states">The aggregate's folds, shared with the handler of atomic transfers (which writes these streams too).</param>
 public sealed class CommandHandler<TCommand, TEvent, TState>(
     IEventStore store,
     Decider<TCommand, TEvent, TState> decider,
+    StreamStates<TEvent, TState> states,
     EventCodec<TEvent> codec,
     Func<string, string> streamIdOf,
     TimeProvider clock,
@@ -27,8 +29,6 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
 {
     /// <summary>Appends tried before a command that keeps losing to other writers is answered with a conflict (ABORTED).</summary>
     public const int MaxAppends = 5;
-
-    private readonly StreamStates<TEvent, TState> states = new(store, decider.Initial, decider.Evolve, codec);
 
     public async Task<CommandOutcome<TReply>> HandleAsync<TReply>(
         string aggregateId, TCommand command, CommandContext context, ReplyWith<TState, TReply> reply, CancellationToken ct,

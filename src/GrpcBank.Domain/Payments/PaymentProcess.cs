@@ -13,6 +13,8 @@ public abstract record ProcessCommand
     public sealed record ToAccount(string AccountId, AccountCommand Command) : ProcessCommand;
     public sealed record ToOrder(string OrderId, OrderCommand Command) : ProcessCommand;
     public sealed record ToPayment(string PaymentId, PaymentCommand Command) : ProcessCommand;
+    /// <summary>An atomic decision over several streams; AggregateId names it (the order's id for PayOrder).</summary>
+    public sealed record ToTransfer(string AggregateId, TransferCommand Command) : ProcessCommand;
 }
 
 /// <summary>
@@ -29,10 +31,12 @@ public sealed record ProcessStep(string PaymentId, ProcessCommand Command, strin
 }
 
 /// <summary>
-/// The payment process (saga) as a pure function from one event to the steps it calls for.
-/// Happy path: OrderPlaced → InitiatePayment → PaymentInitiated → debit payer → PaymentDebited →
-/// RecordPayerDebited → PayerDebited → credit payee → PaymentCredited → RecordPayeeCredited →
-/// PaymentCompleted → MarkOrderPaid. Failures report back and end in PaymentFailed → order cancelled.
+/// The payment process as a pure function from one event to the steps it calls for. An order, once placed, is paid
+/// by one atomic step (OrderPlaced → PayOrder: paid, or payment failed and order cancelled, in one commit).
+/// Payments the saga settles (<see cref="Settlement.Saga"/>: written before atomic transfers, some still in flight)
+/// are carried on step by step: PaymentInitiated → debit payer → PaymentDebited → RecordPayerDebited → PayerDebited →
+/// credit payee → PaymentCredited → RecordPayeeCredited → PaymentCompleted → MarkOrderPaid; failures report back and end
+/// in PaymentFailed → order cancelled. Atomically settled events call for nothing.
 /// </summary>
 public static class PaymentProcess
 {
@@ -41,9 +45,11 @@ public static class PaymentProcess
 
     public static Seq<ProcessStep> React(object @event) => @event switch
     {
-        OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "initiate", new ProcessCommand.ToPayment(o.PaymentId,
-            new PaymentCommand.InitiatePayment(o.PaymentId, o.OrderId, o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor, o.CurrencyCode, $"order {o.OrderId}")),
-            reason => new ProcessCommand.ToOrder(o.OrderId, new OrderCommand.CancelOrderForFailedPayment(o.OrderId, o.PaymentId, reason)))),
+        // The order's money step: one atomic decision that pays the order, or records why not (Transfer.PayOrder).
+        OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "pay",
+            new ProcessCommand.ToTransfer(o.OrderId, new TransferCommand.PayOrder(o.OrderId)))),
+
+        // Below: payments settled by the saga (written before atomic transfers), carried to their end step by step.
 
         PaymentEvent.PaymentInitiated { Settlement: Settlement.Saga } p => Steps(Step(p.PaymentId, "debit-payer", new ProcessCommand.ToAccount(p.FromAccountId,
             new AccountCommand.DebitForPayment(p.FromAccountId, new Movement(p.PaymentId, p.OrderId, p.AmountMinor, p.CurrencyCode))),

@@ -37,7 +37,7 @@ public sealed class PaymentProcessSpecs
     // ---- Events the process reacts to ----
 
     [Fact]
-    public void GivenOrderPlaced_ThenInitiatePayment() =>
+    public void GivenOrderPlaced_ThenPayTheOrderInOneAtomicStep() =>
         Snapshot.Match(React(OrderPlaced));
 
     [Fact]
@@ -218,6 +218,7 @@ public sealed class PaymentProcessSpecs
         ProcessCommand.ToAccount a => new(Account.StreamId(a.AccountId), a.Command.GetType().Name, a.Command),
         ProcessCommand.ToOrder o => new(Order.StreamId(o.OrderId), o.Command.GetType().Name, o.Command),
         ProcessCommand.ToPayment p => new(Payment.StreamId(p.PaymentId), p.Command.GetType().Name, p.Command),
+        ProcessCommand.ToTransfer t => new($"transfer {t.AggregateId}", t.Command.GetType().Name, t.Command),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown process command"),
     };
 
