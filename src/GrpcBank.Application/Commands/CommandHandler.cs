@@ -43,7 +43,7 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
             var (name, reason) = outcome switch
             {
                 CommandOutcome.Accepted => ("accepted", null),
-                CommandOutcome.Rejected r => ("rejected", r.Rejection.Reason),
+                CommandOutcome.Rejected r => ("rejected", r.Rejection.GetType().Name),
                 CommandOutcome.WrongExpectedVersion => ("conflict", null),
                 CommandOutcome.RequestIdReused => ("request_id_reused", null),
                 _ => ("other", (string?)null),

@@ -15,6 +15,7 @@ public sealed class PaymentProcessScenarios
     private const string Merchant = "acc-merchant";
     private const string OrderId = "ord-0001";
     private const string PaymentId = "pay-0001";
+    private static readonly string OrderPaymentId = Order.PaymentIdOf(OrderId);
     private const string Eur = "EUR";
     private const long Price = 2_500;
 
@@ -30,7 +31,7 @@ public sealed class PaymentProcessScenarios
         Assert.Equal(OrderStatus.Paid, world.OrderOf(OrderId).Status);
         Assert.Equal(10_000 - Price, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(Price, world.AccountOf(Merchant).BalanceMinor);
-        Assert.Equal(PaymentStatus.Completed, world.PaymentOf(PaymentId).Status);
+        Assert.Equal(PaymentStatus.Completed, world.PaymentOf(OrderPaymentId).Status);
     }
 
     [Theory]
@@ -43,10 +44,10 @@ public sealed class PaymentProcessScenarios
         world.Run(PlaceOrder());
 
         Assert.Equal(OrderStatus.Cancelled, world.OrderOf(OrderId).Status);
-        Assert.Equal("INSUFFICIENT_FUNDS", Assert.IsType<OrderEvent.OrderCancelled>(world.Stream(Order.StreamId(OrderId))[^1]).Reason);
+        Assert.Equal(nameof(AccountRejection.InsufficientFunds), Assert.IsType<OrderEvent.OrderCancelled>(world.Stream(Order.StreamId(OrderId))[^1]).Reason);
         Assert.Equal(Price - 1, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(0, world.AccountOf(Merchant).BalanceMinor);
-        Assert.Equal(PaymentStatus.Failed, world.PaymentOf(PaymentId).Status);
+        Assert.Equal(PaymentStatus.Failed, world.PaymentOf(OrderPaymentId).Status);
     }
 
     [Theory]
@@ -59,12 +60,12 @@ public sealed class PaymentProcessScenarios
 
         world.Run(PlaceOrder());
 
-        var payment = world.PaymentOf(PaymentId);
+        var payment = world.PaymentOf(OrderPaymentId);
         Assert.Equal(PaymentStatus.Failed, payment.Status);
-        Assert.Equal("ACCOUNT_CLOSED", payment.FailureReason);
+        Assert.Equal(nameof(AccountRejection.AccountClosed), payment.FailureReason);
         Assert.Equal(10_000, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(OrderStatus.Cancelled, world.OrderOf(OrderId).Status);
-        Assert.Equal("ACCOUNT_CLOSED", Assert.IsType<OrderEvent.OrderCancelled>(world.Stream(Order.StreamId(OrderId))[^1]).Reason);
+        Assert.Equal(nameof(AccountRejection.AccountClosed), Assert.IsType<OrderEvent.OrderCancelled>(world.Stream(Order.StreamId(OrderId))[^1]).Reason);
     }
 
     [Theory]
@@ -80,7 +81,7 @@ public sealed class PaymentProcessScenarios
         var second = world.Run(RequestRefund());
 
         Assert.True(first.IsRight);
-        Assert.Equal("PAYMENT_NOT_REFUNDABLE", second.LeftToSeq().Single().Reason);
+        Assert.IsType<PaymentRejection.PaymentNotRefundable>(second.LeftToSeq().Single());
         Assert.Equal(PaymentStatus.Refunded, world.PaymentOf(PaymentId).Status);
         Assert.Equal(10_000, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(0, world.AccountOf(Merchant).BalanceMinor);
@@ -114,7 +115,7 @@ public sealed class PaymentProcessScenarios
         var world = WorldWith(customerBalanceMinor: outcome == "no funds" ? Price - 1 : 10_000, deliveries: 1);
         if (outcome == "merchant closed") world.Run(new ProcessCommand.ToAccount(Merchant, new AccountCommand.CloseAccount(Merchant)));
         world.Run(PlaceOrder());
-        if (outcome == "refunded") world.Run(RequestRefund());
+        if (outcome == "refunded") world.Run(RequestRefund(OrderPaymentId));
         // A payment that failed must stay failed once the payer could afford it: its debit is settled.
         world.Run(new ProcessCommand.ToAccount(Customer, new AccountCommand.DepositMoney(Customer, 10_000, Eur, "salary")));
         var before = world.Snapshot();
@@ -134,13 +135,13 @@ public sealed class PaymentProcessScenarios
     }
 
     private static ProcessCommand PlaceOrder() => new ProcessCommand.ToOrder(OrderId,
-        new OrderCommand.PlaceOrder(OrderId, Customer, Merchant, Price, Eur, "a teapot", PaymentId));
+        new OrderCommand.PlaceOrder(OrderId, Customer, Merchant, Price, Eur, "a teapot"));
 
     private static ProcessCommand Transfer() => new ProcessCommand.ToPayment(PaymentId,
-        new PaymentCommand.InitiatePayment(PaymentId, "", Customer, Merchant, Price, Eur, "rent"));
+        new PaymentCommand.InitiatePayment(PaymentId, Option<string>.None, Customer, Merchant, Price, Eur, "rent"));
 
-    private static ProcessCommand RequestRefund() => new ProcessCommand.ToPayment(PaymentId,
-        new PaymentCommand.RequestRefund(PaymentId, "damaged"));
+    private static ProcessCommand RequestRefund(string paymentId = PaymentId) => new ProcessCommand.ToPayment(paymentId,
+        new PaymentCommand.RequestRefund(paymentId, "damaged"));
 
     /// <summary>
     /// Streams as lists of events, a request log, and the process fed with every new event until nothing is left to do.
@@ -193,7 +194,8 @@ public sealed class PaymentProcessScenarios
             return Execute(step.Command, step.RequestId).Match(
                 Right: events => events,
                 Left: rejection => step.IfRejected is { } report
-                    ? Execute(report(rejection.Reason), step.RejectedRequestId).IfLeft([])
+                    // The edge names rejections for clients; in here a rejection is named by its type.
+                    ? Execute(report(rejection.GetType().Name), step.RejectedRequestId).IfLeft([])
                     : []);
         }
 
