@@ -7,6 +7,7 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Orders;
 using GrpcBank.Application.Payments;
 using GrpcBank.Application.ReadSide;
+using GrpcBank.Domain;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -220,7 +221,7 @@ public sealed partial class ElasticsearchReadStore : IReadStore
     }
 
     /// <summary>The aggregate id of a stream id such as account-42.</summary>
-    private static string IdOf(RecordedEvent e) => e.StreamId[(e.StreamId.IndexOf('-') + 1)..];
+    private static string IdOf(RecordedEvent e) => StreamIds.AggregateIdOf(e.StreamId);
 
     public async Task<long> AppliedPositionAsync(CancellationToken ct)
     {

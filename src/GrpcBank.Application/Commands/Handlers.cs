@@ -12,7 +12,8 @@ namespace GrpcBank.Application.Commands;
 /// </summary>
 public sealed class Handlers
 {
-    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks)
+    /// <param name="reasonOf">The public reason of a rejection, recorded when an order's payment is refused.</param>
+    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks, RejectionReason reasonOf)
     {
         var traced = new TracedEventStore(store);
         var accounts = new StreamStates<AccountEvent, AccountState>(traced, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts);
@@ -28,7 +29,7 @@ public sealed class Handlers
             new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, payments, EventCodecs.Payments, Payment.StreamId, clock, locks),
             "payment");
         Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(
-            new TransferHandler(traced, accounts, payments, orders, clock, locks), "payment");
+            new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks), "payment");
     }
 
     public ICommandHandler<AccountCommand, AccountState> Accounts { get; }

@@ -26,6 +26,7 @@ public sealed class TransferHandler(
     StreamStates<AccountEvent, AccountState> accounts,
     StreamStates<PaymentEvent, PaymentState> payments,
     StreamStates<OrderEvent, OrderState> orders,
+    RejectionReason reasonOf,
     TimeProvider clock,
     StreamLocks locks) : ICommandHandler<TransferCommand, PaymentState>
 {
@@ -51,7 +52,7 @@ public sealed class TransferHandler(
                 if (payment.State.Status == PaymentStatus.Uninitiated) payment = await payments.FreshAsync(Payment.StreamId(c.PaymentId), ct);
                 if (payment.State.Status == PaymentStatus.Uninitiated)
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
-                        ?? new CommandOutcome<TReply>.Rejected(new Rejection.PaymentNotFound(c.PaymentId));
+                        ?? new CommandOutcome<TReply>.Rejected(new PaymentRejection.PaymentNotFound(c.PaymentId));
                 return await RunAsync(new Boundary(c.PaymentId, payment.State.FromAccountId, payment.State.ToAccountId, null),
                     s => Transfer.Refund(c, s.Payment.State, s.Payer.State, s.Payee.State), context, reply, ct);
 
@@ -60,10 +61,10 @@ public sealed class TransferHandler(
                 if (order.State.Status == OrderStatus.Unplaced) order = await orders.FreshAsync(Order.StreamId(c.OrderId), ct);
                 if (order.State.Status == OrderStatus.Unplaced)
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
-                        ?? new CommandOutcome<TReply>.Rejected(new Rejection.OrderNotFound(c.OrderId));
+                        ?? new CommandOutcome<TReply>.Rejected(new OrderRejection.OrderNotFound(c.OrderId));
                 var o = order.State;
                 return await RunAsync(new Boundary(o.PaymentId, o.CustomerAccountId, o.MerchantAccountId, o.OrderId),
-                    s => Transfer.PayOrder(s.Order.State, s.Payment.State, s.Payer.State, s.Payee.State), context, reply, ct);
+                    s => Transfer.PayOrder(s.Order.State, s.Payment.State, s.Payer.State, s.Payee.State, r => reasonOf(r)), context, reply, ct);
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(command), command, "unknown transfer command");

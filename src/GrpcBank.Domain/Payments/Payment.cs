@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Orders;
 using LanguageExt;
 using static LanguageExt.Prelude;
 
@@ -20,9 +22,9 @@ public abstract record PaymentCommand
 {
     private PaymentCommand() { }
 
-    /// <summary>OrderId is empty for a plain transfer.</summary>
+    /// <summary>OrderId is None for a plain transfer.</summary>
     public sealed record InitiatePayment(
-        string PaymentId, string OrderId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode,
+        string PaymentId, Option<string> OrderId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode,
         string Reference) : PaymentCommand;
     public sealed record RequestRefund(string PaymentId, string Reason) : PaymentCommand;
 
@@ -67,7 +69,7 @@ public static class Payment
 {
     public static readonly Decider<PaymentCommand, PaymentEvent, PaymentState> Decider = new(PaymentState.Initial, Decide, Evolve);
 
-    public static string StreamId(string paymentId) => $"payment-{paymentId}";
+    public static string StreamId(string paymentId) => StreamIds.Of(StreamKind.Payment, paymentId);
 
     // ---- Decisions ----
 
@@ -94,15 +96,18 @@ public static class Payment
             PaymentStatus.RefundPayeeDebited => Events(new PaymentEvent.PaymentRefunded(s.PaymentId, s.OrderId)),
             _ => Events(),
         },
-        _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown payment command"),
+        // C# cannot prove a closed hierarchy exhaustive; ExhaustivenessTests prove no command gets here.
+        _ => throw new UnreachableException($"unknown payment command {command.GetType().Name}"),
     };
 
     private static Either<Rejection, Seq<PaymentEvent>> Initiate(PaymentCommand.InitiatePayment c, PaymentState s) =>
-        s.Status != PaymentStatus.Uninitiated ? new Rejection.PaymentAlreadyExists(c.PaymentId)
-        : !Money.IsValidAmount(c.AmountMinor) ? new Rejection.InvalidAmount(c.AmountMinor)
-        : c.FromAccountId == c.ToAccountId ? new Rejection.SameAccount(c.FromAccountId)
+        s.Status != PaymentStatus.Uninitiated ? new PaymentRejection.PaymentAlreadyExists(c.PaymentId)
+        : c.OrderId.IsNone && Order.IsOrderPaymentId(c.PaymentId) ? new PaymentRejection.PaymentIdReserved(c.PaymentId)
+        : !Money.IsValidAmount(c.AmountMinor) ? new MoneyRejection.InvalidAmount(c.AmountMinor)
+        : !Currency.IsKnown(c.CurrencyCode) ? new MoneyRejection.UnknownCurrency(c.CurrencyCode)
+        : c.FromAccountId == c.ToAccountId ? new MoneyRejection.SameAccount(c.FromAccountId)
         : Events(new PaymentEvent.PaymentInitiated(
-            c.PaymentId, c.OrderId, c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference, Settlement.Saga));
+            c.PaymentId, c.OrderId.IfNone(""), c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference, Settlement.Saga));
 
     /// <summary>A reported outcome: recorded in the one state it belongs to, ignored (a redelivery) otherwise.</summary>
     private static Either<Rejection, Seq<PaymentEvent>> When(PaymentState s, string paymentId, PaymentStatus expected, Func<PaymentEvent> then) =>
@@ -110,10 +115,10 @@ public static class Payment
 
     /// <summary>Only a completed payment can be refunded (once it is refunded, or a refund is under way, it is not).</summary>
     public static Rejection? MustBeRefundable(PaymentState s, string paymentId) =>
-        MustExist(s, paymentId) ?? (s.Status == PaymentStatus.Completed ? null : new Rejection.PaymentNotRefundable(s.PaymentId, s.Status.ToString()));
+        MustExist(s, paymentId) ?? (s.Status == PaymentStatus.Completed ? null : new PaymentRejection.PaymentNotRefundable(s.PaymentId, s.Status));
 
     private static Rejection? MustExist(PaymentState s, string paymentId) =>
-        s.Status == PaymentStatus.Uninitiated ? new Rejection.PaymentNotFound(paymentId) : null;
+        s.Status == PaymentStatus.Uninitiated ? new PaymentRejection.PaymentNotFound(paymentId) : null;
 
     private static Either<Rejection, Seq<PaymentEvent>> Events(params PaymentEvent[] events) => toSeq(events);
 
@@ -131,7 +136,7 @@ public static class Payment
         PaymentEvent.RefundPayeeDebited => s with { Status = PaymentStatus.RefundPayeeDebited },
         PaymentEvent.RefundFailed => s with { Status = PaymentStatus.Completed },
         PaymentEvent.PaymentRefunded => s with { Status = PaymentStatus.Refunded },
-        _ => s,
+        _ => throw new UnreachableException($"unknown payment event {e.GetType().Name}"),
     };
 }
 

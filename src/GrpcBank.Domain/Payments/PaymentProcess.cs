@@ -20,7 +20,7 @@ public abstract record ProcessCommand
 /// <summary>
 /// One step of the process. <see cref="RequestId"/> is derived from (payment id, step), so a redelivered
 /// event issues the same, deduplicated command. <see cref="IfRejected"/> reports a business rejection back
-/// (given the rejection's reason) under <see cref="RejectedRequestId"/>; null when a rejection needs no reaction.
+/// (given the rejection's public reason, named at the edge) under <see cref="RejectedRequestId"/>; null when a rejection needs no reaction.
 /// Once that report is recorded the step is settled and must never be tried again: a payer who has since
 /// been funded must not be debited for a payment that already failed.
 /// </summary>

@@ -44,7 +44,9 @@ public static class Transfer
 {
     /// <summary>A transfer: the payment is recorded completed, the payer debited and the payee credited — or the rejection.</summary>
     public static Either<Rejection, TransferEvents> Decide(TransferCommand.TransferMoney c, PaymentState payment, AccountState payer, AccountState payee) =>
-        Pay(c.PaymentId, "", c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference, payment, payer, payee);
+        Order.IsOrderPaymentId(c.PaymentId) && payment.Status == PaymentStatus.Uninitiated
+            ? new PaymentRejection.PaymentIdReserved(c.PaymentId)
+            : Pay(c.PaymentId, "", c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference, payment, payer, payee);
 
     /// <summary>
     /// An order's money step, taken once the order is placed: paid (payment completed, money moved, order paid) or,
@@ -52,22 +54,27 @@ public static class Transfer
     /// rejection, so the process always has an outcome to settle on. Nothing to do for an order that is no longer
     /// placed, or whose payment exists already (paid by this decision before, or still carried by the saga).
     /// </summary>
-    public static TransferEvents PayOrder(OrderState order, PaymentState payment, AccountState customer, AccountState merchant)
+    /// <param name="reasonOf">The public reason of a refusal, as clients see it (the edge names rejections), stored with it.</param>
+    public static TransferEvents PayOrder(
+        OrderState order, PaymentState payment, AccountState customer, AccountState merchant, Func<Rejection, string> reasonOf)
     {
         if (order.Status != OrderStatus.Placed || payment.Status != PaymentStatus.Uninitiated) return TransferEvents.None;
         return Pay(order.PaymentId, order.OrderId, order.CustomerAccountId, order.MerchantAccountId, order.AmountMinor, order.CurrencyCode,
                 $"order {order.OrderId}", payment, customer, merchant)
             .Match(
                 Right: paid => paid with { Order = Seq1<OrderEvent>(new OrderEvent.OrderPaid(order.OrderId, order.PaymentId)) },
-                Left: refused => TransferEvents.None with
-                {
-                    Payment = Seq(
-                        Initiated(order.PaymentId, order.OrderId, order.CustomerAccountId, order.MerchantAccountId, order.AmountMinor,
-                            order.CurrencyCode, $"order {order.OrderId}"),
-                        new PaymentEvent.PaymentFailed(order.PaymentId, order.OrderId, refused.Reason, Settlement.Atomic)),
-                    Order = Seq1<OrderEvent>(new OrderEvent.OrderCancelled(order.OrderId, refused.Reason)),
-                });
+                Left: refused => Refused(order, reasonOf(refused)));
     }
+
+    /// <summary>An order's payment refused: recorded as failed, and the order cancelled, with the reason; no money moves.</summary>
+    private static TransferEvents Refused(OrderState order, string reason) => TransferEvents.None with
+    {
+        Payment = Seq(
+            Initiated(order.PaymentId, order.OrderId, order.CustomerAccountId, order.MerchantAccountId, order.AmountMinor,
+                order.CurrencyCode, $"order {order.OrderId}"),
+            new PaymentEvent.PaymentFailed(order.PaymentId, order.OrderId, reason, Settlement.Atomic)),
+        Order = Seq1<OrderEvent>(new OrderEvent.OrderCancelled(order.OrderId, reason)),
+    };
 
     /// <summary>A refund of a completed payment: the payee debited, the payer credited, the payment refunded — or the rejection.</summary>
     public static Either<Rejection, TransferEvents> Refund(TransferCommand.RefundPayment c, PaymentState payment, AccountState payer, AccountState payee)
@@ -94,9 +101,10 @@ public static class Transfer
         string paymentId, string orderId, string payerId, string payeeId, long amountMinor, string currencyCode, string reference,
         PaymentState payment, AccountState payer, AccountState payee)
     {
-        if (payment.Status != PaymentStatus.Uninitiated) return new Rejection.PaymentAlreadyExists(paymentId);
-        if (!Money.IsValidAmount(amountMinor)) return new Rejection.InvalidAmount(amountMinor);
-        if (payerId == payeeId) return new Rejection.SameAccount(payerId);
+        if (payment.Status != PaymentStatus.Uninitiated) return new PaymentRejection.PaymentAlreadyExists(paymentId);
+        if (!Money.IsValidAmount(amountMinor)) return new MoneyRejection.InvalidAmount(amountMinor);
+        if (!Currency.IsKnown(currencyCode)) return new MoneyRejection.UnknownCurrency(currencyCode);
+        if (payerId == payeeId) return new MoneyRejection.SameAccount(payerId);
         var movement = new Movement(paymentId, orderId, amountMinor, currencyCode);
         return
             from debited in Account.Debit(payer, payerId, amountMinor, currencyCode,

@@ -92,8 +92,9 @@ public sealed partial class TransferSpecs
 
         public Case When(TransferCommand.RefundPayment c) => new(this, c, (payment, payer, payee, _) => Transfer.Refund(c, payment, payer, payee));
 
+        // Public reasons are named at the edge; here a refusal is recorded under its rejection's type name.
         public Case When(TransferCommand.PayOrder c) => new(this, c, (payment, payer, payee, order) =>
-            Either<Rejection, TransferEvents>.Right(Transfer.PayOrder(order, payment, payer, payee)));
+            Either<Rejection, TransferEvents>.Right(Transfer.PayOrder(order, payment, payer, payee, r => r.GetType().Name)));
     }
 
     private sealed record Case(
