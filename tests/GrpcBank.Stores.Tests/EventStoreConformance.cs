@@ -60,7 +60,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
 
         var result = await AppendAsync("account-1", 1, [Event()], Request("stale"));
 
-        Assert.Equal(new AppendResult.WrongExpectedVersion(1), result);
+        Assert.Equal(new AppendResult.WrongExpectedVersion("account-1", 1), result);
         Assert.Equal(2, (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Count);
         Assert.Null(await Store.FindRequestAsync("stale", Ct));
     }
@@ -70,7 +70,7 @@ public abstract class EventStoreConformance : IAsyncLifetime
     {
         await AppendAsync("account-1", 0, Event());
 
-        Assert.Equal(new AppendResult.WrongExpectedVersion(0), await AppendAsync("account-1", 0, Event()));
+        Assert.Equal(new AppendResult.WrongExpectedVersion("account-1", 0), await AppendAsync("account-1", 0, Event()));
     }
 
     [Fact]
@@ -80,14 +80,14 @@ public abstract class EventStoreConformance : IAsyncLifetime
 
         var result = await AppendAsync("account-1", 3, Event());
 
-        Assert.Equal(new AppendResult.WrongExpectedVersion(3), result);
+        Assert.Equal(new AppendResult.WrongExpectedVersion("account-1", 3), result);
         Assert.Equal([1L], (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Select(e => e.StreamVersion));
     }
 
     [Fact]
     public async Task AppendingAtAVersionToAStreamThatDoesNotExist_IsAConflict()
     {
-        Assert.Equal(new AppendResult.WrongExpectedVersion(2), await AppendAsync("account-1", 2, Event()));
+        Assert.Equal(new AppendResult.WrongExpectedVersion("account-1", 2), await AppendAsync("account-1", 2, Event()));
         Assert.Empty(await Store.ReadStreamAsync("account-1", 1, 100, Ct));
     }
 

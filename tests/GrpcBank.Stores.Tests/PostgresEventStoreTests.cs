@@ -33,7 +33,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
             .Select(_ => Task.Run(() => store.AppendAsync(Append("account-1", 5, Event()), Ct), Ct)));
 
         Assert.Equal(6, Assert.Single(results.OfType<AppendResult.Appended>()).Version);
-        Assert.Equal(99, results.Count(r => r == new AppendResult.WrongExpectedVersion(5)));
+        Assert.Equal(99, results.Count(r => r == new AppendResult.WrongExpectedVersion("account-1", 5)));
         Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], (await store.ReadStreamAsync("account-1", 1, 1000, Ct)).Select(e => e.StreamVersion));
     }
 

@@ -129,9 +129,9 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
     private async Task<AppendResult> AppendAsync(AppendRequest append, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("event store append");
-        activity?.SetTag("grpcbank.stream_id", append.StreamId);
-        activity?.SetTag("grpcbank.event_count", append.Events.Count);
-        activity?.SetTag("grpcbank.expected_version", append.ExpectedVersion);
+        activity?.SetTag("grpcbank.stream_id", append.Streams[0].StreamId);
+        activity?.SetTag("grpcbank.event_count", append.Streams[0].Events.Count);
+        activity?.SetTag("grpcbank.expected_version", append.Streams[0].ExpectedVersion);
         var started = Stopwatch.GetTimestamp();
         try
         {
