@@ -145,6 +145,38 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task AMultiStreamAppendWhoseBackendIsTerminatedMidTransaction_LeavesNothing_AndHoldsNothingUp()
+    {
+        var store = await OpenStoreAsync();
+        await using var admin = new NpgsqlConnection(connectionString);
+        await admin.OpenAsync(Ct);
+        // Holds the append inside its transaction after both streams' events are in, at the request-log row.
+        await ScalarAsync(admin, """
+            create function stall() returns trigger language plpgsql as $$ begin perform pg_sleep(60); return new; end $$;
+            create trigger stall_request_log before insert on request_log for each row execute function stall();
+            """);
+
+        var append = Task.Run(() => store.AppendAsync(new AppendRequest(
+            [new StreamAppend("account-a", 0, [Event(), Event()]), new StreamAppend("account-b", 0, [Event()])], Request("transfer-1"), RecordedAt), Ct), Ct);
+        const string stalled = "select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'";
+        object? pid = null;
+        await EventStoreProbes.Eventually(async () => (pid = await ScalarAsync(admin, stalled)) is int);
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from events")); // not visible before commit, of course
+        await ScalarAsync(admin, "select pg_terminate_backend($1)", pid!);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => append);
+        await ScalarAsync(admin, "drop trigger stall_request_log on request_log");
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from events"));
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from outbox"));
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from request_log"));
+        // The positions it drew are a hole that never holds the relay back.
+        var next = ((AppendResult.Appended)await store.AppendAsync(new AppendRequest(
+            [new StreamAppend("account-a", 0, [Event()]), new StreamAppend("account-b", 0, [Event()])], Request("transfer-1"), RecordedAt), Ct)).Position;
+        Assert.True(next > 4);
+        Assert.Equal(["account-a", "account-b"], (await store.DrainOutboxAsync(next)).Select(e => e.StreamId));
+    }
+
+    [Fact]
     public async Task AnAppendInAnotherInstance_WakesThisInstancesRelay()
     {
         var relaySide = await OpenStoreAsync();

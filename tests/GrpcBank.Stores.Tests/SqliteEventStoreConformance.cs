@@ -22,6 +22,22 @@ public sealed class SqliteEventStoreConformance : EventStoreConformance
         return Task.CompletedTask;
     }
 
+    [Fact]
+    public async Task ThePositionsOfOneAppend_AreConsecutive_EvenWithConcurrentWriters()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() => Store.AppendAsync(new AppendRequest(
+            [new StreamAppend($"account-{i}-a", 0, [TestEvents.Event(), TestEvents.Event()]), new StreamAppend($"account-{i}-b", 0, [TestEvents.Event()])],
+            null, TestEvents.RecordedAt), Ct), Ct)));
+
+        foreach (var appended in results.Cast<AppendResult.Appended>())
+        {
+            var i = appended.Versions[0].StreamId.Split('-')[1];
+            var positions = (await Store.ReadStreamAsync($"account-{i}-a", 1, 10, Ct))
+                .Concat(await Store.ReadStreamAsync($"account-{i}-b", 1, 10, Ct)).Select(e => e.Position);
+            Assert.Equal([appended.Position - 2, appended.Position - 1, appended.Position], positions);
+        }
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
