@@ -34,14 +34,22 @@ public sealed class InMemoryEventStore : IEventStore
     {
         lock (gate)
         {
-            var version = VersionOf(request.StreamId);
-            if (version != request.ExpectedVersion) return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+            // All or nothing, like the real stores: every guard is checked before anything is written.
+            var streams = request.InWriteOrder();
+            foreach (var s in streams)
+                if (VersionOf(s.StreamId) != s.ExpectedVersion) return new AppendResult.WrongExpectedVersion(s.StreamId, s.ExpectedVersion);
             if (request.Request is { } logged && requests.ContainsKey(logged.RequestId)) return new AppendResult.DuplicateRequest(logged.RequestId);
-            foreach (var e in request.Events)
-                all.Add(new RecordedEvent(all.Count + 1, request.StreamId, ++version, e.EventId, e.EventType, e.DataJson, e.MetadataJson, request.RecordedAt));
+            var versions = new List<StreamVersion>();
+            foreach (var s in streams)
+            {
+                var version = s.ExpectedVersion;
+                foreach (var e in s.Events)
+                    all.Add(new RecordedEvent(all.Count + 1, s.StreamId, ++version, e.EventId, e.EventType, e.DataJson, e.MetadataJson, request.RecordedAt));
+                versions.Add(new StreamVersion(s.StreamId, version));
+            }
             if (request.Request is { } entry)
                 requests[entry.RequestId] = new LoggedRequest(entry.RequestId, entry.Fingerprint, entry.ReplyJson, all.Count);
-            return new AppendResult.Appended(version, all.Count);
+            return new AppendResult.Appended(request.Streams.Select(s => versions.Single(v => v.StreamId == s.StreamId)).ToList(), all.Count);
         }
     }
 
