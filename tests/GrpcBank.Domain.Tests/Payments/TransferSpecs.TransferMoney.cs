@@ -1,3 +1,5 @@
+using GrpcBank.Domain.Orders;
+
 namespace GrpcBank.Domain.Tests.Payments;
 
 public sealed partial class TransferSpecs
@@ -61,4 +63,12 @@ public sealed partial class TransferSpecs
     [Fact]
     public void GivenThePaymentIdIsTaken_WhenTransfer_ThenPaymentAlreadyExists() =>
         Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee), payment: CompletedTransfer).When(TransferOf(4_000)).Then());
+
+    [Fact]
+    public void GivenAnOrdersPaymentId_WhenTransferUnderIt_ThenPaymentIdReserved() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee)).When(TransferOf(4_000) with { PaymentId = Order.PaymentIdOf(OrderId) }).Then());
+
+    [Fact]
+    public void GivenEuroAccounts_WhenTransferInLowerCaseEur_ThenUnknownCurrency() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee)).When(TransferOf(4_000, "eur")).Then());
 }
