@@ -3,6 +3,9 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
 using GrpcBank.Contracts.Payments.V1;
 using GrpcBank.Contracts.Query.V1;
+using GrpcBank.Domain;
+using GrpcBank.Domain.Accounts;
+using PaymentEvent = GrpcBank.Domain.Payments.PaymentEvent;
 using GrpcBank.ReadStore.Tests;
 using Microsoft.Extensions.DependencyInjection;
 using static GrpcBank.EndToEnd.Tests.Rpc;
@@ -46,7 +49,7 @@ public abstract class HistoryUpgradeSpecs
         var payment = await host.Get<IEventStore>().ReadStreamAsync("payment-t-dinner", 1, 100, CancellationToken.None);
         Assert.Equal(["payments.PaymentInitiated.v1", "payments.PayerDebited.v1", "payments.PaymentCompleted.v1", "payments.RefundRequested.v2", "payments.PaymentRefunded.v1"],
             payment.Select(e => e.EventType));
-        Assert.Contains("\"settlement\":\"atomic\"", payment[3].DataJson);
+        Assert.Equal(Settlement.Atomic, Assert.IsType<PaymentEvent.RefundRequested>(EventCodecs.Payments.Decode(payment[3])).Settlement);
     }
 
     [Fact]
@@ -73,7 +76,7 @@ public abstract class HistoryUpgradeSpecs
             (await store.ReadStreamAsync($"payment-{paymentId}", 1, 100, CancellationToken.None)).Select(e => e.EventType));
         var debit = (await store.ReadStreamAsync($"account-{payer}", 1, 100, CancellationToken.None))[^1];
         Assert.Equal("accounts.PaymentDebited.v2", debit.EventType);
-        Assert.Contains("\"settlement\":\"saga\"", debit.DataJson);
+        Assert.Equal(Settlement.Saga, Assert.IsType<AccountEvent.PaymentDebited>(EventCodecs.Accounts.Decode(debit)).Settlement);
     }
 
     /// <summary>
