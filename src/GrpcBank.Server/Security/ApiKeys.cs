@@ -25,6 +25,13 @@ public sealed class ApiKeys
     /// <summary>No keys configured: the server runs open, and only on loopback (see <see cref="ProtectedMode"/>).</summary>
     public bool IsOpen => keys.Count == 0;
 
+    /// <summary>What a caller without a valid key is told.</summary>
+    public const string Missing = "send a valid API key as 'authorization: Bearer <key>'";
+
+    /// <summary>The key presented in an <c>authorization: Bearer &lt;key&gt;</c> header; null when there is none or it is unknown.</summary>
+    public ApiKey? FromAuthorization(string? header) =>
+        header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Find(header["Bearer ".Length..].Trim()) : null;
+
     /// <summary>The key whose hash matches, compared in constant time; null when none does.</summary>
     public ApiKey? Find(string presented)
     {

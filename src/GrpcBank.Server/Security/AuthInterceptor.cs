@@ -43,10 +43,8 @@ public sealed class AuthInterceptor(ApiKeys keys, PartitionedRateLimiter<string>
         var caller = "anonymous";
         if (RoleByService.TryGetValue(service, out var role) && !keys.IsOpen)
         {
-            var header = context.RequestHeaders.GetValue("authorization") ?? "";
-            var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? keys.Find(header["Bearer ".Length..].Trim()) : null;
-            if (key is null)
-                throw new RpcException(new Status(StatusCode.Unauthenticated, "send a valid API key as 'authorization: Bearer <key>'"));
+            var key = keys.FromAuthorization(context.RequestHeaders.GetValue("authorization"))
+                ?? throw new RpcException(new Status(StatusCode.Unauthenticated, ApiKeys.Missing));
             if (!key.Roles.Contains(role))
                 throw new RpcException(new Status(StatusCode.PermissionDenied,
                     $"{service} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
