@@ -57,7 +57,6 @@ public static class BankServer
         services.AddSingleton<Handlers>();
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
-        services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton<ReadStoreSink>();
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<ReadStoreSink>());
         services.AddSingleton<ReadSideRebuild>();
@@ -119,6 +118,7 @@ public static class BankServer
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
         services.AddSingleton<SwitchableReadStore>();
         services.AddSingleton<IReadStore>(sp => sp.GetRequiredService<SwitchableReadStore>());
+        services.AddQueries(configuration, dataDirectory);
     }
 }
 
