@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace GrpcBank.Clients.Tests;
 
 /// <summary><c>buf</c> (from npm, as in the README) on the contract: lint, breaking changes, and curl through reflection.</summary>
-public sealed class BufTests(ServerProcess server)
+public sealed class BufTests(ServerFixture server)
 {
     private static readonly TimeSpan BufTimeout = TimeSpan.FromSeconds(180); // the first npx run downloads buf
     private static readonly TimeSpan GitTimeout = TimeSpan.FromSeconds(30);
@@ -71,7 +71,7 @@ public sealed class BufTests(ServerProcess server)
 
     private static async Task<string?> GitAsync(params string[] arguments)
     {
-        var result = await ChildProcess.RunAsync("git", arguments, GitTimeout);
+        var result = await ChildProcess.RunAsync("git", arguments, GitTimeout, Repo.Root);
         return result.ExitCode == 0 ? result.Output.Trim() : null;
     }
 
@@ -79,6 +79,6 @@ public sealed class BufTests(ServerProcess server)
     {
         var npx = ChildProcess.FindOnPath("npx");
         if (npx is null) Assert.Skip("npx is not on PATH: buf comes from npm (@bufbuild/buf)");
-        return await ChildProcess.RunAsync(npx, ["--yes", "@bufbuild/buf@1.75.0", .. arguments], BufTimeout);
+        return await ChildProcess.RunAsync(npx, ["--yes", "@bufbuild/buf@1.75.0", .. arguments], BufTimeout, Repo.Root);
     }
 }

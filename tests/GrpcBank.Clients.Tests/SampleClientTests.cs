@@ -1,7 +1,7 @@
 namespace GrpcBank.Clients.Tests;
 
 /// <summary>The sample clients in tools/clients run their whole scenario against the real server, with its API key.</summary>
-public sealed class SampleClientTests(ServerProcess server)
+public sealed class SampleClientTests(ServerFixture server)
 {
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(90);
     private const string SystemPython = "/usr/bin/python3";
@@ -23,7 +23,7 @@ public sealed class SampleClientTests(ServerProcess server)
     public async Task Python_client_runs_the_scenario()
     {
         if (!File.Exists(SystemPython)) Assert.Skip($"{SystemPython} does not exist");
-        var probe = await ChildProcess.RunAsync(SystemPython, ["-c", "import grpc, grpc_tools, google.protobuf"], TimeSpan.FromSeconds(30));
+        var probe = await ChildProcess.RunAsync(SystemPython, ["-c", "import grpc, grpc_tools, google.protobuf"], TimeSpan.FromSeconds(30), Repo.Root);
         if (probe.ExitCode != 0)
             Assert.Skip($"grpcio/grpc_tools/protobuf are not importable by {SystemPython} (apt: python3-grpcio python3-grpc-tools python3-protobuf): {probe.Output.Trim()}");
 
@@ -32,8 +32,8 @@ public sealed class SampleClientTests(ServerProcess server)
 
     private async Task AssertScenarioPasses(string file, string[] arguments)
     {
-        var result = await ChildProcess.RunAsync(file, arguments, ClientTimeout,
-            environment: new Dictionary<string, string> { ["GRPCBANK_API_KEY"] = server.ApiKey });
+        var result = await ChildProcess.RunAsync(file, arguments, ClientTimeout, Repo.Root,
+            environment: new Dictionary<string, string?> { ["GRPCBANK_API_KEY"] = server.ApiKey });
         TestContext.Current.SendDiagnosticMessage(result.Output);
         Assert.True(result.ExitCode == 0, $"{result}\nServer log:\n{server.Log}");
         Assert.Contains("scenario passed", result.Output);

@@ -1,11 +1,71 @@
 using System.Diagnostics;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Query.V1;
 
 namespace GrpcBank.EndToEnd.Tests;
 
-/// <summary>The files a deployment depends on: the compose file is valid and wires what the server reads.</summary>
+/// <summary>
+/// The server started as operators start it (its build output as a child process, from any folder, configured by the
+/// environment), and the files a deployment depends on: the compose file is valid and wires what the server reads.
+/// </summary>
 public sealed class DeploymentSpecs
 {
     private static readonly string Root = FindRoot();
+
+    /// <summary>Variables of the test run that would choose the listen address in the server's stead.</summary>
+    private static readonly Dictionary<string, string?> NoInheritedAddresses = new()
+    {
+        ["ASPNETCORE_URLS"] = null, ["DOTNET_URLS"] = null, ["ASPNETCORE_HTTP_PORTS"] = null, ["DOTNET_HTTP_PORTS"] = null,
+        ["ASPNETCORE_HTTPS_PORTS"] = null, ["DOTNET_HTTPS_PORTS"] = null,
+    };
+
+    [Fact]
+    public async Task StartedFromAnotherWorkingDirectory_TheServerSpeaksGrpc_AndKeepsItsDataUnderThatDirectory()
+    {
+        var elsewhere = Directory.CreateTempSubdirectory("grpcbank-cwd-").FullName;
+        try
+        {
+            await using (var server = await ServerProcess.StartAsync(new ServerLaunch { WorkingDirectory = elsewhere, Environment = NoInheritedAddresses }))
+            {
+                var opened = await new AccountService.AccountServiceClient(server.Channel)
+                    .OpenAccountAsync(new OpenAccountRequest { OwnerName = "Grace Hopper", CurrencyCode = "USD" });
+                var account = await new QueryService.QueryServiceClient(server.Channel)
+                    .GetAccountAsync(new GetAccountRequest { AccountId = opened.AccountId, MinPosition = opened.Position });
+
+                Assert.Equal("Grace Hopper", account.Account.OwnerName);
+                Assert.Contains($"Embedded stores in {Path.Combine(elsewhere, "data")}", server.Log);
+            }
+            Assert.True(File.Exists(Path.Combine(elsewhere, "data", "events.db")), "the default data directory is 'data' under the working directory");
+        }
+        finally
+        {
+            Directory.Delete(elsewhere, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("environment")]
+    [InlineData("command line")]
+    public async Task WithoutKeys_APortThatListensOnEveryInterface_IsRefusedBeforeServing(string via)
+    {
+        // The port is bound on every interface only for the moment it takes the server to see that and exit.
+        var port = PostgresServer.FreePort().ToString();
+        var data = Directory.CreateTempSubdirectory("grpcbank-exposed-").FullName;
+        var launch = via == "environment"
+            ? new ServerLaunch(("Storage:DataDirectory", data))
+            {
+                Urls = null, Environment = new Dictionary<string, string?>(NoInheritedAddresses) { ["ASPNETCORE_HTTP_PORTS"] = port },
+            }
+            : new ServerLaunch(("Storage:DataDirectory", data), ("http_ports", port)) { Urls = null, Environment = NoInheritedAddresses };
+
+        var result = await ServerProcess.RunToExitAsync(launch, TimeSpan.FromSeconds(60));
+
+        Assert.True(result.ExitCode != 0, result.ToString());
+        Assert.Contains($":{port} without API keys", result.Output);
+        Assert.Contains("Auth__ApiKeys__0__Key", result.Output);
+        Assert.DoesNotContain("Application started", result.Output);
+        Directory.Delete(data, recursive: true);
+    }
 
     [Fact]
     public async Task TheComposeFile_IsValid()

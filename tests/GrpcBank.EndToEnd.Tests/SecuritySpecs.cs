@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Query.V1;
@@ -7,7 +9,7 @@ using GrpcBank.Server.Hosting;
 
 namespace GrpcBank.EndToEnd.Tests;
 
-/// <summary>API keys, roles, the caller recorded in event metadata, rate limits and protected mode.</summary>
+/// <summary>API keys, roles, the caller recorded in event metadata, rate limits, the throttle on guessing keys and protected mode.</summary>
 public sealed class SecuritySpecs
 {
     private const string TellerKey = "teller-secret-0123456789";
@@ -76,13 +78,95 @@ public sealed class SecuritySpecs
     }
 
     [Fact]
-    public void WithoutKeys_TheServerRefusesToListenBeyondLoopback_AndSaysHowToConfigureKeys()
+    public async Task WithoutKeys_TheServerRefusesToServeBeyondLoopback_AndSaysHowToConfigureKeys()
     {
-        var e = Assert.Throws<InvalidOperationException>(() =>
-            BankServer.Build(["--urls=http://0.0.0.0:5999", $"--Storage:DataDirectory={Path.GetTempPath()}/grpcbank-tests/refused"]));
+        // Port 0: the refusal is checked on the address Kestrel really bound, and no fixed port can clash.
+        await using var app = BankServer.Build(["--urls=http://0.0.0.0:0", $"--Storage:DataDirectory={Path.GetTempPath()}/grpcbank-tests/refused"]);
 
-        Assert.Contains("http://0.0.0.0:5999", e.Message);
+        var e = await Assert.ThrowsAsync<StartupRefusedException>(() => app.StartAsync(TestContext.Current.CancellationToken));
+
+        Assert.Contains("http://0.0.0.0:", e.Message);
         Assert.Contains("Auth__ApiKeys__0__Key", e.Message);
+    }
+
+    [Fact]
+    public async Task RolesInDotNetsArrayForm_AreAccepted_LikeTheCommaList()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync(
+            ("Auth:ApiKeys:0:Name", "both"), ("Auth:ApiKeys:0:Key", TellerKey),
+            ("Auth:ApiKeys:0:Roles:0", "teller"), ("Auth:ApiKeys:0:Roles:1", "auditor"));
+
+        var opened = await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" }, Bearer(TellerKey));
+        var got = await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = opened.AccountId, MinPosition = opened.Position }, Bearer(TellerKey));
+        await Rpc.Fails(StatusCode.PermissionDenied, () =>
+            new Contracts.Admin.V1.ProjectionService.ProjectionServiceClient(host.Channel)
+                .GetProjectionStatusAsync(new Contracts.Admin.V1.GetProjectionStatusRequest(), Bearer(TellerKey)).ResponseAsync);
+
+        Assert.Equal("Ada", got.Account.OwnerName);
+    }
+
+    [Fact]
+    public async Task ABurstOfThreeThousandWrongKeys_IsRefusedAfterAFew_AndTheRightKeyWorksAgainWithinSeconds()
+    {
+        await using var host = await StartWithKeysAsync(("Auth:FailedAuthenticationsPerSecond", "5"));
+        var request = new GetAccountRequest { AccountId = "nobody" };
+        var codes = new System.Collections.Concurrent.ConcurrentBag<StatusCode>();
+
+        await Parallel.ForAsync(0, 3_000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        {
+            try
+            {
+                await host.Query.GetAccountAsync(request, Bearer($"guess-{i:D6}-0123456789"), cancellationToken: ct);
+                codes.Add(StatusCode.OK);
+            }
+            catch (RpcException e)
+            {
+                codes.Add(e.StatusCode);
+            }
+        });
+        // Right after the burst this address usually has to wait too, whatever key it sends; within seconds it may try again.
+        var again = DateTime.UtcNow.AddSeconds(10);
+        var rightKey = await CodeOf(() => host.Query.GetAccountAsync(request, Bearer(AuditorKey)).ResponseAsync);
+        while (rightKey == StatusCode.ResourceExhausted && DateTime.UtcNow < again)
+        {
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+            rightKey = await CodeOf(() => host.Query.GetAccountAsync(request, Bearer(AuditorKey)).ResponseAsync);
+        }
+
+        Assert.DoesNotContain(StatusCode.OK, codes);
+        Assert.True(codes.Count(c => c == StatusCode.ResourceExhausted) >= 2_900,
+            $"only {codes.Count(c => c == StatusCode.ResourceExhausted)} of 3000 guesses were refused; {codes.Count(c => c == StatusCode.Unauthenticated)} were checked");
+        Assert.Equal(StatusCode.NotFound, rightKey); // then the key is checked again: it is valid, the account does not exist
+    }
+
+    [Fact]
+    public async Task FloodingHealthChecks_DoesNotStarveAnotherClientsProbe_OrTakeTheKeysRate()
+    {
+        await using var host = await StartWithKeysAsync(("Auth:RequestsPerSecond", "5"));
+        var flooder = new Health.HealthClient(host.Channel);
+
+        var flood = await Task.WhenAll(Enumerable.Range(0, 50).Select(async _ => (await flooder.CheckAsync(new HealthCheckRequest())).Status));
+        using var otherClient = GrpcChannel.ForAddress(host.GrpcUrl);
+        var probe = await new Health.HealthClient(otherClient).CheckAsync(new HealthCheckRequest());
+        var opened = await new AccountService.AccountServiceClient(otherClient)
+            .OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" }, Bearer(TellerKey));
+
+        Assert.All(flood, status => Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, status));
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, probe.Status);
+        Assert.Equal(1, opened.Version);
+    }
+
+    private static async Task<StatusCode> CodeOf(Func<Task> call)
+    {
+        try
+        {
+            await call();
+            return StatusCode.OK;
+        }
+        catch (RpcException e)
+        {
+            return e.StatusCode;
+        }
     }
 
     [Fact]

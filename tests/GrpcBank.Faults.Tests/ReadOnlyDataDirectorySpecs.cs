@@ -28,7 +28,8 @@ public sealed class ReadOnlyDataDirectorySpecs
         Assert.True(await SucceedsAsync("chmod", "a+rx", Path.GetDirectoryName(dir)!));
         try
         {
-            var (exitCode, output) = await ServerProcess.RunToExitAsync(TimeSpan.FromSeconds(60), "postgres", ("Storage:DataDirectory", dir));
+            var (_, exitCode, output) = await ServerProcess.RunToExitAsync(
+                new ServerLaunch(("Storage:DataDirectory", dir)) { AsUser = "postgres" }, TimeSpan.FromSeconds(60));
 
             Assert.True(exitCode != 0, $"exit code {exitCode}:\n{output}");
             Assert.Contains(dir, output);

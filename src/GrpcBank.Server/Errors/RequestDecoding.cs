@@ -12,10 +12,10 @@ namespace GrpcBank.Server.Errors;
 /// Judges the request body of every bank RPC before grpc-dotnet does, which would answer a broken one with UNKNOWN or
 /// INTERNAL: a missing, cut-short or doubled message, a compressed flag without a compression, gzip that does not
 /// inflate, or bytes that are not the method's message (not protobuf, or a string field that is not UTF-8) are
-/// INVALID_ARGUMENT; a message over the size limit is RESOURCE_EXHAUSTED. A caller without a valid key hears
-/// UNAUTHENTICATED instead, so a broken body tells nothing before authentication. Well-formed requests pass on.
+/// INVALID_ARGUMENT; a message over the size limit is RESOURCE_EXHAUSTED. A caller the services would refuse (no valid
+/// key, a wrong role, too many failed attempts) hears that instead, so a broken body tells nothing before authentication. Well-formed requests pass on.
 /// </summary>
-public sealed class RequestDecoding(RequestDelegate next, ApiKeys keys)
+public sealed class RequestDecoding(RequestDelegate next, Authenticator authenticator)
 {
     public const int MaxMessageBytes = 1024 * 1024;
     private const int HeaderBytes = 5;
@@ -47,10 +47,17 @@ public sealed class RequestDecoding(RequestDelegate next, ApiKeys keys)
         var (frame, length) = await ReadFrameAsync(context.Request.Body, context.RequestAborted);
         if (Judge(frame.AsSpan(0, length), context.Request.Headers["grpc-encoding"].ToString(), type) is { } refusal)
         {
-            if (!keys.IsOpen && keys.FromAuthorization(context.Request.Headers.Authorization) is null)
-                Answer(context, Code.Unauthenticated, ApiKeys.Missing, null);
-            else
-                Answer(context, refusal.Code, refusal.Message, new ErrorInfo { Domain = ErrorMapper.Domain, Reason = refusal.Reason, Metadata = { ["problem"] = refusal.Problem } });
+            try
+            {
+                // The caller is authenticated as the services would (key, role, failed-attempt throttle) before it hears anything about its body.
+                authenticator.Authenticate(context, context.Request.Path.Value!.Split('/')[1]);
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                Answer(context, (Code)e.StatusCode, e.Status.Detail, null);
+                return;
+            }
+            Answer(context, refusal.Code, refusal.Message, new ErrorInfo { Domain = ErrorMapper.Domain, Reason = refusal.Reason, Metadata = { ["problem"] = refusal.Problem } });
             return;
         }
         // grpc-dotnet reads the same bytes again.

@@ -2,7 +2,6 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.History;
-using GrpcBank.Application.Relay;
 using GrpcBank.Contracts.History.V1;
 using GrpcBank.Server.Errors;
 using DomainStatus = GrpcBank.Domain.Accounts.AccountStatus;
@@ -12,11 +11,11 @@ using Stored = GrpcBank.Application.EventStore.RecordedEvent;
 namespace GrpcBank.Server.History;
 
 /// <summary>bank.history.v1.HistoryService: reads the event store itself, never the read side.</summary>
-public sealed class HistoryGrpcService(IEventStore store, AccountHistory history, RelayProgress progress) : HistoryService.HistoryServiceBase
+public sealed class HistoryGrpcService(IEventStore store, AccountHistory history, LiveEvents live, SubscriptionSlots slots)
+    : HistoryService.HistoryServiceBase
 {
-    private const int SubscribeBatch = 500;
+    private const int SubscribeBatch = 200;
     private const int MaxPrefixes = 20;
-    private static readonly TimeSpan LivePoll = TimeSpan.FromMilliseconds(250);
 
     public override async Task<ReadStreamResponse> ReadStream(ReadStreamRequest request, ServerCallContext context)
     {
@@ -74,8 +73,10 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
     }
 
     /// <summary>
-    /// Catch-up then live. The next batch is read only after the previous one was written to the client, so a
-    /// slow client holds at most one batch in server memory (HTTP/2 flow control pushes back on the writes).
+    /// Catch-up then live, within the caller's share of <see cref="SubscriptionSlots"/>. The next batch is read only after
+    /// the previous one was written to the client, so a slow client holds at most one batch (200 events) in server
+    /// memory (HTTP/2 flow control pushes back on the writes). Caught up, it waits for <see cref="LiveEvents"/> to say
+    /// there is more, without reading the store itself.
     /// </summary>
     public override async Task SubscribeAll(SubscribeAllRequest request, IServerStreamWriter<SubscribeAllResponse> responseStream, ServerCallContext context)
     {
@@ -84,30 +85,29 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
         foreach (var prefix in request.EventTypePrefixes) errors.Text("event_type_prefixes", prefix, 100, required: true);
         errors.ThrowIfAny();
 
+        var http = context.GetHttpContext();
+        using var slot = slots.Take(http.User.Identity?.Name ?? $"peer {Security.Authenticator.Peer(http)}");
         var prefixes = request.EventTypePrefixes.ToArray();
         var after = request.FromPosition;
         var ct = context.CancellationToken;
-        while (!ct.IsCancellationRequested)
+        try
         {
-            var advanced = progress.Advanced.WaitAsync(LivePoll, ct);
-            var events = await store.ReadAllAsync(after, SubscribeBatch, ct);
-            foreach (var e in events)
+            while (true)
             {
-                if (prefixes.Length == 0 || prefixes.Any(p => e.EventType.StartsWith(p, StringComparison.Ordinal)))
-                    await responseStream.WriteAsync(new SubscribeAllResponse { Event = ToProto(e) }, ct);
-                after = e.Position;
-            }
-            if (events.Count < SubscribeBatch)
-            {
-                try
+                var events = await store.ReadAllAsync(after, SubscribeBatch, ct);
+                foreach (var e in events)
                 {
-                    await advanced;
+                    if (prefixes.Length == 0 || prefixes.Any(p => e.EventType.StartsWith(p, StringComparison.Ordinal)))
+                        await responseStream.WriteAsync(new SubscribeAllResponse { Event = ToProto(e) }, ct);
+                    after = e.Position;
                 }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                if (events.Count > 0) live.Observe(after);
+                if (events.Count < SubscribeBatch) await live.WaitPastAsync(after, ct);
             }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client went away or its deadline passed: the subscription ends and gives its slot back.
         }
     }
 

@@ -14,7 +14,6 @@ using GrpcBank.Server.Query;
 using GrpcBank.Elasticsearch;
 using GrpcBank.Postgres;
 using GrpcBank.Sqlite;
-using System.Threading.RateLimiting;
 using GrpcBank.Server.Security;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -25,10 +24,13 @@ public static class BankServer
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The application's folder, not the working directory, holds appsettings.json: a server started from anywhere
+        // (a service manager, a script) reads the same settings.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
         var services = builder.Services;
 
+        builder.ConfigureKestrel();
         builder.AddObservability();
         builder.AddMetricsEndpoint(ListenUrls(builder.Configuration));
         services.AddGrpc(o =>
@@ -39,21 +41,16 @@ public static class BankServer
             o.MaxReceiveMessageSize = 1024 * 1024;
         });
         services.AddSingleton<ApiKeys>();
-        var perSecond = builder.Configuration.GetValue("Auth:RequestsPerSecond", 10_000);
-        services.AddSingleton(PartitionedRateLimiter.Create<string, string>(caller =>
-            RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = perSecond,
-                TokensPerPeriod = perSecond,
-                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                QueueLimit = 0,
-            })));
+        services.AddSingleton<RateLimits>();
+        services.AddSingleton<Authenticator>();
+        services.AddSingleton<ProtectedMode>();
+        services.AddHostedService(sp => sp.GetRequiredService<ProtectedMode>());
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store");
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<StreamLocks>();
-        AddStorage(services, builder.Configuration);
+        var dataDirectory = AddStorage(services, builder.Configuration);
         services.AddSingleton<Handlers>();
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
@@ -62,14 +59,17 @@ public static class BankServer
         services.AddSingleton<ReadSideRebuild>();
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddSingleton<OutboxRelay>();
+        services.AddSingleton<SubscriptionSlots>();
+        services.AddSingleton<LiveEvents>();
+        services.AddHostedService(sp => sp.GetRequiredService<LiveEvents>());
         // Relay:Enabled=false makes a command-only instance (the relay runs elsewhere, or later).
         if (builder.Configuration.GetValue("Relay:Enabled", true))
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         var app = builder.Build();
-        var keys = app.Services.GetRequiredService<ApiKeys>();
-        ProtectedMode.Check(keys, Urls(builder.Configuration));
-        app.UseMetricsEndpoint(keys);
+        if (dataDirectory is not null) app.Logger.LogInformation("Embedded stores in {DataDirectory}", dataDirectory);
+        app.Use(app.Services.GetRequiredService<ProtectedMode>().Gate);
+        app.UseMetricsEndpoint(app.Services.GetRequiredService<ApiKeys>());
         app.UseMiddleware<RequestDecoding>();
         app.MapGrpcService<AccountGrpcService>();
         app.MapGrpcService<OrderGrpcService>();
@@ -82,20 +82,16 @@ public static class BankServer
         return app;
     }
 
-    /// <summary>The listen addresses as configured (--urls, ASPNETCORE_URLS, or Kestrel's default).</summary>
-    private static IEnumerable<string> Urls(IConfiguration configuration) =>
-        ListenUrls(configuration)
-        .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? ""))
-        .Where(url => url.Length > 0);
-
     /// <summary>The addresses given by --urls or ASPNETCORE_URLS, or Kestrel's default.</summary>
     private static List<string> ListenUrls(IConfiguration configuration) =>
         (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "http://localhost:5000")
         .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
-    private static void AddStorage(IServiceCollection services, IConfiguration configuration)
+    /// <summary>Registers the stores; returns the data directory when an embedded store uses it.</summary>
+    private static string? AddStorage(IServiceCollection services, IConfiguration configuration)
     {
-        var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "./data");
+        // A relative path is taken from the working directory, like every path given on a command line.
+        var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data");
         var postgresConfigured = configuration.GetConnectionString("Postgres") is { Length: > 0 };
         var elasticsearchConfigured = configuration["Elasticsearch:Url"] is { Length: > 0 };
         // Refuse to start, naming the folder, rather than fail on the first command with SQLite's bare "unable to open database file".
@@ -119,6 +115,7 @@ public static class BankServer
         services.AddSingleton<SwitchableReadStore>();
         services.AddSingleton<IReadStore>(sp => sp.GetRequiredService<SwitchableReadStore>());
         services.AddQueries(configuration, dataDirectory);
+        return postgresConfigured && elasticsearchConfigured ? null : dataDirectory;
     }
 }
 

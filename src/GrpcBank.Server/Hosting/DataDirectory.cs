@@ -23,4 +23,4 @@ public static class DataDirectory
     }
 }
 
-public sealed class DataDirectoryException(string message, Exception inner) : Exception(message, inner);
+public sealed class DataDirectoryException(string message, Exception inner) : StartupRefusedException(message, inner);

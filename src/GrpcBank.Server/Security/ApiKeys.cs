@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using GrpcBank.Server.Hosting;
 
 namespace GrpcBank.Server.Security;
 
@@ -11,7 +12,8 @@ public sealed record ApiKey(string Name, byte[] Hash, IReadOnlySet<Role> Roles);
 
 /// <summary>
 /// The bearer keys from configuration (<c>Auth:ApiKeys:N:Key</c> or <c>Auth:ApiKeys:N:KeyHash</c> as hex SHA-256,
-/// <c>Auth:ApiKeys:N:Roles</c> as a comma-separated list, optional <c>Auth:ApiKeys:N:Name</c>).
+/// <c>Auth:ApiKeys:N:Roles</c> as a comma-separated list or as .NET's array form <c>Roles:0</c>, <c>Roles:1</c> (a JSON
+/// array in appsettings.json), optional <c>Auth:ApiKeys:N:Name</c>).
 /// </summary>
 public sealed class ApiKeys
 {
@@ -24,13 +26,6 @@ public sealed class ApiKeys
 
     /// <summary>No keys configured: the server runs open, and only on loopback (see <see cref="ProtectedMode"/>).</summary>
     public bool IsOpen => keys.Count == 0;
-
-    /// <summary>What a caller without a valid key is told.</summary>
-    public const string Missing = "send a valid API key as 'authorization: Bearer <key>'";
-
-    /// <summary>The key presented in an <c>authorization: Bearer &lt;key&gt;</c> header; null when there is none or it is unknown.</summary>
-    public ApiKey? FromAuthorization(string? header) =>
-        header is not null && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? Find(header["Bearer ".Length..].Trim()) : null;
 
     /// <summary>The key whose hash matches, compared in constant time; null when none does.</summary>
     public ApiKey? Find(string presented)
@@ -48,15 +43,16 @@ public sealed class ApiKeys
         var name = section["Name"] is { Length: > 0 } n ? n : $"key-{section.Key}";
         var hash = section["Key"] is { Length: > 0 } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key))
             : section["KeyHash"] is { Length: 64 } hex ? Convert.FromHexString(hex)
-            : throw new InvalidOperationException($"Auth:ApiKeys:{section.Key} needs Key (the secret) or KeyHash (its SHA-256 in hex)");
+            : throw new StartupRefusedException($"Auth:ApiKeys:{section.Key} needs Key (the secret) or KeyHash (its SHA-256 in hex)");
         if (section["Key"] is { Length: < 16 })
-            throw new InvalidOperationException($"Auth:ApiKeys:{section.Key}:Key is too short: use at least 16 random characters");
-        var roles = (section["Roles"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Key is too short: use at least 16 random characters");
+        var listed = section.GetSection("Roles").GetChildren().Select(role => role.Value ?? "").Prepend(section["Roles"] ?? "");
+        var roles = listed.SelectMany(list => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .Select(r => Enum.TryParse<Role>(r, ignoreCase: true, out var role)
                 ? role
-                : throw new InvalidOperationException($"Auth:ApiKeys:{section.Key}:Roles: unknown role '{r}' (teller, auditor, admin)"))
+                : throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Roles: unknown role '{r}' (teller, auditor, admin)"))
             .ToHashSet();
-        if (roles.Count == 0) throw new InvalidOperationException($"Auth:ApiKeys:{section.Key}:Roles is empty (teller, auditor, admin)");
+        if (roles.Count == 0) throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Roles is empty (teller, auditor, admin)");
         return new ApiKey(name, hash, roles);
     }
 }

@@ -1,4 +1,3 @@
-using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
@@ -6,21 +5,13 @@ using Grpc.Core.Interceptors;
 namespace GrpcBank.Server.Security;
 
 /// <summary>
-/// Bearer API keys, roles per service, and a request rate per key. Missing or unknown key: UNAUTHENTICATED;
-/// a role that may not call the service: PERMISSION_DENIED; over the rate: RESOURCE_EXHAUSTED.
-/// The caller's name becomes the principal recorded in event metadata.
+/// Authenticates each call (<see cref="Authenticator"/>) and holds it to its rate: per key, or per peer address for
+/// calls without a key; over the rate: RESOURCE_EXHAUSTED. Health checks are never limited: one client probing in a
+/// loop must not starve everyone else's probes. The caller's name becomes the principal recorded in event metadata.
 /// </summary>
-public sealed class AuthInterceptor(ApiKeys keys, PartitionedRateLimiter<string> limiter) : Interceptor
+public sealed class AuthInterceptor(Authenticator authenticator, RateLimits limits) : Interceptor
 {
-    private static readonly Dictionary<string, Role> RoleByService = new()
-    {
-        ["bank.accounts.v1.AccountService"] = Role.Teller,
-        ["bank.orders.v1.OrderService"] = Role.Teller,
-        ["bank.payments.v1.PaymentService"] = Role.Teller,
-        ["bank.query.v1.QueryService"] = Role.Auditor,
-        ["bank.history.v1.HistoryService"] = Role.Auditor,
-        ["bank.admin.v1.ProjectionService"] = Role.Admin,
-    };
+    private const string HealthService = "grpc.health.v1.Health";
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -37,23 +28,13 @@ public sealed class AuthInterceptor(ApiKeys keys, PartitionedRateLimiter<string>
         await continuation(request, responseStream, context);
     }
 
-    private RateLimitLease Admit(ServerCallContext context)
+    private RateLimitLease? Admit(ServerCallContext context)
     {
         var service = context.Method.Split('/', StringSplitOptions.RemoveEmptyEntries)[0];
-        var caller = "anonymous";
-        if (RoleByService.TryGetValue(service, out var role) && !keys.IsOpen)
-        {
-            var key = keys.FromAuthorization(context.RequestHeaders.GetValue("authorization"))
-                ?? throw new RpcException(new Status(StatusCode.Unauthenticated, ApiKeys.Missing));
-            if (!key.Roles.Contains(role))
-                throw new RpcException(new Status(StatusCode.PermissionDenied,
-                    $"{service} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
-            caller = key.Name;
-            context.GetHttpContext().User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, caller)], "ApiKey"));
-        }
-        var lease = limiter.AttemptAcquire(caller);
-        if (lease.IsAcquired) return lease;
-        lease.Dispose();
-        throw new RpcException(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
+        if (service == HealthService) return null;
+        var http = context.GetHttpContext();
+        var caller = authenticator.Authenticate(http, service) ?? $"peer {Authenticator.Peer(http)}";
+        return limits.TryAdmit(caller)
+            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
     }
 }

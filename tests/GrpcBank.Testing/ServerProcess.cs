@@ -1,63 +1,75 @@
 using System.Diagnostics;
 using System.Reflection;
-using System.Text;
 using System.Text.RegularExpressions;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
+using Xunit;
 
-namespace GrpcBank.Faults.Tests;
+namespace GrpcBank.Testing;
+
+/// <summary>How to start the server process: its <c>--Key=Value</c> settings and where and how it runs.</summary>
+public sealed record ServerLaunch(params (string Key, string Value)[] Settings)
+{
+    /// <summary>Passed as <c>--urls</c>; null passes none (the environment or the settings decide).</summary>
+    public string? Urls { get; init; } = "http://127.0.0.1:0";
+
+    /// <summary>The working directory; null: the server's own build folder.</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>Environment variables to set (a null value removes one the test run has).</summary>
+    public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>Run as this user (through runuser, from a copy every user can read); null: as this process's user.</summary>
+    public string? AsUser { get; init; }
+}
 
 /// <summary>
-/// The real server as a child process (<c>dotnet GrpcBank.Server.dll</c>, run from its own output folder so that it finds
-/// appsettings.json) on a loopback port the OS picks; up once its health check says SERVING. It can be killed like
-/// <c>kill -9</c> and started again on the same storage.
+/// The real server as a child process (<c>dotnet GrpcBank.Server.dll</c>), by default on a loopback port the OS picks;
+/// up once its health check says SERVING. It can be killed like <c>kill -9</c> and started again with the same
+/// settings (and so the same storage), or run to its exit when it must refuse to start.
 /// </summary>
 public sealed partial class ServerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private readonly string[] arguments;
+    private readonly ServerLaunch launch;
     private Process? process;
-    private Output output = new();
+    private SharedOutput output = new();
     private GrpcChannel? channel;
 
-    private ServerProcess(string[] arguments) => this.arguments = arguments;
+    private ServerProcess(ServerLaunch launch) => this.launch = launch;
 
-    /// <summary>Where the referenced server project's build put GrpcBank.Server.dll (set by the .csproj).</summary>
+    /// <summary>Where the server project's build put GrpcBank.Server.dll (set by GrpcBank.Testing.csproj).</summary>
     public static string DllPath =>
         typeof(ServerProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ServerDll").Value!;
 
     public GrpcChannel Channel => channel ?? throw new InvalidOperationException("not running");
 
+    /// <summary>The gRPC address, http://host:port.</summary>
+    public string Url { get; private set; } = "";
+
+    /// <summary>host:port, as the sample clients take it.</summary>
+    public string Address => new Uri(Url).Authority;
+
     /// <summary>What the server printed so far, for failure messages.</summary>
     public string Log => output.ToString();
 
     /// <summary>Starts the server with <c>--Key=Value</c> settings and waits until it is SERVING.</summary>
-    public static async Task<ServerProcess> StartAsync(params (string Key, string Value)[] settings)
+    public static Task<ServerProcess> StartAsync(params (string Key, string Value)[] settings) => StartAsync(new ServerLaunch(settings));
+
+    public static async Task<ServerProcess> StartAsync(ServerLaunch launch)
     {
-        var server = new ServerProcess(settings.Select(s => $"--{s.Key}={s.Value}").ToArray());
+        var server = new ServerProcess(launch);
         await server.StartAsync();
         return server;
     }
 
     /// <summary>Runs the server until it exits on its own (a server that must refuse to start), at most <paramref name="timeout"/>.</summary>
-    public static async Task<(int ExitCode, string Output)> RunToExitAsync(TimeSpan timeout, string? asUser, params (string Key, string Value)[] settings)
+    public static async Task<ProcessResult> RunToExitAsync(ServerLaunch launch, TimeSpan timeout)
     {
-        using var process = Launch(settings.Select(s => $"--{s.Key}={s.Value}").ToArray(), asUser);
-        var output = Capture(process);
-        using var deadline = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(deadline.Token);
-            process.WaitForExit();
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"The server was expected to refuse to start, but still ran after {timeout.TotalSeconds:0} s:\n{output}");
-        }
-        return (process.ExitCode, output.ToString());
+        var (file, arguments, directory) = CommandOf(launch);
+        return await ChildProcess.RunAsync(file, arguments, timeout, directory, launch.Environment);
     }
 
     /// <summary>Like <c>kill -9</c>: no shutdown hooks, no flushing; the process tree is gone when this returns.</summary>
@@ -65,15 +77,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
     {
         if (process is not null)
         {
-            try
-            {
-                process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // It had already exited.
-            }
-            process.WaitForExit(TimeSpan.FromSeconds(10));
+            ChildProcess.KillTree(process);
             process.Dispose();
             process = null;
         }
@@ -92,10 +96,11 @@ public sealed partial class ServerProcess : IAsyncDisposable
     private async Task StartAsync()
     {
         Assert.True(File.Exists(DllPath), $"The server is not built: {DllPath} is missing");
-        process = Launch(arguments, asUser: null);
-        output = Capture(process);
+        var (file, arguments, directory) = CommandOf(launch);
+        process = ChildProcess.Start(file, arguments, directory, launch.Environment);
+        output = ChildProcess.Capture(process);
         var started = Stopwatch.StartNew();
-        string? url = null;
+        Url = "";
         while (true)
         {
             if (process.HasExited)
@@ -105,10 +110,10 @@ public sealed partial class ServerProcess : IAsyncDisposable
                 Kill();
                 throw new TimeoutException($"The server was not SERVING within {StartTimeout.TotalSeconds:0} s; killed it. Its output:\n{Log}");
             }
-            if (url is null && ListeningOn().Match(Log) is { Success: true } listening)
+            if (channel is null && ListeningOn().Match(Log) is { Success: true } listening)
             {
-                url = listening.Groups[1].Value;
-                channel = GrpcChannel.ForAddress(url);
+                Url = listening.Groups[1].Value;
+                channel = GrpcChannel.ForAddress(Url);
             }
             if (channel is not null && await IsServingAsync(channel)) return;
             await Task.Delay(100);
@@ -128,25 +133,16 @@ public sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    private static Process Launch(string[] settings, string? asUser)
+    private static (string File, List<string> Arguments, string WorkingDirectory) CommandOf(ServerLaunch launch)
     {
         // runuser: as root, the only honest way to meet a directory this process may not write to. The other user
         // may not be able to read the checkout (a clone in a private temporary directory), so it runs a copy.
-        var dll = asUser is null ? DllPath : ReadableCopy.Value;
-        var start = new ProcessStartInfo(asUser is null ? "dotnet" : "runuser")
-        {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        if (asUser is not null)
-            foreach (var prefix in new[] { "-u", asUser, "--", "dotnet" }) start.ArgumentList.Add(prefix);
-        foreach (var argument in new[] { dll, "--urls", "http://127.0.0.1:0" }.Concat(settings)) start.ArgumentList.Add(argument);
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start dotnet");
-        process.StandardInput.Close();
-        return process;
+        var dll = launch.AsUser is null ? DllPath : ReadableCopy.Value;
+        List<string> arguments = launch.AsUser is null ? [] : ["-u", launch.AsUser, "--", "dotnet"];
+        arguments.Add(dll);
+        if (launch.Urls is not null) arguments.AddRange(["--urls", launch.Urls]);
+        arguments.AddRange(launch.Settings.Select(s => $"--{s.Key}={s.Value}"));
+        return (launch.AsUser is null ? "dotnet" : "runuser", arguments, launch.WorkingDirectory ?? Path.GetDirectoryName(dll)!);
     }
 
     /// <summary>The server's build output copied where every user may read it; the path of the copied dll.</summary>
@@ -154,7 +150,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
     {
         if (OperatingSystem.IsWindows()) return DllPath; // runuser exists only where file modes do
         var source = Path.GetDirectoryName(DllPath)!;
-        var target = Path.Combine(Path.GetTempPath(), "grpcbank-faults", $"server-{Guid.NewGuid():N}");
+        var target = Path.Combine(Path.GetTempPath(), "grpcbank-tests", $"server-{Guid.NewGuid():N}");
         foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
         {
             var copy = Path.Combine(target, Path.GetRelativePath(source, file));
@@ -169,38 +165,12 @@ public sealed partial class ServerProcess : IAsyncDisposable
         return Path.Combine(target, Path.GetFileName(DllPath));
     });
 
-    private static Output Capture(Process process)
-    {
-        var output = new Output();
-        process.OutputDataReceived += (_, e) => output.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => output.Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return output;
-    }
-
     public ValueTask DisposeAsync()
     {
         Kill();
         return ValueTask.CompletedTask;
     }
 
-    [GeneratedRegex(@"Now listening on: (http://127\.0\.0\.1:\d+)")]
+    [GeneratedRegex(@"Now listening on: (http://(?:127\.0\.0\.1|\[::1\]|localhost):\d+)")]
     private static partial Regex ListeningOn();
-
-    private sealed class Output
-    {
-        private readonly StringBuilder text = new();
-
-        public void Append(string? line)
-        {
-            if (line is null) return;
-            lock (text) text.AppendLine(line);
-        }
-
-        public override string ToString()
-        {
-            lock (text) return text.ToString();
-        }
-    }
 }

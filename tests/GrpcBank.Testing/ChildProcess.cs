@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Text;
+using Xunit;
 
-namespace GrpcBank.Clients.Tests;
+namespace GrpcBank.Testing;
 
 /// <summary>What a finished child process left: its exit code and its stdout and stderr, interleaved.</summary>
 public sealed record ProcessResult(string CommandLine, int ExitCode, string Output)
@@ -13,10 +14,10 @@ public sealed record ProcessResult(string CommandLine, int ExitCode, string Outp
 public static class ChildProcess
 {
     public static async Task<ProcessResult> RunAsync(
-        string file, IEnumerable<string> arguments, TimeSpan timeout,
-        string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
+        string file, IEnumerable<string> arguments, TimeSpan timeout, string workingDirectory,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
-        using var process = Start(file, arguments, workingDirectory ?? Repo.Root, environment);
+        using var process = Start(file, arguments, workingDirectory, environment);
         var output = Capture(process);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         deadline.CancelAfter(timeout);
@@ -34,7 +35,8 @@ public static class ChildProcess
         return new ProcessResult(CommandLine(file, arguments), process.ExitCode, output.ToString());
     }
 
-    public static Process Start(string file, IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>Starts <paramref name="file"/>; in <paramref name="environment"/>, a null value removes the variable.</summary>
+    public static Process Start(string file, IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo(file)
         {
@@ -45,7 +47,9 @@ public static class ChildProcess
             UseShellExecute = false,
         };
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string?>())
+            if (value is null) start.Environment.Remove(key);
+            else start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {file}");
         process.StandardInput.Close();
         return process;

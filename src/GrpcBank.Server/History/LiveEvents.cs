@@ -1,0 +1,92 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+
+namespace GrpcBank.Server.History;
+
+/// <summary>
+/// One watcher of the event store for every live subscription: it learns the newest readable position and wakes the
+/// subscriptions waiting past it. It looks when this server's relay delivers (right after each append here) and, for
+/// appends by other servers, every <c>Subscriptions:PollInterval</c> (default 250 ms) while anyone subscribes: one read
+/// per interval for the whole server, however many subscriptions wait.
+/// </summary>
+public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfiguration configuration, ILogger<LiveEvents> logger)
+    : BackgroundService
+{
+    private readonly TimeSpan pollInterval = configuration.GetValue("Subscriptions:PollInterval", TimeSpan.FromMilliseconds(250));
+    private readonly WakeUp moved = new();
+    private readonly WakeUp subscribed = new();
+    private long readable;
+    private int waiting;
+
+    /// <summary>A subscription read up to <paramref name="position"/>: it is readable, the watcher need not look below it.</summary>
+    public void Observe(long position)
+    {
+        long seen;
+        while ((seen = Interlocked.Read(ref readable)) < position)
+            if (Interlocked.CompareExchange(ref readable, position, seen) == seen) return;
+    }
+
+    /// <summary>Returns once an event after <paramref name="position"/> can be read.</summary>
+    public async Task WaitPastAsync(long position, CancellationToken ct)
+    {
+        Interlocked.Increment(ref waiting);
+        subscribed.Signal();
+        try
+        {
+            while (true)
+            {
+                var generation = moved.Generation;
+                if (Interlocked.Read(ref readable) > position) return;
+                await moved.WaitAsync(Timeout.InfiniteTimeSpan, ct, generation);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref waiting);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            var delivered = progress.Advanced.Generation;
+            var joined = subscribed.Generation;
+            if (Volatile.Read(ref waiting) > 0)
+            {
+                try
+                {
+                    await LookAsync(ct);
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested)
+                {
+                    logger.LogWarning(e, "Live subscriptions could not read the event store; trying again");
+                }
+                await progress.Advanced.WaitAsync(pollInterval, ct, delivered);
+            }
+            else
+            {
+                // Nobody waits: no reads until someone does.
+                await subscribed.WaitAsync(Timeout.InfiniteTimeSpan, ct, joined);
+            }
+        }
+    }
+
+    private async Task LookAsync(CancellationToken ct)
+    {
+        const int Batch = 1_000;
+        var known = Interlocked.Read(ref readable);
+        // Everything up to the relay's watermark is settled, so the scan starts there at the latest.
+        var newest = Math.Max(known, progress.Watermark);
+        IReadOnlyList<RecordedEvent> events;
+        do
+        {
+            events = await store.ReadAllAsync(newest, Batch, ct);
+            if (events.Count > 0) newest = events[^1].Position;
+        }
+        while (events.Count == Batch);
+        if (newest == known) return;
+        Observe(newest);
+        moved.Signal();
+    }
+}

@@ -1,0 +1,50 @@
+using System.Security.Claims;
+using Grpc.Core;
+
+namespace GrpcBank.Server.Security;
+
+/// <summary>
+/// Who may call which service: bearer API keys and roles per service. Missing or unknown key: UNAUTHENTICATED;
+/// a role that may not call the service: PERMISSION_DENIED; too many failed attempts from the peer's address:
+/// RESOURCE_EXHAUSTED, whatever key it sends, until the address has waited.
+/// </summary>
+public sealed class Authenticator(ApiKeys keys, RateLimits limits)
+{
+    private static readonly Dictionary<string, Role> RoleByService = new()
+    {
+        ["bank.accounts.v1.AccountService"] = Role.Teller,
+        ["bank.orders.v1.OrderService"] = Role.Teller,
+        ["bank.payments.v1.PaymentService"] = Role.Teller,
+        ["bank.query.v1.QueryService"] = Role.Auditor,
+        ["bank.history.v1.HistoryService"] = Role.Auditor,
+        ["bank.admin.v1.ProjectionService"] = Role.Admin,
+    };
+
+    /// <summary>
+    /// The key's name for a call to <paramref name="service"/> (also set as the request's user), or null for a service
+    /// that needs no key (health, reflection) or a server without keys. Throws the call's RpcException when refused.
+    /// </summary>
+    public string? Authenticate(HttpContext http, string service)
+    {
+        if (!RoleByService.TryGetValue(service, out var role) || keys.IsOpen) return null;
+        var peer = Peer(http);
+        if (!limits.MayAuthenticate(peer))
+            throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"too many failed authentications from {peer}; wait a few seconds before trying again"));
+        var header = http.Request.Headers.Authorization.ToString();
+        var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? keys.Find(header["Bearer ".Length..].Trim()) : null;
+        if (key is null)
+        {
+            limits.AuthenticationFailed(peer);
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "send a valid API key as 'authorization: Bearer <key>'"));
+        }
+        if (!key.Roles.Contains(role))
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"{service} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
+        http.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, key.Name)], "ApiKey"));
+        return key.Name;
+    }
+
+    /// <summary>The caller's network address without its port (a client opens many connections from one address).</summary>
+    public static string Peer(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+}

@@ -1,0 +1,52 @@
+using System.Threading.RateLimiting;
+
+namespace GrpcBank.Server.Security;
+
+/// <summary>
+/// The call rates a caller may use (<c>Auth:RequestsPerSecond</c> per key, or per peer address for calls without one)
+/// and how fast one peer address may fail to authenticate (<c>Auth:FailedAuthenticationsPerSecond</c>, with a burst of
+/// four times that): beyond it, guesses from that address are refused before their key is even looked at.
+/// </summary>
+public sealed class RateLimits
+{
+    private readonly PartitionedRateLimiter<string> requests;
+    private readonly PartitionedRateLimiter<string> failures;
+
+    public RateLimits(IConfiguration configuration)
+    {
+        var perSecond = configuration.GetValue("Auth:RequestsPerSecond", 10_000);
+        requests = PartitionedRateLimiter.Create<string, string>(caller =>
+            RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = perSecond,
+                TokensPerPeriod = perSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+            }));
+        var failuresPerSecond = configuration.GetValue("Auth:FailedAuthenticationsPerSecond", 5);
+        // One token back every 1/rate seconds, not all at once per second: a locked-out peer with the right key
+        // gets in as soon as the first one is back.
+        failures = PartitionedRateLimiter.Create<string, string>(peer =>
+            RateLimitPartition.GetTokenBucketLimiter(peer, _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = 4 * failuresPerSecond,
+                TokensPerPeriod = 1,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1.0 / failuresPerSecond),
+                QueueLimit = 0,
+            }));
+    }
+
+    /// <summary>A lease for one call of <paramref name="caller"/>, or null when it is over its rate.</summary>
+    public RateLimitLease? TryAdmit(string caller)
+    {
+        var lease = requests.AttemptAcquire(caller);
+        if (lease.IsAcquired) return lease;
+        lease.Dispose();
+        return null;
+    }
+
+    /// <summary>False while <paramref name="peer"/> has not one whole failed authentication left (asking takes nothing).</summary>
+    public bool MayAuthenticate(string peer) => failures.GetStatistics(peer)?.CurrentAvailablePermits >= 1;
+
+    public void AuthenticationFailed(string peer) => failures.AttemptAcquire(peer).Dispose();
+}
