@@ -187,11 +187,14 @@ public sealed partial class ElasticsearchReadStore
 
     /// <summary>
     /// Typo-tolerant and prefix search on one text field: a fuzzy match (AUTO, first letter exact) or a phrase prefix
-    /// ("ada lov" finds "Ada Lovelace"). Empty text matches everything the filters let through.
+    /// ("ada lov" finds "Ada Lovelace"). Blank text matches everything the filters let through; text without a letter or
+    /// digit matches nothing (the analyzer would keep an emoji as a term, the embedded store would not).
     /// </summary>
     private static BoolQuery TextQuery(string field, string text, List<Query> filters) =>
         string.IsNullOrWhiteSpace(text)
             ? new BoolQuery { Filter = filters }
+            : !text.Any(char.IsLetterOrDigit)
+            ? new BoolQuery { Must = [new MatchNoneQuery()], Filter = filters }
             : new BoolQuery
             {
                 Should =
