@@ -6,8 +6,7 @@ namespace GrpcBank.Domain;
 public sealed record Decider<TCommand, TEvent, TState>(
     TState Initial,
     Func<TCommand, TState, Either<Rejection, Seq<TEvent>>> Decide,
-    Func<TState, TEvent, TState> Evolve,
-    Func<TState, bool> IsTerminal)
+    Func<TState, TEvent, TState> Evolve)
 {
     public TState Fold(IEnumerable<TEvent> events) => events.Aggregate(Initial, Evolve);
 }

@@ -9,12 +9,9 @@ namespace GrpcBank.Elasticsearch;
 
 public sealed partial class ElasticsearchReadStore
 {
-    /// <summary>Money in; every other kind is money out.</summary>
-    private static readonly string[] CreditKinds =
-        [nameof(TransactionKind.Deposit), nameof(TransactionKind.PaymentCredit), nameof(TransactionKind.RefundCredit)];
-
-    private static readonly string[] DebitKinds =
-        [nameof(TransactionKind.Withdrawal), nameof(TransactionKind.PaymentDebit), nameof(TransactionKind.RefundDebit)];
+    // The kinds' stored names; TransactionKinds decides which are credits.
+    private static readonly string[] CreditKinds = TransactionKinds.Credits.Select(k => k.ToString()).ToArray();
+    private static readonly string[] DebitKinds = TransactionKinds.Debits.Select(k => k.ToString()).ToArray();
 
     public async Task<AccountView?> GetAccountAsync(string accountId, CancellationToken ct) =>
         (await GetAsync<AccountDocument>(ViewIndex.Accounts, accountId, ct))?.ToView();

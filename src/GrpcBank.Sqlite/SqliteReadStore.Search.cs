@@ -110,10 +110,10 @@ public sealed partial class SqliteReadStore
             AddTimeRange(filter, "occurred_at", query.From, query.To);
             using var command = SqliteDatabase.Command(connection, tx, $"""
                 select occurred_at / {MicrosPerDay} as day,
-                       sum(case when kind in ('Deposit', 'PaymentCredit', 'RefundCredit') then amount_minor else 0 end),
-                       sum(case when kind in ('Deposit', 'PaymentCredit', 'RefundCredit') then 1 else 0 end),
-                       sum(case when kind in ('Withdrawal', 'PaymentDebit', 'RefundDebit') then amount_minor else 0 end),
-                       sum(case when kind in ('Withdrawal', 'PaymentDebit', 'RefundDebit') then 1 else 0 end)
+                       sum(case when kind in ({CreditKinds}) then amount_minor else 0 end),
+                       sum(case when kind in ({CreditKinds}) then 1 else 0 end),
+                       sum(case when kind in ({DebitKinds}) then amount_minor else 0 end),
+                       sum(case when kind in ({DebitKinds}) then 1 else 0 end)
                 from transactions {filter.Where} group by day order by day
                 """, filter.Parameters.ToArray());
             using var reader = command.ExecuteReader();
@@ -125,6 +125,10 @@ public sealed partial class SqliteReadStore
         }));
 
     private const long MicrosPerDay = 86_400_000_000;
+
+    // SQL lists of the kinds' stored names (TransactionKinds decides which are credits), quoted once here.
+    private static readonly string CreditKinds = string.Join(", ", TransactionKinds.Credits.Select(k => $"'{k}'"));
+    private static readonly string DebitKinds = string.Join(", ", TransactionKinds.Debits.Select(k => $"'{k}'"));
 
     public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct) =>
         Task.FromResult(db.Read((connection, tx) =>

@@ -18,12 +18,12 @@ public static class AccountProjection
         {
             (AccountEvent.AccountOpened o, _) =>
                 (new AccountView(o.AccountId, o.OwnerName, o.CurrencyCode, 0, AccountViewStatus.Active, e.StreamVersion, at, at), null),
-            (AccountEvent.MoneyDeposited d, { } v) => Move(v, e, TransactionKind.Deposit, d.AmountMinor, +1, d.Reference),
-            (AccountEvent.MoneyWithdrawn w, { } v) => Move(v, e, TransactionKind.Withdrawal, w.AmountMinor, -1, w.Reference),
-            (AccountEvent.PaymentDebited m, { } v) => Move(v, e, TransactionKind.PaymentDebit, m.Movement, -1),
-            (AccountEvent.PaymentCredited m, { } v) => Move(v, e, TransactionKind.PaymentCredit, m.Movement, +1),
-            (AccountEvent.RefundDebited m, { } v) => Move(v, e, TransactionKind.RefundDebit, m.Movement, -1),
-            (AccountEvent.RefundCredited m, { } v) => Move(v, e, TransactionKind.RefundCredit, m.Movement, +1),
+            (AccountEvent.MoneyDeposited d, { } v) => Move(v, e, TransactionKind.Deposit, d.AmountMinor, d.Reference),
+            (AccountEvent.MoneyWithdrawn w, { } v) => Move(v, e, TransactionKind.Withdrawal, w.AmountMinor, w.Reference),
+            (AccountEvent.PaymentDebited m, { } v) => Move(v, e, TransactionKind.PaymentDebit, m.Movement),
+            (AccountEvent.PaymentCredited m, { } v) => Move(v, e, TransactionKind.PaymentCredit, m.Movement),
+            (AccountEvent.RefundDebited m, { } v) => Move(v, e, TransactionKind.RefundDebit, m.Movement),
+            (AccountEvent.RefundCredited m, { } v) => Move(v, e, TransactionKind.RefundCredit, m.Movement),
             (AccountEvent.AccountFrozen, { } v) => (Touch(v, e) with { Status = AccountViewStatus.Frozen }, null),
             (AccountEvent.AccountUnfrozen, { } v) => (Touch(v, e) with { Status = AccountViewStatus.Active }, null),
             (AccountEvent.AccountClosed, { } v) => (Touch(v, e) with { Status = AccountViewStatus.Closed }, null),
@@ -33,14 +33,14 @@ public static class AccountProjection
 
     private static AccountView Touch(AccountView v, RecordedEvent e) => v with { Version = e.StreamVersion, UpdatedAt = e.RecordedAt };
 
-    private static (AccountView, TransactionView?) Move(AccountView v, RecordedEvent e, TransactionKind kind, Movement m, int sign) =>
-        Move(v, e, kind, m.AmountMinor, sign, $"payment {m.PaymentId}", m.PaymentId, m.OrderId);
+    private static (AccountView, TransactionView?) Move(AccountView v, RecordedEvent e, TransactionKind kind, Movement m) =>
+        Move(v, e, kind, m.AmountMinor, $"payment {m.PaymentId}", m.PaymentId, m.OrderId);
 
     private static (AccountView, TransactionView?) Move(
-        AccountView v, RecordedEvent e, TransactionKind kind, long amountMinor, int sign, string reference,
+        AccountView v, RecordedEvent e, TransactionKind kind, long amountMinor, string reference,
         string paymentId = "", string orderId = "")
     {
-        var next = Touch(v, e) with { BalanceMinor = v.BalanceMinor + sign * amountMinor };
+        var next = Touch(v, e) with { BalanceMinor = v.BalanceMinor + kind.Sign() * amountMinor };
         var line = new TransactionView(e.EventId.ToString(), v.AccountId, kind, amountMinor, v.CurrencyCode, next.BalanceMinor,
             e.RecordedAt, reference, paymentId, orderId, e.Position);
         return (next, line);

@@ -5,24 +5,35 @@ using GrpcBank.Domain.Payments;
 
 namespace GrpcBank.Application.Commands;
 
-/// <summary>The command handlers of the three bounded contexts, sharing one store, clock and lock table.</summary>
-public sealed class Handlers(IEventStore store, TimeProvider clock, StreamLocks locks)
+/// <summary>The command handlers of the three bounded contexts, sharing one store, clock and lock table, each traced.</summary>
+public sealed class Handlers
 {
-    public CommandHandler<AccountCommand, AccountEvent, AccountState> Accounts { get; } =
-        new(store, Account.Decider, EventCodecs.Accounts, Account.StreamId, s => s.BalanceMinor, clock, locks);
-
-    public CommandHandler<OrderCommand, OrderEvent, OrderState> Orders { get; } =
-        new(store, Order.Decider, EventCodecs.Orders, Order.StreamId, _ => null, clock, locks);
-
-    public CommandHandler<PaymentCommand, PaymentEvent, PaymentState> Payments { get; } =
-        new(store, Payment.Decider, EventCodecs.Payments, Payment.StreamId, _ => null, clock, locks);
-
-    /// <summary>Runs a command the payment process issued.</summary>
-    public Task<CommandOutcome> HandleAsync(ProcessCommand command, CommandContext context, CancellationToken ct) => command switch
+    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks)
     {
-        ProcessCommand.ToAccount c => Accounts.HandleAsync(c.AccountId, c.Command, context, ct),
-        ProcessCommand.ToOrder c => Orders.HandleAsync(c.OrderId, c.Command, context, ct),
-        ProcessCommand.ToPayment c => Payments.HandleAsync(c.PaymentId, c.Command, context, ct),
+        var traced = new TracedEventStore(store);
+        Accounts = new TracedCommandHandler<AccountCommand, AccountState>(
+            new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, EventCodecs.Accounts, Account.StreamId, clock, locks),
+            "account");
+        Orders = new TracedCommandHandler<OrderCommand, OrderState>(
+            new CommandHandler<OrderCommand, OrderEvent, OrderState>(traced, Order.Decider, EventCodecs.Orders, Order.StreamId, clock, locks),
+            "order");
+        Payments = new TracedCommandHandler<PaymentCommand, PaymentState>(
+            new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, EventCodecs.Payments, Payment.StreamId, clock, locks),
+            "payment");
+    }
+
+    public ICommandHandler<AccountCommand, AccountState> Accounts { get; }
+
+    public ICommandHandler<OrderCommand, OrderState> Orders { get; }
+
+    public ICommandHandler<PaymentCommand, PaymentState> Payments { get; }
+
+    /// <summary>Runs a command the payment process issued; its reply (logged for its derived request id) names the stream and version.</summary>
+    public Task<CommandOutcome<StreamReply>> HandleAsync(ProcessCommand command, CommandContext context, CancellationToken ct) => command switch
+    {
+        ProcessCommand.ToAccount c => Accounts.HandleAsync(c.AccountId, c.Command, context, StreamReply.For<AccountState>(c.AccountId), ct),
+        ProcessCommand.ToOrder c => Orders.HandleAsync(c.OrderId, c.Command, context, StreamReply.For<OrderState>(c.OrderId), ct),
+        ProcessCommand.ToPayment c => Payments.HandleAsync(c.PaymentId, c.Command, context, StreamReply.For<PaymentState>(c.PaymentId), ct),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
     };
 }

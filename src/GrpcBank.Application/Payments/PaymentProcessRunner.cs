@@ -69,11 +69,11 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, I
         if (step.IfRejected is not null && await store.FindRequestAsync(step.RejectedRequestId, ct) is not null) return;
 
         var outcome = await IssueAsync(step.Command, step.RequestId, cause, ct);
-        if (outcome is not CommandOutcome.Rejected rejected) return;
+        if (outcome is not CommandOutcome<StreamReply>.Rejected rejected) return;
         if (step.IfRejected is { } report)
         {
             var reported = await IssueAsync(report(rejected.Rejection.Reason), step.RejectedRequestId, cause, ct);
-            if (reported is not CommandOutcome.Accepted)
+            if (reported is not CommandOutcome<StreamReply>.Accepted)
                 throw new InvalidOperationException($"{step.RejectedRequestId}: the rejection report was not accepted: {reported}");
             return;
         }
@@ -81,7 +81,7 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, I
             step.RequestId, rejected.Rejection.Reason, cause.EventType, cause.Position);
     }
 
-    private async Task<CommandOutcome> IssueAsync(ProcessCommand command, string requestId, RecordedEvent cause, CancellationToken ct)
+    private async Task<CommandOutcome<StreamReply>> IssueAsync(ProcessCommand command, string requestId, RecordedEvent cause, CancellationToken ct)
     {
         // The fingerprint is the request id itself: a step is the same request however often it is issued.
         var context = new CommandContext(requestId, requestId, CorrelationId: cause.StreamId, CausationId: cause.EventId.ToString(),
@@ -89,7 +89,7 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, I
         var outcome = await handlers.HandleAsync(command, context, ct);
         return outcome switch
         {
-            CommandOutcome.Accepted or CommandOutcome.Rejected => outcome,
+            CommandOutcome<StreamReply>.Accepted or CommandOutcome<StreamReply>.Rejected => outcome,
             // Contention that outlasted the handler's retries: fail the batch, the relay backs off and redelivers.
             _ => throw new InvalidOperationException($"{requestId}: {outcome}"),
         };

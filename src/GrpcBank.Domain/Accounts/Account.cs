@@ -54,11 +54,9 @@ public abstract record AccountEvent
 public static class Account
 {
     public static readonly Decider<AccountCommand, AccountEvent, AccountState> Decider =
-        new(AccountState.Initial, Decide, Evolve, IsTerminal);
+        new(AccountState.Initial, Decide, Evolve);
 
     public static string StreamId(string accountId) => $"account-{accountId}";
-
-    public static bool IsTerminal(AccountState state) => state.Status == AccountStatus.Closed;
 
     // ---- Decisions ----
 

@@ -42,11 +42,9 @@ public abstract record OrderEvent
 /// <summary>An order is paid by exactly one payment, or cancelled (by the customer, or because its payment failed).</summary>
 public static class Order
 {
-    public static readonly Decider<OrderCommand, OrderEvent, OrderState> Decider = new(OrderState.Initial, Decide, Evolve, IsTerminal);
+    public static readonly Decider<OrderCommand, OrderEvent, OrderState> Decider = new(OrderState.Initial, Decide, Evolve);
 
     public static string StreamId(string orderId) => $"order-{orderId}";
-
-    public static bool IsTerminal(OrderState s) => s.Status is OrderStatus.Paid or OrderStatus.Cancelled;
 
     // ---- Decisions ----
 

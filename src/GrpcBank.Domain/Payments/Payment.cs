@@ -64,11 +64,9 @@ public abstract record PaymentEvent
 /// </summary>
 public static class Payment
 {
-    public static readonly Decider<PaymentCommand, PaymentEvent, PaymentState> Decider = new(PaymentState.Initial, Decide, Evolve, IsTerminal);
+    public static readonly Decider<PaymentCommand, PaymentEvent, PaymentState> Decider = new(PaymentState.Initial, Decide, Evolve);
 
     public static string StreamId(string paymentId) => $"payment-{paymentId}";
-
-    public static bool IsTerminal(PaymentState s) => s.Status is PaymentStatus.Failed or PaymentStatus.Refunded;
 
     // ---- Decisions ----
 

@@ -21,8 +21,8 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
             .ThrowIfAny();
         var accountId = request.AccountId.Length > 0 ? request.AccountId : Guid.CreateVersion7().ToString("N");
         var command = new AccountCommand.OpenAccount(accountId, request.OwnerName.Trim(), request.CurrencyCode);
-        var reply = await Run(accountId, command, request, null, context);
-        return new OpenAccountResponse { AccountId = reply.AggregateId, Version = reply.Version, Position = reply.Position };
+        var (reply, position, _) = await Run(accountId, command, request, null, context);
+        return new OpenAccountResponse { AccountId = reply.AggregateId, Version = reply.Version, Position = position };
     }
 
     public override async Task<DepositMoneyResponse> DepositMoney(DepositMoneyRequest request, ServerCallContext context)
@@ -30,8 +30,8 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
         Validate(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference, request.RequestId,
             request.HasExpectedVersion ? request.ExpectedVersion : null);
         var command = new AccountCommand.DepositMoney(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference);
-        var reply = await Run(request.AccountId, command, request, request.HasExpectedVersion ? request.ExpectedVersion : null, context);
-        return new DepositMoneyResponse { Version = reply.Version, Position = reply.Position, BalanceMinor = reply.BalanceMinor ?? 0 };
+        var (reply, position, _) = await Run(request.AccountId, command, request, request.HasExpectedVersion ? request.ExpectedVersion : null, context);
+        return new DepositMoneyResponse { Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor };
     }
 
     public override async Task<WithdrawMoneyResponse> WithdrawMoney(WithdrawMoneyRequest request, ServerCallContext context)
@@ -39,8 +39,8 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
         Validate(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference, request.RequestId,
             request.HasExpectedVersion ? request.ExpectedVersion : null);
         var command = new AccountCommand.WithdrawMoney(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference);
-        var reply = await Run(request.AccountId, command, request, request.HasExpectedVersion ? request.ExpectedVersion : null, context);
-        return new WithdrawMoneyResponse { Version = reply.Version, Position = reply.Position, BalanceMinor = reply.BalanceMinor ?? 0 };
+        var (reply, position, _) = await Run(request.AccountId, command, request, request.HasExpectedVersion ? request.ExpectedVersion : null, context);
+        return new WithdrawMoneyResponse { Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor };
     }
 
     public override async Task<FreezeAccountResponse> FreezeAccount(FreezeAccountRequest request, ServerCallContext context)
@@ -50,22 +50,22 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
             .Text("reason", request.Reason, MaxTextLength)
             .RequestId(request.RequestId)
             .ThrowIfAny();
-        var reply = await Run(request.AccountId, new AccountCommand.FreezeAccount(request.AccountId, request.Reason), request, null, context);
-        return new FreezeAccountResponse { Version = reply.Version, Position = reply.Position };
+        var (reply, position, _) = await Run(request.AccountId, new AccountCommand.FreezeAccount(request.AccountId, request.Reason), request, null, context);
+        return new FreezeAccountResponse { Version = reply.Version, Position = position };
     }
 
     public override async Task<UnfreezeAccountResponse> UnfreezeAccount(UnfreezeAccountRequest request, ServerCallContext context)
     {
         new FieldErrors().Id("account_id", request.AccountId).RequestId(request.RequestId).ThrowIfAny();
-        var reply = await Run(request.AccountId, new AccountCommand.UnfreezeAccount(request.AccountId), request, null, context);
-        return new UnfreezeAccountResponse { Version = reply.Version, Position = reply.Position };
+        var (reply, position, _) = await Run(request.AccountId, new AccountCommand.UnfreezeAccount(request.AccountId), request, null, context);
+        return new UnfreezeAccountResponse { Version = reply.Version, Position = position };
     }
 
     public override async Task<CloseAccountResponse> CloseAccount(CloseAccountRequest request, ServerCallContext context)
     {
         new FieldErrors().Id("account_id", request.AccountId).RequestId(request.RequestId).ThrowIfAny();
-        var reply = await Run(request.AccountId, new AccountCommand.CloseAccount(request.AccountId), request, null, context);
-        return new CloseAccountResponse { Version = reply.Version, Position = reply.Position };
+        var (reply, position, _) = await Run(request.AccountId, new AccountCommand.CloseAccount(request.AccountId), request, null, context);
+        return new CloseAccountResponse { Version = reply.Version, Position = position };
     }
 
     private static void Validate(string accountId, long amountMinor, string currencyCode, string reference, string requestId, long? expectedVersion)
@@ -80,9 +80,9 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
         errors.ThrowIfAny();
     }
 
-    private async Task<CommandReply> Run<TRequest>(
+    private async Task<CommandOutcome<AccountReply>.Accepted> Run<TRequest>(
         string accountId, AccountCommand command, TRequest request, long? expectedVersion, ServerCallContext context)
         where TRequest : Google.Protobuf.IMessage<TRequest>, Contracts.IIdempotentRequest =>
-        ErrorMapper.ReplyOrThrow(await handlers.Accounts.HandleAsync(
-            accountId, command, CallContext.For(request, context), context.CancellationToken, expectedVersion));
+        ErrorMapper.AcceptedOrThrow(await handlers.Accounts.HandleAsync(
+            accountId, command, CallContext.For(request, context), AccountReply.For(accountId), context.CancellationToken, expectedVersion));
 }

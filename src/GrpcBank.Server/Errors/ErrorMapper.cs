@@ -11,15 +11,15 @@ public static class ErrorMapper
 {
     public const string Domain = "grpcbank";
 
-    /// <summary>The reply of an accepted command; anything else becomes the matching RpcException.</summary>
-    public static CommandReply ReplyOrThrow(CommandOutcome outcome) => outcome switch
+    /// <summary>An accepted command (its reply and position); anything else becomes the matching RpcException.</summary>
+    public static CommandOutcome<TReply>.Accepted AcceptedOrThrow<TReply>(CommandOutcome<TReply> outcome) => outcome switch
     {
-        CommandOutcome.Accepted a => a.Reply,
-        CommandOutcome.Rejected r => throw ToRpcException(r.Rejection),
-        CommandOutcome.WrongExpectedVersion w => throw Error(Code.Aborted, "WRONG_EXPECTED_VERSION",
+        CommandOutcome<TReply>.Accepted a => a,
+        CommandOutcome<TReply>.Rejected r => throw ToRpcException(r.Rejection),
+        CommandOutcome<TReply>.WrongExpectedVersion w => throw Error(Code.Aborted, "WRONG_EXPECTED_VERSION",
             $"expected version {w.ExpectedVersion}, but the stream is at version {w.ActualVersion}",
             ("expected_version", w.ExpectedVersion.ToString()), ("actual_version", w.ActualVersion.ToString())),
-        CommandOutcome.RequestIdReused u => throw Error(Code.FailedPrecondition, "REQUEST_ID_REUSED",
+        CommandOutcome<TReply>.RequestIdReused u => throw Error(Code.FailedPrecondition, "REQUEST_ID_REUSED",
             $"request_id '{u.RequestId}' was already used for a different request"),
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
     };

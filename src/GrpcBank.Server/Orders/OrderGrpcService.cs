@@ -30,11 +30,11 @@ public sealed class OrderGrpcService(Handlers handlers) : OrderService.OrderServ
         var paymentId = $"order-{orderId}";
         var command = new OrderCommand.PlaceOrder(orderId, request.CustomerAccountId, request.MerchantAccountId,
             request.AmountMinor, request.CurrencyCode, request.Description, paymentId);
-        var reply = ErrorMapper.ReplyOrThrow(await handlers.Orders.HandleAsync(
-            orderId, command, CallContext.For(request, context), context.CancellationToken));
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Orders.HandleAsync(
+            orderId, command, CallContext.For(request, context), StreamReply.For<OrderState>(orderId), context.CancellationToken));
         return new PlaceOrderResponse
         {
-            OrderId = reply.AggregateId, Version = reply.Version, Position = reply.Position, PaymentId = $"order-{reply.AggregateId}",
+            OrderId = reply.AggregateId, Version = reply.Version, Position = position, PaymentId = $"order-{reply.AggregateId}",
         };
     }
 
@@ -45,9 +45,9 @@ public sealed class OrderGrpcService(Handlers handlers) : OrderService.OrderServ
             .Text("reason", request.Reason, MaxTextLength)
             .RequestId(request.RequestId)
             .ThrowIfAny();
-        var reply = ErrorMapper.ReplyOrThrow(await handlers.Orders.HandleAsync(
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Orders.HandleAsync(
             request.OrderId, new OrderCommand.CancelOrder(request.OrderId, request.Reason), CallContext.For(request, context),
-            context.CancellationToken));
-        return new CancelOrderResponse { Version = reply.Version, Position = reply.Position };
+            StreamReply.For<OrderState>(request.OrderId), context.CancellationToken));
+        return new CancelOrderResponse { Version = reply.Version, Position = position };
     }
 }

@@ -31,9 +31,9 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
         var paymentId = request.PaymentId.Length > 0 ? request.PaymentId : Guid.CreateVersion7().ToString("N");
         var command = new PaymentCommand.InitiatePayment(paymentId, "", request.FromAccountId, request.ToAccountId,
             request.AmountMinor, request.CurrencyCode, request.Reference);
-        var reply = ErrorMapper.ReplyOrThrow(await handlers.Payments.HandleAsync(
-            paymentId, command, CallContext.For(request, context), context.CancellationToken));
-        return new TransferMoneyResponse { PaymentId = reply.AggregateId, Version = reply.Version, Position = reply.Position };
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Payments.HandleAsync(
+            paymentId, command, CallContext.For(request, context), StreamReply.For<PaymentState>(paymentId), context.CancellationToken));
+        return new TransferMoneyResponse { PaymentId = reply.AggregateId, Version = reply.Version, Position = position };
     }
 
     public override async Task<RefundPaymentResponse> RefundPayment(RefundPaymentRequest request, ServerCallContext context)
@@ -43,9 +43,9 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
             .Text("reason", request.Reason, MaxTextLength)
             .RequestId(request.RequestId)
             .ThrowIfAny();
-        var reply = ErrorMapper.ReplyOrThrow(await handlers.Payments.HandleAsync(
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Payments.HandleAsync(
             request.PaymentId, new PaymentCommand.RequestRefund(request.PaymentId, request.Reason), CallContext.For(request, context),
-            context.CancellationToken));
-        return new RefundPaymentResponse { Version = reply.Version, Position = reply.Position };
+            StreamReply.For<PaymentState>(request.PaymentId), context.CancellationToken));
+        return new RefundPaymentResponse { Version = reply.Version, Position = position };
     }
 }

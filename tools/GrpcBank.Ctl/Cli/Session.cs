@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Grpc.Core;
 using Grpc.Net.Client;
+using GrpcBank.Ctl.Output;
 
 namespace GrpcBank.Ctl.Cli;
 
@@ -17,6 +18,7 @@ public sealed class Session : IDisposable
         Server = server;
         Out = parsed.InvocationConfiguration.Output;
         Error = parsed.InvocationConfiguration.Error;
+        Screen = Screen.For(Out);
         Json = parsed.GetValue(GlobalOptions.Json);
         Verbose = parsed.GetValue(GlobalOptions.Verbose);
         apiKey = parsed.GetValue(GlobalOptions.ApiKey);
@@ -30,6 +32,8 @@ public sealed class Session : IDisposable
     public Uri Server { get; }
     public TextWriter Out { get; }
     public TextWriter Error { get; }
+    /// <summary>Human output: drawn on a terminal, plain when redirected.</summary>
+    public Screen Screen { get; }
     public bool Json { get; }
     public bool Verbose { get; }
     public GrpcChannel Channel { get; }

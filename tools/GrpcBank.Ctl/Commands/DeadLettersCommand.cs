@@ -44,7 +44,7 @@ public static class DeadLettersCommand
             var table = new Table("CONSUMER", "POSITION", "STREAM", "TYPE", "FAILED_AT", "ERROR");
             foreach (var d in reply.DeadLetters)
                 table.Add(d.Consumer, d.Position.ToString(), d.StreamId, d.EventType, Format.Time(d.FailedAt), d.Error);
-            table.WriteTo(session.Out);
+            table.WriteTo(session.Screen);
             var lastPosition = reply.DeadLetters[^1].Position;
             await session.Out.WriteLineAsync($"{reply.DeadLetters.Count} shown, {reply.TotalSize} in all." +
                 (reply.DeadLetters.Count < reply.TotalSize ? $" Next page: --after {lastPosition}" : ""));

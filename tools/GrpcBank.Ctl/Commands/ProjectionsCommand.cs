@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Grpc.Core;
 using GrpcBank.Contracts.Admin.V1;
 using GrpcBank.Ctl.Cli;
 using GrpcBank.Ctl.Output;
@@ -10,8 +11,6 @@ namespace GrpcBank.Ctl.Commands;
 /// <summary>bankctl projections status | rebuild: the relay's consumers (read side, payment process).</summary>
 public static class ProjectionsCommand
 {
-    private const int BarWidth = 30;
-
     public static Command Build()
     {
         var status = new Command("status", """
@@ -35,13 +34,14 @@ public static class ProjectionsCommand
                 table.Add(p.Name, Format.Enum(p.State), p.Position.ToString(), p.HeadPosition.ToString(), p.LagEvents.ToString(),
                     p.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), p.DeadLetters.ToString(),
                     p.LastPassAt is null ? "never" : Format.Time(p.LastPassAt), p.LastError is { Length: > 0 } error ? error : "-");
-            table.WriteTo(session.Out);
+            table.WriteTo(session.Screen);
             return ExitCode.Ok;
         }));
 
         var rebuild = new Command("rebuild", """
             Builds a fresh read side from the event store while the old one keeps serving, then switches queries to it.
-            Shows a progress bar (events replayed against the head position when the replay began) and a final line with totals.
+            Shows progress (events replayed against the head position when the replay began) and a final line with totals:
+            a live bar on a terminal, a line per phase and per tenth of the way when redirected.
             With --json, prints each progress message as one JSON object per line.
 
             Example:
@@ -52,16 +52,14 @@ public static class ProjectionsCommand
             var clock = Stopwatch.StartNew();
             using var call = new ProjectionService.ProjectionServiceClient(session.Channel)
                 .RebuildProjections(new RebuildProjectionsRequest(), session.Streaming(ct));
-            var progress = new ProgressBar(session.Out, interactive: ReferenceEquals(session.Out, Console.Out) && !Console.IsOutputRedirected);
-            RebuildProjectionsResponse? last = null;
-            while (await call.ResponseStream.MoveNext(ct))
+            if (session.Json)
             {
-                last = call.ResponseStream.Current;
-                if (session.Json) await session.Out.WriteLineAsync(Format.Json(last));
-                else progress.Show(last);
+                await ReceiveAsync(call, message => session.Out.WriteLine(Format.Json(message)), ct);
+                return ExitCode.Ok;
             }
-            if (session.Json) return ExitCode.Ok;
-            progress.Finish();
+            var last = session.Screen.IsTerminal
+                ? await session.Screen.WithProgressAsync(report => ReceiveAsync(call, message => report(Fraction(message), Describe(message)), ct))
+                : await ReceiveAsync(call, new ProgressLines(session.Out).Show, ct);
             if (last is null)
             {
                 await session.Out.WriteLineAsync("The server ended the rebuild without reporting progress.");
@@ -77,38 +75,41 @@ public static class ProjectionsCommand
         return new Command("projections", "Operates the projections and processes fed by the relay.\n\nExample:\n  bankctl projections status") { status, rebuild };
     }
 
-    /// <summary>
-    /// On a terminal, one bar redrawn in place; otherwise (a pipe, a file, a test) a line per phase and per tenth of the way,
-    /// so logs stay short.
-    /// </summary>
-    private sealed class ProgressBar(TextWriter output, bool interactive)
+    /// <summary>Hands each progress message to <paramref name="show"/>; returns the last one, or null if there was none.</summary>
+    private static async Task<RebuildProjectionsResponse?> ReceiveAsync(
+        AsyncServerStreamingCall<RebuildProjectionsResponse> call, Action<RebuildProjectionsResponse> show, CancellationToken ct)
+    {
+        RebuildProjectionsResponse? last = null;
+        while (await call.ResponseStream.MoveNext(ct))
+        {
+            last = call.ResponseStream.Current;
+            show(last);
+        }
+        return last;
+    }
+
+    /// <summary>How far the rebuild is, 0 to 1: events replayed against the head when it began; every later phase is 1.</summary>
+    private static double Fraction(RebuildProjectionsResponse p) =>
+        p.Phase != RebuildPhase.Replaying ? 1
+        : p.TargetPosition <= 0 ? 0
+        : Math.Min(1.0, (double)p.ReplayedEvents / p.TargetPosition);
+
+    private static string Describe(RebuildProjectionsResponse p) =>
+        $"{Format.Enum(p.Phase),-9}  {Format.Count(p.ReplayedEvents)} / {Format.Count(p.TargetPosition)} events";
+
+    /// <summary>Progress for a pipe, a file or a test: a line per phase and per tenth of the way, so logs stay short.</summary>
+    private sealed class ProgressLines(TextWriter output)
     {
         private RebuildPhase phase = RebuildPhase.Unspecified;
         private int tenth = -1;
-        private bool drawn;
 
         public void Show(RebuildProjectionsResponse p)
         {
-            var fraction = p.TargetPosition <= 0 ? (p.Phase == RebuildPhase.Replaying ? 0 : 1) : Math.Min(1.0, (double)p.ReplayedEvents / p.TargetPosition);
-            if (p.Phase != RebuildPhase.Replaying) fraction = 1;
-            var filled = (int)Math.Round(fraction * BarWidth);
-            var line = $"[{new string('#', filled)}{new string('.', BarWidth - filled)}] {fraction * 100,3:0}%  " +
-                $"{Format.Enum(p.Phase),-9}  {Format.Count(p.ReplayedEvents)} / {Format.Count(p.TargetPosition)} events";
-            if (interactive)
-            {
-                output.Write($"\r{line}");
-                drawn = true;
-                return;
-            }
+            var fraction = Fraction(p);
             var nowTenth = (int)(fraction * 10);
             if (p.Phase == phase && nowTenth == tenth) return;
             (phase, tenth) = (p.Phase, nowTenth);
-            output.WriteLine(line);
-        }
-
-        public void Finish()
-        {
-            if (drawn) output.WriteLine();
+            output.WriteLine($"{fraction * 100,3:0}%  {Describe(p)}");
         }
     }
 }

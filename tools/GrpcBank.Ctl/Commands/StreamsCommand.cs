@@ -59,7 +59,7 @@ public static class StreamsCommand
             if (table.Count == 0)
                 await session.Out.WriteLineAsync($"No events in {parsed.GetValue(streamId)} from version {parsed.GetValue(fromVersion)}.");
             else
-                table.WriteTo(session.Out);
+                table.WriteTo(session.Screen);
             if (response.NextVersion > 0)
                 await session.Out.WriteLineAsync($"(more from version {response.NextVersion}: add --from-version {response.NextVersion})");
             return ExitCode.Ok;

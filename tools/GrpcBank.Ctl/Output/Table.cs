@@ -1,6 +1,11 @@
+using Spectre.Console;
+
 namespace GrpcBank.Ctl.Output;
 
-/// <summary>A plain-text table: a header row, columns padded to their widest cell, the last column left ragged.</summary>
+/// <summary>
+/// A table of text cells drawn by Spectre.Console: bordered with bold headers on a terminal, cells wrapped to fit the
+/// window; plain elsewhere, a header row and columns two spaces apart, padded to their widest cell, one line per row.
+/// </summary>
 public sealed class Table(params string[] headers)
 {
     private readonly List<string[]> rows = [];
@@ -13,11 +18,17 @@ public sealed class Table(params string[] headers)
 
     public int Count => rows.Count;
 
-    public void WriteTo(TextWriter writer)
+    public void WriteTo(Screen screen)
     {
-        var all = rows.Prepend(headers).ToList();
-        var widths = headers.Select((_, i) => all.Max(r => i < r.Length ? r[i].Length : 0)).ToArray();
-        foreach (var row in all)
-            writer.WriteLine(string.Join("  ", row.Select((cell, i) => i == row.Length - 1 ? cell : cell.PadRight(widths[i]))).TrimEnd());
+        var table = new Spectre.Console.Table().Border(screen.IsTerminal ? TableBorder.Rounded : TableBorder.None);
+        for (var i = 0; i < headers.Length; i++)
+        {
+            var column = new TableColumn(new Text(headers[i], screen.IsTerminal ? new Style(decoration: Decoration.Bold) : Style.Plain));
+            if (!screen.IsTerminal) column.Padding(0, 0, i < headers.Length - 1 ? 2 : 0, 0);
+            table.AddColumn(column);
+        }
+        // Text, never markup: payloads and errors hold brackets.
+        foreach (var row in rows) table.AddRow(row.Select(cell => new Text(cell)));
+        screen.Write(table);
     }
 }

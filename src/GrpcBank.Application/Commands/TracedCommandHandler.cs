@@ -1,0 +1,48 @@
+namespace GrpcBank.Application.Commands;
+
+/// <summary>
+/// Telemetry around a command handler: one span per command naming it and its outcome, and the
+/// <c>grpcbank.commands</c> counter (README, "Observability").
+/// </summary>
+/// <param name="aggregate">The aggregate's name in telemetry, e.g. "account".</param>
+public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TCommand, TState> inner, string aggregate)
+    : ICommandHandler<TCommand, TState>
+{
+    public async Task<CommandOutcome<TReply>> HandleAsync<TReply>(
+        string aggregateId, TCommand command, CommandContext context, ReplyWith<TState, TReply> reply, CancellationToken ct,
+        long? expectedVersion = null)
+    {
+        var commandType = command?.GetType().Name ?? typeof(TCommand).Name;
+        using var activity = Telemetry.Source.StartActivity($"{aggregate} {commandType}");
+        activity?.SetTag("grpcbank.aggregate", aggregate);
+        activity?.SetTag("grpcbank.command", commandType);
+        activity?.SetTag("grpcbank.aggregate_id", aggregateId);
+        if (context.RequestId is { } requestId) activity?.SetTag("grpcbank.request_id", requestId);
+        try
+        {
+            var outcome = await inner.HandleAsync(aggregateId, command, context, reply, ct, expectedVersion);
+            var (name, rejection) = outcome switch
+            {
+                CommandOutcome<TReply>.Accepted => ("accepted", null),
+                CommandOutcome<TReply>.Rejected r => ("rejected", r.Rejection.Reason),
+                CommandOutcome<TReply>.WrongExpectedVersion => ("conflict", null),
+                CommandOutcome<TReply>.RequestIdReused => ("request_id_reused", (string?)null),
+                _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+            };
+            activity?.SetTag("grpcbank.outcome", name);
+            if (rejection is not null) activity?.SetTag("grpcbank.rejection", rejection);
+            if (outcome is CommandOutcome<TReply>.Accepted { Replayed: true }) activity?.SetTag("grpcbank.replayed", true);
+            Count(commandType, name);
+            return outcome;
+        }
+        catch (Exception e)
+        {
+            activity.Failed(e);
+            Count(commandType, "error");
+            throw;
+        }
+    }
+
+    private void Count(string commandType, string outcome) =>
+        Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", commandType), new("outcome", outcome));
+}

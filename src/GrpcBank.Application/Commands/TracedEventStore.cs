@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+
+namespace GrpcBank.Application.Commands;
+
+/// <summary>
+/// The event store with each append in its own span and timed in <c>grpcbank.append.duration</c>; everything else
+/// passes through. The command handlers write through it, so a retry shows as one more append span.
+/// </summary>
+public sealed class TracedEventStore(IEventStore inner) : IEventStore
+{
+    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    {
+        using var activity = Telemetry.Source.StartActivity("event store append");
+        activity?.SetTag("grpcbank.stream_id", request.StreamId);
+        activity?.SetTag("grpcbank.event_count", request.Events.Count);
+        activity?.SetTag("grpcbank.expected_version", request.ExpectedVersion);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await inner.AppendAsync(request, ct);
+            var name = result switch
+            {
+                AppendResult.Appended => "appended",
+                AppendResult.WrongExpectedVersion => "conflict",
+                AppendResult.DuplicateRequest => "duplicate_request",
+                _ => throw new ArgumentOutOfRangeException(nameof(result), result, null),
+            };
+            Record(started, name);
+            activity?.SetTag("grpcbank.append_result", name);
+            if (result is AppendResult.Appended a)
+            {
+                activity?.SetTag("grpcbank.position", a.Position);
+                activity?.SetTag("grpcbank.stream_version", a.Version);
+            }
+            return result;
+        }
+        catch (Exception e)
+        {
+            Record(started, "error");
+            activity.Failed(e);
+            throw;
+        }
+    }
+
+    private static void Record(long started, string result) =>
+        Telemetry.AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("result", result));
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+        inner.ReadStreamAsync(streamId, fromVersion, maxCount, ct);
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+        inner.ReadStreamBackwardAsync(streamId, fromVersion, maxCount, ct);
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct) =>
+        inner.ReadAllAsync(afterPosition, maxCount, ct);
+
+    public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
+
+    public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);
+
+    public IOutbox Outbox => inner.Outbox;
+
+    public IDeadLetters DeadLetters => inner.DeadLetters;
+}

@@ -1,0 +1,15 @@
+using GrpcBank.Application.Commands;
+using GrpcBank.Domain.Accounts;
+
+namespace GrpcBank.Server.Accounts;
+
+/// <summary>
+/// What an account command answers: the account (an assigned id included), its version and its balance after the
+/// command. The request log keeps it as JSON and a retry gets it back, so a retried deposit reports the balance of
+/// its first run; the property names are that stored format (add, never rename).
+/// </summary>
+public sealed record AccountReply(string AggregateId, long Version, long BalanceMinor)
+{
+    public static ReplyWith<AccountState, AccountReply> For(string accountId) =>
+        (state, version) => new(accountId, version, state.BalanceMinor);
+}

@@ -1,0 +1,96 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+
+namespace GrpcBank.Application.Tests;
+
+/// <summary>
+/// The event store port in memory, with the guarantees the command path relies on: an append is all or nothing,
+/// checked against the stream's version and the request log's unique key. It counts what the handler asks of it
+/// and lets a test slip in another writer's append just before the handler's.
+/// </summary>
+public sealed class InMemoryEventStore : IEventStore
+{
+    private readonly object gate = new();
+    private readonly List<RecordedEvent> all = [];
+    private readonly Dictionary<string, LoggedRequest> requests = new(StringComparer.Ordinal);
+
+    /// <summary>Runs before each append the store is asked for, outside its lock: another writer's chance to get there first.</summary>
+    public Func<AppendRequest, Task>? BeforeAppend { get; set; }
+
+    /// <summary>Every append asked for, whatever its result.</summary>
+    public List<AppendRequest> AppendsAsked { get; } = [];
+
+    public int StreamReads { get; private set; }
+
+    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    {
+        lock (gate) AppendsAsked.Add(request);
+        if (BeforeAppend is { } before) await before(request);
+        return Append(request);
+    }
+
+    /// <summary>An append by someone other than the handler under test (another server, say).</summary>
+    public AppendResult Append(AppendRequest request)
+    {
+        lock (gate)
+        {
+            var version = VersionOf(request.StreamId);
+            if (version != request.ExpectedVersion) return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+            if (request.Request is { } logged && requests.ContainsKey(logged.RequestId)) return new AppendResult.DuplicateRequest(logged.RequestId);
+            foreach (var e in request.Events)
+                all.Add(new RecordedEvent(all.Count + 1, request.StreamId, ++version, e.EventId, e.EventType, e.DataJson, e.MetadataJson, request.RecordedAt));
+            if (request.Request is { } entry)
+                requests[entry.RequestId] = new LoggedRequest(entry.RequestId, entry.Fingerprint, entry.ReplyJson, all.Count);
+            return new AppendResult.Appended(version, all.Count);
+        }
+    }
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct)
+    {
+        lock (gate)
+        {
+            StreamReads++;
+            return Task.FromResult<IReadOnlyList<RecordedEvent>>(
+                all.Where(e => e.StreamId == streamId && e.StreamVersion >= fromVersion).Take(maxCount).ToList());
+        }
+    }
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct)
+    {
+        lock (gate)
+            return Task.FromResult<IReadOnlyList<RecordedEvent>>(
+                all.Where(e => e.StreamId == streamId && e.StreamVersion <= fromVersion).Reverse().Take(maxCount).ToList());
+    }
+
+    public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct)
+    {
+        lock (gate) return Task.FromResult<IReadOnlyList<RecordedEvent>>(all.Skip((int)afterPosition).Take(maxCount).ToList());
+    }
+
+    public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct)
+    {
+        lock (gate) return Task.FromResult(requests.GetValueOrDefault(requestId));
+    }
+
+    public Task<long> HeadPositionAsync(CancellationToken ct)
+    {
+        lock (gate) return Task.FromResult((long)all.Count);
+    }
+
+    /// <summary>The events of one stream, oldest first.</summary>
+    public IReadOnlyList<RecordedEvent> Stream(string streamId)
+    {
+        lock (gate) return all.Where(e => e.StreamId == streamId).ToList();
+    }
+
+    public int RequestLogSize
+    {
+        get { lock (gate) return requests.Count; }
+    }
+
+    public IOutbox Outbox => throw new NotSupportedException("the command path does not use the outbox; tests read positions instead");
+
+    public IDeadLetters DeadLetters => throw new NotSupportedException("the command path does not dead-letter");
+
+    private long VersionOf(string streamId) => all.LastOrDefault(e => e.StreamId == streamId)?.StreamVersion ?? 0;
+}

@@ -1,0 +1,214 @@
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Payments;
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Orders;
+using GrpcBank.Domain.Payments;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GrpcBank.Application.Tests.Payments;
+
+/// <summary>
+/// The payment saga run end to end in memory: the real <see cref="PaymentProcessRunner"/> and command handlers on an
+/// in-memory event store, fed every new event (once, or twice as a relay may) until nothing is left to do — the
+/// executable specification of how the deciders, the process and its runner fit together, without a database or relay.
+/// </summary>
+public sealed class PaymentProcessScenarios
+{
+    private const string Customer = "acc-customer";
+    private const string Merchant = "acc-merchant";
+    private const string OrderId = "ord-0001";
+    private const string PaymentId = "pay-0001";
+    private const string Eur = "EUR";
+    private const long Price = 2_500;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task GivenCustomerWithFunds_WhenOrderPlaced_ThenOrderPaidAndMoneyMoved(int deliveries)
+    {
+        var world = await WorldWith(customerBalanceMinor: 10_000, deliveries: deliveries);
+
+        await world.Run(PlaceOrder());
+
+        Assert.Equal(OrderStatus.Paid, world.OrderOf(OrderId).Status);
+        Assert.Equal(10_000 - Price, world.AccountOf(Customer).BalanceMinor);
+        Assert.Equal(Price, world.AccountOf(Merchant).BalanceMinor);
+        Assert.Equal(PaymentStatus.Completed, world.PaymentOf(PaymentId).Status);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task GivenCustomerWithoutFunds_WhenOrderPlaced_ThenOrderCancelledForInsufficientFunds(int deliveries)
+    {
+        var world = await WorldWith(customerBalanceMinor: Price - 1, deliveries: deliveries);
+
+        await world.Run(PlaceOrder());
+
+        Assert.Equal(OrderStatus.Cancelled, world.OrderOf(OrderId).Status);
+        Assert.Equal("INSUFFICIENT_FUNDS", Assert.IsType<OrderEvent.OrderCancelled>(world.LastEventOf(Order.StreamId(OrderId))).Reason);
+        Assert.Equal(Price - 1, world.AccountOf(Customer).BalanceMinor);
+        Assert.Equal(0, world.AccountOf(Merchant).BalanceMinor);
+        Assert.Equal(PaymentStatus.Failed, world.PaymentOf(PaymentId).Status);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task GivenClosedMerchant_WhenOrderPlaced_ThenCustomerRefundedAndOrderCancelledForAccountClosed(int deliveries)
+    {
+        var world = await WorldWith(customerBalanceMinor: 10_000, deliveries: deliveries);
+        await world.Run(new ProcessCommand.ToAccount(Merchant, new AccountCommand.CloseAccount(Merchant)));
+
+        await world.Run(PlaceOrder());
+
+        var payment = world.PaymentOf(PaymentId);
+        Assert.Equal(PaymentStatus.Failed, payment.Status);
+        Assert.Equal("ACCOUNT_CLOSED", payment.FailureReason);
+        Assert.Equal(10_000, world.AccountOf(Customer).BalanceMinor);
+        Assert.Equal(OrderStatus.Cancelled, world.OrderOf(OrderId).Status);
+        Assert.Equal("ACCOUNT_CLOSED", Assert.IsType<OrderEvent.OrderCancelled>(world.LastEventOf(Order.StreamId(OrderId))).Reason);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task GivenCompletedTransfer_WhenRefundedTwice_ThenMoneyMovesBackOnceAndSecondIsNotRefundable(int deliveries)
+    {
+        var world = await WorldWith(customerBalanceMinor: 10_000, deliveries: deliveries);
+        await world.Run(Transfer());
+        Assert.Equal(PaymentStatus.Completed, world.PaymentOf(PaymentId).Status);
+
+        var first = await world.Run(RequestRefund());
+        var second = await world.Run(RequestRefund());
+
+        Assert.IsType<CommandOutcome<StreamReply>.Accepted>(first);
+        Assert.Equal("PAYMENT_NOT_REFUNDABLE", Assert.IsType<CommandOutcome<StreamReply>.Rejected>(second).Rejection.Reason);
+        Assert.Equal(PaymentStatus.Refunded, world.PaymentOf(PaymentId).Status);
+        Assert.Equal(10_000, world.AccountOf(Customer).BalanceMinor);
+        Assert.Equal(0, world.AccountOf(Merchant).BalanceMinor);
+    }
+
+    [Fact]
+    public async Task GivenMerchantSpentThePayment_WhenRefundFailsAndIsAskedAgainAfterADeposit_ThenSecondAttemptMovesTheMoney()
+    {
+        var world = await WorldWith(customerBalanceMinor: 10_000, deliveries: 2);
+        await world.Run(Transfer());
+        await world.Run(new ProcessCommand.ToAccount(Merchant, new AccountCommand.WithdrawMoney(Merchant, Price, Eur, "spent")));
+
+        await world.Run(RequestRefund());
+        Assert.Equal(PaymentStatus.Completed, world.PaymentOf(PaymentId).Status);
+
+        await world.Run(new ProcessCommand.ToAccount(Merchant, new AccountCommand.DepositMoney(Merchant, Price, Eur, "topped up")));
+        await world.Run(RequestRefund());
+
+        Assert.Equal(PaymentStatus.Refunded, world.PaymentOf(PaymentId).Status);
+        Assert.Equal(2, world.PaymentOf(PaymentId).RefundAttempts);
+        Assert.Equal(10_000, world.AccountOf(Customer).BalanceMinor);
+        Assert.Equal(0, world.AccountOf(Merchant).BalanceMinor);
+    }
+
+    public static TheoryData<string> Outcomes => new() { "paid", "no funds", "merchant closed", "refunded" };
+
+    [Theory]
+    [MemberData(nameof(Outcomes))]
+    public async Task GivenAnyOutcome_WhenEveryEventIsDeliveredAgain_ThenNothingChanges(string outcome)
+    {
+        var world = await WorldWith(customerBalanceMinor: outcome == "no funds" ? Price - 1 : 10_000, deliveries: 1);
+        if (outcome == "merchant closed") await world.Run(new ProcessCommand.ToAccount(Merchant, new AccountCommand.CloseAccount(Merchant)));
+        await world.Run(PlaceOrder());
+        if (outcome == "refunded") await world.Run(RequestRefund());
+        // A payment that failed must stay failed once the payer could afford it: its debit is settled.
+        await world.Run(new ProcessCommand.ToAccount(Customer, new AccountCommand.DepositMoney(Customer, 10_000, Eur, "salary")));
+        var before = world.Snapshot();
+
+        await world.RedeliverEverything();
+
+        Assert.Equal(before, world.Snapshot());
+    }
+
+    /// <summary>A customer with the given balance and an empty merchant account.</summary>
+    private static async Task<World> WorldWith(long customerBalanceMinor, int deliveries)
+    {
+        var world = new World(deliveries);
+        await world.OpenAccount(Customer, customerBalanceMinor);
+        await world.OpenAccount(Merchant, balanceMinor: 0);
+        return world;
+    }
+
+    private static ProcessCommand PlaceOrder() => new ProcessCommand.ToOrder(OrderId,
+        new OrderCommand.PlaceOrder(OrderId, Customer, Merchant, Price, Eur, "a teapot", PaymentId));
+
+    private static ProcessCommand Transfer() => new ProcessCommand.ToPayment(PaymentId,
+        new PaymentCommand.InitiatePayment(PaymentId, "", Customer, Merchant, Price, Eur, "rent"));
+
+    private static ProcessCommand RequestRefund() => new ProcessCommand.ToPayment(PaymentId,
+        new PaymentCommand.RequestRefund(PaymentId, "damaged"));
+
+    /// <summary>The real handlers and process runner on an in-memory store; the relay is a loop over new positions.</summary>
+    private sealed class World
+    {
+        private readonly InMemoryEventStore store = new();
+        private readonly Handlers handlers;
+        private readonly PaymentProcessRunner runner;
+        private readonly int deliveries;
+        private long delivered;
+
+        public World(int deliveries)
+        {
+            this.deliveries = deliveries;
+            handlers = new Handlers(store, TimeProvider.System, new StreamLocks());
+            runner = new PaymentProcessRunner(handlers, store, NullLogger<PaymentProcessRunner>.Instance);
+        }
+
+        public AccountState AccountOf(string id) => Account.Decider.Fold(Events(Account.StreamId(id)).Cast<AccountEvent>());
+        public OrderState OrderOf(string id) => Order.Decider.Fold(Events(Order.StreamId(id)).Cast<OrderEvent>());
+        public PaymentState PaymentOf(string id) => Payment.Decider.Fold(Events(Payment.StreamId(id)).Cast<PaymentEvent>());
+
+        public object LastEventOf(string streamId) => Events(streamId)[^1];
+
+        public async Task OpenAccount(string id, long balanceMinor)
+        {
+            await Run(new ProcessCommand.ToAccount(id, new AccountCommand.OpenAccount(id, id, Eur)));
+            if (balanceMinor > 0) await Run(new ProcessCommand.ToAccount(id, new AccountCommand.DepositMoney(id, balanceMinor, Eur, "opening")));
+        }
+
+        /// <summary>A client's command, then the process until it is quiescent.</summary>
+        public async Task<CommandOutcome<StreamReply>> Run(ProcessCommand command)
+        {
+            var outcome = await handlers.HandleAsync(command, CommandContext.None, CancellationToken.None);
+            await Settle();
+            return outcome;
+        }
+
+        /// <summary>Hands the process every stored event again, as a relay does after a crash, then settles.</summary>
+        public async Task RedeliverEverything()
+        {
+            await Deliver(await store.ReadAllAsync(0, int.MaxValue, CancellationToken.None));
+            await Settle();
+        }
+
+        /// <summary>Every stream, written out so that two moments can be compared.</summary>
+        public string Snapshot() => string.Join("\n", store.ReadAllAsync(0, int.MaxValue, CancellationToken.None).Result
+            .OrderBy(e => e.StreamId, StringComparer.Ordinal).ThenBy(e => e.StreamVersion)
+            .Select(e => $"{e.StreamId} {e.StreamVersion}: {e.EventType} {e.DataJson}"));
+
+        private async Task Settle()
+        {
+            while (await store.ReadAllAsync(delivered, int.MaxValue, CancellationToken.None) is { Count: > 0 } batch)
+            {
+                delivered = batch[^1].Position;
+                await Deliver(batch);
+            }
+        }
+
+        private async Task Deliver(IReadOnlyList<RecordedEvent> batch)
+        {
+            for (var delivery = 0; delivery < deliveries; delivery++)
+                await runner.HandleAsync(batch, batch.Count > 0 ? batch[^1].Position : 0, CancellationToken.None);
+        }
+
+        private List<object> Events(string streamId) => store.Stream(streamId).Select(e => EventCodecs.Decode(e)!).ToList();
+    }
+}
