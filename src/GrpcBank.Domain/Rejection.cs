@@ -1,29 +1,22 @@
 namespace GrpcBank.Domain;
 
-/// <summary>Why a command was refused. A value, never an exception; <see cref="Reason"/> is the public UPPER_SNAKE_CASE code.</summary>
+/// <summary>
+/// Why a command was refused: a value, never an exception. Each bounded context has its own closed family next to
+/// its aggregate (<c>AccountRejection</c>, <c>OrderRejection</c>, <c>PaymentRejection</c>), and the rules on money
+/// that every context applies are in <see cref="MoneyRejection"/>. Only this assembly can add a family. How a
+/// rejection is shown to a client (its status and public reason) is decided at the edge, not here.
+/// </summary>
 public abstract record Rejection
 {
-    private Rejection(string reason) => Reason = reason;
+    private protected Rejection() { }
+}
 
-    /// <summary>The stable public code, e.g. INSUFFICIENT_FUNDS.</summary>
-    public string Reason { get; }
+/// <summary>Rules on an amount of money and where it moves, shared by every context that handles money.</summary>
+public abstract record MoneyRejection : Rejection
+{
+    private MoneyRejection() { }
 
-    public sealed record AccountNotFound(string AccountId) : Rejection("ACCOUNT_NOT_FOUND");
-    public sealed record AccountAlreadyExists(string AccountId) : Rejection("ACCOUNT_ALREADY_EXISTS");
-    public sealed record InvalidAmount(long AmountMinor) : Rejection("INVALID_AMOUNT");
-    public sealed record CurrencyMismatch(string AccountCurrency, string RequestedCurrency) : Rejection("CURRENCY_MISMATCH");
-    public sealed record InsufficientFunds(long BalanceMinor, long RequestedMinor) : Rejection("INSUFFICIENT_FUNDS");
-    public sealed record BalanceLimitExceeded(long BalanceMinor, long RequestedMinor) : Rejection("BALANCE_LIMIT_EXCEEDED");
-    public sealed record AccountFrozen(string AccountId) : Rejection("ACCOUNT_FROZEN");
-    public sealed record AccountClosed(string AccountId) : Rejection("ACCOUNT_CLOSED");
-    public sealed record BalanceNotZero(long BalanceMinor) : Rejection("BALANCE_NOT_ZERO");
-    public sealed record OrderNotFound(string OrderId) : Rejection("ORDER_NOT_FOUND");
-    public sealed record OrderAlreadyExists(string OrderId) : Rejection("ORDER_ALREADY_EXISTS");
-    public sealed record OrderNotCancellable(string OrderId, string Status) : Rejection("ORDER_NOT_CANCELLABLE");
-    public sealed record OrderNotPayable(string OrderId, string Status) : Rejection("ORDER_NOT_PAYABLE");
-    public sealed record SameAccount(string AccountId) : Rejection("SAME_ACCOUNT");
-    public sealed record PaymentMismatch(string OrderId, string PaymentId) : Rejection("PAYMENT_MISMATCH");
-    public sealed record PaymentNotFound(string PaymentId) : Rejection("PAYMENT_NOT_FOUND");
-    public sealed record PaymentAlreadyExists(string PaymentId) : Rejection("PAYMENT_ALREADY_EXISTS");
-    public sealed record PaymentNotRefundable(string PaymentId, string Status) : Rejection("PAYMENT_NOT_REFUNDABLE");
+    public sealed record InvalidAmount(long AmountMinor) : MoneyRejection;
+    public sealed record UnknownCurrency(string CurrencyCode) : MoneyRejection;
+    public sealed record SameAccount(string AccountId) : MoneyRejection;
 }

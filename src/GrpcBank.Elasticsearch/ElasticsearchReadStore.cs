@@ -7,6 +7,7 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Orders;
 using GrpcBank.Application.Payments;
 using GrpcBank.Application.ReadSide;
+using GrpcBank.Domain;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -78,6 +79,8 @@ public sealed partial class ElasticsearchReadStore : IReadStore
             var generation = current.Select(c => Layout.GenerationOf(c.Key, c.Value)).FirstOrDefault(g => g is not null)
                 ?? options.InitialGeneration;
             var layout = Layout.WithGeneration(generation);
+            var existing = IndexLayout.All.Where(current.ContainsKey).Select(v => current[v]).ToArray();
+            if (existing.Length > 0) await UpdateViewSettingsAsync(existing, ct);
             var resolved = new Dictionary<ViewIndex, string>();
             foreach (var view in IndexLayout.All)
             {
@@ -132,6 +135,14 @@ public sealed partial class ElasticsearchReadStore : IReadStore
         // Another instance created it first (with its alias, atomically): fine.
         if (response.ApiCallDetails.HttpStatusCode == 400 && response.Body.Contains("resource_already_exists_exception", StringComparison.Ordinal)) return;
         throw Failure($"PUT /{index}", response);
+    }
+
+    /// <summary>Idempotent: views made by an older version refreshed on a timer (see <see cref="IndexLayout.ViewRefreshInterval"/>).</summary>
+    private async Task UpdateViewSettingsAsync(IReadOnlyList<string> indices, CancellationToken ct)
+    {
+        var path = $"/{string.Join(',', indices)}/_settings";
+        var response = await client.Transport.PutAsync<StringResponse>(path, PostData.String(IndexLayout.ViewSettingsBody()), ct);
+        if (!response.ApiCallDetails.HasSuccessfulStatusCode) throw Failure($"PUT {path}", response);
     }
 
     private static ElasticsearchReadStoreException Failure(string what, StringResponse response) =>
@@ -246,7 +257,7 @@ public sealed partial class ElasticsearchReadStore : IReadStore
     }
 
     /// <summary>The aggregate id of a stream id such as account-42.</summary>
-    private static string IdOf(RecordedEvent e) => e.StreamId[(e.StreamId.IndexOf('-') + 1)..];
+    private static string IdOf(RecordedEvent e) => StreamIds.AggregateIdOf(e.StreamId);
 
     public async Task<long> AppliedPositionAsync(CancellationToken ct)
     {

@@ -35,6 +35,13 @@ public sealed record IndexLayout(string Prefix, string Generation)
 
     private static string Name(ViewIndex view) => view.ToString().ToLowerInvariant();
 
+    /// <summary>
+    /// Views are never refreshed on a timer (<c>refresh_interval: -1</c>): only the read store's own refresh after a whole
+    /// batch makes writes searchable, so a search never sees part of a batch (half an append) that a timed refresh
+    /// caught between two bulk requests, or the first part of a batch that failed.
+    /// </summary>
+    public const string ViewRefreshInterval = "-1";
+
     /// <summary>The body of <c>PUT /{index}</c>: shared settings, the view's strict mapping and, optionally, its alias.</summary>
     public string CreateBody(ViewIndex view, bool withAlias)
     {
@@ -47,8 +54,17 @@ public sealed record IndexLayout(string Prefix, string Generation)
         return body.ToJsonString();
     }
 
-    public static string DeadLettersBody() =>
-        new JsonObject { ["settings"] = Resource("settings"), ["mappings"] = Resource("deadletters") }.ToJsonString();
+    /// <summary>Dead letters are written without a refresh of ours, so they keep a timed one to become listable.</summary>
+    public static string DeadLettersBody()
+    {
+        var settings = Resource("settings");
+        settings["refresh_interval"] = "1s";
+        return new JsonObject { ["settings"] = settings, ["mappings"] = Resource("deadletters") }.ToJsonString();
+    }
+
+    /// <summary>The body of <c>PUT /{indices}/_settings</c> that brings views created before <see cref="ViewRefreshInterval"/> in line.</summary>
+    public static string ViewSettingsBody() =>
+        new JsonObject { ["index"] = new JsonObject { ["refresh_interval"] = ViewRefreshInterval } }.ToJsonString();
 
     private static JsonNode Resource(string name)
     {

@@ -25,24 +25,41 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
     private const string MarkSql =
         "select pg_current_xact_id(), pg_snapshot_xmin(pg_current_snapshot()), set_config('synchronous_commit', 'off', true)";
 
-    // The guard makes an append at a gap (expected 3, stream at 1) a conflict rather than a hole; the unique
-    // key catches the race between two writers that both pass it. The request-log row takes the position of
-    // the last event. A failed guard inserts nothing at all.
+    // The guard makes an append at a gap (expected 3, stream at 1) a conflict rather than a hole; the unique key
+    // catches the race between two writers that both pass it. One failed guard, on any stream, inserts nothing at all
+    // and names the first such stream. Events arrive in write order (AppendRequest.InWriteOrder), so overlapping
+    // appends take their unique-key locks in one order. The request-log row takes the position of the last event.
     private const string AppendSql = """
-        with appended as (
+        with stale as (
+            select s.stream_id
+            from unnest($1::text[], $2::bigint[]) with ordinality as s (stream_id, expected, ord)
+            where coalesce((select max(stream_version) from events where stream_id = s.stream_id), 0) <> s.expected
+            order by s.ord
+            limit 1
+        ), appended as (
             insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
-            select $1, $2 + e.ord, e.id, e.type, e.data::jsonb, e.metadata::jsonb, $3
-            from unnest($4::uuid[], $5::text[], $6::text[], $7::text[]) with ordinality as e (id, type, data, metadata, ord)
-            where coalesce((select max(stream_version) from events where stream_id = $1), 0) = $2
+            select e.stream_id, e.version, e.id, e.type, e.data::jsonb, e.metadata::jsonb, $3
+            from unnest($4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::text[], $9::text[])
+                with ordinality as e (stream_id, version, id, type, data, metadata, ord)
+            where not exists (select from stale)
             order by e.ord
             returning position
         ), outboxed as (
             insert into outbox (position) select position from appended
         ), logged as (
             insert into request_log (request_id, fingerprint, reply, position)
-            select $8, $9, $10, max(position) from appended where $8::text is not null having count(*) > 0
+            select $10, $11, $12, max(position) from appended where $10::text is not null having count(*) > 0
         )
-        select count(*), coalesce(max(position), 0) from appended
+        select count(*), coalesce(max(position), 0), (select stream_id from stale) from appended
+        """;
+
+    // After a unique-key race: the first stream (in write order) that is no longer at its expected version.
+    private const string StaleStreamSql = """
+        select s.stream_id
+        from unnest($1::text[], $2::bigint[]) with ordinality as s (stream_id, expected, ord)
+        where coalesce((select max(stream_version) from events where stream_id = s.stream_id), 0) <> s.expected
+        order by s.ord
+        limit 1
         """;
 
     private const string StreamVersionConstraint = "events_stream_id_stream_version_key";
@@ -146,7 +163,8 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
 
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
-        if (request.Events.Count == 0) throw new ArgumentException("an append needs at least one event", nameof(request));
+        var streams = request.InWriteOrder();
+        var events = streams.SelectMany(s => s.Events.Select((e, i) => (s.StreamId, Version: s.ExpectedVersion + 1 + i, Event: e))).ToList();
         var logged = request.Request;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         // No explicit transaction: a batch runs in one implicit transaction, so it costs one round trip.
@@ -160,13 +178,15 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
                 {
                     Parameters =
                     {
-                        new() { Value = request.StreamId },
-                        new() { Value = request.ExpectedVersion },
+                        new() { Value = streams.Select(s => s.StreamId).ToArray() },
+                        new() { Value = streams.Select(s => s.ExpectedVersion).ToArray() },
                         new() { Value = request.RecordedAt.ToUniversalTime() },
-                        new() { Value = request.Events.Select(e => e.EventId).ToArray() },
-                        new() { Value = request.Events.Select(e => e.EventType).ToArray() },
-                        new() { Value = request.Events.Select(e => e.DataJson).ToArray() },
-                        new() { Value = request.Events.Select(e => e.MetadataJson).ToArray() },
+                        new() { Value = events.Select(e => e.StreamId).ToArray() },
+                        new() { Value = events.Select(e => e.Version).ToArray() },
+                        new() { Value = events.Select(e => e.Event.EventId).ToArray() },
+                        new() { Value = events.Select(e => e.Event.EventType).ToArray() },
+                        new() { Value = events.Select(e => e.Event.DataJson).ToArray() },
+                        new() { Value = events.Select(e => e.Event.MetadataJson).ToArray() },
                         Text(logged?.RequestId),
                         Text(logged?.Fingerprint),
                         Text(logged?.ReplyJson),
@@ -177,26 +197,48 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
         try
         {
             long count, position;
+            string? stale;
             await using (var reader = await batch.ExecuteReaderAsync(ct))
             {
                 await reader.NextResultAsync(ct);
                 await reader.ReadAsync(ct);
-                (count, position) = (reader.GetInt64(0), reader.GetInt64(1));
+                (count, position, stale) = (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2));
                 while (await reader.NextResultAsync(ct)) { }
             }
-            if (count == 0) return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+            if (count == 0)
+            {
+                var failed = streams.First(s => s.StreamId == stale);
+                return new AppendResult.WrongExpectedVersion(failed.StreamId, failed.ExpectedVersion);
+            }
             listener.Signal();
             notifier.Nudge();
-            return new AppendResult.Appended(request.ExpectedVersion + count, position);
+            return new AppendResult.Appended(
+                [.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], position);
         }
         catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: StreamVersionConstraint })
         {
-            return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+            var failed = streams.Count == 1 ? streams[0] : await StaleStreamAsync(connection, streams, ct);
+            return new AppendResult.WrongExpectedVersion(failed.StreamId, failed.ExpectedVersion);
         }
         catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: RequestLogConstraint })
         {
             return new AppendResult.DuplicateRequest(logged!.RequestId);
         }
+    }
+
+    /// <summary>Which stream a lost unique-key race was about: the writer that won has committed, so its version shows.</summary>
+    private static async Task<StreamAppend> StaleStreamAsync(NpgsqlConnection connection, IReadOnlyList<StreamAppend> streams, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(StaleStreamSql, connection)
+        {
+            Parameters =
+            {
+                new() { Value = streams.Select(s => s.StreamId).ToArray() },
+                new() { Value = streams.Select(s => s.ExpectedVersion).ToArray() },
+            },
+        };
+        var stale = await command.ExecuteScalarAsync(ct) as string;
+        return streams.FirstOrDefault(s => s.StreamId == stale) ?? streams[0];
     }
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
@@ -217,7 +259,7 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
     /// </remarks>
     public async Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct)
     {
-        var (events, settledPosition) = await ReadWithSettledPositionAsync(
+        var (events, settledPosition) = await ReadWithSettledPositionAsync(ReadEvent,
             $"select {EventColumns} from events e where e.position > $1 order by e.position limit $2", ct, afterPosition, maxCount);
         // The rows came from a snapshot taken after the one that settled the position, so none is missing below it.
         return events.TakeWhile(e => e.Position <= settledPosition).ToList();
@@ -239,24 +281,29 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
     /// append takes its xid in its first statement, after that; so a later version always has a higher xid. The watermark is the settled position S: every committed event ≤ S was written by a
     /// transaction with xid below the settling snapshot's xmin, so its pending row is visible here. If the batch is
     /// not full it holds all of them; if it is full, the watermark stops below the first pending row ≤ S left out.
+    /// A transaction's rows are adjacent in this order and all visible at once (it has ended), so extending the page to the
+    /// end of its last transaction is exact.
     /// </remarks>
     async Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct)
     {
         // Taken before reading: an append that commits after it wakes the next wait at once.
         Interlocked.Exchange(ref generationAtLastRead, listener.Generation);
-        var (events, settledPosition) = await ReadWithSettledPositionAsync($"""
-            select {EventColumns} from outbox o join events e on e.position = o.position
+        // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
+        var (rows, settledPosition) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
+            select {EventColumns}, o.tx from outbox o join events e on e.position = o.position
             where o.tx < pg_snapshot_xmin(pg_current_snapshot())
+              and o.tx <= (select tx from (
+                      select tx from outbox where tx < pg_snapshot_xmin(pg_current_snapshot()) order by tx, position limit $1
+                  ) page order by tx desc limit 1)
             order by o.tx, o.position
-            limit $1
             """, ct, maxCount);
-        if (events.Count < maxCount) return new OutboxBatch(events, settledPosition);
+        if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition);
 
         await using var command = dataSource.CreateCommand(
             "select coalesce(min(position), $1 + 1) - 1 from outbox where position <= $1 and position <> all($2)");
         command.Parameters.Add(new() { Value = settledPosition });
-        command.Parameters.Add(new() { Value = events.Select(e => e.Position).ToArray() });
-        return new OutboxBatch(events, (long)(await command.ExecuteScalarAsync(ct))!);
+        command.Parameters.Add(new() { Value = rows.Select(r => r.Item1.Position).ToArray() });
+        return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!);
     }
 
     async Task IOutbox.CompleteAsync(OutboxBatch batch, CancellationToken ct)
@@ -278,8 +325,8 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
     }
 
     /// <summary>Runs the sequence read, the mark and <paramref name="sql"/> as one batch, in that order.</summary>
-    private async Task<(List<RecordedEvent> Events, long SettledPosition)> ReadWithSettledPositionAsync(
-        string sql, CancellationToken ct, params object[] parameters)
+    private async Task<(List<T> Rows, long SettledPosition)> ReadWithSettledPositionAsync<T>(
+        Func<NpgsqlDataReader, T> read, string sql, CancellationToken ct, params object[] parameters)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var batch = new NpgsqlBatch(connection)
@@ -293,8 +340,9 @@ public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAs
         await reader.ReadAsync(ct);
         var (markXid, xmin) = (reader.GetFieldValue<ulong>(0), reader.GetFieldValue<ulong>(1));
         await reader.NextResultAsync(ct);
-        var events = await ReadEventsAsync(reader, ct);
-        return (events, settled.Observe(lastDrawn, markXid, xmin));
+        var rows = new List<T>();
+        while (await reader.ReadAsync(ct)) rows.Add(read(reader));
+        return (rows, settled.Observe(lastDrawn, markXid, xmin));
     }
 
     private async Task<IReadOnlyList<RecordedEvent>> QueryAsync(string sql, CancellationToken ct, params object[] parameters)

@@ -19,8 +19,11 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisp
             recorded_at    integer not null, -- microseconds since the Unix epoch, UTC
             unique (stream_id, stream_version)
         );
+        -- last_of_append: the position of the last event its append wrote, so a relay batch can end with whole appends
+        -- (null in rows written before it existed: each such row is taken as an append of its own).
         create table if not exists outbox (
-            position integer primary key references events (position)
+            position       integer primary key references events (position),
+            last_of_append integer
         );
         create table if not exists dead_letters (
             consumer  text    not null,
@@ -44,7 +47,14 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisp
     private readonly WakeUp appended = new();
     private long generationAtLastRead;
 
-    public SqliteEventStore(string path) => db = new SqliteDatabase(path, Schema);
+    public SqliteEventStore(string path)
+    {
+        db = new SqliteDatabase(path, Schema);
+        using var connection = db.Open();
+        using var column = connection.CreateCommand();
+        column.CommandText = "select count(*) from pragma_table_info('outbox') where name = 'last_of_append'";
+        if ((long)column.ExecuteScalar()! == 0) SqliteDatabase.Execute(connection, "alter table outbox add column last_of_append integer");
+    }
 
     public IOutbox Outbox => this;
 
@@ -93,37 +103,46 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisp
 
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
+        var streams = request.InWriteOrder();
         var result = await db.WriteAsync<AppendResult>((connection, tx) =>
         {
-            using (var version = SqliteDatabase.Command(connection, tx,
-                       "select coalesce(max(stream_version), 0) from events where stream_id = $stream",
-                       ("$stream", request.StreamId)))
+            // We are the only writer (BEGIN IMMEDIATE), so checking first is as good as a constraint.
+            foreach (var stream in streams)
             {
-                if ((long)version.ExecuteScalar()! != request.ExpectedVersion)
-                    return new AppendResult.WrongExpectedVersion(request.ExpectedVersion);
+                using var version = SqliteDatabase.Command(connection, tx,
+                    "select coalesce(max(stream_version), 0) from events where stream_id = $stream", ("$stream", stream.StreamId));
+                if ((long)version.ExecuteScalar()! != stream.ExpectedVersion)
+                    return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
             }
             if (request.Request is { } requested)
             {
-                // We are the only writer (BEGIN IMMEDIATE), so checking first is as good as a constraint.
                 using var seen = SqliteDatabase.Command(connection, tx,
                     "select count(*) from request_log where request_id = $id", ("$id", requested.RequestId));
                 if ((long)seen.ExecuteScalar()! > 0) return new AppendResult.DuplicateRequest(requested.RequestId);
             }
 
-            long position = 0, streamVersion = request.ExpectedVersion;
+            var positions = new List<long>();
             var recordedAt = ToMicros(request.RecordedAt);
-            foreach (var e in request.Events)
+            foreach (var stream in streams)
             {
-                using var insert = SqliteDatabase.Command(connection, tx, """
-                    insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
-                    values ($stream, $version, $id, $type, $data, $metadata, $at)
-                    returning position
-                    """,
-                    ("$stream", request.StreamId), ("$version", ++streamVersion), ("$id", e.EventId.ToString()),
-                    ("$type", e.EventType), ("$data", e.DataJson), ("$metadata", e.MetadataJson), ("$at", recordedAt));
-                position = (long)insert.ExecuteScalar()!;
+                var streamVersion = stream.ExpectedVersion;
+                foreach (var e in stream.Events)
+                {
+                    using var insert = SqliteDatabase.Command(connection, tx, """
+                        insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
+                        values ($stream, $version, $id, $type, $data, $metadata, $at)
+                        returning position
+                        """,
+                        ("$stream", stream.StreamId), ("$version", ++streamVersion), ("$id", e.EventId.ToString()),
+                        ("$type", e.EventType), ("$data", e.DataJson), ("$metadata", e.MetadataJson), ("$at", recordedAt));
+                    positions.Add((long)insert.ExecuteScalar()!);
+                }
+            }
+            var position = positions[^1];
+            foreach (var written in positions)
+            {
                 using var outbox = SqliteDatabase.Command(connection, tx,
-                    "insert into outbox (position) values ($position)", ("$position", position));
+                    "insert into outbox (position, last_of_append) values ($position, $last)", ("$position", written), ("$last", position));
                 outbox.ExecuteNonQuery();
             }
 
@@ -134,7 +153,8 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisp
                     ("$id", logged.RequestId), ("$fingerprint", logged.Fingerprint), ("$reply", logged.ReplyJson), ("$position", position));
                 log.ExecuteNonQuery();
             }
-            return new AppendResult.Appended(streamVersion, position);
+            return new AppendResult.Appended(
+                [.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], position);
         }, ct);
         if (result is AppendResult.Appended) appended.Signal();
         return result;
@@ -170,14 +190,22 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisp
         Interlocked.Exchange(ref generationAtLastRead, appended.Generation);
         return Task.FromResult(db.Read((connection, tx) =>
         {
-            var events = Read(connection, tx,
-                $"select {EventColumns} from outbox o join events e on e.position = o.position order by o.position limit $max",
-                ("$max", maxCount));
+            // The oldest maxCount rows, and the rest of the append the last of them belongs to.
+            using var command = SqliteDatabase.Command(connection, tx, $"""
+                with page as (select coalesce(last_of_append, position) as last from outbox order by position limit $max)
+                select {EventColumns}, coalesce(o.last_of_append, o.position)
+                from outbox o join events e on e.position = o.position
+                where o.position <= (select max(last) from page)
+                order by o.position
+                """, ("$max", maxCount));
+            using var reader = command.ExecuteReader();
+            var rows = new List<(RecordedEvent, long)>();
+            while (reader.Read()) rows.Add((ReadEvent(reader), reader.GetInt64(8)));
             // Commits are serialised, so nothing can appear below the newest committed position later:
             // once the pending rows are handled, everything up to it is.
             using var head = SqliteDatabase.Command(connection, tx, "select coalesce(max(position), 0) from events");
-            var watermark = events.Count == maxCount ? events[^1].Position : (long)head.ExecuteScalar()!;
-            return new OutboxBatch(events, watermark);
+            var watermark = rows.Count >= maxCount ? rows[^1].Item1.Position : (long)head.ExecuteScalar()!;
+            return OutboxBatch.Of(rows, watermark);
         }));
     }
 

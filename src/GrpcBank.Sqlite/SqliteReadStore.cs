@@ -3,6 +3,7 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Orders;
 using GrpcBank.Application.Payments;
 using GrpcBank.Application.ReadSide;
+using GrpcBank.Domain;
 using Microsoft.Data.Sqlite;
 using static GrpcBank.Sqlite.SqliteEventStore;
 
@@ -174,7 +175,7 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
     }
 
     /// <summary>The aggregate id of a stream id such as account-42.</summary>
-    private static string IdOf(RecordedEvent e) => e.StreamId[(e.StreamId.IndexOf('-') + 1)..];
+    private static string IdOf(RecordedEvent e) => StreamIds.AggregateIdOf(e.StreamId);
 
     public Task<long> AppliedPositionAsync(CancellationToken ct) =>
         Task.FromResult(db.Read((connection, tx) =>

@@ -89,7 +89,7 @@ public sealed class CommandHandlerSpecs
 
         var outcome = await Run(handler, Withdraw(50), new CommandContext("w-1", "fingerprint"));
 
-        Assert.IsType<Rejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(outcome).Rejection);
+        Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(outcome).Rejection);
         Assert.Equal(3, store.Stream(Stream).Count);
         Assert.Null(await store.FindRequestAsync("w-1", Ct));
     }
@@ -200,7 +200,7 @@ public sealed class CommandHandlerSpecs
 
         var rejected = await Run(handler, Withdraw(50), context);
 
-        Assert.IsType<Rejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(rejected).Rejection);
+        Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(rejected).Rejection);
         Assert.Equal(appends, store.AppendsAsked.Count);
         Assert.Equal(0, store.RequestLogSize);
         Assert.Single(store.Stream(Stream));

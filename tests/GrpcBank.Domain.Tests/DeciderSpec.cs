@@ -26,14 +26,15 @@ public sealed record DeciderCase<TCommand, TEvent, TState>(DeciderSpec<TCommand,
             Given.History.Select(Describe).ToList(),
             new Described(Command.GetType().Name, Command),
             decision.Match<object>(
-                Right: events => new Accepted(events.Select(Describe).ToList()),
-                Left: rejection => new Rejected(rejection.Reason, rejection.GetType().Name, FieldsOf(rejection))));
+                // Evolve is checked too: the state the new events lead to is part of the snapshot.
+                Right: events => new Accepted(events.Select(Describe).ToList(), events.Fold(state, Given.Decider.Evolve)),
+                Left: rejection => new Rejected(rejection.GetType().Name, FieldsOf(rejection))));
     }
 
     // Events are named by their storage name, so a snapshot also guards the storage contract.
     private Described Describe(TEvent e) => new(Given.StorageName(e), e);
 
-    // The rejection's own fields; its Reason is already written beside them.
+    // The rejection's own fields (how a client sees it is the edge's business, not the decider's).
     private static IReadOnlyDictionary<string, object?> FieldsOf(Rejection rejection) =>
         rejection.GetType()
             .GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
@@ -46,14 +47,14 @@ public sealed record SpecOutcome(IReadOnlyList<Described> Given, Described When,
 /// <summary>A command or event: its name and its fields.</summary>
 public sealed record Described(string Type, object Data);
 
-/// <summary>The decider accepted the command; an empty list means it changed nothing.</summary>
-public sealed record Accepted(IReadOnlyList<Described> Events)
+/// <summary>The decider accepted the command; an empty list means it changed nothing. <see cref="StateAfter"/> is the fold of the new events.</summary>
+public sealed record Accepted(IReadOnlyList<Described> Events, object? StateAfter)
 {
     public string Outcome => nameof(Accepted);
 }
 
-/// <summary>The decider refused the command: the public reason, the rejection's type and its fields.</summary>
-public sealed record Rejected(string Reason, string Type, IReadOnlyDictionary<string, object?> Data)
+/// <summary>The decider refused the command: the rejection's type and its fields.</summary>
+public sealed record Rejected(string Type, IReadOnlyDictionary<string, object?> Data)
 {
     public string Outcome => nameof(Rejected);
 }

@@ -189,6 +189,42 @@ public sealed class ApplyTests
 
         Assert.Equal(1 + 6, node.Sent.Count(r => r.Path == "/_bulk")); // the lines, then the views: the first try and five retries
         Assert.DoesNotContain(node.Sent, r => r.Path.EndsWith("/applied", StringComparison.Ordinal));
+        // What the first request did write stays unsearchable: views refresh only when we ask, and we did not.
+        Assert.DoesNotContain(node.Sent, r => r.Path.EndsWith("/_refresh", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task GivenATransferWhoseCreditIsRefusedOnce_WhenApplied_ThenNothingIsRefreshedUntilBothSidesAreIn()
+    {
+        var node = Node()
+            .On("POST", $"/{Accounts}/_mget", """
+                {"docs":[
+                  {"_index":"grpcbank-accounts-v1-1","_id":"acc-1","_version":2,"found":true,
+                   "_source":{"account_id":"acc-1","owner_name":"Ada","currency_code":"EUR","balance_minor":10000,"status":"Active",
+                              "version":2,"opened_at":"2025-03-01T09:31:00+00:00","updated_at":"2025-03-01T09:32:00+00:00"}},
+                  {"_index":"grpcbank-accounts-v1-1","_id":"acc-2","_version":1,"found":true,
+                   "_source":{"account_id":"acc-2","owner_name":"Bob","currency_code":"EUR","balance_minor":0,"status":"Active",
+                              "version":1,"opened_at":"2025-03-01T09:33:00+00:00","updated_at":"2025-03-01T09:33:00+00:00"}}]}
+                """)
+            .On("POST", "/_bulk", 200, Bulk(
+                BulkItem(Transactions, "00000000-0000-0000-0000-000000000007", 201), BulkItem(Transactions, "00000000-0000-0000-0000-000000000008", 201),
+                BulkItem(Accounts, "acc-1", 201),
+                BulkItem(Accounts, "acc-2", 429, """{"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation"}""")),
+                once: true)
+            .On("POST", "/_bulk", 200, Bulk(BulkItem(Accounts, "acc-2", 201)), once: true)
+            .On("POST", $"/{Transactions},{Accounts}/_refresh", Refreshed)
+            .On("PUT", $"/{Checkpoint}/_doc/applied", 201, Indexed(Checkpoint, "applied", 8));
+        var store = await StartedStore(node);
+
+        // One append: 25.00 leaves acc-1 and arrives in acc-2.
+        await store.ApplyAsync(
+        [
+            Account(7, "acc-1", 3, new AccountEvent.MoneyWithdrawn("acc-1", 2_500, "EUR", "transfer t-1")),
+            Account(8, "acc-2", 2, new AccountEvent.MoneyDeposited("acc-2", 2_500, "EUR", "transfer t-1")),
+        ], 8, CancellationToken.None);
+
+        Assert.Equal(["_mget", "_bulk", "_bulk", "_refresh", "applied"], node.Sent.Select(r => r.Path.Split('/')[^1]));
+        Assert.Contains("\"_id\":\"acc-2\"", node.Sent[2].Body);
     }
 
     [Fact]

@@ -24,7 +24,12 @@ public static class Fixture
              "grpcbank-checkpoint-v1-1":{"aliases":{"grpcbank-checkpoint":{}}},
              "grpcbank-deadletters":{"aliases":{}}}
             """)
-        .On("PUT", "/grpcbank-deadletters", 400, AlreadyExists("grpcbank-deadletters"));
+        .On("PUT", "/grpcbank-deadletters", 400, AlreadyExists("grpcbank-deadletters"))
+        .On("PUT", $"/{ViewsOfGeneration1}/_settings", """{"acknowledged":true}""");
+
+    /// <summary>Every view index of generation 1, comma-separated, in the store's order.</summary>
+    public const string ViewsOfGeneration1 =
+        "grpcbank-accounts-v1-1,grpcbank-transactions-v1-1,grpcbank-orders-v1-1,grpcbank-payments-v1-1,grpcbank-checkpoint-v1-1";
 
     public static string AlreadyExists(string index) =>
         $$"""{"error":{"root_cause":[{"type":"resource_already_exists_exception","reason":"index [{{index}}/abc] already exists","index":"{{index}}"}],"type":"resource_already_exists_exception","reason":"index [{{index}}/abc] already exists","index":"{{index}}"},"status":400}""";

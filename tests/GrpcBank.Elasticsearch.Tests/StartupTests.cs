@@ -19,14 +19,16 @@ public sealed class StartupTests
     }
 
     [Fact]
-    public async Task GivenGeneration1BehindTheAliases_WhenInitialized_ThenNothingIsCreatedAndWritesGoToGeneration1()
+    public async Task GivenGeneration1BehindTheAliases_WhenInitialized_ThenNothingIsCreated_TimedRefreshesAreTurnedOff_AndWritesGoToGeneration1()
     {
         var node = Node();
         var store = Store(node);
 
         await store.InitializeAsync(CancellationToken.None);
 
-        Assert.Equal(["PUT /grpcbank-deadletters", "GET /_alias/grpcbank-*"], node.Sent.Select(r => $"{r.Method} {r.Path}"));
+        Assert.Equal(["PUT /grpcbank-deadletters", "GET /_alias/grpcbank-*", $"PUT /{ViewsOfGeneration1}/_settings"],
+            node.Sent.Select(r => $"{r.Method} {r.Path}"));
+        Assert.Equal("""{"index":{"refresh_interval":"-1"}}""", node.Sent[^1].Body);
         Assert.Equal("1", await store.CurrentGenerationAsync(CancellationToken.None));
     }
 

@@ -1,12 +1,27 @@
 using GrpcBank.Application.EventStore;
 using GrpcBank.Postgres;
 using GrpcBank.Testing;
+using Npgsql;
 
 namespace GrpcBank.Stores.Tests;
 
 /// <summary>The conformance suite on PostgreSQL: a database per class, a fresh schema per test.</summary>
 public sealed class PostgresEventStoreConformance(PostgresServer server) : EventStoreConformance
 {
+    private readonly string schema = $"t_{Guid.NewGuid():N}";
+
     protected override async Task<IEventStore> CreateStoreAsync() =>
-        await PostgresEventStore.OpenAsync(await server.DatabaseForClassAsync(GetType()), $"t_{Guid.NewGuid():N}", Ct);
+        await PostgresEventStore.OpenAsync(await server.DatabaseForClassAsync(GetType()), schema, Ct);
+
+    protected override async Task RefuseRequestLogRowsAsync()
+    {
+        await using var connection = new NpgsqlConnection(
+            new NpgsqlConnectionStringBuilder(await server.DatabaseForClassAsync(GetType())) { SearchPath = schema }.ConnectionString);
+        await connection.OpenAsync(Ct);
+        await using var command = new NpgsqlCommand("""
+            create function refuse() returns trigger language plpgsql as $$ begin raise exception 'refused'; end $$;
+            create trigger refuse_request_log before insert on request_log for each row execute function refuse();
+            """, connection);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
 }

@@ -33,7 +33,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
             .Select(_ => Task.Run(() => store.AppendAsync(Append("account-1", 5, Event()), Ct), Ct)));
 
         Assert.Equal(6, Assert.Single(results.OfType<AppendResult.Appended>()).Version);
-        Assert.Equal(99, results.Count(r => r == new AppendResult.WrongExpectedVersion(5)));
+        Assert.Equal(99, results.Count(r => r == new AppendResult.WrongExpectedVersion("account-1", 5)));
         Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], (await store.ReadStreamAsync("account-1", 1, 1000, Ct)).Select(e => e.StreamVersion));
     }
 
@@ -142,6 +142,38 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         Assert.True(next > 3);
         Assert.Equal(["account-1", "account-2"], (await store.DrainOutboxAsync(next)).Select(e => e.StreamId));
         Assert.Equal(["account-1", "account-2"], (await store.ReadAllUntilAsync(0, next)).Select(e => e.StreamId));
+    }
+
+    [Fact]
+    public async Task AMultiStreamAppendWhoseBackendIsTerminatedMidTransaction_LeavesNothing_AndHoldsNothingUp()
+    {
+        var store = await OpenStoreAsync();
+        await using var admin = new NpgsqlConnection(connectionString);
+        await admin.OpenAsync(Ct);
+        // Holds the append inside its transaction after both streams' events are in, at the request-log row.
+        await ScalarAsync(admin, """
+            create function stall() returns trigger language plpgsql as $$ begin perform pg_sleep(60); return new; end $$;
+            create trigger stall_request_log before insert on request_log for each row execute function stall();
+            """);
+
+        var append = Task.Run(() => store.AppendAsync(new AppendRequest(
+            [new StreamAppend("account-a", 0, [Event(), Event()]), new StreamAppend("account-b", 0, [Event()])], Request("transfer-1"), RecordedAt), Ct), Ct);
+        const string stalled = "select pid from pg_stat_activity where datname = current_database() and wait_event = 'PgSleep'";
+        object? pid = null;
+        await EventStoreProbes.Eventually(async () => (pid = await ScalarAsync(admin, stalled)) is int);
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from events")); // not visible before commit, of course
+        await ScalarAsync(admin, "select pg_terminate_backend($1)", pid!);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => append);
+        await ScalarAsync(admin, "drop trigger stall_request_log on request_log");
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from events"));
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from outbox"));
+        Assert.Equal(0L, await ScalarAsync(admin, "select count(*) from request_log"));
+        // The positions it drew are a hole that never holds the relay back.
+        var next = ((AppendResult.Appended)await store.AppendAsync(new AppendRequest(
+            [new StreamAppend("account-a", 0, [Event()]), new StreamAppend("account-b", 0, [Event()])], Request("transfer-1"), RecordedAt), Ct)).Position;
+        Assert.True(next > 4);
+        Assert.Equal(["account-a", "account-b"], (await store.DrainOutboxAsync(next)).Select(e => e.StreamId));
     }
 
     [Fact]

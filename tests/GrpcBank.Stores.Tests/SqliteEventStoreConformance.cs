@@ -1,5 +1,6 @@
 using GrpcBank.Application.EventStore;
 using GrpcBank.Sqlite;
+using Microsoft.Data.Sqlite;
 
 namespace GrpcBank.Stores.Tests;
 
@@ -7,8 +8,35 @@ public sealed class SqliteEventStoreConformance : EventStoreConformance
 {
     private readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("grpcbank-sqlite-");
 
-    protected override Task<IEventStore> CreateStoreAsync() =>
-        Task.FromResult<IEventStore>(new SqliteEventStore(Path.Combine(directory.FullName, "events.db")));
+    private string DatabasePath => Path.Combine(directory.FullName, "events.db");
+
+    protected override Task<IEventStore> CreateStoreAsync() => Task.FromResult<IEventStore>(new SqliteEventStore(DatabasePath));
+
+    protected override Task RefuseRequestLogRowsAsync()
+    {
+        using var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "create trigger refuse_request_log before insert on request_log begin select raise(abort, 'refused'); end";
+        command.ExecuteNonQuery();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task ThePositionsOfOneAppend_AreConsecutive_EvenWithConcurrentWriters()
+    {
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() => Store.AppendAsync(new AppendRequest(
+            [new StreamAppend($"account-{i}-a", 0, [TestEvents.Event(), TestEvents.Event()]), new StreamAppend($"account-{i}-b", 0, [TestEvents.Event()])],
+            null, TestEvents.RecordedAt), Ct), Ct)));
+
+        foreach (var appended in results.Cast<AppendResult.Appended>())
+        {
+            var i = appended.Versions[0].StreamId.Split('-')[1];
+            var positions = (await Store.ReadStreamAsync($"account-{i}-a", 1, 10, Ct))
+                .Concat(await Store.ReadStreamAsync($"account-{i}-b", 1, 10, Ct)).Select(e => e.Position);
+            Assert.Equal([appended.Position - 2, appended.Position - 1, appended.Position], positions);
+        }
+    }
 
     public override async ValueTask DisposeAsync()
     {

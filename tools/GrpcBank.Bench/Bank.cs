@@ -161,7 +161,7 @@ public sealed class Bank(GrpcChannel channel, Ledger ledger)
             long expectedVersion = 1, from = 1;
             while (true)
             {
-                var page = await History.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}", FromVersion = from, MaxCount = 1000 });
+                var page = await History.ReadStreamAsync(new ReadStreamRequest { StreamId = GrpcBank.Domain.Accounts.Account.StreamId(id), FromVersion = from, MaxCount = 1000 });
                 foreach (var e in page.Events)
                 {
                     if (e.StreamVersion != expectedVersion) { failures.Add($"{id}: version {e.StreamVersion} where {expectedVersion} was due"); break; }

@@ -288,7 +288,7 @@ public sealed class Run(string root, RunSettings s)
             )
             select max(position) from appended
             """, c, tx) { CommandTimeout = 600 };
-        insert.Parameters.Add(new() { Value = $"account-{accountId}" });
+        insert.Parameters.Add(new() { Value = GrpcBank.Domain.Accounts.Account.StreamId(accountId) });
         insert.Parameters.Add(new() { Value = accountId });
         insert.Parameters.Add(new() { Value = count });
         var last = (long)(await insert.ExecuteScalarAsync())!;

@@ -67,7 +67,7 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                     current = await states.FreshAsync(streamId, ct);
                     fresh = true;
                     if (appends == MaxAppends)
-                        return new CommandOutcome<TReply>.WrongExpectedVersion(expectedVersion ?? append.ExpectedVersion, current.Version);
+                        return new CommandOutcome<TReply>.WrongExpectedVersion(expectedVersion ?? append.Streams[0].ExpectedVersion, current.Version);
                     continue;
             }
         }

@@ -24,7 +24,7 @@ public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TComm
             var (name, rejection) = outcome switch
             {
                 CommandOutcome<TReply>.Accepted => ("accepted", null),
-                CommandOutcome<TReply>.Rejected r => ("rejected", r.Rejection.Reason),
+                CommandOutcome<TReply>.Rejected r => ("rejected", r.Rejection.GetType().Name),
                 CommandOutcome<TReply>.WrongExpectedVersion => ("conflict", null),
                 CommandOutcome<TReply>.RequestIdReused => ("request_id_reused", (string?)null),
                 _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),

@@ -13,9 +13,9 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("event store append");
-        activity?.SetTag("grpcbank.stream_id", request.StreamId);
-        activity?.SetTag("grpcbank.event_count", request.Events.Count);
-        activity?.SetTag("grpcbank.expected_version", request.ExpectedVersion);
+        activity?.SetTag("grpcbank.stream_id", string.Join(",", request.Streams.Select(s => s.StreamId)));
+        activity?.SetTag("grpcbank.event_count", request.Streams.Sum(s => s.Events.Count));
+        if (request.Streams is [var single]) activity?.SetTag("grpcbank.expected_version", single.ExpectedVersion);
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -32,7 +32,7 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
             if (result is AppendResult.Appended a)
             {
                 activity?.SetTag("grpcbank.position", a.Position);
-                activity?.SetTag("grpcbank.stream_version", a.Version);
+                if (a.Versions is [var version]) activity?.SetTag("grpcbank.stream_version", version.Version);
             }
             return result;
         }

@@ -7,7 +7,11 @@ namespace GrpcBank.Application.EventStore;
 /// </summary>
 public interface IEventStore
 {
-    /// <summary>Appends events after <paramref name="expectedVersion"/> (0: the stream must be new).</summary>
+    /// <summary>
+    /// Appends to one or more streams in one transaction, all or nothing: each stream's events go after its expected
+    /// version (0: the stream must be new), or nothing at all is written. Streams are written in the order of
+    /// <see cref="AppendRequest.InWriteOrder"/>.
+    /// </summary>
     Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct);
 
     /// <summary>Events of one stream with version ≥ <paramref name="fromVersion"/>, oldest first.</summary>
@@ -53,22 +57,64 @@ public sealed record RequestLogEntry(string RequestId, string Fingerprint, strin
 /// <summary>A request log entry as stored, with the position of the last event its command wrote.</summary>
 public sealed record LoggedRequest(string RequestId, string Fingerprint, string ReplyJson, long Position);
 
-public sealed record AppendRequest(
-    string StreamId,
-    long ExpectedVersion,
-    IReadOnlyList<EventData> Events,
-    RequestLogEntry? Request,
-    DateTimeOffset RecordedAt);
+/// <summary>One stream's part of an append: its events go after <paramref name="ExpectedVersion"/> (0: a new stream).</summary>
+public sealed record StreamAppend(string StreamId, long ExpectedVersion, IReadOnlyList<EventData> Events);
+
+/// <summary>
+/// Events for one or more streams, each guarded by its own expected version, and at most one request-log row, written
+/// in one transaction. The request-log row takes the position of the append's last event.
+/// </summary>
+public sealed record AppendRequest(IReadOnlyList<StreamAppend> Streams, RequestLogEntry? Request, DateTimeOffset RecordedAt)
+{
+    /// <summary>An append to a single stream.</summary>
+    public AppendRequest(string streamId, long expectedVersion, IReadOnlyList<EventData> events, RequestLogEntry? request, DateTimeOffset recordedAt)
+        : this([new StreamAppend(streamId, expectedVersion, events)], request, recordedAt)
+    {
+    }
+
+    /// <summary>
+    /// The streams in the one order every engine writes them: by ordinal stream id. Two appends over the same streams
+    /// then take their row locks in the same order, whatever order their callers listed the streams in, so they can
+    /// never deadlock (A→B against B→A); positions within an append follow this order too.
+    /// </summary>
+    /// <exception cref="ArgumentException">No stream, a stream without events, or a stream listed twice.</exception>
+    public IReadOnlyList<StreamAppend> InWriteOrder()
+    {
+        if (Streams.Count == 0) throw new ArgumentException("an append needs at least one stream", nameof(Streams));
+        var ordered = Streams.OrderBy(s => s.StreamId, StringComparer.Ordinal).ToList();
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            if (ordered[i].Events.Count == 0)
+                throw new ArgumentException($"the append to {ordered[i].StreamId} has no events", nameof(Streams));
+            if (i > 0 && ordered[i].StreamId == ordered[i - 1].StreamId)
+                throw new ArgumentException($"{ordered[i].StreamId} is listed twice in one append", nameof(Streams));
+        }
+        return ordered;
+    }
+}
+
+/// <summary>A stream's version after an append.</summary>
+public sealed record StreamVersion(string StreamId, long Version);
 
 public abstract record AppendResult
 {
     private AppendResult() { }
 
-    /// <summary>Written: the stream's new version and the global position of the last event.</summary>
-    public sealed record Appended(long Version, long Position) : AppendResult;
+    /// <summary>Written: each stream's new version (in the order of the request) and the global position of the last event.</summary>
+    public sealed record Appended(IReadOnlyList<StreamVersion> Versions, long Position) : AppendResult
+    {
+        /// <summary>The new version of the stream of a single-stream append.</summary>
+        public long Version => Versions.Count == 1
+            ? Versions[0].Version
+            : throw new InvalidOperationException($"a multi-stream append has a version per stream ({Versions.Count}); use VersionOf");
 
-    /// <summary>Another writer got there first; nothing was written.</summary>
-    public sealed record WrongExpectedVersion(long ExpectedVersion) : AppendResult;
+        public long VersionOf(string streamId) =>
+            Versions.FirstOrDefault(v => v.StreamId == streamId)?.Version
+            ?? throw new ArgumentException($"{streamId} was not part of this append", nameof(streamId));
+    }
+
+    /// <summary>Another writer got to <paramref name="StreamId"/> first (or it is not at that version); nothing was written to any stream.</summary>
+    public sealed record WrongExpectedVersion(string StreamId, long ExpectedVersion) : AppendResult;
 
     /// <summary>The request id was logged by a concurrent append; nothing was written.</summary>
     public sealed record DuplicateRequest(string RequestId) : AppendResult;

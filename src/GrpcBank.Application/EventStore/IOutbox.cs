@@ -9,6 +9,8 @@ public interface IOutbox
     /// <summary>
     /// The oldest pending events in an order that keeps each stream's order, and a watermark: the
     /// highest position P such that, once this batch is handled, every committed event ≤ P has been.
+    /// A batch holds whole appends only: about <paramref name="maxCount"/> events, more when the last
+    /// append would otherwise be cut, so a consumer never sees half of one.
     /// </summary>
     Task<OutboxBatch> ReadPendingAsync(int maxCount, CancellationToken ct);
 
@@ -19,4 +21,26 @@ public interface IOutbox
     Task WaitForPendingAsync(TimeSpan timeout, CancellationToken ct);
 }
 
-public sealed record OutboxBatch(IReadOnlyList<RecordedEvent> Events, long Watermark);
+/// <summary>Pending events, grouped by the append (the transaction) that wrote them, in delivery order.</summary>
+public sealed record OutboxBatch(IReadOnlyList<IReadOnlyList<RecordedEvent>> Appends, long Watermark)
+{
+    public IReadOnlyList<RecordedEvent> Events { get; } = [.. Appends.SelectMany(a => a)];
+
+    /// <summary>Groups rows read in delivery order by the transaction that wrote them (rows of one transaction are adjacent).</summary>
+    public static OutboxBatch Of<TCommit>(IEnumerable<(RecordedEvent Event, TCommit Commit)> rows, long watermark)
+    {
+        var appends = new List<IReadOnlyList<RecordedEvent>>();
+        List<RecordedEvent>? current = null;
+        TCommit? commit = default;
+        foreach (var row in rows)
+        {
+            if (current is null || !EqualityComparer<TCommit>.Default.Equals(row.Commit, commit))
+            {
+                appends.Add(current = []);
+                commit = row.Commit;
+            }
+            current.Add(row.Event);
+        }
+        return new OutboxBatch(appends, watermark);
+    }
+}

@@ -2,17 +2,25 @@ using System.Diagnostics;
 using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
+using GrpcBank.Domain;
 using GrpcBank.Domain.Payments;
 using Microsoft.Extensions.Logging;
 
 namespace GrpcBank.Application.Payments;
 
 /// <summary>
+/// The public reason of a rejection (e.g. INSUFFICIENT_FUNDS). The edge names rejections; the payment process records
+/// the name as the reason a step failed, so a payment's failure reason reads as the error a client would have seen.
+/// </summary>
+public delegate string RejectionReason(Rejection rejection);
+
+/// <summary>
 /// Runs the payment process: feeds each relayed event to <see cref="PaymentProcess.React"/> and issues the
 /// steps. Every step carries a request id derived from (payment, step), so when the relay redelivers after a
 /// crash the repeated commands are answered from the request log and change nothing.
 /// </summary>
-public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, ILogger<PaymentProcessRunner> logger) : IEventSink
+public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, RejectionReason reasonOf, ILogger<PaymentProcessRunner> logger)
+    : IEventSink
 {
     public string Name => "payment-process";
 
@@ -72,13 +80,13 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, I
         if (outcome is not CommandOutcome<StreamReply>.Rejected rejected) return;
         if (step.IfRejected is { } report)
         {
-            var reported = await IssueAsync(report(rejected.Rejection.Reason), step.RejectedRequestId, cause, ct);
+            var reported = await IssueAsync(report(reasonOf(rejected.Rejection)), step.RejectedRequestId, cause, ct);
             if (reported is not CommandOutcome<StreamReply>.Accepted)
                 throw new InvalidOperationException($"{step.RejectedRequestId}: the rejection report was not accepted: {reported}");
             return;
         }
         logger.LogError("Payment process step {RequestId} was rejected ({Reason}) after {EventType} at position {Position}",
-            step.RequestId, rejected.Rejection.Reason, cause.EventType, cause.Position);
+            step.RequestId, reasonOf(rejected.Rejection), cause.EventType, cause.Position);
     }
 
     private async Task<CommandOutcome<StreamReply>> IssueAsync(ProcessCommand command, string requestId, RecordedEvent cause, CancellationToken ct)

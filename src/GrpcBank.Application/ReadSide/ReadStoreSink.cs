@@ -67,7 +67,8 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeP
         {
             var events = await store.ReadAllAsync(after, ReplayBatch, ct);
             if (events.Count == 0) break;
-            await PoisonEvents.HandleAsync(SinkName, events, 0, (batch, watermark) => target.ApplyAsync(batch, watermark, ct),
+            // The global order does not say where appends end: a poison event is looked for one event at a time.
+            await PoisonEvents.HandleAsync(SinkName, [.. events.Select(e => (IReadOnlyList<RecordedEvent>)[e])], 0, (batch, watermark) => target.ApplyAsync(batch, watermark, ct),
                 store.DeadLetters, clock, logger, ct);
             after = events[^1].Position;
             count += events.Count;

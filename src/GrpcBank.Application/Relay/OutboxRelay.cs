@@ -7,7 +7,8 @@ namespace GrpcBank.Application.Relay;
 
 /// <summary>
 /// Streams outbox rows to every sink, then removes them: a crash in between redelivers (at-least-once),
-/// never loses. Only the holder of the relay lease runs. Transient failures back off and retry the batch; an
+/// never loses. A batch holds whole appends (see <see cref="IOutbox.ReadPendingAsync"/>) and goes to each sink in one
+/// call, so a sink that applies a call atomically never shows half an append. Only the holder of the relay lease runs. Transient failures back off and retry the batch; an
 /// event a sink cannot handle because of its data is dead-lettered (<see cref="PoisonEvents"/>).
 /// </summary>
 public sealed class OutboxRelay(
@@ -91,7 +92,7 @@ public sealed class OutboxRelay(
         using var activity = Telemetry.StartDelivery(sink.Name, batch.Events, batch.Watermark);
         try
         {
-            var deadLettered = await PoisonEvents.HandleAsync(sink.Name, batch.Events, batch.Watermark,
+            var deadLettered = await PoisonEvents.HandleAsync(sink.Name, batch.Appends, batch.Watermark,
                 (events, watermark) => sink.HandleAsync(events, watermark, ct), store.DeadLetters, clock, logger, ct);
             activity?.SetTag("grpcbank.dead_letters", deadLettered);
             if (batch.Events.Count > deadLettered)

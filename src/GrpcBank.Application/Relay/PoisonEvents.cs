@@ -5,37 +5,30 @@ using Microsoft.Extensions.Logging;
 namespace GrpcBank.Application.Relay;
 
 /// <summary>
-/// Keeps one unprocessable event from blocking everything behind it: the batch is retried one event at a time
-/// and the event that still fails because of its content is dead-lettered (logged, counted, listed, retryable).
-/// Failures of the consumer itself (an unreachable store) propagate, so the caller backs off and retries.
+/// Keeps one unprocessable event from blocking everything behind it: the batch is retried one append at a time, and an
+/// append that still fails one event at a time; the event that still fails because of its content is dead-lettered
+/// (logged, counted, listed, retryable). Appends without a poison event are thus still handled whole, so a consumer never
+/// shows half of one. Failures of the consumer itself (an unreachable store) propagate, so the caller backs off and retries.
 /// </summary>
 public static class PoisonEvents
 {
     /// <summary>Failures caused by an event's content, which no retry can fix.</summary>
     public static bool IsPoison(Exception e) => e is InvalidDataException or JsonException or NotSupportedException;
 
+    /// <param name="appends">The batch, grouped by the append that wrote each event.</param>
     /// <returns>How many events were dead-lettered.</returns>
     public static async Task<int> HandleAsync(
-        string consumer, IReadOnlyList<RecordedEvent> events, long watermark, Func<IReadOnlyList<RecordedEvent>, long, Task> handle,
+        string consumer, IReadOnlyList<IReadOnlyList<RecordedEvent>> appends, long watermark, Func<IReadOnlyList<RecordedEvent>, long, Task> handle,
         IDeadLetters deadLetters, TimeProvider clock, ILogger logger, CancellationToken ct)
     {
-        try
-        {
-            await handle(events, watermark);
-            return 0;
-        }
-        catch (Exception e) when (IsPoison(e))
-        {
-        }
+        if (await HandledAsync([.. appends.SelectMany(a => a)], watermark, handle) is null) return 0;
         var deadLettered = 0;
-        foreach (var single in events)
+        foreach (var append in appends)
         {
-            try
+            if (append.Count > 1 && await HandledAsync(append, 0, handle) is null) continue;
+            foreach (var single in append)
             {
-                await handle([single], 0);
-            }
-            catch (Exception poison) when (IsPoison(poison))
-            {
+                if (await HandledAsync([single], 0, handle) is not { } poison) continue;
                 logger.LogError(poison, "{Consumer} cannot handle {EventType} at position {Position} ({StreamId}@{Version}); dead-lettered",
                     consumer, single.EventType, single.Position, single.StreamId, single.StreamVersion);
                 await deadLetters.AddAsync(consumer, single, $"{poison.GetType().Name}: {poison.Message}", clock.GetUtcNow(), ct);
@@ -45,5 +38,19 @@ public static class PoisonEvents
         }
         await handle([], watermark);
         return deadLettered;
+    }
+
+    /// <returns>Null when handled; the exception when the events' content is what the consumer refused.</returns>
+    private static async Task<Exception?> HandledAsync(IReadOnlyList<RecordedEvent> events, long watermark, Func<IReadOnlyList<RecordedEvent>, long, Task> handle)
+    {
+        try
+        {
+            await handle(events, watermark);
+            return null;
+        }
+        catch (Exception e) when (IsPoison(e))
+        {
+            return e;
+        }
     }
 }

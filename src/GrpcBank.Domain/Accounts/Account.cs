@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LanguageExt;
 using static LanguageExt.Prelude;
 
@@ -56,7 +57,7 @@ public static class Account
     public static readonly Decider<AccountCommand, AccountEvent, AccountState> Decider =
         new(AccountState.Initial, Decide, Evolve);
 
-    public static string StreamId(string accountId) => $"account-{accountId}";
+    public static string StreamId(string accountId) => StreamIds.Of(StreamKind.Account, accountId);
 
     // ---- Decisions ----
 
@@ -76,13 +77,15 @@ public static class Account
             () => new AccountEvent.RefundDebited(state.AccountId, c.Movement)),
         AccountCommand.CreditForRefund c => Credit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
             () => new AccountEvent.RefundCredited(state.AccountId, c.Movement)),
-        _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown account command"),
+        // C# cannot prove a closed hierarchy exhaustive; ExhaustivenessTests prove no command gets here.
+        _ => throw new UnreachableException($"unknown account command {command.GetType().Name}"),
     };
 
     private static Either<Rejection, Seq<AccountEvent>> Open(AccountCommand.OpenAccount c, AccountState s) =>
-        s.Status == AccountStatus.Unopened
-            ? Events(new AccountEvent.AccountOpened(c.AccountId, c.OwnerName, c.CurrencyCode))
-            : new Rejection.AccountAlreadyExists(c.AccountId);
+        s.Status != AccountStatus.Unopened ? new AccountRejection.AccountAlreadyExists(c.AccountId)
+        : string.IsNullOrWhiteSpace(c.OwnerName) ? new AccountRejection.OwnerNameRequired(c.AccountId)
+        : !Currency.IsKnown(c.CurrencyCode) ? new MoneyRejection.UnknownCurrency(c.CurrencyCode)
+        : Events(new AccountEvent.AccountOpened(c.AccountId, c.OwnerName, c.CurrencyCode));
 
     private static Either<Rejection, Seq<AccountEvent>> Deposit(AccountCommand.DepositMoney c, AccountState s) =>
         Credit(s, c.AccountId, c.AmountMinor, c.CurrencyCode,
@@ -99,7 +102,7 @@ public static class Account
         ?? MustNotBeClosed(s)
         ?? MovementRules(s, amountMinor, currencyCode)
         ?? (s.BalanceMinor + amountMinor > Money.MaxBalanceMinor
-            ? new Rejection.BalanceLimitExceeded(s.BalanceMinor, amountMinor)
+            ? new AccountRejection.BalanceLimitExceeded(s.BalanceMinor, amountMinor)
             : null)
         ?? Events(credited());
 
@@ -109,8 +112,8 @@ public static class Account
         MustExist(s, accountId)
         ?? MustNotBeClosed(s)
         ?? MovementRules(s, amountMinor, currencyCode)
-        ?? (s.Status == AccountStatus.Frozen ? new Rejection.AccountFrozen(s.AccountId) : null)
-        ?? (amountMinor > s.BalanceMinor ? new Rejection.InsufficientFunds(s.BalanceMinor, amountMinor) : null)
+        ?? (s.Status == AccountStatus.Frozen ? new AccountRejection.AccountFrozen(s.AccountId) : null)
+        ?? (amountMinor > s.BalanceMinor ? new AccountRejection.InsufficientFunds(s.BalanceMinor, amountMinor) : null)
         ?? Events(debited());
 
     private static Either<Rejection, Seq<AccountEvent>> Freeze(AccountCommand.FreezeAccount c, AccountState s) =>
@@ -130,18 +133,18 @@ public static class Account
     private static Either<Rejection, Seq<AccountEvent>> Close(AccountCommand.CloseAccount c, AccountState s) =>
         MustExist(s, c.AccountId)
         ?? MustNotBeClosed(s)
-        ?? (s.BalanceMinor != 0 ? new Rejection.BalanceNotZero(s.BalanceMinor) : null)
+        ?? (s.BalanceMinor != 0 ? new AccountRejection.BalanceNotZero(s.BalanceMinor) : null)
         ?? Events(new AccountEvent.AccountClosed(s.AccountId));
 
     private static Rejection? MustExist(AccountState s, string accountId) =>
-        s.Status == AccountStatus.Unopened ? new Rejection.AccountNotFound(accountId) : null;
+        s.Status == AccountStatus.Unopened ? new AccountRejection.AccountNotFound(accountId) : null;
 
     private static Rejection? MustNotBeClosed(AccountState s) =>
-        s.Status == AccountStatus.Closed ? new Rejection.AccountClosed(s.AccountId) : null;
+        s.Status == AccountStatus.Closed ? new AccountRejection.AccountClosed(s.AccountId) : null;
 
     private static Rejection? MovementRules(AccountState s, long amountMinor, string currencyCode) =>
-        !Money.IsValidAmount(amountMinor) ? new Rejection.InvalidAmount(amountMinor)
-        : currencyCode != s.CurrencyCode ? new Rejection.CurrencyMismatch(s.CurrencyCode, currencyCode)
+        !Money.IsValidAmount(amountMinor) ? new MoneyRejection.InvalidAmount(amountMinor)
+        : currencyCode != s.CurrencyCode ? new AccountRejection.CurrencyMismatch(s.CurrencyCode, currencyCode)
         : null;
 
     private static Either<Rejection, Seq<AccountEvent>> Events(params AccountEvent[] events) => toSeq(events);
@@ -160,6 +163,6 @@ public static class Account
         AccountEvent.PaymentCredited m => s with { BalanceMinor = s.BalanceMinor + m.Movement.AmountMinor },
         AccountEvent.RefundDebited m => s with { BalanceMinor = s.BalanceMinor - m.Movement.AmountMinor },
         AccountEvent.RefundCredited m => s with { BalanceMinor = s.BalanceMinor + m.Movement.AmountMinor },
-        _ => s,
+        _ => throw new UnreachableException($"unknown account event {e.GetType().Name}"),
     };
 }

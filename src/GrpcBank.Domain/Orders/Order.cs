@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LanguageExt;
 using static LanguageExt.Prelude;
 
@@ -16,10 +17,10 @@ public abstract record OrderCommand
 {
     private OrderCommand() { }
 
-    /// <summary>The payment id is chosen by the caller so that the payment process can be traced from the start.</summary>
+    /// <summary>The order's payment is named after it (<see cref="Order.PaymentIdOf"/>), so it is traceable from the start.</summary>
     public sealed record PlaceOrder(
         string OrderId, string CustomerAccountId, string MerchantAccountId, long AmountMinor, string CurrencyCode,
-        string Description, string PaymentId) : OrderCommand;
+        string Description) : OrderCommand;
     public sealed record CancelOrder(string OrderId, string Reason) : OrderCommand;
 
     // Outcomes of the payment, issued by the payment process.
@@ -44,7 +45,17 @@ public static class Order
 {
     public static readonly Decider<OrderCommand, OrderEvent, OrderState> Decider = new(OrderState.Initial, Decide, Evolve);
 
-    public static string StreamId(string orderId) => $"order-{orderId}";
+    public static string StreamId(string orderId) => StreamIds.Of(StreamKind.Order, orderId);
+
+    /// <summary>
+    /// The id of an order's payment: derived, not random, so the payment is found from the order id alone.
+    /// It is longer than the order id by <see cref="PaymentIdPrefix"/>; no plain transfer may take such an id.
+    /// </summary>
+    public static string PaymentIdOf(string orderId) => PaymentIdPrefix + orderId;
+
+    public const string PaymentIdPrefix = "order-";
+
+    public static bool IsOrderPaymentId(string paymentId) => paymentId.StartsWith(PaymentIdPrefix, StringComparison.Ordinal);
 
     // ---- Decisions ----
 
@@ -55,36 +66,38 @@ public static class Order
         {
             OrderStatus.Placed => Events(new OrderEvent.OrderCancelled(s.OrderId, c.Reason)),
             OrderStatus.Cancelled => Events(),
-            _ => new Rejection.OrderNotCancellable(s.OrderId, s.Status.ToString()),
+            _ => new OrderRejection.OrderNotCancellable(s.OrderId, s.Status),
         },
         OrderCommand.MarkOrderPaid c => MustExist(s, c.OrderId) ?? MustBeItsPayment(s, c.PaymentId) ?? s.Status switch
         {
             OrderStatus.Placed => Events(new OrderEvent.OrderPaid(s.OrderId, c.PaymentId)),
             OrderStatus.Paid => Events(),
-            _ => new Rejection.OrderNotPayable(s.OrderId, s.Status.ToString()),
+            _ => new OrderRejection.OrderNotPayable(s.OrderId, s.Status),
         },
         OrderCommand.CancelOrderForFailedPayment c => MustExist(s, c.OrderId) ?? MustBeItsPayment(s, c.PaymentId) ?? s.Status switch
         {
             OrderStatus.Placed => Events(new OrderEvent.OrderCancelled(s.OrderId, c.Reason)),
             OrderStatus.Cancelled => Events(),
-            _ => new Rejection.OrderNotCancellable(s.OrderId, s.Status.ToString()),
+            _ => new OrderRejection.OrderNotCancellable(s.OrderId, s.Status),
         },
-        _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown order command"),
+        // C# cannot prove a closed hierarchy exhaustive; ExhaustivenessTests prove no command gets here.
+        _ => throw new UnreachableException($"unknown order command {command.GetType().Name}"),
     };
 
     private static Either<Rejection, Seq<OrderEvent>> Place(OrderCommand.PlaceOrder c, OrderState s) =>
-        s.Status != OrderStatus.Unplaced ? new Rejection.OrderAlreadyExists(c.OrderId)
-        : !Money.IsValidAmount(c.AmountMinor) ? new Rejection.InvalidAmount(c.AmountMinor)
-        : c.CustomerAccountId == c.MerchantAccountId ? new Rejection.SameAccount(c.CustomerAccountId)
+        s.Status != OrderStatus.Unplaced ? new OrderRejection.OrderAlreadyExists(c.OrderId)
+        : !Money.IsValidAmount(c.AmountMinor) ? new MoneyRejection.InvalidAmount(c.AmountMinor)
+        : !Currency.IsKnown(c.CurrencyCode) ? new MoneyRejection.UnknownCurrency(c.CurrencyCode)
+        : c.CustomerAccountId == c.MerchantAccountId ? new MoneyRejection.SameAccount(c.CustomerAccountId)
         : Events(new OrderEvent.OrderPlaced(
-            c.OrderId, c.CustomerAccountId, c.MerchantAccountId, c.AmountMinor, c.CurrencyCode, c.Description, c.PaymentId));
+            c.OrderId, c.CustomerAccountId, c.MerchantAccountId, c.AmountMinor, c.CurrencyCode, c.Description, PaymentIdOf(c.OrderId)));
 
     /// <summary>An order is paid by exactly one payment: only that payment may settle it.</summary>
     private static Rejection? MustBeItsPayment(OrderState s, string paymentId) =>
-        paymentId != s.PaymentId ? new Rejection.PaymentMismatch(s.OrderId, paymentId) : null;
+        paymentId != s.PaymentId ? new OrderRejection.PaymentMismatch(s.OrderId, paymentId) : null;
 
     private static Rejection? MustExist(OrderState s, string orderId) =>
-        s.Status == OrderStatus.Unplaced ? new Rejection.OrderNotFound(orderId) : null;
+        s.Status == OrderStatus.Unplaced ? new OrderRejection.OrderNotFound(orderId) : null;
 
     private static Either<Rejection, Seq<OrderEvent>> Events(params OrderEvent[] events) => toSeq(events);
 
@@ -96,7 +109,7 @@ public static class Order
             OrderStatus.Placed, p.OrderId, p.CustomerAccountId, p.MerchantAccountId, p.AmountMinor, p.CurrencyCode, p.PaymentId),
         OrderEvent.OrderPaid => s with { Status = OrderStatus.Paid },
         OrderEvent.OrderCancelled => s with { Status = OrderStatus.Cancelled },
-        _ => s,
+        _ => throw new UnreachableException($"unknown order event {e.GetType().Name}"),
     };
 }
 

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Orders;
 using LanguageExt;
 using static LanguageExt.Prelude;
 
@@ -20,9 +22,9 @@ public abstract record PaymentCommand
 {
     private PaymentCommand() { }
 
-    /// <summary>OrderId is empty for a plain transfer.</summary>
+    /// <summary>OrderId is None for a plain transfer.</summary>
     public sealed record InitiatePayment(
-        string PaymentId, string OrderId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode,
+        string PaymentId, Option<string> OrderId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode,
         string Reference) : PaymentCommand;
     public sealed record RequestRefund(string PaymentId, string Reason) : PaymentCommand;
 
@@ -66,7 +68,7 @@ public static class Payment
 {
     public static readonly Decider<PaymentCommand, PaymentEvent, PaymentState> Decider = new(PaymentState.Initial, Decide, Evolve);
 
-    public static string StreamId(string paymentId) => $"payment-{paymentId}";
+    public static string StreamId(string paymentId) => StreamIds.Of(StreamKind.Payment, paymentId);
 
     // ---- Decisions ----
 
@@ -75,7 +77,7 @@ public static class Payment
         PaymentCommand.InitiatePayment c => Initiate(c, s),
         PaymentCommand.RequestRefund c => MustExist(s, c.PaymentId) ?? (s.Status == PaymentStatus.Completed
             ? Events(new PaymentEvent.RefundRequested(s.PaymentId, s.ToAccountId, s.Movement, c.Reason, s.RefundAttempts + 1))
-            : new Rejection.PaymentNotRefundable(s.PaymentId, s.Status.ToString())),
+            : new PaymentRejection.PaymentNotRefundable(s.PaymentId, s.Status)),
         PaymentCommand.RecordPayerDebited c => When(s, c.PaymentId, PaymentStatus.Initiated,
             () => new PaymentEvent.PayerDebited(s.PaymentId, s.ToAccountId, s.Movement)),
         PaymentCommand.RecordPayerDebitFailed c => When(s, c.PaymentId, PaymentStatus.Initiated,
@@ -94,22 +96,25 @@ public static class Payment
             PaymentStatus.RefundPayeeDebited => Events(new PaymentEvent.PaymentRefunded(s.PaymentId, s.OrderId)),
             _ => Events(),
         },
-        _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown payment command"),
+        // C# cannot prove a closed hierarchy exhaustive; ExhaustivenessTests prove no command gets here.
+        _ => throw new UnreachableException($"unknown payment command {command.GetType().Name}"),
     };
 
     private static Either<Rejection, Seq<PaymentEvent>> Initiate(PaymentCommand.InitiatePayment c, PaymentState s) =>
-        s.Status != PaymentStatus.Uninitiated ? new Rejection.PaymentAlreadyExists(c.PaymentId)
-        : !Money.IsValidAmount(c.AmountMinor) ? new Rejection.InvalidAmount(c.AmountMinor)
-        : c.FromAccountId == c.ToAccountId ? new Rejection.SameAccount(c.FromAccountId)
+        s.Status != PaymentStatus.Uninitiated ? new PaymentRejection.PaymentAlreadyExists(c.PaymentId)
+        : c.OrderId.IsNone && Order.IsOrderPaymentId(c.PaymentId) ? new PaymentRejection.PaymentIdReserved(c.PaymentId)
+        : !Money.IsValidAmount(c.AmountMinor) ? new MoneyRejection.InvalidAmount(c.AmountMinor)
+        : !Currency.IsKnown(c.CurrencyCode) ? new MoneyRejection.UnknownCurrency(c.CurrencyCode)
+        : c.FromAccountId == c.ToAccountId ? new MoneyRejection.SameAccount(c.FromAccountId)
         : Events(new PaymentEvent.PaymentInitiated(
-            c.PaymentId, c.OrderId, c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
+            c.PaymentId, c.OrderId.IfNone(""), c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
 
     /// <summary>A reported outcome: recorded in the one state it belongs to, ignored (a redelivery) otherwise.</summary>
     private static Either<Rejection, Seq<PaymentEvent>> When(PaymentState s, string paymentId, PaymentStatus expected, Func<PaymentEvent> then) =>
         MustExist(s, paymentId) ?? (s.Status == expected ? Events(then()) : Events());
 
     private static Rejection? MustExist(PaymentState s, string paymentId) =>
-        s.Status == PaymentStatus.Uninitiated ? new Rejection.PaymentNotFound(paymentId) : null;
+        s.Status == PaymentStatus.Uninitiated ? new PaymentRejection.PaymentNotFound(paymentId) : null;
 
     private static Either<Rejection, Seq<PaymentEvent>> Events(params PaymentEvent[] events) => toSeq(events);
 
@@ -127,7 +132,7 @@ public static class Payment
         PaymentEvent.RefundPayeeDebited => s with { Status = PaymentStatus.RefundPayeeDebited },
         PaymentEvent.RefundFailed => s with { Status = PaymentStatus.Completed },
         PaymentEvent.PaymentRefunded => s with { Status = PaymentStatus.Refunded },
-        _ => s,
+        _ => throw new UnreachableException($"unknown payment event {e.GetType().Name}"),
     };
 }
 

@@ -18,7 +18,7 @@ public abstract record ProcessCommand
 /// <summary>
 /// One step of the process. <see cref="RequestId"/> is derived from (payment id, step), so a redelivered
 /// event issues the same, deduplicated command. <see cref="IfRejected"/> reports a business rejection back
-/// (given the rejection's reason) under <see cref="RejectedRequestId"/>; null when a rejection needs no reaction.
+/// (given the rejection's public reason, named at the edge) under <see cref="RejectedRequestId"/>; null when a rejection needs no reaction.
 /// Once that report is recorded the step is settled and must never be tried again: a payer who has since
 /// been funded must not be debited for a payment that already failed.
 /// </summary>
@@ -42,7 +42,7 @@ public static class PaymentProcess
     public static Seq<ProcessStep> React(object @event) => @event switch
     {
         OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "initiate", new ProcessCommand.ToPayment(o.PaymentId,
-            new PaymentCommand.InitiatePayment(o.PaymentId, o.OrderId, o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor, o.CurrencyCode, $"order {o.OrderId}")),
+            new PaymentCommand.InitiatePayment(o.PaymentId, Some(o.OrderId), o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor, o.CurrencyCode, $"order {o.OrderId}")),
             reason => new ProcessCommand.ToOrder(o.OrderId, new OrderCommand.CancelOrderForFailedPayment(o.OrderId, o.PaymentId, reason)))),
 
         PaymentEvent.PaymentInitiated p => Steps(Step(p.PaymentId, "debit-payer", new ProcessCommand.ToAccount(p.FromAccountId,

@@ -24,33 +24,16 @@ public static class ErrorMapper
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
     };
 
-    public static RpcException ToRpcException(Rejection rejection) => rejection switch
+    public static RpcException ToRpcException(Rejection rejection)
     {
-        Rejection.AccountNotFound r => Error(Code.NotFound, r.Reason, $"account '{r.AccountId}' does not exist"),
-        Rejection.AccountAlreadyExists r => Error(Code.AlreadyExists, r.Reason, $"account '{r.AccountId}' already exists"),
-        Rejection.InvalidAmount r => Invalid("amount_minor", $"must be between 1 and {Money.MaxAmountMinor} minor units, was {r.AmountMinor}"),
-        Rejection.CurrencyMismatch r => Error(Code.FailedPrecondition, r.Reason,
-            $"the account holds {r.AccountCurrency}, not {r.RequestedCurrency}", ("account_currency", r.AccountCurrency)),
-        Rejection.InsufficientFunds r => Error(Code.FailedPrecondition, r.Reason,
-            $"balance {r.BalanceMinor} is less than {r.RequestedMinor}", ("balance_minor", r.BalanceMinor.ToString())),
-        Rejection.BalanceLimitExceeded r => Error(Code.FailedPrecondition, r.Reason,
-            $"a balance above {Money.MaxBalanceMinor} minor units is not allowed"),
-        Rejection.AccountFrozen r => Error(Code.FailedPrecondition, r.Reason, $"account '{r.AccountId}' is frozen"),
-        Rejection.AccountClosed r => Error(Code.FailedPrecondition, r.Reason, $"account '{r.AccountId}' is closed"),
-        Rejection.BalanceNotZero r => Error(Code.FailedPrecondition, r.Reason,
-            $"the balance must be zero to close the account, it is {r.BalanceMinor}", ("balance_minor", r.BalanceMinor.ToString())),
-        Rejection.OrderNotFound r => Error(Code.NotFound, r.Reason, $"order '{r.OrderId}' does not exist"),
-        Rejection.OrderAlreadyExists r => Error(Code.AlreadyExists, r.Reason, $"order '{r.OrderId}' already exists"),
-        Rejection.OrderNotCancellable r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is {r.Status.ToLowerInvariant()}"),
-        Rejection.OrderNotPayable r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is {r.Status.ToLowerInvariant()}"),
-        Rejection.SameAccount r => Error(Code.FailedPrecondition, r.Reason, $"money cannot move from account '{r.AccountId}' to itself"),
-        Rejection.PaymentMismatch r => Error(Code.FailedPrecondition, r.Reason, $"order '{r.OrderId}' is not paid by payment '{r.PaymentId}'"),
-        Rejection.PaymentNotFound r => Error(Code.NotFound, r.Reason, $"payment '{r.PaymentId}' does not exist"),
-        Rejection.PaymentAlreadyExists r => Error(Code.AlreadyExists, r.Reason, $"payment '{r.PaymentId}' already exists"),
-        Rejection.PaymentNotRefundable r => Error(Code.FailedPrecondition, r.Reason,
-            $"only a completed payment can be refunded; payment '{r.PaymentId}' is {r.Status.ToLowerInvariant()}"),
-        _ => Error(Code.FailedPrecondition, rejection.Reason, rejection.Reason),
-    };
+        var wire = WireRejection.Of(rejection);
+        return wire.Field is { } field
+            ? Invalid(field, wire.Message)
+            : Error(wire.Code, wire.Reason, wire.Message, wire.Metadata);
+    }
+
+    /// <summary>The public reason of a rejection (PROTOCOL.md), also recorded as the failure reason of a payment step.</summary>
+    public static string Reason(Rejection rejection) => WireRejection.Of(rejection).Reason;
 
     public static RpcException Error(Code code, string reason, string message, params (string Key, string Value)[] metadata)
     {

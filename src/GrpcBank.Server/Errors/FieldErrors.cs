@@ -1,6 +1,7 @@
 using Google.Rpc;
 using Grpc.Core;
 using GrpcBank.Domain;
+using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
 
 namespace GrpcBank.Server.Errors;
@@ -32,8 +33,8 @@ public sealed class FieldErrors
     public static bool IsId(string value, int maxLength = MaxIdLength) =>
         value.Length > 0 && value.Length <= maxLength && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    /// <summary>Payment ids: an order's payment is named "order-" + the order id, so they may be longer.</summary>
-    public FieldErrors PaymentId(string field, string value) => Id(field, value, maxLength: MaxIdLength + "order-".Length);
+    /// <summary>Payment ids: an order's payment is named after the order (Order.PaymentIdOf), so they may be longer.</summary>
+    public FieldErrors PaymentId(string field, string value) => Id(field, value, maxLength: MaxIdLength + Order.PaymentIdPrefix.Length);
 
     public FieldErrors RequestId(string value) =>
         value.Length > MaxRequestIdLength || !IsPrintable(value)

@@ -3,6 +3,8 @@ using Grpc.Core;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.History;
 using GrpcBank.Contracts.History.V1;
+using GrpcBank.Domain;
+using GrpcBank.Domain.Orders;
 using GrpcBank.Server.Errors;
 using DomainStatus = GrpcBank.Domain.Accounts.AccountStatus;
 using RecordedEvent = GrpcBank.Contracts.History.V1.RecordedEvent;
@@ -111,12 +113,8 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
         }
     }
 
-    private static bool IsStreamId(string streamId)
-    {
-        var dash = streamId.IndexOf('-');
-        return dash > 0 && streamId[..dash] is "account" or "order" or "payment"
-            && FieldErrors.IsId(streamId[(dash + 1)..], FieldErrors.MaxIdLength + "order-".Length);
-    }
+    private static bool IsStreamId(string streamId) =>
+        StreamIds.Parse(streamId).Exists(s => FieldErrors.IsId(s.AggregateId, FieldErrors.MaxIdLength + Order.PaymentIdPrefix.Length));
 
     private static bool IsValid(Timestamp t) => t.Seconds is >= -62135596800 and <= 253402300799 && t.Nanos is >= 0 and < 1_000_000_000;
 

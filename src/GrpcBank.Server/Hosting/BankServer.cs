@@ -58,6 +58,7 @@ public static class BankServer
         services.AddSingleton<ReadStoreSink>();
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<ReadStoreSink>());
         services.AddSingleton<ReadSideRebuild>();
+        services.AddSingleton<RejectionReason>(ErrorMapper.Reason);
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddSingleton<OutboxRelay>();
         services.AddSingleton<SubscriptionSlots>();

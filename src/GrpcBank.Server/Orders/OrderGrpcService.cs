@@ -26,15 +26,13 @@ public sealed class OrderGrpcService(Handlers handlers) : OrderService.OrderServ
         errors.ThrowIfAny();
 
         var orderId = request.OrderId.Length > 0 ? request.OrderId : Guid.CreateVersion7().ToString("N");
-        // Derived, not random: the order's payment can be found from the order id alone.
-        var paymentId = $"order-{orderId}";
         var command = new OrderCommand.PlaceOrder(orderId, request.CustomerAccountId, request.MerchantAccountId,
-            request.AmountMinor, request.CurrencyCode, request.Description, paymentId);
+            request.AmountMinor, request.CurrencyCode, request.Description);
         var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Orders.HandleAsync(
             orderId, command, CallContext.For(request, context), StreamReply.For<OrderState>(orderId), context.CancellationToken));
         return new PlaceOrderResponse
         {
-            OrderId = reply.AggregateId, Version = reply.Version, Position = position, PaymentId = $"order-{reply.AggregateId}",
+            OrderId = reply.AggregateId, Version = reply.Version, Position = position, PaymentId = Order.PaymentIdOf(reply.AggregateId),
         };
     }
 

@@ -1,7 +1,9 @@
 using Grpc.Core;
 using GrpcBank.Application.Commands;
 using GrpcBank.Contracts.Payments.V1;
+using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
+using static LanguageExt.Prelude;
 using GrpcBank.Server.Errors;
 using GrpcBank.Server.Hosting;
 using static GrpcBank.Server.Errors.FieldErrors;
@@ -24,12 +26,12 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
         if (request.FromAccountId.Length > 0 && request.FromAccountId == request.ToAccountId)
             errors.Add("to_account_id", "must differ from from_account_id");
         // Order payments are named after their order; a transfer may not take such a name.
-        if (request.PaymentId.StartsWith("order-", StringComparison.Ordinal))
-            errors.Add("payment_id", "must not start with 'order-' (reserved for order payments)");
+        if (Order.IsOrderPaymentId(request.PaymentId))
+            errors.Add("payment_id", $"must not start with '{Order.PaymentIdPrefix}' (reserved for order payments)");
         errors.ThrowIfAny();
 
         var paymentId = request.PaymentId.Length > 0 ? request.PaymentId : Guid.CreateVersion7().ToString("N");
-        var command = new PaymentCommand.InitiatePayment(paymentId, "", request.FromAccountId, request.ToAccountId,
+        var command = new PaymentCommand.InitiatePayment(paymentId, None, request.FromAccountId, request.ToAccountId,
             request.AmountMinor, request.CurrencyCode, request.Reference);
         var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Payments.HandleAsync(
             paymentId, command, CallContext.For(request, context), StreamReply.For<PaymentState>(paymentId), context.CancellationToken));

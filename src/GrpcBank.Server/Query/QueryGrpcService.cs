@@ -4,6 +4,9 @@ using GrpcBank.Application.ReadSide;
 using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Domain;
 using GrpcBank.Server.Errors;
+using AccountRejection = GrpcBank.Domain.Accounts.AccountRejection;
+using OrderRejection = GrpcBank.Domain.Orders.OrderRejection;
+using PaymentRejection = GrpcBank.Domain.Payments.PaymentRejection;
 
 namespace GrpcBank.Server.Query;
 
@@ -20,7 +23,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
         var position = await WaitFor(request.MinPosition, context);
         var view = await readStore.GetAccountAsync(request.AccountId, context.CancellationToken)
-            ?? throw ErrorMapper.ToRpcException(new Rejection.AccountNotFound(request.AccountId));
+            ?? throw ErrorMapper.ToRpcException(new AccountRejection.AccountNotFound(request.AccountId));
         return new GetAccountResponse { Account = ToProto(view), Position = position };
     }
 
@@ -29,7 +32,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         new FieldErrors().Id("order_id", request.OrderId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
         var position = await WaitFor(request.MinPosition, context);
         var view = await readStore.GetOrderAsync(request.OrderId, context.CancellationToken)
-            ?? throw ErrorMapper.ToRpcException(new Rejection.OrderNotFound(request.OrderId));
+            ?? throw ErrorMapper.ToRpcException(new OrderRejection.OrderNotFound(request.OrderId));
         return new GetOrderResponse { Order = ToProto(view), Position = position };
     }
 
@@ -38,7 +41,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         new FieldErrors().PaymentId("payment_id", request.PaymentId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
         var position = await WaitFor(request.MinPosition, context);
         var view = await readStore.GetPaymentAsync(request.PaymentId, context.CancellationToken)
-            ?? throw ErrorMapper.ToRpcException(new Rejection.PaymentNotFound(request.PaymentId));
+            ?? throw ErrorMapper.ToRpcException(new PaymentRejection.PaymentNotFound(request.PaymentId));
         return new GetPaymentResponse { Payment = ToProto(view), Position = position };
     }
 
@@ -159,7 +162,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
     private async Task MustExist(string accountId, ServerCallContext context)
     {
         if (await readStore.GetAccountAsync(accountId, context.CancellationToken) is null)
-            throw ErrorMapper.ToRpcException(new Rejection.AccountNotFound(accountId));
+            throw ErrorMapper.ToRpcException(new AccountRejection.AccountNotFound(accountId));
     }
 
     private async Task<long> WaitFor(long minPosition, ServerCallContext context)

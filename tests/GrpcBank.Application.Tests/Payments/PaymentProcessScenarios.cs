@@ -5,6 +5,7 @@ using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
 using Microsoft.Extensions.Logging.Abstractions;
+using static LanguageExt.Prelude;
 
 namespace GrpcBank.Application.Tests.Payments;
 
@@ -19,6 +20,7 @@ public sealed class PaymentProcessScenarios
     private const string Merchant = "acc-merchant";
     private const string OrderId = "ord-0001";
     private const string PaymentId = "pay-0001";
+    private static readonly string OrderPaymentId = Order.PaymentIdOf(OrderId);
     private const string Eur = "EUR";
     private const long Price = 2_500;
 
@@ -34,7 +36,7 @@ public sealed class PaymentProcessScenarios
         Assert.Equal(OrderStatus.Paid, world.OrderOf(OrderId).Status);
         Assert.Equal(10_000 - Price, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(Price, world.AccountOf(Merchant).BalanceMinor);
-        Assert.Equal(PaymentStatus.Completed, world.PaymentOf(PaymentId).Status);
+        Assert.Equal(PaymentStatus.Completed, world.PaymentOf(OrderPaymentId).Status);
     }
 
     [Theory]
@@ -47,10 +49,10 @@ public sealed class PaymentProcessScenarios
         await world.Run(PlaceOrder());
 
         Assert.Equal(OrderStatus.Cancelled, world.OrderOf(OrderId).Status);
-        Assert.Equal("INSUFFICIENT_FUNDS", Assert.IsType<OrderEvent.OrderCancelled>(world.LastEventOf(Order.StreamId(OrderId))).Reason);
+        Assert.Equal(nameof(AccountRejection.InsufficientFunds), Assert.IsType<OrderEvent.OrderCancelled>(world.LastEventOf(Order.StreamId(OrderId))).Reason);
         Assert.Equal(Price - 1, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(0, world.AccountOf(Merchant).BalanceMinor);
-        Assert.Equal(PaymentStatus.Failed, world.PaymentOf(PaymentId).Status);
+        Assert.Equal(PaymentStatus.Failed, world.PaymentOf(OrderPaymentId).Status);
     }
 
     [Theory]
@@ -63,12 +65,12 @@ public sealed class PaymentProcessScenarios
 
         await world.Run(PlaceOrder());
 
-        var payment = world.PaymentOf(PaymentId);
+        var payment = world.PaymentOf(OrderPaymentId);
         Assert.Equal(PaymentStatus.Failed, payment.Status);
-        Assert.Equal("ACCOUNT_CLOSED", payment.FailureReason);
+        Assert.Equal(nameof(AccountRejection.AccountClosed), payment.FailureReason);
         Assert.Equal(10_000, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(OrderStatus.Cancelled, world.OrderOf(OrderId).Status);
-        Assert.Equal("ACCOUNT_CLOSED", Assert.IsType<OrderEvent.OrderCancelled>(world.LastEventOf(Order.StreamId(OrderId))).Reason);
+        Assert.Equal(nameof(AccountRejection.AccountClosed), Assert.IsType<OrderEvent.OrderCancelled>(world.LastEventOf(Order.StreamId(OrderId))).Reason);
     }
 
     [Theory]
@@ -84,7 +86,7 @@ public sealed class PaymentProcessScenarios
         var second = await world.Run(RequestRefund());
 
         Assert.IsType<CommandOutcome<StreamReply>.Accepted>(first);
-        Assert.Equal("PAYMENT_NOT_REFUNDABLE", Assert.IsType<CommandOutcome<StreamReply>.Rejected>(second).Rejection.Reason);
+        Assert.IsType<PaymentRejection.PaymentNotRefundable>(Assert.IsType<CommandOutcome<StreamReply>.Rejected>(second).Rejection);
         Assert.Equal(PaymentStatus.Refunded, world.PaymentOf(PaymentId).Status);
         Assert.Equal(10_000, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(0, world.AccountOf(Merchant).BalanceMinor);
@@ -138,10 +140,10 @@ public sealed class PaymentProcessScenarios
     }
 
     private static ProcessCommand PlaceOrder() => new ProcessCommand.ToOrder(OrderId,
-        new OrderCommand.PlaceOrder(OrderId, Customer, Merchant, Price, Eur, "a teapot", PaymentId));
+        new OrderCommand.PlaceOrder(OrderId, Customer, Merchant, Price, Eur, "a teapot"));
 
     private static ProcessCommand Transfer() => new ProcessCommand.ToPayment(PaymentId,
-        new PaymentCommand.InitiatePayment(PaymentId, "", Customer, Merchant, Price, Eur, "rent"));
+        new PaymentCommand.InitiatePayment(PaymentId, None, Customer, Merchant, Price, Eur, "rent"));
 
     private static ProcessCommand RequestRefund() => new ProcessCommand.ToPayment(PaymentId,
         new PaymentCommand.RequestRefund(PaymentId, "damaged"));
@@ -159,7 +161,8 @@ public sealed class PaymentProcessScenarios
         {
             this.deliveries = deliveries;
             handlers = new Handlers(store, TimeProvider.System, new StreamLocks());
-            runner = new PaymentProcessRunner(handlers, store, NullLogger<PaymentProcessRunner>.Instance);
+            // The wire reasons belong to the edge; here a rejection is named by its type.
+            runner = new PaymentProcessRunner(handlers, store, rejection => rejection.GetType().Name, NullLogger<PaymentProcessRunner>.Instance);
         }
 
         public AccountState AccountOf(string id) => Account.Decider.Fold(Events(Account.StreamId(id)).Cast<AccountEvent>());

@@ -17,4 +17,16 @@ public sealed partial class AccountSpecs
     [Fact]
     public void GivenClosedAccount_WhenOpen_ThenAccountAlreadyExists() =>
         Snapshot.Match(Given(Opened, Closed).When(Open()).Then());
+
+    [Fact]
+    public void GivenNoAccount_WhenOpenWithoutCurrency_ThenUnknownCurrency() =>
+        Snapshot.Match(Given().When(Open(currency: "")).Then());
+
+    [Fact]
+    public void GivenNoAccount_WhenOpenInLowerCaseEur_ThenUnknownCurrency() =>
+        Snapshot.Match(Given().When(Open(currency: "eur")).Then());
+
+    [Fact]
+    public void GivenNoAccount_WhenOpenWithABlankOwnerName_ThenOwnerNameRequired() =>
+        Snapshot.Match(Given().When(Open(owner: "  ")).Then());
 }

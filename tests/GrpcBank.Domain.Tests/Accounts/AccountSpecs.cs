@@ -32,7 +32,7 @@ public sealed partial class AccountSpecs
 
     // ---- Commands ----
 
-    private static AccountCommand Open() => new AccountCommand.OpenAccount(Id, Owner, Eur);
+    private static AccountCommand Open(string owner = Owner, string currency = Eur) => new AccountCommand.OpenAccount(Id, owner, currency);
     private static AccountCommand Deposit(long amountMinor, string currency = Eur) =>
         new AccountCommand.DepositMoney(Id, amountMinor, currency, Reference);
     private static AccountCommand Withdraw(long amountMinor, string currency = Eur) =>

@@ -33,4 +33,8 @@ public sealed partial class OrderSpecs
     [Fact]
     public void GivenCancelledOrder_WhenPlace_ThenOrderAlreadyExists() =>
         Snapshot.Match(Given(Placed, Cancelled).When(Place()).Then());
+
+    [Fact]
+    public void GivenNoOrder_WhenPlaceWithoutCurrency_ThenUnknownCurrency() =>
+        Snapshot.Match(Given().When(Place(currency: "")).Then());
 }

@@ -9,7 +9,7 @@ public sealed partial class OrderSpecs
     private const string Id = "ord-0001";
     private const string Customer = "acc-customer";
     private const string Merchant = "acc-merchant";
-    private const string PaymentId = "pay-0001";
+    private static readonly string PaymentId = Order.PaymentIdOf(Id);
     private const string Eur = "EUR";
     private const long Price = 2_500;
 
@@ -26,8 +26,8 @@ public sealed partial class OrderSpecs
 
     // ---- Commands ----
 
-    private static OrderCommand Place(long amountMinor = Price, string merchant = Merchant) =>
-        new OrderCommand.PlaceOrder(Id, Customer, merchant, amountMinor, Eur, "a teapot", PaymentId);
+    private static OrderCommand Place(long amountMinor = Price, string merchant = Merchant, string currency = Eur) =>
+        new OrderCommand.PlaceOrder(Id, Customer, merchant, amountMinor, currency, "a teapot");
     private static OrderCommand Cancel() => new OrderCommand.CancelOrder(Id, "found it cheaper");
     private static OrderCommand MarkPaid() => new OrderCommand.MarkOrderPaid(Id, PaymentId);
     private static OrderCommand CancelForFailedPayment() =>

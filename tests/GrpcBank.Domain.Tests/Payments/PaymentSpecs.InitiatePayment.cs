@@ -1,3 +1,5 @@
+using GrpcBank.Domain.Orders;
+
 namespace GrpcBank.Domain.Tests.Payments;
 
 public sealed partial class PaymentSpecs
@@ -8,7 +10,7 @@ public sealed partial class PaymentSpecs
 
     [Fact]
     public void GivenNoPayment_WhenInitiateTransferWithoutOrder_ThenPaymentInitiated() =>
-        Snapshot.Match(Given().When(Initiate(orderId: "")).Then());
+        Snapshot.Match(Given().When(Initiate(orderId: null)).Then());
 
     [Fact]
     public void GivenNoPayment_WhenInitiateForZero_ThenInvalidAmount() =>
@@ -25,4 +27,12 @@ public sealed partial class PaymentSpecs
     [Fact]
     public void GivenFailedPayment_WhenInitiate_ThenPaymentAlreadyExists() =>
         Snapshot.Match(Given(Initiated, Failed("INSUFFICIENT_FUNDS")).When(Initiate()).Then());
+
+    [Fact]
+    public void GivenNoPayment_WhenInitiateTransferUnderAnOrdersPaymentId_ThenPaymentIdReserved() =>
+        Snapshot.Match(Given().When(Initiate(orderId: null, paymentId: Order.PaymentIdOf(OrderId))).Then());
+
+    [Fact]
+    public void GivenNoPayment_WhenInitiateInLowerCaseEur_ThenUnknownCurrency() =>
+        Snapshot.Match(Given().When(Initiate(currency: "eur")).Then());
 }

@@ -1,5 +1,6 @@
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Payments;
+using static LanguageExt.Prelude;
 
 namespace GrpcBank.Domain.Tests.Payments;
 
@@ -41,8 +42,9 @@ public sealed partial class PaymentSpecs
 
     // ---- Commands ----
 
-    private static PaymentCommand Initiate(long amountMinor = Amount, string payee = Payee, string orderId = OrderId) =>
-        new PaymentCommand.InitiatePayment(Id, orderId, Payer, payee, amountMinor, Eur, $"order {OrderId}");
+    private static PaymentCommand Initiate(
+        long amountMinor = Amount, string payee = Payee, string? orderId = OrderId, string paymentId = Id, string currency = Eur) =>
+        new PaymentCommand.InitiatePayment(paymentId, Optional(orderId), Payer, payee, amountMinor, currency, $"order {OrderId}");
     private static PaymentCommand RequestRefund() => new PaymentCommand.RequestRefund(Id, "damaged");
     private static PaymentCommand RecordPayerDebited() => new PaymentCommand.RecordPayerDebited(Id);
     private static PaymentCommand RecordPayerDebitFailed() => new PaymentCommand.RecordPayerDebitFailed(Id, "INSUFFICIENT_FUNDS");

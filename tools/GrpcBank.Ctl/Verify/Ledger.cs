@@ -1,4 +1,5 @@
 using GrpcBank.Application.EventStore;
+using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
@@ -56,21 +57,20 @@ public sealed class Ledger
                 $"version {streamVersion} at position {position} where {expected} was due: versions must run 1..N without gaps"));
         versions[streamId] = streamVersion;
 
-        var dash = streamId.IndexOf('-');
-        var (kind, id) = dash > 0 ? (streamId[..dash], streamId[(dash + 1)..]) : ("", streamId);
+        var (kind, id) = StreamIds.Parse(streamId).Match(s => ((StreamKind?)s.Kind, s.AggregateId), () => (null, streamId));
         try
         {
             switch (kind)
             {
-                case "account" when EventCodecs.Accounts.Knows(eventType):
+                case StreamKind.Account when EventCodecs.Accounts.Knows(eventType):
                     var e = EventCodecs.Accounts.Decode(eventType, dataJson);
                     Fold(accounts, id, Account.Decider, e, streamVersion, position);
                     Count(accounts[id].State, e);
                     return;
-                case "payment" when EventCodecs.Payments.Knows(eventType):
+                case StreamKind.Payment when EventCodecs.Payments.Knows(eventType):
                     Fold(payments, id, Payment.Decider, EventCodecs.Payments.Decode(eventType, dataJson), streamVersion, position);
                     return;
-                case "order" when EventCodecs.Orders.Knows(eventType):
+                case StreamKind.Order when EventCodecs.Orders.Knows(eventType):
                     Fold(orders, id, Order.Decider, EventCodecs.Orders.Decode(eventType, dataJson), streamVersion, position);
                     return;
             }

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using Google.Rpc;
+using GrpcBank.Domain;
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Orders;
+using GrpcBank.Domain.Payments;
+
+namespace GrpcBank.Server.Errors;
+
+/// <summary>
+/// How a rejection looks to a client: its status, its public UPPER_SNAKE_CASE reason (PROTOCOL.md; never renamed)
+/// and a message. A rejection of malformed input names its proto <see cref="Field"/> and is INVALID_ARGUMENT;
+/// it still has a reason, recorded when a payment step is refused for it.
+/// </summary>
+public sealed record WireRejection(Code Code, string Reason, string Message, string? Field = null, params (string Key, string Value)[] Metadata)
+{
+    // C# cannot prove these switches exhaustive; ExhaustivenessSpecs prove every rejection has its row.
+    public static WireRejection Of(Rejection rejection) => rejection switch
+    {
+        MoneyRejection r => Money(r),
+        AccountRejection r => Account(r),
+        OrderRejection r => Order(r),
+        PaymentRejection r => Payment(r),
+        _ => throw Unmapped(rejection),
+    };
+
+    private static WireRejection Money(MoneyRejection rejection) => rejection switch
+    {
+        MoneyRejection.InvalidAmount r => Invalid("INVALID_AMOUNT", "amount_minor",
+            $"must be between 1 and {Domain.Money.MaxAmountMinor} minor units, was {r.AmountMinor}"),
+        MoneyRejection.UnknownCurrency r => Invalid("UNKNOWN_CURRENCY", "currency_code",
+            $"must be an ISO 4217 currency code in upper case, e.g. EUR, was '{r.CurrencyCode}'"),
+        MoneyRejection.SameAccount r => Failed("SAME_ACCOUNT", $"money cannot move from account '{r.AccountId}' to itself"),
+        _ => throw Unmapped(rejection),
+    };
+
+    private static WireRejection Account(AccountRejection rejection) => rejection switch
+    {
+        AccountRejection.AccountNotFound r => new(Code.NotFound, "ACCOUNT_NOT_FOUND", $"account '{r.AccountId}' does not exist"),
+        AccountRejection.AccountAlreadyExists r => new(Code.AlreadyExists, "ACCOUNT_ALREADY_EXISTS", $"account '{r.AccountId}' already exists"),
+        AccountRejection.OwnerNameRequired => Invalid("OWNER_NAME_REQUIRED", "owner_name", "is required"),
+        AccountRejection.CurrencyMismatch r => Failed("CURRENCY_MISMATCH",
+            $"the account holds {r.AccountCurrency}, not {r.RequestedCurrency}", ("account_currency", r.AccountCurrency)),
+        AccountRejection.InsufficientFunds r => Failed("INSUFFICIENT_FUNDS",
+            $"balance {r.BalanceMinor} is less than {r.RequestedMinor}", ("balance_minor", r.BalanceMinor.ToString())),
+        AccountRejection.BalanceLimitExceeded => Failed("BALANCE_LIMIT_EXCEEDED",
+            $"a balance above {Domain.Money.MaxBalanceMinor} minor units is not allowed"),
+        AccountRejection.AccountFrozen r => Failed("ACCOUNT_FROZEN", $"account '{r.AccountId}' is frozen"),
+        AccountRejection.AccountClosed r => Failed("ACCOUNT_CLOSED", $"account '{r.AccountId}' is closed"),
+        AccountRejection.BalanceNotZero r => Failed("BALANCE_NOT_ZERO",
+            $"the balance must be zero to close the account, it is {r.BalanceMinor}", ("balance_minor", r.BalanceMinor.ToString())),
+        _ => throw Unmapped(rejection),
+    };
+
+    private static WireRejection Order(OrderRejection rejection) => rejection switch
+    {
+        OrderRejection.OrderNotFound r => new(Code.NotFound, "ORDER_NOT_FOUND", $"order '{r.OrderId}' does not exist"),
+        OrderRejection.OrderAlreadyExists r => new(Code.AlreadyExists, "ORDER_ALREADY_EXISTS", $"order '{r.OrderId}' already exists"),
+        OrderRejection.OrderNotCancellable r => Failed("ORDER_NOT_CANCELLABLE", $"order '{r.OrderId}' is {Lower(r.Status)}"),
+        OrderRejection.OrderNotPayable r => Failed("ORDER_NOT_PAYABLE", $"order '{r.OrderId}' is {Lower(r.Status)}"),
+        OrderRejection.PaymentMismatch r => Failed("PAYMENT_MISMATCH", $"order '{r.OrderId}' is not paid by payment '{r.PaymentId}'"),
+        _ => throw Unmapped(rejection),
+    };
+
+    private static WireRejection Payment(PaymentRejection rejection) => rejection switch
+    {
+        PaymentRejection.PaymentNotFound r => new(Code.NotFound, "PAYMENT_NOT_FOUND", $"payment '{r.PaymentId}' does not exist"),
+        PaymentRejection.PaymentAlreadyExists r => new(Code.AlreadyExists, "PAYMENT_ALREADY_EXISTS", $"payment '{r.PaymentId}' already exists"),
+        PaymentRejection.PaymentNotRefundable r => Failed("PAYMENT_NOT_REFUNDABLE",
+            $"only a completed payment can be refunded; payment '{r.PaymentId}' is {Lower(r.Status)}"),
+        PaymentRejection.PaymentIdReserved => Invalid("PAYMENT_ID_RESERVED", "payment_id",
+            $"must not start with '{Domain.Orders.Order.PaymentIdPrefix}' (reserved for order payments)"),
+        _ => throw Unmapped(rejection),
+    };
+
+    private static WireRejection Failed(string reason, string message, params (string Key, string Value)[] metadata) =>
+        new(Code.FailedPrecondition, reason, message, null, metadata);
+
+    private static WireRejection Invalid(string reason, string field, string description) =>
+        new(Code.InvalidArgument, reason, description, field);
+
+    private static string Lower<TStatus>(TStatus status) where TStatus : struct, Enum => status.ToString().ToLowerInvariant();
+
+    private static UnreachableException Unmapped(Rejection rejection) => new($"rejection {rejection.GetType().Name} has no wire form");
+}
