@@ -15,27 +15,23 @@ internal sealed record DocumentWrite(string Index, string Id, long Version, long
 }
 
 /// <summary>
-/// Sends whole documents through <c>_bulk</c>, returning once they are searchable (<c>refresh=wait_for</c>), and reads
-/// every item: 409 under external versioning means already applied; 429 and 5xx are retried with backoff, a bounded
+/// Sends whole documents through <c>_bulk</c> and reads every item: 409 under external versioning means already applied; 429 and 5xx are retried with backoff, a bounded
 /// number of times, then the batch fails so the relay retries it; 404 (the index is gone, or the alias the write must go
 /// through) fails the batch too; any other refusal is poison and goes to the dead-letter index with an error log, never
 /// skipped silently.
 /// </summary>
 internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadStoreOptions options, ILogger logger)
 {
-    /// <summary>True when some write was already applied (a 409): stored, though not necessarily searchable yet.</summary>
     /// <param name="requireAlias">Every write must go through an alias: a missing alias fails instead of creating an index.</param>
-    public async Task<bool> WriteAsync(IReadOnlyList<DocumentWrite> writes, string deadLetters, bool requireAlias, CancellationToken ct)
+    public async Task WriteAsync(IReadOnlyList<DocumentWrite> writes, string deadLetters, bool requireAlias, CancellationToken ct)
     {
         var pending = writes;
         var poison = new List<(DocumentWrite Write, ResponseItem Item)>();
-        var alreadyApplied = false;
         for (var attempt = 1; pending.Count > 0; attempt++)
         {
             var response = await client.BulkAsync(new BulkRequest
             {
                 Operations = [.. pending.Select(w => w.Operation)],
-                Refresh = Refresh.WaitFor,
                 RequireAlias = requireAlias ? true : null,
             }, ct);
             var retry = new List<DocumentWrite>();
@@ -56,7 +52,6 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
                             break;
                         case 409:
                             logger.LogDebug("{Index}/{Id} v{Version} is already applied", pending[i].Index, pending[i].Id, pending[i].Version);
-                            alreadyApplied = true;
                             break;
                         case 404:
                             throw new ElasticsearchReadStoreException(
@@ -83,7 +78,6 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
         }
 
         if (poison.Count > 0) await DeadLetterAsync(poison, deadLetters, ct);
-        return alreadyApplied;
     }
 
     private async Task DeadLetterAsync(List<(DocumentWrite Write, ResponseItem Item)> poison, string deadLetters, CancellationToken ct)

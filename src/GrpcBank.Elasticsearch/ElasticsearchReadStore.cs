@@ -158,19 +158,14 @@ public sealed partial class ElasticsearchReadStore : IReadStore
 
         var lines = new List<DocumentWrite>();
         var changed = new Dictionary<(ViewIndex, string), long>(); // the last position that changed each view
-        var touched = new HashSet<ViewIndex>();
-        var alreadyApplied = false; // some event of the batch is in its view already: a redelivery
+        var touched = new HashSet<ViewIndex>(); // every view the batch is about, whether or not it changes it
         foreach (var e in events)
         {
             var id = IdOf(e);
             if (AccountProjection.Handles(e))
             {
                 touched.UnionWith([ViewIndex.Accounts, ViewIndex.Transactions]);
-                if (AccountProjection.Apply(accounts.GetValueOrDefault(id), e) is not { } applied)
-                {
-                    alreadyApplied = true;
-                    continue;
-                }
+                if (AccountProjection.Apply(accounts.GetValueOrDefault(id), e) is not { } applied) continue;
                 accounts[id] = applied.View;
                 changed[(ViewIndex.Accounts, id)] = e.Position;
                 if (applied.Line is { } line)
@@ -179,22 +174,14 @@ public sealed partial class ElasticsearchReadStore : IReadStore
             else if (OrderProjection.Handles(e))
             {
                 touched.Add(ViewIndex.Orders);
-                if (OrderProjection.Apply(orders.GetValueOrDefault(id), e) is not { } order)
-                {
-                    alreadyApplied = true;
-                    continue;
-                }
+                if (OrderProjection.Apply(orders.GetValueOrDefault(id), e) is not { } order) continue;
                 orders[id] = order;
                 changed[(ViewIndex.Orders, id)] = e.Position;
             }
             else if (PaymentProjection.Handles(e))
             {
                 touched.Add(ViewIndex.Payments);
-                if (PaymentProjection.Apply(payments.GetValueOrDefault(id), e) is not { } payment)
-                {
-                    alreadyApplied = true;
-                    continue;
-                }
+                if (PaymentProjection.Apply(payments.GetValueOrDefault(id), e) is not { } payment) continue;
                 payments[id] = payment;
                 changed[(ViewIndex.Payments, id)] = e.Position;
             }
@@ -211,12 +198,13 @@ public sealed partial class ElasticsearchReadStore : IReadStore
 
         // Lines first, every one stored (or already there) before any view moves: a redelivered batch derives lines only
         // for the events its views have not seen, so a view ahead of its lines would lose them for good.
-        // Both wait for a refresh, so what the watermark below promises is searchable when it is written.
-        alreadyApplied |= await bulk.WriteAsync(lines, Layout.DeadLetters, requireAlias: pinned is null, ct);
-        alreadyApplied |= await bulk.WriteAsync(views, Layout.DeadLetters, requireAlias: pinned is null, ct);
-        // What an earlier delivery wrote is stored, but maybe not yet searchable (its wait for a refresh may have been
-        // cut short): refresh before the watermark can promise it.
-        if (alreadyApplied && touched.Count > 0)
+        await bulk.WriteAsync(lines, Layout.DeadLetters, requireAlias: pinned is null, ct);
+        await bulk.WriteAsync(views, Layout.DeadLetters, requireAlias: pinned is null, ct);
+        // Views refresh only here, once the whole batch is stored (never on a timer, see IndexLayout.ViewRefreshInterval),
+        // so no search sees part of it; a refresh=wait_for write would wait for a refresh that never comes. Even a
+        // redelivered batch with nothing left to write refreshes: what its first delivery stored may not be searchable
+        // yet, and the watermark below promises it is.
+        if (touched.Count > 0)
         {
             var refresh = await client.Indices.RefreshAsync(Indices.Parse(string.Join(',', IndexLayout.All.Where(touched.Contains).Select(IndexName))), ct);
             if (!refresh.IsValidResponse) throw BulkWriter.Failure("_refresh", refresh);
