@@ -205,12 +205,15 @@ public sealed partial class ElasticsearchReadStore
     /// Text search on one text field, word by word and every word required, as in the embedded store: a word matches
     /// a term it starts (<c>match_bool_prefix</c> on the one word: a plain prefix query, however many terms share the
     /// prefix) or, with <paramref name="typos"/>, a term within AUTO edits (first letter exact). Each word is analyzed
-    /// like the field, so case and diacritics never matter. Empty text matches everything the filters let through.
+    /// like the field, so case and diacritics never matter. Blank text matches everything the filters let through;
+    /// words without a letter or digit are no words (the analyzer would keep an emoji as a term, the embedded store
+    /// would not), and text of only such words matches nothing.
     /// </summary>
     private static BoolQuery TextQuery(string field, string text, List<Query> filters, bool typos)
     {
-        var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-        if (words.Length == 0) return new BoolQuery { Filter = filters };
+        if (string.IsNullOrWhiteSpace(text)) return new BoolQuery { Filter = filters };
+        var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Where(w => w.Any(char.IsLetterOrDigit)).ToList();
+        if (words.Count == 0) return new BoolQuery { Must = [new MatchNoneQuery()], Filter = filters };
         return new BoolQuery
         {
             Must = words.Select(word => typos

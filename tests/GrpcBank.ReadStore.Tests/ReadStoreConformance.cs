@@ -192,12 +192,35 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
     [InlineData("o\"neil")]
     [InlineData("foo:bar")]
     [InlineData("AND OR NOT")]
-    [InlineData("*")]
     public async Task SearchWithQuerySyntax_IsTakenAsPlainText(string text)
     {
         await SeedNamesAsync();
         var page = await Store.SearchAccountsAsync(new AccountSearch(text, null, null, AccountOrder.Relevance, 10, null), None);
         Assert.True(page.TotalSize >= 0);
+    }
+
+    /// <summary>Text without a letter or digit has nothing to search for: it finds nothing (blank text is no query: everything).</summary>
+    [Theory]
+    [InlineData("*")]
+    [InlineData("\"")]
+    [InlineData("(")]
+    [InlineData("-")]
+    [InlineData("^")]
+    [InlineData("\U0001F600")]
+    [InlineData("* - ( ^ \" \u0301")]
+    public async Task SearchWithNothingSearchable_FindsNothing(string text)
+    {
+        await SeedNamesAsync();
+        await SeedOrdersAsync();
+
+        var accounts = await Store.SearchAccountsAsync(new AccountSearch(text, null, null, AccountOrder.Relevance, 10, null), None);
+        var byName = await Store.SearchAccountsAsync(new AccountSearch(text, null, null, AccountOrder.OwnerName, 10, null), None);
+
+        Assert.Equal((0, 0L), (accounts.Items.Count, accounts.TotalSize));
+        Assert.Equal((0, 0L), (byName.Items.Count, byName.TotalSize));
+        Assert.Empty(await OrdersFoundAsync(text));
+        Assert.True((await Store.SearchAccountsAsync(new AccountSearch(" ", null, null, AccountOrder.OwnerName, 10, null), None)).TotalSize >= Names.Length);
+        Assert.Equal(3, (await OrdersFoundAsync(" ")).Count);
     }
 
     [Fact]

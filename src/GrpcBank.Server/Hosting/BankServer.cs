@@ -54,7 +54,6 @@ public static class BankServer
         services.AddSingleton<Handlers>();
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
-        services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton<ReadStoreSink>();
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<ReadStoreSink>());
         services.AddSingleton<ReadSideRebuild>();
@@ -125,6 +124,7 @@ public static class BankServer
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
         services.AddSingleton<SwitchableReadStore>();
         services.AddSingleton<IReadStore>(sp => sp.GetRequiredService<SwitchableReadStore>());
+        services.AddQueries(configuration, dataDirectory);
         return postgresConfigured && elasticsearchConfigured ? null : dataDirectory;
     }
 }
