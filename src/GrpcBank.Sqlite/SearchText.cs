@@ -22,6 +22,12 @@ public static class SearchText
         return folded.ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
     }
 
+    /// <summary>
+    /// Text that is not blank but holds no token (only punctuation, symbols, emoji): there is nothing to search for, so
+    /// it finds nothing, as in every read store (Application's <c>AccountSearch</c>); blank text is no query at all.
+    /// </summary>
+    public static bool FindsNothing(string text, IReadOnlyList<string> tokens) => tokens.Count == 0 && !string.IsNullOrWhiteSpace(text);
+
     /// <summary>One FTS5 string literal: the token in double quotes, inner quotes doubled.</summary>
     public static string Quote(string token) => "\"" + token.Replace("\"", "\"\"") + "\"";
 

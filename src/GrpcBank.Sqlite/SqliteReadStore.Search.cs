@@ -39,7 +39,10 @@ public sealed partial class SqliteReadStore
             var filter = new Filter();
             string source;
             if (tokens.Count == 0)
+            {
                 source = $"select {Prefixed("a.", AccountColumns)}, 0.0 as score from accounts a";
+                if (SearchText.FindsNothing(query.Text, tokens)) filter.Add("0 = 1");
+            }
             else
             {
                 connection.CreateFunction("typo_distance", (string text) => SearchText.Distance(tokens, text));
@@ -137,6 +140,8 @@ public sealed partial class SqliteReadStore
             var tokens = SearchText.Tokens(query.Text);
             if (tokens.Count > 0)
                 filter.Add("o.rowid in (select rowid from orders_fts where orders_fts match $match)", ("$match", SearchText.PrefixMatch(tokens)));
+            else if (SearchText.FindsNothing(query.Text, tokens))
+                filter.Add("0 = 1");
             if (query.Status is { } status) filter.Add("o.status = $status", ("$status", status.ToString()));
             if (query.CustomerAccountId is { } customer) filter.Add("o.customer_account_id = $customer", ("$customer", customer));
             if (query.MerchantAccountId is { } merchant) filter.Add("o.merchant_account_id = $merchant", ("$merchant", merchant));

@@ -32,24 +32,24 @@ public sealed class InMemoryEventStore : IEventStore
     /// <summary>An append by someone other than the handler under test (another server, say).</summary>
     public AppendResult Append(AppendRequest request)
     {
+        var streams = request.InWriteOrder();
         lock (gate)
         {
-            // All or nothing, like the real stores: every guard is checked before anything is written.
-            var streams = request.InWriteOrder();
-            foreach (var s in streams)
-                if (VersionOf(s.StreamId) != s.ExpectedVersion) return new AppendResult.WrongExpectedVersion(s.StreamId, s.ExpectedVersion);
+            foreach (var stream in streams)
+                if (VersionOf(stream.StreamId) != stream.ExpectedVersion)
+                    return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
             if (request.Request is { } logged && requests.ContainsKey(logged.RequestId)) return new AppendResult.DuplicateRequest(logged.RequestId);
-            var versions = new List<StreamVersion>();
-            foreach (var s in streams)
+            var versions = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var stream in streams)
             {
-                var version = s.ExpectedVersion;
-                foreach (var e in s.Events)
-                    all.Add(new RecordedEvent(all.Count + 1, s.StreamId, ++version, e.EventId, e.EventType, e.DataJson, e.MetadataJson, request.RecordedAt));
-                versions.Add(new StreamVersion(s.StreamId, version));
+                var version = stream.ExpectedVersion;
+                foreach (var e in stream.Events)
+                    all.Add(new RecordedEvent(all.Count + 1, stream.StreamId, ++version, e.EventId, e.EventType, e.DataJson, e.MetadataJson, request.RecordedAt));
+                versions[stream.StreamId] = version;
             }
             if (request.Request is { } entry)
                 requests[entry.RequestId] = new LoggedRequest(entry.RequestId, entry.Fingerprint, entry.ReplyJson, all.Count);
-            return new AppendResult.Appended(request.Streams.Select(s => versions.Single(v => v.StreamId == s.StreamId)).ToList(), all.Count);
+            return new AppendResult.Appended([.. request.Streams.Select(s => new StreamVersion(s.StreamId, versions[s.StreamId]))], all.Count);
         }
     }
 

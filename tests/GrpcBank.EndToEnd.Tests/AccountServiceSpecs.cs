@@ -210,13 +210,4 @@ public abstract class AccountServiceSpecs : BankSpecs
 
         Assert.Single(await StreamAsync(id));
     }
-
-    [Fact]
-    public async Task AMinPositionTheReadSideCannotReach_IsUnavailable_NotStaleData()
-    {
-        var id = await Bank.OpenAsync();
-
-        await NotYetFresh(() => Host.Query.GetAccountAsync(
-            new GetAccountRequest { AccountId = id, MinPosition = long.MaxValue }, deadline: DateTime.UtcNow.AddSeconds(1)).ResponseAsync);
-    }
 }

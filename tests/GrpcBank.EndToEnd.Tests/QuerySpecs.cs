@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Orders.V1;
 using GrpcBank.Contracts.Query.V1;
+using Grpc.Core;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 
 namespace GrpcBank.EndToEnd.Tests;
@@ -111,6 +112,90 @@ public abstract class QuerySpecs : BankSpecs
         await Invalid(() => Query.SearchOrdersAsync(new SearchOrdersRequest { PageToken = first.NextPageToken }).ResponseAsync, "page_token");
         var second = await Query.SearchAccountsAsync(new SearchAccountsRequest { CurrencyCode = "CHF", PageSize = 5, PageToken = first.NextPageToken });
         Assert.Equal(["Owner 2"], second.Accounts.Select(a => a.OwnerName));
+    }
+
+    [Fact]
+    public async Task APageToken_AlteredInAnyByte_IsRefused_NamingPageToken()
+    {
+        long position = 0;
+        for (var i = 0; i < 3; i++) (_, position) = await OpenAsync($"Owner {i}", "CHF");
+        var request = new SearchAccountsRequest { CurrencyCode = "CHF", PageSize = 1, OrderBy = "owner_name", MinPosition = position };
+        var token = (await Query.SearchAccountsAsync(request)).NextPageToken;
+        Assert.NotEmpty(token);
+
+        // Every character of the token replaced by another of the token alphabet: each variant is refused.
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
+        for (var i = 0; i < token.Length; i++)
+        {
+            var altered = token[..i] + alphabet[(alphabet.IndexOf(token[i]) + 1 + i % 7) % alphabet.Length] + token[(i + 1)..];
+            await Invalid(() => Query.SearchAccountsAsync(new SearchAccountsRequest(request) { PageToken = altered }).ResponseAsync, "page_token");
+        }
+        // The cursor moved to another owner, re-encoded as a well-formed token without the key: refused too.
+        var payload = token.Split('.')[0];
+        var json = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(Base64(payload))).Replace("Owner 0", "Owner 1");
+        var forged = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(json)).TrimEnd('=').Replace('+', '-').Replace('/', '_')
+            + "." + token.Split('.')[1];
+        await Invalid(() => Query.SearchAccountsAsync(new SearchAccountsRequest(request) { PageToken = forged }).ResponseAsync, "page_token");
+        // The genuine token still works.
+        var second = await Query.SearchAccountsAsync(new SearchAccountsRequest(request) { PageToken = token });
+        Assert.Equal(["Owner 1"], second.Accounts.Select(a => a.OwnerName));
+    }
+
+    private static string Base64(string base64Url)
+    {
+        var base64 = base64Url.Replace('-', '+').Replace('_', '/');
+        return base64 + new string('=', (4 - base64.Length % 4) % 4);
+    }
+
+    [Fact]
+    public async Task AnUndefinedEnumValue_IsRefused_NamingTheContractsValues()
+    {
+        var e = await Fails(Grpc.Core.StatusCode.InvalidArgument,
+            () => Query.SearchAccountsAsync(new SearchAccountsRequest { Status = (AccountStatus)9 }).ResponseAsync);
+        var violation = Assert.Single(e.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations);
+        Assert.Equal("status", violation.Field);
+        Assert.Equal(
+            "must be one of ACCOUNT_STATUS_UNSPECIFIED, ACCOUNT_STATUS_ACTIVE, ACCOUNT_STATUS_FROZEN, ACCOUNT_STATUS_CLOSED",
+            violation.Description);
+        var orders = await Fails(Grpc.Core.StatusCode.InvalidArgument,
+            () => Query.SearchOrdersAsync(new SearchOrdersRequest { Status = (OrderStatus)42 }).ResponseAsync);
+        Assert.Contains("ORDER_STATUS_PAID", orders.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations[0].Description);
+    }
+
+    [Fact]
+    public async Task ASearchWithNothingSearchable_FindsNothing_WhileBlankFindsAll()
+    {
+        var (customer, _) = await OpenAsync("Ada Lovelace");
+        var (merchant, _) = await OpenAsync("Grace Hopper");
+        var position = (await Bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
+        {
+            CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 100, CurrencyCode = "EUR", Description = "books",
+        })).Position;
+
+        foreach (var query in new[] { "*", "\"", "( - ^", "\U0001F600" })
+        {
+            var found = await Query.SearchAccountsAsync(new SearchAccountsRequest { Query = query, MinPosition = position });
+            var orders = await Query.SearchOrdersAsync(new SearchOrdersRequest { Query = query, MinPosition = position });
+            Assert.Equal((query, 0, 0L, 0, 0L), (query, found.Accounts.Count, found.TotalSize, orders.Orders.Count, orders.TotalSize));
+        }
+        // Blank is no query at all: everything.
+        Assert.Equal(2, (await Query.SearchAccountsAsync(new SearchAccountsRequest { Query = " ", MinPosition = position })).TotalSize);
+        Assert.Equal(1, (await Query.SearchOrdersAsync(new SearchOrdersRequest { Query = " ", MinPosition = position })).TotalSize);
+    }
+
+    [Fact]
+    public async Task AMinPositionBeyondTheEventStoresHead_IsOutOfRangeAtOnce_NamingTheHead()
+    {
+        var (id, position) = await OpenAsync("Ada Lovelace");
+
+        var e = await Fails(Grpc.Core.StatusCode.OutOfRange, () => Query.GetAccountAsync(
+            new GetAccountRequest { AccountId = id, MinPosition = position + 1_000 }, deadline: DateTime.UtcNow.AddSeconds(60)).ResponseAsync);
+
+        var info = e.GetRpcStatus()!.GetDetail<Google.Rpc.ErrorInfo>();
+        Assert.Equal("MIN_POSITION_BEYOND_HEAD", info.Reason);
+        Assert.Equal(position.ToString(), info.Metadata["head_position"]);
+        Assert.Equal("min_position", Assert.Single(e.GetRpcStatus()!.GetDetail<Google.Rpc.BadRequest>().FieldViolations).Field);
+        await Fails(Grpc.Core.StatusCode.OutOfRange, () => Query.SearchAccountsAsync(new SearchAccountsRequest { MinPosition = long.MaxValue }).ResponseAsync);
     }
 
     [Fact]

@@ -14,10 +14,15 @@ namespace GrpcBank.Testing;
 public sealed class BankHost : IAsyncDisposable
 {
     private readonly Dictionary<string, string> settings;
+    private readonly Action<WebApplicationBuilder>? configure;
     private WebApplication? app;
     private GrpcChannel? channel;
 
-    private BankHost(Dictionary<string, string> settings) => this.settings = settings;
+    private BankHost(Dictionary<string, string> settings, Action<WebApplicationBuilder>? configure = null)
+    {
+        this.settings = settings;
+        this.configure = configure;
+    }
 
     /// <summary>An embedded-mode server with its own fresh data directory.</summary>
     public static Task<BankHost> StartEmbeddedAsync(params (string Key, string Value)[] extra)
@@ -36,10 +41,15 @@ public sealed class BankHost : IAsyncDisposable
     /// <summary>A server with exactly these settings.</summary>
     public static Task<BankHost> StartAsync(params (string Key, string Value)[] settings) => StartAsync([], settings);
 
-    public static async Task<BankHost> StartAsync(Dictionary<string, string> settings, params (string Key, string Value)[] extra)
+    public static Task<BankHost> StartAsync(Dictionary<string, string> settings, params (string Key, string Value)[] extra) =>
+        StartAsync(settings, null, extra);
+
+    /// <summary>A server with these settings, whose builder <paramref name="configure"/> may add to (a log capture, say).</summary>
+    public static async Task<BankHost> StartAsync(
+        Dictionary<string, string> settings, Action<WebApplicationBuilder>? configure, params (string Key, string Value)[] extra)
     {
         foreach (var (key, value) in extra) settings[key] = value;
-        var host = new BankHost(settings);
+        var host = new BankHost(settings, configure);
         await host.StartAsync();
         return host;
     }
@@ -78,7 +88,7 @@ public sealed class BankHost : IAsyncDisposable
     private async Task StartAsync()
     {
         var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").Append("--urls=http://127.0.0.1:0").ToArray();
-        app = BankServer.Build(args);
+        app = BankServer.Build(args, configure);
         await app.StartAsync();
         channel = GrpcChannel.ForAddress(GrpcUrl);
     }

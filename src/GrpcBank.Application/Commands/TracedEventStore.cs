@@ -13,10 +13,9 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
         using var activity = Telemetry.Source.StartActivity("event store append");
-        // A multi-stream append (a transfer) names every stream; the expected version is per stream, so only a single one is tagged.
         activity?.SetTag("grpcbank.stream_id", string.Join(",", request.Streams.Select(s => s.StreamId)));
         activity?.SetTag("grpcbank.event_count", request.Streams.Sum(s => s.Events.Count));
-        if (request.Streams.Count == 1) activity?.SetTag("grpcbank.expected_version", request.Streams[0].ExpectedVersion);
+        if (request.Streams is [var single]) activity?.SetTag("grpcbank.expected_version", single.ExpectedVersion);
         var started = Stopwatch.GetTimestamp();
         try
         {
@@ -33,7 +32,7 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
             if (result is AppendResult.Appended a)
             {
                 activity?.SetTag("grpcbank.position", a.Position);
-                if (a.Versions.Count == 1) activity?.SetTag("grpcbank.stream_version", a.Version);
+                if (a.Versions is [var version]) activity?.SetTag("grpcbank.stream_version", version.Version);
             }
             return result;
         }

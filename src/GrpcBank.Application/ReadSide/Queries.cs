@@ -11,7 +11,10 @@ public sealed record SortKey(string Value, string Id);
 
 public enum AccountOrder { Relevance, OwnerName, OwnerNameDesc, BalanceMinor, BalanceMinorDesc, OpenedAt, OpenedAtDesc }
 
-/// <param name="Text">Free text on owner names, or empty for all accounts.</param>
+/// <param name="Text">
+/// Free text on owner names; blank for all accounts. Text without a letter or digit (only punctuation, symbols or
+/// emoji) has nothing to search for and finds no account; the same holds for <see cref="OrderSearch"/>.
+/// </param>
 public sealed record AccountSearch(
     string Text, AccountViewStatus? Status, string? CurrencyCode, AccountOrder Order, int PageSize, SortKey? After);
 

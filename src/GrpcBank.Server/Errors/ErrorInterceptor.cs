@@ -4,8 +4,9 @@ using Grpc.Core.Interceptors;
 namespace GrpcBank.Server.Errors;
 
 /// <summary>
-/// The safety net at the edge: whatever escapes a service becomes a deliberate status, never UNKNOWN.
-/// Infrastructure failures are UNAVAILABLE (retryable) and logged with their cause.
+/// The safety net at the edge: whatever escapes a service becomes a deliberate status, never UNKNOWN. Transient
+/// infrastructure failures are UNAVAILABLE (safe to retry); anything else is a fault of the bank's own: INTERNAL, with an
+/// error id that the log line carries, so the one report a client can give leads to the stack trace.
 /// </summary>
 public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
 {
@@ -42,7 +43,17 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
             return context.Deadline <= DateTime.UtcNow
                 ? new RpcException(new Status(StatusCode.DeadlineExceeded, "the deadline passed before the bank answered; retry with the same request_id to learn the outcome"))
                 : new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
-        logger.LogError(e, "{Method} failed", context.Method);
-        return new RpcException(new Status(StatusCode.Unavailable, "the bank could not complete the call; it is safe to retry with the same request_id"));
+        if (TransientFailures.IsTransient(e))
+        {
+            logger.LogWarning(e, "{Method} failed on a transient infrastructure fault; answered UNAVAILABLE", context.Method);
+            return new RpcException(new Status(StatusCode.Unavailable, "the bank could not complete the call; it is safe to retry with the same request_id"));
+        }
+        var errorId = Guid.NewGuid().ToString("N")[..16];
+        logger.LogError(e, "{Method} failed with error id {ErrorId}", context.Method, errorId);
+        return ErrorMapper.Error(Google.Rpc.Code.Internal, InternalReason,
+            $"the bank failed on this call (error id {errorId}); report the id, and do not retry until it is fixed", ("error_id", errorId));
     }
+
+    /// <summary>The ErrorInfo reason of an INTERNAL answer; its metadata carries <c>error_id</c>.</summary>
+    public const string InternalReason = "INTERNAL_ERROR";
 }

@@ -1,19 +1,24 @@
 using System.Buffers.Binary;
+using System.IO.Compression;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
+using GrpcBank.Server.Security;
 
 namespace GrpcBank.Server.Errors;
 
 /// <summary>
-/// Answers INVALID_ARGUMENT for request bytes that are not the method's message (not protobuf, or a string field that
-/// is not UTF-8). grpc-dotnet decodes the request before any interceptor runs and would answer such bytes with UNKNOWN;
-/// this middleware decodes it first, against the method's descriptor, and only passes well-formed requests on.
+/// Judges the request body of every bank RPC before grpc-dotnet does, which would answer a broken one with UNKNOWN or
+/// INTERNAL: a missing, cut-short or doubled message, a compressed flag without a compression, gzip that does not
+/// inflate, or bytes that are not the method's message (not protobuf, or a string field that is not UTF-8) are
+/// INVALID_ARGUMENT; a message over the size limit is RESOURCE_EXHAUSTED. A caller the services would refuse (no valid
+/// key, a wrong role, too many failed attempts) hears that instead, so a broken body tells nothing before authentication. Well-formed requests pass on.
 /// </summary>
-public sealed class RequestDecoding(RequestDelegate next)
+public sealed class RequestDecoding(RequestDelegate next, Authenticator authenticator)
 {
-    private const int MaxMessageBytes = 1024 * 1024;
+    public const int MaxMessageBytes = 1024 * 1024;
+    private const int HeaderBytes = 5;
 
     private static readonly Dictionary<string, MessageDescriptor> RequestTypes = new[]
     {
@@ -28,66 +33,131 @@ public sealed class RequestDecoding(RequestDelegate next)
     .SelectMany(service => service.Methods.Where(m => !m.IsClientStreaming).Select(m => ($"/{service.FullName}/{m.Name}", m.InputType)))
     .ToDictionary(m => m.Item1, m => m.InputType);
 
+    private sealed record Refusal(Code Code, string Reason, string Message, string Problem);
+
     public async Task InvokeAsync(HttpContext context)
     {
         if (!RequestTypes.TryGetValue(context.Request.Path.Value ?? "", out var type)
-            || context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true
-            || context.Request.ContentLength > MaxMessageBytes + 5)
+            || context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
         {
             await next(context);
             return;
         }
 
-        context.Request.EnableBuffering(MaxMessageBytes + 5);
-        var body = new MemoryStream();
-        var buffer = new byte[16 * 1024];
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+        var (frame, length) = await ReadFrameAsync(context.Request.Body, context.RequestAborted);
+        if (Judge(frame.AsSpan(0, length), context.Request.Headers["grpc-encoding"].ToString(), type) is { } refusal)
         {
-            body.Write(buffer, 0, read);
-            // Oversized: leave it to grpc-dotnet, which answers RESOURCE_EXHAUSTED.
-            if (body.Length > MaxMessageBytes + 5) break;
-        }
-        context.Request.Body.Position = 0;
-
-        if (Problem(body.GetBuffer().AsSpan(0, (int)body.Length), type) is { } problem)
-        {
-            Refuse(context, type, problem);
+            try
+            {
+                // The caller is authenticated as the services would (key, role, failed-attempt throttle) before it hears anything about its body.
+                authenticator.Authenticate(context, context.Request.Path.Value!.Split('/')[1]);
+            }
+            catch (Grpc.Core.RpcException e)
+            {
+                Answer(context, (Code)e.StatusCode, e.Status.Detail, null);
+                return;
+            }
+            Answer(context, refusal.Code, refusal.Message, new ErrorInfo { Domain = ErrorMapper.Domain, Reason = refusal.Reason, Metadata = { ["problem"] = refusal.Problem } });
             return;
         }
+        // grpc-dotnet reads the same bytes again.
+        context.Request.Body = new MemoryStream(frame, 0, length, writable: false);
         await next(context);
     }
 
-    /// <summary>Why the gRPC frame does not hold a <paramref name="type"/>, or null when it does (or cannot be judged here).</summary>
-    private static string? Problem(ReadOnlySpan<byte> frame, MessageDescriptor type)
+    /// <summary>
+    /// The 5-byte frame header and the message it announces, plus one byte more if the body has it (a second message).
+    /// A declared length over the limit is not read: the header alone condemns it.
+    /// </summary>
+    private static async Task<(byte[] Frame, int Length)> ReadFrameAsync(Stream body, CancellationToken ct)
     {
-        if (frame.Length > MaxMessageBytes + 5 || frame.Length < 5 || frame[0] != 0) return null; // oversized, truncated or compressed: grpc-dotnet's call
-        var length = BinaryPrimitives.ReadUInt32BigEndian(frame[1..5]);
-        if (length != frame.Length - 5) return null;
+        var header = new byte[HeaderBytes];
+        var read = await body.ReadAtLeastAsync(header, HeaderBytes, throwOnEndOfStream: false, ct);
+        if (read < HeaderBytes || BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(1)) is var declared && declared > MaxMessageBytes)
+            return (header, read);
+        var frame = new byte[HeaderBytes + declared + 1];
+        header.CopyTo(frame, 0);
+        read += await body.ReadAtLeastAsync(frame.AsMemory(HeaderBytes), frame.Length - HeaderBytes, throwOnEndOfStream: false, ct);
+        return (frame, read);
+    }
+
+    /// <summary>Why the body is not one well-formed <paramref name="type"/>, or null when it is (or cannot be judged here).</summary>
+    private static Refusal? Judge(ReadOnlySpan<byte> frame, string encoding, MessageDescriptor type)
+    {
+        if (frame.Length == 0) return Malformed(type, "the request carries no message; a call takes exactly one");
+        if (frame.Length < HeaderBytes) return Malformed(type, $"the request ends after {frame.Length} of the 5 bytes of a gRPC frame header");
+        if (frame[0] > 1) return Malformed(type, $"unknown gRPC frame flags 0x{frame[0]:x2}");
+        var declared = BinaryPrimitives.ReadUInt32BigEndian(frame[1..HeaderBytes]);
+        if (declared > MaxMessageBytes)
+            return new Refusal(Code.ResourceExhausted, "MESSAGE_TOO_LARGE", $"the request message is larger than {MaxMessageBytes} bytes",
+                $"the frame declares {declared} bytes");
+        var carried = frame.Length - HeaderBytes;
+        if (carried < declared) return Malformed(type, $"the frame declares {declared} bytes but the request ends after {carried}");
+        if (carried > declared) return Malformed(type, "the request carries more than one message; a call takes exactly one");
+
+        var message = frame[HeaderBytes..].ToArray();
+        if (frame[0] == 1)
+        {
+            if (encoding is "" or "identity") return Malformed(type, "the message is flagged as compressed, but grpc-encoding names no compression");
+            // Other encodings are grpc-dotnet's to refuse (UNIMPLEMENTED, naming the ones it accepts).
+            if (encoding != "gzip") return null;
+            switch (Gunzip(message))
+            {
+                case null:
+                    return new Refusal(Code.ResourceExhausted, "MESSAGE_TOO_LARGE", $"the request message is larger than {MaxMessageBytes} bytes",
+                        "it inflates beyond the limit");
+                case { Error: { } error }:
+                    return Malformed(type, $"the message is not valid gzip: {error}");
+                case { Inflated: { } inflated }:
+                    message = inflated;
+                    break;
+            }
+        }
         try
         {
-            type.Parser.ParseFrom(frame[5..]);
+            type.Parser.ParseFrom(message);
             return null;
         }
         catch (InvalidProtocolBufferException e)
         {
-            return e.Message;
+            return Malformed(type, e.Message);
         }
     }
 
-    private static void Refuse(HttpContext context, MessageDescriptor type, string problem)
+    /// <summary>The inflated bytes, or why they are not gzip; null when they inflate beyond the limit.</summary>
+    private static (byte[]? Inflated, string? Error)? Gunzip(byte[] compressed)
     {
-        var status = new Google.Rpc.Status
+        try
         {
-            Code = (int)Code.InvalidArgument,
-            Message = $"the request is not a valid {type.FullName}",
-            Details = { Any.Pack(new ErrorInfo { Domain = ErrorMapper.Domain, Reason = "MALFORMED_REQUEST", Metadata = { ["problem"] = problem } }) },
-        };
-        // A trailers-only gRPC response: the status travels in the headers and the stream ends without a body.
+            using var gzip = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress);
+            var inflated = new MemoryStream();
+            var buffer = new byte[16 * 1024];
+            int read;
+            while ((read = gzip.Read(buffer)) > 0)
+            {
+                inflated.Write(buffer, 0, read);
+                if (inflated.Length > MaxMessageBytes) return null;
+            }
+            return (inflated.ToArray(), null);
+        }
+        catch (InvalidDataException e)
+        {
+            return (null, e.Message);
+        }
+    }
+
+    private static Refusal Malformed(MessageDescriptor type, string problem) =>
+        new(Code.InvalidArgument, "MALFORMED_REQUEST", $"the request is not a valid {type.FullName}", problem);
+
+    /// <summary>A trailers-only gRPC response: the status travels in the headers and the stream ends without a body.</summary>
+    private static void Answer(HttpContext context, Code code, string message, ErrorInfo? info)
+    {
+        var status = new Google.Rpc.Status { Code = (int)code, Message = message };
+        if (info is not null) status.Details.Add(Any.Pack(info));
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/grpc";
-        context.Response.Headers["grpc-status"] = ((int)Code.InvalidArgument).ToString();
-        context.Response.Headers["grpc-message"] = Uri.EscapeDataString(status.Message);
+        context.Response.Headers["grpc-status"] = ((int)code).ToString();
+        context.Response.Headers["grpc-message"] = Uri.EscapeDataString(message);
         context.Response.Headers["grpc-status-details-bin"] = Convert.ToBase64String(status.ToByteArray()).TrimEnd('=');
     }
 }

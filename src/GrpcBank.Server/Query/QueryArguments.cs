@@ -1,4 +1,6 @@
+using System.Reflection;
 using System.Text.Json;
+using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Server.Errors;
@@ -33,18 +35,18 @@ public static class QueryArguments
     }
 
     /// <summary>
-    /// The cursor of a page token issued for the same filters and order (<paramref name="filters"/>), whose sort
-    /// value has the form that order produces; otherwise a page_token error.
+    /// The cursor of a page token issued for the same filters and order (<paramref name="filters"/>), unaltered, whose
+    /// sort value has the form that order produces; otherwise a page_token error.
     /// </summary>
-    public static SortKey? After(FieldErrors errors, string pageToken, object?[] filters, Func<string, bool> fits)
+    public static SortKey? After(FieldErrors errors, PageTokens tokens, string pageToken, object?[] filters, Func<string, bool> fits)
     {
-        if (PageToken.TryDecode(pageToken, Fingerprint(filters), out var after) && (after is null || fits(after.Value))) return after;
-        errors.Add("page_token", "is not a token from a previous response to this same query (same filters and order)");
+        if (tokens.TryDecode(pageToken, Fingerprint(filters), out var after) && (after is null || fits(after.Value))) return after;
+        errors.Add("page_token", "is not a token from a previous response to this same query (same filters and order), as issued");
         return null;
     }
 
     /// <summary>The page token for the next page, bound to the filters and order.</summary>
-    public static string NextToken(SortKey? next, object?[] filters) => PageToken.Encode(next, Fingerprint(filters));
+    public static string NextToken(PageTokens tokens, SortKey? next, object?[] filters) => tokens.Encode(next, Fingerprint(filters));
 
     private static string Fingerprint(object?[] filters) => JsonSerializer.Serialize(filters);
 
@@ -79,9 +81,14 @@ public static class QueryArguments
     {
         if (Convert.ToInt32(value) == 0) return null;
         if (System.Enum.IsDefined(value)) return map(value);
-        errors.Add(field, $"must be one of {string.Join(", ", System.Enum.GetNames<TProto>())}");
+        errors.Add(field, $"must be one of {string.Join(", ", ContractNames<TProto>())}");
         return null;
     }
+
+    /// <summary>The values as the .proto names them (ACCOUNT_STATUS_ACTIVE, …), the zero value (any) first.</summary>
+    private static IEnumerable<string> ContractNames<TProto>() where TProto : struct, System.Enum =>
+        typeof(TProto).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Select(f => f.GetCustomAttribute<OriginalNameAttribute>()?.Name ?? f.Name);
 
     /// <summary>Empty: none; otherwise a known ISO 4217 code.</summary>
     public static string? Currency(FieldErrors errors, string currencyCode)

@@ -3,6 +3,7 @@ using Grpc.Core;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Domain;
+using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
 using AccountRejection = GrpcBank.Domain.Accounts.AccountRejection;
 using OrderRejection = GrpcBank.Domain.Orders.OrderRejection;
@@ -11,7 +12,7 @@ using PaymentRejection = GrpcBank.Domain.Payments.PaymentRejection;
 namespace GrpcBank.Server.Query;
 
 /// <summary>bank.query.v1.QueryService: answers from the read side, after waiting for min_position.</summary>
-public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter) : QueryService.QueryServiceBase
+public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter, PageTokens tokens) : QueryService.QueryServiceBase
 {
     /// <summary>How long a call without a deadline may wait for the read side to catch up.</summary>
     private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(5);
@@ -20,28 +21,22 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
 
     public override async Task<GetAccountResponse> GetAccount(GetAccountRequest request, ServerCallContext context)
     {
-        new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
-        var position = await WaitFor(request.MinPosition, context);
-        var view = await readStore.GetAccountAsync(request.AccountId, context.CancellationToken)
-            ?? throw ErrorMapper.ToRpcException(new AccountRejection.AccountNotFound(request.AccountId));
+        var (view, position) = await GetAsync(new FieldErrors().Id("account_id", request.AccountId), request.MinPosition,
+            ct => readStore.GetAccountAsync(request.AccountId, ct), new AccountRejection.AccountNotFound(request.AccountId), context);
         return new GetAccountResponse { Account = ToProto(view), Position = position };
     }
 
     public override async Task<GetOrderResponse> GetOrder(GetOrderRequest request, ServerCallContext context)
     {
-        new FieldErrors().Id("order_id", request.OrderId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
-        var position = await WaitFor(request.MinPosition, context);
-        var view = await readStore.GetOrderAsync(request.OrderId, context.CancellationToken)
-            ?? throw ErrorMapper.ToRpcException(new OrderRejection.OrderNotFound(request.OrderId));
+        var (view, position) = await GetAsync(new FieldErrors().Id("order_id", request.OrderId), request.MinPosition,
+            ct => readStore.GetOrderAsync(request.OrderId, ct), new OrderRejection.OrderNotFound(request.OrderId), context);
         return new GetOrderResponse { Order = ToProto(view), Position = position };
     }
 
     public override async Task<GetPaymentResponse> GetPayment(GetPaymentRequest request, ServerCallContext context)
     {
-        new FieldErrors().PaymentId("payment_id", request.PaymentId).NotNegative("min_position", request.MinPosition).ThrowIfAny();
-        var position = await WaitFor(request.MinPosition, context);
-        var view = await readStore.GetPaymentAsync(request.PaymentId, context.CancellationToken)
-            ?? throw ErrorMapper.ToRpcException(new PaymentRejection.PaymentNotFound(request.PaymentId));
+        var (view, position) = await GetAsync(new FieldErrors().PaymentId("payment_id", request.PaymentId), request.MinPosition,
+            ct => readStore.GetPaymentAsync(request.PaymentId, ct), new PaymentRejection.PaymentNotFound(request.PaymentId), context);
         return new GetPaymentResponse { Payment = ToProto(view), Position = position };
     }
 
@@ -145,11 +140,11 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         Func<int, SortKey?, CancellationToken, Task<Page<T>>> query, ServerCallContext context)
     {
         var pageSize = QueryArguments.PageSize(errors, paging.PageSize);
-        var after = QueryArguments.After(errors, paging.PageToken, filters, fitsOrder);
+        var after = QueryArguments.After(errors, tokens, paging.PageToken, filters, fitsOrder);
         errors.ThrowIfAny();
         var position = await WaitFor(paging.MinPosition, context);
         var page = await query(pageSize, after, context.CancellationToken);
-        return (page, QueryArguments.NextToken(page.NextAfter, filters), position);
+        return (page, QueryArguments.NextToken(tokens, page.NextAfter, filters), position);
     }
 
     private static T Invalid<T>(FieldErrors errors, string field, string description, T fallback)
@@ -165,15 +160,53 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
             throw ErrorMapper.ToRpcException(new AccountRejection.AccountNotFound(accountId));
     }
 
+    /// <summary>The shared shape of every lookup by id: fields checked, the wait for min_position, then the view or NOT_FOUND.</summary>
+    private async Task<(T View, long Position)> GetAsync<T>(
+        FieldErrors errors, long minPosition, Func<CancellationToken, Task<T?>> get, Rejection notFound, ServerCallContext context)
+        where T : class
+    {
+        errors.NotNegative("min_position", minPosition).ThrowIfAny();
+        var position = await WaitFor(minPosition, context);
+        return (await get(context.CancellationToken) ?? throw ErrorMapper.ToRpcException(notFound), position);
+    }
+
     private async Task<long> WaitFor(long minPosition, ServerCallContext context)
     {
         // Give up a little before the caller's deadline, so it hears why (UNAVAILABLE) rather than a bare timeout.
         var wait = context.Deadline == DateTime.MaxValue ? DefaultWait : context.Deadline - DateTime.UtcNow - DeadlineMargin;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         limit.CancelAfter(wait < TimeSpan.Zero ? TimeSpan.Zero : wait < DefaultWait ? wait : DefaultWait);
-        return await waiter.WaitForAsync(minPosition, limit.Token)
-            ?? throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "READ_SIDE_BEHIND",
-                $"the read side has not reached position {minPosition} yet; retry later");
+        return await waiter.WaitForAsync(minPosition, limit.Token) switch
+        {
+            ReadSideWaiter.Outcome.Reached reached => reached.Position,
+            ReadSideWaiter.Outcome.BeyondHead beyond => throw BeyondHead(minPosition, beyond.HeadPosition),
+            ReadSideWaiter.Outcome.TooManyWaiting busy => throw ErrorMapper.Error(Google.Rpc.Code.ResourceExhausted, "TOO_MANY_WAITING_READS",
+                $"{busy.Limit} reads are already waiting for the read side; retry shortly, or without min_position"),
+            _ => throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "READ_SIDE_BEHIND",
+                $"the read side has not reached position {minPosition} yet; retry later"),
+        };
+    }
+
+    /// <summary>No wait can reach a position the event store has not: OUT_OF_RANGE at once, naming the head.</summary>
+    private static RpcException BeyondHead(long minPosition, long head)
+    {
+        var message = $"min_position {minPosition} is beyond the newest event, at position {head}; use a position the bank returned";
+        return new Google.Rpc.Status
+        {
+            Code = (int)Google.Rpc.Code.OutOfRange,
+            Message = message,
+            Details =
+            {
+                Any.Pack(new Google.Rpc.ErrorInfo
+                {
+                    Domain = ErrorMapper.Domain, Reason = "MIN_POSITION_BEYOND_HEAD", Metadata = { ["head_position"] = head.ToString() },
+                }),
+                Any.Pack(new Google.Rpc.BadRequest
+                {
+                    FieldViolations = { new Google.Rpc.BadRequest.Types.FieldViolation { Field = "min_position", Description = message } },
+                }),
+            },
+        }.ToRpcException();
     }
 
     private static Account ToProto(AccountView v) => new()
@@ -182,13 +215,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         OwnerName = v.OwnerName,
         CurrencyCode = v.CurrencyCode,
         BalanceMinor = v.BalanceMinor,
-        Status = v.Status switch
-        {
-            AccountViewStatus.Active => AccountStatus.Active,
-            AccountViewStatus.Frozen => AccountStatus.Frozen,
-            AccountViewStatus.Closed => AccountStatus.Closed,
-            _ => AccountStatus.Unspecified,
-        },
+        Status = AccountStatusOnTheWire.ToQuery(v.Status),
         Version = v.Version,
         OpenedAt = Timestamp.FromDateTimeOffset(v.OpenedAt),
         UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),

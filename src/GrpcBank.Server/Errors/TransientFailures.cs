@@ -1,0 +1,28 @@
+using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace GrpcBank.Server.Errors;
+
+/// <summary>
+/// Which failures are the infrastructure's passing trouble (a lost connection, a timeout, a busy database, a serialization
+/// failure), so that a retry may succeed: those are UNAVAILABLE. Everything else is a fault of the bank's own, INTERNAL.
+/// Kept at the edge, so Application and Domain never learn the database drivers' exception types.
+/// </summary>
+public static class TransientFailures
+{
+    private const int SqliteBusy = 5;
+    private const int SqliteLocked = 6;
+
+    public static bool IsTransient(Exception e) => e switch
+    {
+        // Npgsql's own judgement: connection failures, timeouts, serialization failures, deadlocks, a server shutting down.
+        NpgsqlException npgsql => npgsql.IsTransient || npgsql is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown },
+        // The primary result code is the low byte of an extended one (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
+        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xff) is SqliteBusy or SqliteLocked,
+        TimeoutException or IOException or SocketException or HttpRequestException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsTransient),
+        // A wrapper (an adapter's own exception, a cancelled HTTP call) is as transient as its cause.
+        _ => e.InnerException is { } inner && IsTransient(inner),
+    };
+}

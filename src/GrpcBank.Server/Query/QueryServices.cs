@@ -1,0 +1,18 @@
+using GrpcBank.Application.ReadSide;
+
+namespace GrpcBank.Server.Query;
+
+/// <summary>What QueryService needs besides the stores: the read-your-writes waiter and the page-token key.</summary>
+public static class QueryServices
+{
+    public static IServiceCollection AddQueries(this IServiceCollection services, IConfiguration configuration, string dataDirectory)
+    {
+        var defaults = ReadSideWaiter.Limits.Default;
+        services.AddSingleton(new ReadSideWaiter.Limits(
+            configuration.GetValue("Query:MaxWaitingReads", defaults.MaxWaiting),
+            configuration.GetValue("Query:ReadSidePollInterval", defaults.PollInterval)));
+        services.AddSingleton<ReadSideWaiter>();
+        services.AddSingleton(new PageTokens(PageTokenKey.Load(configuration, dataDirectory)));
+        return services;
+    }
+}

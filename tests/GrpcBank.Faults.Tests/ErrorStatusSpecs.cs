@@ -1,0 +1,87 @@
+using System.Collections.Concurrent;
+using Google.Rpc;
+using Grpc.Core;
+using GrpcBank.Contracts.Query.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace GrpcBank.Faults.Tests;
+
+/// <summary>
+/// A fault of the bank's own is INTERNAL with an error id that the log line carries; only a passing fault of the
+/// infrastructure is UNAVAILABLE ("safe to retry"). Both provoked for real: a damaged read store, an unreachable one.
+/// </summary>
+public sealed class ErrorStatusSpecs
+{
+    [Fact]
+    public async Task AFaultOfTheBanksOwn_IsInternal_WithAnErrorIdThatTheLogLineCarries()
+    {
+        var logs = new CapturedLogs();
+        var directory = KillUnderLoadSpecs.TempDirectory();
+        await using var host = await BankHost.StartAsync(
+            new Dictionary<string, string> { ["Storage:DataDirectory"] = directory }, builder => builder.Logging.AddProvider(logs));
+        var accounts = await ReadSideRecoverySpecs.WriteSomeAsync(host.Channel, 1);
+        // A read store that lost a table: no retry can mend it, so it must not be answered "safe to retry".
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "read.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var drop = connection.CreateCommand();
+            drop.CommandText = "drop table accounts";
+            drop.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            host.Query.GetAccountAsync(new GetAccountRequest { AccountId = accounts[0] }).ResponseAsync);
+
+        Assert.Equal(StatusCode.Internal, e.StatusCode);
+        var info = e.GetRpcStatus()?.GetDetail<ErrorInfo>();
+        Assert.NotNull(info);
+        Assert.Equal(("grpcbank", "INTERNAL_ERROR"), (info.Domain, info.Reason));
+        var errorId = info.Metadata["error_id"];
+        Assert.Matches("^[0-9a-f]{16}$", errorId);
+        Assert.Contains(errorId, e.Status.Detail);
+        var logged = Assert.Single(logs.Lines, line => line.StartsWith("Error ") && line.Contains(errorId));
+        Assert.Contains("GetAccount", logged);
+        Assert.Contains("no such table: accounts", logged); // the cause, with its stack trace, is in the same entry
+    }
+
+    [Fact]
+    public async Task AnUnreachableReadStore_IsUnavailable_SafeToRetry()
+    {
+        // Elasticsearch at a port where nothing listens: the connection is refused, as during an outage.
+        await using var host = await BankHost.StartAsync(
+            ("Storage:DataDirectory", KillUnderLoadSpecs.TempDirectory()), ("Elasticsearch:Url", "http://127.0.0.1:1"));
+
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            host.Query.GetAccountAsync(new GetAccountRequest { AccountId = "someone" }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+    }
+
+    /// <summary>Every log entry of the host, formatted with its exception.</summary>
+    private sealed class CapturedLogs : ILoggerProvider
+    {
+        private readonly ConcurrentQueue<string> lines = new();
+
+        public IReadOnlyCollection<string> Lines => lines;
+
+        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (IsEnabled(logLevel)) lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)}\n{exception}");
+            }
+        }
+    }
+}
