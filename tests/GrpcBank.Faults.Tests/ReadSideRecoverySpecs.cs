@@ -17,10 +17,10 @@ public sealed class ReadSideRecoverySpecs
 
         // What the relay does, up to the point where it would complete the outbox rows: the crash comes before that.
         var store = host.Get<IEventStore>();
-        var batch = await store.Outbox.ReadPendingAsync(500, TestContext.Current.CancellationToken);
+        var batch = await store.Outbox.ReadPendingAsync("test", 500, TestContext.Current.CancellationToken);
         Assert.NotEmpty(batch.Events);
         await host.Get<ReadStoreSink>().HandleAsync(batch.Events, batch.Watermark, TestContext.Current.CancellationToken);
-        Assert.Equal(batch.Events.Count, (await store.Outbox.ReadPendingAsync(500, TestContext.Current.CancellationToken)).Events.Count);
+        Assert.Equal(batch.Events.Count, (await store.Outbox.ReadPendingAsync("test", 500, TestContext.Current.CancellationToken)).Events.Count);
         accounts = [.. accounts, .. await WriteSomeAsync(host.Channel, 2)];
 
         await host.RestartAsync(("Relay:Enabled", "true"));
