@@ -1,3 +1,4 @@
+using GrpcBank.Application.ReadSide;
 using Grpc.Core;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
@@ -98,9 +99,11 @@ public abstract class HistoryUpgradeSpecs
         var delivered = 0;
         while (delivered < corpus.Events.Count)
         {
-            var batch = await store.Outbox.ReadPendingAsync(500, CancellationToken.None);
+            var batch = await store.Outbox.ReadPendingAsync(ReadStoreSink.SinkName, 500, CancellationToken.None);
             foreach (var sink in readSide) await sink.HandleAsync(batch.Events, batch.Watermark, CancellationToken.None);
-            await store.Outbox.CompleteAsync(batch, CancellationToken.None);
+            // The previous release delivered its history to every consumer: none may see it again after the upgrade.
+            foreach (var consumer in host.Services.GetServices<IEventSink>())
+                await store.Outbox.CompleteAsync(consumer.Name, batch, CancellationToken.None);
             delivered += batch.Events.Count;
         }
         await host.RestartAsync(("Relay:Enabled", "true"));
