@@ -1,6 +1,7 @@
 using GrpcBank.Application.EventStore;
 using GrpcBank.Domain;
 using LanguageExt;
+using Microsoft.Extensions.Logging;
 
 namespace GrpcBank.Application.Commands;
 
@@ -22,13 +23,14 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
     EventCodec<TEvent> codec,
     Func<string, string> streamIdOf,
     TimeProvider clock,
-    StreamLocks locks) : ICommandHandler<TCommand, TState>
+    StreamLocks locks,
+    ILogger? log = null) : ICommandHandler<TCommand, TState>
     where TEvent : class
 {
     /// <summary>Appends tried before a command that keeps losing to other writers is answered with a conflict (ABORTED).</summary>
     public const int MaxAppends = 5;
 
-    private readonly StreamStates<TEvent, TState> states = new(store, decider.Initial, decider.Evolve, codec);
+    private readonly StreamStates<TEvent, TState> states = new(store, decider.Initial, decider.Evolve, codec, log);
 
     public async Task<CommandOutcome<TReply>> HandleAsync<TReply>(
         string aggregateId, TCommand command, CommandContext context, ReplyWith<TState, TReply> reply, CancellationToken ct,

@@ -2,23 +2,27 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GrpcBank.Application.Commands;
 
 /// <summary>The command handlers of the three bounded contexts, sharing one store, clock and lock table, each traced.</summary>
 public sealed class Handlers
 {
-    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks)
+    /// <param name="loggers">Where snapshot faults are logged (they never fail a command).</param>
+    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks, ILoggerFactory? loggers = null)
     {
         var traced = new TracedEventStore(store);
+        var log = (loggers ?? NullLoggerFactory.Instance).CreateLogger<Handlers>();
         Accounts = new TracedCommandHandler<AccountCommand, AccountState>(
-            new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, EventCodecs.Accounts, Account.StreamId, clock, locks),
+            new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, EventCodecs.Accounts, Account.StreamId, clock, locks, log),
             "account");
         Orders = new TracedCommandHandler<OrderCommand, OrderState>(
-            new CommandHandler<OrderCommand, OrderEvent, OrderState>(traced, Order.Decider, EventCodecs.Orders, Order.StreamId, clock, locks),
+            new CommandHandler<OrderCommand, OrderEvent, OrderState>(traced, Order.Decider, EventCodecs.Orders, Order.StreamId, clock, locks, log),
             "order");
         Payments = new TracedCommandHandler<PaymentCommand, PaymentState>(
-            new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, EventCodecs.Payments, Payment.StreamId, clock, locks),
+            new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, EventCodecs.Payments, Payment.StreamId, clock, locks, log),
             "payment");
     }
 
