@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
@@ -17,13 +18,9 @@ namespace GrpcBank.Application.Commands;
 /// </summary>
 public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        // Enum members by name, so reordering an enum cannot change what a stored snapshot means.
-        Converters = { new JsonStringEnumConverter() },
-        // Computed properties (PaymentState.Movement) are not state.
-        IgnoreReadOnlyProperties = true,
-    };
+    // The bank's states are serialised by generated code: no reflection warm-up on a restarted server's first command.
+    private static readonly JsonTypeInfo<TState> Json = SnapshotJson.Default.GetTypeInfo(typeof(TState)) as JsonTypeInfo<TState>
+        ?? (JsonTypeInfo<TState>)SnapshotJson.Reflection.GetTypeInfo(typeof(TState));
 
     /// <summary>The newest snapshot at or below <paramref name="maxVersion"/> under the current schema; null if none can be used.</summary>
     public async Task<Folded<TState>?> LoadAsync(string streamId, long maxVersion, CancellationToken ct)
@@ -67,6 +64,23 @@ public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
     public static string Serialize(TState state) => JsonSerializer.Serialize(state, Json);
 
     public static TState? Deserialize(string json) => JsonSerializer.Deserialize<TState>(json, Json);
+}
+
+/// <summary>How states are written into snapshots: enum members by name (reordering an enum cannot change what a stored
+/// snapshot means), computed properties (<c>PaymentState.Movement</c>) left out.</summary>
+[JsonSourceGenerationOptions(UseStringEnumConverter = true, IgnoreReadOnlyProperties = true)]
+[JsonSerializable(typeof(AccountState))]
+[JsonSerializable(typeof(OrderState))]
+[JsonSerializable(typeof(PaymentState))]
+internal sealed partial class SnapshotJson : JsonSerializerContext
+{
+    /// <summary>The same settings by reflection, for a state type not listed above.</summary>
+    public static readonly JsonSerializerOptions Reflection = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        IgnoreReadOnlyProperties = true,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+    };
 }
 
 /// <summary>
