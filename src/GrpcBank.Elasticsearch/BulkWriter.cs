@@ -15,19 +15,25 @@ internal sealed record DocumentWrite(string Index, string Id, long Version, long
 }
 
 /// <summary>
-/// Sends whole documents through <c>_bulk</c> and reads every item: 409 under external versioning means already
-/// applied; 429 and 5xx are retried with backoff, a bounded number of times, then the batch fails so the relay
-/// retries it; any other refusal is poison and goes to the dead-letter index with an error log, never skipped silently.
+/// Sends whole documents through <c>_bulk</c> and reads every item: 409 under external versioning means already applied; 429 and 5xx are retried with backoff, a bounded
+/// number of times, then the batch fails so the relay retries it; 404 (the index is gone, or the alias the write must go
+/// through) fails the batch too; any other refusal is poison and goes to the dead-letter index with an error log, never
+/// skipped silently.
 /// </summary>
 internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadStoreOptions options, ILogger logger)
 {
-    public async Task WriteAsync(IReadOnlyList<DocumentWrite> writes, string deadLetters, CancellationToken ct)
+    /// <param name="requireAlias">Every write must go through an alias: a missing alias fails instead of creating an index.</param>
+    public async Task WriteAsync(IReadOnlyList<DocumentWrite> writes, string deadLetters, bool requireAlias, CancellationToken ct)
     {
         var pending = writes;
         var poison = new List<(DocumentWrite Write, ResponseItem Item)>();
         for (var attempt = 1; pending.Count > 0; attempt++)
         {
-            var response = await client.BulkAsync(new BulkRequest { Operations = [.. pending.Select(w => w.Operation)] }, ct);
+            var response = await client.BulkAsync(new BulkRequest
+            {
+                Operations = [.. pending.Select(w => w.Operation)],
+                RequireAlias = requireAlias ? true : null,
+            }, ct);
             var retry = new List<DocumentWrite>();
             if (!response.ApiCallDetails.HasSuccessfulStatusCode)
             {
@@ -47,6 +53,9 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
                         case 409:
                             logger.LogDebug("{Index}/{Id} v{Version} is already applied", pending[i].Index, pending[i].Id, pending[i].Version);
                             break;
+                        case 404:
+                            throw new ElasticsearchReadStoreException(
+                                $"_bulk: {pending[i].Index} is missing ({item.Error?.Type}: {item.Error?.Reason}); the batch is not applied");
                         case var status when IsTransient(status):
                             retry.Add(pending[i]);
                             break;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Elastic.Clients.Elasticsearch;
 using Elastic.Clients.Elasticsearch.Aggregations;
 using Elastic.Clients.Elasticsearch.Core.Search;
@@ -26,10 +25,7 @@ public sealed partial class ElasticsearchReadStore
     private async Task<TDocument?> GetAsync<TDocument>(ViewIndex view, string id, CancellationToken ct) where TDocument : class
     {
         await EnsureInitializedAsync(ct);
-        var response = await client.GetAsync<TDocument>(ReadName(view), id, ct);
-        if (response.ApiCallDetails.HttpStatusCode == 404) return null;
-        if (!response.IsValidResponse) throw BulkWriter.Failure($"GET {view} {id}", response);
-        return response.Found ? response.Source : null;
+        return (await LoadAsync<TDocument, TDocument>(IndexName(view), [id], d => d, ct)).GetValueOrDefault(id);
     }
 
     public Task<Page<AccountView>> SearchAccountsAsync(AccountSearch query, CancellationToken ct)
@@ -44,13 +40,14 @@ public sealed partial class ElasticsearchReadStore
             AccountOrder.OwnerNameDesc => ("owner_name.keyword", SortOrder.Desc, SortValue.String),
             AccountOrder.BalanceMinor => ("balance_minor", SortOrder.Asc, SortValue.Long),
             AccountOrder.BalanceMinorDesc => ("balance_minor", SortOrder.Desc, SortValue.Long),
-            AccountOrder.OpenedAt => ("opened_at", SortOrder.Asc, SortValue.Long),
-            AccountOrder.OpenedAtDesc => ("opened_at", SortOrder.Desc, SortValue.Long),
+            AccountOrder.OpenedAt => ("opened_at", SortOrder.Asc, SortValue.Time),
+            AccountOrder.OpenedAtDesc => ("opened_at", SortOrder.Desc, SortValue.Time),
             _ => throw new ArgumentOutOfRangeException(nameof(query), query.Order, "unknown account order"),
         };
-        return SearchPageAsync<AccountDocument, AccountView>(ViewIndex.Accounts, TextQuery("owner_name", query.Text, filters),
+        return SearchPageAsync<AccountDocument, AccountView>(ViewIndex.Accounts, TextQuery("owner_name", query.Text, filters, typos: true),
             [Sort(field, order), Sort("account_id", SortOrder.Asc)], kind, query.PageSize, query.After,
-            d => d.ToView(), d => d.AccountId, ct);
+            d => d.ToView(), d => d.AccountId, ct,
+            preference: query.Order == AccountOrder.Relevance ? ShardCopiesFor(query with { After = null, PageSize = 0 }) : null);
     }
 
     public Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct)
@@ -69,8 +66,8 @@ public sealed partial class ElasticsearchReadStore
         if (query.Status is { } status) filters.Add(Term("status", status.ToString()));
         if (query.CustomerAccountId is { Length: > 0 } customer) filters.Add(Term("customer_account_id", customer));
         if (query.MerchantAccountId is { Length: > 0 } merchant) filters.Add(Term("merchant_account_id", merchant));
-        return SearchPageAsync<OrderDocument, OrderView>(ViewIndex.Orders, TextQuery("description", query.Text, filters),
-            [Sort("placed_at", SortOrder.Desc), Sort("order_id", SortOrder.Desc)], SortValue.Long, query.PageSize, query.After,
+        return SearchPageAsync<OrderDocument, OrderView>(ViewIndex.Orders, TextQuery("description", query.Text, filters, typos: false),
+            [Sort("placed_at", SortOrder.Desc), Sort("order_id", SortOrder.Desc)], SortValue.Time, query.PageSize, query.After,
             d => d.ToView(), d => d.OrderId, ct);
     }
 
@@ -82,7 +79,7 @@ public sealed partial class ElasticsearchReadStore
         if (query.AccountId is { Length: > 0 } account)
             filters.Add(new BoolQuery { Should = [Term("from_account_id", account), Term("to_account_id", account)], MinimumShouldMatch = 1 });
         return SearchPageAsync<PaymentDocument, PaymentView>(ViewIndex.Payments, new BoolQuery { Filter = filters },
-            [Sort("created_at", SortOrder.Desc), Sort("payment_id", SortOrder.Desc)], SortValue.Long, query.PageSize, query.After,
+            [Sort("created_at", SortOrder.Desc), Sort("payment_id", SortOrder.Desc)], SortValue.Time, query.PageSize, query.After,
             d => d.ToView(), d => d.PaymentId, ct);
     }
 
@@ -93,7 +90,7 @@ public sealed partial class ElasticsearchReadStore
         if (query.AccountId is { Length: > 0 } account) filters.Add(Term("account_id", account));
         if (query.CurrencyCode is { Length: > 0 } currency) filters.Add(Term("currency_code", currency));
         if (TimeRange("occurred_at", query.From, query.To) is { } range) filters.Add(range);
-        var request = new SearchRequest(ReadName(ViewIndex.Transactions))
+        var request = new SearchRequest(IndexName(ViewIndex.Transactions))
         {
             Size = 0,
             Query = new BoolQuery { Filter = filters },
@@ -138,7 +135,11 @@ public sealed partial class ElasticsearchReadStore
             (long)Math.Round(debit.Aggregations!.GetSum("amount")?.Value ?? 0), debit.DocCount);
     }
 
-    private enum SortValue { String, Long, Double }
+    /// <summary>
+    /// How a primary sort value crosses the boundary. A node answers a date sort with epoch milliseconds; the cursor the
+    /// read side hands out is <see cref="SortValues.Time"/>, the one form the edge accepts for every store.
+    /// </summary>
+    private enum SortValue { String, Long, Double, Time }
 
     /// <summary>
     /// One page by search_after. One more hit than asked is fetched, so <see cref="Page{T}.NextAfter"/> is set only when
@@ -146,12 +147,13 @@ public sealed partial class ElasticsearchReadStore
     /// </summary>
     private async Task<Page<TView>> SearchPageAsync<TDocument, TView>(
         ViewIndex view, Query query, ICollection<SortOptions> sort, SortValue primary, int pageSize, SortKey? after,
-        Func<TDocument, TView> toView, Func<TDocument, string> idOf, CancellationToken ct, bool trackTotal = true)
+        Func<TDocument, TView> toView, Func<TDocument, string> idOf, CancellationToken ct, bool trackTotal = true, string? preference = null)
         where TDocument : class
     {
         await EnsureInitializedAsync(ct);
-        var request = new SearchRequest(ReadName(view))
+        var request = new SearchRequest(IndexName(view))
         {
+            Preference = preference,
             Query = query,
             Sort = sort,
             Size = pageSize + 1,
@@ -162,7 +164,7 @@ public sealed partial class ElasticsearchReadStore
         if (!response.IsValidResponse) throw BulkWriter.Failure($"searching {view}", response);
         var hits = response.Hits.Take(pageSize).ToList();
         var more = response.Hits.Count > pageSize;
-        var next = more && hits[^1] is { Source: { } last } lastHit ? new SortKey(SortValueText(lastHit.Sort!.First()), idOf(last)) : null;
+        var next = more && hits[^1] is { Source: { } last } lastHit ? new SortKey(SortValueText(lastHit.Sort!.First(), primary), idOf(last)) : null;
         return new Page<TView>(hits.Select(h => toView(h.Source!)).ToList(), next, trackTotal ? response.Total : -1);
     }
 
@@ -170,41 +172,60 @@ public sealed partial class ElasticsearchReadStore
     {
         FieldValue value = primary switch
         {
-            SortValue.Long => FieldValue.Long(long.Parse(after.Value, CultureInfo.InvariantCulture)),
-            SortValue.Double => FieldValue.Double(double.Parse(after.Value, CultureInfo.InvariantCulture)),
+            SortValue.Long => FieldValue.Long(SortValues.ParseNumber(after.Value) ?? throw NotASortValue(after, primary)),
+            SortValue.Double => FieldValue.Double(SortValues.ParseScore(after.Value) ?? throw NotASortValue(after, primary)),
+            SortValue.Time => FieldValue.Long((SortValues.ParseTime(after.Value) ?? throw NotASortValue(after, primary)).ToUnixTimeMilliseconds()),
             _ => FieldValue.String(after.Value),
         };
         return sortCount == 1 ? [value] : [value, FieldValue.String(after.Id)];
     }
 
-    private static string SortValueText(FieldValue value) => value switch
+    /// <summary>
+    /// Scores differ slightly between copies of a shard (deleted documents not yet merged away count in their
+    /// statistics), so every page of one relevance search asks the same copies: a custom <c>preference</c> derived from
+    /// the search itself. What it cannot pin is the index between pages: an account reindexed in between (its balance
+    /// moved) may be scored anew and show up on two pages or on none; explicit orders have no such gap.
+    /// </summary>
+    private static string ShardCopiesFor(AccountSearch search) =>
+        "search-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(search.ToString())))[..16].ToLowerInvariant();
+
+    private static ArgumentException NotASortValue(SortKey after, SortValue primary) =>
+        new($"\"{after.Value}\" is not a {primary} sort value", nameof(after));
+
+    private static string SortValueText(FieldValue value, SortValue primary) => value switch
     {
-        _ when value.TryGetLong(out var l) => l!.Value.ToString(CultureInfo.InvariantCulture),
-        _ when value.TryGetDouble(out var d) => d!.Value.ToString("R", CultureInfo.InvariantCulture),
+        _ when primary == SortValue.Time && value.TryGetLong(out var ms) => SortValues.Time(DateTimeOffset.FromUnixTimeMilliseconds(ms!.Value)),
+        _ when value.TryGetLong(out var l) => SortValues.Number(l!.Value),
+        _ when value.TryGetDouble(out var d) => SortValues.Score(d!.Value),
         _ when value.TryGetString(out var s) => s!,
         _ => throw new ElasticsearchReadStoreException($"unexpected sort value {value}"),
     };
 
     /// <summary>
-    /// Typo-tolerant and prefix search on one text field: a fuzzy match (AUTO, first letter exact) or a phrase prefix
-    /// ("ada lov" finds "Ada Lovelace"). Blank text matches everything the filters let through; text without a letter or
-    /// digit matches nothing (the analyzer would keep an emoji as a term, the embedded store would not).
+    /// Text search on one text field, word by word and every word required, as in the embedded store: a word matches
+    /// a term it starts (<c>match_bool_prefix</c> on the one word: a plain prefix query, however many terms share the
+    /// prefix) or, with <paramref name="typos"/>, a term within AUTO edits (first letter exact). Each word is analyzed
+    /// like the field, so case and diacritics never matter. Blank text matches everything the filters let through;
+    /// words without a letter or digit are no words (the analyzer would keep an emoji as a term, the embedded store
+    /// would not), and text of only such words matches nothing.
     /// </summary>
-    private static BoolQuery TextQuery(string field, string text, List<Query> filters) =>
-        string.IsNullOrWhiteSpace(text)
-            ? new BoolQuery { Filter = filters }
-            : !text.Any(char.IsLetterOrDigit)
-            ? new BoolQuery { Must = [new MatchNoneQuery()], Filter = filters }
-            : new BoolQuery
-            {
-                Should =
-                [
-                    new MatchQuery(field, text) { Fuzziness = new Fuzziness("AUTO"), PrefixLength = 1 },
-                    new MatchPhrasePrefixQuery(field, text),
-                ],
-                MinimumShouldMatch = 1,
-                Filter = filters,
-            };
+    private static BoolQuery TextQuery(string field, string text, List<Query> filters, bool typos)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return new BoolQuery { Filter = filters };
+        var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Where(w => w.Any(char.IsLetterOrDigit)).ToList();
+        if (words.Count == 0) return new BoolQuery { Must = [new MatchNoneQuery()], Filter = filters };
+        return new BoolQuery
+        {
+            Must = words.Select(word => typos
+                ? new BoolQuery
+                {
+                    Should = [new MatchBoolPrefixQuery(field, word), new MatchQuery(field, word) { Fuzziness = new Fuzziness("AUTO"), PrefixLength = 1 }],
+                    MinimumShouldMatch = 1,
+                }
+                : (Query)new MatchBoolPrefixQuery(field, word)).ToList(),
+            Filter = filters,
+        };
+    }
 
     private static Query Term(string field, string value) => new TermQuery(field, value);
 

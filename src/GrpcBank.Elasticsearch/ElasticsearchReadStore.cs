@@ -31,7 +31,7 @@ public sealed partial class ElasticsearchReadStore : IReadStore
     /// <summary>Null for the live store: reads go through the aliases. Set for a store pinned to one generation.</summary>
     private readonly IndexLayout? pinned;
 
-    /// <summary>The concrete index of every view that writes go to; resolved from the aliases on first use.</summary>
+    /// <summary>The concrete index behind every view's alias, resolved on first use (null until then); names the generation.</summary>
     private volatile IReadOnlyDictionary<ViewIndex, string>? targets;
 
     /// <summary>The live store over a node, with its indices named after <paramref name="indexPrefix"/>.</summary>
@@ -57,8 +57,11 @@ public sealed partial class ElasticsearchReadStore : IReadStore
 
     private IndexLayout Layout => pinned ?? new IndexLayout(options.IndexPrefix, options.InitialGeneration);
 
-    /// <summary>Where reads go: the alias for the live store, the concrete index for a pinned generation.</summary>
-    private string ReadName(ViewIndex view) => pinned?.Concrete(view) ?? Layout.Alias(view);
+    /// <summary>
+    /// Where reads and writes go: the alias for the live store, so they follow a rebuild whichever server ran it; the
+    /// concrete index for a pinned generation.
+    /// </summary>
+    private string IndexName(ViewIndex view) => pinned?.Concrete(view) ?? Layout.Alias(view);
 
     /// <summary>
     /// Creates whatever is missing (idempotent): the dead-letter index and, for each view without an alias, a concrete
@@ -148,32 +151,36 @@ public sealed partial class ElasticsearchReadStore : IReadStore
 
     public async Task ApplyAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
-        var target = await EnsureInitializedAsync(ct);
-        var accounts = await LoadAsync<AccountDocument, AccountView>(target[ViewIndex.Accounts], events, AccountProjection.Handles, d => d.ToView(), ct);
-        var orders = await LoadAsync<OrderDocument, OrderView>(target[ViewIndex.Orders], events, OrderProjection.Handles, d => d.ToView(), ct);
-        var payments = await LoadAsync<PaymentDocument, PaymentView>(target[ViewIndex.Payments], events, PaymentProjection.Handles, d => d.ToView(), ct);
+        await EnsureInitializedAsync(ct);
+        var accounts = await LoadAsync<AccountDocument, AccountView>(IndexName(ViewIndex.Accounts), IdsOf(events, AccountProjection.Handles), d => d.ToView(), ct);
+        var orders = await LoadAsync<OrderDocument, OrderView>(IndexName(ViewIndex.Orders), IdsOf(events, OrderProjection.Handles), d => d.ToView(), ct);
+        var payments = await LoadAsync<PaymentDocument, PaymentView>(IndexName(ViewIndex.Payments), IdsOf(events, PaymentProjection.Handles), d => d.ToView(), ct);
 
-        var writes = new List<DocumentWrite>();
+        var lines = new List<DocumentWrite>();
         var changed = new Dictionary<(ViewIndex, string), long>(); // the last position that changed each view
+        var touched = new HashSet<ViewIndex>(); // every view the batch is about, whether or not it changes it
         foreach (var e in events)
         {
             var id = IdOf(e);
             if (AccountProjection.Handles(e))
             {
+                touched.UnionWith([ViewIndex.Accounts, ViewIndex.Transactions]);
                 if (AccountProjection.Apply(accounts.GetValueOrDefault(id), e) is not { } applied) continue;
                 accounts[id] = applied.View;
                 changed[(ViewIndex.Accounts, id)] = e.Position;
                 if (applied.Line is { } line)
-                    writes.Add(DocumentWrite.Of(target[ViewIndex.Transactions], line.TransactionId, line.Position, line.Position, TransactionDocument.From(line)));
+                    lines.Add(DocumentWrite.Of(IndexName(ViewIndex.Transactions), line.TransactionId, line.Position, line.Position, TransactionDocument.From(line)));
             }
             else if (OrderProjection.Handles(e))
             {
+                touched.Add(ViewIndex.Orders);
                 if (OrderProjection.Apply(orders.GetValueOrDefault(id), e) is not { } order) continue;
                 orders[id] = order;
                 changed[(ViewIndex.Orders, id)] = e.Position;
             }
             else if (PaymentProjection.Handles(e))
             {
+                touched.Add(ViewIndex.Payments);
                 if (PaymentProjection.Apply(payments.GetValueOrDefault(id), e) is not { } payment) continue;
                 payments[id] = payment;
                 changed[(ViewIndex.Payments, id)] = e.Position;
@@ -181,42 +188,49 @@ public sealed partial class ElasticsearchReadStore : IReadStore
         }
 
         // Only the newest state of each view is written: the versions in between would be superseded at once.
-        foreach (var ((view, id), position) in changed)
+        var views = changed.Select(c => c.Key switch
         {
-            writes.Add(view switch
-            {
-                ViewIndex.Accounts => DocumentWrite.Of(target[view], id, accounts[id]!.Version, position, AccountDocument.From(accounts[id]!)),
-                ViewIndex.Orders => DocumentWrite.Of(target[view], id, orders[id]!.Version, position, OrderDocument.From(orders[id]!)),
-                ViewIndex.Payments => DocumentWrite.Of(target[view], id, payments[id]!.Version, position, PaymentDocument.From(payments[id]!)),
-                _ => throw new InvalidOperationException($"{view} is not a view"),
-            });
-        }
+            (ViewIndex.Accounts, var id) => DocumentWrite.Of(IndexName(ViewIndex.Accounts), id, accounts[id]!.Version, c.Value, AccountDocument.From(accounts[id]!)),
+            (ViewIndex.Orders, var id) => DocumentWrite.Of(IndexName(ViewIndex.Orders), id, orders[id]!.Version, c.Value, OrderDocument.From(orders[id]!)),
+            (ViewIndex.Payments, var id) => DocumentWrite.Of(IndexName(ViewIndex.Payments), id, payments[id]!.Version, c.Value, PaymentDocument.From(payments[id]!)),
+            var (view, _) => throw new InvalidOperationException($"{view} is not a view"),
+        }).ToList();
 
-        if (writes.Count > 0)
+        // Lines first, every one stored (or already there) before any view moves: a redelivered batch derives lines only
+        // for the events its views have not seen, so a view ahead of its lines would lose them for good.
+        await bulk.WriteAsync(lines, Layout.DeadLetters, requireAlias: pinned is null, ct);
+        await bulk.WriteAsync(views, Layout.DeadLetters, requireAlias: pinned is null, ct);
+        // Views refresh only here, once the whole batch is stored (never on a timer, see IndexLayout.ViewRefreshInterval),
+        // so no search sees part of it; a refresh=wait_for write would wait for a refresh that never comes. Even a
+        // redelivered batch with nothing left to write refreshes: what its first delivery stored may not be searchable
+        // yet, and the watermark below promises it is.
+        if (touched.Count > 0)
         {
-            await bulk.WriteAsync(writes, Layout.DeadLetters, ct);
-            // Read-your-writes: the watermark below must not become visible before the views are searchable.
-            var refreshed = writes.Select(w => w.Index).Distinct().ToArray();
-            var refresh = await client.Indices.RefreshAsync(Indices.Parse(string.Join(',', refreshed)), ct);
+            var refresh = await client.Indices.RefreshAsync(Indices.Parse(string.Join(',', IndexLayout.All.Where(touched.Contains).Select(IndexName))), ct);
             if (!refresh.IsValidResponse) throw BulkWriter.Failure("_refresh", refresh);
         }
-        if (watermark > 0) await WriteCheckpointAsync(target[ViewIndex.Checkpoint], watermark, ct);
+        if (watermark > 0) await WriteCheckpointAsync(watermark, ct);
     }
 
     /// <summary>The watermark only moves forward: its external version is the position itself, so an older one is a 409.</summary>
-    private async Task WriteCheckpointAsync(string index, long watermark, CancellationToken ct)
+    private async Task WriteCheckpointAsync(long watermark, CancellationToken ct)
     {
-        var response = await client.IndexAsync(new CheckpointDocument(watermark, options.Time.GetUtcNow()), index, CheckpointId,
-            d => d.Version(watermark).VersionType(VersionType.External), ct);
+        var response = await client.IndexAsync(new CheckpointDocument(watermark, options.Time.GetUtcNow()), IndexName(ViewIndex.Checkpoint), CheckpointId,
+            d => d.Version(watermark).VersionType(VersionType.External).RequireAlias(pinned is null ? true : null), ct);
         if (!response.IsValidResponse && response.ApiCallDetails.HttpStatusCode != 409) throw BulkWriter.Failure("writing the checkpoint", response);
     }
 
-    /// <summary>The current views of the aggregates the batch touches, in one <c>_mget</c>; absent ones map to null.</summary>
+    private static string[] IdsOf(IReadOnlyList<RecordedEvent> events, Func<RecordedEvent, bool> handles) =>
+        events.Where(handles).Select(IdOf).Distinct().ToArray();
+
+    /// <summary>
+    /// The current documents of <paramref name="ids"/>, in one <c>_mget</c> (ids travel in the body, so "." and ".." are
+    /// ids like any other, never path segments); absent ones map to null. A missing index is an error, not an absence.
+    /// </summary>
     private async Task<Dictionary<string, TView?>> LoadAsync<TDocument, TView>(
-        string index, IReadOnlyList<RecordedEvent> events, Func<RecordedEvent, bool> handles, Func<TDocument, TView> toView, CancellationToken ct)
+        string index, string[] ids, Func<TDocument, TView> toView, CancellationToken ct)
         where TView : class
     {
-        var ids = events.Where(handles).Select(IdOf).Distinct().ToArray();
         var views = new Dictionary<string, TView?>();
         if (ids.Length == 0) return views;
         var response = await client.MultiGetAsync<TDocument>(new MultiGetRequest(index) { Ids = new Ids(ids) }, ct);
@@ -236,8 +250,9 @@ public sealed partial class ElasticsearchReadStore : IReadStore
     public async Task<long> AppliedPositionAsync(CancellationToken ct)
     {
         await EnsureInitializedAsync(ct);
-        var response = await client.GetAsync<CheckpointDocument>(ReadName(ViewIndex.Checkpoint), CheckpointId, ct);
-        if (response.ApiCallDetails.HttpStatusCode == 404) return 0;
+        var response = await client.GetAsync<CheckpointDocument>(IndexName(ViewIndex.Checkpoint), CheckpointId, ct);
+        // 404 with found:false is "no watermark yet"; 404 with an error (index_not_found_exception) is a missing index.
+        if (response.ApiCallDetails.HttpStatusCode == 404 && response.ElasticsearchServerError is null) return 0;
         if (!response.IsValidResponse) throw BulkWriter.Failure("reading the checkpoint", response);
         return response.Found && response.Source is { } checkpoint ? checkpoint.Position : 0;
     }

@@ -93,6 +93,25 @@ public static class Fixture
     public static string Bulk(params string[] items) =>
         $$"""{"took":7,"errors":{{(items.Any(i => i.Contains("\"error\"")) ? "true" : "false")}},"items":[{{string.Join(",", items)}}]}""";
 
+    public const string Ada = """{"account_id":"acc-1","owner_name":"Ada Lovelace","currency_code":"EUR","balance_minor":10000,"status":"Active","version":2,"opened_at":"2025-03-01T09:31:00+00:00","updated_at":"2025-03-01T09:32:00+00:00"}""";
+    public const string Adam = """{"account_id":"acc-2","owner_name":"Adam Smith","currency_code":"EUR","balance_minor":500,"status":"Active","version":1,"opened_at":"2025-03-02T10:00:00+00:00","updated_at":"2025-03-02T10:00:00+00:00"}""";
+
+    /// <summary>A search answer as a node gives it: each hit with its <c>sort</c> values (dates as epoch milliseconds).</summary>
+    public static string Hits(long total, params (string Index, string Id, string Source, string Sort)[] hits) =>
+        SearchAnswer(total, scored: false, hits);
+
+    /// <summary>The same, sorted by <c>_score</c> first: then every hit carries its score, which is its first sort value.</summary>
+    public static string ScoredHits(long total, params (string Index, string Id, string Source, string Sort)[] hits) =>
+        SearchAnswer(total, scored: true, hits);
+
+    private static string SearchAnswer(long total, bool scored, (string Index, string Id, string Source, string Sort)[] hits)
+    {
+        string ScoreOf(string sort) => scored ? sort.TrimStart('[').Split(',')[0] : "null";
+        var maxScore = scored && hits.Length > 0 ? ScoreOf(hits[0].Sort) : "null";
+        return $$"""{"took":3,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":{{total}},"relation":"eq"},"max_score":{{maxScore}},"hits":[""" +
+            string.Join(",", hits.Select(h => $$"""{"_index":"{{h.Index}}","_id":"{{h.Id}}","_score":{{ScoreOf(h.Sort)}},"_source":{{h.Source}},"sort":{{h.Sort}}}""")) + "]}}";
+    }
+
     public const string Refreshed = """{"_shards":{"total":2,"successful":1,"failed":0}}""";
 
     public static string Indexed(string index, string id, long version) =>

@@ -6,18 +6,11 @@ namespace GrpcBank.Elasticsearch.Tests;
 
 public sealed class QueryTests
 {
-    private const string Ada = """{"account_id":"acc-1","owner_name":"Ada Lovelace","currency_code":"EUR","balance_minor":10000,"status":"Active","version":2,"opened_at":"2025-03-01T09:31:00+00:00","updated_at":"2025-03-01T09:32:00+00:00"}""";
-    private const string Adam = """{"account_id":"acc-2","owner_name":"Adam Smith","currency_code":"EUR","balance_minor":500,"status":"Active","version":1,"opened_at":"2025-03-02T10:00:00+00:00","updated_at":"2025-03-02T10:00:00+00:00"}""";
-
-    private static string Hits(long total, params (string Index, string Id, string Source, string Sort)[] hits) =>
-        $$"""{"took":3,"timed_out":false,"_shards":{"total":1,"successful":1,"skipped":0,"failed":0},"hits":{"total":{"value":{{total}},"relation":"eq"},"max_score":null,"hits":[""" +
-        string.Join(",", hits.Select(h => $$"""{"_index":"{{h.Index}}","_id":"{{h.Id}}","_score":null,"_source":{{h.Source}},"sort":{{h.Sort}}}""")) + "]}}";
-
     [Fact]
     public async Task GivenAnAccount_WhenGotById_ThenItIsReadThroughTheAlias()
     {
-        var node = Node().On("GET", "/grpcbank-accounts/_doc/acc-1",
-            $$"""{"_index":"grpcbank-accounts-v1-1","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada}}}""");
+        var node = Node().On("POST", "/grpcbank-accounts/_mget",
+            $$"""{"docs":[{"_index":"grpcbank-accounts-v1-1","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada}}}]}""");
         var store = await StartedStore(node);
 
         var account = await store.GetAccountAsync("acc-1", CancellationToken.None);
@@ -30,12 +23,65 @@ public sealed class QueryTests
     public async Task GivenNoSuchOrderOrPayment_WhenGotById_ThenNull()
     {
         var node = Node()
-            .On("GET", "/grpcbank-orders/_doc/ord-9", 404, """{"_index":"grpcbank-orders-v1-1","_id":"ord-9","found":false}""")
-            .On("GET", "/grpcbank-payments/_doc/pay-9", 404, """{"_index":"grpcbank-payments-v1-1","_id":"pay-9","found":false}""");
+            .On("POST", "/grpcbank-orders/_mget", MGetMiss("grpcbank-orders-v1-1", "ord-9"))
+            .On("POST", "/grpcbank-payments/_mget", MGetMiss("grpcbank-payments-v1-1", "pay-9"));
         var store = await StartedStore(node);
 
         Assert.Null(await store.GetOrderAsync("ord-9", CancellationToken.None));
         Assert.Null(await store.GetPaymentAsync("pay-9", CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    public async Task GivenAccountIdsThatLookLikePathSegments_WhenGot_ThenTheIdTravelsInTheBodyAndTheAccountIsFound(string id)
+    {
+        var node = Node().On("POST", "/grpcbank-accounts/_mget",
+            $$"""{"docs":[{"_index":"grpcbank-accounts-v1-1","_id":"{{id}}","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada.Replace("\"acc-1\"", $"\"{id}\"")}}}]}""");
+        var store = await StartedStore(node);
+
+        var account = await store.GetAccountAsync(id, CancellationToken.None);
+
+        Assert.Equal(id, account?.AccountId);
+        var request = Assert.Single(node.Sent);
+        Assert.Equal("/grpcbank-accounts/_mget", request.Path);
+        Assert.Equal($$"""{"ids":["{{id}}"]}""", request.Body);
+    }
+
+    [Theory]
+    [InlineData("marg", "owner_name")]
+    [InlineData("read lam", "description")]
+    public async Task GivenTextToSearch_WhenSearched_ThenEveryWordIsARequiredPrefixNotAPhrasePrefixCappedAt50Terms(string text, string field)
+    {
+        var node = Node().On("POST", "/grpcbank-accounts/_search", Hits(0)).On("POST", "/grpcbank-orders/_search", Hits(0));
+        var store = await StartedStore(node);
+
+        if (field == "owner_name") await store.SearchAccountsAsync(new AccountSearch(text, null, null, AccountOrder.Relevance, 10, null), CancellationToken.None);
+        else await store.SearchOrdersAsync(new OrderSearch(text, null, null, null, 10, null), CancellationToken.None);
+
+        var body = Assert.Single(node.Sent).Body;
+        Assert.DoesNotContain("match_phrase_prefix", body);
+        var words = text.Split(' ');
+        Assert.Equal(words.Length, System.Text.RegularExpressions.Regex.Count(body, "match_bool_prefix"));
+        foreach (var word in words) Assert.Contains("{\"match_bool_prefix\":{\"" + field + "\":{\"query\":\"" + word + "\"}}}", body);
+    }
+
+    [Fact]
+    public async Task GivenARelevanceSearch_WhenItsPagesAreRead_ThenEveryPageAsksTheSameShardCopies_AndOtherOrdersNeedNoPreference()
+    {
+        var node = Node().On("POST", "/grpcbank-accounts/_search", Hits(0));
+        var store = await StartedStore(node);
+
+        await store.SearchAccountsAsync(new AccountSearch("ada", null, "EUR", AccountOrder.Relevance, 10, null), CancellationToken.None);
+        await store.SearchAccountsAsync(new AccountSearch("ada", null, "EUR", AccountOrder.Relevance, 10, new SortKey("1.3862944", "acc-1")), CancellationToken.None);
+        await store.SearchAccountsAsync(new AccountSearch("adam", null, "EUR", AccountOrder.Relevance, 10, null), CancellationToken.None);
+        await store.SearchAccountsAsync(new AccountSearch("ada", null, "EUR", AccountOrder.OwnerName, 10, null), CancellationToken.None);
+
+        var queries = node.Sent.Select(r => r.Query).ToList();
+        Assert.StartsWith("?preference=search-", queries[0]);
+        Assert.Equal(queries[0], queries[1]);
+        Assert.NotEqual(queries[0], queries[2]);
+        Assert.DoesNotContain("preference", queries[3]);
     }
 
     public static TheoryData<string, AccountSearch> AccountSearches => new()
@@ -46,7 +92,7 @@ public sealed class QueryTests
         { "ByOwnerNameDescNextPage", new AccountSearch("", null, null, AccountOrder.OwnerNameDesc, 10, new SortKey("ada lovelace", "acc-1")) },
         { "ByBalance", new AccountSearch("", null, "GBP", AccountOrder.BalanceMinor, 5, new SortKey("500", "acc-2")) },
         { "ByBalanceDesc", new AccountSearch("smith", AccountViewStatus.Active, null, AccountOrder.BalanceMinorDesc, 5, null) },
-        { "ByOpenedAt", new AccountSearch("", null, null, AccountOrder.OpenedAt, 2, new SortKey("1740909600000", "acc-2")) },
+        { "ByOpenedAt", new AccountSearch("", null, null, AccountOrder.OpenedAt, 2, new SortKey("2025-03-02T10:00:00.000000Z", "acc-2")) },
         { "ByOpenedAtDesc", new AccountSearch("", AccountViewStatus.Closed, null, AccountOrder.OpenedAtDesc, 100, null) },
     };
 
@@ -93,7 +139,7 @@ public sealed class QueryTests
             ("grpcbank-accounts-v1-1", "acc-1", Ada, """[1740821460000,"acc-1"]"""),
             ("grpcbank-accounts-v1-1", "acc-2", Adam, """[1740909600000,"acc-2"]""")));
         var byDate = await store.SearchAccountsAsync(new AccountSearch("", null, null, AccountOrder.OpenedAt, 1, null), CancellationToken.None);
-        Assert.Equal(new SortKey("1740821460000", "acc-1"), byDate.NextAfter);
+        Assert.Equal(new SortKey("2025-03-01T09:31:00.000000Z", "acc-1"), byDate.NextAfter);
     }
 
     [Fact]
@@ -164,7 +210,7 @@ public sealed class QueryTests
     {
         { "Everything", new OrderSearch("", null, null, null, 20, null) },
         { "TextAndFilters", new OrderSearch("engine manual", OrderViewStatus.Paid, "acc-1", "m-1", 10, null) },
-        { "NextPage", new OrderSearch("", OrderViewStatus.Cancelled, null, "m-1", 10, new SortKey("1740821580000", "ord-1")) },
+        { "NextPage", new OrderSearch("", OrderViewStatus.Cancelled, null, "m-1", 10, new SortKey("2025-03-01T09:33:00.000000Z", "ord-1")) },
     };
 
     [Theory]
@@ -183,7 +229,7 @@ public sealed class QueryTests
     {
         { "Everything", new PaymentSearch(null, null, null, 20, null) },
         { "FromOrToAnAccount", new PaymentSearch(PaymentViewStatus.Completed, "acc-1", null, 10, null) },
-        { "ByOrderNextPage", new PaymentSearch(null, null, "ord-1", 10, new SortKey("1740821640000", "pay-1")) },
+        { "ByOrderNextPage", new PaymentSearch(null, null, "ord-1", 10, new SortKey("2025-03-01T09:34:00.000000Z", "pay-1")) },
     };
 
     [Theory]

@@ -4,9 +4,10 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Application.History;
 using GrpcBank.Contracts.History.V1;
 using GrpcBank.Domain;
+using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
+using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
-using DomainStatus = GrpcBank.Domain.Accounts.AccountStatus;
 using RecordedEvent = GrpcBank.Contracts.History.V1.RecordedEvent;
 using Stored = GrpcBank.Application.EventStore.RecordedEvent;
 
@@ -50,7 +51,7 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
             ? (request.AsOfVersion, DateTimeOffset.MaxValue)
             : (long.MaxValue, request.AsOfTime.ToDateTimeOffset());
         var asOf = await history.AsOfAsync(request.AccountId, maxVersion, until, context.CancellationToken)
-            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, "ACCOUNT_NOT_FOUND",
+            ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, ErrorMapper.Reason(new AccountRejection.AccountNotFound(request.AccountId)),
                 $"account '{request.AccountId}' did not exist at that {(request.AsOfVersion > 0 ? "version" : "time")}");
         if (request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfVersion && asOf.Version < request.AsOfVersion)
             new FieldErrors().Add("as_of_version", $"is beyond the account's current version {asOf.Version}").ThrowIfAny();
@@ -62,13 +63,7 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
             OwnerName = s.OwnerName,
             CurrencyCode = s.CurrencyCode,
             BalanceMinor = s.BalanceMinor,
-            Status = s.Status switch
-            {
-                DomainStatus.Active => AccountStatus.Active,
-                DomainStatus.Frozen => AccountStatus.Frozen,
-                DomainStatus.Closed => AccountStatus.Closed,
-                _ => AccountStatus.Unspecified,
-            },
+            Status = AccountStatusOnTheWire.ToHistory(s.Status),
             Version = asOf.Version,
             AsOf = Timestamp.FromDateTimeOffset(asOf.RecordedAt),
         };

@@ -108,9 +108,18 @@ public static class BankServer
             services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
             services.AddSingleton<IRelayLease, InProcessRelayLease>();
         }
-        if (configuration["Elasticsearch:Url"] is { Length: > 0 } elasticsearch)
+        if (configuration.GetSection("Elasticsearch") is var es && es["Url"] is { Length: > 0 } elasticsearch)
+        {
+            var connection = new ElasticsearchConnection(new Uri(elasticsearch))
+            {
+                ApiKey = es["ApiKey"], Username = es["Username"], Password = es["Password"],
+                CertificateFingerprint = es["CertificateFingerprint"], CaCertificatePath = es["CaCertificatePath"],
+            };
             services.AddSingleton<IReadStoreGenerations>(sp => new ElasticsearchReadStoreGenerations(new ElasticsearchReadStore(
-                new Uri(elasticsearch), configuration["Elasticsearch:IndexPrefix"] ?? "grpcbank", sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
+                new Elastic.Clients.Elasticsearch.ElasticsearchClient(connection.ClientSettings()),
+                new ElasticsearchReadStoreOptions { IndexPrefix = es["IndexPrefix"] ?? "grpcbank" },
+                sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
+        }
         else
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
         services.AddSingleton<SwitchableReadStore>();

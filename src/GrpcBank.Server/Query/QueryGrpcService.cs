@@ -3,6 +3,7 @@ using Grpc.Core;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Domain;
+using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
 using AccountRejection = GrpcBank.Domain.Accounts.AccountRejection;
 using OrderRejection = GrpcBank.Domain.Orders.OrderRejection;
@@ -214,13 +215,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         OwnerName = v.OwnerName,
         CurrencyCode = v.CurrencyCode,
         BalanceMinor = v.BalanceMinor,
-        Status = v.Status switch
-        {
-            AccountViewStatus.Active => AccountStatus.Active,
-            AccountViewStatus.Frozen => AccountStatus.Frozen,
-            AccountViewStatus.Closed => AccountStatus.Closed,
-            _ => AccountStatus.Unspecified,
-        },
+        Status = AccountStatusOnTheWire.ToQuery(v.Status),
         Version = v.Version,
         OpenedAt = Timestamp.FromDateTimeOffset(v.OpenedAt),
         UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
