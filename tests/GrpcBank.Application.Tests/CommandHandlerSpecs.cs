@@ -23,7 +23,8 @@ public sealed class CommandHandlerSpecs
     private static readonly ReplyWith<AccountState, BalanceReply> WithBalance = (state, version) => new(version, state.BalanceMinor);
 
     private CommandHandler<AccountCommand, AccountEvent, AccountState> NewHandler() =>
-        new(store, Account.Decider, EventCodecs.Accounts, Account.StreamId, TimeProvider.System, new StreamLocks());
+        new(store, Account.Decider, new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts),
+            EventCodecs.Accounts, Account.StreamId, TimeProvider.System, new StreamLocks());
 
     private static Task<CommandOutcome<BalanceReply>> Run(
         CommandHandler<AccountCommand, AccountEvent, AccountState> handler, AccountCommand command, CommandContext? context = null,

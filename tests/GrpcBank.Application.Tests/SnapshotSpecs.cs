@@ -136,7 +136,7 @@ public sealed class SnapshotSpecs
     public async Task GivenSnapshots_WhenTheyAreAllDropped_ThenEveryAnswerIsTheSame()
     {
         AppendEvents(3_100);
-        var handlers = new Handlers(store, TimeProvider.System, new StreamLocks());
+        var handlers = new Handlers(store, TimeProvider.System, new StreamLocks(), rejection => rejection.ToString());
         await handlers.Accounts.HandleAsync(Ada, new AccountCommand.DepositMoney(Ada, 5, "EUR", "warm"), CommandContext.None, (s, v) => (s, v), Ct);
         await store.Snapshots.SavedAsync(Stream, 3_100);
         foreach (var version in new long[] { 1_000, 2_000, 3_000 })

@@ -2,6 +2,7 @@ using System.Text.Json;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Ctl.Verify;
+using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Payments;
 using Microsoft.Extensions.DependencyInjection;
@@ -78,7 +79,7 @@ public sealed class VerifySpecs(SeededBank bank) : IClassFixture<SeededBank>
         var last = (await store.ReadStreamBackwardAsync(streamId, long.MaxValue, 1, CancellationToken.None)).Single();
         var currency = (await host.Services.GetRequiredService<IReadStore>().GetAccountAsync(Account, CancellationToken.None))!.CurrencyCode;
         var (type, data) = EventCodecs.Accounts.Encode(
-            new AccountEvent.PaymentDebited(Account, new Movement("ghost-1", "", 2_500, currency)));
+            new AccountEvent.PaymentDebited(Account, new Movement("ghost-1", "", 2_500, currency), Settlement.Saga));
         // Straight into the store, past every rule: money leaves the account for a payment that does not exist.
         var appended = await store.AppendAsync(new AppendRequest(streamId, last.StreamVersion,
             [new EventData(Guid.NewGuid(), type, data, "{}")], null, DateTimeOffset.UtcNow), CancellationToken.None);
@@ -95,22 +96,25 @@ public sealed class VerifySpecs(SeededBank bank) : IClassFixture<SeededBank>
     }
 
     [Fact]
-    public void APaymentStillInFlight_IsListedApart_NotDrift()
+    public void MoneyInFlight_IsListedWithItsPayment_AndIsAProblem_SinceMoneyMovesAtomically()
     {
         var ledger = new Ledger();
         Add(ledger, "account-a", 1, 1, new AccountEvent.AccountOpened("a", "Ada", "EUR"));
         Add(ledger, "account-a", 2, 2, new AccountEvent.MoneyDeposited("a", 5_000, "EUR", "salary"));
         Add(ledger, "account-b", 1, 3, new AccountEvent.AccountOpened("b", "Bob", "EUR"));
-        Add(ledger, "payment-p1", 1, 4, new PaymentEvent.PaymentInitiated("p1", "", "a", "b", 700, "EUR", "rent"));
-        Add(ledger, "account-a", 3, 5, new AccountEvent.PaymentDebited("a", new Movement("p1", "", 700, "EUR")));
+        Add(ledger, "payment-p1", 1, 4, new PaymentEvent.PaymentInitiated("p1", "", "a", "b", 700, "EUR", "rent", Settlement.Saga));
+        Add(ledger, "account-a", 3, 5, new AccountEvent.PaymentDebited("a", new Movement("p1", "", 700, "EUR"), Settlement.Saga));
         Add(ledger, "payment-p1", 2, 6, new PaymentEvent.PayerDebited("p1", "b", new Movement("p1", "", 700, "EUR")));
 
         var money = ledger.CheckMoney();
 
         Assert.Empty(ledger.Problems);
-        Assert.Empty(money.Problems);
+        var problem = Assert.Single(money.Problems);
+        Assert.Equal(("money", "payment p1", "in flight", "payer debited"), (problem.Check, problem.Subject, problem.Field, problem.WriteSide));
+        Assert.Contains("700 EUR in flight", problem.Detail);
         var inFlight = Assert.Single(money.InFlight);
         Assert.Equal(("p1", "payer debited", -700L), (inFlight.PaymentId, inFlight.Status, inFlight.NetMinor));
+        // Reported once, as in flight: the sums are explained.
         Assert.Equal(0, Assert.Single(money.Currencies).UnexplainedMinor);
     }
 

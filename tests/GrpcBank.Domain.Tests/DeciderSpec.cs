@@ -28,17 +28,11 @@ public sealed record DeciderCase<TCommand, TEvent, TState>(DeciderSpec<TCommand,
             decision.Match<object>(
                 // Evolve is checked too: the state the new events lead to is part of the snapshot.
                 Right: events => new Accepted(events.Select(Describe).ToList(), events.Fold(state, Given.Decider.Evolve)),
-                Left: rejection => new Rejected(rejection.GetType().Name, FieldsOf(rejection))));
+                Left: Rejected.Of));
     }
 
     // Events are named by their storage name, so a snapshot also guards the storage contract.
     private Described Describe(TEvent e) => new(Given.StorageName(e), e);
-
-    // The rejection's own fields (how a client sees it is the edge's business, not the decider's).
-    private static IReadOnlyDictionary<string, object?> FieldsOf(Rejection rejection) =>
-        rejection.GetType()
-            .GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
-            .ToDictionary(p => p.Name, p => p.GetValue(rejection));
 }
 
 /// <summary>A whole case as data. Snapshooter serialises with Newtonsoft, so every value carries its type name explicitly.</summary>
@@ -57,6 +51,14 @@ public sealed record Accepted(IReadOnlyList<Described> Events, object? StateAfte
 public sealed record Rejected(string Type, IReadOnlyDictionary<string, object?> Data)
 {
     public string Outcome => nameof(Rejected);
+
+    public static Rejected Of(Rejection rejection) => new(rejection.GetType().Name, FieldsOf(rejection));
+
+    // The rejection's own fields (how a client sees it is the edge's business, not the decider's).
+    private static IReadOnlyDictionary<string, object?> FieldsOf(Rejection rejection) =>
+        rejection.GetType()
+            .GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .ToDictionary(p => p.Name, p => p.GetValue(rejection));
 }
 
 /// <summary>Names events by their storage names, inverting the bounded contexts' name → type tables.</summary>

@@ -1,5 +1,6 @@
 using Elastic.Clients.Elasticsearch;
 using GrpcBank.Application.EventStore;
+using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
@@ -77,7 +78,7 @@ public static class Fixture
         Account(1, "acc-1", 1, new AccountEvent.AccountOpened("acc-1", "Ada Lovelace", "EUR")),
         Account(2, "acc-1", 2, new AccountEvent.MoneyDeposited("acc-1", 10_000, "EUR", "salary")),
         Order(3, "ord-1", 1, new OrderEvent.OrderPlaced("ord-1", "acc-1", "m-1", 2_500, "EUR", "Analytical engine manual", "pay-1")),
-        Payment(4, "pay-1", 1, new PaymentEvent.PaymentInitiated("pay-1", "ord-1", "acc-1", "m-1", 2_500, "EUR", "order ord-1")),
+        Payment(4, "pay-1", 1, new PaymentEvent.PaymentInitiated("pay-1", "ord-1", "acc-1", "m-1", 2_500, "EUR", "order ord-1", Settlement.Saga)),
     ];
 
     public static string MGetMiss(string index, params string[] ids) =>

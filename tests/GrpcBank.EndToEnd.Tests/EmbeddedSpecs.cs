@@ -31,3 +31,8 @@ public sealed class EmbeddedAdminSpecs : AdminSpecs
 {
     protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
 }
+
+public sealed class EmbeddedHistoryUpgradeSpecs : HistoryUpgradeSpecs
+{
+    protected override Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) => BankHost.StartEmbeddedAsync(settings);
+}

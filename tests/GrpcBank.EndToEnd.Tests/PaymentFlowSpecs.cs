@@ -8,7 +8,7 @@ using static GrpcBank.EndToEnd.Tests.Rpc;
 
 namespace GrpcBank.EndToEnd.Tests;
 
-/// <summary>Every flow of the payment process, end to end through gRPC. Runs on each store.</summary>
+/// <summary>Every flow of payments, end to end through gRPC: orders (paid by the process in one atomic step), transfers and refunds (atomic, answered with the outcome). Runs on each store.</summary>
 public abstract class PaymentFlowSpecs : BankSpecs
 {
     private Task<PlaceOrderResponse> PlaceAsync(string customer, string merchant, long amount, string currency = "EUR") =>
@@ -18,8 +18,22 @@ public abstract class PaymentFlowSpecs : BankSpecs
         }).ResponseAsync;
 
     private async Task<IReadOnlyList<string>> AccountEventTypesAsync(string accountId) =>
-        (await Host.Get<IEventStore>().ReadStreamAsync($"account-{accountId}", 1, 1000, CancellationToken.None))
-        .Select(e => e.EventType).ToList();
+        (await EventsAsync($"account-{accountId}")).Select(e => e.EventType).ToList();
+
+    private async Task<IReadOnlyList<RecordedEvent>> EventsAsync(string streamId) =>
+        await Host.Get<IEventStore>().ReadStreamAsync(streamId, 1, 1000, CancellationToken.None);
+
+    private Task<TransferMoneyResponse> TransferAsync(string from, string to, long amount, string currency = "EUR", string requestId = "", string paymentId = "") =>
+        Bank.Payments.TransferMoneyAsync(new TransferMoneyRequest
+        {
+            PaymentId = paymentId, FromAccountId = from, ToAccountId = to, AmountMinor = amount, CurrencyCode = currency, Reference = "rent",
+            RequestId = requestId,
+        }).ResponseAsync;
+
+    /// <summary>What the store holds: its head, and whether a request id was logged.</summary>
+    private async Task<(long Head, bool Logged)> StoreAsync(string requestId) =>
+        (await Host.Get<IEventStore>().HeadPositionAsync(CancellationToken.None),
+         await Host.Get<IEventStore>().FindRequestAsync(requestId, CancellationToken.None) is not null);
 
     [Fact]
     public async Task AnOrderWithFunds_IsPaid_AndTheMoneyMovesFromCustomerToMerchant()
@@ -36,8 +50,18 @@ public abstract class PaymentFlowSpecs : BankSpecs
         Assert.Equal((placed.OrderId, customer, merchant, 2_500L), (payment.OrderId, payment.FromAccountId, payment.ToAccountId, payment.AmountMinor));
         Assert.Equal(7_500, (await Bank.AccountAsync(customer, payment.Version)).BalanceMinor);
         Assert.Equal(2_500, (await Bank.AccountAsync(merchant)).BalanceMinor);
-        Assert.Equal(["accounts.AccountOpened.v1", "accounts.MoneyDeposited.v1", "accounts.PaymentDebited.v1"], await AccountEventTypesAsync(customer));
-        Assert.Equal(["accounts.AccountOpened.v1", "accounts.PaymentCredited.v1"], await AccountEventTypesAsync(merchant));
+        Assert.Equal(["accounts.AccountOpened.v1", "accounts.MoneyDeposited.v1", "accounts.PaymentDebited.v2"], await AccountEventTypesAsync(customer));
+        Assert.Equal(["accounts.AccountOpened.v1", "accounts.PaymentCredited.v2"], await AccountEventTypesAsync(merchant));
+        // One commit: the debit, the credit, the payment and the order paid hold consecutive positions.
+        RecordedEvent[] step =
+        [
+            (await EventsAsync($"account-{customer}"))[^1], (await EventsAsync($"account-{merchant}"))[^1], (await EventsAsync($"order-{placed.OrderId}"))[^1],
+            .. await EventsAsync($"payment-{placed.PaymentId}"),
+        ];
+        Assert.Equal(["accounts.PaymentDebited.v2", "accounts.PaymentCredited.v2", "orders.OrderPaid.v1", "payments.PaymentInitiated.v2", "payments.PaymentCompleted.v2"],
+            step.Select(e => e.EventType));
+        var positions = step.Select(e => e.Position).Order().ToList();
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => positions[0] + i), positions);
     }
 
     [Theory]
@@ -62,12 +86,12 @@ public abstract class PaymentFlowSpecs : BankSpecs
 
         Assert.Equal((OrderStatus.Cancelled, reason), (order.Status, order.CancellationReason));
         Assert.Equal(reason, payment.FailureReason);
-        Assert.DoesNotContain("accounts.PaymentDebited.v1", await AccountEventTypesAsync(customer));
+        Assert.DoesNotContain("accounts.PaymentDebited.v2", await AccountEventTypesAsync(customer));
         Assert.Equal(0, (await Bank.AccountAsync(merchant)).BalanceMinor);
     }
 
     [Fact]
-    public async Task WhenThePayeeIsClosedAfterThePayerWasDebited_ThePayerIsRefunded_AndTheOrderCancelled()
+    public async Task WhenThePayeeIsClosed_NoMoneyMoves_AndTheOrderIsCancelledWithTheReason()
     {
         var customer = await Bank.OpenAsync(deposit: 10_000);
         var merchant = await Bank.OpenAsync();
@@ -80,61 +104,175 @@ public abstract class PaymentFlowSpecs : BankSpecs
         Assert.Equal((OrderStatus.Cancelled, "ACCOUNT_CLOSED"), (order.Status, order.CancellationReason));
         Assert.Equal("ACCOUNT_CLOSED", payment.FailureReason);
         Assert.Equal(10_000, (await Bank.AccountAsync(customer, payment.Version)).BalanceMinor);
-        Assert.Equal(
-            ["accounts.AccountOpened.v1", "accounts.MoneyDeposited.v1", "accounts.PaymentDebited.v1", "accounts.RefundCredited.v1"],
-            await AccountEventTypesAsync(customer));
+        // Never debited, so there is nothing to compensate.
+        Assert.Equal(["accounts.AccountOpened.v1", "accounts.MoneyDeposited.v1"], await AccountEventTypesAsync(customer));
     }
 
     [Fact]
-    public async Task ATransfer_MovesMoney_AndARefundMovesItBackExactlyOnce()
+    public async Task ATransfer_AnswersOnceTheMoneyHasMoved_AndARefundMovesItBackExactlyOnce()
     {
         var from = await Bank.OpenAsync(deposit: 9_000);
         var to = await Bank.OpenAsync(deposit: 1_000);
 
-        var transfer = await Bank.Payments.TransferMoneyAsync(new TransferMoneyRequest
-        {
-            FromAccountId = from, ToAccountId = to, AmountMinor = 3_000, CurrencyCode = "EUR", Reference = "rent",
-        });
-        await Bank.PaymentAsync(transfer.PaymentId, PaymentStatus.Completed);
-        var balancesAfterTransfer = ((await Bank.AccountAsync(from)).BalanceMinor, (await Bank.AccountAsync(to)).BalanceMinor);
-        await Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId, Reason = "duplicate" });
-        await Rejected("PAYMENT_NOT_REFUNDABLE", () =>
-            Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId }).ResponseAsync);
-        var refunded = await Bank.PaymentAsync(transfer.PaymentId, PaymentStatus.Refunded);
+        var transfer = await TransferAsync(from, to, 3_000);
+        // The reply comes after the commit: its position shows the payment completed and both balances moved.
+        var completed = (await Bank.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = transfer.PaymentId, MinPosition = transfer.Position })).Payment;
+        var balancesAfterTransfer = ((await Bank.AccountAsync(from, transfer.Position)).BalanceMinor, (await Bank.AccountAsync(to, transfer.Position)).BalanceMinor);
+        var refund = await Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId, Reason = "duplicate" });
+        var refunded = (await Bank.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = transfer.PaymentId, MinPosition = refund.Position })).Payment;
         await Rejected("PAYMENT_NOT_REFUNDABLE", () =>
             Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId }).ResponseAsync);
 
+        Assert.Equal((PaymentStatus.Completed, transfer.Version), (completed.Status, completed.Version));
         Assert.Equal((6_000L, 4_000L), balancesAfterTransfer);
-        Assert.Equal(9_000, (await Bank.AccountAsync(from, refunded.Version)).BalanceMinor);
-        Assert.Equal(1_000, (await Bank.AccountAsync(to)).BalanceMinor);
+        Assert.Equal((PaymentStatus.Refunded, refund.Version), (refunded.Status, refunded.Version));
+        Assert.Equal(9_000, (await Bank.AccountAsync(from, refund.Position)).BalanceMinor);
+        Assert.Equal(1_000, (await Bank.AccountAsync(to, refund.Position)).BalanceMinor);
         Assert.Equal("", refunded.OrderId);
+        Assert.Equal(["accounts.AccountOpened.v1", "accounts.MoneyDeposited.v1", "accounts.PaymentDebited.v2", "accounts.RefundCredited.v2"],
+            await AccountEventTypesAsync(from));
+        Assert.Equal(["payments.PaymentInitiated.v2", "payments.PaymentCompleted.v2", "payments.RefundRequested.v2", "payments.PaymentRefunded.v1"],
+            (await EventsAsync($"payment-{transfer.PaymentId}")).Select(e => e.EventType));
     }
 
     [Fact]
-    public async Task ARefundThePayeeCannotFund_Fails_AndThePaymentStaysCompleted()
+    public async Task ARefundThePayeeCannotFund_IsRefusedWithTheReason_WritesNothing_AndThePaymentStaysCompleted()
     {
         var from = await Bank.OpenAsync(deposit: 5_000);
         var to = await Bank.OpenAsync();
-        var transfer = await Bank.Payments.TransferMoneyAsync(new TransferMoneyRequest
-        {
-            FromAccountId = from, ToAccountId = to, AmountMinor = 5_000, CurrencyCode = "EUR",
-        });
-        await Bank.PaymentAsync(transfer.PaymentId, PaymentStatus.Completed);
-        await Bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = to, AmountMinor = 4_000, CurrencyCode = "EUR" });
+        var transfer = await TransferAsync(from, to, 5_000);
+        var spent = await Bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = to, AmountMinor = 4_000, CurrencyCode = "EUR" });
+        var before = await StoreAsync("refund-1");
 
-        var refund = await Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId });
-        var afterRefund = await Bank.EventuallyAsync(async () =>
-        {
-            var events = await Host.Get<IEventStore>().ReadStreamAsync($"payment-{transfer.PaymentId}", 1, 100, CancellationToken.None);
-            return events[^1].EventType == "payments.RefundFailed.v1" ? events : null;
-        });
+        await Rejected("INSUFFICIENT_FUNDS", () =>
+            Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId, RequestId = "refund-1" }).ResponseAsync);
 
-        Assert.True(afterRefund[^1].Position > refund.Position);
-        Assert.Equal(PaymentStatus.Completed, (await Bank.Query.GetPaymentAsync(new GetPaymentRequest
-        {
-            PaymentId = transfer.PaymentId, MinPosition = afterRefund[^1].Position,
-        })).Payment.Status);
+        Assert.Equal(before, await StoreAsync("refund-1"));
+        Assert.Equal((before.Head, false), before);
+        var payment = (await Bank.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = transfer.PaymentId, MinPosition = spent.Position })).Payment;
+        Assert.Equal((PaymentStatus.Completed, "", transfer.Version), (payment.Status, payment.FailureReason, payment.Version));
         Assert.Equal(1_000, (await Bank.AccountAsync(to)).BalanceMinor);
+    }
+
+    public static TheoryData<string, string, StatusCode> TransferRejections => new()
+    {
+        { "insufficient", "INSUFFICIENT_FUNDS", StatusCode.FailedPrecondition },
+        { "frozen payer", "ACCOUNT_FROZEN", StatusCode.FailedPrecondition },
+        { "closed payee", "ACCOUNT_CLOSED", StatusCode.FailedPrecondition },
+        { "dollar payee", "CURRENCY_MISMATCH", StatusCode.FailedPrecondition },
+        { "unknown payee", "ACCOUNT_NOT_FOUND", StatusCode.NotFound },
+        { "payment id taken", "PAYMENT_ALREADY_EXISTS", StatusCode.AlreadyExists },
+    };
+
+    [Theory]
+    [MemberData(nameof(TransferRejections))]
+    public async Task EveryTransferRejection_HasItsStatusAndReason_AndWritesNothing(string @case, string reason, StatusCode code)
+    {
+        var from = await Bank.OpenAsync(deposit: 5_000);
+        var to = await Bank.OpenAsync(currency: @case == "dollar payee" ? "USD" : "EUR");
+        var paymentId = NewId();
+        if (@case == "frozen payer") await Bank.Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = from });
+        if (@case == "closed payee") await Bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = to });
+        if (@case == "payment id taken") await TransferAsync(from, to, 1_000, paymentId: paymentId);
+        var before = await StoreAsync($"transfer-{paymentId}");
+
+        await Rejected(reason, () => TransferAsync(from, @case == "unknown payee" ? NewId() : to, @case == "insufficient" ? 5_001 : 100,
+            requestId: $"transfer-{paymentId}", paymentId: paymentId), code);
+
+        Assert.Equal((before.Head, false), await StoreAsync($"transfer-{paymentId}"));
+    }
+
+    [Fact]
+    public async Task ARetriedTransfer_GetsTheFirstReply_AndMovesTheMoneyOnce_WhileTheIdOnAnotherTransferIsRefused()
+    {
+        var from = await Bank.OpenAsync(deposit: 5_000);
+        var to = await Bank.OpenAsync();
+
+        var first = await TransferAsync(from, to, 1_200, requestId: "pay-rent");
+        var again = await TransferAsync(from, to, 1_200, requestId: "pay-rent");
+        await Rejected("REQUEST_ID_REUSED", () => TransferAsync(from, to, 1_300, requestId: "pay-rent"));
+
+        Assert.Equal(first, again);
+        Assert.Equal(3_800, (await Bank.AccountAsync(from, first.Position)).BalanceMinor);
+        Assert.Equal(1_200, (await Bank.AccountAsync(to, first.Position)).BalanceMinor);
+    }
+
+    [Fact]
+    public async Task TwoHundredConcurrentTransfersBothWays_ConserveMoney_AndEachBalanceIsWhatTheAcknowledgedTransfersSay()
+    {
+        var a = await Bank.OpenAsync(deposit: 10_000);
+        var b = await Bank.OpenAsync(deposit: 10_000);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+        {
+            var (from, to, amount) = i % 2 == 0 ? (a, b, 100L + i) : (b, a, 100L + i);
+            try
+            {
+                var reply = await TransferAsync(from, to, amount);
+                return (From: from, Amount: amount, reply.Position);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+            {
+                return (From: from, Amount: 0L, Position: 0L);
+            }
+        }));
+
+        var last = outcomes.Max(o => o.Position);
+        var aToB = outcomes.Where(o => o.From == a).Sum(o => o.Amount);
+        var bToA = outcomes.Where(o => o.From == b).Sum(o => o.Amount);
+        Assert.True(outcomes.Count(o => o.Amount > 0) > 100, "most transfers go through");
+        Assert.Equal(10_000 - aToB + bToA, (await Bank.AccountAsync(a, last)).BalanceMinor);
+        Assert.Equal(10_000 - bToA + aToB, (await Bank.AccountAsync(b, last)).BalanceMinor);
+    }
+
+    [Fact]
+    public async Task WhileTransfersRun_EverySnapshotOfAClosedSetOfAccounts_SumsToItsTotal()
+    {
+        // Owners share a word no other account has, so one search lists exactly the set.
+        var word = $"Closed{NewId()[..10]}";
+        var set = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
+        {
+            var id = NewId();
+            await Bank.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = $"{word} {i}", CurrencyCode = "EUR" });
+            await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 100_000, CurrencyCode = "EUR" });
+            return id;
+        }));
+        async Task<(int Count, long Sum, long Position)> SnapshotAsync(long minPosition = 0)
+        {
+            var page = await Bank.Query.SearchAccountsAsync(new SearchAccountsRequest { Query = word, PageSize = 100, MinPosition = minPosition });
+            return (page.Accounts.Count, page.Accounts.Sum(x => x.BalanceMinor), page.Position);
+        }
+        await Bank.EventuallyAsync(async () => await SnapshotAsync() is { Count: 10, Sum: 1_000_000 } ? "funded" : null);
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        long transfers = 0;
+        var writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w);
+            while (!stop.IsCancellationRequested)
+            {
+                var from = random.Next(10);
+                var to = (from + 1 + random.Next(9)) % 10;
+                try
+                {
+                    await TransferAsync(set[from], set[to], random.Next(1, 20_000));
+                    Interlocked.Increment(ref transfers);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+                {
+                }
+            }
+        })).ToList();
+        var snapshots = new System.Collections.Concurrent.ConcurrentBag<(int Count, long Sum, long Position)>();
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested) snapshots.Add(await SnapshotAsync());
+        })).ToList();
+        await Task.WhenAll([.. writers, .. readers]);
+
+        Assert.True(transfers > 20, $"only {transfers} transfers ran");
+        Assert.True(snapshots.Select(s => s.Position).Distinct().Count() > 1, "the readers saw the balances move");
+        Assert.All(snapshots, s => Assert.Equal((10, 1_000_000L), (s.Count, s.Sum)));
     }
 
     [Fact]

@@ -35,3 +35,9 @@ public sealed class PostgresAdminSpecs(PostgresServer postgres) : AdminSpecs
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
 }
+
+public sealed class PostgresHistoryUpgradeSpecs(PostgresServer postgres) : HistoryUpgradeSpecs
+{
+    protected override async Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) =>
+        await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), settings);
+}

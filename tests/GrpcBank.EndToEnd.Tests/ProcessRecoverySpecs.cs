@@ -10,7 +10,8 @@ namespace GrpcBank.EndToEnd.Tests;
 /// <summary>
 /// The payment process killed between any two steps: the relay is driven by hand, one event at a time,
 /// and the server is restarted at every cut point — after a sink ran but before the outbox row was
-/// completed (so the event is redelivered), and after it was completed. Every run must complete exactly once.
+/// completed (so the event is redelivered), and after it was completed. Every run must complete exactly once:
+/// an order's atomic money step, and a saga payment the upgrade caught in flight.
 /// </summary>
 public abstract class ProcessRecoverySpecs
 {
@@ -47,16 +48,14 @@ public abstract class ProcessRecoverySpecs
         Assert.Equal(OrderStatus.Paid, order.Status);
         Assert.Equal(7_500, (await bank.AccountAsync(customer)).BalanceMinor);
         Assert.Equal(2_500, (await bank.AccountAsync(merchant)).BalanceMinor);
-        Assert.Equal(1, await CountAsync(host, $"account-{customer}", "accounts.PaymentDebited.v1"));
-        Assert.Equal(1, await CountAsync(host, $"account-{merchant}", "accounts.PaymentCredited.v1"));
-        Assert.Equal(
-            ["payments.PaymentInitiated.v1", "payments.PayerDebited.v1", "payments.PaymentCompleted.v1"],
-            await TypesAsync(host, $"payment-{placed.PaymentId}"));
+        Assert.Equal(1, await CountAsync(host, $"account-{customer}", "accounts.PaymentDebited.v2"));
+        Assert.Equal(1, await CountAsync(host, $"account-{merchant}", "accounts.PaymentCredited.v2"));
+        Assert.Equal(["payments.PaymentInitiated.v2", "payments.PaymentCompleted.v2"], await TypesAsync(host, $"payment-{placed.PaymentId}"));
     }
 
     [Theory]
     [MemberData(nameof(Cuts))]
-    public async Task ACompensationAcrossACrash_RefundsThePayerExactlyOnce(int cut, bool beforeCompleting)
+    public async Task ARefusedOrderAcrossACrash_IsCancelledOnce_AndNoMoneyMoves(int cut, bool beforeCompleting)
     {
         await using var host = await StartHostAsync(("Relay:Enabled", "false"));
         var bank = new Bank(host);
@@ -73,8 +72,34 @@ public abstract class ProcessRecoverySpecs
         var order = (await bank.Query.GetOrderAsync(new GetOrderRequest { OrderId = placed.OrderId })).Order;
         Assert.Equal((OrderStatus.Cancelled, "ACCOUNT_CLOSED"), (order.Status, order.CancellationReason));
         Assert.Equal(10_000, (await bank.AccountAsync(customer)).BalanceMinor);
-        Assert.Equal(1, await CountAsync(host, $"account-{customer}", "accounts.PaymentDebited.v1"));
-        Assert.Equal(1, await CountAsync(host, $"account-{customer}", "accounts.RefundCredited.v1"));
+        Assert.Equal(0, await CountAsync(host, $"account-{customer}", "accounts.PaymentDebited.v2"));
+        Assert.Equal(["payments.PaymentInitiated.v2", "payments.PaymentFailed.v2"], await TypesAsync(host, $"payment-{placed.PaymentId}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cuts))]
+    public async Task ASagaPaymentInFlightAtTheUpgrade_CompletesExactlyOnce_AcrossACrash(int cut, bool beforeCompleting)
+    {
+        await using var host = await StartHostAsync(("Relay:Enabled", "false"));
+        var bank = new Bank(host);
+        var payer = await bank.OpenAsync(deposit: 10_000);
+        var payee = await bank.OpenAsync();
+        // What the saga release's TransferMoney stored; its process had not taken a step yet.
+        var paymentId = Guid.NewGuid().ToString("N");
+        await host.Get<IEventStore>().AppendAsync(new AppendRequest($"payment-{paymentId}", 0,
+            [new EventData(Guid.NewGuid(), "payments.PaymentInitiated.v1",
+                $$"""{"paymentId":"{{paymentId}}","orderId":"","fromAccountId":"{{payer}}","toAccountId":"{{payee}}","amountMinor":2500,"currencyCode":"EUR","reference":"rent"}""",
+                "{}")], null, DateTimeOffset.UtcNow), CancellationToken.None);
+
+        await PumpWithCrashAsync(host, cut, beforeCompleting, async () =>
+            (await TypesAsync(host, $"payment-{paymentId}"))[^1] == "payments.PaymentCompleted.v2");
+
+        Assert.Equal(7_500, (await bank.AccountAsync(payer)).BalanceMinor);
+        Assert.Equal(2_500, (await bank.AccountAsync(payee)).BalanceMinor);
+        Assert.Equal(1, await CountAsync(host, $"account-{payer}", "accounts.PaymentDebited.v2"));
+        Assert.Equal(1, await CountAsync(host, $"account-{payee}", "accounts.PaymentCredited.v2"));
+        Assert.Equal(["payments.PaymentInitiated.v1", "payments.PayerDebited.v1", "payments.PaymentCompleted.v2"],
+            await TypesAsync(host, $"payment-{paymentId}"));
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.ReadSide;
+using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
@@ -320,11 +321,11 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
         }
         var movement = new Movement(paymentId, orderId, amount, "EUR");
         yield return h.Order(new OrderEvent.OrderPlaced(orderId, customer, merchant, amount, "EUR", description, paymentId));
-        yield return h.Payment(new PaymentEvent.PaymentInitiated(paymentId, orderId, customer, merchant, amount, "EUR", description));
-        yield return h.Account(new AccountEvent.PaymentDebited(customer, movement));
+        yield return h.Payment(new PaymentEvent.PaymentInitiated(paymentId, orderId, customer, merchant, amount, "EUR", description, Settlement.Saga));
+        yield return h.Account(new AccountEvent.PaymentDebited(customer, movement, Settlement.Saga));
         yield return h.Payment(new PaymentEvent.PayerDebited(paymentId, merchant, movement));
-        yield return h.Account(new AccountEvent.PaymentCredited(merchant, movement));
-        yield return h.Payment(new PaymentEvent.PaymentCompleted(paymentId, orderId));
+        yield return h.Account(new AccountEvent.PaymentCredited(merchant, movement, Settlement.Saga));
+        yield return h.Payment(new PaymentEvent.PaymentCompleted(paymentId, orderId, Settlement.Saga));
         yield return h.Order(new OrderEvent.OrderPaid(orderId, paymentId));
     }
 
@@ -347,8 +348,8 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
         var h = new History();
         var events = OrderPaidBy(h, "o1", "p1", "cust", "merch", 1_200, "lamp").ToList();
         events.Add(h.Withdrawn("cust", 300, reference: "cash"));
-        events.Add(h.Account(new AccountEvent.RefundDebited("merch", new Movement("p1", "o1", 1_200, "EUR"))));
-        events.Add(h.Account(new AccountEvent.RefundCredited("cust", new Movement("p1", "o1", 1_200, "EUR"))));
+        events.Add(h.Account(new AccountEvent.RefundDebited("merch", new Movement("p1", "o1", 1_200, "EUR"), Settlement.Saga)));
+        events.Add(h.Account(new AccountEvent.RefundCredited("cust", new Movement("p1", "o1", 1_200, "EUR"), Settlement.Saga)));
         await ApplyAsync(h, events.ToArray());
 
         var customer = await StatementAsync("cust");
@@ -405,10 +406,10 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
             h.Withdrawn("a1", 100),
             h.Deposited("a2", 50),
             h.At(feb1.AddHours(3)).Deposited("a1", 500),
-            h.Account(new AccountEvent.PaymentDebited("a1", new Movement("p1", "", 200, "EUR"))),
-            h.Account(new AccountEvent.PaymentCredited("a2", new Movement("p1", "", 200, "EUR"))),
-            h.At(feb2.AddHours(23).AddMinutes(59)).Account(new AccountEvent.RefundCredited("a1", new Movement("p1", "", 200, "EUR"))),
-            h.Account(new AccountEvent.RefundDebited("a2", new Movement("p1", "", 200, "EUR"))),
+            h.Account(new AccountEvent.PaymentDebited("a1", new Movement("p1", "", 200, "EUR"), Settlement.Saga)),
+            h.Account(new AccountEvent.PaymentCredited("a2", new Movement("p1", "", 200, "EUR"), Settlement.Saga)),
+            h.At(feb2.AddHours(23).AddMinutes(59)).Account(new AccountEvent.RefundCredited("a1", new Movement("p1", "", 200, "EUR"), Settlement.Saga)),
+            h.Account(new AccountEvent.RefundDebited("a2", new Movement("p1", "", 200, "EUR"), Settlement.Saga)),
             h.Deposited("u1", 9_999, "USD"));
     }
 
@@ -464,12 +465,12 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
         events.Add(h.Opened("shop", "Shop"));
         events.Add(h.Opened("alt", "Alt"));
         events.Add(h.Order(new OrderEvent.OrderPlaced("o2", "cust", "shop", 9_000, "EUR", "Garden chairs", "p2")));
-        events.Add(h.Payment(new PaymentEvent.PaymentInitiated("p2", "o2", "cust", "shop", 9_000, "EUR", "")));
-        events.Add(h.Payment(new PaymentEvent.PaymentFailed("p2", "o2", "INSUFFICIENT_FUNDS")));
+        events.Add(h.Payment(new PaymentEvent.PaymentInitiated("p2", "o2", "cust", "shop", 9_000, "EUR", "", Settlement.Saga)));
+        events.Add(h.Payment(new PaymentEvent.PaymentFailed("p2", "o2", "INSUFFICIENT_FUNDS", Settlement.Saga)));
         events.Add(h.Order(new OrderEvent.OrderCancelled("o2", "INSUFFICIENT_FUNDS")));
         events.Add(h.Order(new OrderEvent.OrderPlaced("o3", "alt", "merch", 300, "EUR", "Desk lämp", "p3")));
-        events.Add(h.Payment(new PaymentEvent.PaymentInitiated("p3", "o3", "alt", "merch", 300, "EUR", "")));
-        events.Add(h.Payment(new PaymentEvent.PaymentInitiated("t1", "", "merch", "shop", 50, "EUR", "transfer")));
+        events.Add(h.Payment(new PaymentEvent.PaymentInitiated("p3", "o3", "alt", "merch", 300, "EUR", "", Settlement.Saga)));
+        events.Add(h.Payment(new PaymentEvent.PaymentInitiated("t1", "", "merch", "shop", 50, "EUR", "transfer", Settlement.Saga)));
         await Store.ApplyAsync(events, h.Position, None);
     }
 

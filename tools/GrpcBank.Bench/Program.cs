@@ -3,6 +3,7 @@ using GrpcBank.Bench;
 
 // dotnet run -c Release --project tools/GrpcBank.Bench -- [--quick] [--out FILE]   end-to-end run, writes BENCHMARKS.md
 // dotnet run -c Release --project tools/GrpcBank.Bench -- micro [BenchmarkDotNet args]   micro-benchmarks
+// dotnet run -c Release --project tools/GrpcBank.Bench -- transfers [--quick]   only transfers vs deposits and the snapshot property
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -11,6 +12,14 @@ if (args.Length > 0 && args[0] == "micro")
 }
 
 var quick = args.Contains("--quick");
+if (args.Length > 0 && args[0] == "transfers")
+{
+    // Only the transfer section (both stores), printed: for a quick look on a shared machine.
+    var results = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).TransfersOnlyAsync();
+    foreach (var r in results) r.WriteRows(Console.WriteLine);
+    return results.SelectMany(r => r.Failures).Any() ? 1 : 0;
+}
+
 var outIndex = Array.IndexOf(args, "--out");
 var output = outIndex >= 0 && outIndex + 1 < args.Length
     ? Path.GetFullPath(args[outIndex + 1])

@@ -30,10 +30,13 @@ public sealed class Report(RunSettings s)
     public LongHistogram? WarmBig, WarmFresh;
     public (int Applied, int Rejected) UnknownPg, UnknownEmbedded;
     public InvariantReport? InvariantsPg, InvariantsEmbedded;
+    public TransferResult? TransfersPg, TransfersEmbedded;
 
     public IReadOnlyList<string> Failures =>
         [.. (InvariantsPg?.Failures ?? ["PostgreSQL invariants were not checked"]).Select(f => "postgres: " + f),
-         .. (InvariantsEmbedded?.Failures ?? ["embedded invariants were not checked"]).Select(f => "embedded: " + f)];
+         .. (InvariantsEmbedded?.Failures ?? ["embedded invariants were not checked"]).Select(f => "embedded: " + f),
+         .. TransfersPg?.Failures ?? ["PostgreSQL transfers were not measured"],
+         .. TransfersEmbedded?.Failures ?? ["embedded transfers were not measured"]];
 
     private static string F(double v, int decimals = 0) => double.IsNaN(v) ? "–" : v.ToString("N" + decimals, CultureInfo.InvariantCulture);
     private static double Ms(LongHistogram h, double p) => h.TotalCount == 0 ? double.NaN : h.GetValueAtPercentile(p) / 1000.0;
@@ -65,6 +68,7 @@ public sealed class Report(RunSettings s)
         L("    dotnet run -c Release --project tools/GrpcBank.Bench            # full run, rewrites this file (~7.5 min; 10 min on a heavily loaded machine)");
         L("    dotnet run -c Release --project tools/GrpcBank.Bench -- --quick # ~3-4 min, writes BENCHMARKS.quick.md");
         L("    dotnet run -c Release --project tools/GrpcBank.Bench -- micro   # BenchmarkDotNet micro-benchmarks, fills the last section");
+        L("    dotnet run -c Release --project tools/GrpcBank.Bench -- transfers --quick # only transfers vs deposits and the snapshot property, printed");
         L();
         L("Every figure below has its baseline from the **same run**. The machine is shared (other people build and test on it), " +
           "so absolute numbers drift by tens of percent between runs; the pgbench x16 figure is measured twice, before and after the " +
@@ -78,6 +82,7 @@ public sealed class Report(RunSettings s)
         L($"| command p50 (1 caller) ÷ (empty-RPC p50 + pgbench p50 at 1 client) | {F(one.P(50), 2)} ÷ ({F(empty1.P(50), 3)} + {F(pg1.P50Ms, 3)}) ms = **{F(latencyRatio, 2)}** | ≤ 1.3 | {Mark(latencyRatio <= 1.3)} |");
         L($"| relay events/s ÷ raw read rows/s of `events` | **{F(relayRatioLow, 2)}–{F(relayRatio, 2)}** ({F(Relay?.PerSecondLower ?? double.NaN)}–{F(Relay?.PerSecondUpper ?? double.NaN)} ÷ {F(RawReadPerSecond)}) | (none) | |");
         L($"| freshness p99, embedded mode (poll until the balance shows / GetAccount min_position) | **{F(freshEmbedded99, 1)} ms** / {F(freshEmbeddedMin99, 1)} ms | ≤ 100 ms | {Mark(freshEmbedded99 <= 100 && freshEmbeddedMin99 <= 100)} |");
+        foreach (var t in new[] { TransfersPg, TransfersEmbedded }) t?.WriteRows(line => L(line));
         if (FreshnessPg is { } fp)
             L($"| freshness p99, PostgreSQL mode (same two ways) | {F(Ms(fp.Polling, 99), 1)} ms / {F(Ms(fp.MinPosition, 99), 1)} ms | (none) | |");
         L();
@@ -197,6 +202,13 @@ public sealed class Report(RunSettings s)
         }
         L();
 
+        if (TransfersPg is not null || TransfersEmbedded is not null)
+        {
+            L("## Transfers (atomic) next to deposits");
+            L();
+            TransfersPg?.WriteSection(o);
+            TransfersEmbedded?.WriteSection(o);
+        }
         L("## Embedded mode (SQLite, no PostgreSQL)");
         L();
         L("| phase | commands/s | p50 ms | p99 ms | p99.9 ms | ok | rejected | conflicts | failed |");

@@ -18,6 +18,34 @@ public sealed class Run(string root, RunSettings s)
 {
     private readonly Report report = new(s);
     private static readonly int[] Concurrency = [1, 4, 16, 64];
+    private static readonly int[] TransferCallers = [1, 16, 64];
+
+    /// <summary>The snapshot property is measured over at least 10 s of concurrent transfers, in every run.</summary>
+    private TimeSpan SnapshotPhase => s.Phase > TimeSpan.FromSeconds(10) ? s.Phase : TimeSpan.FromSeconds(10);
+
+    /// <summary>Only the transfer section, on PostgreSQL and embedded: a quick look without the whole run.</summary>
+    public async Task<IReadOnlyList<TransferResult>> TransfersOnlyAsync()
+    {
+        Step("building the server (Release)");
+        await Shell.RunAsync("dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", Path.Combine(root, "src/GrpcBank.Server/GrpcBank.Server.csproj")]);
+        var serverDll = Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll");
+        var results = new List<TransferResult>();
+        Step("transfers, PostgreSQL mode");
+        await using (var pg = await PgCluster.StartAsync())
+        {
+            await pg.ExecAsync("create database bank");
+            var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
+            var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"));
+            await GuardAsync(data, () => server, async () =>
+                results.Add(await TransferLoad.RunAsync("PostgreSQL", server.Channel, TransferCallers, s.Phase, SnapshotPhase)));
+        }
+        Step("transfers, embedded mode");
+        var embedded = Directory.CreateTempSubdirectory("grpcbank-bench-embedded-").FullName;
+        var local = await ServerProcess.StartAsync(serverDll, embedded, null);
+        await GuardAsync(embedded, () => local, async () =>
+            results.Add(await TransferLoad.RunAsync("embedded", local.Channel, TransferCallers, s.Phase, SnapshotPhase)));
+        return results;
+    }
 
     public async Task<Report> ExecuteAsync()
     {
@@ -123,6 +151,9 @@ public sealed class Run(string root, RunSettings s)
                 report.Load.Add(open);
                 Console.WriteLine("  " + open);
             }
+            Step("transfers next to deposits, and the snapshot property (PostgreSQL mode)");
+            report.TransfersPg = await TransferLoad.RunAsync("PostgreSQL", server.Channel, TransferCallers, s.Phase, SnapshotPhase);
+
             Step("pgbench x16 again (drift check)");
             report.PgbenchRepeat = await Baselines.PgbenchAsync(pg, 16, s.PgbenchSeconds);
             Console.WriteLine($"  pgbench x16 (repeat): {report.PgbenchRepeat.Tps:N0} tps");
@@ -223,6 +254,8 @@ public sealed class Run(string root, RunSettings s)
                 Console.WriteLine("  " + r);
             }
             report.FreshnessEmbedded = await bank.FreshnessAsync(ids, s.FreshnessSamples);
+            Step("transfers next to deposits, and the snapshot property (embedded mode)");
+            report.TransfersEmbedded = await TransferLoad.RunAsync("embedded", server.Channel, TransferCallers, s.Phase, SnapshotPhase);
             report.UnknownEmbedded = await bank.ResolveUnknownAsync();
             report.InvariantsEmbedded = await bank.CheckInvariantsAsync();
             Console.WriteLine($"  invariants: {report.InvariantsEmbedded.Accounts} accounts, {report.InvariantsEmbedded.Failures.Count} failures");

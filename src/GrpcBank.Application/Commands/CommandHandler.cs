@@ -1,7 +1,6 @@
 using GrpcBank.Application.EventStore;
 using GrpcBank.Domain;
 using LanguageExt;
-using Microsoft.Extensions.Logging;
 
 namespace GrpcBank.Application.Commands;
 
@@ -17,20 +16,19 @@ namespace GrpcBank.Application.Commands;
 /// Commands on one stream queue behind a per-stream lock inside this process; other processes meet at the store's
 /// version check.
 /// </remarks>
+/// <param name="states">The aggregate's folds, shared with the handler of atomic transfers (which writes these streams too).</param>
 public sealed class CommandHandler<TCommand, TEvent, TState>(
     IEventStore store,
     Decider<TCommand, TEvent, TState> decider,
+    StreamStates<TEvent, TState> states,
     EventCodec<TEvent> codec,
     Func<string, string> streamIdOf,
     TimeProvider clock,
-    StreamLocks locks,
-    ILogger? log = null) : ICommandHandler<TCommand, TState>
+    StreamLocks locks) : ICommandHandler<TCommand, TState>
     where TEvent : class
 {
     /// <summary>Appends tried before a command that keeps losing to other writers is answered with a conflict (ABORTED).</summary>
     public const int MaxAppends = 5;
-
-    private readonly StreamStates<TEvent, TState> states = new(store, decider.Initial, decider.Evolve, codec, log);
 
     public async Task<CommandOutcome<TReply>> HandleAsync<TReply>(
         string aggregateId, TCommand command, CommandContext context, ReplyWith<TState, TReply> reply, CancellationToken ct,

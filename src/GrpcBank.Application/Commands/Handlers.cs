@@ -1,4 +1,5 @@
 using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Payments;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
@@ -7,23 +8,32 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GrpcBank.Application.Commands;
 
-/// <summary>The command handlers of the three bounded contexts, sharing one store, clock and lock table, each traced.</summary>
+/// <summary>
+/// The command handlers of the three bounded contexts and of atomic transfers across them, sharing one store, clock,
+/// lock table and one set of folds per aggregate type, each traced.
+/// </summary>
 public sealed class Handlers
 {
+    /// <param name="reasonOf">The public reason of a rejection, recorded when an order's payment is refused.</param>
     /// <param name="loggers">Where snapshot faults are logged (they never fail a command).</param>
-    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks, ILoggerFactory? loggers = null)
+    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks, RejectionReason reasonOf, ILoggerFactory? loggers = null)
     {
         var traced = new TracedEventStore(store);
         var log = (loggers ?? NullLoggerFactory.Instance).CreateLogger<Handlers>();
+        var accounts = new StreamStates<AccountEvent, AccountState>(traced, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts, log);
+        var orders = new StreamStates<OrderEvent, OrderState>(traced, Order.Decider.Initial, Order.Evolve, EventCodecs.Orders, log);
+        var payments = new StreamStates<PaymentEvent, PaymentState>(traced, Payment.Decider.Initial, Payment.Evolve, EventCodecs.Payments, log);
         Accounts = new TracedCommandHandler<AccountCommand, AccountState>(
-            new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, EventCodecs.Accounts, Account.StreamId, clock, locks, log),
+            new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, accounts, EventCodecs.Accounts, Account.StreamId, clock, locks),
             "account");
         Orders = new TracedCommandHandler<OrderCommand, OrderState>(
-            new CommandHandler<OrderCommand, OrderEvent, OrderState>(traced, Order.Decider, EventCodecs.Orders, Order.StreamId, clock, locks, log),
+            new CommandHandler<OrderCommand, OrderEvent, OrderState>(traced, Order.Decider, orders, EventCodecs.Orders, Order.StreamId, clock, locks),
             "order");
         Payments = new TracedCommandHandler<PaymentCommand, PaymentState>(
-            new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, EventCodecs.Payments, Payment.StreamId, clock, locks, log),
+            new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, payments, EventCodecs.Payments, Payment.StreamId, clock, locks),
             "payment");
+        Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(
+            new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks), "payment");
     }
 
     public ICommandHandler<AccountCommand, AccountState> Accounts { get; }
@@ -32,12 +42,16 @@ public sealed class Handlers
 
     public ICommandHandler<PaymentCommand, PaymentState> Payments { get; }
 
+    /// <summary>Transfers, refunds and an order's money step: one decision and one append over every stream they touch.</summary>
+    public ICommandHandler<TransferCommand, PaymentState> Transfers { get; }
+
     /// <summary>Runs a command the payment process issued; its reply (logged for its derived request id) names the stream and version.</summary>
     public Task<CommandOutcome<StreamReply>> HandleAsync(ProcessCommand command, CommandContext context, CancellationToken ct) => command switch
     {
         ProcessCommand.ToAccount c => Accounts.HandleAsync(c.AccountId, c.Command, context, StreamReply.For<AccountState>(c.AccountId), ct),
         ProcessCommand.ToOrder c => Orders.HandleAsync(c.OrderId, c.Command, context, StreamReply.For<OrderState>(c.OrderId), ct),
         ProcessCommand.ToPayment c => Payments.HandleAsync(c.PaymentId, c.Command, context, StreamReply.For<PaymentState>(c.PaymentId), ct),
+        ProcessCommand.ToTransfer c => Transfers.HandleAsync(c.AggregateId, c.Command, context, StreamReply.For<PaymentState>(c.AggregateId), ct),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
     };
 }

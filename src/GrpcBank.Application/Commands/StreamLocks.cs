@@ -10,18 +10,44 @@ public sealed class StreamLocks
 
     public async Task<IDisposable> AcquireAsync(string streamId, CancellationToken ct)
     {
-        var stripe = stripes[(uint)StringComparer.Ordinal.GetHashCode(streamId) % (uint)stripes.Length];
+        var stripe = stripes[StripeOf(streamId)];
         await stripe.WaitAsync(ct);
-        return new Releaser(stripe);
+        return new Releaser([stripe]);
     }
 
-    private sealed class Releaser(SemaphoreSlim stripe) : IDisposable
+    /// <summary>
+    /// The locks of several streams (a decision over two accounts and a payment). Stripes are taken in one global order,
+    /// each once, so two commands over the same streams (A→B and B→A) never wait for each other in a circle.
+    /// </summary>
+    public async Task<IDisposable> AcquireAsync(IEnumerable<string> streamIds, CancellationToken ct)
+    {
+        var taken = new List<SemaphoreSlim>();
+        try
+        {
+            foreach (var index in streamIds.Select(StripeOf).Distinct().Order())
+            {
+                await stripes[index].WaitAsync(ct);
+                taken.Add(stripes[index]);
+            }
+        }
+        catch
+        {
+            new Releaser(taken).Dispose();
+            throw;
+        }
+        return new Releaser(taken);
+    }
+
+    private int StripeOf(string streamId) => (int)((uint)StringComparer.Ordinal.GetHashCode(streamId) % (uint)stripes.Length);
+
+    private sealed class Releaser(IReadOnlyList<SemaphoreSlim> taken) : IDisposable
     {
         private int released;
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref released, 1) == 0) stripe.Release();
+            if (Interlocked.Exchange(ref released, 1) == 0)
+                foreach (var stripe in taken) stripe.Release();
         }
     }
 }

@@ -23,6 +23,12 @@ public sealed class StreamStates<TEvent, TState>(
     public async Task<(Folded<TState> Folded, bool Fresh)> CachedAsync(string streamId, CancellationToken ct) =>
         cache.Get(streamId) is { } cached ? (cached, false) : (await FreshAsync(streamId, ct), true);
 
+    /// <summary>
+    /// The cached fold, or the empty stream when the cache does not hold it — without reading. Only for a decision whose
+    /// append guards the stream (expected version 0 fails if it exists) or that is re-checked on a fresh read.
+    /// </summary>
+    public Folded<TState> CachedOrEmpty(string streamId) => cache.Get(streamId) ?? new Folded<TState>(initial, 0, 0);
+
     /// <summary>The stream as the store holds it now: the cached fold (or the newest snapshot) plus whatever was appended since.</summary>
     public async Task<Folded<TState>> FreshAsync(string streamId, CancellationToken ct)
     {

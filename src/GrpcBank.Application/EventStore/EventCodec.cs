@@ -1,33 +1,64 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace GrpcBank.Application.EventStore;
 
-/// <summary>Turns events into their stored form and back, by their explicit storage names.</summary>
+/// <summary>
+/// Turns events into their stored form and back, by their explicit storage names. Events are always written in their
+/// current shape; one stored in an older shape is upcast on the way in (<see cref="Upcasters"/>).
+/// </summary>
 public sealed class EventCodec<TEvent> where TEvent : class
 {
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    /// <summary>Enums are stored by name ("saga", "atomic"), never by number.</summary>
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false) },
+    };
 
     private readonly IReadOnlyDictionary<string, Type> byName;
     private readonly Dictionary<Type, string> byType;
+    private readonly Dictionary<string, Upcaster> upcasters;
 
-    public EventCodec(IReadOnlyDictionary<string, Type> byName)
+    public EventCodec(IReadOnlyDictionary<string, Type> byName, IEnumerable<Upcaster> upcasters)
     {
         this.byName = byName;
         byType = byName.ToDictionary(kv => kv.Value, kv => kv.Key);
+        this.upcasters = upcasters.ToDictionary(u => u.From, StringComparer.Ordinal);
     }
 
-    public bool Knows(string eventType) => byName.ContainsKey(eventType);
+    /// <summary>Whether this codec reads events stored under that name (in its current shape or an older one).</summary>
+    public bool Knows(string eventType) => byName.ContainsKey(CurrentName(eventType));
 
     public (string EventType, string DataJson) Encode(TEvent e) =>
         byType.TryGetValue(e.GetType(), out var name)
             ? (name, JsonSerializer.Serialize(e, e.GetType(), Json))
             : throw new InvalidOperationException($"{e.GetType().Name} has no storage name");
 
-    public TEvent Decode(string eventType, string dataJson) =>
-        byName.TryGetValue(eventType, out var type)
+    public TEvent Decode(string eventType, string dataJson)
+    {
+        if (upcasters.ContainsKey(eventType))
+        {
+            var json = JsonNode.Parse(dataJson) as JsonObject
+                ?? throw new InvalidDataException($"event of type {eventType} is not a JSON object");
+            while (upcasters.TryGetValue(eventType, out var upcaster))
+            {
+                json = upcaster.Rewrite(json);
+                eventType = upcaster.To;
+            }
+            dataJson = json.ToJsonString();
+        }
+        return byName.TryGetValue(eventType, out var type)
             ? (TEvent)(JsonSerializer.Deserialize(dataJson, type, Json)
                 ?? throw new InvalidDataException($"event of type {eventType} has an empty payload"))
             : throw new InvalidDataException($"unknown event type {eventType}");
+    }
 
     public TEvent Decode(RecordedEvent e) => Decode(e.EventType, e.DataJson);
+
+    private string CurrentName(string eventType)
+    {
+        while (upcasters.TryGetValue(eventType, out var upcaster)) eventType = upcaster.To;
+        return eventType;
+    }
 }

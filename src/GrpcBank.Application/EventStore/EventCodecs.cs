@@ -7,9 +7,9 @@ namespace GrpcBank.Application.EventStore;
 /// <summary>The codecs of every bounded context, and decoding of any stored event.</summary>
 public static class EventCodecs
 {
-    public static readonly EventCodec<AccountEvent> Accounts = new(AccountEventTypes.ByName);
-    public static readonly EventCodec<OrderEvent> Orders = new(OrderEventTypes.ByName);
-    public static readonly EventCodec<PaymentEvent> Payments = new(PaymentEventTypes.ByName);
+    public static readonly EventCodec<AccountEvent> Accounts = new(AccountEventTypes.ByName, Upcasters.All);
+    public static readonly EventCodec<OrderEvent> Orders = new(OrderEventTypes.ByName, Upcasters.All);
+    public static readonly EventCodec<PaymentEvent> Payments = new(PaymentEventTypes.ByName, Upcasters.All);
 
     /// <summary>The domain event of a stored one, or null for a type no context knows (written by a newer version).</summary>
     public static object? Decode(RecordedEvent e) =>

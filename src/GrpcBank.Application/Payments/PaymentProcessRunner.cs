@@ -51,6 +51,7 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, R
             ProcessCommand.ToAccount c => c.Command.GetType().Name,
             ProcessCommand.ToOrder c => c.Command.GetType().Name,
             ProcessCommand.ToPayment c => c.Command.GetType().Name,
+            ProcessCommand.ToTransfer c => c.Command.GetType().Name,
             _ => step.Command.GetType().Name,
         };
         using var activity = Telemetry.Source.StartActivity($"payment process {command}", ActivityKind.Internal,

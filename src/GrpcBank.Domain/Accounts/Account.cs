@@ -34,7 +34,8 @@ public abstract record AccountCommand
 public sealed record Movement(string PaymentId, string OrderId, long AmountMinor, string CurrencyCode);
 
 // WARNING: these records are the storage format. Never rename a field or change its meaning;
-// add a new event (….v2) and an upcaster instead. Storage names live in AccountEventTypes.
+// add a new event (….v2) and an upcaster instead. Storage names live in AccountEventTypes; the upcasters of older
+// shapes in the Application's event codec (Upcasters). Money movements say how their payment was settled.
 public abstract record AccountEvent
 {
     private AccountEvent() { }
@@ -45,10 +46,10 @@ public abstract record AccountEvent
     public sealed record AccountFrozen(string AccountId, string Reason) : AccountEvent;
     public sealed record AccountUnfrozen(string AccountId) : AccountEvent;
     public sealed record AccountClosed(string AccountId) : AccountEvent;
-    public sealed record PaymentDebited(string AccountId, Movement Movement) : AccountEvent;
-    public sealed record PaymentCredited(string AccountId, Movement Movement) : AccountEvent;
-    public sealed record RefundDebited(string AccountId, Movement Movement) : AccountEvent;
-    public sealed record RefundCredited(string AccountId, Movement Movement) : AccountEvent;
+    public sealed record PaymentDebited(string AccountId, Movement Movement, Settlement Settlement) : AccountEvent;
+    public sealed record PaymentCredited(string AccountId, Movement Movement, Settlement Settlement) : AccountEvent;
+    public sealed record RefundDebited(string AccountId, Movement Movement, Settlement Settlement) : AccountEvent;
+    public sealed record RefundCredited(string AccountId, Movement Movement, Settlement Settlement) : AccountEvent;
 }
 
 /// <summary>The account aggregate: rules in <see cref="Decide"/>, bookkeeping in <see cref="Evolve"/>.</summary>
@@ -70,13 +71,13 @@ public static class Account
         AccountCommand.UnfreezeAccount c => Unfreeze(c, state),
         AccountCommand.CloseAccount c => Close(c, state),
         AccountCommand.DebitForPayment c => Debit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
-            () => new AccountEvent.PaymentDebited(state.AccountId, c.Movement)),
+            () => new AccountEvent.PaymentDebited(state.AccountId, c.Movement, Settlement.Saga)),
         AccountCommand.CreditForPayment c => Credit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
-            () => new AccountEvent.PaymentCredited(state.AccountId, c.Movement)),
+            () => new AccountEvent.PaymentCredited(state.AccountId, c.Movement, Settlement.Saga)),
         AccountCommand.DebitForRefund c => Debit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
-            () => new AccountEvent.RefundDebited(state.AccountId, c.Movement)),
+            () => new AccountEvent.RefundDebited(state.AccountId, c.Movement, Settlement.Saga)),
         AccountCommand.CreditForRefund c => Credit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
-            () => new AccountEvent.RefundCredited(state.AccountId, c.Movement)),
+            () => new AccountEvent.RefundCredited(state.AccountId, c.Movement, Settlement.Saga)),
         // C# cannot prove a closed hierarchy exhaustive; ExhaustivenessTests prove no command gets here.
         _ => throw new UnreachableException($"unknown account command {command.GetType().Name}"),
     };
@@ -95,8 +96,8 @@ public static class Account
         Debit(s, c.AccountId, c.AmountMinor, c.CurrencyCode,
             () => new AccountEvent.MoneyWithdrawn(s.AccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
 
-    /// <summary>Money in: allowed while frozen (a freeze stops money leaving), never when closed.</summary>
-    private static Either<Rejection, Seq<AccountEvent>> Credit(
+    /// <summary>Money in: allowed while frozen (a freeze stops money leaving), never when closed. Every credit's rule.</summary>
+    public static Either<Rejection, Seq<AccountEvent>> Credit(
         AccountState s, string accountId, long amountMinor, string currencyCode, Func<AccountEvent> credited) =>
         MustExist(s, accountId)
         ?? MustNotBeClosed(s)
@@ -106,8 +107,8 @@ public static class Account
             : null)
         ?? Events(credited());
 
-    /// <summary>Money out: only from an active account, never below zero.</summary>
-    private static Either<Rejection, Seq<AccountEvent>> Debit(
+    /// <summary>Money out: only from an active account, never below zero. Every debit's rule.</summary>
+    public static Either<Rejection, Seq<AccountEvent>> Debit(
         AccountState s, string accountId, long amountMinor, string currencyCode, Func<AccountEvent> debited) =>
         MustExist(s, accountId)
         ?? MustNotBeClosed(s)

@@ -1,6 +1,9 @@
 namespace GrpcBank.Domain.Accounts;
 
-/// <summary>The stable storage names of account events. Names are never reused or renamed.</summary>
+/// <summary>
+/// The stable storage names of account events, in their current shapes. Names are never reused or renamed; older
+/// shapes (….v1 of the movements, written before settlements were recorded) are read through the upcasters.
+/// </summary>
 public static class AccountEventTypes
 {
     public static readonly IReadOnlyDictionary<string, Type> ByName = new Dictionary<string, Type>
@@ -11,9 +14,9 @@ public static class AccountEventTypes
         ["accounts.AccountFrozen.v1"] = typeof(AccountEvent.AccountFrozen),
         ["accounts.AccountUnfrozen.v1"] = typeof(AccountEvent.AccountUnfrozen),
         ["accounts.AccountClosed.v1"] = typeof(AccountEvent.AccountClosed),
-        ["accounts.PaymentDebited.v1"] = typeof(AccountEvent.PaymentDebited),
-        ["accounts.PaymentCredited.v1"] = typeof(AccountEvent.PaymentCredited),
-        ["accounts.RefundDebited.v1"] = typeof(AccountEvent.RefundDebited),
-        ["accounts.RefundCredited.v1"] = typeof(AccountEvent.RefundCredited),
+        ["accounts.PaymentDebited.v2"] = typeof(AccountEvent.PaymentDebited),
+        ["accounts.PaymentCredited.v2"] = typeof(AccountEvent.PaymentCredited),
+        ["accounts.RefundDebited.v2"] = typeof(AccountEvent.RefundDebited),
+        ["accounts.RefundCredited.v2"] = typeof(AccountEvent.RefundCredited),
     };
 }

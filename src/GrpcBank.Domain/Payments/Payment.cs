@@ -39,20 +39,21 @@ public abstract record PaymentCommand
 }
 
 // WARNING: these records are the storage format (names in PaymentEventTypes). Never rename or repurpose a field.
-// Events that start a step carry what that step needs, so the payment process reacts to one event alone.
+// Events that start a step carry what that step needs, so the payment process reacts to one event alone; those it
+// reacts to say how the payment is settled, so it reacts to saga-settled ones only (older shapes: see Upcasters).
 public abstract record PaymentEvent
 {
     private PaymentEvent() { }
 
     public sealed record PaymentInitiated(
         string PaymentId, string OrderId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode,
-        string Reference) : PaymentEvent;
+        string Reference, Settlement Settlement) : PaymentEvent;
     public sealed record PayerDebited(string PaymentId, string ToAccountId, Movement Movement) : PaymentEvent;
-    public sealed record PaymentCompleted(string PaymentId, string OrderId) : PaymentEvent;
+    public sealed record PaymentCompleted(string PaymentId, string OrderId, Settlement Settlement) : PaymentEvent;
     public sealed record PayeeCreditFailed(string PaymentId, string FromAccountId, Movement Movement, string Reason) : PaymentEvent;
-    public sealed record PaymentFailed(string PaymentId, string OrderId, string Reason) : PaymentEvent;
+    public sealed record PaymentFailed(string PaymentId, string OrderId, string Reason, Settlement Settlement) : PaymentEvent;
     /// <summary>Attempt counts refund requests (a refund the payee could not fund may be asked for again).</summary>
-    public sealed record RefundRequested(string PaymentId, string ToAccountId, Movement Movement, string Reason, int Attempt) : PaymentEvent;
+    public sealed record RefundRequested(string PaymentId, string ToAccountId, Movement Movement, string Reason, int Attempt, Settlement Settlement) : PaymentEvent;
     public sealed record RefundPayeeDebited(string PaymentId, string FromAccountId, Movement Movement) : PaymentEvent;
     public sealed record RefundFailed(string PaymentId, string Reason) : PaymentEvent;
     public sealed record PaymentRefunded(string PaymentId, string OrderId) : PaymentEvent;
@@ -75,15 +76,14 @@ public static class Payment
     public static Either<Rejection, Seq<PaymentEvent>> Decide(PaymentCommand command, PaymentState s) => command switch
     {
         PaymentCommand.InitiatePayment c => Initiate(c, s),
-        PaymentCommand.RequestRefund c => MustExist(s, c.PaymentId) ?? (s.Status == PaymentStatus.Completed
-            ? Events(new PaymentEvent.RefundRequested(s.PaymentId, s.ToAccountId, s.Movement, c.Reason, s.RefundAttempts + 1))
-            : new PaymentRejection.PaymentNotRefundable(s.PaymentId, s.Status)),
+        PaymentCommand.RequestRefund c => MustBeRefundable(s, c.PaymentId)
+            ?? Events(new PaymentEvent.RefundRequested(s.PaymentId, s.ToAccountId, s.Movement, c.Reason, s.RefundAttempts + 1, Settlement.Saga)),
         PaymentCommand.RecordPayerDebited c => When(s, c.PaymentId, PaymentStatus.Initiated,
             () => new PaymentEvent.PayerDebited(s.PaymentId, s.ToAccountId, s.Movement)),
         PaymentCommand.RecordPayerDebitFailed c => When(s, c.PaymentId, PaymentStatus.Initiated,
-            () => new PaymentEvent.PaymentFailed(s.PaymentId, s.OrderId, c.Reason)),
+            () => new PaymentEvent.PaymentFailed(s.PaymentId, s.OrderId, c.Reason, Settlement.Saga)),
         PaymentCommand.RecordPayeeCredited c => When(s, c.PaymentId, PaymentStatus.PayerDebited,
-            () => new PaymentEvent.PaymentCompleted(s.PaymentId, s.OrderId)),
+            () => new PaymentEvent.PaymentCompleted(s.PaymentId, s.OrderId, Settlement.Saga)),
         PaymentCommand.RecordPayeeCreditFailed c => When(s, c.PaymentId, PaymentStatus.PayerDebited,
             () => new PaymentEvent.PayeeCreditFailed(s.PaymentId, s.FromAccountId, s.Movement, c.Reason)),
         PaymentCommand.RecordRefundDebited c => When(s, c.PaymentId, PaymentStatus.Refunding,
@@ -92,7 +92,7 @@ public static class Payment
             () => new PaymentEvent.RefundFailed(s.PaymentId, c.Reason)),
         PaymentCommand.RecordPayerRefunded c => MustExist(s, c.PaymentId) ?? s.Status switch
         {
-            PaymentStatus.Compensating => Events(new PaymentEvent.PaymentFailed(s.PaymentId, s.OrderId, s.FailureReason)),
+            PaymentStatus.Compensating => Events(new PaymentEvent.PaymentFailed(s.PaymentId, s.OrderId, s.FailureReason, Settlement.Saga)),
             PaymentStatus.RefundPayeeDebited => Events(new PaymentEvent.PaymentRefunded(s.PaymentId, s.OrderId)),
             _ => Events(),
         },
@@ -107,11 +107,15 @@ public static class Payment
         : !Currency.IsKnown(c.CurrencyCode) ? new MoneyRejection.UnknownCurrency(c.CurrencyCode)
         : c.FromAccountId == c.ToAccountId ? new MoneyRejection.SameAccount(c.FromAccountId)
         : Events(new PaymentEvent.PaymentInitiated(
-            c.PaymentId, c.OrderId.IfNone(""), c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference));
+            c.PaymentId, c.OrderId.IfNone(""), c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, c.Reference, Settlement.Saga));
 
     /// <summary>A reported outcome: recorded in the one state it belongs to, ignored (a redelivery) otherwise.</summary>
     private static Either<Rejection, Seq<PaymentEvent>> When(PaymentState s, string paymentId, PaymentStatus expected, Func<PaymentEvent> then) =>
         MustExist(s, paymentId) ?? (s.Status == expected ? Events(then()) : Events());
+
+    /// <summary>Only a completed payment can be refunded (once it is refunded, or a refund is under way, it is not).</summary>
+    public static Rejection? MustBeRefundable(PaymentState s, string paymentId) =>
+        MustExist(s, paymentId) ?? (s.Status == PaymentStatus.Completed ? null : new PaymentRejection.PaymentNotRefundable(s.PaymentId, s.Status));
 
     private static Rejection? MustExist(PaymentState s, string paymentId) =>
         s.Status == PaymentStatus.Uninitiated ? new PaymentRejection.PaymentNotFound(paymentId) : null;
@@ -136,17 +140,17 @@ public static class Payment
     };
 }
 
-/// <summary>The stable storage names of payment events.</summary>
+/// <summary>The stable storage names of payment events, in their current shapes (older ones are read through the upcasters).</summary>
 public static class PaymentEventTypes
 {
     public static readonly IReadOnlyDictionary<string, Type> ByName = new Dictionary<string, Type>
     {
-        ["payments.PaymentInitiated.v1"] = typeof(PaymentEvent.PaymentInitiated),
+        ["payments.PaymentInitiated.v2"] = typeof(PaymentEvent.PaymentInitiated),
         ["payments.PayerDebited.v1"] = typeof(PaymentEvent.PayerDebited),
-        ["payments.PaymentCompleted.v1"] = typeof(PaymentEvent.PaymentCompleted),
+        ["payments.PaymentCompleted.v2"] = typeof(PaymentEvent.PaymentCompleted),
         ["payments.PayeeCreditFailed.v1"] = typeof(PaymentEvent.PayeeCreditFailed),
-        ["payments.PaymentFailed.v1"] = typeof(PaymentEvent.PaymentFailed),
-        ["payments.RefundRequested.v1"] = typeof(PaymentEvent.RefundRequested),
+        ["payments.PaymentFailed.v2"] = typeof(PaymentEvent.PaymentFailed),
+        ["payments.RefundRequested.v2"] = typeof(PaymentEvent.RefundRequested),
         ["payments.RefundPayeeDebited.v1"] = typeof(PaymentEvent.RefundPayeeDebited),
         ["payments.RefundFailed.v1"] = typeof(PaymentEvent.RefundFailed),
         ["payments.PaymentRefunded.v1"] = typeof(PaymentEvent.PaymentRefunded),

@@ -13,6 +13,8 @@ public abstract record ProcessCommand
     public sealed record ToAccount(string AccountId, AccountCommand Command) : ProcessCommand;
     public sealed record ToOrder(string OrderId, OrderCommand Command) : ProcessCommand;
     public sealed record ToPayment(string PaymentId, PaymentCommand Command) : ProcessCommand;
+    /// <summary>An atomic decision over several streams; AggregateId names it (the order's id for PayOrder).</summary>
+    public sealed record ToTransfer(string AggregateId, TransferCommand Command) : ProcessCommand;
 }
 
 /// <summary>
@@ -29,10 +31,12 @@ public sealed record ProcessStep(string PaymentId, ProcessCommand Command, strin
 }
 
 /// <summary>
-/// The payment process (saga) as a pure function from one event to the steps it calls for.
-/// Happy path: OrderPlaced → InitiatePayment → PaymentInitiated → debit payer → PaymentDebited →
-/// RecordPayerDebited → PayerDebited → credit payee → PaymentCredited → RecordPayeeCredited →
-/// PaymentCompleted → MarkOrderPaid. Failures report back and end in PaymentFailed → order cancelled.
+/// The payment process as a pure function from one event to the steps it calls for. An order, once placed, is paid
+/// by one atomic step (OrderPlaced → PayOrder: paid, or payment failed and order cancelled, in one commit).
+/// Payments the saga settles (<see cref="Settlement.Saga"/>: written before atomic transfers, some still in flight)
+/// are carried on step by step: PaymentInitiated → debit payer → PaymentDebited → RecordPayerDebited → PayerDebited →
+/// credit payee → PaymentCredited → RecordPayeeCredited → PaymentCompleted → MarkOrderPaid; failures report back and end
+/// in PaymentFailed → order cancelled. Atomically settled events call for nothing.
 /// </summary>
 public static class PaymentProcess
 {
@@ -41,41 +45,43 @@ public static class PaymentProcess
 
     public static Seq<ProcessStep> React(object @event) => @event switch
     {
-        OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "initiate", new ProcessCommand.ToPayment(o.PaymentId,
-            new PaymentCommand.InitiatePayment(o.PaymentId, Some(o.OrderId), o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor, o.CurrencyCode, $"order {o.OrderId}")),
-            reason => new ProcessCommand.ToOrder(o.OrderId, new OrderCommand.CancelOrderForFailedPayment(o.OrderId, o.PaymentId, reason)))),
+        // The order's money step: one atomic decision that pays the order, or records why not (Transfer.PayOrder).
+        OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "pay",
+            new ProcessCommand.ToTransfer(o.OrderId, new TransferCommand.PayOrder(o.OrderId)))),
 
-        PaymentEvent.PaymentInitiated p => Steps(Step(p.PaymentId, "debit-payer", new ProcessCommand.ToAccount(p.FromAccountId,
+        // Below: payments settled by the saga (written before atomic transfers), carried to their end step by step.
+
+        PaymentEvent.PaymentInitiated { Settlement: Settlement.Saga } p => Steps(Step(p.PaymentId, "debit-payer", new ProcessCommand.ToAccount(p.FromAccountId,
             new AccountCommand.DebitForPayment(p.FromAccountId, new Movement(p.PaymentId, p.OrderId, p.AmountMinor, p.CurrencyCode))),
             reason => ToPayment(p.PaymentId, new PaymentCommand.RecordPayerDebitFailed(p.PaymentId, reason)))),
-        AccountEvent.PaymentDebited d =>
+        AccountEvent.PaymentDebited { Settlement: Settlement.Saga } d =>
             Steps(Report(d.Movement.PaymentId, "payer-debited", new PaymentCommand.RecordPayerDebited(d.Movement.PaymentId))),
 
         PaymentEvent.PayerDebited p => Steps(Step(p.PaymentId, "credit-payee", new ProcessCommand.ToAccount(p.ToAccountId,
             new AccountCommand.CreditForPayment(p.ToAccountId, p.Movement)),
             reason => ToPayment(p.PaymentId, new PaymentCommand.RecordPayeeCreditFailed(p.PaymentId, reason)))),
-        AccountEvent.PaymentCredited c =>
+        AccountEvent.PaymentCredited { Settlement: Settlement.Saga } c =>
             Steps(Report(c.Movement.PaymentId, "payee-credited", new PaymentCommand.RecordPayeeCredited(c.Movement.PaymentId))),
 
         // Compensation: the payee could not receive, so the payer gets the money back before the payment fails.
         PaymentEvent.PayeeCreditFailed f => Steps(Step(f.PaymentId, "compensate-payer", new ProcessCommand.ToAccount(f.FromAccountId,
             new AccountCommand.CreditForRefund(f.FromAccountId, f.Movement)))),
 
-        PaymentEvent.PaymentCompleted c when c.OrderId != "" => Steps(Step(c.PaymentId, "mark-order-paid",
+        PaymentEvent.PaymentCompleted { Settlement: Settlement.Saga } c when c.OrderId != "" => Steps(Step(c.PaymentId, "mark-order-paid",
             new ProcessCommand.ToOrder(c.OrderId, new OrderCommand.MarkOrderPaid(c.OrderId, c.PaymentId)),
             // The customer cancelled the order while it was being paid: give the money back.
             _ => ToPayment(c.PaymentId, new PaymentCommand.RequestRefund(c.PaymentId, "ORDER_CANCELLED")))),
-        PaymentEvent.PaymentFailed f when f.OrderId != "" => Steps(Step(f.PaymentId, "cancel-order",
+        PaymentEvent.PaymentFailed { Settlement: Settlement.Saga } f when f.OrderId != "" => Steps(Step(f.PaymentId, "cancel-order",
             new ProcessCommand.ToOrder(f.OrderId, new OrderCommand.CancelOrderForFailedPayment(f.OrderId, f.PaymentId, f.Reason)))),
 
-        PaymentEvent.RefundRequested r => Steps(Step(r.PaymentId, $"refund-{r.Attempt}-debit-payee", new ProcessCommand.ToAccount(r.ToAccountId,
+        PaymentEvent.RefundRequested { Settlement: Settlement.Saga } r => Steps(Step(r.PaymentId, $"refund-{r.Attempt}-debit-payee", new ProcessCommand.ToAccount(r.ToAccountId,
             new AccountCommand.DebitForRefund(r.ToAccountId, r.Movement)),
             reason => ToPayment(r.PaymentId, new PaymentCommand.RecordRefundDebitFailed(r.PaymentId, reason)))),
-        AccountEvent.RefundDebited d =>
+        AccountEvent.RefundDebited { Settlement: Settlement.Saga } d =>
             Steps(Report(d.Movement.PaymentId, "refund-payee-debited", new PaymentCommand.RecordRefundDebited(d.Movement.PaymentId))),
         PaymentEvent.RefundPayeeDebited r => Steps(Step(r.PaymentId, "refund-credit-payer", new ProcessCommand.ToAccount(r.FromAccountId,
             new AccountCommand.CreditForRefund(r.FromAccountId, r.Movement)))),
-        AccountEvent.RefundCredited c =>
+        AccountEvent.RefundCredited { Settlement: Settlement.Saga } c =>
             Steps(Report(c.Movement.PaymentId, "payer-refunded", new PaymentCommand.RecordPayerRefunded(c.Movement.PaymentId))),
 
         _ => Seq<ProcessStep>(),

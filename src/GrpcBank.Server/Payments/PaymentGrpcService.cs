@@ -10,7 +10,7 @@ using static GrpcBank.Server.Errors.FieldErrors;
 
 namespace GrpcBank.Server.Payments;
 
-/// <summary>bank.payments.v1.PaymentService: transfers and refunds, carried out by the payment process.</summary>
+/// <summary>bank.payments.v1.PaymentService: transfers and refunds, each one atomic decision answered after its commit.</summary>
 public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.PaymentServiceBase
 {
     public override async Task<TransferMoneyResponse> TransferMoney(TransferMoneyRequest request, ServerCallContext context)
@@ -31,9 +31,9 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
         errors.ThrowIfAny();
 
         var paymentId = request.PaymentId.Length > 0 ? request.PaymentId : Guid.CreateVersion7().ToString("N");
-        var command = new PaymentCommand.InitiatePayment(paymentId, None, request.FromAccountId, request.ToAccountId,
+        var command = new TransferCommand.TransferMoney(paymentId, request.FromAccountId, request.ToAccountId,
             request.AmountMinor, request.CurrencyCode, request.Reference);
-        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Payments.HandleAsync(
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Transfers.HandleAsync(
             paymentId, command, CallContext.For(request, context), StreamReply.For<PaymentState>(paymentId), context.CancellationToken));
         return new TransferMoneyResponse { PaymentId = reply.AggregateId, Version = reply.Version, Position = position };
     }
@@ -45,8 +45,8 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
             .Text("reason", request.Reason, MaxTextLength)
             .RequestId(request.RequestId)
             .ThrowIfAny();
-        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Payments.HandleAsync(
-            request.PaymentId, new PaymentCommand.RequestRefund(request.PaymentId, request.Reason), CallContext.For(request, context),
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Transfers.HandleAsync(
+            request.PaymentId, new TransferCommand.RefundPayment(request.PaymentId, request.Reason), CallContext.For(request, context),
             StreamReply.For<PaymentState>(request.PaymentId), context.CancellationToken));
         return new RefundPaymentResponse { Version = reply.Version, Position = position };
     }

@@ -160,9 +160,10 @@ public sealed class PaymentProcessScenarios
         public World(int deliveries)
         {
             this.deliveries = deliveries;
-            handlers = new Handlers(store, TimeProvider.System, new StreamLocks());
             // The wire reasons belong to the edge; here a rejection is named by its type.
-            runner = new PaymentProcessRunner(handlers, store, rejection => rejection.GetType().Name, NullLogger<PaymentProcessRunner>.Instance);
+            RejectionReason reasonOf = rejection => rejection.GetType().Name;
+            handlers = new Handlers(store, TimeProvider.System, new StreamLocks(), reasonOf);
+            runner = new PaymentProcessRunner(handlers, store, reasonOf, NullLogger<PaymentProcessRunner>.Instance);
         }
 
         public AccountState AccountOf(string id) => Account.Decider.Fold(Events(Account.StreamId(id)).Cast<AccountEvent>());

@@ -111,7 +111,7 @@ public sealed class AccountProperties
         yield return [Opened, frozen, new AccountEvent.AccountUnfrozen(Id)];
         yield return [Opened, closed];
         yield return [Opened, deposited, new AccountEvent.MoneyWithdrawn(Id, 10_000, Eur, "ref"), closed];
-        yield return [Opened, new AccountEvent.PaymentCredited(Id, new Movement("pay-0001", "ord-0001", 10_000, Eur)), frozen];
+        yield return [Opened, new AccountEvent.PaymentCredited(Id, new Movement("pay-0001", "ord-0001", 10_000, Eur), Settlement.Saga), frozen];
     }
 
     private static IEnumerable<AccountCommand> Commands()

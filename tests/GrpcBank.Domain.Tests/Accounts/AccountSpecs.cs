@@ -28,7 +28,7 @@ public sealed partial class AccountSpecs
     private static AccountEvent Frozen => new AccountEvent.AccountFrozen(Id, "compliance review");
     private static AccountEvent Unfrozen => new AccountEvent.AccountUnfrozen(Id);
     private static AccountEvent Closed => new AccountEvent.AccountClosed(Id);
-    private static AccountEvent PaymentCredited(long amountMinor) => new AccountEvent.PaymentCredited(Id, MovementOf(amountMinor));
+    private static AccountEvent PaymentCredited(long amountMinor) => new AccountEvent.PaymentCredited(Id, MovementOf(amountMinor), Settlement.Saga);
 
     // ---- Commands ----
 

@@ -23,21 +23,21 @@ public sealed class PaymentProcessSpecs
     // ---- The events of one payment ----
 
     private static object OrderPlaced => new OrderEvent.OrderPlaced(OrderId, Payer, Payee, Amount, Eur, "a teapot", PaymentId);
-    private static object PaymentInitiated => new PaymentEvent.PaymentInitiated(PaymentId, OrderId, Payer, Payee, Amount, Eur, $"order {OrderId}");
-    private static object PaymentDebited => new AccountEvent.PaymentDebited(Payer, Movement);
+    private static object PaymentInitiated => new PaymentEvent.PaymentInitiated(PaymentId, OrderId, Payer, Payee, Amount, Eur, $"order {OrderId}", Settlement.Saga);
+    private static object PaymentDebited => new AccountEvent.PaymentDebited(Payer, Movement, Settlement.Saga);
     private static object PayerDebited => new PaymentEvent.PayerDebited(PaymentId, Payee, Movement);
-    private static object PaymentCredited => new AccountEvent.PaymentCredited(Payee, Movement);
+    private static object PaymentCredited => new AccountEvent.PaymentCredited(Payee, Movement, Settlement.Saga);
     private static object PayeeCreditFailed => new PaymentEvent.PayeeCreditFailed(PaymentId, Payer, Movement, "ACCOUNT_CLOSED");
-    private static object PaymentCompleted => new PaymentEvent.PaymentCompleted(PaymentId, OrderId);
-    private static object RefundRequested(int attempt) => new PaymentEvent.RefundRequested(PaymentId, Payee, Movement, "damaged", attempt);
-    private static object RefundDebited => new AccountEvent.RefundDebited(Payee, Movement);
+    private static object PaymentCompleted => new PaymentEvent.PaymentCompleted(PaymentId, OrderId, Settlement.Saga);
+    private static object RefundRequested(int attempt) => new PaymentEvent.RefundRequested(PaymentId, Payee, Movement, "damaged", attempt, Settlement.Saga);
+    private static object RefundDebited => new AccountEvent.RefundDebited(Payee, Movement, Settlement.Saga);
     private static object RefundPayeeDebited => new PaymentEvent.RefundPayeeDebited(PaymentId, Payer, Movement);
-    private static object RefundCredited => new AccountEvent.RefundCredited(Payer, Movement);
+    private static object RefundCredited => new AccountEvent.RefundCredited(Payer, Movement, Settlement.Saga);
 
     // ---- Events the process reacts to ----
 
     [Fact]
-    public void GivenOrderPlaced_ThenInitiatePayment() =>
+    public void GivenOrderPlaced_ThenPayTheOrderInOneAtomicStep() =>
         Snapshot.Match(React(OrderPlaced));
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class PaymentProcessSpecs
 
     [Fact]
     public void GivenPaymentFailedForOrder_ThenCancelOrderWithTheReason() =>
-        Snapshot.Match(React(new PaymentEvent.PaymentFailed(PaymentId, OrderId, "INSUFFICIENT_FUNDS")));
+        Snapshot.Match(React(new PaymentEvent.PaymentFailed(PaymentId, OrderId, "INSUFFICIENT_FUNDS", Settlement.Saga)));
 
     [Fact]
     public void GivenRefundRequested_ThenDebitPayee() =>
@@ -96,11 +96,11 @@ public sealed class PaymentProcessSpecs
 
     [Fact]
     public void GivenPaymentCompletedWithoutOrder_ThenNoSteps() =>
-        Snapshot.Match(React(new PaymentEvent.PaymentCompleted(PaymentId, "")));
+        Snapshot.Match(React(new PaymentEvent.PaymentCompleted(PaymentId, "", Settlement.Saga)));
 
     [Fact]
     public void GivenPaymentFailedWithoutOrder_ThenNoSteps() =>
-        Snapshot.Match(React(new PaymentEvent.PaymentFailed(PaymentId, "", "INSUFFICIENT_FUNDS")));
+        Snapshot.Match(React(new PaymentEvent.PaymentFailed(PaymentId, "", "INSUFFICIENT_FUNDS", Settlement.Saga)));
 
     public static TheoryData<object> IgnoredEvents => new()
     {
@@ -119,6 +119,42 @@ public sealed class PaymentProcessSpecs
     public void GivenAnEventOutsideThePayment_ThenNoSteps(object @event) =>
         Assert.Empty(PaymentProcess.React(@event));
 
+    // What an atomic decision wrote is settled already: the process must not debit again, nor report a step.
+    public static TheoryData<object> AtomicallySettledEvents => new()
+    {
+        new PaymentEvent.PaymentInitiated(PaymentId, OrderId, Payer, Payee, Amount, Eur, $"order {OrderId}", Settlement.Atomic),
+        new AccountEvent.PaymentDebited(Payer, Movement, Settlement.Atomic),
+        new AccountEvent.PaymentCredited(Payee, Movement, Settlement.Atomic),
+        new PaymentEvent.PaymentCompleted(PaymentId, OrderId, Settlement.Atomic),
+        new PaymentEvent.PaymentFailed(PaymentId, OrderId, "INSUFFICIENT_FUNDS", Settlement.Atomic),
+        new PaymentEvent.RefundRequested(PaymentId, Payee, Movement, "damaged", 1, Settlement.Atomic),
+        new AccountEvent.RefundDebited(Payee, Movement, Settlement.Atomic),
+        new AccountEvent.RefundCredited(Payer, Movement, Settlement.Atomic),
+    };
+
+    [Theory]
+    [MemberData(nameof(AtomicallySettledEvents))]
+    public void GivenAnEventSettledAtomically_ThenNoSteps(object @event) =>
+        Assert.Empty(PaymentProcess.React(@event));
+
+    [Theory]
+    [MemberData(nameof(AtomicallySettledEvents))]
+    public void GivenTheSameEventSettledBySaga_ThenTheProcessDrivesIt(object @event) =>
+        Assert.NotEmpty(PaymentProcess.React(BySaga(@event)));
+
+    private static object BySaga(object e) => e switch
+    {
+        PaymentEvent.PaymentInitiated x => x with { Settlement = Settlement.Saga },
+        AccountEvent.PaymentDebited x => x with { Settlement = Settlement.Saga },
+        AccountEvent.PaymentCredited x => x with { Settlement = Settlement.Saga },
+        PaymentEvent.PaymentCompleted x => x with { Settlement = Settlement.Saga },
+        PaymentEvent.PaymentFailed x => x with { Settlement = Settlement.Saga },
+        PaymentEvent.RefundRequested x => x with { Settlement = Settlement.Saga },
+        AccountEvent.RefundDebited x => x with { Settlement = Settlement.Saga },
+        AccountEvent.RefundCredited x => x with { Settlement = Settlement.Saga },
+        _ => throw new ArgumentOutOfRangeException(nameof(e), e, "not a settled event"),
+    };
+
     // ---- Request ids ----
 
     // Each life a payment can lead, as the events the process sees in order.
@@ -131,10 +167,10 @@ public sealed class PaymentProcessSpecs
         ] },
         { "payee could not receive, payer compensated", [
             OrderPlaced, PaymentInitiated, PaymentDebited, PayerDebited, PayeeCreditFailed, RefundCredited,
-            new PaymentEvent.PaymentFailed(PaymentId, OrderId, "ACCOUNT_CLOSED"),
+            new PaymentEvent.PaymentFailed(PaymentId, OrderId, "ACCOUNT_CLOSED", Settlement.Saga),
         ] },
         { "payer could not pay", [
-            OrderPlaced, PaymentInitiated, new PaymentEvent.PaymentFailed(PaymentId, OrderId, "INSUFFICIENT_FUNDS"),
+            OrderPlaced, PaymentInitiated, new PaymentEvent.PaymentFailed(PaymentId, OrderId, "INSUFFICIENT_FUNDS", Settlement.Saga),
         ] },
     };
 
@@ -182,6 +218,7 @@ public sealed class PaymentProcessSpecs
         ProcessCommand.ToAccount a => new(Account.StreamId(a.AccountId), a.Command.GetType().Name, a.Command),
         ProcessCommand.ToOrder o => new(Order.StreamId(o.OrderId), o.Command.GetType().Name, o.Command),
         ProcessCommand.ToPayment p => new(Payment.StreamId(p.PaymentId), p.Command.GetType().Name, p.Command),
+        ProcessCommand.ToTransfer t => new($"transfer {t.AggregateId}", t.Command.GetType().Name, t.Command),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, "unknown process command"),
     };
 

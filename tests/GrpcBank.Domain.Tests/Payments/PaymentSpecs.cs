@@ -24,12 +24,12 @@ public sealed partial class PaymentSpecs
 
     // ---- History, one state after another ----
 
-    private static PaymentEvent Initiated => new PaymentEvent.PaymentInitiated(Id, OrderId, Payer, Payee, Amount, Eur, $"order {OrderId}");
+    private static PaymentEvent Initiated => new PaymentEvent.PaymentInitiated(Id, OrderId, Payer, Payee, Amount, Eur, $"order {OrderId}", Settlement.Saga);
     private static PaymentEvent PayerDebited => new PaymentEvent.PayerDebited(Id, Payee, Movement);
-    private static PaymentEvent Completed => new PaymentEvent.PaymentCompleted(Id, OrderId);
+    private static PaymentEvent Completed => new PaymentEvent.PaymentCompleted(Id, OrderId, Settlement.Saga);
     private static PaymentEvent PayeeCreditFailed => new PaymentEvent.PayeeCreditFailed(Id, Payer, Movement, "ACCOUNT_CLOSED");
-    private static PaymentEvent Failed(string reason) => new PaymentEvent.PaymentFailed(Id, OrderId, reason);
-    private static PaymentEvent RefundRequested(int attempt) => new PaymentEvent.RefundRequested(Id, Payee, Movement, "damaged", attempt);
+    private static PaymentEvent Failed(string reason) => new PaymentEvent.PaymentFailed(Id, OrderId, reason, Settlement.Saga);
+    private static PaymentEvent RefundRequested(int attempt) => new PaymentEvent.RefundRequested(Id, Payee, Movement, "damaged", attempt, Settlement.Saga);
     private static PaymentEvent RefundPayeeDebited => new PaymentEvent.RefundPayeeDebited(Id, Payer, Movement);
     private static PaymentEvent RefundFailed => new PaymentEvent.RefundFailed(Id, "INSUFFICIENT_FUNDS");
     private static PaymentEvent Refunded => new PaymentEvent.PaymentRefunded(Id, OrderId);

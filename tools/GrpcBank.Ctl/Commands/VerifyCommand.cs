@@ -26,8 +26,8 @@ public static class VerifyCommand
             stream with the Domain's own Evolve, and compares every account, order and payment with the read side
             (GetAccount/GetOrder/GetPayment at min_position = the head) field by field. Also checks that stream versions run
             1..N without gaps, that positions strictly increase, and the money: each payment's debits and credits cancel out
-            across accounts (payments still in flight are listed apart, not counted as drift) and, per currency, the balances
-            add up to deposits − withdrawals.
+            across accounts, no money is in flight (debited from a payer and not yet credited: money moves atomically, so
+            any is drift, listed with its payment) and, per currency, the balances add up to deposits − withdrawals.
             The head is the event store's newest position from ProjectionService (admin role); without that role the feed
             counts as caught up after 1 s without an event. Exit 0 when clean, 4 on any drift; --json prints one JSON report.
 

@@ -119,8 +119,9 @@ public sealed class Ledger
 
     /// <summary>
     /// The money invariants, once the feed is read: each payment's movements cancel out across accounts (a debit has
-    /// its credit, or its compensation; a refund debit has its refund credit) unless the payment is still in flight,
-    /// and per currency the balances add up to deposits − withdrawals (+ what in-flight payments hold).
+    /// its credit, or its compensation; a refund debit has its refund credit), no money is in flight, and per currency
+    /// the balances add up to deposits − withdrawals (+ what in-flight payments hold, so in-flight money is reported
+    /// once, as in flight, not again as unexplained).
     /// </summary>
     public MoneyCheck CheckMoney()
     {
@@ -134,7 +135,12 @@ public sealed class Ledger
             if (net == 0) continue;
             if (IsInFlight(status))
             {
+                // Explained (the payment is still under way), yet wrong: transfers, refunds and order payments move money
+                // in one atomic append, so no committed state holds money that left one account and has not reached the
+                // other. Only a payment the saga of an earlier release left unfinished can be here.
                 inFlight.Add(new InFlight(paymentId, Views.Describe(status), t.CurrencyCode, net, t.Describe()));
+                found.Add(Problem.Of("money", $"payment {paymentId}", "in flight", Views.Describe(status),
+                    $"{t.Describe()} on {string.Join(", ", t.Accounts)}: {-net} {t.CurrencyCode} in flight; money must never be in flight"));
                 continue;
             }
             unsettledByCurrency[t.CurrencyCode] = unsettledByCurrency.GetValueOrDefault(t.CurrencyCode) + net;

@@ -31,7 +31,7 @@ public sealed record VerifyReport(
         o.WriteLine($"  accounts  {Checked.Accounts,5} folded and compared with the read side (owner, currency, balance, status, version)");
         o.WriteLine($"  orders    {Checked.Orders,5} folded and compared (parties, amount, payment, status, version)");
         o.WriteLine($"  payments  {Checked.Payments,5} folded and compared (parties, amount, public status, version)");
-        o.WriteLine($"  movements {Money.PaymentsWithMovements,5} payments' money movements tallied; {Money.InFlight.Count} in flight");
+        o.WriteLine($"  movements {Money.PaymentsWithMovements,5} payments' money movements tallied; money in flight in {Money.InFlight.Count} (must be 0)");
         if (Checked.ChangedSinceHead > 0)
             o.WriteLine($"  skipped   {Checked.ChangedSinceHead,5} changed after position {HeadPosition} (verify again to check them)");
         foreach (var c in Money.Currencies)

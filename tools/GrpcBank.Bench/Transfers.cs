@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Text;
+using Grpc.Core;
+using Grpc.Net.Client;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Payments.V1;
+using GrpcBank.Contracts.Query.V1;
+
+namespace GrpcBank.Bench;
+
+/// <summary>
+/// Transfers next to deposits on one server: throughput at saturation and p50 at one caller of each, over the same
+/// accounts; then the snapshot property — while callers transfer at random within a closed set of accounts, readers
+/// list the set with SearchAccounts, and every listing must sum to the set's constant total.
+/// </summary>
+public sealed record TransferResult(
+    string Mode, IReadOnlyList<PhaseResult> Deposits, IReadOnlyList<PhaseResult> Transfers, SnapshotResult Snapshots)
+{
+    public PhaseResult DepositsOne => Deposits.First(p => p.Name.EndsWith("x1", StringComparison.Ordinal));
+    public PhaseResult TransfersOne => Transfers.First(p => p.Name.EndsWith("x1", StringComparison.Ordinal));
+    public PhaseResult DepositsBest => Deposits.MaxBy(p => p.PerSecond)!;
+    public PhaseResult TransfersBest => Transfers.MaxBy(p => p.PerSecond)!;
+    public double ThroughputRatio => TransfersBest.PerSecond / DepositsBest.PerSecond;
+    public double LatencyRatio => TransfersOne.P(50) / DepositsOne.P(50);
+
+    public IEnumerable<string> Failures =>
+        Snapshots.OutOfBalance > 0 || Snapshots.Incomplete > 0 || Snapshots.Taken == 0
+            ? [$"{Mode}: {Snapshots.OutOfBalance} of {Snapshots.Taken} snapshots out of balance, {Snapshots.Incomplete} incomplete"]
+            : [];
+
+    private static string F(double v, int decimals = 0) => double.IsNaN(v) ? "–" : v.ToString("N" + decimals, CultureInfo.InvariantCulture);
+
+    public void WriteRows(Action<string> line)
+    {
+        line($"| transfers/s ÷ deposits/s at saturation, {Mode} | {F(TransfersBest.PerSecond)} ÷ {F(DepositsBest.PerSecond)} = **{F(ThroughputRatio, 2)}** ({TransfersBest.Name} vs {DepositsBest.Name}) | ≥ 0.7 | {(ThroughputRatio >= 0.7 ? "**met**" : "**missed**")} |");
+        line($"| transfer p50 ÷ deposit p50 at 1 caller, {Mode} | {F(TransfersOne.P(50), 2)} ÷ {F(DepositsOne.P(50), 2)} ms = **{F(LatencyRatio, 2)}** | ≤ 1.5 | {(LatencyRatio <= 1.5 ? "**met**" : "**missed**")} |");
+        line($"| SearchAccounts snapshots out of balance while transfers run, {Mode} | **{Snapshots.OutOfBalance}** of {Snapshots.Taken:N0} over {F(Snapshots.Seconds, 1)} s ({Snapshots.Transfers:N0} transfers) | 0 | {(Snapshots.OutOfBalance == 0 && Snapshots.Taken > 0 ? "**met**" : "**missed**")} |");
+    }
+
+    public void WriteSection(StringBuilder o)
+    {
+        o.Append($"### Transfers and deposits, {Mode}\n\n");
+        o.Append($"{Accounts} accounts funded with 1,000.00 each; a transfer moves 0.01–1.00 between two of them at random, a deposit adds to one. ");
+        o.Append("A transfer is one decision and one append over the payment and both accounts (README, \"Payments\").\n\n");
+        o.Append("| phase | per second | p50 ms | p99 ms | ok | rejected | conflicts | failed |\n|---|---|---|---|---|---|---|---|\n");
+        foreach (var r in Deposits.Concat(Transfers))
+            o.Append($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
+        o.Append($"\nSnapshot property: {SnapshotCallers} callers transferring within {SnapshotAccounts} accounts for {F(Snapshots.Seconds, 1)} s " +
+                 $"({Snapshots.Transfers:N0} transfers), 2 readers listing them with SearchAccounts: {Snapshots.Taken:N0} snapshots, " +
+                 $"**{Snapshots.OutOfBalance} out of balance**, {Snapshots.Incomplete} incomplete.\n\n");
+    }
+
+    public const int Accounts = 200;
+    public const int SnapshotAccounts = 10;
+    public const int SnapshotCallers = 8;
+}
+
+/// <summary>Snapshots of a closed set of accounts read while money moves inside it.</summary>
+public sealed record SnapshotResult(long Taken, long OutOfBalance, long Incomplete, long Transfers, double Seconds);
+
+public static class TransferLoad
+{
+    private const long Funding = 100_000;
+
+    public static async Task<TransferResult> RunAsync(string mode, GrpcChannel channel, IReadOnlyList<int> callers, TimeSpan phase, TimeSpan snapshotPhase)
+    {
+        var accounts = new AccountService.AccountServiceClient(channel);
+        var payments = new PaymentService.PaymentServiceClient(channel);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"t{run}-{i:D4}").ToList(), $"Bench {run}");
+
+        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Deposit(accounts, ids));
+        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Transfer(payments, ids));
+        var deposits = new List<PhaseResult>();
+        var transfers = new List<PhaseResult>();
+        foreach (var c in callers)
+        {
+            deposits.Add(await Load.ClosedAsync($"{mode} deposits closed x{c}", c, phase, Deposit(accounts, ids)));
+            Console.WriteLine("  " + deposits[^1]);
+            transfers.Add(await Load.ClosedAsync($"{mode} transfers closed x{c}", c, phase, Transfer(payments, ids)));
+            Console.WriteLine("  " + transfers[^1]);
+        }
+
+        // The closed set: owners named by one word no other account has, so one search lists exactly them.
+        var word = $"Probe{run}";
+        var set = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.SnapshotAccounts).Select(i => $"s{run}-{i:D2}").ToList(), word);
+        var snapshots = await SnapshotsAsync(channel, payments, set, word, snapshotPhase);
+        Console.WriteLine($"  snapshots: {snapshots}");
+        return new TransferResult(mode, deposits, transfers, snapshots);
+    }
+
+    private static async Task<IReadOnlyList<string>> OpenFundedAsync(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids, string owner)
+    {
+        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (id, _) =>
+        {
+            await accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = $"{owner} {id}", CurrencyCode = "EUR" });
+            await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = Funding, CurrencyCode = "EUR", Reference = "funding" });
+        });
+        return ids;
+    }
+
+    private static Func<Random, Func<Task<Outcome>>> Deposit(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids) => rng =>
+    {
+        var (id, amount) = (ids[rng.Next(ids.Count)], rng.Next(1, 100));
+        return () => CallAsync(accounts.DepositMoneyAsync(new DepositMoneyRequest
+        {
+            AccountId = id, AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench", RequestId = Guid.NewGuid().ToString("N"),
+        }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
+    };
+
+    private static Func<Random, Func<Task<Outcome>>> Transfer(PaymentService.PaymentServiceClient payments, IReadOnlyList<string> ids) => rng =>
+    {
+        var from = rng.Next(ids.Count);
+        var to = (from + 1 + rng.Next(ids.Count - 1)) % ids.Count;
+        var amount = rng.Next(1, 101);
+        return () => CallAsync(payments.TransferMoneyAsync(new TransferMoneyRequest
+        {
+            FromAccountId = ids[from], ToAccountId = ids[to], AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench",
+            RequestId = Guid.NewGuid().ToString("N"),
+        }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
+    };
+
+    private static async Task<Outcome> CallAsync<T>(Task<T> call)
+    {
+        try
+        {
+            await call;
+            return Outcome.Ok;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition) { return Outcome.Rejected; }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Aborted) { return Outcome.Conflict; }
+        catch (RpcException) { return Outcome.Failed; }
+    }
+
+    /// <summary>Transfers within the set by several callers while two readers list the set; each listing must add up.</summary>
+    private static async Task<SnapshotResult> SnapshotsAsync(
+        GrpcChannel channel, PaymentService.PaymentServiceClient payments, IReadOnlyList<string> set, string word, TimeSpan duration)
+    {
+        var query = new QueryService.QueryServiceClient(channel);
+        var expected = set.Count * Funding;
+        // Wait until the read side shows the whole funded set before counting anything against it.
+        while (await SumAsync(query, word) != (set.Count, expected)) await Task.Delay(50);
+
+        using var stop = new CancellationTokenSource(duration);
+        long taken = 0, outOfBalance = 0, incomplete = 0;
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var (count, sum) = await SumAsync(query, word);
+                Interlocked.Increment(ref taken);
+                if (count != set.Count) Interlocked.Increment(ref incomplete);
+                else if (sum != expected) Interlocked.Increment(ref outOfBalance);
+            }
+        })).ToList();
+        var writers = await Load.ClosedAsync("snapshot transfers", TransferResult.SnapshotCallers, duration, Transfer(payments, set));
+        await Task.WhenAll(readers);
+        return new SnapshotResult(taken, outOfBalance, incomplete, writers.Ok, writers.Elapsed.TotalSeconds);
+    }
+
+    private static async Task<(int Count, long Sum)> SumAsync(QueryService.QueryServiceClient query, string word)
+    {
+        var page = await query.SearchAccountsAsync(new SearchAccountsRequest { Query = word, PageSize = 100 }, deadline: DateTime.UtcNow.AddSeconds(30));
+        return (page.Accounts.Count, page.Accounts.Sum(a => a.BalanceMinor));
+    }
+}
