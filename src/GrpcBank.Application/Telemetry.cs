@@ -39,7 +39,7 @@ public static class Telemetry
 
     static Telemetry() =>
         Meter.CreateObservableGauge("grpcbank.relay.lag", ObserveLag, "{event}",
-            "Committed events not yet delivered by the active relay (head position minus watermark)");
+            "Committed events not yet delivered by the active relay, by sink (head position minus the sink's watermark)");
 
     /// <summary>Reports this relay's lag while it is the active one (dispose to stop).</summary>
     public static IDisposable ReportLag(RelayProgress progress)
@@ -49,7 +49,8 @@ public static class Telemetry
     }
 
     private static IEnumerable<Measurement<long>> ObserveLag() =>
-        ActiveRelays.Keys.Select(p => new Measurement<long>(Math.Max(0, p.HeadPosition - p.Watermark)));
+        ActiveRelays.Keys.SelectMany(p => p.Consumers.Select(c =>
+            new Measurement<long>(Math.Max(0, p.HeadPosition - c.Value.Watermark), new KeyValuePair<string, object?>("sink", c.Key))));
 
     private sealed class Unregister(RelayProgress progress) : IDisposable
     {

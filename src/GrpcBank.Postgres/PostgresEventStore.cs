@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
 using Npgsql;
@@ -70,7 +71,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private readonly SettledPosition settled = new();
     private readonly OutboxListener listener;
     private readonly OutboxNotifier notifier;
-    private long generationAtLastRead;
+    private readonly ConcurrentDictionary<string, long> generationAtLastRead = new();
 
     /// <param name="schema">Where the tables live (created by <see cref="MigrateAsync"/>); default: the search path.</param>
     public PostgresEventStore(string connectionString, string? schema = null)
@@ -275,47 +276,84 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             : null;
     }
 
+    // ($1 is the consumer.) A consumer's checkpoint, or the start of the outbox for one that has none yet (real positions are > 0).
+    private const string CheckpointSql = """
+        checkpoint as (
+            select tx, position from consumer_checkpoints where consumer = $1
+            union all select '0'::xid8, 0
+            order by position desc limit 1)
+        """;
+
     /// <remarks>
-    /// Rows of finished transactions only (<c>tx &lt; xmin</c>), ordered by (tx, position). That keeps each stream's
-    /// order: a writer learns a stream's version only after the transaction that wrote it has committed, and its own
-    /// append takes its xid in its first statement, after that; so a later version always has a higher xid. The watermark is the settled position S: every committed event ≤ S was written by a
-    /// transaction with xid below the settling snapshot's xmin, so its pending row is visible here. If the batch is
-    /// not full it holds all of them; if it is full, the watermark stops below the first pending row ≤ S left out.
-    /// A transaction's rows are adjacent in this order and all visible at once (it has ended), so extending the page to the
-    /// end of its last transaction is exact.
+    /// Rows of finished transactions only (<c>tx &lt; xmin</c>) after the consumer's checkpoint, ordered by (tx, position).
+    /// That keeps each stream's order: a writer learns a stream's version only after the transaction that wrote it has
+    /// committed, and its own append takes its xid in its first statement, after that; so a later version always has a
+    /// higher xid. It is also gap-free: every transaction still to commit has an xid ≥ xmin, above the checkpoint, so its
+    /// rows come after it. The watermark is the settled position S: every committed event ≤ S was written by a
+    /// transaction with xid below the settling snapshot's xmin, so its row is visible here, before the checkpoint
+    /// (handled) or after it (pending). If the batch is not full it holds all pending ones; if it is full, the watermark
+    /// stops below the first pending row ≤ S left out. A transaction's rows are adjacent in this order and all visible at
+    /// once (it has ended), so extending the page to the end of its last transaction is exact.
     /// </remarks>
-    async Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct)
+    async Task<OutboxBatch> IOutbox.ReadPendingAsync(string consumer, int maxCount, CancellationToken ct)
     {
         // Taken before reading: an append that commits after it wakes the next wait at once.
-        Interlocked.Exchange(ref generationAtLastRead, listener.Generation);
+        generationAtLastRead[consumer] = listener.Generation;
         // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
         var (rows, settledPosition) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
-            select {EventColumns}, o.tx from outbox o join events e on e.position = o.position
+            with {CheckpointSql}
+            select {EventColumns}, o.tx from checkpoint c, outbox o join events e on e.position = o.position
             where o.tx < pg_snapshot_xmin(pg_current_snapshot())
+              and (o.tx, o.position) > (c.tx, c.position)
               and o.tx <= (select tx from (
-                      select tx from outbox where tx < pg_snapshot_xmin(pg_current_snapshot()) order by tx, position limit $1
+                      select p.tx from checkpoint pc, outbox p
+                      where p.tx < pg_snapshot_xmin(pg_current_snapshot()) and (p.tx, p.position) > (pc.tx, pc.position)
+                      order by p.tx, p.position limit $2
                   ) page order by tx desc limit 1)
             order by o.tx, o.position
-            """, ct, maxCount);
+            """, ct, consumer, maxCount);
         if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition);
 
-        await using var command = dataSource.CreateCommand(
-            "select coalesce(min(position), $1 + 1) - 1 from outbox where position <= $1 and position <> all($2)");
+        await using var command = dataSource.CreateCommand($"""
+            with {CheckpointSql}
+            select coalesce(min(o.position), $2 + 1) - 1 from checkpoint c, outbox o
+            where o.position <= $2 and o.position <> all($3) and (o.tx, o.position) > (c.tx, c.position)
+            """);
+        command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
         command.Parameters.Add(new() { Value = rows.Select(r => r.Item1.Position).ToArray() });
         return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!);
     }
 
-    async Task IOutbox.CompleteAsync(OutboxBatch batch, CancellationToken ct)
+    async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
     {
         if (batch.Events.Count == 0) return;
-        await using var command = dataSource.CreateCommand("delete from outbox where position = any($1)");
-        command.Parameters.Add(new() { Value = batch.Events.Select(e => e.Position).ToArray() });
+        // The event's tx is its outbox row's: both were written by one transaction.
+        await using var command = dataSource.CreateCommand("""
+            insert into consumer_checkpoints (consumer, tx, position)
+            select $1, tx, position from events where position = $2
+            on conflict (consumer) do update set tx = excluded.tx, position = excluded.position
+            where (consumer_checkpoints.tx, consumer_checkpoints.position) < (excluded.tx, excluded.position)
+            """);
+        command.Parameters.Add(new() { Value = consumer });
+        command.Parameters.Add(new() { Value = batch.Events[^1].Position });
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) =>
-        listener.WaitAsync(timeout, Interlocked.Read(ref generationAtLastRead), ct);
+    async Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            with named as (select tx, position from consumer_checkpoints where consumer = any($1)),
+            slowest as (select tx, position from named order by tx, position limit 1)
+            delete from outbox o using slowest s
+            where (select count(*) from named) = cardinality($1) and (o.tx, o.position) <= (s.tx, s.position)
+            """);
+        command.Parameters.Add(new() { Value = consumers.Distinct().ToArray() });
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    Task IOutbox.WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct) =>
+        listener.WaitAsync(timeout, generationAtLastRead.GetValueOrDefault(consumer), ct);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,5 +1,7 @@
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
+using System.Collections.Concurrent;
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 
 namespace GrpcBank.Sqlite;
@@ -32,6 +34,11 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             failed_at integer not null,
             primary key (consumer, position)
         );
+        -- Each relay consumer's checkpoint: the last outbox position it has handled.
+        create table if not exists consumer_checkpoints (
+            consumer text    primary key,
+            position integer not null
+        );
         create table if not exists request_log (
             request_id  text    primary key,
             fingerprint text    not null,
@@ -45,7 +52,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
 
     private readonly SqliteDatabase db;
     private readonly WakeUp appended = new();
-    private long generationAtLastRead;
+    private readonly ConcurrentDictionary<string, long> generationAtLastRead = new();
 
     public SqliteEventStore(string path)
     {
@@ -185,20 +192,23 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             return reader.Read() ? new LoggedRequest(requestId, reader.GetString(0), reader.GetString(1), reader.GetInt64(2)) : null;
         }));
 
-    Task<OutboxBatch> IOutbox.ReadPendingAsync(int maxCount, CancellationToken ct)
+    Task<OutboxBatch> IOutbox.ReadPendingAsync(string consumer, int maxCount, CancellationToken ct)
     {
         // Taken before reading: an append that commits after it wakes the next wait at once.
-        Interlocked.Exchange(ref generationAtLastRead, appended.Generation);
+        generationAtLastRead[consumer] = appended.Generation;
         return Task.FromResult(db.Read((connection, tx) =>
         {
-            // The oldest maxCount rows, and the rest of the append the last of them belongs to.
+            // The oldest maxCount rows after the checkpoint, and the rest of the append the last of them belongs to.
             using var command = SqliteDatabase.Command(connection, tx, $"""
-                with page as (select coalesce(last_of_append, position) as last from outbox order by position limit $max)
+                with checkpoint as (select coalesce(max(position), 0) as position from consumer_checkpoints where consumer = $consumer),
+                page as (
+                    select coalesce(last_of_append, position) as last from outbox
+                    where position > (select position from checkpoint) order by position limit $max)
                 select {EventColumns}, coalesce(o.last_of_append, o.position)
                 from outbox o join events e on e.position = o.position
-                where o.position <= (select max(last) from page)
+                where o.position > (select position from checkpoint) and o.position <= (select max(last) from page)
                 order by o.position
-                """, ("$max", maxCount));
+                """, ("$consumer", consumer), ("$max", maxCount));
             using var reader = command.ExecuteReader();
             var rows = new List<(RecordedEvent, long)>();
             while (reader.Read()) rows.Add((ReadEvent(reader), reader.GetInt64(8)));
@@ -210,19 +220,33 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         }));
     }
 
-    Task IOutbox.CompleteAsync(OutboxBatch batch, CancellationToken ct) =>
+    Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct) =>
         batch.Events.Count == 0
             ? Task.CompletedTask
             : db.WriteAsync((connection, tx) =>
             {
-                using var delete = SqliteDatabase.Command(connection, tx,
-                    "delete from outbox where position between $first and $last",
-                    ("$first", batch.Events[0].Position), ("$last", batch.Events[^1].Position));
-                return delete.ExecuteNonQuery();
+                using var upsert = SqliteDatabase.Command(connection, tx, """
+                    insert into consumer_checkpoints (consumer, position) values ($consumer, $last)
+                    on conflict (consumer) do update set position = excluded.position where excluded.position > consumer_checkpoints.position
+                    """, ("$consumer", consumer), ("$last", batch.Events[^1].Position));
+                return upsert.ExecuteNonQuery();
             }, ct);
 
-    Task IOutbox.WaitForPendingAsync(TimeSpan timeout, CancellationToken ct) =>
-        appended.WaitAsync(timeout, ct, Interlocked.Read(ref generationAtLastRead));
+    Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) =>
+        db.WriteAsync((connection, tx) =>
+        {
+            var names = JsonSerializer.Serialize(consumers.Distinct().ToArray());
+            using var delete = SqliteDatabase.Command(connection, tx, """
+                with named as (select position from consumer_checkpoints where consumer in (select value from json_each($names)))
+                delete from outbox
+                where (select count(*) from named) = (select count(*) from json_each($names))
+                  and position <= (select min(position) from named)
+                """, ("$names", names));
+            return delete.ExecuteNonQuery();
+        }, ct);
+
+    Task IOutbox.WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct) =>
+        appended.WaitAsync(timeout, ct, generationAtLastRead.GetValueOrDefault(consumer));
 
     private IReadOnlyList<RecordedEvent> Query(string sql, params (string, object?)[] parameters) =>
         db.Read((connection, tx) => Read(connection, tx, sql, parameters));

@@ -10,7 +10,7 @@ namespace GrpcBank.EndToEnd.Tests;
 /// </summary>
 public sealed class DeploymentSpecs
 {
-    private static readonly string Root = FindRoot();
+    internal static readonly string Root = FindRoot();
 
     /// <summary>Variables of the test run that would choose the listen address in the server's stead.</summary>
     private static readonly Dictionary<string, string?> NoInheritedAddresses = new()

@@ -113,7 +113,7 @@ public abstract class ProcessRecoverySpecs
         for (var step = 0; DateTime.UtcNow < until;)
         {
             var outbox = host.Get<IEventStore>().Outbox;
-            var batch = await outbox.ReadPendingAsync(1, CancellationToken.None);
+            var batch = await outbox.ReadPendingAsync("test", 1, CancellationToken.None);
             if (batch.Events.Count == 0)
             {
                 if (await settled()) return;
@@ -128,7 +128,7 @@ public abstract class ProcessRecoverySpecs
                 await host.RestartAsync();
                 continue;
             }
-            await outbox.CompleteAsync(batch, CancellationToken.None);
+            await outbox.CompleteAsync("test", batch, CancellationToken.None);
             if (step++ == cut) await host.RestartAsync();
         }
         Assert.Fail("the payment process did not come to rest within 20 s");

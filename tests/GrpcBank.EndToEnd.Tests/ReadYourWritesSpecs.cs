@@ -21,9 +21,9 @@ public sealed class ReadYourWritesSpecs
     /// <summary>What the relay does for one batch: the read store applies it, and progress is reported.</summary>
     private static async Task DeliverAsync(BankHost host)
     {
-        var batch = await host.Get<IEventStore>().Outbox.ReadPendingAsync(500, TestContext.Current.CancellationToken);
+        var batch = await host.Get<IEventStore>().Outbox.ReadPendingAsync(ReadStoreSink.SinkName, 500, TestContext.Current.CancellationToken);
         await host.Get<ReadStoreSink>().HandleAsync(batch.Events, batch.Watermark, TestContext.Current.CancellationToken);
-        host.Get<RelayProgress>().Advance(batch.Watermark, batch.Events.Count);
+        host.Get<RelayProgress>().For(ReadStoreSink.SinkName).Advance(batch.Watermark, batch.Events.Count);
     }
 
     [Fact]

@@ -3,6 +3,10 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Admin.V1;
+using GrpcBank.Contracts.Orders.V1;
+using GrpcBank.Contracts.Payments.V1;
+using GrpcBank.Contracts.Query.V1;
+using OrderStream = GrpcBank.Domain.Orders.Order;
 
 namespace GrpcBank.Faults.Tests;
 
@@ -17,10 +21,10 @@ public sealed class ReadSideRecoverySpecs
 
         // What the relay does, up to the point where it would complete the outbox rows: the crash comes before that.
         var store = host.Get<IEventStore>();
-        var batch = await store.Outbox.ReadPendingAsync(500, TestContext.Current.CancellationToken);
+        var batch = await store.Outbox.ReadPendingAsync("test", 500, TestContext.Current.CancellationToken);
         Assert.NotEmpty(batch.Events);
         await host.Get<ReadStoreSink>().HandleAsync(batch.Events, batch.Watermark, TestContext.Current.CancellationToken);
-        Assert.Equal(batch.Events.Count, (await store.Outbox.ReadPendingAsync(500, TestContext.Current.CancellationToken)).Events.Count);
+        Assert.Equal(batch.Events.Count, (await store.Outbox.ReadPendingAsync("test", 500, TestContext.Current.CancellationToken)).Events.Count);
         accounts = [.. accounts, .. await WriteSomeAsync(host.Channel, 2)];
 
         await host.RestartAsync(("Relay:Enabled", "true"));
@@ -51,6 +55,65 @@ public sealed class ReadSideRecoverySpecs
         await ReadSide.AssertEqualsReplayAsync(host.Channel, accounts);
         var after = await new ProjectionService.ProjectionServiceClient(host.Channel).GetProjectionStatusAsync(new GetProjectionStatusRequest());
         Assert.All(after.Projections, p => Assert.Equal((ProjectionState.Running, ""), (p.State, p.LastError)));
+    }
+
+    [Fact]
+    public async Task WhileTheReadStoreIsUnreachableFor10s_OrdersStillGetPaid_AndTheReadSideCatchesUpAfterwards_NothingLostOrDoubled()
+    {
+        await using var host = await BankHost.StartAsync(
+            ("Storage:DataDirectory", KillUnderLoadSpecs.TempDirectory()), ("Elasticsearch:Url", "http://127.0.0.1:1"));
+        var ct = TestContext.Current.CancellationToken;
+        var accounts = new AccountService.AccountServiceClient(host.Channel);
+        var orders = new OrderService.OrderServiceClient(host.Channel);
+        var payments = new PaymentService.PaymentServiceClient(host.Channel);
+        string customer = Guid.NewGuid().ToString("N")[..16], merchant = Guid.NewGuid().ToString("N")[..16];
+        foreach (var id in new[] { customer, merchant })
+            await accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = $"Owner {id}", CurrencyCode = "EUR" });
+        await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = customer, AmountMinor = 10_000_000, CurrencyCode = "EUR" });
+
+        // Ten seconds of orders and transfers while every read store call is refused.
+        var placed = new List<PlaceOrderResponse>();
+        var transfers = 0;
+        var until = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < until)
+        {
+            placed.Add(await orders.PlaceOrderAsync(new PlaceOrderRequest
+            {
+                CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 100, CurrencyCode = "EUR",
+            }, cancellationToken: ct));
+            await payments.TransferMoneyAsync(new TransferMoneyRequest
+            {
+                FromAccountId = customer, ToAccountId = merchant, AmountMinor = 10, CurrencyCode = "EUR",
+            }, cancellationToken: ct);
+            transfers++;
+        }
+
+        // The payment process has its own checkpoint: every order gets paid, exactly once, with the read side down.
+        var store = host.Get<IEventStore>();
+        await EventuallyAsync(async () =>
+        {
+            foreach (var order in placed)
+                if ((await store.ReadStreamAsync(OrderStream.StreamId(order.OrderId), 1, 10, ct)).All(e => e.EventType != "orders.OrderPaid.v1")) return null;
+            return placed;
+        }, seconds: 60);
+        foreach (var order in placed)
+            Assert.Single(await store.ReadStreamAsync(OrderStream.StreamId(order.OrderId), 1, 10, ct), e => e.EventType == "orders.OrderPaid.v1");
+        var status = await new ProjectionService.ProjectionServiceClient(host.Channel).GetProjectionStatusAsync(new GetProjectionStatusRequest());
+        var readSide = status.Projections.Single(p => p.Name == ReadStoreSink.SinkName);
+        Assert.Equal(ProjectionState.Failing, readSide.State);
+        Assert.True(readSide.LagEvents > 0, "the read side is behind while its store is down");
+
+        await host.RestartAsync(("Elasticsearch:Url", "")); // the outage ends
+
+        // Nothing lost or doubled: the read side equals a replay, every order reads as paid, the balances add up.
+        await ReadSide.AssertEqualsReplayAsync(host.Channel, [customer, merchant]);
+        var query = new QueryService.QueryServiceClient(host.Channel);
+        var head = await ReadSide.HeadAsync(host.Channel);
+        foreach (var order in placed)
+            Assert.Equal(OrderStatus.Paid, (await query.GetOrderAsync(new GetOrderRequest { OrderId = order.OrderId, MinPosition = head })).Order.Status);
+        var paidOut = placed.Count * 100L + transfers * 10L;
+        Assert.Equal(10_000_000 - paidOut, (await query.GetAccountAsync(new GetAccountRequest { AccountId = customer, MinPosition = head })).Account.BalanceMinor);
+        Assert.Equal(paidOut, (await query.GetAccountAsync(new GetAccountRequest { AccountId = merchant, MinPosition = head })).Account.BalanceMinor);
     }
 
     /// <summary>Opens accounts and moves money on them; returns their ids.</summary>

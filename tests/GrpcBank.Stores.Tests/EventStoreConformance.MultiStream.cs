@@ -49,7 +49,7 @@ public abstract partial class EventStoreConformance
         Assert.Empty(await Store.ReadStreamAsync("account-a", 1, 10, Ct));
         Assert.Single(await Store.ReadStreamAsync("account-b", 1, 10, Ct));
         Assert.Null(await Store.FindRequestAsync("transfer-1", Ct));
-        Assert.Empty((await Store.Outbox.ReadPendingAsync(10, Ct)).Events);
+        Assert.Empty((await Store.Outbox.ReadPendingAsync("test", 10, Ct)).Events);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public abstract partial class EventStoreConformance
         Assert.Empty(await Store.ReadStreamAsync("account-a", 1, 10, Ct));
         Assert.Empty(await Store.ReadStreamAsync("account-b", 1, 10, Ct));
         Assert.Null(await Store.FindRequestAsync("transfer-1", Ct));
-        Assert.Empty((await Store.Outbox.ReadPendingAsync(10, Ct)).Events);
+        Assert.Empty((await Store.Outbox.ReadPendingAsync("test", 10, Ct)).Events);
     }
 
     [Fact]
@@ -159,9 +159,9 @@ public abstract partial class EventStoreConformance
         var watermark = 0L;
         await EventStoreProbes.Eventually(async () =>
         {
-            var batch = await Store.Outbox.ReadPendingAsync(1, Ct);
+            var batch = await Store.Outbox.ReadPendingAsync("test", 1, Ct);
             if (batch.Events.Count > 0) batches.Add(batch);
-            await Store.Outbox.CompleteAsync(batch, Ct);
+            await Store.Outbox.CompleteAsync("test", batch, Ct);
             watermark = Math.Max(watermark, batch.Watermark);
             return batch.Events.Count == 0 && watermark >= last;
         });
@@ -189,7 +189,7 @@ public abstract partial class EventStoreConformance
         var sink = new RecordingSink();
         var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance);
 
-        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(Ct) && sink.Watermarks.Max(w => w.Watermark) >= last);
+        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(sink, Ct) && sink.Watermarks.Any(w => w.Watermark >= last));
 
         Assert.Equal(505, sink.Delivered.Count);
         Assert.Single(sink.Calls, call => call.Any(e => e.StreamId == "account-a"));
@@ -210,8 +210,8 @@ public abstract partial class EventStoreConformance
 
         await EventStoreProbes.Eventually(async () =>
         {
-            await relay.PumpOnceAsync(Ct);
-            return sink.Delivered.Count == 5 && (await Store.Outbox.ReadPendingAsync(10, Ct)).Events.Count == 0;
+            await relay.PumpOnceAsync(sink, Ct);
+            return sink.Delivered.Count == 5 && (await Store.Outbox.ReadPendingAsync(sink.Name, 10, Ct)).Events.Count == 0;
         });
 
         Assert.Equal("account-c", Assert.Single((await Store.DeadLetters.ListAsync(0, 10, Ct)).Items).Event.StreamId);

@@ -54,7 +54,7 @@ public abstract partial class EventStoreConformance
             return totals;
         }, Ct);
 
-        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(Ct) && await readStore.AppliedPositionAsync(Ct) >= last);
+        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(batches, Ct) && await readStore.AppliedPositionAsync(Ct) >= last);
         await relayDone.CancelAsync();
         var seen = await reader;
 

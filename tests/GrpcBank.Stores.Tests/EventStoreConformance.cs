@@ -122,7 +122,7 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
         Assert.Equal("fingerprint-req-1", (await Store.FindRequestAsync("req-1", Ct))!.Fingerprint);
         Assert.Single(pendingBefore);
-        Assert.Empty((await Store.Outbox.ReadPendingAsync(100, Ct)).Events);
+        Assert.Empty((await Store.Outbox.ReadPendingAsync("test", 100, Ct)).Events);
     }
 
     [Fact]
@@ -239,9 +239,9 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
 
         var pending = await Store.PendingAsync(100, count: 2);
         Assert.Equal([1L, 2L], pending.Events.Select(e => e.StreamVersion));
-        await Store.Outbox.CompleteAsync(pending, Ct);
+        await Store.Outbox.CompleteAsync("test", pending, Ct);
 
-        Assert.Empty((await Store.Outbox.ReadPendingAsync(100, Ct)).Events);
+        Assert.Empty((await Store.Outbox.ReadPendingAsync("test", 100, Ct)).Events);
         Assert.Equal(2, (await Store.ReadStreamAsync("account-1", 1, 100, Ct)).Count);
     }
 
@@ -271,8 +271,8 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         var watermark = 0L;
         await EventStoreProbes.Eventually(async () =>
         {
-            var batch = await Store.Outbox.ReadPendingAsync(100, Ct);
-            await Store.Outbox.CompleteAsync(batch, Ct);
+            var batch = await Store.Outbox.ReadPendingAsync("test", 100, Ct);
+            await Store.Outbox.CompleteAsync("test", batch, Ct);
             watermark = Math.Max(watermark, batch.Watermark);
             return watermark >= last.Position;
         });
@@ -309,12 +309,12 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         }, Ct)));
         var pumping = Task.Run(async () =>
         {
-            while (!writersDone.IsCancellationRequested) await relay.PumpOnceAsync(Ct);
+            while (!writersDone.IsCancellationRequested) await relay.PumpOnceAsync(sink, Ct);
         }, Ct);
         var head = (await writers).Max();
         await writersDone.CancelAsync();
         await pumping;
-        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(Ct) && sink.Watermarks.Max(w => w.Watermark) >= head);
+        await EventStoreProbes.Eventually(async () => await relay.PumpOnceAsync(sink, Ct) && sink.Watermarks.Max(w => w.Watermark) >= head);
 
         var written = await Store.ReadAllUntilAsync(0, head);
         Assert.Equal(160, written.Count);
@@ -358,11 +358,11 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         // On PostgreSQL pending rows stay hidden while any older transaction in the cluster is open: pump until seen.
         await EventStoreProbes.Eventually(async () =>
         {
-            await relay.PumpOnceAsync(Ct);
+            await relay.PumpOnceAsync(sink, Ct);
             return sink.Delivered.Count == 2;
         });
         var deadLetters = await Store.DeadLetters.ListAsync(0, 10, Ct);
-        var pending = await Store.Outbox.ReadPendingAsync(10, Ct);
+        var pending = await Store.Outbox.ReadPendingAsync(sink.Name, 10, Ct);
 
         Assert.Equal([1L, 3L], sink.Delivered.Select(e => e.StreamVersion));
         var deadLetter = Assert.Single(deadLetters.Items);
@@ -378,13 +378,14 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
     public async Task TheRelay_DoesNotDeadLetterWhenTheSinkIsUnavailable_TheBatchStaysPending()
     {
         await AppendAsync("account-1", 0, Event(), Event());
-        var relay = new OutboxRelay(Store, [new UnavailableSink()], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance);
+        var sink = new UnavailableSink();
+        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance);
 
         await EventStoreProbes.Eventually(async () =>
         {
             try
             {
-                await relay.PumpOnceAsync(Ct);
+                await relay.PumpOnceAsync(sink, Ct);
                 return false;
             }
             catch (IOException)
@@ -394,7 +395,7 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         });
 
         Assert.Equal(0, (await Store.DeadLetters.ListAsync(0, 10, Ct)).TotalSize);
-        Assert.Equal(2, (await Store.DrainOutboxAsync(through: 2)).Count);
+        Assert.Equal(2, (await Store.DrainOutboxAsync(through: 2, consumer: sink.Name)).Count);
     }
 
     /// <summary>Refuses any event whose payload says it is poison, the way a projection refuses bad data.</summary>
@@ -436,10 +437,10 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         }
 
         // …but an append between the look and the wait ends the wait at once, far short of its own timeout.
-        await Store.Outbox.ReadPendingAsync(10, Ct);
+        await Store.Outbox.ReadPendingAsync("test", 10, Ct);
         await AppendAsync("account-1", 0, Event());
 
-        await Store.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(60), Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await Store.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(60), Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
     }
 
     [Fact]
@@ -458,9 +459,9 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         var timeout = TimeSpan.FromMilliseconds(500);
         for (var attempt = 1; ; attempt++)
         {
-            await Store.Outbox.ReadPendingAsync(10, Ct);
+            await Store.Outbox.ReadPendingAsync("test", 10, Ct);
             var started = Stopwatch.GetTimestamp();
-            await Store.Outbox.WaitForPendingAsync(timeout, Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+            await Store.Outbox.WaitForPendingAsync("test", timeout, Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
             // Not before the timeout: nothing was appended. (A wake-up with no news is allowed now and then, not always.)
             if (Stopwatch.GetElapsedTime(started) >= timeout * 0.9) return;
             Assert.True(attempt < 3, "the wait ended before its timeout three times running, with nothing appended");
@@ -476,8 +477,8 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
     {
         for (var attempt = 1; ; attempt++)
         {
-            await Store.Outbox.ReadPendingAsync(10, Ct);
-            var waiting = Store.Outbox.WaitForPendingAsync(timeout, ct);
+            await Store.Outbox.ReadPendingAsync("test", 10, Ct);
+            var waiting = Store.Outbox.WaitForPendingAsync("test", timeout, ct);
             await Task.Delay(200, Ct);
             if (!waiting.IsCompleted) return waiting;
             Assert.True(attempt < 3, "the wait ended at once three times running, with nothing appended");

@@ -25,10 +25,10 @@ public static class EventStoreProbes
     }
 
     /// <summary>Reads the pending rows (without completing them) until there are <paramref name="count"/>.</summary>
-    public static async Task<OutboxBatch> PendingAsync(this IEventStore store, int maxCount, int count)
+    public static async Task<OutboxBatch> PendingAsync(this IEventStore store, int maxCount, int count, string consumer = "test")
     {
         OutboxBatch? batch = null;
-        await Eventually(async () => (batch = await store.Outbox.ReadPendingAsync(maxCount, Ct)).Events.Count >= count);
+        await Eventually(async () => (batch = await store.Outbox.ReadPendingAsync(consumer, maxCount, Ct)).Events.Count >= count);
         return batch!;
     }
 
@@ -36,16 +36,16 @@ public static class EventStoreProbes
     /// Handles and completes everything pending until the watermark reaches <paramref name="through"/>; returns what was
     /// delivered, in delivery order (after <paramref name="first"/>, if given, which is completed but not returned).
     /// </summary>
-    public static async Task<List<RecordedEvent>> DrainOutboxAsync(this IEventStore store, long through, OutboxBatch? first = null)
+    public static async Task<List<RecordedEvent>> DrainOutboxAsync(this IEventStore store, long through, OutboxBatch? first = null, string consumer = "test")
     {
-        if (first is not null) await store.Outbox.CompleteAsync(first, Ct);
+        if (first is not null) await store.Outbox.CompleteAsync(consumer, first, Ct);
         var delivered = new List<RecordedEvent>();
         var watermark = 0L;
         await Eventually(async () =>
         {
-            var batch = await store.Outbox.ReadPendingAsync(3, Ct);
+            var batch = await store.Outbox.ReadPendingAsync(consumer, 3, Ct);
             delivered.AddRange(batch.Events);
-            await store.Outbox.CompleteAsync(batch, Ct);
+            await store.Outbox.CompleteAsync(consumer, batch, Ct);
             watermark = Math.Max(watermark, batch.Watermark);
             return batch.Events.Count == 0 && watermark >= through;
         });

@@ -78,7 +78,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         for (var look = 0; look < 3; look++)
         {
             Assert.DoesNotContain(await store.ReadAllAsync(0, 100, Ct), e => e.Position >= low);
-            var batch = await store.Outbox.ReadPendingAsync(100, Ct);
+            var batch = await store.Outbox.ReadPendingAsync("test", 100, Ct);
             Assert.DoesNotContain(batch.Events, e => e.Position == high);
             Assert.True(batch.Watermark < low, $"watermark {batch.Watermark} passed the open position {low}");
             await Task.Delay(100, Ct);
@@ -116,7 +116,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         Assert.True(batch.Watermark < low, $"watermark {batch.Watermark} passed the open position {low}");
         Assert.DoesNotContain(await store.ReadAllAsync(0, 100, Ct), e => e.Position >= low);
 
-        await store.Outbox.CompleteAsync(batch, Ct);
+        await store.Outbox.CompleteAsync("test", batch, Ct);
         await youngerTx.CommitAsync(Ct);
         Assert.Equal([low], (await store.DrainOutboxAsync(high)).Select(e => e.Position));
         Assert.Equal([low, high], (await store.ReadAllUntilAsync(0, high)).Select(e => e.Position));
@@ -182,7 +182,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         var relaySide = await OpenStoreAsync();
         var writerSide = await OpenStoreAsync();
         // The first wait starts listening; the listener's own start-up nudge ends it.
-        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+        await relaySide.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(2), Ct);
 
         await AssertAnAppendThereWakesAWaiterHereAsync(writerSide, relaySide);
     }
@@ -192,7 +192,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     {
         var relaySide = await OpenStoreAsync();
         var writerSide = await OpenStoreAsync();
-        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+        await relaySide.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(2), Ct);
         await using var admin = new NpgsqlConnection(connectionString);
         await admin.OpenAsync(Ct);
         const string listenerPid = "select pid from pg_stat_activity where datname = current_database() and query like 'listen %' and state = 'idle'";
@@ -202,10 +202,10 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         // Reconnecting nudges waiters once; let that pass.
         await EventStoreProbes.Eventually(async () =>
         {
-            await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(2), Ct);
+            await relaySide.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(2), Ct);
             return await ScalarAsync(admin, listenerPid) is int pid && pid != killed;
         });
-        await relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromMilliseconds(200), Ct);
+        await relaySide.Outbox.WaitForPendingAsync("test", TimeSpan.FromMilliseconds(200), Ct);
 
         await AssertAnAppendThereWakesAWaiterHereAsync(writerSide, relaySide);
     }
@@ -231,8 +231,8 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     private static async Task AssertAnAppendThereWakesAWaiterHereAsync(PostgresEventStore writerSide, PostgresEventStore relaySide)
     {
         // The relay's pattern: look at the outbox, then wait for news since that look.
-        await relaySide.Outbox.ReadPendingAsync(10, Ct);
-        var waiting = relaySide.Outbox.WaitForPendingAsync(TimeSpan.FromSeconds(60), Ct);
+        await relaySide.Outbox.ReadPendingAsync("test", 10, Ct);
+        var waiting = relaySide.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(60), Ct);
         await Task.Delay(200, Ct);
         Assert.False(waiting.IsCompleted);
 

@@ -78,9 +78,10 @@ public sealed class BankHost : IAsyncDisposable
         await StartAsync();
     }
 
-    /// <summary>The gRPC address (not the extra plain-HTTP metrics endpoint, when Metrics:Url adds one).</summary>
+    /// <summary>The gRPC address (not the extra plain-HTTP endpoints that Metrics:Url and JsonApi:Url add).</summary>
     public string GrpcUrl => app is null ? throw new InvalidOperationException("not started")
-        : app.Urls.Single(url => !settings.TryGetValue("Metrics:Url", out var metrics) || new Uri(url).Port != new Uri(metrics).Port);
+        : app.Urls.Single(url => !new[] { "Metrics:Url", "JsonApi:Url" }.Any(
+            key => settings.TryGetValue(key, out var other) && new Uri(url).Port == new Uri(other).Port));
 
     /// <summary>The embedded data directory, when the server runs in embedded mode.</summary>
     public string DataDirectory => settings["Storage:DataDirectory"];

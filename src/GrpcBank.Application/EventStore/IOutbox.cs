@@ -1,24 +1,32 @@
 namespace GrpcBank.Application.EventStore;
 
 /// <summary>
-/// The to-do list of the relay: a row per appended event, written in the append's transaction and
-/// removed only after every sink has acknowledged the event (at-least-once).
+/// The to-do list of the relay: a row per appended event, written in the append's transaction. Each consumer keeps its
+/// own checkpoint in it (the last row it has handled, at-least-once), so one that is down or slow holds no other back;
+/// a row is removed only once every consumer has passed it.
 /// </summary>
 public interface IOutbox
 {
     /// <summary>
-    /// The oldest pending events in an order that keeps each stream's order, and a watermark: the
-    /// highest position P such that, once this batch is handled, every committed event ≤ P has been.
-    /// A batch holds whole appends only: about <paramref name="maxCount"/> events, more when the last
-    /// append would otherwise be cut, so a consumer never sees half of one.
+    /// The oldest events after <paramref name="consumer"/>'s checkpoint, in an order that keeps each stream's order,
+    /// and a watermark: the highest position P such that, once this batch is handled, every committed event ≤ P has
+    /// been handled by this consumer. A batch holds whole appends only: about <paramref name="maxCount"/> events, more
+    /// when the last append would otherwise be cut, so a consumer never sees half of one. A consumer without a
+    /// checkpoint starts at the oldest row still kept.
     /// </summary>
-    Task<OutboxBatch> ReadPendingAsync(int maxCount, CancellationToken ct);
+    Task<OutboxBatch> ReadPendingAsync(string consumer, int maxCount, CancellationToken ct);
 
-    /// <summary>Removes the batch's rows: its events are handled.</summary>
-    Task CompleteAsync(OutboxBatch batch, CancellationToken ct);
+    /// <summary>Moves <paramref name="consumer"/>'s checkpoint past the batch: its events are handled. Never moves it back.</summary>
+    Task CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct);
 
-    /// <summary>Completes when new rows may be pending, or after <paramref name="timeout"/>.</summary>
-    Task WaitForPendingAsync(TimeSpan timeout, CancellationToken ct);
+    /// <summary>
+    /// Removes the rows every one of <paramref name="consumers"/> has passed (none while one of them has no checkpoint
+    /// yet). Checkpoints of consumers not named, such as one switched off, hold nothing back.
+    /// </summary>
+    Task TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct);
+
+    /// <summary>Completes when rows may be pending after <paramref name="consumer"/>'s last read, or after <paramref name="timeout"/>.</summary>
+    Task WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct);
 }
 
 /// <summary>Pending events, grouped by the append (the transaction) that wrote them, in delivery order.</summary>

@@ -6,10 +6,12 @@ using Microsoft.Extensions.Logging;
 namespace GrpcBank.Application.Relay;
 
 /// <summary>
-/// Streams outbox rows to every sink, then removes them: a crash in between redelivers (at-least-once),
-/// never loses. A batch holds whole appends (see <see cref="IOutbox.ReadPendingAsync"/>) and goes to each sink in one
-/// call, so a sink that applies a call atomically never shows half an append. Only the holder of the relay lease runs. Transient failures back off and retry the batch; an
-/// event a sink cannot handle because of its data is dead-lettered (<see cref="PoisonEvents"/>).
+/// Streams outbox rows to each sink, each from its own checkpoint: a sink that is down or slow backs off and retries on
+/// its own while the others keep going, and catches up from where it stopped. A checkpoint moves only after the sink
+/// has handled the batch, so a crash in between redelivers (at-least-once), never loses; rows every sink has passed are
+/// trimmed. A batch holds whole appends (see <see cref="IOutbox.ReadPendingAsync"/>) and goes to the sink in one call,
+/// so a sink that applies a call atomically never shows half an append. Only the holder of the relay lease runs. An
+/// event a sink cannot handle because of its data is dead-lettered for that sink (<see cref="PoisonEvents"/>).
 /// </summary>
 public sealed class OutboxRelay(
     IEventStore store,
@@ -21,16 +23,22 @@ public sealed class OutboxRelay(
 {
     private const int BatchSize = 500;
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the outbox is trimmed below the slowest sink (one delete; rows left meanwhile are only space).</summary>
+    private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(1);
 
     /// <summary>How often the active relay reads the head position for the lag gauge (one cheap query at most).</summary>
     private static readonly TimeSpan HeadRefresh = TimeSpan.FromSeconds(5);
+
+    private readonly IReadOnlyList<IEventSink> consumers = [.. sinks];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // The relay's spans continue the traces stored in event metadata, never whatever started the host.
         Activity.Current = null;
-        var backoff = TimeSpan.FromMilliseconds(100);
+        var backoff = MinBackoff;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -40,8 +48,8 @@ public sealed class OutboxRelay(
                 progress.SetActive(true);
                 using var lag = Telemetry.ReportLag(progress);
                 logger.LogInformation("Outbox relay active");
-                foreach (var sink in sinks) await sink.StartAsync(running.Token);
-                await RunAsync(running.Token, () => backoff = TimeSpan.FromMilliseconds(100));
+                backoff = MinBackoff;
+                await Task.WhenAll([.. consumers.Select(sink => DriveAsync(sink, running.Token)), TrimAsync(running.Token)]);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -49,7 +57,6 @@ public sealed class OutboxRelay(
             }
             catch (Exception e)
             {
-                progress.Failed(e);
                 logger.LogError(e, "Outbox relay failed; retrying in {Backoff}", backoff);
                 await Task.Delay(backoff, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
@@ -61,29 +68,64 @@ public sealed class OutboxRelay(
         }
     }
 
-    private async Task RunAsync(CancellationToken ct, Action succeeded)
+    /// <summary>Feeds one sink until the lease ends; its failures back off here and touch no other sink.</summary>
+    private async Task DriveAsync(IEventSink sink, CancellationToken ct)
     {
-        while (!ct.IsCancellationRequested)
+        var consumer = progress.For(sink.Name);
+        var backoff = MinBackoff;
+        while (true)
         {
-            var drained = await PumpOnceAsync(ct);
-            succeeded();
-            if (drained) await store.Outbox.WaitForPendingAsync(PollInterval, ct);
+            try
+            {
+                await sink.StartAsync(ct);
+                while (true)
+                {
+                    var drained = await PumpOnceAsync(sink, ct);
+                    backoff = MinBackoff;
+                    if (drained) await store.Outbox.WaitForPendingAsync(sink.Name, PollInterval, ct);
+                }
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                consumer.Failed(e);
+                logger.LogError(e, "Relay consumer {Consumer} failed; retrying in {Backoff}", sink.Name, backoff);
+                await Task.Delay(backoff, ct);
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
         }
     }
 
-    /// <summary>Delivers one batch. True when the outbox had no more than one batch pending.</summary>
-    public async Task<bool> PumpOnceAsync(CancellationToken ct)
+    private async Task TrimAsync(CancellationToken ct)
     {
+        string[] names = [.. consumers.Select(s => s.Name)];
+        while (true)
+        {
+            await Task.Delay(TrimInterval, ct);
+            try
+            {
+                await store.Outbox.TrimAsync(names, ct);
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "Outbox trim failed; trying again in {Interval}", TrimInterval);
+            }
+        }
+    }
+
+    /// <summary>Delivers one batch to <paramref name="sink"/>. True when it had no more than one batch pending.</summary>
+    public async Task<bool> PumpOnceAsync(IEventSink sink, CancellationToken ct)
+    {
+        var consumer = progress.For(sink.Name);
         if (clock.GetUtcNow() - progress.HeadReadAt >= HeadRefresh)
             progress.ObserveHead(await store.HeadPositionAsync(ct), clock.GetUtcNow());
-        var batch = await store.Outbox.ReadPendingAsync(BatchSize, ct);
-        if (batch.Events.Count > 0 || batch.Watermark > progress.Watermark)
+        var batch = await store.Outbox.ReadPendingAsync(sink.Name, BatchSize, ct);
+        if (batch.Events.Count > 0 || batch.Watermark > consumer.Watermark)
         {
-            foreach (var sink in sinks) await DeliverAsync(sink, batch, ct);
-            if (batch.Events.Count > 0) await store.Outbox.CompleteAsync(batch, ct);
-            progress.Advance(batch.Watermark, batch.Events.Count);
+            await DeliverAsync(sink, batch, ct);
+            await store.Outbox.CompleteAsync(sink.Name, batch, ct);
+            consumer.Advance(batch.Watermark, batch.Events.Count);
         }
-        progress.Passed(clock.GetUtcNow());
+        consumer.Passed(clock.GetUtcNow());
         return batch.Events.Count < BatchSize;
     }
 

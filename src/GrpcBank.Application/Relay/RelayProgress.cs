@@ -1,18 +1,20 @@
+using System.Collections.Concurrent;
+
 namespace GrpcBank.Application.Relay;
 
-/// <summary>How far the relay has delivered, and how it is doing: observable by queries and operators.</summary>
+/// <summary>How far the relay's consumers have got, and how they are doing: observable by queries and operators.</summary>
 public sealed class RelayProgress
 {
+    private readonly ConcurrentDictionary<string, ConsumerProgress> consumers = new();
     private long watermark;
-    private long delivered;
     private long head;
-    private long lastPassTicks;
-    private volatile string? lastError;
     private volatile bool active;
 
+    /// <summary>
+    /// The highest watermark any consumer has reached: each is a settled position (nothing committed can still appear
+    /// below it), whichever consumer reached it.
+    /// </summary>
     public long Watermark => Interlocked.Read(ref watermark);
-
-    public long DeliveredEvents => Interlocked.Read(ref delivered);
 
     /// <summary>The newest committed position the relay knows of (refreshed by the relay; see <see cref="OutboxRelay"/>).</summary>
     public long HeadPosition => Interlocked.Read(ref head);
@@ -26,30 +28,58 @@ public sealed class RelayProgress
         HeadReadAt = at;
     }
 
-    /// <summary>When the relay last completed a pass (a heartbeat); null before the first.</summary>
-    public DateTimeOffset? LastPassAt => Interlocked.Read(ref lastPassTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
-
-    /// <summary>The error of the last failed pass, cleared by the next successful one.</summary>
-    public string? LastError => lastError;
-
     /// <summary>True while this process holds the relay lease and delivers.</summary>
     public bool IsActive => active;
 
+    /// <summary>Signalled whenever any consumer advances.</summary>
     public WakeUp Advanced { get; } = new();
 
-    public void Advance(long newWatermark, int events)
+    /// <summary>The progress of one consumer, by its name.</summary>
+    public ConsumerProgress For(string consumer) => consumers.GetOrAdd(consumer, _ => new ConsumerProgress(this));
+
+    public IReadOnlyDictionary<string, ConsumerProgress> Consumers => consumers;
+
+    public void SetActive(bool isActive) => active = isActive;
+
+    internal void Reached(long newWatermark)
     {
-        Interlocked.Add(ref delivered, events);
         InterlockedMax(ref watermark, newWatermark);
         InterlockedMax(ref head, newWatermark);
         Advanced.Signal();
     }
 
-    private static void InterlockedMax(ref long target, long value)
+    internal static void InterlockedMax(ref long target, long value)
     {
         long seen;
         while ((seen = Interlocked.Read(ref target)) < value)
             if (Interlocked.CompareExchange(ref target, value, seen) == seen) return;
+    }
+}
+
+/// <summary>One consumer's own position (it is driven independently of the others) and health.</summary>
+public sealed class ConsumerProgress(RelayProgress relay)
+{
+    private long watermark;
+    private long delivered;
+    private long lastPassTicks;
+    private volatile string? lastError;
+
+    /// <summary>Every committed event ≤ this position has been handled by this consumer.</summary>
+    public long Watermark => Interlocked.Read(ref watermark);
+
+    public long DeliveredEvents => Interlocked.Read(ref delivered);
+
+    /// <summary>When this consumer last completed a pass (a heartbeat); null before the first.</summary>
+    public DateTimeOffset? LastPassAt => Interlocked.Read(ref lastPassTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>The error of the last failed pass, cleared by the next successful one.</summary>
+    public string? LastError => lastError;
+
+    public void Advance(long newWatermark, int events)
+    {
+        Interlocked.Add(ref delivered, events);
+        RelayProgress.InterlockedMax(ref watermark, newWatermark);
+        relay.Reached(newWatermark);
     }
 
     public void Passed(DateTimeOffset at)
@@ -59,6 +89,4 @@ public sealed class RelayProgress
     }
 
     public void Failed(Exception e) => lastError = $"{e.GetType().Name}: {e.Message}";
-
-    public void SetActive(bool isActive) => active = isActive;
 }

@@ -19,29 +19,32 @@ public sealed class ProjectionGrpcService(
     {
         var ct = context.CancellationToken;
         var head = await store.HeadPositionAsync(ct);
-        var position = progress.Watermark;
-        // The age of the oldest event not yet handled: a stuck relay shows a growing lag, not a frozen one.
-        var oldestPending = position < head ? (await store.ReadAllAsync(position, 1, ct)).FirstOrDefault() : null;
-        var lagSeconds = oldestPending is null ? 0 : Math.Max(0, (clock.GetUtcNow() - oldestPending.RecordedAt).TotalSeconds);
         var deadLetters = (await store.DeadLetters.ListAsync(0, 1_000, ct)).Items.GroupBy(d => d.Consumer).ToDictionary(g => g.Key, g => g.LongCount());
 
         var response = new GetProjectionStatusResponse();
         foreach (var sink in sinks)
+        {
+            // Each consumer has its own position: one that is down lags alone.
+            var consumer = progress.For(sink.Name);
+            var position = consumer.Watermark;
+            // The age of the oldest event it has not handled yet: a stuck consumer shows a growing lag, not a frozen one.
+            var oldestPending = position < head ? (await store.ReadAllAsync(position, 1, ct)).FirstOrDefault() : null;
             response.Projections.Add(new ProjectionStatus
             {
                 Name = sink.Name,
                 Position = position,
                 HeadPosition = head,
                 LagEvents = Math.Max(0, head - position),
-                LagSeconds = lagSeconds,
+                LagSeconds = oldestPending is null ? 0 : Math.Max(0, (clock.GetUtcNow() - oldestPending.RecordedAt).TotalSeconds),
                 DeadLetters = deadLetters.GetValueOrDefault(sink.Name),
                 State = rebuild.IsRunning && sink.Name == ReadStoreSink.SinkName ? ProjectionState.Rebuilding
                     : !progress.IsActive ? ProjectionState.Stopped
-                    : progress.LastError is not null ? ProjectionState.Failing
+                    : consumer.LastError is not null ? ProjectionState.Failing
                     : ProjectionState.Running,
-                LastPassAt = progress.LastPassAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
-                LastError = progress.LastError ?? "",
+                LastPassAt = consumer.LastPassAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
+                LastError = consumer.LastError ?? "",
             });
+        }
         return response;
     }
 

@@ -33,6 +33,7 @@ public static class BankServer
         builder.ConfigureKestrel();
         builder.AddObservability();
         builder.AddMetricsEndpoint(ListenUrls(builder.Configuration));
+        builder.AddJsonApi(ListenUrls(builder.Configuration));
         services.AddGrpc(o =>
         {
             // Outermost first: errors are mapped for everything, then callers are authenticated.
@@ -72,6 +73,7 @@ public static class BankServer
         app.Use(app.Services.GetRequiredService<ProtectedMode>().Gate);
         app.UseMetricsEndpoint(app.Services.GetRequiredService<ApiKeys>());
         app.UseMiddleware<RequestDecoding>();
+        app.UseJsonApi();
         app.MapGrpcService<AccountGrpcService>();
         app.MapGrpcService<OrderGrpcService>();
         app.MapGrpcService<PaymentGrpcService>();

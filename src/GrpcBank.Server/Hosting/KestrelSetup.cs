@@ -27,4 +27,20 @@ public static class KestrelSetup
             kestrel.Limits.Http2.KeepAlivePingTimeout = http2.GetValue("KeepAlivePingTimeout", TimeSpan.FromSeconds(20));
         });
     }
+
+    /// <summary>
+    /// Adds a named plain HTTP/1.1 endpoint beside the gRPC ones (for clients that cannot speak cleartext HTTP/2). The gRPC
+    /// listen addresses are kept: Kestrel ignores <c>--urls</c> once endpoints are configured, so they become endpoints too.
+    /// </summary>
+    public static void AddHttp1Endpoint(this WebApplicationBuilder builder, string name, string url, IReadOnlyList<string> grpcUrls)
+    {
+        var endpoints = new Dictionary<string, string?>
+        {
+            [$"Kestrel:Endpoints:{name}:Url"] = url,
+            [$"Kestrel:Endpoints:{name}:Protocols"] = "Http1",
+        };
+        if (!builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
+            for (var i = 0; i < grpcUrls.Count; i++) endpoints[$"Kestrel:Endpoints:Grpc{i}:Url"] = grpcUrls[i];
+        builder.Configuration.AddInMemoryCollection(endpoints);
+    }
 }

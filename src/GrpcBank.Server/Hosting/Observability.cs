@@ -49,20 +49,11 @@ public static class Observability
 
     /// <summary>
     /// <c>Metrics:Url</c> (e.g. <c>http://127.0.0.1:9464</c>, a fixed port) adds a plain HTTP/1.1 endpoint that serves only
-    /// <c>/metrics</c>, for Prometheus, which cannot speak cleartext HTTP/2. The gRPC listen addresses are kept: Kestrel
-    /// ignores <c>--urls</c> once endpoints are configured, so they are configured as endpoints too.
+    /// <c>/metrics</c>, for Prometheus, which cannot speak cleartext HTTP/2.
     /// </summary>
     public static void AddMetricsEndpoint(this WebApplicationBuilder builder, IReadOnlyList<string> grpcUrls)
     {
-        if (builder.Configuration["Metrics:Url"] is not { Length: > 0 } metricsUrl) return;
-        var endpoints = new Dictionary<string, string?>
-        {
-            ["Kestrel:Endpoints:Metrics:Url"] = metricsUrl,
-            ["Kestrel:Endpoints:Metrics:Protocols"] = "Http1",
-        };
-        if (!builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Any())
-            for (var i = 0; i < grpcUrls.Count; i++) endpoints[$"Kestrel:Endpoints:Grpc{i}:Url"] = grpcUrls[i];
-        builder.Configuration.AddInMemoryCollection(endpoints);
+        if (builder.Configuration["Metrics:Url"] is { Length: > 0 } metricsUrl) builder.AddHttp1Endpoint("Metrics", metricsUrl, grpcUrls);
     }
 
     /// <summary>

@@ -1,0 +1,47 @@
+using Google.Protobuf.Reflection;
+using Google.Rpc;
+using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+
+namespace GrpcBank.Server.Hosting;
+
+/// <summary>
+/// JSON over HTTP/1.1 beside gRPC (README, "Integrate over HTTP"): <c>JsonApi:Url</c> (e.g. <c>http://127.0.0.1:8080</c>)
+/// adds an endpoint where the routes of the protos' <c>google.api.http</c> options call the same gRPC services, through
+/// the same interceptors (keys, roles, rate limits, validation, errors as <c>google.rpc.Status</c> JSON). Off by default.
+/// The OpenAPI document generated from the protos is served there at <see cref="OpenApiPath"/>.
+/// </summary>
+public static class JsonApi
+{
+    public const string OpenApiPath = "/openapi/v1.json";
+
+    public static void AddJsonApi(this WebApplicationBuilder builder, IReadOnlyList<string> grpcUrls)
+    {
+        if (builder.Configuration["JsonApi:Url"] is not { Length: > 0 } url) return;
+        builder.AddHttp1Endpoint("JsonApi", url, grpcUrls);
+        // Errors carry google.rpc details (ErrorInfo, BadRequest) packed in Any: JSON needs their descriptors to write them.
+        builder.Services.AddGrpc().AddJsonTranscoding(o =>
+        {
+            o.TypeRegistry = TypeRegistry.FromFiles(ErrorDetailsReflection.Descriptor);
+            // Proto3 JSON proper: int64 (minor units, positions) as strings, which JavaScript reads without losing digits.
+            o.JsonSettings.WriteInt64sAsStrings = true;
+        });
+        builder.Services.AddGrpcSwagger();
+        builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new() { Title = "GrpcBank", Version = "v1" }));
+    }
+
+    /// <summary>Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only).</summary>
+    public static void UseJsonApi(this WebApplication app)
+    {
+        if (app.Configuration["JsonApi:Url"] is not { Length: > 0 } url) return;
+        var port = BindingAddress.Parse(url).Port;
+        app.Use((context, next) =>
+        {
+            var transcoded = context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null;
+            if (!transcoded || context.Connection.LocalPort == port) return next(context);
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        });
+        app.UseWhen(context => context.Connection.LocalPort == port,
+            json => json.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.json"));
+    }
+}

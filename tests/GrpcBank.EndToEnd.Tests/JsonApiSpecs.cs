@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>
+/// JSON over HTTP/1.1 (JsonApi:Url) with a plain HttpClient, as an integrator without gRPC would call it: the same
+/// services behind the same keys, roles, validation and error reasons as over gRPC.
+/// </summary>
+public sealed class JsonApiSpecs
+{
+    private const string TellerKey = "json-teller-key-0123456789";
+    private const string AuditorKey = "json-auditor-key-0123456789";
+
+    private sealed record JsonBank(BankHost Host, HttpClient Http) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await Host.DisposeAsync();
+        }
+    }
+
+    private static async Task<JsonBank> StartAsync()
+    {
+        var url = $"http://127.0.0.1:{PostgresServer.FreePort()}";
+        var host = await BankHost.StartEmbeddedAsync(("JsonApi:Url", url),
+            ("Auth:ApiKeys:0:Name", "desk"), ("Auth:ApiKeys:0:Key", TellerKey),
+            ("Auth:ApiKeys:0:Roles:0", "teller"), ("Auth:ApiKeys:0:Roles:1", "auditor"),
+            ("Auth:ApiKeys:1:Name", "audit"), ("Auth:ApiKeys:1:Key", AuditorKey), ("Auth:ApiKeys:1:Roles", "auditor"));
+        var http = new HttpClient { BaseAddress = new Uri(url) }; // HTTP/1.1, the client's default
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TellerKey);
+        return new JsonBank(host, http);
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonNode Body)> CallAsync(HttpClient http, HttpMethod method, string path, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var response = await http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, JsonNode.Parse(text.Length == 0 ? "null" : text)!);
+    }
+
+    private static async Task<string> OpenAsync(HttpClient http)
+    {
+        var (status, opened) = await CallAsync(http, HttpMethod.Post, "/v1/accounts", new { ownerName = "Ada Lovelace", currencyCode = "EUR" });
+        Assert.Equal(HttpStatusCode.OK, status);
+        return opened["accountId"]!.GetValue<string>();
+    }
+
+    [Fact]
+    public async Task OpenDepositAndItsRetry_ThenAQuery_OverPlainJson()
+    {
+        await using var bank = await StartAsync();
+        var (host, http) = (bank.Host, bank.Http);
+        var id = await OpenAsync(http);
+
+        var deposit = new { amountMinor = "2500", currencyCode = "EUR", reference = "invoice 7", requestId = "dep-" + id };
+        var (status, first) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit", deposit);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("2500", first["balanceMinor"]!.GetValue<string>()); // int64 as a string, as proto3 JSON says
+        var (retryStatus, retry) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit", deposit);
+        Assert.Equal(HttpStatusCode.OK, retryStatus);
+        Assert.Equal(first.ToJsonString(), retry.ToJsonString()); // the original answer; nothing deposited twice
+
+        var position = first["position"]!.GetValue<string>();
+        var (queried, account) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}?minPosition={position}");
+        Assert.Equal(HttpStatusCode.OK, queried);
+        Assert.Equal("2500", account["account"]!["balanceMinor"]!.GetValue<string>());
+        Assert.Equal("ACCOUNT_STATUS_ACTIVE", account["account"]!["status"]!.GetValue<string>());
+        var (searched, found) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts?query=lovelace&minPosition={position}");
+        Assert.Equal(HttpStatusCode.OK, searched);
+        Assert.Contains(found["accounts"]!.AsArray(), a => a!["accountId"]!.GetValue<string>() == id);
+    }
+
+    [Fact]
+    public async Task ARejection_IsAGoogleRpcStatus_WithTheSameReasonAsOverGrpc()
+    {
+        await using var bank = await StartAsync();
+        var (host, http) = (bank.Host, bank.Http);
+        var id = await OpenAsync(http);
+
+        var (status, error) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:withdraw", new { amountMinor = "100", currencyCode = "EUR" });
+        Assert.Equal(HttpStatusCode.BadRequest, status); // FAILED_PRECONDITION maps to 400 in HTTP
+        Assert.Equal(9, error["code"]!.GetValue<int>());
+        var info = Assert.Single(error["details"]!.AsArray(), d => d!["@type"]!.GetValue<string>() == "type.googleapis.com/google.rpc.ErrorInfo");
+        Assert.Equal("INSUFFICIENT_FUNDS", info!["reason"]!.GetValue<string>());
+
+        var (invalid, bad) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit", new { amountMinor = "-5", currencyCode = "EUR" });
+        Assert.Equal(HttpStatusCode.BadRequest, invalid);
+        Assert.Equal(3, bad["code"]!.GetValue<int>()); // INVALID_ARGUMENT naming the proto field
+        var violation = bad["details"]![0]!["fieldViolations"]![0]!;
+        Assert.Equal("amount_minor", violation["field"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task WithoutAKey_Unauthenticated_AndAnAuditorKeyMovesNoMoney()
+    {
+        await using var bank = await StartAsync();
+        var (host, http) = (bank.Host, bank.Http);
+        var id = await OpenAsync(http);
+
+        http.DefaultRequestHeaders.Authorization = null;
+        var (status, error) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}");
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.Equal(16, error["code"]!.GetValue<int>());
+
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", AuditorKey);
+        var (denied, refusal) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit", new { amountMinor = "1", currencyCode = "EUR" });
+        Assert.Equal(HttpStatusCode.Forbidden, denied);
+        Assert.Equal(7, refusal["code"]!.GetValue<int>());
+        var (_, account) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}");
+        Assert.Equal("1", account["account"]!["version"]!.GetValue<string>()); // only the opening
+    }
+
+    [Fact]
+    public async Task TheOpenApiDocument_IsOnTheJsonEndpoint_AndTheGrpcPortServesNoJsonRoutes()
+    {
+        await using var bank = await StartAsync();
+        var (host, http) = (bank.Host, bank.Http);
+
+        var document = JsonDocument.Parse(await http.GetStringAsync("/openapi/v1.json"));
+        var paths = document.RootElement.GetProperty("paths");
+        Assert.True(paths.TryGetProperty("/v1/accounts/{accountId}:deposit", out var deposit));
+        Assert.True(deposit.TryGetProperty("post", out _));
+        Assert.True(paths.TryGetProperty("/v1/accounts/{accountId}", out _));
+
+        using var h2 = new HttpClient
+        {
+            BaseAddress = new Uri(host.GrpcUrl),
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        h2.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TellerKey);
+        Assert.Equal(HttpStatusCode.NotFound, (await h2.GetAsync("/v1/accounts")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await h2.GetAsync("/openapi/v1.json")).StatusCode);
+    }
+}
