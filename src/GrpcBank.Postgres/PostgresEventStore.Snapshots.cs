@@ -2,7 +2,7 @@ using GrpcBank.Application.EventStore;
 
 namespace GrpcBank.Postgres;
 
-/// <summary>Snapshots of folded states (table from <c>Migrations/003_snapshots.sql</c>).</summary>
+/// <summary>Snapshots of folded states (table from <c>Migrations/004_snapshots.sql</c>).</summary>
 public sealed partial class PostgresEventStore : ISnapshotStore
 {
     public ISnapshotStore Snapshots => this;
