@@ -11,7 +11,7 @@ namespace GrpcBank.Postgres;
 /// the transaction id, inserts the events, their outbox rows and the request-log row, and notifies the relay.
 /// Readers of the global order only see positions that are settled (see <see cref="SettledPosition"/>).
 /// </summary>
-public sealed class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAsyncDisposable
+public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLetters, IAsyncDisposable
 {
     public const string NotificationChannel = "grpcbank_outbox";
 

@@ -7,7 +7,7 @@ using Microsoft.Data.Sqlite;
 namespace GrpcBank.Sqlite;
 
 /// <summary>The embedded event store. Commits are serialised, so positions become visible in order.</summary>
-public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisposable
+public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisposable
 {
     private const string Schema = """
         create table if not exists events (
@@ -61,6 +61,7 @@ public sealed class SqliteEventStore : IEventStore, IOutbox, IDeadLetters, IDisp
         using var column = connection.CreateCommand();
         column.CommandText = "select count(*) from pragma_table_info('outbox') where name = 'last_of_append'";
         if ((long)column.ExecuteScalar()! == 0) SqliteDatabase.Execute(connection, "alter table outbox add column last_of_append integer");
+        SqliteDatabase.Execute(connection, SnapshotSchema);
     }
 
     public IOutbox Outbox => this;

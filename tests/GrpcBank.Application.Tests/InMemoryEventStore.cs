@@ -22,6 +22,14 @@ public sealed class InMemoryEventStore : IEventStore
 
     public int StreamReads { get; private set; }
 
+    /// <summary>The version each stream read started from, in order.</summary>
+    public List<long> StreamReadsFrom { get; } = [];
+
+    /// <summary>The snapshot port in memory.</summary>
+    public InMemorySnapshotStore Snapshots { get; } = new();
+
+    ISnapshotStore IEventStore.Snapshots => Snapshots;
+
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
         lock (gate) AppendsAsked.Add(request);
@@ -58,6 +66,7 @@ public sealed class InMemoryEventStore : IEventStore
         lock (gate)
         {
             StreamReads++;
+            StreamReadsFrom.Add(fromVersion);
             return Task.FromResult<IReadOnlyList<RecordedEvent>>(
                 all.Where(e => e.StreamId == streamId && e.StreamVersion >= fromVersion).Take(maxCount).ToList());
         }

@@ -3,6 +3,8 @@ using GrpcBank.Application.Payments;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace GrpcBank.Application.Commands;
 
@@ -13,12 +15,14 @@ namespace GrpcBank.Application.Commands;
 public sealed class Handlers
 {
     /// <param name="reasonOf">The public reason of a rejection, recorded when an order's payment is refused.</param>
-    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks, RejectionReason reasonOf)
+    /// <param name="loggers">Where snapshot faults are logged (they never fail a command).</param>
+    public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks, RejectionReason reasonOf, ILoggerFactory? loggers = null)
     {
         var traced = new TracedEventStore(store);
-        var accounts = new StreamStates<AccountEvent, AccountState>(traced, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts);
-        var orders = new StreamStates<OrderEvent, OrderState>(traced, Order.Decider.Initial, Order.Evolve, EventCodecs.Orders);
-        var payments = new StreamStates<PaymentEvent, PaymentState>(traced, Payment.Decider.Initial, Payment.Evolve, EventCodecs.Payments);
+        var log = (loggers ?? NullLoggerFactory.Instance).CreateLogger<Handlers>();
+        var accounts = new StreamStates<AccountEvent, AccountState>(traced, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts, log);
+        var orders = new StreamStates<OrderEvent, OrderState>(traced, Order.Decider.Initial, Order.Evolve, EventCodecs.Orders, log);
+        var payments = new StreamStates<PaymentEvent, PaymentState>(traced, Payment.Decider.Initial, Payment.Evolve, EventCodecs.Payments, log);
         Accounts = new TracedCommandHandler<AccountCommand, AccountState>(
             new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, accounts, EventCodecs.Accounts, Account.StreamId, clock, locks),
             "account");

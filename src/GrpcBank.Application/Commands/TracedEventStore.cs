@@ -63,4 +63,6 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
     public IOutbox Outbox => inner.Outbox;
 
     public IDeadLetters DeadLetters => inner.DeadLetters;
+
+    public ISnapshotStore Snapshots => inner.Snapshots;
 }

@@ -37,6 +37,9 @@ public interface IEventStore
 
     /// <summary>Events the relay's consumers could not handle.</summary>
     Relay.IDeadLetters DeadLetters { get; }
+
+    /// <summary>Folded states kept beside the events to shorten long folds; a store without them folds from the start.</summary>
+    ISnapshotStore Snapshots => NoSnapshots.Instance;
 }
 
 public sealed record EventData(Guid EventId, string EventType, string DataJson, string MetadataJson);

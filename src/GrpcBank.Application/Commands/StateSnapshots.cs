@@ -1,0 +1,139 @@
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Orders;
+using GrpcBank.Domain.Payments;
+using Microsoft.Extensions.Logging;
+
+namespace GrpcBank.Application.Commands;
+
+/// <summary>
+/// One state type's snapshots: saved in the background, best effort, and loaded only under the state's current
+/// schema. A snapshot that cannot be read or written is logged and ignored; the fold from the events is the answer.
+/// </summary>
+public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
+{
+    // The bank's states are serialised by generated code: no reflection warm-up on a restarted server's first command.
+    private static readonly JsonTypeInfo<TState> Json = SnapshotJson.Default.GetTypeInfo(typeof(TState)) as JsonTypeInfo<TState>
+        ?? (JsonTypeInfo<TState>)SnapshotJson.Reflection.GetTypeInfo(typeof(TState));
+
+    /// <summary>The newest snapshot at or below <paramref name="maxVersion"/> under the current schema; null if none can be used.</summary>
+    public async Task<Folded<TState>?> LoadAsync(string streamId, long maxVersion, CancellationToken ct)
+    {
+        try
+        {
+            if (await store.LoadAsync(streamId, SnapshotSchema<TState>.Name, maxVersion, ct) is not { } snapshot) return null;
+            var state = JsonSerializer.Deserialize<TState>(snapshot.StateJson, Json)
+                ?? throw new JsonException("the snapshot holds null");
+            return new Folded<TState>(state, snapshot.Version, snapshot.Position);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            log.LogWarning(e, "Ignoring the snapshot of {StreamId}; folding from the first event", streamId);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Saves the fold in the background when it passed a multiple of <paramref name="every"/> since <paramref name="fromVersion"/>;
+    /// the caller never waits for it and never sees it fail.
+    /// </summary>
+    public void SaveIfPassed(string streamId, long fromVersion, Folded<TState> folded, int every)
+    {
+        if (folded.Version / every <= fromVersion / every) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await store.SaveAsync(new Snapshot(streamId, folded.Version, folded.Position, SnapshotSchema<TState>.Name,
+                    JsonSerializer.Serialize(folded.State, Json)), CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                log.LogWarning(e, "Could not save the snapshot of {StreamId} at version {Version}", streamId, folded.Version);
+            }
+        });
+    }
+
+    /// <summary>The state as a snapshot stores it (for tests of the round trip).</summary>
+    public static string Serialize(TState state) => JsonSerializer.Serialize(state, Json);
+
+    public static TState? Deserialize(string json) => JsonSerializer.Deserialize<TState>(json, Json);
+}
+
+/// <summary>How states are written into snapshots: enum members by name (reordering an enum cannot change what a stored
+/// snapshot means), computed properties (<c>PaymentState.Movement</c>) left out.</summary>
+[JsonSourceGenerationOptions(UseStringEnumConverter = true, IgnoreReadOnlyProperties = true)]
+[JsonSerializable(typeof(AccountState))]
+[JsonSerializable(typeof(OrderState))]
+[JsonSerializable(typeof(PaymentState))]
+internal sealed partial class SnapshotJson : JsonSerializerContext
+{
+    /// <summary>The same settings by reflection, for a state type not listed above.</summary>
+    public static readonly JsonSerializerOptions Reflection = new()
+    {
+        Converters = { new JsonStringEnumConverter() },
+        IgnoreReadOnlyProperties = true,
+        TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+    };
+}
+
+/// <summary>
+/// The schema a state type's snapshots are written under: its name, its fold version and a fingerprint of its shape.
+/// A new field, a renamed one or a new enum member changes the fingerprint by itself; a change to what an
+/// <c>Evolve</c> does with the same shape needs its fold version raised here. Either way old snapshots are ignored.
+/// </summary>
+public static class SnapshotSchema<TState>
+{
+    public static readonly string Name = $"{typeof(TState).Name}.v{SnapshotSchema.FoldVersion(typeof(TState))}.{SnapshotSchema.Fingerprint(typeof(TState))}";
+}
+
+/// <summary>Fold versions per state type, and the shape fingerprint.</summary>
+public static class SnapshotSchema
+{
+    // Raise a state's number when its Evolve changes meaning without its shape changing.
+    private static readonly Dictionary<Type, int> FoldVersions = new()
+    {
+        [typeof(AccountState)] = 1,
+        [typeof(OrderState)] = 1,
+        [typeof(PaymentState)] = 1,
+    };
+
+    public static int FoldVersion(Type state) => FoldVersions.GetValueOrDefault(state, 1);
+
+    /// <summary>A short hash of the stored properties (names and types, nested records and enum members included).</summary>
+    public static string Fingerprint(Type state)
+    {
+        var shape = new StringBuilder();
+        Describe(state, shape, []);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape.ToString())))[..12];
+    }
+
+    // The root type's own name is not part of it: Name carries that.
+    private static void Describe(Type type, StringBuilder shape, HashSet<Type> seen)
+    {
+        if (type.IsEnum)
+        {
+            shape.Append(type.Name).Append('{').AppendJoin(',', Enum.GetNames(type)).Append('}');
+            return;
+        }
+        if (type.IsPrimitive || type == typeof(string) || type == typeof(decimal) || !seen.Add(type))
+        {
+            shape.Append(type.FullName);
+            return;
+        }
+        shape.Append('{');
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).OrderBy(p => p.Name, StringComparer.Ordinal))
+        {
+            shape.Append(property.Name).Append(':');
+            Describe(property.PropertyType, shape, seen);
+            shape.Append(';');
+        }
+        shape.Append('}');
+    }
+}

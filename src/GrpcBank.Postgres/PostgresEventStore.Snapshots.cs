@@ -1,0 +1,43 @@
+using GrpcBank.Application.EventStore;
+
+namespace GrpcBank.Postgres;
+
+/// <summary>Snapshots of folded states (table from <c>Migrations/004_snapshots.sql</c>).</summary>
+public sealed partial class PostgresEventStore : ISnapshotStore
+{
+    public ISnapshotStore Snapshots => this;
+
+    async Task ISnapshotStore.SaveAsync(Snapshot snapshot, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            insert into snapshots (stream_id, schema, stream_version, position, state) values ($1, $2, $3, $4, $5)
+            on conflict (stream_id, schema, stream_version) do update set position = excluded.position, state = excluded.state
+            """);
+        command.Parameters.Add(new() { Value = snapshot.StreamId });
+        command.Parameters.Add(new() { Value = snapshot.Schema });
+        command.Parameters.Add(new() { Value = snapshot.Version });
+        command.Parameters.Add(new() { Value = snapshot.Position });
+        command.Parameters.Add(new() { Value = snapshot.StateJson });
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    async Task<Snapshot?> ISnapshotStore.LoadAsync(string streamId, string schema, long maxVersion, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            select stream_version, position, state from snapshots
+            where stream_id = $1 and schema = $2 and stream_version <= $3
+            order by stream_version desc limit 1
+            """);
+        command.Parameters.Add(new() { Value = streamId });
+        command.Parameters.Add(new() { Value = schema });
+        command.Parameters.Add(new() { Value = maxVersion });
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? new Snapshot(streamId, reader.GetInt64(0), reader.GetInt64(1), schema, reader.GetString(2)) : null;
+    }
+
+    async Task ISnapshotStore.DropAllAsync(CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("delete from snapshots");
+        await command.ExecuteNonQueryAsync(ct);
+    }
+}

@@ -1,0 +1,199 @@
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.History;
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Orders;
+using GrpcBank.Domain.Payments;
+
+namespace GrpcBank.Application.Tests;
+
+/// <summary>
+/// Snapshots shorten long folds and change no answer: a restarted process reads only the events after the newest one,
+/// a snapshot of another schema (or one that cannot be read) is ignored, and dropping them all gives the same answers.
+/// </summary>
+public sealed class SnapshotSpecs
+{
+    private const string Ada = "ada";
+    private static readonly string Stream = Account.StreamId(Ada);
+    private static readonly CancellationToken Ct = CancellationToken.None;
+
+    private readonly InMemoryEventStore store = new();
+
+    private StreamStates<AccountEvent, AccountState> NewProcess() =>
+        new(store, Account.Decider.Initial, Account.Decider.Evolve, EventCodecs.Accounts);
+
+    private AccountHistory History() => new(store);
+
+    /// <summary>Opens Ada's account and deposits 1, 2, 3, … so every version has its own balance.</summary>
+    private void AppendEvents(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var version = store.Stream(Stream).Count;
+            AccountEvent e = version == 0
+                ? new AccountEvent.AccountOpened(Ada, "Ada Lovelace", "EUR")
+                : new AccountEvent.MoneyDeposited(Ada, version, "EUR", $"d{version}");
+            var (type, json) = EventCodecs.Accounts.Encode(e);
+            Assert.IsType<AppendResult.Appended>(store.Append(new AppendRequest(Stream, version,
+                [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch.AddSeconds(version + 1))));
+        }
+    }
+
+    private AccountState FullFold(long version) =>
+        Account.Decider.Fold(store.Stream(Stream).Take((int)version).Select(EventCodecs.Accounts.Decode));
+
+    [Fact]
+    public async Task GivenALongStream_WhenAProcessFoldsIt_ThenASnapshotIsSaved_AndARestartReadsOnlyTheTailAfterIt()
+    {
+        AppendEvents(2_503);
+        await NewProcess().FreshAsync(Stream, Ct);
+        var saved = await store.Snapshots.SavedAsync(Stream, 2_503);
+        Assert.Equal(SnapshotSchema<AccountState>.Name, saved.Schema);
+        AppendEvents(4);
+        store.StreamReadsFrom.Clear();
+
+        var folded = await NewProcess().FreshAsync(Stream, Ct);
+
+        Assert.Equal(2_507, folded.Version);
+        Assert.Equal(FullFold(2_507), folded.State);
+        Assert.Equal(store.Stream(Stream)[^1].Position, folded.Position);
+        Assert.Equal([2_504L], store.StreamReadsFrom);
+    }
+
+    [Fact]
+    public async Task GivenCommandsPassingAMultipleOfTheInterval_WhenTheyAreRemembered_ThenASnapshotIsSavedThere()
+    {
+        AppendEvents(StreamStates.SnapshotEvery - 1);
+        var process = NewProcess();
+        var before = await process.FreshAsync(Stream, Ct);
+        Assert.Empty(store.Snapshots.All);
+        AppendEvents(1);
+
+        process.Remember(Stream, new Folded<AccountState>(FullFold(before.Version + 1), before.Version + 1, store.Stream(Stream)[^1].Position));
+
+        var saved = await store.Snapshots.SavedAsync(Stream, StreamStates.SnapshotEvery);
+        Assert.Equal(FullFold(StreamStates.SnapshotEvery), StateSnapshots<AccountState>.Deserialize(saved.StateJson));
+    }
+
+    [Fact]
+    public async Task GivenASnapshotOfAnotherSchema_WhenAStreamIsLoaded_ThenItIsIgnored_AndTheStreamIsFoldedFromTheStart()
+    {
+        AppendEvents(1_500);
+        var wrong = StateSnapshots<AccountState>.Serialize(FullFold(1_400) with { BalanceMinor = 999_999_999 });
+        await store.Snapshots.SaveAsync(new Snapshot(Stream, 1_400, 1_400, "AccountState.v0.stale", wrong), Ct);
+        store.StreamReadsFrom.Clear();
+
+        var folded = await NewProcess().FreshAsync(Stream, Ct);
+        var asOf = await History().AsOfAsync(Ada, 1_450, DateTimeOffset.MaxValue, Ct);
+
+        Assert.Equal(FullFold(1_500), folded.State);
+        Assert.Equal(1L, store.StreamReadsFrom[0]);
+        Assert.Equal(FullFold(1_450), asOf!.State);
+    }
+
+    [Fact]
+    public async Task GivenASnapshotThatCannotBeRead_WhenAStreamIsLoaded_ThenItIsIgnored()
+    {
+        AppendEvents(1_200);
+        await store.Snapshots.SaveAsync(new Snapshot(Stream, 1_100, 1_100, SnapshotSchema<AccountState>.Name, "{not json"), Ct);
+
+        var folded = await NewProcess().FreshAsync(Stream, Ct);
+
+        Assert.Equal(FullFold(1_200), folded.State);
+    }
+
+    [Fact]
+    public async Task GivenSnapshotsThatCannotBeSaved_WhenALongStreamIsFolded_ThenTheFoldIsStillAnswered()
+    {
+        AppendEvents(1_200);
+        store.Snapshots.FailSaves = new InvalidOperationException("the snapshot table is gone");
+
+        var folded = await NewProcess().FreshAsync(Stream, Ct);
+
+        Assert.Equal(FullFold(1_200), folded.State);
+        Assert.Empty(store.Snapshots.All);
+    }
+
+    [Fact]
+    public async Task GivenSnapshots_WhenAnAccountIsAskedForAsOfAnyVersion_ThenTheAnswerEqualsTheFullFold_AndStartsFromTheNearestSnapshot()
+    {
+        AppendEvents(2_600);
+        foreach (var version in new long[] { 1_000, 2_000 })
+            await store.Snapshots.SaveAsync(new Snapshot(Stream, version, version, SnapshotSchema<AccountState>.Name,
+                StateSnapshots<AccountState>.Serialize(FullFold(version))), Ct);
+
+        foreach (var version in new long[] { 1, 999, 1_000, 1_001, 1_999, 2_000, 2_345, 2_600 })
+        {
+            store.StreamReadsFrom.Clear();
+            var asOf = await History().AsOfAsync(Ada, version, DateTimeOffset.MaxValue, Ct);
+
+            Assert.Equal(new AccountAsOf(FullFold(version), version, store.Stream(Stream)[(int)version - 1].RecordedAt), asOf);
+            Assert.Equal(version < 1_000 ? 1 : version < 2_000 ? 1_000 : 2_000, store.StreamReadsFrom[0]);
+        }
+    }
+
+    [Fact]
+    public async Task GivenSnapshots_WhenTheyAreAllDropped_ThenEveryAnswerIsTheSame()
+    {
+        AppendEvents(3_100);
+        var handlers = new Handlers(store, TimeProvider.System, new StreamLocks(), rejection => rejection.ToString());
+        await handlers.Accounts.HandleAsync(Ada, new AccountCommand.DepositMoney(Ada, 5, "EUR", "warm"), CommandContext.None, (s, v) => (s, v), Ct);
+        await store.Snapshots.SavedAsync(Stream, 3_100);
+        foreach (var version in new long[] { 1_000, 2_000, 3_000 })
+            await store.Snapshots.SaveAsync(new Snapshot(Stream, version, version, SnapshotSchema<AccountState>.Name,
+                StateSnapshots<AccountState>.Serialize(FullFold(version))), Ct);
+        var versions = new long[] { 1, 1_000, 1_500, 2_999, 3_000, 3_050, 3_101 };
+
+        var withSnapshots = await Answers();
+        await store.Snapshots.DropAllAsync(Ct);
+        var without = await Answers();
+
+        Assert.NotEmpty(withSnapshots.AsOf);
+        Assert.Equal(withSnapshots.Folded, without.Folded);
+        Assert.Equal(withSnapshots.AsOf, without.AsOf);
+        Assert.Equal(FullFold(3_101), without.Folded.State);
+        Assert.Equal(versions.Select(v => FullFold(v)), without.AsOf.Select(a => a!.State));
+
+        async Task<(Folded<AccountState> Folded, List<AccountAsOf?> AsOf)> Answers()
+        {
+            var folded = await NewProcess().FreshAsync(Stream, Ct);
+            var asOf = new List<AccountAsOf?>();
+            foreach (var version in versions) asOf.Add(await History().AsOfAsync(Ada, version, DateTimeOffset.MaxValue, Ct));
+            return (folded, asOf);
+        }
+    }
+
+    [Fact]
+    public void EveryStateRoundTripsThroughItsSnapshot_AndEachTypeHasItsOwnSchema()
+    {
+        var account = new AccountState(AccountStatus.Frozen, "ada", "Ada Lovelace", "EUR", 12_345);
+        var order = new OrderState(OrderStatus.Paid, "o-1", "ada", "shop", 2_500, "EUR", "payment-o-1");
+        var payment = new PaymentState(PaymentStatus.Refunded, "p-1", "o-1", "ada", "shop", 2_500, "EUR", "merchant closed", 2);
+
+        Assert.Equal(account, StateSnapshots<AccountState>.Deserialize(StateSnapshots<AccountState>.Serialize(account)));
+        Assert.Equal(order, StateSnapshots<OrderState>.Deserialize(StateSnapshots<OrderState>.Serialize(order)));
+        Assert.Equal(payment, StateSnapshots<PaymentState>.Deserialize(StateSnapshots<PaymentState>.Serialize(payment)));
+        Assert.Contains("\"Frozen\"", StateSnapshots<AccountState>.Serialize(account));
+        Assert.Equal(3, new[] { SnapshotSchema<AccountState>.Name, SnapshotSchema<OrderState>.Name, SnapshotSchema<PaymentState>.Name }.Distinct().Count());
+    }
+
+    /// <summary>The account state's shape as it is today, under another name.</summary>
+    private sealed record SameShape(AccountStatus Status, string AccountId, string OwnerName, string CurrencyCode, long BalanceMinor);
+
+    /// <summary>The same with one field more.</summary>
+    private sealed record AFieldMore(AccountStatus Status, string AccountId, string OwnerName, string CurrencyCode, long BalanceMinor, long OverdraftMinor);
+
+    /// <summary>The same with a field of another type.</summary>
+    private sealed record AnotherType(AccountStatus Status, string AccountId, string OwnerName, string CurrencyCode, int BalanceMinor);
+
+    [Fact]
+    public void AChangeOfShape_ChangesTheFingerprint_AndTheSameShapeKeepsIt()
+    {
+        var today = SnapshotSchema.Fingerprint(typeof(AccountState));
+
+        Assert.Equal(today, SnapshotSchema.Fingerprint(typeof(SameShape)));
+        Assert.NotEqual(today, SnapshotSchema.Fingerprint(typeof(AFieldMore)));
+        Assert.NotEqual(today, SnapshotSchema.Fingerprint(typeof(AnotherType)));
+        Assert.NotEqual(today, SnapshotSchema.Fingerprint(typeof(OrderState)));
+    }
+}
