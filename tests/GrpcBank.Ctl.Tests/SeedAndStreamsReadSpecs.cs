@@ -22,7 +22,7 @@ public sealed class SeedAndStreamsReadSpecs(SeededBank bank) : IClassFixture<See
         Assert.StartsWith("VERSION  POSITION  TYPE", run.Lines[0]);
         Assert.Contains("accounts.AccountOpened.v1", run.Lines[1]);
         Assert.Contains("\"ownerName\":", run.Lines[1]);
-        Assert.Contains(run.Lines.Skip(2), line => line.Contains("accounts.PaymentCredited.v1"));
+        Assert.Contains(run.Lines.Skip(2), line => line.Contains("accounts.PaymentCredited.v2"));
     }
 
     [Fact]
