@@ -90,7 +90,8 @@ public abstract class AdminSpecs : BankSpecs
         var deadLetters = await Bank.EventuallyAsync(async () =>
         {
             var page = await Admin.ListDeadLettersAsync(new ListDeadLettersRequest());
-            return page.TotalSize == 2 ? page : null;
+            // The count and the page are two reads: wait for the page itself to hold both consumers' letters.
+            return page.DeadLetters.Count == 2 && page.TotalSize == 2 ? page : null;
         });
         var status = await CaughtUpStatusAsync();
         var retried = await Admin.RetryDeadLettersAsync(new RetryDeadLettersRequest());
