@@ -37,9 +37,13 @@ public static class Telemetry
 
     private static readonly ConcurrentDictionary<RelayProgress, byte> ActiveRelays = new();
 
-    static Telemetry() =>
+    static Telemetry()
+    {
         Meter.CreateObservableGauge("grpcbank.relay.lag", ObserveLag, "{event}",
             "Committed events not yet delivered by the active relay, by sink (head position minus the sink's watermark)");
+        Meter.CreateObservableGauge("grpcbank.relay.heartbeat", ObserveHeartbeat, "s",
+            "Unix time of each consumer's last completed relay pass (0: none yet), by sink");
+    }
 
     /// <summary>Reports this relay's lag while it is the active one (dispose to stop).</summary>
     public static IDisposable ReportLag(RelayProgress progress)
@@ -51,6 +55,15 @@ public static class Telemetry
     private static IEnumerable<Measurement<long>> ObserveLag() =>
         ActiveRelays.Keys.SelectMany(p => p.Consumers.Select(c =>
             new Measurement<long>(Math.Max(0, p.HeadPosition - c.Value.Watermark), new KeyValuePair<string, object?>("sink", c.Key))));
+
+    /// <summary>
+    /// A consumer passes at least once a second while it works (an idle pass waits at most the poll interval), so an old
+    /// heartbeat means a stuck or failing consumer even when its lag looks small (PITFALLS.md 9).
+    /// </summary>
+    private static IEnumerable<Measurement<double>> ObserveHeartbeat() =>
+        ActiveRelays.Keys.SelectMany(p => p.Consumers.Select(c =>
+            new Measurement<double>(c.Value.LastPassAt is { } at ? at.ToUnixTimeMilliseconds() / 1000.0 : 0,
+                new KeyValuePair<string, object?>("sink", c.Key))));
 
     private sealed class Unregister(RelayProgress progress) : IDisposable
     {

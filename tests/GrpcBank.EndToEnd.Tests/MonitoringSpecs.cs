@@ -48,12 +48,18 @@ public sealed partial class MonitoringSpecs
         Assert.Contains("grpcbank_commands_total", queried);
         using var http = new HttpClient();
         HashSet<string> served = [];
+        var scrape = "";
         for (var attempt = 0; attempt < 50 && !queried.IsSubsetOf(served.Union(AppearOnFirstEvent.Keys)); attempt++)
         {
             if (attempt > 0) await Task.Delay(100, TestContext.Current.CancellationToken); // the exporter caches a scrape briefly
-            var scrape = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics", TestContext.Current.CancellationToken);
+            scrape = await http.GetStringAsync($"http://127.0.0.1:{port}/metrics", TestContext.Current.CancellationToken);
             served = [.. scrape.Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => SeriesName().Match(l).Value)];
         }
+
+        // A rejection is counted under its public reason (the dashboard's "by reason" panel), never a free-form text.
+        Assert.Contains(scrape.Split('\n'), l => l.StartsWith("grpcbank_commands_total{", StringComparison.Ordinal)
+            && l.Contains("command=\"WithdrawMoney\"") && l.Contains("outcome=\"rejected\"") && l.Contains("reason=\"INSUFFICIENT_FUNDS\""));
+        Assert.DoesNotContain(scrape.Split('\n'), l => l.Contains("outcome=\"accepted\"") && l.Contains("reason="));
 
         foreach (var name in queried)
         {

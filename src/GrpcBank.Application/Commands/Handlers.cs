@@ -25,15 +25,15 @@ public sealed class Handlers
         var payments = new StreamStates<PaymentEvent, PaymentState>(traced, Payment.Decider.Initial, Payment.Evolve, EventCodecs.Payments, log);
         Accounts = new TracedCommandHandler<AccountCommand, AccountState>(
             new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, accounts, EventCodecs.Accounts, Account.StreamId, clock, locks),
-            "account");
+            "account", reasonOf);
         Orders = new TracedCommandHandler<OrderCommand, OrderState>(
             new CommandHandler<OrderCommand, OrderEvent, OrderState>(traced, Order.Decider, orders, EventCodecs.Orders, Order.StreamId, clock, locks),
-            "order");
+            "order", reasonOf);
         Payments = new TracedCommandHandler<PaymentCommand, PaymentState>(
             new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, payments, EventCodecs.Payments, Payment.StreamId, clock, locks),
-            "payment");
+            "payment", reasonOf);
         Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(
-            new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks), "payment");
+            new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks), "payment", reasonOf);
     }
 
     public ICommandHandler<AccountCommand, AccountState> Accounts { get; }

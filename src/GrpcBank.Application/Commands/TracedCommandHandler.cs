@@ -1,11 +1,15 @@
+using GrpcBank.Application.Payments;
+
 namespace GrpcBank.Application.Commands;
 
 /// <summary>
 /// Telemetry around a command handler: one span per command naming it and its outcome, and the
-/// <c>grpcbank.commands</c> counter (README, "Observability").
+/// <c>grpcbank.commands</c> counter (README, "Observability"). A rejection is counted with its public reason, so the
+/// <c>reason</c> label has as many values as the protocol has reasons, never one per account or message.
 /// </summary>
 /// <param name="aggregate">The aggregate's name in telemetry, e.g. "account".</param>
-public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TCommand, TState> inner, string aggregate)
+/// <param name="reasonOf">The public reason of a rejection (PROTOCOL.md), the counter's <c>reason</c> label.</param>
+public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TCommand, TState> inner, string aggregate, RejectionReason reasonOf)
     : ICommandHandler<TCommand, TState>
 {
     public async Task<CommandOutcome<TReply>> HandleAsync<TReply>(
@@ -32,7 +36,7 @@ public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TComm
             activity?.SetTag("grpcbank.outcome", name);
             if (rejection is not null) activity?.SetTag("grpcbank.rejection", rejection);
             if (outcome is CommandOutcome<TReply>.Accepted { Replayed: true }) activity?.SetTag("grpcbank.replayed", true);
-            Count(commandType, name);
+            Count(commandType, name, outcome is CommandOutcome<TReply>.Rejected rejected ? reasonOf(rejected.Rejection) : null);
             return outcome;
         }
         catch (Exception e)
@@ -43,6 +47,11 @@ public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TComm
         }
     }
 
-    private void Count(string commandType, string outcome) =>
-        Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", commandType), new("outcome", outcome));
+    private void Count(string commandType, string outcome, string? reason = null)
+    {
+        if (reason is null)
+            Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", commandType), new("outcome", outcome));
+        else
+            Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", commandType), new("outcome", outcome), new("reason", reason));
+    }
 }
