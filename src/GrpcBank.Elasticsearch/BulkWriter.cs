@@ -27,6 +27,7 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
     {
         var pending = writes;
         var poison = new List<(DocumentWrite Write, ResponseItem Item)>();
+        int? transientStatus = null;
         for (var attempt = 1; pending.Count > 0; attempt++)
         {
             var response = await client.BulkAsync(new BulkRequest
@@ -37,7 +38,8 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
             var retry = new List<DocumentWrite>();
             if (!response.ApiCallDetails.HasSuccessfulStatusCode)
             {
-                if (!IsTransient(response.ApiCallDetails.HttpStatusCode)) throw Failure("_bulk", response);
+                if (!ElasticsearchReadStoreException.IsTransientStatus(response.ApiCallDetails.HttpStatusCode)) throw Failure("_bulk", response);
+                transientStatus = response.ApiCallDetails.HttpStatusCode;
                 retry.AddRange(pending);
             }
             else
@@ -56,7 +58,8 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
                         case 404:
                             throw new ElasticsearchReadStoreException(
                                 $"_bulk: {pending[i].Index} is missing ({item.Error?.Type}: {item.Error?.Reason}); the batch is not applied");
-                        case var status when IsTransient(status):
+                        case var status when ElasticsearchReadStoreException.IsTransientStatus(status):
+                            transientStatus = status;
                             retry.Add(pending[i]);
                             break;
                         default:
@@ -70,7 +73,7 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
             {
                 if (attempt > options.MaxRetries)
                     throw new ElasticsearchReadStoreException(
-                        $"_bulk: {retry.Count} item(s) still rejected as transient after {options.MaxRetries} retries");
+                        $"_bulk: {retry.Count} item(s) still rejected as transient after {options.MaxRetries} retries", status: transientStatus);
                 logger.LogWarning("_bulk: {Count} item(s) rejected as transient; retry {Attempt} of {Max}", retry.Count, attempt, options.MaxRetries);
                 await Task.Delay(options.RetryDelay * attempt, options.Time, ct);
             }
@@ -97,12 +100,22 @@ internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadSt
         if (!response.IsValidResponse) throw Failure("_bulk to the dead-letter index", response);
     }
 
-    private static bool IsTransient(int? status) => status is 429 or >= 500;
-
     internal static ElasticsearchReadStoreException Failure(string what, ElasticsearchResponse response) =>
         new($"{what} failed: {response.ApiCallDetails.HttpStatusCode?.ToString() ?? "no response"} {response.ElasticsearchServerError?.Error?.Type} {response.ElasticsearchServerError?.Error?.Reason}".TrimEnd(),
-            response.ApiCallDetails.OriginalException);
+            response.ApiCallDetails.OriginalException, response.ApiCallDetails.HttpStatusCode);
 }
 
 /// <summary>Elasticsearch did not do what the read store asked; the caller (the relay) retries the batch.</summary>
-public sealed class ElasticsearchReadStoreException(string message, Exception? inner = null) : Exception(message, inner);
+/// <param name="status">The HTTP status Elasticsearch answered, if it answered.</param>
+public sealed class ElasticsearchReadStoreException(string message, Exception? inner = null, int? status = null) : Exception(message, inner)
+{
+    public int? Status => status;
+
+    /// <summary>
+    /// Elasticsearch said "not now": 429 (a full queue, a tripped circuit breaker) or a 5xx. A retry may succeed, so a
+    /// query that meets it is UNAVAILABLE, even though no connection failed (there is no inner exception to judge by).
+    /// </summary>
+    public bool IsTransient => IsTransientStatus(status);
+
+    public static bool IsTransientStatus(int? status) => status is 429 or >= 500;
+}

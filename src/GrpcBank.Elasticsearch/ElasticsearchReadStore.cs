@@ -147,7 +147,7 @@ public sealed partial class ElasticsearchReadStore : IReadStore
 
     private static ElasticsearchReadStoreException Failure(string what, StringResponse response) =>
         new($"{what} failed: {response.ApiCallDetails.HttpStatusCode?.ToString() ?? "no response"} {response.Body}".TrimEnd(),
-            response.ApiCallDetails.OriginalException);
+            response.ApiCallDetails.OriginalException, response.ApiCallDetails.HttpStatusCode);
 
     public async Task ApplyAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Google.Rpc;
 using Grpc.Core;
 using GrpcBank.Contracts.Query.V1;
@@ -57,6 +58,37 @@ public sealed class ErrorStatusSpecs
             host.Query.GetAccountAsync(new GetAccountRequest { AccountId = "someone" }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
 
         Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(429, StatusCode.Unavailable)] // too many requests: a full queue, a tripped circuit breaker
+    [InlineData(503, StatusCode.Unavailable)] // a node restarting, no master yet
+    [InlineData(400, StatusCode.Internal)] // a request of the bank's own making that Elasticsearch refuses: no retry mends it
+    public async Task AnElasticsearchThatAnswersWithAnError_IsUnavailableOnlyWhenItSaysTryLater(int status, StatusCode expected)
+    {
+        // Elasticsearch answers, so the client raises no inner exception: only the status tells "later" from "never".
+        using var elasticsearch = new HttpListener();
+        var port = PostgresServer.FreePort();
+        elasticsearch.Prefixes.Add($"http://127.0.0.1:{port}/");
+        elasticsearch.Start();
+        _ = Task.Run(async () =>
+        {
+            while (elasticsearch.IsListening)
+            {
+                var context = await elasticsearch.GetContextAsync();
+                context.Response.StatusCode = status;
+                context.Response.ContentType = "application/json";
+                await context.Response.OutputStream.WriteAsync("""{"error":{"type":"some_exception","reason":"canned"},"status":0}"""u8.ToArray());
+                context.Response.Close();
+            }
+        }, TestContext.Current.CancellationToken);
+        await using var host = await BankHost.StartAsync(
+            ("Storage:DataDirectory", KillUnderLoadSpecs.TempDirectory()), ("Elasticsearch:Url", $"http://127.0.0.1:{port}"));
+
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            host.Query.GetAccountAsync(new GetAccountRequest { AccountId = "someone" }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
+
+        Assert.True(expected == e.StatusCode, $"expected {expected}, got {e.StatusCode}: {e.Status.Detail}");
     }
 
     /// <summary>Every log entry of the host, formatted with its exception.</summary>

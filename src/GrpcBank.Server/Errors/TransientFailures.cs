@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using GrpcBank.Elasticsearch;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
@@ -20,6 +21,8 @@ public static class TransientFailures
         NpgsqlException npgsql => npgsql.IsTransient || npgsql is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown },
         // The primary result code is the low byte of an extended one (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
         SqliteException sqlite => (sqlite.SqliteErrorCode & 0xff) is SqliteBusy or SqliteLocked,
+        // Elasticsearch answered 429 or 5xx: overloaded or restarting, not broken (a refused connection is judged by its inner exception).
+        ElasticsearchReadStoreException elasticsearch when elasticsearch.IsTransient => true,
         TimeoutException or IOException or SocketException or HttpRequestException => true,
         AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsTransient),
         // A wrapper (an adapter's own exception, a cancelled HTTP call) is as transient as its cause.
