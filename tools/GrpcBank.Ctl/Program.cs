@@ -61,6 +61,7 @@ public static class Program
               bankctl accounts as-of ada --time 2025-03-01T12:00:00Z
               bankctl subscribe --prefix accounts. --json
               bankctl verify
+              bankctl top --metrics http://127.0.0.1:9464/metrics
             """);
         GlobalOptions.AddTo(root);
         root.Subcommands.Add(StreamsCommand.Build());
@@ -70,6 +71,7 @@ public static class Program
         root.Subcommands.Add(DeadLettersCommand.Build());
         root.Subcommands.Add(SeedCommand.Build());
         root.Subcommands.Add(VerifyCommand.Build());
+        root.Subcommands.Add(TopCommand.Build());
         return root;
     }
 }
