@@ -17,6 +17,7 @@ public sealed class BusyServer : IAsyncLifetime
 {
     private readonly CancellationTokenSource stop = new();
     private Task? workload;
+    private readonly string dataDirectory = Directory.CreateTempSubdirectory("grpcbank-top-").FullName;
 
     public ServerProcess Server { get; private set; } = null!;
     public string MetricsUrl { get; private set; } = "";
@@ -28,7 +29,7 @@ public sealed class BusyServer : IAsyncLifetime
         var port = PostgresServer.FreePort();
         MetricsUrl = $"http://127.0.0.1:{port}/metrics";
         Server = await ServerProcess.StartAsync(
-            ("Storage:DataDirectory", Directory.CreateTempSubdirectory("grpcbank-top-").FullName), ("Metrics:Url", $"http://127.0.0.1:{port}"));
+            ("Storage:DataDirectory", dataDirectory), ("Metrics:Url", $"http://127.0.0.1:{port}"));
         var accounts = new AccountService.AccountServiceClient(Server.Channel);
         var opened = await accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" });
         workload = Task.Run(async () =>
@@ -57,6 +58,7 @@ public sealed class BusyServer : IAsyncLifetime
         await stop.CancelAsync();
         if (workload is not null) await workload;
         await Server.DisposeAsync();
+        Directory.Delete(dataDirectory, recursive: true);
     }
 }
 
