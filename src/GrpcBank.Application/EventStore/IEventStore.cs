@@ -14,6 +14,25 @@ public interface IEventStore
     /// </summary>
     Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct);
 
+    /// <summary>
+    /// Writes several appends in one transaction and one commit (group commit), each still all or nothing on its own:
+    /// a guard that fails (a wrong expected version, a request id already logged) fails only that append, and the
+    /// others are written. Results come in the order of <paramref name="requests"/>, and each append sees the ones
+    /// before it: two appends to one stream chain (the second expects the first's new version), and the second use of a
+    /// request id is a <see cref="AppendResult.DuplicateRequest"/>. Nothing is acknowledged before the commit. An error
+    /// the database raises (not a guard) is thrown for the whole group, of which nothing is then written.
+    /// </summary>
+    /// <remarks>
+    /// Engines also gather concurrent <see cref="AppendAsync"/> calls into such groups (<see cref="GroupCommit"/>).
+    /// The relay may receive one group's events as one append: they were committed together.
+    /// </remarks>
+    async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        var results = new List<AppendResult>(requests.Count);
+        foreach (var request in requests) results.Add(await AppendAsync(request, ct));
+        return results;
+    }
+
     /// <summary>Events of one stream with version ≥ <paramref name="fromVersion"/>, oldest first.</summary>
     Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct);
 
