@@ -19,7 +19,7 @@ internal static class GroupLayers
         for (var i = 0; i < requests.Count; i++)
         {
             var keys = requests[i].Streams.Select(s => "s:" + s.StreamId).ToList();
-            if (requests[i].Request is { } logged) keys.Add("r:" + logged.RequestId);
+            keys.AddRange(requests[i].RequestLogEntries.Select(logged => "r:" + logged.RequestId));
             var layer = keys.Select(k => lastLayerOf.TryGetValue(k, out var used) ? used + 1 : 0).DefaultIfEmpty(0).Max();
             if (layer == layers.Count) layers.Add([]);
             layers[layer].Add(i);

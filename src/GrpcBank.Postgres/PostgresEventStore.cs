@@ -42,7 +42,9 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         ), r as (
             select * from unnest($4::int[], $5::text[], $6::text[], $7::text[]) as r (append_no, request_id, fingerprint, reply)
         ), reused as (
-            select r.append_no from r where exists (select from request_log l where l.request_id = r.request_id)
+            select distinct on (r.append_no) r.append_no, r.request_id from r
+            where exists (select from request_log l where l.request_id = r.request_id)
+            order by r.append_no
         ), appended as (
             insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
             select e.stream_id, e.version, e.id, e.type, e.data::jsonb, e.metadata::jsonb, e.recorded_at
@@ -59,9 +61,9 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             insert into request_log (request_id, fingerprint, reply, position)
             select r.request_id, r.fingerprint, r.reply, l.position from r join last l on l.append_no = r.append_no
         )
-        select append_no, position, null::text from last
-        union all select append_no, null, stream_id from stale
-        union all select append_no, null, null from reused where append_no not in (select append_no from stale)
+        select append_no, position, null::text, null::text from last
+        union all select append_no, null, stream_id, null from stale
+        union all select append_no, null, null, request_id from reused where append_no not in (select append_no from stale)
         """;
 
     /// <summary>Times a group is written again after losing a unique-key race (or a deadlock) to another transaction.</summary>
@@ -230,7 +232,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
                 while (await reader.ReadAsync(ct))
                 {
                     var index = reader.GetInt32(0);
-                    results[index] = ResultOf(requests[index], reader.IsDBNull(1) ? null : reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2));
+                    results[index] = ResultOf(requests[index], reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                        reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
                 }
             }
             while (await reader.NextResultAsync(ct)) { }
@@ -238,8 +241,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         return [.. results.Select((r, i) => r ?? throw new InvalidOperationException($"append {i} of a group got no result"))];
     }
 
-    /// <summary>An append's result from its row: a position (written), a stale stream, or neither (its request id was logged).</summary>
-    private static AppendResult ResultOf(AppendRequest request, long? position, string? staleStream)
+    /// <summary>An append's result from its row: a position (written), a stale stream, or neither (a request id of it was logged).</summary>
+    private static AppendResult ResultOf(AppendRequest request, long? position, string? staleStream, string? reusedRequest)
     {
         if (position is { } last)
             return new AppendResult.Appended([.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], last);
@@ -248,14 +251,14 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             var stale = request.Streams.First(s => s.StreamId == staleStream);
             return new AppendResult.WrongExpectedVersion(stale.StreamId, stale.ExpectedVersion);
         }
-        return new AppendResult.DuplicateRequest(request.Request!.RequestId);
+        return new AppendResult.DuplicateRequest(reusedRequest!);
     }
 
     private static NpgsqlBatchCommand LayerCommand(
         IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, IReadOnlyList<int> layer)
     {
         var streams = layer.SelectMany(i => ordered[i].Select(s => (Append: i, Stream: s))).ToList();
-        var logged = layer.Where(i => requests[i].Request is not null).Select(i => (Append: i, Entry: requests[i].Request!)).ToList();
+        var logged = layer.SelectMany(i => requests[i].RequestLogEntries.Select(entry => (Append: i, Entry: entry))).ToList();
         var events = streams.SelectMany(s => s.Stream.Events.Select((e, n) =>
             (s.Append, s.Stream.StreamId, Version: s.Stream.ExpectedVersion + 1 + n, Event: e, At: requests[s.Append].RecordedAt.ToUniversalTime()))).ToList();
         return new NpgsqlBatchCommand(AppendLayerSql)

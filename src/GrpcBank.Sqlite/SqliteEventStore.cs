@@ -143,7 +143,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             if ((long)version.ExecuteScalar()! != stream.ExpectedVersion)
                 return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
         }
-        if (request.Request is { } requested)
+        foreach (var requested in request.RequestLogEntries)
         {
             using var seen = SqliteDatabase.Command(connection, tx,
                 "select count(*) from request_log where request_id = $id", ("$id", requested.RequestId));
@@ -175,7 +175,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             outbox.ExecuteNonQuery();
         }
 
-        if (request.Request is { } logged)
+        foreach (var logged in request.RequestLogEntries)
         {
             using var log = SqliteDatabase.Command(connection, tx,
                 "insert into request_log (request_id, fingerprint, reply, position) values ($id, $fingerprint, $reply, $position)",

@@ -113,7 +113,7 @@ public sealed class GroupCommit(
         public AppendRequest Request { get; } = request;
 
         public long Bytes { get; } = request.Streams.Sum(s => s.Events.Sum(e => (long)e.DataJson.Length + e.MetadataJson.Length))
-            + (request.Request?.ReplyJson.Length ?? 0);
+            + request.RequestLogEntries.Sum(r => (long)r.ReplyJson.Length);
 
         // Answered callers resume on their own threads, not one after another on the writer's.
         public TaskCompletionSource<AppendResult> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -95,6 +95,15 @@ public sealed record AppendRequest(IReadOnlyList<StreamAppend> Streams, RequestL
     }
 
     /// <summary>
+    /// Further request-log rows, for an append that carries several commands (an atomic batch): each is logged at the
+    /// append's last position, and the append is a <see cref="AppendResult.DuplicateRequest"/> if any one is logged already.
+    /// </summary>
+    public IReadOnlyList<RequestLogEntry> MoreRequests { get; init; } = [];
+
+    /// <summary>Every request-log row of this append: <see cref="Request"/>, then <see cref="MoreRequests"/>.</summary>
+    public IEnumerable<RequestLogEntry> RequestLogEntries => Request is null ? MoreRequests : [Request, .. MoreRequests];
+
+    /// <summary>
     /// The streams in the one order every engine writes them: by ordinal stream id. Two appends over the same streams
     /// then take their row locks in the same order, whatever order their callers listed the streams in, so they can
     /// never deadlock (A→B against B→A); positions within an append follow this order too.
@@ -138,6 +147,6 @@ public abstract record AppendResult
     /// <summary>Another writer got to <paramref name="StreamId"/> first (or it is not at that version); nothing was written to any stream.</summary>
     public sealed record WrongExpectedVersion(string StreamId, long ExpectedVersion) : AppendResult;
 
-    /// <summary>The request id was logged by a concurrent append; nothing was written.</summary>
+    /// <summary>The request id (the first of the append's that was) was logged by another append; nothing was written.</summary>
     public sealed record DuplicateRequest(string RequestId) : AppendResult;
 }
