@@ -83,6 +83,13 @@ public sealed class Report(RunSettings s)
         L($"| relay events/s ÷ raw read rows/s of `events` | **{F(relayRatioLow, 2)}–{F(relayRatio, 2)}** ({F(Relay?.PerSecondLower ?? double.NaN)}–{F(Relay?.PerSecondUpper ?? double.NaN)} ÷ {F(RawReadPerSecond)}) | (none) | |");
         L($"| freshness p99, embedded mode (poll until the balance shows / GetAccount min_position) | **{F(freshEmbedded99, 1)} ms** / {F(freshEmbeddedMin99, 1)} ms | ≤ 100 ms | {Mark(freshEmbedded99 <= 100 && freshEmbeddedMin99 <= 100)} |");
         foreach (var t in new[] { TransfersPg, TransfersEmbedded }) t?.WriteRows(line => L(line));
+        // Group commit and the batch RPC (issue 15): against pgbench's single-append transaction at its best.
+        L($"| group commit: commands/s at saturation ÷ pgbench single-append tps | {F(best.PerSecond)} ÷ {F(pgMax.Tps)} = **{F(throughputRatio, 2)}** | ≥ 1.0 (stretch 2.0) | {Mark(throughputRatio >= 1.0)} |");
+        if (TransfersPg is { } tb)
+            L($"| batch RPC events/s ÷ pgbench single-append tps | {F(tb.BatchEventsPerSecond)} ÷ {F(pgMax.Tps)} = **{F(tb.BatchEventsPerSecond / pgMax.Tps, 2)}** ({tb.BatchesBest.Name}) | ≥ 5 | {Mark(tb.BatchEventsPerSecond / pgMax.Tps >= 5)} |");
+        if (Embedded.FirstOrDefault(e => e.Name.EndsWith("x16", StringComparison.Ordinal)) is { } e16)
+            L($"| embedded deposits/s at 16 callers | **{F(e16.PerSecond)}** ({e16.Name}) | ≥ 5,000 | {Mark(e16.PerSecond >= 5_000)} |");
+        L($"| group commit: command p50 at 1 caller ÷ (empty-RPC p50 + pgbench p50) | **{F(latencyRatio, 2)}** ({F(one.P(50), 2)} ms) | ≤ 2.0 | {Mark(latencyRatio <= 2.0)} |");
         if (FreshnessPg is { } fp)
             L($"| freshness p99, PostgreSQL mode (same two ways) | {F(Ms(fp.Polling, 99), 1)} ms / {F(Ms(fp.MinPosition, 99), 1)} ms | (none) | |");
         L();
