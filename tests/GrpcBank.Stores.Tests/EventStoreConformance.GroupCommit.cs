@@ -119,4 +119,22 @@ public abstract partial class EventStoreConformance
         Assert.Equal(winner.Position, Assert.Single(await Store.ReadStreamAsync("account-hot", 1, 10, Ct)).Position);
         Assert.Equal(101, (await Store.DrainOutboxAsync(results.OfType<AppendResult.Appended>().Max(r => r.Position))).Count);
     }
+
+    [Fact]
+    public async Task AnAppendCarryingSeveralRequests_LogsEachAtItsLastPosition_AndAnyOneLoggedBeforeFailsItWhole()
+    {
+        var appended = Assert.IsType<AppendResult.Appended>(await Store.AppendAsync(
+            new AppendRequest([new StreamAppend("account-a", 0, [Event()]), new StreamAppend("account-b", 0, [Event()])], null, RecordedAt)
+            {
+                MoreRequests = [Request("batch-1"), Request("batch-2")],
+            }, Ct));
+
+        Assert.Equal((appended.Position, appended.Position),
+            ((await Store.FindRequestAsync("batch-1", Ct))!.Position, (await Store.FindRequestAsync("batch-2", Ct))!.Position));
+        var again = await Store.AppendAsync(
+            new AppendRequest("account-c", 0, [Event()], Request("batch-3"), RecordedAt) { MoreRequests = [Request("batch-2")] }, Ct);
+        Assert.Equal(new AppendResult.DuplicateRequest("batch-2"), again);
+        Assert.Empty(await Store.ReadStreamAsync("account-c", 1, 10, Ct));
+        Assert.Null(await Store.FindRequestAsync("batch-3", Ct));
+    }
 }
