@@ -26,45 +26,53 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private const string MarkSql =
         "select pg_current_xact_id(), pg_snapshot_xmin(pg_current_snapshot()), set_config('synchronous_commit', 'off', true)";
 
-    // The guard makes an append at a gap (expected 3, stream at 1) a conflict rather than a hole; the unique key
-    // catches the race between two writers that both pass it. One failed guard, on any stream, inserts nothing at all
-    // and names the first such stream. Events arrive in write order (AppendRequest.InWriteOrder), so overlapping
-    // appends take their unique-key locks in one order. The request-log row takes the position of the last event.
-    private const string AppendSql = """
-        with stale as (
-            select s.stream_id
-            from unnest($1::text[], $2::bigint[]) with ordinality as s (stream_id, expected, ord)
+    // One layer of a group: appends over distinct streams with distinct request ids (GroupLayers), $1.. numbered by
+    // append. Each guard skips instead of raising, so a failed one costs only its own append: a stream not at its expected
+    // version (an append at a gap is a conflict, not a hole; the first such stream in write order is named), or a
+    // request id already logged (by an earlier layer or another transaction). The unique keys catch a race with another
+    // transaction that passes the same guard; the group is then written again. Events arrive in write order, appends in
+    // submission order, so one append's positions are contiguous. The request-log row takes its append's last position.
+    private const string AppendLayerSql = """
+        with s as (
+            select * from unnest($1::int[], $2::text[], $3::bigint[]) with ordinality as s (append_no, stream_id, expected, ord)
+        ), stale as (
+            select distinct on (s.append_no) s.append_no, s.stream_id from s
             where coalesce((select max(stream_version) from events where stream_id = s.stream_id), 0) <> s.expected
-            order by s.ord
-            limit 1
+            order by s.append_no, s.ord
+        ), r as (
+            select * from unnest($4::int[], $5::text[], $6::text[], $7::text[]) as r (append_no, request_id, fingerprint, reply)
+        ), reused as (
+            select distinct on (r.append_no) r.append_no, r.request_id from r
+            where exists (select from request_log l where l.request_id = r.request_id)
+            order by r.append_no
         ), appended as (
             insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
-            select e.stream_id, e.version, e.id, e.type, e.data::jsonb, e.metadata::jsonb, $3
-            from unnest($4::text[], $5::bigint[], $6::uuid[], $7::text[], $8::text[], $9::text[])
-                with ordinality as e (stream_id, version, id, type, data, metadata, ord)
-            where not exists (select from stale)
+            select e.stream_id, e.version, e.id, e.type, e.data::jsonb, e.metadata::jsonb, e.recorded_at
+            from unnest($8::int[], $9::text[], $10::bigint[], $11::uuid[], $12::text[], $13::text[], $14::text[], $15::timestamptz[])
+                with ordinality as e (append_no, stream_id, version, id, type, data, metadata, recorded_at, ord)
+            where e.append_no not in (select append_no from stale) and e.append_no not in (select append_no from reused)
             order by e.ord
-            returning position
+            returning position, stream_id
+        ), last as (
+            select s.append_no, max(a.position) as position from s join appended a on a.stream_id = s.stream_id group by s.append_no
         ), outboxed as (
             insert into outbox (position) select position from appended
         ), logged as (
             insert into request_log (request_id, fingerprint, reply, position)
-            select $10, $11, $12, max(position) from appended where $10::text is not null having count(*) > 0
+            select r.request_id, r.fingerprint, r.reply, l.position from r join last l on l.append_no = r.append_no
         )
-        select count(*), coalesce(max(position), 0), (select stream_id from stale) from appended
+        select append_no, position, null::text, null::text from last
+        union all select append_no, null, stream_id, null from stale
+        union all select append_no, null, null, request_id from reused where append_no not in (select append_no from stale)
         """;
 
-    // After a unique-key race: the first stream (in write order) that is no longer at its expected version.
-    private const string StaleStreamSql = """
-        select s.stream_id
-        from unnest($1::text[], $2::bigint[]) with ordinality as s (stream_id, expected, ord)
-        where coalesce((select max(stream_version) from events where stream_id = s.stream_id), 0) <> s.expected
-        order by s.ord
-        limit 1
-        """;
+    /// <summary>Times a group is written again after losing a unique-key race (or a deadlock) to another transaction.</summary>
+    private const int MaxGroupWrites = 10;
 
     private const string StreamVersionConstraint = "events_stream_id_stream_version_key";
     private const string RequestLogConstraint = "request_log_pkey";
+
+    private readonly GroupCommit groups;
 
     private readonly NpgsqlDataSource dataSource;
     private readonly string? schema;
@@ -74,8 +82,10 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private readonly ConcurrentDictionary<string, long> generationAtLastRead = new();
 
     /// <param name="schema">Where the tables live (created by <see cref="MigrateAsync"/>); default: the search path.</param>
-    public PostgresEventStore(string connectionString, string? schema = null)
+    /// <param name="groupCommit">How concurrent appends are gathered into one transaction (default: <see cref="GroupCommitLimits.Default"/>).</param>
+    public PostgresEventStore(string connectionString, string? schema = null, GroupCommitLimits? groupCommit = null)
     {
+        groups = new GroupCommit(AppendGroupAsync, WroteNothing, groupCommit ?? GroupCommitLimits.Default);
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (schema is not null) builder.SearchPath = PostgresMigrations.ValidSchema(schema);
         // The append and the relay's reads repeat the same few statements: let Npgsql prepare them on the server.
@@ -90,9 +100,10 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     }
 
     /// <summary>Creates the store and brings its schema up to date.</summary>
-    public static async Task<PostgresEventStore> OpenAsync(string connectionString, string? schema, CancellationToken ct)
+    public static async Task<PostgresEventStore> OpenAsync(
+        string connectionString, string? schema, CancellationToken ct, GroupCommitLimits? groupCommit = null)
     {
-        var store = new PostgresEventStore(connectionString, schema);
+        var store = new PostgresEventStore(connectionString, schema, groupCommit);
         try
         {
             await store.MigrateAsync(ct);
@@ -162,84 +173,115 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
-        var streams = request.InWriteOrder();
-        var events = streams.SelectMany(s => s.Events.Select((e, i) => (s.StreamId, Version: s.ExpectedVersion + 1 + i, Event: e))).ToList();
-        var logged = request.Request;
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        // No explicit transaction: a batch runs in one implicit transaction, so it costs one round trip.
-        await using var batch = new NpgsqlBatch(connection)
+        request.InWriteOrder();
+        return groups.AppendAsync(request, ct);
+    }
+
+    /// <remarks>
+    /// One round trip: a batch in one implicit transaction that takes the transaction id (before any position is drawn:
+    /// <see cref="SettledPosition"/>) and runs one statement per layer (<see cref="GroupLayers"/>), each seeing the
+    /// layers before it. A unique-key race or a deadlock with another transaction rolls the whole group back; written
+    /// again, its guards then see the winner (committed by the time the loser hears of it) and fail only the appends
+    /// that lost. Any other error the database reports rolls the group back and is thrown: nothing of it was written.
+    /// </remarks>
+    public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        var ordered = requests.Select(r => r.InWriteOrder()).ToList();
+        for (var writes = 1; ; writes++)
         {
-            BatchCommands =
+            try
             {
-                // Take the xid before any position is drawn (SettledPosition relies on it).
-                new("select pg_current_xact_id()"),
-                new(AppendSql)
+                var results = await WriteGroupAsync(requests, ordered, ct);
+                if (results.Any(r => r is AppendResult.Appended))
                 {
-                    Parameters =
-                    {
-                        new() { Value = streams.Select(s => s.StreamId).ToArray() },
-                        new() { Value = streams.Select(s => s.ExpectedVersion).ToArray() },
-                        new() { Value = request.RecordedAt.ToUniversalTime() },
-                        new() { Value = events.Select(e => e.StreamId).ToArray() },
-                        new() { Value = events.Select(e => e.Version).ToArray() },
-                        new() { Value = events.Select(e => e.Event.EventId).ToArray() },
-                        new() { Value = events.Select(e => e.Event.EventType).ToArray() },
-                        new() { Value = events.Select(e => e.Event.DataJson).ToArray() },
-                        new() { Value = events.Select(e => e.Event.MetadataJson).ToArray() },
-                        Text(logged?.RequestId),
-                        Text(logged?.Fingerprint),
-                        Text(logged?.ReplyJson),
-                    },
-                },
-            },
-        };
-        try
-        {
-            long count, position;
-            string? stale;
-            await using (var reader = await batch.ExecuteReaderAsync(ct))
-            {
-                await reader.NextResultAsync(ct);
-                await reader.ReadAsync(ct);
-                (count, position, stale) = (reader.GetInt64(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2));
-                while (await reader.NextResultAsync(ct)) { }
+                    listener.Signal();
+                    notifier.Nudge();
+                }
+                return results;
             }
-            if (count == 0)
+            catch (PostgresException e) when (writes < MaxGroupWrites && IsLostRace(e))
             {
-                var failed = streams.First(s => s.StreamId == stale);
-                return new AppendResult.WrongExpectedVersion(failed.StreamId, failed.ExpectedVersion);
             }
-            listener.Signal();
-            notifier.Nudge();
-            return new AppendResult.Appended(
-                [.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], position);
-        }
-        catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: StreamVersionConstraint })
-        {
-            var failed = streams.Count == 1 ? streams[0] : await StaleStreamAsync(connection, streams, ct);
-            return new AppendResult.WrongExpectedVersion(failed.StreamId, failed.ExpectedVersion);
-        }
-        catch (PostgresException e) when (e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: RequestLogConstraint })
-        {
-            return new AppendResult.DuplicateRequest(logged!.RequestId);
         }
     }
 
-    /// <summary>Which stream a lost unique-key race was about: the writer that won has committed, so its version shows.</summary>
-    private static async Task<StreamAppend> StaleStreamAsync(NpgsqlConnection connection, IReadOnlyList<StreamAppend> streams, CancellationToken ct)
+    /// <summary>The database refused the group (and rolled it back): not a lost connection, whose commit may have happened.</summary>
+    private static bool WroteNothing(Exception e) => e is PostgresException { IsTransient: false };
+
+    private static bool IsLostRace(PostgresException e) =>
+        e.SqlState == PostgresErrorCodes.DeadlockDetected
+        || e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: StreamVersionConstraint or RequestLogConstraint };
+
+    private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(
+        IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand(StaleStreamSql, connection)
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        // No explicit transaction: a batch runs in one implicit transaction, so it costs one round trip.
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new("select pg_current_xact_id()") } };
+        var layers = GroupLayers.Of(requests);
+        foreach (var layer in layers) batch.BatchCommands.Add(LayerCommand(requests, ordered, layer));
+
+        var results = new AppendResult?[requests.Count];
+        await using (var reader = await batch.ExecuteReaderAsync(ct))
+        {
+            foreach (var _ in layers)
+            {
+                await reader.NextResultAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    var index = reader.GetInt32(0);
+                    results[index] = ResultOf(requests[index], reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                        reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+                }
+            }
+            while (await reader.NextResultAsync(ct)) { }
+        }
+        return [.. results.Select((r, i) => r ?? throw new InvalidOperationException($"append {i} of a group got no result"))];
+    }
+
+    /// <summary>An append's result from its row: a position (written), a stale stream, or neither (a request id of it was logged).</summary>
+    private static AppendResult ResultOf(AppendRequest request, long? position, string? staleStream, string? reusedRequest)
+    {
+        if (position is { } last)
+            return new AppendResult.Appended([.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], last);
+        if (staleStream is not null)
+        {
+            var stale = request.Streams.First(s => s.StreamId == staleStream);
+            return new AppendResult.WrongExpectedVersion(stale.StreamId, stale.ExpectedVersion);
+        }
+        return new AppendResult.DuplicateRequest(reusedRequest!);
+    }
+
+    private static NpgsqlBatchCommand LayerCommand(
+        IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, IReadOnlyList<int> layer)
+    {
+        var streams = layer.SelectMany(i => ordered[i].Select(s => (Append: i, Stream: s))).ToList();
+        var logged = layer.SelectMany(i => requests[i].RequestLogEntries.Select(entry => (Append: i, Entry: entry))).ToList();
+        var events = streams.SelectMany(s => s.Stream.Events.Select((e, n) =>
+            (s.Append, s.Stream.StreamId, Version: s.Stream.ExpectedVersion + 1 + n, Event: e, At: requests[s.Append].RecordedAt.ToUniversalTime()))).ToList();
+        return new NpgsqlBatchCommand(AppendLayerSql)
         {
             Parameters =
             {
-                new() { Value = streams.Select(s => s.StreamId).ToArray() },
-                new() { Value = streams.Select(s => s.ExpectedVersion).ToArray() },
+                new() { Value = streams.Select(s => s.Append).ToArray() },
+                new() { Value = streams.Select(s => s.Stream.StreamId).ToArray() },
+                new() { Value = streams.Select(s => s.Stream.ExpectedVersion).ToArray() },
+                new() { Value = logged.Select(l => l.Append).ToArray() },
+                new() { Value = logged.Select(l => l.Entry.RequestId).ToArray() },
+                new() { Value = logged.Select(l => l.Entry.Fingerprint).ToArray() },
+                new() { Value = logged.Select(l => l.Entry.ReplyJson).ToArray() },
+                new() { Value = events.Select(e => e.Append).ToArray() },
+                new() { Value = events.Select(e => e.StreamId).ToArray() },
+                new() { Value = events.Select(e => e.Version).ToArray() },
+                new() { Value = events.Select(e => e.Event.EventId).ToArray() },
+                new() { Value = events.Select(e => e.Event.EventType).ToArray() },
+                new() { Value = events.Select(e => e.Event.DataJson).ToArray() },
+                new() { Value = events.Select(e => e.Event.MetadataJson).ToArray() },
+                new() { Value = events.Select(e => e.At).ToArray() },
             },
         };
-        var stale = await command.ExecuteScalarAsync(ct) as string;
-        return streams.FirstOrDefault(s => s.StreamId == stale) ?? streams[0];
     }
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
@@ -407,7 +449,4 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private static RecordedEvent ReadEvent(NpgsqlDataReader reader) => new(
         reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetGuid(3), reader.GetString(4),
         reader.GetString(5), reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7));
-
-    private static NpgsqlParameter Text(string? value) =>
-        new() { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)value ?? DBNull.Value };
 }

@@ -52,10 +52,13 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
 
     private readonly SqliteDatabase db;
     private readonly WakeUp appended = new();
+    private readonly GroupCommit groups;
     private readonly ConcurrentDictionary<string, long> generationAtLastRead = new();
 
-    public SqliteEventStore(string path)
+    /// <param name="groupCommit">How concurrent appends are gathered into one transaction (default: <see cref="GroupCommitLimits.Default"/>).</param>
+    public SqliteEventStore(string path, GroupCommitLimits? groupCommit = null)
     {
+        groups = new GroupCommit(AppendGroupAsync, e => e is SqliteException, groupCommit ?? GroupCommitLimits.Default);
         db = new SqliteDatabase(path, Schema);
         using var connection = db.Open();
         using var column = connection.CreateCommand();
@@ -109,63 +112,78 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             return delete.ExecuteNonQuery();
         }, ct);
 
-    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
-        var streams = request.InWriteOrder();
-        var result = await db.WriteAsync<AppendResult>((connection, tx) =>
+        request.InWriteOrder();
+        return groups.AppendAsync(request, ct);
+    }
+
+    /// <remarks>
+    /// One <c>BEGIN IMMEDIATE</c> … <c>COMMIT</c> for the group (one fsync). We are the only writer, so each append's
+    /// guards, checked before it writes, see everything stored and every append before it in the group: a failed guard
+    /// writes nothing and costs only its own append. An error SQLite raises rolls the group back and is thrown: nothing
+    /// of it was written.
+    /// </remarks>
+    public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        var ordered = requests.Select(r => r.InWriteOrder()).ToList();
+        var results = await db.WriteAsync<IReadOnlyList<AppendResult>>(
+            (connection, tx) => [.. requests.Select((request, i) => AppendOne(connection, tx, request, ordered[i]))], ct);
+        if (results.Any(r => r is AppendResult.Appended)) appended.Signal();
+        return results;
+    }
+
+    private static AppendResult AppendOne(SqliteConnection connection, SqliteTransaction tx, AppendRequest request, IReadOnlyList<StreamAppend> streams)
+    {
+        // We are the only writer (BEGIN IMMEDIATE), so checking first is as good as a constraint.
+        foreach (var stream in streams)
         {
-            // We are the only writer (BEGIN IMMEDIATE), so checking first is as good as a constraint.
-            foreach (var stream in streams)
-            {
-                using var version = SqliteDatabase.Command(connection, tx,
-                    "select coalesce(max(stream_version), 0) from events where stream_id = $stream", ("$stream", stream.StreamId));
-                if ((long)version.ExecuteScalar()! != stream.ExpectedVersion)
-                    return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
-            }
-            if (request.Request is { } requested)
-            {
-                using var seen = SqliteDatabase.Command(connection, tx,
-                    "select count(*) from request_log where request_id = $id", ("$id", requested.RequestId));
-                if ((long)seen.ExecuteScalar()! > 0) return new AppendResult.DuplicateRequest(requested.RequestId);
-            }
+            using var version = SqliteDatabase.Command(connection, tx,
+                "select coalesce(max(stream_version), 0) from events where stream_id = $stream", ("$stream", stream.StreamId));
+            if ((long)version.ExecuteScalar()! != stream.ExpectedVersion)
+                return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
+        }
+        foreach (var requested in request.RequestLogEntries)
+        {
+            using var seen = SqliteDatabase.Command(connection, tx,
+                "select count(*) from request_log where request_id = $id", ("$id", requested.RequestId));
+            if ((long)seen.ExecuteScalar()! > 0) return new AppendResult.DuplicateRequest(requested.RequestId);
+        }
 
-            var positions = new List<long>();
-            var recordedAt = ToMicros(request.RecordedAt);
-            foreach (var stream in streams)
+        var positions = new List<long>();
+        var recordedAt = ToMicros(request.RecordedAt);
+        foreach (var stream in streams)
+        {
+            var streamVersion = stream.ExpectedVersion;
+            foreach (var e in stream.Events)
             {
-                var streamVersion = stream.ExpectedVersion;
-                foreach (var e in stream.Events)
-                {
-                    using var insert = SqliteDatabase.Command(connection, tx, """
-                        insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
-                        values ($stream, $version, $id, $type, $data, $metadata, $at)
-                        returning position
-                        """,
-                        ("$stream", stream.StreamId), ("$version", ++streamVersion), ("$id", e.EventId.ToString()),
-                        ("$type", e.EventType), ("$data", e.DataJson), ("$metadata", e.MetadataJson), ("$at", recordedAt));
-                    positions.Add((long)insert.ExecuteScalar()!);
-                }
+                using var insert = SqliteDatabase.Command(connection, tx, """
+                    insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
+                    values ($stream, $version, $id, $type, $data, $metadata, $at)
+                    returning position
+                    """,
+                    ("$stream", stream.StreamId), ("$version", ++streamVersion), ("$id", e.EventId.ToString()),
+                    ("$type", e.EventType), ("$data", e.DataJson), ("$metadata", e.MetadataJson), ("$at", recordedAt));
+                positions.Add((long)insert.ExecuteScalar()!);
             }
-            var position = positions[^1];
-            foreach (var written in positions)
-            {
-                using var outbox = SqliteDatabase.Command(connection, tx,
-                    "insert into outbox (position, last_of_append) values ($position, $last)", ("$position", written), ("$last", position));
-                outbox.ExecuteNonQuery();
-            }
+        }
+        var position = positions[^1];
+        foreach (var written in positions)
+        {
+            using var outbox = SqliteDatabase.Command(connection, tx,
+                "insert into outbox (position, last_of_append) values ($position, $last)", ("$position", written), ("$last", position));
+            outbox.ExecuteNonQuery();
+        }
 
-            if (request.Request is { } logged)
-            {
-                using var log = SqliteDatabase.Command(connection, tx,
-                    "insert into request_log (request_id, fingerprint, reply, position) values ($id, $fingerprint, $reply, $position)",
-                    ("$id", logged.RequestId), ("$fingerprint", logged.Fingerprint), ("$reply", logged.ReplyJson), ("$position", position));
-                log.ExecuteNonQuery();
-            }
-            return new AppendResult.Appended(
-                [.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], position);
-        }, ct);
-        if (result is AppendResult.Appended) appended.Signal();
-        return result;
+        foreach (var logged in request.RequestLogEntries)
+        {
+            using var log = SqliteDatabase.Command(connection, tx,
+                "insert into request_log (request_id, fingerprint, reply, position) values ($id, $fingerprint, $reply, $position)",
+                ("$id", logged.RequestId), ("$fingerprint", logged.Fingerprint), ("$reply", logged.ReplyJson), ("$position", position));
+            log.ExecuteNonQuery();
+        }
+        return new AppendResult.Appended(
+            [.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], position);
     }
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>

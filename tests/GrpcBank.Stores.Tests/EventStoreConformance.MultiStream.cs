@@ -39,8 +39,7 @@ public abstract partial class EventStoreConformance
     [Fact]
     public async Task AGuardFailingOnTheSecondStream_FailsTheWholeAppend_NamingThatStream_AndWritesNothing()
     {
-        var before = (AppendResult.Appended)await AppendAsync("account-b", 0, Event());
-        await Store.DrainOutboxAsync(before.Position);
+        await AppendAndDeliverAsync("account-b", Event());
 
         var result = await Store.AppendAsync(new AppendRequest(
             [new StreamAppend("account-a", 0, [Event()]), new StreamAppend("account-b", 0, [Event()])], Request("transfer-1"), RecordedAt), Ct);
@@ -55,8 +54,7 @@ public abstract partial class EventStoreConformance
     [Fact]
     public async Task AnAppendFailingAtItsLastStatement_RollsBackEveryStream_AndWritesNothing()
     {
-        var before = (AppendResult.Appended)await AppendAsync("account-c", 0, Event());
-        await Store.DrainOutboxAsync(before.Position);
+        await AppendAndDeliverAsync("account-c", Event());
         await RefuseRequestLogRowsAsync();
 
         await Assert.ThrowsAnyAsync<DbException>(() => Store.AppendAsync(new AppendRequest(
@@ -74,8 +72,7 @@ public abstract partial class EventStoreConformance
     public async Task AnEventRefusedInTheSecondStream_RollsBackTheFirst()
     {
         var reused = Event();
-        var before = (AppendResult.Appended)await AppendAsync("account-c", 0, reused);
-        await Store.DrainOutboxAsync(before.Position);
+        await AppendAndDeliverAsync("account-c", reused);
 
         await Assert.ThrowsAnyAsync<DbException>(() => Store.AppendAsync(new AppendRequest(
             [new StreamAppend("account-a", 0, [Event()]), new StreamAppend("account-b", 0, [Event(), reused])], Request("transfer-1"), RecordedAt), Ct));
@@ -219,6 +216,13 @@ public abstract partial class EventStoreConformance
         Assert.Contains(calls, c => c.Select(e => e.StreamId).SequenceEqual(["account-a", "account-b"]) && c.All(e => TransferOf(e) == 1));
         Assert.Contains(calls, c => c.Select(e => e.StreamId).SequenceEqual(["account-a", "account-b"]) && c.All(e => TransferOf(e) == 3));
         Assert.Contains(calls, c => c.Select(e => e.StreamId).SequenceEqual(["account-d"]));
+    }
+
+    /// <summary>Starts <paramref name="stream"/> with one event and hands it to the test consumer: the outbox is then empty.</summary>
+    private async Task AppendAndDeliverAsync(string stream, EventData first)
+    {
+        var appended = (AppendResult.Appended)await AppendAsync(stream, 0, first);
+        await Store.DrainOutboxAsync(appended.Position);
     }
 
     private async Task<long> HeadVersionAsync(string stream) =>

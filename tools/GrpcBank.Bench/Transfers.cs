@@ -3,6 +3,7 @@ using System.Text;
 using Grpc.Core;
 using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Batch.V1;
 using GrpcBank.Contracts.Payments.V1;
 using GrpcBank.Contracts.Query.V1;
 
@@ -14,8 +15,14 @@ namespace GrpcBank.Bench;
 /// list the set with SearchAccounts, and every listing must sum to the set's constant total.
 /// </summary>
 public sealed record TransferResult(
-    string Mode, IReadOnlyList<PhaseResult> Deposits, IReadOnlyList<PhaseResult> Transfers, SnapshotResult Snapshots)
+    string Mode, IReadOnlyList<PhaseResult> Deposits, IReadOnlyList<PhaseResult> Transfers, SnapshotResult Snapshots, IReadOnlyList<PhaseResult> Batches)
 {
+    /// <summary>Deposits per ExecuteBatch call in the batch phases (each writes one event per deposit).</summary>
+    public const int BatchSize = 1_000;
+
+    public PhaseResult BatchesBest => Batches.MaxBy(p => p.PerSecond)!;
+    public double BatchEventsPerSecond => BatchesBest.PerSecond * BatchSize;
+
     public PhaseResult DepositsOne => Deposits.First(p => p.Name.EndsWith("x1", StringComparison.Ordinal));
     public PhaseResult TransfersOne => Transfers.First(p => p.Name.EndsWith("x1", StringComparison.Ordinal));
     public PhaseResult DepositsBest => Deposits.MaxBy(p => p.PerSecond)!;
@@ -34,6 +41,7 @@ public sealed record TransferResult(
     {
         line($"| transfers/s ÷ deposits/s at saturation, {Mode} | {F(TransfersBest.PerSecond)} ÷ {F(DepositsBest.PerSecond)} = **{F(ThroughputRatio, 2)}** ({TransfersBest.Name} vs {DepositsBest.Name}) | ≥ 0.7 | {(ThroughputRatio >= 0.7 ? "**met**" : "**missed**")} |");
         line($"| transfer p50 ÷ deposit p50 at 1 caller, {Mode} | {F(TransfersOne.P(50), 2)} ÷ {F(DepositsOne.P(50), 2)} ms = **{F(LatencyRatio, 2)}** | ≤ 1.5 | {(LatencyRatio <= 1.5 ? "**met**" : "**missed**")} |");
+        line($"| batch RPC events/s, {Mode} (ExecuteBatch of {BatchSize:N0} deposits) | **{F(BatchEventsPerSecond)}** ({BatchesBest.Name}; deposits alone: {F(DepositsBest.PerSecond)}/s) | (see pgbench) | |");
         line($"| SearchAccounts snapshots out of balance while transfers run, {Mode} | **{Snapshots.OutOfBalance}** of {Snapshots.Taken:N0} over {F(Snapshots.Seconds, 1)} s ({Snapshots.Transfers:N0} transfers) | 0 | {(Snapshots.OutOfBalance == 0 && Snapshots.Taken > 0 ? "**met**" : "**missed**")} |");
     }
 
@@ -45,6 +53,8 @@ public sealed record TransferResult(
         o.Append("| phase | per second | p50 ms | p99 ms | ok | rejected | conflicts | failed |\n|---|---|---|---|---|---|---|---|\n");
         foreach (var r in Deposits.Concat(Transfers))
             o.Append($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
+        foreach (var r in Batches)
+            o.Append($"| {r.Name} (events/s: {F(r.PerSecond * BatchSize)}) | {F(r.PerSecond)} batches | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
         o.Append($"\nSnapshot property: {SnapshotCallers} callers transferring within {SnapshotAccounts} accounts for {F(Snapshots.Seconds, 1)} s " +
                  $"({Snapshots.Transfers:N0} transfers), 2 readers listing them with SearchAccounts: {Snapshots.Taken:N0} snapshots, " +
                  $"**{Snapshots.OutOfBalance} out of balance**, {Snapshots.Incomplete} incomplete.\n\n");
@@ -81,12 +91,21 @@ public static class TransferLoad
             Console.WriteLine("  " + transfers[^1]);
         }
 
+        // Batches of deposits over the same accounts: independent (group commit shares transactions) and atomic (one append).
+        var batches = new List<PhaseResult>();
+        var batch = new BatchService.BatchServiceClient(channel);
+        foreach (var (atomic, c) in new[] { (false, 1), (false, 4), (true, 1), (true, 4) })
+        {
+            batches.Add(await Load.ClosedAsync($"{mode} {(atomic ? "atomic" : "independent")} batches closed x{c}", c, phase, Batch(batch, ids, atomic)));
+            Console.WriteLine($"  {batches[^1]} = {batches[^1].PerSecond * TransferResult.BatchSize:N0} events/s");
+        }
+
         // The closed set: owners named by one word no other account has, so one search lists exactly them.
         var word = $"Probe{run}";
         var set = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.SnapshotAccounts).Select(i => $"s{run}-{i:D2}").ToList(), word);
         var snapshots = await SnapshotsAsync(channel, payments, set, word, snapshotPhase);
         Console.WriteLine($"  snapshots: {snapshots}");
-        return new TransferResult(mode, deposits, transfers, snapshots);
+        return new TransferResult(mode, deposits, transfers, snapshots, batches);
     }
 
     private static async Task<IReadOnlyList<string>> OpenFundedAsync(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids, string owner)
@@ -106,6 +125,25 @@ public static class TransferLoad
         {
             AccountId = id, AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench", RequestId = Guid.NewGuid().ToString("N"),
         }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
+    };
+
+    private static Func<Random, Func<Task<Outcome>>> Batch(BatchService.BatchServiceClient batches, IReadOnlyList<string> ids, bool atomic) => rng =>
+    {
+        var request = new ExecuteBatchRequest { Atomic = atomic };
+        for (var i = 0; i < TransferResult.BatchSize; i++)
+            request.Commands.Add(new BatchCommand
+            {
+                Deposit = new DepositMoneyRequest
+                {
+                    AccountId = ids[rng.Next(ids.Count)], AmountMinor = rng.Next(1, 100), CurrencyCode = "EUR", Reference = "bench",
+                    RequestId = Guid.NewGuid().ToString("N"),
+                },
+            });
+        return async () =>
+        {
+            var reply = await batches.ExecuteBatchAsync(request, deadline: DateTime.UtcNow.AddSeconds(60));
+            return reply.Results.All(r => r.ResultCase != BatchResult.ResultOneofCase.Error) ? Outcome.Ok : Outcome.Failed;
+        };
     };
 
     private static Func<Random, Func<Task<Outcome>>> Transfer(PaymentService.PaymentServiceClient payments, IReadOnlyList<string> ids) => rng =>

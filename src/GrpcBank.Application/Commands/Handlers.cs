@@ -34,7 +34,11 @@ public sealed class Handlers
             "payment", reasonOf);
         Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(
             new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks), "payment", reasonOf);
+        Batch = new AtomicBatch(traced, accounts, payments, clock, locks);
     }
+
+    /// <summary>Atomic batches of deposits, withdrawals and transfers: one decision over all of them, one append.</summary>
+    public AtomicBatch Batch { get; }
 
     public ICommandHandler<AccountCommand, AccountState> Accounts { get; }
 

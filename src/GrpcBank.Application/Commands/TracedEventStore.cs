@@ -20,13 +20,7 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
         try
         {
             var result = await inner.AppendAsync(request, ct);
-            var name = result switch
-            {
-                AppendResult.Appended => "appended",
-                AppendResult.WrongExpectedVersion => "conflict",
-                AppendResult.DuplicateRequest => "duplicate_request",
-                _ => throw new ArgumentOutOfRangeException(nameof(result), result, null),
-            };
+            var name = NameOf(result);
             Record(started, name);
             activity?.SetTag("grpcbank.append_result", name);
             if (result is AppendResult.Appended a)
@@ -43,6 +37,33 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
             throw;
         }
     }
+
+    public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        using var activity = Telemetry.Source.StartActivity("event store append group");
+        activity?.SetTag("grpcbank.append_count", requests.Count);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var results = await inner.AppendGroupAsync(requests, ct);
+            foreach (var result in results) Record(started, NameOf(result));
+            return results;
+        }
+        catch (Exception e)
+        {
+            Record(started, "error");
+            activity.Failed(e);
+            throw;
+        }
+    }
+
+    private static string NameOf(AppendResult result) => result switch
+    {
+        AppendResult.Appended => "appended",
+        AppendResult.WrongExpectedVersion => "conflict",
+        AppendResult.DuplicateRequest => "duplicate_request",
+        _ => throw new ArgumentOutOfRangeException(nameof(result), result, null),
+    };
 
     private static void Record(long started, string result) =>
         Telemetry.AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("result", result));

@@ -14,6 +14,25 @@ public interface IEventStore
     /// </summary>
     Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct);
 
+    /// <summary>
+    /// Writes several appends in one transaction and one commit (group commit), each still all or nothing on its own:
+    /// a guard that fails (a wrong expected version, a request id already logged) fails only that append, and the
+    /// others are written. Results come in the order of <paramref name="requests"/>, and each append sees the ones
+    /// before it: two appends to one stream chain (the second expects the first's new version), and the second use of a
+    /// request id is a <see cref="AppendResult.DuplicateRequest"/>. Nothing is acknowledged before the commit. An error
+    /// the database raises (not a guard) is thrown for the whole group, of which nothing is then written.
+    /// </summary>
+    /// <remarks>
+    /// Engines also gather concurrent <see cref="AppendAsync"/> calls into such groups (<see cref="GroupCommit"/>).
+    /// The relay may receive one group's events as one append: they were committed together.
+    /// </remarks>
+    async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        var results = new List<AppendResult>(requests.Count);
+        foreach (var request in requests) results.Add(await AppendAsync(request, ct));
+        return results;
+    }
+
     /// <summary>Events of one stream with version ≥ <paramref name="fromVersion"/>, oldest first.</summary>
     Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct);
 
@@ -76,6 +95,15 @@ public sealed record AppendRequest(IReadOnlyList<StreamAppend> Streams, RequestL
     }
 
     /// <summary>
+    /// Further request-log rows, for an append that carries several commands (an atomic batch): each is logged at the
+    /// append's last position, and the append is a <see cref="AppendResult.DuplicateRequest"/> if any one is logged already.
+    /// </summary>
+    public IReadOnlyList<RequestLogEntry> MoreRequests { get; init; } = [];
+
+    /// <summary>Every request-log row of this append: <see cref="Request"/>, then <see cref="MoreRequests"/>.</summary>
+    public IEnumerable<RequestLogEntry> RequestLogEntries => Request is null ? MoreRequests : [Request, .. MoreRequests];
+
+    /// <summary>
     /// The streams in the one order every engine writes them: by ordinal stream id. Two appends over the same streams
     /// then take their row locks in the same order, whatever order their callers listed the streams in, so they can
     /// never deadlock (A→B against B→A); positions within an append follow this order too.
@@ -119,6 +147,6 @@ public abstract record AppendResult
     /// <summary>Another writer got to <paramref name="StreamId"/> first (or it is not at that version); nothing was written to any stream.</summary>
     public sealed record WrongExpectedVersion(string StreamId, long ExpectedVersion) : AppendResult;
 
-    /// <summary>The request id was logged by a concurrent append; nothing was written.</summary>
+    /// <summary>The request id (the first of the append's that was) was logged by another append; nothing was written.</summary>
     public sealed record DuplicateRequest(string RequestId) : AppendResult;
 }

@@ -25,23 +25,47 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
         return new OpenAccountResponse { AccountId = reply.AggregateId, Version = reply.Version, Position = position };
     }
 
-    public override async Task<DepositMoneyResponse> DepositMoney(DepositMoneyRequest request, ServerCallContext context)
+    public override Task<DepositMoneyResponse> DepositMoney(DepositMoneyRequest request, ServerCallContext context) =>
+        Deposit(handlers, request, CallContext.For(request, context), context.CancellationToken);
+
+    public override Task<WithdrawMoneyResponse> WithdrawMoney(WithdrawMoneyRequest request, ServerCallContext context) =>
+        Withdraw(handlers, request, CallContext.For(request, context), context.CancellationToken);
+
+    /// <summary>DepositMoney, alone or as a command of a batch (<paramref name="fieldPrefix"/> names where it sits).</summary>
+    public static async Task<DepositMoneyResponse> Deposit(
+        Handlers handlers, DepositMoneyRequest request, CommandContext context, CancellationToken ct, string fieldPrefix = "")
     {
-        Validate(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference, request.RequestId,
-            request.HasExpectedVersion ? request.ExpectedVersion : null);
-        var command = new AccountCommand.DepositMoney(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference);
-        var (reply, position, _) = await Run(request.AccountId, command, request, request.HasExpectedVersion ? request.ExpectedVersion : null, context);
-        return new DepositMoneyResponse { Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor };
+        Validate(request, fieldPrefix);
+        var (reply, position, _) = await Run(handlers, request.AccountId, DepositCommand(request), context,
+            request.HasExpectedVersion ? request.ExpectedVersion : null, ct);
+        return DepositResponse(reply, position);
     }
 
-    public override async Task<WithdrawMoneyResponse> WithdrawMoney(WithdrawMoneyRequest request, ServerCallContext context)
+    /// <summary>WithdrawMoney, alone or as a command of a batch (<paramref name="fieldPrefix"/> names where it sits).</summary>
+    public static async Task<WithdrawMoneyResponse> Withdraw(
+        Handlers handlers, WithdrawMoneyRequest request, CommandContext context, CancellationToken ct, string fieldPrefix = "")
     {
-        Validate(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference, request.RequestId,
-            request.HasExpectedVersion ? request.ExpectedVersion : null);
-        var command = new AccountCommand.WithdrawMoney(request.AccountId, request.AmountMinor, request.CurrencyCode, request.Reference);
-        var (reply, position, _) = await Run(request.AccountId, command, request, request.HasExpectedVersion ? request.ExpectedVersion : null, context);
-        return new WithdrawMoneyResponse { Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor };
+        Validate(request, fieldPrefix);
+        var (reply, position, _) = await Run(handlers, request.AccountId, WithdrawCommand(request), context,
+            request.HasExpectedVersion ? request.ExpectedVersion : null, ct);
+        return WithdrawResponse(reply, position);
     }
+
+    public static AccountCommand DepositCommand(DepositMoneyRequest r) => new AccountCommand.DepositMoney(r.AccountId, r.AmountMinor, r.CurrencyCode, r.Reference);
+
+    public static AccountCommand WithdrawCommand(WithdrawMoneyRequest r) => new AccountCommand.WithdrawMoney(r.AccountId, r.AmountMinor, r.CurrencyCode, r.Reference);
+
+    public static DepositMoneyResponse DepositResponse(AccountReply reply, long position) =>
+        new() { Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor };
+
+    public static WithdrawMoneyResponse WithdrawResponse(AccountReply reply, long position) =>
+        new() { Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor };
+
+    public static void Validate(DepositMoneyRequest r, string fieldPrefix = "") =>
+        Validate(r.AccountId, r.AmountMinor, r.CurrencyCode, r.Reference, r.RequestId, r.HasExpectedVersion ? r.ExpectedVersion : null, fieldPrefix);
+
+    public static void Validate(WithdrawMoneyRequest r, string fieldPrefix = "") =>
+        Validate(r.AccountId, r.AmountMinor, r.CurrencyCode, r.Reference, r.RequestId, r.HasExpectedVersion ? r.ExpectedVersion : null, fieldPrefix);
 
     public override async Task<FreezeAccountResponse> FreezeAccount(FreezeAccountRequest request, ServerCallContext context)
     {
@@ -68,9 +92,10 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
         return new CloseAccountResponse { Version = reply.Version, Position = position };
     }
 
-    private static void Validate(string accountId, long amountMinor, string currencyCode, string reference, string requestId, long? expectedVersion)
+    private static void Validate(
+        string accountId, long amountMinor, string currencyCode, string reference, string requestId, long? expectedVersion, string fieldPrefix)
     {
-        var errors = new FieldErrors()
+        var errors = new FieldErrors(fieldPrefix)
             .Id("account_id", accountId)
             .Amount("amount_minor", amountMinor)
             .CurrencyCode("currency_code", currencyCode)
@@ -80,9 +105,12 @@ public sealed class AccountGrpcService(Handlers handlers) : AccountService.Accou
         errors.ThrowIfAny();
     }
 
-    private async Task<CommandOutcome<AccountReply>.Accepted> Run<TRequest>(
+    private Task<CommandOutcome<AccountReply>.Accepted> Run<TRequest>(
         string accountId, AccountCommand command, TRequest request, long? expectedVersion, ServerCallContext context)
         where TRequest : Google.Protobuf.IMessage<TRequest>, Contracts.IIdempotentRequest =>
-        ErrorMapper.AcceptedOrThrow(await handlers.Accounts.HandleAsync(
-            accountId, command, CallContext.For(request, context), AccountReply.For(accountId), context.CancellationToken, expectedVersion));
+        Run(handlers, accountId, command, CallContext.For(request, context), expectedVersion, context.CancellationToken);
+
+    private static async Task<CommandOutcome<AccountReply>.Accepted> Run(
+        Handlers handlers, string accountId, AccountCommand command, CommandContext context, long? expectedVersion, CancellationToken ct) =>
+        ErrorMapper.AcceptedOrThrow(await handlers.Accounts.HandleAsync(accountId, command, context, AccountReply.For(accountId), ct, expectedVersion));
 }

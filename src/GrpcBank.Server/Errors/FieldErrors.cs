@@ -7,7 +7,8 @@ using GrpcBank.Domain.Payments;
 namespace GrpcBank.Server.Errors;
 
 /// <summary>Collects malformed fields of one request; <see cref="ThrowIfAny"/> answers INVALID_ARGUMENT naming them all.</summary>
-public sealed class FieldErrors
+/// <param name="prefix">Put before every field name: where the message sits in a larger request (<c>commands[3].deposit.</c>).</param>
+public sealed class FieldErrors(string prefix = "")
 {
     public const int MaxIdLength = 64;
     public const int MaxRequestIdLength = 128;
@@ -18,7 +19,7 @@ public sealed class FieldErrors
 
     public FieldErrors Add(string field, string description)
     {
-        violations.Add(new BadRequest.Types.FieldViolation { Field = field, Description = description });
+        violations.Add(new BadRequest.Types.FieldViolation { Field = prefix + field, Description = description });
         return this;
     }
 

@@ -77,6 +77,7 @@ public static class BankServer
         app.MapGrpcService<AccountGrpcService>();
         app.MapGrpcService<OrderGrpcService>();
         app.MapGrpcService<PaymentGrpcService>();
+        app.MapGrpcService<GrpcBank.Server.Batch.BatchGrpcService>();
         app.MapGrpcService<QueryGrpcService>();
         app.MapGrpcService<HistoryGrpcService>();
         app.MapGrpcService<ProjectionGrpcService>();

@@ -12,14 +12,16 @@ namespace GrpcBank.Server.Hosting;
 /// </summary>
 public static class CallContext
 {
-    public static CommandContext For<TRequest>(TRequest request, ServerCallContext call)
+    /// <param name="method">The RPC the request belongs to, when it came inside another call (a batch): a command sent
+    /// alone or in a batch is then the same request.</param>
+    public static CommandContext For<TRequest>(TRequest request, ServerCallContext call, string? method = null)
         where TRequest : IMessage<TRequest>, IIdempotentRequest
     {
         var principal = call.GetHttpContext().User.Identity?.Name;
         if (request.RequestId.Length == 0) return new CommandContext(Principal: principal);
         var withoutId = request.Clone();
         withoutId.RequestId = "";
-        var hash = SHA256.HashData([.. System.Text.Encoding.UTF8.GetBytes(call.Method), .. withoutId.ToByteArray()]);
+        var hash = SHA256.HashData([.. System.Text.Encoding.UTF8.GetBytes(method ?? call.Method), .. withoutId.ToByteArray()]);
         return new CommandContext(request.RequestId, Convert.ToHexString(hash), Principal: principal);
     }
 }

@@ -13,9 +13,31 @@ namespace GrpcBank.Server.Payments;
 /// <summary>bank.payments.v1.PaymentService: transfers and refunds, each one atomic decision answered after its commit.</summary>
 public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.PaymentServiceBase
 {
-    public override async Task<TransferMoneyResponse> TransferMoney(TransferMoneyRequest request, ServerCallContext context)
+    public override Task<TransferMoneyResponse> TransferMoney(TransferMoneyRequest request, ServerCallContext context) =>
+        Transfer(handlers, request, CallContext.For(request, context), context.CancellationToken);
+
+    /// <summary>TransferMoney, alone or as a command of a batch (<paramref name="fieldPrefix"/> names where it sits).</summary>
+    public static async Task<TransferMoneyResponse> Transfer(
+        Handlers handlers, TransferMoneyRequest request, CommandContext context, CancellationToken ct, string fieldPrefix = "")
     {
-        var errors = new FieldErrors()
+        Validate(request, fieldPrefix);
+        var command = CommandOf(request);
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Transfers.HandleAsync(
+            command.PaymentId, command, context, StreamReply.For<PaymentState>(command.PaymentId), ct));
+        return TransferResponse(reply, position);
+    }
+
+    /// <summary>The decision's command; a request without a payment id gets a new one.</summary>
+    public static TransferCommand.TransferMoney CommandOf(TransferMoneyRequest request) =>
+        new(request.PaymentId.Length > 0 ? request.PaymentId : Guid.CreateVersion7().ToString("N"), request.FromAccountId, request.ToAccountId,
+            request.AmountMinor, request.CurrencyCode, request.Reference);
+
+    public static TransferMoneyResponse TransferResponse(StreamReply reply, long position) =>
+        new() { PaymentId = reply.AggregateId, Version = reply.Version, Position = position };
+
+    public static void Validate(TransferMoneyRequest request, string fieldPrefix = "")
+    {
+        var errors = new FieldErrors(fieldPrefix)
             .Id("payment_id", request.PaymentId, optional: true)
             .Id("from_account_id", request.FromAccountId)
             .Id("to_account_id", request.ToAccountId)
@@ -29,13 +51,6 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
         if (Order.IsOrderPaymentId(request.PaymentId))
             errors.Add("payment_id", $"must not start with '{Order.PaymentIdPrefix}' (reserved for order payments)");
         errors.ThrowIfAny();
-
-        var paymentId = request.PaymentId.Length > 0 ? request.PaymentId : Guid.CreateVersion7().ToString("N");
-        var command = new TransferCommand.TransferMoney(paymentId, request.FromAccountId, request.ToAccountId,
-            request.AmountMinor, request.CurrencyCode, request.Reference);
-        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Transfers.HandleAsync(
-            paymentId, command, CallContext.For(request, context), StreamReply.For<PaymentState>(paymentId), context.CancellationToken));
-        return new TransferMoneyResponse { PaymentId = reply.AggregateId, Version = reply.Version, Position = position };
     }
 
     public override async Task<RefundPaymentResponse> RefundPayment(RefundPaymentRequest request, ServerCallContext context)

@@ -15,6 +15,7 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         ["bank.accounts.v1.AccountService"] = Role.Teller,
         ["bank.orders.v1.OrderService"] = Role.Teller,
         ["bank.payments.v1.PaymentService"] = Role.Teller,
+        ["bank.batch.v1.BatchService"] = Role.Teller,
         ["bank.query.v1.QueryService"] = Role.Auditor,
         ["bank.history.v1.HistoryService"] = Role.Auditor,
         ["bank.admin.v1.ProjectionService"] = Role.Admin,

@@ -1,0 +1,244 @@
+using System.Text.Json;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Domain;
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Payments;
+using LanguageExt;
+
+namespace GrpcBank.Application.Commands;
+
+/// <summary>A command of an atomic batch, with its own context (request id) and the reply it answers with.</summary>
+public abstract record BatchItem(CommandContext Context, Type ReplyType)
+{
+    /// <summary>A deposit or a withdrawal.</summary>
+    public sealed record ToAccount(string AccountId, AccountCommand Command, ReplyWith<AccountState, object> Reply, Type ReplyType, CommandContext Context)
+        : BatchItem(Context, ReplyType);
+
+    /// <summary>A transfer between two accounts (a new payment).</summary>
+    public sealed record Transfer(TransferCommand.TransferMoney Command, ReplyWith<PaymentState, object> Reply, Type ReplyType, CommandContext Context)
+        : BatchItem(Context, ReplyType);
+}
+
+public abstract record AtomicBatchOutcome
+{
+    private AtomicBatchOutcome() { }
+
+    /// <summary>Every command was written in one commit at <paramref name="Position"/> (or had been: a retried batch).</summary>
+    public sealed record Accepted(IReadOnlyList<object> Replies, long Position, bool Replayed = false) : AtomicBatchOutcome;
+
+    /// <summary>The command at <paramref name="Index"/> failed, so nothing was written.</summary>
+    public sealed record Failed(int Index, CommandOutcome<object> Outcome) : AtomicBatchOutcome;
+}
+
+/// <summary>
+/// An atomic batch: deposits, withdrawals and transfers decided in order, each on the states the ones before it leave,
+/// and written in one append (one commit) with a guard per stream and a request-log row per command; or, if any one is
+/// refused, nothing at all. Like the single handlers it decides on cached folds (every stream it touches is written, so
+/// every one is guarded), re-decides on fresh reads before answering a refusal, and retries a lost race a bounded
+/// number of times. A batch sent again with its request ids gets its first replies back.
+/// </summary>
+public sealed class AtomicBatch(
+    IEventStore store,
+    StreamStates<AccountEvent, AccountState> accounts,
+    StreamStates<PaymentEvent, PaymentState> payments,
+    TimeProvider clock,
+    StreamLocks locks)
+{
+    public const int MaxAppends = 5;
+
+    public async Task<AtomicBatchOutcome> RunAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
+    {
+        using var _ = await locks.AcquireAsync(commands.SelectMany(StreamsOf).Distinct(), ct);
+        var fresh = false;
+        for (var appends = 1; ; appends++)
+        {
+            var states = fresh ? await States.FreshAsync(commands, accounts, payments, ct) : States.Cached(commands, accounts, payments);
+            var decided = Decide(commands, states);
+            if (decided is Refusal && !fresh)
+            {
+                // A refusal must not rest on the cache: decide again on what the store holds.
+                fresh = true;
+                states = await States.FreshAsync(commands, accounts, payments, ct);
+                decided = Decide(commands, states);
+            }
+            if (decided is Refusal refusal)
+                return await ReplayAsync(commands, ct) ?? new AtomicBatchOutcome.Failed(refusal.Index, new CommandOutcome<object>.Rejected(refusal.Rejection));
+
+            var written = (Written)decided;
+            var append = new AppendRequest(written.Appends, null, clock.GetUtcNow()) { MoreRequests = written.Requests };
+            switch (await store.AppendAsync(append, ct))
+            {
+                case AppendResult.Appended a:
+                    states.Remember(accounts, payments, a.Position);
+                    return new AtomicBatchOutcome.Accepted(written.Replies, a.Position);
+                case AppendResult.DuplicateRequest:
+                    return await ReplayAsync(commands, ct)
+                        ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
+                case AppendResult.WrongExpectedVersion w:
+                    fresh = true;
+                    if (appends < MaxAppends) continue;
+                    var index = commands.Select((c, i) => (c, i)).First(x => StreamsOf(x.c).Contains(w.StreamId)).i;
+                    var now = await States.FreshAsync(commands, accounts, payments, ct);
+                    return new AtomicBatchOutcome.Failed(index, new CommandOutcome<object>.WrongExpectedVersion(w.ExpectedVersion, now.VersionOf(w.StreamId)));
+            }
+        }
+    }
+
+    private static IEnumerable<string> StreamsOf(BatchItem command) => command switch
+    {
+        BatchItem.ToAccount c => [Account.StreamId(c.AccountId)],
+        BatchItem.Transfer c => [Payment.StreamId(c.Command.PaymentId), Account.StreamId(c.Command.FromAccountId), Account.StreamId(c.Command.ToAccountId)],
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
+    };
+
+    private abstract record Decision;
+
+    private sealed record Refusal(int Index, Rejection Rejection) : Decision;
+
+    private sealed record Written(IReadOnlyList<StreamAppend> Appends, IReadOnlyList<RequestLogEntry> Requests, IReadOnlyList<object> Replies) : Decision;
+
+    /// <summary>Decides every command in order on <paramref name="states"/>, which it moves forward as it goes.</summary>
+    private static Decision Decide(IReadOnlyList<BatchItem> commands, States states)
+    {
+        var events = new Dictionary<string, List<EventData>>(StringComparer.Ordinal);
+        var requests = new List<RequestLogEntry>();
+        var replies = new List<object>();
+        void Add<TEvent>(string stream, Seq<TEvent> decided, EventCodec<TEvent> codec, CommandContext context) where TEvent : class
+        {
+            if (decided.IsEmpty) return;
+            if (!events.TryGetValue(stream, out var list)) events[stream] = list = [];
+            var metadata = context.MetadataJson();
+            foreach (var e in decided)
+            {
+                var (type, json) = codec.Encode(e);
+                list.Add(new EventData(Guid.CreateVersion7(), type, json, metadata));
+            }
+        }
+
+        for (var i = 0; i < commands.Count; i++)
+        {
+            object reply;
+            switch (commands[i])
+            {
+                case BatchItem.ToAccount c:
+                {
+                    var stream = Account.StreamId(c.AccountId);
+                    var decision = Account.Decider.Decide(c.Command, states.Accounts[stream].State);
+                    if (decision.IsLeft) return new Refusal(i, decision.LeftToSeq().Head);
+                    var decided = decision.RightToSeq().Head;
+                    var next = states.Accounts[stream] = Next(states.Accounts[stream], decided, Account.Evolve);
+                    Add(stream, decided, EventCodecs.Accounts, c.Context);
+                    reply = c.Reply(next.State, next.Version);
+                    break;
+                }
+                case BatchItem.Transfer c:
+                {
+                    var (paymentStream, payerStream, payeeStream) =
+                        (Payment.StreamId(c.Command.PaymentId), Account.StreamId(c.Command.FromAccountId), Account.StreamId(c.Command.ToAccountId));
+                    var decision = Domain.Payments.Transfer.Decide(
+                        c.Command, states.Payments[paymentStream].State, states.Accounts[payerStream].State, states.Accounts[payeeStream].State);
+                    if (decision.IsLeft) return new Refusal(i, decision.LeftToSeq().Head);
+                    var decided = decision.RightToSeq().Head;
+                    var payment = states.Payments[paymentStream] = Next(states.Payments[paymentStream], decided.Payment, Payment.Evolve);
+                    states.Accounts[payerStream] = Next(states.Accounts[payerStream], decided.Payer, Account.Evolve);
+                    states.Accounts[payeeStream] = Next(states.Accounts[payeeStream], decided.Payee, Account.Evolve);
+                    Add(paymentStream, decided.Payment, EventCodecs.Payments, c.Context);
+                    Add(payerStream, decided.Payer, EventCodecs.Accounts, c.Context);
+                    Add(payeeStream, decided.Payee, EventCodecs.Accounts, c.Context);
+                    reply = c.Reply(payment.State, payment.Version);
+                    break;
+                }
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(commands), commands[i], null);
+            }
+            replies.Add(reply);
+            if (RequestLog.EntryFor(commands[i].Context, reply) is { } entry) requests.Add(entry);
+        }
+        return new Written([.. events.Select(e => new StreamAppend(e.Key, states.StartVersionOf(e.Key), e.Value))], requests, replies);
+    }
+
+    private static Folded<T> Next<T, TEvent>(Folded<T> f, Seq<TEvent> events, Func<T, TEvent, T> evolve) =>
+        events.IsEmpty ? f : new Folded<T>(events.Fold(f.State, evolve), f.Version + events.Count, f.Position);
+
+    /// <summary>
+    /// The first replies of a batch sent again: when every command's request id is logged for the same request. When
+    /// only some are (or one was used for another request), the first such command is refused as a reused id; null when
+    /// none is logged.
+    /// </summary>
+    private async Task<AtomicBatchOutcome?> ReplayAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
+    {
+        var logged = new List<LoggedRequest?>();
+        foreach (var command in commands)
+            logged.Add(command.Context.RequestId is { } id ? await store.FindRequestAsync(id, ct) : null);
+        var first = logged.FindIndex(l => l is not null);
+        if (first < 0) return null;
+        var same = logged.Select((l, i) => l is not null && l.Fingerprint == (commands[i].Context.Fingerprint ?? "")).ToList();
+        if (same.All(s => s))
+            return new AtomicBatchOutcome.Accepted(
+                [.. logged.Select((l, i) => JsonSerializer.Deserialize(l!.ReplyJson, commands[i].ReplyType, EventCodec<object>.Json)!)],
+                logged.Max(l => l!.Position), Replayed: true);
+        return new AtomicBatchOutcome.Failed(first, new CommandOutcome<object>.RequestIdReused(commands[first].Context.RequestId!));
+    }
+
+    /// <summary>The folds of every stream a batch touches, moved forward as it is decided, and the versions they started at.</summary>
+    private sealed class States
+    {
+        public Dictionary<string, Folded<AccountState>> Accounts { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, Folded<PaymentState>> Payments { get; } = new(StringComparer.Ordinal);
+
+        private readonly Dictionary<string, long> startVersions = new(StringComparer.Ordinal);
+
+        public long StartVersionOf(string stream) => startVersions[stream];
+
+        public long VersionOf(string stream) => Accounts.TryGetValue(stream, out var a) ? a.Version : Payments[stream].Version;
+
+        public static States Cached(
+            IReadOnlyList<BatchItem> commands, StreamStates<AccountEvent, AccountState> accounts, StreamStates<PaymentEvent, PaymentState> payments)
+        {
+            var states = new States();
+            foreach (var (stream, isPayment) in Streams(commands))
+                if (isPayment) states.Start(states.Payments, stream, payments.CachedOrEmpty(stream));
+                else states.Start(states.Accounts, stream, accounts.CachedOrEmpty(stream));
+            return states;
+        }
+
+        public static async Task<States> FreshAsync(
+            IReadOnlyList<BatchItem> commands, StreamStates<AccountEvent, AccountState> accounts, StreamStates<PaymentEvent, PaymentState> payments,
+            CancellationToken ct)
+        {
+            var states = new States();
+            foreach (var (stream, isPayment) in Streams(commands))
+                if (isPayment) states.Start(states.Payments, stream, await payments.FreshAsync(stream, ct));
+                else states.Start(states.Accounts, stream, await accounts.FreshAsync(stream, ct));
+            return states;
+        }
+
+        /// <summary>Remembers every stream's state after the batch's append.</summary>
+        public void Remember(StreamStates<AccountEvent, AccountState> accounts, StreamStates<PaymentEvent, PaymentState> payments, long position)
+        {
+            foreach (var (stream, folded) in Accounts)
+                if (folded.Version != startVersions[stream]) accounts.Remember(stream, folded with { Position = position });
+            foreach (var (stream, folded) in Payments)
+                if (folded.Version != startVersions[stream]) payments.Remember(stream, folded with { Position = position });
+        }
+
+        private void Start<T>(Dictionary<string, Folded<T>> into, string stream, Folded<T> folded)
+        {
+            into[stream] = folded;
+            startVersions[stream] = folded.Version;
+        }
+
+        private static IEnumerable<(string Stream, bool IsPayment)> Streams(IReadOnlyList<BatchItem> commands) =>
+            commands.SelectMany(c => c switch
+            {
+                BatchItem.ToAccount a => [(Account.StreamId(a.AccountId), false)],
+                BatchItem.Transfer t => new[]
+                {
+                    (Payment.StreamId(t.Command.PaymentId), true), (Account.StreamId(t.Command.FromAccountId), false),
+                    (Account.StreamId(t.Command.ToAccountId), false),
+                },
+                _ => throw new ArgumentOutOfRangeException(nameof(commands), c, null),
+            }).Distinct();
+    }
+}

@@ -1,0 +1,121 @@
+namespace GrpcBank.Application.EventStore;
+
+/// <summary>How an engine gathers concurrent appends into groups written in one transaction.</summary>
+/// <param name="MaxAppends">Appends in one group at most.</param>
+/// <param name="MaxBytes">Event data and metadata (UTF-16 characters, roughly bytes) in one group at most; a single larger append goes alone.</param>
+/// <param name="MaxGroupsInFlight">Groups being written at once: more than one lets a group's commit overlap the next group's round trip.</param>
+public sealed record GroupCommitLimits(int MaxAppends = 256, int MaxBytes = 1 << 20, int MaxGroupsInFlight = 1)
+{
+    public static GroupCommitLimits Default { get; } = new();
+}
+
+/// <summary>
+/// Group commit: appends that arrive while a group is being written wait for the next group, which takes all of them
+/// (up to the limits) in one transaction. Adaptive: a caller that finds fewer than
+/// <see cref="GroupCommitLimits.MaxGroupsInFlight"/> groups being written writes its own group at once, on its own
+/// thread, so a lone caller never waits for company; under load the groups grow by themselves, with no timer.
+/// </summary>
+/// <remarks>
+/// Every caller is answered only after its group's write returned (committed, or failed): nothing is acknowledged
+/// before it is durable. A guard failing fails only its own append (the engine's group write reports it as that
+/// append's result). When the database refuses the group as a whole and so wrote none of it
+/// (<paramref name="wroteNothing"/>), each append is written again alone, so the error reaches only the append that
+/// caused it; any other failure (a lost connection: the commit's outcome is unknown) fails every append of the group,
+/// as it would a lone append. A caller's cancellation token does not cancel a group other callers share.
+/// </remarks>
+public sealed class GroupCommit(
+    Func<IReadOnlyList<AppendRequest>, CancellationToken, Task<IReadOnlyList<AppendResult>>> writeGroup,
+    Func<Exception, bool> wroteNothing,
+    GroupCommitLimits limits)
+{
+    private readonly Lock gate = new();
+    private readonly Queue<Pending> queue = new();
+    private int writers;
+
+    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var pending = new Pending(request);
+        bool write;
+        lock (gate)
+        {
+            queue.Enqueue(pending);
+            write = writers < limits.MaxGroupsInFlight;
+            if (write) writers++;
+        }
+        if (write) await WriteUntilAnsweredAsync(pending);
+        return await pending.Answer.Task;
+    }
+
+    /// <summary>Writes groups until <paramref name="mine"/> is answered, then hands what is left to a pool thread.</summary>
+    private async Task WriteUntilAnsweredAsync(Pending mine)
+    {
+        while (true)
+        {
+            var group = TakeGroup();
+            if (group is null) return;
+            await WriteAsync(group);
+            if (mine.Answer.Task.IsCompleted)
+            {
+                // Later arrivals should not wait for this caller to finish; it keeps its writer slot only while it writes.
+                if (TakeGroup() is { } next) _ = Task.Run(() => ContinueAsync(next));
+                return;
+            }
+        }
+    }
+
+    private async Task ContinueAsync(List<Pending> group)
+    {
+        for (var next = group; next is not null; next = TakeGroup()) await WriteAsync(next);
+    }
+
+    /// <summary>The oldest waiting appends within the limits, or null (and the writer slot given back) when none wait.</summary>
+    private List<Pending>? TakeGroup()
+    {
+        lock (gate)
+        {
+            if (queue.Count == 0)
+            {
+                writers--;
+                return null;
+            }
+            var group = new List<Pending> { queue.Dequeue() };
+            var bytes = group[0].Bytes;
+            while (queue.Count > 0 && group.Count < limits.MaxAppends && bytes + queue.Peek().Bytes <= limits.MaxBytes)
+            {
+                var next = queue.Dequeue();
+                bytes += next.Bytes;
+                group.Add(next);
+            }
+            return group;
+        }
+    }
+
+    private async Task WriteAsync(List<Pending> group)
+    {
+        try
+        {
+            var results = await writeGroup([.. group.Select(p => p.Request)], CancellationToken.None);
+            for (var i = 0; i < group.Count; i++) group[i].Answer.TrySetResult(results[i]);
+        }
+        catch (Exception e) when (group.Count > 1 && wroteNothing(e))
+        {
+            foreach (var pending in group) await WriteAsync([pending]);
+        }
+        catch (Exception e)
+        {
+            foreach (var pending in group) pending.Answer.TrySetException(e);
+        }
+    }
+
+    private sealed class Pending(AppendRequest request)
+    {
+        public AppendRequest Request { get; } = request;
+
+        public long Bytes { get; } = request.Streams.Sum(s => s.Events.Sum(e => (long)e.DataJson.Length + e.MetadataJson.Length))
+            + request.RequestLogEntries.Sum(r => (long)r.ReplyJson.Length);
+
+        // Answered callers resume on their own threads, not one after another on the writer's.
+        public TaskCompletionSource<AppendResult> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

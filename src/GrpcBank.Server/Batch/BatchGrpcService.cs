@@ -1,0 +1,207 @@
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using GrpcBank.Application.Commands;
+using GrpcBank.Contracts.Batch.V1;
+using GrpcBank.Domain.Payments;
+using GrpcBank.Server.Accounts;
+using GrpcBank.Server.Errors;
+using GrpcBank.Server.Hosting;
+using GrpcBank.Server.Payments;
+
+namespace GrpcBank.Server.Batch;
+
+/// <summary>
+/// bank.batch.v1.BatchService: many deposits, withdrawals and transfers in one request. Independent commands run as
+/// the single RPCs would, many at once, so the store's group commit writes them in shared transactions; an atomic batch
+/// is one decision and one append (<see cref="AtomicBatch"/>). The limits and error shapes are the proto's.
+/// </summary>
+public sealed class BatchGrpcService(Handlers handlers) : BatchService.BatchServiceBase
+{
+    public const int MaxCommands = 8_192;
+
+    /// <summary>Independent commands in flight at once: enough to fill the store's groups.</summary>
+    private const int Parallelism = 256;
+
+    // A command's fingerprint names its own RPC: sent alone or in a batch, it is the same request.
+    private const string DepositMethod = "/bank.accounts.v1.AccountService/DepositMoney";
+    private const string WithdrawMethod = "/bank.accounts.v1.AccountService/WithdrawMoney";
+    private const string TransferMethod = "/bank.payments.v1.PaymentService/TransferMoney";
+
+    public override async Task<ExecuteBatchResponse> ExecuteBatch(ExecuteBatchRequest request, ServerCallContext context)
+    {
+        Validate(request);
+        var results = request.Atomic ? await AtomicAsync(request, context) : await IndependentAsync(request, context);
+        return new ExecuteBatchResponse { Results = { results } };
+    }
+
+    private static void Validate(ExecuteBatchRequest request)
+    {
+        if (request.Commands.Count is 0 or > MaxCommands)
+            new FieldErrors().Add("commands", $"must hold 1 to {MaxCommands} commands (it holds {request.Commands.Count})").ThrowIfAny();
+        var errors = new FieldErrors();
+        var requestIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < request.Commands.Count; i++)
+        {
+            var command = request.Commands[i];
+            var prefix = Prefix(i, command);
+            switch (command.CommandCase)
+            {
+                case BatchCommand.CommandOneofCase.None:
+                    errors.Add($"commands[{i}].command", "must set one of deposit, withdraw, transfer");
+                    continue;
+                case BatchCommand.CommandOneofCase.Deposit when command.Deposit.HasExpectedVersion:
+                case BatchCommand.CommandOneofCase.Withdraw when command.Withdraw.HasExpectedVersion:
+                    errors.Add(prefix + "expected_version", "is not supported in a batch");
+                    break;
+            }
+            if (!request.Atomic) continue;
+            // All or nothing: a malformed command fails the request before anything is decided.
+            var error = Capture(() =>
+            {
+                switch (command.CommandCase)
+                {
+                    case BatchCommand.CommandOneofCase.Deposit: AccountGrpcService.Validate(command.Deposit, prefix); break;
+                    case BatchCommand.CommandOneofCase.Withdraw: AccountGrpcService.Validate(command.Withdraw, prefix); break;
+                    case BatchCommand.CommandOneofCase.Transfer: PaymentGrpcService.Validate(command.Transfer, prefix); break;
+                }
+            });
+            foreach (var violation in error?.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [])
+                errors.Add(violation.Field, violation.Description);
+            var requestId = RequestIdOf(command);
+            if (requestId.Length > 0 && !requestIds.Add(requestId))
+                errors.Add(prefix + "request_id", "is used by an earlier command of this atomic batch");
+        }
+        errors.ThrowIfAny();
+    }
+
+    private async Task<IReadOnlyList<BatchResult>> IndependentAsync(ExecuteBatchRequest request, ServerCallContext context)
+    {
+        var results = new BatchResult[request.Commands.Count];
+        var ct = context.CancellationToken;
+        await Parallel.ForEachAsync(Enumerable.Range(0, request.Commands.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (i, _) =>
+            {
+                var command = request.Commands[i];
+                var prefix = Prefix(i, command);
+                try
+                {
+                    results[i] = command.CommandCase switch
+                    {
+                        BatchCommand.CommandOneofCase.Deposit => new BatchResult
+                        {
+                            Deposit = await AccountGrpcService.Deposit(
+                                handlers, command.Deposit, CallContext.For(command.Deposit, context, DepositMethod), ct, prefix),
+                        },
+                        BatchCommand.CommandOneofCase.Withdraw => new BatchResult
+                        {
+                            Withdraw = await AccountGrpcService.Withdraw(
+                                handlers, command.Withdraw, CallContext.For(command.Withdraw, context, WithdrawMethod), ct, prefix),
+                        },
+                        _ => new BatchResult
+                        {
+                            Transfer = await PaymentGrpcService.Transfer(
+                                handlers, command.Transfer, CallContext.For(command.Transfer, context, TransferMethod), ct, prefix),
+                        },
+                    };
+                }
+                catch (RpcException e)
+                {
+                    results[i] = new BatchResult { Error = e.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail } };
+                }
+            });
+        return results;
+    }
+
+    private async Task<IReadOnlyList<BatchResult>> AtomicAsync(ExecuteBatchRequest request, ServerCallContext context)
+    {
+        var commands = request.Commands.Select(c => c.CommandCase switch
+        {
+            BatchCommand.CommandOneofCase.Deposit => new BatchItem.ToAccount(c.Deposit.AccountId,
+                AccountGrpcService.DepositCommand(c.Deposit), AccountReply.For(c.Deposit.AccountId), typeof(AccountReply),
+                CallContext.For(c.Deposit, context, DepositMethod)),
+            BatchCommand.CommandOneofCase.Withdraw => new BatchItem.ToAccount(c.Withdraw.AccountId,
+                AccountGrpcService.WithdrawCommand(c.Withdraw), AccountReply.For(c.Withdraw.AccountId), typeof(AccountReply),
+                CallContext.For(c.Withdraw, context, WithdrawMethod)),
+            _ => (BatchItem)TransferOf(c.Transfer, context),
+        }).ToList();
+
+        switch (await handlers.Batch.RunAsync(commands, context.CancellationToken))
+        {
+            case AtomicBatchOutcome.Accepted accepted:
+                return [.. request.Commands.Select((c, i) => c.CommandCase switch
+                {
+                    BatchCommand.CommandOneofCase.Deposit => new BatchResult
+                    {
+                        Deposit = AccountGrpcService.DepositResponse((AccountReply)accepted.Replies[i], accepted.Position),
+                    },
+                    BatchCommand.CommandOneofCase.Withdraw => new BatchResult
+                    {
+                        Withdraw = AccountGrpcService.WithdrawResponse((AccountReply)accepted.Replies[i], accepted.Position),
+                    },
+                    _ => new BatchResult { Transfer = PaymentGrpcService.TransferResponse((StreamReply)accepted.Replies[i], accepted.Position) },
+                })];
+            case AtomicBatchOutcome.Failed failed:
+                var error = Capture(() => ErrorMapper.AcceptedOrThrow(failed.Outcome))!;
+                throw AtIndex(error, failed.Index, Prefix(failed.Index, request.Commands[failed.Index]));
+            default:
+                throw new InvalidOperationException("unknown batch outcome");
+        }
+    }
+
+    private static BatchItem.Transfer TransferOf(Contracts.Payments.V1.TransferMoneyRequest transfer, ServerCallContext context)
+    {
+        var command = PaymentGrpcService.CommandOf(transfer);
+        return new(command, StreamReply.For<PaymentState>(command.PaymentId), typeof(StreamReply), CallContext.For(transfer, context, TransferMethod));
+    }
+
+    /// <summary>The failure of the command at <paramref name="index"/> as the whole call's: its message and details say which.</summary>
+    private static RpcException AtIndex(RpcException error, int index, string prefix)
+    {
+        var status = error.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)error.StatusCode, Message = error.Status.Detail };
+        status.Message = $"commands[{index}]: {status.Message}";
+        for (var d = 0; d < status.Details.Count; d++)
+        {
+            if (status.Details[d].TryUnpack<ErrorInfo>(out var info))
+            {
+                info.Metadata["index"] = index.ToString();
+                status.Details[d] = Any.Pack(info);
+            }
+            else if (status.Details[d].TryUnpack<BadRequest>(out var bad))
+            {
+                foreach (var violation in bad.FieldViolations) violation.Field = prefix + violation.Field;
+                status.Details[d] = Any.Pack(bad);
+            }
+        }
+        return status.ToRpcException();
+    }
+
+    private static RpcException? Capture(Action action)
+    {
+        try
+        {
+            action();
+            return null;
+        }
+        catch (RpcException e)
+        {
+            return e;
+        }
+    }
+
+    private static string Prefix(int index, BatchCommand command) => command.CommandCase switch
+    {
+        BatchCommand.CommandOneofCase.Deposit => $"commands[{index}].deposit.",
+        BatchCommand.CommandOneofCase.Withdraw => $"commands[{index}].withdraw.",
+        BatchCommand.CommandOneofCase.Transfer => $"commands[{index}].transfer.",
+        _ => $"commands[{index}].",
+    };
+
+    private static string RequestIdOf(BatchCommand command) => command.CommandCase switch
+    {
+        BatchCommand.CommandOneofCase.Deposit => command.Deposit.RequestId,
+        BatchCommand.CommandOneofCase.Withdraw => command.Withdraw.RequestId,
+        BatchCommand.CommandOneofCase.Transfer => command.Transfer.RequestId,
+        _ => "",
+    };
+}

@@ -1,0 +1,89 @@
+using GrpcBank.Application.EventStore;
+
+namespace GrpcBank.Application.Tests.EventStore;
+
+/// <summary>How appends are gathered into groups: a lone caller at once, later arrivals together, failures kept to their owners.</summary>
+public sealed class GroupCommitSpecs
+{
+    private static AppendRequest Append(string stream, int bytes = 10) =>
+        new(stream, 0, [new EventData(Guid.NewGuid(), "t", new string('x', bytes), "{}")], null, DateTimeOffset.UnixEpoch);
+
+    private static AppendResult Written(AppendRequest r) => new AppendResult.Appended([new StreamVersion(r.Streams[0].StreamId, 1)], 1);
+
+    /// <summary>A group writer that records each group and holds it until released.</summary>
+    private sealed class Writer
+    {
+        public List<IReadOnlyList<string>> Groups { get; } = [];
+
+        public TaskCompletionSource Release { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<IReadOnlyList<AppendResult>> WriteAsync(IReadOnlyList<AppendRequest> group, CancellationToken ct)
+        {
+            lock (Groups) Groups.Add([.. group.Select(r => r.Streams[0].StreamId)]);
+            await Release.Task;
+            if (group.Any(r => r.Streams[0].StreamId == "bad")) throw new InvalidDataException("refused");
+            return [.. group.Select(Written)];
+        }
+    }
+
+    [Fact]
+    public async Task ALoneCaller_WritesItsOwnGroupAtOnce()
+    {
+        var writer = new Writer();
+        writer.Release.SetResult();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default);
+
+        var result = await commit.AppendAsync(Append("a"), CancellationToken.None);
+
+        Assert.IsType<AppendResult.Appended>(result);
+        Assert.Equal([["a"]], writer.Groups);
+    }
+
+    [Fact]
+    public async Task AppendsArrivingWhileAGroupIsWritten_GoTogetherInTheNext_WithinTheLimits()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, new GroupCommitLimits(MaxAppends: 3, MaxBytes: 1_000));
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        var later = Enumerable.Range(1, 5).Select(i => commit.AppendAsync(Append($"s{i}", i == 5 ? 2_000 : 10), CancellationToken.None)).ToList();
+
+        writer.Release.SetResult();
+        await Task.WhenAll([first, .. later]);
+
+        // At most three appends a group; the one larger than the byte limit goes alone.
+        Assert.Equal([["first"], ["s1", "s2", "s3"], ["s4"], ["s5"]], writer.Groups);
+        Assert.All(later, t => Assert.IsType<AppendResult.Appended>(t.Result));
+    }
+
+    [Fact]
+    public async Task AGroupTheDatabaseRefused_IsWrittenAgainOneByOne_SoOnlyTheBadAppendsCallerFails()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, e => e is InvalidDataException, GroupCommitLimits.Default);
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        var later = new[] { "a", "bad", "b" }.Select(s => commit.AppendAsync(Append(s), CancellationToken.None)).ToList();
+
+        writer.Release.SetResult();
+        await first;
+
+        Assert.IsType<AppendResult.Appended>(await later[0]);
+        await Assert.ThrowsAsync<InvalidDataException>(() => later[1]);
+        Assert.IsType<AppendResult.Appended>(await later[2]);
+        Assert.Equal([["first"], ["a", "bad", "b"], ["a"], ["bad"], ["b"]], writer.Groups);
+    }
+
+    [Fact]
+    public async Task AFailureWithAnUnknownOutcome_FailsEveryAppendOfTheGroup_WithoutWritingAgain()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => false, GroupCommitLimits.Default);
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        var later = new[] { "a", "bad" }.Select(s => commit.AppendAsync(Append(s), CancellationToken.None)).ToList();
+
+        writer.Release.SetResult();
+        await first;
+
+        foreach (var append in later) await Assert.ThrowsAsync<InvalidDataException>(() => append);
+        Assert.Equal([["first"], ["a", "bad"]], writer.Groups);
+    }
+}

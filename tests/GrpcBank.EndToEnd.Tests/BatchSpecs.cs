@@ -1,0 +1,123 @@
+using Google.Rpc;
+using Grpc.Core;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Batch.V1;
+using GrpcBank.Contracts.Payments.V1;
+using static GrpcBank.EndToEnd.Tests.Rpc;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>bank.batch.v1.BatchService/ExecuteBatch end to end: independent and atomic batches, retries, limits. Runs on each store.</summary>
+public abstract class BatchSpecs : BankSpecs
+{
+    private BatchService.BatchServiceClient Batches => new(Host.Channel);
+
+    private static BatchCommand Deposit(string account, long amount, string requestId = "") =>
+        new() { Deposit = new DepositMoneyRequest { AccountId = account, AmountMinor = amount, CurrencyCode = "EUR", RequestId = requestId } };
+
+    private static BatchCommand Withdraw(string account, long amount, string requestId = "") =>
+        new() { Withdraw = new WithdrawMoneyRequest { AccountId = account, AmountMinor = amount, CurrencyCode = "EUR", RequestId = requestId } };
+
+    private static BatchCommand Transfer(string from, string to, long amount, string requestId = "") =>
+        new() { Transfer = new TransferMoneyRequest { FromAccountId = from, ToAccountId = to, AmountMinor = amount, CurrencyCode = "EUR", RequestId = requestId } };
+
+    private async Task<IReadOnlyList<BatchResult>> RunAsync(bool atomic, params BatchCommand[] commands) =>
+        (await Batches.ExecuteBatchAsync(new ExecuteBatchRequest { Atomic = atomic, Commands = { commands } })).Results;
+
+    private Task<long> HeadAsync() => Host.Get<IEventStore>().HeadPositionAsync(CancellationToken.None);
+
+    private async Task<long> BalanceAsync(string account) => (await Bank.AccountAsync(account, await HeadAsync())).BalanceMinor;
+
+    [Fact]
+    public async Task AnIndependentBatch_AnswersEachCommand_AndAFailingOneAmongGoodOnesFailsAlone()
+    {
+        var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());
+
+        var results = await RunAsync(false,
+            Deposit(a, 100), Withdraw(b, 5_000), Transfer(a, b, 300), Deposit("nobody", 1), Deposit(a, 0));
+
+        Assert.Equal(BatchResult.ResultOneofCase.Deposit, results[0].ResultCase);
+        Assert.Equal((Code.FailedPrecondition, "INSUFFICIENT_FUNDS"), ((Code)results[1].Error.Code, results[1].Error.GetDetail<ErrorInfo>().Reason));
+        Assert.Equal(BatchResult.ResultOneofCase.Transfer, results[2].ResultCase);
+        Assert.Equal(Code.NotFound, (Code)results[3].Error.Code);
+        Assert.Equal(Code.InvalidArgument, (Code)results[4].Error.Code);
+        Assert.Equal("commands[4].deposit.amount_minor", Assert.Single(results[4].Error.GetDetail<BadRequest>().FieldViolations).Field);
+        Assert.Equal((800L, 300L), (await BalanceAsync(a), await BalanceAsync(b)));
+    }
+
+    [Fact]
+    public async Task AnAtomicBatch_DecidesInOrder_AndWritesEverythingInOneCommit()
+    {
+        var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());
+
+        // The withdrawal from b is covered only by the transfer before it in the same batch.
+        var results = await RunAsync(true, Deposit(a, 100), Transfer(a, b, 500), Withdraw(b, 400));
+
+        Assert.Equal((1_100L, 100L), (results[0].Deposit.BalanceMinor, results[2].Withdraw.BalanceMinor));
+        Assert.Single(new[] { results[0].Deposit.Position, results[1].Transfer.Position, results[2].Withdraw.Position }.Distinct());
+        Assert.Equal(await HeadAsync(), results[2].Withdraw.Position);
+        Assert.Equal((600L, 100L), (await BalanceAsync(a), await BalanceAsync(b)));
+    }
+
+    [Fact]
+    public async Task AnAtomicBatchWithAFailingCommand_WritesNothing_AndTheFailureNamesItsIndex()
+    {
+        var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());
+        var head = await HeadAsync();
+
+        var info = await Rejected("INSUFFICIENT_FUNDS", () => RunAsync(true,
+            Deposit(a, 100, Rpc.NewId()), Transfer(a, b, 500), Withdraw(b, 400), Transfer(b, a, 200)));
+
+        Assert.Equal("3", info.Metadata["index"]);
+        Assert.Equal(head, await HeadAsync());
+        Assert.Equal((1_000L, 0L), (await BalanceAsync(a), await BalanceAsync(b)));
+        var e = await Fails(StatusCode.NotFound, () => RunAsync(true, Deposit(a, 1), Deposit("nobody", 1)));
+        Assert.StartsWith("commands[1]: ", e.Status.Detail);
+        Assert.Equal(head, await HeadAsync());
+    }
+
+    [Fact]
+    public async Task ABatchSentAgainWithItsRequestIds_GetsItsFirstAnswers_AndWritesNothingMore()
+    {
+        var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());
+        foreach (var atomic in new[] { true, false })
+        {
+            BatchCommand[] commands = [Deposit(a, 100, Rpc.NewId()), Transfer(a, b, 250, Rpc.NewId()), Withdraw(b, 50, Rpc.NewId())];
+            var first = await RunAsync(atomic, commands);
+            var head = await HeadAsync();
+
+            var again = await RunAsync(atomic, commands);
+
+            Assert.Equal(first, again);
+            Assert.Equal(head, await HeadAsync());
+            // A command of the batch sent alone with its request id is the same request: it gets the same answer.
+            var alone = await Bank.Accounts.DepositMoneyAsync(commands[0].Deposit);
+            Assert.Equal(first[0].Deposit, alone);
+        }
+        Assert.Equal((1_000L + 2 * (100 - 250), 2L * (250 - 50)), (await BalanceAsync(a), await BalanceAsync(b)));
+    }
+
+    [Fact]
+    public async Task TheLimitsOfABatch_AreInvalidArgumentsNamingTheField()
+    {
+        var a = await Bank.OpenAsync(deposit: 1_000);
+        var head = await HeadAsync();
+
+        await Invalid(() => RunAsync(false), "commands");
+        await Invalid(() => RunAsync(false, [.. Enumerable.Range(0, 8_193).Select(_ => Deposit(a, 1))]), "commands");
+        await Invalid(() => RunAsync(false, Deposit(a, 1), new BatchCommand()), "commands[1].command");
+        var versioned = Deposit(a, 1);
+        versioned.Deposit.ExpectedVersion = 2;
+        await Invalid(() => RunAsync(false, versioned), "commands[0].deposit.expected_version");
+        await Invalid(() => RunAsync(true, Deposit(a, 1), Deposit(a, 0), Transfer(a, a, 1)),
+            "commands[1].deposit.amount_minor", "commands[2].transfer.to_account_id");
+        await Invalid(() => RunAsync(true, Deposit(a, 1, "same"), Withdraw(a, 1, "same")), "commands[1].withdraw.request_id");
+        Assert.Equal(head, await HeadAsync());
+
+        // The largest batch is accepted.
+        var results = await RunAsync(false, [.. Enumerable.Range(0, 8_192).Select(_ => Deposit(a, 1))]);
+        Assert.All(results, r => Assert.Equal(BatchResult.ResultOneofCase.Deposit, r.ResultCase));
+        Assert.Equal(1_000L + 8_192, await BalanceAsync(a));
+    }
+}
