@@ -18,6 +18,12 @@ public sealed record RabbitMqBusOptions(Uri Url)
     /// <summary>How long opening a connection may take: a broker that does not answer is an outage, retried later.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often the bus tries an unavailable broker again itself, before it reports the failure to the relay.</summary>
+    public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long the bus keeps trying itself; beyond, the relay backs it off and shows it failing.</summary>
+    public TimeSpan RetryFor { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The broker's address without credentials, for logs and errors.</summary>
     public string Broker => $"{Url.Host}:{(Url.IsDefaultPort ? 5672 : Url.Port)}{Url.AbsolutePath}";
 }

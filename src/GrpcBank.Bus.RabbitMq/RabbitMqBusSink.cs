@@ -25,28 +25,41 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
 
     public string Name => SinkName;
 
-    public async Task StartAsync(CancellationToken ct)
-    {
-        await gate.WaitAsync(ct);
-        try
-        {
-            await publisher.OpenAsync(ct);
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
+    public Task StartAsync(CancellationToken ct) => WhileReachableAsync(() => publisher.OpenAsync(ct), ct);
 
     public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
         if (events.Count == 0) return;
         // Every message is made before any is sent: a poison event fails the batch before it reaches the broker.
         var messages = events.Select(ToMessage).ToList();
+        await WhileReachableAsync(() => publisher.PublishAsync(messages, ct), ct);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> alone on the channel, trying again every <see cref="RabbitMqBusOptions.RetryInterval"/>
+    /// while the broker is unavailable, for up to <see cref="RabbitMqBusOptions.RetryFor"/>; then the failure goes to the
+    /// relay, which backs this consumer off (doubling, up to 30 s) and shows it failing. Retrying here first means a
+    /// broker restart costs seconds, not the relay's longest back-off, and only an outage that lasts is reported.
+    /// </summary>
+    private async Task WhileReachableAsync(Func<Task> work, CancellationToken ct)
+    {
         await gate.WaitAsync(ct);
         try
         {
-            await publisher.PublishAsync(messages, ct);
+            var until = DateTime.UtcNow + options.RetryFor;
+            while (true)
+            {
+                try
+                {
+                    await work();
+                    return;
+                }
+                catch (BusUnavailableException e) when (DateTime.UtcNow + options.RetryInterval < until)
+                {
+                    logger.LogWarning("Event bus: {Error}; trying again in {Interval}", e.Message, options.RetryInterval);
+                    await Task.Delay(options.RetryInterval, ct);
+                }
+            }
         }
         finally
         {
