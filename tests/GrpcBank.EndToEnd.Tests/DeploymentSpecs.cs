@@ -90,6 +90,7 @@ public sealed class DeploymentSpecs
 
         Assert.Contains("ConnectionStrings__Postgres:", compose);
         Assert.Contains("Elasticsearch__Url: http://elasticsearch:9200", compose);
+        Assert.Contains("Bus__RabbitMq__Url: amqp://grpcbank:grpcbank@rabbitmq:5672/", compose);
         Assert.Contains("Auth__ApiKeys__0__Key:", compose);
         Assert.Contains("condition: service_healthy", compose);
     }

@@ -147,7 +147,9 @@ public sealed class ServerProcess : IAsyncDisposable
     public TimeSpan CpuTime { get { process.Refresh(); return process.TotalProcessorTime; } }
 
     /// <param name="postgres">null: embedded mode (SQLite under <paramref name="dataDirectory"/>).</param>
-    public static async Task<ServerProcess> StartAsync(string serverDll, string dataDirectory, string? postgres, bool relay = true)
+    /// <param name="environment">More settings, as environment variables (e.g. <c>Bus__RabbitMq__Url</c>).</param>
+    public static async Task<ServerProcess> StartAsync(
+        string serverDll, string dataDirectory, string? postgres, bool relay = true, IReadOnlyDictionary<string, string>? environment = null)
     {
         var port = Shell.FreePort();
         var address = $"http://127.0.0.1:{port}";
@@ -165,6 +167,7 @@ public sealed class ServerProcess : IAsyncDisposable
         psi.Environment["Kestrel__EndpointDefaults__Protocols"] = "Http2";
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         var spawned = DateTime.UtcNow;
         var p = Process.Start(psi)!;
         var server = new ServerProcess(p, address, spawned);

@@ -47,6 +47,15 @@ public sealed class Run(string root, RunSettings s)
         return results;
     }
 
+    /// <summary>Only the event bus section (embedded mode and a throwaway RabbitMQ node).</summary>
+    public async Task<BusResult> BusOnlyAsync(bool quick)
+    {
+        Step("building the server (Release)");
+        await Shell.RunAsync("dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", Path.Combine(root, "src/GrpcBank.Server/GrpcBank.Server.csproj")]);
+        Step("event bus, embedded mode");
+        return await BusBench.RunAsync(Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll"), quick);
+    }
+
     public async Task<Report> ExecuteAsync()
     {
         Step("building the server (Release)");

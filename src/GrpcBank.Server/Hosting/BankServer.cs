@@ -60,6 +60,7 @@ public static class BankServer
         services.AddSingleton<ReadSideRebuild>();
         services.AddSingleton<RejectionReason>(ErrorMapper.Reason);
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
+        services.AddEventBus(builder.Configuration);
         services.AddSingleton<OutboxRelay>();
         services.AddSingleton<SubscriptionSlots>();
         services.AddSingleton<LiveEvents>();

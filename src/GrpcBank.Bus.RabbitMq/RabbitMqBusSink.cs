@@ -1,0 +1,87 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+
+namespace GrpcBank.Bus.RabbitMq;
+
+/// <summary>
+/// The event bus: one more relay consumer, with its own checkpoint, that publishes every event to a durable topic
+/// exchange as a CloudEvent (<see cref="CloudEventMapping"/>), routed by its storage name, persistent. The relay moves
+/// the checkpoint only after this returns, and this returns only once the broker has confirmed the whole batch — so
+/// nothing is lost, and a failure republishes the batch (at-least-once: consumers drop duplicates by the CloudEvents
+/// id). A broker that is down fails this consumer alone: the relay backs it off and keeps feeding the others, and it
+/// catches up from its checkpoint when the broker returns. An event whose payload is not JSON is a poison event:
+/// dead-lettered for this consumer, listed and retryable like any other.
+/// </summary>
+public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMqBusSink> logger) : IEventSink, IAsyncDisposable
+{
+    public const string SinkName = "event-bus";
+
+    private readonly ConfirmingPublisher publisher = new(options, logger);
+
+    /// <summary>One batch at a time: the relay's and a dead-letter retry's publishes must not interleave on the channel.</summary>
+    private readonly SemaphoreSlim gate = new(1, 1);
+
+    public string Name => SinkName;
+
+    public Task StartAsync(CancellationToken ct) => WhileReachableAsync(() => publisher.OpenAsync(ct), ct);
+
+    public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+    {
+        if (events.Count == 0) return;
+        // Every message is made before any is sent: a poison event fails the batch before it reaches the broker.
+        var messages = events.Select(ToMessage).ToList();
+        await WhileReachableAsync(() => publisher.PublishAsync(messages, ct), ct);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> alone on the channel, trying again every <see cref="RabbitMqBusOptions.RetryInterval"/>
+    /// while the broker is unavailable, for up to <see cref="RabbitMqBusOptions.RetryFor"/>; then the failure goes to the
+    /// relay, which backs this consumer off (doubling, up to 30 s) and shows it failing. Retrying here first means a
+    /// broker restart costs seconds, not the relay's longest back-off, and only an outage that lasts is reported.
+    /// </summary>
+    private async Task WhileReachableAsync(Func<Task> work, CancellationToken ct)
+    {
+        await gate.WaitAsync(ct);
+        try
+        {
+            var until = DateTime.UtcNow + options.RetryFor;
+            while (true)
+            {
+                try
+                {
+                    await work();
+                    return;
+                }
+                catch (BusUnavailableException e) when (DateTime.UtcNow + options.RetryInterval < until)
+                {
+                    logger.LogWarning("Event bus: {Error}; trying again in {Interval}", e.Message, options.RetryInterval);
+                    await Task.Delay(options.RetryInterval, ct);
+                }
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private OutgoingMessage ToMessage(RecordedEvent e)
+    {
+        var body = CloudEventMapping.Encode(CloudEventMapping.ToCloudEvent(e, options.Source), out var contentType);
+        var properties = new BasicProperties
+        {
+            Persistent = true,
+            ContentType = contentType,
+            // The CloudEvent's id and type again, for tools that read AMQP properties only (RabbitMQ's UI, shovels).
+            MessageId = e.EventId.ToString(),
+            Type = e.EventType,
+            AppId = options.Source.ToString(),
+            Timestamp = new AmqpTimestamp(e.RecordedAt.ToUnixTimeSeconds()),
+        };
+        return new OutgoingMessage(e.EventType, properties, body);
+    }
+
+    public async ValueTask DisposeAsync() => await publisher.DisposeAsync();
+}

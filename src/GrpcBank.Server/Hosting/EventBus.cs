@@ -1,0 +1,30 @@
+using GrpcBank.Application.Relay;
+using GrpcBank.Bus.RabbitMq;
+
+namespace GrpcBank.Server.Hosting;
+
+/// <summary>
+/// The event bus, on only when <c>Bus:RabbitMq:Url</c> is set (the embedded default needs no broker): one more relay
+/// consumer. The broker is not contacted here — a server whose broker is down still starts and serves; the bus
+/// connects, and catches up, when it can.
+/// </summary>
+public static class EventBus
+{
+    public static void AddEventBus(this IServiceCollection services, IConfiguration configuration)
+    {
+        if (configuration["Bus:RabbitMq:Url"] is not { Length: > 0 } url) return;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps"))
+            throw new StartupRefusedException($"Bus:RabbitMq:Url must be an amqp:// or amqps:// URL (amqp://user:password@host:5672/vhost), not '{url}'");
+        var source = configuration["Bus:Source"] is { Length: > 0 } s ? s : RabbitMqBusOptions.DefaultSource;
+        if (!Uri.TryCreate(source, UriKind.RelativeOrAbsolute, out var sourceUri))
+            throw new StartupRefusedException($"Bus:Source must be a URI reference (e.g. 'grpcbank' or 'urn:bank:eu-1'), not '{source}'");
+        var options = new RabbitMqBusOptions(uri)
+        {
+            Exchange = configuration["Bus:RabbitMq:Exchange"] is { Length: > 0 } exchange ? exchange : RabbitMqBusOptions.DefaultExchange,
+            Source = sourceUri,
+        };
+        services.AddSingleton(options);
+        services.AddSingleton<RabbitMqBusSink>();
+        services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<RabbitMqBusSink>());
+    }
+}

@@ -1,0 +1,87 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.ReadSide;
+using GrpcBank.Application.Relay;
+using GrpcBank.Bus.RabbitMq;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Admin.V1;
+using GrpcBank.Contracts.Query.V1;
+
+namespace GrpcBank.Bus.Tests;
+
+/// <summary>The bus when its broker goes away: each spec has a RabbitMQ node of its own to stop and start.</summary>
+public sealed class BrokerOutageSpecs
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(180);
+
+    [Fact]
+    public async Task ABrokerRestartedUnderLoad_LosesNoEvent_AndEachStreamStaysInOrder_DuplicatesAllowedAndCounted()
+    {
+        await using var node = await RabbitMqNode.CreateAsync();
+        var exchange = RabbitMqBroker.NewExchange();
+        await using var queue = await BusQueue.DeclareAsync(node.Url, exchange);
+        await using var host = await BankHost.StartEmbeddedAsync(("Bus:RabbitMq:Url", node.Url), ("Bus:RabbitMq:Exchange", exchange));
+        var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 6);
+        var bus = host.Get<RelayProgress>().For(RabbitMqBusSink.SinkName);
+
+        using var stop = new CancellationTokenSource();
+        var load = MixedWorkload.RunAsync(host.Channel, ids, writers: 4, rounds: int.MaxValue, stop.Token);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var publishedBefore = bus.DeliveredEvents;
+        await node.StopAsync();
+        // The bus notices (its publishes fail), while commands go on being answered.
+        await Eventually.Async(() => Task.FromResult(bus.LastError));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await node.StartAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        stop.Cancel();
+        await load; // throws if any command failed for a reason other than a business refusal
+
+        await queue.StartAsync();
+        var (stored, received) = await Delivery.EverythingAsync(host.Get<IEventStore>(), queue, Patience);
+
+        var duplicates = received.Count - received.Select(r => r.Id).Distinct().Count();
+        TestContext.Current.SendDiagnosticMessage(
+            $"{stored.Count} events stored, {received.Count} messages received, {duplicates} duplicates; {publishedBefore} published before the stop");
+        Assert.True(publishedBefore > 0, "the bus was publishing when the broker stopped");
+        Assert.Equal(stored.Select(e => e.EventId).Order(), received.Select(r => r.Id).Distinct().Order());
+        Assert.Null(Delivery.FirstStreamOutOfOrder(received));
+    }
+
+    [Fact]
+    public async Task WithTheBrokerDownAtStartUp_TheServerStartsAndServes_AndTheBusCatchesUpWhenTheBrokerComes()
+    {
+        // The queue must exist before the bank publishes (an exchange drops what no queue is bound to): declare it on a
+        // first run of the node, then stop the node before the server starts.
+        await using var node = await RabbitMqNode.CreateAsync();
+        var exchange = RabbitMqBroker.NewExchange();
+        await using var queue = await BusQueue.DeclareAsync(node.Url, exchange);
+        await node.StopAsync();
+
+        await using var host = await BankHost.StartEmbeddedAsync(("Bus:RabbitMq:Url", node.Url), ("Bus:RabbitMq:Exchange", exchange));
+        var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 4);
+        await MixedWorkload.RunAsync(host.Channel, ids, writers: 4, rounds: 20);
+        var deposit = await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = ids[0], AmountMinor = 1, CurrencyCode = "EUR" });
+        // Reads follow writes as ever: the read side does not wait for the bus.
+        var account = await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = ids[0], MinPosition = deposit.Position },
+            deadline: DateTime.UtcNow.AddSeconds(30));
+        Assert.Equal(deposit.BalanceMinor, account.Account.BalanceMinor);
+        var admin = new ProjectionService.ProjectionServiceClient(host.Channel);
+        var down = await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.SingleOrDefault(p => p.Name == RabbitMqBusSink.SinkName)
+                is { State: ProjectionState.Failing, LagEvents: > 0 } bus ? bus : null);
+        Assert.Contains("RabbitMQ", down.LastError);
+        var readSide = (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.Single(p => p.Name == ReadStoreSink.SinkName);
+        Assert.Equal(ProjectionState.Running, readSide.State);
+
+        await node.StartAsync();
+        await queue.StartAsync();
+        var (stored, received) = await Delivery.EverythingAsync(host.Get<IEventStore>(), queue, Patience);
+
+        Assert.Equal(stored.Select(e => e.EventId).Order(), received.Select(r => r.Id).Order());
+        Assert.Null(Delivery.FirstStreamOutOfOrder(received));
+        var caughtUp = await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.SingleOrDefault(p => p.Name == RabbitMqBusSink.SinkName)
+                is { State: ProjectionState.Running, LagEvents: 0 } bus ? bus : null);
+        Assert.Equal("", caughtUp.LastError);
+    }
+}

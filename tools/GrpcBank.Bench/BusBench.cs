@@ -1,0 +1,149 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Admin.V1;
+using GrpcBank.Testing;
+using HdrHistogram;
+using RabbitMQ.Client;
+
+namespace GrpcBank.Bench;
+
+/// <summary>
+/// The event bus against the relay's other consumer, on one embedded server and a throwaway RabbitMQ node: (1) a
+/// backlog written with the relay off, then drained by the read side and the bus at once, each from its own
+/// checkpoint — events/s of each; (2) the delay from a deposit's reply to a consumer's receipt of its CloudEvent, at a
+/// steady open-loop rate, p50/p99.
+/// </summary>
+public sealed record BusResult(long Backlog, double ReadSidePerSecond, double BusPerSecond, long Queued, double Rate, long Samples, double P50Ms, double P99Ms, double MaxMs)
+{
+    private static string F(double v, int decimals = 0) => double.IsNaN(v) ? "–" : v.ToString("N" + decimals, CultureInfo.InvariantCulture);
+
+    public double Ratio => BusPerSecond / ReadSidePerSecond;
+
+    public void WriteSection(StringBuilder o)
+    {
+        o.Append("### Event bus (RabbitMQ), embedded mode\n\n");
+        o.Append($"A backlog of {Backlog:N0} deposits appended to the stopped server's event store, then drained by the read side and the bus together ");
+        o.Append("(each from its own checkpoint; the bus publishes persistent CloudEvents and waits for the broker's confirms before its checkpoint moves); ");
+        o.Append($"{Queued:N0} messages reached a durable queue bound to `#`.\n\n");
+        o.Append("| measure | value | target | |\n|---|---|---|---|\n");
+        o.Append($"| published events/s ÷ read-side events/s, draining the same backlog | {F(BusPerSecond)} ÷ {F(ReadSidePerSecond)} = **{F(Ratio, 2)}** | ≥ 0.95 (keeps up with the relay, within the 50 ms polling) | {(Ratio >= 0.95 ? "**met**" : "**missed**")} |\n");
+        o.Append($"| deposit reply → consumer receipt, {F(Rate)} deposits/s for {Samples:N0} deposits | p50 **{F(P50Ms, 1)} ms**, p99 **{F(P99Ms, 1)} ms** (max {F(MaxMs, 1)}) | — | |\n\n");
+    }
+}
+
+public static class BusBench
+{
+    private const string Exchange = "grpcbank.events";
+
+    public static async Task<BusResult> RunAsync(string serverDll, bool quick)
+    {
+        await using var node = await RabbitMqNode.CreateAsync();
+        var backlogQueue = await DeclareQueueAsync(node.Url, "bench-all", "#");
+        var depositQueue = await DeclareQueueAsync(node.Url, "bench-deposits", "accounts.MoneyDeposited.#");
+        var environment = new Dictionary<string, string> { ["Bus__RabbitMq__Url"] = node.Url, ["Bus__RabbitMq__Exchange"] = Exchange };
+        var data = Directory.CreateTempSubdirectory("grpcbank-bench-bus-").FullName;
+        var ids = Enumerable.Range(0, 100).Select(i => $"bus-{i:D3}").ToList();
+
+        // (1) The accounts, through the server (so the read side is not empty and is not rebuilt at the next start); then
+        // the backlog, appended straight to the stopped server's event store (events, outbox rows), as fast as SQLite takes it.
+        await using (var writer = await ServerProcess.StartAsync(serverDll, data, null, relay: true, environment))
+        {
+            var accounts = new AccountService.AccountServiceClient(writer.Channel);
+            foreach (var id in ids) await accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = id, CurrencyCode = "EUR" });
+            var admin = new ProjectionService.ProjectionServiceClient(writer.Channel);
+            while ((await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.Any(p => p.LagEvents > 0)) await Task.Delay(50);
+        }
+        var backlog = (long)(quick ? 20_000 : 100_000);
+        using (var store = new GrpcBank.Sqlite.SqliteEventStore(Path.Combine(data, "events.db")))
+        {
+            var perAppend = (int)(backlog / ids.Count);
+            foreach (var id in ids)
+                await store.AppendAsync(new GrpcBank.Application.EventStore.AppendRequest($"account-{id}", 1,
+                    [.. Enumerable.Range(0, perAppend).Select(i => new GrpcBank.Application.EventStore.EventData(Guid.CreateVersion7(), "accounts.MoneyDeposited.v1",
+                        $$"""{"accountId":"{{id}}","amountMinor":100,"currencyCode":"EUR","reference":"backlog {{i}}"}""", "{}"))],
+                    null, DateTimeOffset.UtcNow), CancellationToken.None);
+        }
+        Console.WriteLine($"  backlog: {backlog:N0} events appended with the server stopped");
+
+        // Both consumers drain it from the same start; each one's time until its position reaches the head.
+        double readSideSeconds, busSeconds;
+        await using (var server = await ServerProcess.StartAsync(serverDll, data, null, relay: true, environment))
+        {
+            // The relay starts with the host, before the health check answers: timed from "healthy", the rates are upper bounds.
+            var healthy = DateTime.UtcNow;
+            var admin = new ProjectionService.ProjectionServiceClient(server.Channel);
+            var done = new Dictionary<string, double>();
+            while (done.Count < 2)
+            {
+                var status = await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest());
+                foreach (var p in status.Projections.Where(p => p.Name is "read-side" or "event-bus" && p.LagEvents == 0 && !done.ContainsKey(p.Name)))
+                    done[p.Name] = (DateTime.UtcNow - healthy).TotalSeconds;
+                if ((DateTime.UtcNow - server.SpawnedAt).TotalMinutes > 10) throw new TimeoutException($"the backlog was not drained: {status}");
+                await Task.Delay(50);
+            }
+            (readSideSeconds, busSeconds) = (done["read-side"], done["event-bus"]);
+            Console.WriteLine($"  drained: read side {readSideSeconds:N2} s, bus {busSeconds:N2} s (from the first healthy check)");
+
+            // (2) Reply → receipt, at a steady rate well below saturation.
+            var rate = quick ? 100.0 : 200.0;
+            var replies = new ConcurrentDictionary<long, long>();
+            var receipts = new ConcurrentDictionary<long, long>();
+            await using var consumer = await ConsumeAsync(node.Url, depositQueue, receipts);
+            var accounts = new AccountService.AccountServiceClient(server.Channel);
+            var load = await Load.OpenAsync("bus delay", rate, TimeSpan.FromSeconds(quick ? 10 : 30), rng => async () =>
+            {
+                var reply = await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = ids[rng.Next(ids.Count)], AmountMinor = 1, CurrencyCode = "EUR" });
+                replies[reply.Position] = Stopwatch.GetTimestamp();
+                return Outcome.Ok;
+            });
+            var waited = Stopwatch.StartNew();
+            while (replies.Keys.Any(p => !receipts.ContainsKey(p)) && waited.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(100);
+            var delays = new LongHistogram(60_000_000L, 3);
+            foreach (var (position, replied) in replies)
+                if (receipts.TryGetValue(position, out var received))
+                    delays.RecordValue(Math.Max(1, (received - replied) * 1_000_000 / Stopwatch.Frequency)); // a receipt before the reply counts as 1 µs
+            var queued = await MessageCountAsync(node.Url, backlogQueue);
+            return new BusResult(backlog, backlog / readSideSeconds, backlog / busSeconds, queued, rate, delays.TotalCount,
+                delays.GetValueAtPercentile(50) / 1000.0, delays.GetValueAtPercentile(99) / 1000.0, delays.GetMaxValue() / 1000.0);
+        }
+    }
+
+    private static async Task<string> DeclareQueueAsync(string url, string queue, string bindingKey)
+    {
+        await using var connection = await new ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.ExchangeDeclareAsync(Exchange, ExchangeType.Topic, durable: true, autoDelete: false);
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
+        await channel.QueueBindAsync(queue, Exchange, bindingKey);
+        return queue;
+    }
+
+    private static async Task<long> MessageCountAsync(string url, string queue)
+    {
+        await using var connection = await new ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync(queue)).MessageCount;
+    }
+
+    /// <summary>A consumer outside the bank: records when each deposit's CloudEvent arrives, by its position.</summary>
+    private static async Task<IConnection> ConsumeAsync(string url, string queue, ConcurrentDictionary<long, long> receipts)
+    {
+        var connection = await new ConnectionFactory { Uri = new Uri(url) }.CreateConnectionAsync();
+        var channel = await connection.CreateChannelAsync();
+        await channel.QueuePurgeAsync(queue); // the backlog's deposits are not part of the delay
+        var consumer = new RabbitMQ.Client.Events.AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            var at = Stopwatch.GetTimestamp();
+            using var cloudEvent = JsonDocument.Parse(delivery.Body);
+            receipts.TryAdd(long.Parse(cloudEvent.RootElement.GetProperty("position").GetString()!, CultureInfo.InvariantCulture), at);
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(queue, autoAck: true, consumer);
+        return connection;
+    }
+}
