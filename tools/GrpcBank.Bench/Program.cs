@@ -4,6 +4,7 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- [--quick] [--out FILE]   end-to-end run, writes BENCHMARKS.md
 // dotnet run -c Release --project tools/GrpcBank.Bench -- micro [BenchmarkDotNet args]   micro-benchmarks
 // dotnet run -c Release --project tools/GrpcBank.Bench -- transfers [--quick]   only transfers vs deposits and the snapshot property
+// dotnet run -c Release --project tools/GrpcBank.Bench -- readside [--quick]   only the read side: replay, steady relay, freshness under load, cold command
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -18,6 +19,14 @@ if (args.Length > 0 && args[0] == "transfers")
     var results = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).TransfersOnlyAsync();
     foreach (var r in results) r.WriteRows(Console.WriteLine);
     return results.SelectMany(r => r.Failures).Any() ? 1 : 0;
+}
+
+if (args.Length > 0 && args[0] == "readside")
+{
+    // Only the read side's figures (replay, steady relay, freshness under load, cold first command), printed.
+    var readSide = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).ReadSideOnlyAsync();
+    readSide.WriteReadSideRows(Console.WriteLine);
+    return 0;
 }
 
 var outIndex = Array.IndexOf(args, "--out");
