@@ -59,6 +59,8 @@ public sealed class EventCodec<TEvent> where TEvent : class
     /// <summary>Builds the JSON metadata of every event type now, rather than on the first event of each type.</summary>
     public void WarmUp()
     {
+        // The serializer's first call would add the default (reflection) resolver; do what it does, then ask for each type.
+        Json.MakeReadOnly(populateMissingResolver: true);
         foreach (var type in byName.Values) Json.GetTypeInfo(type);
     }
 
