@@ -9,9 +9,18 @@ namespace GrpcBank.Elasticsearch;
 /// <summary>One whole document to index with an external version; <see cref="Position"/> is the event that produced it.</summary>
 internal sealed record DocumentWrite(string Index, string Id, long Version, long Position, object Document, IBulkOperation Operation)
 {
+    /// <summary>About what the write adds to a <c>_bulk</c> body: its action line and its document.</summary>
+    public int Bytes { get; init; }
+
     public static DocumentWrite Of<T>(string index, string id, long version, long position, T document) where T : class =>
         new(index, id, version, position, document,
-            new BulkIndexOperation<T>(document) { Index = index, Id = id, Version = version, VersionType = VersionType.External });
+            new BulkIndexOperation<T>(document) { Index = index, Id = id, Version = version, VersionType = VersionType.External })
+        {
+            Bytes = ActionLineBytes + index.Length + id.Length + JsonSerializer.SerializeToUtf8Bytes(document).Length,
+        };
+
+    /// <summary><c>{"index":{"_index":…,"_id":…,"version":…,"version_type":"external"}}</c> without the names, and two newlines.</summary>
+    private const int ActionLineBytes = 80;
 }
 
 /// <summary>
@@ -23,7 +32,32 @@ internal sealed record DocumentWrite(string Index, string Id, long Version, long
 internal sealed class BulkWriter(ElasticsearchClient client, ElasticsearchReadStoreOptions options, ILogger logger)
 {
     /// <param name="requireAlias">Every write must go through an alias: a missing alias fails instead of creating an index.</param>
+    /// <remarks>In requests of about <see cref="ElasticsearchReadStoreOptions.MaxBulkBytes"/> each, in order.</remarks>
     public async Task WriteAsync(IReadOnlyList<DocumentWrite> writes, string deadLetters, bool requireAlias, CancellationToken ct)
+    {
+        foreach (var request in Requests(writes, options.MaxBulkBytes))
+            await WriteRequestAsync(request, deadLetters, requireAlias, ct);
+    }
+
+    /// <summary>Consecutive runs of writes of at most <paramref name="maxBytes"/> each (a larger write alone).</summary>
+    internal static IEnumerable<IReadOnlyList<DocumentWrite>> Requests(IReadOnlyList<DocumentWrite> writes, int maxBytes)
+    {
+        var request = new List<DocumentWrite>();
+        var bytes = 0;
+        foreach (var write in writes)
+        {
+            if (request.Count > 0 && bytes + write.Bytes > maxBytes)
+            {
+                yield return request;
+                (request, bytes) = ([], 0);
+            }
+            request.Add(write);
+            bytes += write.Bytes;
+        }
+        if (request.Count > 0) yield return request;
+    }
+
+    private async Task WriteRequestAsync(IReadOnlyList<DocumentWrite> writes, string deadLetters, bool requireAlias, CancellationToken ct)
     {
         var pending = writes;
         var poison = new List<(DocumentWrite Write, ResponseItem Item)>();

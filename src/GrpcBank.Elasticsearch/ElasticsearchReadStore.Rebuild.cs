@@ -1,5 +1,6 @@
 using Elastic.Clients.Elasticsearch;
 using Elastic.Clients.Elasticsearch.IndexManagement;
+using Elastic.Transport;
 
 namespace GrpcBank.Elasticsearch;
 
@@ -31,10 +32,29 @@ public sealed partial class ElasticsearchReadStore
         await CreateIndexAsync(layout.DeadLetters, IndexLayout.DeadLettersBody(), ct);
         foreach (var view in IndexLayout.All)
         {
-            await CreateIndexAsync(layout.Concrete(view), layout.CreateBody(view, withAlias: false), ct);
+            await CreateIndexAsync(layout.Concrete(view), layout.CreateBody(view, withAlias: false, loading: true), ct);
             progress?.Invoke($"created {layout.Concrete(view)}");
         }
-        return ForGeneration(generation);
+        var store = ForGeneration(generation);
+        store.loading = true;
+        return store;
+    }
+
+    /// <summary>
+    /// Ends the bulk load of a generation made by <see cref="CreateGenerationAsync"/>: nobody searched it meanwhile, so its
+    /// batches were not refreshed one by one and it had no replicas to keep in step. Now it gets its replicas and one
+    /// refresh, before any alias points at it; from here each batch refreshes as on a live generation.
+    /// </summary>
+    public async Task FinishLoadAsync(CancellationToken ct)
+    {
+        var layout = pinned ?? throw new InvalidOperationException("only a generation made by CreateGenerationAsync is loaded");
+        var indices = string.Join(',', IndexLayout.All.Select(layout.Concrete));
+        var path = $"/{indices}/_settings";
+        var settings = await client.Transport.PutAsync<StringResponse>(path, PostData.String(IndexLayout.LoadedSettingsBody(options.Replicas)), ct);
+        if (!settings.ApiCallDetails.HasSuccessfulStatusCode) throw Failure($"PUT {path}", settings);
+        var refresh = await client.Indices.RefreshAsync(Indices.Parse(indices), ct);
+        if (!refresh.IsValidResponse) throw BulkWriter.Failure("_refresh", refresh);
+        loading = false;
     }
 
     /// <summary>

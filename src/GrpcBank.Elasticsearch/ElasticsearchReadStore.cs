@@ -31,6 +31,9 @@ public sealed partial class ElasticsearchReadStore : IReadStore
     /// <summary>Null for the live store: reads go through the aliases. Set for a store pinned to one generation.</summary>
     private readonly IndexLayout? pinned;
 
+    /// <summary>A new generation being bulk-loaded: searched by nobody, so its batches skip the refresh (see <see cref="FinishLoadAsync"/>).</summary>
+    private volatile bool loading;
+
     /// <summary>The concrete index behind every view's alias, resolved on first use (null until then); names the generation.</summary>
     private volatile IReadOnlyDictionary<ViewIndex, string>? targets;
 
@@ -204,7 +207,7 @@ public sealed partial class ElasticsearchReadStore : IReadStore
         // so no search sees part of it; a refresh=wait_for write would wait for a refresh that never comes. Even a
         // redelivered batch with nothing left to write refreshes: what its first delivery stored may not be searchable
         // yet, and the watermark below promises it is.
-        if (touched.Count > 0)
+        if (touched.Count > 0 && !loading)
         {
             var refresh = await client.Indices.RefreshAsync(Indices.Parse(string.Join(',', IndexLayout.All.Where(touched.Contains).Select(IndexName))), ct);
             if (!refresh.IsValidResponse) throw BulkWriter.Failure("_refresh", refresh);

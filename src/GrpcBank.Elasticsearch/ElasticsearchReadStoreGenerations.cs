@@ -10,6 +10,8 @@ public sealed class ElasticsearchReadStoreGenerations(ElasticsearchReadStore liv
     public async Task<IReadStore> CreateNextAsync(CancellationToken ct) =>
         await live.CreateGenerationAsync(DateTime.UtcNow.ToString("yyyyMMddHHmmssfff"), null, ct);
 
+    public Task FinishLoadAsync(IReadStore next, CancellationToken ct) => ((ElasticsearchReadStore)next).FinishLoadAsync(ct);
+
     public Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct) =>
         live.SwitchToAsync((ElasticsearchReadStore)next, null, ct);
 }

@@ -15,5 +15,14 @@ public sealed record ElasticsearchReadStoreOptions
     /// <summary>The first retry's delay; the n-th waits n times as long.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// A <c>_bulk</c> request carries about this many bytes at most (Elastic's advice: a few MB; a request is held in
+    /// memory whole on the node). A single larger document still goes, alone.
+    /// </summary>
+    public int MaxBulkBytes { get; init; } = 5 * 1024 * 1024;
+
+    /// <summary>Replicas of every view index; a new generation has none while it is loaded, then gets these.</summary>
+    public int Replicas { get; init; } = 1;
+
     public TimeProvider Time { get; init; } = TimeProvider.System;
 }

@@ -43,11 +43,14 @@ public sealed record IndexLayout(string Prefix, string Generation)
     public const string ViewRefreshInterval = "-1";
 
     /// <summary>The body of <c>PUT /{index}</c>: shared settings, the view's strict mapping and, optionally, its alias.</summary>
-    public string CreateBody(ViewIndex view, bool withAlias)
+    /// <param name="loading">A new generation about to be bulk-loaded: no replicas until <see cref="LoadedSettingsBody"/>.</param>
+    public string CreateBody(ViewIndex view, bool withAlias, bool loading = false)
     {
+        var settings = Resource("settings");
+        if (loading) settings["number_of_replicas"] = 0;
         var body = new JsonObject
         {
-            ["settings"] = Resource("settings"),
+            ["settings"] = settings,
             ["mappings"] = Resource(Name(view)),
         };
         if (withAlias) body["aliases"] = new JsonObject { [Alias(view)] = new JsonObject() };
@@ -65,6 +68,13 @@ public sealed record IndexLayout(string Prefix, string Generation)
     /// <summary>The body of <c>PUT /{indices}/_settings</c> that brings views created before <see cref="ViewRefreshInterval"/> in line.</summary>
     public static string ViewSettingsBody() =>
         new JsonObject { ["index"] = new JsonObject { ["refresh_interval"] = ViewRefreshInterval } }.ToJsonString();
+
+    /// <summary>
+    /// The body of <c>PUT /{indices}/_settings</c> that ends a generation's bulk load: its replicas, copied once from the
+    /// finished primaries rather than kept in step write by write, and the views' refresh rule restated.
+    /// </summary>
+    public static string LoadedSettingsBody(int replicas) =>
+        new JsonObject { ["index"] = new JsonObject { ["number_of_replicas"] = replicas, ["refresh_interval"] = ViewRefreshInterval } }.ToJsonString();
 
     private static JsonNode Resource(string name)
     {

@@ -26,12 +26,18 @@ public sealed class SqliteDatabase : IDisposable
         if (schemaSql.Length > 0) Execute(connection, schemaSql);
     }
 
+    /// <summary>
+    /// False only while a file nobody depends on yet is bulk-loaded (a new read-store generation): commits are then not
+    /// synced. Takes effect on the next <see cref="Open"/>.
+    /// </summary>
+    public bool Durable { get; set; } = true;
+
     public SqliteConnection Open()
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
         // Per connection: WAL would default to FULL anyway; stated so that nobody "optimises" it to NORMAL.
-        Execute(connection, "pragma synchronous = full; pragma foreign_keys = on;");
+        Execute(connection, Durable ? "pragma synchronous = full; pragma foreign_keys = on;" : "pragma synchronous = off; pragma foreign_keys = on;");
         return connection;
     }
 

@@ -21,8 +21,10 @@ public sealed class SqliteReadStoreGenerations(string dataDirectory) : IReadStor
     {
         var file = $"read-{DateTime.UtcNow:yyyyMMddHHmmssfff}.db";
         foreach (var stale in Directory.GetFiles(dataDirectory, file + "*")) File.Delete(stale);
-        return Task.FromResult<IReadStore>(new SqliteReadStore(Path.Combine(dataDirectory, file)));
+        return Task.FromResult<IReadStore>(SqliteReadStore.ForBulkLoad(Path.Combine(dataDirectory, file)));
     }
+
+    public Task FinishLoadAsync(IReadStore next, CancellationToken ct) => ((SqliteReadStore)next).FinishLoadAsync(ct);
 
     public Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct)
     {

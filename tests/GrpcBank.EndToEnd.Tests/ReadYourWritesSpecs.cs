@@ -2,7 +2,9 @@ using Grpc.Core;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.ReadSide;
 using GrpcBank.Application.Relay;
+using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Query.V1;
+using GrpcBank.Testing;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 
 namespace GrpcBank.EndToEnd.Tests;
@@ -23,7 +25,7 @@ public sealed class ReadYourWritesSpecs
     {
         var batch = await host.Get<IEventStore>().Outbox.ReadPendingAsync(ReadStoreSink.SinkName, 500, TestContext.Current.CancellationToken);
         await host.Get<ReadStoreSink>().HandleAsync(batch.Events, batch.Watermark, TestContext.Current.CancellationToken);
-        host.Get<RelayProgress>().For(ReadStoreSink.SinkName).Advance(batch.Watermark, batch.Events.Count);
+        host.Get<RelayProgress>().For(ReadStoreSink.SinkName).Advance(batch.Watermark, batch.Events);
     }
 
     [Fact]
@@ -55,10 +57,10 @@ public sealed class ReadYourWritesSpecs
         var head = await host.Get<IEventStore>().HeadPositionAsync(TestContext.Current.CancellationToken);
         var wait = new GetAccountRequest { AccountId = id, MinPosition = head };
 
-        // Ten at once: three take the places and wait (until the server's wait ends: UNAVAILABLE), the rest are refused.
+        // Ten at once: three take the places and wait (until just before their deadline: UNAVAILABLE), the rest are refused.
         var codes = await Task.WhenAll(Enumerable.Range(0, 10).Select(async _ =>
         {
-            var e = await Assert.ThrowsAsync<RpcException>(() => host.Query.GetAccountAsync(wait, deadline: DateTime.UtcNow.AddSeconds(60)).ResponseAsync);
+            var e = await Assert.ThrowsAsync<RpcException>(() => host.Query.GetAccountAsync(wait, deadline: DateTime.UtcNow.AddSeconds(3)).ResponseAsync);
             if (e.StatusCode == StatusCode.ResourceExhausted)
                 Assert.Equal("TOO_MANY_WAITING_READS", e.GetRpcStatus()!.GetDetail<Google.Rpc.ErrorInfo>().Reason);
             return e.StatusCode;
@@ -80,5 +82,46 @@ public sealed class ReadYourWritesSpecs
 
         await NotYetFresh(() => host.Query.GetAccountAsync(
             new GetAccountRequest { AccountId = id, MinPosition = head }, deadline: DateTime.UtcNow.AddSeconds(1)).ResponseAsync);
+    }
+
+    [Fact]
+    public async Task AWaitingRead_WaitsAsLongAsItsDeadline_NotAFixedFiveSeconds()
+    {
+        await using var host = await StartWithoutRelayAsync();
+        var id = await new Bank(host).OpenAsync(deposit: 300);
+        var head = await host.Get<IEventStore>().HeadPositionAsync(TestContext.Current.CancellationToken);
+
+        var read = host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = head }, deadline: DateTime.UtcNow.AddSeconds(60)).ResponseAsync;
+        // Past the old fixed cap of 5 s, which answered UNAVAILABLE here although the caller would have waited longer.
+        await Task.Delay(6_500);
+        Assert.False(read.IsCompleted, "the read gave up before its deadline");
+
+        await DeliverAsync(host);
+
+        Assert.Equal(300, (await read.WaitAsync(TimeSpan.FromSeconds(30))).Account.BalanceMinor);
+    }
+}
+
+/// <summary>
+/// Read-your-writes on PostgreSQL with the relay running, where a position settles only at the relay's look after the
+/// one that read it. Every poll is an hour away, so each read is answered only if the relay's own wake-ups carry the
+/// read side to the position: a missed one leaves the read waiting until its deadline, and the spec fails.
+/// </summary>
+public sealed class PostgresReadYourWritesSpecs(PostgresServer postgres)
+{
+    [Fact]
+    public async Task EachCommandsPosition_IsReachedByTheRelaysWakeUps_WithoutAnyPolling()
+    {
+        await using var host = await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(),
+            ("Relay:PollInterval", "01:00:00"), ("Query:ReadSidePollInterval", "01:00:00"));
+        var id = await new Bank(host).OpenAsync();
+        for (var i = 1; i <= 20; i++)
+        {
+            var reply = await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR" });
+            var read = await host.Query.GetAccountAsync(
+                new GetAccountRequest { AccountId = id, MinPosition = reply.Position }, deadline: DateTime.UtcNow.AddSeconds(20));
+            Assert.Equal(i, read.Account.BalanceMinor);
+            Assert.True(read.Position >= reply.Position);
+        }
     }
 }

@@ -19,8 +19,8 @@ public abstract partial class EventStoreConformance
         using var directory = new TempDirectory();
         using var readStore = new SqliteReadStore(Path.Combine(directory.Path, "read.db"));
         var accounts = Enumerable.Range(0, 10).Select(i => $"acc-{i}").ToArray();
-        // Ten accounts in 21 events (the first in three), then 600 two-event transfers: a batch of 500 would end
-        // in the middle of one.
+        // Ten accounts in 21 events (the first in three), then 600 two-event transfers: a batch of 500 (set below) would
+        // end in the middle of one.
         foreach (var (id, i) in accounts.Select((id, i) => (id, i)))
         {
             AccountEvent[] opening = i == 0
@@ -45,7 +45,10 @@ public abstract partial class EventStoreConformance
 
         var sink = new ReadStoreSink(readStore, Store, TimeProvider.System, NullLogger<ReadStoreSink>.Instance);
         var batches = new SnapshotAfterEachBatch(sink, () => TotalAsync(readStore));
-        var relay = new OutboxRelay(Store, [batches], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance);
+        var relay = new OutboxRelay(Store, [batches], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance)
+        {
+            BatchSize = 500,
+        };
         using var relayDone = new CancellationTokenSource();
         var reader = Task.Run(async () =>
         {

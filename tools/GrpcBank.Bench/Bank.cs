@@ -18,6 +18,7 @@ public sealed class Bank(GrpcChannel channel, Ledger ledger)
     public HistoryService.HistoryServiceClient History { get; } = new(channel);
     public Health.HealthClient Health { get; } = new(channel);
     public Ledger Ledger => ledger;
+    public GrpcChannel Channel => channel;
 
     public async Task OpenAsync(IEnumerable<string> ids, int parallelism = 32)
     {
@@ -56,14 +57,15 @@ public sealed class Bank(GrpcChannel channel, Ledger ledger)
     /// <summary>
     /// Command-to-queryable freshness, two ways: (a) a deposit, then GetAccount with min_position = its position;
     /// (b) a deposit, then GetAccount with min_position 0 polled until the new version shows (the true freshness).
-    /// Samples are spaced out, so this is freshness on a quiet system.
+    /// Samples are spaced out, so on an otherwise idle server this is freshness on a quiet system.
     /// </summary>
-    public async Task<(LongHistogram MinPosition, LongHistogram Polling)> FreshnessAsync(IReadOnlyList<string> ids, int samples)
+    /// <param name="until">When given, sampling also stops once it completes (the load the samples are taken under).</param>
+    public async Task<(LongHistogram MinPosition, LongHistogram Polling)> FreshnessAsync(IReadOnlyList<string> ids, int samples, Task? until = null)
     {
         var a = new LongHistogram(60_000_000L, 3);
         var b = new LongHistogram(60_000_000L, 3);
         var rng = new Random(7);
-        for (var i = 0; i < samples; i++)
+        for (var i = 0; i < samples && until is not { IsCompleted: true }; i++)
         {
             var first = ids[rng.Next(ids.Count)];
             var r = await DepositAsync(first, 1);

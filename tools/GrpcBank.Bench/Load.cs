@@ -142,7 +142,8 @@ public static class Load
     }
 
     /// <summary>Closed loop: <paramref name="callers"/> callers, each sends its next command when the last one is answered.</summary>
-    public static async Task<PhaseResult> ClosedAsync(string name, int callers, TimeSpan duration, Func<Random, Func<Task<Outcome>>> next)
+    public static async Task<PhaseResult> ClosedAsync(
+        string name, int callers, TimeSpan duration, Func<Random, Func<Task<Outcome>>> next, CancellationToken stopEarly = default)
     {
         var result = new PhaseResult(name);
         var stop = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -151,7 +152,7 @@ public static class Load
         {
             var rng = new Random(HashCode.Combine(name, i));
             var h = new LongHistogram(600_000_000L, 3);
-            while (Stopwatch.GetTimestamp() < stop)
+            while (Stopwatch.GetTimestamp() < stop && !stopEarly.IsCancellationRequested)
             {
                 var call = next(rng);
                 var t0 = Stopwatch.GetTimestamp();

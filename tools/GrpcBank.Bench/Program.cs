@@ -5,6 +5,7 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- micro [BenchmarkDotNet args]   micro-benchmarks
 // dotnet run -c Release --project tools/GrpcBank.Bench -- transfers [--quick]   only transfers vs deposits and the snapshot property
 // dotnet run -c Release --project tools/GrpcBank.Bench -- bus [--quick]   only the event bus: published events/s vs the relay, reply → receipt delay
+// dotnet run -c Release --project tools/GrpcBank.Bench -- readside [--quick]   only the read side: replay, steady relay, freshness under load, cold command
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -28,6 +29,14 @@ if (args.Length > 0 && args[0] == "bus")
     var section = new System.Text.StringBuilder();
     bus.WriteSection(section);
     Console.WriteLine(section);
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "readside")
+{
+    // Only the read side's figures (replay, steady relay, freshness under load, cold first command), printed.
+    var readSide = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).ReadSideOnlyAsync();
+    readSide.WriteReadSideRows(Console.WriteLine);
     return 0;
 }
 

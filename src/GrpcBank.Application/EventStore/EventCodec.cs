@@ -56,6 +56,14 @@ public sealed class EventCodec<TEvent> where TEvent : class
 
     public TEvent Decode(RecordedEvent e) => Decode(e.EventType, e.DataJson);
 
+    /// <summary>Builds the JSON metadata of every event type now, rather than on the first event of each type.</summary>
+    public void WarmUp()
+    {
+        // The serializer's first call would add the default (reflection) resolver; do what it does, then ask for each type.
+        Json.MakeReadOnly(populateMissingResolver: true);
+        foreach (var type in byName.Values) Json.GetTypeInfo(type);
+    }
+
     private string CurrentName(string eventType)
     {
         while (upcasters.TryGetValue(eventType, out var upcaster)) eventType = upcaster.To;

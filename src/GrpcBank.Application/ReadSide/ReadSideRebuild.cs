@@ -25,6 +25,8 @@ public sealed class ReadSideRebuild(
             var target = await store.HeadPositionAsync(ct);
             var next = await generations.CreateNextAsync(ct);
             var replayed = await sink.ReplayAsync(next, 0, n => report(new RebuildProgress(RebuildPhase.Replaying, n, target)), ct);
+            // Outside the pause: indexes and syncing may take a moment, and the relay keeps serving meanwhile.
+            await generations.FinishLoadAsync(next, ct);
 
             var total = await sink.PausedAsync(async () =>
             {

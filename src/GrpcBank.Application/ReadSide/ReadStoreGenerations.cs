@@ -12,6 +12,13 @@ public interface IReadStoreGenerations
     /// <summary>A new, empty generation that does not serve yet.</summary>
     Task<IReadStore> CreateNextAsync(CancellationToken ct);
 
+    /// <summary>
+    /// Ends the bulk load of <paramref name="next"/> (filled while nothing reads it; a store may have relaxed its
+    /// durability, indexing or refreshing meanwhile): from here it must be what a serving generation is. Called once,
+    /// before the catch-up and the switch.
+    /// </summary>
+    Task FinishLoadAsync(IReadStore next, CancellationToken ct) => Task.CompletedTask;
+
     /// <summary>Makes <paramref name="next"/> the serving generation, durably, then drops <paramref name="current"/>.</summary>
     Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct);
 }

@@ -21,8 +21,18 @@ public sealed class OutboxRelay(
     TimeProvider clock,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
-    private const int BatchSize = 500;
-    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+    /// <summary>Events per batch at most (more to keep an append whole): large, so a backlog drains in few read-store transactions.</summary>
+    public int BatchSize { get; init; } = 5_000;
+
+    /// <summary>How often an idle consumer looks without a wake-up (appends in another process, a lost notification).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// First wait before looking again when a consumer has been given events its watermark does not cover yet (on
+    /// PostgreSQL a position settles only at the look after the one that read it): doubled while nothing settles, up
+    /// to <see cref="PollInterval"/>. Without it a read-your-writes wait would last until the next append or poll.
+    /// </summary>
+    private static readonly TimeSpan SettleRetry = TimeSpan.FromMilliseconds(2);
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
@@ -78,11 +88,21 @@ public sealed class OutboxRelay(
             try
             {
                 await sink.StartAsync(ct);
+                var settleWait = SettleRetry;
                 while (true)
                 {
+                    var watermark = consumer.Watermark;
                     var drained = await PumpOnceAsync(sink, ct);
                     backoff = MinBackoff;
-                    if (drained) await store.Outbox.WaitForPendingAsync(sink.Name, PollInterval, ct);
+                    if (!drained) continue;
+                    if (consumer.Watermark > watermark) settleWait = SettleRetry;
+                    if (consumer.Watermark >= consumer.HighestDelivered)
+                        await store.Outbox.WaitForPendingAsync(sink.Name, PollInterval, ct);
+                    else
+                    {
+                        await store.Outbox.WaitForPendingAsync(sink.Name, settleWait, ct);
+                        settleWait = TimeSpan.FromTicks(Math.Min(settleWait.Ticks * 2, PollInterval.Ticks));
+                    }
                 }
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
@@ -123,7 +143,7 @@ public sealed class OutboxRelay(
         {
             await DeliverAsync(sink, batch, ct);
             await store.Outbox.CompleteAsync(sink.Name, batch, ct);
-            consumer.Advance(batch.Watermark, batch.Events.Count);
+            consumer.Advance(batch.Watermark, batch.Events);
         }
         consumer.Passed(clock.GetUtcNow());
         return batch.Events.Count < BatchSize;

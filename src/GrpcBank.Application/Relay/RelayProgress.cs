@@ -61,6 +61,7 @@ public sealed class ConsumerProgress(RelayProgress relay)
 {
     private long watermark;
     private long delivered;
+    private long highestDelivered;
     private long lastPassTicks;
     private volatile string? lastError;
 
@@ -69,15 +70,19 @@ public sealed class ConsumerProgress(RelayProgress relay)
 
     public long DeliveredEvents => Interlocked.Read(ref delivered);
 
+    /// <summary>The highest position handed to this consumer; above <see cref="Watermark"/> while it is not settled yet.</summary>
+    public long HighestDelivered => Interlocked.Read(ref highestDelivered);
+
     /// <summary>When this consumer last completed a pass (a heartbeat); null before the first.</summary>
     public DateTimeOffset? LastPassAt => Interlocked.Read(ref lastPassTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 
     /// <summary>The error of the last failed pass, cleared by the next successful one.</summary>
     public string? LastError => lastError;
 
-    public void Advance(long newWatermark, int events)
+    public void Advance(long newWatermark, IReadOnlyList<EventStore.RecordedEvent> events)
     {
-        Interlocked.Add(ref delivered, events);
+        Interlocked.Add(ref delivered, events.Count);
+        foreach (var e in events) RelayProgress.InterlockedMax(ref highestDelivered, e.Position);
         RelayProgress.InterlockedMax(ref watermark, newWatermark);
         relay.Reached(newWatermark);
     }

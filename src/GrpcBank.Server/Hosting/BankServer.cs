@@ -53,6 +53,8 @@ public static class BankServer
         services.AddSingleton<StreamLocks>();
         var dataDirectory = AddStorage(services, builder.Configuration);
         services.AddSingleton<Handlers>();
+        // Before the relay and Kestrel: hosted services start in order, and the server listens after all have started.
+        services.AddHostedService<CommandPathWarmUp>();
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
         services.AddSingleton<ReadStoreSink>();
@@ -61,7 +63,12 @@ public static class BankServer
         services.AddSingleton<RejectionReason>(ErrorMapper.Reason);
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddEventBus(builder.Configuration);
-        services.AddSingleton<OutboxRelay>();
+        services.AddSingleton(sp => new OutboxRelay(
+            sp.GetRequiredService<IEventStore>(), sp.GetServices<IEventSink>(), sp.GetRequiredService<IRelayLease>(),
+            sp.GetRequiredService<RelayProgress>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OutboxRelay>>())
+        {
+            PollInterval = builder.Configuration.GetValue("Relay:PollInterval", TimeSpan.FromSeconds(1)),
+        });
         services.AddSingleton<SubscriptionSlots>();
         services.AddSingleton<LiveEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveEvents>());

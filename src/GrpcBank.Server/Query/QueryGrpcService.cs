@@ -14,7 +14,7 @@ namespace GrpcBank.Server.Query;
 /// <summary>bank.query.v1.QueryService: answers from the read side, after waiting for min_position.</summary>
 public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter, PageTokens tokens) : QueryService.QueryServiceBase
 {
-    /// <summary>How long a call without a deadline may wait for the read side to catch up.</summary>
+    /// <summary>How long a call without a deadline may wait for the read side to catch up (with one: until just before it).</summary>
     private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(5);
 
     private static readonly TimeSpan DeadlineMargin = TimeSpan.FromMilliseconds(50);
@@ -175,7 +175,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         // Give up a little before the caller's deadline, so it hears why (UNAVAILABLE) rather than a bare timeout.
         var wait = context.Deadline == DateTime.MaxValue ? DefaultWait : context.Deadline - DateTime.UtcNow - DeadlineMargin;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        limit.CancelAfter(wait < TimeSpan.Zero ? TimeSpan.Zero : wait < DefaultWait ? wait : DefaultWait);
+        limit.CancelAfter(wait < TimeSpan.Zero ? TimeSpan.Zero : wait);
         return await waiter.WaitForAsync(minPosition, limit.Token) switch
         {
             ReadSideWaiter.Outcome.Reached reached => reached.Position,
