@@ -60,6 +60,11 @@ public sealed partial class ElasticsearchReadStore
             d => d.ToView(), d => d.TransactionId, ct, trackTotal: false);
     }
 
+    public Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct) =>
+        SearchPageAsync<HoldDocument, HoldView>(ViewIndex.Holds, new BoolQuery { Filter = [Term("account_id", query.AccountId)] },
+            [Sort("placed_at", SortOrder.Desc), Sort("hold_id", SortOrder.Desc)], SortValue.Time, query.PageSize, query.After,
+            d => d.ToView(), d => d.HoldId, ct, trackTotal: false);
+
     public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct)
     {
         var filters = new List<Query>();

@@ -104,6 +104,15 @@ public sealed partial class SqliteReadStore
                 query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId));
         }));
 
+    public Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var filter = new Filter().Add("h.account_id = $account", ("$account", query.AccountId));
+            return PageOf(connection, tx, $"select {Prefixed("h.", HoldColumns)} from holds h", filter,
+                new SortColumn("h.placed_at", true, v => SortValues.ParseNumber(v)), "h.hold_id",
+                query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Number(ToMicros(v.PlacedAt)), v.HoldId));
+        }));
+
     public Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct) =>
         Task.FromResult(db.Read((connection, tx) =>
         {

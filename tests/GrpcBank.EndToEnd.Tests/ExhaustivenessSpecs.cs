@@ -189,6 +189,7 @@ public sealed class ExhaustivenessSpecs
         if (type == typeof(long)) return 1L;
         if (type == typeof(int)) return 1;
         if (type == typeof(bool)) return true;
+        if (type == typeof(DateTimeOffset)) return DateTimeOffset.UnixEpoch.AddSeconds(1);
         if (type.IsEnum) return Enum.GetValues(type).Cast<object>().Last();
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Option<>))
             return type.GetMethod(nameof(Option<int>.Some), [type.GetGenericArguments()[0]])!.Invoke(null, [Sample(type.GetGenericArguments()[0])])!;

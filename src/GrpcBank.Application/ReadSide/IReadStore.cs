@@ -26,4 +26,6 @@ public interface IReadStore
     Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct);
 
     Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct);
+
+    Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct);
 }
