@@ -36,3 +36,8 @@ public sealed class EmbeddedHistoryUpgradeSpecs : HistoryUpgradeSpecs
 {
     protected override Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) => BankHost.StartEmbeddedAsync(settings);
 }
+
+public sealed class EmbeddedHoldSpecs : HoldSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}

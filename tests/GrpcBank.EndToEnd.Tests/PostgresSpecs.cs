@@ -41,3 +41,8 @@ public sealed class PostgresHistoryUpgradeSpecs(PostgresServer postgres) : Histo
     protected override async Task<BankHost> StartHostAsync(params (string Key, string Value)[] settings) =>
         await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), settings);
 }
+
+public sealed class PostgresHoldSpecs(PostgresServer postgres) : HoldSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+}
