@@ -65,6 +65,15 @@ public sealed partial class ElasticsearchReadStore
             [Sort("placed_at", SortOrder.Desc), Sort("hold_id", SortOrder.Desc)], SortValue.Time, query.PageSize, query.After,
             d => d.ToView(), d => d.HoldId, ct, trackTotal: false);
 
+    public async Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct)
+    {
+        var page = await SearchPageAsync<HoldDocument, HoldView>(ViewIndex.Holds,
+            new BoolQuery { Filter = [Term("status", nameof(HoldViewStatus.Active)), TimeRange("expires_at", null, now.AddTicks(1))!] },
+            [Sort("expires_at", SortOrder.Asc), Sort("account_id", SortOrder.Asc), Sort("hold_id", SortOrder.Asc)], SortValue.Time, max, null,
+            d => d.ToView(), d => d.HoldId, ct, trackTotal: false);
+        return page.Items;
+    }
+
     public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct)
     {
         var filters = new List<Query>();

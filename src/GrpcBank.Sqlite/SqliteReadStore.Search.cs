@@ -113,6 +113,18 @@ public sealed partial class SqliteReadStore
                 query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Number(ToMicros(v.PlacedAt)), v.HoldId));
         }));
 
+    public Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct) =>
+        Task.FromResult(db.Read<IReadOnlyList<HoldView>>((connection, tx) =>
+        {
+            using var command = SqliteDatabase.Command(connection, tx, $"""
+                select {HoldColumns} from holds where status = $active and expires_at <= $now order by expires_at, account_id, hold_id limit $max
+                """, ("$active", nameof(HoldViewStatus.Active)), ("$now", ToMicros(now)), ("$max", max));
+            using var reader = command.ExecuteReader();
+            var due = new List<HoldView>();
+            while (reader.Read()) due.Add(ReadHold(reader));
+            return due;
+        }));
+
     public Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct) =>
         Task.FromResult(db.Read((connection, tx) =>
         {

@@ -54,6 +54,7 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
             primary key (account_id, hold_id)
         );
         create index if not exists holds_by_account on holds (account_id, placed_at, hold_id);
+        create index if not exists holds_by_expiry on holds (status, expires_at);
         create table if not exists transactions (
             transaction_id      text    primary key,
             account_id          text    not null,

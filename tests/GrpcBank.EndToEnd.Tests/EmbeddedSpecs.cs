@@ -39,5 +39,5 @@ public sealed class EmbeddedHistoryUpgradeSpecs : HistoryUpgradeSpecs
 
 public sealed class EmbeddedHoldSpecs : HoldSpecs
 {
-    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(WithClock);
 }

@@ -1,16 +1,87 @@
 using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Grpc.Core;
+using GrpcBank.Application.Accounts;
+using GrpcBank.Application.EventStore;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Query.V1;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 
 namespace GrpcBank.EndToEnd.Tests;
 
-/// <summary>Holds, the overdraft limit and restrictions through real gRPC clients, on each store.</summary>
+/// <summary>Holds, the overdraft limit and restrictions through real gRPC clients, on each store; time is the spec's clock.</summary>
 public abstract class HoldSpecs : BankSpecs
 {
     private AccountService.AccountServiceClient Accounts => Host.Accounts;
+
+    /// <summary>The server's clock: holds expire when the spec moves it.</summary>
+    protected ManualClock Clock { get; } = new(new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.Zero));
+
+    protected void WithClock(WebApplicationBuilder builder) => builder.Services.AddSingleton<TimeProvider>(Clock);
+
+    private async Task<int> HoldExpiredEventsAsync(string accountId) =>
+        (await Host.Get<IEventStore>().ReadStreamAsync($"account-{accountId}", 1, 10_000, CancellationToken.None))
+        .Count(e => e.EventType == "accounts.HoldExpired.v1");
+
+    /// <summary>The hold once the read side shows it with this status.</summary>
+    private Task<Hold> HoldAsync(string accountId, string holdId, HoldStatus status) =>
+        Bank.EventuallyAsync(async () =>
+            (await Bank.Query.ListHoldsAsync(new ListHoldsRequest { AccountId = accountId })).Holds.SingleOrDefault(h => h.HoldId == holdId && h.Status == status));
+
+    [Fact]
+    public async Task AHoldWhoseTimeIsUp_IsReleasedByTheBankItself_NeverEarly_NeverTwice()
+    {
+        var id = await Bank.OpenAsync(deposit: 10_000);
+        var placed = await PlaceAsync(id, 4_000, "auth");
+        await Bank.AccountAsync(id, placed.Position);
+        var expiry = Host.Get<HoldExpiry>();
+
+        Clock.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromTicks(1));
+        var dueEarly = await expiry.ExpireDueAsync(CancellationToken.None);
+        Clock.Advance(TimeSpan.FromTicks(1));
+        var watch = Stopwatch.StartNew();
+        var expired = await HoldAsync(id, "auth", HoldStatus.Expired);
+        TestContext.Current.TestOutputHelper?.WriteLine($"released {watch.ElapsedMilliseconds} ms after its expiry (poll every {HoldExpiry.PollInterval.TotalMilliseconds} ms)");
+        await expiry.ExpireDueAsync(CancellationToken.None);
+
+        Assert.Equal(0, dueEarly);
+        Assert.Equal(placed.ExpiresAt, expired.ExpiresAt);
+        Assert.Equal((10_000, 0, 10_000), await AvailableAsync(id));
+        await Rejected("HOLD_NOT_ACTIVE", () => Accounts.CaptureHoldAsync(new() { AccountId = id, HoldId = "auth" }).ResponseAsync);
+        await Rejected("HOLD_NOT_ACTIVE", () => Accounts.ReleaseHoldAsync(new() { AccountId = id, HoldId = "auth" }).ResponseAsync);
+        Assert.Equal(1, await HoldExpiredEventsAsync(id));
+    }
+
+    [Fact]
+    public async Task AHoldThatExpiresWhileTheServerIsDown_IsReleasedOnceAfterTheRestart()
+    {
+        var id = await Bank.OpenAsync(deposit: 10_000);
+        var placed = await PlaceAsync(id, 4_000, "auth");
+        var kept = await PlaceAsync(id, 1_000, "later");
+        await Bank.AccountAsync(id, kept.Position);
+
+        await Host.RestartAsync(() => Clock.Advance(TimeSpan.FromMinutes(11)));
+        await HoldAsync(id, "auth", HoldStatus.Expired);
+        await HoldAsync(id, "later", HoldStatus.Expired);
+        await Host.Get<HoldExpiry>().ExpireDueAsync(CancellationToken.None);
+
+        Assert.True(placed.ExpiresAt.ToDateTimeOffset() < Clock.GetUtcNow());
+        Assert.Equal(2, await HoldExpiredEventsAsync(id));
+        Assert.Equal((10_000, 0, 10_000), await AvailableAsync(id));
+    }
+
+    private async Task<(long, long, long)> AvailableAsync(string accountId)
+    {
+        var account = await Bank.EventuallyAsync(async () =>
+        {
+            var a = await Bank.AccountAsync(accountId);
+            return a.HeldMinor == 0 ? a : null;
+        });
+        return (account.BalanceMinor, account.HeldMinor, account.AvailableMinor);
+    }
 
     private static readonly Duration TenMinutes = Duration.FromTimeSpan(TimeSpan.FromMinutes(10));
 

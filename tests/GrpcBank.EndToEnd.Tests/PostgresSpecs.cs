@@ -44,5 +44,5 @@ public sealed class PostgresHistoryUpgradeSpecs(PostgresServer postgres) : Histo
 
 public sealed class PostgresHoldSpecs(PostgresServer postgres) : HoldSpecs
 {
-    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), WithClock);
 }

@@ -28,4 +28,10 @@ public interface IReadStore
     Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct);
 
     Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct);
+
+    /// <summary>
+    /// Active holds whose expiry is at or before <paramref name="now"/>, soonest expiry first, at most <paramref name="max"/>:
+    /// the durable expiry index the bank releases expired holds from (<see cref="Accounts.HoldExpiry"/>).
+    /// </summary>
+    Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct);
 }
