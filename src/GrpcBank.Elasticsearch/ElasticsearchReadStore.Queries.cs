@@ -67,8 +67,10 @@ public sealed partial class ElasticsearchReadStore
 
     public async Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct)
     {
+        // Dates are stored to the millisecond: a hold up to a millisecond short of due may be listed, and the account's
+        // own decision (never early) leaves it until it is due.
         var page = await SearchPageAsync<HoldDocument, HoldView>(ViewIndex.Holds,
-            new BoolQuery { Filter = [Term("status", nameof(HoldViewStatus.Active)), TimeRange("expires_at", null, now.AddTicks(1))!] },
+            new BoolQuery { Filter = [Term("status", nameof(HoldViewStatus.Active)), TimeRange("expires_at", null, now.AddMilliseconds(1))!] },
             [Sort("expires_at", SortOrder.Asc), Sort("account_id", SortOrder.Asc), Sort("hold_id", SortOrder.Asc)], SortValue.Time, max, null,
             d => d.ToView(), d => d.HoldId, ct, trackTotal: false);
         return page.Items;

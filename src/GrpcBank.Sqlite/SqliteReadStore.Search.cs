@@ -58,7 +58,7 @@ public sealed partial class SqliteReadStore
             return PageOf(connection, tx, source, filter, sort, "a.account_id", query.PageSize, query.After, ReadAccount,
                 (v, r) => new SortKey(query.Order switch
                 {
-                    AccountOrder.Relevance => SortValues.Score(r.GetDouble(8)),
+                    AccountOrder.Relevance => SortValues.Score(r.GetDouble(r.GetOrdinal("score"))),
                     AccountOrder.OwnerName or AccountOrder.OwnerNameDesc => v.OwnerName,
                     AccountOrder.BalanceMinor or AccountOrder.BalanceMinorDesc => SortValues.Number(v.BalanceMinor),
                     _ => SortValues.Time(v.OpenedAt),
