@@ -150,6 +150,26 @@ public sealed class ApplyTests
     }
 
     [Fact]
+    public async Task GivenAHoldPlacedInAnEarlierBatch_WhenItIsCaptured_ThenTheHoldIsReadAndWrittenWithTheLineBeforeTheAccountMoves()
+    {
+        const string held = """{"account_id":"acc-1","owner_name":"Ada Lovelace","currency_code":"EUR","balance_minor":10000,"status":"Active","version":3,"opened_at":"2025-03-01T09:31:00+00:00","updated_at":"2025-03-01T09:33:00+00:00","held_minor":4000,"overdraft_limit_minor":0,"debits_blocked":false,"credits_blocked":false}""";
+        const string hold = """{"account_id":"acc-1","hold_id":"auth-1","amount_minor":4000,"captured_minor":0,"currency_code":"EUR","status":"Active","reference":"card","expires_at":"2025-03-02T09:33:00+00:00","placed_at":"2025-03-01T09:33:00+00:00","updated_at":"2025-03-01T09:33:00+00:00","position":3}""";
+        var node = Node()
+            .On("POST", "/grpcbank-accounts/_mget", $$"""{"docs":[{"_index":"{{Accounts}}","_id":"acc-1","_version":3,"_seq_no":2,"_primary_term":1,"found":true,"_source":{{held}}}]}""")
+            .On("POST", "/grpcbank-holds/_mget", $$"""{"docs":[{"_index":"grpcbank-holds-v2-1","_id":"acc-1/auth-1","_version":3,"_seq_no":0,"_primary_term":1,"found":true,"_source":{{hold}}}]}""")
+            .On("POST", "/_bulk", 200, Bulk(BulkItem(Transactions, "00000000-0000-0000-0000-000000000004", 201), BulkItem("grpcbank-holds-v2-1", "acc-1/auth-1", 200)), once: true)
+            .On("POST", "/_bulk", 200, Bulk(BulkItem(Accounts, "acc-1", 200)), once: true)
+            .On("POST", "/grpcbank-accounts,grpcbank-transactions,grpcbank-holds/_refresh", Refreshed)
+            .On("PUT", "/grpcbank-checkpoint/_doc/applied", 201, Indexed(Checkpoint, "applied", 4));
+        var store = await StartedStore(node);
+
+        await store.ApplyAsync([Account(4, "acc-1", 4, new AccountEvent.HoldCaptured("acc-1", "auth-1", 2_500, 1_500, "EUR", "shipped", "", ""))],
+            4, CancellationToken.None);
+
+        Snapshot.Match(node.Transcript());
+    }
+
+    [Fact]
     public async Task GivenMixedBulkItems_WhenApplied_Then409IsApplied429IsRetried400IsDeadLetteredAndOnlyThenTheCheckpointAdvances()
     {
         var logger = new ListLogger();
