@@ -15,13 +15,47 @@ internal sealed record AccountDocument(
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("version")] long Version,
     [property: JsonPropertyName("opened_at")] DateTimeOffset OpenedAt,
-    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt)
+    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt,
+    [property: JsonPropertyName("held_minor")] long HeldMinor,
+    [property: JsonPropertyName("overdraft_limit_minor")] long OverdraftLimitMinor,
+    [property: JsonPropertyName("debits_blocked")] bool DebitsBlocked,
+    [property: JsonPropertyName("credits_blocked")] bool CreditsBlocked)
 {
     public static AccountDocument From(AccountView v) =>
-        new(v.AccountId, v.OwnerName, v.CurrencyCode, v.BalanceMinor, v.Status.ToString(), v.Version, v.OpenedAt, v.UpdatedAt);
+        new(v.AccountId, v.OwnerName, v.CurrencyCode, v.BalanceMinor, v.Status.ToString(), v.Version, v.OpenedAt, v.UpdatedAt,
+            v.HeldMinor, v.OverdraftLimitMinor, v.DebitsBlocked, v.CreditsBlocked);
 
     public AccountView ToView() =>
-        new(AccountId, OwnerName, CurrencyCode, BalanceMinor, Enum.Parse<AccountViewStatus>(Status), Version, OpenedAt, UpdatedAt);
+        new(AccountId, OwnerName, CurrencyCode, BalanceMinor, Enum.Parse<AccountViewStatus>(Status), Version, OpenedAt, UpdatedAt)
+        {
+            HeldMinor = HeldMinor, OverdraftLimitMinor = OverdraftLimitMinor, DebitsBlocked = DebitsBlocked, CreditsBlocked = CreditsBlocked,
+        };
+}
+
+/// <summary>A hold as stored in the holds index (id: account id and hold id); its external version is the position of its last change.</summary>
+internal sealed record HoldDocument(
+    [property: JsonPropertyName("account_id")] string AccountId,
+    [property: JsonPropertyName("hold_id")] string HoldId,
+    [property: JsonPropertyName("amount_minor")] long AmountMinor,
+    [property: JsonPropertyName("captured_minor")] long CapturedMinor,
+    [property: JsonPropertyName("currency_code")] string CurrencyCode,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("reference")] string Reference,
+    [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt,
+    [property: JsonPropertyName("placed_at")] DateTimeOffset PlacedAt,
+    [property: JsonPropertyName("updated_at")] DateTimeOffset UpdatedAt,
+    [property: JsonPropertyName("position")] long Position)
+{
+    /// <summary>Hold ids are unique per account only, so the document id names both.</summary>
+    public static string IdOf(string accountId, string holdId) => $"{accountId}/{holdId}";
+
+    public static HoldDocument From(HoldView h) =>
+        new(h.AccountId, h.HoldId, h.AmountMinor, h.CapturedMinor, h.CurrencyCode, h.Status.ToString(), h.Reference, h.ExpiresAt,
+            h.PlacedAt, h.UpdatedAt, h.Position);
+
+    public HoldView ToView() =>
+        new(AccountId, HoldId, AmountMinor, CapturedMinor, CurrencyCode, Enum.Parse<HoldViewStatus>(Status), Reference, ExpiresAt,
+            PlacedAt, UpdatedAt, Position);
 }
 
 /// <summary>A statement line as stored in the transactions index; its external version is the event's position.</summary>

@@ -60,6 +60,22 @@ public sealed partial class ElasticsearchReadStore
             d => d.ToView(), d => d.TransactionId, ct, trackTotal: false);
     }
 
+    public Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct) =>
+        SearchPageAsync<HoldDocument, HoldView>(ViewIndex.Holds, new BoolQuery { Filter = [Term("account_id", query.AccountId)] },
+            [Sort("placed_at", SortOrder.Desc), Sort("hold_id", SortOrder.Desc)], SortValue.Time, query.PageSize, query.After,
+            d => d.ToView(), d => d.HoldId, ct, trackTotal: false);
+
+    public async Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct)
+    {
+        // Dates are stored to the millisecond: a hold up to a millisecond short of due may be listed, and the account's
+        // own decision (never early) leaves it until it is due.
+        var page = await SearchPageAsync<HoldDocument, HoldView>(ViewIndex.Holds,
+            new BoolQuery { Filter = [Term("status", nameof(HoldViewStatus.Active)), TimeRange("expires_at", null, now.AddMilliseconds(1))!] },
+            [Sort("expires_at", SortOrder.Asc), Sort("account_id", SortOrder.Asc), Sort("hold_id", SortOrder.Asc)], SortValue.Time, max, null,
+            d => d.ToView(), d => d.HoldId, ct, trackTotal: false);
+        return page.Items;
+    }
+
     public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct)
     {
         var filters = new List<Query>();

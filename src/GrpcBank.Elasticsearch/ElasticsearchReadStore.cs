@@ -160,6 +160,7 @@ public sealed partial class ElasticsearchReadStore : IReadStore
         var payments = await LoadAsync<PaymentDocument, PaymentView>(IndexName(ViewIndex.Payments), IdsOf(events, PaymentProjection.Handles), d => d.ToView(), ct);
 
         var lines = new List<DocumentWrite>();
+        var holdChanges = new List<HoldChange>();
         var changed = new Dictionary<(ViewIndex, string), long>(); // the last position that changed each view
         var touched = new HashSet<ViewIndex>(); // every view the batch is about, whether or not it changes it
         foreach (var e in events)
@@ -173,6 +174,11 @@ public sealed partial class ElasticsearchReadStore : IReadStore
                 changed[(ViewIndex.Accounts, id)] = e.Position;
                 if (applied.Line is { } line)
                     lines.Add(DocumentWrite.Of(IndexName(ViewIndex.Transactions), line.TransactionId, line.Position, line.Position, TransactionDocument.From(line)));
+                if (applied.Hold is { } hold)
+                {
+                    touched.Add(ViewIndex.Holds);
+                    holdChanges.Add(hold);
+                }
             }
             else if (OrderProjection.Handles(e))
             {
@@ -199,7 +205,9 @@ public sealed partial class ElasticsearchReadStore : IReadStore
             var (view, _) => throw new InvalidOperationException($"{view} is not a view"),
         }).ToList();
 
-        // Lines first, every one stored (or already there) before any view moves: a redelivered batch derives lines only
+        lines.AddRange(await HoldWritesAsync(holdChanges, ct));
+
+        // Lines (and holds) first, every one stored (or already there) before any view moves: a redelivered batch derives lines only
         // for the events its views have not seen, so a view ahead of its lines would lose them for good.
         await bulk.WriteAsync(lines, Layout.DeadLetters, requireAlias: pinned is null, ct);
         await bulk.WriteAsync(views, Layout.DeadLetters, requireAlias: pinned is null, ct);
@@ -213,6 +221,36 @@ public sealed partial class ElasticsearchReadStore : IReadStore
             if (!refresh.IsValidResponse) throw BulkWriter.Failure("_refresh", refresh);
         }
         if (watermark > 0) await WriteCheckpointAsync(watermark, ct);
+    }
+
+    /// <summary>
+    /// The hold documents the batch's hold changes lead to, each versioned by the position of its last change: a hold
+    /// resolved in a later batch than it was placed is read first (it was stored before the account view moved past it).
+    /// </summary>
+    private async Task<IEnumerable<DocumentWrite>> HoldWritesAsync(List<HoldChange> changes, CancellationToken ct)
+    {
+        if (changes.Count == 0) return [];
+        var placedHere = changes.OfType<HoldChange.Placed>().Select(p => HoldDocument.IdOf(p.Hold.AccountId, p.Hold.HoldId)).ToHashSet();
+        var toLoad = changes.OfType<HoldChange.Resolved>().Select(r => HoldDocument.IdOf(r.AccountId, r.HoldId)).Where(id => !placedHere.Contains(id))
+            .Distinct().ToArray();
+        var holds = await LoadAsync<HoldDocument, HoldView>(IndexName(ViewIndex.Holds), toLoad, d => d.ToView(), ct);
+        foreach (var change in changes)
+        {
+            switch (change)
+            {
+                case HoldChange.Placed { Hold: var h }:
+                    holds[HoldDocument.IdOf(h.AccountId, h.HoldId)] = h;
+                    break;
+                case HoldChange.Resolved r when holds.GetValueOrDefault(HoldDocument.IdOf(r.AccountId, r.HoldId)) is { } h:
+                    holds[HoldDocument.IdOf(r.AccountId, r.HoldId)] =
+                        h with { Status = r.Status, CapturedMinor = r.CapturedMinor, UpdatedAt = r.At, Position = r.Position };
+                    break;
+                case HoldChange.Resolved r:
+                    throw new ElasticsearchReadStoreException($"hold {r.HoldId} of account {r.AccountId} resolved but never placed");
+            }
+        }
+        return holds.Where(h => h.Value is not null).Select(h =>
+            DocumentWrite.Of(IndexName(ViewIndex.Holds), h.Key, h.Value!.Position, h.Value.Position, HoldDocument.From(h.Value)));
     }
 
     /// <summary>The watermark only moves forward: its external version is the position itself, so an older one is a 409.</summary>

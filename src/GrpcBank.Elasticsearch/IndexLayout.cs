@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace GrpcBank.Elasticsearch;
 
 /// <summary>The read side's indices. Each lives as a versioned concrete index behind a stable alias.</summary>
-public enum ViewIndex { Accounts, Transactions, Orders, Payments, Checkpoint }
+public enum ViewIndex { Accounts, Transactions, Orders, Payments, Checkpoint, Holds }
 
 /// <summary>
 /// Index names: <c>{prefix}-{view}</c> is the alias that reads go through, <c>{prefix}-{view}-v{schema}-{generation}</c>
@@ -12,10 +12,10 @@ public enum ViewIndex { Accounts, Transactions, Orders, Payments, Checkpoint }
 public sealed record IndexLayout(string Prefix, string Generation)
 {
     /// <summary>Bumped when a mapping changes; a new schema version needs a rebuild into a new generation.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     public static readonly IReadOnlyList<ViewIndex> All =
-        [ViewIndex.Accounts, ViewIndex.Transactions, ViewIndex.Orders, ViewIndex.Payments, ViewIndex.Checkpoint];
+        [ViewIndex.Accounts, ViewIndex.Transactions, ViewIndex.Orders, ViewIndex.Payments, ViewIndex.Checkpoint, ViewIndex.Holds];
 
     public string Alias(ViewIndex view) => $"{Prefix}-{Name(view)}";
 

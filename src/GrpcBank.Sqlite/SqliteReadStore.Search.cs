@@ -58,7 +58,7 @@ public sealed partial class SqliteReadStore
             return PageOf(connection, tx, source, filter, sort, "a.account_id", query.PageSize, query.After, ReadAccount,
                 (v, r) => new SortKey(query.Order switch
                 {
-                    AccountOrder.Relevance => SortValues.Score(r.GetDouble(8)),
+                    AccountOrder.Relevance => SortValues.Score(r.GetDouble(r.GetOrdinal("score"))),
                     AccountOrder.OwnerName or AccountOrder.OwnerNameDesc => v.OwnerName,
                     AccountOrder.BalanceMinor or AccountOrder.BalanceMinorDesc => SortValues.Number(v.BalanceMinor),
                     _ => SortValues.Time(v.OpenedAt),
@@ -102,6 +102,27 @@ public sealed partial class SqliteReadStore
             return PageOf(connection, tx, $"select {Prefixed("t.", TransactionColumns)} from transactions t", filter,
                 new SortColumn("t.position", false, v => SortValues.ParseNumber(v)), "t.transaction_id",
                 query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId));
+        }));
+
+    public Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            var filter = new Filter().Add("h.account_id = $account", ("$account", query.AccountId));
+            return PageOf(connection, tx, $"select {Prefixed("h.", HoldColumns)} from holds h", filter,
+                new SortColumn("h.placed_at", true, v => SortValues.ParseNumber(v)), "h.hold_id",
+                query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Number(ToMicros(v.PlacedAt)), v.HoldId));
+        }));
+
+    public Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct) =>
+        Task.FromResult(db.Read<IReadOnlyList<HoldView>>((connection, tx) =>
+        {
+            using var command = SqliteDatabase.Command(connection, tx, $"""
+                select {HoldColumns} from holds where status = $active and expires_at <= $now order by expires_at, account_id, hold_id limit $max
+                """, ("$active", nameof(HoldViewStatus.Active)), ("$now", ToMicros(now)), ("$max", max));
+            using var reader = command.ExecuteReader();
+            var due = new List<HoldView>();
+            while (reader.Read()) due.Add(ReadHold(reader));
+            return due;
         }));
 
     public Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct) =>

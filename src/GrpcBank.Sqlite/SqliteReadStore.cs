@@ -15,13 +15,13 @@ namespace GrpcBank.Sqlite;
 /// </summary>
 public sealed partial class SqliteReadStore : IReadStore, IDisposable
 {
-    private const int SchemaVersion = 4;
+    private const int SchemaVersion = 5; // 5: holds, limits and restrictions beside the position-keyed statement lines
 
     private const string DropAll = """
         drop table if exists owner_vocab; drop table if exists owner_terms_trigram; drop table if exists owner_terms;
         drop table if exists accounts_fts; drop table if exists orders_fts;
         drop table if exists accounts; drop table if exists transactions; drop table if exists orders;
-        drop table if exists payments; drop table if exists checkpoint;
+        drop table if exists payments; drop table if exists holds; drop table if exists checkpoint;
         """;
 
     private static readonly string Schema = $"""
@@ -33,8 +33,28 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
             status        text    not null,
             version       integer not null,
             opened_at     integer not null,
-            updated_at    integer not null
+            updated_at    integer not null,
+            held_minor            integer not null,
+            overdraft_limit_minor integer not null,
+            debits_blocked        integer not null,
+            credits_blocked       integer not null
         );
+        create table if not exists holds (
+            account_id     text    not null,
+            hold_id        text    not null,
+            amount_minor   integer not null,
+            captured_minor integer not null,
+            currency_code  text    not null,
+            status         text    not null,
+            reference      text    not null,
+            expires_at     integer not null,
+            placed_at      integer not null,
+            updated_at     integer not null,
+            position       integer not null,
+            primary key (account_id, hold_id)
+        );
+        create index if not exists holds_by_account on holds (account_id, placed_at, hold_id);
+        create index if not exists holds_by_expiry on holds (status, expires_at);
         -- Keyed by the position of the event that made the line (one line per event at most): appends go to the end of
         -- the table's b-tree, where a random text key (the event id) would scatter them, at half the insert rate.
         create table if not exists transactions (
@@ -199,6 +219,7 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
             if (AccountProjection.Apply(views.Accounts.Get(id), e) is not { } applied) return;
             views.Accounts.Set(id, applied.View);
             if (applied.Line is { } line) Insert(connection, tx, line);
+            if (applied.Hold is { } hold) Apply(connection, tx, hold);
         }
         else if (OrderProjection.Handles(e))
         {
@@ -289,7 +310,14 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
         }
     }
 
-    private const string AccountColumns = "account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at";
+    private const string AccountColumns = """
+        account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at,
+        held_minor, overdraft_limit_minor, debits_blocked, credits_blocked
+        """;
+
+    private const string HoldColumns = """
+        account_id, hold_id, amount_minor, captured_minor, currency_code, status, reference, expires_at, placed_at, updated_at, position
+        """;
 
     private const string OrderColumns = """
         order_id, customer_account_id, merchant_account_id, amount_minor, currency_code, description, status,
@@ -308,7 +336,14 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
 
     private static AccountView ReadAccount(SqliteDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
-            Enum.Parse<AccountViewStatus>(r.GetString(4)), r.GetInt64(5), FromMicros(r.GetInt64(6)), FromMicros(r.GetInt64(7)));
+            Enum.Parse<AccountViewStatus>(r.GetString(4)), r.GetInt64(5), FromMicros(r.GetInt64(6)), FromMicros(r.GetInt64(7)))
+        {
+            HeldMinor = r.GetInt64(8), OverdraftLimitMinor = r.GetInt64(9), DebitsBlocked = r.GetBoolean(10), CreditsBlocked = r.GetBoolean(11),
+        };
+
+    private static HoldView ReadHold(SqliteDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetString(4), Enum.Parse<HoldViewStatus>(r.GetString(5)),
+            r.GetString(6), FromMicros(r.GetInt64(7)), FromMicros(r.GetInt64(8)), FromMicros(r.GetInt64(9)), r.GetInt64(10));
 
     private static OrderView ReadOrder(SqliteDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetString(5),
@@ -348,17 +383,49 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
 
     private static void Upsert(SqliteConnection connection, SqliteTransaction tx, AccountView v) =>
         Execute(connection, tx, """
-            insert into accounts (account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at)
-            values ($id, $owner, $currency, $balance, $status, $version, $opened, $updated)
+            insert into accounts (account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at,
+                                  held_minor, overdraft_limit_minor, debits_blocked, credits_blocked)
+            values ($id, $owner, $currency, $balance, $status, $version, $opened, $updated, $held, $limit, $debits, $credits)
             on conflict (account_id) do update set
                 owner_name = excluded.owner_name, currency_code = excluded.currency_code,
                 balance_minor = excluded.balance_minor, status = excluded.status, version = excluded.version,
-                opened_at = excluded.opened_at, updated_at = excluded.updated_at
+                opened_at = excluded.opened_at, updated_at = excluded.updated_at, held_minor = excluded.held_minor,
+                overdraft_limit_minor = excluded.overdraft_limit_minor, debits_blocked = excluded.debits_blocked,
+                credits_blocked = excluded.credits_blocked
             where excluded.version > accounts.version
             """,
             ("$id", v.AccountId), ("$owner", v.OwnerName), ("$currency", v.CurrencyCode), ("$balance", v.BalanceMinor),
             ("$status", v.Status.ToString()), ("$version", v.Version),
-            ("$opened", ToMicros(v.OpenedAt)), ("$updated", ToMicros(v.UpdatedAt)));
+            ("$opened", ToMicros(v.OpenedAt)), ("$updated", ToMicros(v.UpdatedAt)), ("$held", v.HeldMinor),
+            ("$limit", v.OverdraftLimitMinor), ("$debits", v.DebitsBlocked), ("$credits", v.CreditsBlocked));
+
+    // A hold changes only with its account's view (whose version guard has already passed), in the same transaction;
+    // the position guard keeps a resolved hold from being overwritten by an older write all the same.
+    private static void Apply(SqliteConnection connection, SqliteTransaction tx, HoldChange change)
+    {
+        switch (change)
+        {
+            case HoldChange.Placed { Hold: var h }:
+                Execute(connection, tx, """
+                    insert or ignore into holds (account_id, hold_id, amount_minor, captured_minor, currency_code, status, reference,
+                                                 expires_at, placed_at, updated_at, position)
+                    values ($account, $hold, $amount, $captured, $currency, $status, $reference, $expires, $placed, $updated, $position)
+                    """,
+                    ("$account", h.AccountId), ("$hold", h.HoldId), ("$amount", h.AmountMinor), ("$captured", h.CapturedMinor),
+                    ("$currency", h.CurrencyCode), ("$status", h.Status.ToString()), ("$reference", h.Reference),
+                    ("$expires", ToMicros(h.ExpiresAt)), ("$placed", ToMicros(h.PlacedAt)), ("$updated", ToMicros(h.UpdatedAt)),
+                    ("$position", h.Position));
+                break;
+            case HoldChange.Resolved r:
+                Execute(connection, tx, """
+                    update holds set status = $status, captured_minor = $captured, updated_at = $updated, position = $position
+                    where account_id = $account and hold_id = $hold and position < $position
+                    """,
+                    ("$account", r.AccountId), ("$hold", r.HoldId), ("$status", r.Status.ToString()), ("$captured", r.CapturedMinor),
+                    ("$updated", ToMicros(r.At)), ("$position", r.Position));
+                break;
+        }
+    }
 
     private static void Upsert(SqliteConnection connection, SqliteTransaction tx, OrderView v) =>
         Execute(connection, tx, """

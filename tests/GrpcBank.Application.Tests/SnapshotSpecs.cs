@@ -178,7 +178,16 @@ public sealed class SnapshotSpecs
     }
 
     /// <summary>The account state's shape as it is today, under another name.</summary>
-    private sealed record SameShape(AccountStatus Status, string AccountId, string OwnerName, string CurrencyCode, long BalanceMinor);
+    private sealed record SameShape(AccountStatus Status, string AccountId, string OwnerName, string CurrencyCode, long BalanceMinor)
+    {
+        public long HeldMinor { get; init; }
+        public long OverdraftLimitMinor { get; init; }
+        public bool DebitsBlocked { get; init; }
+        public bool CreditsBlocked { get; init; }
+        public string RestrictionReason { get; init; } = "";
+        public System.Collections.Immutable.ImmutableSortedDictionary<string, Hold> Holds { get; init; } =
+            System.Collections.Immutable.ImmutableSortedDictionary<string, Hold>.Empty;
+    }
 
     /// <summary>The same with one field more.</summary>
     private sealed record AFieldMore(AccountStatus Status, string AccountId, string OwnerName, string CurrencyCode, long BalanceMinor, long OverdraftMinor);

@@ -119,6 +119,38 @@ public sealed class VerifySpecs(SeededBank bank) : IClassFixture<SeededBank>
     }
 
     [Fact]
+    public void HoldsCapturesAndAnOverdraft_WithinTheRules_VerifyClean_AndACaptureCountsAsMoneyOut()
+    {
+        var ledger = new Ledger();
+        var expiry = DateTimeOffset.UnixEpoch.AddDays(1);
+        Add(ledger, "account-a", 1, 1, new AccountEvent.AccountOpened("a", "Ada", "EUR"));
+        Add(ledger, "account-a", 2, 2, new AccountEvent.MoneyDeposited("a", 5_000, "EUR", "salary"));
+        Add(ledger, "account-a", 3, 3, new AccountEvent.OverdraftLimitSet("a", 1_000));
+        Add(ledger, "account-a", 4, 4, new AccountEvent.HoldPlaced("a", "h1", 5_500, "EUR", "card", expiry));
+        Add(ledger, "account-a", 5, 5, new AccountEvent.HoldPlaced("a", "h2", 500, "EUR", "card", expiry));
+        Add(ledger, "account-a", 6, 6, new AccountEvent.HoldCaptured("a", "h1", 5_200, 300, "EUR", "shipped", "", ""));
+
+        var money = ledger.CheckMoney();
+
+        Assert.Empty(ledger.Problems);
+        Assert.Empty(money.Problems);
+        Assert.Equal((-200L, 5_000L, 5_200L), (money.Currencies[0].BalancesMinor, money.Currencies[0].DepositsMinor, money.Currencies[0].WithdrawalsMinor));
+    }
+
+    [Fact]
+    public void AnAccountBelowMinusItsLimit_IsAProblemNamingTheAccount()
+    {
+        var ledger = new Ledger();
+        Add(ledger, "account-a", 1, 1, new AccountEvent.AccountOpened("a", "Ada", "EUR"));
+        // Such history can only be forged: the account's own rules never write it.
+        Add(ledger, "account-a", 2, 2, new AccountEvent.HoldPlaced("a", "h1", 700, "EUR", "card", DateTimeOffset.UnixEpoch.AddDays(1)));
+
+        var problem = Assert.Single(ledger.CheckMoney().Problems);
+
+        Assert.Equal(("account", "a", "available"), (problem.Check, problem.Subject, problem.Field));
+    }
+
+    [Fact]
     public void AVersionGapOrAPositionOutOfOrder_IsAProblemOfTheFeed()
     {
         var ledger = new Ledger();

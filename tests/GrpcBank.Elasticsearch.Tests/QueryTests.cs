@@ -10,7 +10,7 @@ public sealed class QueryTests
     public async Task GivenAnAccount_WhenGotById_ThenItIsReadThroughTheAlias()
     {
         var node = Node().On("POST", "/grpcbank-accounts/_mget",
-            $$"""{"docs":[{"_index":"grpcbank-accounts-v1-1","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada}}}]}""");
+            $$"""{"docs":[{"_index":"grpcbank-accounts-v2-1","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada}}}]}""");
         var store = await StartedStore(node);
 
         var account = await store.GetAccountAsync("acc-1", CancellationToken.None);
@@ -23,8 +23,8 @@ public sealed class QueryTests
     public async Task GivenNoSuchOrderOrPayment_WhenGotById_ThenNull()
     {
         var node = Node()
-            .On("POST", "/grpcbank-orders/_mget", MGetMiss("grpcbank-orders-v1-1", "ord-9"))
-            .On("POST", "/grpcbank-payments/_mget", MGetMiss("grpcbank-payments-v1-1", "pay-9"));
+            .On("POST", "/grpcbank-orders/_mget", MGetMiss("grpcbank-orders-v2-1", "ord-9"))
+            .On("POST", "/grpcbank-payments/_mget", MGetMiss("grpcbank-payments-v2-1", "pay-9"));
         var store = await StartedStore(node);
 
         Assert.Null(await store.GetOrderAsync("ord-9", CancellationToken.None));
@@ -37,7 +37,7 @@ public sealed class QueryTests
     public async Task GivenAccountIdsThatLookLikePathSegments_WhenGot_ThenTheIdTravelsInTheBodyAndTheAccountIsFound(string id)
     {
         var node = Node().On("POST", "/grpcbank-accounts/_mget",
-            $$"""{"docs":[{"_index":"grpcbank-accounts-v1-1","_id":"{{id}}","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada.Replace("\"acc-1\"", $"\"{id}\"")}}}]}""");
+            $$"""{"docs":[{"_index":"grpcbank-accounts-v2-1","_id":"{{id}}","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada.Replace("\"acc-1\"", $"\"{id}\"")}}}]}""");
         var store = await StartedStore(node);
 
         var account = await store.GetAccountAsync(id, CancellationToken.None);
@@ -112,9 +112,9 @@ public sealed class QueryTests
     public async Task GivenMoreHitsThanAPage_WhenAccountsAreSearched_ThenTheLastKeptHitsSortValuesAreTheNextKey()
     {
         var node = Node().On("POST", "/grpcbank-accounts/_search", Hits(3,
-            ("grpcbank-accounts-v1-1", "acc-1", Ada, """["ada lovelace","acc-1"]"""),
-            ("grpcbank-accounts-v1-1", "acc-2", Adam, """["adam smith","acc-2"]"""),
-            ("grpcbank-accounts-v1-1", "acc-3", Adam.Replace("acc-2", "acc-3"), """["adam smith","acc-3"]""")));
+            ("grpcbank-accounts-v2-1", "acc-1", Ada, """["ada lovelace","acc-1"]"""),
+            ("grpcbank-accounts-v2-1", "acc-2", Adam, """["adam smith","acc-2"]"""),
+            ("grpcbank-accounts-v2-1", "acc-3", Adam.Replace("acc-2", "acc-3"), """["adam smith","acc-3"]""")));
         var store = await StartedStore(node);
 
         var page = await store.SearchAccountsAsync(new AccountSearch("", null, null, AccountOrder.OwnerName, 2, null), CancellationToken.None);
@@ -128,16 +128,16 @@ public sealed class QueryTests
     public async Task GivenRelevanceAndDateSorts_WhenTheLastPageIsRead_ThenNoNextKeyAndNumericSortValuesRoundTrip()
     {
         var node = Node().On("POST", "/grpcbank-accounts/_search", Hits(3,
-            ("grpcbank-accounts-v1-1", "acc-1", Ada, """[1.3862944,"acc-1"]"""),
-            ("grpcbank-accounts-v1-1", "acc-2", Adam, """[0.6931472,"acc-2"]""")));
+            ("grpcbank-accounts-v2-1", "acc-1", Ada, """[1.3862944,"acc-1"]"""),
+            ("grpcbank-accounts-v2-1", "acc-2", Adam, """[0.6931472,"acc-2"]""")));
         var store = await StartedStore(node);
 
         var last = await store.SearchAccountsAsync(new AccountSearch("ada", null, null, AccountOrder.Relevance, 2, null), CancellationToken.None);
         Assert.Null(last.NextAfter);
 
         node.On("POST", "/grpcbank-accounts/_search", Hits(3,
-            ("grpcbank-accounts-v1-1", "acc-1", Ada, """[1740821460000,"acc-1"]"""),
-            ("grpcbank-accounts-v1-1", "acc-2", Adam, """[1740909600000,"acc-2"]""")));
+            ("grpcbank-accounts-v2-1", "acc-1", Ada, """[1740821460000,"acc-1"]"""),
+            ("grpcbank-accounts-v2-1", "acc-2", Adam, """[1740909600000,"acc-2"]""")));
         var byDate = await store.SearchAccountsAsync(new AccountSearch("", null, null, AccountOrder.OpenedAt, 1, null), CancellationToken.None);
         Assert.Equal(new SortKey("2025-03-01T09:31:00.000000Z", "acc-1"), byDate.NextAfter);
     }
@@ -147,8 +147,8 @@ public sealed class QueryTests
     {
         var line = """{"transaction_id":"t-5","account_id":"acc-1","kind":"Withdrawal","amount_minor":3000,"currency_code":"EUR","balance_after_minor":7000,"occurred_at":"2025-03-01T09:35:00+00:00","reference":"rent","payment_id":"","order_id":"","position":5}""";
         var node = Node().On("POST", "/grpcbank-transactions/_search", Hits(2,
-            ("grpcbank-transactions-v1-1", "t-5", line, "[5]"),
-            ("grpcbank-transactions-v1-1", "t-7", line.Replace("t-5", "t-7").Replace("\"position\":5", "\"position\":7"), "[7]")));
+            ("grpcbank-transactions-v2-1", "t-5", line, "[5]"),
+            ("grpcbank-transactions-v2-1", "t-7", line.Replace("t-5", "t-7").Replace("\"position\":5", "\"position\":7"), "[7]")));
         var store = await StartedStore(node);
 
         var page = await store.ListTransactionsAsync(

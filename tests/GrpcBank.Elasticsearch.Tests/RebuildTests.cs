@@ -4,17 +4,17 @@ namespace GrpcBank.Elasticsearch.Tests;
 
 public sealed class RebuildTests
 {
-    private static readonly string[] Views = ["accounts", "transactions", "orders", "payments", "checkpoint"];
+    private static readonly string[] Views = ["accounts", "transactions", "orders", "payments", "checkpoint", "holds"];
 
     [Fact]
     public async Task GivenGeneration1IsLive_WhenGeneration2IsBuiltAndSwitchedTo_ThenOneAliasRequestMovesEveryAliasAndOnlyThenGeneration1IsDeleted()
     {
         var node = Node();
         foreach (var view in Views)
-            node.On("PUT", $"/grpcbank-{view}-v1-2", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v1-2"}""");
+            node.On("PUT", $"/grpcbank-{view}-v2-2", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-2"}""");
         node.On("POST", "/_aliases", """{"acknowledged":true}""")
-            .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v1-1")), """{"acknowledged":true}""")
-            .On("PUT", "/grpcbank-checkpoint-v1-2/_doc/applied", 201, Indexed("grpcbank-checkpoint-v1-2", "applied", 7));
+            .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-1")), """{"acknowledged":true}""")
+            .On("PUT", "/grpcbank-checkpoint-v2-2/_doc/applied", 201, Indexed("grpcbank-checkpoint-v2-2", "applied", 7));
         var live = await StartedStore(node);
         var progress = new List<string>();
 
@@ -26,7 +26,7 @@ public sealed class RebuildTests
         var sequence = string.Join("\n", node.Sent.Select(r => $"{r.Method} {r.Path}{r.Query}"));
         Snapshot.Match(sequence + "\n\n" + node.Transcript(skip: node.Sent.FindIndex(r => r.Path == "/_aliases")));
         Assert.Equal("2", await live.CurrentGenerationAsync(CancellationToken.None));
-        Assert.Equal("deleted grpcbank-accounts-v1-1, grpcbank-transactions-v1-1, grpcbank-orders-v1-1, grpcbank-payments-v1-1, grpcbank-checkpoint-v1-1", progress[^1]);
+        Assert.Equal("deleted grpcbank-accounts-v2-1, grpcbank-transactions-v2-1, grpcbank-orders-v2-1, grpcbank-payments-v2-1, grpcbank-checkpoint-v2-1, grpcbank-holds-v2-1", progress[^1]);
     }
 
     [Fact]

@@ -10,8 +10,8 @@ public sealed class StartupTests
         var node = new RecordingInvoker()
             .On("GET", "/_alias/grpcbank-*", "{}")
             .On("PUT", "/grpcbank-deadletters", """{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-deadletters"}""");
-        foreach (var view in new[] { "accounts", "transactions", "orders", "payments", "checkpoint" })
-            node.On("PUT", $"/grpcbank-{view}-v1-1", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v1-1"}""");
+        foreach (var view in new[] { "accounts", "transactions", "orders", "payments", "checkpoint", "holds" })
+            node.On("PUT", $"/grpcbank-{view}-v2-1", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-1"}""");
 
         await Store(node).InitializeAsync(CancellationToken.None);
 
@@ -36,8 +36,8 @@ public sealed class StartupTests
     public async Task GivenAnAliasOnTwoIndices_WhenInitialized_ThenItRefusesToGuessWhereToWrite()
     {
         var node = Node().On("GET", "/_alias/grpcbank-*", """
-            {"grpcbank-accounts-v1-1":{"aliases":{"grpcbank-accounts":{}}},
-             "grpcbank-accounts-v1-2":{"aliases":{"grpcbank-accounts":{}}}}
+            {"grpcbank-accounts-v2-1":{"aliases":{"grpcbank-accounts":{}}},
+             "grpcbank-accounts-v2-2":{"aliases":{"grpcbank-accounts":{}}}}
             """);
 
         var error = await Assert.ThrowsAsync<ElasticsearchReadStoreException>(() => Store(node).InitializeAsync(CancellationToken.None));

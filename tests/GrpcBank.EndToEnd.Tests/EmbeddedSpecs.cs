@@ -41,3 +41,8 @@ public sealed class EmbeddedBatchSpecs : BatchSpecs
 {
     protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
 }
+
+public sealed class EmbeddedHoldSpecs : HoldSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(WithClock);
+}

@@ -26,8 +26,8 @@ namespace GrpcBank.EndToEnd.Tests;
 /// </summary>
 public sealed class ExhaustivenessSpecs
 {
-    /// <summary>Events whose fold deliberately changes nothing in the state. None so far.</summary>
-    private static readonly HashSet EventsTheStateIgnores = [];
+    /// <summary>Events whose fold changes nothing in the initial state: lifting a restriction from an account that has none.</summary>
+    private static readonly HashSet EventsTheStateIgnores = [nameof(AccountEvent.RestrictionLifted)];
 
     /// <summary>Events the read side deliberately does not show: a payment's view shows where it ended, not each step.</summary>
     private static readonly HashSet EventsTheViewsIgnore =
@@ -77,7 +77,7 @@ public sealed class ExhaustivenessSpecs
 
         var state = decider.Evolve(decider.Initial, @event);
 
-        Assert.Equal(EventsTheStateIgnores.Contains(type), Equals(state, decider.Initial));
+        Assert.Equal(EventsTheStateIgnores.Contains(TypeNamed(type).Name), Equals(state, decider.Initial));
     }
 
     [Theory]
@@ -189,6 +189,7 @@ public sealed class ExhaustivenessSpecs
         if (type == typeof(long)) return 1L;
         if (type == typeof(int)) return 1;
         if (type == typeof(bool)) return true;
+        if (type == typeof(DateTimeOffset)) return DateTimeOffset.UnixEpoch.AddSeconds(1);
         if (type.IsEnum) return Enum.GetValues(type).Cast<object>().Last();
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Option<>))
             return type.GetMethod(nameof(Option<int>.Some), [type.GetGenericArguments()[0]])!.Invoke(null, [Sample(type.GetGenericArguments()[0])])!;

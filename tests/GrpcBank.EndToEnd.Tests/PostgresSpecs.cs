@@ -46,3 +46,8 @@ public sealed class PostgresBatchSpecs(PostgresServer postgres) : BatchSpecs
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
 }
+
+public sealed class PostgresHoldSpecs(PostgresServer postgres) : HoldSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), WithClock);
+}

@@ -41,6 +41,24 @@ public sealed class SecuritySpecs
     }
 
     [Fact]
+    public async Task SettingAnOverdraftLimitOrLiftingARestriction_NeedsTheAdminRole_WhileATellerRestricts()
+    {
+        const string adminKey = "admin-secret-0123456789";
+        await using var host = await StartWithKeysAsync(("Auth:ApiKeys:2:Name", "boss"), ("Auth:ApiKeys:2:Key", adminKey), ("Auth:ApiKeys:2:Roles", "teller,admin"));
+        var opened = await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" }, Bearer(TellerKey));
+        var limit = new SetOverdraftLimitRequest { AccountId = opened.AccountId, LimitMinor = 500 };
+        var lift = new LiftRestrictionRequest { AccountId = opened.AccountId };
+
+        await host.Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = opened.AccountId, BlockDebits = true, Reason = "fraud case" }, Bearer(TellerKey));
+        await Rpc.Fails(StatusCode.PermissionDenied, () => host.Accounts.SetOverdraftLimitAsync(limit, Bearer(TellerKey)).ResponseAsync);
+        await Rpc.Fails(StatusCode.PermissionDenied, () => host.Accounts.LiftRestrictionAsync(lift, Bearer(TellerKey)).ResponseAsync);
+        var set = await host.Accounts.SetOverdraftLimitAsync(limit, Bearer(adminKey));
+        var lifted = await host.Accounts.LiftRestrictionAsync(lift, Bearer(adminKey));
+
+        Assert.Equal((3, 4), (set.Version, lifted.Version));
+    }
+
+    [Fact]
     public async Task TheCallersName_IsRecordedInTheEventMetadata()
     {
         await using var host = await StartWithKeysAsync();

@@ -28,11 +28,19 @@ public sealed class HistoryCorpusTests : IDisposable
         Assert.Equal("ac69b7592de96418394e21ad9cbbcdfb80f4093d97235c28d00bb139c342f32f", Sha256("expected.json"));
     }
 
+    /// <summary>Event types first written by a release after the corpus was taken (the corpus is never edited).</summary>
+    private static readonly string[] WrittenSinceTheCorpus =
+    [
+        "accounts.HoldPlaced.v1", "accounts.HoldCaptured.v1", "accounts.HoldReleased.v1", "accounts.HoldExpired.v1",
+        "accounts.OverdraftLimitSet.v1", "accounts.AccountRestricted.v1", "accounts.RestrictionLifted.v1",
+    ];
+
     [Fact]
     public void TheCorpus_HoldsEveryFirstVersionEventTypeOfEveryContext_InAWellFormedHistory()
     {
         var firstVersions = AccountEventTypes.ByName.Keys.Concat(PaymentEventTypes.ByName.Keys).Concat(OrderEventTypes.ByName.Keys)
-            .Where(name => name.EndsWith(".v1", StringComparison.Ordinal));
+            .Where(name => name.EndsWith(".v1", StringComparison.Ordinal))
+            .Except(WrittenSinceTheCorpus);
         Assert.Empty(firstVersions.Except(Corpus.Events.Select(e => e.EventType)));
 
         Assert.Equal(Enumerable.Range(1, Corpus.Events.Count).Select(p => (long)p), Corpus.Events.Select(e => e.Position));

@@ -25,17 +25,25 @@ public sealed class BankHost : IAsyncDisposable
     }
 
     /// <summary>An embedded-mode server with its own fresh data directory.</summary>
-    public static Task<BankHost> StartEmbeddedAsync(params (string Key, string Value)[] extra)
+    public static Task<BankHost> StartEmbeddedAsync(params (string Key, string Value)[] extra) => StartEmbeddedAsync(null, extra);
+
+    /// <summary>An embedded-mode server whose builder <paramref name="configure"/> may add to (a test's clock, say).</summary>
+    public static Task<BankHost> StartEmbeddedAsync(Action<WebApplicationBuilder>? configure, params (string Key, string Value)[] extra)
     {
         var dir = Path.Combine(Path.GetTempPath(), "grpcbank-tests", Guid.NewGuid().ToString("N"));
-        return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir }, extra);
+        return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir }, configure, extra);
     }
 
     /// <summary>A production-mode server on a fresh PostgreSQL database (read store embedded in its own directory).</summary>
-    public static Task<BankHost> StartPostgresAsync(string connectionString, params (string Key, string Value)[] extra)
+    public static Task<BankHost> StartPostgresAsync(string connectionString, params (string Key, string Value)[] extra) =>
+        StartPostgresAsync(connectionString, null, extra);
+
+    public static Task<BankHost> StartPostgresAsync(
+        string connectionString, Action<WebApplicationBuilder>? configure, params (string Key, string Value)[] extra)
     {
         var dir = Path.Combine(Path.GetTempPath(), "grpcbank-tests", Guid.NewGuid().ToString("N"));
-        return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir, ["ConnectionStrings:Postgres"] = connectionString }, extra);
+        return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir, ["ConnectionStrings:Postgres"] = connectionString },
+            configure, extra);
     }
 
     /// <summary>A server with exactly these settings.</summary>

@@ -26,4 +26,12 @@ public interface IReadStore
     Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct);
 
     Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct);
+
+    Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct);
+
+    /// <summary>
+    /// Active holds whose expiry is at or before <paramref name="now"/>, soonest expiry first, at most <paramref name="max"/>:
+    /// the durable expiry index the bank releases expired holds from (<see cref="Accounts.HoldExpiry"/>).
+    /// </summary>
+    Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct);
 }

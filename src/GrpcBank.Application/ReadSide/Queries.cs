@@ -37,3 +37,6 @@ public sealed record OrderSearch(
 
 /// <summary>Payments, newest first. <paramref name="AccountId"/> matches payer or payee.</summary>
 public sealed record PaymentSearch(PaymentViewStatus? Status, string? AccountId, string? OrderId, int PageSize, SortKey? After);
+
+/// <summary>An account's holds, newest first.</summary>
+public sealed record HoldQuery(string AccountId, int PageSize, SortKey? After);

@@ -19,6 +19,10 @@ public sealed class SwitchableReadStore(IReadStoreGenerations generations) : IRe
     public Task<PaymentView?> GetPaymentAsync(string paymentId, CancellationToken ct) => current.GetPaymentAsync(paymentId, ct);
     public Task<Page<AccountView>> SearchAccountsAsync(AccountSearch query, CancellationToken ct) => current.SearchAccountsAsync(query, ct);
     public Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct) => current.ListTransactionsAsync(query, ct);
+
+    public Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct) => current.ListHoldsAsync(query, ct);
+
+    public Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct) => current.DueHoldsAsync(now, max, ct);
     public Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct) => current.SummarizeTransactionsAsync(query, ct);
     public Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct) => current.SearchOrdersAsync(query, ct);
     public Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct) => current.SearchPaymentsAsync(query, ct);

@@ -9,7 +9,22 @@ public sealed record AccountView(
     AccountViewStatus Status,
     long Version,
     DateTimeOffset OpenedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    // Holds, limits and restrictions came later: properties with defaults, so every store and older view keeps its shape.
+
+    /// <summary>The sum of the account's active holds.</summary>
+    public long HeldMinor { get; init; }
+
+    public long OverdraftLimitMinor { get; init; }
+
+    public bool DebitsBlocked { get; init; }
+
+    public bool CreditsBlocked { get; init; }
+
+    /// <summary>Balance minus active holds.</summary>
+    public long AvailableMinor => BalanceMinor - HeldMinor;
+}
 
 public enum AccountViewStatus { Active, Frozen, Closed }
 
@@ -27,7 +42,35 @@ public sealed record TransactionView(
     string OrderId,
     long Position);
 
-public enum TransactionKind { Deposit, Withdrawal, PaymentDebit, PaymentCredit, RefundDebit, RefundCredit }
+/// <summary>Capture: a hold taken out of the account (a captured order's hold is a PaymentDebit naming its payment).</summary>
+public enum TransactionKind { Deposit, Withdrawal, PaymentDebit, PaymentCredit, RefundDebit, RefundCredit, Capture }
+
+/// <summary>A hold on an account: what it reserved, how much of it was taken, and how it ended (or that it has not).</summary>
+public sealed record HoldView(
+    string AccountId,
+    string HoldId,
+    long AmountMinor,
+    long CapturedMinor,
+    string CurrencyCode,
+    HoldViewStatus Status,
+    string Reference,
+    DateTimeOffset ExpiresAt,
+    DateTimeOffset PlacedAt,
+    DateTimeOffset UpdatedAt,
+    long Position);
+
+public enum HoldViewStatus { Active, Captured, Released, Expired }
+
+/// <summary>What an account event does to the account's holds on the read side.</summary>
+public abstract record HoldChange
+{
+    private HoldChange() { }
+
+    public sealed record Placed(HoldView Hold) : HoldChange;
+
+    /// <summary>The hold ended: only these fields change (the rest is as placed).</summary>
+    public sealed record Resolved(string AccountId, string HoldId, HoldViewStatus Status, long CapturedMinor, DateTimeOffset At, long Position) : HoldChange;
+}
 
 public sealed record OrderView(
     string OrderId,

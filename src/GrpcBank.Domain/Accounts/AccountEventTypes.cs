@@ -18,5 +18,12 @@ public static class AccountEventTypes
         ["accounts.PaymentCredited.v2"] = typeof(AccountEvent.PaymentCredited),
         ["accounts.RefundDebited.v2"] = typeof(AccountEvent.RefundDebited),
         ["accounts.RefundCredited.v2"] = typeof(AccountEvent.RefundCredited),
+        ["accounts.HoldPlaced.v1"] = typeof(AccountEvent.HoldPlaced),
+        ["accounts.HoldCaptured.v1"] = typeof(AccountEvent.HoldCaptured),
+        ["accounts.HoldReleased.v1"] = typeof(AccountEvent.HoldReleased),
+        ["accounts.HoldExpired.v1"] = typeof(AccountEvent.HoldExpired),
+        ["accounts.OverdraftLimitSet.v1"] = typeof(AccountEvent.OverdraftLimitSet),
+        ["accounts.AccountRestricted.v1"] = typeof(AccountEvent.AccountRestricted),
+        ["accounts.RestrictionLifted.v1"] = typeof(AccountEvent.RestrictionLifted),
     };
 }

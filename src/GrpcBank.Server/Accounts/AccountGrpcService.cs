@@ -9,7 +9,7 @@ using static GrpcBank.Server.Errors.FieldErrors;
 namespace GrpcBank.Server.Accounts;
 
 /// <summary>bank.accounts.v1.AccountService: validates the wire request, runs the command, maps the outcome.</summary>
-public sealed class AccountGrpcService(Handlers handlers) : AccountService.AccountServiceBase
+public sealed partial class AccountGrpcService(Handlers handlers, TimeProvider clock) : AccountService.AccountServiceBase
 {
     public override async Task<OpenAccountResponse> OpenAccount(OpenAccountRequest request, ServerCallContext context)
     {

@@ -10,6 +10,11 @@ namespace GrpcBank.Server.Accounts;
 /// </summary>
 public sealed record AccountReply(string AggregateId, long Version, long BalanceMinor)
 {
+    /// <summary>Added with holds; a reply logged before them reads back as 0.</summary>
+    public long HeldMinor { get; init; }
+
+    public long AvailableMinor => BalanceMinor - HeldMinor;
+
     public static ReplyWith<AccountState, AccountReply> For(string accountId) =>
-        (state, version) => new(accountId, version, state.BalanceMinor);
+        (state, version) => new(accountId, version, state.BalanceMinor) { HeldMinor = state.HeldMinor };
 }

@@ -50,7 +50,8 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
             try
             {
                 // The caller is authenticated as the services would (key, role, failed-attempt throttle) before it hears anything about its body.
-                authenticator.Authenticate(context, context.Request.Path.Value!.Split('/')[1]);
+                var path = context.Request.Path.Value!.Split('/');
+                authenticator.Authenticate(context, path[1], path.Length > 2 ? path[2] : null);
             }
             catch (Grpc.Core.RpcException e)
             {

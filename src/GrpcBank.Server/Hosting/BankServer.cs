@@ -1,3 +1,4 @@
+using GrpcBank.Application.Accounts;
 using GrpcBank.Application.Payments;
 using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
@@ -15,6 +16,7 @@ using GrpcBank.Elasticsearch;
 using GrpcBank.Postgres;
 using GrpcBank.Sqlite;
 using GrpcBank.Server.Security;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace GrpcBank.Server.Hosting;
@@ -49,7 +51,8 @@ public static class BankServer
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store");
 
-        services.AddSingleton(TimeProvider.System);
+        // Tried, so a test host's clock (set by configure, above) wins.
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<StreamLocks>();
         var dataDirectory = AddStorage(services, builder.Configuration);
         services.AddSingleton<Handlers>();
@@ -70,6 +73,8 @@ public static class BankServer
             PollInterval = builder.Configuration.GetValue("Relay:PollInterval", TimeSpan.FromSeconds(1)),
         });
         services.AddSingleton<SubscriptionSlots>();
+        services.AddSingleton<HoldExpiry>();
+        services.AddHostedService(sp => sp.GetRequiredService<HoldExpiry>());
         services.AddSingleton<LiveEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveEvents>());
         // Relay:Enabled=false makes a command-only instance (the relay runs elsewhere, or later).

@@ -70,6 +70,19 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         return new ListTransactionsResponse { Transactions = { page.Items.Select(ToProto) }, NextPageToken = next, Position = position };
     }
 
+    public override async Task<ListHoldsResponse> ListHolds(ListHoldsRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition);
+        var (page, next, position) = await PageAsync(errors, new Paging(request.PageSize, request.PageToken, request.MinPosition),
+            ["holds", request.AccountId], QueryArguments.FitsNumber,
+            async (size, after, ct) =>
+            {
+                await MustExist(request.AccountId, context);
+                return await readStore.ListHoldsAsync(new HoldQuery(request.AccountId, size, after), ct);
+            }, context);
+        return new ListHoldsResponse { Holds = { page.Items.Select(ToProto) }, NextPageToken = next, Position = position };
+    }
+
     public override async Task<SummarizeTransactionsResponse> SummarizeTransactions(SummarizeTransactionsRequest request, ServerCallContext context)
     {
         var errors = new FieldErrors().NotNegative("min_position", request.MinPosition);
@@ -219,6 +232,33 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         Version = v.Version,
         OpenedAt = Timestamp.FromDateTimeOffset(v.OpenedAt),
         UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
+        HeldMinor = v.HeldMinor,
+        AvailableMinor = v.AvailableMinor,
+        OverdraftLimitMinor = v.OverdraftLimitMinor,
+        DebitsBlocked = v.DebitsBlocked,
+        CreditsBlocked = v.CreditsBlocked,
+    };
+
+    private static Hold ToProto(HoldView v) => new()
+    {
+        HoldId = v.HoldId,
+        AccountId = v.AccountId,
+        AmountMinor = v.AmountMinor,
+        CapturedMinor = v.CapturedMinor,
+        CurrencyCode = v.CurrencyCode,
+        Status = v.Status switch
+        {
+            HoldViewStatus.Active => HoldStatus.Active,
+            HoldViewStatus.Captured => HoldStatus.Captured,
+            HoldViewStatus.Released => HoldStatus.Released,
+            HoldViewStatus.Expired => HoldStatus.Expired,
+            _ => HoldStatus.Unspecified,
+        },
+        Reference = v.Reference,
+        ExpiresAt = Timestamp.FromDateTimeOffset(v.ExpiresAt),
+        PlacedAt = Timestamp.FromDateTimeOffset(v.PlacedAt),
+        UpdatedAt = Timestamp.FromDateTimeOffset(v.UpdatedAt),
+        Position = v.Position,
     };
 
     private static Order ToProto(OrderView v) => new()
@@ -299,6 +339,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
             Application.ReadSide.TransactionKind.PaymentCredit => Contracts.Query.V1.TransactionKind.PaymentCredit,
             Application.ReadSide.TransactionKind.RefundDebit => Contracts.Query.V1.TransactionKind.RefundDebit,
             Application.ReadSide.TransactionKind.RefundCredit => Contracts.Query.V1.TransactionKind.RefundCredit,
+            Application.ReadSide.TransactionKind.Capture => Contracts.Query.V1.TransactionKind.Capture,
             _ => Contracts.Query.V1.TransactionKind.Unspecified,
         },
         AmountMinor = v.AmountMinor,

@@ -30,10 +30,11 @@ public sealed class AuthInterceptor(Authenticator authenticator, RateLimits limi
 
     private RateLimitLease? Admit(ServerCallContext context)
     {
-        var service = context.Method.Split('/', StringSplitOptions.RemoveEmptyEntries)[0];
+        var parts = context.Method.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var service = parts[0];
         if (service == HealthService) return null;
         var http = context.GetHttpContext();
-        var caller = authenticator.Authenticate(http, service) ?? $"peer {Authenticator.Peer(http)}";
+        var caller = authenticator.Authenticate(http, service, parts.Length > 1 ? parts[1] : null) ?? $"peer {Authenticator.Peer(http)}";
         return limits.TryAdmit(caller)
             ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
     }

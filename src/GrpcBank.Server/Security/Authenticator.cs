@@ -21,13 +21,21 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         ["bank.admin.v1.ProjectionService"] = Role.Admin,
     };
 
+    // RPCs that need another role than their service's: limits and lifting restrictions are an admin's decision.
+    private static readonly Dictionary<(string Service, string Method), Role> RoleByMethod = new()
+    {
+        [("bank.accounts.v1.AccountService", "SetOverdraftLimit")] = Role.Admin,
+        [("bank.accounts.v1.AccountService", "LiftRestriction")] = Role.Admin,
+    };
+
     /// <summary>
     /// The key's name for a call to <paramref name="service"/> (also set as the request's user), or null for a service
     /// that needs no key (health, reflection) or a server without keys. Throws the call's RpcException when refused.
     /// </summary>
-    public string? Authenticate(HttpContext http, string service)
+    public string? Authenticate(HttpContext http, string service, string? method = null)
     {
         if (!RoleByService.TryGetValue(service, out var role) || keys.IsOpen) return null;
+        if (method is not null && RoleByMethod.TryGetValue((service, method), out var methodRole)) role = methodRole;
         var peer = Peer(http);
         if (!limits.MayAuthenticate(peer))
             throw new RpcException(new Status(StatusCode.ResourceExhausted,
@@ -41,7 +49,7 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         }
         if (!key.Roles.Contains(role))
             throw new RpcException(new Status(StatusCode.PermissionDenied,
-                $"{service} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
+                $"{service}{(method is null ? "" : "/" + method)} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
         http.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, key.Name)], "ApiKey"));
         return key.Name;
     }

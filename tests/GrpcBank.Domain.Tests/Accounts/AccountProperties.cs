@@ -112,6 +112,45 @@ public sealed class AccountProperties
         yield return [Opened, closed];
         yield return [Opened, deposited, new AccountEvent.MoneyWithdrawn(Id, 10_000, Eur, "ref"), closed];
         yield return [Opened, new AccountEvent.PaymentCredited(Id, new Movement("pay-0001", "ord-0001", 10_000, Eur), Settlement.Saga), frozen];
+        var held = new AccountEvent.HoldPlaced(Id, "hold-1", 4_000, Eur, "ref", At.AddMinutes(1));
+        yield return [Opened, deposited, held];
+        yield return [Opened, deposited, held, new AccountEvent.HoldCaptured(Id, "hold-1", 1_000, 3_000, Eur, "ref", "", "")];
+        yield return [Opened, deposited, held, new AccountEvent.HoldExpired(Id, "hold-1", 4_000, At.AddMinutes(1))];
+        yield return [Opened, new AccountEvent.OverdraftLimitSet(Id, Money.MaxAmountMinor), new AccountEvent.AccountRestricted(Id, true, true, "court")];
+    }
+
+    private static readonly DateTimeOffset At = new(2026, 1, 15, 10, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void GivenRandomHoldsCapturesReleasesAndDebits_WhenFolded_ThenAvailableNeverGoesBelowMinusTheLimit_AndHeldIsTheActiveHolds()
+    {
+        var random = new Random(20_261_202);
+        for (var run = 0; run < 100; run++)
+        {
+            var limit = random.Next(3) * 5_000L;
+            var history = new List<AccountEvent> { Opened, new AccountEvent.MoneyDeposited(Id, 10_000, Eur, "ref") };
+            if (limit > 0) history.Add(new AccountEvent.OverdraftLimitSet(Id, limit));
+            for (var step = 0; step < 80; step++)
+            {
+                var state = Account.Decider.Fold(history);
+                var hold = $"hold-{random.Next(10)}";
+                var amount = random.NextInt64(0, 8_000);
+                var command = random.Next(6) switch
+                {
+                    0 => new AccountCommand.PlaceHold(Id, hold, amount, Eur, "ref", At.AddMinutes(10), At),
+                    1 => new AccountCommand.CaptureHold(Id, hold, amount, "ref", At.AddMinutes(random.Next(12))),
+                    2 => new AccountCommand.ReleaseHold(Id, hold),
+                    3 => new AccountCommand.ExpireHold(Id, hold, At.AddMinutes(random.Next(12))),
+                    4 => new AccountCommand.WithdrawMoney(Id, amount, Eur, "ref"),
+                    _ => (AccountCommand)new AccountCommand.DepositMoney(Id, amount, Eur, "ref"),
+                };
+                history.AddRange(Account.Decide(command, state).RightToSeq().Flatten());
+
+                var after = Account.Decider.Fold(history);
+                Assert.True(after.AvailableMinor >= -limit, $"run {run} step {step}: available {after.AvailableMinor} below -{limit}");
+                Assert.Equal(after.Holds.Values.Where(h => h.Status == HoldStatus.Active).Sum(h => h.AmountMinor), after.HeldMinor);
+            }
+        }
     }
 
     private static IEnumerable<AccountCommand> Commands()
@@ -136,6 +175,22 @@ public sealed class AccountProperties
             yield return new AccountCommand.FreezeAccount(id, "review");
             yield return new AccountCommand.UnfreezeAccount(id);
             yield return new AccountCommand.CloseAccount(id);
+            foreach (var amount in amounts)
+            foreach (var hold in new[] { "hold-1", "" })
+            {
+                yield return new AccountCommand.PlaceHold(id, hold, amount, Eur, "ref", At.AddMinutes(1), At);
+                yield return new AccountCommand.PlaceHold(id, hold, amount, Eur, "ref", At, At);
+                yield return new AccountCommand.CaptureHold(id, hold, amount, "ref", At);
+                yield return new AccountCommand.SetOverdraftLimit(id, amount);
+            }
+            foreach (var hold in new[] { "hold-1", "" })
+            {
+                yield return new AccountCommand.ReleaseHold(id, hold);
+                yield return new AccountCommand.ExpireHold(id, hold, At.AddMinutes(2));
+            }
+            yield return new AccountCommand.RestrictAccount(id, true, false, "court");
+            yield return new AccountCommand.RestrictAccount(id, false, false, "");
+            yield return new AccountCommand.LiftRestriction(id);
         }
     }
 }

@@ -29,4 +29,16 @@ public sealed partial class AccountSpecs
     [Fact]
     public void GivenClosedAccount_WhenClose_ThenAccountClosed() =>
         Snapshot.Match(Given(Opened, Closed).When(Close()).Then());
+
+    [Fact]
+    public void GivenEmptyAccountWithHoldOnOverdraft_WhenClose_ThenAccountHasHolds() =>
+        Snapshot.Match(Given(Opened, OverdraftLimitSet(5_000), HoldPlaced(4_000)).When(Close()).Then());
+
+    [Fact]
+    public void GivenAccountWithHold_WhenClose_ThenAccountHasHolds() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(Close()).Then());
+
+    [Fact]
+    public void GivenAccountWhoseHoldWasCapturedAndRestWithdrawn_WhenClose_ThenAccountClosed() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000), HoldCaptured(4_000, 0), Withdrawn(6_000)).When(Close()).Then());
 }

@@ -53,4 +53,28 @@ public sealed partial class AccountSpecs
     [Fact]
     public void GivenClosedAccount_WhenWithdraw100_ThenAccountClosed() =>
         Snapshot.Match(Given(Opened, Closed).When(Withdraw(Hundred)).Then());
+
+    [Fact]
+    public void GivenAccountWith100AndHold40_WhenWithdraw60_ThenMoneyWithdrawnLeavingNothingAvailable() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(Withdraw(6_000)).Then());
+
+    [Fact]
+    public void GivenAccountWith100AndHold40_WhenWithdraw60Point01_ThenInsufficientFunds() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(Withdraw(6_001)).Then());
+
+    [Fact]
+    public void GivenAccountWith100AndOverdraft50_WhenWithdraw150_ThenMoneyWithdrawnToMinus50() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), OverdraftLimitSet(5_000)).When(Withdraw(15_000)).Then());
+
+    [Fact]
+    public void GivenAccountWith100AndOverdraft50_WhenWithdraw150Point01_ThenInsufficientFunds() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), OverdraftLimitSet(5_000)).When(Withdraw(15_001)).Then());
+
+    [Fact]
+    public void GivenAccountAtMinus50OnOverdraft50_WhenWithdraw0Point01_ThenInsufficientFunds() =>
+        Snapshot.Match(Given(Opened, OverdraftLimitSet(5_000), Withdrawn(5_000)).When(Withdraw(1)).Then());
+
+    [Fact]
+    public void GivenAccountWith100Hold40AndOverdraft50_WhenWithdraw110_ThenMoneyWithdrawnToTheLimit() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), OverdraftLimitSet(5_000), HoldPlaced(4_000)).When(Withdraw(11_000)).Then());
 }

@@ -103,6 +103,14 @@ public sealed class Ledger
                 (deposits, withdrawals) = cash.GetValueOrDefault(currency);
                 cash[currency] = (deposits, withdrawals + w.AmountMinor);
                 break;
+            // A plain capture takes money out of the bank, like a withdrawal; one that paid something is a payment's debit.
+            case AccountEvent.HoldCaptured { PaymentId: "" } c:
+                (deposits, withdrawals) = cash.GetValueOrDefault(currency);
+                cash[currency] = (deposits, withdrawals + c.CapturedMinor);
+                break;
+            case AccountEvent.HoldCaptured c:
+                Movement(new Movement(c.PaymentId, c.OrderId, c.CapturedMinor, c.CurrencyCode), account.AccountId).PaymentDebited += c.CapturedMinor;
+                break;
             case AccountEvent.PaymentDebited m: Movement(m.Movement, account.AccountId).PaymentDebited += m.Movement.AmountMinor; break;
             case AccountEvent.PaymentCredited m: Movement(m.Movement, account.AccountId).PaymentCredited += m.Movement.AmountMinor; break;
             case AccountEvent.RefundDebited m: Movement(m.Movement, account.AccountId).RefundDebited += m.Movement.AmountMinor; break;
@@ -149,6 +157,8 @@ public sealed class Ledger
                 + (status == PaymentStatus.Uninitiated ? "; there is no payment-" + paymentId + " stream" : "")));
         }
 
+        found.AddRange(CheckHolds());
+
         var currencies = new List<CurrencyTotals>();
         var inFlightByCurrency = inFlight.GroupBy(f => f.CurrencyCode).ToDictionary(g => g.Key, g => g.Sum(f => f.NetMinor));
         foreach (var currency in accounts.Values.Select(a => a.State.CurrencyCode).Concat(cash.Keys).Distinct().Order(StringComparer.Ordinal))
@@ -165,6 +175,25 @@ public sealed class Ledger
                     (unsettledByCurrency.GetValueOrDefault(currency) != 0 ? " (the payments above whose movements do not cancel out)" : "")));
         }
         return new MoneyCheck(movements.Count, currencies, inFlight, found);
+    }
+
+    /// <summary>
+    /// Per account: what is held is the sum of its active holds (available = balance − active holds), and the available
+    /// balance never went below minus the overdraft limit.
+    /// </summary>
+    private IEnumerable<Problem> CheckHolds()
+    {
+        foreach (var (id, folded) in accounts.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            var account = folded.State;
+            var active = account.Holds.Values.Where(h => h.Status == HoldStatus.Active).Sum(h => h.AmountMinor);
+            if (account.HeldMinor != active)
+                yield return Problem.Of("account", id, "held", $"{account.HeldMinor}",
+                    $"holds {account.HeldMinor} {account.CurrencyCode}, but its active holds add up to {active}: available ≠ balance − active holds");
+            if (account.AvailableMinor < -account.OverdraftLimitMinor)
+                yield return Problem.Of("account", id, "available", $"{account.AvailableMinor}",
+                    $"available {account.AvailableMinor} {account.CurrencyCode} is below minus its overdraft limit {account.OverdraftLimitMinor}");
+        }
     }
 
     /// <summary>Every status but the settled ones (completed, failed, refunded) may hold a debit without its credit for now.</summary>

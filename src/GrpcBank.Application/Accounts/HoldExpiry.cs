@@ -1,0 +1,61 @@
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.ReadSide;
+using GrpcBank.Domain.Accounts;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace GrpcBank.Application.Accounts;
+
+/// <summary>
+/// The bank releasing expired holds itself, with an event (<c>accounts.HoldExpired.v1</c>). Every
+/// <see cref="PollInterval"/> it asks the read side's hold index (durable, rebuilt from the events, so a restart forgets
+/// nothing) for active holds whose time is up by the injected clock, and sends each account an
+/// <see cref="AccountCommand.ExpireHold"/>. The account decides on its own fold: never early (before the expiry it changes
+/// nothing) and never twice (a hold already captured, released or expired is left alone), so asking again — after a
+/// restart, from a second server, or because the read side has not yet seen the expiry — is harmless.
+/// </summary>
+/// <remarks>
+/// The delay between a hold's expiry and its release is at most one poll interval plus the read side's lag (the index
+/// learns of a hold when the read side applies its placement, long before it expires). Until the release the hold still
+/// counts as held: it is not an available-balance trick at query time, and a capture after its expiry is refused.
+/// </remarks>
+public sealed class HoldExpiry(IReadStore readStore, Handlers handlers, TimeProvider clock, ILogger<HoldExpiry> log) : BackgroundService
+{
+    public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    private const int Batch = 500;
+
+    private static readonly CommandContext Context = new(Principal: "bank:hold-expiry");
+
+    /// <summary>Releases the holds due now (by the clock); returns how many were due.</summary>
+    public async Task<int> ExpireDueAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var due = await readStore.DueHoldsAsync(now, Batch, ct);
+        foreach (var hold in due)
+        {
+            var outcome = await handlers.Accounts.HandleAsync(hold.AccountId, new AccountCommand.ExpireHold(hold.AccountId, hold.HoldId, now), Context,
+                StreamReply.For<AccountState>(hold.AccountId), ct);
+            if (outcome is not CommandOutcome<StreamReply>.Accepted)
+                log.LogWarning("Hold {HoldId} of account {AccountId} was not expired: {Outcome}", hold.HoldId, hold.AccountId, outcome);
+        }
+        return due.Count;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                // A full batch means more may be due: go again at once.
+                if (await ExpireDueAsync(stoppingToken) >= Batch) continue;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                log.LogWarning(e, "Releasing expired holds failed; trying again in {Interval}", PollInterval);
+            }
+            await Task.Delay(PollInterval, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+}

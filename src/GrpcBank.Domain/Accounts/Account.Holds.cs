@@ -1,0 +1,72 @@
+using LanguageExt;
+
+namespace GrpcBank.Domain.Accounts;
+
+/// <summary>
+/// Holds: reserve money now, take it (capture) or free it (release) later, at most once. The available balance
+/// (balance − active holds) is what debits and new holds are judged against; a capture moves out money that was
+/// reserved, so it needs no funds check of its own.
+/// </summary>
+public static partial class Account
+{
+    private static Either<Rejection, Seq<AccountEvent>> PlaceHold(AccountCommand.PlaceHold c, AccountState s)
+    {
+        if ((MustExist(s, c.AccountId) ?? MustNotBeClosed(s)) is { } refused) return refused;
+        if (s.Holds.TryGetValue(c.HoldId, out var existing))
+            return existing.AmountMinor == c.AmountMinor && existing.CurrencyCode == c.CurrencyCode && existing.Reference == c.Reference
+                   && existing.ExpiresAt == c.ExpiresAt
+                ? Events()
+                : new AccountRejection.HoldAlreadyExists(s.AccountId, c.HoldId);
+        if (c.ExpiresAt <= c.PlacedAt) return new AccountRejection.HoldExpiryNotInFuture(c.ExpiresAt, c.PlacedAt);
+        return Debit(s, c.AccountId, c.AmountMinor, c.CurrencyCode,
+            () => new AccountEvent.HoldPlaced(s.AccountId, c.HoldId, c.AmountMinor, c.CurrencyCode, c.Reference, c.ExpiresAt));
+    }
+
+    private static Either<Rejection, Seq<AccountEvent>> CaptureHold(AccountCommand.CaptureHold c, AccountState s) =>
+        Capture(s, c.AccountId, c.HoldId, c.AmountMinor, c.Reference, c.CapturedAt, paymentId: "", orderId: "");
+
+    /// <summary>
+    /// Every capture's rule: the hold is active and not yet due, the amount (0: all of it) is no more than it holds, and
+    /// money may leave the account. The rest of the hold is released by the same event.
+    /// </summary>
+    public static Either<Rejection, Seq<AccountEvent>> Capture(
+        AccountState s, string accountId, string holdId, long amountMinor, string reference, DateTimeOffset at, string paymentId, string orderId)
+    {
+        if (ActiveHold(s, accountId, holdId, at) is var (hold, refused) && refused is not null) return refused;
+        var captured = amountMinor == 0 ? hold!.AmountMinor : amountMinor;
+        return !Money.IsValidAmount(captured) ? new MoneyRejection.InvalidAmount(amountMinor)
+            : captured > hold!.AmountMinor ? new AccountRejection.CaptureExceedsHold(holdId, hold.AmountMinor, captured)
+            : MayDebit(s) is { } blocked ? blocked
+            : Events(new AccountEvent.HoldCaptured(s.AccountId, holdId, captured, hold.AmountMinor - captured, hold.CurrencyCode, reference,
+                paymentId, orderId));
+    }
+
+    private static Either<Rejection, Seq<AccountEvent>> ReleaseHold(AccountCommand.ReleaseHold c, AccountState s) =>
+        ActiveHold(s, c.AccountId, c.HoldId, at: null) is var (hold, refused) && refused is not null
+            ? refused
+            : Events(new AccountEvent.HoldReleased(s.AccountId, c.HoldId, hold!.AmountMinor));
+
+    /// <summary>
+    /// The bank's release of a hold whose time is up. Never early (before its time, nothing happens), never twice (a
+    /// resolved hold is left as it is): the expiry process may ask as often as it likes.
+    /// </summary>
+    private static Either<Rejection, Seq<AccountEvent>> ExpireHold(AccountCommand.ExpireHold c, AccountState s)
+    {
+        if (MustExist(s, c.AccountId) is { } missing) return missing;
+        if (!s.Holds.TryGetValue(c.HoldId, out var hold)) return new AccountRejection.HoldNotFound(c.AccountId, c.HoldId);
+        return hold.Status != HoldStatus.Active || c.Now < hold.ExpiresAt
+            ? Events()
+            : Events(new AccountEvent.HoldExpired(s.AccountId, hold.HoldId, hold.AmountMinor, hold.ExpiresAt));
+    }
+
+    /// <summary>The hold, if it exists and is active (and, given a time, not yet due); otherwise why not.</summary>
+    private static (Hold? Hold, Rejection? Refused) ActiveHold(AccountState s, string accountId, string holdId, DateTimeOffset? at)
+    {
+        if (MustExist(s, accountId) is { } missing) return (null, missing);
+        if (!s.Holds.TryGetValue(holdId, out var hold)) return (null, new AccountRejection.HoldNotFound(accountId, holdId));
+        if (hold.Status != HoldStatus.Active) return (hold, new AccountRejection.HoldNotActive(holdId, hold.Status));
+        // Due but not yet expired by the bank: it may no longer be taken, and the expiry process will free it.
+        if (at >= hold.ExpiresAt) return (hold, new AccountRejection.HoldNotActive(holdId, HoldStatus.Expired));
+        return (hold, null);
+    }
+}

@@ -1,0 +1,33 @@
+using LanguageExt;
+
+namespace GrpcBank.Domain.Accounts;
+
+/// <summary>
+/// The overdraft limit (how far below zero debits may take the available balance) and restrictions (debits and/or
+/// credits blocked, with a reason; separate from a freeze, which stays as it is).
+/// </summary>
+public static partial class Account
+{
+    private static Either<Rejection, Seq<AccountEvent>> SetOverdraftLimit(AccountCommand.SetOverdraftLimit c, AccountState s) =>
+        MustExist(s, c.AccountId)
+        ?? MustNotBeClosed(s)
+        ?? (c.LimitMinor is < 0 or > Money.MaxAmountMinor ? new AccountRejection.InvalidOverdraftLimit(c.LimitMinor) : null)
+        // Lowering the limit below what is already drawn would leave the account out of bounds.
+        ?? (c.LimitMinor != s.OverdraftLimitMinor && s.AvailableMinor < -c.LimitMinor
+            ? new AccountRejection.OverdraftInUse(s.AvailableMinor, c.LimitMinor)
+            : null)
+        ?? (c.LimitMinor == s.OverdraftLimitMinor ? Events() : Events(new AccountEvent.OverdraftLimitSet(s.AccountId, c.LimitMinor)));
+
+    private static Either<Rejection, Seq<AccountEvent>> Restrict(AccountCommand.RestrictAccount c, AccountState s) =>
+        MustExist(s, c.AccountId)
+        ?? MustNotBeClosed(s)
+        ?? (!c.BlockDebits && !c.BlockCredits ? new AccountRejection.RestrictionBlocksNothing(c.AccountId) : null)
+        ?? ((s.DebitsBlocked, s.CreditsBlocked, s.RestrictionReason) == (c.BlockDebits, c.BlockCredits, c.Reason)
+            ? Events()
+            : Events(new AccountEvent.AccountRestricted(s.AccountId, c.BlockDebits, c.BlockCredits, c.Reason)));
+
+    private static Either<Rejection, Seq<AccountEvent>> LiftRestriction(AccountCommand.LiftRestriction c, AccountState s) =>
+        MustExist(s, c.AccountId)
+        ?? MustNotBeClosed(s)
+        ?? (!s.DebitsBlocked && !s.CreditsBlocked ? Events() : Events(new AccountEvent.RestrictionLifted(s.AccountId)));
+}

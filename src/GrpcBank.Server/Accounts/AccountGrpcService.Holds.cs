@@ -1,0 +1,114 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Server.Errors;
+using static GrpcBank.Server.Errors.FieldErrors;
+
+namespace GrpcBank.Server.Accounts;
+
+/// <summary>Holds, the overdraft limit and restrictions. The time a hold is placed or captured is the server's clock.</summary>
+public sealed partial class AccountGrpcService
+{
+    /// <summary>The longest a hold may last: card authorisations live days, not years.</summary>
+    public static readonly TimeSpan MaxHoldLifetime = TimeSpan.FromDays(31);
+
+    public override async Task<PlaceHoldResponse> PlaceHold(PlaceHoldRequest request, ServerCallContext context)
+    {
+        var now = clock.GetUtcNow();
+        var errors = new FieldErrors()
+            .Id("account_id", request.AccountId)
+            .Id("hold_id", request.HoldId, optional: true)
+            .Amount("amount_minor", request.AmountMinor)
+            .CurrencyCode("currency_code", request.CurrencyCode)
+            .Text("reference", request.Reference, MaxTextLength)
+            .RequestId(request.RequestId);
+        var expiresAt = ExpiryOf(request, now, errors);
+        errors.ThrowIfAny();
+        var holdId = request.HoldId.Length > 0 ? request.HoldId : Guid.CreateVersion7().ToString("N");
+        var command = new AccountCommand.PlaceHold(request.AccountId, holdId, request.AmountMinor, request.CurrencyCode, request.Reference,
+            expiresAt, now);
+        var (reply, position, _) = await Run(request.AccountId, command, request, null, context);
+        return new PlaceHoldResponse
+        {
+            HoldId = holdId, Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor, HeldMinor = reply.HeldMinor,
+            AvailableMinor = reply.AvailableMinor, ExpiresAt = Timestamp.FromDateTimeOffset(expiresAt),
+        };
+    }
+
+    /// <summary>
+    /// The expiry from expires_at or ttl (exactly one), no more than <see cref="MaxHoldLifetime"/> ahead. A retry with the
+    /// same ttl gets the first run's reply from the request log, so a ttl does not stretch a retried hold.
+    /// </summary>
+    private static DateTimeOffset ExpiryOf(PlaceHoldRequest request, DateTimeOffset now, FieldErrors errors)
+    {
+        switch (request.ExpiryCase)
+        {
+            case PlaceHoldRequest.ExpiryOneofCase.ExpiresAt:
+                var at = request.ExpiresAt.ToDateTimeOffset();
+                if (at > now + MaxHoldLifetime) errors.Add("expires_at", $"must be at most {MaxHoldLifetime.TotalDays} days from now");
+                return at;
+            case PlaceHoldRequest.ExpiryOneofCase.Ttl:
+                var ttl = request.Ttl.ToTimeSpan();
+                if (ttl <= TimeSpan.Zero || ttl > MaxHoldLifetime)
+                    errors.Add("ttl", $"must be positive and at most {MaxHoldLifetime.TotalDays} days");
+                return ttl > TimeSpan.Zero && ttl <= MaxHoldLifetime ? now + ttl : now;
+            default:
+                errors.Add("expires_at", "expires_at or ttl is required");
+                return now;
+        }
+    }
+
+    public override async Task<CaptureHoldResponse> CaptureHold(CaptureHoldRequest request, ServerCallContext context)
+    {
+        var errors = new FieldErrors()
+            .Id("account_id", request.AccountId)
+            .Id("hold_id", request.HoldId)
+            .Text("reference", request.Reference, MaxTextLength)
+            .RequestId(request.RequestId);
+        // 0 means all of the hold; anything else must be a valid amount.
+        if (request.AmountMinor != 0) errors.Amount("amount_minor", request.AmountMinor);
+        errors.ThrowIfAny();
+        var command = new AccountCommand.CaptureHold(request.AccountId, request.HoldId, request.AmountMinor, request.Reference, clock.GetUtcNow());
+        var (reply, position, _) = await Run(request.AccountId, command, request, null, context);
+        return new CaptureHoldResponse
+        {
+            Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor, HeldMinor = reply.HeldMinor,
+            AvailableMinor = reply.AvailableMinor,
+        };
+    }
+
+    public override async Task<ReleaseHoldResponse> ReleaseHold(ReleaseHoldRequest request, ServerCallContext context)
+    {
+        new FieldErrors().Id("account_id", request.AccountId).Id("hold_id", request.HoldId).RequestId(request.RequestId).ThrowIfAny();
+        var (reply, position, _) = await Run(request.AccountId, new AccountCommand.ReleaseHold(request.AccountId, request.HoldId), request, null, context);
+        return new ReleaseHoldResponse
+        {
+            Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor, HeldMinor = reply.HeldMinor,
+            AvailableMinor = reply.AvailableMinor,
+        };
+    }
+
+    public override async Task<SetOverdraftLimitResponse> SetOverdraftLimit(SetOverdraftLimitRequest request, ServerCallContext context)
+    {
+        new FieldErrors().Id("account_id", request.AccountId).NotNegative("limit_minor", request.LimitMinor).RequestId(request.RequestId).ThrowIfAny();
+        var (reply, position, _) = await Run(request.AccountId, new AccountCommand.SetOverdraftLimit(request.AccountId, request.LimitMinor),
+            request, null, context);
+        return new SetOverdraftLimitResponse { Version = reply.Version, Position = position };
+    }
+
+    public override async Task<RestrictAccountResponse> RestrictAccount(RestrictAccountRequest request, ServerCallContext context)
+    {
+        new FieldErrors().Id("account_id", request.AccountId).Text("reason", request.Reason, MaxTextLength).RequestId(request.RequestId).ThrowIfAny();
+        var command = new AccountCommand.RestrictAccount(request.AccountId, request.BlockDebits, request.BlockCredits, request.Reason);
+        var (reply, position, _) = await Run(request.AccountId, command, request, null, context);
+        return new RestrictAccountResponse { Version = reply.Version, Position = position };
+    }
+
+    public override async Task<LiftRestrictionResponse> LiftRestriction(LiftRestrictionRequest request, ServerCallContext context)
+    {
+        new FieldErrors().Id("account_id", request.AccountId).RequestId(request.RequestId).ThrowIfAny();
+        var (reply, position, _) = await Run(request.AccountId, new AccountCommand.LiftRestriction(request.AccountId), request, null, context);
+        return new LiftRestrictionResponse { Version = reply.Version, Position = position };
+    }
+}

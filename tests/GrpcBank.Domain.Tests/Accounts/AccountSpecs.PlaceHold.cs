@@ -1,0 +1,60 @@
+namespace GrpcBank.Domain.Tests.Accounts;
+
+public sealed partial class AccountSpecs
+{
+    [Fact]
+    public void GivenNoAccount_WhenPlaceHold_ThenAccountNotFound() =>
+        Snapshot.Match(Given().When(PlaceHold(Hundred)).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHold40_ThenHoldPlacedAnd60Available() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(4_000)).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHold100_ThenHoldPlacedAndNothingAvailable() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(Hundred)).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100AndHold60_WhenPlaceHold50_ThenInsufficientFundsAgainstTheAvailable40() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(6_000, "hold-0000")).When(PlaceHold(5_000)).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHold100Point01_ThenInsufficientFunds() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(Hundred + 1)).Then());
+
+    [Fact]
+    public void GivenAccountWith100AndOverdraft50_WhenPlaceHold150_ThenHoldPlacedDownToTheLimit() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), OverdraftLimitSet(5_000)).When(PlaceHold(15_000)).Then());
+
+    [Fact]
+    public void GivenAccountWithHold_WhenPlaceTheSameHoldAgain_ThenNothingChanges() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(PlaceHold(4_000)).Then());
+
+    [Fact]
+    public void GivenAccountWithHold_WhenPlaceAnotherHoldUnderItsId_ThenHoldAlreadyExists() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(PlaceHold(3_000)).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHoldExpiringNow_ThenHoldExpiryNotInFuture() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(4_000, expiresAt: Now)).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHoldZero_ThenInvalidAmount() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(0)).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHoldInUsd_ThenCurrencyMismatch() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(4_000, currency: Usd)).Then());
+
+    [Fact]
+    public void GivenFrozenAccountWith100_WhenPlaceHold_ThenAccountFrozen() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), Frozen).When(PlaceHold(4_000)).Then());
+
+    [Fact]
+    public void GivenAccountWithDebitsBlocked_WhenPlaceHold_ThenDebitsBlocked() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), Restricted(debits: true, credits: false)).When(PlaceHold(4_000)).Then());
+
+    [Fact]
+    public void GivenClosedAccount_WhenPlaceHold_ThenAccountClosed() =>
+        Snapshot.Match(Given(Opened, Closed).When(PlaceHold(4_000)).Then());
+}
