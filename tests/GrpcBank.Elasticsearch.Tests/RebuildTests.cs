@@ -34,18 +34,18 @@ public sealed class RebuildTests
     {
         var node = Node();
         foreach (var view in Views)
-            node.On("PUT", $"/grpcbank-{view}-v1-2", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v1-2"}""");
-        var generation2 = string.Join(",", Views.Select(v => $"grpcbank-{v}-v1-2"));
-        node.On("POST", "/grpcbank-accounts-v1-2/_mget", MGetMiss("grpcbank-accounts-v1-2", "acc-1"))
-            .On("POST", "/grpcbank-orders-v1-2/_mget", MGetMiss("grpcbank-orders-v1-2", "ord-1"))
-            .On("POST", "/grpcbank-payments-v1-2/_mget", MGetMiss("grpcbank-payments-v1-2", "pay-1"))
-            .On("POST", "/_bulk", 200, Bulk(BulkItem("grpcbank-transactions-v1-2", "00000000-0000-0000-0000-000000000002", 201)), once: true)
-            .On("POST", "/_bulk", 200, Bulk(BulkItem("grpcbank-accounts-v1-2", "acc-1", 201), BulkItem("grpcbank-orders-v1-2", "ord-1", 201),
-                BulkItem("grpcbank-payments-v1-2", "pay-1", 201)), once: true)
+            node.On("PUT", $"/grpcbank-{view}-v2-2", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-2"}""");
+        var generation2 = string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-2"));
+        node.On("POST", "/grpcbank-accounts-v2-2/_mget", MGetMiss("grpcbank-accounts-v2-2", "acc-1"))
+            .On("POST", "/grpcbank-orders-v2-2/_mget", MGetMiss("grpcbank-orders-v2-2", "ord-1"))
+            .On("POST", "/grpcbank-payments-v2-2/_mget", MGetMiss("grpcbank-payments-v2-2", "pay-1"))
+            .On("POST", "/_bulk", 200, Bulk(BulkItem("grpcbank-transactions-v2-2", "00000000-0000-0000-0000-000000000002", 201)), once: true)
+            .On("POST", "/_bulk", 200, Bulk(BulkItem("grpcbank-accounts-v2-2", "acc-1", 201), BulkItem("grpcbank-orders-v2-2", "ord-1", 201),
+                BulkItem("grpcbank-payments-v2-2", "pay-1", 201)), once: true)
             .On("PUT", $"/{generation2}/_settings", """{"acknowledged":true}""")
             .On("POST", $"/{generation2}/_refresh", Refreshed)
             .On("POST", "/_aliases", """{"acknowledged":true}""")
-            .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v1-1")), """{"acknowledged":true}""");
+            .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-1")), """{"acknowledged":true}""");
         var live = await StartedStore(node);
 
         var rebuilt = await live.CreateGenerationAsync("2", null, CancellationToken.None);
@@ -55,7 +55,7 @@ public sealed class RebuildTests
 
         var sequence = string.Join("\n", node.Sent.Select(r => $"{r.Method} {r.Path}{r.Query}"));
         Snapshot.Match(sequence + "\n\n" + node.Transcript(skip: node.Sent.FindIndex(r => r.Path.EndsWith("/_settings", StringComparison.Ordinal))));
-        Assert.All(node.Sent.Where(r => r.Method == "PUT" && Views.Any(v => r.Path == $"/grpcbank-{v}-v1-2")),
+        Assert.All(node.Sent.Where(r => r.Method == "PUT" && Views.Any(v => r.Path == $"/grpcbank-{v}-v2-2")),
             create => Assert.Contains("\"number_of_replicas\":0", create.Body));
         Assert.DoesNotContain(node.Sent.TakeWhile(r => !r.Path.EndsWith("/_settings", StringComparison.Ordinal)), r => r.Path.EndsWith("/_refresh", StringComparison.Ordinal));
     }

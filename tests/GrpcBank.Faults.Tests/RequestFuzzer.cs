@@ -16,7 +16,7 @@ public sealed class RequestFuzzer(Random random, IReadOnlyList<string> knownIds,
     private static readonly string[] InvalidIds =
     [
         " ", "a b", new string('a', 65), new string('x', 71), "\0", "id\u0001", "tab\tid", "line\nbreak", "\u007f",
-        "\ud800", "lone\udc00low", "\udbff\ud800", "é", "账户", "🙂", "../../etc/passwd", "account-", "a/b", "a%00b",
+        "\ud800", "lone\udc00low", "\udbff\ud800", "é", "账户", "🙂", "../../etc/passwd", "a/b", "a%00b",
         "'; drop table events; --", "\" or 1=1 --", "1' union select * from request_log --", "%' or '%'='",
         "{\"query\":{\"match_all\":{}}}", "*:*", "owner_name:*", "\\", "a*", "a?b", "(a OR b)", "<script>", "${jndi:ldap://x}",
     ];
@@ -88,13 +88,29 @@ public sealed class RequestFuzzer(Random random, IReadOnlyList<string> knownIds,
                 random.NextBytes(noise);
                 return noise;
             case 1 when valid.Length > 1:
-                return valid[..random.Next(1, valid.Length)]; // cut in the middle of a field
+                // Cut short; a cut that happens to fall between two fields is still a valid message, so then a field
+                // whose length runs past the end is added.
+                var cut = valid[..random.Next(1, valid.Length)];
+                return Decodes(method, cut) ? [.. cut, 0x0A, 0x7F] : cut;
             case 2:
                 return [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x61]; // field 1, a length far beyond the end
             case 3:
                 return [0x0F, 0x01]; // wire type 7 does not exist
             default:
                 return [0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]; // a varint of 11 bytes
+        }
+    }
+
+    private static bool Decodes(MethodDescriptor method, byte[] bytes)
+    {
+        try
+        {
+            method.InputType.Parser.ParseFrom(bytes);
+            return true;
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return false;
         }
     }
 

@@ -113,7 +113,8 @@ public static class QueryArguments
         return (from, to);
     }
 
-    private static DateTimeOffset? Time(FieldErrors errors, string field, Timestamp? value)
+    /// <summary>A set timestamp as a time, or a field error naming <paramref name="field"/> when it is out of range.</summary>
+    public static DateTimeOffset? Time(FieldErrors errors, string field, Timestamp? value)
     {
         if (value is null) return null;
         try
