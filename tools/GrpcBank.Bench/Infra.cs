@@ -147,7 +147,9 @@ public sealed class ServerProcess : IAsyncDisposable
     public TimeSpan CpuTime { get { process.Refresh(); return process.TotalProcessorTime; } }
 
     /// <param name="postgres">null: embedded mode (SQLite under <paramref name="dataDirectory"/>).</param>
-    public static async Task<ServerProcess> StartAsync(string serverDll, string dataDirectory, string? postgres, bool relay = true)
+    /// <param name="settings">More environment settings (<c>ReadStore__Kind</c>, say).</param>
+    public static async Task<ServerProcess> StartAsync(
+        string serverDll, string dataDirectory, string? postgres, bool relay = true, IReadOnlyDictionary<string, string>? settings = null)
     {
         var port = Shell.FreePort();
         var address = $"http://127.0.0.1:{port}";
@@ -165,6 +167,7 @@ public sealed class ServerProcess : IAsyncDisposable
         psi.Environment["Kestrel__EndpointDefaults__Protocols"] = "Http2";
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         var spawned = DateTime.UtcNow;
         var p = Process.Start(psi)!;
         var server = new ServerProcess(p, address, spawned);
@@ -192,6 +195,13 @@ public sealed class ServerProcess : IAsyncDisposable
 
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);
+
+    /// <summary>SIGKILL: no shutdown at all, as a crashed machine.</summary>
+    public void Kill()
+    {
+        if (!process.HasExited) process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+    }
 
     /// <summary>SIGTERM (graceful shutdown), then waits; SIGKILL after 30 s.</summary>
     public async Task StopAsync()

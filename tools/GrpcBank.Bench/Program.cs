@@ -4,6 +4,7 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- [--quick] [--out FILE]   end-to-end run, writes BENCHMARKS.md
 // dotnet run -c Release --project tools/GrpcBank.Bench -- micro [BenchmarkDotNet args]   micro-benchmarks
 // dotnet run -c Release --project tools/GrpcBank.Bench -- transfers [--quick]   only transfers vs deposits and the snapshot property
+// dotnet run -c Release --project tools/GrpcBank.Bench -- servers [--quick]     only 1 vs 3 servers on one PostgreSQL and the relay failover
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -18,6 +19,13 @@ if (args.Length > 0 && args[0] == "transfers")
     var results = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).TransfersOnlyAsync();
     foreach (var r in results) r.WriteRows(Console.WriteLine);
     return results.SelectMany(r => r.Failures).Any() ? 1 : 0;
+}
+
+if (args.Length > 0 && args[0] == "servers")
+{
+    var result = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).ServersOnlyAsync();
+    result.WriteRows(Console.WriteLine);
+    return 0;
 }
 
 var outIndex = Array.IndexOf(args, "--out");

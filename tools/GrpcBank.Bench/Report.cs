@@ -31,6 +31,7 @@ public sealed class Report(RunSettings s)
     public (int Applied, int Rejected) UnknownPg, UnknownEmbedded;
     public InvariantReport? InvariantsPg, InvariantsEmbedded;
     public TransferResult? TransfersPg, TransfersEmbedded;
+    public MultiServerResult? MultiServer;
 
     public IReadOnlyList<string> Failures =>
         [.. (InvariantsPg?.Failures ?? ["PostgreSQL invariants were not checked"]).Select(f => "postgres: " + f),
@@ -83,6 +84,7 @@ public sealed class Report(RunSettings s)
         L($"| relay events/s ÷ raw read rows/s of `events` | **{F(relayRatioLow, 2)}–{F(relayRatio, 2)}** ({F(Relay?.PerSecondLower ?? double.NaN)}–{F(Relay?.PerSecondUpper ?? double.NaN)} ÷ {F(RawReadPerSecond)}) | (none) | |");
         L($"| freshness p99, embedded mode (poll until the balance shows / GetAccount min_position) | **{F(freshEmbedded99, 1)} ms** / {F(freshEmbeddedMin99, 1)} ms | ≤ 100 ms | {Mark(freshEmbedded99 <= 100 && freshEmbeddedMin99 <= 100)} |");
         foreach (var t in new[] { TransfersPg, TransfersEmbedded }) t?.WriteRows(line => L(line));
+        MultiServer?.WriteRows(line => L(line));
         if (FreshnessPg is { } fp)
             L($"| freshness p99, PostgreSQL mode (same two ways) | {F(Ms(fp.Polling, 99), 1)} ms / {F(Ms(fp.MinPosition, 99), 1)} ms | (none) | |");
         L();
@@ -209,6 +211,7 @@ public sealed class Report(RunSettings s)
             TransfersPg?.WriteSection(o);
             TransfersEmbedded?.WriteSection(o);
         }
+        MultiServer?.WriteSection(o);
         L("## Embedded mode (SQLite, no PostgreSQL)");
         L();
         L("| phase | commands/s | p50 ms | p99 ms | p99.9 ms | ok | rejected | conflicts | failed |");
