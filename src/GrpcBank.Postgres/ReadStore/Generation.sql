@@ -13,7 +13,11 @@ create table {schema}.accounts (
     status        text             not null,
     version       bigint           not null,
     opened_at     timestamptz      not null,
-    updated_at    timestamptz      not null
+    updated_at    timestamptz      not null,
+    held_minor            bigint  not null,
+    overdraft_limit_minor bigint  not null,
+    debits_blocked        boolean not null,
+    credits_blocked       boolean not null
 );
 create index on {schema}.accounts (owner_name, account_id);
 create index on {schema}.accounts (balance_minor, account_id);
@@ -24,6 +28,23 @@ create table {schema}.owner_terms (
     term text collate "C" primary key
 );
 create index on {schema}.owner_terms using gist (term gist_trgm_ops);
+-- An account's holds: placed with its account view, resolved in place; the expiry job reads the active ones by due time.
+create table {schema}.holds (
+    account_id     text collate "C" not null,
+    hold_id        text collate "C" not null,
+    amount_minor   bigint           not null,
+    captured_minor bigint           not null,
+    currency_code  text             not null,
+    status         text             not null,
+    reference      text             not null,
+    expires_at     timestamptz      not null,
+    placed_at      timestamptz      not null,
+    updated_at     timestamptz      not null,
+    position       bigint           not null,
+    primary key (account_id, hold_id)
+);
+create index on {schema}.holds (account_id, placed_at, hold_id);
+create index on {schema}.holds (expires_at, account_id, hold_id) where status = 'Active';
 create table {schema}.transactions (
     transaction_id      text collate "C" primary key,
     account_id          text collate "C" not null,

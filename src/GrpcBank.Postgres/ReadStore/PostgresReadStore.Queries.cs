@@ -120,6 +120,33 @@ public sealed partial class PostgresReadStore
             query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId), ct);
     }
 
+    public async Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var filter = new Filter().Add("h.account_id = @account", ("account", query.AccountId));
+        return await PageOfAsync(connection, $"select {Prefixed("h.", HoldColumns)} from {ReadSchema}.holds h", filter,
+            new SortColumn("placed_at", true, ParseTime), "hold_id",
+            query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Time(v.PlacedAt), v.HoldId), ct);
+    }
+
+    /// <summary>
+    /// The active holds whose expiry time is up, soonest first (ties by account and hold, as every store). The status is
+    /// a literal, not a parameter, so even a generic plan can use the partial index of active holds by expiry.
+    /// </summary>
+    public async Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            select {HoldColumns} from {ReadSchema}.holds
+            where status = '{nameof(HoldViewStatus.Active)}' and expires_at <= @now order by expires_at, account_id, hold_id limit @max
+            """);
+        command.Parameters.AddWithValue("now", Utc(now));
+        command.Parameters.AddWithValue("max", max);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var due = new List<HoldView>();
+        while (await reader.ReadAsync(ct)) due.Add(ReadHold(reader));
+        return due;
+    }
+
     public async Task<TransactionSummary> SummarizeTransactionsAsync(SummaryQuery query, CancellationToken ct)
     {
         var filter = new Filter();

@@ -66,6 +66,7 @@ public sealed partial class PostgresReadStore : IReadStore
                 batch.BatchCommands.Add(Command($"insert into {schema}.owner_terms (term) select unnest({Folded("terms")}) on conflict do nothing",
                     ("terms", Words(applied.View.OwnerName))));
             if (applied.Line is { } line) batch.BatchCommands.Add(Insert(schema, line));
+            if (applied.Hold is { } hold) batch.BatchCommands.Add(Change(schema, hold));
         }
         else if (OrderProjection.Handles(e))
         {
@@ -103,7 +104,14 @@ public sealed partial class PostgresReadStore : IReadStore
         return (T)(await command.ExecuteScalarAsync(ct))!;
     }
 
-    internal const string AccountColumns = "account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at";
+    internal const string AccountColumns = """
+        account_id, owner_name, currency_code, balance_minor, status, version, opened_at, updated_at,
+        held_minor, overdraft_limit_minor, debits_blocked, credits_blocked
+        """;
+
+    internal const string HoldColumns = """
+        account_id, hold_id, amount_minor, captured_minor, currency_code, status, reference, expires_at, placed_at, updated_at, position
+        """;
 
     internal const string OrderColumns = """
         order_id, customer_account_id, merchant_account_id, amount_minor, currency_code, description, status,
@@ -124,7 +132,14 @@ public sealed partial class PostgresReadStore : IReadStore
 
     internal static AccountView ReadAccount(NpgsqlDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3),
-            Enum.Parse<AccountViewStatus>(r.GetString(4)), r.GetInt64(5), At(r, 6), At(r, 7));
+            Enum.Parse<AccountViewStatus>(r.GetString(4)), r.GetInt64(5), At(r, 6), At(r, 7))
+        {
+            HeldMinor = r.GetInt64(8), OverdraftLimitMinor = r.GetInt64(9), DebitsBlocked = r.GetBoolean(10), CreditsBlocked = r.GetBoolean(11),
+        };
+
+    internal static HoldView ReadHold(NpgsqlDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), r.GetString(4), Enum.Parse<HoldViewStatus>(r.GetString(5)),
+            r.GetString(6), At(r, 7), At(r, 8), At(r, 9), r.GetInt64(10));
 
     internal static OrderView ReadOrder(NpgsqlDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetString(5),
@@ -144,17 +159,44 @@ public sealed partial class PostgresReadStore : IReadStore
     // Every upsert carries a version guard: a redelivered or out-of-date write changes nothing.
 
     private static NpgsqlBatchCommand Upsert(string schema, AccountView v) => Command($"""
-        insert into {schema}.accounts as a (account_id, owner_name, owner_words, currency_code, balance_minor, status, version, opened_at, updated_at)
-        values (@id, @owner, {Folded("words")}, @currency, @balance, @status, @version, @opened, @updated)
+        insert into {schema}.accounts as a (account_id, owner_name, owner_words, currency_code, balance_minor, status, version, opened_at, updated_at,
+                                            held_minor, overdraft_limit_minor, debits_blocked, credits_blocked)
+        values (@id, @owner, {Folded("words")}, @currency, @balance, @status, @version, @opened, @updated, @held, @limit, @debits, @credits)
         on conflict (account_id) do update set
             owner_name = excluded.owner_name, owner_words = excluded.owner_words, currency_code = excluded.currency_code,
             balance_minor = excluded.balance_minor, status = excluded.status, version = excluded.version,
-            opened_at = excluded.opened_at, updated_at = excluded.updated_at
+            opened_at = excluded.opened_at, updated_at = excluded.updated_at, held_minor = excluded.held_minor,
+            overdraft_limit_minor = excluded.overdraft_limit_minor, debits_blocked = excluded.debits_blocked,
+            credits_blocked = excluded.credits_blocked
         where excluded.version > a.version
         """,
         ("id", v.AccountId), ("owner", v.OwnerName), ("words", Words(v.OwnerName)),
         ("currency", v.CurrencyCode), ("balance", v.BalanceMinor), ("status", v.Status.ToString()), ("version", v.Version),
-        ("opened", Utc(v.OpenedAt)), ("updated", Utc(v.UpdatedAt)));
+        ("opened", Utc(v.OpenedAt)), ("updated", Utc(v.UpdatedAt)), ("held", v.HeldMinor), ("limit", v.OverdraftLimitMinor),
+        ("debits", v.DebitsBlocked), ("credits", v.CreditsBlocked));
+
+    // A hold changes only with its account's view (whose version guard has already passed), in the same transaction;
+    // the position guard keeps a resolved hold from being overwritten by an older write all the same. Batch commands
+    // run in order, so a hold placed and resolved in one batch is inserted before it is updated.
+    private static NpgsqlBatchCommand Change(string schema, HoldChange change) => change switch
+    {
+        HoldChange.Placed { Hold: var h } => Command($"""
+            insert into {schema}.holds (account_id, hold_id, amount_minor, captured_minor, currency_code, status, reference,
+                                        expires_at, placed_at, updated_at, position)
+            values (@account, @hold, @amount, @captured, @currency, @status, @reference, @expires, @placed, @updated, @position)
+            on conflict (account_id, hold_id) do nothing
+            """,
+            ("account", h.AccountId), ("hold", h.HoldId), ("amount", h.AmountMinor), ("captured", h.CapturedMinor),
+            ("currency", h.CurrencyCode), ("status", h.Status.ToString()), ("reference", h.Reference),
+            ("expires", Utc(h.ExpiresAt)), ("placed", Utc(h.PlacedAt)), ("updated", Utc(h.UpdatedAt)), ("position", h.Position)),
+        HoldChange.Resolved r => Command($"""
+            update {schema}.holds set status = @status, captured_minor = @captured, updated_at = @updated, position = @position
+            where account_id = @account and hold_id = @hold and position < @position
+            """,
+            ("account", r.AccountId), ("hold", r.HoldId), ("status", r.Status.ToString()), ("captured", r.CapturedMinor),
+            ("updated", Utc(r.At)), ("position", r.Position)),
+        _ => throw new ArgumentOutOfRangeException(nameof(change), change, "an unknown hold change"),
+    };
 
     private static NpgsqlBatchCommand Upsert(string schema, OrderView v) => Command($"""
         insert into {schema}.orders as o (order_id, customer_account_id, merchant_account_id, amount_minor, currency_code, description,

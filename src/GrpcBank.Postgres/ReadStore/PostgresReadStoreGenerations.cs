@@ -13,7 +13,7 @@ namespace GrpcBank.Postgres.ReadStore;
 public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsyncDisposable
 {
     /// <summary>Raised whenever the tables of Generation.sql change.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2; // 2: holds, overdraft limits and restrictions
 
     public const string DefaultPrefix = "bank_read";
 
