@@ -20,21 +20,34 @@ namespace GrpcBank.Postgres;
 /// </list>
 /// A mark settles at the reader's next look, once the transactions running at the mark have ended. Marks live in
 /// this instance only, so a new instance starts from zero and catches up on its second look.
+///
+/// Each look is answered as of its own snapshot, not with the newest settled position: looks run concurrently (a relay
+/// consumer each, history reads, subscriptions), and a mark settled by a later look may cover transactions that were
+/// still running when an earlier look took its rows. (Three servers on one database showed it: a watermark past rows
+/// the batch did not hold.) So settled marks are kept for a while, and a look gets the highest mark its own xmin has passed.
 /// </remarks>
 public sealed class SettledPosition
 {
     private const int MaxMarks = 1024;
 
+    /// <summary>Settled marks kept for looks whose snapshot is older than the newest settling one.</summary>
+    private const int SettledMarksKept = 256;
+
     private readonly Lock gate = new();
     private readonly List<(ulong Xid, long Position)> marks = [];
+    private readonly List<(ulong Xid, long Position)> settledMarks = [];
     private long settled;
 
+    /// <summary>The newest settled position (as of the latest look).</summary>
     public long Value
     {
         get { lock (gate) return settled; }
     }
 
-    /// <summary>Records a mark and settles every mark the snapshot's xmin has passed; returns the settled position.</summary>
+    /// <summary>
+    /// Records a mark and settles every mark the snapshot's xmin has passed; returns the position settled as of this
+    /// snapshot: every position up to it was committed or rolled back before the snapshot was taken.
+    /// </summary>
     /// <param name="lastDrawn">The sequence's last value.</param>
     /// <param name="markXid">An xid assigned after <paramref name="lastDrawn"/> was read.</param>
     /// <param name="snapshotXmin">The xmin of a snapshot taken no earlier than <paramref name="lastDrawn"/> was read.</param>
@@ -48,10 +61,15 @@ public sealed class SettledPosition
                 if (marks.Count == MaxMarks) marks[^1] = (markXid, lastDrawn);
                 else marks.Add((markXid, lastDrawn));
             }
-            foreach (var mark in marks)
-                if (mark.Xid <= snapshotXmin && mark.Position > settled) settled = mark.Position;
-            marks.RemoveAll(m => m.Position <= settled);
-            return settled;
+            foreach (var mark in marks.Where(m => m.Xid <= snapshotXmin))
+            {
+                settledMarks.Add(mark);
+                if (mark.Position > settled) settled = mark.Position;
+            }
+            marks.RemoveAll(m => m.Xid <= snapshotXmin || m.Position <= settled);
+            if (settledMarks.Count > SettledMarksKept) settledMarks.RemoveRange(0, settledMarks.Count - SettledMarksKept);
+            // Too old for every mark kept: claim nothing (a caller looks again).
+            return settledMarks.Where(m => m.Xid <= snapshotXmin).Select(m => m.Position).DefaultIfEmpty(0).Max();
         }
     }
 }

@@ -11,9 +11,6 @@ public sealed partial class SqliteReadStore
     /// <summary>Typo candidates taken from the trigram index per query token, before re-ranking in C#.</summary>
     private const int TypoCandidates = 200;
 
-    /// <summary>Corrections kept per query token.</summary>
-    private const int TypoCorrections = 10;
-
     /// <summary>Relevance is typo distance first, bm25 second: one typo weighs more than any bm25 difference.</summary>
     private const double TypoWeight = 1000.0;
 
@@ -85,13 +82,7 @@ public sealed partial class SqliteReadStore
         using var reader = command.ExecuteReader();
         var candidates = new List<string>();
         while (reader.Read()) candidates.Add(reader.GetString(0));
-        return candidates
-            .Select(term => (Term: term, Distance: SearchText.Distance(token, term)))
-            .Where(c => c.Distance is > 0 && c.Distance <= SearchText.MaxTypos(token))
-            .OrderBy(c => c.Distance).ThenByDescending(c => SearchText.CommonPrefix(token, c.Term)).ThenBy(c => c.Term, StringComparer.Ordinal)
-            .Take(TypoCorrections)
-            .Select(c => c.Term)
-            .ToList();
+        return SearchText.Corrections(token, candidates);
     }
 
     public Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct) =>

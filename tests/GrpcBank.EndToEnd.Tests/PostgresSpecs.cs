@@ -2,7 +2,7 @@ using GrpcBank.Testing;
 
 namespace GrpcBank.EndToEnd.Tests;
 
-// The same end-to-end specs in production mode: PostgreSQL event store, outbox and relay lease.
+// The same end-to-end specs in production mode: PostgreSQL event store, outbox, relay lease and read store.
 // Each server gets a fresh database, so specs never see each other's data.
 
 public sealed class PostgresAccountServiceSpecs(PostgresServer postgres) : AccountServiceSpecs

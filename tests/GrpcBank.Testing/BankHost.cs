@@ -34,7 +34,10 @@ public sealed class BankHost : IAsyncDisposable
         return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir }, configure, extra);
     }
 
-    /// <summary>A production-mode server on a fresh PostgreSQL database (read store embedded in its own directory).</summary>
+    /// <summary>
+    /// A production-mode server on a fresh PostgreSQL database: event store and read store (<c>ReadStore:Kind=Postgres</c>,
+    /// the several-servers setup) both in it; pass <c>("ReadStore:Kind", "Sqlite")</c> for an embedded read store.
+    /// </summary>
     public static Task<BankHost> StartPostgresAsync(string connectionString, params (string Key, string Value)[] extra) =>
         StartPostgresAsync(connectionString, null, extra);
 
@@ -42,8 +45,10 @@ public sealed class BankHost : IAsyncDisposable
         string connectionString, Action<WebApplicationBuilder>? configure, params (string Key, string Value)[] extra)
     {
         var dir = Path.Combine(Path.GetTempPath(), "grpcbank-tests", Guid.NewGuid().ToString("N"));
-        return StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = dir, ["ConnectionStrings:Postgres"] = connectionString },
-            configure, extra);
+        return StartAsync(new Dictionary<string, string>
+        {
+            ["Storage:DataDirectory"] = dir, ["ConnectionStrings:Postgres"] = connectionString, ["ReadStore:Kind"] = "Postgres",
+        }, configure, extra);
     }
 
     /// <summary>A server with exactly these settings.</summary>

@@ -52,6 +52,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>host:port, as the sample clients take it.</summary>
     public string Address => new Uri(Url).Authority;
 
+    /// <summary>Started and not killed since.</summary>
+    public bool IsRunning => process is not null;
+
     /// <summary>What the server printed so far, for failure messages.</summary>
     public string Log => output.ToString();
 

@@ -196,6 +196,13 @@ public sealed class ServerProcess : IAsyncDisposable
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int sig);
 
+    /// <summary>SIGKILL: no shutdown at all, as a crashed machine.</summary>
+    public void Kill()
+    {
+        if (!process.HasExited) process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+    }
+
     /// <summary>SIGTERM (graceful shutdown), then waits; SIGKILL after 30 s.</summary>
     public async Task StopAsync()
     {

@@ -6,6 +6,7 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- transfers [--quick]   only transfers vs deposits and the snapshot property
 // dotnet run -c Release --project tools/GrpcBank.Bench -- bus [--quick]   only the event bus: published events/s vs the relay, reply → receipt delay
 // dotnet run -c Release --project tools/GrpcBank.Bench -- readside [--quick]   only the read side: replay, steady relay, freshness under load, cold command
+// dotnet run -c Release --project tools/GrpcBank.Bench -- servers [--quick]     only 1 vs 3 servers on one PostgreSQL and the relay failover
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -37,6 +38,13 @@ if (args.Length > 0 && args[0] == "readside")
     // Only the read side's figures (replay, steady relay, freshness under load, cold first command), printed.
     var readSide = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).ReadSideOnlyAsync();
     readSide.WriteReadSideRows(Console.WriteLine);
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "servers")
+{
+    var result = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).ServersOnlyAsync();
+    result.WriteRows(Console.WriteLine);
     return 0;
 }
 

@@ -34,6 +34,7 @@ public sealed class Report(RunSettings s)
     public (int Applied, int Rejected) UnknownPg, UnknownEmbedded;
     public InvariantReport? InvariantsPg, InvariantsEmbedded;
     public TransferResult? TransfersPg, TransfersEmbedded;
+    public MultiServerResult? MultiServer;
 
     public IReadOnlyList<string> Failures =>
         [.. (InvariantsPg?.Failures ?? ["PostgreSQL invariants were not checked"]).Select(f => "postgres: " + f),
@@ -95,6 +96,7 @@ public sealed class Report(RunSettings s)
         if (Embedded.FirstOrDefault(e => e.Name.EndsWith("x16", StringComparison.Ordinal)) is { } e16)
             L($"| embedded deposits/s at 16 callers | **{F(e16.PerSecond)}** ({e16.Name}) | ≥ 5,000 | {Mark(e16.PerSecond >= 5_000)} |");
         L($"| group commit: command p50 at 1 caller ÷ (empty-RPC p50 + pgbench p50) | **{F(latencyRatio, 2)}** ({F(one.P(50), 2)} ms) | ≤ 2.0 | {Mark(latencyRatio <= 2.0)} |");
+        MultiServer?.WriteRows(line => L(line));
         if (FreshnessPg is { } fp)
             L($"| freshness p99, PostgreSQL mode (same two ways) | {F(Ms(fp.Polling, 99), 1)} ms / {F(Ms(fp.MinPosition, 99), 1)} ms | (none) | |");
         L();
@@ -229,6 +231,7 @@ public sealed class Report(RunSettings s)
             TransfersPg?.WriteSection(o);
             TransfersEmbedded?.WriteSection(o);
         }
+        MultiServer?.WriteSection(o);
         L("## Embedded mode (SQLite, no PostgreSQL)");
         L();
         L("| phase | commands/s | p50 ms | p99 ms | p99.9 ms | ok | rejected | conflicts | failed |");

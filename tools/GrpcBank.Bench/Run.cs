@@ -56,6 +56,15 @@ public sealed partial class Run(string root, RunSettings s)
         return await BusBench.RunAsync(Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll"), quick);
     }
 
+    /// <summary>Only the several-servers section (1 vs 3 servers, relay failover): a quick look without the whole run.</summary>
+    public async Task<MultiServerResult> ServersOnlyAsync()
+    {
+        Step("building the server (Release)");
+        await Shell.RunAsync("dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", Path.Combine(root, "src/GrpcBank.Server/GrpcBank.Server.csproj")]);
+        Step("several servers on one PostgreSQL");
+        return await MultiServerBench.RunAsync(Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll"), s.Phase);
+    }
+
     public async Task<Report> ExecuteAsync()
     {
         Step("building the server (Release)");
@@ -64,6 +73,8 @@ public sealed partial class Run(string root, RunSettings s)
         report.Machine = await Machine.DescribeAsync();
 
         await PostgresAsync(serverDll);
+        Step("several servers on one PostgreSQL");
+        report.MultiServer = await MultiServerBench.RunAsync(serverDll, s.Phase);
         await EmbeddedAsync(serverDll);
         return report;
     }

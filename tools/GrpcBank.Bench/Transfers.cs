@@ -108,7 +108,7 @@ public static class TransferLoad
         return new TransferResult(mode, deposits, transfers, snapshots, batches);
     }
 
-    private static async Task<IReadOnlyList<string>> OpenFundedAsync(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids, string owner)
+    internal static async Task<IReadOnlyList<string>> OpenFundedAsync(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids, string owner)
     {
         await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (id, _) =>
         {
@@ -118,7 +118,7 @@ public static class TransferLoad
         return ids;
     }
 
-    private static Func<Random, Func<Task<Outcome>>> Deposit(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids) => rng =>
+    internal static Func<Random, Func<Task<Outcome>>> Deposit(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids) => rng =>
     {
         var (id, amount) = (ids[rng.Next(ids.Count)], rng.Next(1, 100));
         return () => CallAsync(accounts.DepositMoneyAsync(new DepositMoneyRequest

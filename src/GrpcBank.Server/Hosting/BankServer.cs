@@ -14,6 +14,7 @@ using GrpcBank.Server.Payments;
 using GrpcBank.Server.Query;
 using GrpcBank.Elasticsearch;
 using GrpcBank.Postgres;
+using GrpcBank.Postgres.ReadStore;
 using GrpcBank.Sqlite;
 using GrpcBank.Server.Security;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -110,9 +111,9 @@ public static class BankServer
         // A relative path is taken from the working directory, like every path given on a command line.
         var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data");
         var postgresConfigured = configuration.GetConnectionString("Postgres") is { Length: > 0 };
-        var elasticsearchConfigured = configuration["Elasticsearch:Url"] is { Length: > 0 };
+        var sharedReadStore = ReadStoreKinds.Of(configuration) != ReadStoreKind.Sqlite;
         // Refuse to start, naming the folder, rather than fail on the first command with SQLite's bare "unable to open database file".
-        if (!postgresConfigured || !elasticsearchConfigured) DataDirectory.EnsureWritable(dataDirectory);
+        if (!postgresConfigured || !sharedReadStore) DataDirectory.EnsureWritable(dataDirectory);
         if (configuration.GetConnectionString("Postgres") is { Length: > 0 } postgres)
         {
             // Migrations run (under an advisory lock) before the first command can reach the store.
@@ -124,9 +125,11 @@ public static class BankServer
             services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
             services.AddSingleton<IRelayLease, InProcessRelayLease>();
         }
-        if (configuration.GetSection("Elasticsearch") is var es && es["Url"] is { Length: > 0 } elasticsearch)
+        var readStore = ReadStoreKinds.Of(configuration);
+        if (readStore == ReadStoreKind.Elasticsearch)
         {
-            var connection = new ElasticsearchConnection(new Uri(elasticsearch))
+            var es = configuration.GetSection("Elasticsearch");
+            var connection = new ElasticsearchConnection(new Uri(es["Url"]!))
             {
                 ApiKey = es["ApiKey"], Username = es["Username"], Password = es["Password"],
                 CertificateFingerprint = es["CertificateFingerprint"], CaCertificatePath = es["CaCertificatePath"],
@@ -136,12 +139,17 @@ public static class BankServer
                 new ElasticsearchReadStoreOptions { IndexPrefix = es["IndexPrefix"] ?? "grpcbank" },
                 sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
         }
+        else if (readStore == ReadStoreKind.Postgres)
+            // Set up (under an advisory lock) before the first query can reach it; every server shares it.
+            services.AddSingleton<IReadStoreGenerations>(_ => PostgresReadStoreGenerations.OpenAsync(
+                configuration.GetConnectionString("Postgres")!,
+                configuration["ReadStore:Postgres:Schema"] ?? PostgresReadStoreGenerations.DefaultPrefix, CancellationToken.None).GetAwaiter().GetResult());
         else
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
         services.AddSingleton<SwitchableReadStore>();
         services.AddSingleton<IReadStore>(sp => sp.GetRequiredService<SwitchableReadStore>());
         services.AddQueries(configuration, dataDirectory);
-        return postgresConfigured && elasticsearchConfigured ? null : dataDirectory;
+        return postgresConfigured && sharedReadStore ? null : dataDirectory;
     }
 }
 

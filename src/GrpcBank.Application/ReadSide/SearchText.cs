@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Text;
 
-namespace GrpcBank.Sqlite;
+namespace GrpcBank.Application.ReadSide;
 
 /// <summary>
-/// User text turned into safe FTS5 queries, and the typo tolerance of RECIPES.md: tokens as the
-/// unicode61 tokenizer with remove_diacritics 2 sees them, every token quoted, edit distances in C#.
+/// User text turned into search tokens, and the typo tolerance of RECIPES.md: tokens as SQLite's unicode61
+/// tokenizer with remove_diacritics 2 sees them (the PostgreSQL read store stores and queries exactly these
+/// tokens, so both engines agree on what a word is), FTS5 quoting, edit distances in C#.
 /// </summary>
 public static class SearchText
 {
@@ -79,9 +80,29 @@ public static class SearchText
         var tokens = Tokens(text);
         var total = 0.0;
         foreach (var q in queryTokens)
-            total += tokens.Count == 0
-                ? q.Length
-                : tokens.Min(t => Distance(q, t) + (double)(q.Length - Math.Min(q.Length, CommonPrefix(q, t))) / (q.Length + 1));
+            total += tokens.Count == 0 ? q.Length : tokens.Min(t => Cost(q, t));
         return total;
     }
+
+    /// <summary>How far a text token is from a query token, for ranking (see <see cref="Distance(IReadOnlyList{string}, string)"/>).</summary>
+    public static double Cost(string queryToken, string token) =>
+        Distance(queryToken, token) + (double)(queryToken.Length - Math.Min(queryToken.Length, CommonPrefix(queryToken, token))) / (queryToken.Length + 1);
+
+    /// <summary>Corrections kept per query token.</summary>
+    public const int MaxCorrections = 10;
+
+    /// <summary>
+    /// The typos a query token may stand for, among candidate vocabulary terms (a trigram index's nearest): within
+    /// <see cref="MaxTypos"/>, closest first, ties by the longest common prefix; none for tokens under 3 characters.
+    /// </summary>
+    public static IReadOnlyList<string> Corrections(string token, IEnumerable<string> candidates) =>
+        token.Length < 3
+            ? []
+            : candidates
+                .Select(term => (Term: term, Distance: Distance(token, term)))
+                .Where(c => c.Distance is > 0 && c.Distance <= MaxTypos(token))
+                .OrderBy(c => c.Distance).ThenByDescending(c => CommonPrefix(token, c.Term)).ThenBy(c => c.Term, StringComparer.Ordinal)
+                .Take(MaxCorrections)
+                .Select(c => c.Term)
+                .ToList();
 }

@@ -1,0 +1,143 @@
+using GrpcBank.Application.ReadSide;
+using Npgsql;
+
+namespace GrpcBank.Postgres.ReadStore;
+
+/// <summary>
+/// PostgreSQL read-store generations: each is a schema <c>{prefix}_g{stamp}</c>; the schema <c>{prefix}</c> holds
+/// views over the serving one and <c>{prefix}.serving</c> names it. A switch replaces the views and the pointer in one
+/// transaction, so every server's queries move to the new generation at once; the old schema is dropped after.
+/// A generation made by another release (another <see cref="SchemaVersion"/>) is replaced by an empty one at start-up,
+/// which the relay then fills from the event store.
+/// </summary>
+public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsyncDisposable
+{
+    /// <summary>Raised whenever the tables of Generation.sql change.</summary>
+    public const int SchemaVersion = 2; // 2: holds, overdraft limits and restrictions
+
+    public const string DefaultPrefix = "bank_read";
+
+    private readonly NpgsqlDataSource dataSource;
+    private readonly string prefix;
+
+    private PostgresReadStoreGenerations(NpgsqlDataSource dataSource, string prefix)
+    {
+        this.dataSource = dataSource;
+        this.prefix = prefix;
+    }
+
+    /// <summary>Sets up the frame (extension, pointer, views) under an advisory lock, so servers may start together.</summary>
+    /// <param name="prefix">The schema of the views; generations are schemas named after it.</param>
+    public static async Task<PostgresReadStoreGenerations> OpenAsync(string connectionString, string prefix, CancellationToken ct)
+    {
+        PostgresMigrations.ValidSchema(prefix + "_g00000000000000000");
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
+        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
+        var setupSource = NpgsqlDataSource.Create(builder);
+        string extensionSchemas;
+        try
+        {
+            await using var connection = await setupSource.OpenConnectionAsync(ct);
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            await ExecuteAsync(connection, tx, "select pg_advisory_xact_lock(hashtext('grpcbank.read_store.' || @prefix))", ct, ("prefix", prefix));
+            await ExecuteAsync(connection, tx, Sql("Setup.sql", prefix: prefix), ct);
+            extensionSchemas = (string)(await ScalarAsync(connection, tx,
+                "select string_agg(distinct extnamespace::regnamespace::text, ',') from pg_extension where extname in ('pg_trgm', 'unaccent')", ct))!;
+            var serving = await ScalarAsync(connection, tx, $"select schema_version from {prefix}.serving", ct);
+            if (serving is not SchemaVersion)
+            {
+                var old = (string?)await ScalarAsync(connection, tx, $"select generation from {prefix}.serving", ct);
+                var fresh = NewGenerationName(prefix);
+                await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: fresh), ct);
+                await ServeAsync(connection, tx, prefix, fresh, ct);
+                if (old is not null) await ExecuteAsync(connection, tx, $"drop schema if exists {PostgresMigrations.ValidSchema(old)} cascade", ct);
+            }
+            await tx.CommitAsync(ct);
+        }
+        finally
+        {
+            await setupSource.DisposeAsync();
+        }
+        // pg_trgm's operators and unaccent (with its dictionary) are found wherever the extensions live.
+        builder.SearchPath = extensionSchemas;
+        return new PostgresReadStoreGenerations(NpgsqlDataSource.Create(builder), prefix);
+    }
+
+    public IReadStore OpenCurrent() => new PostgresReadStore(dataSource, prefix, null);
+
+    public async Task<IReadStore> CreateNextAsync(CancellationToken ct)
+    {
+        var name = NewGenerationName(prefix);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: name), ct);
+        await tx.CommitAsync(ct);
+        return new PostgresReadStore(dataSource, prefix, name);
+    }
+
+    public async Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct)
+    {
+        var fresh = ((PostgresReadStore)next).Generation ?? throw new ArgumentException("not a new generation", nameof(next));
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        string old;
+        await using (var tx = await connection.BeginTransactionAsync(ct))
+        {
+            // The row lock waits for a batch being applied to the old generation, and holds the next one back until
+            // it can only see the new generation.
+            old = await ServingAsync(connection, tx, prefix, forShare: false, ct);
+            await ServeAsync(connection, tx, prefix, fresh, ct);
+            await tx.CommitAsync(ct);
+        }
+        ((PostgresReadStore)next).FollowServing();
+        if (old != fresh)
+            await ExecuteAsync(connection, null, $"drop schema if exists {PostgresMigrations.ValidSchema(old)} cascade", ct);
+    }
+
+    /// <summary>The serving generation's schema, read with a row lock: shared while a batch is applied, exclusive to switch.</summary>
+    internal static async Task<string> ServingAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string prefix, bool forShare, CancellationToken ct)
+    {
+        var name = (string?)await ScalarAsync(connection, tx,
+            $"select generation from {prefix}.serving where id = 1 {(forShare ? "for share" : "for update")}", ct)
+            ?? throw new InvalidOperationException($"{prefix}.serving names no generation");
+        return PostgresMigrations.ValidSchema(name);
+    }
+
+    private static async Task ServeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string prefix, string generation, CancellationToken ct)
+    {
+        await ExecuteAsync(connection, tx, Sql("Serve.sql", prefix: prefix, schema: generation), ct);
+        await ExecuteAsync(connection, tx, $"""
+            insert into {prefix}.serving (id, generation, schema_version) values (1, @generation, @version)
+            on conflict (id) do update set generation = excluded.generation, schema_version = excluded.schema_version
+            """, ct, ("generation", generation), ("version", SchemaVersion));
+    }
+
+    private static string NewGenerationName(string prefix) =>
+        PostgresMigrations.ValidSchema($"{prefix}_g{DateTime.UtcNow:yyyyMMddHHmmssfff}{Random.Shared.Next(100):00}");
+
+    /// <summary>An embedded script with its schema names filled in (identifiers cannot be parameters; both are vetted).</summary>
+    private static string Sql(string script, string? prefix = null, string? schema = null)
+    {
+        using var stream = typeof(PostgresReadStoreGenerations).Assembly.GetManifestResourceStream($"GrpcBank.Postgres.ReadStore.{script}")
+            ?? throw new InvalidOperationException($"{script} is not embedded");
+        var sql = new StreamReader(stream).ReadToEnd();
+        if (prefix is not null) sql = sql.Replace("{prefix}", PostgresMigrations.ValidSchema(prefix));
+        if (schema is not null) sql = sql.Replace("{schema}", PostgresMigrations.ValidSchema(schema));
+        return sql;
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, CancellationToken ct, params (string, object?)[] parameters)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, tx);
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<object?> ScalarAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, tx);
+        var value = await command.ExecuteScalarAsync(ct);
+        return value is DBNull ? null : value;
+    }
+
+    public ValueTask DisposeAsync() => dataSource.DisposeAsync();
+}

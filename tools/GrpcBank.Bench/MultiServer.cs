@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Grpc.Net.Client.Balancer;
+using Grpc.Net.Client.Configuration;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Query.V1;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace GrpcBank.Bench;
+
+/// <summary>
+/// One server vs three on the same PostgreSQL (shared PostgreSQL read store): deposits/s at the same number of callers,
+/// the three reached through gRPC client-side round robin; then the relay's holder is killed (-9) and the time until a
+/// deposit written through a second server is readable (min_position) on a third is the failover time.
+/// </summary>
+public sealed record MultiServerResult(PhaseResult One, PhaseResult Three, double FailoverMs)
+{
+    public double Ratio => Three.PerSecond / One.PerSecond;
+
+    private static string F(double v, int decimals = 0) => double.IsNaN(v) ? "–" : v.ToString("N" + decimals, CultureInfo.InvariantCulture);
+
+    public void WriteRows(Action<string> line)
+    {
+        line($"| deposits/s with 3 servers ÷ 1 server on one PostgreSQL (x{Callers} callers, PostgreSQL read store) | {F(Three.PerSecond)} ÷ {F(One.PerSecond)} = **{F(Ratio, 2)}** | does not collapse (≥ 0.8 on 2 cores) | {(Ratio >= 0.8 ? "**met**" : "**missed**")} |");
+        line($"| relay failover: kill -9 of its holder → a later write readable on another server | **{F(FailoverMs)} ms** | a few seconds | {(FailoverMs <= 5_000 ? "**met**" : "**missed**")} |");
+    }
+
+    public void WriteSection(StringBuilder o)
+    {
+        o.Append("## Several servers on one PostgreSQL\n\n");
+        o.Append($"Deposits (uniform over {Accounts} accounts, fresh request ids) at {Callers} callers for the phase's length: first through one server, ");
+        o.Append("then through three started on the same database with `ReadStore:Kind=Postgres`, reached with gRPC client-side round robin. ");
+        o.Append("All three servers, PostgreSQL and the load generator share the machine's 2 cores: more servers cannot add CPU here, ");
+        o.Append("so the point is that throughput does not collapse (cross-server conflicts, one shared relay), not that it grows.\n\n");
+        o.Append("| phase | per second | p50 ms | p99 ms | ok | rejected | conflicts | failed |\n|---|---|---|---|---|---|---|---|\n");
+        foreach (var r in new[] { One, Three })
+            o.Append($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
+        o.Append($"\nRelay failover: the server holding the relay lease killed with SIGKILL; a deposit through a second server, then ");
+        o.Append($"`GetAccount(min_position)` on the third answered **{F(FailoverMs)} ms** after the kill (lease poll 500 ms; the dead ");
+        o.Append("backend's advisory lock is released when PostgreSQL notices the closed connection).\n\n");
+    }
+
+    public const int Callers = 64;
+    public const int Accounts = 500;
+}
+
+public static class MultiServerBench
+{
+    public static async Task<MultiServerResult> RunAsync(string serverDll, TimeSpan phase)
+    {
+        await using var pg = await PgCluster.StartAsync();
+        await pg.ExecAsync("create database multi");
+        var settings = new Dictionary<string, string>
+        {
+            ["ReadStore__Kind"] = "Postgres",
+            ["Query__PageTokenKey"] = "bench-multi-server-page-token-key-0123456789",
+        };
+        var servers = new List<ServerProcess>();
+        try
+        {
+            Task<ServerProcess> Start() => ServerProcess.StartAsync(serverDll, Directory.CreateTempSubdirectory("grpcbank-bench-multi-").FullName,
+                pg.ConnectionString("multi"), environment: settings);
+            servers.Add(await Start());
+            var accounts = new AccountService.AccountServiceClient(servers[0].Channel);
+            var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, MultiServerResult.Accounts).Select(i => $"m-{i:D4}").ToList(), "Multi");
+            await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Deposit(accounts, ids));
+            var one = await Load.ClosedAsync($"1 server, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(accounts, ids));
+            Console.WriteLine("  " + one);
+
+            servers.AddRange(await Task.WhenAll(Start(), Start()));
+            using var roundRobin = RoundRobin(servers);
+            var spread = new AccountService.AccountServiceClient(roundRobin);
+            await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Deposit(spread, ids));
+            var three = await Load.ClosedAsync($"3 servers, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(spread, ids));
+            Console.WriteLine("  " + three);
+
+            var holder = servers.FindIndex(s => s.Log.Contains("Outbox relay active"));
+            if (holder < 0) throw new InvalidOperationException("no server says it runs the relay");
+            var killed = Stopwatch.StartNew();
+            servers[holder].Kill();
+            var writer = servers[(holder + 1) % 3];
+            var reader = new QueryService.QueryServiceClient(servers[(holder + 2) % 3].Channel);
+            var after = await new AccountService.AccountServiceClient(writer.Channel).DepositMoneyAsync(new DepositMoneyRequest
+            {
+                AccountId = ids[0], AmountMinor = 1, CurrencyCode = "EUR", RequestId = Guid.NewGuid().ToString("N"),
+            });
+            await reader.GetAccountAsync(new GetAccountRequest { AccountId = ids[0], MinPosition = after.Position }, deadline: DateTime.UtcNow.AddSeconds(60));
+            var failover = killed.Elapsed.TotalMilliseconds;
+            Console.WriteLine($"  relay failover: {failover:N0} ms");
+            return new MultiServerResult(one, three, failover);
+        }
+        finally
+        {
+            foreach (var server in servers) await server.DisposeAsync();
+        }
+    }
+
+    private static GrpcChannel RoundRobin(IEnumerable<ServerProcess> servers)
+    {
+        var addresses = servers.Select(s => new Uri(s.Address)).Select(u => new BalancerAddress(u.Host, u.Port)).ToArray();
+        var services = new ServiceCollection();
+        services.AddSingleton<ResolverFactory>(new StaticResolverFactory(_ => addresses));
+        return GrpcChannel.ForAddress("static:///grpcbank-bench", new GrpcChannelOptions
+        {
+            Credentials = ChannelCredentials.Insecure,
+            ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } },
+            ServiceProvider = services.BuildServiceProvider(),
+        });
+    }
+}
