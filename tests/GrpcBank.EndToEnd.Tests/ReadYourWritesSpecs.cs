@@ -113,7 +113,9 @@ public sealed class PostgresReadYourWritesSpecs(PostgresServer postgres)
     public async Task EachCommandsPosition_IsReachedByTheRelaysWakeUps_WithoutAnyPolling()
     {
         await using var host = await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(),
-            ("Relay:PollInterval", "01:00:00"), ("Query:ReadSidePollInterval", "01:00:00"));
+            // The embedded read store: this spec is about the event store's side (positions settling at the relay's next
+            // look); the shared PostgreSQL read store tells waiting reads of progress by polling (README, several servers).
+            ("ReadStore:Kind", "Sqlite"), ("Relay:PollInterval", "01:00:00"), ("Query:ReadSidePollInterval", "01:00:00"));
         var id = await new Bank(host).OpenAsync();
         for (var i = 1; i <= 20; i++)
         {
