@@ -32,8 +32,9 @@ public sealed class Handlers
         Payments = new TracedCommandHandler<PaymentCommand, PaymentState>(
             new CommandHandler<PaymentCommand, PaymentEvent, PaymentState>(traced, Payment.Decider, payments, EventCodecs.Payments, Payment.StreamId, clock, locks),
             "payment", reasonOf);
-        Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(
-            new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks), "payment", reasonOf);
+        var transfers = new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks);
+        Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(transfers, "payment", reasonOf);
+        OrderFunds = new TracedCommandHandler<OrderFundsCommand, OrderState>(transfers, "order", reasonOf);
         Batch = new AtomicBatch(traced, accounts, payments, clock, locks);
     }
 
@@ -48,6 +49,9 @@ public sealed class Handlers
 
     /// <summary>Transfers, refunds and an order's money step: one decision and one append over every stream they touch.</summary>
     public ICommandHandler<TransferCommand, PaymentState> Transfers { get; }
+
+    /// <summary>An order's placement, fulfilment and cancellation with its hold: one decision and one append over the order and its accounts.</summary>
+    public ICommandHandler<OrderFundsCommand, OrderState> OrderFunds { get; }
 
     /// <summary>Runs a command the payment process issued; its reply (logged for its derived request id) names the stream and version.</summary>
     public Task<CommandOutcome<StreamReply>> HandleAsync(ProcessCommand command, CommandContext context, CancellationToken ct) => command switch

@@ -18,6 +18,12 @@ public static class OrderProjection
         if (decoded is OrderEvent.OrderPlaced p)
             return new OrderView(p.OrderId, p.CustomerAccountId, p.MerchantAccountId, p.AmountMinor,
                 p.CurrencyCode, p.Description, OrderViewStatus.Placed, p.PaymentId, "", e.RecordedAt, e.RecordedAt, e.StreamVersion);
+        if (decoded is OrderEvent.OrderAuthorized a)
+            return new OrderView(a.OrderId, a.CustomerAccountId, a.MerchantAccountId, a.AmountMinor,
+                a.CurrencyCode, a.Description, OrderViewStatus.Authorized, a.PaymentId, "", e.RecordedAt, e.RecordedAt, e.StreamVersion);
+        if (decoded is OrderEvent.OrderDeclined d)
+            return new OrderView(d.OrderId, d.CustomerAccountId, d.MerchantAccountId, d.AmountMinor,
+                d.CurrencyCode, d.Description, OrderViewStatus.Cancelled, d.PaymentId, d.Reason, e.RecordedAt, e.RecordedAt, e.StreamVersion);
         if (view is null) throw new InvalidDataException($"{e.EventType} at {e.StreamId}@{e.StreamVersion} has no order to apply to");
         var next = view with { UpdatedAt = e.RecordedAt, Version = e.StreamVersion };
         return decoded switch

@@ -9,8 +9,8 @@ using LanguageExt;
 namespace GrpcBank.Application.Payments;
 
 /// <summary>
-/// Runs the atomic money decisions (<see cref="Transfer"/>): takes the states of every stream in the boundary (the
-/// payment, both accounts, and the order it pays) from the same folds the other handlers keep, decides once, and
+/// Runs the atomic money decisions (<see cref="Transfer"/>, and an order's holds: <see cref="OrderFunds"/>): takes the
+/// states of every stream in the boundary (the payment, both accounts, and the order it pays — those of them it has) from the same folds the other handlers keep, decides once, and
 /// appends the events of every stream in one multi-stream append with a guard per stream. When another writer got to
 /// any of them first, it reads them all again and decides again, a bounded number of times, then answers ABORTED.
 /// A rejection writes nothing, not even the request log.
@@ -28,7 +28,7 @@ public sealed class TransferHandler(
     StreamStates<OrderEvent, OrderState> orders,
     RejectionReason reasonOf,
     TimeProvider clock,
-    StreamLocks locks) : ICommandHandler<TransferCommand, PaymentState>
+    StreamLocks locks) : ICommandHandler<TransferCommand, PaymentState>, ICommandHandler<OrderFundsCommand, OrderState>
 {
     /// <summary>Appends tried before a decision that keeps losing to other writers is answered with a conflict (ABORTED).</summary>
     public const int MaxAppends = 5;
@@ -44,7 +44,7 @@ public sealed class TransferHandler(
         {
             case TransferCommand.TransferMoney c:
                 return await RunAsync(new Boundary(c.PaymentId, c.FromAccountId, c.ToAccountId, null),
-                    s => Transfer.Decide(c, s.Payment.State, s.Payer.State, s.Payee.State), context, reply, ct);
+                    s => Transfer.Decide(c, s.Payment.State, s.Payer.State, s.Payee.State), context, PaymentReply(reply), ct);
 
             case TransferCommand.RefundPayment c:
                 // The accounts are the payment's own, fixed when it was made.
@@ -54,25 +54,67 @@ public sealed class TransferHandler(
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
                         ?? new CommandOutcome<TReply>.Rejected(new PaymentRejection.PaymentNotFound(c.PaymentId));
                 return await RunAsync(new Boundary(c.PaymentId, payment.State.FromAccountId, payment.State.ToAccountId, null),
-                    s => Transfer.Refund(c, s.Payment.State, s.Payer.State, s.Payee.State), context, reply, ct);
+                    s => Transfer.Refund(c, s.Payment.State, s.Payer.State, s.Payee.State), context, PaymentReply(reply), ct);
 
             case TransferCommand.PayOrder c:
-                var (order, _) = await orders.CachedAsync(Order.StreamId(c.OrderId), ct);
-                if (order.State.Status == OrderStatus.Unplaced) order = await orders.FreshAsync(Order.StreamId(c.OrderId), ct);
-                if (order.State.Status == OrderStatus.Unplaced)
+                if (await PlacedOrderAsync(c.OrderId, ct) is not { } o)
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
                         ?? new CommandOutcome<TReply>.Rejected(new OrderRejection.OrderNotFound(c.OrderId));
-                var o = order.State;
                 return await RunAsync(new Boundary(o.PaymentId, o.CustomerAccountId, o.MerchantAccountId, o.OrderId),
-                    s => Transfer.PayOrder(s.Order.State, s.Payment.State, s.Payer.State, s.Payee.State, r => reasonOf(r)), context, reply, ct);
+                    s => Transfer.PayOrder(s.Order.State, s.Payment.State, s.Payer.State, s.Payee.State, r => reasonOf(r)), context,
+                    PaymentReply(reply), ct);
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(command), command, "unknown transfer command");
         }
     }
 
+    /// <summary>An order's money decisions (<see cref="OrderFunds"/>); the reply is built from the order's state and version.</summary>
+    /// <param name="aggregateId">The order's id.</param>
+    public async Task<CommandOutcome<TReply>> HandleAsync<TReply>(
+        string aggregateId, OrderFundsCommand command, CommandContext context, ReplyWith<OrderState, TReply> reply, CancellationToken ct,
+        long? expectedVersion = null)
+    {
+        if (expectedVersion is not null) throw new ArgumentException("an order's money decision takes no expected version", nameof(expectedVersion));
+        Func<States, TReply> answer = s => reply(s.Order.State, s.Order.Version);
+        switch (command)
+        {
+            case OrderFundsCommand.PlaceOrder c:
+                // The order's own rules and the customer's account decide; the merchant is judged when the order is fulfilled.
+                return await RunAsync(new Boundary(null, c.Order.CustomerAccountId, null, c.Order.OrderId),
+                    s => OrderFunds.Place(c, s.Order.State, s.Payer.State, r => reasonOf(r)), context, answer, ct);
+
+            case OrderFundsCommand.FulfillOrder c:
+                if (await PlacedOrderAsync(c.OrderId, ct) is not { } fulfilled)
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
+                        ?? new CommandOutcome<TReply>.Rejected(new OrderRejection.OrderNotFound(c.OrderId));
+                return await RunAsync(new Boundary(fulfilled.PaymentId, fulfilled.CustomerAccountId, fulfilled.MerchantAccountId, fulfilled.OrderId),
+                    s => OrderFunds.Fulfil(c, s.Order.State, s.Payment.State, s.Payer.State, s.Payee.State), context, answer, ct);
+
+            case OrderFundsCommand.CancelOrder c:
+                if (await PlacedOrderAsync(c.OrderId, ct) is not { } cancelled)
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
+                        ?? new CommandOutcome<TReply>.Rejected(new OrderRejection.OrderNotFound(c.OrderId));
+                return await RunAsync(new Boundary(null, cancelled.CustomerAccountId, null, cancelled.OrderId),
+                    s => OrderFunds.Cancel(c, s.Order.State, s.Payer.State), context, answer, ct);
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(command), command, "unknown order funds command");
+        }
+    }
+
+    /// <summary>An order that exists (its accounts and payment are fixed when it is placed, so a cached fold names them), or null.</summary>
+    private async Task<OrderState?> PlacedOrderAsync(string orderId, CancellationToken ct)
+    {
+        var (order, _) = await orders.CachedAsync(Order.StreamId(orderId), ct);
+        if (order.State.Status == OrderStatus.Unplaced) order = await orders.FreshAsync(Order.StreamId(orderId), ct);
+        return order.State.Status == OrderStatus.Unplaced ? null : order.State;
+    }
+
+    private static Func<States, TReply> PaymentReply<TReply>(ReplyWith<PaymentState, TReply> reply) => s => reply(s.Payment.State, s.Payment.Version);
+
     private async Task<CommandOutcome<TReply>> RunAsync<TReply>(
-        Boundary boundary, Func<States, Either<Rejection, TransferEvents>> decide, CommandContext context, ReplyWith<PaymentState, TReply> reply,
+        Boundary boundary, Func<States, Either<Rejection, TransferEvents>> decide, CommandContext context, Func<States, TReply> reply,
         CancellationToken ct)
     {
         using var _ = await locks.AcquireAsync(boundary.StreamIds, ct);
@@ -92,10 +134,10 @@ public sealed class TransferHandler(
                 return await RequestLog.ReplayAsync<TReply>(store, context, ct)
                     ?? decision.Match<CommandOutcome<TReply>>(
                         Left: rejection => new CommandOutcome<TReply>.Rejected(rejection),
-                        Right: _ => new CommandOutcome<TReply>.Accepted(reply(current.Payment.State, current.Payment.Version), current.Position));
+                        Right: _ => new CommandOutcome<TReply>.Accepted(reply(current), current.Position));
 
             var next = current.After(events);
-            var answer = reply(next.Payment.State, next.Payment.Version);
+            var answer = reply(next);
             var append = new AppendRequest(boundary.Appends(current, events, context), RequestLog.EntryFor(context, answer), clock.GetUtcNow());
             switch (await store.AppendAsync(append, ct))
             {
@@ -124,38 +166,41 @@ public sealed class TransferHandler(
     }
 
     private States Cached(Boundary b) => new(
-        payments.CachedOrEmpty(b.PaymentStream), accounts.CachedOrEmpty(b.PayerStream), accounts.CachedOrEmpty(b.PayeeStream),
-        b.OrderStream is { } order ? orders.CachedOrEmpty(order) : Unused);
+        b.PaymentStream is { } payment ? payments.CachedOrEmpty(payment) : Unused(PaymentState.Initial), accounts.CachedOrEmpty(b.PayerStream),
+        b.PayeeStream is { } payee ? accounts.CachedOrEmpty(payee) : Unused(AccountState.Initial),
+        b.OrderStream is { } order ? orders.CachedOrEmpty(order) : Unused(OrderState.Initial));
 
     private async Task<States> FreshAsync(Boundary b, CancellationToken ct) => new(
-        await payments.FreshAsync(b.PaymentStream, ct), await accounts.FreshAsync(b.PayerStream, ct), await accounts.FreshAsync(b.PayeeStream, ct),
-        b.OrderStream is { } order ? await orders.FreshAsync(order, ct) : Unused);
+        b.PaymentStream is { } payment ? await payments.FreshAsync(payment, ct) : Unused(PaymentState.Initial),
+        await accounts.FreshAsync(b.PayerStream, ct),
+        b.PayeeStream is { } payee ? await accounts.FreshAsync(payee, ct) : Unused(AccountState.Initial),
+        b.OrderStream is { } order ? await orders.FreshAsync(order, ct) : Unused(OrderState.Initial));
 
     /// <summary>Remembers the states this process has just written.</summary>
     private void Remember(Boundary b, States s, TransferEvents written, long position)
     {
-        if (!written.Payment.IsEmpty) payments.Remember(b.PaymentStream, s.Payment with { Position = position });
+        if (b.PaymentStream is { } payment && !written.Payment.IsEmpty) payments.Remember(payment, s.Payment with { Position = position });
         if (!written.Payer.IsEmpty) accounts.Remember(b.PayerStream, s.Payer with { Position = position });
-        if (!written.Payee.IsEmpty) accounts.Remember(b.PayeeStream, s.Payee with { Position = position });
+        if (b.PayeeStream is { } payee && !written.Payee.IsEmpty) accounts.Remember(payee, s.Payee with { Position = position });
         if (b.OrderStream is { } order && !written.Order.IsEmpty) orders.Remember(order, s.Order with { Position = position });
     }
 
-    /// <summary>The order's place in a boundary without one: never read, never written.</summary>
-    private static readonly Folded<OrderState> Unused = new(OrderState.Initial, 0, 0);
+    /// <summary>The place of a stream a boundary does not have (an order's placement has no payment or merchant): never read, never written.</summary>
+    private static Folded<T> Unused<T>(T initial) => new(initial, 0, 0);
 
-    /// <summary>The streams one decision covers.</summary>
-    private sealed record Boundary(string PaymentId, string PayerId, string PayeeId, string? OrderId)
+    /// <summary>The streams one decision covers: the payer's account always; the payment, payee and order when it has them.</summary>
+    private sealed record Boundary(string? PaymentId, string PayerId, string? PayeeId, string? OrderId)
     {
-        public string PaymentStream => Payment.StreamId(PaymentId);
+        public string? PaymentStream => PaymentId is null ? null : Payment.StreamId(PaymentId);
         public string PayerStream => Account.StreamId(PayerId);
-        public string PayeeStream => Account.StreamId(PayeeId);
+        public string? PayeeStream => PayeeId is null ? null : Account.StreamId(PayeeId);
         public string? OrderStream => OrderId is null ? null : Order.StreamId(OrderId);
 
-        public IEnumerable<string> StreamIds => [PaymentStream, PayerStream, PayeeStream, .. OrderStream is { } o ? [o] : Array.Empty<string>()];
+        public IEnumerable<string> StreamIds => new[] { PaymentStream, PayerStream, PayeeStream, OrderStream }.OfType<string>();
 
         /// <summary>Whether the append of these events guards every stream the decision looked at.</summary>
         public bool AllWrittenBy(TransferEvents e) =>
-            !e.Payment.IsEmpty && !e.Payer.IsEmpty && !e.Payee.IsEmpty && (OrderId is null || !e.Order.IsEmpty);
+            (PaymentId is null || !e.Payment.IsEmpty) && !e.Payer.IsEmpty && (PayeeId is null || !e.Payee.IsEmpty) && (OrderId is null || !e.Order.IsEmpty);
 
         public long VersionOf(States s, string streamId) =>
             streamId == PaymentStream ? s.Payment.Version
@@ -176,9 +221,9 @@ public sealed class TransferHandler(
                     return new EventData(Guid.CreateVersion7(), type, json, metadata);
                 }).ToList()));
             }
-            Add(PaymentStream, current.Payment.Version, e.Payment, EventCodecs.Payments);
+            if (PaymentStream is { } payment) Add(payment, current.Payment.Version, e.Payment, EventCodecs.Payments);
             Add(PayerStream, current.Payer.Version, e.Payer, EventCodecs.Accounts);
-            Add(PayeeStream, current.Payee.Version, e.Payee, EventCodecs.Accounts);
+            if (PayeeStream is { } payee) Add(payee, current.Payee.Version, e.Payee, EventCodecs.Accounts);
             if (OrderStream is { } order) Add(order, current.Order.Version, e.Order, EventCodecs.Orders);
             return parts;
         }

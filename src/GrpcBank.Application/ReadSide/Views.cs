@@ -86,7 +86,8 @@ public sealed record OrderView(
     DateTimeOffset UpdatedAt,
     long Version);
 
-public enum OrderViewStatus { Placed, Paid, Cancelled }
+/// <summary>Stored by name on every read store; Authorized: the amount is held on the customer's account until fulfilment.</summary>
+public enum OrderViewStatus { Placed, Paid, Cancelled, Authorized }
 
 public sealed record PaymentView(
     string PaymentId,

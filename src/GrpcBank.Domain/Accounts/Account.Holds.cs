@@ -9,21 +9,34 @@ namespace GrpcBank.Domain.Accounts;
 /// </summary>
 public static partial class Account
 {
-    private static Either<Rejection, Seq<AccountEvent>> PlaceHold(AccountCommand.PlaceHold c, AccountState s)
+    private static Either<Rejection, Seq<AccountEvent>> PlaceHold(AccountCommand.PlaceHold c, AccountState s) =>
+        NotAnOrdersHold(c.HoldId) ?? Reserve(s, c.AccountId, c.HoldId, c.AmountMinor, c.CurrencyCode, c.Reference, c.ExpiresAt, c.PlacedAt);
+
+    /// <summary>
+    /// Every hold's rule (a client's, or an order's authorisation): the account is open, the hold id is new (the same
+    /// hold placed again changes nothing), it expires after it is placed, and the money could be debited now.
+    /// </summary>
+    public static Either<Rejection, Seq<AccountEvent>> Reserve(
+        AccountState s, string accountId, string holdId, long amountMinor, string currencyCode, string reference, DateTimeOffset expiresAt,
+        DateTimeOffset placedAt)
     {
-        if ((MustExist(s, c.AccountId) ?? MustNotBeClosed(s)) is { } refused) return refused;
-        if (s.Holds.TryGetValue(c.HoldId, out var existing))
-            return existing.AmountMinor == c.AmountMinor && existing.CurrencyCode == c.CurrencyCode && existing.Reference == c.Reference
-                   && existing.ExpiresAt == c.ExpiresAt
+        if ((MustExist(s, accountId) ?? MustNotBeClosed(s)) is { } refused) return refused;
+        if (s.Holds.TryGetValue(holdId, out var existing))
+            return existing.AmountMinor == amountMinor && existing.CurrencyCode == currencyCode && existing.Reference == reference
+                   && existing.ExpiresAt == expiresAt
                 ? Events()
-                : new AccountRejection.HoldAlreadyExists(s.AccountId, c.HoldId);
-        if (c.ExpiresAt <= c.PlacedAt) return new AccountRejection.HoldExpiryNotInFuture(c.ExpiresAt, c.PlacedAt);
-        return Debit(s, c.AccountId, c.AmountMinor, c.CurrencyCode,
-            () => new AccountEvent.HoldPlaced(s.AccountId, c.HoldId, c.AmountMinor, c.CurrencyCode, c.Reference, c.ExpiresAt));
+                : new AccountRejection.HoldAlreadyExists(s.AccountId, holdId);
+        if (expiresAt <= placedAt) return new AccountRejection.HoldExpiryNotInFuture(expiresAt, placedAt);
+        return Debit(s, accountId, amountMinor, currencyCode,
+            () => new AccountEvent.HoldPlaced(s.AccountId, holdId, amountMinor, currencyCode, reference, expiresAt));
     }
 
     private static Either<Rejection, Seq<AccountEvent>> CaptureHold(AccountCommand.CaptureHold c, AccountState s) =>
-        Capture(s, c.AccountId, c.HoldId, c.AmountMinor, c.Reference, c.CapturedAt, paymentId: "", orderId: "");
+        NotAnOrdersHold(c.HoldId) ?? Capture(s, c.AccountId, c.HoldId, c.AmountMinor, c.Reference, c.CapturedAt, paymentId: "", orderId: "");
+
+    /// <summary>An order's hold moves only with its order (<see cref="OrderHoldIds"/>).</summary>
+    private static Rejection? NotAnOrdersHold(string holdId) =>
+        OrderHoldIds.IsOrderHold(holdId) ? new AccountRejection.HoldIdReserved(holdId) : null;
 
     /// <summary>
     /// Every capture's rule: the hold is active and not yet due, the amount (0: all of it) is no more than it holds, and
@@ -42,9 +55,13 @@ public static partial class Account
     }
 
     private static Either<Rejection, Seq<AccountEvent>> ReleaseHold(AccountCommand.ReleaseHold c, AccountState s) =>
-        ActiveHold(s, c.AccountId, c.HoldId, at: null) is var (hold, refused) && refused is not null
+        NotAnOrdersHold(c.HoldId) ?? Release(s, c.AccountId, c.HoldId);
+
+    /// <summary>Every release's rule: the hold exists and is still active (even if due: freeing it early is no harm).</summary>
+    public static Either<Rejection, Seq<AccountEvent>> Release(AccountState s, string accountId, string holdId) =>
+        ActiveHold(s, accountId, holdId, at: null) is var (hold, refused) && refused is not null
             ? refused
-            : Events(new AccountEvent.HoldReleased(s.AccountId, c.HoldId, hold!.AmountMinor));
+            : Events(new AccountEvent.HoldReleased(s.AccountId, holdId, hold!.AmountMinor));
 
     /// <summary>
     /// The bank's release of a hold whose time is up. Never early (before its time, nothing happens), never twice (a

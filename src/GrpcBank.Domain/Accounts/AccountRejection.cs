@@ -23,6 +23,8 @@ public abstract record AccountRejection : Rejection
     public sealed record HoldNotFound(string AccountId, string HoldId) : AccountRejection;
     /// <summary>The hold already resolved (captured, released or expired), or its time is up: it resolves at most once.</summary>
     public sealed record HoldNotActive(string HoldId, HoldStatus Status) : AccountRejection;
+    /// <summary>The hold id is an order's (<see cref="OrderHoldIds"/>): only the order places, captures or releases it.</summary>
+    public sealed record HoldIdReserved(string HoldId) : AccountRejection;
     public sealed record HoldAlreadyExists(string AccountId, string HoldId) : AccountRejection;
     public sealed record CaptureExceedsHold(string HoldId, long HeldMinor, long RequestedMinor) : AccountRejection;
     /// <summary>A hold must expire after it is placed.</summary>

@@ -31,8 +31,10 @@ public sealed record ProcessStep(string PaymentId, ProcessCommand Command, strin
 }
 
 /// <summary>
-/// The payment process as a pure function from one event to the steps it calls for. An order, once placed, is paid
-/// by one atomic step (OrderPlaced → PayOrder: paid, or payment failed and order cancelled, in one commit).
+/// The payment process as a pure function from one event to the steps it calls for. An order placed before holds is
+/// paid by one atomic step (OrderPlaced → PayOrder: paid, or payment failed and order cancelled, in one commit); an
+/// order authorised by a hold is paid when it is fulfilled (OrderFunds), and cancelled here when its hold expires
+/// (HoldExpired → CancelExpiredOrder).
 /// Payments the saga settles (<see cref="Settlement.Saga"/>: written before atomic transfers, some still in flight)
 /// are carried on step by step: PaymentInitiated → debit payer → PaymentDebited → RecordPayerDebited → PayerDebited →
 /// credit payee → PaymentCredited → RecordPayeeCredited → PaymentCompleted → MarkOrderPaid; failures report back and end
@@ -48,6 +50,11 @@ public static class PaymentProcess
         // The order's money step: one atomic decision that pays the order, or records why not (Transfer.PayOrder).
         OrderEvent.OrderPlaced o => Steps(Step(o.PaymentId, "pay",
             new ProcessCommand.ToTransfer(o.OrderId, new TransferCommand.PayOrder(o.OrderId)))),
+
+        // An order's authorisation lapsed: the bank expired its hold, so the order is cancelled (OrderFunds placed it). The
+        // step is keyed by the order's payment id, like every other step of that order.
+        AccountEvent.HoldExpired h when OrderHoldIds.OrderOf(h.HoldId) is { } orderId => Steps(Step(Order.PaymentIdOf(orderId), "authorization-expired",
+            new ProcessCommand.ToOrder(orderId, new OrderCommand.CancelExpiredOrder(orderId, h.HoldId)))),
 
         // Below: payments settled by the saga (written before atomic transfers), carried to their end step by step.
 

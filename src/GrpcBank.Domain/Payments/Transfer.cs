@@ -121,7 +121,7 @@ public static class Transfer
             };
     }
 
-    private static PaymentEvent Initiated(
+    internal static PaymentEvent Initiated(
         string paymentId, string orderId, string payerId, string payeeId, long amountMinor, string currencyCode, string reference) =>
         new PaymentEvent.PaymentInitiated(paymentId, orderId, payerId, payeeId, amountMinor, currencyCode, reference, Settlement.Atomic);
 }

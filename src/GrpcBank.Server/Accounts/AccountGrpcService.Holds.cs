@@ -64,7 +64,8 @@ public sealed partial class AccountGrpcService
         }
     }
 
-    private static bool TimeSpanOf(Duration duration, out TimeSpan value)
+    /// <summary>A duration as a TimeSpan, false when it is out of range (every TTL on the wire is read through here).</summary>
+    internal static bool TimeSpanOf(Duration duration, out TimeSpan value)
     {
         try
         {

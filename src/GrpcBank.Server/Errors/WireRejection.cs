@@ -57,6 +57,8 @@ public sealed record WireRejection(Code Code, string Reason, string Message, str
         AccountRejection.CreditsBlocked r => Failed("CREDITS_BLOCKED", $"credits to account '{r.AccountId}' are blocked: {r.Reason}"),
         AccountRejection.HoldNotFound r => new(Code.NotFound, "HOLD_NOT_FOUND", $"account '{r.AccountId}' has no hold '{r.HoldId}'"),
         AccountRejection.HoldNotActive r => Failed("HOLD_NOT_ACTIVE", $"hold '{r.HoldId}' is {Lower(r.Status)}", ("hold_status", Lower(r.Status))),
+        AccountRejection.HoldIdReserved r => Invalid("HOLD_ID_RESERVED", "hold_id",
+            $"'{r.HoldId}' is an order's hold (ids starting with '{OrderHoldIds.Prefix}' are reserved): only its order moves it"),
         AccountRejection.HoldAlreadyExists r => new(Code.AlreadyExists, "HOLD_ALREADY_EXISTS",
             $"account '{r.AccountId}' already has a different hold '{r.HoldId}'"),
         AccountRejection.CaptureExceedsHold r => Failed("CAPTURE_EXCEEDS_HOLD",

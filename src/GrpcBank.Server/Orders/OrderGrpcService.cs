@@ -1,18 +1,29 @@
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using GrpcBank.Application.Commands;
 using GrpcBank.Contracts.Orders.V1;
 using GrpcBank.Domain.Orders;
+using GrpcBank.Domain.Payments;
+using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
 using GrpcBank.Server.Hosting;
 using static GrpcBank.Server.Errors.FieldErrors;
 
 namespace GrpcBank.Server.Orders;
 
-/// <summary>bank.orders.v1.OrderService. Placing an order starts its payment (the payment process does the rest).</summary>
-public sealed class OrderGrpcService(Handlers handlers) : OrderService.OrderServiceBase
+/// <summary>
+/// bank.orders.v1.OrderService. Placing an order holds its amount on the customer's account (AUTHORIZED, or CANCELLED
+/// with the account's reason); fulfilling captures the hold and pays the merchant; cancelling releases it. Each is one
+/// atomic decision over the order and its accounts (<see cref="OrderFunds"/>); the time is the server's clock.
+/// </summary>
+public sealed class OrderGrpcService(Handlers handlers, TimeProvider clock) : OrderService.OrderServiceBase
 {
+    /// <summary>How long an order's authorisation lasts when the request does not say.</summary>
+    public static readonly TimeSpan DefaultAuthorizationTtl = TimeSpan.FromDays(7);
+
     public override async Task<PlaceOrderResponse> PlaceOrder(PlaceOrderRequest request, ServerCallContext context)
     {
+        var now = clock.GetUtcNow();
         var errors = new FieldErrors()
             .Id("order_id", request.OrderId, optional: true)
             .Id("customer_account_id", request.CustomerAccountId)
@@ -23,17 +34,47 @@ public sealed class OrderGrpcService(Handlers handlers) : OrderService.OrderServ
             .RequestId(request.RequestId);
         if (request.CustomerAccountId.Length > 0 && request.CustomerAccountId == request.MerchantAccountId)
             errors.Add("merchant_account_id", "must differ from customer_account_id");
+        var ttl = AuthorizationTtlOf(request, errors);
         errors.ThrowIfAny();
 
         var orderId = request.OrderId.Length > 0 ? request.OrderId : Guid.CreateVersion7().ToString("N");
-        var command = new OrderCommand.PlaceOrder(orderId, request.CustomerAccountId, request.MerchantAccountId,
-            request.AmountMinor, request.CurrencyCode, request.Description);
-        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Orders.HandleAsync(
-            orderId, command, CallContext.For(request, context), StreamReply.For<OrderState>(orderId), context.CancellationToken));
+        var command = new OrderFundsCommand.PlaceOrder(
+            new OrderCommand.PlaceOrder(orderId, request.CustomerAccountId, request.MerchantAccountId, request.AmountMinor, request.CurrencyCode,
+                request.Description),
+            now + ttl, now);
+        // A retry with the same request_id gets the first run's reply (its expiry included) from the request log.
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.OrderFunds.HandleAsync(
+            orderId, command, CallContext.For(request, context), PlacedOrderReply.For(orderId, now + ttl), context.CancellationToken));
         return new PlaceOrderResponse
         {
             OrderId = reply.AggregateId, Version = reply.Version, Position = position, PaymentId = Order.PaymentIdOf(reply.AggregateId),
+            Authorized = reply.Authorized, CancellationReason = reply.CancellationReason, HoldId = reply.HoldId,
+            AuthorizationExpiresAt = reply.Authorized ? Timestamp.FromDateTimeOffset(reply.ExpiresAt) : null,
         };
+    }
+
+    /// <summary>The authorisation's lifetime: the request's, within the limit every hold has, or the default.</summary>
+    private static TimeSpan AuthorizationTtlOf(PlaceOrderRequest request, FieldErrors errors)
+    {
+        if (request.AuthorizationTtl is null) return DefaultAuthorizationTtl;
+        if (!AccountGrpcService.TimeSpanOf(request.AuthorizationTtl, out var ttl) || ttl <= TimeSpan.Zero || ttl > AccountGrpcService.MaxHoldLifetime)
+        {
+            errors.Add("authorization_ttl", $"must be positive and at most {AccountGrpcService.MaxHoldLifetime.TotalDays} days");
+            return DefaultAuthorizationTtl;
+        }
+        return ttl;
+    }
+
+    public override async Task<FulfillOrderResponse> FulfillOrder(FulfillOrderRequest request, ServerCallContext context)
+    {
+        new FieldErrors()
+            .Id("order_id", request.OrderId)
+            .RequestId(request.RequestId)
+            .ThrowIfAny();
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.OrderFunds.HandleAsync(
+            request.OrderId, new OrderFundsCommand.FulfillOrder(request.OrderId, clock.GetUtcNow()), CallContext.For(request, context),
+            StreamReply.For<OrderState>(request.OrderId), context.CancellationToken));
+        return new FulfillOrderResponse { Version = reply.Version, Position = position, PaymentId = Order.PaymentIdOf(request.OrderId) };
     }
 
     public override async Task<CancelOrderResponse> CancelOrder(CancelOrderRequest request, ServerCallContext context)
@@ -43,9 +84,19 @@ public sealed class OrderGrpcService(Handlers handlers) : OrderService.OrderServ
             .Text("reason", request.Reason, MaxTextLength)
             .RequestId(request.RequestId)
             .ThrowIfAny();
-        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Orders.HandleAsync(
-            request.OrderId, new OrderCommand.CancelOrder(request.OrderId, request.Reason), CallContext.For(request, context),
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.OrderFunds.HandleAsync(
+            request.OrderId, new OrderFundsCommand.CancelOrder(request.OrderId, request.Reason), CallContext.For(request, context),
             StreamReply.For<OrderState>(request.OrderId), context.CancellationToken));
         return new CancelOrderResponse { Version = reply.Version, Position = position };
     }
+}
+
+/// <summary>
+/// The reply to PlaceOrder, stored in the request log (its property names are a storage format): whether the amount is
+/// held, or why not.
+/// </summary>
+public sealed record PlacedOrderReply(string AggregateId, long Version, bool Authorized, string CancellationReason, string HoldId, DateTimeOffset ExpiresAt)
+{
+    public static ReplyWith<OrderState, PlacedOrderReply> For(string orderId, DateTimeOffset expiresAt) => (s, version) =>
+        new(orderId, version, s.Status == OrderStatus.Authorized, s.CancellationReason, s.HoldId, expiresAt);
 }

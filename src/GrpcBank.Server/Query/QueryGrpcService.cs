@@ -274,6 +274,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
             OrderViewStatus.Placed => OrderStatus.Placed,
             OrderViewStatus.Paid => OrderStatus.Paid,
             OrderViewStatus.Cancelled => OrderStatus.Cancelled,
+            OrderViewStatus.Authorized => OrderStatus.Authorized,
             _ => OrderStatus.Unspecified,
         },
         PaymentId = v.PaymentId,
@@ -316,6 +317,7 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
     {
         OrderStatus.Paid => OrderViewStatus.Paid,
         OrderStatus.Cancelled => OrderViewStatus.Cancelled,
+        OrderStatus.Authorized => OrderViewStatus.Authorized,
         _ => OrderViewStatus.Placed,
     };
 
