@@ -41,6 +41,19 @@ public sealed class PaymentProcessSpecs
         Snapshot.Match(React(OrderPlaced));
 
     [Fact]
+    public void GivenAnOrdersHoldExpired_ThenCancelTheOrder() =>
+        Snapshot.Match(React(new AccountEvent.HoldExpired(Payer, OrderHoldIds.Of(OrderId), Amount, new DateTimeOffset(2026, 1, 22, 10, 0, 0, TimeSpan.Zero))));
+
+    [Fact]
+    public void GivenAPlainHoldExpired_ThenNoSteps() =>
+        Assert.Empty(PaymentProcess.React(new AccountEvent.HoldExpired(Payer, "hold-0001", Amount, DateTimeOffset.UnixEpoch)));
+
+    [Fact]
+    public void GivenOrderAuthorized_ThenNoSteps_TheOrderIsPaidWhenItIsFulfilled() =>
+        Assert.Empty(PaymentProcess.React(new OrderEvent.OrderAuthorized(OrderId, Payer, Payee, Amount, Eur, "a teapot", PaymentId,
+            OrderHoldIds.Of(OrderId), DateTimeOffset.UnixEpoch)));
+
+    [Fact]
     public void GivenPaymentInitiated_ThenDebitPayer() =>
         Snapshot.Match(React(PaymentInitiated));
 

@@ -95,6 +95,12 @@ public sealed partial class TransferSpecs
         // Public reasons are named at the edge; here a refusal is recorded under its rejection's type name.
         public Case When(TransferCommand.PayOrder c) => new(this, c, (payment, payer, payee, order) =>
             Either<Rejection, TransferEvents>.Right(Transfer.PayOrder(order, payment, payer, payee, r => r.GetType().Name)));
+
+        public Case When(OrderFundsCommand.PlaceOrder c) => new(this, c, (_, payer, _, order) => OrderFunds.Place(c, order, payer, r => r.GetType().Name));
+
+        public Case When(OrderFundsCommand.FulfillOrder c) => new(this, c, (payment, payer, payee, order) => OrderFunds.Fulfil(c, order, payment, payer, payee));
+
+        public Case When(OrderFundsCommand.CancelOrder c) => new(this, c, (_, payer, _, order) => OrderFunds.Cancel(c, order, payer));
     }
 
     private sealed record Case(
@@ -118,12 +124,16 @@ public sealed partial class TransferSpecs
             IEnumerable<PaymentEvent> payment, IEnumerable<AccountEvent> payer, IEnumerable<AccountEvent> payee, IEnumerable<OrderEvent> order) =>
             new (string Stream, IEnumerable<object> Events)[]
                 {
-                    (Domain.Payments.Payment.StreamId(PaymentId), payment), (Account.StreamId(Payer), payer),
+                    (Domain.Payments.Payment.StreamId(PaymentIdOf(payment)), payment), (Account.StreamId(Payer), payer),
                     (Account.StreamId(Payee), payee), (Domain.Orders.Order.StreamId(OrderId), order),
                 }
                 .Where(s => s.Events.Any())
                 .ToDictionary(s => s.Stream, s => (IReadOnlyList<Described>)s.Events.Select(e => new Described(StorageName(e), e)).ToList());
     }
+
+    /// <summary>The payment's id as its events name it (an order's payment is named after the order), else the fixed one.</summary>
+    private static string PaymentIdOf(IEnumerable<PaymentEvent> events) =>
+        events.FirstOrDefault() is { } first ? (string)first.GetType().GetProperty(nameof(PaymentState.PaymentId))!.GetValue(first)! : PaymentId;
 
     /// <summary>A whole case as data: each stream's history, the decision, each stream's new events or the rejection.</summary>
     private sealed record TransferOutcome(IReadOnlyDictionary<string, IReadOnlyList<Described>> Given, Described When, object Then);
