@@ -46,3 +46,8 @@ public sealed class EmbeddedHoldSpecs : HoldSpecs
 {
     protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(WithClock);
 }
+
+public sealed class EmbeddedOrderHoldSpecs : OrderHoldSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(WithClock);
+}

@@ -51,3 +51,8 @@ public sealed class PostgresHoldSpecs(PostgresServer postgres) : HoldSpecs
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), WithClock);
 }
+
+public sealed class PostgresOrderHoldSpecs(PostgresServer postgres) : OrderHoldSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), WithClock);
+}
