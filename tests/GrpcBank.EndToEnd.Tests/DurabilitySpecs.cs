@@ -53,7 +53,7 @@ public sealed class DurabilitySpecs
         {
             CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 1_500, CurrencyCode = "EUR",
         });
-        await bank.SettledOrderAsync(placed.OrderId);
+        await bank.Orders.FulfillOrderAsync(new Contracts.Orders.V1.FulfillOrderRequest { OrderId = placed.OrderId });
 
         await host.RestartAsync(() =>
         {

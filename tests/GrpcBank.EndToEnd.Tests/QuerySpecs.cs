@@ -44,7 +44,9 @@ public abstract class QuerySpecs : BankSpecs
         {
             CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 2_500, CurrencyCode = "EUR", Description = "books",
         });
-        Assert.Equal(OrderStatus.Paid, (await Bank.SettledOrderAsync(placed.OrderId)).Status);
+        var fulfilled = await Bank.Orders.FulfillOrderAsync(new FulfillOrderRequest { OrderId = placed.OrderId });
+        Assert.Equal(OrderStatus.Paid,
+            (await Query.GetOrderAsync(new GetOrderRequest { OrderId = placed.OrderId, MinPosition = fulfilled.Position })).Order.Status);
 
         var customerLines = await StatementAsync(customer);
         var merchantLines = await StatementAsync(merchant);
