@@ -53,11 +53,12 @@ public static class MixedWorkload
                             if (n % 4 == 2) await payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId, Reason = "duplicate" });
                             break;
                         case 3:
-                            await orders.PlaceOrderAsync(new PlaceOrderRequest
+                            var order = await orders.PlaceOrderAsync(new PlaceOrderRequest
                             {
                                 CustomerAccountId = a, MerchantAccountId = b, CurrencyCode = "EUR", Description = "book",
-                                AmountMinor = n % 4 == 3 ? 9_000_000 : 120, // the large ones are cancelled for want of funds
+                                AmountMinor = n % 4 == 3 ? 9_000_000 : 120, // the large ones are declined for want of funds
                             });
+                            if (order.Authorized) await orders.FulfillOrderAsync(new FulfillOrderRequest { OrderId = order.OrderId });
                             break;
                         case 4:
                             await accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = a, Reason = "review" });

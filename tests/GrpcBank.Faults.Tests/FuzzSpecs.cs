@@ -130,6 +130,8 @@ public sealed class FuzzSpecs
         {
             OrderId = "fz-order-1", CustomerAccountId = "fz-acct-1", MerchantAccountId = "fz-acct-2", AmountMinor = 500, CurrencyCode = "EUR",
         });
+        // Fulfilled, so the order's payment exists for the fuzzer to aim at.
+        await new OrderService.OrderServiceClient(channel).FulfillOrderAsync(new FulfillOrderRequest { OrderId = "fz-order-1" });
         var transfer = await new PaymentService.PaymentServiceClient(channel).TransferMoneyAsync(new TransferMoneyRequest
         {
             PaymentId = "fz-pay-1", FromAccountId = "fz-acct-2", ToAccountId = "fz-acct-1", AmountMinor = 100, CurrencyCode = "EUR",

@@ -47,7 +47,7 @@ public static class SeedCommand
             var output = session.Out;
             await output.WriteLineAsync($"Seeded {summary.Customers + summary.Merchants} accounts ({summary.Customers} customers, {summary.Merchants} merchants; {byCurrency})");
             await output.WriteLineAsync($"  {summary.Deposits} deposits, {summary.Withdrawals} withdrawals");
-            await output.WriteLineAsync($"  {summary.OrdersPaid + summary.OrdersCancelled} orders: {summary.OrdersPaid} paid, {summary.OrdersCancelled} cancelled by the payment process (insufficient funds)");
+            await output.WriteLineAsync($"  {summary.OrdersPaid + summary.OrdersCancelled} orders: {summary.OrdersPaid} paid, {summary.OrdersCancelled} declined for want of funds (nothing held)");
             await output.WriteLineAsync($"  {summary.Transfers} transfers, {summary.Refunds} refund");
             await output.WriteLineAsync($"  last position {summary.LastPosition}");
             await output.WriteLineAsync("Try:");

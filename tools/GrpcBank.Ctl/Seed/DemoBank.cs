@@ -129,7 +129,10 @@ public sealed class DemoBank(Session session, int accounts, int orders, int seed
         Advance(reply.Position);
     }
 
-    /// <summary>Places the order and waits for the payment process to settle it, so the next draw sees the real balances.</summary>
+    /// <summary>
+    /// Places the order (its amount held, or declined for want of funds) and fulfils an authorised one at once (the hold
+    /// captured, the merchant paid), so the next draw sees the real balances.
+    /// </summary>
     private async Task<Order> PlaceOrderAsync(string orderId, string customer, string merchant, long amount, string description, int n)
     {
         var placed = await ordersClient.PlaceOrderAsync(new PlaceOrderRequest
@@ -138,11 +141,17 @@ public sealed class DemoBank(Session session, int accounts, int orders, int seed
             Description = description, RequestId = RequestId($"order-{n}"),
         }, session.Call(ct));
         Advance(placed.Position);
+        if (placed.Authorized)
+        {
+            var fulfilled = await ordersClient.FulfillOrderAsync(new FulfillOrderRequest { OrderId = orderId, RequestId = RequestId($"fulfil-{n}") },
+                session.Call(ct));
+            Advance(fulfilled.Position);
+        }
         var order = await SettledAsync(async minPosition =>
         {
             var reply = await query.GetOrderAsync(new GetOrderRequest { OrderId = orderId, MinPosition = minPosition }, session.Call(ct));
-            return (reply.Order.Status == OrderStatus.Placed ? null : reply.Order, reply.Position);
-        }, placed.Position, $"order {orderId}");
+            return (reply.Order.Status is OrderStatus.Placed or OrderStatus.Authorized ? null : reply.Order, reply.Position);
+        }, lastPosition, $"order {orderId}");
         if (order.Status == OrderStatus.Paid)
         {
             balances[customer] -= amount;
