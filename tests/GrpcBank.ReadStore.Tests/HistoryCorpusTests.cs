@@ -33,6 +33,7 @@ public sealed class HistoryCorpusTests : IDisposable
     [
         "accounts.HoldPlaced.v1", "accounts.HoldCaptured.v1", "accounts.HoldReleased.v1", "accounts.HoldExpired.v1",
         "accounts.OverdraftLimitSet.v1", "accounts.AccountRestricted.v1", "accounts.RestrictionLifted.v1",
+        "orders.OrderAuthorized.v1", "orders.OrderDeclined.v1",
     ];
 
     [Fact]

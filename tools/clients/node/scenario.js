@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// A sample GrpcBank client: opens a customer's and a merchant's account, deposits, places an order, waits
-// until the payment process has paid it, reads the customer's statement and follows the event feed to the
-// OrderPaid event. Exit code 0 when everything matched, 1 (with what differed) otherwise.
+// A sample GrpcBank client: opens a customer's and a merchant's account, deposits, places an order (its amount
+// held: AUTHORIZED), fulfils it (paid in one commit), reads the customer's statement and follows the event feed to
+// the OrderPaid event. Exit code 0 when everything matched, 1 (with what differed) otherwise.
 //
 //   node scenario.js [host:port]        (or GRPCBANK_ADDRESS; default 127.0.0.1:5000)
 //   GRPCBANK_API_KEY=<key>              sent as 'authorization: Bearer <key>' when set
@@ -53,7 +53,6 @@ function unary(client, method) {
       client[method](request, metadata(), { deadline: deadline() }, (err, response) => (err ? reject(err) : resolve(response))));
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main() {
   const credentials = grpc.credentials.createInsecure();
@@ -77,22 +76,22 @@ async function main() {
     });
     expectEqual('balance after the deposit', deposit, deposited.balance_minor);
 
-    // 2. An order; the payment process pays it asynchronously.
+    // 2. An order: its amount is held on the customer's account (AUTHORIZED), then fulfilment captures it and pays
+    //    the merchant in one commit.
     const placed = await unary(orders, 'PlaceOrder')({
       customer_account_id: customer.account_id, merchant_account_id: merchant.account_id,
       amount_minor: price, currency_code: currency, description: 'Sketches of the Analytical Engine', request_id: `order-${run}`,
     });
-
-    // 3. Wait until it is paid: min_position makes the first read see the order; then poll while it is PLACED.
+    expectEqual('order authorized', true, placed.authorized);
     const getOrder = unary(query, 'GetOrder');
-    const paidBy = Date.now() + PAID_WITHIN_SECONDS * 1000;
-    let { order, position } = await getOrder({ order_id: placed.order_id, min_position: placed.position });
-    while (order.status === 'ORDER_STATUS_PLACED') {
-      if (Date.now() > paidBy) throw new Mismatch(`order ${placed.order_id} still ORDER_STATUS_PLACED after ${PAID_WITHIN_SECONDS} s`);
-      await sleep(100);
-      ({ order, position } = await getOrder({ order_id: placed.order_id, min_position: placed.position }));
-    }
+    const authorized = await getOrder({ order_id: placed.order_id, min_position: placed.position });
+    expectEqual('order status after placing', 'ORDER_STATUS_AUTHORIZED', authorized.order.status);
+    const fulfilled = await unary(orders, 'FulfillOrder')({ order_id: placed.order_id, request_id: `fulfil-${run}` });
+
+    // 3. The order as of the fulfilment's position: min_position makes the read see it paid.
+    const { order, position } = await getOrder({ order_id: placed.order_id, min_position: fulfilled.position });
     expectEqual('order status', 'ORDER_STATUS_PAID', order.status);
+    expectEqual('payment id', placed.payment_id, fulfilled.payment_id);
     expectEqual('order amount', price, order.amount_minor);
 
     // 4. The customer's statement, every page, as of at least the read position that showed the order paid.
@@ -120,7 +119,7 @@ async function main() {
 
     // 5. The event feed from the start, filtered to order events, until this order's OrderPaid.
     const orderEvents = await readUntilOrderPaid(history, `order-${placed.order_id}`);
-    expectEqual('order events', 'orders.OrderPlaced.v1 → orders.OrderPaid.v1', orderEvents.map((e) => e.event_type).join(' → '));
+    expectEqual('order events', 'orders.OrderAuthorized.v1 → orders.OrderPaid.v1', orderEvents.map((e) => e.event_type).join(' → '));
 
     const paidAt = orderEvents[orderEvents.length - 1];
     console.log(`GrpcBank at ${address}: scenario passed`);

@@ -1,14 +1,13 @@
 #!/usr/bin/python3
-"""A sample GrpcBank client: opens a customer's and a merchant's account, deposits, places an order,
-waits until the payment process has paid it, reads the customer's statement and follows the event
-feed to the OrderPaid event. Exit code 0 when everything matched, 1 (with what differed) otherwise.
+"""A sample GrpcBank client: opens a customer's and a merchant's account, deposits, places an order
+(its amount held: AUTHORIZED), fulfils it (paid in one commit), reads the customer's statement and
+follows the event feed to the OrderPaid event. Exit code 0 when everything matched, 1 (with what differed) otherwise.
 
     /usr/bin/python3 scenario.py [host:port]   (or GRPCBANK_ADDRESS; default 127.0.0.1:5000)
     GRPCBANK_API_KEY=<key>                     sent as 'authorization: Bearer <key>' when set
 """
 import os
 import sys
-import time
 import uuid
 
 import grpc
@@ -61,22 +60,21 @@ def run(channel, target, metadata):
         request_id=f"deposit-{run_id}"), **call)
     expect_equal("balance after the deposit", DEPOSIT, deposited.balance_minor)
 
-    # 2. An order; the payment process pays it asynchronously.
+    # 2. An order: its amount is held on the customer's account (AUTHORIZED), then fulfilment captures it and
+    #    pays the merchant in one commit.
     placed = orders.PlaceOrder(orders_pb.PlaceOrderRequest(
         customer_account_id=customer.account_id, merchant_account_id=merchant.account_id, amount_minor=PRICE,
         currency_code=CURRENCY, description="COBOL reference manual", request_id=f"order-{run_id}"), **call)
+    expect_equal("order authorized", True, placed.authorized)
+    authorized = query.GetOrder(query_pb.GetOrderRequest(order_id=placed.order_id, min_position=placed.position), **call)
+    expect_equal("order status after placing", "ORDER_STATUS_AUTHORIZED", query_pb.OrderStatus.Name(authorized.order.status))
+    fulfilled = orders.FulfillOrder(orders_pb.FulfillOrderRequest(order_id=placed.order_id, request_id=f"fulfil-{run_id}"), **call)
 
-    # 3. Wait until it is paid: min_position makes the first read see the order; then poll while it is PLACED.
-    get_order = query_pb.GetOrderRequest(order_id=placed.order_id, min_position=placed.position)
-    paid_by = time.monotonic() + PAID_WITHIN_SECONDS
-    found = query.GetOrder(get_order, **call)
-    while found.order.status == query_pb.ORDER_STATUS_PLACED:
-        if time.monotonic() > paid_by:
-            raise Mismatch(f"order {placed.order_id} still ORDER_STATUS_PLACED after {PAID_WITHIN_SECONDS} s")
-        time.sleep(0.1)
-        found = query.GetOrder(get_order, **call)
+    # 3. The order as of the fulfilment's position: min_position makes the read see it paid.
+    found = query.GetOrder(query_pb.GetOrderRequest(order_id=placed.order_id, min_position=fulfilled.position), **call)
     order = found.order
     expect_equal("order status", "ORDER_STATUS_PAID", query_pb.OrderStatus.Name(order.status))
+    expect_equal("payment id", placed.payment_id, fulfilled.payment_id)
     expect_equal("order amount", PRICE, order.amount_minor)
 
     # 4. The customer's statement, every page, as of at least the read position that showed the order paid.
@@ -100,7 +98,7 @@ def run(channel, target, metadata):
 
     # 5. The event feed from the start, filtered to order events, until this order's OrderPaid.
     order_events = read_until_order_paid(history, metadata, f"order-{placed.order_id}")
-    expect_equal("order events", "orders.OrderPlaced.v1 → orders.OrderPaid.v1",
+    expect_equal("order events", "orders.OrderAuthorized.v1 → orders.OrderPaid.v1",
                  " → ".join(e.event_type for e in order_events))
 
     print(f"GrpcBank at {target}: scenario passed")
