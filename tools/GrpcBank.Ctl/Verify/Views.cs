@@ -52,6 +52,7 @@ public static class Views
             OrderStatus.Placed => Q.OrderStatus.Placed,
             OrderStatus.Paid => Q.OrderStatus.Paid,
             OrderStatus.Cancelled => Q.OrderStatus.Cancelled,
+            OrderStatus.Authorized => Q.OrderStatus.Authorized,
             _ => Q.OrderStatus.Unspecified,
         })),
         ("version", version.ToString()),
