@@ -57,7 +57,8 @@ public sealed class OrderGrpcService(Handlers handlers, TimeProvider clock) : Or
     private static TimeSpan AuthorizationTtlOf(PlaceOrderRequest request, FieldErrors errors)
     {
         if (request.AuthorizationTtl is null) return DefaultAuthorizationTtl;
-        if (!AccountGrpcService.TimeSpanOf(request.AuthorizationTtl, out var ttl) || ttl <= TimeSpan.Zero || ttl > AccountGrpcService.MaxHoldLifetime)
+        if (errors.Duration("authorization_ttl", request.AuthorizationTtl) is not { } ttl) return DefaultAuthorizationTtl;
+        if (ttl <= TimeSpan.Zero || ttl > AccountGrpcService.MaxHoldLifetime)
         {
             errors.Add("authorization_ttl", $"must be positive and at most {AccountGrpcService.MaxHoldLifetime.TotalDays} days");
             return DefaultAuthorizationTtl;
