@@ -246,6 +246,24 @@ public abstract class OrderHoldSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task AnAuthorisationTtlOutOfRange_OrAFulfilmentWithoutAnOrder_IsInvalidArgument_NamingTheField()
+    {
+        var customer = await Bank.OpenAsync(deposit: 1_000);
+        var merchant = await Bank.OpenAsync();
+
+        foreach (var ttl in new[] { TimeSpan.Zero, TimeSpan.FromDays(32) })
+            await Invalid(() => Bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
+            {
+                CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 1, CurrencyCode = "EUR", AuthorizationTtl = Duration.FromTimeSpan(ttl),
+            }).ResponseAsync, "authorization_ttl");
+        await Invalid(() => Bank.Orders.FulfillOrderAsync(new FulfillOrderRequest()).ResponseAsync, "order_id");
+        await Invalid(() => Bank.Accounts.PlaceHoldAsync(new PlaceHoldRequest
+        {
+            AccountId = customer, HoldId = "order-mine", AmountMinor = 1, CurrencyCode = "EUR", Ttl = OneHour,
+        }).ResponseAsync, "hold_id");
+    }
+
+    [Fact]
     public async Task FiftyConcurrentOrdersOnOneCustomer_NeverHoldMoreThanItHas_AndFulfilmentConservesMoney()
     {
         var customer = await Bank.OpenAsync(deposit: 20_000);
