@@ -71,6 +71,26 @@ public abstract class ProcessRecoverySpecs
         Assert.Equal(["payments.PaymentInitiated.v2", "payments.PaymentFailed.v2"], await TypesAsync(host, $"payment-{placed.PaymentId}"));
     }
 
+    [Fact]
+    public async Task AnOrderPlacedBeforeHolds_CancelledBeforeItsPaymentStep_IsCancelledAlone_AndNoMoneyMoves()
+    {
+        await using var host = await StartHostAsync(("Relay:Enabled", "false"));
+        var bank = new Bank(host);
+        var customer = await bank.OpenAsync(deposit: 10_000);
+        var merchant = await bank.OpenAsync();
+        var placed = await PlacedBeforeHoldsAsync(host, customer, merchant, 2_500);
+
+        // Today's CancelOrder on yesterday's order: no hold to release, the order cancelled alone, as it always was.
+        await bank.Orders.CancelOrderAsync(new Contracts.Orders.V1.CancelOrderRequest { OrderId = placed.OrderId, Reason = "changed my mind" });
+        await PumpWithCrashAsync(host, cut: -1, beforeCompleting: false, () => IsSettledAsync(bank, placed.OrderId));
+
+        var order = (await bank.Query.GetOrderAsync(new GetOrderRequest { OrderId = placed.OrderId })).Order;
+        Assert.Equal((OrderStatus.Cancelled, "changed my mind"), (order.Status, order.CancellationReason));
+        Assert.Equal(["orders.OrderPlaced.v1", "orders.OrderCancelled.v1"], await TypesAsync(host, $"order-{placed.OrderId}"));
+        Assert.Empty(await TypesAsync(host, $"payment-{placed.PaymentId}"));
+        Assert.Equal(10_000, (await bank.AccountAsync(customer)).BalanceMinor);
+    }
+
     [Theory]
     [MemberData(nameof(Cuts))]
     public async Task ASagaPaymentInFlightAtTheUpgrade_CompletesExactlyOnce_AcrossACrash(int cut, bool beforeCompleting)
