@@ -139,6 +139,27 @@ public sealed class PaymentProcessScenarios
         return world;
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task GivenAnAuthorizedOrder_WhenItsHoldExpires_ThenTheOrderIsCancelledOnce_AndRedeliveryChangesNothing(int deliveries)
+    {
+        var world = await WorldWith(customerBalanceMinor: 10_000, deliveries: deliveries);
+        var placedAt = DateTimeOffset.UtcNow;
+        await world.Run(new OrderFundsCommand.PlaceOrder(new OrderCommand.PlaceOrder(OrderId, Customer, Merchant, Price, Eur, "a teapot"),
+            placedAt.AddMinutes(10), placedAt));
+
+        await world.Run(new ProcessCommand.ToAccount(Customer,
+            new AccountCommand.ExpireHold(Customer, OrderHoldIds.Of(OrderId), placedAt.AddMinutes(10))));
+        var settled = world.Snapshot();
+        await world.RedeliverEverything();
+
+        Assert.Equal(Order.AuthorizationExpired, Assert.IsType<OrderEvent.OrderCancelled>(world.LastEventOf(Order.StreamId(OrderId))).Reason);
+        Assert.Equal(OrderStatus.Cancelled, world.OrderOf(OrderId).Status);
+        Assert.Equal((10_000L, 0L), (world.AccountOf(Customer).BalanceMinor, world.AccountOf(Customer).HeldMinor));
+        Assert.Equal(settled, world.Snapshot());
+    }
+
     private static ProcessCommand PlaceOrder() => new ProcessCommand.ToOrder(OrderId,
         new OrderCommand.PlaceOrder(OrderId, Customer, Merchant, Price, Eur, "a teapot"));
 
@@ -184,6 +205,21 @@ public sealed class PaymentProcessScenarios
             var outcome = await handlers.HandleAsync(command, CommandContext.None, CancellationToken.None);
             await Settle();
             return outcome;
+        }
+
+        /// <summary>An order's money decision as a client's command, then the process until it is quiescent.</summary>
+        public async Task Run(OrderFundsCommand command)
+        {
+            var orderId = command switch
+            {
+                OrderFundsCommand.PlaceOrder c => c.Order.OrderId,
+                OrderFundsCommand.FulfillOrder c => c.OrderId,
+                OrderFundsCommand.CancelOrder c => c.OrderId,
+                _ => throw new ArgumentOutOfRangeException(nameof(command)),
+            };
+            Assert.IsType<CommandOutcome<StreamReply>.Accepted>(
+                await handlers.OrderFunds.HandleAsync(orderId, command, CommandContext.None, StreamReply.For<OrderState>(orderId), CancellationToken.None));
+            await Settle();
         }
 
         /// <summary>Hands the process every stored event again, as a relay does after a crash, then settles.</summary>
