@@ -59,7 +59,8 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
             };
             await opened.ExchangeDeclareAsync(options.Exchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: ct);
             channel = opened;
-            logger.LogInformation("Event bus connected to RabbitMQ at {Broker}, exchange {Exchange}", options.Broker, options.Exchange);
+            logger.LogInformation("Event bus connected to RabbitMQ at {Broker}, exchange {Exchange}, publishing {EventTypes}", options.Broker, options.Exchange,
+                options.EventTypePrefixes.Count == 0 ? "every event" : $"event types starting with {string.Join(", ", options.EventTypePrefixes)}");
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {

@@ -31,7 +31,8 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
 
     public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
-        if (events.Count == 0) return;
+        if (options.EventTypePrefixes.Count > 0) events = [.. events.Where(e => options.Publishes(e.EventType))];
+        if (events.Count == 0) return; // filtered out or empty: the checkpoint moves past them all the same
         // Every message is made before any is sent: a poison event fails the batch before it reaches the broker.
         var messages = ToMessages(events);
         await WhileReachableAsync(() => publisher.PublishAsync(messages, ct), ct);

@@ -23,16 +23,32 @@ public sealed record BusResult(long Backlog, double ReadSidePerSecond, double Bu
 
     public double Ratio => BusPerSecond / ReadSidePerSecond;
 
+    /// <summary>The target of issue 18: the bus keeps up with the read side's relay on the same events.</summary>
+    public bool KeepsUp => Ratio >= 1.0;
+
+    /// <summary>The headline rows (BENCHMARKS.md "Headline ratios").</summary>
+    public void WriteRows(Action<string> line)
+    {
+        line($"| event bus: published events/s ÷ read-side relay events/s, draining the same {Backlog:N0}-event backlog in one server | {F(BusPerSecond)} ÷ {F(ReadSidePerSecond)} = **{F(Ratio, 2)}** | ≥ 1.0 (keeps up) | {(KeepsUp ? "**met**" : "**missed**")} |");
+        line($"| event bus: deposit reply → consumer receipt of its CloudEvent ({F(Rate)} deposits/s) | p50 **{F(P50Ms, 1)} ms**, p99 **{F(P99Ms, 1)} ms** | (none) | |");
+    }
+
     public void WriteSection(StringBuilder o)
     {
-        o.Append("### Event bus (RabbitMQ), embedded mode\n\n");
+        o.Append("## Event bus (RabbitMQ), embedded mode\n\n");
         o.Append($"A backlog of {Backlog:N0} deposits appended to the stopped server's event store, then drained by the read side and the bus together ");
-        o.Append("(each from its own checkpoint; the bus publishes persistent CloudEvents and waits for the broker's confirms before its checkpoint moves); ");
-        o.Append($"{Queued:N0} messages reached a durable queue bound to `#`.\n\n");
+        o.Append("(each from its own checkpoint; the bus publishes persistent CloudEvents and waits for the broker's confirms before its checkpoint moves), ");
+        o.Append("both timed from the server's first healthy check to the status poll (every 50 ms) that shows the consumer's lag at 0; ");
+        o.Append($"{Queued:N0} messages reached a durable queue bound to `#` (a second durable queue takes the deposits). The broker is a throwaway ");
+        o.Append("node of Debian's rabbitmq-server on the same 2 cores, default settings: it, not the publisher, sets the bus's rate here.\n\n");
         o.Append("| measure | value | target | |\n|---|---|---|---|\n");
-        o.Append($"| published events/s ÷ read-side events/s, draining the same backlog | {F(BusPerSecond)} ÷ {F(ReadSidePerSecond)} = **{F(Ratio, 2)}** | ≥ 0.95 (keeps up with the relay, within the 50 ms polling) | {(Ratio >= 0.95 ? "**met**" : "**missed**")} |\n");
+        o.Append($"| published events/s ÷ read-side relay events/s, draining the same backlog | {F(BusPerSecond)} ÷ {F(ReadSidePerSecond)} = **{F(Ratio, 2)}** | ≥ 1.0 (keeps up) | {(KeepsUp ? "**met**" : "**missed**")} |\n");
         o.Append($"| deposit reply → consumer receipt, {F(Rate)} deposits/s for {Samples:N0} deposits | p50 **{F(P50Ms, 1)} ms**, p99 **{F(P99Ms, 1)} ms** (max {F(MaxMs, 1)}) | — | |\n\n");
     }
+
+    /// <summary>The section of a run that could not measure the bus, saying why.</summary>
+    public static void WriteSkipped(StringBuilder o, string reason) =>
+        o.Append($"## Event bus (RabbitMQ), embedded mode\n\nNot measured in this run: {reason}.\n\n");
 }
 
 public static class BusBench
