@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -13,12 +12,13 @@ public sealed record OutgoingMessage(string RoutingKey, BasicProperties Properti
 /// recovery: the relay's retry is the recovery, so a batch is either confirmed whole or published again whole).
 /// Confirms are tracked here rather than by the client: the client's tracking throttles with delays that can reorder
 /// concurrent publishes, while here messages are written one after another on the one channel — the broker keeps the
-/// order of a channel — and only then are all their confirms awaited together. Not thread-safe: one caller at a time.
+/// order of a channel — and only then are all their confirms awaited together, as one wait on the batch's last sequence
+/// number (<see cref="ConfirmWindow"/>). Not thread-safe: one caller at a time.
 /// </summary>
 public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logger) : IAsyncDisposable
 {
-    /// <summary>The open channel's messages awaiting their confirm, by sequence number (a new set per channel).</summary>
-    private ConcurrentDictionary<ulong, TaskCompletionSource> unconfirmed = new();
+    /// <summary>The open channel's confirms (a new window per channel).</summary>
+    private ConfirmWindow confirms = new();
     private IConnection? connection;
     private IChannel? channel;
 
@@ -41,13 +41,26 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
             var opened = await connection.CreateChannelAsync(
                 new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: false), ct);
             // Sequence numbers start again on every channel: a late confirm of an old channel must not settle a new one's.
-            var pending = unconfirmed = new ConcurrentDictionary<ulong, TaskCompletionSource>();
-            opened.BasicAcksAsync += (_, ack) => Settle(pending, ack.DeliveryTag, ack.Multiple, null);
-            opened.BasicNacksAsync += (_, nack) => Settle(pending, nack.DeliveryTag, nack.Multiple, "the broker refused (nacked) it");
-            opened.ChannelShutdownAsync += (_, shutdown) => FailAll(pending, $"the channel closed: {shutdown.ReplyCode} {shutdown.ReplyText}");
+            var window = confirms = new ConfirmWindow();
+            opened.BasicAcksAsync += (_, ack) =>
+            {
+                window.Ack(ack.DeliveryTag, ack.Multiple);
+                return Task.CompletedTask;
+            };
+            opened.BasicNacksAsync += (_, nack) =>
+            {
+                window.Nack(nack.DeliveryTag, nack.Multiple);
+                return Task.CompletedTask;
+            };
+            opened.ChannelShutdownAsync += (_, shutdown) =>
+            {
+                window.Fail($"the channel closed: {shutdown.ReplyCode} {shutdown.ReplyText}");
+                return Task.CompletedTask;
+            };
             await opened.ExchangeDeclareAsync(options.Exchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: ct);
             channel = opened;
-            logger.LogInformation("Event bus connected to RabbitMQ at {Broker}, exchange {Exchange}", options.Broker, options.Exchange);
+            logger.LogInformation("Event bus connected to RabbitMQ at {Broker}, exchange {Exchange}, publishing {EventTypes}", options.Broker, options.Exchange,
+                options.EventTypePrefixes.Count == 0 ? "every event" : $"event types starting with {string.Join(", ", options.EventTypePrefixes)}");
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -59,56 +72,39 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
     /// <summary>Publishes <paramref name="messages"/> in order; returns once the broker has confirmed every one.</summary>
     public async Task PublishAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken ct)
     {
+        if (messages.Count == 0) return;
         await OpenAsync(ct);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(options.ConfirmTimeout);
-        var confirms = new List<Task>(messages.Count);
+        var published = 0;
         try
         {
+            // The channel numbers its publishes one by one, and only this caller publishes on it: the batch's sequence
+            // numbers are first … first + count - 1, registered before the first publish so no confirm can come untracked.
+            var first = await channel!.GetNextPublishSequenceNumberAsync(deadline.Token);
+            var confirmed = confirms.Expect(first, first + (ulong)messages.Count - 1);
             foreach (var message in messages)
             {
-                // Registered before the publish, so a confirm can never arrive for an untracked message.
-                var sequence = await channel!.GetNextPublishSequenceNumberAsync(deadline.Token);
-                var confirmed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                unconfirmed[sequence] = confirmed;
-                confirms.Add(confirmed.Task);
                 await channel.BasicPublishAsync(options.Exchange, message.RoutingKey, mandatory: false, message.Properties, message.Body, deadline.Token);
+                published++;
             }
-            await Task.WhenAll(confirms).WaitAsync(deadline.Token);
+            await confirmed.WaitAsync(deadline.Token);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
             // Whatever was not confirmed is published again with the whole batch; the channel may be in any state.
             await CloseAsync();
-            var done = confirms.Count(t => t.IsCompletedSuccessfully);
             var reason = e is OperationCanceledException ? $"no confirm within {options.ConfirmTimeout.TotalSeconds:0} s" : e.Message;
             throw new BusUnavailableException(
-                $"RabbitMQ at {options.Broker} confirmed {done} of {messages.Count} messages ({reason}); the batch is published again", e);
+                $"RabbitMQ at {options.Broker} did not confirm a batch of {messages.Count} messages ({published} written; {reason}); the batch is published again", e);
         }
-    }
-
-    private static Task Settle(ConcurrentDictionary<ulong, TaskCompletionSource> unconfirmed, ulong deliveryTag, bool multiple, string? refusal)
-    {
-        IEnumerable<ulong> tags = multiple ? unconfirmed.Keys.Where(k => k <= deliveryTag).ToList() : [deliveryTag];
-        foreach (var tag in tags)
-            if (unconfirmed.TryRemove(tag, out var confirmed))
-                if (refusal is null) confirmed.TrySetResult();
-                else confirmed.TrySetException(new BusUnavailableException($"message {tag}: {refusal}"));
-        return Task.CompletedTask;
-    }
-
-    private static Task FailAll(ConcurrentDictionary<ulong, TaskCompletionSource> unconfirmed, string reason)
-    {
-        foreach (var tag in unconfirmed.Keys.ToList())
-            if (unconfirmed.TryRemove(tag, out var confirmed)) confirmed.TrySetException(new BusUnavailableException(reason));
-        return Task.CompletedTask;
     }
 
     private async Task CloseAsync()
     {
         var (oldChannel, oldConnection) = (channel, connection);
         (channel, connection) = (null, null);
-        await FailAll(unconfirmed, "the channel was closed");
+        confirms.Fail("the channel was closed");
         try
         {
             if (oldChannel is not null) await oldChannel.DisposeAsync();

@@ -24,6 +24,22 @@ public sealed record RabbitMqBusOptions(Uri Url)
     /// <summary>How long the bus keeps trying itself; beyond, the relay backs it off and shows it failing.</summary>
     public TimeSpan RetryFor { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Routing filter (<c>Bus:RabbitMq:EventTypePrefixes</c>): only events whose storage name starts with one of these
+    /// (ordinal, case-sensitive: <c>accounts.</c>, <c>payments.PaymentCaptured.</c>) are published; empty publishes
+    /// every event. The others are passed over, not held back: the bus's checkpoint moves past them all the same.
+    /// </summary>
+    public IReadOnlyList<string> EventTypePrefixes { get; init; } = [];
+
+    /// <summary>Whether an event of storage name <paramref name="eventType"/> goes to the broker (see <see cref="EventTypePrefixes"/>).</summary>
+    public bool Publishes(string eventType)
+    {
+        if (EventTypePrefixes.Count == 0) return true;
+        foreach (var prefix in EventTypePrefixes)
+            if (eventType.StartsWith(prefix, StringComparison.Ordinal)) return true;
+        return false;
+    }
+
     /// <summary>The broker's address without credentials, for logs and errors.</summary>
     public string Broker => $"{Url.Host}:{(Url.IsDefaultPort ? 5672 : Url.Port)}{Url.AbsolutePath}";
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,7 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
     public const string SinkName = "event-bus";
 
     private readonly ConfirmingPublisher publisher = new(options, logger);
+    private readonly string source = options.Source.ToString();
 
     /// <summary>One batch at a time: the relay's and a dead-letter retry's publishes must not interleave on the channel.</summary>
     private readonly SemaphoreSlim gate = new(1, 1);
@@ -29,9 +31,10 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
 
     public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
-        if (events.Count == 0) return;
+        if (options.EventTypePrefixes.Count > 0) events = [.. events.Where(e => options.Publishes(e.EventType))];
+        if (events.Count == 0) return; // filtered out or empty: the checkpoint moves past them all the same
         // Every message is made before any is sent: a poison event fails the batch before it reaches the broker.
-        var messages = events.Select(ToMessage).ToList();
+        var messages = ToMessages(events);
         await WhileReachableAsync(() => publisher.PublishAsync(messages, ct), ct);
     }
 
@@ -67,20 +70,35 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
         }
     }
 
-    private OutgoingMessage ToMessage(RecordedEvent e)
+    /// <summary>The batch's messages, their bodies written one after another into one buffer (no garbage per message).</summary>
+    private List<OutgoingMessage> ToMessages(IReadOnlyList<RecordedEvent> events)
     {
-        var body = CloudEventMapping.Encode(CloudEventMapping.ToCloudEvent(e, options.Source), out var contentType);
-        var properties = new BasicProperties
+        var buffer = new ArrayBufferWriter<byte>(events.Count * 512);
+        var ends = new int[events.Count];
+        for (var i = 0; i < events.Count; i++)
         {
-            Persistent = true,
-            ContentType = contentType,
-            // The CloudEvent's id and type again, for tools that read AMQP properties only (RabbitMQ's UI, shovels).
-            MessageId = e.EventId.ToString(),
-            Type = e.EventType,
-            AppId = options.Source.ToString(),
-            Timestamp = new AmqpTimestamp(e.RecordedAt.ToUnixTimeSeconds()),
-        };
-        return new OutgoingMessage(e.EventType, properties, body);
+            CloudEventMapping.WriteBody(events[i], source, buffer);
+            ends[i] = buffer.WrittenCount;
+        }
+        var bodies = buffer.WrittenMemory;
+        var messages = new List<OutgoingMessage>(events.Count);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            var start = i == 0 ? 0 : ends[i - 1];
+            var properties = new BasicProperties
+            {
+                Persistent = true,
+                ContentType = CloudEventMapping.ContentType,
+                // The CloudEvent's id and type again, for tools that read AMQP properties only (RabbitMQ's UI, shovels).
+                MessageId = e.EventId.ToString(),
+                Type = e.EventType,
+                AppId = source,
+                Timestamp = new AmqpTimestamp(e.RecordedAt.ToUnixTimeSeconds()),
+            };
+            messages.Add(new OutgoingMessage(e.EventType, properties, bodies[start..ends[i]]));
+        }
+        return messages;
     }
 
     public async ValueTask DisposeAsync() => await publisher.DisposeAsync();

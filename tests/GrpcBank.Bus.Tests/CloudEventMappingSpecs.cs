@@ -55,4 +55,30 @@ public sealed class CloudEventMappingSpecs
         Assert.True(Application.Relay.PoisonEvents.IsPoison(e));
         Assert.False(Application.Relay.PoisonEvents.IsPoison(new BusUnavailableException("the broker is down")));
     }
+
+    [Fact]
+    public void TheBusesOwnWriter_WritesTheSameCloudEventAsTheSdk_AttributeForAttribute()
+    {
+        var source = new Uri("urn:bank:eu-1");
+        var sdk = CloudEventMapping.Encode(CloudEventMapping.ToCloudEvent(Withdrawal, source), out var sdkContentType);
+        var written = new System.Buffers.ArrayBufferWriter<byte>();
+
+        CloudEventMapping.WriteBody(Withdrawal, source.ToString(), written);
+
+        Assert.Equal(CloudEventMapping.ContentType, sdkContentType);
+        var (expected, actual) = (CloudEventMapping.Decode(sdk, sdkContentType), CloudEventMapping.Decode(written.WrittenMemory, CloudEventMapping.ContentType));
+        Assert.Equal(
+            expected.GetPopulatedAttributes().Select(a => (a.Key.Name, a.Key.Format(a.Value))).OrderBy(a => a.Name),
+            actual.GetPopulatedAttributes().Select(a => (a.Key.Name, a.Key.Format(a.Value))).OrderBy(a => a.Name));
+        Assert.Equal(JsonSerializer.Serialize(expected.Data), JsonSerializer.Serialize(actual.Data));
+    }
+
+    [Fact]
+    public void GivenAPayloadThatIsNotJson_WhenWritten_ThenItIsAPoisonJsonException()
+    {
+        var broken = Withdrawal with { DataJson = "{not json" };
+
+        var e = Assert.ThrowsAny<JsonException>(() => CloudEventMapping.WriteBody(broken, "grpcbank", new System.Buffers.ArrayBufferWriter<byte>()));
+        Assert.True(Application.Relay.PoisonEvents.IsPoison(e));
+    }
 }

@@ -12,11 +12,11 @@ public sealed class EventBusSpecs(RabbitMqBroker broker)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
 
-    private async Task<(BankHost Host, BusQueue Queue)> StartAsync(string bindingKey = "#")
+    private async Task<(BankHost Host, BusQueue Queue)> StartAsync(string bindingKey = "#", params (string Key, string Value)[] settings)
     {
         var exchange = RabbitMqBroker.NewExchange();
         var queue = await BusQueue.DeclareAsync(broker.Url, exchange, bindingKey);
-        var host = await BankHost.StartEmbeddedAsync(("Bus:RabbitMq:Url", broker.Url), ("Bus:RabbitMq:Exchange", exchange));
+        var host = await BankHost.StartEmbeddedAsync([("Bus:RabbitMq:Url", broker.Url), ("Bus:RabbitMq:Exchange", exchange), .. settings]);
         await queue.StartAsync();
         return (host, queue);
     }
@@ -138,6 +138,30 @@ public sealed class EventBusSpecs(RabbitMqBroker broker)
             states[m.Subject] = Domain.Accounts.Account.Evolve(state, EventCodecs.Accounts.Decode(recorded));
         }
         return states.ToDictionary(s => s.Key, s => s.Value.BalanceMinor);
+    }
+
+    [Fact]
+    public async Task WithEventTypePrefixes_OnlyTheEventsNamedSoArePublished_AndTheBusCheckpointStillPassesTheRest()
+    {
+        string[] prefixes = ["accounts.MoneyDeposited.", "payments."];
+        var (host, queue) = await StartAsync("#",
+            ("Bus:RabbitMq:EventTypePrefixes:0", prefixes[0]), ("Bus:RabbitMq:EventTypePrefixes:1", prefixes[1]));
+        await using var _ = host;
+        await using var __ = queue;
+        var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 4);
+        await MixedWorkload.RunAsync(host.Channel, ids, writers: 4, rounds: 20);
+        bool Selected(RecordedEvent e) => prefixes.Any(p => e.EventType.StartsWith(p, StringComparison.Ordinal));
+
+        var (stored, received) = await Delivery.EverythingAsync(host.Get<IEventStore>(), queue, Patience, Selected);
+        var admin = new ProjectionService.ProjectionServiceClient(host.Channel);
+        var bus = await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.SingleOrDefault(p => p.Name == RabbitMqBusSink.SinkName)
+                is { LagEvents: 0 } status ? status : null);
+
+        Assert.Equal(stored.Select(e => e.EventId).Order(), received.Select(r => r.Id).Order());
+        Assert.Contains(received, r => r.RoutingKey.StartsWith("payments.", StringComparison.Ordinal));
+        Assert.True((await MixedWorkload.StoredAsync(host.Get<IEventStore>())).Count(e => !Selected(e)) > 0, "the workload writes events the filter leaves out");
+        Assert.Equal(bus.HeadPosition, bus.Position); // the events left out did not hold the checkpoint back
     }
 
     [Fact]

@@ -17,22 +17,53 @@ namespace GrpcBank.Bench;
 /// checkpoint — events/s of each; (2) the delay from a deposit's reply to a consumer's receipt of its CloudEvent, at a
 /// steady open-loop rate, p50/p99.
 /// </summary>
-public sealed record BusResult(long Backlog, double ReadSidePerSecond, double BusPerSecond, long Queued, double Rate, long Samples, double P50Ms, double P99Ms, double MaxMs)
+public sealed record BusResult(long Backlog, double ReadSideSeconds, double BusSeconds, double StartupSeconds, long Queued, double Rate, long Samples, double P50Ms, double P99Ms, double MaxMs)
 {
     private static string F(double v, int decimals = 0) => double.IsNaN(v) ? "–" : v.ToString("N" + decimals, CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// The relay starts with the host, before the health check answers: timed from "healthy" a drain undercounts by up
+    /// to the start-up time, timed from the spawn it overcounts by it. Each rate is therefore a range, and so the ratio.
+    /// </summary>
+    public double ReadSidePerSecond => Backlog / Math.Max(ReadSideSeconds, 1e-3);
+    public double ReadSidePerSecondLower => Backlog / (ReadSideSeconds + StartupSeconds);
+    public double BusPerSecond => Backlog / Math.Max(BusSeconds, 1e-3);
+    public double BusPerSecondLower => Backlog / (BusSeconds + StartupSeconds);
+
+    /// <summary>The bus's rate over the read side's, both timed from "healthy" (the bus's best case is the one below).</summary>
     public double Ratio => BusPerSecond / ReadSidePerSecond;
+
+    /// <summary>Both timed from the spawn: the ratio at its most favourable to the bus (the read side's slow start counted in full).</summary>
+    public double RatioUpper => BusPerSecondLower / ReadSidePerSecondLower;
+
+    private string Rates => $"{F(BusPerSecond)} ÷ {F(ReadSidePerSecond)} = **{F(Ratio, 2)}** timed from healthy; {F(BusPerSecondLower)} ÷ {F(ReadSidePerSecondLower)} = {F(RatioUpper, 2)} timed from spawn";
+
+    /// <summary>The target of issue 18: the bus keeps up with the read side's relay on the same events.</summary>
+    public bool KeepsUp => Ratio >= 1.0 && RatioUpper >= 1.0;
+
+    /// <summary>The headline rows (BENCHMARKS.md "Headline ratios").</summary>
+    public void WriteRows(Action<string> line)
+    {
+        line($"| event bus: published events/s ÷ read-side relay events/s, draining the same {Backlog:N0}-event backlog in one server | {Rates} | ≥ 1.0 (keeps up) | {(KeepsUp ? "**met**" : "**missed**")} |");
+        line($"| event bus: deposit reply → consumer receipt of its CloudEvent ({F(Rate)} deposits/s) | p50 **{F(P50Ms, 1)} ms**, p99 **{F(P99Ms, 1)} ms** | (none) | |");
+    }
 
     public void WriteSection(StringBuilder o)
     {
-        o.Append("### Event bus (RabbitMQ), embedded mode\n\n");
+        o.Append("## Event bus (RabbitMQ), embedded mode\n\n");
         o.Append($"A backlog of {Backlog:N0} deposits appended to the stopped server's event store, then drained by the read side and the bus together ");
-        o.Append("(each from its own checkpoint; the bus publishes persistent CloudEvents and waits for the broker's confirms before its checkpoint moves); ");
-        o.Append($"{Queued:N0} messages reached a durable queue bound to `#`.\n\n");
+        o.Append("(each from its own checkpoint; the bus publishes persistent CloudEvents and waits for the broker's confirms before its checkpoint moves), ");
+        o.Append($"each timed to the status poll (every 50 ms) that shows the consumer's lag at 0, from the server's first healthy check and from its spawn (start-up {F(StartupSeconds, 2)} s: the relay starts before the health check answers, so the truth lies between); ");
+        o.Append($"{Queued:N0} messages reached a durable queue bound to `#` (a second durable queue takes the deposits). The broker is a throwaway ");
+        o.Append("node of Debian's rabbitmq-server on the same 2 cores, default settings: it, not the publisher, sets the bus's rate here.\n\n");
         o.Append("| measure | value | target | |\n|---|---|---|---|\n");
-        o.Append($"| published events/s ÷ read-side events/s, draining the same backlog | {F(BusPerSecond)} ÷ {F(ReadSidePerSecond)} = **{F(Ratio, 2)}** | ≥ 0.95 (keeps up with the relay, within the 50 ms polling) | {(Ratio >= 0.95 ? "**met**" : "**missed**")} |\n");
+        o.Append($"| published events/s ÷ read-side relay events/s, draining the same backlog | {Rates} | ≥ 1.0 (keeps up) | {(KeepsUp ? "**met**" : "**missed**")} |\n");
         o.Append($"| deposit reply → consumer receipt, {F(Rate)} deposits/s for {Samples:N0} deposits | p50 **{F(P50Ms, 1)} ms**, p99 **{F(P99Ms, 1)} ms** (max {F(MaxMs, 1)}) | — | |\n\n");
     }
+
+    /// <summary>The section of a run that could not measure the bus, saying why.</summary>
+    public static void WriteSkipped(StringBuilder o, string reason) =>
+        o.Append($"## Event bus (RabbitMQ), embedded mode\n\nNot measured in this run: {reason}.\n\n");
 }
 
 public static class BusBench
@@ -107,7 +138,7 @@ public static class BusBench
                 if (receipts.TryGetValue(position, out var received))
                     delays.RecordValue(Math.Max(1, (received - replied) * 1_000_000 / Stopwatch.Frequency)); // a receipt before the reply counts as 1 µs
             var queued = await MessageCountAsync(node.Url, backlogQueue);
-            return new BusResult(backlog, backlog / readSideSeconds, backlog / busSeconds, queued, rate, delays.TotalCount,
+            return new BusResult(backlog, readSideSeconds, busSeconds, server.StartupTime.TotalSeconds, queued, rate, delays.TotalCount,
                 delays.GetValueAtPercentile(50) / 1000.0, delays.GetValueAtPercentile(99) / 1000.0, delays.GetMaxValue() / 1000.0);
         }
     }

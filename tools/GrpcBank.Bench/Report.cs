@@ -35,6 +35,8 @@ public sealed class Report(RunSettings s)
     public InvariantReport? InvariantsPg, InvariantsEmbedded;
     public TransferResult? TransfersPg, TransfersEmbedded;
     public MultiServerResult? MultiServer;
+    public BusResult? Bus;
+    public string? BusSkipped;
 
     public IReadOnlyList<string> Failures =>
         [.. (InvariantsPg?.Failures ?? ["PostgreSQL invariants were not checked"]).Select(f => "postgres: " + f),
@@ -73,6 +75,7 @@ public sealed class Report(RunSettings s)
         L("    dotnet run -c Release --project tools/GrpcBank.Bench -- --quick # ~3-4 min, writes BENCHMARKS.quick.md");
         L("    dotnet run -c Release --project tools/GrpcBank.Bench -- micro   # BenchmarkDotNet micro-benchmarks, fills the last section");
         L("    dotnet run -c Release --project tools/GrpcBank.Bench -- transfers --quick # only transfers vs deposits and the snapshot property, printed");
+        L("    dotnet run -c Release --project tools/GrpcBank.Bench -- bus --quick      # only the event bus (RabbitMQ) section, printed");
         L("    dotnet run -c Release --project tools/GrpcBank.Bench -- readside         # only the read side (replay, steady relay, freshness under load, cold command), printed");
         L();
         L("Every figure below has its baseline from the **same run**. The machine is shared (other people build and test on it), " +
@@ -97,6 +100,8 @@ public sealed class Report(RunSettings s)
             L($"| embedded deposits/s at 16 callers | **{F(e16.PerSecond)}** ({e16.Name}) | ≥ 5,000 | {Mark(e16.PerSecond >= 5_000)} |");
         L($"| group commit: command p50 at 1 caller ÷ (empty-RPC p50 + pgbench p50) | **{F(latencyRatio, 2)}** ({F(one.P(50), 2)} ms) | ≤ 2.0 | {Mark(latencyRatio <= 2.0)} |");
         MultiServer?.WriteRows(line => L(line));
+        if (Bus is not null) Bus.WriteRows(line => L(line));
+        else L($"| event bus: published events/s ÷ read-side relay events/s | not measured: {BusSkipped ?? "the run did not reach the bus phase"} | ≥ 1.0 (keeps up) | |");
         if (FreshnessPg is { } fp)
             L($"| freshness p99, PostgreSQL mode (same two ways) | {F(Ms(fp.Polling, 99), 1)} ms / {F(Ms(fp.MinPosition, 99), 1)} ms | (none) | |");
         L();
@@ -232,6 +237,8 @@ public sealed class Report(RunSettings s)
             TransfersEmbedded?.WriteSection(o);
         }
         MultiServer?.WriteSection(o);
+        if (Bus is not null) Bus.WriteSection(o);
+        else BusResult.WriteSkipped(o, BusSkipped ?? "the run did not reach the bus phase");
         L("## Embedded mode (SQLite, no PostgreSQL)");
         L();
         L("| phase | commands/s | p50 ms | p99 ms | p99.9 ms | ok | rejected | conflicts | failed |");

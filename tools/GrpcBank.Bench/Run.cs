@@ -76,6 +76,7 @@ public sealed partial class Run(string root, RunSettings s)
         Step("several servers on one PostgreSQL");
         report.MultiServer = await MultiServerBench.RunAsync(serverDll, s.Phase);
         await EmbeddedAsync(serverDll);
+        await BusAsync(serverDll);
         return report;
     }
 
@@ -283,6 +284,20 @@ public sealed partial class Run(string root, RunSettings s)
             report.InvariantsEmbedded = await bank.CheckInvariantsAsync();
             Console.WriteLine($"  invariants: {report.InvariantsEmbedded.Accounts} accounts, {report.InvariantsEmbedded.Failures.Count} failures");
         });
+    }
+
+    /// <summary>The event bus on a throwaway RabbitMQ node; skipped, with the reason printed and reported, where there is none.</summary>
+    private async Task BusAsync(string serverDll)
+    {
+        Step("event bus (RabbitMQ), embedded mode");
+        if (GrpcBank.Testing.RabbitMqNode.MissingReason is { } missing)
+        {
+            report.BusSkipped = missing;
+            Console.WriteLine($"  skipped: {missing}");
+            return;
+        }
+        report.Bus = await BusBench.RunAsync(serverDll, quick: s == RunSettings.Quick);
+        report.Bus.WriteRows(line => Console.WriteLine("  " + line));
     }
 
     /// <summary>Runs <paramref name="body"/>; prints the server's log if it fails; always stops the (current) server and removes its data.</summary>

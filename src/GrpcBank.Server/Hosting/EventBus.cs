@@ -22,9 +22,19 @@ public static class EventBus
         {
             Exchange = configuration["Bus:RabbitMq:Exchange"] is { Length: > 0 } exchange ? exchange : RabbitMqBusOptions.DefaultExchange,
             Source = sourceUri,
+            EventTypePrefixes = EventTypePrefixes(configuration.GetSection("Bus:RabbitMq:EventTypePrefixes")),
         };
         services.AddSingleton(options);
         services.AddSingleton<RabbitMqBusSink>();
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<RabbitMqBusSink>());
     }
+
+    /// <summary>
+    /// <c>Bus:RabbitMq:EventTypePrefixes</c> as a list (<c>…:0</c>, <c>…:1</c>; a JSON array in appsettings) or as one
+    /// comma-separated value (<c>Bus__RabbitMq__EventTypePrefixes=accounts.,payments.</c>).
+    /// </summary>
+    private static string[] EventTypePrefixes(IConfigurationSection section) =>
+        [.. (section.Value is { Length: > 0 } single ? [single] : section.GetChildren().Select(c => c.Value ?? ""))
+            .SelectMany(v => v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            .Distinct(StringComparer.Ordinal)];
 }
