@@ -356,14 +356,18 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             """, ct, consumer, maxCount);
         if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition);
 
+        // The rows left out are exactly those after the checkpoint in a later transaction than the batch's last: the batch
+        // took every row after the checkpoint up to the end of that transaction, all committed before it was read. (Not
+        // "position not in the batch's positions": against a server-prepared generic plan that compares every row with
+        // every element of the array, 38 s of CPU for a 100,000-event append.)
         await using var command = dataSource.CreateCommand($"""
             with {CheckpointSql}
             select coalesce(min(o.position), $2 + 1) - 1 from checkpoint c, outbox o
-            where o.position <= $2 and o.position <> all($3) and (o.tx, o.position) > (c.tx, c.position)
+            where o.position <= $2 and o.tx > $3 and (o.tx, o.position) > (c.tx, c.position)
             """);
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
-        command.Parameters.Add(new() { Value = rows.Select(r => r.Item1.Position).ToArray() });
+        command.Parameters.Add(new() { Value = rows[^1].Item2, NpgsqlDbType = NpgsqlDbType.Xid8 });
         return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!);
     }
 
