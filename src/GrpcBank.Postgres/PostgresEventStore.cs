@@ -315,7 +315,10 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         var (events, settledPosition) = await ReadWithSettledPositionAsync(ReadEvent,
             $"select {columns} from events e where e.position > $1 order by e.position limit $2", ct, afterPosition, maxCount);
         // The rows came from a snapshot taken after the one that settled the position, so none is missing below it.
-        return events.TakeWhile(e => e.Position <= settledPosition).ToList();
+        // (Usually all of them are settled: a replay's pages are then not copied once more.)
+        return events.Count == 0 || events[^1].Position <= settledPosition
+            ? events
+            : events.TakeWhile(e => e.Position <= settledPosition).ToList();
     }
 
     public async Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct)
