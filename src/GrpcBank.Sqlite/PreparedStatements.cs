@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 
 namespace GrpcBank.Sqlite;
 
@@ -14,6 +15,7 @@ internal sealed class PreparedStatements : IDisposable
 
     private readonly SqliteTransaction tx;
     private readonly Dictionary<string, SqliteCommand> commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RawStatement> writes = new(StringComparer.Ordinal);
 
     private PreparedStatements(SqliteTransaction tx) => this.tx = tx;
 
@@ -47,9 +49,79 @@ internal sealed class PreparedStatements : IDisposable
         return command;
     }
 
+    /// <summary>
+    /// Runs a statement that returns no rows. Within an active set it runs on SQLite's own statement handle, bound by
+    /// position: Microsoft.Data.Sqlite looks every parameter up by name on every execution, which cost a replay more than
+    /// SQLite's work itself (a profile: binding 47% of applying a batch, stepping 7%).
+    /// </summary>
+    public static void Execute(SqliteConnection connection, SqliteTransaction tx, string sql, (string Name, object? Value)[] parameters)
+    {
+        if (!Active.TryGetValue(tx, out var statements))
+        {
+            using var command = SqliteDatabase.Command(connection, tx, sql, parameters);
+            command.ExecuteNonQuery();
+            return;
+        }
+        var db = connection.Handle!;
+        if (!statements.writes.TryGetValue(sql, out var statement))
+            statements.writes[sql] = statement = RawStatement.Prepare(db, sql, parameters);
+        statement.Run(db, parameters);
+    }
+
     public void Dispose()
     {
         Active.Remove(tx);
         foreach (var command in commands.Values) command.Dispose();
+        foreach (var statement in writes.Values) statement.Dispose();
+    }
+
+    /// <summary>One compiled statement and the position of each of its named parameters, in the order callers pass them.</summary>
+    private sealed class RawStatement(sqlite3_stmt handle, int[] positions) : IDisposable
+    {
+        public static RawStatement Prepare(sqlite3 db, string sql, (string Name, object? Value)[] parameters)
+        {
+            var rc = raw.sqlite3_prepare_v2(db, sql, out var handle, out var tail);
+            if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, db);
+            if (!string.IsNullOrWhiteSpace(tail))
+            {
+                handle.Dispose();
+                throw new ArgumentException("one statement at a time", nameof(sql));
+            }
+            var positions = new int[parameters.Length];
+            for (var i = 0; i < parameters.Length; i++)
+                positions[i] = raw.sqlite3_bind_parameter_index(handle, parameters[i].Name) is > 0 and var p
+                    ? p
+                    : throw new ArgumentException($"no parameter {parameters[i].Name} in the statement", nameof(parameters));
+            return new RawStatement(handle, positions);
+        }
+
+        public void Run(sqlite3 db, (string Name, object? Value)[] parameters)
+        {
+            for (var i = 0; i < parameters.Length; i++) Check(db, Bind(positions[i], parameters[i].Value));
+            var rc = raw.sqlite3_step(handle);
+            // Reset at once: a statement left mid-way would hold the transaction's read.
+            raw.sqlite3_reset(handle);
+            if (rc is not (raw.SQLITE_DONE or raw.SQLITE_ROW)) SqliteException.ThrowExceptionForRC(rc, db);
+        }
+
+        // As Microsoft.Data.Sqlite stores them: booleans as 0/1, every integer as a 64-bit integer.
+        private int Bind(int position, object? value) => value switch
+        {
+            null or DBNull => raw.sqlite3_bind_null(handle, position),
+            // UTF-16 as it is: SQLite converts it to the file's UTF-8 itself, without a managed copy per value.
+            string s => raw.sqlite3_bind_text16(handle, position, s.AsSpan()),
+            long l => raw.sqlite3_bind_int64(handle, position, l),
+            int n => raw.sqlite3_bind_int64(handle, position, n),
+            bool b => raw.sqlite3_bind_int64(handle, position, b ? 1 : 0),
+            double d => raw.sqlite3_bind_double(handle, position, d),
+            _ => throw new NotSupportedException($"a parameter of type {value.GetType().Name}"),
+        };
+
+        private static void Check(sqlite3 db, int rc)
+        {
+            if (rc != raw.SQLITE_OK) SqliteException.ThrowExceptionForRC(rc, db);
+        }
+
+        public void Dispose() => handle.Dispose();
     }
 }

@@ -467,12 +467,8 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
             ("$currency", t.CurrencyCode), ("$balance", t.BalanceAfterMinor), ("$at", ToMicros(t.OccurredAt)),
             ("$reference", t.Reference), ("$payment", t.PaymentId), ("$order", t.OrderId), ("$position", t.Position));
 
-    private static void Execute(SqliteConnection connection, SqliteTransaction tx, string sql, params (string, object?)[] parameters)
-    {
-        var command = PreparedStatements.Command(connection, tx, sql, parameters, out var owned);
-        command.ExecuteNonQuery();
-        if (owned) command.Dispose();
-    }
+    private static void Execute(SqliteConnection connection, SqliteTransaction tx, string sql, params (string, object?)[] parameters) =>
+        PreparedStatements.Execute(connection, tx, sql, parameters);
 
     public void Dispose() => db.Dispose();
 }

@@ -178,6 +178,19 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadingAllWithoutMetadata_GivesTheSameEventsAndPayloads_AsReadingAll()
+    {
+        await AppendAsync("account-1", 0, Event(), Event());
+        var last = (AppendResult.Appended)await AppendAsync("account-2", 0, Event(data: """{"n":"\u00e9\u4e2d"}"""));
+        var all = await Store.ReadAllUntilAsync(0, last.Position);
+
+        var withoutMetadata = await Store.ReadAllWithoutMetadataAsync(0, 100, Ct);
+
+        Assert.Equal(all.Select(e => e with { MetadataJson = "" }), withoutMetadata.Select(e => e with { MetadataJson = "" }));
+        Assert.Equal(2, (await Store.ReadAllWithoutMetadataAsync(all[0].Position, 2, Ct)).Count);
+    }
+
+    [Fact]
     public async Task ARecordedEvent_KeepsItsIdTypePayloadMetadataAndTime()
     {
         var written = new EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1", """{"amount":{"minor":1050,"currency":"EUR"}}""",

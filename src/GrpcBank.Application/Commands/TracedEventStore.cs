@@ -77,6 +77,9 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
     public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct) =>
         inner.ReadAllAsync(afterPosition, maxCount, ct);
 
+    public Task<IReadOnlyList<RecordedEvent>> ReadAllWithoutMetadataAsync(long afterPosition, int maxCount, CancellationToken ct) =>
+        inner.ReadAllWithoutMetadataAsync(afterPosition, maxCount, ct);
+
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
 
     public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);

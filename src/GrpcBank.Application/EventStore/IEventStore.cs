@@ -45,6 +45,13 @@ public interface IEventStore
     /// </summary>
     Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct);
 
+    /// <summary>
+    /// <see cref="ReadAllAsync"/> for a reader that folds payloads only (a replay of the read side): an engine may leave
+    /// <see cref="RecordedEvent.MetadataJson"/> as <c>{}</c>, sparing the database rendering every event's metadata.
+    /// </summary>
+    Task<IReadOnlyList<RecordedEvent>> ReadAllWithoutMetadataAsync(long afterPosition, int maxCount, CancellationToken ct) =>
+        ReadAllAsync(afterPosition, maxCount, ct);
+
     /// <summary>The request log entry for an idempotency key, if a command with it succeeded.</summary>
     Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct);
 
