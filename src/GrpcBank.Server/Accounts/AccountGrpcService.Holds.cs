@@ -46,35 +46,17 @@ public sealed partial class AccountGrpcService
         switch (request.ExpiryCase)
         {
             case PlaceHoldRequest.ExpiryOneofCase.ExpiresAt:
-                if (QueryArguments.Time(errors, "expires_at", request.ExpiresAt) is not { } at) return now;
+                if (errors.Time("expires_at", request.ExpiresAt) is not { } at) return now;
                 if (at > now + MaxHoldLifetime) errors.Add("expires_at", $"must be at most {MaxHoldLifetime.TotalDays} days from now");
                 return at;
             case PlaceHoldRequest.ExpiryOneofCase.Ttl:
-                if (!TimeSpanOf(request.Ttl, out var ttl))
-                {
-                    errors.Add("ttl", "must be a valid duration");
-                    return now;
-                }
+                if (errors.Duration("ttl", request.Ttl) is not { } ttl) return now;
                 if (ttl <= TimeSpan.Zero || ttl > MaxHoldLifetime)
                     errors.Add("ttl", $"must be positive and at most {MaxHoldLifetime.TotalDays} days");
                 return ttl > TimeSpan.Zero && ttl <= MaxHoldLifetime ? now + ttl : now;
             default:
                 errors.Add("expires_at", "expires_at or ttl is required");
                 return now;
-        }
-    }
-
-    private static bool TimeSpanOf(Duration duration, out TimeSpan value)
-    {
-        try
-        {
-            value = duration.ToTimeSpan();
-            return true;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            value = TimeSpan.Zero;
-            return false;
         }
     }
 

@@ -62,6 +62,35 @@ public sealed class FieldErrors(string prefix = "")
     public FieldErrors NotNegative(string field, long value) =>
         value >= 0 ? this : Add(field, "must not be negative");
 
+    /// <summary>A set timestamp as a time, or null with an error naming <paramref name="field"/> when it is out of range.</summary>
+    public DateTimeOffset? Time(string field, Google.Protobuf.WellKnownTypes.Timestamp? value)
+    {
+        if (value is null) return null;
+        try
+        {
+            return value.ToDateTimeOffset();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            Add(field, "must be a valid timestamp between years 1 and 9999");
+            return null;
+        }
+    }
+
+    /// <summary>A duration as a time span, or null with an error naming <paramref name="field"/> when it is malformed.</summary>
+    public TimeSpan? Duration(string field, Google.Protobuf.WellKnownTypes.Duration value)
+    {
+        try
+        {
+            return value.ToTimeSpan();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            Add(field, "must be a valid duration");
+            return null;
+        }
+    }
+
     public void ThrowIfAny()
     {
         if (ToRpcException() is { } e) throw e;

@@ -43,13 +43,12 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
             errors.Add("as_of", "set as_of_time or as_of_version");
         if (request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfVersion && request.AsOfVersion < 1)
             errors.Add("as_of_version", "must be at least 1");
-        if (request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfTime && !IsValid(request.AsOfTime))
-            errors.Add("as_of_time", "must be a valid timestamp");
+        var asOfTime = request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfTime ? errors.Time("as_of_time", request.AsOfTime) : null;
         errors.ThrowIfAny();
 
         var (maxVersion, until) = request.AsOfCase == GetAccountAsOfRequest.AsOfOneofCase.AsOfVersion
             ? (request.AsOfVersion, DateTimeOffset.MaxValue)
-            : (long.MaxValue, request.AsOfTime.ToDateTimeOffset());
+            : (long.MaxValue, asOfTime!.Value);
         var asOf = await history.AsOfAsync(request.AccountId, maxVersion, until, context.CancellationToken)
             ?? throw ErrorMapper.Error(Google.Rpc.Code.NotFound, ErrorMapper.Reason(new AccountRejection.AccountNotFound(request.AccountId)),
                 $"account '{request.AccountId}' did not exist at that {(request.AsOfVersion > 0 ? "version" : "time")}");
@@ -111,7 +110,6 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
     private static bool IsStreamId(string streamId) =>
         StreamIds.Parse(streamId).Exists(s => FieldErrors.IsId(s.AggregateId, FieldErrors.MaxIdLength + Order.PaymentIdPrefix.Length));
 
-    private static bool IsValid(Timestamp t) => t.Seconds is >= -62135596800 and <= 253402300799 && t.Nanos is >= 0 and < 1_000_000_000;
 
     private static RecordedEvent ToProto(Stored e) => new()
     {

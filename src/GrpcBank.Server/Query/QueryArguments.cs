@@ -107,24 +107,9 @@ public static class QueryArguments
     /// <summary>[start_time, end_time): each a valid timestamp when set, and start before end when both are.</summary>
     public static (DateTimeOffset? From, DateTimeOffset? To) TimeRange(FieldErrors errors, Timestamp? start, Timestamp? end)
     {
-        var from = Time(errors, "start_time", start);
-        var to = Time(errors, "end_time", end);
+        var from = errors.Time("start_time", start);
+        var to = errors.Time("end_time", end);
         if (from is not null && to is not null && from >= to) errors.Add("end_time", "must be after start_time");
         return (from, to);
-    }
-
-    /// <summary>A set timestamp as a time, or a field error naming <paramref name="field"/> when it is out of range.</summary>
-    public static DateTimeOffset? Time(FieldErrors errors, string field, Timestamp? value)
-    {
-        if (value is null) return null;
-        try
-        {
-            return value.ToDateTimeOffset();
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-        {
-            errors.Add(field, "must be a valid timestamp between years 1 and 9999");
-            return null;
-        }
     }
 }
