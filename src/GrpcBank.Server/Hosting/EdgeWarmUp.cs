@@ -24,6 +24,9 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
 
     private readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Completes once the warm-up call was answered, failed, or was not made: from then on health may be SERVING.</summary>
+    public Task Finished => done.Task;
+
     public Task StartAsync(CancellationToken ct)
     {
         lifetime.ApplicationStarted.Register(() => _ = Task.Run(WarmUpAsync));
