@@ -105,6 +105,8 @@ public sealed class BankHost : IAsyncDisposable
         app = BankServer.Build(args, configure);
         await app.StartAsync();
         channel = GrpcChannel.ForAddress(GrpcUrl);
+        // As a deployment waits for SERVING: health reports NOT_SERVING until the server's call to itself is answered.
+        await app.Services.GetRequiredService<EdgeWarmUp>().Finished.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
     private async Task StopAsync()

@@ -146,6 +146,8 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public TimeSpan CpuTime { get { process.Refresh(); return process.TotalProcessorTime; } }
 
+    public int ProcessId => process.Id;
+
     /// <param name="postgres">null: embedded mode (SQLite under <paramref name="dataDirectory"/>).</param>
     /// <param name="environment">More settings, as environment variables (e.g. <c>Bus__RabbitMq__Url</c>).</param>
     public static async Task<ServerProcess> StartAsync(

@@ -7,6 +7,8 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- bus [--quick]   only the event bus: published events/s vs the relay, reply → receipt delay
 // dotnet run -c Release --project tools/GrpcBank.Bench -- readside [--quick]   only the read side: replay, steady relay, freshness under load, cold command
 // dotnet run -c Release --project tools/GrpcBank.Bench -- servers [--quick]     only 1 vs 3 servers on one PostgreSQL and the relay failover
+// dotnet run -c Release --project tools/GrpcBank.Bench -- cold [--env NAME=VALUE]...   first command after a restart (embedded, quick)
+// dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit and transfer
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -45,6 +47,27 @@ if (args.Length > 0 && args[0] == "readside")
     // Only the read side's figures (replay, steady relay, freshness under load, cold first command), printed.
     var readSide = await new Run(root, quick ? RunSettings.Quick : RunSettings.Full).ReadSideOnlyAsync();
     readSide.WriteReadSideRows(Console.WriteLine);
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "cost")
+{
+    var seconds = Array.IndexOf(args, "--seconds") is var si and >= 0 ? int.Parse(args[si + 1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+    var trace = Array.IndexOf(args, "--trace") is var ti and >= 0 ? Path.GetFullPath(args[ti + 1]) : null;
+    var callers = Array.IndexOf(args, "--callers") is var ci and >= 0
+        ? args[ci + 1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray()
+        : [64, 1, 16, 64];
+    var both = !args.Contains("--pg") && !args.Contains("--embedded");
+    await new Run(root, RunSettings.Quick).CommandCostAsync(both || args.Contains("--pg"), both || args.Contains("--embedded"), TimeSpan.FromSeconds(seconds), trace, callers,
+        args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]));
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "cold")
+{
+    // The first command after a restart, embedded, with the server as built (no build step: build it in Release first).
+    var env = args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]);
+    await ColdCommand.RunAsync(Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll"), 3, env);
     return 0;
 }
 

@@ -267,7 +267,12 @@ public sealed class Report(RunSettings s)
         L();
         if (Cpu is { } cpu)
             L($"CPU during uniform closed x64, in cores (of {Environment.ProcessorCount}): server {F(cpu.Server, 2)}, bench client {F(cpu.Bench, 2)}, " +
-              $"PostgreSQL {F(cpu.Postgres, 2)}; whole machine busy {F(cpu.Machine, 2)} (includes other users of the machine).");
+              $"PostgreSQL {F(cpu.Postgres, 2)}; whole machine busy {F(cpu.Machine, 2)} (includes other users of the machine)." +
+              (uniformClosed.FirstOrDefault(l => l.Name.EndsWith("x64", StringComparison.Ordinal)) is { PerSecond: > 0 } x64
+                  ? $" Per command answered: server {F(cpu.Server * 1e6 / x64.PerSecond)} µs of CPU, PostgreSQL {F(cpu.Postgres * 1e6 / x64.PerSecond)} µs, " +
+                    $"bench client {F(cpu.Bench * 1e6 / x64.PerSecond)} µs. The server's share by phase and a perf profile: " +
+                    "`dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--trace DIR]`."
+                  : ""));
         L();
         if (Statements.Count > 0 && StatementCommands > 0)
         {

@@ -47,6 +47,33 @@ public sealed partial class Run(string root, RunSettings s)
         return results;
     }
 
+    /// <summary>Only the server's CPU per command (<see cref="CommandCost"/>), printed.</summary>
+    public async Task CommandCostAsync(bool postgres, bool embedded, TimeSpan phase, string? traceDirectory, int[] callers, IReadOnlyDictionary<string, string> environment)
+    {
+        var env = new Dictionary<string, string>(environment);
+        if (traceDirectory is not null) foreach (var (k, v) in CommandCost.TraceEnvironment) env[k] = v;
+        Step("building the server (Release)");
+        await Shell.RunAsync("dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", Path.Combine(root, "src/GrpcBank.Server/GrpcBank.Server.csproj")]);
+        var serverDll = Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll");
+        if (traceDirectory is not null) Directory.CreateDirectory(traceDirectory);
+        if (postgres)
+        {
+            Step("command cost, PostgreSQL mode");
+            await using var pg = await PgCluster.StartAsync();
+            await pg.ExecAsync("create database bank");
+            var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
+            var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"), environment: env);
+            await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers));
+        }
+        if (embedded)
+        {
+            Step("command cost, embedded mode");
+            var data = Directory.CreateTempSubdirectory("grpcbank-bench-embedded-").FullName;
+            var server = await ServerProcess.StartAsync(serverDll, data, null, environment: env);
+            await GuardAsync(data, () => server, () => CommandCost.RunAsync("embedded", server, phase, traceDirectory, callers));
+        }
+    }
+
     /// <summary>Only the event bus section (embedded mode and a throwaway RabbitMQ node).</summary>
     public async Task<BusResult> BusOnlyAsync(bool quick)
     {

@@ -146,7 +146,7 @@ public static class TransferLoad
         };
     };
 
-    private static Func<Random, Func<Task<Outcome>>> Transfer(PaymentService.PaymentServiceClient payments, IReadOnlyList<string> ids) => rng =>
+    internal static Func<Random, Func<Task<Outcome>>> Transfer(PaymentService.PaymentServiceClient payments, IReadOnlyList<string> ids) => rng =>
     {
         var from = rng.Next(ids.Count);
         var to = (from + 1 + rng.Next(ids.Count - 1)) % ids.Count;

@@ -50,7 +50,9 @@ public static class BankServer
         services.AddSingleton<ProtectedMode>();
         services.AddHostedService(sp => sp.GetRequiredService<ProtectedMode>());
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store");
+        // Not serving until the edge warm-up's call is answered: a restarted server's first command is not its first call.
+        services.AddSingleton<EdgeWarmUp>();
+        services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store").AddCheck<EdgeWarmUp>("edge-warm-up");
 
         // Tried, so a test host's clock (set by configure, above) wins.
         services.TryAddSingleton(TimeProvider.System);
@@ -59,6 +61,7 @@ public static class BankServer
         services.AddSingleton<Handlers>();
         // Before the relay and Kestrel: hosted services start in order, and the server listens after all have started.
         services.AddHostedService<CommandPathWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<EdgeWarmUp>());
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
         services.AddSingleton<ReadStoreSink>();

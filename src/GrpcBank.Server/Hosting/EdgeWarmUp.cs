@@ -1,0 +1,87 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Net.Client;
+using GrpcBank.Contracts.Accounts.V1;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace GrpcBank.Server.Hosting;
+
+/// <summary>
+/// Once the server listens, sends it one real call over its own cleartext address — a deposit to an account that does
+/// not exist — and reports the server healthy (grpc.health.v1) only after that call is answered: so a restarted
+/// server's first command does not pay for the process's first use of Kestrel's HTTP/2 streams, the gRPC method, the
+/// interceptors, the protobuf messages and the error mapping (<see cref="CommandPathWarmUp"/> warms what lies behind
+/// them before the server listens). Measured before it existed: a restarted server's first deposit took 140–190 ms
+/// with the command path warm, against 5–20 ms for the next one. It writes nothing (the deposit is refused, and a
+/// refusal is not logged). A server with no cleartext address, or whose call fails, is reported healthy all the same.
+/// </summary>
+public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime, ILogger<EdgeWarmUp> logger) : IHostedService, IHealthCheck
+{
+    /// <summary>The longest the server is reported unhealthy for the warm-up's sake.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
+    private readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the warm-up call was answered, failed, or was not made: from then on health may be SERVING.</summary>
+    public Task Finished => done.Task;
+
+    public Task StartAsync(CancellationToken ct)
+    {
+        lifetime.ApplicationStarted.Register(() => _ = Task.Run(WarmUpAsync));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken ct)
+    {
+        done.TrySetResult();
+        return Task.CompletedTask;
+    }
+
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default) =>
+        Task.FromResult(done.Task.IsCompleted ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("warming up the command path"));
+
+    private async Task WarmUpAsync()
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            if (OwnAddress() is not { } address) return;
+            using var channel = GrpcChannel.ForAddress(address);
+            var nobody = $"warm-up-{Guid.NewGuid():N}";
+            try
+            {
+                await new AccountService.AccountServiceClient(channel).DepositMoneyAsync(
+                    new DepositMoneyRequest { AccountId = nobody, AmountMinor = 1, CurrencyCode = "EUR", Reference = "warm-up", RequestId = nobody },
+                    deadline: DateTime.UtcNow.Add(Patience));
+            }
+            catch (RpcException e) when (e.StatusCode is not (StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Internal))
+            {
+                // The expected answer: the account does not exist (or the call needs a key this warm-up does not have).
+            }
+            logger.LogInformation("gRPC edge warmed up in {Elapsed} ms", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "gRPC edge warm-up failed; the first command will pay for it");
+        }
+        finally
+        {
+            done.TrySetResult();
+        }
+    }
+
+    /// <summary>A cleartext address this server listens on, as a loopback URL; null when there is none.</summary>
+    private Uri? OwnAddress()
+    {
+        foreach (var listened in server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
+        {
+            if (!Uri.TryCreate(listened.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal),
+                    UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.IsDefaultPort) continue;
+            var host = uri.Host is "0.0.0.0" or "[::]" or "::" ? "127.0.0.1" : uri.Host;
+            return new UriBuilder(uri) { Host = host }.Uri;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,112 @@
+using System.Globalization;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Payments.V1;
+
+namespace GrpcBank.Bench;
+
+/// <summary>
+/// The server's own CPU per command: deposits and transfers at 1 caller and at saturation, each phase reported as
+/// commands/s and the server process's CPU time per answered command. CPU per command, unlike a rate, changes little
+/// when other work shares the machine, so it is the figure to compare before and after a change to the command path.
+/// With <c>--trace</c> it also records the server's CPU samples in each phase with Linux perf (<c>perf report -i FILE</c>).
+/// </summary>
+public static class CommandCost
+{
+    public sealed record Phase(string Name, PhaseResult Load, double ServerCpuUsPerCommand)
+    {
+        public override string ToString() =>
+            $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command  ({Load.Ok} ok, {Load.Conflicts} conflicts, {Load.Failed} failed)";
+    }
+
+    public static async Task<IReadOnlyList<Phase>> RunAsync(string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers)
+    {
+        var accounts = new AccountService.AccountServiceClient(server.Channel);
+        var payments = new PaymentService.PaymentServiceClient(server.Channel);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"c{run}-{i:D4}").ToList(), $"Cost {run}");
+        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Deposit(accounts, ids));
+        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Transfer(payments, ids));
+        var phases = new List<Phase>();
+        foreach (var c in callers)
+            foreach (var (kind, next) in new[] { ("deposits", TransferLoad.Deposit(accounts, ids)), ("transfers", TransferLoad.Transfer(payments, ids)) })
+            {
+                var name = $"{mode} {kind} x{c}";
+                var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);
+                var cpu0 = server.CpuTime;
+                var load = await Load.ClosedAsync(name, c, duration, next);
+                var cpu = server.CpuTime - cpu0;
+                if (trace is not null) await trace;
+                var answered = Math.Max(1, load.Ok + load.Rejected);
+                phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered));
+                Console.WriteLine("  " + phases[^1]);
+            }
+        return phases;
+    }
+
+    /// <summary>The server's on-CPU samples (Linux perf; the server runs with DOTNET_PerfMapEnabled=1 so JIT-compiled frames have names).</summary>
+    private static Task StartTrace(ServerProcess server, string file, TimeSpan duration) =>
+        Shell.RunAsync("perf", ["record", "-F", "499", "-g", "-p", server.ProcessId.ToString(CultureInfo.InvariantCulture), "-o", file,
+            "--", "sleep", duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)]);
+
+    /// <summary>What the server needs for <see cref="StartTrace"/> to name managed frames.</summary>
+    public static IReadOnlyDictionary<string, string> TraceEnvironment { get; } = new Dictionary<string, string>
+    {
+        ["DOTNET_PerfMapEnabled"] = "1",
+        // perf cannot name code that runs from the double-mapped (write-xor-execute) JIT memory.
+        ["DOTNET_EnableWriteXorExecute"] = "0",
+    };
+}
+
+/// <summary>
+/// The first command after a restart, quickly (embedded mode): a stream of 2,001 events (so it has a snapshot) and a
+/// fresh account, each given a first deposit right after the server reports healthy, over a few restarts. The full
+/// figure on a 100,001-event stream is the readside run's; this one is for trying start-up changes.
+/// </summary>
+public static class ColdCommand
+{
+    public static async Task RunAsync(string serverDll, int restarts, IReadOnlyDictionary<string, string>? environment)
+    {
+        var data = Directory.CreateTempSubdirectory("grpcbank-bench-cold-").FullName;
+        var server = await ServerProcess.StartAsync(serverDll, data, null, environment: environment);
+        try
+        {
+            var accounts = new AccountService.AccountServiceClient(server.Channel);
+            var fresh = Enumerable.Range(0, restarts).Select(i => $"cold-fresh-{i}").ToList();
+            await TransferLoad.OpenFundedAsync(accounts, ["cold-big", .. fresh], "Cold");
+            var batches = new GrpcBank.Contracts.Batch.V1.BatchService.BatchServiceClient(server.Channel);
+            for (var b = 0; b < 2; b++)
+            {
+                var request = new GrpcBank.Contracts.Batch.V1.ExecuteBatchRequest { Atomic = true };
+                for (var i = 0; i < 1_000; i++)
+                    request.Commands.Add(new GrpcBank.Contracts.Batch.V1.BatchCommand
+                    {
+                        Deposit = new DepositMoneyRequest { AccountId = "cold-big", AmountMinor = 1, CurrencyCode = "EUR", Reference = "cold" },
+                    });
+                await batches.ExecuteBatchAsync(request);
+            }
+            await Task.Delay(1_000); // the snapshot is saved in the background
+            for (var i = 0; i < restarts; i++)
+            {
+                await server.DisposeAsync();
+                server = await ServerProcess.StartAsync(serverDll, data, null, environment: environment);
+                accounts = new AccountService.AccountServiceClient(server.Channel);
+                var big = await FirstAsync(accounts, "cold-big");
+                var small = await FirstAsync(accounts, fresh[i]);
+                var warm = await FirstAsync(accounts, "cold-big");
+                Console.WriteLine($"  restart {i + 1}: started in {server.StartupTime.TotalMilliseconds:N0} ms; first deposit on a 2,001-event stream {big:N1} ms, on a fresh account {small:N1} ms, then {warm:N1} ms");
+            }
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task<double> FirstAsync(AccountService.AccountServiceClient accounts, string id)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR", Reference = "cold" });
+        return System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    }
+}
