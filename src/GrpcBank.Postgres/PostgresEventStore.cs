@@ -31,16 +31,19 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     // One layer of a group: appends over distinct streams with distinct request ids (GroupLayers), $1.. numbered by
     // append. Each guard skips instead of raising, so a failed one costs only its own append: a stream not at its expected
-    // version (an append at a gap is a conflict, not a hole; the first such stream in write order is named), or a
+    // version (an append at a gap is a conflict, not a hole; the first such stream in write order is named) or whose event
+    // there is not the one the append expects (StreamAppend.ExpectedLastEventId), or a
     // request id already logged (by an earlier layer or another transaction). The unique keys catch a race with another
     // transaction that passes the same guard; the group is then written again. Events arrive in write order, appends in
     // submission order, so one append's positions are contiguous. The request-log row takes its append's last position.
     private const string AppendLayerSql = """
         with s as (
-            select * from unnest($1::int[], $2::text[], $3::bigint[]) with ordinality as s (append_no, stream_id, expected, ord)
+            select * from unnest($1::int[], $2::text[], $3::bigint[], $16::uuid[]) with ordinality as s (append_no, stream_id, expected, last_id, ord)
         ), stale as (
             select distinct on (s.append_no) s.append_no, s.stream_id from s
             where coalesce((select max(stream_version) from events where stream_id = s.stream_id), 0) <> s.expected
+               or (s.last_id is not null and not exists (
+                   select from events where stream_id = s.stream_id and stream_version = s.expected and event_id = s.last_id))
             order by s.append_no, s.ord
         ), r as (
             select * from unnest($4::int[], $5::text[], $6::text[], $7::text[]) as r (append_no, request_id, fingerprint, reply)
@@ -283,6 +286,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
                 new() { Value = events.Select(e => e.Event.DataJson).ToArray() },
                 new() { Value = events.Select(e => e.Event.MetadataJson).ToArray() },
                 new() { Value = events.Select(e => e.At).ToArray() },
+                new() { Value = streams.Select(s => s.Stream.ExpectedLastEventId).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid },
             },
         };
     }

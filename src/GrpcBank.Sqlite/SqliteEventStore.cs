@@ -143,7 +143,10 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         foreach (var stream in streams)
         {
             if ((long)Scalar(connection, tx, "select coalesce(max(stream_version), 0) from events where stream_id = $stream", ("$stream", stream.StreamId))!
-                != stream.ExpectedVersion)
+                != stream.ExpectedVersion
+                || (stream.ExpectedLastEventId is { } last && (string?)Scalar(connection, tx,
+                    "select event_id from events where stream_id = $stream and stream_version = $version",
+                    ("$stream", stream.StreamId), ("$version", stream.ExpectedVersion)) != last.ToString()))
                 return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
         }
         foreach (var requested in request.RequestLogEntries)
