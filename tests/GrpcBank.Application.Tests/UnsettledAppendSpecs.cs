@@ -131,12 +131,12 @@ public sealed class UnsettledAppendSpecs
     [Fact]
     public async Task ManyConcurrentCommandsOnOneStream_ChainOnUnsettledAppends_AndEveryOneIsWrittenOnce()
     {
-        await OpenWithAsync(0);
+        await OpenWithAsync(1);
 
         var outcomes = await Task.WhenAll(Enumerable.Range(1, 50).Select(_ => Task.Run(() => Run(Deposit(10)))));
 
         Assert.Equal(Enumerable.Range(3, 50).Select(v => (long)v), outcomes.Select(o => Accepted(o).Version).Order());
-        Assert.Equal(500, StoredState().BalanceMinor);
+        Assert.Equal(501, StoredState().BalanceMinor);
         Assert.Equal(52, store.Stream(Stream).Count);
     }
 }
