@@ -172,10 +172,11 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             }
         }
         var position = positions[^1];
-        foreach (var written in positions)
-        {
-            Scalar(connection, tx, "insert into outbox (position, last_of_append) values ($position, $last)", ("$position", written), ("$last", position));
-        }
+        // One statement for the append's outbox rows (a transfer writes four events): we are the only writer, so every
+        // event between its first and last position is this append's.
+        Scalar(connection, tx, """
+            insert into outbox (position, last_of_append) select position, $last from events where position between $first and $last
+            """, ("$first", positions[0]), ("$last", position));
 
         foreach (var logged in request.RequestLogEntries)
         {
