@@ -124,6 +124,31 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     public Task MigrateAsync(CancellationToken ct) => PostgresMigrations.ApplyAsync(dataSource, schema, ct);
 
+    /// <summary>
+    /// Opens <paramref name="connections"/> connections at once and has each server process read the tables' catalog
+    /// entries, then leaves them in the pool. Otherwise the first commands after a restart pay for what a new connection
+    /// costs — authentication, a new server process, its first look at every table (a restarted server's first deposit
+    /// on an account took 22–55 ms in the full bench, against 6 ms warm).
+    /// </summary>
+    public async Task WarmPoolAsync(int connections, CancellationToken ct)
+    {
+        var opened = await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => dataSource.OpenConnectionAsync(ct).AsTask()));
+        try
+        {
+            await Task.WhenAll(opened.Select(async connection =>
+            {
+                await using var touch = new NpgsqlCommand(
+                    string.Concat(new[] { "events", "outbox", "request_log", "consumer_checkpoints", "snapshots" }
+                        .Select(table => $"select 1 from {table} limit 0;")), connection);
+                await touch.ExecuteNonQueryAsync(ct);
+            }));
+        }
+        finally
+        {
+            foreach (var connection in opened) await connection.DisposeAsync();
+        }
+    }
+
     public IOutbox Outbox => this;
 
     public IDeadLetters DeadLetters => this;
