@@ -29,6 +29,9 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private const string MarkSql =
         "select pg_current_xact_id(), pg_snapshot_xmin(pg_current_snapshot()), set_config('synchronous_commit', 'off', true)";
 
+    // For a write whose loss to a crash costs only a redelivery (a relay checkpoint): its commit does not wait for its flush.
+    private const string UnsyncedCommitSql = "select set_config('synchronous_commit', 'off', true)";
+
     // One layer of a group: appends over distinct streams with distinct request ids (GroupLayers), $1.. numbered by
     // append. Each guard skips instead of raising, so a failed one costs only its own append: a stream not at its expected
     // version (an append at a gap is a conflict, not a hole; the first such stream in write order is named) or whose event
@@ -123,6 +126,31 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     }
 
     public Task MigrateAsync(CancellationToken ct) => PostgresMigrations.ApplyAsync(dataSource, schema, ct);
+
+    /// <summary>
+    /// Opens <paramref name="connections"/> connections at once and has each server process read the tables' catalog
+    /// entries, then leaves them in the pool. Otherwise the first commands after a restart pay for what a new connection
+    /// costs — authentication, a new server process, its first look at every table (a restarted server's first deposit
+    /// on an account took 22–55 ms in the full bench, against 6 ms warm).
+    /// </summary>
+    public async Task WarmPoolAsync(int connections, CancellationToken ct)
+    {
+        var opened = await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => dataSource.OpenConnectionAsync(ct).AsTask()));
+        try
+        {
+            await Task.WhenAll(opened.Select(async connection =>
+            {
+                await using var touch = new NpgsqlCommand(
+                    string.Concat(new[] { "events", "outbox", "request_log", "consumer_checkpoints", "snapshots" }
+                        .Select(table => $"select 1 from {table} limit 0;")), connection);
+                await touch.ExecuteNonQueryAsync(ct);
+            }));
+        }
+        finally
+        {
+            foreach (var connection in opened) await connection.DisposeAsync();
+        }
+    }
 
     public IOutbox Outbox => this;
 
@@ -391,16 +419,24 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
     {
         if (batch.Events.Count == 0) return;
-        // The event's tx is its outbox row's: both were written by one transaction.
-        await using var command = dataSource.CreateCommand("""
-            insert into consumer_checkpoints (consumer, tx, position)
-            select $1, tx, position from events where position = $2
-            on conflict (consumer) do update set tx = excluded.tx, position = excluded.position
-            where (consumer_checkpoints.tx, consumer_checkpoints.position) < (excluded.tx, excluded.position)
-            """);
-        command.Parameters.Add(new() { Value = consumer });
-        command.Parameters.Add(new() { Value = batch.Events[^1].Position });
-        await command.ExecuteNonQueryAsync(ct);
+        // The event's tx is its outbox row's: both were written by one transaction. The commit does not wait for its WAL
+        // flush (the next synchronous commit flushes it): a checkpoint lost to a crash only means a redelivery, which every
+        // consumer must take anyway, and not waiting spares the commands an fsync per relay batch per consumer.
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var write = new NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new(UnsyncedCommitSql),
+                WithParameters(new NpgsqlBatchCommand("""
+                    insert into consumer_checkpoints (consumer, tx, position)
+                    select $1, tx, position from events where position = $2
+                    on conflict (consumer) do update set tx = excluded.tx, position = excluded.position
+                    where (consumer_checkpoints.tx, consumer_checkpoints.position) < (excluded.tx, excluded.position)
+                    """), [consumer, batch.Events[^1].Position]),
+            },
+        };
+        await write.ExecuteNonQueryAsync(ct);
     }
 
     async Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct)
