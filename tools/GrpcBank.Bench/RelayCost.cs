@@ -123,10 +123,20 @@ public sealed partial class Run
         await c.OpenAsync();
         await using (var prepare = new Npgsql.NpgsqlCommand($"set plan_cache_mode = force_generic_plan; prepare outbox_read as {rows[0][0]}", c))
             await prepare.ExecuteNonQueryAsync();
-        await using var explain = new Npgsql.NpgsqlCommand("explain (analyze, buffers) execute outbox_read('read-side', 5000)", c);
-        await using var reader = await explain.ExecuteReaderAsync();
-        Console.WriteLine("  outbox read, generic plan under load:");
-        while (await reader.ReadAsync()) Console.WriteLine("    " + reader.GetString(0));
+        // pg_stat_statements turned the query's own constants into parameters too: each gets '0' (as they are).
+        var count = System.Text.RegularExpressions.Regex.Matches((string)rows[0][0], @"\$(\d+)").Max(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+        var arguments = string.Join(", ", ["'read-side'", "5000", .. Enumerable.Repeat("'0'", count - 2)]);
+        try
+        {
+            await using var explain = new Npgsql.NpgsqlCommand($"explain (analyze, buffers) execute outbox_read({arguments})", c);
+            await using var reader = await explain.ExecuteReaderAsync();
+            Console.WriteLine("  outbox read, generic plan under load:");
+            while (await reader.ReadAsync()) Console.WriteLine("    " + reader.GetString(0));
+        }
+        catch (Npgsql.PostgresException e)
+        {
+            Console.WriteLine($"  (no plan of the outbox read: {e.MessageText})");
+        }
     }
 
     private static string Slug(string name) => new([.. name.Select(c => char.IsLetterOrDigit(c) ? c : '-')]);
