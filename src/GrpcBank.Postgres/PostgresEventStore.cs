@@ -23,8 +23,9 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     // Read in this order, as separate statements: the sequence first, then an xid of our own (SettledPosition).
     // Taking an xid makes this read commit like a write; its commit record need not be flushed.
-    private const string LastDrawnPositionSql =
-        "select coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'position')::regclass), 0)";
+    // The sequence is named by $1 (PositionSequenceAsync): pg_get_serial_sequence searches the catalogue's dependencies on
+    // every call, a sixth of what a relay read cost the server once the read itself was cheap.
+    private const string LastDrawnPositionSql = "select coalesce(pg_sequence_last_value($1::regclass), 0)";
 
     private const string MarkSql =
         "select pg_current_xact_id(), pg_snapshot_xmin(pg_current_snapshot()), set_config('synchronous_commit', 'off', true)";
@@ -440,6 +441,16 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         await dataSource.DisposeAsync();
     }
 
+    private string? positionSequence;
+
+    /// <summary>The (qualified) name of the sequence that draws positions, looked up once.</summary>
+    private async ValueTask<string> PositionSequenceAsync(NpgsqlConnection connection, CancellationToken ct)
+    {
+        if (positionSequence is { } known) return known;
+        await using var command = new NpgsqlCommand("select pg_get_serial_sequence('events', 'position')", connection);
+        return positionSequence = (string)(await command.ExecuteScalarAsync(ct))!;
+    }
+
     /// <summary>Runs the sequence read, the mark and <paramref name="sql"/> as one batch, in that order.</summary>
     private async Task<(List<T> Rows, long SettledPosition)> ReadWithSettledPositionAsync<T>(
         Func<NpgsqlDataReader, T> read, string sql, CancellationToken ct, params object[] parameters)
@@ -447,7 +458,12 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var batch = new NpgsqlBatch(connection)
         {
-            BatchCommands = { new(LastDrawnPositionSql), new(MarkSql), WithParameters(new NpgsqlBatchCommand(sql), parameters) },
+            BatchCommands =
+            {
+                WithParameters(new NpgsqlBatchCommand(LastDrawnPositionSql), [await PositionSequenceAsync(connection, ct)]),
+                new(MarkSql),
+                WithParameters(new NpgsqlBatchCommand(sql), parameters),
+            },
         };
         await using var reader = await batch.ExecuteReaderAsync(ct);
         await reader.ReadAsync(ct);
