@@ -259,7 +259,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
                     on conflict (consumer) do update set position = excluded.position where excluded.position > consumer_checkpoints.position
                     """, ("$consumer", consumer), ("$last", batch.Events[^1].Position));
                 return upsert.ExecuteNonQuery();
-            }, ct);
+            }, ct, synced: false); // lost only to a power cut, which costs a redelivery (SqliteDatabase.WriteAsync)
 
     Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) =>
         db.WriteAsync((connection, tx) =>

@@ -58,16 +58,16 @@ public static class CommandCost
 }
 
 /// <summary>
-/// The first command after a restart, quickly (embedded mode): a stream of 2,001 events (so it has a snapshot) and a
+/// The first command after a restart, quickly (embedded mode, or PostgreSQL mode given a connection string): a stream of 2,001 events (so it has a snapshot) and a
 /// fresh account, each given a first deposit right after the server reports healthy, over a few restarts. The full
 /// figure on a 100,001-event stream is the readside run's; this one is for trying start-up changes.
 /// </summary>
 public static class ColdCommand
 {
-    public static async Task RunAsync(string serverDll, int restarts, IReadOnlyDictionary<string, string>? environment)
+    public static async Task RunAsync(string serverDll, int restarts, IReadOnlyDictionary<string, string>? environment, string? postgres)
     {
         var data = Directory.CreateTempSubdirectory("grpcbank-bench-cold-").FullName;
-        var server = await ServerProcess.StartAsync(serverDll, data, null, environment: environment);
+        var server = await ServerProcess.StartAsync(serverDll, data, postgres, environment: environment);
         try
         {
             var accounts = new AccountService.AccountServiceClient(server.Channel);
@@ -88,7 +88,7 @@ public static class ColdCommand
             for (var i = 0; i < restarts; i++)
             {
                 await server.DisposeAsync();
-                server = await ServerProcess.StartAsync(serverDll, data, null, environment: environment);
+                server = await ServerProcess.StartAsync(serverDll, data, postgres, environment: environment);
                 accounts = new AccountService.AccountServiceClient(server.Channel);
                 var big = await FirstAsync(accounts, "cold-big");
                 var small = await FirstAsync(accounts, fresh[i]);

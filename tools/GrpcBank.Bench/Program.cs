@@ -75,9 +75,18 @@ if (args.Length > 0 && args[0] == "relaycost")
 
 if (args.Length > 0 && args[0] == "cold")
 {
-    // The first command after a restart, embedded, with the server as built (no build step: build it in Release first).
+    // The first command after a restart, embedded (or on PostgreSQL with --pg), with the server as built (no build step:
+    // build it in Release first).
     var env = args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]);
-    await ColdCommand.RunAsync(Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll"), 3, env);
+    var serverDll = Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll");
+    if (!args.Contains("--pg"))
+    {
+        await ColdCommand.RunAsync(serverDll, 3, env, postgres: null);
+        return 0;
+    }
+    await using var pg = await PgCluster.StartAsync();
+    await pg.ExecAsync("create database bank");
+    await ColdCommand.RunAsync(serverDll, 3, env, pg.ConnectionString("bank"));
     return 0;
 }
 

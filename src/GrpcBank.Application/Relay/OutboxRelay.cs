@@ -31,9 +31,15 @@ public sealed class OutboxRelay(
     /// <summary>
     /// First wait before looking again when a consumer has been given events its watermark does not cover yet (on
     /// PostgreSQL a position settles only at the look after the one that read it): doubled while nothing settles, up
-    /// to <see cref="PollInterval"/>. Without it a read-your-writes wait would last until the next append or poll.
+    /// to <see cref="MaxSettleRetry"/>. Without it a read-your-writes wait would last until the next append or poll.
     /// </summary>
     private static readonly TimeSpan SettleRetry = TimeSpan.FromMilliseconds(2);
+    /// <summary>
+    /// The longest of those waits (or <see cref="PollInterval"/> if shorter). Settling waits for older transactions to end —
+    /// on PostgreSQL those of every database of the cluster — and no wake-up announces that, so a busy cluster must not
+    /// double the wait into seconds while a read waits for the position.
+    /// </summary>
+    private static readonly TimeSpan MaxSettleRetry = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
@@ -107,7 +113,7 @@ public sealed class OutboxRelay(
                     else
                     {
                         await WaitForPendingAsync(sink, settleWait, ct);
-                        settleWait = TimeSpan.FromTicks(Math.Min(settleWait.Ticks * 2, PollInterval.Ticks));
+                        settleWait = TimeSpan.FromTicks(Math.Min(settleWait.Ticks * 2, Math.Min(MaxSettleRetry.Ticks, PollInterval.Ticks)));
                     }
                 }
             }

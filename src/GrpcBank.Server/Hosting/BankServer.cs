@@ -120,7 +120,13 @@ public static class BankServer
         if (configuration.GetConnectionString("Postgres") is { Length: > 0 } postgres)
         {
             // Migrations run (under an advisory lock) before the first command can reach the store.
-            services.AddSingleton<IEventStore>(_ => PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None).GetAwaiter().GetResult());
+            services.AddSingleton<IEventStore>(_ =>
+            {
+                var store = PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None).GetAwaiter().GetResult();
+                // As many as the first commands and the relay's consumers use at once after a restart.
+                store.WarmPoolAsync(4, CancellationToken.None).GetAwaiter().GetResult();
+                return store;
+            });
             services.AddSingleton<IRelayLease>(_ => new PostgresRelayLease(postgres));
         }
         else
