@@ -228,7 +228,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     Task<OutboxBatch> IOutbox.ReadPendingAsync(string consumer, int maxCount, CancellationToken ct)
     {
         // Taken before reading: an append that commits after it wakes the next wait at once.
-        generationAtLastRead[consumer] = appended.Generation;
+        var generation = generationAtLastRead[consumer] = appended.Generation;
         return Task.FromResult(db.Read((connection, tx) =>
         {
             // The oldest maxCount rows after the checkpoint, and the rest of the append the last of them belongs to.
@@ -249,7 +249,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             // once the pending rows are handled, everything up to it is.
             using var head = SqliteDatabase.Command(connection, tx, "select coalesce(max(position), 0) from events");
             var watermark = rows.Count >= maxCount ? rows[^1].Item1.Position : (long)head.ExecuteScalar()!;
-            return OutboxBatch.Of(rows, watermark);
+            return OutboxBatch.Of(rows, watermark) with { WakeUpGeneration = generation };
         }));
     }
 
@@ -280,6 +280,9 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
 
     Task IOutbox.WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct) =>
         appended.WaitAsync(timeout, ct, generationAtLastRead.GetValueOrDefault(consumer));
+
+    Task IOutbox.WaitForPendingAsync(string consumer, OutboxBatch read, TimeSpan timeout, CancellationToken ct) =>
+        read.WakeUpGeneration == 0 ? Outbox.WaitForPendingAsync(consumer, timeout, ct) : appended.WaitAsync(timeout, ct, read.WakeUpGeneration);
 
     private IReadOnlyList<RecordedEvent> Query(string sql, params (string, object?)[] parameters) =>
         db.Read((connection, tx) => Read(connection, tx, sql, parameters));

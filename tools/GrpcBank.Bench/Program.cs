@@ -7,6 +7,7 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- bus [--quick]   only the event bus: published events/s vs the relay, reply → receipt delay
 // dotnet run -c Release --project tools/GrpcBank.Bench -- readside [--quick]   only the read side: replay, steady relay, freshness under load, cold command
 // dotnet run -c Release --project tools/GrpcBank.Bench -- servers [--quick]     only 1 vs 3 servers on one PostgreSQL and the relay failover
+// dotnet run -c Release --project tools/GrpcBank.Bench -- relaycost [--seconds N] [--rounds N] [--backlog N] [--replay] [--perf DIR]   relay on vs off at saturation (PostgreSQL), statements, CPU
 // dotnet run -c Release --project tools/GrpcBank.Bench -- cold [--env NAME=VALUE]...   first command after a restart (embedded, quick)
 // dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit and transfer
 var root = RepoRoot();
@@ -60,6 +61,15 @@ if (args.Length > 0 && args[0] == "cost")
     var both = !args.Contains("--pg") && !args.Contains("--embedded");
     await new Run(root, RunSettings.Quick).CommandCostAsync(both || args.Contains("--pg"), both || args.Contains("--embedded"), TimeSpan.FromSeconds(seconds), trace, callers,
         args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]));
+    return 0;
+}
+
+if (args.Length > 0 && args[0] == "relaycost")
+{
+    int Option(string name, int fallback) =>
+        Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    var perf = Array.IndexOf(args, "--perf") is var pi and >= 0 ? Path.GetFullPath(args[pi + 1]) : null;
+    await new Run(root, RunSettings.Quick).RelayCostAsync(TimeSpan.FromSeconds(Option("--seconds", 10)), Option("--rounds", 2), Option("--backlog", 0), args.Contains("--replay"), perf);
     return 0;
 }
 

@@ -27,12 +27,24 @@ public interface IOutbox
 
     /// <summary>Completes when rows may be pending after <paramref name="consumer"/>'s last read, or after <paramref name="timeout"/>.</summary>
     Task WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct);
+
+    /// <summary>
+    /// Completes when rows may have been appended since <paramref name="read"/> was read (by any consumer), or after
+    /// <paramref name="timeout"/>: for a consumer that took a batch another one read. A store that does not say when a
+    /// batch was read (<see cref="OutboxBatch.WakeUpGeneration"/> 0) waits as after <paramref name="consumer"/>'s own last
+    /// read, which is no later, so at worst it looks once more than needed.
+    /// </summary>
+    Task WaitForPendingAsync(string consumer, OutboxBatch read, TimeSpan timeout, CancellationToken ct) =>
+        WaitForPendingAsync(consumer, timeout, ct);
 }
 
 /// <summary>Pending events, grouped by the append (the transaction) that wrote them, in delivery order.</summary>
 public sealed record OutboxBatch(IReadOnlyList<IReadOnlyList<RecordedEvent>> Appends, long Watermark)
 {
     public IReadOnlyList<RecordedEvent> Events { get; } = [.. Appends.SelectMany(a => a)];
+
+    /// <summary>The store's wake-up generation taken just before this batch was read (0: the store does not say).</summary>
+    public long WakeUpGeneration { get; init; }
 
     /// <summary>Groups rows read in delivery order by the transaction that wrote them (rows of one transaction are adjacent).</summary>
     public static OutboxBatch Of<TCommit>(IEnumerable<(RecordedEvent Event, TCommit Commit)> rows, long watermark)

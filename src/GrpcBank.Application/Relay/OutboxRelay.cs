@@ -11,7 +11,8 @@ namespace GrpcBank.Application.Relay;
 /// has handled the batch, so a crash in between redelivers (at-least-once), never loses; rows every sink has passed are
 /// trimmed. A batch holds whole appends (see <see cref="IOutbox.ReadPendingAsync"/>) and goes to the sink in one call,
 /// so a sink that applies a call atomically never shows half an append. Only the holder of the relay lease runs. An
-/// event a sink cannot handle because of its data is dead-lettered for that sink (<see cref="PoisonEvents"/>).
+/// event a sink cannot handle because of its data is dead-lettered for that sink (<see cref="PoisonEvents"/>). Sinks at
+/// the same checkpoint share one read of the outbox (<see cref="SharedReads"/>).
 /// </summary>
 public sealed class OutboxRelay(
     IEventStore store,
@@ -49,6 +50,8 @@ public sealed class OutboxRelay(
     private static readonly TimeSpan HeadRefresh = TimeSpan.FromSeconds(5);
 
     private readonly IReadOnlyList<IEventSink> consumers = [.. sinks];
+    private readonly SharedReads shared = new(enabled: sinks.Count() > 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, OutboxBatch> lastTaken = new(StringComparer.Ordinal);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -62,6 +65,7 @@ public sealed class OutboxRelay(
                 await using var held = await lease.AcquireAsync(stoppingToken);
                 using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, held.Lost);
                 progress.SetActive(true);
+                shared.Reset();
                 using var lag = Telemetry.ReportLag(progress);
                 logger.LogInformation("Outbox relay active");
                 backoff = MinBackoff;
@@ -102,11 +106,13 @@ public sealed class OutboxRelay(
                     backoff = MinBackoff;
                     if (!drained) continue;
                     if (consumer.Watermark > watermark) settleWait = SettleRetry;
+                    // Another consumer has already read (or is reading) what comes next for this one.
+                    if (shared.HasReadFor(sink.Name)) continue;
                     if (consumer.Watermark >= consumer.HighestDelivered)
-                        await store.Outbox.WaitForPendingAsync(sink.Name, PollInterval, ct);
+                        await WaitForPendingAsync(sink, PollInterval, ct);
                     else
                     {
-                        await store.Outbox.WaitForPendingAsync(sink.Name, settleWait, ct);
+                        await WaitForPendingAsync(sink, settleWait, ct);
                         settleWait = TimeSpan.FromTicks(Math.Min(settleWait.Ticks * 2, Math.Min(MaxSettleRetry.Ticks, PollInterval.Ticks)));
                     }
                 }
@@ -120,6 +126,12 @@ public sealed class OutboxRelay(
             }
         }
     }
+
+    /// <summary>Waits for appends after the read that gave <paramref name="sink"/> its last batch (its own, or another's it took).</summary>
+    private Task WaitForPendingAsync(IEventSink sink, TimeSpan timeout, CancellationToken ct) =>
+        lastTaken.TryGetValue(sink.Name, out var read)
+            ? store.Outbox.WaitForPendingAsync(sink.Name, read, timeout, ct)
+            : store.Outbox.WaitForPendingAsync(sink.Name, timeout, ct);
 
     private async Task TrimAsync(CancellationToken ct)
     {
@@ -144,15 +156,17 @@ public sealed class OutboxRelay(
         var consumer = progress.For(sink.Name);
         if (clock.GetUtcNow() - progress.HeadReadAt >= HeadRefresh)
             progress.ObserveHead(await store.HeadPositionAsync(ct), clock.GetUtcNow());
-        var batch = await store.Outbox.ReadPendingAsync(sink.Name, BatchSize, ct);
+        var (batch, cut) = await shared.ReadAsync(sink.Name, consumer.Watermark, BatchSize, () => store.Outbox.ReadPendingAsync(sink.Name, BatchSize, ct));
+        lastTaken[sink.Name] = batch;
         if (batch.Events.Count > 0 || batch.Watermark > consumer.Watermark)
         {
             await DeliverAsync(sink, batch, ct);
             await store.Outbox.CompleteAsync(sink.Name, batch, ct);
             consumer.Advance(batch.Watermark, batch.Events);
+            shared.Completed(sink.Name, batch);
         }
         consumer.Passed(clock.GetUtcNow());
-        return batch.Events.Count < BatchSize;
+        return !cut && batch.Events.Count < BatchSize;
     }
 
     private async Task DeliverAsync(IEventSink sink, OutboxBatch batch, CancellationToken ct)
