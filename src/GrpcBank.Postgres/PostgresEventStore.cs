@@ -341,7 +341,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     private async Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(string columns, long afterPosition, int maxCount, CancellationToken ct)
     {
-        var (events, settledPosition) = await ReadWithSettledPositionAsync(ReadEvent,
+        var (events, settledPosition, _) = await ReadWithSettledPositionAsync(ReadEvent,
             $"select {columns} from events e where e.position > $1 order by e.position limit $2", ct, afterPosition, maxCount);
         // The rows came from a snapshot taken after the one that settled the position, so none is missing below it.
         // (Usually all of them are settled: a replay's pages are then not copied once more.)
@@ -390,7 +390,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         // Taken before reading: an append that commits after it wakes the next wait at once.
         var generation = generationAtLastRead[consumer] = listener.Generation;
         // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
-        var (rows, settledPosition) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
+        var (rows, settledPosition, unsettled) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
             with {CheckpointSql}, page as (
                 select p.tx from outbox p
                 where (p.tx, p.position) > ((select tx from checkpoint), (select position from checkpoint))
@@ -403,7 +403,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
               and o.tx <= (select max(tx) from page)
             order by o.tx, o.position
             """, ct, consumer, maxCount);
-        if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation };
+        if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation, Unsettled = unsettled };
 
         // The rows left out are exactly those after the checkpoint in a later transaction than the batch's last: the batch
         // took every row after the checkpoint up to the end of that transaction, all committed before it was read. (Not
@@ -417,7 +417,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
         command.Parameters.Add(new() { Value = rows[^1].Item2, NpgsqlDbType = NpgsqlDbType.Xid8 });
-        return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!) with { WakeUpGeneration = generation };
+        return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!) with { WakeUpGeneration = generation, Unsettled = unsettled };
     }
 
     async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
@@ -477,7 +477,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     }
 
     /// <summary>Runs the sequence read, the mark and <paramref name="sql"/> as one batch, in that order.</summary>
-    private async Task<(List<T> Rows, long SettledPosition)> ReadWithSettledPositionAsync<T>(
+    private async Task<(List<T> Rows, long SettledPosition, bool Unsettled)> ReadWithSettledPositionAsync<T>(
         Func<NpgsqlDataReader, T> read, string sql, CancellationToken ct, params object[] parameters)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -499,7 +499,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         await reader.NextResultAsync(ct);
         var rows = new List<T>();
         while (await reader.ReadAsync(ct)) rows.Add(read(reader));
-        return (rows, settled.Observe(lastDrawn, markXid, xmin));
+        var settledPosition = settled.Observe(lastDrawn, markXid, xmin);
+        return (rows, settledPosition, lastDrawn > settledPosition);
     }
 
     private async Task<IReadOnlyList<RecordedEvent>> QueryAsync(string sql, CancellationToken ct, params object[] parameters)
