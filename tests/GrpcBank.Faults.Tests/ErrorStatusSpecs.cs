@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using Google.Rpc;
 using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Batch.V1;
 using GrpcBank.Contracts.Query.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
@@ -45,6 +47,44 @@ public sealed class ErrorStatusSpecs
         var logged = Assert.Single(logs.Lines, line => line.StartsWith("Error ") && line.Contains(errorId));
         Assert.Contains("GetAccount", logged);
         Assert.Contains("no such table: accounts", logged); // the cause, with its stack trace, is in the same entry
+    }
+
+    [Fact]
+    public async Task InAnIndependentBatch_AFaultOfTheBanksOwnInOneCommand_IsThatCommandsInternal_AndTheOthersAreWrittenAndAnswered()
+    {
+        var logs = new CapturedLogs();
+        var directory = KillUnderLoadSpecs.TempDirectory();
+        await using var host = await BankHost.StartAsync(
+            new Dictionary<string, string> { ["Storage:DataDirectory"] = directory }, builder => builder.Logging.AddProvider(logs));
+        var accounts = await ReadSideRecoverySpecs.WriteSomeAsync(host.Channel, 3);
+        // A damaged event store that refuses every write to one account: no retry mends it. The other deposits share
+        // its group commit, which the refusal rolls back; each is then written again alone.
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "events.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var trigger = connection.CreateCommand();
+            trigger.CommandText = $"create trigger damaged before insert on events when new.stream_id = 'account-{accounts[1]}' begin select raise(abort, 'damaged by the test'); end";
+            trigger.ExecuteNonQuery();
+        }
+        var batch = new ExecuteBatchRequest();
+        foreach (var account in accounts.Skip(1).Append(accounts[2]).Append(accounts[1]))
+            batch.Commands.Add(new BatchCommand { Deposit = new DepositMoneyRequest { AccountId = account, AmountMinor = 1, CurrencyCode = "EUR" } });
+
+        var results = (await new BatchService.BatchServiceClient(host.Channel).ExecuteBatchAsync(batch)).Results;
+
+        Assert.Equal([7_501L, 7_502L], results.Where(r => r.ResultCase == BatchResult.ResultOneofCase.Deposit).Select(r => r.Deposit.BalanceMinor).Order());
+        var failed = results.Where(r => r.ResultCase == BatchResult.ResultOneofCase.Error).ToList();
+        Assert.Equal(2, failed.Count);
+        foreach (var error in failed)
+        {
+            Assert.Equal(Code.Internal, (Code)error.Error.Code);
+            var errorId = error.Error.GetDetail<ErrorInfo>().Metadata["error_id"];
+            Assert.Contains("damaged by the test", Assert.Single(logs.Lines, line => line.Contains(errorId)));
+        }
+        // Both deposits to the sound account were written: the next one lands on top of them.
+        var next = await new AccountService.AccountServiceClient(host.Channel).DepositMoneyAsync(
+            new DepositMoneyRequest { AccountId = accounts[2], AmountMinor = 1, CurrencyCode = "EUR" });
+        Assert.Equal(7_503L, next.BalanceMinor);
     }
 
     [Fact]

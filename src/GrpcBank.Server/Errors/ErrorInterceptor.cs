@@ -37,7 +37,13 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
         }
     }
 
-    private RpcException Translate(Exception e, ServerCallContext context)
+    private RpcException Translate(Exception e, ServerCallContext context) => Translate(e, context, logger);
+
+    /// <summary>
+    /// What escaped a call (or one command of a batch, <see cref="Batch.BatchGrpcService"/>) as a deliberate status,
+    /// logged as the edge logs it.
+    /// </summary>
+    public static RpcException Translate(Exception e, ServerCallContext context, ILogger logger)
     {
         if (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
             return context.Deadline <= DateTime.UtcNow
