@@ -20,19 +20,11 @@ public sealed class ErrorStatusSpecs
     [Fact]
     public async Task AFaultOfTheBanksOwn_IsInternal_WithAnErrorIdThatTheLogLineCarries()
     {
-        var logs = new CapturedLogs();
-        var directory = KillUnderLoadSpecs.TempDirectory();
-        await using var host = await BankHost.StartAsync(
-            new Dictionary<string, string> { ["Storage:DataDirectory"] = directory }, builder => builder.Logging.AddProvider(logs));
+        var (logs, directory) = (new CapturedLogs(), KillUnderLoadSpecs.TempDirectory());
+        await using var host = await StartLoggedAsync(directory, logs);
         var accounts = await ReadSideRecoverySpecs.WriteSomeAsync(host.Channel, 1);
         // A read store that lost a table: no retry can mend it, so it must not be answered "safe to retry".
-        using (var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "read.db")};Pooling=False"))
-        {
-            connection.Open();
-            using var drop = connection.CreateCommand();
-            drop.CommandText = "drop table accounts";
-            drop.ExecuteNonQuery();
-        }
+        Damage(directory, "read.db", "drop table accounts");
 
         var e = await Assert.ThrowsAsync<RpcException>(() =>
             host.Query.GetAccountAsync(new GetAccountRequest { AccountId = accounts[0] }).ResponseAsync);
@@ -52,20 +44,13 @@ public sealed class ErrorStatusSpecs
     [Fact]
     public async Task InAnIndependentBatch_AFaultOfTheBanksOwnInOneCommand_IsThatCommandsInternal_AndTheOthersAreWrittenAndAnswered()
     {
-        var logs = new CapturedLogs();
-        var directory = KillUnderLoadSpecs.TempDirectory();
-        await using var host = await BankHost.StartAsync(
-            new Dictionary<string, string> { ["Storage:DataDirectory"] = directory }, builder => builder.Logging.AddProvider(logs));
+        var (logs, directory) = (new CapturedLogs(), KillUnderLoadSpecs.TempDirectory());
+        await using var host = await StartLoggedAsync(directory, logs);
         var accounts = await ReadSideRecoverySpecs.WriteSomeAsync(host.Channel, 3);
         // A damaged event store that refuses every write to one account: no retry mends it. The other deposits share
         // its group commit, which the refusal rolls back; each is then written again alone.
-        using (var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "events.db")};Pooling=False"))
-        {
-            connection.Open();
-            using var trigger = connection.CreateCommand();
-            trigger.CommandText = $"create trigger damaged before insert on events when new.stream_id = 'account-{accounts[1]}' begin select raise(abort, 'damaged by the test'); end";
-            trigger.ExecuteNonQuery();
-        }
+        Damage(directory, "events.db",
+            $"create trigger damaged before insert on events when new.stream_id = 'account-{accounts[1]}' begin select raise(abort, 'damaged by the test'); end");
         var batch = new ExecuteBatchRequest();
         foreach (var account in accounts.Skip(1).Append(accounts[2]).Append(accounts[1]))
             batch.Commands.Add(new BatchCommand { Deposit = new DepositMoneyRequest { AccountId = account, AmountMinor = 1, CurrencyCode = "EUR" } });
@@ -129,6 +114,19 @@ public sealed class ErrorStatusSpecs
             host.Query.GetAccountAsync(new GetAccountRequest { AccountId = "someone" }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
 
         Assert.True(expected == e.StatusCode, $"expected {expected}, got {e.StatusCode}: {e.Status.Detail}");
+    }
+
+    private static Task<BankHost> StartLoggedAsync(string directory, CapturedLogs logs) =>
+        BankHost.StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = directory }, builder => builder.Logging.AddProvider(logs));
+
+    /// <summary>Runs <paramref name="sql"/> on one of the server's SQLite files behind its back, as damage would.</summary>
+    private static void Damage(string directory, string file, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, file)};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
     }
 
     /// <summary>Every log entry of the host, formatted with its exception.</summary>
