@@ -61,6 +61,7 @@ public static class BankServer
         services.AddSingleton<Handlers>();
         // Before the relay and Kestrel: hosted services start in order, and the server listens after all have started.
         services.AddHostedService<CommandPathWarmUp>();
+        if (ReadStoreKinds.Of(builder.Configuration) == ReadStoreKind.Sqlite) services.AddHostedService<ReadSideWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<EdgeWarmUp>());
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
