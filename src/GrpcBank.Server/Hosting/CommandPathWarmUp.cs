@@ -31,6 +31,9 @@ public sealed class CommandPathWarmUp(
     /// <summary>How far back from the head the warm-up looks for an account stream to load.</summary>
     private const int RecentEvents = 500;
 
+    /// <summary>How long the warm-up waits for the newest events to read as settled (see <see cref="LoadNewestAccountAsync"/>).</summary>
+    private static readonly TimeSpan SettlePatience = TimeSpan.FromSeconds(2);
+
     public async Task StartAsync(CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
@@ -44,7 +47,7 @@ public sealed class CommandPathWarmUp(
             var loaded = await LoadNewestAccountAsync(ct);
             StateSnapshots<AccountState>.Deserialize(StateSnapshots<AccountState>.Serialize(Account.Decider.Initial));
             logger.LogInformation("Command path warmed up in {Elapsed} ms (accepted commands written up to the guard; loaded {Loaded})",
-                Stopwatch.GetElapsedTime(started).TotalMilliseconds, loaded ?? "no stream: the store holds no account");
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds, loaded ?? "no stream: no account among the newest settled events");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -83,7 +86,16 @@ public sealed class CommandPathWarmUp(
     private async Task<string?> LoadNewestAccountAsync(CancellationToken ct)
     {
         var head = await store.HeadPositionAsync(ct);
+        if (head == 0) return null;
+        // A new PostgreSQL store sees no position as settled before its second look, and only once the transactions
+        // running at its first have ended (SettledPosition): look again for a moment.
+        var patience = Stopwatch.StartNew();
         var recent = await store.ReadAllAsync(Math.Max(0, head - RecentEvents), RecentEvents, ct);
+        while (recent.Count == 0 && patience.Elapsed < SettlePatience)
+        {
+            await Task.Delay(10, ct);
+            recent = await store.ReadAllAsync(Math.Max(0, head - RecentEvents), RecentEvents, ct);
+        }
         if (recent.LastOrDefault(e => StreamIds.Parse(e.StreamId).Exists(p => p.Kind == StreamKind.Account)) is not { } newest) return null;
         await new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts, logger)
             .FreshAsync(newest.StreamId, ct);
