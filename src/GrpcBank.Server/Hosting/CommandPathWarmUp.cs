@@ -44,6 +44,7 @@ public sealed class CommandPathWarmUp(
             EventCodecs.Payments.WarmUp();
             var dryStore = new WarmUpStore(store);
             await AcceptedCommandsAsync(new Handlers(dryStore, clock, new StreamLocks(), reasonOf, loggers), ct);
+            MadeUpHistory = dryStore.Written;
             var loaded = await LoadNewestAccountAsync(ct);
             StateSnapshots<AccountState>.Deserialize(StateSnapshots<AccountState>.Serialize(Account.Decider.Initial));
             logger.LogInformation("Command path warmed up in {Elapsed} ms (accepted commands written up to the guard; loaded {Loaded})",
@@ -55,6 +56,9 @@ public sealed class CommandPathWarmUp(
             logger.LogWarning(e, "Command path warm-up failed; the first command will pay for it");
         }
     }
+
+    /// <summary>The events the warm-up's accepted commands would have written (none was), once it has run: <see cref="ReadSideWarmUp"/> applies them.</summary>
+    public IReadOnlyList<RecordedEvent> MadeUpHistory { get; private set; } = [];
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
 
@@ -90,12 +94,9 @@ public sealed class CommandPathWarmUp(
         // A new PostgreSQL store sees no position as settled before its second look, and only once the transactions
         // running at its first have ended (SettledPosition): look again for a moment.
         var patience = Stopwatch.StartNew();
-        var recent = await store.ReadAllAsync(Math.Max(0, head - RecentEvents), RecentEvents, ct);
-        while (recent.Count == 0 && patience.Elapsed < SettlePatience)
-        {
+        IReadOnlyList<RecordedEvent> recent;
+        while ((recent = await store.ReadAllAsync(Math.Max(0, head - RecentEvents), RecentEvents, ct)).Count == 0 && patience.Elapsed < SettlePatience)
             await Task.Delay(10, ct);
-            recent = await store.ReadAllAsync(Math.Max(0, head - RecentEvents), RecentEvents, ct);
-        }
         if (recent.LastOrDefault(e => StreamIds.Parse(e.StreamId).Exists(p => p.Kind == StreamKind.Account)) is not { } newest) return null;
         await new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts, logger)
             .FreshAsync(newest.StreamId, ct);

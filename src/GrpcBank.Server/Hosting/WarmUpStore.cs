@@ -15,12 +15,31 @@ public sealed class WarmUpStore(IEventStore real) : IEventStore, ISnapshotStore
     /// <summary>Far above any stream's version, and far from overflowing when the engine adds an append's event count.</summary>
     private const long NoStreamHasIt = 1L << 60;
 
+    private readonly List<RecordedEvent> written = [];
+
+    /// <summary>The events it answered as written, as the relay would deliver them: in write order, positions from 1. None is stored.</summary>
+    public IReadOnlyList<RecordedEvent> Written
+    {
+        get { lock (written) return [.. written]; }
+    }
+
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
         var refusable = request with { Streams = [.. request.Streams.Select(s => s with { ExpectedVersion = NoStreamHasIt })] };
         if (await real.AppendAsync(refusable, ct) is not AppendResult.WrongExpectedVersion)
             throw new InvalidOperationException("the warm-up's append was not refused by its guard");
-        return new AppendResult.Appended([.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], 0);
+        lock (written)
+        {
+            foreach (var stream in request.InWriteOrder())
+                for (var i = 0; i < stream.Events.Count; i++)
+                {
+                    var e = stream.Events[i];
+                    written.Add(new RecordedEvent(written.Count + 1, stream.StreamId, stream.ExpectedVersion + i + 1, e.EventId, e.EventType,
+                        e.DataJson, e.MetadataJson, request.RecordedAt));
+                }
+            return new AppendResult.Appended(
+                [.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], written.Count);
+        }
     }
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
