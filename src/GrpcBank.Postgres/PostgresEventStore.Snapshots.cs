@@ -5,6 +5,12 @@ namespace GrpcBank.Postgres;
 /// <summary>Snapshots of folded states (table from <c>Migrations/004_snapshots.sql</c>).</summary>
 public sealed partial class PostgresEventStore : ISnapshotStore
 {
+    private const string LoadSnapshotSql = """
+        select stream_version, position, state from snapshots
+        where stream_id = $1 and schema = $2 and stream_version <= $3
+        order by stream_version desc limit 1
+        """;
+
     public ISnapshotStore Snapshots => this;
 
     async Task ISnapshotStore.SaveAsync(Snapshot snapshot, CancellationToken ct)
@@ -23,11 +29,7 @@ public sealed partial class PostgresEventStore : ISnapshotStore
 
     async Task<Snapshot?> ISnapshotStore.LoadAsync(string streamId, string schema, long maxVersion, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
-            select stream_version, position, state from snapshots
-            where stream_id = $1 and schema = $2 and stream_version <= $3
-            order by stream_version desc limit 1
-            """);
+        await using var command = dataSource.CreateCommand(LoadSnapshotSql);
         command.Parameters.Add(new() { Value = streamId });
         command.Parameters.Add(new() { Value = schema });
         command.Parameters.Add(new() { Value = maxVersion });

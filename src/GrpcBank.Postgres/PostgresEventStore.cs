@@ -86,6 +86,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     private readonly NpgsqlDataSource dataSource;
     private readonly string? schema;
+    private readonly int autoPrepareMinUsages;
     private readonly SettledPosition settled = new();
     private readonly OutboxListener listener;
     private readonly OutboxNotifier notifier;
@@ -104,6 +105,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         // so skip the DISCARD ALL round trip each time one goes back to the pool.
         builder.NoResetOnClose = true;
         this.schema = schema;
+        autoPrepareMinUsages = builder.AutoPrepareMinUsages;
         dataSource = NpgsqlDataSource.Create(builder);
         listener = new OutboxListener(builder.ConnectionString, NotificationChannel);
         notifier = new OutboxNotifier(dataSource, NotificationChannel);
@@ -132,7 +134,10 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// Opens <paramref name="connections"/> connections at once and has each server process read the tables' catalog
     /// entries, then leaves them in the pool. Otherwise the first commands after a restart pay for what a new connection
     /// costs — authentication, a new server process, its first look at every table (a restarted server's first deposit
-    /// on an account took 22–55 ms in the full bench, against 6 ms warm).
+    /// on an account took 22–55 ms in the full bench, against 6 ms warm). Each connection also runs a command's
+    /// statements (the append of an empty group, a request-log lookup, a stream read, a snapshot load: none touches a
+    /// row) often enough to have them prepared: the pool hands connections out in turn, and a statement's first planning
+    /// on a server process cost the append 8–9 ms against 3 ms once planned there.
     /// </summary>
     public async Task WarmPoolAsync(int connections, CancellationToken ct)
     {
@@ -145,6 +150,18 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
                     string.Concat(new[] { "events", "outbox", "request_log", "consumer_checkpoints", "snapshots" }
                         .Select(table => $"select 1 from {table} limit 0;")), connection);
                 await touch.ExecuteNonQueryAsync(ct);
+                for (var use = 0; use < autoPrepareMinUsages; use++)
+                {
+                    await using var statements = new NpgsqlBatch(connection)
+                    {
+                        BatchCommands =
+                        {
+                            LayerCommand([], [], []), WithParameters(new(FindRequestSql), [""]), WithParameters(new(ReadStreamSql), ["", 1L, 1]),
+                            WithParameters(new(LoadSnapshotSql), ["", "", 0L]),
+                        },
+                    };
+                    await statements.ExecuteNonQueryAsync(ct);
+                }
             }));
         }
         finally
@@ -320,10 +337,11 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         };
     }
 
+    private const string ReadStreamSql =
+        $"select {EventColumns} from events e where e.stream_id = $1 and e.stream_version >= $2 order by e.stream_version limit $3";
+
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
-        QueryAsync(
-            $"select {EventColumns} from events e where e.stream_id = $1 and e.stream_version >= $2 order by e.stream_version limit $3",
-            ct, streamId, fromVersion, maxCount);
+        QueryAsync(ReadStreamSql, ct, streamId, fromVersion, maxCount);
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
         QueryAsync(
@@ -345,7 +363,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     private async Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(string columns, long afterPosition, int maxCount, CancellationToken ct)
     {
-        var (events, settledPosition) = await ReadWithSettledPositionAsync(ReadEvent,
+        var (events, settledPosition, _) = await ReadWithSettledPositionAsync(ReadEvent,
             $"select {columns} from events e where e.position > $1 order by e.position limit $2", ct, afterPosition, maxCount);
         // The rows came from a snapshot taken after the one that settled the position, so none is missing below it.
         // (Usually all of them are settled: a replay's pages are then not copied once more.)
@@ -354,9 +372,11 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             : events.TakeWhile(e => e.Position <= settledPosition).ToList();
     }
 
+    private const string FindRequestSql = "select fingerprint, reply, position from request_log where request_id = $1";
+
     public async Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("select fingerprint, reply, position from request_log where request_id = $1");
+        await using var command = dataSource.CreateCommand(FindRequestSql);
         command.Parameters.Add(new() { Value = requestId });
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct)
@@ -394,7 +414,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         // Taken before reading: an append that commits after it wakes the next wait at once.
         var generation = generationAtLastRead[consumer] = listener.Generation;
         // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
-        var (rows, settledPosition) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
+        var (rows, settledPosition, unsettled) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
             with {CheckpointSql}, page as (
                 select p.tx from outbox p
                 where (p.tx, p.position) > ((select tx from checkpoint), (select position from checkpoint))
@@ -407,7 +427,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
               and o.tx <= (select max(tx) from page)
             order by o.tx, o.position
             """, ct, consumer, maxCount);
-        if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation };
+        if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation, Unsettled = unsettled };
 
         // The rows left out are exactly those after the checkpoint in a later transaction than the batch's last: the batch
         // took every row after the checkpoint up to the end of that transaction, all committed before it was read. (Not
@@ -421,7 +441,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
         command.Parameters.Add(new() { Value = rows[^1].Item2, NpgsqlDbType = NpgsqlDbType.Xid8 });
-        return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!) with { WakeUpGeneration = generation };
+        return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!) with { WakeUpGeneration = generation, Unsettled = unsettled };
     }
 
     async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
@@ -481,7 +501,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     }
 
     /// <summary>Runs the sequence read, the mark and <paramref name="sql"/> as one batch, in that order.</summary>
-    private async Task<(List<T> Rows, long SettledPosition)> ReadWithSettledPositionAsync<T>(
+    private async Task<(List<T> Rows, long SettledPosition, bool Unsettled)> ReadWithSettledPositionAsync<T>(
         Func<NpgsqlDataReader, T> read, string sql, CancellationToken ct, params object[] parameters)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -503,7 +523,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         await reader.NextResultAsync(ct);
         var rows = new List<T>();
         while (await reader.ReadAsync(ct)) rows.Add(read(reader));
-        return (rows, settled.Observe(lastDrawn, markXid, xmin));
+        var settledPosition = settled.Observe(lastDrawn, markXid, xmin);
+        return (rows, settledPosition, lastDrawn > settledPosition);
     }
 
     private async Task<IReadOnlyList<RecordedEvent>> QueryAsync(string sql, CancellationToken ct, params object[] parameters)

@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using Google.Rpc;
 using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Batch.V1;
 using GrpcBank.Contracts.Query.V1;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
@@ -18,19 +20,11 @@ public sealed class ErrorStatusSpecs
     [Fact]
     public async Task AFaultOfTheBanksOwn_IsInternal_WithAnErrorIdThatTheLogLineCarries()
     {
-        var logs = new CapturedLogs();
-        var directory = KillUnderLoadSpecs.TempDirectory();
-        await using var host = await BankHost.StartAsync(
-            new Dictionary<string, string> { ["Storage:DataDirectory"] = directory }, builder => builder.Logging.AddProvider(logs));
+        var (logs, directory) = (new CapturedLogs(), KillUnderLoadSpecs.TempDirectory());
+        await using var host = await StartLoggedAsync(directory, logs);
         var accounts = await ReadSideRecoverySpecs.WriteSomeAsync(host.Channel, 1);
         // A read store that lost a table: no retry can mend it, so it must not be answered "safe to retry".
-        using (var connection = new SqliteConnection($"Data Source={Path.Combine(directory, "read.db")};Pooling=False"))
-        {
-            connection.Open();
-            using var drop = connection.CreateCommand();
-            drop.CommandText = "drop table accounts";
-            drop.ExecuteNonQuery();
-        }
+        Damage(directory, "read.db", "drop table accounts");
 
         var e = await Assert.ThrowsAsync<RpcException>(() =>
             host.Query.GetAccountAsync(new GetAccountRequest { AccountId = accounts[0] }).ResponseAsync);
@@ -45,6 +39,37 @@ public sealed class ErrorStatusSpecs
         var logged = Assert.Single(logs.Lines, line => line.StartsWith("Error ") && line.Contains(errorId));
         Assert.Contains("GetAccount", logged);
         Assert.Contains("no such table: accounts", logged); // the cause, with its stack trace, is in the same entry
+    }
+
+    [Fact]
+    public async Task InAnIndependentBatch_AFaultOfTheBanksOwnInOneCommand_IsThatCommandsInternal_AndTheOthersAreWrittenAndAnswered()
+    {
+        var (logs, directory) = (new CapturedLogs(), KillUnderLoadSpecs.TempDirectory());
+        await using var host = await StartLoggedAsync(directory, logs);
+        var accounts = await ReadSideRecoverySpecs.WriteSomeAsync(host.Channel, 3);
+        // A damaged event store that refuses every write to one account: no retry mends it. The other deposits share
+        // its group commit, which the refusal rolls back; each is then written again alone.
+        Damage(directory, "events.db",
+            $"create trigger damaged before insert on events when new.stream_id = 'account-{accounts[1]}' begin select raise(abort, 'damaged by the test'); end");
+        var batch = new ExecuteBatchRequest();
+        foreach (var account in accounts.Skip(1).Append(accounts[2]).Append(accounts[1]))
+            batch.Commands.Add(new BatchCommand { Deposit = new DepositMoneyRequest { AccountId = account, AmountMinor = 1, CurrencyCode = "EUR" } });
+
+        var results = (await new BatchService.BatchServiceClient(host.Channel).ExecuteBatchAsync(batch)).Results;
+
+        Assert.Equal([7_501L, 7_502L], results.Where(r => r.ResultCase == BatchResult.ResultOneofCase.Deposit).Select(r => r.Deposit.BalanceMinor).Order());
+        var failed = results.Where(r => r.ResultCase == BatchResult.ResultOneofCase.Error).ToList();
+        Assert.Equal(2, failed.Count);
+        foreach (var error in failed)
+        {
+            Assert.Equal(Code.Internal, (Code)error.Error.Code);
+            var errorId = error.Error.GetDetail<ErrorInfo>().Metadata["error_id"];
+            Assert.Contains("damaged by the test", Assert.Single(logs.Lines, line => line.Contains(errorId)));
+        }
+        // Both deposits to the sound account were written: the next one lands on top of them.
+        var next = await new AccountService.AccountServiceClient(host.Channel).DepositMoneyAsync(
+            new DepositMoneyRequest { AccountId = accounts[2], AmountMinor = 1, CurrencyCode = "EUR" });
+        Assert.Equal(7_503L, next.BalanceMinor);
     }
 
     [Fact]
@@ -89,6 +114,19 @@ public sealed class ErrorStatusSpecs
             host.Query.GetAccountAsync(new GetAccountRequest { AccountId = "someone" }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
 
         Assert.True(expected == e.StatusCode, $"expected {expected}, got {e.StatusCode}: {e.Status.Detail}");
+    }
+
+    private static Task<BankHost> StartLoggedAsync(string directory, CapturedLogs logs) =>
+        BankHost.StartAsync(new Dictionary<string, string> { ["Storage:DataDirectory"] = directory }, builder => builder.Logging.AddProvider(logs));
+
+    /// <summary>Runs <paramref name="sql"/> on one of the server's SQLite files behind its back, as damage would.</summary>
+    private static void Damage(string directory, string file, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(directory, file)};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
     }
 
     /// <summary>Every log entry of the host, formatted with its exception.</summary>

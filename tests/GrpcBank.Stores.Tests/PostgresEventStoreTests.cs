@@ -1,5 +1,7 @@
 using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
 using GrpcBank.Postgres;
+using Microsoft.Extensions.Logging.Abstractions;
 using GrpcBank.Testing;
 using Npgsql;
 using static GrpcBank.Stores.Tests.TestEvents;
@@ -91,6 +93,60 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         Assert.Equal([low, high, last], delivered.Select(e => e.Position).Order());
         Assert.Equal([1L, 2L], delivered.Where(e => e.StreamId == "account-slow").Select(e => e.StreamVersion));
         Assert.Equal([low, high, last], (await store.ReadAllUntilAsync(0, last)).Select(e => e.Position));
+    }
+
+    [Fact]
+    public async Task AnAppendCommittedBehindAnOlderOpenTransaction_IsDeliveredWhenThatEnds_WithoutAnotherWakeUpOrPoll()
+    {
+        // Any older transaction holds the settled position back (xmin is the cluster's: another database's will do, as
+        // other test classes' did on CI). The append's wake-up comes while its row is held back; the relay's next poll
+        // is an hour away, and nothing else is appended: only the relay's settle look can deliver it.
+        var store = await OpenStoreAsync();
+        await using var other = new NpgsqlConnection(connectionString);
+        await other.OpenAsync(Ct);
+        await using var open = await other.BeginTransactionAsync(Ct);
+        await ScalarAsync(other, "select pg_current_xact_id()");
+        var position = ((AppendResult.Appended)await store.AppendAsync(Append("account-1", 0, Event()), Ct)).Position;
+        var sink = new CountingSink();
+        var relay = new OutboxRelay(store, [sink], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance)
+        {
+            PollInterval = TimeSpan.FromHours(1),
+        };
+        await relay.StartAsync(Ct);
+        try
+        {
+            await Task.Delay(300, Ct);
+            Assert.True(sink.Watermark < position, "delivered past an open older transaction");
+            Assert.True((await store.Outbox.ReadPendingAsync("probe", 10, Ct)).Unsettled);
+
+            await open.RollbackAsync(Ct);
+
+            await EventStoreProbes.Eventually(() => Task.FromResult(sink.Watermark >= position));
+            Assert.Equal([position], sink.Positions);
+        }
+        finally
+        {
+            await relay.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private sealed class CountingSink : IEventSink
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<long> positions = new();
+        private long watermark;
+
+        public string Name => "counting";
+
+        public long Watermark => Interlocked.Read(ref watermark);
+
+        public IReadOnlyList<long> Positions => [.. positions];
+
+        public Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+        {
+            foreach (var e in events) positions.Enqueue(e.Position);
+            Interlocked.Exchange(ref this.watermark, watermark);
+            return Task.CompletedTask;
+        }
     }
 
     [Fact]

@@ -4,6 +4,8 @@ using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Xunit;
 
 namespace GrpcBank.Testing;
 
@@ -102,7 +104,12 @@ public sealed class BankHost : IAsyncDisposable
     private async Task StartAsync()
     {
         var args = settings.Select(kv => $"--{kv.Key}={kv.Value}").Append("--urls=http://127.0.0.1:0").ToArray();
-        app = BankServer.Build(args, configure);
+        var output = TestContext.Current.TestOutputHelper;
+        app = BankServer.Build(args, builder =>
+        {
+            if (output is not null) builder.Logging.AddProvider(new ServerLogInTestOutput(output));
+            configure?.Invoke(builder);
+        });
         await app.StartAsync();
         channel = GrpcChannel.ForAddress(GrpcUrl);
         // As a deployment waits for SERVING: health reports NOT_SERVING until the server's call to itself is answered.

@@ -94,6 +94,8 @@ public static class ColdCommand
                 var small = await FirstAsync(accounts, fresh[i]);
                 var warm = await FirstAsync(accounts, "cold-big");
                 Console.WriteLine($"  restart {i + 1}: started in {server.StartupTime.TotalMilliseconds:N0} ms; first deposit on a 2,001-event stream {big:N1} ms, on a fresh account {small:N1} ms, then {warm:N1} ms");
+                // What the server warmed before it listened, and any warm-up that failed.
+                foreach (var l in server.Log.Split('\n').Where(l => l.Contains("warmed up") || l.Contains("warm-up failed"))) Console.WriteLine("    " + l);
             }
         }
         finally

@@ -125,6 +125,10 @@ public sealed class StreamStates<TEvent, TState>(
 /// <summary>Settings shared by every <see cref="StreamStates{TEvent, TState}"/>.</summary>
 public static class StreamStates
 {
-    /// <summary>A snapshot is saved each time a stream passes a multiple of this many versions: a cold load then folds fewer events than this.</summary>
-    public const int SnapshotEvery = 1_000;
+    /// <summary>
+    /// A snapshot is saved each time a stream passes a multiple of this many versions: a cold load then folds fewer events
+    /// than this (reading and folding 999 of them took 5–10 ms of a restarted server's first command; 99 take about 1 ms),
+    /// for one small background write per this many events of a stream.
+    /// </summary>
+    public const int SnapshotEvery = 100;
 }

@@ -46,6 +46,13 @@ public sealed record OutboxBatch(IReadOnlyList<IReadOnlyList<RecordedEvent>> App
     /// <summary>The store's wake-up generation taken just before this batch was read (0: the store does not say).</summary>
     public long WakeUpGeneration { get; init; }
 
+    /// <summary>
+    /// Positions had been drawn above the watermark that had not settled when this batch was read: an append still
+    /// committing, or one committed behind a transaction still running elsewhere in the database cluster (PostgreSQL).
+    /// No wake-up announces the moment they settle, so the consumer looks again soon instead of waiting for the next.
+    /// </summary>
+    public bool Unsettled { get; init; }
+
     /// <summary>Groups rows read in delivery order by the transaction that wrote them (rows of one transaction are adjacent).</summary>
     public static OutboxBatch Of<TCommit>(IEnumerable<(RecordedEvent Event, TCommit Commit)> rows, long watermark)
     {

@@ -29,8 +29,9 @@ public sealed class OutboxRelay(
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
-    /// First wait before looking again when a consumer has been given events its watermark does not cover yet (on
-    /// PostgreSQL a position settles only at the look after the one that read it): doubled while nothing settles, up
+    /// First wait before looking again when a consumer has been given events its watermark does not cover yet, or its
+    /// read found positions not settled yet (on PostgreSQL a position settles only at the look after the one that read
+    /// it, and a row committed behind a transaction still running is not read at all): doubled while nothing settles, up
     /// to <see cref="MaxSettleRetry"/>. Without it a read-your-writes wait would last until the next append or poll.
     /// </summary>
     private static readonly TimeSpan SettleRetry = TimeSpan.FromMilliseconds(2);
@@ -108,7 +109,7 @@ public sealed class OutboxRelay(
                     if (consumer.Watermark > watermark) settleWait = SettleRetry;
                     // Another consumer has already read (or is reading) what comes next for this one.
                     if (shared.HasReadFor(sink.Name)) continue;
-                    if (consumer.Watermark >= consumer.HighestDelivered)
+                    if (consumer.Watermark >= consumer.HighestDelivered && !(lastTaken.TryGetValue(sink.Name, out var read) && read.Unsettled))
                         await WaitForPendingAsync(sink, PollInterval, ct);
                     else
                     {

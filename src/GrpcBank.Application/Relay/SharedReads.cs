@@ -99,7 +99,7 @@ internal sealed class SharedReads(bool enabled)
                 watermark = Math.Max(watermark, next.Result.Watermark);
                 generation = next.Result.WakeUpGeneration;
             }
-            return appends.Count == batch.Appends.Count ? batch : new OutboxBatch(appends, watermark) { WakeUpGeneration = generation };
+            return appends.Count == batch.Appends.Count ? batch : new OutboxBatch(appends, watermark) { WakeUpGeneration = generation, Unsettled = batch.Unsettled };
         }
     }
 
@@ -131,7 +131,7 @@ internal sealed class SharedReads(bool enabled)
             {
                 var last = batch.Appends[i][^1].Position;
                 if (last != at && reads.ContainsKey(last))
-                    return (new OutboxBatch([.. batch.Appends.Take(i + 1)], watermark) { WakeUpGeneration = batch.WakeUpGeneration }, true);
+                    return (new OutboxBatch([.. batch.Appends.Take(i + 1)], watermark) { WakeUpGeneration = batch.WakeUpGeneration, Unsettled = batch.Unsettled }, true);
             }
         }
         return (batch, false);

@@ -16,7 +16,7 @@ namespace GrpcBank.Server.Batch;
 /// the single RPCs would, many at once, so the store's group commit writes them in shared transactions; an atomic batch
 /// is one decision and one append (<see cref="AtomicBatch"/>). The limits and error shapes are the proto's.
 /// </summary>
-public sealed class BatchGrpcService(Handlers handlers) : BatchService.BatchServiceBase
+public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService> logger) : BatchService.BatchServiceBase
 {
     public const int MaxCommands = 8_192;
 
@@ -79,6 +79,7 @@ public sealed class BatchGrpcService(Handlers handlers) : BatchService.BatchServ
     {
         var results = new BatchResult[request.Commands.Count];
         var ct = context.CancellationToken;
+        var principal = CallContext.PrincipalOf(context);
         await Parallel.ForEachAsync(Enumerable.Range(0, request.Commands.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (i, _) =>
             {
@@ -91,23 +92,26 @@ public sealed class BatchGrpcService(Handlers handlers) : BatchService.BatchServ
                         BatchCommand.CommandOneofCase.Deposit => new BatchResult
                         {
                             Deposit = await AccountGrpcService.Deposit(
-                                handlers, command.Deposit, CallContext.For(command.Deposit, context, DepositMethod), ct, prefix),
+                                handlers, command.Deposit, CallContext.For(command.Deposit, principal, DepositMethod), ct, prefix),
                         },
                         BatchCommand.CommandOneofCase.Withdraw => new BatchResult
                         {
                             Withdraw = await AccountGrpcService.Withdraw(
-                                handlers, command.Withdraw, CallContext.For(command.Withdraw, context, WithdrawMethod), ct, prefix),
+                                handlers, command.Withdraw, CallContext.For(command.Withdraw, principal, WithdrawMethod), ct, prefix),
                         },
                         _ => new BatchResult
                         {
                             Transfer = await PaymentGrpcService.Transfer(
-                                handlers, command.Transfer, CallContext.For(command.Transfer, context, TransferMethod), ct, prefix),
+                                handlers, command.Transfer, CallContext.For(command.Transfer, principal, TransferMethod), ct, prefix),
                         },
                     };
                 }
-                catch (RpcException e)
+                catch (Exception e) when (!ct.IsCancellationRequested)
                 {
-                    results[i] = new BatchResult { Error = e.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail } };
+                    // Independent: whatever fails one command is its answer alone (UNAVAILABLE, or INTERNAL with a logged
+                    // error id, as for a single call), and the others' answers — some of them written — still reach the caller.
+                    var error = e as RpcException ?? ErrorInterceptor.Translate(e, context, logger);
+                    results[i] = new BatchResult { Error = error.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)error.StatusCode, Message = error.Status.Detail } };
                 }
             });
         return results;

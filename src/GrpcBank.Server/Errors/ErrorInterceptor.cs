@@ -19,7 +19,7 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
         }
         catch (Exception e) when (e is not RpcException)
         {
-            throw Translate(e, context);
+            throw Translate(e, context, logger);
         }
     }
 
@@ -33,11 +33,15 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
         }
         catch (Exception e) when (e is not RpcException)
         {
-            throw Translate(e, context);
+            throw Translate(e, context, logger);
         }
     }
 
-    private RpcException Translate(Exception e, ServerCallContext context)
+    /// <summary>
+    /// What escaped a call (or one command of a batch, <see cref="Batch.BatchGrpcService"/>) as a deliberate status,
+    /// logged as the edge logs it.
+    /// </summary>
+    public static RpcException Translate(Exception e, ServerCallContext context, ILogger logger)
     {
         if (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
             return context.Deadline <= DateTime.UtcNow

@@ -60,7 +60,9 @@ public static class BankServer
         var dataDirectory = AddStorage(services, builder.Configuration);
         services.AddSingleton<Handlers>();
         // Before the relay and Kestrel: hosted services start in order, and the server listens after all have started.
-        services.AddHostedService<CommandPathWarmUp>();
+        services.AddSingleton<CommandPathWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<CommandPathWarmUp>());
+        if (ReadStoreKinds.Of(builder.Configuration) == ReadStoreKind.Sqlite) services.AddHostedService<ReadSideWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<EdgeWarmUp>());
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
