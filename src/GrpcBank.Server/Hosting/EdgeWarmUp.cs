@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using System.Runtime;
 using Grpc.Core;
 using Grpc.Net.Client;
-using System.Runtime;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Payments.V1;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -11,13 +11,16 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace GrpcBank.Server.Hosting;
 
 /// <summary>
-/// Once the server listens, sends it one real call over its own cleartext address — a deposit to an account that does
-/// not exist — and reports the server healthy (grpc.health.v1) only after that call is answered: so a restarted
-/// server's first command does not pay for the process's first use of Kestrel's HTTP/2 streams, the gRPC method, the
-/// interceptors, the protobuf messages and the error mapping (<see cref="CommandPathWarmUp"/> warms what lies behind
-/// them before the server listens). Measured before it existed: a restarted server's first deposit took 140–190 ms
-/// with the command path warm, against 5–20 ms for the next one. It writes nothing (the deposit is refused, and a
-/// refusal is not logged). A server with no cleartext address, or whose call fails, is reported healthy all the same.
+/// Once the server listens, calls each command method twice over its own cleartext address with requests it refuses
+/// before writing, waits for the runtime's background compilations those calls started, and only then reports the
+/// server healthy (grpc.health.v1): so a restarted server's first command does not pay for the process's first use of
+/// Kestrel's HTTP/2 streams, the routes, the gRPC methods, the interceptors, the protobuf messages and the error mapping
+/// (<see cref="CommandPathWarmUp"/> warms what lies behind them, and the accepted path's replies, before the server
+/// listens). Measured before it existed: a restarted server's first deposit took 140–190 ms with the command path warm,
+/// against 5–20 ms for the next one. With one refused deposit only, a route jump table and a service resolver were still
+/// being compiled in the background (ASP.NET Core compiles them after a first, and repeated, calls) while the first
+/// deposits ran (seen in the JIT's method log). It writes nothing (every call is refused, and a refusal is not logged).
+/// A server with no cleartext address, or whose calls fail, is reported healthy all the same.
 /// </summary>
 public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime, ILogger<EdgeWarmUp> logger) : IHostedService, IHealthCheck
 {
@@ -57,8 +60,8 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
         {
             if (OwnAddress() is not { } address) return;
             using var channel = GrpcChannel.ForAddress(address);
-            // Each command method twice: ASP.NET Core compiles a route's jump table on its first call, and the service
-            // provider its resolvers on a second one, both in the background; done here, not during the first commands.
+            // Each command method twice: ASP.NET Core compiles a route's jump table after its first call, and the service
+            // provider its resolvers after repeated ones, both in the background; let that happen now, not during the first commands.
             for (var round = 0; round < 2; round++)
                 foreach (var call in RefusedCalls(channel))
                     try
@@ -106,8 +109,8 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
 
     /// <summary>
     /// Waits until the runtime has compiled nothing for a while (what the calls started in the background: route jump
-    /// tables, service resolvers, recompilations of hot methods), at most <see cref="CompilationPatience"/>. Returns how many methods
-    /// it compiled meanwhile and how long it took. Otherwise those compilations share the cores with the first commands.
+    /// tables, service resolvers, recompilations of hot methods), at most <see cref="CompilationPatience"/>. Returns how many
+    /// methods it compiled meanwhile and when it last did. Otherwise those compilations share the cores with the first commands.
     /// </summary>
     private static async Task<(long Compiled, TimeSpan QuietAfter)> BackgroundCompilationAsync()
     {
