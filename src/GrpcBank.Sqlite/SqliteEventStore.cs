@@ -143,7 +143,10 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         foreach (var stream in streams)
         {
             if ((long)Scalar(connection, tx, "select coalesce(max(stream_version), 0) from events where stream_id = $stream", ("$stream", stream.StreamId))!
-                != stream.ExpectedVersion)
+                != stream.ExpectedVersion
+                || (stream.ExpectedLastEventId is { } last && (string?)Scalar(connection, tx,
+                    "select event_id from events where stream_id = $stream and stream_version = $version",
+                    ("$stream", stream.StreamId), ("$version", stream.ExpectedVersion)) != last.ToString()))
                 return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
         }
         foreach (var requested in request.RequestLogEntries)
@@ -169,10 +172,11 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             }
         }
         var position = positions[^1];
-        foreach (var written in positions)
-        {
-            Scalar(connection, tx, "insert into outbox (position, last_of_append) values ($position, $last)", ("$position", written), ("$last", position));
-        }
+        // One statement for the append's outbox rows (a transfer writes four events): we are the only writer, so every
+        // event between its first and last position is this append's.
+        Scalar(connection, tx, """
+            insert into outbox (position, last_of_append) select position, $last from events where position between $first and $last
+            """, ("$first", positions[0]), ("$last", position));
 
         foreach (var logged in request.RequestLogEntries)
         {

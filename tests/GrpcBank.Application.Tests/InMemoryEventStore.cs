@@ -30,11 +30,32 @@ public sealed class InMemoryEventStore : IEventStore
 
     ISnapshotStore IEventStore.Snapshots => Snapshots;
 
+    private readonly GroupCommit? groups;
+
+    /// <param name="grouped">
+    /// Appends go through a <see cref="GroupCommit"/>, as in the real engines: gathered in submission order, each group
+    /// written by one writer (after <see cref="BeforeGroup"/>), every caller answered once its group is written.
+    /// </param>
+    public InMemoryEventStore(bool grouped = false)
+    {
+        if (grouped) groups = new GroupCommit(WriteGroupAsync, _ => false, GroupCommitLimits.Default);
+    }
+
+    /// <summary>With <c>grouped</c>: runs before each group is written, so a test can hold appends handed to the store unanswered.</summary>
+    public Func<IReadOnlyList<AppendRequest>, Task>? BeforeGroup { get; set; }
+
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
         lock (gate) AppendsAsked.Add(request);
+        if (groups is not null) return await groups.AppendAsync(request, ct);
         if (BeforeAppend is { } before) await before(request);
         return Append(request);
+    }
+
+    private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(IReadOnlyList<AppendRequest> group, CancellationToken ct)
+    {
+        if (BeforeGroup is { } before) await before(group);
+        return [.. group.Select(Append)];
     }
 
     /// <summary>An append by someone other than the handler under test (another server, say).</summary>
@@ -44,7 +65,8 @@ public sealed class InMemoryEventStore : IEventStore
         lock (gate)
         {
             foreach (var stream in streams)
-                if (VersionOf(stream.StreamId) != stream.ExpectedVersion)
+                if (VersionOf(stream.StreamId) != stream.ExpectedVersion
+                    || (stream.ExpectedLastEventId is { } last && all.LastOrDefault(e => e.StreamId == stream.StreamId)?.EventId != last))
                     return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
             if (request.Request is { } logged && requests.ContainsKey(logged.RequestId)) return new AppendResult.DuplicateRequest(logged.RequestId);
             var versions = new Dictionary<string, long>(StringComparer.Ordinal);

@@ -79,6 +79,37 @@ public abstract partial class EventStoreConformance
     }
 
     [Fact]
+    public async Task AnAppendExpectingAnotherAppendsLastEvent_IsWrittenOnlyIfThatOneWas_EvenWhenTheStreamReachesTheVersionOtherwise()
+    {
+        // Chained in one group: the second expects the first's last event at version 1, and finds it.
+        var first = Event();
+        var chained = await Store.AppendGroupAsync(
+        [
+            new AppendRequest("account-a", 0, [first], null, RecordedAt),
+            new AppendRequest([new StreamAppend("account-a", 1, [Event()]) { ExpectedLastEventId = first.EventId }], Request("r-a"), RecordedAt),
+        ], Ct);
+        Assert.Equal([1L, 2L], chained.Select(r => Assert.IsType<AppendResult.Appended>(r).Version));
+
+        // Another writer takes version 1 of account-b: the append it beat fails, and so does the one resting on it,
+        // although the stream is at the version that one expects.
+        await AppendAsync("account-b", 0, Event());
+        var lost = Event();
+        var failed = await Store.AppendGroupAsync(
+        [
+            new AppendRequest("account-b", 0, [lost], null, RecordedAt),
+            new AppendRequest([new StreamAppend("account-b", 1, [Event()]) { ExpectedLastEventId = lost.EventId }], Request("r-b"), RecordedAt),
+        ], Ct);
+        Assert.Equal(new AppendResult[] { new AppendResult.WrongExpectedVersion("account-b", 0), new AppendResult.WrongExpectedVersion("account-b", 1) }, failed);
+        Assert.Single(await Store.ReadStreamAsync("account-b", 1, 10, Ct));
+        Assert.Null(await Store.FindRequestAsync("r-b", Ct));
+
+        // Alone, through the group commit, likewise.
+        Assert.Equal(new AppendResult.WrongExpectedVersion("account-a", 2), await Store.AppendAsync(
+            new AppendRequest([new StreamAppend("account-a", 2, [Event()]) { ExpectedLastEventId = lost.EventId }], null, RecordedAt), Ct));
+        Assert.Equal(2, (await Store.ReadStreamAsync("account-a", 1, 10, Ct)).Count);
+    }
+
+    [Fact]
     public async Task AGroupTheDatabaseRefuses_WritesNothing_AndConcurrentNeighboursOfTheBadAppendAreStillWritten()
     {
         var reused = Event();

@@ -12,13 +12,18 @@ namespace GrpcBank.Bench;
 /// </summary>
 public static class CommandCost
 {
-    public sealed record Phase(string Name, PhaseResult Load, double ServerCpuUsPerCommand)
+    /// <param name="DatabaseCpuUsPerCommand">PostgreSQL's CPU per answered command (all of the cluster's processes), in PostgreSQL mode.</param>
+    public sealed record Phase(string Name, PhaseResult Load, double ServerCpuUsPerCommand, double? DatabaseCpuUsPerCommand)
     {
         public override string ToString() =>
-            $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command  ({Load.Ok} ok, {Load.Conflicts} conflicts, {Load.Failed} failed)";
+            $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command" +
+            (DatabaseCpuUsPerCommand is { } db ? $", PostgreSQL {db,5:N0} µs" : "") +
+            $"  ({Load.Ok} ok, {Load.Conflicts} conflicts, {Load.Failed} failed)";
     }
 
-    public static async Task<IReadOnlyList<Phase>> RunAsync(string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers)
+    /// <param name="databaseCpuSeconds">The database's CPU time so far, where it runs apart from the server (PostgreSQL mode).</param>
+    public static async Task<IReadOnlyList<Phase>> RunAsync(
+        string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers, Func<double>? databaseCpuSeconds = null)
     {
         var accounts = new AccountService.AccountServiceClient(server.Channel);
         var payments = new PaymentService.PaymentServiceClient(server.Channel);
@@ -32,12 +37,12 @@ public static class CommandCost
             {
                 var name = $"{mode} {kind} x{c}";
                 var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);
-                var cpu0 = server.CpuTime;
+                var (cpu0, db0) = (server.CpuTime, databaseCpuSeconds?.Invoke());
                 var load = await Load.ClosedAsync(name, c, duration, next);
-                var cpu = server.CpuTime - cpu0;
+                var (cpu, db) = (server.CpuTime - cpu0, databaseCpuSeconds?.Invoke() - db0);
                 if (trace is not null) await trace;
                 var answered = Math.Max(1, load.Ok + load.Rejected);
-                phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered));
+                phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered, db * 1e6 / answered));
                 Console.WriteLine("  " + phases[^1]);
             }
         return phases;

@@ -142,7 +142,7 @@ public sealed partial class Run
     private static string Slug(string name) => new([.. name.Select(c => char.IsLetterOrDigit(c) ? c : '-')]);
 
     /// <summary>CPU seconds (utime + stime) of this cluster's postmaster and its children: other clusters on the machine left out.</summary>
-    private static double ClusterCpuSeconds(PgCluster pg)
+    internal static double ClusterCpuSeconds(PgCluster pg)
     {
         var postmaster = File.ReadLines(Path.Combine(pg.Directory, "data", "postmaster.pid")).First().Trim();
         double ticks = 0;

@@ -63,7 +63,7 @@ public sealed partial class Run(string root, RunSettings s)
             await pg.ExecAsync("create database bank");
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"), environment: env);
-            await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers));
+            await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers, () => ClusterCpuSeconds(pg)));
         }
         if (embedded)
         {

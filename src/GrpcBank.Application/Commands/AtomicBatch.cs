@@ -154,7 +154,7 @@ public sealed class AtomicBatch(
             replies.Add(reply);
             if (RequestLog.EntryFor(commands[i].Context, reply) is { } entry) requests.Add(entry);
         }
-        return new Written([.. events.Select(e => new StreamAppend(e.Key, states.StartVersionOf(e.Key), e.Value))], requests, replies);
+        return new Written([.. events.Select(e => states.AppendAfterStart(e.Key, e.Value))], requests, replies);
     }
 
     private static Folded<T> Next<T, TEvent>(Folded<T> f, Seq<TEvent> events, Func<T, TEvent, T> evolve) =>
@@ -187,9 +187,12 @@ public sealed class AtomicBatch(
 
         public Dictionary<string, Folded<PaymentState>> Payments { get; } = new(StringComparer.Ordinal);
 
-        private readonly Dictionary<string, long> startVersions = new(StringComparer.Ordinal);
+        // Each stream's version before the batch and, when that state rests on an unsettled append, its last event.
+        private readonly Dictionary<string, (long Version, Guid? Tip)> starts = new(StringComparer.Ordinal);
 
-        public long StartVersionOf(string stream) => startVersions[stream];
+        /// <summary>A stream's part of the batch's append, guarded by the state the batch started from (<see cref="Folded{TState}.Then"/>).</summary>
+        public StreamAppend AppendAfterStart(string stream, IReadOnlyList<EventData> events) =>
+            new(stream, starts[stream].Version, events) { ExpectedLastEventId = starts[stream].Tip };
 
         public long VersionOf(string stream) => Accounts.TryGetValue(stream, out var a) ? a.Version : Payments[stream].Version;
 
@@ -218,15 +221,15 @@ public sealed class AtomicBatch(
         public void Remember(StreamStates<AccountEvent, AccountState> accounts, StreamStates<PaymentEvent, PaymentState> payments, long position)
         {
             foreach (var (stream, folded) in Accounts)
-                if (folded.Version != startVersions[stream]) accounts.Remember(stream, folded with { Position = position });
+                if (folded.Version != starts[stream].Version) accounts.Remember(stream, folded with { Position = position, Unsettled = null });
             foreach (var (stream, folded) in Payments)
-                if (folded.Version != startVersions[stream]) payments.Remember(stream, folded with { Position = position });
+                if (folded.Version != starts[stream].Version) payments.Remember(stream, folded with { Position = position, Unsettled = null });
         }
 
         private void Start<T>(Dictionary<string, Folded<T>> into, string stream, Folded<T> folded)
         {
             into[stream] = folded;
-            startVersions[stream] = folded.Version;
+            starts[stream] = (folded.Version, folded.Unsettled?.LastEventId);
         }
 
         private static IEnumerable<(string Stream, bool IsPayment)> Streams(IReadOnlyList<BatchItem> commands) =>

@@ -13,8 +13,10 @@ namespace GrpcBank.Application.Commands;
 /// check catches any writer the cache missed. Only an answer that writes nothing (a rejection, a no-op, a wrong
 /// expected version) is re-checked against a fresh read and against the request log, so it never rests on stale state
 /// and a retried request gets its first reply. A retry that would write is stopped by the request log's unique key.
-/// Commands on one stream queue behind a per-stream lock inside this process; other processes meet at the store's
-/// version check.
+/// Commands on one stream queue behind a per-stream lock inside this process, held while deciding and handing the append
+/// to the store, not while it commits: the next command decides on the state the unsettled append leaves and its append
+/// is guarded by that append's last event (<see cref="StreamStates{TEvent, TState}.RememberUnsettled"/>). Other processes
+/// meet at the store's version check.
 /// </remarks>
 /// <param name="states">The aggregate's folds, shared with the handler of atomic transfers (which writes these streams too).</param>
 public sealed class CommandHandler<TCommand, TEvent, TState>(
@@ -35,39 +37,58 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
         long? expectedVersion = null)
     {
         var streamId = streamIdOf(aggregateId);
-        using var _ = await locks.AcquireAsync(streamId, ct);
-        var (current, fresh) = await states.CachedAsync(streamId, ct);
-        for (var appends = 1; ; appends++)
+        AppendResult.WrongExpectedVersion? lost = null;
+        for (var appends = 0; ; appends++)
         {
-            var (decision, events) = Decide(command, current, expectedVersion);
-            if (events.IsEmpty && !fresh)
+            Task<AppendResult> appending;
+            Task settled;
+            TReply answer;
+            // The lock covers the decision and the hand-over to the store, not the commit (StreamStates.RememberUnsettled).
+            using (await locks.AcquireAsync(streamId, ct))
             {
-                // Nothing to write may be the cache's mistake: decide again on what the store holds.
-                current = await states.FreshAsync(streamId, ct);
-                fresh = true;
-                (decision, events) = Decide(command, current, expectedVersion);
-            }
-            if (events.IsEmpty)
-                return await RequestLog.ReplayAsync<TReply>(store, context, ct) ?? Unwritten(decision, current, expectedVersion, reply);
+                // After a lost race, look again at what the store holds (an expected_version from the caller is re-checked).
+                var (current, fresh) = lost is null ? await states.CachedAsync(streamId, ct) : (await states.FreshAsync(streamId, ct), true);
+                if (appends == MaxAppends)
+                    return new CommandOutcome<TReply>.WrongExpectedVersion(expectedVersion ?? lost!.ExpectedVersion, current.Version);
+                var (decision, events) = Decide(command, current, expectedVersion);
+                if (events.IsEmpty && !fresh)
+                {
+                    // Nothing to write may be the cache's mistake: decide again on what the store holds.
+                    current = await states.FreshAsync(streamId, ct);
+                    fresh = true;
+                    (decision, events) = Decide(command, current, expectedVersion);
+                }
+                if (events.IsEmpty)
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct) ?? Unwritten(decision, current, expectedVersion, reply);
 
-            var next = new Folded<TState>(events.Fold(current.State, decider.Evolve), current.Version + events.Count, 0);
-            var answer = reply(next.State, next.Version);
-            var append = new AppendRequest(streamId, current.Version, events.Map(e => ToEventData(e, context)).ToList(),
-                RequestLog.EntryFor(context, answer), clock.GetUtcNow());
-            switch (await store.AppendAsync(append, ct))
+                var next = new Folded<TState>(events.Fold(current.State, decider.Evolve), current.Version + events.Count, 0);
+                answer = reply(next.State, next.Version);
+                var data = events.Map(e => ToEventData(e, context)).ToList();
+                appending = store.AppendAsync(
+                    new AppendRequest([current.Then(streamId, data)], RequestLog.EntryFor(context, answer), clock.GetUtcNow()), ct);
+                settled = states.RememberUnsettled(streamId, current, next, data[^1].EventId, appending);
+            }
+            // Answered only once committed (an append resting on an earlier unsettled one commits only if that one did)
+            // and once the cache has taken the outcome in, so this caller's next command sees it.
+            AppendResult result;
+            try
+            {
+                result = await appending;
+            }
+            finally
+            {
+                await settled;
+            }
+            switch (result)
             {
                 case AppendResult.Appended a:
-                    states.Remember(streamId, next with { Position = a.Position });
                     return new CommandOutcome<TReply>.Accepted(answer, a.Position);
                 case AppendResult.DuplicateRequest:
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
                         ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
-                case AppendResult.WrongExpectedVersion:
-                    // Another writer got there first: look again (an expected_version from the caller is re-checked).
-                    current = await states.FreshAsync(streamId, ct);
-                    fresh = true;
-                    if (appends == MaxAppends)
-                        return new CommandOutcome<TReply>.WrongExpectedVersion(expectedVersion ?? append.Streams[0].ExpectedVersion, current.Version);
+                case AppendResult.WrongExpectedVersion w:
+                    // Another writer got there first, or the unsettled append this decision rested on failed.
+                    lost = w;
                     continue;
             }
         }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using GrpcBank.Application.EventStore;
 
 namespace GrpcBank.Application.Commands;
 
@@ -19,7 +20,52 @@ public sealed class StateCache<TState>(int capacity = 100_000)
         if (entries.Count >= capacity) entries.Clear();
         entries[streamId] = folded;
     }
+
+    /// <summary>Puts <paramref name="with"/> in place of <paramref name="expected"/>, only if that entry is still there.</summary>
+    public bool Replace(string streamId, Folded<TState> expected, Folded<TState> with) =>
+        entries.TryGetValue(streamId, out var current) && ReferenceEquals(current, expected) && entries.TryUpdate(streamId, with, current);
 }
 
 /// <summary>A stream's state after folding its events up to <see cref="Version"/>.</summary>
-public sealed record Folded<TState>(TState State, long Version, long Position);
+public sealed record Folded<TState>(TState State, long Version, long Position)
+{
+    /// <summary>Set while the state includes an append of this process that is not yet known to be committed.</summary>
+    public Unsettled<TState>? Unsettled { get; init; }
+
+    /// <summary>The newest fold known to be committed that this one rests on: itself when nothing is unsettled.</summary>
+    public Folded<TState> Committed => Unsettled?.Committed ?? this;
+
+    /// <summary>
+    /// The part of an append that writes <paramref name="events"/> after this state: guarded by its version and, when it
+    /// rests on an unsettled append, by that append's last event, so it cannot commit unless that append did.
+    /// </summary>
+    public StreamAppend Then(string streamId, IReadOnlyList<EventData> events) =>
+        new(streamId, Version, events) { ExpectedLastEventId = Unsettled?.LastEventId };
+}
+
+/// <summary>
+/// An append handed to the store but not yet answered, whose resulting state is cached already
+/// (<see cref="StreamStates{TEvent, TState}.RememberUnsettled"/>).
+/// </summary>
+public sealed class Unsettled<TState>(Guid lastEventId, Folded<TState> committed)
+{
+    private readonly TaskCompletionSource settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile Folded<TState> committed = committed;
+
+    /// <summary>The id of the append's last event on this stream: what a decision resting on it expects there.</summary>
+    public Guid LastEventId { get; } = lastEventId;
+
+    /// <summary>The newest fold of the stream known to be committed beneath the append (what the cache rolls back to).</summary>
+    public Folded<TState> Committed => committed;
+
+    /// <summary>Completes (never faults) once the cache has taken the append's outcome in: confirmed or rolled back.</summary>
+    public Task Settled => settled.Task;
+
+    /// <summary>A later commit of this process moved the committed fold beneath this append forward.</summary>
+    internal void CommittedBeneath(Folded<TState> newer)
+    {
+        if (newer.Version > committed.Version) committed = newer;
+    }
+
+    internal void Done() => settled.TrySetResult();
+}

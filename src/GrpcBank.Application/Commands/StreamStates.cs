@@ -19,7 +19,10 @@ public sealed class StreamStates<TEvent, TState>(
     private readonly StateCache<TState> cache = new();
     private readonly StateSnapshots<TState> snapshots = new(store.Snapshots, log ?? NullLogger.Instance);
 
-    /// <summary>The cached fold, which may be behind the store (<c>Fresh</c> false), or else a fresh one.</summary>
+    /// <summary>
+    /// The cached fold, which may be behind the store or rest on appends not yet committed (<c>Fresh</c> false), or
+    /// else a fresh one.
+    /// </summary>
     public async Task<(Folded<TState> Folded, bool Fresh)> CachedAsync(string streamId, CancellationToken ct) =>
         cache.Get(streamId) is { } cached ? (cached, false) : (await FreshAsync(streamId, ct), true);
 
@@ -29,10 +32,15 @@ public sealed class StreamStates<TEvent, TState>(
     /// </summary>
     public Folded<TState> CachedOrEmpty(string streamId) => cache.Get(streamId) ?? new Folded<TState>(initial, 0, 0);
 
-    /// <summary>The stream as the store holds it now: the cached fold (or the newest snapshot) plus whatever was appended since.</summary>
+    /// <summary>
+    /// The stream as the store holds it now, committed: once this process's own appends to it are settled, the cached
+    /// fold (or the newest snapshot) plus whatever was appended since.
+    /// </summary>
     public async Task<Folded<TState>> FreshAsync(string streamId, CancellationToken ct)
     {
-        var start = cache.Get(streamId)
+        // An answer on a fresh state must not rest on an append that may yet fail, nor miss one that is about to commit.
+        while (cache.Get(streamId)?.Unsettled is { } unsettled) await unsettled.Settled.WaitAsync(ct);
+        var start = cache.Get(streamId)?.Committed
             ?? await snapshots.LoadAsync(streamId, long.MaxValue, ct)
             ?? new Folded<TState>(initial, 0, 0);
         var folded = start;
@@ -49,12 +57,68 @@ public sealed class StreamStates<TEvent, TState>(
         return folded;
     }
 
-    /// <summary>Remembers the state this process has just written.</summary>
+    /// <summary>Remembers the state this process has just written (committed).</summary>
     public void Remember(string streamId, Folded<TState> folded)
     {
-        var before = cache.Get(streamId)?.Version ?? 0;
+        var before = cache.Get(streamId)?.Committed.Version ?? 0;
         cache.Put(streamId, folded);
         snapshots.SaveIfPassed(streamId, before, folded, snapshotEvery);
+    }
+
+    /// <summary>
+    /// Caches the state <paramref name="append"/> leaves as soon as it is handed to the store, so the next decision on
+    /// the stream (under the stream's lock) need not wait for the commit: its append then expects this one's last event
+    /// (<see cref="Folded{TState}.Then"/>) and cannot commit unless this one did. When the append commits, the entry is
+    /// confirmed; when it fails (or its outcome is unknown), the entry and any resting on it are rolled back to the
+    /// committed fold beneath, so no later decision uses a state that never committed.
+    /// </summary>
+    /// <param name="before">The fold the decision was taken on.</param>
+    /// <param name="after">The fold after the append's events on this stream.</param>
+    /// <param name="lastEventId">The append's last event on this stream.</param>
+    /// <returns>Completes (never faults) once the cache has taken the append's outcome in: await it before answering.</returns>
+    public Task RememberUnsettled(string streamId, Folded<TState> before, Folded<TState> after, Guid lastEventId, Task<AppendResult> append)
+    {
+        var unsettled = new Unsettled<TState>(lastEventId, before.Committed);
+        var entry = after with { Unsettled = unsettled };
+        cache.Put(streamId, entry);
+        _ = SettleAsync(streamId, entry, unsettled, append);
+        return unsettled.Settled;
+    }
+
+    private async Task SettleAsync(string streamId, Folded<TState> entry, Unsettled<TState> unsettled, Task<AppendResult> append)
+    {
+        try
+        {
+            AppendResult? result;
+            try
+            {
+                result = await append.ConfigureAwait(false);
+            }
+            catch
+            {
+                result = null; // The caller hears of it; here it only means: not known to be committed.
+            }
+            if (result is AppendResult.Appended a)
+            {
+                var committed = entry with { Position = a.Position, Unsettled = null };
+                if (cache.Replace(streamId, entry, committed))
+                    snapshots.SaveIfPassed(streamId, unsettled.Committed.Version, committed, snapshotEvery);
+                else if (cache.Get(streamId)?.Unsettled is { } later)
+                    later.CommittedBeneath(committed);
+            }
+            else
+            {
+                // Whatever rests on this append (a later unsettled entry) cannot commit either: back to the committed fold.
+                while (cache.Get(streamId) is { Unsettled: { } resting } current && current.Version >= entry.Version
+                       && !cache.Replace(streamId, current, resting.Committed))
+                {
+                }
+            }
+        }
+        finally
+        {
+            unsettled.Done();
+        }
     }
 }
 

@@ -87,7 +87,17 @@ public sealed record RequestLogEntry(string RequestId, string Fingerprint, strin
 public sealed record LoggedRequest(string RequestId, string Fingerprint, string ReplyJson, long Position);
 
 /// <summary>One stream's part of an append: its events go after <paramref name="ExpectedVersion"/> (0: a new stream).</summary>
-public sealed record StreamAppend(string StreamId, long ExpectedVersion, IReadOnlyList<EventData> Events);
+public sealed record StreamAppend(string StreamId, long ExpectedVersion, IReadOnlyList<EventData> Events)
+{
+    /// <summary>
+    /// When set, the stream's event at <see cref="ExpectedVersion"/> must also be this one, or the append is a
+    /// <see cref="AppendResult.WrongExpectedVersion"/>. A decision taken on a state that includes an earlier append not
+    /// yet committed (<see cref="Commands.Unsettled{TState}"/>) sets it to that append's last event: should the earlier
+    /// append fail while another writer brings the stream to the same version, this one fails too instead of resting on
+    /// events that were never written.
+    /// </summary>
+    public Guid? ExpectedLastEventId { get; init; }
+}
 
 /// <summary>
 /// Events for one or more streams, each guarded by its own expected version, and at most one request-log row, written

@@ -13,7 +13,9 @@ namespace GrpcBank.Application.Payments;
 /// states of every stream in the boundary (the payment, both accounts, and the order it pays — those of them it has) from the same folds the other handlers keep, decides once, and
 /// appends the events of every stream in one multi-stream append with a guard per stream. When another writer got to
 /// any of them first, it reads them all again and decides again, a bounded number of times, then answers ABORTED.
-/// A rejection writes nothing, not even the request log.
+/// A rejection writes nothing, not even the request log. The streams' locks are held while deciding and handing the
+/// append to the store, not while it commits: the next decision on any of them goes ahead on the states it leaves, guarded
+/// by its last events (<see cref="StreamStates{TEvent, TState}.RememberUnsettled"/>).
 /// </summary>
 /// <remarks>
 /// A stream the cache does not hold is taken as empty rather than read: the append's guard (expected version 0) catches
@@ -117,42 +119,60 @@ public sealed class TransferHandler(
         Boundary boundary, Func<States, Either<Rejection, TransferEvents>> decide, CommandContext context, Func<States, TReply> reply,
         CancellationToken ct)
     {
-        using var _ = await locks.AcquireAsync(boundary.StreamIds, ct);
-        var current = Cached(boundary);
-        var fresh = false;
-        for (var appends = 1; ; appends++)
+        AppendResult.WrongExpectedVersion? lost = null;
+        for (var appends = 0; ; appends++)
         {
-            var (decision, events) = Decide(decide, current);
-            if (!fresh && !boundary.AllWrittenBy(events))
+            Task<AppendResult> appending;
+            Task settled;
+            TReply answer;
+            // The locks cover the decision and the hand-over to the store, not the commit (StreamStates.RememberUnsettled).
+            using (await locks.AcquireAsync(boundary.StreamIds, ct))
             {
-                // What leaves a stream unwritten must not rest on the cache: decide again on what the store holds.
-                current = await FreshAsync(boundary, ct);
-                fresh = true;
-                (decision, events) = Decide(decide, current);
-            }
-            if (events.IsEmpty)
-                return await RequestLog.ReplayAsync<TReply>(store, context, ct)
-                    ?? decision.Match<CommandOutcome<TReply>>(
-                        Left: rejection => new CommandOutcome<TReply>.Rejected(rejection),
-                        Right: _ => new CommandOutcome<TReply>.Accepted(reply(current), current.Position));
+                // After a lost race (another writer got to one of the streams first), read them all again.
+                var current = lost is null ? Cached(boundary) : await FreshAsync(boundary, ct);
+                var fresh = lost is not null;
+                if (appends == MaxAppends)
+                    return new CommandOutcome<TReply>.WrongExpectedVersion(lost!.ExpectedVersion, boundary.VersionOf(current, lost!.StreamId));
+                var (decision, events) = Decide(decide, current);
+                if (!fresh && !boundary.AllWrittenBy(events))
+                {
+                    // What leaves a stream unwritten must not rest on the cache: decide again on what the store holds.
+                    current = await FreshAsync(boundary, ct);
+                    fresh = true;
+                    (decision, events) = Decide(decide, current);
+                }
+                if (events.IsEmpty)
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
+                        ?? decision.Match<CommandOutcome<TReply>>(
+                            Left: rejection => new CommandOutcome<TReply>.Rejected(rejection),
+                            Right: _ => new CommandOutcome<TReply>.Accepted(reply(current), current.Position));
 
-            var next = current.After(events);
-            var answer = reply(next);
-            var append = new AppendRequest(boundary.Appends(current, events, context), RequestLog.EntryFor(context, answer), clock.GetUtcNow());
-            switch (await store.AppendAsync(append, ct))
+                var next = current.After(events);
+                answer = reply(next);
+                var parts = boundary.Appends(current, events, context);
+                appending = store.AppendAsync(new AppendRequest(parts, RequestLog.EntryFor(context, answer), clock.GetUtcNow()), ct);
+                settled = RememberUnsettled(boundary, current, next, parts, appending);
+            }
+            // Answered only once committed (an append resting on an earlier unsettled one commits only if that one did)
+            // and once the cache has taken the outcome in, so this caller's next command sees it.
+            AppendResult result;
+            try
+            {
+                result = await appending;
+            }
+            finally
+            {
+                await settled;
+            }
+            switch (result)
             {
                 case AppendResult.Appended a:
-                    Remember(boundary, next, events, a.Position);
                     return new CommandOutcome<TReply>.Accepted(answer, a.Position);
                 case AppendResult.DuplicateRequest:
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
                         ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
                 case AppendResult.WrongExpectedVersion w:
-                    // Another writer got to one of the streams first: read them all again and decide again.
-                    current = await FreshAsync(boundary, ct);
-                    fresh = true;
-                    if (appends == MaxAppends)
-                        return new CommandOutcome<TReply>.WrongExpectedVersion(w.ExpectedVersion, boundary.VersionOf(current, w.StreamId));
+                    lost = w;
                     continue;
             }
         }
@@ -176,14 +196,16 @@ public sealed class TransferHandler(
         b.PayeeStream is { } payee ? await accounts.FreshAsync(payee, ct) : Unused(AccountState.Initial),
         b.OrderStream is { } order ? await orders.FreshAsync(order, ct) : Unused(OrderState.Initial));
 
-    /// <summary>Remembers the states this process has just written.</summary>
-    private void Remember(Boundary b, States s, TransferEvents written, long position)
-    {
-        if (b.PaymentStream is { } payment && !written.Payment.IsEmpty) payments.Remember(payment, s.Payment with { Position = position });
-        if (!written.Payer.IsEmpty) accounts.Remember(b.PayerStream, s.Payer with { Position = position });
-        if (b.PayeeStream is { } payee && !written.Payee.IsEmpty) accounts.Remember(payee, s.Payee with { Position = position });
-        if (b.OrderStream is { } order && !written.Order.IsEmpty) orders.Remember(order, s.Order with { Position = position });
-    }
+    /// <summary>Caches the states the append leaves on each stream it writes, before it commits (<see cref="StreamStates{TEvent, TState}.RememberUnsettled"/>).</summary>
+    private Task RememberUnsettled(Boundary b, States before, States after, IReadOnlyList<StreamAppend> parts, Task<AppendResult> append) =>
+        Task.WhenAll(parts.Select(part =>
+        {
+            var last = part.Events[^1].EventId;
+            return part.StreamId == b.PaymentStream ? payments.RememberUnsettled(part.StreamId, before.Payment, after.Payment, last, append)
+                : part.StreamId == b.PayerStream ? accounts.RememberUnsettled(part.StreamId, before.Payer, after.Payer, last, append)
+                : part.StreamId == b.PayeeStream ? accounts.RememberUnsettled(part.StreamId, before.Payee, after.Payee, last, append)
+                : orders.RememberUnsettled(part.StreamId, before.Order, after.Order, last, append);
+        }));
 
     /// <summary>The place of a stream a boundary does not have (an order's placement has no payment or merchant): never read, never written.</summary>
     private static Folded<T> Unused<T>(T initial) => new(initial, 0, 0);
@@ -212,19 +234,19 @@ public sealed class TransferHandler(
         {
             var metadata = context.MetadataJson();
             var parts = new List<StreamAppend>();
-            void Add<TEvent>(string stream, long version, Seq<TEvent> events, EventCodec<TEvent> codec) where TEvent : class
+            void Add<TEvent, TState>(string stream, Folded<TState> before, Seq<TEvent> events, EventCodec<TEvent> codec) where TEvent : class
             {
                 if (events.IsEmpty) return;
-                parts.Add(new StreamAppend(stream, version, events.Map(x =>
+                parts.Add(before.Then(stream, events.Map(x =>
                 {
                     var (type, json) = codec.Encode(x);
                     return new EventData(Guid.CreateVersion7(), type, json, metadata);
                 }).ToList()));
             }
-            if (PaymentStream is { } payment) Add(payment, current.Payment.Version, e.Payment, EventCodecs.Payments);
-            Add(PayerStream, current.Payer.Version, e.Payer, EventCodecs.Accounts);
-            if (PayeeStream is { } payee) Add(payee, current.Payee.Version, e.Payee, EventCodecs.Accounts);
-            if (OrderStream is { } order) Add(order, current.Order.Version, e.Order, EventCodecs.Orders);
+            if (PaymentStream is { } payment) Add(payment, current.Payment, e.Payment, EventCodecs.Payments);
+            Add(PayerStream, current.Payer, e.Payer, EventCodecs.Accounts);
+            if (PayeeStream is { } payee) Add(payee, current.Payee, e.Payee, EventCodecs.Accounts);
+            if (OrderStream is { } order) Add(order, current.Order, e.Order, EventCodecs.Orders);
             return parts;
         }
     }

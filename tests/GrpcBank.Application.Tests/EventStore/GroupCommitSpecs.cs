@@ -56,6 +56,36 @@ public sealed class GroupCommitSpecs
     }
 
     [Fact]
+    public async Task DisjointGroups_HoldBackAnAppendSharingAStreamWithOneAheadOfIt_AndThoseBehindThatShareWithIt_InQueueOrder()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default, disjoint: true);
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        // a, b; then a again (chained on the first a) and b again; c shares nothing.
+        var later = new[] { "a", "b", "a", "c", "b" }.Select(s => commit.AppendAsync(Append(s), CancellationToken.None)).ToList();
+
+        writer.Release.SetResult();
+        await Task.WhenAll([first, .. later]);
+
+        Assert.Equal([["first"], ["a", "b", "c"], ["a", "b"]], writer.Groups);
+    }
+
+    [Fact]
+    public async Task DisjointGroups_HoldBackAReusedRequestId_ToALaterGroup()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default, disjoint: true);
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        AppendRequest Logged(string stream) => Append(stream) with { Request = new RequestLogEntry("r-1", "f", "{}") };
+        var later = new[] { Logged("x"), Logged("y"), Append("z") }.Select(r => commit.AppendAsync(r, CancellationToken.None)).ToList();
+
+        writer.Release.SetResult();
+        await Task.WhenAll([first, .. later]);
+
+        Assert.Equal([["first"], ["x", "z"], ["y"]], writer.Groups);
+    }
+
+    [Fact]
     public async Task AGroupTheDatabaseRefused_IsWrittenAgainOneByOne_SoOnlyTheBadAppendsCallerFails()
     {
         var writer = new Writer();

@@ -1,0 +1,142 @@
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Domain;
+using GrpcBank.Domain.Accounts;
+
+namespace GrpcBank.Application.Tests;
+
+/// <summary>
+/// The next command on a stream is decided on the state an append leaves as soon as that append is handed to the group
+/// commit, not once it commits (StreamStates.RememberUnsettled): its append rests on the earlier one (expected version
+/// and last event), it is answered only after its own commit, and when the earlier append fails the cache is rolled back
+/// and the later command decided again on what the store holds.
+/// </summary>
+public sealed class UnsettledAppendSpecs
+{
+    private const string Ada = "ada";
+    private static readonly string Stream = Account.StreamId(Ada);
+    private static readonly CancellationToken Ct = CancellationToken.None;
+
+    private readonly InMemoryEventStore store = new(grouped: true);
+
+    /// <summary>Held: every group waits for it before it is written.</summary>
+    private readonly TaskCompletionSource groupsWait = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private readonly CommandHandler<AccountCommand, AccountEvent, AccountState> handler;
+
+    public UnsettledAppendSpecs() =>
+        handler = new(store, Account.Decider,
+            new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts),
+            EventCodecs.Accounts, Account.StreamId, TimeProvider.System, new StreamLocks());
+
+    private sealed record BalanceReply(long Version, long BalanceMinor);
+
+    private static readonly ReplyWith<AccountState, BalanceReply> WithBalance = (state, version) => new(version, state.BalanceMinor);
+
+    private Task<CommandOutcome<BalanceReply>> Run(AccountCommand command, CommandContext? context = null) =>
+        handler.HandleAsync(Ada, command, context ?? CommandContext.None, WithBalance, Ct);
+
+    private static AccountCommand Deposit(long amount) => new AccountCommand.DepositMoney(Ada, amount, "EUR", "");
+    private static AccountCommand Withdraw(long amount) => new AccountCommand.WithdrawMoney(Ada, amount, "EUR", "");
+
+    private async Task OpenWithAsync(long balance, CommandContext? context = null)
+    {
+        Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(new AccountCommand.OpenAccount(Ada, "Ada Lovelace", "EUR")));
+        Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(Deposit(balance), context));
+    }
+
+    private void HoldGroups() => store.BeforeGroup = _ => groupsWait.Task;
+
+    private AccountState StoredState() => Account.Decider.Fold(store.Stream(Stream).Select(EventCodecs.Accounts.Decode));
+
+    private static T Accepted<T>(CommandOutcome<T> outcome) => Assert.IsType<CommandOutcome<T>.Accepted>(outcome).Reply;
+
+    [Fact]
+    public async Task GivenAnUnsettledDeposit_TheNextCommandIsDecidedOnTheStateItLeaves_AndAnsweredOnlyAfterItsOwnCommit()
+    {
+        await OpenWithAsync(100);
+        HoldGroups();
+        var reads = store.StreamReads;
+
+        var first = Run(Deposit(10));
+        var second = Run(Withdraw(105));
+
+        // Both decided and handed to the store without waiting for a commit or reading; neither answered before durable.
+        Assert.False(first.IsCompleted || second.IsCompleted);
+        var (one, two) = (store.AppendsAsked[^2].Streams.Single(), store.AppendsAsked[^1].Streams.Single());
+        Assert.Equal((2L, (Guid?)null), (one.ExpectedVersion, one.ExpectedLastEventId));
+        Assert.Equal((3L, (Guid?)one.Events[^1].EventId), (two.ExpectedVersion, two.ExpectedLastEventId));
+        Assert.Equal(reads, store.StreamReads);
+
+        groupsWait.SetResult();
+        Assert.Equal(new BalanceReply(3, 110), Accepted(await first));
+        Assert.Equal(new BalanceReply(4, 5), Accepted(await second));
+        Assert.Equal(5, StoredState().BalanceMinor);
+    }
+
+    [Fact]
+    public async Task GivenAnUnsettledAppendThatFails_ALaterOneRestingOnIt_FailsToo_EvenAtTheSameVersion_AndIsDecidedAgainOnTheStore()
+    {
+        await OpenWithAsync(100);
+        HoldGroups();
+        var first = Run(Deposit(10));
+        var second = Run(Withdraw(105)); // fits only on top of the deposit
+
+        // Another server withdraws first: the stream reaches version 3, the version the withdrawal expects, without the deposit.
+        var (type, json) = EventCodecs.Accounts.Encode(new AccountEvent.MoneyWithdrawn(Ada, 50, "EUR", "elsewhere"));
+        Assert.IsType<AppendResult.Appended>(store.Append(new AppendRequest(Stream, 2, [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch)));
+        groupsWait.SetResult();
+
+        // The deposit is decided again after the other writer's withdrawal; the withdrawal no longer fits, and never was written.
+        Assert.Equal(new BalanceReply(4, 60), Accepted(await first));
+        Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(await second).Rejection);
+        Assert.Equal((4, 60L), (store.Stream(Stream).Count, StoredState().BalanceMinor));
+    }
+
+    [Fact]
+    public async Task GivenAnUnsettledAppendThatFails_TheCacheIsRolledBack_SoTheNextCommandIsOneAppendOnTheCommittedState()
+    {
+        var context = new CommandContext("dep-1", "fingerprint-of-the-deposit");
+        await OpenWithAsync(100, context);
+        HoldGroups();
+
+        // The same request again: decided on the cache and appended, the request log refuses it; the first reply comes back.
+        var retried = Run(Deposit(100), context);
+        groupsWait.SetResult();
+        Assert.Equal(new BalanceReply(2, 100), Accepted(await retried));
+
+        var (appends, reads) = (store.AppendsAsked.Count, store.StreamReads);
+        Assert.Equal(new BalanceReply(3, 105), Accepted(await Run(Deposit(5))));
+        Assert.Equal((appends + 1, reads), (store.AppendsAsked.Count, store.StreamReads));
+        Assert.Equal(105, StoredState().BalanceMinor);
+    }
+
+    [Fact]
+    public async Task GivenAnUnsettledAppend_ARejectionWaitsForIt_AndIsDecidedOnTheCommittedState()
+    {
+        await OpenWithAsync(100);
+        HoldGroups();
+        var deposit = Run(Deposit(10));
+
+        // Too much even on top of the deposit: a rejection is only answered on what the store holds, after the deposit settled.
+        var rejected = Run(Withdraw(500));
+        Assert.False(rejected.IsCompleted);
+        groupsWait.SetResult();
+
+        Assert.Equal(new BalanceReply(3, 110), Accepted(await deposit));
+        var insufficient = Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(await rejected).Rejection);
+        Assert.Equal(110, insufficient.BalanceMinor);
+    }
+
+    [Fact]
+    public async Task ManyConcurrentCommandsOnOneStream_ChainOnUnsettledAppends_AndEveryOneIsWrittenOnce()
+    {
+        await OpenWithAsync(1);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(1, 50).Select(_ => Task.Run(() => Run(Deposit(10)))));
+
+        Assert.Equal(Enumerable.Range(3, 50).Select(v => (long)v), outcomes.Select(o => Accepted(o).Version).Order());
+        Assert.Equal(501, StoredState().BalanceMinor);
+        Assert.Equal(52, store.Stream(Stream).Count);
+    }
+}
