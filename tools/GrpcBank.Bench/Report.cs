@@ -340,9 +340,11 @@ public sealed class Report(RunSettings s)
                      $"The server adds its CPU on top ({F(best.PerSecond)}/s at best, {best.Name}" +
                      (offMax is not null ? $"; {F(offMax.PerSecond)}/s with the relay off" : "") + "). " +
                      "The 2 cores are shared by PostgreSQL, the server, the load generator and other users of the machine (CPU figures above).\n");
-        o.Append("- **Hot account (zipf).** Commands on one stream queue behind the server's per-stream lock, each waiting for the previous one's " +
-                 "commit: the hottest account is limited to one append per commit latency, and its queue sets the zipf tail. Conflicts stay at zero " +
-                 "because only one process writes (ABORTED arises between processes).\n");
+        o.Append("- **Hot account (zipf).** Commands on one stream queue behind the server's per-stream lock only while they decide and hand " +
+                 "their append over: the next one decides on the state the unsettled append leaves, and its append expects that append's last " +
+                 "event. On PostgreSQL a group holds one append per stream, so the hottest account advances by one append per group commit " +
+                 "(its queue sets the zipf tail); on SQLite appends to one stream chain within a group. Conflicts stay at zero because only one " +
+                 "process writes (ABORTED arises between processes).\n");
         o.Append("- **Freshness.** A few ms at the median: an append wakes the relay in process at once (and relays in other processes " +
                  "through one coalesced NOTIFY), the relay reads the outbox, the read store applies the batch in one transaction. On PostgreSQL a " +
                  "position settles only once every transaction that could still commit below it has ended (`SettledPosition`), so `min_position` " +
