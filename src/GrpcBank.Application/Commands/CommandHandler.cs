@@ -69,16 +69,10 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                 settled = states.RememberUnsettled(streamId, current, next, data[^1].EventId, appending);
             }
             // Answered only once committed (an append resting on an earlier unsettled one commits only if that one did)
-            // and once the cache has taken the outcome in, so this caller's next command sees it.
-            AppendResult result;
-            try
-            {
-                result = await appending;
-            }
-            finally
-            {
-                await settled;
-            }
+            // and once the cache has taken the outcome in, so this caller's next command sees it. Settling follows the append's
+            // outcome and never faults: waiting for it alone resumes this caller once, not twice.
+            await settled;
+            var result = await appending;
             switch (result)
             {
                 case AppendResult.Appended a:

@@ -154,16 +154,10 @@ public sealed class TransferHandler(
                 settled = RememberUnsettled(boundary, current, next, parts, appending);
             }
             // Answered only once committed (an append resting on an earlier unsettled one commits only if that one did)
-            // and once the cache has taken the outcome in, so this caller's next command sees it.
-            AppendResult result;
-            try
-            {
-                result = await appending;
-            }
-            finally
-            {
-                await settled;
-            }
+            // and once the cache has taken the outcome in, so this caller's next command sees it. Settling follows the append's
+            // outcome and never faults: waiting for it alone resumes this caller once, not twice.
+            await settled;
+            var result = await appending;
             switch (result)
             {
                 case AppendResult.Appended a:
