@@ -18,8 +18,7 @@ internal static class GroupLayers
         var lastLayerOf = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < requests.Count; i++)
         {
-            var keys = requests[i].Streams.Select(s => "s:" + s.StreamId).ToList();
-            keys.AddRange(requests[i].RequestLogEntries.Select(logged => "r:" + logged.RequestId));
+            var keys = requests[i].OrderingKeys.ToList();
             var layer = keys.Select(k => lastLayerOf.TryGetValue(k, out var used) ? used + 1 : 0).DefaultIfEmpty(0).Max();
             if (layer == layers.Count) layers.Add([]);
             layers[layer].Add(i);

@@ -132,8 +132,10 @@ public sealed class GroupCommit(
         public long Bytes { get; } = request.Streams.Sum(s => s.Events.Sum(e => (long)e.DataJson.Length + e.MetadataJson.Length))
             + request.RequestLogEntries.Sum(r => (long)r.ReplyJson.Length);
 
-        public IEnumerable<string> Keys =>
-            Request.Streams.Select(s => "s:" + s.StreamId).Concat(Request.RequestLogEntries.Select(r => "r:" + r.RequestId));
+        private string[]? keys;
+
+        /// <summary>The append's <see cref="AppendRequest.OrderingKeys"/>, built once (a held-back append is looked at again for each group).</summary>
+        public string[] Keys => keys ??= [.. Request.OrderingKeys];
 
         // Answered callers resume on their own threads, not one after another on the writer's.
         public TaskCompletionSource<AppendResult> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

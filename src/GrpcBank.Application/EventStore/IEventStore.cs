@@ -121,6 +121,14 @@ public sealed record AppendRequest(IReadOnlyList<StreamAppend> Streams, RequestL
     public IEnumerable<RequestLogEntry> RequestLogEntries => Request is null ? MoreRequests : [Request, .. MoreRequests];
 
     /// <summary>
+    /// What two appends written in one transaction must not share to be checked side by side: the streams they write
+    /// and the request ids they log (prefixed <c>s:</c> and <c>r:</c> to keep the two apart). Appends sharing one are
+    /// written one after the other, in submission order.
+    /// </summary>
+    public IEnumerable<string> OrderingKeys =>
+        Streams.Select(s => "s:" + s.StreamId).Concat(RequestLogEntries.Select(r => "r:" + r.RequestId));
+
+    /// <summary>
     /// The streams in the one order every engine writes them: by ordinal stream id. Two appends over the same streams
     /// then take their row locks in the same order, whatever order their callers listed the streams in, so they can
     /// never deadlock (A→B against B→A); positions within an append follow this order too.
