@@ -160,6 +160,9 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
 
     private readonly SqliteDatabase db;
 
+    /// <summary>While a new generation is bulk-loaded: the views it changed, written at the end of the load (or when too many).</summary>
+    private CarriedViews? carried;
+
     /// <summary>The database file.</summary>
     public string Path { get; }
 
@@ -175,6 +178,7 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
     {
         Path = path;
         db = new SqliteDatabase(path, "") { Durable = !bulkLoad };
+        carried = bulkLoad ? new CarriedViews() : null;
         using var connection = db.Open();
         using var version = connection.CreateCommand();
         version.CommandText = "pragma user_version";
@@ -189,27 +193,43 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
     /// <summary>Ends the bulk load: builds the secondary indexes, then syncs the file; from here every commit is durable.</summary>
     public async Task FinishLoadAsync(CancellationToken ct)
     {
-        await db.WriteAsync((connection, _) =>
+        await db.WriteAsync((connection, tx) =>
         {
+            carried?.Write(connection, tx);
             SqliteDatabase.Execute(connection, SecondaryIndexes);
+            AddEveryOwnersTerms(connection, tx);
             return 0;
         }, ct);
+        carried = null;
         db.Durable = true;
         await using var connection = db.Open();
         // Copies the unsynced WAL into the database file and syncs it (synchronous is FULL on this connection).
         SqliteDatabase.Execute(connection, "pragma wal_checkpoint(TRUNCATE)");
     }
 
-    public Task ApplyAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct) =>
-        db.WriteAsync((connection, tx) =>
+    public async Task ApplyAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+    {
+        if (carried is { Count: > CarriedViews.Limit } full)
+        {
+            await db.WriteAsync((connection, tx) =>
+            {
+                full.Write(connection, tx);
+                return 0;
+            }, ct);
+            full.Clear();
+        }
+        var views = await db.WriteAsync((connection, tx) =>
         {
             using var statements = PreparedStatements.Begin(tx);
-            var views = new PendingViews(connection, tx);
+            var views = new PendingViews(connection, tx, carried);
             foreach (var e in events) Apply(connection, tx, views, e);
-            views.Write(connection, tx);
+            if (carried is null) views.Write(connection, tx);
             Execute(connection, tx, "update checkpoint set position = max(position, $watermark)", ("$watermark", watermark));
-            return 0;
+            return views;
         }, ct);
+        // Only once committed: a failed call leaves the carried views as they were, like the rows it rolled back.
+        if (carried is not null) views.CarryInto(carried);
+    }
 
     private static void Apply(SqliteConnection connection, SqliteTransaction tx, PendingViews views, RecordedEvent e)
     {
@@ -235,25 +255,66 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
 
     /// <summary>
     /// The views one call changes, each read at most once and written once, at the end (in the same transaction): a
-    /// batch of a thousand deposits to one account is one read and one write of its row, not a thousand of each.
+    /// batch of a thousand deposits to one account is one read and one write of its row, not a thousand of each. During a
+    /// bulk load they are read from, and handed to, the views carried from call to call instead.
     /// </summary>
-    private sealed class PendingViews(SqliteConnection connection, SqliteTransaction tx)
+    private sealed class PendingViews(SqliteConnection connection, SqliteTransaction tx, CarriedViews? carried)
     {
-        public Pending<AccountView> Accounts { get; } = new(id => FindAccount(connection, tx, id));
-        public Pending<OrderView> Orders { get; } = new(id => FindOrder(connection, tx, id));
-        public Pending<PaymentView> Payments { get; } = new(id => FindPayment(connection, tx, id));
+        public Pending<AccountView> Accounts { get; } = new(id => carried?.Account(id) ?? FindAccount(connection, tx, id));
+        public Pending<OrderView> Orders { get; } = new(id => carried?.Order(id) ?? FindOrder(connection, tx, id));
+        public Pending<PaymentView> Payments { get; } = new(id => carried?.Payment(id) ?? FindPayment(connection, tx, id));
 
         public void Write(SqliteConnection connection, SqliteTransaction tx)
         {
-            foreach (var (stored, view) in Accounts.Changed)
-            {
-                Upsert(connection, tx, view);
-                // After the row exists: the vocabulary is read from the owner-name index its insert fed.
+            Upsert(connection, tx, Accounts.Changed.Select(c => c.View), Orders.Changed.Select(c => c.View), Payments.Changed.Select(c => c.View));
+            // After the rows exist: the vocabulary is read from the owner-name index their inserts fed.
+            foreach (var (_, stored, view) in Accounts.Changed)
                 if (stored is null) AddOwnerTerms(connection, tx, view.OwnerName);
-            }
-            foreach (var (_, view) in Orders.Changed) Upsert(connection, tx, view);
-            foreach (var (_, view) in Payments.Changed) Upsert(connection, tx, view);
         }
+
+        public void CarryInto(CarriedViews carried)
+        {
+            foreach (var (id, _, view) in Accounts.Changed) carried.Accounts[id] = view;
+            foreach (var (id, _, view) in Orders.Changed) carried.Orders[id] = view;
+            foreach (var (id, _, view) in Payments.Changed) carried.Payments[id] = view;
+        }
+    }
+
+    /// <summary>
+    /// The views a bulk load has changed and not yet written: written once, at the end of the load, instead of once per
+    /// page (a history spread over thousands of accounts touches most of them in every page). Bounded: past
+    /// <see cref="Limit"/> views they are written and forgotten. The owners' typo vocabulary is left to the end of the load.
+    /// </summary>
+    private sealed class CarriedViews
+    {
+        public const int Limit = 100_000;
+
+        public Dictionary<string, AccountView> Accounts { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, OrderView> Orders { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, PaymentView> Payments { get; } = new(StringComparer.Ordinal);
+
+        public int Count => Accounts.Count + Orders.Count + Payments.Count;
+
+        public AccountView? Account(string id) => Accounts.GetValueOrDefault(id);
+        public OrderView? Order(string id) => Orders.GetValueOrDefault(id);
+        public PaymentView? Payment(string id) => Payments.GetValueOrDefault(id);
+
+        public void Write(SqliteConnection connection, SqliteTransaction tx) => Upsert(connection, tx, Accounts.Values, Orders.Values, Payments.Values);
+
+        public void Clear()
+        {
+            Accounts.Clear();
+            Orders.Clear();
+            Payments.Clear();
+        }
+    }
+
+    private static void Upsert(SqliteConnection connection, SqliteTransaction tx,
+        IEnumerable<AccountView> accounts, IEnumerable<OrderView> orders, IEnumerable<PaymentView> payments)
+    {
+        foreach (var view in accounts) Upsert(connection, tx, view);
+        foreach (var view in orders) Upsert(connection, tx, view);
+        foreach (var view in payments) Upsert(connection, tx, view);
     }
 
     private sealed class Pending<T>(Func<string, T?> load) where T : class
@@ -273,7 +334,8 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
         public void Set(string id, T view) => views[id] = (views.TryGetValue(id, out var entry) ? entry.Stored : load(id), view, true);
 
         /// <summary>In first-touched order; each with the view as stored before this call (null: new).</summary>
-        public IEnumerable<(T? Stored, T View)> Changed => views.Values.Where(v => v.Changed).Select(v => (v.Stored, v.View!));
+        public IEnumerable<(string Id, T? Stored, T View)> Changed =>
+            views.Where(v => v.Value.Changed).Select(v => (v.Key, v.Value.Stored, v.Value.View!));
     }
 
     /// <summary>The aggregate id of a stream id such as account-42.</summary>
@@ -377,6 +439,24 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
         foreach (var term in SearchText.Tokens(ownerName).Distinct())
             Execute(connection, tx, "insert or ignore into owner_terms (term) select term from owner_vocab where term = $term",
                 ("$term", term));
+    }
+
+    /// <summary>
+    /// <see cref="AddOwnerTerms"/> for every account at once, at the end of a bulk load: the owner-name index's vocabulary
+    /// read in one pass, instead of one look-up of it (a scan) per term of each new account.
+    /// </summary>
+    private static void AddEveryOwnersTerms(SqliteConnection connection, SqliteTransaction tx)
+    {
+        var indexed = new HashSet<string>(StringComparer.Ordinal);
+        var names = new List<string>();
+        using (var vocabulary = SqliteDatabase.Command(connection, tx, "select term from owner_vocab"))
+        using (var reader = vocabulary.ExecuteReader())
+            while (reader.Read()) indexed.Add(reader.GetString(0));
+        using (var owners = SqliteDatabase.Command(connection, tx, "select owner_name from accounts"))
+        using (var reader = owners.ExecuteReader())
+            while (reader.Read()) names.Add(reader.GetString(0));
+        foreach (var term in names.SelectMany(SearchText.Tokens).Where(indexed.Contains).Distinct())
+            Execute(connection, tx, "insert or ignore into owner_terms (term) values ($term)", ("$term", term));
     }
 
     // Every upsert carries a version guard: a redelivered or out-of-date write changes nothing.

@@ -59,14 +59,21 @@ public sealed partial class Run
                     }
                     if (relay && replay && round == 1)
                     {
-                        // The replay figure of the readside section (≥ 250,000 events through RebuildProjections), with its statements.
-                        await bank.OpenAsync(["big"]);
+                        // The replay figure of the readside section (≥ 250,000 events through RebuildProjections), with its statements,
+                        // over a history shaped like the full run's (payments from transfers, deposits spread over 5,000 accounts) and
+                        // on a server just restarted, as there.
+                        await TransferLoad.RunAsync("PostgreSQL", server.Channel, [64], phase, phase);
+                        var spread = Enumerable.Range(1, 5_000).Select(i => $"r-{i:D6}").ToList();
+                        await bank.OpenAsync(["big", .. spread]);
                         var count = (long)await ScalarAsync(pg.ConnectionString(db), "select count(*) from events");
-                        var more = (int)Math.Max(0, ReplayMinimum - count) + 1_000;
-                        var (last, _, _) = await BulkDepositsAsync(pg.ConnectionString(db), ["big"], more);
-                        bank.Ledger.Expected.AddOrUpdate("big", more, (_, v) => v + more);
+                        var more = (int)Math.Max(0, ReplayMinimum - count) / spread.Count + 1;
+                        var (last, _, _) = await BulkDepositsAsync(pg.ConnectionString(db), spread, more);
+                        foreach (var id in spread) bank.Ledger.Expected.AddOrUpdate(id, more, (_, v) => v + more);
                         bank.Ledger.SeePosition(last);
-                        await bank.WaitForReadSideAsync("big", last, TimeSpan.FromSeconds(600));
+                        await bank.WaitForReadSideAsync(spread[^1], last, TimeSpan.FromSeconds(600));
+                        await server.DisposeAsync();
+                        server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString(db), relay, env);
+                        bank = new Bank(server.Channel, bank.Ledger);
                         RebuildResult? rebuilt = null;
                         await MeasuredAsync(pg, db, server, "replay", perfDirectory, async () =>
                         {

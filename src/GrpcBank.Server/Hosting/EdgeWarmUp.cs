@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime;
 using Grpc.Core;
 using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
@@ -29,12 +28,6 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
 {
     /// <summary>The longest the server is reported unhealthy for the warm-up's sake.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
-
-    /// <summary>How long the runtime must compile nothing before the warm-up takes its background compilations as done.</summary>
-    private static readonly TimeSpan QuietFor = TimeSpan.FromMilliseconds(150);
-
-    /// <summary>The longest the warm-up waits for the runtime's background compilations.</summary>
-    private static readonly TimeSpan CompilationPatience = TimeSpan.FromSeconds(2);
 
     private readonly TaskCompletionSource done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -77,7 +70,7 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
                 {
                     // The expected answer: no such account, or an invalid request (or, with keys configured, no key).
                 }
-            var (compiled, quietAfter) = await BackgroundCompilationAsync();
+            var (compiled, quietAfter) = await BackgroundCompilation.QuietAsync();
             logger.LogInformation("gRPC edge warmed up in {Elapsed} ms ({Compiled} methods compiled after its calls, quiet after {Quiet} ms)",
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds, compiled, quietAfter.TotalMilliseconds);
         }
@@ -110,24 +103,6 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
             PaymentId = nobody, FromAccountId = nobody, ToAccountId = somebodyElse, AmountMinor = 1, CurrencyCode = "EUR", Reference = "warm-up",
         }, o);
         yield return async o => await accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = nobody, OwnerName = "", CurrencyCode = "EUR" }, o);
-    }
-
-    /// <summary>
-    /// Waits until the runtime has compiled nothing for a while (what the calls started in the background: route jump
-    /// tables, service resolvers, recompilations of hot methods), at most <see cref="CompilationPatience"/>. Returns how many
-    /// methods it compiled meanwhile and when it last did. Otherwise those compilations share the cores with the first commands.
-    /// </summary>
-    private static async Task<(long Compiled, TimeSpan QuietAfter)> BackgroundCompilationAsync()
-    {
-        var waited = Stopwatch.StartNew();
-        var first = JitInfo.GetCompiledMethodCount();
-        var (count, quietSince) = (first, waited.Elapsed);
-        while (waited.Elapsed - quietSince < QuietFor && waited.Elapsed < CompilationPatience)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(20));
-            if (JitInfo.GetCompiledMethodCount() is var now && now != count) (count, quietSince) = (now, waited.Elapsed);
-        }
-        return (count - first, quietSince);
     }
 
     /// <summary>A cleartext address this server listens on, as a loopback URL; null when there is none.</summary>
