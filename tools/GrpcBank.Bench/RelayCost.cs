@@ -5,7 +5,8 @@ namespace GrpcBank.Bench;
 /// <summary>
 /// What the relay costs the write side (issue #15): the uniform workload at saturation (closed x64) on PostgreSQL with the
 /// relay on and with it off, alternately on one cluster (a fresh database each), so the ratio compares the same machine
-/// state; then, optionally, the steady relay figure (a backlog committed by SQL while commands run). Each phase prints
+/// state; then, optionally, the steady relay figure (a backlog committed by SQL while commands run) and the replay figure
+/// (over a history shaped like the full run's, on a server restarted just before). Each phase prints
 /// commands/s, CPU per command of the server and of this cluster's PostgreSQL, and the top statements.
 /// </summary>
 public sealed partial class Run
