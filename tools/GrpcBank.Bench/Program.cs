@@ -2,6 +2,7 @@ using System.Diagnostics;
 using GrpcBank.Bench;
 
 // dotnet run -c Release --project tools/GrpcBank.Bench -- [--quick] [--out FILE]   end-to-end run, writes BENCHMARKS.md
+//   (GRPCBANK_BENCH_PERF=DIR in the environment: perf samples the server through the replay, into DIR/replay.perf.data)
 // dotnet run -c Release --project tools/GrpcBank.Bench -- micro [BenchmarkDotNet args]   micro-benchmarks
 // dotnet run -c Release --project tools/GrpcBank.Bench -- transfers [--quick]   only transfers vs deposits and the snapshot property
 // dotnet run -c Release --project tools/GrpcBank.Bench -- bus [--quick]   only the event bus: published events/s vs the relay, reply → receipt delay
