@@ -443,7 +443,7 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
 
     /// <summary>
     /// <see cref="AddOwnerTerms"/> for every account at once, at the end of a bulk load: the owner-name index's vocabulary
-    /// read in one pass, instead of one look-up of it (a scan) per term of each new account.
+    /// read in one pass, instead of one look-up of it per term of each new account.
     /// </summary>
     private static void AddEveryOwnersTerms(SqliteConnection connection, SqliteTransaction tx)
     {

@@ -355,8 +355,8 @@ public sealed class Report(RunSettings s)
                  "per transaction line (keyed by position, so inserts append to the table's b-tree); the payment process looks at every event. " +
                  "The replay reads the next page while it applies the current one, into an unsynced new generation whose views are written once at " +
                  "the end of the load and whose secondary indexes and typo vocabulary are built after it. Before these, a history spread over " +
-                 "thousands of accounts had most of their rows rewritten in every page, and each new account scanned the owner-name index's " +
-                 "vocabulary. A rebuild right after a restart ran its first seconds on unoptimised code while the runtime recompiled it (twice over " +
+                 "thousands of accounts had most of their rows rewritten in every page, and each new account looked its owner's terms up in the owner-name " +
+                 "index's vocabulary one by one. A rebuild right after a restart ran its first seconds on unoptimised code while the runtime recompiled it (twice over " +
                  "with dynamic PGO) on the second core: the server now replays 2,000 stored events at start-up and runs without dynamic PGO. " +
                  "Profile of a rebuild on a restarted server (`relaycost --replay --perf`, 253,089 events over 5,000 accounts, perf samples of the server): clearing fresh memory for the GC's allocations about 25 % (memset 11.5 %, the kernel's page faults 13 %), SQLite 19 %, managed code 18 %, the GC's threads 10 %, the runtime's background compilation 7 %.\n");
         o.Append("- **Long streams.** A warm command on a 100,000-event stream costs the same as on a fresh one (the fold is cached); the first after a " +
