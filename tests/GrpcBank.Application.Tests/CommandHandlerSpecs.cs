@@ -2,6 +2,7 @@ using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
+using static GrpcBank.Application.Tests.AccountCommands;
 
 namespace GrpcBank.Application.Tests;
 
@@ -11,43 +12,13 @@ namespace GrpcBank.Application.Tests;
 /// </summary>
 public sealed class CommandHandlerSpecs
 {
-    private const string Ada = "ada";
-    private static readonly string Stream = Account.StreamId(Ada);
-    private static readonly CancellationToken Ct = CancellationToken.None;
-
     private readonly InMemoryEventStore store = new();
 
-    /// <summary>A reply with the balance, as the account service builds one.</summary>
-    private sealed record BalanceReply(long Version, long BalanceMinor);
+    private CommandHandler<AccountCommand, AccountEvent, AccountState> NewHandler() => AccountCommands.NewHandler(store);
 
-    private static readonly ReplyWith<AccountState, BalanceReply> WithBalance = (state, version) => new(version, state.BalanceMinor);
+    private void AnotherWriterAppends(AccountEvent e) => AccountCommands.AnotherWriterAppends(store, e);
 
-    private CommandHandler<AccountCommand, AccountEvent, AccountState> NewHandler() =>
-        new(store, Account.Decider, new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts),
-            EventCodecs.Accounts, Account.StreamId, TimeProvider.System, new StreamLocks());
-
-    private static Task<CommandOutcome<BalanceReply>> Run(
-        CommandHandler<AccountCommand, AccountEvent, AccountState> handler, AccountCommand command, CommandContext? context = null,
-        long? expectedVersion = null) =>
-        handler.HandleAsync(Ada, command, context ?? CommandContext.None, WithBalance, Ct, expectedVersion);
-
-    private static AccountCommand Open() => new AccountCommand.OpenAccount(Ada, "Ada Lovelace", "EUR");
-    private static AccountCommand Deposit(long amount) => new AccountCommand.DepositMoney(Ada, amount, "EUR", "");
-    private static AccountCommand Withdraw(long amount) => new AccountCommand.WithdrawMoney(Ada, amount, "EUR", "");
-
-    /// <summary>Another server's append of <paramref name="e"/> at the stream's next version.</summary>
-    private void AnotherWriterAppends(AccountEvent e)
-    {
-        var (type, json) = EventCodecs.Accounts.Encode(e);
-        var result = store.Append(new AppendRequest(Stream, store.Stream(Stream).Count,
-            [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch));
-        Assert.IsType<AppendResult.Appended>(result);
-    }
-
-    private AccountState StoredState() =>
-        Account.Decider.Fold(store.Stream(Stream).Select(EventCodecs.Accounts.Decode));
-
-    private static T Accepted<T>(CommandOutcome<T> outcome) => Assert.IsType<CommandOutcome<T>.Accepted>(outcome).Reply;
+    private AccountState StoredState() => AccountCommands.StoredState(store);
 
     [Fact]
     public async Task GivenAWarmStream_WhenADepositIsHandled_ThenItIsOneAppendAndNoRead()
@@ -90,8 +61,8 @@ public sealed class CommandHandlerSpecs
 
         var outcome = await Run(handler, Withdraw(50), new CommandContext("w-1", "fingerprint"));
 
-        Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(outcome).Rejection);
-        Assert.Equal(3, store.Stream(Stream).Count);
+        Rejected<AccountRejection.InsufficientFunds>(outcome);
+        Assert.Equal(3, store.Stream(AdaStream).Count);
         Assert.Null(await store.FindRequestAsync("w-1", Ct));
     }
 
@@ -131,7 +102,7 @@ public sealed class CommandHandlerSpecs
         var context = new CommandContext("dep-1", "fingerprint-of-the-deposit");
         var first = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, Deposit(100), context));
         await Run(handler, Deposit(900));
-        var events = store.Stream(Stream).Count;
+        var events = store.Stream(AdaStream).Count;
 
         var warm = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, Deposit(100), context));
         var cold = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(NewHandler(), Deposit(100), context));
@@ -139,7 +110,7 @@ public sealed class CommandHandlerSpecs
         Assert.Equal(new BalanceReply(2, 100), first.Reply);
         Assert.False(first.Replayed);
         Assert.All([warm, cold], retry => Assert.Equal(first with { Replayed = true }, retry));
-        Assert.Equal(events, store.Stream(Stream).Count);
+        Assert.Equal(events, store.Stream(AdaStream).Count);
         Assert.Equal(1_000, StoredState().BalanceMinor);
     }
 
@@ -164,7 +135,7 @@ public sealed class CommandHandlerSpecs
         // Before replies were built by their callers every logged reply had this shape (position 0: the log keeps it).
         const string earlier = """{"aggregateId":"ada","version":2,"position":0,"balanceMinor":100}""";
         var (type, json) = EventCodecs.Accounts.Encode(new AccountEvent.AccountOpened(Ada, "Ada Lovelace", "EUR"));
-        store.Append(new AppendRequest(Stream, 0, [new EventData(Guid.NewGuid(), type, json, "{}")],
+        store.Append(new AppendRequest(AdaStream, 0, [new EventData(Guid.NewGuid(), type, json, "{}")],
             new RequestLogEntry("old-1", "fingerprint", earlier), DateTimeOffset.UnixEpoch));
         var context = new CommandContext("old-1", "fingerprint");
 
@@ -173,7 +144,7 @@ public sealed class CommandHandlerSpecs
 
         Assert.Equal(new CommandOutcome<StreamReply>.Accepted(new StreamReply(Ada, 2), 1, Replayed: true), stream);
         Assert.Equal(new CommandOutcome<BalanceReply>.Accepted(new BalanceReply(2, 100), 1, Replayed: true), balance);
-        Assert.Single(store.Stream(Stream));
+        Assert.Single(store.Stream(AdaStream));
     }
 
     [Fact]
@@ -182,12 +153,12 @@ public sealed class CommandHandlerSpecs
         var handler = NewHandler();
         await Run(handler, Open());
         await Run(handler, Deposit(100), new CommandContext("dep-1", "fingerprint-of-the-deposit"));
-        var events = store.Stream(Stream).Count;
+        var events = store.Stream(AdaStream).Count;
 
         var outcome = await Run(handler, Deposit(5), new CommandContext("dep-1", "fingerprint-of-another-deposit"));
 
         Assert.Equal(new CommandOutcome<BalanceReply>.RequestIdReused("dep-1"), outcome);
-        Assert.Equal(events, store.Stream(Stream).Count);
+        Assert.Equal(events, store.Stream(AdaStream).Count);
         Assert.Equal(100, StoredState().BalanceMinor);
     }
 
@@ -201,10 +172,10 @@ public sealed class CommandHandlerSpecs
 
         var rejected = await Run(handler, Withdraw(50), context);
 
-        Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(rejected).Rejection);
+        Rejected<AccountRejection.InsufficientFunds>(rejected);
         Assert.Equal(appends, store.AppendsAsked.Count);
         Assert.Equal(0, store.RequestLogSize);
-        Assert.Single(store.Stream(Stream));
+        Assert.Single(store.Stream(AdaStream));
 
         await Run(handler, Deposit(80));
         Assert.Equal(new BalanceReply(3, 30), Accepted(await Run(handler, Withdraw(50), context)));

@@ -2,6 +2,7 @@ using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
+using static GrpcBank.Application.Tests.AccountCommands;
 
 namespace GrpcBank.Application.Tests;
 
@@ -13,10 +14,6 @@ namespace GrpcBank.Application.Tests;
 /// </summary>
 public sealed class UnsettledAppendSpecs
 {
-    private const string Ada = "ada";
-    private static readonly string Stream = Account.StreamId(Ada);
-    private static readonly CancellationToken Ct = CancellationToken.None;
-
     private readonly InMemoryEventStore store = new(grouped: true);
 
     /// <summary>Held: every group waits for it before it is written.</summary>
@@ -24,32 +21,20 @@ public sealed class UnsettledAppendSpecs
 
     private readonly CommandHandler<AccountCommand, AccountEvent, AccountState> handler;
 
-    public UnsettledAppendSpecs() =>
-        handler = new(store, Account.Decider,
-            new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts),
-            EventCodecs.Accounts, Account.StreamId, TimeProvider.System, new StreamLocks());
-
-    private sealed record BalanceReply(long Version, long BalanceMinor);
-
-    private static readonly ReplyWith<AccountState, BalanceReply> WithBalance = (state, version) => new(version, state.BalanceMinor);
+    public UnsettledAppendSpecs() => handler = NewHandler(store);
 
     private Task<CommandOutcome<BalanceReply>> Run(AccountCommand command, CommandContext? context = null) =>
-        handler.HandleAsync(Ada, command, context ?? CommandContext.None, WithBalance, Ct);
-
-    private static AccountCommand Deposit(long amount) => new AccountCommand.DepositMoney(Ada, amount, "EUR", "");
-    private static AccountCommand Withdraw(long amount) => new AccountCommand.WithdrawMoney(Ada, amount, "EUR", "");
+        AccountCommands.Run(handler, command, context);
 
     private async Task OpenWithAsync(long balance, CommandContext? context = null)
     {
-        Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(new AccountCommand.OpenAccount(Ada, "Ada Lovelace", "EUR")));
+        Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(Open()));
         Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(Deposit(balance), context));
     }
 
     private void HoldGroups() => store.BeforeGroup = _ => groupsWait.Task;
 
-    private AccountState StoredState() => Account.Decider.Fold(store.Stream(Stream).Select(EventCodecs.Accounts.Decode));
-
-    private static T Accepted<T>(CommandOutcome<T> outcome) => Assert.IsType<CommandOutcome<T>.Accepted>(outcome).Reply;
+    private AccountState StoredState() => AccountCommands.StoredState(store);
 
     [Fact]
     public async Task GivenAnUnsettledDeposit_TheNextCommandIsDecidedOnTheStateItLeaves_AndAnsweredOnlyAfterItsOwnCommit()
@@ -83,14 +68,14 @@ public sealed class UnsettledAppendSpecs
         var second = Run(Withdraw(105)); // fits only on top of the deposit
 
         // Another server withdraws first: the stream reaches version 3, the version the withdrawal expects, without the deposit.
-        var (type, json) = EventCodecs.Accounts.Encode(new AccountEvent.MoneyWithdrawn(Ada, 50, "EUR", "elsewhere"));
-        Assert.IsType<AppendResult.Appended>(store.Append(new AppendRequest(Stream, 2, [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch)));
+        Assert.Equal(2, store.Stream(AdaStream).Count);
+        AnotherWriterAppends(store, new AccountEvent.MoneyWithdrawn(Ada, 50, "EUR", "elsewhere"));
         groupsWait.SetResult();
 
         // The deposit is decided again after the other writer's withdrawal; the withdrawal no longer fits, and never was written.
         Assert.Equal(new BalanceReply(4, 60), Accepted(await first));
-        Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(await second).Rejection);
-        Assert.Equal((4, 60L), (store.Stream(Stream).Count, StoredState().BalanceMinor));
+        Rejected<AccountRejection.InsufficientFunds>(await second);
+        Assert.Equal((4, 60L), (store.Stream(AdaStream).Count, StoredState().BalanceMinor));
     }
 
     [Fact]
@@ -124,7 +109,7 @@ public sealed class UnsettledAppendSpecs
         groupsWait.SetResult();
 
         Assert.Equal(new BalanceReply(3, 110), Accepted(await deposit));
-        var insufficient = Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(await rejected).Rejection);
+        var insufficient = Rejected<AccountRejection.InsufficientFunds>(await rejected);
         Assert.Equal(110, insufficient.BalanceMinor);
     }
 
@@ -137,6 +122,6 @@ public sealed class UnsettledAppendSpecs
 
         Assert.Equal(Enumerable.Range(3, 50).Select(v => (long)v), outcomes.Select(o => Accepted(o).Version).Order());
         Assert.Equal(501, StoredState().BalanceMinor);
-        Assert.Equal(52, store.Stream(Stream).Count);
+        Assert.Equal(52, store.Stream(AdaStream).Count);
     }
 }

@@ -1,0 +1,51 @@
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Domain;
+using GrpcBank.Domain.Accounts;
+
+namespace GrpcBank.Application.Tests;
+
+/// <summary>A reply with the balance, as the account service builds one.</summary>
+internal sealed record BalanceReply(long Version, long BalanceMinor);
+
+/// <summary>Ada's account commands on an in-memory event store, handled as the account service handles them.</summary>
+internal static class AccountCommands
+{
+    public const string Ada = "ada";
+    public static readonly string AdaStream = Account.StreamId(Ada);
+    public static readonly CancellationToken Ct = CancellationToken.None;
+
+    private static readonly ReplyWith<AccountState, BalanceReply> WithBalance = (state, version) => new(version, state.BalanceMinor);
+
+    /// <summary>A command handler of its own (a server), with its own cache and locks, on <paramref name="store"/>.</summary>
+    public static CommandHandler<AccountCommand, AccountEvent, AccountState> NewHandler(InMemoryEventStore store) =>
+        new(store, Account.Decider, new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts),
+            EventCodecs.Accounts, Account.StreamId, TimeProvider.System, new StreamLocks());
+
+    public static Task<CommandOutcome<BalanceReply>> Run(
+        CommandHandler<AccountCommand, AccountEvent, AccountState> handler, AccountCommand command, CommandContext? context = null,
+        long? expectedVersion = null) =>
+        handler.HandleAsync(Ada, command, context ?? CommandContext.None, WithBalance, Ct, expectedVersion);
+
+    public static AccountCommand Open() => new AccountCommand.OpenAccount(Ada, "Ada Lovelace", "EUR");
+    public static AccountCommand Deposit(long amount) => new AccountCommand.DepositMoney(Ada, amount, "EUR", "");
+    public static AccountCommand Withdraw(long amount) => new AccountCommand.WithdrawMoney(Ada, amount, "EUR", "");
+
+    /// <summary>Another server's append of <paramref name="e"/> at the stream's next version in <paramref name="store"/>.</summary>
+    public static void AnotherWriterAppends(InMemoryEventStore store, AccountEvent e)
+    {
+        var (type, json) = EventCodecs.Accounts.Encode(e);
+        var result = store.Append(new AppendRequest(AdaStream, store.Stream(AdaStream).Count,
+            [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch));
+        Assert.IsType<AppendResult.Appended>(result);
+    }
+
+    /// <summary>Ada's account as <paramref name="store"/> holds it.</summary>
+    public static AccountState StoredState(InMemoryEventStore store) =>
+        Account.Decider.Fold(store.Stream(AdaStream).Select(EventCodecs.Accounts.Decode));
+
+    public static T Accepted<T>(CommandOutcome<T> outcome) => Assert.IsType<CommandOutcome<T>.Accepted>(outcome).Reply;
+
+    public static TRejection Rejected<TRejection>(CommandOutcome<BalanceReply> outcome) =>
+        Assert.IsType<TRejection>(Assert.IsType<CommandOutcome<BalanceReply>.Rejected>(outcome).Rejection);
+}
