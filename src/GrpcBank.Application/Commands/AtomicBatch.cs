@@ -187,12 +187,11 @@ public sealed class AtomicBatch(
 
         public Dictionary<string, Folded<PaymentState>> Payments { get; } = new(StringComparer.Ordinal);
 
-        // Each stream's version before the batch and, when that state rests on an unsettled append, its last event.
-        private readonly Dictionary<string, (long Version, Guid? Tip)> starts = new(StringComparer.Ordinal);
+        // Each stream's version before the batch, and how its part of the append is guarded on the state it started from.
+        private readonly Dictionary<string, (long Version, Func<IReadOnlyList<EventData>, StreamAppend> Append)> starts = new(StringComparer.Ordinal);
 
         /// <summary>A stream's part of the batch's append, guarded by the state the batch started from (<see cref="Folded{TState}.Then"/>).</summary>
-        public StreamAppend AppendAfterStart(string stream, IReadOnlyList<EventData> events) =>
-            new(stream, starts[stream].Version, events) { ExpectedLastEventId = starts[stream].Tip };
+        public StreamAppend AppendAfterStart(string stream, IReadOnlyList<EventData> events) => starts[stream].Append(events);
 
         public long VersionOf(string stream) => Accounts.TryGetValue(stream, out var a) ? a.Version : Payments[stream].Version;
 
@@ -229,7 +228,7 @@ public sealed class AtomicBatch(
         private void Start<T>(Dictionary<string, Folded<T>> into, string stream, Folded<T> folded)
         {
             into[stream] = folded;
-            starts[stream] = (folded.Version, folded.Unsettled?.LastEventId);
+            starts[stream] = (folded.Version, events => folded.Then(stream, events));
         }
 
         private static IEnumerable<(string Stream, bool IsPayment)> Streams(IReadOnlyList<BatchItem> commands) =>
