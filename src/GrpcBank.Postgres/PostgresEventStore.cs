@@ -40,10 +40,12 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     // request id already logged (by an earlier layer or another transaction). The unique keys catch a race with another
     // transaction that passes the same guard; the group is then written again. Events arrive in write order, appends in
     // submission order, so one append's positions are contiguous. The request-log row takes its append's last position.
-    // The last-event check is a scalar subquery, one index lookup per row: written as NOT EXISTS, the server's generic plan
-    // turned it into an anti-join over all of events, and a group's write grew with the table (13 ms → 43 ms for 25
-    // transfers within one 8-second run).
-    private const string AppendLayerSql = """
+    // The last-event check and the reused-request check are scalar subqueries, one index lookup per row. Written as NOT
+    // EXISTS, the server's generic plan turned the first into an anti-join over all of events, and a group's write grew
+    // with the table (13 ms → 43 ms for 25 transfers within one 8-second run). Written as EXISTS, the second became a hash
+    // join over a sequential scan of request_log, planned while the table was small and kept as it grew: 2 ms of a lone
+    // deposit's append at 8,000 logged requests (auto_explain), most of PostgreSQL's CPU at one caller.
+    internal const string AppendLayerSql = """
         with s as (
             select * from unnest($1::int[], $2::text[], $3::bigint[], $16::uuid[]) with ordinality as s (append_no, stream_id, expected, last_id, ord)
         ), stale as (
@@ -56,7 +58,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             select * from unnest($4::int[], $5::text[], $6::text[], $7::text[]) as r (append_no, request_id, fingerprint, reply)
         ), reused as (
             select distinct on (r.append_no) r.append_no, r.request_id from r
-            where exists (select from request_log l where l.request_id = r.request_id)
+            where (select true from request_log l where l.request_id = r.request_id)
             order by r.append_no
         ), appended as (
             insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)

@@ -277,6 +277,34 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         Assert.Equal(0L, await ScalarAsync(connection, "select count(*) from events"));
     }
 
+    [Fact]
+    public async Task TheAppendsGenericPlan_LooksRequestsAndStreamsUpByIndex_NeverScansAWholeTable()
+    {
+        // Npgsql prepares the append on the server, which then keeps a generic plan, planned on the table sizes of the
+        // moment and kept as the tables grow. An EXISTS over request_log was planned as a hash join over a sequential
+        // scan of it at a few thousand rows, and every append then read the whole request log.
+        await OpenStoreAsync();
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+        await ScalarAsync(connection, """
+            insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
+            select 'account-' || (i % 100), i / 100 + 1, gen_random_uuid(), 'MoneyDeposited', '{}', '{}', now() from generate_series(0, 1999) i;
+            insert into request_log (request_id, fingerprint, reply, position) select 'request-' || position, '', '', position from events;
+            analyze events; analyze request_log;
+            set plan_cache_mode = force_generic_plan;
+            """);
+        await ScalarAsync(connection, $"prepare append as {PostgresEventStore.AppendLayerSql}");
+
+        await using var explain = new NpgsqlCommand($"explain execute append({string.Join(", ", Enumerable.Repeat("null", 16))})", connection);
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync(Ct))
+            while (await reader.ReadAsync(Ct)) plan.Add(reader.GetString(0));
+
+        Assert.Contains(plan, line => line.Contains("using request_log_pkey on request_log"));
+        Assert.Contains(plan, line => line.Contains("using events_stream_id_stream_version_key on events"));
+        Assert.DoesNotContain(plan, line => line.Contains("Seq Scan"));
+    }
+
     private async Task<PostgresEventStore> OpenStoreAsync()
     {
         var store = await PostgresEventStore.OpenAsync(connectionString, schema, Ct);

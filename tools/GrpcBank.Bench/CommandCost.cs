@@ -23,17 +23,19 @@ public static class CommandCost
 
     /// <param name="databaseCpuSeconds">The database's CPU time so far, where it runs apart from the server (PostgreSQL mode).</param>
     public static async Task<IReadOnlyList<Phase>> RunAsync(
-        string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers, Func<double>? databaseCpuSeconds = null)
+        string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers, Func<double>? databaseCpuSeconds = null, IReadOnlySet<string>? kinds = null)
     {
         var accounts = new AccountService.AccountServiceClient(server.Channel);
         var payments = new PaymentService.PaymentServiceClient(server.Channel);
+        var batches = new GrpcBank.Contracts.Batch.V1.BatchService.BatchServiceClient(server.Channel);
         var run = Guid.NewGuid().ToString("N")[..8];
         var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"c{run}-{i:D4}").ToList(), $"Cost {run}");
         await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Deposit(accounts, ids));
         await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Transfer(payments, ids));
         var phases = new List<Phase>();
         foreach (var c in callers)
-            foreach (var (kind, next) in new[] { ("deposits", TransferLoad.Deposit(accounts, ids)), ("transfers", TransferLoad.Transfer(payments, ids)) })
+            foreach (var (kind, next) in new[] { ("deposits", TransferLoad.Deposit(accounts, ids)), ("transfers", TransferLoad.Transfer(payments, ids)),
+                         ("atomic-batches", TransferLoad.Batch(batches, ids, atomic: true)) }.Where(k => kinds is null || kinds.Contains(k.Item1)))
             {
                 var name = $"{mode} {kind} x{c}";
                 var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);
@@ -41,7 +43,8 @@ public static class CommandCost
                 var load = await Load.ClosedAsync(name, c, duration, next);
                 var (cpu, db) = (server.CpuTime - cpu0, databaseCpuSeconds?.Invoke() - db0);
                 if (trace is not null) await trace;
-                var answered = Math.Max(1, load.Ok + load.Rejected);
+                // A batch answers for TransferResult.BatchSize commands.
+                var answered = Math.Max(1, load.Ok + load.Rejected) * (kind.EndsWith("batches", StringComparison.Ordinal) ? TransferResult.BatchSize : 1);
                 phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered, db * 1e6 / answered));
                 Console.WriteLine("  " + phases[^1]);
             }

@@ -10,7 +10,7 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- servers [--quick]     only 1 vs 3 servers on one PostgreSQL and the relay failover
 // dotnet run -c Release --project tools/GrpcBank.Bench -- relaycost [--seconds N] [--rounds N] [--backlog N] [--replay] [--perf DIR]   relay on vs off at saturation (PostgreSQL), statements, CPU
 // dotnet run -c Release --project tools/GrpcBank.Bench -- cold [--env NAME=VALUE]...   first command after a restart (embedded, quick)
-// dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit and transfer
+// dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--kinds deposits,transfers,atomic-batches] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit, transfer and batched deposit
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -60,8 +60,9 @@ if (args.Length > 0 && args[0] == "cost")
         ? args[ci + 1].Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture)).ToArray()
         : [64, 1, 16, 64];
     var both = !args.Contains("--pg") && !args.Contains("--embedded");
+    var kinds = Array.IndexOf(args, "--kinds") is var ki and >= 0 ? args[ki + 1].Split(',').ToHashSet() : null;
     await new Run(root, RunSettings.Quick).CommandCostAsync(both || args.Contains("--pg"), both || args.Contains("--embedded"), TimeSpan.FromSeconds(seconds), trace, callers,
-        args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]));
+        args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]), kinds);
     return 0;
 }
 

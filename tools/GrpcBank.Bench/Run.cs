@@ -48,7 +48,7 @@ public sealed partial class Run(string root, RunSettings s)
     }
 
     /// <summary>Only the server's CPU per command (<see cref="CommandCost"/>), printed.</summary>
-    public async Task CommandCostAsync(bool postgres, bool embedded, TimeSpan phase, string? traceDirectory, int[] callers, IReadOnlyDictionary<string, string> environment)
+    public async Task CommandCostAsync(bool postgres, bool embedded, TimeSpan phase, string? traceDirectory, int[] callers, IReadOnlyDictionary<string, string> environment, IReadOnlySet<string>? kinds = null)
     {
         var env = new Dictionary<string, string>(environment);
         if (traceDirectory is not null) foreach (var (k, v) in CommandCost.TraceEnvironment) env[k] = v;
@@ -63,14 +63,14 @@ public sealed partial class Run(string root, RunSettings s)
             await pg.ExecAsync("create database bank");
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"), environment: env);
-            await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers, () => ClusterCpuSeconds(pg)));
+            await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers, () => ClusterCpuSeconds(pg), kinds));
         }
         if (embedded)
         {
             Step("command cost, embedded mode");
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-embedded-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, null, environment: env);
-            await GuardAsync(data, () => server, () => CommandCost.RunAsync("embedded", server, phase, traceDirectory, callers));
+            await GuardAsync(data, () => server, () => CommandCost.RunAsync("embedded", server, phase, traceDirectory, callers, kinds: kinds));
         }
     }
 

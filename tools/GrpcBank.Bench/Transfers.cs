@@ -127,7 +127,7 @@ public static class TransferLoad
         }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
     };
 
-    private static Func<Random, Func<Task<Outcome>>> Batch(BatchService.BatchServiceClient batches, IReadOnlyList<string> ids, bool atomic) => rng =>
+    internal static Func<Random, Func<Task<Outcome>>> Batch(BatchService.BatchServiceClient batches, IReadOnlyList<string> ids, bool atomic) => rng =>
     {
         var request = new ExecuteBatchRequest { Atomic = atomic };
         for (var i = 0; i < TransferResult.BatchSize; i++)
