@@ -352,12 +352,56 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
 
         public string Name => "recording";
 
+        /// <summary>The calls so far (safe while the relay runs).</summary>
+        public IReadOnlyList<IReadOnlyList<RecordedEvent>> CallsSoFar
+        {
+            get { lock (Calls) return [.. Calls]; }
+        }
+
         public Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
         {
-            Delivered.AddRange(events);
-            Calls.Add(events);
-            Watermarks.Add((watermark, Delivered.Count));
+            lock (Calls)
+            {
+                Delivered.AddRange(events);
+                Calls.Add(events);
+                Watermarks.Add((watermark, Delivered.Count));
+            }
             return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
+    public async Task TheRelay_AfterABusyBatch_WaitsOutItsCycle_SoTheAppendsMeanwhileComeInOneCall_AndAfterAQuietBatchDeliversAtOnce()
+    {
+        var sink = new RecordingSink();
+        var cycle = TimeSpan.FromSeconds(5);
+        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance)
+        {
+            BusyBatch = 2,
+            BusyCycle = cycle,
+        };
+        await relay.StartAsync(Ct);
+        try
+        {
+            // One event is a quiet batch: the next append is delivered at once, well within a cycle.
+            await AppendAsync("account-1", 0, Event());
+            await EventStoreProbes.Eventually(() => Task.FromResult(sink.CallsSoFar.Count == 1));
+            var appended = System.Diagnostics.Stopwatch.StartNew();
+            await AppendAsync("account-2", 0, Event(), Event());
+            await EventStoreProbes.Eventually(() => Task.FromResult(sink.CallsSoFar.Count == 2));
+            Assert.True(appended.Elapsed < cycle / 2, $"after a quiet batch the next append waited {appended.Elapsed}");
+
+            // Two events are a busy batch: appends made while the cycle runs wait for its end and come in one call.
+            appended.Restart();
+            for (var i = 3; i <= 5; i++) await AppendAsync($"account-{i}", 0, Event());
+            Assert.SkipWhen(appended.Elapsed > cycle / 2, $"three appends took {appended.Elapsed}: the machine is too slow to show this");
+            await EventStoreProbes.Eventually(() => Task.FromResult(sink.CallsSoFar.Sum(c => c.Count) == 6));
+            Assert.Equal([1, 2, 3], sink.CallsSoFar.Select(c => c.Count));
+            Assert.Equal(["account-3", "account-4", "account-5"], sink.CallsSoFar[2].Select(e => e.StreamId));
+        }
+        finally
+        {
+            await relay.StopAsync(CancellationToken.None);
         }
     }
 

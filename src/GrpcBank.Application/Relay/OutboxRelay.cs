@@ -29,6 +29,22 @@ public sealed class OutboxRelay(
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Events in a consumer's last batch from which it counts as busy: its next read then starts no sooner than
+    /// <see cref="BusyCycle"/> after the last one did. Under sustained load each sink call (one read-store transaction,
+    /// one checkpoint write) then carries the appends of a whole cycle instead of those of one group commit, which cost
+    /// the server and the database more per event than the commands themselves; a command on a quiet server (a batch of
+    /// one append) is still delivered at once.
+    /// </summary>
+    public int BusyBatch { get; init; } = DefaultBusyBatch;
+
+    public const int DefaultBusyBatch = 8;
+
+    /// <summary>The shortest time from one read to the next of a busy consumer (see <see cref="BusyBatch"/>); zero: no pause.</summary>
+    public TimeSpan BusyCycle { get; init; } = DefaultBusyCycle;
+
+    public static readonly TimeSpan DefaultBusyCycle = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
     /// First wait before looking again when a consumer has been given events its watermark does not cover yet, or its
     /// read found positions not settled yet (on PostgreSQL a position settles only at the look after the one that read
     /// it, and a row committed behind a transaction still running is not read at all): doubled while nothing settles, up
@@ -103,9 +119,12 @@ public sealed class OutboxRelay(
                 while (true)
                 {
                     var watermark = consumer.Watermark;
+                    var started = clock.GetTimestamp();
                     var drained = await PumpOnceAsync(sink, ct);
                     backoff = MinBackoff;
                     if (!drained) continue;
+                    if (lastTaken[sink.Name].Events.Count >= BusyBatch && BusyCycle - clock.GetElapsedTime(started) is { Ticks: > 0 } rest)
+                        await Task.Delay(rest, clock, ct);
                     if (consumer.Watermark > watermark) settleWait = SettleRetry;
                     // Another consumer has already read (or is reading) what comes next for this one.
                     if (shared.HasReadFor(sink.Name)) continue;

@@ -77,6 +77,8 @@ public static class BankServer
             sp.GetRequiredService<RelayProgress>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OutboxRelay>>())
         {
             PollInterval = builder.Configuration.GetValue("Relay:PollInterval", TimeSpan.FromSeconds(1)),
+            BusyBatch = builder.Configuration.GetValue("Relay:BusyBatch", OutboxRelay.DefaultBusyBatch),
+            BusyCycle = builder.Configuration.GetValue("Relay:BusyCycle", OutboxRelay.DefaultBusyCycle),
         });
         services.AddSingleton<SubscriptionSlots>();
         services.AddSingleton<HoldExpiry>();
