@@ -30,8 +30,8 @@ public static class CommandCost
         var batches = new GrpcBank.Contracts.Batch.V1.BatchService.BatchServiceClient(server.Channel);
         var run = Guid.NewGuid().ToString("N")[..8];
         var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"c{run}-{i:D4}").ToList(), $"Cost {run}");
-        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Deposit(accounts, ids));
-        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Transfer(payments, ids));
+        await Load.WarmUpAsync(server, 16, TransferLoad.Deposit(accounts, ids));
+        await Load.WarmUpAsync(server, 16, TransferLoad.Transfer(payments, ids));
         var phases = new List<Phase>();
         foreach (var c in callers)
             foreach (var (kind, next) in new[] { ("deposits", TransferLoad.Deposit(accounts, ids)), ("transfers", TransferLoad.Transfer(payments, ids)),

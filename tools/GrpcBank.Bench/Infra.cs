@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -145,6 +146,32 @@ public sealed class ServerProcess : IAsyncDisposable
     public string Log { get { lock (log) return log.ToString(); } }
 
     public TimeSpan CpuTime { get { process.Refresh(); return process.TotalProcessorTime; } }
+
+    /// <summary>
+    /// CPU time of the runtime's background compiler thread (".NET Tiered Com"), which recompiles hot methods at tier 1;
+    /// zero when it cannot be read (no such thread yet, not Linux).
+    /// </summary>
+    public TimeSpan JitCpuTime
+    {
+        get
+        {
+            try
+            {
+                foreach (var task in Directory.EnumerateDirectories($"/proc/{process.Id}/task"))
+                {
+                    if (File.ReadAllText(Path.Combine(task, "comm")).Trim() != ".NET Tiered Com") continue;
+                    // utime and stime: the 14th and 15th fields of stat, the 12th and 13th after the name's closing parenthesis.
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                    return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ
+                }
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+            return TimeSpan.Zero;
+        }
+    }
 
     public int ProcessId => process.Id;
 

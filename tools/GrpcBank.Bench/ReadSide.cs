@@ -35,7 +35,7 @@ public sealed partial class Run
                 var ids = Enumerable.Range(1, s.Accounts).Select(i => $"b-{i:D6}").ToList();
                 await bank.OpenAsync(ids);
                 var uniform = new Workload("uniform", ids, null);
-                await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Next(bank, uniform));
+                await Load.WarmUpAsync(server, 16, Next(bank, uniform));
                 report.SteadyRelay = await SteadyRelayAsync(bank, bankDb, uniform);
                 PrintFailures(server);
                 server = await LongStreamAsync(serverDll, data, bankDb, ledger, server);

@@ -35,7 +35,7 @@ public sealed partial class Run
                     var ids = Enumerable.Range(1, s.Accounts).Select(i => $"b-{i:D6}").ToList();
                     await bank.OpenAsync(ids);
                     var uniform = new Workload("uniform", ids, null);
-                    await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Next(bank, uniform));
+                    await Load.WarmUpAsync(server, 16, Next(bank, uniform));
                     var name = $"uniform closed x64, relay {(relay ? "on" : "off")} (round {round})";
                     var r = await MeasuredAsync(pg, db, server, name, perfDirectory, async () =>
                     {
@@ -63,7 +63,7 @@ public sealed partial class Run
                         // The replay figure of the readside section (≥ 250,000 events through RebuildProjections), with its statements,
                         // over a history shaped like the full run's (payments from transfers, deposits spread over 5,000 accounts) and
                         // on a server just restarted, as there.
-                        await TransferLoad.RunAsync("PostgreSQL", server.Channel, [64], phase, phase);
+                        await TransferLoad.RunAsync("PostgreSQL", server, [64], phase, phase);
                         var spread = Enumerable.Range(1, 5_000).Select(i => $"r-{i:D6}").ToList();
                         await bank.OpenAsync(["big", .. spread]);
                         var count = (long)await ScalarAsync(pg.ConnectionString(db), "select count(*) from events");

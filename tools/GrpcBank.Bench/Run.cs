@@ -37,13 +37,13 @@ public sealed partial class Run(string root, RunSettings s)
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"));
             await GuardAsync(data, () => server, async () =>
-                results.Add(await TransferLoad.RunAsync("PostgreSQL", server.Channel, TransferCallers, s.Phase, SnapshotPhase)));
+                results.Add(await TransferLoad.RunAsync("PostgreSQL", server, TransferCallers, s.Phase, SnapshotPhase)));
         }
         Step("transfers, embedded mode");
         var embedded = Directory.CreateTempSubdirectory("grpcbank-bench-embedded-").FullName;
         var local = await ServerProcess.StartAsync(serverDll, embedded, null);
         await GuardAsync(embedded, () => local, async () =>
-            results.Add(await TransferLoad.RunAsync("embedded", local.Channel, TransferCallers, s.Phase, SnapshotPhase)));
+            results.Add(await TransferLoad.RunAsync("embedded", local, TransferCallers, s.Phase, SnapshotPhase)));
         return results;
     }
 
@@ -163,7 +163,7 @@ public sealed partial class Run(string root, RunSettings s)
             var zipf = new Workload("zipf", ids, 1.1);
             report.ZipfHottestShare = zipf.HottestShare;
             Step("warm-up");
-            await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Next(bank, uniform));
+            await Load.WarmUpAsync(server, 16, Next(bank, uniform));
             var cpu = new CpuProbe(server);
             foreach (var w in new[] { uniform, zipf })
             {
@@ -200,7 +200,7 @@ public sealed partial class Run(string root, RunSettings s)
                 Console.WriteLine("  " + open);
             }
             Step("transfers next to deposits, and the snapshot property (PostgreSQL mode)");
-            report.TransfersPg = await TransferLoad.RunAsync("PostgreSQL", server.Channel, TransferCallers, s.Phase, SnapshotPhase);
+            report.TransfersPg = await TransferLoad.RunAsync("PostgreSQL", server, TransferCallers, s.Phase, SnapshotPhase);
 
             Step("pgbench x16 again (drift check)");
             report.PgbenchRepeat = await Baselines.PgbenchAsync(pg, 16, s.PgbenchSeconds);
@@ -210,7 +210,7 @@ public sealed partial class Run(string root, RunSettings s)
             await server.DisposeAsync();
             server = await ServerProcess.StartAsync(serverDll, data, bankDb, relay: false);
             bank = new Bank(server.Channel, ledger);
-            await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Next(bank, uniform));
+            await Load.WarmUpAsync(server, 16, Next(bank, uniform));
             foreach (var c in new[] { 1, 16, 64 })
             {
                 var r = await Load.ClosedAsync($"uniform closed x{c}, relay off", c, s.Phase, Next(bank, uniform));
@@ -301,6 +301,7 @@ public sealed partial class Run(string root, RunSettings s)
             var ids = Enumerable.Range(1, s.EmbeddedAccounts).Select(i => $"e-{i:D6}").ToList();
             await bank.OpenAsync(ids);
             var uniform = new Workload("uniform", ids, null);
+            await Load.WarmUpAsync(server, 16, Next(bank, uniform));
             foreach (var c in new[] { 1, 16 })
             {
                 var r = await Load.ClosedAsync($"embedded uniform closed x{c}", c, s.Phase, Next(bank, uniform));
@@ -310,7 +311,7 @@ public sealed partial class Run(string root, RunSettings s)
             report.FreshnessEmbedded = await bank.FreshnessAsync(ids, s.FreshnessSamples);
             report.FreshnessEmbeddedLoaded = await FreshnessUnderLoadAsync(bank, ids);
             Step("transfers next to deposits, and the snapshot property (embedded mode)");
-            report.TransfersEmbedded = await TransferLoad.RunAsync("embedded", server.Channel, TransferCallers, s.Phase, SnapshotPhase);
+            report.TransfersEmbedded = await TransferLoad.RunAsync("embedded", server, TransferCallers, s.Phase, SnapshotPhase);
             report.UnknownEmbedded = await bank.ResolveUnknownAsync();
             report.InvariantsEmbedded = await bank.CheckInvariantsAsync();
             Console.WriteLine($"  invariants: {report.InvariantsEmbedded.Accounts} accounts, {report.InvariantsEmbedded.Failures.Count} failures");

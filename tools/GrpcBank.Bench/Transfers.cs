@@ -72,15 +72,16 @@ public static class TransferLoad
 {
     private const long Funding = 100_000;
 
-    public static async Task<TransferResult> RunAsync(string mode, GrpcChannel channel, IReadOnlyList<int> callers, TimeSpan phase, TimeSpan snapshotPhase)
+    public static async Task<TransferResult> RunAsync(string mode, ServerProcess server, IReadOnlyList<int> callers, TimeSpan phase, TimeSpan snapshotPhase)
     {
+        var channel = server.Channel;
         var accounts = new AccountService.AccountServiceClient(channel);
         var payments = new PaymentService.PaymentServiceClient(channel);
         var run = Guid.NewGuid().ToString("N")[..8];
         var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"t{run}-{i:D4}").ToList(), $"Bench {run}");
 
-        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Deposit(accounts, ids));
-        await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), Transfer(payments, ids));
+        await Load.WarmUpAsync(server, 16, Deposit(accounts, ids));
+        await Load.WarmUpAsync(server, 16, Transfer(payments, ids));
         var deposits = new List<PhaseResult>();
         var transfers = new List<PhaseResult>();
         foreach (var c in callers)
