@@ -334,7 +334,12 @@ public sealed class Report(RunSettings s)
                             ? $"; the relay reacting to every commit (outbox read, SQLite transaction, outbox delete) takes part of it: with the relay off the same command takes {F(off1.P(50), 2)} ms p50"
                             : $"; the relay is not what costs it: with the relay off the same command takes {F(off1.P(50), 2)} ms p50") + "). " +
                      $"The probe times the store's primitives one by one; a command on a warm stream uses only the append " +
-                     $"({F(store1.AppendP50Ms, 3)} ms against pgbench's bare transaction at {F(pg1.P50Ms, 3)} ms).\n");
+                     $"({F(store1.AppendP50Ms, 3)} ms against pgbench's bare transaction at {F(pg1.P50Ms, 3)} ms). " +
+                     "Where the rest goes (the bench author's reading of perf profiles, `cost --pg --callers 1 --trace DIR`, not figures of this " +
+                     "run): at one caller the server and PostgreSQL each spend 1.5–3 ms of CPU per command, ten times their share at 64 callers, " +
+                     "and the largest single item of the server's samples (13–19 %) is the kernel switching threads (under this virtual " +
+                     "machine's `pvm_irq_enable`): every command wakes the socket, thread-pool, relay and database threads in turn, and on " +
+                     "this machine a wake-up costs more than the work it does.\n");
         if (storeMax is not null)
             o.Append($"- **Throughput.** The store probe — no gRPC, no server — peaks at {F(storeMax.PerSecond)} appends/s (x{storeMax.Callers}) against pgbench's " +
                      $"{F(pgMax.Tps)} tps. " +
@@ -349,7 +354,9 @@ public sealed class Report(RunSettings s)
         o.Append("- **Freshness.** A few ms at the median: an append wakes the relay in process at once (and relays in other processes " +
                  "through one coalesced NOTIFY), the relay reads the outbox, the read store applies the batch in one transaction. On PostgreSQL a " +
                  "position settles only once every transaction that could still commit below it has ended (`SettledPosition`), so `min_position` " +
-                 "answers can wait for the relay's next look.\n");
+                 "answers can wait for the relay's next look. Under load a consumer whose last batch held 8 events or more reads again no " +
+                 "sooner than 10 ms after its last read (`Relay:BusyCycle`), so one read-store transaction carries many group commits' events; " +
+                 "that adds up to 10 ms to freshness under saturation, and nothing on a quiet server.\n");
         o.Append("- **Relay vs raw read.** The relay is bounded by the sinks, not by reading the outbox: the SQLite read store applies a batch " +
                  "(up to 5,000 events, more to keep an append whole) in one transaction, each view read and written once, one statement " +
                  "per transaction line (keyed by position, so inserts append to the table's b-tree); the payment process looks at every event. " +
@@ -390,7 +397,12 @@ public sealed class Report(RunSettings s)
                  "then, group commit: appends arriving while a group is written share the next group's transaction and commit (adaptive, at most " +
                  "256 appends or 1 MiB, each with its own guard); pgbench still runs one append per transaction, so the commands/s ratio above " +
                  "compares group commit with the database's single-append rate. The batch RPC phases (Transfers section) write 1,000 deposits " +
-                 "per call: independent (many single commands at once, grouped) and atomic (one append).\n");
+                 "per call: independent (many single commands at once, grouped) and atomic (one append). Since then: the append's check for " +
+                 "reused request ids is one index lookup per request (as `EXISTS`, the generic plan the server keeps for the prepared statement " +
+                 "was a hash join over a sequential scan of `request_log`, planned while it was small: 2 ms of a lone deposit's append at " +
+                 "8,000 logged requests, found with auto_explain); busy relay consumers are paced (Freshness above); and every warm-up lasts " +
+                 "until the server's background compiler is quiet (after a fixed 2-second one it still held 20-40 % of the server's CPU " +
+                 "through the first seconds of the next phase).\n");
         return o.ToString();
     }
 }
