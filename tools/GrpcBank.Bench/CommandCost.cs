@@ -34,8 +34,9 @@ public static class CommandCost
         await Load.WarmUpAsync(server, 16, TransferLoad.Transfer(payments, ids));
         var phases = new List<Phase>();
         foreach (var c in callers)
-            foreach (var (kind, next) in new[] { ("deposits", TransferLoad.Deposit(accounts, ids)), ("transfers", TransferLoad.Transfer(payments, ids)),
-                         ("atomic-batches", TransferLoad.Batch(batches, ids, atomic: true)) }.Where(k => kinds is null || kinds.Contains(k.Item1)))
+            // Each kind with the commands one of its calls answers for.
+            foreach (var (kind, next, perCall) in new[] { ("deposits", TransferLoad.Deposit(accounts, ids), 1), ("transfers", TransferLoad.Transfer(payments, ids), 1),
+                         ("atomic-batches", TransferLoad.Batch(batches, ids, atomic: true), TransferResult.BatchSize) }.Where(k => kinds is null || kinds.Contains(k.Item1)))
             {
                 var name = $"{mode} {kind} x{c}";
                 var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);
@@ -43,8 +44,7 @@ public static class CommandCost
                 var load = await Load.ClosedAsync(name, c, duration, next);
                 var (cpu, db) = (server.CpuTime - cpu0, databaseCpuSeconds?.Invoke() - db0);
                 if (trace is not null) await trace;
-                // A batch answers for TransferResult.BatchSize commands.
-                var answered = Math.Max(1, load.Ok + load.Rejected) * (kind.EndsWith("batches", StringComparison.Ordinal) ? TransferResult.BatchSize : 1);
+                var answered = Math.Max(1, load.Ok + load.Rejected) * perCall;
                 phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered, db * 1e6 / answered));
                 Console.WriteLine("  " + phases[^1]);
             }

@@ -354,9 +354,11 @@ public sealed class Report(RunSettings s)
         o.Append("- **Freshness.** A few ms at the median: an append wakes the relay in process at once (and relays in other processes " +
                  "through one coalesced NOTIFY), the relay reads the outbox, the read store applies the batch in one transaction. On PostgreSQL a " +
                  "position settles only once every transaction that could still commit below it has ended (`SettledPosition`), so `min_position` " +
-                 "answers can wait for the relay's next look. Under load a consumer whose last batch held 8 events or more reads again no " +
-                 "sooner than 10 ms after its last read (`Relay:BusyCycle`), so one read-store transaction carries many group commits' events; " +
-                 "that adds up to 10 ms to freshness under saturation, and nothing on a quiet server.\n");
+                 "answers can wait for the relay's next look. " +
+                 $"Under load a consumer whose last batch held {GrpcBank.Application.Relay.OutboxRelay.DefaultBusyBatch} events or more reads again no " +
+                 $"sooner than {F(GrpcBank.Application.Relay.OutboxRelay.DefaultBusyCycle.TotalMilliseconds)} ms after its last read (`Relay:BusyCycle`), " +
+                 "so one read-store transaction carries many group commits' events; " +
+                 $"that adds up to {F(GrpcBank.Application.Relay.OutboxRelay.DefaultBusyCycle.TotalMilliseconds)} ms to freshness under saturation, and nothing on a quiet server.\n");
         o.Append("- **Relay vs raw read.** The relay is bounded by the sinks, not by reading the outbox: the SQLite read store applies a batch " +
                  "(up to 5,000 events, more to keep an append whole) in one transaction, each view read and written once, one statement " +
                  "per transaction line (keyed by position, so inserts append to the table's b-tree); the payment process looks at every event. " +
