@@ -93,6 +93,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private readonly string? schema;
     private readonly int autoPrepareMinUsages;
     private readonly SettledPosition settled = new();
+    private readonly CompletedCheckpoints completed = new(TimeProvider.System);
+    private int disposed;
     private readonly OutboxListener listener;
     private readonly OutboxNotifier notifier;
     private readonly ConcurrentDictionary<string, long> generationAtLastRead = new();
@@ -389,12 +391,17 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             : null;
     }
 
-    // ($1 is the consumer.) A consumer's checkpoint, or the start of the outbox for one that has none yet (real positions are > 0).
-    private const string CheckpointSql = """
+    /// <summary>
+    /// A consumer's checkpoint (<paramref name="consumer"/> names its parameter): the later of the one written and the one
+    /// completed in this process since (<see cref="CompletedCheckpoints"/>; <paramref name="completed"/> names the
+    /// parameter with its position, 0 if none), or the start of the outbox for one that has none yet (real positions are > 0).
+    /// </summary>
+    private static string CheckpointSql(string consumer, string completed) => $"""
         checkpoint as (
-            select tx, position from consumer_checkpoints where consumer = $1
+            select tx, position from consumer_checkpoints where consumer = {consumer}
+            union all select tx, position from events where position = {completed}
             union all select '0'::xid8, 0
-            order by position desc limit 1)
+            order by tx desc, position desc limit 1)
         """;
 
     /// <remarks>
@@ -420,7 +427,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         var generation = generationAtLastRead[consumer] = listener.Generation;
         // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
         var (rows, settledPosition, unsettled) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
-            with {CheckpointSql}, page as (
+            with {CheckpointSql("$1", "$3")}, page as (
                 select p.tx from outbox p
                 where (p.tx, p.position) > ((select tx from checkpoint), (select position from checkpoint))
                   and p.tx < pg_snapshot_xmin(pg_current_snapshot())
@@ -431,7 +438,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
               and o.tx < pg_snapshot_xmin(pg_current_snapshot())
               and o.tx <= (select max(tx) from page)
             order by o.tx, o.position
-            """, ct, consumer, maxCount);
+            """, ct, consumer, maxCount, completed.Of(consumer));
         if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation, Unsettled = unsettled };
 
         // The rows left out are exactly those after the checkpoint in a later transaction than the batch's last: the batch
@@ -439,35 +446,46 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         // "position not in the batch's positions": against a server-prepared generic plan that compares every row with
         // every element of the array, 38 s of CPU for a 100,000-event append.)
         await using var command = dataSource.CreateCommand($"""
-            with {CheckpointSql}
+            with {CheckpointSql("$1", "$4")}
             select coalesce(min(o.position), $2 + 1) - 1 from checkpoint c, outbox o
             where o.position <= $2 and o.tx > $3 and (o.tx, o.position) > (c.tx, c.position)
             """);
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
         command.Parameters.Add(new() { Value = rows[^1].Item2, NpgsqlDbType = NpgsqlDbType.Xid8 });
+        command.Parameters.Add(new() { Value = completed.Of(consumer) });
         return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!) with { WakeUpGeneration = generation, Unsettled = unsettled };
     }
 
     async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
     {
-        if (batch.Events.Count == 0) return;
-        // The event's tx is its outbox row's: both were written by one transaction.
-        await ExecuteWithoutFlushAsync("""
-            insert into consumer_checkpoints (consumer, tx, position)
-            select $1, tx, position from events where position = $2
-            on conflict (consumer) do update set tx = excluded.tx, position = excluded.position
-            where (consumer_checkpoints.tx, consumer_checkpoints.position) < (excluded.tx, excluded.position)
-            """, ct, consumer, batch.Events[^1].Position);
+        if (batch.Events.Count > 0 && completed.Complete(consumer, batch.Events[^1].Position))
+            await WriteCheckpointsAsync(completed.Unwritten(consumer), ct);
     }
 
-    Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) =>
-        ExecuteWithoutFlushAsync("""
+    async Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct)
+    {
+        await WriteCheckpointsAsync(completed.Unwritten(), ct);
+        await ExecuteWithoutFlushAsync("""
             with named as (select tx, position from consumer_checkpoints where consumer = any($1)),
             slowest as (select tx, position from named order by tx, position limit 1)
             delete from outbox o using slowest s
             where (select count(*) from named) = cardinality($1) and (o.tx, o.position) <= (s.tx, s.position)
             """, ct, (object)consumers.Distinct().ToArray());
+    }
+
+    /// <summary>Writes completed checkpoints to the table; each moves only forward. The event's tx is its outbox row's: one transaction wrote both.</summary>
+    private async Task WriteCheckpointsAsync(IReadOnlyList<(string Consumer, long Position)> checkpoints, CancellationToken ct)
+    {
+        if (checkpoints.Count == 0) return;
+        await ExecuteWithoutFlushAsync("""
+            insert into consumer_checkpoints (consumer, tx, position)
+            select c.consumer, e.tx, e.position from unnest($1::text[], $2::bigint[]) as c (consumer, position) join events e on e.position = c.position
+            on conflict (consumer) do update set tx = excluded.tx, position = excluded.position
+            where (consumer_checkpoints.tx, consumer_checkpoints.position) < (excluded.tx, excluded.position)
+            """, ct, checkpoints.Select(c => c.Consumer).ToArray(), checkpoints.Select(c => c.Position).ToArray());
+        completed.Written(checkpoints);
+    }
 
     /// <summary>
     /// One statement in an implicit transaction that commits without waiting for its WAL flush (<see cref="UnsyncedCommitSql"/>):
@@ -488,8 +506,18 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     Task IOutbox.WaitForPendingAsync(string consumer, OutboxBatch read, TimeSpan timeout, CancellationToken ct) =>
         read.WakeUpGeneration == 0 ? Outbox.WaitForPendingAsync(consumer, timeout, ct) : listener.WaitAsync(timeout, read.WakeUpGeneration, ct);
 
+    /// <summary>Writes the completed checkpoints not written yet (a clean stop redelivers nothing), then closes. A second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1) return;
+        try
+        {
+            await WriteCheckpointsAsync(completed.Unwritten(), CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // The database is gone (a stopped cluster in a test, a failover): the next relay redelivers what is unwritten.
+        }
         await notifier.DisposeAsync();
         await listener.DisposeAsync();
         await dataSource.DisposeAsync();

@@ -54,6 +54,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     private readonly WakeUp appended = new();
     private readonly GroupCommit groups;
     private readonly ConcurrentDictionary<string, long> generationAtLastRead = new();
+    private readonly CompletedCheckpoints completed = new(TimeProvider.System);
 
     /// <param name="groupCommit">How concurrent appends are gathered into one transaction (default: <see cref="GroupCommitLimits.Default"/>).</param>
     public SqliteEventStore(string path, GroupCommitLimits? groupCommit = null)
@@ -233,7 +234,8 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         {
             // The oldest maxCount rows after the checkpoint, and the rest of the append the last of them belongs to.
             using var command = SqliteDatabase.Command(connection, tx, $"""
-                with checkpoint as (select coalesce(max(position), 0) as position from consumer_checkpoints where consumer = $consumer),
+                with checkpoint as (
+                    select max(coalesce(max(position), 0), $completed) as position from consumer_checkpoints where consumer = $consumer),
                 page as (
                     select coalesce(last_of_append, position) as last from outbox
                     where position > (select position from checkpoint) order by position limit $max)
@@ -241,7 +243,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
                 from outbox o join events e on e.position = o.position
                 where o.position > (select position from checkpoint) and o.position <= (select max(last) from page)
                 order by o.position
-                """, ("$consumer", consumer), ("$max", maxCount));
+                """, ("$consumer", consumer), ("$max", maxCount), ("$completed", completed.Of(consumer)));
             using var reader = command.ExecuteReader();
             var rows = new List<(RecordedEvent, long)>();
             while (reader.Read()) rows.Add((ReadEvent(reader), reader.GetInt64(8)));
@@ -253,20 +255,16 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         }));
     }
 
-    Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct) =>
-        batch.Events.Count == 0
-            ? Task.CompletedTask
-            : db.WriteAsync((connection, tx) =>
-            {
-                using var upsert = SqliteDatabase.Command(connection, tx, """
-                    insert into consumer_checkpoints (consumer, position) values ($consumer, $last)
-                    on conflict (consumer) do update set position = excluded.position where excluded.position > consumer_checkpoints.position
-                    """, ("$consumer", consumer), ("$last", batch.Events[^1].Position));
-                return upsert.ExecuteNonQuery();
-            }, ct, synced: false); // lost only to a power cut, which costs a redelivery (SqliteDatabase.WriteAsync)
+    async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
+    {
+        if (batch.Events.Count > 0 && completed.Complete(consumer, batch.Events[^1].Position))
+            await WriteCheckpointsAsync(completed.Unwritten(consumer), ct);
+    }
 
-    Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) =>
-        db.WriteAsync((connection, tx) =>
+    async Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct)
+    {
+        await WriteCheckpointsAsync(completed.Unwritten(), ct);
+        await db.WriteAsync((connection, tx) =>
         {
             var names = JsonSerializer.Serialize(consumers.Distinct().ToArray());
             using var delete = SqliteDatabase.Command(connection, tx, """
@@ -277,6 +275,26 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
                 """, ("$names", names));
             return delete.ExecuteNonQuery();
         }, ct);
+    }
+
+    /// <summary>Writes completed checkpoints (<see cref="CompletedCheckpoints"/>); each moves only forward.</summary>
+    private async Task WriteCheckpointsAsync(IReadOnlyList<(string Consumer, long Position)> checkpoints, CancellationToken ct)
+    {
+        if (checkpoints.Count == 0) return;
+        await db.WriteAsync((connection, tx) =>
+        {
+            foreach (var (consumer, position) in checkpoints)
+            {
+                using var upsert = SqliteDatabase.Command(connection, tx, """
+                    insert into consumer_checkpoints (consumer, position) values ($consumer, $last)
+                    on conflict (consumer) do update set position = excluded.position where excluded.position > consumer_checkpoints.position
+                    """, ("$consumer", consumer), ("$last", position));
+                upsert.ExecuteNonQuery();
+            }
+            return 0;
+        }, ct, synced: false); // lost only to a power cut, which costs a redelivery (SqliteDatabase.WriteAsync)
+        completed.Written(checkpoints);
+    }
 
     Task IOutbox.WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct) =>
         appended.WaitAsync(timeout, ct, generationAtLastRead.GetValueOrDefault(consumer));
@@ -304,5 +322,17 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
 
     public static DateTimeOffset FromMicros(long micros) => DateTimeOffset.UnixEpoch.AddTicks(micros * TimeSpan.TicksPerMicrosecond);
 
-    public void Dispose() => db.Dispose();
+    /// <summary>Writes the completed checkpoints not written yet (a clean stop redelivers nothing), then lets the file go.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            WriteCheckpointsAsync(completed.Unwritten(), CancellationToken.None).GetAwaiter().GetResult();
+        }
+        catch (SqliteException)
+        {
+            // The file is gone or unwritable: the next relay redelivers what is unwritten.
+        }
+        db.Dispose();
+    }
 }

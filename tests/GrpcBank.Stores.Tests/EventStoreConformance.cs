@@ -20,7 +20,7 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
 
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>A new store over an empty database.</summary>
+    /// <summary>A new store over this test's database: empty at first; a later call opens another instance over the same data.</summary>
     protected abstract Task<IEventStore> CreateStoreAsync();
 
     public async ValueTask InitializeAsync() => Store = await CreateStoreAsync();
