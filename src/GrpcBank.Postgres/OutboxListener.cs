@@ -5,7 +5,10 @@ namespace GrpcBank.Postgres;
 
 /// <summary>
 /// Wakes the relay when an append commits: LISTEN on a dedicated, unpooled connection, reconnecting when it
-/// breaks. Notifications are only a nudge (they vanish while disconnected); waiters also time out and poll.
+/// breaks. Notifications are only a nudge (they vanish while disconnected); waiters also time out and poll. The store's
+/// own appends wake it directly (<see cref="Signal"/>), so a notification carrying its own <see cref="OwnPayload"/>
+/// (see <see cref="OutboxNotifier"/>) is ignored: heard again a moment later, it had each consumer read the outbox a
+/// second time per append, to find nothing (at one caller, half of the relay's reads).
 /// </summary>
 internal sealed class OutboxListener : IAsyncDisposable
 {
@@ -18,11 +21,15 @@ internal sealed class OutboxListener : IAsyncDisposable
     private readonly Lock gate = new();
     private Task? loop;
 
-    public OutboxListener(string connectionString, string channel)
+    public OutboxListener(string connectionString, string channel, string ownPayload)
     {
         this.connectionString = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, KeepAlive = 10 }.ConnectionString;
         this.channel = channel;
+        OwnPayload = ownPayload;
     }
+
+    /// <summary>What this store's notifications carry.</summary>
+    public string OwnPayload { get; }
 
     public void Signal() => wakeUp.Signal();
 
@@ -43,7 +50,10 @@ internal sealed class OutboxListener : IAsyncDisposable
             {
                 await using var connection = new NpgsqlConnection(connectionString);
                 await connection.OpenAsync(ct);
-                connection.Notification += (_, _) => wakeUp.Signal();
+                connection.Notification += (_, e) =>
+                {
+                    if (e.Payload != OwnPayload) wakeUp.Signal();
+                };
                 await using (var listen = new NpgsqlCommand($"listen {channel}", connection))
                     await listen.ExecuteNonQueryAsync(ct);
                 // Whatever was notified while we were not listening is lost: let waiters look.

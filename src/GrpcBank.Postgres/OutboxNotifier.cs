@@ -6,20 +6,23 @@ namespace GrpcBank.Postgres;
 /// Tells relays in other processes that the outbox has news: one NOTIFY per burst of appends, sent after they
 /// committed and outside their transactions. (A NOTIFY inside the append would take PostgreSQL's cluster-wide
 /// notify lock until the commit is flushed, making every append commit one at a time.) A lost nudge costs a
-/// relay one poll interval, never an event.
+/// relay one poll interval, never an event. Each carries the sending store's payload, by which its own listener knows
+/// it (<see cref="OutboxListener"/>).
 /// </summary>
 internal sealed class OutboxNotifier : IAsyncDisposable
 {
     private readonly NpgsqlDataSource dataSource;
-    private readonly string sql;
+    private readonly string channel;
+    private readonly string payload;
     private readonly SemaphoreSlim pending = new(0, 1);
     private readonly CancellationTokenSource stopping = new();
     private readonly Task loop;
 
-    public OutboxNotifier(NpgsqlDataSource dataSource, string channel)
+    public OutboxNotifier(NpgsqlDataSource dataSource, string channel, string payload)
     {
         this.dataSource = dataSource;
-        sql = $"select pg_notify('{channel}', '')";
+        this.channel = channel;
+        this.payload = payload;
         loop = Task.Run(RunAsync);
     }
 
@@ -44,7 +47,9 @@ internal sealed class OutboxNotifier : IAsyncDisposable
             try
             {
                 await pending.WaitAsync(ct);
-                await using var command = dataSource.CreateCommand(sql);
+                await using var command = dataSource.CreateCommand("select pg_notify($1, $2)");
+                command.Parameters.Add(new() { Value = channel });
+                command.Parameters.Add(new() { Value = payload });
                 await command.ExecuteNonQueryAsync(ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

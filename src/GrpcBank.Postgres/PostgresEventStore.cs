@@ -114,8 +114,10 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         this.schema = schema;
         autoPrepareMinUsages = builder.AutoPrepareMinUsages;
         dataSource = NpgsqlDataSource.Create(builder);
-        listener = new OutboxListener(builder.ConnectionString, NotificationChannel);
-        notifier = new OutboxNotifier(dataSource, NotificationChannel);
+        // Tells this store's notifications from those of other processes (and other stores in this one).
+        var instance = Guid.NewGuid().ToString("N");
+        listener = new OutboxListener(builder.ConnectionString, NotificationChannel, instance);
+        notifier = new OutboxNotifier(dataSource, NotificationChannel, instance);
     }
 
     /// <summary>Creates the store and brings its schema up to date.</summary>

@@ -244,6 +244,24 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task AnAppendInThisInstance_WakesItsRelayOnce_NotAgainWhenItsOwnNotificationComesBack()
+    {
+        var store = await OpenStoreAsync();
+        await store.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(2), Ct);
+        await store.Outbox.ReadPendingAsync("test", 10, Ct);
+        var woken = store.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(60), Ct);
+
+        await store.AppendAsync(Append("account-1", 0, Event()), Ct);
+        await woken.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Single((await store.Outbox.ReadPendingAsync("test", 10, Ct)).Events);
+
+        // The append's NOTIFY (for relays elsewhere) reaches this instance's listener too, a moment later.
+        var again = store.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(60), Ct);
+        await Task.Delay(1000, Ct);
+        Assert.False(again.IsCompleted, "this instance's own notification woke its relay again");
+    }
+
+    [Fact]
     public async Task WhenTheListenersConnectionDies_ItReconnects_AndAppendsWakeTheRelayAgain()
     {
         var relaySide = await OpenStoreAsync();
