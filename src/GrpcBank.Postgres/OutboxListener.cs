@@ -6,7 +6,7 @@ namespace GrpcBank.Postgres;
 /// <summary>
 /// Wakes the relay when an append commits: LISTEN on a dedicated, unpooled connection, reconnecting when it
 /// breaks. Notifications are only a nudge (they vanish while disconnected); waiters also time out and poll. The store's
-/// own appends wake it directly (<see cref="Signal"/>), so a notification carrying its own <see cref="OwnPayload"/>
+/// own appends wake it directly (<see cref="Signal"/>), so a notification carrying its own payload
 /// (see <see cref="OutboxNotifier"/>) is ignored: heard again a moment later, it had each consumer read the outbox a
 /// second time per append, to find nothing (at one caller, half of the relay's reads).
 /// </summary>
@@ -16,6 +16,7 @@ internal sealed class OutboxListener : IAsyncDisposable
 
     private readonly string connectionString;
     private readonly string channel;
+    private readonly string ownPayload;
     private readonly WakeUp wakeUp = new();
     private readonly CancellationTokenSource stopping = new();
     private readonly Lock gate = new();
@@ -25,11 +26,8 @@ internal sealed class OutboxListener : IAsyncDisposable
     {
         this.connectionString = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, KeepAlive = 10 }.ConnectionString;
         this.channel = channel;
-        OwnPayload = ownPayload;
+        this.ownPayload = ownPayload;
     }
-
-    /// <summary>What this store's notifications carry.</summary>
-    public string OwnPayload { get; }
 
     public void Signal() => wakeUp.Signal();
 
@@ -52,7 +50,7 @@ internal sealed class OutboxListener : IAsyncDisposable
                 await connection.OpenAsync(ct);
                 connection.Notification += (_, e) =>
                 {
-                    if (e.Payload != OwnPayload) wakeUp.Signal();
+                    if (e.Payload != ownPayload) wakeUp.Signal();
                 };
                 await using (var listen = new NpgsqlCommand($"listen {channel}", connection))
                     await listen.ExecuteNonQueryAsync(ct);

@@ -427,6 +427,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     {
         // Taken before reading: an append that commits after it wakes the next wait at once.
         var generation = generationAtLastRead[consumer] = listener.Generation;
+        var completedAt = completed.Of(consumer);
         // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
         var (rows, settledPosition, unsettled) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
             with {CheckpointSql("$1", "$3")}, page as (
@@ -440,7 +441,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
               and o.tx < pg_snapshot_xmin(pg_current_snapshot())
               and o.tx <= (select max(tx) from page)
             order by o.tx, o.position
-            """, ct, consumer, maxCount, completed.Of(consumer));
+            """, ct, consumer, maxCount, completedAt);
         if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation, Unsettled = unsettled };
 
         // The rows left out are exactly those after the checkpoint in a later transaction than the batch's last: the batch
@@ -455,19 +456,19 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
         command.Parameters.Add(new() { Value = rows[^1].Item2, NpgsqlDbType = NpgsqlDbType.Xid8 });
-        command.Parameters.Add(new() { Value = completed.Of(consumer) });
+        command.Parameters.Add(new() { Value = completedAt });
         return OutboxBatch.Of(rows, (long)(await command.ExecuteScalarAsync(ct))!) with { WakeUpGeneration = generation, Unsettled = unsettled };
     }
 
     async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
     {
         if (batch.Events.Count > 0 && completed.Complete(consumer, batch.Events[^1].Position))
-            await WriteCheckpointsAsync(completed.Unwritten(consumer), ct);
+            await completed.WriteAsync(c => WriteCheckpointsAsync(c, ct), consumer);
     }
 
     async Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct)
     {
-        await WriteCheckpointsAsync(completed.Unwritten(), ct);
+        await completed.WriteAsync(c => WriteCheckpointsAsync(c, ct));
         await ExecuteWithoutFlushAsync("""
             with named as (select tx, position from consumer_checkpoints where consumer = any($1)),
             slowest as (select tx, position from named order by tx, position limit 1)
@@ -477,17 +478,13 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     }
 
     /// <summary>Writes completed checkpoints to the table; each moves only forward. The event's tx is its outbox row's: one transaction wrote both.</summary>
-    private async Task WriteCheckpointsAsync(IReadOnlyList<(string Consumer, long Position)> checkpoints, CancellationToken ct)
-    {
-        if (checkpoints.Count == 0) return;
-        await ExecuteWithoutFlushAsync("""
+    private Task WriteCheckpointsAsync(IReadOnlyList<(string Consumer, long Position)> checkpoints, CancellationToken ct) =>
+        ExecuteWithoutFlushAsync("""
             insert into consumer_checkpoints (consumer, tx, position)
             select c.consumer, e.tx, e.position from unnest($1::text[], $2::bigint[]) as c (consumer, position) join events e on e.position = c.position
             on conflict (consumer) do update set tx = excluded.tx, position = excluded.position
             where (consumer_checkpoints.tx, consumer_checkpoints.position) < (excluded.tx, excluded.position)
             """, ct, checkpoints.Select(c => c.Consumer).ToArray(), checkpoints.Select(c => c.Position).ToArray());
-        completed.Written(checkpoints);
-    }
 
     /// <summary>
     /// One statement in an implicit transaction that commits without waiting for its WAL flush (<see cref="UnsyncedCommitSql"/>):
@@ -514,7 +511,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         try
         {
-            await WriteCheckpointsAsync(completed.Unwritten(), CancellationToken.None);
+            await completed.WriteAsync(c => WriteCheckpointsAsync(c, CancellationToken.None));
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
         {

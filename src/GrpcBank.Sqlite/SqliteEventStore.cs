@@ -258,12 +258,12 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     async Task IOutbox.CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct)
     {
         if (batch.Events.Count > 0 && completed.Complete(consumer, batch.Events[^1].Position))
-            await WriteCheckpointsAsync(completed.Unwritten(consumer), ct);
+            await completed.WriteAsync(c => WriteCheckpointsAsync(c, ct), consumer);
     }
 
     async Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct)
     {
-        await WriteCheckpointsAsync(completed.Unwritten(), ct);
+        await completed.WriteAsync(c => WriteCheckpointsAsync(c, ct));
         await db.WriteAsync((connection, tx) =>
         {
             var names = JsonSerializer.Serialize(consumers.Distinct().ToArray());
@@ -278,10 +278,8 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     }
 
     /// <summary>Writes completed checkpoints (<see cref="CompletedCheckpoints"/>); each moves only forward.</summary>
-    private async Task WriteCheckpointsAsync(IReadOnlyList<(string Consumer, long Position)> checkpoints, CancellationToken ct)
-    {
-        if (checkpoints.Count == 0) return;
-        await db.WriteAsync((connection, tx) =>
+    private Task WriteCheckpointsAsync(IReadOnlyList<(string Consumer, long Position)> checkpoints, CancellationToken ct) =>
+        db.WriteAsync((connection, tx) =>
         {
             foreach (var (consumer, position) in checkpoints)
             {
@@ -293,8 +291,6 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             }
             return 0;
         }, ct, synced: false); // lost only to a power cut, which costs a redelivery (SqliteDatabase.WriteAsync)
-        completed.Written(checkpoints);
-    }
 
     Task IOutbox.WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct) =>
         appended.WaitAsync(timeout, ct, generationAtLastRead.GetValueOrDefault(consumer));
@@ -327,7 +323,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     {
         try
         {
-            WriteCheckpointsAsync(completed.Unwritten(), CancellationToken.None).GetAwaiter().GetResult();
+            completed.WriteAsync(c => WriteCheckpointsAsync(c, CancellationToken.None)).GetAwaiter().GetResult();
         }
         catch (SqliteException)
         {

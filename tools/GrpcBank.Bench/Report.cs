@@ -331,7 +331,7 @@ public sealed class Report(RunSettings s)
                      "PostgreSQL on 2 oversubscribed cores" +
                      (off1 is null ? ""
                         : off1.P(50) < 0.8 * one.P(50)
-                            ? $"; the relay reacting to every commit (outbox read, SQLite transaction, outbox delete) takes part of it: with the relay off the same command takes {F(off1.P(50), 2)} ms p50"
+                            ? $"; the relay reacting to every commit (an outbox read and a SQLite transaction) takes part of it: with the relay off the same command takes {F(off1.P(50), 2)} ms p50"
                             : $"; the relay is not what costs it: with the relay off the same command takes {F(off1.P(50), 2)} ms p50") + "). " +
                      $"The probe times the store's primitives one by one; a command on a warm stream uses only the append " +
                      $"({F(store1.AppendP50Ms, 3)} ms against pgbench's bare transaction at {F(pg1.P50Ms, 3)} ms). " +

@@ -33,6 +33,18 @@ public sealed class CompletedCheckpoints(TimeProvider clock)
         }
     }
 
+    /// <summary>
+    /// Hands the completions not written yet (all of them, or only <paramref name="consumer"/>'s) to
+    /// <paramref name="write"/>, and records them as written once it has succeeded. Nothing to write: no call.
+    /// </summary>
+    public async Task WriteAsync(Func<IReadOnlyList<(string Consumer, long Position)>, Task> write, string? consumer = null)
+    {
+        var due = Unwritten(consumer);
+        if (due.Count == 0) return;
+        await write(due);
+        Written(due);
+    }
+
     /// <summary>The completions not written yet (all of them, or only <paramref name="consumer"/>'s).</summary>
     public IReadOnlyList<(string Consumer, long Position)> Unwritten(string? consumer = null)
     {

@@ -30,8 +30,8 @@ public sealed class OutboxRelay(
 
     /// <summary>
     /// Events in a consumer's last batch from which it counts as busy: its next read then starts no sooner than
-    /// <see cref="BusyCycle"/> after the last one did. Under sustained load each sink call (one read-store transaction,
-    /// one checkpoint write) then carries the appends of a whole cycle instead of those of one group commit, which cost
+    /// <see cref="BusyCycle"/> after the last one did. Under sustained load each sink call (one read-store transaction)
+    /// then carries the appends of a whole cycle instead of those of one group commit, which cost
     /// the server and the database more per event than the commands themselves; a command on a quiet server (a batch of
     /// one append) is still delivered at once.
     /// </summary>
