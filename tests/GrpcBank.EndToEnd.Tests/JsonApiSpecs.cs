@@ -44,11 +44,12 @@ public sealed class JsonApiSpecs
         return (response.StatusCode, JsonNode.Parse(text.Length == 0 ? "null" : text)!);
     }
 
-    private static async Task<string> OpenAsync(HttpClient http)
+    /// <returns>The new account's id, and the position of its opening (for a read that must see it: min_position).</returns>
+    private static async Task<(string Id, string Position)> OpenAsync(HttpClient http)
     {
         var (status, opened) = await CallAsync(http, HttpMethod.Post, "/v1/accounts", new { ownerName = "Ada Lovelace", currencyCode = "EUR" });
         Assert.Equal(HttpStatusCode.OK, status);
-        return opened["accountId"]!.GetValue<string>();
+        return (opened["accountId"]!.GetValue<string>(), opened["position"]!.GetValue<string>());
     }
 
     [Fact]
@@ -56,7 +57,7 @@ public sealed class JsonApiSpecs
     {
         await using var bank = await StartAsync();
         var (host, http) = (bank.Host, bank.Http);
-        var id = await OpenAsync(http);
+        var (id, _) = await OpenAsync(http);
 
         var deposit = new { amountMinor = "2500", currencyCode = "EUR", reference = "invoice 7", requestId = "dep-" + id };
         var (status, first) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit", deposit);
@@ -81,7 +82,7 @@ public sealed class JsonApiSpecs
     {
         await using var bank = await StartAsync();
         var (host, http) = (bank.Host, bank.Http);
-        var id = await OpenAsync(http);
+        var (id, _) = await OpenAsync(http);
 
         var (status, error) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:withdraw", new { amountMinor = "100", currencyCode = "EUR" });
         Assert.Equal(HttpStatusCode.BadRequest, status); // FAILED_PRECONDITION maps to 400 in HTTP
@@ -101,8 +102,7 @@ public sealed class JsonApiSpecs
     {
         await using var bank = await StartAsync();
         var (host, http) = (bank.Host, bank.Http);
-        var (_, opened) = await CallAsync(http, HttpMethod.Post, "/v1/accounts", new { ownerName = "Ada Lovelace", currencyCode = "EUR" });
-        var (id, openedAt) = (opened["accountId"]!.GetValue<string>(), opened["position"]!.GetValue<string>());
+        var (id, openedAt) = await OpenAsync(http);
 
         http.DefaultRequestHeaders.Authorization = null;
         var (status, error) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}");
