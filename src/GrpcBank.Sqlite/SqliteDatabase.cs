@@ -37,9 +37,19 @@ public sealed class SqliteDatabase : IDisposable
         var connection = new SqliteConnection(connectionString);
         connection.Open();
         // Per connection: WAL would default to FULL anyway; stated so that nobody "optimises" it to NORMAL.
-        Execute(connection, Durable ? "pragma synchronous = full; pragma foreign_keys = on;" : "pragma synchronous = off; pragma foreign_keys = on;");
+        Execute(connection, (Durable ? "pragma synchronous = full;" : "pragma synchronous = off;")
+            + $" pragma foreign_keys = on; pragma wal_autocheckpoint = {CheckpointFrames};");
         return connection;
     }
+
+    /// <summary>
+    /// WAL frames (pages) after which a commit copies the WAL into the database file (SQLite's default: 1,000). A page
+    /// written many times meanwhile is copied once, and most writes here go to a few hot pages (the newest rows, each
+    /// busy stream's index entry, each busy account's row): measured under deposits at 16 callers, about 94 % of the
+    /// frames were copied at 1,000 and about 20 % at 10,000, and the server spent about a fifth less CPU per command. The WAL
+    /// grows to about 40 MB per file before it is reused.
+    /// </summary>
+    public const int CheckpointFrames = 10_000;
 
     /// <summary>Runs <paramref name="work"/> as the only writer, inside BEGIN IMMEDIATE … COMMIT.</summary>
     /// <param name="synced">
