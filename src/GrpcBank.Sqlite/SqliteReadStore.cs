@@ -236,7 +236,7 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
         if (AccountProjection.Handles(e))
         {
             var id = IdOf(e);
-            if (AccountProjection.Apply(views.Accounts.Get(id), e) is not { } applied) return;
+            if (AccountProjection.Apply(views.Accounts.Get(id, e.StreamVersion), e) is not { } applied) return;
             views.Accounts.Set(id, applied.View);
             if (applied.Line is { } line) Insert(connection, tx, line);
             if (applied.Hold is { } hold) Apply(connection, tx, hold);
@@ -244,12 +244,12 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
         else if (OrderProjection.Handles(e))
         {
             var id = IdOf(e);
-            if (OrderProjection.Apply(views.Orders.Get(id), e) is { } order) views.Orders.Set(id, order);
+            if (OrderProjection.Apply(views.Orders.Get(id, e.StreamVersion), e) is { } order) views.Orders.Set(id, order);
         }
         else if (PaymentProjection.Handles(e))
         {
             var id = IdOf(e);
-            if (PaymentProjection.Apply(views.Payments.Get(id), e) is { } payment) views.Payments.Set(id, payment);
+            if (PaymentProjection.Apply(views.Payments.Get(id, e.StreamVersion), e) is { } payment) views.Payments.Set(id, payment);
         }
     }
 
@@ -321,11 +321,16 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
     {
         private readonly Dictionary<string, (T? Stored, T? View, bool Changed)> views = new(StringComparer.Ordinal);
 
-        public T? Get(string id)
+        /// <param name="version">
+        /// The stream version of the event about to be applied. The first event of a stream starts its view afresh, without
+        /// reading the stored one: only a redelivery finds one, and then every later event of the stream follows in order,
+        /// so the view comes out as a replay makes it, and the upsert's version guard keeps a newer stored row.
+        /// </param>
+        public T? Get(string id, long version)
         {
             if (!views.TryGetValue(id, out var entry))
             {
-                var stored = load(id);
+                var stored = version == 1 ? null : load(id);
                 views[id] = entry = (stored, stored, false);
             }
             return entry.View;
@@ -459,7 +464,10 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
             Execute(connection, tx, "insert or ignore into owner_terms (term) values ($term)", ("$term", term));
     }
 
-    // Every upsert carries a version guard: a redelivered or out-of-date write changes nothing.
+    // Every upsert carries a version guard: a redelivered or out-of-date write changes nothing. An update sets only the
+    // columns that can change after the row is inserted: SQLite rewrites the entries of every index on a column the
+    // statement assigns, changed or not (an account's owner name and opening time are set when it opens, and each has
+    // an index).
 
     private static void Upsert(SqliteConnection connection, SqliteTransaction tx, AccountView v) =>
         Execute(connection, tx, """
@@ -467,9 +475,8 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
                                   held_minor, overdraft_limit_minor, debits_blocked, credits_blocked)
             values ($id, $owner, $currency, $balance, $status, $version, $opened, $updated, $held, $limit, $debits, $credits)
             on conflict (account_id) do update set
-                owner_name = excluded.owner_name, currency_code = excluded.currency_code,
                 balance_minor = excluded.balance_minor, status = excluded.status, version = excluded.version,
-                opened_at = excluded.opened_at, updated_at = excluded.updated_at, held_minor = excluded.held_minor,
+                updated_at = excluded.updated_at, held_minor = excluded.held_minor,
                 overdraft_limit_minor = excluded.overdraft_limit_minor, debits_blocked = excluded.debits_blocked,
                 credits_blocked = excluded.credits_blocked
             where excluded.version > accounts.version

@@ -62,6 +62,28 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AStreamRedeliveredFromItsFirstEvent_LeavesTheNewerViews_AndItsSearchEntry()
+    {
+        var h = new History();
+        var opened = h.Opened("a1", "Ada Lovelace");
+        var first = h.Deposited("a1", 500);
+        await ApplyAsync(h, opened, first, h.Withdrawn("a1", 200));
+        var paid = OrderPaidBy(h, "o1", "p1", "cust", "merch", 1_200, "lamp").ToArray();
+        await ApplyAsync(h, paid);
+
+        // The relay's redelivery of a stream's first events only, each batch starting at version 1.
+        await ApplyAsync(h, opened, first);
+        await ApplyAsync(h, paid.Where(e => e.StreamId == "payment-p1").Take(1).ToArray());
+
+        var account = await Store.GetAccountAsync("a1", None);
+        Assert.Equal((300L, 3L, "Ada Lovelace"), (account!.BalanceMinor, account.Version, account.OwnerName));
+        Assert.Equal([500L, 200L], (await StatementAsync("a1")).Select(t => t.AmountMinor));
+        Assert.Equal(["a1"], (await Store.SearchAccountsAsync(new AccountSearch("lovelace", null, null, AccountOrder.Relevance, 10, null), None))
+            .Items.Select(a => a.AccountId));
+        Assert.Equal(PaymentViewStatus.Completed, (await Store.GetPaymentAsync("p1", None))!.Status);
+    }
+
+    [Fact]
     public async Task ABatchCutShortThenRedelivered_LosesNoStatementLine_AndRepeatsNone()
     {
         var h = new History();
