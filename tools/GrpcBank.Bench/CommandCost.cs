@@ -16,7 +16,7 @@ public static class CommandCost
     public sealed record Phase(string Name, PhaseResult Load, double ServerCpuUsPerCommand, double? DatabaseCpuUsPerCommand)
     {
         public override string ToString() =>
-            $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command" +
+            $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  p99 {Load.P(99),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command" +
             (DatabaseCpuUsPerCommand is { } db ? $", PostgreSQL {db,5:N0} µs" : "") +
             $"  ({Load.Ok} ok, {Load.Conflicts} conflicts, {Load.Failed} failed)";
     }
