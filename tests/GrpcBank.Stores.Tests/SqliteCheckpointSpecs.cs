@@ -1,0 +1,71 @@
+using GrpcBank.Sqlite;
+using Microsoft.Data.Sqlite;
+
+namespace GrpcBank.Stores.Tests;
+
+/// <summary>The embedded database copies its WAL into the database file in the background (SqliteDatabase.CheckpointAsync).</summary>
+public sealed class SqliteCheckpointSpecs : IDisposable
+{
+    private static readonly CancellationToken Ct = CancellationToken.None;
+    private readonly DirectoryInfo directory = Directory.CreateTempSubdirectory("grpcbank-sqlite-checkpoint-");
+    private readonly SqliteDatabase db;
+
+    public SqliteCheckpointSpecs() =>
+        db = new SqliteDatabase(Path.Combine(directory.FullName, "t.db"), "create table t (id integer primary key, body text not null);");
+
+    [Fact]
+    public async Task AfterACheckpoint_TheNextWriteStartsTheWalOver_AndNothingIsLost()
+    {
+        await WriteRowsAsync(0, 2_000);
+        Assert.True(WalPages() > 100);
+
+        await db.CheckpointAsync();
+        await WriteRowsAsync(2_000, 1);
+
+        // The WAL holds only the last write's pages: it was started over, not grown.
+        Assert.InRange(WalPages(), 1, 10);
+        Assert.Equal(2_001L, db.Read((connection, tx) => (long)SqliteDatabase.Command(connection, tx, "select count(*) from t").ExecuteScalar()!));
+    }
+
+    [Fact]
+    public async Task WritesGoOnWhileACheckpointRuns()
+    {
+        await WriteRowsAsync(0, 5_000);
+
+        var checkpoint = db.CheckpointAsync();
+        for (var i = 0; i < 50; i++) await WriteRowsAsync(5_000 + i * 10, 10);
+        await checkpoint;
+
+        Assert.Equal(5_500L, db.Read((connection, tx) => (long)SqliteDatabase.Command(connection, tx, "select count(*) from t").ExecuteScalar()!));
+    }
+
+    private Task WriteRowsAsync(int from, int count) =>
+        db.WriteAsync((connection, tx) =>
+        {
+            for (var id = from; id < from + count; id++)
+            {
+                using var insert = SqliteDatabase.Command(connection, tx, "insert into t (id, body) values ($id, $body)",
+                    ("$id", id), ("$body", new string('x', 500)));
+                insert.ExecuteNonQuery();
+            }
+            return 0;
+        }, Ct);
+
+    /// <summary>The pages the WAL holds now (a passive checkpoint reports them; it copies what it can, which changes nothing here).</summary>
+    private long WalPages()
+    {
+        using var connection = db.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "pragma wal_checkpoint(passive)";
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return reader.GetInt64(1);
+    }
+
+    public void Dispose()
+    {
+        db.Dispose();
+        SqliteConnection.ClearAllPools();
+        directory.Delete(recursive: true);
+    }
+}
