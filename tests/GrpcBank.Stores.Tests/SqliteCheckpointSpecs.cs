@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 
 namespace GrpcBank.Stores.Tests;
 
-/// <summary>The embedded database copies its WAL into the database file in the background (SqliteDatabase.CheckpointAsync).</summary>
+/// <summary>The embedded database copies its WAL into the database file in the background (SqliteDatabase.Checkpoint).</summary>
 public sealed class SqliteCheckpointSpecs : IDisposable
 {
     private static readonly CancellationToken Ct = CancellationToken.None;
@@ -19,7 +19,7 @@ public sealed class SqliteCheckpointSpecs : IDisposable
         await WriteRowsAsync(0, 2_000);
         Assert.True(WalPages() > 100);
 
-        await db.CheckpointAsync();
+        db.Checkpoint();
         await WriteRowsAsync(2_000, 1);
 
         // The WAL holds only the last write's pages: it was started over, not grown.
@@ -32,7 +32,7 @@ public sealed class SqliteCheckpointSpecs : IDisposable
     {
         await WriteRowsAsync(0, 5_000);
 
-        var checkpoint = db.CheckpointAsync();
+        var checkpoint = Task.Run(db.Checkpoint);
         for (var i = 0; i < 50; i++) await WriteRowsAsync(5_000 + i * 10, 10);
         await checkpoint;
 
