@@ -99,8 +99,8 @@ public sealed class SqliteDatabase : IDisposable
     {
         if (disposed || Stopwatch.GetElapsedTime(Interlocked.Read(ref lastCheckpoint)) < CheckpointInterval
             || Interlocked.Exchange(ref checkpointing, 1) == 1) return;
-        // On a thread of its own: the copy blocks in SQLite, and with the writer and the relay's reads also blocking pool
-        // threads, a third blocked one left a 2-core machine's pool starved until it added a thread (about 0.5 s).
+        // On a thread of its own: the copy blocks in SQLite for as long as it takes, and on a 2-core machine the thread pool
+        // has few threads to spare beside the group-commit writer and the relay's reads, which block in SQLite too.
         checkpoint = Task.Factory.StartNew(() =>
         {
             try
