@@ -9,6 +9,9 @@ using static GrpcBank.Stores.Tests.TestEvents;
 namespace GrpcBank.Stores.Tests;
 
 /// <summary>What only PostgreSQL can get wrong: concurrent writers, late commits, rollbacks, concurrent start-ups.</summary>
+// One collection with the other class on the shared cluster: PostgresEventStoreTests hold transactions open, and while
+// one is open no position after it settles in any database of the cluster, so a relay test running beside it times out.
+[Collection("PostgreSQL event store")]
 public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifetime
 {
     private readonly string schema = $"t_{Guid.NewGuid():N}";
