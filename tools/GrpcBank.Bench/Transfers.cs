@@ -69,8 +69,8 @@ public sealed record TransferResult(
         "server spent ~267 µs against ~118 µs, PostgreSQL ~288 µs against ~120 µs. The server's difference is spread: the kernel " +
         "(56 against 24 µs), SQLite's own code applying the read side (35 against 12 µs: a payment row with its five index entries, two " +
         "account rows and two statement lines, against one account row and one line), the events' JSON written and read back (16 " +
-        "against 3 µs), the transfer handler (15 against 5 µs) and the PostgreSQL store's own code (the append's parameter arrays, the relay's reads: 21 against 10 µs). No single step " +
-        "dominates: the cost follows the number of events and rows.\n\n";
+        "against 3 µs), the transfer handler (15 against 5 µs) and the PostgreSQL store's own code (the append's parameter " +
+        "arrays, the relay's reads: 21 against 10 µs). No single step dominates: the cost follows the number of events and rows.\n\n";
 
     public const int Accounts = 200;
     public const int SnapshotAccounts = 10;
