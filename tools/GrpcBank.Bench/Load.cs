@@ -147,14 +147,18 @@ public static class Load
     /// measured while the runtime still compiles pays for it on the shared cores: after a fixed 2-second warm-up, perf
     /// showed the compiler thread with 20-40 % of the server's samples through the first 4-5 s of the next phase.
     /// </summary>
-    public static async Task WarmUpAsync(ServerProcess server, int callers, Func<Random, Func<Task<Outcome>>> next)
+    public static Task WarmUpAsync(ServerProcess server, int callers, Func<Random, Func<Task<Outcome>>> next) =>
+        WarmUpAsync([server], callers, next);
+
+    /// <summary>The same, until the compilers of all of <paramref name="servers"/> (the load spread over them) are quiet.</summary>
+    public static async Task WarmUpAsync(IReadOnlyList<ServerProcess> servers, int callers, Func<Random, Func<Task<Outcome>>> next)
     {
         var sw = Stopwatch.StartNew();
         while (true)
         {
-            var jit = server.JitCpuTime;
+            var jit = servers.Select(s => s.JitCpuTime).ToList();
             await ClosedAsync("warm-up", callers, TimeSpan.FromSeconds(1), next);
-            var quiet = server.JitCpuTime == jit;
+            var quiet = servers.Select(s => s.JitCpuTime).SequenceEqual(jit);
             if (quiet && sw.Elapsed >= TimeSpan.FromSeconds(2)) break;
             if (sw.Elapsed >= TimeSpan.FromSeconds(30))
             {

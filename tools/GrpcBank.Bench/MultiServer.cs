@@ -66,14 +66,14 @@ public static class MultiServerBench
             servers.Add(await Start());
             var accounts = new AccountService.AccountServiceClient(servers[0].Channel);
             var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, MultiServerResult.Accounts).Select(i => $"m-{i:D4}").ToList(), "Multi");
-            await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Deposit(accounts, ids));
+            await Load.WarmUpAsync(servers, 16, TransferLoad.Deposit(accounts, ids));
             var one = await Load.ClosedAsync($"1 server, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(accounts, ids));
             Console.WriteLine("  " + one);
 
             servers.AddRange(await Task.WhenAll(Start(), Start()));
             using var roundRobin = RoundRobin(servers);
             var spread = new AccountService.AccountServiceClient(roundRobin);
-            await Load.ClosedAsync("warm-up", 16, TimeSpan.FromSeconds(2), TransferLoad.Deposit(spread, ids));
+            await Load.WarmUpAsync(servers, 16, TransferLoad.Deposit(spread, ids));
             var three = await Load.ClosedAsync($"3 servers, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(spread, ids));
             Console.WriteLine("  " + three);
 
