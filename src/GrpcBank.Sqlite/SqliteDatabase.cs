@@ -37,9 +37,10 @@ public sealed class SqliteDatabase : IDisposable
     /// </summary>
     public bool Durable { get; set; } = true;
 
+    private static readonly string ConnectionPragmas = $"pragma foreign_keys = on; pragma wal_autocheckpoint = {CheckpointFrames};";
     // Per connection: WAL would default to FULL anyway; stated so that nobody "optimises" it to NORMAL.
-    private static readonly string DurablePragmas = $"pragma synchronous = full; pragma foreign_keys = on; pragma wal_autocheckpoint = {CheckpointFrames};";
-    private static readonly string BulkLoadPragmas = $"pragma synchronous = off; pragma foreign_keys = on; pragma wal_autocheckpoint = {CheckpointFrames};";
+    private static readonly string DurablePragmas = "pragma synchronous = full; " + ConnectionPragmas;
+    private static readonly string BulkLoadPragmas = "pragma synchronous = off; " + ConnectionPragmas;
 
     public SqliteConnection Open()
     {

@@ -236,7 +236,11 @@ public sealed class Report(RunSettings s)
         {
             L("## Transfers (atomic) next to deposits");
             L();
-            TransfersPg?.WriteSection(o);
+            if (TransfersPg is not null)
+            {
+                TransfersPg.WriteSection(o);
+                o.Append(TransferResult.WhereATransferCosts);
+            }
             TransfersEmbedded?.WriteSection(o);
         }
         MultiServer?.WriteSection(o);

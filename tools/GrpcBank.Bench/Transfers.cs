@@ -58,11 +58,10 @@ public sealed record TransferResult(
         o.Append($"\nSnapshot property: {SnapshotCallers} callers transferring within {SnapshotAccounts} accounts for {F(Snapshots.Seconds, 1)} s " +
                  $"({Snapshots.Transfers:N0} transfers), 2 readers listing them with SearchAccounts: {Snapshots.Taken:N0} snapshots, " +
                  $"**{Snapshots.OutOfBalance} out of balance**, {Snapshots.Incomplete} incomplete.\n\n");
-        if (Mode == "PostgreSQL") o.Append(WhereATransferCosts);
     }
 
-    /// <summary>The bench author's reading of perf profiles of the server (not figures of the run it is printed with).</summary>
-    private const string WhereATransferCosts =
+    /// <summary>The bench author's reading of perf profiles of the server in PostgreSQL mode (not figures of the run it is printed with).</summary>
+    public const string WhereATransferCosts =
         "Where a transfer's extra cost goes (`cost --pg --callers 64 --kinds deposits,transfers --trace DIR`, perf samples of the " +
         "server; the bench author's reading, not this run's figures): a transfer writes four events over three streams (the payment " +
         "initiated and completed, the payer's debit, the payee's credit) where a deposit writes one. Per command at 64 callers the " +
