@@ -7,6 +7,16 @@ namespace GrpcBank.Bench;
 /// <summary>Everything one run measured, and BENCHMARKS.md made from it.</summary>
 public sealed class Report(RunSettings s)
 {
+    /// <summary>The bench author's reading of experiments on the embedded round trip at 16 callers (not this run's figures).</summary>
+    private const string EmbeddedRoundTrip =
+        "What its fsync adds (interleaved A/Bs of `cost --embedded --callers 16 --kinds deposits`, the bench author's reading, not " +
+        "this run's figures): with no sync at all (an upper bound, not a design) the p50 fell from ~3.25 to ~2.5 ms and the rate rose " +
+        "13–15 %. Committing each group unsynced and syncing the WAL outside SQLite's one writer, with the next group written during " +
+        "the sync, did not gain (4,076 and 4,343/s against 4,311 and 4,456) and cost more CPU per command (more, smaller groups: " +
+        "~1,190 syncs/s against ~940), and the sync a caller waits for still starts after its commit. Nor does fdatasync help on " +
+        "this disk: a 4 KiB overwrite and sync took 107–113 µs with either call. The read side shares the cores and the disk: " +
+        "with the relay off (`--env Relay__Enabled=false`) 16 callers reached 5,061 and 5,229/s.";
+
     public string Machine = "";
     public string PgVersion = "";
     public double? FdatasyncPerSecond;
@@ -253,6 +263,12 @@ public sealed class Report(RunSettings s)
         foreach (var r in Embedded)
             L($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {F(r.P(99.9), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |");
         L();
+        if (TransfersEmbedded is { } te)
+        {
+            L($"16 callers do not fill the embedded server: with more it answered {F(te.DepositsBest.PerSecond)} deposits/s ({te.DepositsBest.Name}, " +
+              "Transfers section). At 16 the rate is 16 callers over a command's round trip. " + EmbeddedRoundTrip);
+            L();
+        }
 
         L("## Invariants (checked after the run; a failure makes the bench exit non-zero)");
         L();
