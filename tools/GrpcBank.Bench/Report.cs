@@ -364,8 +364,8 @@ public sealed class Report(RunSettings s)
                      "command had a batch of its own): committed unsynced, a lone deposit's p50 fell by ~10 % and the server's CPU per command " +
                      "by ~17 % in interleaved A/Bs, but the data then reached the disk in one burst with the once-a-second WAL copy, and the " +
                      "deposits' p99 at 64 callers rose from 24–31 to 39–41 ms; not kept. Pacing the relay after a quiet batch instead " +
-                     "(`Relay:QuietCycle`, 3 ms, so a lone caller's next commands share one batch) cut a lone deposit's p50 by a quarter in " +
-                     "PostgreSQL mode (1.78 and 1.91 ms to 1.32 and 1.58) and the server's CPU per command by a fifth to a third.\n");
+                     "(`Relay:QuietCycle`, 3 ms, so a lone caller's next commands share one batch) cut a lone deposit's p50 by 10–26 % in " +
+                     "PostgreSQL mode over five interleaved A/Bs (1.65–1.91 ms to 1.32–1.69) and the server's CPU per command by 12–29 %.\n");
         if (storeMax is not null)
             o.Append($"- **Throughput.** The store probe — no gRPC, no server — peaks at {F(storeMax.PerSecond)} appends/s (x{storeMax.Callers}) against pgbench's " +
                      $"{F(pgMax.Tps)} tps. " +

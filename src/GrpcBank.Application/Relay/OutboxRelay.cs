@@ -47,9 +47,10 @@ public sealed class OutboxRelay(
     /// <summary>
     /// The shortest time from one read to the next of a consumer whose last batch had events, fewer than
     /// <see cref="BusyBatch"/>; zero: no pause. A lone caller's commands, a millisecond or two apart, otherwise each cost
-    /// a read and a read-store transaction of their own while the next command runs: at one caller that work took a third
-    /// of the server's CPU per command and a quarter to a third of its latency. A few milliseconds gather the commands of
-    /// the cycle into one call, and add at most that much to how soon a write can be read.
+    /// a read and a read-store transaction of their own while the next command runs: at one caller, pacing them cut the
+    /// server's CPU per command by 12–44 % and a command's p50 by 10–47 % (interleaved A/Bs, both stores). A few
+    /// milliseconds gather the commands of the cycle into one call, and add at most that much to how soon a write can be
+    /// read.
     /// </summary>
     public TimeSpan QuietCycle { get; init; } = DefaultQuietCycle;
 
