@@ -301,8 +301,8 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     [Fact]
     public async Task TheAppendsGenericPlan_LooksRequestsAndStreamsUpByIndex_NeverScansAWholeTable()
     {
-        // Npgsql prepares the append on the server, which then keeps a generic plan, planned on the table sizes of the
-        // moment and kept as the tables grow. An EXISTS over request_log was planned as a hash join over a sequential
+        // Npgsql prepares the append on the server, which runs its generic plan (GenericPlansRun… below), planned on the
+        // table sizes of the moment and kept as the tables grow. An EXISTS over request_log was planned as a hash join over a sequential
         // scan of it at a few thousand rows, and every append then read the whole request log.
         await OpenStoreAsync();
         await using var connection = new NpgsqlConnection(connectionString);
@@ -324,6 +324,39 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         Assert.Contains(plan, line => line.Contains("using request_log_pkey on request_log"));
         Assert.Contains(plan, line => line.Contains("using events_stream_id_stream_version_key on events"));
         Assert.DoesNotContain(plan, line => line.Contains("Seq Scan"));
+    }
+
+    [Theory]
+    [InlineData(nameof(PostgresEventStore.GroupStartSql))]
+    [InlineData(nameof(PostgresEventStore.MarkSql))]
+    public async Task GenericPlansRun_AfterTheFirstStatementOfAnAppendOrAnOutboxRead_NotAPlanPerExecution(string firstStatement)
+    {
+        // Left to choose, the server plans a prepared statement afresh for each of its first five executions, and after
+        // them for every one whose parameters make a custom plan look cheaper than the generic one (the append's, for a
+        // lone append: over twice the time it takes to run).
+        var first = firstStatement == nameof(PostgresEventStore.GroupStartSql) ? PostgresEventStore.GroupStartSql : PostgresEventStore.MarkSql;
+        await OpenStoreAsync();
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+
+        Assert.Equal((0L, 8L), await PlansForEightAppendsAsync(connection, "after_first", first));
+        Assert.True((await PlansForEightAppendsAsync(connection, "left_to_choose", "select 1")).Custom >= 5);
+    }
+
+    /// <summary>Executions of a prepared append on a custom plan and on the generic plan, of eight in one transaction after <paramref name="first"/>.</summary>
+    private static async Task<(long Custom, long Generic)> PlansForEightAppendsAsync(NpgsqlConnection connection, string name, string first)
+    {
+        await ScalarAsync(connection, $"prepare {name} as {PostgresEventStore.AppendLayerSql}");
+        await using var transaction = await connection.BeginTransactionAsync(Ct);
+        await ScalarAsync(connection, first);
+        for (var i = 0; i < 8; i++)
+            await ScalarAsync(connection, $$"""
+                execute {{name}}(array[0], array['account-{{name}}-{{i}}'], array[0], array[0], array['request-{{name}}-{{i}}'], array[''], array['{}'],
+                    array[0], array['account-{{name}}-{{i}}'], array[1], array[gen_random_uuid()], array['MoneyDeposited'], array['{}'], array['{}'],
+                    array[now()], array[null::uuid])
+                """);
+        var plans = $"pg_prepared_statements where name = '{name}'";
+        return ((long)(await ScalarAsync(connection, $"select custom_plans from {plans}"))!, (long)(await ScalarAsync(connection, $"select generic_plans from {plans}"))!);
     }
 
     private async Task<PostgresEventStore> OpenStoreAsync()

@@ -23,7 +23,8 @@ public static class CommandCost
 
     /// <param name="databaseCpuSeconds">The database's CPU time so far, where it runs apart from the server (PostgreSQL mode).</param>
     public static async Task<IReadOnlyList<Phase>> RunAsync(
-        string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers, Func<double>? databaseCpuSeconds = null, IReadOnlySet<string>? kinds = null)
+        string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers, Func<double>? databaseCpuSeconds = null, IReadOnlySet<string>? kinds = null,
+        Func<Task>? resetStatements = null, Func<Task>? printStatements = null)
     {
         var accounts = new AccountService.AccountServiceClient(server.Channel);
         var payments = new PaymentService.PaymentServiceClient(server.Channel);
@@ -40,6 +41,7 @@ public static class CommandCost
             {
                 var name = $"{mode} {kind} x{c}";
                 var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);
+                if (resetStatements is not null) await resetStatements();
                 var (cpu0, db0) = (server.CpuTime, databaseCpuSeconds?.Invoke());
                 var load = await Load.ClosedAsync(name, c, duration, next);
                 var (cpu, db) = (server.CpuTime - cpu0, databaseCpuSeconds?.Invoke() - db0);
@@ -47,6 +49,7 @@ public static class CommandCost
                 var answered = Math.Max(1, load.Ok + load.Rejected) * perCall;
                 phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered, db * 1e6 / answered));
                 Console.WriteLine("  " + phases[^1]);
+                if (printStatements is not null) await printStatements();
             }
         return phases;
     }

@@ -66,6 +66,14 @@ if (args.Length > 0 && args[0] == "cost")
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "appendprobe")
+{
+    int Option(string name, int fallback) =>
+        Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+    await AppendProbe.RunAsync(root, Option("--seconds", 5), Option("--rounds", 2));
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "relaycost")
 {
     int Option(string name, int fallback) =>

@@ -61,9 +61,15 @@ public sealed partial class Run(string root, RunSettings s)
             Step("command cost, PostgreSQL mode");
             await using var pg = await PgCluster.StartAsync();
             await pg.ExecAsync("create database bank");
+            await pg.ExecAsync("create extension pg_stat_statements", "bank");
+            await pg.TrackPlanningAsync();
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"), environment: env);
-            await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers, () => ClusterCpuSeconds(pg), kinds));
+            await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers, () => ClusterCpuSeconds(pg), kinds,
+                () => pg.ExecAsync("select pg_stat_statements_reset()", "bank"), async () =>
+                {
+                    foreach (var line in await pg.StatementsAsync("bank", 6)) Console.WriteLine("      " + line);
+                }));
         }
         if (embedded)
         {
