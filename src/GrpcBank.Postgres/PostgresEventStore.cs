@@ -200,6 +200,13 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     public IOutbox Outbox => this;
 
+    /// <summary>
+    /// Whether the one active relay is this process's (it holds the relay lease, <see cref="PostgresRelayLease.IsHeld"/>).
+    /// Its appends then wake it directly and send no NOTIFY, which no relay elsewhere would be waiting for: at one caller
+    /// that NOTIFY was a second transaction per append, on the same two cores. Default: never, so every append notifies.
+    /// </summary>
+    public Func<bool> RelaysHere { get; set; } = () => false;
+
     public IDeadLetters DeadLetters => this;
 
     public async Task<long> HeadPositionAsync(CancellationToken ct)
@@ -277,7 +284,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
                 if (results.Any(r => r is AppendResult.Appended))
                 {
                     listener.Signal();
-                    notifier.Nudge();
+                    if (!RelaysHere()) notifier.Nudge();
                 }
                 return results;
             }

@@ -17,6 +17,7 @@ public sealed class PostgresRelayLease : IRelayLease
     private readonly string lockName;
     private readonly TimeSpan pollInterval;
     private readonly TimeSpan checkInterval;
+    private volatile Held? current;
 
     public PostgresRelayLease(string connectionString, string lockName = DefaultLockName, TimeSpan? pollInterval = null, TimeSpan? checkInterval = null)
     {
@@ -31,6 +32,12 @@ public sealed class PostgresRelayLease : IRelayLease
         this.checkInterval = checkInterval ?? TimeSpan.FromSeconds(1);
     }
 
+    /// <summary>
+    /// Whether this process holds the lease now, as far as it knows: from the lock's grant until it is released or its
+    /// connection is found dead (within the check interval). No other process's relay runs meanwhile.
+    /// </summary>
+    public bool IsHeld => current is { Active: true };
+
     public async Task<Lease> AcquireAsync(CancellationToken ct)
     {
         while (true)
@@ -42,7 +49,11 @@ public sealed class PostgresRelayLease : IRelayLease
                 while (true)
                 {
                     if (await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(hashtext($1))", ct))
-                        return Held.Start(connection, lockName, checkInterval);
+                    {
+                        var held = Held.Start(connection, lockName, checkInterval);
+                        current = held;
+                        return new Lease(held.Lost, held);
+                    }
                     await Task.Delay(pollInterval, ct);
                 }
             }
@@ -73,6 +84,7 @@ public sealed class PostgresRelayLease : IRelayLease
         private readonly CancellationTokenSource lost = new();
         private readonly CancellationTokenSource stopping = new();
         private Task watchdog = Task.CompletedTask;
+        private volatile bool released;
 
         private Held(NpgsqlConnection connection, string lockName)
         {
@@ -80,12 +92,16 @@ public sealed class PostgresRelayLease : IRelayLease
             this.lockName = lockName;
         }
 
-        public static Lease Start(NpgsqlConnection connection, string lockName, TimeSpan checkInterval)
+        public static Held Start(NpgsqlConnection connection, string lockName, TimeSpan checkInterval)
         {
             var held = new Held(connection, lockName);
             held.watchdog = Task.Run(() => held.WatchAsync(checkInterval));
-            return new Lease(held.lost.Token, held);
+            return held;
         }
+
+        public CancellationToken Lost => lost.Token;
+
+        public bool Active => !released && !lost.IsCancellationRequested;
 
         private async Task WatchAsync(TimeSpan checkInterval)
         {
@@ -110,6 +126,7 @@ public sealed class PostgresRelayLease : IRelayLease
 
         public async ValueTask DisposeAsync()
         {
+            released = true;
             await stopping.CancelAsync();
             await watchdog;
             if (!lost.IsCancellationRequested)

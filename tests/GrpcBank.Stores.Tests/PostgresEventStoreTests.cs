@@ -247,6 +247,28 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task AnAppendInTheInstanceWhoseRelayIsTheActiveOne_WakesItsRelay_AndNotifiesNoOtherInstance()
+    {
+        var store = await OpenStoreAsync();
+        store.RelaysHere = () => true;
+        var elsewhere = await OpenStoreAsync();
+        await elsewhere.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(2), Ct);
+        await elsewhere.Outbox.ReadPendingAsync("test", 10, Ct);
+        var notified = elsewhere.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(60), Ct);
+        await store.Outbox.ReadPendingAsync("test", 10, Ct);
+        var woken = store.Outbox.WaitForPendingAsync("test", TimeSpan.FromSeconds(60), Ct);
+
+        await store.AppendAsync(Append("account-1", 0, Event()), Ct);
+
+        await woken.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await Task.Delay(1000, Ct);
+        Assert.False(notified.IsCompleted, "the append sent a NOTIFY although this instance's relay is the active one");
+        store.RelaysHere = () => false;
+        await store.AppendAsync(Append("account-1", 1, Event()), Ct);
+        await notified.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
+    [Fact]
     public async Task AnAppendInThisInstance_WakesItsRelayOnce_NotAgainWhenItsOwnNotificationComesBack()
     {
         var store = await OpenStoreAsync();

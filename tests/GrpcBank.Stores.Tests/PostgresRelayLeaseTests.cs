@@ -17,10 +17,13 @@ public sealed class PostgresRelayLeaseTests(PostgresServer server)
         var first = new PostgresRelayLease(database, lockName);
         var second = new PostgresRelayLease(database, lockName);
 
+        Assert.False(first.IsHeld);
         await using var held = await first.AcquireAsync(Ct);
         var standby = second.AcquireAsync(Ct);
         await Task.Delay(1500, Ct);
         Assert.False(standby.IsCompleted);
+        Assert.True(first.IsHeld);
+        Assert.False(second.IsHeld);
 
         await using (var admin = new NpgsqlConnection(database))
         {
@@ -35,20 +38,24 @@ public sealed class PostgresRelayLeaseTests(PostgresServer server)
         var lost = new TaskCompletionSource();
         await using (held.Lost.Register(() => lost.TrySetResult()))
             await lost.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.False(first.IsHeld);
         await using var takenOver = await standby.WaitAsync(TimeSpan.FromSeconds(5), Ct);
         Assert.False(takenOver.Lost.IsCancellationRequested);
+        Assert.True(second.IsHeld);
     }
 
     [Fact]
     public async Task DisposingTheHeldLease_ReleasesItToTheStandby()
     {
         var database = await server.DatabaseForClassAsync(GetType());
-        var held = await new PostgresRelayLease(database, lockName).AcquireAsync(Ct);
+        var first = new PostgresRelayLease(database, lockName);
+        var held = await first.AcquireAsync(Ct);
         var standby = new PostgresRelayLease(database, lockName).AcquireAsync(Ct);
         await Task.Delay(700, Ct);
         Assert.False(standby.IsCompleted);
 
         await held.DisposeAsync();
+        Assert.False(first.IsHeld);
 
         await using var next = await standby.WaitAsync(TimeSpan.FromSeconds(5), Ct);
         Assert.False(held.Lost.IsCancellationRequested);

@@ -124,15 +124,18 @@ public static class BankServer
         if (!postgresConfigured || !sharedReadStore) DataDirectory.EnsureWritable(dataDirectory);
         if (configuration.GetConnectionString("Postgres") is { Length: > 0 } postgres)
         {
+            services.AddSingleton(_ => new PostgresRelayLease(postgres));
+            services.AddSingleton<IRelayLease>(sp => sp.GetRequiredService<PostgresRelayLease>());
             // Migrations run (under an advisory lock) before the first command can reach the store.
-            services.AddSingleton<IEventStore>(_ =>
+            services.AddSingleton<IEventStore>(sp =>
             {
                 var store = PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None).GetAwaiter().GetResult();
+                var lease = sp.GetRequiredService<PostgresRelayLease>();
+                store.RelaysHere = () => lease.IsHeld;
                 // As many as the first commands and the relay's consumers use at once after a restart.
                 store.WarmPoolAsync(4, CancellationToken.None).GetAwaiter().GetResult();
                 return store;
             });
-            services.AddSingleton<IRelayLease>(_ => new PostgresRelayLease(postgres));
         }
         else
         {
