@@ -42,7 +42,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     // A group's first statement: the transaction id (SettledPosition), and the append's generic plan. Left to choose, the
     // server planned the append afresh for every lone append in the bench's store probe: 210–230 µs of planning on each,
-    // against 60–100 µs to run it (npgsql with the same statement: 0.62–0.89 ms a lone append, 0.33–0.50 with the plan kept).
+    // against 60–100 µs to run it (Npgsql with the same statement: 0.62–1.22 ms a lone append, 0.33–0.50 with the generic plan).
     internal const string GroupStartSql = "select pg_current_xact_id(), " + GenericPlans;
 
     // For a write whose loss to a crash costs only a redelivery (a relay checkpoint, a trim): its commit does not wait for its flush.
