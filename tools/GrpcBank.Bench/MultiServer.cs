@@ -66,6 +66,8 @@ public static class MultiServerBench
     {
         await using var pg = await PgCluster.StartAsync();
         await pg.ExecAsync("create database multi");
+        await pg.ExecAsync("create extension pg_stat_statements", "multi");
+        await pg.TrackPlanningAsync();
         var settings = new Dictionary<string, string>
         {
             ["ReadStore__Kind"] = "Postgres",
@@ -80,24 +82,21 @@ public static class MultiServerBench
             var accounts = new AccountService.AccountServiceClient(servers[0].Channel);
             var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, MultiServerResult.Accounts).Select(i => $"m-{i:D4}").ToList(), "Multi");
             await Load.WarmUpAsync(servers, 16, TransferLoad.Deposit(accounts, ids));
-            var one = await Load.ClosedAsync($"1 server, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(accounts, ids));
-            Console.WriteLine("  " + one);
+            var one = await WithStatementsAsync(pg, () => Load.ClosedAsync($"1 server, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(accounts, ids)));
 
             servers.AddRange(await Task.WhenAll(Start(), Start()));
             using var roundRobin = RoundRobin(servers);
             var spread = new AccountService.AccountServiceClient(roundRobin);
             await Load.WarmUpAsync(servers, 16, TransferLoad.Deposit(spread, ids));
-            var three = await Load.ClosedAsync($"3 servers, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(spread, ids));
-            Console.WriteLine("  " + three);
+            var three = await WithStatementsAsync(pg, () => Load.ClosedAsync($"3 servers, deposits closed x{MultiServerResult.Callers}", MultiServerResult.Callers, phase, TransferLoad.Deposit(spread, ids)));
 
             // Accounts split into one fixed set per server; each call goes to a random server, on one of its accounts.
             var perServer = servers.Select((server, k) => TransferLoad.Deposit(new AccountService.AccountServiceClient(server.Channel),
                 ids.Where((_, i) => i % servers.Count == k).ToList())).ToList();
             Func<Random, Func<Task<Outcome>>> routed = rng => perServer[rng.Next(perServer.Count)](rng);
             await Load.WarmUpAsync(servers, 16, routed);
-            var partitioned = await Load.ClosedAsync($"3 servers, each account through one, deposits closed x{MultiServerResult.Callers}",
-                MultiServerResult.Callers, phase, routed);
-            Console.WriteLine("  " + partitioned);
+            var partitioned = await WithStatementsAsync(pg, () => Load.ClosedAsync($"3 servers, each account through one, deposits closed x{MultiServerResult.Callers}",
+                MultiServerResult.Callers, phase, routed));
 
             var holder = servers.FindIndex(s => s.Log.Contains("Outbox relay active"));
             if (holder < 0) throw new InvalidOperationException("no server says it runs the relay");
@@ -118,6 +117,19 @@ public static class MultiServerBench
         {
             foreach (var server in servers) await server.DisposeAsync();
         }
+    }
+
+    /// <summary>Runs a phase and prints it with the database's statements and rolled-back transactions (lost races) during it.</summary>
+    private static async Task<PhaseResult> WithStatementsAsync(PgCluster pg, Func<Task<PhaseResult>> phase)
+    {
+        const string Rollbacks = "select xact_rollback from pg_stat_database where datname = 'multi'";
+        await pg.ExecAsync("select pg_stat_statements_reset()", "multi");
+        var before = await pg.ScalarAsync<long>(Rollbacks);
+        var result = await phase();
+        Console.WriteLine("  " + result);
+        Console.WriteLine($"      {await pg.ScalarAsync<long>(Rollbacks) - before:N0} transactions rolled back");
+        foreach (var line in await pg.StatementsAsync("multi", 5)) Console.WriteLine("      " + line);
+        return result;
     }
 
     private static GrpcChannel RoundRobin(IEnumerable<ServerProcess> servers)
