@@ -432,6 +432,21 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             order by tx desc, position desc limit 1)
         """;
 
+    /// <summary>A consumer's pending rows ($1 the consumer, $2 how many, $3 its completed position): see <c>ReadPendingAsync</c>.</summary>
+    internal static readonly string PendingSql = $"""
+        with {CheckpointSql("$1", "$3")}, page as (
+            select p.tx from outbox p
+            where (p.tx, p.position) > ((select tx from checkpoint), (select position from checkpoint))
+              and p.tx < pg_snapshot_xmin(pg_current_snapshot())
+            order by p.tx, p.position limit $2)
+        select {EventColumns}, o.tx
+        from outbox o, lateral (select * from events where events.position = o.position offset 0) e
+        where (o.tx, o.position) > ((select tx from checkpoint), (select position from checkpoint))
+          and o.tx < pg_snapshot_xmin(pg_current_snapshot())
+          and o.tx <= (select max(tx) from page)
+        order by o.tx, o.position
+        """;
+
     /// <remarks>
     /// Rows of finished transactions only (<c>tx &lt; xmin</c>) after the consumer's checkpoint, ordered by (tx, position).
     /// That keeps each stream's order: a writer learns a stream's version only after the transaction that wrote it has
@@ -455,19 +470,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         var generation = generationAtLastRead[consumer] = listener.Generation;
         var completedAt = completed.Of(consumer);
         // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
-        var (rows, settledPosition, unsettled) = await ReadWithSettledPositionAsync(reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), $"""
-            with {CheckpointSql("$1", "$3")}, page as (
-                select p.tx from outbox p
-                where (p.tx, p.position) > ((select tx from checkpoint), (select position from checkpoint))
-                  and p.tx < pg_snapshot_xmin(pg_current_snapshot())
-                order by p.tx, p.position limit $2)
-            select {EventColumns}, o.tx
-            from outbox o, lateral (select * from events where events.position = o.position offset 0) e
-            where (o.tx, o.position) > ((select tx from checkpoint), (select position from checkpoint))
-              and o.tx < pg_snapshot_xmin(pg_current_snapshot())
-              and o.tx <= (select max(tx) from page)
-            order by o.tx, o.position
-            """, ct, consumer, maxCount, completedAt);
+        var (rows, settledPosition, unsettled) = await ReadWithSettledPositionAsync(
+            reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), PendingSql, ct, consumer, maxCount, completedAt);
         if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation, Unsettled = unsettled };
 
         // The rows left out are exactly those after the checkpoint in a later transaction than the batch's last: the batch

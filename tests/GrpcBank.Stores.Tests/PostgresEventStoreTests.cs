@@ -323,29 +323,57 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     [Fact]
     public async Task TheAppendsGenericPlan_LooksRequestsAndStreamsUpByIndex_NeverScansAWholeTable()
     {
-        // Npgsql prepares the append on the server, which runs its generic plan (GenericPlansRun… below), planned on the
-        // table sizes of the moment and kept as the tables grow. An EXISTS over request_log was planned as a hash join over a sequential
-        // scan of it at a few thousand rows, and every append then read the whole request log.
-        await OpenStoreAsync();
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(Ct);
-        await ScalarAsync(connection, """
-            insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
-            select 'account-' || (i % 100), i / 100 + 1, gen_random_uuid(), 'MoneyDeposited', '{}', '{}', now() from generate_series(0, 1999) i;
+        // The append runs its generic plan (GenericPlansRun… below), planned on the table sizes of the moment and kept as
+        // the tables grow. An EXISTS over request_log was planned as a hash join over a sequential scan of it at a few
+        // thousand rows, and every append then read the whole request log.
+        var plan = await GenericPlanAsync("""
             insert into request_log (request_id, fingerprint, reply, position) select 'request-' || position, '', '', position from events;
-            analyze events; analyze request_log;
-            set plan_cache_mode = force_generic_plan;
-            """);
-        await ScalarAsync(connection, $"prepare append as {PostgresEventStore.AppendLayerSql}");
-
-        await using var explain = new NpgsqlCommand($"explain execute append({string.Join(", ", Enumerable.Repeat("null", 16))})", connection);
-        var plan = new List<string>();
-        await using (var reader = await explain.ExecuteReaderAsync(Ct))
-            while (await reader.ReadAsync(Ct)) plan.Add(reader.GetString(0));
+            analyze request_log;
+            """, PostgresEventStore.AppendLayerSql, string.Join(", ", Enumerable.Repeat("null", 16)));
 
         Assert.Contains(plan, line => line.Contains("using request_log_pkey on request_log"));
         Assert.Contains(plan, line => line.Contains("using events_stream_id_stream_version_key on events"));
         Assert.DoesNotContain(plan, line => line.Contains("Seq Scan"));
+    }
+
+    [Fact]
+    public async Task TheOutboxReadsGenericPlan_StartsAtTheCheckpointInTheOutboxIndex_AndFetchesEachEventByItsKey()
+    {
+        // The read runs its generic plan too (MarkSql). One that joined the checkpoint and events scanned the outbox from
+        // its start and hashed all of events on every read.
+        var plan = await GenericPlanAsync("""
+            insert into outbox (position) select position from events;
+            insert into consumer_checkpoints (consumer, tx, position) select 'test', tx, position from events where position = 1000;
+            analyze outbox; analyze consumer_checkpoints;
+            """, PostgresEventStore.PendingSql, "'test', 100, 0");
+
+        Assert.Contains(plan, line => line.Contains("using outbox_tx_position on outbox"));
+        Assert.Contains(plan, line => line.Contains("using events_pkey on events"));
+        Assert.DoesNotContain(plan, line => line.Contains("Seq Scan on events") || line.Contains("Seq Scan on outbox") || line.Contains("Hash"));
+    }
+
+    /// <summary>
+    /// The generic plan of <paramref name="statement"/> executed with <paramref name="arguments"/>, over 2,000 events in
+    /// 100 streams and what <paramref name="setup"/> adds.
+    /// </summary>
+    private async Task<List<string>> GenericPlanAsync(string setup, string statement, string arguments)
+    {
+        await OpenStoreAsync();
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+        await ScalarAsync(connection, $$"""
+            insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
+            select 'account-' || (i % 100), i / 100 + 1, gen_random_uuid(), 'MoneyDeposited', '{}', '{}', now() from generate_series(0, 1999) i;
+            analyze events;
+            {{setup}}
+            set plan_cache_mode = force_generic_plan;
+            prepare planned as {{statement}};
+            """);
+        await using var explain = new NpgsqlCommand($"explain execute planned({arguments})", connection);
+        var plan = new List<string>();
+        await using var reader = await explain.ExecuteReaderAsync(Ct);
+        while (await reader.ReadAsync(Ct)) plan.Add(reader.GetString(0));
+        return plan;
     }
 
     [Theory]
