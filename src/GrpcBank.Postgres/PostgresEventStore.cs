@@ -458,7 +458,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// stops below the first pending row ≤ S left out. A transaction's rows are adjacent in this order and all visible at
     /// once (it has ended), so extending the page to the end of its last transaction is exact.
     ///
-    /// Shaped for the plan the server keeps once the statement is prepared (a generic one): the checkpoint enters the
+    /// Shaped for its generic plan, the one it always runs (<see cref="MarkSql"/>): the checkpoint enters the
     /// outbox index scans as a bound (scalar subqueries), so they start at the checkpoint, and each event is fetched by
     /// its key (the lateral lookup, kept apart by <c>offset 0</c>). A join to the checkpoint and to <c>events</c> got a
     /// generic plan that scanned the outbox from its start and hashed all of <c>events</c> on every read: 7 ms a read
