@@ -341,7 +341,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         return new AppendResult.DuplicateRequest(reusedRequest!);
     }
 
-    private static NpgsqlBatchCommand LayerCommand(
+    internal static NpgsqlBatchCommand LayerCommand(
         IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, IReadOnlyList<int> layer)
     {
         var streams = layer.SelectMany(i => ordered[i].Select(s => (Append: i, Stream: s))).ToList();

@@ -27,10 +27,10 @@ public static class AppendProbe
         for (var round = 1; round <= rounds; round++)
         {
             Console.WriteLine($"round {round}");
-            await ResetStatementsAsync(pg);
+            await pg.ResetStatementsAsync(Baselines.Database);
             var pgbench = await Baselines.PgbenchAsync(pg, 1, seconds);
             Console.WriteLine($"  pgbench (C)            p50 {pgbench.P50Ms:N3} ms  {pgbench.Tps:N0}/s");
-            await StatementsAsync(pg, Baselines.Database);
+            await pg.PrintStatementsAsync(Baselines.Database, 4);
 
             await using (var dataSource = NpgsqlDataSource.Create(scriptConnection))
                 await TimeAsync("npgsql, pgbench's script", pg, Baselines.Database, duration, async () =>
@@ -68,20 +68,8 @@ public static class AppendProbe
     }
 
     /// <summary>A lone append as the store sends it, after <paramref name="first"/> (the store's: <see cref="PostgresEventStore.GroupStartSql"/>).</summary>
-    private static NpgsqlBatch LayerBatch(NpgsqlConnection connection, string first, AppendRequest request)
-    {
-        var (stream, e, entry) = (request.Streams[0].StreamId, request.Streams[0].Events[0], request.RequestLogEntries.First());
-        object[] values =
-        [
-            new[] { 0 }, new[] { stream }, new[] { 0L }, new[] { 0 }, new[] { entry.RequestId }, new[] { entry.Fingerprint }, new[] { entry.ReplyJson },
-            new[] { 0 }, new[] { stream }, new[] { 1L }, new[] { e.EventId }, new[] { e.EventType }, new[] { e.DataJson }, new[] { e.MetadataJson },
-            new[] { request.RecordedAt.ToUniversalTime() },
-        ];
-        var layer = new NpgsqlBatchCommand(PostgresEventStore.AppendLayerSql);
-        foreach (var value in values) layer.Parameters.Add(new() { Value = value });
-        layer.Parameters.Add(new() { Value = new Guid?[] { null }, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Uuid });
-        return new NpgsqlBatch(connection) { BatchCommands = { new(first), layer } };
-    }
+    private static NpgsqlBatch LayerBatch(NpgsqlConnection connection, string first, AppendRequest request) =>
+        new(connection) { BatchCommands = { new(first), PostgresEventStore.LayerCommand([request], [request.InWriteOrder()], [0]) } };
 
     private static string StoreLike(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString)
     {
@@ -91,22 +79,12 @@ public static class AppendProbe
     private static readonly string ScriptAppend = Baselines.AppendScript
         .Split("select pg_current_xact_id();")[1].Split("\\endpipeline")[0].Trim().TrimEnd(';');
 
-    private static AppendRequest Request(string stream)
-    {
-        var requestId = Guid.NewGuid().ToString("N");
-        return new AppendRequest(stream, 0,
-            [new EventData(Guid.CreateVersion7(), "accounts.MoneyDeposited.v1",
-                "{\"accountId\":\"b-001234\",\"amountMinor\":4242,\"currencyCode\":\"EUR\",\"reference\":\"bench\"}",
-                $"{{\"requestId\":\"{requestId}\",\"correlationId\":null,\"causationId\":null,\"principal\":null}}")],
-            new RequestLogEntry(requestId, "A3F1C2D4E5B6978812345678ABCDEF0123456789ABCDEF0123456789ABCDEF01",
-                "{\"aggregateId\":\"b-001234\",\"version\":17,\"position\":0,\"balanceMinor\":98765}"),
-            DateTimeOffset.UtcNow);
-    }
+    private static AppendRequest Request(string stream) => StoreProbe.Deposit(stream, 0, Guid.NewGuid().ToString("N"));
 
     private static async Task TimeAsync(string name, PgCluster pg, string database, TimeSpan duration, Func<Task> append)
     {
         for (var i = 0; i < 200; i++) await append();
-        await ResetStatementsAsync(pg);
+        await pg.ResetStatementsAsync(Baselines.Database);
         var histogram = new LongHistogram(60_000_000L, 3);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
@@ -120,14 +98,6 @@ public static class AppendProbe
         }
         var clientCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / count;
         Console.WriteLine($"  {name,-22} p50 {histogram.GetValueAtPercentile(50) / 1000.0:N3} ms  {count / sw.Elapsed.TotalSeconds:N0}/s  client CPU {clientCpu:N0} µs");
-        await StatementsAsync(pg, database);
-    }
-
-    private static Task ResetStatementsAsync(PgCluster pg) => pg.ExecAsync("select pg_stat_statements_reset()", Baselines.Database);
-
-
-    private static async Task StatementsAsync(PgCluster pg, string database)
-    {
-        foreach (var line in await pg.StatementsAsync(database, 4)) Console.WriteLine("      " + line);
+        await pg.PrintStatementsAsync(database, 4);
     }
 }

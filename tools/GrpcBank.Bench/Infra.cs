@@ -82,8 +82,14 @@ public sealed class PgCluster : IAsyncDisposable
         await ExecAsync("select pg_reload_conf()");
     }
 
-    /// <summary>The statements of <paramref name="database"/> (which has the pg_stat_statements extension) taking the most server time, one line each: calls, mean execution, plans, mean planning.</summary>
-    public async Task<IEnumerable<string>> StatementsAsync(string database, int count)
+    /// <summary>Clears pg_stat_statements (of every database; <paramref name="database"/> must have the extension).</summary>
+    public Task ResetStatementsAsync(string database) => ExecAsync("select pg_stat_statements_reset()", database);
+
+    /// <summary>
+    /// Prints the statements of <paramref name="database"/> (which has the pg_stat_statements extension) taking the most
+    /// server time, one line each: calls, mean execution, plans, mean planning.
+    /// </summary>
+    public async Task PrintStatementsAsync(string database, int count)
     {
         var rows = await RowsAsync($"""
             select calls, round((total_exec_time / greatest(calls, 1) * 1000)::numeric, 0), plans, round((total_plan_time / greatest(plans, 1) * 1000)::numeric, 0),
@@ -91,7 +97,7 @@ public sealed class PgCluster : IAsyncDisposable
             from pg_stat_statements s join pg_database d on d.oid = s.dbid
             where d.datname = current_database() and calls > 1 order by total_exec_time + total_plan_time desc limit {count}
             """, database);
-        return rows.Select(r => $"{r[0],8} calls  exec {r[1],5} µs  {r[2],8} plans  {r[3],4} µs  {r[4]}");
+        foreach (var r in rows) Console.WriteLine($"      {r[0],8} calls  exec {r[1],5} µs  {r[2],8} plans  {r[3],4} µs  {r[4]}");
     }
 
     public async Task ExecAsync(string sql, string database = "postgres")

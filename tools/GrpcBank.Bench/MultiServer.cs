@@ -124,12 +124,12 @@ public static class MultiServerBench
     private static async Task<PhaseResult> WithStatementsAsync(PgCluster pg, Func<Task<PhaseResult>> phase)
     {
         const string Rollbacks = "select xact_rollback from pg_stat_database where datname = 'multi'";
-        await pg.ExecAsync("select pg_stat_statements_reset()", "multi");
+        await pg.ResetStatementsAsync("multi");
         var before = await pg.ScalarAsync<long>(Rollbacks);
         var result = await phase();
         Console.WriteLine("  " + result);
         Console.WriteLine($"      {await pg.ScalarAsync<long>(Rollbacks) - before:N0} transactions rolled back");
-        foreach (var line in await pg.StatementsAsync("multi", 5)) Console.WriteLine("      " + line);
+        await pg.PrintStatementsAsync("multi", 5);
         return result;
     }
 

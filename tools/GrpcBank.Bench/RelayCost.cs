@@ -1,4 +1,5 @@
 using System.Globalization;
+using GrpcBank.Postgres;
 
 namespace GrpcBank.Bench;
 
@@ -95,7 +96,7 @@ public sealed partial class Run
     private static async Task<PhaseResult> MeasuredAsync(
         PgCluster pg, string db, ServerProcess server, string name, string? perfDirectory, Func<Task<PhaseResult>> body, Func<PhaseResult, long> units)
     {
-        await pg.ExecAsync("select pg_stat_statements_reset()", db);
+        await pg.ResetStatementsAsync(db);
         var (server0, pg0) = (server.CpuTime, ClusterCpuSeconds(pg));
         var perf = perfDirectory is null ? null : PerfAsync(server, Path.Combine(perfDirectory, Slug(name) + ".perf.data"));
         var started = DateTime.UtcNow;
@@ -118,25 +119,16 @@ public sealed partial class Run
         return r;
     }
 
-    /// <summary>The plan PostgreSQL runs for the relay's outbox read (generic, as the prepared statement gets), under the load.</summary>
+    /// <summary>The plan PostgreSQL runs for the relay's outbox read (its generic plan, the one the store runs), under the load.</summary>
     private static async Task ExplainOutboxReadAsync(PgCluster pg, string db)
     {
-        var rows = await pg.RowsAsync("""
-            select query from pg_stat_statements
-            where dbid = (select oid from pg_database where datname = current_database()) and query like 'with checkpoint as%select e.position%'
-            order by calls desc limit 1
-            """, db);
-        if (rows.Count == 0) return;
         await using var c = new Npgsql.NpgsqlConnection(pg.ConnectionString(db));
         await c.OpenAsync();
-        await using (var prepare = new Npgsql.NpgsqlCommand($"set plan_cache_mode = force_generic_plan; prepare outbox_read as {rows[0][0]}", c))
+        await using (var prepare = new Npgsql.NpgsqlCommand($"set plan_cache_mode = force_generic_plan; prepare outbox_read as {PostgresEventStore.PendingSql}", c))
             await prepare.ExecuteNonQueryAsync();
-        // pg_stat_statements turned the query's own constants into parameters too: each gets '0' (as they are).
-        var count = System.Text.RegularExpressions.Regex.Matches((string)rows[0][0], @"\$(\d+)").Max(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
-        var arguments = string.Join(", ", ["'read-side'", "5000", .. Enumerable.Repeat("'0'", count - 2)]);
         try
         {
-            await using var explain = new Npgsql.NpgsqlCommand($"explain (analyze, buffers) execute outbox_read({arguments})", c);
+            await using var explain = new Npgsql.NpgsqlCommand("explain (analyze, buffers) execute outbox_read('read-side', 5000, 0)", c);
             await using var reader = await explain.ExecuteReaderAsync();
             Console.WriteLine("  outbox read, generic plan under load:");
             while (await reader.ReadAsync()) Console.WriteLine("    " + reader.GetString(0));

@@ -66,10 +66,7 @@ public sealed partial class Run(string root, RunSettings s)
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"), environment: env);
             await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers, () => ClusterCpuSeconds(pg), kinds,
-                () => pg.ExecAsync("select pg_stat_statements_reset()", "bank"), async () =>
-                {
-                    foreach (var line in await pg.StatementsAsync("bank", 6)) Console.WriteLine("      " + line);
-                }));
+                () => pg.ResetStatementsAsync("bank"), () => pg.PrintStatementsAsync("bank", 6)));
         }
         if (embedded)
         {
@@ -179,7 +176,7 @@ public sealed partial class Run(string root, RunSettings s)
                 {
                     if (w == uniform && c == 64)
                     {
-                        await pg.ExecAsync("select pg_stat_statements_reset()", "bank");
+                        await pg.ResetStatementsAsync("bank");
                         cpu.Start();
                     }
                     var r = await Load.ClosedAsync($"{w.Name} closed x{c}", c, s.Phase, Next(bank, w));

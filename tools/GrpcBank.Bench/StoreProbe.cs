@@ -42,13 +42,7 @@ public static class StoreProbe
                 var t1 = Stopwatch.GetTimestamp();
                 await store.ReadStreamAsync(stream, versions[s] + 1, 1000, CancellationToken.None);
                 var t2 = Stopwatch.GetTimestamp();
-                var result = await store.AppendAsync(new AppendRequest(stream, versions[s],
-                    [new EventData(Guid.CreateVersion7(), "accounts.MoneyDeposited.v1",
-                        "{\"accountId\":\"b-001234\",\"amountMinor\":4242,\"currencyCode\":\"EUR\",\"reference\":\"bench\"}",
-                        $"{{\"requestId\":\"{requestId}\",\"correlationId\":null,\"causationId\":null,\"principal\":null}}")],
-                    new RequestLogEntry(requestId, "A3F1C2D4E5B6978812345678ABCDEF0123456789ABCDEF0123456789ABCDEF01",
-                        "{\"aggregateId\":\"b-001234\",\"version\":17,\"position\":0,\"balanceMinor\":98765}"),
-                    DateTimeOffset.UtcNow), CancellationToken.None);
+                var result = await store.AppendAsync(Deposit(stream, versions[s], requestId), CancellationToken.None);
                 var t3 = Stopwatch.GetTimestamp();
                 if (result is not AppendResult.Appended) throw new InvalidOperationException($"probe append failed: {result}");
                 versions[s]++;
@@ -64,4 +58,13 @@ public static class StoreProbe
         static double P(LongHistogram h, double p) => h.GetValueAtPercentile(p) / 1000.0;
         return new StoreProbeResult(callers, count / sw.Elapsed.TotalSeconds, P(total, 50), P(total, 99), P(find, 50), P(read, 50), P(append, 50));
     }
+
+    /// <summary>One deposit's append as the server writes it: its event (payload and metadata of a real one's size) and request-log row.</summary>
+    public static AppendRequest Deposit(string stream, long expectedVersion, string requestId) => new(stream, expectedVersion,
+        [new EventData(Guid.CreateVersion7(), "accounts.MoneyDeposited.v1",
+            "{\"accountId\":\"b-001234\",\"amountMinor\":4242,\"currencyCode\":\"EUR\",\"reference\":\"bench\"}",
+            $"{{\"requestId\":\"{requestId}\",\"correlationId\":null,\"causationId\":null,\"principal\":null}}")],
+        new RequestLogEntry(requestId, "A3F1C2D4E5B6978812345678ABCDEF0123456789ABCDEF0123456789ABCDEF01",
+            "{\"aggregateId\":\"b-001234\",\"version\":17,\"position\":0,\"balanceMinor\":98765}"),
+        DateTimeOffset.UtcNow);
 }
