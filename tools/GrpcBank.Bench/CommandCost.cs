@@ -13,11 +13,12 @@ namespace GrpcBank.Bench;
 public static class CommandCost
 {
     /// <param name="DatabaseCpuUsPerCommand">PostgreSQL's CPU per answered command (all of the cluster's processes), in PostgreSQL mode.</param>
-    public sealed record Phase(string Name, PhaseResult Load, double ServerCpuUsPerCommand, double? DatabaseCpuUsPerCommand)
+    /// <param name="ClientCpuUsPerCommand">The load's own CPU per answered command (this process: the gRPC clients), on the same cores.</param>
+    public sealed record Phase(string Name, PhaseResult Load, double ServerCpuUsPerCommand, double? DatabaseCpuUsPerCommand, double ClientCpuUsPerCommand)
     {
         public override string ToString() =>
             $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  p99 {Load.P(99),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command" +
-            (DatabaseCpuUsPerCommand is { } db ? $", PostgreSQL {db,5:N0} µs" : "") +
+            (DatabaseCpuUsPerCommand is { } db ? $", PostgreSQL {db,5:N0} µs" : "") + $", client {ClientCpuUsPerCommand,5:N0} µs" +
             $"  ({Load.Ok} ok, {Load.Conflicts} conflicts, {Load.Failed} failed)";
     }
 
@@ -42,17 +43,19 @@ public static class CommandCost
                 var name = $"{mode} {kind} x{c}";
                 var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);
                 if (resetStatements is not null) await resetStatements();
-                var (cpu0, db0) = (server.CpuTime, databaseCpuSeconds?.Invoke());
+                var (cpu0, db0, client0) = (server.CpuTime, databaseCpuSeconds?.Invoke(), ClientCpuTime);
                 var load = await Load.ClosedAsync(name, c, duration, next);
-                var (cpu, db) = (server.CpuTime - cpu0, databaseCpuSeconds?.Invoke() - db0);
+                var (cpu, db, client) = (server.CpuTime - cpu0, databaseCpuSeconds?.Invoke() - db0, ClientCpuTime - client0);
                 if (trace is not null) await trace;
                 var answered = Math.Max(1, load.Ok + load.Rejected) * perCall;
-                phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered, db * 1e6 / answered));
+                phases.Add(new Phase(name, load, cpu.TotalMicroseconds / answered, db * 1e6 / answered, client.TotalMicroseconds / answered));
                 Console.WriteLine("  " + phases[^1]);
                 if (printStatements is not null) await printStatements();
             }
         return phases;
     }
+
+    private static TimeSpan ClientCpuTime => System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
 
     /// <summary>The server's on-CPU samples (Linux perf; the server runs with DOTNET_PerfMapEnabled=1 so JIT-compiled frames have names).</summary>
     private static Task StartTrace(ServerProcess server, string file, TimeSpan duration) =>
