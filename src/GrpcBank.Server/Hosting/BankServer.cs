@@ -79,7 +79,8 @@ public static class BankServer
             PollInterval = builder.Configuration.GetValue("Relay:PollInterval", TimeSpan.FromSeconds(1)),
             BusyBatch = builder.Configuration.GetValue("Relay:BusyBatch", OutboxRelay.DefaultBusyBatch),
             BusyCycle = builder.Configuration.GetValue("Relay:BusyCycle", OutboxRelay.DefaultBusyCycle),
-            QuietCycle = builder.Configuration.GetValue("Relay:QuietCycle", OutboxRelay.DefaultQuietCycle),
+            QuietCycle = builder.Configuration.GetValue("Relay:QuietCycle",
+                builder.Configuration.GetConnectionString("Postgres") is { Length: > 0 } ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle),
         });
         services.AddSingleton<SubscriptionSlots>();
         services.AddSingleton<HoldExpiry>();
