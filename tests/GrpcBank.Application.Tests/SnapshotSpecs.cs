@@ -61,15 +61,17 @@ public sealed class SnapshotSpecs
     }
 
     [Fact]
-    public async Task GivenCommandsPassingAMultipleOfTheInterval_WhenTheyAreRemembered_ThenASnapshotIsSavedThere()
+    public async Task GivenCommandsPassingAMultipleOfTheInterval_WhenTheirAppendCommits_ThenASnapshotIsSavedThere()
     {
         AppendEvents(StreamStates.SnapshotEvery - 1);
         var process = NewProcess();
         var before = await process.FreshAsync(Stream, Ct);
         Assert.Empty(store.Snapshots.All);
         AppendEvents(1);
+        var last = store.Stream(Stream)[^1];
 
-        process.Remember(Stream, new Folded<AccountState>(FullFold(before.Version + 1), before.Version + 1, store.Stream(Stream)[^1].Position));
+        await process.RememberUnsettled(Stream, before, new Folded<AccountState>(FullFold(before.Version + 1), before.Version + 1, 0), last.EventId,
+            Task.FromResult<AppendResult>(new AppendResult.Appended([new StreamVersion(Stream, last.StreamVersion)], last.Position)));
 
         var saved = await store.Snapshots.SavedAsync(Stream, StreamStates.SnapshotEvery);
         Assert.Equal(FullFold(StreamStates.SnapshotEvery), StateSnapshots<AccountState>.Deserialize(saved.StateJson));

@@ -35,7 +35,9 @@ public abstract record AtomicBatchOutcome
 /// and written in one append (one commit) with a guard per stream and a request-log row per command; or, if any one is
 /// refused, nothing at all. Like the single handlers it decides on cached folds (every stream it touches is written, so
 /// every one is guarded), re-decides on fresh reads before answering a refusal, and retries a lost race a bounded
-/// number of times. A batch sent again with its request ids gets its first replies back.
+/// number of times. Like them it holds its streams' locks while deciding and handing the append over, not while it
+/// commits, so batches over the same accounts are decided while the one before commits instead of one after another.
+/// A batch sent again with its request ids gets its first replies back.
 /// </summary>
 public sealed class AtomicBatch(
     IEventStore store,
@@ -48,28 +50,39 @@ public sealed class AtomicBatch(
 
     public async Task<AtomicBatchOutcome> RunAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
     {
-        using var _ = await locks.AcquireAsync(commands.SelectMany(StreamsOf).Distinct(), ct);
+        var streams = commands.SelectMany(StreamsOf).Distinct().ToList();
         var fresh = false;
         for (var appends = 1; ; appends++)
         {
-            var states = fresh ? await States.FreshAsync(commands, accounts, payments, ct) : States.Cached(commands, accounts, payments);
-            var decided = Decide(commands, states);
-            if (decided is Refusal && !fresh)
+            Written written;
+            Task<AppendResult> appending;
+            Task settled;
+            // The locks cover the decision and the hand-over to the store, not the commit: the next batch (or command) on
+            // any of these streams decides on the states this one leaves while it commits (StreamStates.RememberUnsettled).
+            using (await locks.AcquireAsync(streams, ct))
             {
-                // A refusal must not rest on the cache: decide again on what the store holds.
-                fresh = true;
-                states = await States.FreshAsync(commands, accounts, payments, ct);
-                decided = Decide(commands, states);
-            }
-            if (decided is Refusal refusal)
-                return await ReplayAsync(commands, ct) ?? new AtomicBatchOutcome.Failed(refusal.Index, new CommandOutcome<object>.Rejected(refusal.Rejection));
+                var states = fresh ? await States.FreshAsync(commands, accounts, payments, ct) : States.Cached(commands, accounts, payments);
+                var decided = Decide(commands, states);
+                if (decided is Refusal && !fresh)
+                {
+                    // A refusal must not rest on the cache: decide again on what the store holds.
+                    fresh = true;
+                    states = await States.FreshAsync(commands, accounts, payments, ct);
+                    decided = Decide(commands, states);
+                }
+                if (decided is Refusal refusal)
+                    return await ReplayAsync(commands, ct) ?? new AtomicBatchOutcome.Failed(refusal.Index, new CommandOutcome<object>.Rejected(refusal.Rejection));
 
-            var written = (Written)decided;
-            var append = new AppendRequest(written.Appends, null, clock.GetUtcNow()) { MoreRequests = written.Requests };
-            switch (await store.AppendAsync(append, ct))
+                written = (Written)decided;
+                appending = store.AppendAsync(new AppendRequest(written.Appends, null, clock.GetUtcNow()) { MoreRequests = written.Requests }, ct);
+                settled = states.RememberUnsettled(written.Appends, appending);
+            }
+            // Answered only once committed (an append resting on an earlier unsettled one commits only if that one did) and
+            // once the cache has taken the outcome in. Settling never faults.
+            await settled;
+            switch (await appending)
             {
                 case AppendResult.Appended a:
-                    states.Remember(accounts, payments, a.Position);
                     return new AtomicBatchOutcome.Accepted(written.Replies, a.Position);
                 case AppendResult.DuplicateRequest:
                     return await ReplayAsync(commands, ct)
@@ -187,11 +200,20 @@ public sealed class AtomicBatch(
 
         public Dictionary<string, Folded<PaymentState>> Payments { get; } = new(StringComparer.Ordinal);
 
-        // Each stream's version before the batch, and how its part of the append is guarded on the state it started from.
-        private readonly Dictionary<string, (long Version, Func<IReadOnlyList<EventData>, StreamAppend> Append)> starts = new(StringComparer.Ordinal);
+        // How each stream's part of the append is guarded on the state the batch started from (Folded.Then), and how the
+        // state it leaves there is cached while it commits.
+        private readonly Dictionary<string, (Func<IReadOnlyList<EventData>, StreamAppend> Append, Func<Guid, Task<AppendResult>, Task> RememberUnsettled)> starts =
+            new(StringComparer.Ordinal);
 
         /// <summary>A stream's part of the batch's append, guarded by the state the batch started from (<see cref="Folded{TState}.Then"/>).</summary>
         public StreamAppend AppendAfterStart(string stream, IReadOnlyList<EventData> events) => starts[stream].Append(events);
+
+        /// <summary>
+        /// Caches the state the append leaves on each stream it writes as soon as it is handed to the store
+        /// (<see cref="StreamStates{TEvent, TState}.RememberUnsettled"/>); completes once the cache has taken its outcome in.
+        /// </summary>
+        public Task RememberUnsettled(IReadOnlyList<StreamAppend> parts, Task<AppendResult> append) =>
+            Task.WhenAll(parts.Select(part => starts[part.StreamId].RememberUnsettled(part.Events[^1].EventId, append)));
 
         public long VersionOf(string stream) => Accounts.TryGetValue(stream, out var a) ? a.Version : Payments[stream].Version;
 
@@ -200,8 +222,8 @@ public sealed class AtomicBatch(
         {
             var states = new States();
             foreach (var (stream, isPayment) in Streams(commands))
-                if (isPayment) states.Start(states.Payments, stream, payments.CachedOrEmpty(stream));
-                else states.Start(states.Accounts, stream, accounts.CachedOrEmpty(stream));
+                if (isPayment) states.Start(states.Payments, payments, stream, payments.CachedOrEmpty(stream));
+                else states.Start(states.Accounts, accounts, stream, accounts.CachedOrEmpty(stream));
             return states;
         }
 
@@ -211,24 +233,16 @@ public sealed class AtomicBatch(
         {
             var states = new States();
             foreach (var (stream, isPayment) in Streams(commands))
-                if (isPayment) states.Start(states.Payments, stream, await payments.FreshAsync(stream, ct));
-                else states.Start(states.Accounts, stream, await accounts.FreshAsync(stream, ct));
+                if (isPayment) states.Start(states.Payments, payments, stream, await payments.FreshAsync(stream, ct));
+                else states.Start(states.Accounts, accounts, stream, await accounts.FreshAsync(stream, ct));
             return states;
         }
 
-        /// <summary>Remembers every stream's state after the batch's append.</summary>
-        public void Remember(StreamStates<AccountEvent, AccountState> accounts, StreamStates<PaymentEvent, PaymentState> payments, long position)
-        {
-            foreach (var (stream, folded) in Accounts)
-                if (folded.Version != starts[stream].Version) accounts.Remember(stream, folded with { Position = position, Unsettled = null });
-            foreach (var (stream, folded) in Payments)
-                if (folded.Version != starts[stream].Version) payments.Remember(stream, folded with { Position = position, Unsettled = null });
-        }
-
-        private void Start<T>(Dictionary<string, Folded<T>> into, string stream, Folded<T> folded)
+        private void Start<TEvent, T>(Dictionary<string, Folded<T>> into, StreamStates<TEvent, T> cache, string stream, Folded<T> folded)
+            where TEvent : class
         {
             into[stream] = folded;
-            starts[stream] = (folded.Version, events => folded.Then(stream, events));
+            starts[stream] = (events => folded.Then(stream, events), (last, append) => cache.RememberUnsettled(stream, folded, into[stream], last, append));
         }
 
         private static IEnumerable<(string Stream, bool IsPayment)> Streams(IReadOnlyList<BatchItem> commands) =>

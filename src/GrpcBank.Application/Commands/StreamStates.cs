@@ -57,14 +57,6 @@ public sealed class StreamStates<TEvent, TState>(
         return folded;
     }
 
-    /// <summary>Remembers the state this process has just written (committed).</summary>
-    public void Remember(string streamId, Folded<TState> folded)
-    {
-        var before = cache.Get(streamId)?.Committed.Version ?? 0;
-        cache.Put(streamId, folded);
-        snapshots.SaveIfPassed(streamId, before, folded, snapshotEvery);
-    }
-
     /// <summary>
     /// Caches the state <paramref name="append"/> leaves as soon as it is handed to the store, so the next decision on
     /// the stream (under the stream's lock) need not wait for the commit: its append then expects this one's last event
