@@ -2,6 +2,7 @@ using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Payments;
 using static GrpcBank.Application.Tests.AccountCommands;
 
 namespace GrpcBank.Application.Tests;
@@ -10,7 +11,7 @@ namespace GrpcBank.Application.Tests;
 /// The next command on a stream is decided on the state an append leaves as soon as that append is handed to the group
 /// commit, not once it commits (StreamStates.RememberUnsettled): its append rests on the earlier one (expected version
 /// and last event), it is answered only after its own commit, and when the earlier append fails the cache is rolled back
-/// and the later command decided again on what the store holds.
+/// and the later command decided again on what the store holds. Atomic batches over the same accounts chain the same way.
 /// </summary>
 public sealed class UnsettledAppendSpecs
 {
@@ -21,7 +22,16 @@ public sealed class UnsettledAppendSpecs
 
     private readonly CommandHandler<AccountCommand, AccountEvent, AccountState> handler;
 
-    public UnsettledAppendSpecs() => handler = NewHandler(store);
+    private readonly AtomicBatch batches;
+
+    public UnsettledAppendSpecs()
+    {
+        handler = NewHandler(store);
+        batches = new AtomicBatch(store,
+            new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts),
+            new StreamStates<PaymentEvent, PaymentState>(store, PaymentState.Initial, Payment.Evolve, EventCodecs.Payments),
+            TimeProvider.System, new StreamLocks());
+    }
 
     private Task<CommandOutcome<BalanceReply>> Run(AccountCommand command, CommandContext? context = null) =>
         AccountCommands.Run(handler, command, context);
@@ -123,5 +133,66 @@ public sealed class UnsettledAppendSpecs
         Assert.Equal(Enumerable.Range(3, 50).Select(v => (long)v), outcomes.Select(o => Accepted(o).Version).Order());
         Assert.Equal(501, StoredState().BalanceMinor);
         Assert.Equal(52, store.Stream(AdaStream).Count);
+    }
+
+    private static BatchItem ToAda(AccountCommand command) =>
+        new BatchItem.ToAccount(Ada, command, (state, _) => state.BalanceMinor, typeof(long), CommandContext.None);
+
+    private Task<AtomicBatchOutcome> RunBatch(params AccountCommand[] commands) => batches.RunAsync([.. commands.Select(ToAda)], Ct);
+
+    private static IReadOnlyList<object> AcceptedBatch(AtomicBatchOutcome outcome) => Assert.IsType<AtomicBatchOutcome.Accepted>(outcome).Replies;
+
+    [Fact]
+    public async Task GivenAnUnsettledAtomicBatch_TheNextOnTheSameAccount_IsDecidedOnTheStateItLeaves_AndEachIsAnsweredOnlyAfterItsOwnCommit()
+    {
+        AcceptedBatch(await RunBatch(Open(), Deposit(100)));
+        HoldGroups();
+        var reads = store.StreamReads;
+
+        var first = RunBatch(Deposit(10), Deposit(20));
+        var second = RunBatch(Withdraw(125), Deposit(1)); // fits only on top of the first
+
+        Assert.False(first.IsCompleted || second.IsCompleted);
+        var (one, two) = (store.AppendsAsked[^2].Streams.Single(), store.AppendsAsked[^1].Streams.Single());
+        Assert.Equal((2L, (Guid?)null), (one.ExpectedVersion, one.ExpectedLastEventId));
+        Assert.Equal((4L, (Guid?)one.Events[^1].EventId), (two.ExpectedVersion, two.ExpectedLastEventId));
+        Assert.Equal(reads, store.StreamReads);
+
+        groupsWait.SetResult();
+        Assert.Equal([110L, 130L], AcceptedBatch(await first));
+        Assert.Equal([5L, 6L], AcceptedBatch(await second));
+        Assert.Equal(6, StoredState().BalanceMinor);
+    }
+
+    [Fact]
+    public async Task GivenAnUnsettledAtomicBatchThatFails_TheNextRestingOnIt_FailsToo_AndBothAreDecidedAgainOnTheStore()
+    {
+        AcceptedBatch(await RunBatch(Open(), Deposit(100)));
+        HoldGroups();
+        var first = RunBatch(Deposit(10), Deposit(20));
+        var second = RunBatch(Withdraw(125)); // fits only on top of the first
+
+        // Another server withdraws first: neither batch's append can commit on the version it expected.
+        AnotherWriterAppends(store, new AccountEvent.MoneyWithdrawn(Ada, 50, "EUR", "elsewhere"));
+        groupsWait.SetResult();
+
+        // Both decided again after the other writer's withdrawal: the first still fits, the second no longer does.
+        Assert.Equal([60L, 80L], AcceptedBatch(await first));
+        var failed = Assert.IsType<AtomicBatchOutcome.Failed>(await second);
+        Assert.Equal(0, failed.Index);
+        Assert.IsType<AccountRejection.InsufficientFunds>(Assert.IsType<CommandOutcome<object>.Rejected>(failed.Outcome).Rejection);
+        Assert.Equal((5, 80L), (store.Stream(AdaStream).Count, StoredState().BalanceMinor));
+    }
+
+    [Fact]
+    public async Task ManyConcurrentAtomicBatchesOnOneAccount_ChainOnUnsettledAppends_AndEveryOneIsWrittenOnce()
+    {
+        AcceptedBatch(await RunBatch(Open(), Deposit(1)));
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(1, 30).Select(_ => Task.Run(() => RunBatch(Deposit(10), Deposit(5)))));
+
+        Assert.All(outcomes, o => AcceptedBatch(o));
+        Assert.Equal(1 + 30 * 15, StoredState().BalanceMinor);
+        Assert.Equal(2 + 30 * 2, store.Stream(AdaStream).Count);
     }
 }
