@@ -78,6 +78,32 @@ public sealed class SnapshotSpecs
     }
 
     [Fact]
+    public async Task GivenAnAppendPassingAMultipleOfTheInterval_WhenItCommitsWithALaterOneRestingOnIt_ThenASnapshotIsSavedThere()
+    {
+        AppendEvents(StreamStates.SnapshotEvery - 1);
+        var process = NewProcess();
+        var before = await process.FreshAsync(Stream, Ct);
+        AppendEvents(2);
+        var (passing, resting) = (store.Stream(Stream)[^2], store.Stream(Stream)[^1]);
+        var (first, second) = (new TaskCompletionSource<AppendResult>(), new TaskCompletionSource<AppendResult>());
+
+        var atMultiple = new Folded<AccountState>(FullFold(passing.StreamVersion), passing.StreamVersion, 0);
+        var firstSettled = process.RememberUnsettled(Stream, before, atMultiple, passing.EventId, first.Task);
+        var restingOnIt = process.CachedOrEmpty(Stream);
+        var secondSettled = process.RememberUnsettled(Stream, restingOnIt,
+            new Folded<AccountState>(FullFold(resting.StreamVersion), resting.StreamVersion, 0), resting.EventId, second.Task);
+        first.SetResult(new AppendResult.Appended([new StreamVersion(Stream, passing.StreamVersion)], passing.Position));
+        await firstSettled;
+        second.SetResult(new AppendResult.Appended([new StreamVersion(Stream, resting.StreamVersion)], resting.Position));
+        await secondSettled;
+
+        var saved = await store.Snapshots.SavedAsync(Stream, StreamStates.SnapshotEvery);
+        Assert.Equal(FullFold(StreamStates.SnapshotEvery), StateSnapshots<AccountState>.Deserialize(saved.StateJson));
+        Assert.Equal(passing.Position, saved.Position);
+        Assert.Single(store.Snapshots.All);
+    }
+
+    [Fact]
     public async Task GivenASnapshotOfAnotherSchema_WhenAStreamIsLoaded_ThenItIsIgnored_AndTheStreamIsFoldedFromTheStart()
     {
         AppendEvents(1_500);

@@ -93,10 +93,11 @@ public sealed class StreamStates<TEvent, TState>(
             if (result is AppendResult.Appended a)
             {
                 var committed = entry with { Position = a.Position, Unsettled = null };
-                if (cache.Replace(streamId, entry, committed))
-                    snapshots.SaveIfPassed(streamId, unsettled.Committed.Version, committed, snapshotEvery);
-                else if (cache.Get(streamId)?.Unsettled is { } later)
+                if (!cache.Replace(streamId, entry, committed) && cache.Get(streamId)?.Unsettled is { } later)
                     later.CommittedBeneath(committed);
+                // Also when a later append rests on this one: that one counts from here, so a multiple this one passed
+                // would otherwise never be saved (a busy stream whose appends always chain would get no snapshot at all).
+                snapshots.SaveIfPassed(streamId, unsettled.Committed.Version, committed, snapshotEvery);
             }
             else
             {
