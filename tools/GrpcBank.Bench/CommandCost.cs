@@ -6,8 +6,9 @@ namespace GrpcBank.Bench;
 
 /// <summary>
 /// The server's own CPU per command: deposits and transfers at 1 caller and at saturation, each phase reported as
-/// commands/s and the server process's CPU time per answered command. CPU per command, unlike a rate, changes little
-/// when other work shares the machine, so it is the figure to compare before and after a change to the command path.
+/// commands/s and the server process's CPU time per answered command (and PostgreSQL's, and the load's own). CPU per
+/// command, unlike a rate, changes little when other work shares the machine, so it is the figure to compare before and
+/// after a change to the command path.
 /// With <c>--trace</c> it also records the server's CPU samples in each phase with Linux perf (<c>perf report -i FILE</c>).
 /// </summary>
 public static class CommandCost
