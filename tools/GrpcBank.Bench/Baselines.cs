@@ -16,8 +16,11 @@ public static partial class Baselines
     /// One append exactly as PostgresEventStore sends it: one pipeline (one implicit transaction, one Sync, like
     /// Npgsql's batch) holding the xid probe and the guarded events insert with its outbox and request-log rows (the store
     /// sends its NOTIFY after the commit, outside the transaction). Each transaction appends version 1 of a new stream named after its own xid (so concurrent clients
-    /// never conflict); payloads are the size of a real deposit's. JSON has a space after each colon so pgbench
-    /// does not read ":name" as a variable.
+    /// never conflict); payloads are the size of a real deposit's. The event id is time-ordered like the store's
+    /// (<c>Guid.CreateVersion7</c>: the time in milliseconds, then random bits): with <c>gen_random_uuid()</c> each insert
+    /// into the unique index on <c>event_id</c> went to a random page, ~20 µs of PostgreSQL CPU an event that the store does
+    /// not pay (pgbench, 100-event transactions: 37–48 µs an event against 16–20 µs time-ordered). JSON has a space after
+    /// each colon so pgbench does not read ":name" as a variable.
     /// </summary>
     public const string AppendScript = """
         \startpipeline
@@ -25,7 +28,8 @@ public static partial class Baselines
         with appended as (
             insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
             select 'account-pgb' || pg_current_xact_id()::text, 0 + e.ord, e.id, e.type, e.data::jsonb, e.metadata::jsonb, now()
-            from unnest(array[gen_random_uuid()], array['accounts.MoneyDeposited.v1'],
+            from unnest(array[(lpad(to_hex((extract(epoch from clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 19))::uuid],
+                        array['accounts.MoneyDeposited.v1'],
                         array['{"accountId": "b-001234", "amountMinor": 4242, "currencyCode": "EUR", "reference": "bench"}'],
                         array['{"requestId": "0f8fad5bd9cb469fa16570867728950e", "correlationId": null, "causationId": null, "principal": null}'])
                  with ordinality as e (id, type, data, metadata, ord)
