@@ -26,7 +26,7 @@ public sealed class BusyServer : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var port = PostgresServer.FreePort();
+        var port = FreePorts.Next();
         MetricsUrl = $"http://127.0.0.1:{port}/metrics";
         Server = await ServerProcess.StartAsync(
             ("Storage:DataDirectory", dataDirectory), ("Metrics:Url", $"http://127.0.0.1:{port}"));

@@ -49,7 +49,7 @@ public sealed class DeploymentSpecs
     public async Task WithoutKeys_APortThatListensOnEveryInterface_IsRefusedBeforeServing(string via)
     {
         // The port is bound on every interface only for the moment it takes the server to see that and exit.
-        var port = PostgresServer.FreePort().ToString();
+        var port = FreePorts.Next().ToString();
         var data = Directory.CreateTempSubdirectory("grpcbank-exposed-").FullName;
         var launch = via == "environment"
             ? new ServerLaunch(("Storage:DataDirectory", data))

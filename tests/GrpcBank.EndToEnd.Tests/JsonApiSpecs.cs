@@ -26,7 +26,7 @@ public sealed class JsonApiSpecs
 
     private static async Task<JsonBank> StartAsync()
     {
-        var url = $"http://127.0.0.1:{PostgresServer.FreePort()}";
+        var url = $"http://127.0.0.1:{FreePorts.Next()}";
         var host = await BankHost.StartEmbeddedAsync(("JsonApi:Url", url),
             ("Auth:ApiKeys:0:Name", "desk"), ("Auth:ApiKeys:0:Key", TellerKey),
             ("Auth:ApiKeys:0:Roles:0", "teller"), ("Auth:ApiKeys:0:Roles:1", "auditor"),

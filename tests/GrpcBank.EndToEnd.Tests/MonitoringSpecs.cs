@@ -36,7 +36,7 @@ public sealed partial class MonitoringSpecs
     [Fact]
     public async Task EveryMetricTheDashboardAndTheAlertsQuery_IsServedAfterAShortWorkload()
     {
-        var port = PostgresServer.FreePort();
+        var port = FreePorts.Next();
         await using var host = await BankHost.StartEmbeddedAsync(("Metrics:Url", $"http://127.0.0.1:{port}"));
         var opened = await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" });
         var deposited = await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = opened.AccountId, AmountMinor = 100, CurrencyCode = "EUR" });

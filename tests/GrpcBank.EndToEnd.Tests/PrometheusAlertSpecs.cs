@@ -28,12 +28,12 @@ public sealed partial class PrometheusAlertSpecs
         {
             // The read side writes to an Elasticsearch that is not there: its consumer fails and backs off, its watermark
             // stays at 0, while the payment process keeps passing (and keeps the head position the lag is measured from fresh).
-            var metricsPort = PostgresServer.FreePort();
+            var metricsPort = FreePorts.Next();
             await using var server = await ServerProcess.StartAsync(
                 ("Storage:DataDirectory", Path.Combine(dir, "bank")), ("Metrics:Url", $"http://127.0.0.1:{metricsPort}"),
-                ("Elasticsearch:Url", $"http://127.0.0.1:{PostgresServer.FreePort()}"));
+                ("Elasticsearch:Url", $"http://127.0.0.1:{FreePorts.Next()}"));
 
-            var prometheusPort = PostgresServer.FreePort();
+            var prometheusPort = FreePorts.Next();
             File.WriteAllText(Path.Combine(dir, "alerts.yml"), ShortenedRules());
             File.WriteAllText(Path.Combine(dir, "prometheus.yml"), $"""
                 global:

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using GrpcBank.Application;
@@ -133,7 +132,7 @@ public sealed class TelemetrySpecs : IDisposable
     [Fact]
     public async Task MetricsUrl_ServesMetricsOverPlainHttp1_AndOnlyThere()
     {
-        var port = FreePort();
+        var port = FreePorts.Next();
         await using var host = await BankHost.StartEmbeddedAsync(("Metrics:Url", $"http://127.0.0.1:{port}"));
         using var http1 = new HttpClient(); // HTTP/1.1, as Prometheus scrapes
         await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" });
@@ -191,11 +190,4 @@ public sealed class TelemetrySpecs : IDisposable
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         var v => v.ToString(),
     };
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 }

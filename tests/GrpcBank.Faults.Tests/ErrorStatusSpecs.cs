@@ -93,7 +93,7 @@ public sealed class ErrorStatusSpecs
     {
         // Elasticsearch answers, so the client raises no inner exception: only the status tells "later" from "never".
         using var elasticsearch = new HttpListener();
-        var port = PostgresServer.FreePort();
+        var port = FreePorts.Next();
         elasticsearch.Prefixes.Add($"http://127.0.0.1:{port}/");
         elasticsearch.Start();
         _ = Task.Run(async () =>

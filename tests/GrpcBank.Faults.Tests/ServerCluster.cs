@@ -32,7 +32,7 @@ public sealed partial class ServerCluster : IAsyncDisposable
 
     public static async Task<ServerCluster> StartAsync(string connectionString, int count)
     {
-        var metricsPorts = Enumerable.Range(0, count).Select(_ => PostgresServer.FreePort()).ToArray();
+        var metricsPorts = Enumerable.Range(0, count).Select(_ => FreePorts.Next()).ToArray();
         var launches = metricsPorts.Select(metrics => new ServerLaunch(
             ("ConnectionStrings:Postgres", connectionString),
             ("ReadStore:Kind", "Postgres"),
@@ -41,7 +41,7 @@ public sealed partial class ServerCluster : IAsyncDisposable
             ("Query:PageTokenKey", "multi-server-specs-page-token-key-0123456789"),
             ("Metrics:Url", $"http://127.0.0.1:{metrics}"))
         {
-            Urls = $"http://127.0.0.1:{PostgresServer.FreePort()}",
+            Urls = $"http://127.0.0.1:{FreePorts.Next()}",
         }).ToList();
         var servers = await Task.WhenAll(launches.Select(launch => ServerProcess.StartAsync(launch)));
         return new ServerCluster(servers, metricsPorts);

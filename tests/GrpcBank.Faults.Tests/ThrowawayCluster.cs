@@ -29,7 +29,7 @@ public sealed class ThrowawayCluster : IAsyncDisposable
         if (Environment.IsPrivilegedProcess) await RunAsync("chown", "postgres:postgres", cluster.directory);
         await RunAsync(Path.Combine(PostgresServer.BinDirectory, "initdb"),
             "-D", cluster.DataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
-        cluster.port = PostgresServer.FreePort();
+        cluster.port = FreePorts.Next();
         await cluster.StartAgainAsync();
         return cluster;
     }

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 using Xunit;
 
@@ -117,7 +115,7 @@ public sealed class PostgresServer : IAsyncLifetime
 
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort();
+            var port = FreePorts.Next();
             try
             {
                 await RunAsync(Path.Combine(BinDirectory, "pg_ctl"),
@@ -136,19 +134,9 @@ public sealed class PostgresServer : IAsyncLifetime
             }
             catch (InvalidOperationException) when (attempt < 3)
             {
-                // Most likely someone took the port between FreePort and the start; try another.
+                // Most likely someone took the port between FreePorts.Next and the start; try another.
             }
         }
-    }
-
-    /// <summary>A loopback port free at the time of asking.</summary>
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     /// <summary>Runs a command, as the postgres user when we are root (initdb refuses root); throws on failure.</summary>

@@ -20,12 +20,12 @@ public sealed class RabbitMqNode : IAsyncDisposable
 
     private readonly string directory = Directory.CreateTempSubdirectory("grpcbank-rabbitmq-").FullName;
     private readonly string nodeName = $"grpcbank-{Guid.NewGuid():N}"[..20] + "@localhost";
-    private readonly int epmdPort = PostgresServer.FreePort();
-    private readonly int distributionPort = PostgresServer.FreePort();
+    private readonly int epmdPort = FreePorts.Next();
+    private readonly int distributionPort = FreePorts.Next();
     private Process? process;
     private SharedOutput output = new();
 
-    private RabbitMqNode() => Port = PostgresServer.FreePort();
+    private RabbitMqNode() => Port = FreePorts.Next();
 
     /// <summary>The AMQP port (loopback), the same across restarts.</summary>
     public int Port { get; }
@@ -147,7 +147,7 @@ public sealed class RabbitMqNode : IAsyncDisposable
         if (control)
         {
             // rabbitmqctl is a distributed Erlang node too; by default its port is derived from 5672 and may clash.
-            var cliPort = PostgresServer.FreePort();
+            var cliPort = FreePorts.Next();
             arguments.AddRange([$"RABBITMQ_CTL_DIST_PORT_MIN={cliPort}", $"RABBITMQ_CTL_DIST_PORT_MAX={cliPort}"]);
         }
         else
