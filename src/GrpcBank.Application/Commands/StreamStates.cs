@@ -73,11 +73,11 @@ public sealed class StreamStates<TEvent, TState>(
         var unsettled = new Unsettled<TState>(lastEventId, before.Committed);
         var entry = after with { Unsettled = unsettled };
         cache.Put(streamId, entry);
-        _ = SettleAsync(streamId, entry, unsettled, append);
+        _ = SettleAsync(streamId, before.Version, entry, unsettled, append);
         return unsettled.Settled;
     }
 
-    private async Task SettleAsync(string streamId, Folded<TState> entry, Unsettled<TState> unsettled, Task<AppendResult> append)
+    private async Task SettleAsync(string streamId, long fromVersion, Folded<TState> entry, Unsettled<TState> unsettled, Task<AppendResult> append)
     {
         try
         {
@@ -95,9 +95,11 @@ public sealed class StreamStates<TEvent, TState>(
                 var committed = entry with { Position = a.Position, Unsettled = null };
                 if (!cache.Replace(streamId, entry, committed) && cache.Get(streamId)?.Unsettled is { } later)
                     later.CommittedBeneath(committed);
-                // Also when a later append rests on this one: that one counts from here, so a multiple this one passed
-                // would otherwise never be saved (a busy stream whose appends always chain would get no snapshot at all).
-                snapshots.SaveIfPassed(streamId, unsettled.Committed.Version, committed, snapshotEvery);
+                // Counted over this append's own versions, so each multiple is saved once, by the append that passed it:
+                // not from the committed fold beneath (a chain of appends would each count from the same old fold and
+                // save again), and also when a later append rests on this one (else a busy stream whose appends always
+                // chain would get no snapshot at all).
+                snapshots.SaveIfPassed(streamId, fromVersion, committed, snapshotEvery);
             }
             else
             {
