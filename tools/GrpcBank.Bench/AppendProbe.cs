@@ -79,7 +79,7 @@ public static class AppendProbe
     private static readonly string ScriptAppend = Baselines.AppendScript
         .Split("select pg_current_xact_id();")[1].Split("\\endpipeline")[0].Trim().TrimEnd(';');
 
-    private static AppendRequest Request(string stream) => StoreProbe.Deposit(stream, 0, Guid.NewGuid().ToString("N"));
+    private static AppendRequest Request(string stream) => StoreProbe.Deposit(stream, 0, RequestIds.Next());
 
     private static async Task TimeAsync(string name, PgCluster pg, string database, TimeSpan duration, Func<Task> append)
     {

@@ -33,7 +33,7 @@ public sealed class Bank(GrpcChannel channel, Ledger ledger)
     {
         var r = await Accounts.DepositMoneyAsync(new DepositMoneyRequest
         {
-            AccountId = id, AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench", RequestId = Guid.NewGuid().ToString("N"),
+            AccountId = id, AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench", RequestId = RequestIds.Next(),
         }, deadline: DateTime.UtcNow.AddSeconds(60));
         ledger.Applied(new Op(OpKind.Deposit, id, amount, ""), r.Position);
         return r;

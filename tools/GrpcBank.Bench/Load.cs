@@ -106,7 +106,7 @@ public sealed class Workload
         }
         // 80 % deposits, 20 % withdrawals (some rejected for insufficient funds: a valid, cheap reply that writes nothing).
         var kind = rng.Next(5) == 0 ? OpKind.Withdraw : OpKind.Deposit;
-        return new Op(kind, accounts[index], rng.Next(1, 10_000), Guid.NewGuid().ToString("N"));
+        return new Op(kind, accounts[index], rng.Next(1, 10_000), RequestIds.Next());
     }
 }
 

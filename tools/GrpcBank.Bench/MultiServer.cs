@@ -107,7 +107,7 @@ public static class MultiServerBench
             var reader = new QueryService.QueryServiceClient(servers[(holder + 2) % 3].Channel);
             var after = await new AccountService.AccountServiceClient(writer.Channel).DepositMoneyAsync(new DepositMoneyRequest
             {
-                AccountId = ids[0], AmountMinor = 1, CurrencyCode = "EUR", RequestId = Guid.NewGuid().ToString("N"),
+                AccountId = ids[0], AmountMinor = 1, CurrencyCode = "EUR", RequestId = RequestIds.Next(),
             });
             await reader.GetAccountAsync(new GetAccountRequest { AccountId = ids[0], MinPosition = after.Position }, deadline: DateTime.UtcNow.AddSeconds(60));
             var failover = killed.Elapsed.TotalMilliseconds;

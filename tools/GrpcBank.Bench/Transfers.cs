@@ -139,7 +139,7 @@ public static class TransferLoad
         var (id, amount) = (ids[rng.Next(ids.Count)], rng.Next(1, 100));
         return () => CallAsync(accounts.DepositMoneyAsync(new DepositMoneyRequest
         {
-            AccountId = id, AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench", RequestId = Guid.NewGuid().ToString("N"),
+            AccountId = id, AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench", RequestId = RequestIds.Next(),
         }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
     };
 
@@ -152,7 +152,7 @@ public static class TransferLoad
                 Deposit = new DepositMoneyRequest
                 {
                     AccountId = ids[rng.Next(ids.Count)], AmountMinor = rng.Next(1, 100), CurrencyCode = "EUR", Reference = "bench",
-                    RequestId = Guid.NewGuid().ToString("N"),
+                    RequestId = RequestIds.Next(),
                 },
             });
         return async () =>
@@ -170,7 +170,7 @@ public static class TransferLoad
         return () => CallAsync(payments.TransferMoneyAsync(new TransferMoneyRequest
         {
             FromAccountId = ids[from], ToAccountId = ids[to], AmountMinor = amount, CurrencyCode = "EUR", Reference = "bench",
-            RequestId = Guid.NewGuid().ToString("N"),
+            RequestId = RequestIds.Next(),
         }, deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
     };
 
