@@ -80,7 +80,7 @@ public static class BankServer
             BusyBatch = builder.Configuration.GetValue("Relay:BusyBatch", OutboxRelay.DefaultBusyBatch),
             BusyCycle = builder.Configuration.GetValue("Relay:BusyCycle", OutboxRelay.DefaultBusyCycle),
             QuietCycle = builder.Configuration.GetValue("Relay:QuietCycle",
-                builder.Configuration.GetConnectionString("Postgres") is { Length: > 0 } ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle),
+                PostgresConnection(builder.Configuration) is not null ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle),
         });
         services.AddSingleton<SubscriptionSlots>();
         services.AddSingleton<HoldExpiry>();
@@ -119,11 +119,12 @@ public static class BankServer
     {
         // A relative path is taken from the working directory, like every path given on a command line.
         var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data");
-        var postgresConfigured = configuration.GetConnectionString("Postgres") is { Length: > 0 };
-        var sharedReadStore = ReadStoreKinds.Of(configuration) != ReadStoreKind.Sqlite;
+        var postgres = PostgresConnection(configuration);
+        var readStore = ReadStoreKinds.Of(configuration);
+        var embeddedFiles = postgres is null || readStore == ReadStoreKind.Sqlite;
         // Refuse to start, naming the folder, rather than fail on the first command with SQLite's bare "unable to open database file".
-        if (!postgresConfigured || !sharedReadStore) DataDirectory.EnsureWritable(dataDirectory);
-        if (configuration.GetConnectionString("Postgres") is { Length: > 0 } postgres)
+        if (embeddedFiles) DataDirectory.EnsureWritable(dataDirectory);
+        if (postgres is not null)
         {
             services.AddSingleton(_ => new PostgresRelayLease(postgres));
             services.AddSingleton<IRelayLease>(sp => sp.GetRequiredService<PostgresRelayLease>());
@@ -143,7 +144,6 @@ public static class BankServer
             services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
             services.AddSingleton<IRelayLease, InProcessRelayLease>();
         }
-        var readStore = ReadStoreKinds.Of(configuration);
         if (readStore == ReadStoreKind.Elasticsearch)
         {
             var es = configuration.GetSection("Elasticsearch");
@@ -160,15 +160,19 @@ public static class BankServer
         else if (readStore == ReadStoreKind.Postgres)
             // Set up (under an advisory lock) before the first query can reach it; every server shares it.
             services.AddSingleton<IReadStoreGenerations>(_ => PostgresReadStoreGenerations.OpenAsync(
-                configuration.GetConnectionString("Postgres")!,
+                postgres!,
                 configuration["ReadStore:Postgres:Schema"] ?? PostgresReadStoreGenerations.DefaultPrefix, CancellationToken.None).GetAwaiter().GetResult());
         else
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
         services.AddSingleton<SwitchableReadStore>();
         services.AddSingleton<IReadStore>(sp => sp.GetRequiredService<SwitchableReadStore>());
         services.AddQueries(configuration, dataDirectory);
-        return postgresConfigured && sharedReadStore ? null : dataDirectory;
+        return embeddedFiles ? dataDirectory : null;
     }
+
+    /// <summary>ConnectionStrings:Postgres, or null when it is not set (embedded mode).</summary>
+    internal static string? PostgresConnection(IConfiguration configuration) =>
+        configuration.GetConnectionString("Postgres") is { Length: > 0 } connection ? connection : null;
 }
 
 /// <summary>Healthy while the event store answers a read.</summary>

@@ -37,7 +37,7 @@ public static class Observability
         otel.WithTracing(tracing =>
         {
             tracing.AddSource(Telemetry.Name).AddAspNetCoreInstrumentation();
-            if (!string.IsNullOrEmpty(configuration.GetConnectionString("Postgres"))) tracing.AddNpgsql();
+            if (BankServer.PostgresConnection(configuration) is not null) tracing.AddNpgsql();
         });
         if (!string.IsNullOrEmpty(otlpEndpoint))
             otel.UseOtlpExporter(

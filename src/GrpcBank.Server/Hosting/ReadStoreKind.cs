@@ -21,7 +21,7 @@ public static class ReadStoreKinds
         if (string.IsNullOrWhiteSpace(configured)) return elasticsearch ? ReadStoreKind.Elasticsearch : ReadStoreKind.Sqlite;
         if (!Enum.TryParse<ReadStoreKind>(configured, ignoreCase: true, out var kind) || !Enum.IsDefined(kind))
             throw new StartupRefusedException($"ReadStore:Kind '{configured}' is not one of Sqlite, Postgres, Elasticsearch.");
-        if (kind == ReadStoreKind.Postgres && configuration.GetConnectionString("Postgres") is not { Length: > 0 })
+        if (kind == ReadStoreKind.Postgres && BankServer.PostgresConnection(configuration) is null)
             throw new StartupRefusedException("ReadStore:Kind is Postgres but ConnectionStrings:Postgres is not set.");
         if (kind == ReadStoreKind.Elasticsearch && !elasticsearch)
             throw new StartupRefusedException("ReadStore:Kind is Elasticsearch but Elasticsearch:Url is not set.");
