@@ -18,7 +18,7 @@ public static class FreePorts
     /// <summary>A loopback port nothing listens on now, outside the ephemeral range, not handed out before in this run.</summary>
     public static int Next()
     {
-        var (ephemeralLow, _) = EphemeralRange();
+        var ephemeralLow = EphemeralLow();
         for (var attempt = 0; attempt < 1_000 && ephemeralLow - Lowest > 1_000; attempt++)
         {
             var port = Random.Shared.Next(Lowest, ephemeralLow);
@@ -44,12 +44,13 @@ public static class FreePorts
         }
     }
 
-    private static (int Low, int High) EphemeralRange()
+    /// <summary>The lowest port of the kernel's ephemeral range.</summary>
+    private static int EphemeralLow()
     {
         const string path = "/proc/sys/net/ipv4/ip_local_port_range";
-        if (File.Exists(path) && File.ReadAllText(path).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) is [var low, var high]
-            && int.TryParse(low, out var l) && int.TryParse(high, out var h))
-            return (l, h);
-        return (49_152, 65_535); // IANA's dynamic range, what Windows and macOS use
+        if (File.Exists(path) && File.ReadAllText(path).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries) is [var low, _]
+            && int.TryParse(low, out var port))
+            return port;
+        return 49_152; // IANA's dynamic range, what Windows and macOS use
     }
 }
