@@ -46,6 +46,19 @@ public sealed class UnsettledAppendSpecs
 
     private AccountState StoredState() => AccountCommands.StoredState(store);
 
+    /// <summary>
+    /// Both decided and handed to the store without waiting for a commit or reading the stream since
+    /// <paramref name="readsBefore"/>; neither answered before durable; the second's append expects the first's last event.
+    /// </summary>
+    private void AssertTheSecondRestsOnTheFirst(Task first, Task second, long firstExpects, long secondExpects, int readsBefore)
+    {
+        Assert.False(first.IsCompleted || second.IsCompleted);
+        var (one, two) = (store.AppendsAsked[^2].Streams.Single(), store.AppendsAsked[^1].Streams.Single());
+        Assert.Equal((firstExpects, (Guid?)null), (one.ExpectedVersion, one.ExpectedLastEventId));
+        Assert.Equal((secondExpects, (Guid?)one.Events[^1].EventId), (two.ExpectedVersion, two.ExpectedLastEventId));
+        Assert.Equal(readsBefore, store.StreamReads);
+    }
+
     [Fact]
     public async Task GivenAnUnsettledDeposit_TheNextCommandIsDecidedOnTheStateItLeaves_AndAnsweredOnlyAfterItsOwnCommit()
     {
@@ -56,12 +69,7 @@ public sealed class UnsettledAppendSpecs
         var first = Run(Deposit(10));
         var second = Run(Withdraw(105));
 
-        // Both decided and handed to the store without waiting for a commit or reading; neither answered before durable.
-        Assert.False(first.IsCompleted || second.IsCompleted);
-        var (one, two) = (store.AppendsAsked[^2].Streams.Single(), store.AppendsAsked[^1].Streams.Single());
-        Assert.Equal((2L, (Guid?)null), (one.ExpectedVersion, one.ExpectedLastEventId));
-        Assert.Equal((3L, (Guid?)one.Events[^1].EventId), (two.ExpectedVersion, two.ExpectedLastEventId));
-        Assert.Equal(reads, store.StreamReads);
+        AssertTheSecondRestsOnTheFirst(first, second, firstExpects: 2, secondExpects: 3, reads);
 
         groupsWait.SetResult();
         Assert.Equal(new BalanceReply(3, 110), Accepted(await first));
@@ -152,11 +160,7 @@ public sealed class UnsettledAppendSpecs
         var first = RunBatch(Deposit(10), Deposit(20));
         var second = RunBatch(Withdraw(125), Deposit(1)); // fits only on top of the first
 
-        Assert.False(first.IsCompleted || second.IsCompleted);
-        var (one, two) = (store.AppendsAsked[^2].Streams.Single(), store.AppendsAsked[^1].Streams.Single());
-        Assert.Equal((2L, (Guid?)null), (one.ExpectedVersion, one.ExpectedLastEventId));
-        Assert.Equal((4L, (Guid?)one.Events[^1].EventId), (two.ExpectedVersion, two.ExpectedLastEventId));
-        Assert.Equal(reads, store.StreamReads);
+        AssertTheSecondRestsOnTheFirst(first, second, firstExpects: 2, secondExpects: 4, reads);
 
         groupsWait.SetResult();
         Assert.Equal([110L, 130L], AcceptedBatch(await first));
