@@ -118,7 +118,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// <param name="groupCommit">How concurrent appends are gathered into one transaction (default: <see cref="GroupCommitLimits.Default"/>).</param>
     public PostgresEventStore(string connectionString, string? schema = null, GroupCommitLimits? groupCommit = null)
     {
-        groups = new GroupCommit(AppendGroupAsync, WroteNothing, groupCommit ?? GroupCommitLimits.Default, disjoint: true);
+        groups = new GroupCommit(WriteGroupAsync, WroteNothing, groupCommit ?? GroupCommitLimits.Default, disjoint: true);
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (schema is not null) builder.SearchPath = PostgresMigrations.ValidSchema(schema);
         // The append and the relay's reads repeat the same few statements: let Npgsql prepare them on the server.
@@ -276,6 +276,13 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         return groups.AppendAsync(request, ct);
     }
 
+    /// <remarks>Queued with the concurrent single appends, as one unit (<see cref="GroupCommit.AppendGroupAsync"/>).</remarks>
+    public Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        foreach (var request in requests) request.InWriteOrder();
+        return groups.AppendGroupAsync(requests, ct);
+    }
+
     /// <remarks>
     /// One round trip: a batch in one implicit transaction that takes the transaction id (before any position is drawn:
     /// <see cref="SettledPosition"/>) and runs one statement per layer (<see cref="GroupLayers"/>), each seeing the
@@ -283,14 +290,14 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// again, its guards then see the winner (committed by the time the loser hears of it) and fail only the appends
     /// that lost. Any other error the database reports rolls the group back and is thrown: nothing of it was written.
     /// </remarks>
-    public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {
         var ordered = requests.Select(r => r.InWriteOrder()).ToList();
         for (var writes = 1; ; writes++)
         {
             try
             {
-                var results = await WriteGroupAsync(requests, ordered, ct);
+                var results = await WriteGroupOnceAsync(requests, ordered, ct);
                 if (results.Any(r => r is AppendResult.Appended))
                 {
                     listener.Signal();
@@ -311,7 +318,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         e.SqlState == PostgresErrorCodes.DeadlockDetected
         || e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: StreamVersionConstraint or RequestLogConstraint };
 
-    private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(
+    private async Task<IReadOnlyList<AppendResult>> WriteGroupOnceAsync(
         IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);

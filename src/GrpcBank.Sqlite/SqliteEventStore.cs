@@ -59,7 +59,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     /// <param name="groupCommit">How concurrent appends are gathered into one transaction (default: <see cref="GroupCommitLimits.Default"/>).</param>
     public SqliteEventStore(string path, GroupCommitLimits? groupCommit = null)
     {
-        groups = new GroupCommit(AppendGroupAsync, e => e is SqliteException, groupCommit ?? GroupCommitLimits.Default);
+        groups = new GroupCommit(WriteGroupAsync, e => e is SqliteException, groupCommit ?? GroupCommitLimits.Default);
         db = new SqliteDatabase(path, Schema);
         using var connection = db.Open();
         using var column = connection.CreateCommand();
@@ -119,13 +119,20 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         return groups.AppendAsync(request, ct);
     }
 
+    /// <remarks>Queued with the concurrent single appends, as one unit (<see cref="GroupCommit.AppendGroupAsync"/>).</remarks>
+    public Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        foreach (var request in requests) request.InWriteOrder();
+        return groups.AppendGroupAsync(requests, ct);
+    }
+
     /// <remarks>
     /// One <c>BEGIN IMMEDIATE</c> … <c>COMMIT</c> for the group (one fsync). We are the only writer, so each append's
     /// guards, checked before it writes, see everything stored and every append before it in the group: a failed guard
     /// writes nothing and costs only its own append. An error SQLite raises rolls the group back and is thrown: nothing
     /// of it was written.
     /// </remarks>
-    public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {
         var ordered = requests.Select(r => r.InWriteOrder()).ToList();
         var results = await db.WriteAsync<IReadOnlyList<AppendResult>>((connection, tx) =>

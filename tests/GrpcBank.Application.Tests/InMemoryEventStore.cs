@@ -52,6 +52,19 @@ public sealed class InMemoryEventStore : IEventStore
         return Append(request);
     }
 
+    /// <summary>Groups handed over whole (<see cref="IEventStore.AppendGroupAsync"/>), each written in one piece (queued as one unit with <c>grouped</c>).</summary>
+    public List<IReadOnlyList<AppendRequest>> GroupsAsked { get; } = [];
+
+    public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
+    {
+        lock (gate)
+        {
+            GroupsAsked.Add(requests);
+            AppendsAsked.AddRange(requests);
+        }
+        return groups is not null ? await groups.AppendGroupAsync(requests, ct) : await WriteGroupAsync(requests, ct);
+    }
+
     private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(IReadOnlyList<AppendRequest> group, CancellationToken ct)
     {
         if (BeforeGroup is { } before) await before(group);

@@ -47,6 +47,28 @@ public abstract class BatchSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task AnIndependentBatch_IsDecidedInOrder_EachCommandOnWhatTheOnesBeforeItLeave()
+    {
+        var (a, b) = (await Bank.OpenAsync(), await Bank.OpenAsync());
+
+        // Each withdrawal is covered only by the deposit just before it, the transfer only by the deposit before it.
+        BatchCommand[] commands =
+            [.. Enumerable.Range(0, 50).SelectMany(_ => new[] { Deposit(a, 10), Withdraw(a, 10) }), Deposit(a, 150), Transfer(a, b, 150)];
+        var results = await RunAsync(false, commands);
+
+        var positions = results.Select(r => r.ResultCase switch
+        {
+            BatchResult.ResultOneofCase.Deposit => r.Deposit.Position,
+            BatchResult.ResultOneofCase.Withdraw => r.Withdraw.Position,
+            BatchResult.ResultOneofCase.Transfer => r.Transfer.Position,
+            _ => throw new Xunit.Sdk.XunitException($"refused: {r.Error}"),
+        }).ToList();
+        Assert.Equal(positions.Order(), positions);
+        Assert.Equal(positions.Count, positions.Distinct().Count());
+        Assert.Equal((0L, 150L), (await BalanceAsync(a), await BalanceAsync(b)));
+    }
+
+    [Fact]
     public async Task AnAtomicBatch_DecidesInOrder_AndWritesEverythingInOneCommit()
     {
         var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());

@@ -39,7 +39,8 @@ public static class CommandCost
         foreach (var c in callers)
             // Each kind with the commands one of its calls answers for.
             foreach (var (kind, next, perCall) in new[] { ("deposits", TransferLoad.Deposit(accounts, ids), 1), ("transfers", TransferLoad.Transfer(payments, ids), 1),
-                         ("atomic-batches", TransferLoad.Batch(batches, ids, atomic: true), TransferResult.BatchSize) }.Where(k => kinds is null || kinds.Contains(k.Item1)))
+                         ("atomic-batches", TransferLoad.Batch(batches, ids, atomic: true), TransferResult.BatchSize),
+                         ("independent-batches", TransferLoad.Batch(batches, ids, atomic: false), TransferResult.BatchSize) }.Where(k => kinds is null || kinds.Contains(k.Item1)))
             {
                 var name = $"{mode} {kind} x{c}";
                 var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);

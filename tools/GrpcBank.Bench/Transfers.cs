@@ -107,7 +107,7 @@ public static class TransferLoad
             Console.WriteLine("  " + transfers[^1]);
         }
 
-        // Batches of deposits over the same accounts: independent (group commit shares transactions) and atomic (one append).
+        // Batches of deposits over the same accounts: independent (an append per command, written as one group) and atomic (one append).
         var batches = new List<PhaseResult>();
         var batch = new BatchService.BatchServiceClient(channel);
         foreach (var (atomic, c) in new[] { (false, 1), (false, 4), (true, 1), (true, 4) })

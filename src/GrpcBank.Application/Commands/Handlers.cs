@@ -35,11 +35,15 @@ public sealed class Handlers
         var transfers = new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks);
         Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(transfers, "payment", reasonOf);
         OrderFunds = new TracedCommandHandler<OrderFundsCommand, OrderState>(transfers, "order", reasonOf);
-        Batch = new AtomicBatch(traced, accounts, payments, clock, locks);
+        AtomicBatch = new AtomicBatch(traced, accounts, payments, clock, locks);
+        IndependentBatch = new IndependentBatch(traced, accounts, payments, clock, locks);
     }
 
     /// <summary>Atomic batches of deposits, withdrawals and transfers: one decision over all of them, one append.</summary>
-    public AtomicBatch Batch { get; }
+    public AtomicBatch AtomicBatch { get; }
+
+    /// <summary>Independent batches of them: decided in order, an append each, written in one group.</summary>
+    public IndependentBatch IndependentBatch { get; }
 
     public ICommandHandler<AccountCommand, AccountState> Accounts { get; }
 

@@ -1,8 +1,8 @@
 namespace GrpcBank.Application.EventStore;
 
 /// <summary>How an engine gathers concurrent appends into groups written in one transaction.</summary>
-/// <param name="MaxAppends">Appends in one group at most.</param>
-/// <param name="MaxBytes">Event data and metadata (UTF-16 characters, roughly bytes) in one group at most; a single larger append goes alone.</param>
+/// <param name="MaxAppends">Appends in one group at most; appends queued as one unit (<see cref="GroupCommit.AppendGroupAsync"/>) that are more go alone.</param>
+/// <param name="MaxBytes">Event data and metadata (UTF-16 characters, roughly bytes) in one group at most; a single larger append (or unit) goes alone.</param>
 /// <param name="MaxGroupsInFlight">Groups being written at once: more than one lets a group's commit overlap the next group's round trip.</param>
 public sealed record GroupCommitLimits(int MaxAppends = 256, int MaxBytes = 1 << 20, int MaxGroupsInFlight = 1)
 {
@@ -40,10 +40,16 @@ public sealed class GroupCommit(
     private readonly LinkedList<Pending> queue = new();
     private int writers;
 
-    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+    public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct) => (await AppendGroupAsync([request], ct))[0];
+
+    /// <summary>
+    /// Appends that must be written in one transaction (an independent batch's, which may chain on one stream): queued
+    /// as one unit, never split across groups, and held back like a single append while an earlier one shares a key.
+    /// </summary>
+    public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
-        var pending = new Pending(request);
+        var pending = new Pending(requests);
         bool write;
         lock (gate)
         {
@@ -88,17 +94,18 @@ public sealed class GroupCommit(
                 return null;
             }
             var group = new List<Pending>();
-            var bytes = 0L;
+            var (appends, bytes) = (0, 0L);
             // Streams and request ids of the appends looked at so far, taken or held back (only when disjoint).
             var used = disjoint ? new HashSet<string>(StringComparer.Ordinal) : null;
-            for (var node = queue.First; node is not null && group.Count < limits.MaxAppends;)
+            for (var node = queue.First; node is not null && appends < limits.MaxAppends;)
             {
                 var (pending, next) = (node.Value, node.Next);
-                if (group.Count > 0 && bytes + pending.Bytes > limits.MaxBytes) break;
+                if (group.Count > 0 && (bytes + pending.Bytes > limits.MaxBytes || appends + pending.Requests.Count > limits.MaxAppends)) break;
                 if (used is null || !pending.Keys.Any(used.Contains))
                 {
                     queue.Remove(node);
                     group.Add(pending);
+                    appends += pending.Requests.Count;
                     bytes += pending.Bytes;
                 }
                 if (used is not null) used.UnionWith(pending.Keys);
@@ -112,8 +119,13 @@ public sealed class GroupCommit(
     {
         try
         {
-            var results = await writeGroup([.. group.Select(p => p.Request)], CancellationToken.None);
-            for (var i = 0; i < group.Count; i++) group[i].Answer.TrySetResult(results[i]);
+            var results = await writeGroup([.. group.SelectMany(p => p.Requests)], CancellationToken.None);
+            var offset = 0;
+            foreach (var pending in group)
+            {
+                pending.Answer.TrySetResult([.. results.Skip(offset).Take(pending.Requests.Count)]);
+                offset += pending.Requests.Count;
+            }
         }
         catch (Exception e) when (group.Count > 1 && wroteNothing(e))
         {
@@ -125,19 +137,19 @@ public sealed class GroupCommit(
         }
     }
 
-    private sealed class Pending(AppendRequest request)
+    private sealed class Pending(IReadOnlyList<AppendRequest> requests)
     {
-        public AppendRequest Request { get; } = request;
+        public IReadOnlyList<AppendRequest> Requests { get; } = requests;
 
-        public long Bytes { get; } = request.Streams.Sum(s => s.Events.Sum(e => (long)e.DataJson.Length + e.MetadataJson.Length))
-            + request.RequestLogEntries.Sum(r => (long)r.ReplyJson.Length);
+        public long Bytes { get; } = requests.Sum(request => request.Streams.Sum(s => s.Events.Sum(e => (long)e.DataJson.Length + e.MetadataJson.Length))
+            + request.RequestLogEntries.Sum(r => (long)r.ReplyJson.Length));
 
         private string[]? keys;
 
-        /// <summary>The append's <see cref="AppendRequest.OrderingKeys"/>, built once (a held-back append is looked at again for each group).</summary>
-        public string[] Keys => keys ??= [.. Request.OrderingKeys];
+        /// <summary>The appends' <see cref="AppendRequest.OrderingKeys"/>, built once (a held-back append is looked at again for each group).</summary>
+        public string[] Keys => keys ??= [.. Requests.SelectMany(r => r.OrderingKeys).Distinct()];
 
         // Answered callers resume on their own threads, not one after another on the writer's.
-        public TaskCompletionSource<AppendResult> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<IReadOnlyList<AppendResult>> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -23,8 +23,10 @@ public interface IEventStore
     /// the database raises (not a guard) is thrown for the whole group, of which nothing is then written.
     /// </summary>
     /// <remarks>
-    /// Engines also gather concurrent <see cref="AppendAsync"/> calls into such groups (<see cref="GroupCommit"/>).
-    /// The relay may receive one group's events as one append: they were committed together.
+    /// Engines also gather concurrent <see cref="AppendAsync"/> calls into such groups (<see cref="GroupCommit"/>), and
+    /// queue these appends with them as one unit: an append resting on one not yet committed (a decision taken on an
+    /// unsettled append) is written after it. The relay may receive one group's events as one append: they were
+    /// committed together.
     /// </remarks>
     async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {

@@ -12,9 +12,10 @@ using GrpcBank.Server.Payments;
 namespace GrpcBank.Server.Batch;
 
 /// <summary>
-/// bank.batch.v1.BatchService: many deposits, withdrawals and transfers in one request. Independent commands run as
-/// the single RPCs would, many at once, so the store's group commit writes them in shared transactions; an atomic batch
-/// is one decision and one append (<see cref="AtomicBatch"/>). The limits and error shapes are the proto's.
+/// bank.batch.v1.BatchService: many deposits, withdrawals and transfers in one request. Independent commands are
+/// decided in order and written as one group, an append each (<see cref="IndependentBatch"/>); any it does not write
+/// (refused, or whose stream another writer changed) then runs as its single RPC would. An atomic batch is one decision
+/// and one append (<see cref="AtomicBatch"/>). The limits and error shapes are the proto's.
 /// </summary>
 public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService> logger) : BatchService.BatchServiceBase
 {
@@ -57,15 +58,7 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
             }
             if (!request.Atomic) continue;
             // All or nothing: a malformed command fails the request before anything is decided.
-            var error = Capture(() =>
-            {
-                switch (command.CommandCase)
-                {
-                    case BatchCommand.CommandOneofCase.Deposit: AccountGrpcService.Validate(command.Deposit, prefix); break;
-                    case BatchCommand.CommandOneofCase.Withdraw: AccountGrpcService.Validate(command.Withdraw, prefix); break;
-                    case BatchCommand.CommandOneofCase.Transfer: PaymentGrpcService.Validate(command.Transfer, prefix); break;
-                }
-            });
+            var error = Capture(() => ValidateCommand(command, prefix));
             foreach (var violation in error?.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [])
                 errors.Add(violation.Field, violation.Description);
             var requestId = RequestIdOf(command);
@@ -77,10 +70,13 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
 
     private async Task<IReadOnlyList<BatchResult>> IndependentAsync(ExecuteBatchRequest request, ServerCallContext context)
     {
-        var results = new BatchResult[request.Commands.Count];
+        var results = new BatchResult?[request.Commands.Count];
         var ct = context.CancellationToken;
         var principal = CallContext.PrincipalOf(context);
-        await Parallel.ForEachAsync(Enumerable.Range(0, request.Commands.Count),
+        await WriteTogetherAsync(request, principal, results, context);
+        // Whatever was not answered there runs as the single RPC would, many at once (the store's group commit shares
+        // their transactions): the answer a single call would get, on a fresh read where it needs one.
+        await Parallel.ForEachAsync(Enumerable.Range(0, request.Commands.Count).Where(i => results[i] is null),
             new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (i, _) =>
             {
                 var command = request.Commands[i];
@@ -110,41 +106,52 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
                 {
                     // Independent: whatever fails one command is its answer alone (UNAVAILABLE, or INTERNAL with a logged
                     // error id, as for a single call), and the others' answers — some of them written — still reach the caller.
-                    var error = e as RpcException ?? ErrorInterceptor.Translate(e, context, logger);
-                    results[i] = new BatchResult { Error = error.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)error.StatusCode, Message = error.Status.Detail } };
+                    results[i] = new BatchResult { Error = StatusOf(e, context) };
                 }
             });
-        return results;
+        return results!;
+    }
+
+    /// <summary>
+    /// The valid commands (each request id at its first use in the batch) decided in order and written in one group
+    /// (<see cref="IndependentBatch"/>): answers those it wrote. A fault of that write is the answer of each of them, as
+    /// it would be of each command of a group commit.
+    /// </summary>
+    private async Task WriteTogetherAsync(ExecuteBatchRequest request, string? principal, BatchResult?[] results, ServerCallContext context)
+    {
+        var indexes = new List<int>();
+        var requestIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < request.Commands.Count; i++)
+        {
+            var command = request.Commands[i];
+            if (Capture(() => ValidateCommand(command, Prefix(i, command))) is not null) continue;
+            if (RequestIdOf(command) is { Length: > 0 } requestId && !requestIds.Add(requestId)) continue;
+            indexes.Add(i);
+        }
+        if (indexes.Count == 0) return;
+        IReadOnlyList<CommandOutcome<object>.Accepted?> answers;
+        try
+        {
+            answers = await handlers.IndependentBatch.RunAsync([.. indexes.Select(i => ItemOf(request.Commands[i], principal))], context.CancellationToken);
+        }
+        catch (Exception e) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            var error = StatusOf(e, context);
+            foreach (var i in indexes) results[i] = new BatchResult { Error = error.Clone() };
+            return;
+        }
+        for (var k = 0; k < indexes.Count; k++)
+            if (answers[k] is { } accepted)
+                results[indexes[k]] = ResultOf(request.Commands[indexes[k]], accepted.Reply, accepted.Position);
     }
 
     private async Task<IReadOnlyList<BatchResult>> AtomicAsync(ExecuteBatchRequest request, ServerCallContext context)
     {
-        var commands = request.Commands.Select(c => c.CommandCase switch
-        {
-            BatchCommand.CommandOneofCase.Deposit => new BatchItem.ToAccount(c.Deposit.AccountId,
-                AccountGrpcService.DepositCommand(c.Deposit), AccountReply.For(c.Deposit.AccountId), typeof(AccountReply),
-                CallContext.For(c.Deposit, context, DepositMethod)),
-            BatchCommand.CommandOneofCase.Withdraw => new BatchItem.ToAccount(c.Withdraw.AccountId,
-                AccountGrpcService.WithdrawCommand(c.Withdraw), AccountReply.For(c.Withdraw.AccountId), typeof(AccountReply),
-                CallContext.For(c.Withdraw, context, WithdrawMethod)),
-            _ => (BatchItem)TransferOf(c.Transfer, context),
-        }).ToList();
-
-        switch (await handlers.Batch.RunAsync(commands, context.CancellationToken))
+        var principal = CallContext.PrincipalOf(context);
+        switch (await handlers.AtomicBatch.RunAsync([.. request.Commands.Select(c => ItemOf(c, principal))], context.CancellationToken))
         {
             case AtomicBatchOutcome.Accepted accepted:
-                return [.. request.Commands.Select((c, i) => c.CommandCase switch
-                {
-                    BatchCommand.CommandOneofCase.Deposit => new BatchResult
-                    {
-                        Deposit = AccountGrpcService.DepositResponse((AccountReply)accepted.Replies[i], accepted.Position),
-                    },
-                    BatchCommand.CommandOneofCase.Withdraw => new BatchResult
-                    {
-                        Withdraw = AccountGrpcService.WithdrawResponse((AccountReply)accepted.Replies[i], accepted.Position),
-                    },
-                    _ => new BatchResult { Transfer = PaymentGrpcService.TransferResponse((StreamReply)accepted.Replies[i], accepted.Position) },
-                })];
+                return [.. request.Commands.Select((c, i) => ResultOf(c, accepted.Replies[i], accepted.Position))];
             case AtomicBatchOutcome.Failed failed:
                 var error = Capture(() => ErrorMapper.AcceptedOrThrow(failed.Outcome))!;
                 throw AtIndex(error, failed.Index, Prefix(failed.Index, request.Commands[failed.Index]));
@@ -153,10 +160,48 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
         }
     }
 
-    private static BatchItem.Transfer TransferOf(Contracts.Payments.V1.TransferMoneyRequest transfer, ServerCallContext context)
+    /// <summary>A command of the batch as the batch handlers take it (validated before).</summary>
+    private static BatchItem ItemOf(BatchCommand c, string? principal) => c.CommandCase switch
+    {
+        BatchCommand.CommandOneofCase.Deposit => new BatchItem.ToAccount(c.Deposit.AccountId,
+            AccountGrpcService.DepositCommand(c.Deposit), AccountReply.For(c.Deposit.AccountId), typeof(AccountReply),
+            CallContext.For(c.Deposit, principal, DepositMethod)),
+        BatchCommand.CommandOneofCase.Withdraw => new BatchItem.ToAccount(c.Withdraw.AccountId,
+            AccountGrpcService.WithdrawCommand(c.Withdraw), AccountReply.For(c.Withdraw.AccountId), typeof(AccountReply),
+            CallContext.For(c.Withdraw, principal, WithdrawMethod)),
+        _ => TransferOf(c.Transfer, principal),
+    };
+
+    /// <summary>The result of a written command: its RPC's response.</summary>
+    private static BatchResult ResultOf(BatchCommand c, object reply, long position) => c.CommandCase switch
+    {
+        BatchCommand.CommandOneofCase.Deposit => new BatchResult { Deposit = AccountGrpcService.DepositResponse((AccountReply)reply, position) },
+        BatchCommand.CommandOneofCase.Withdraw => new BatchResult { Withdraw = AccountGrpcService.WithdrawResponse((AccountReply)reply, position) },
+        _ => new BatchResult { Transfer = PaymentGrpcService.TransferResponse((StreamReply)reply, position) },
+    };
+
+    /// <summary>Validates one command's fields as its single RPC does (named where it sits in the batch).</summary>
+    private static void ValidateCommand(BatchCommand command, string prefix)
+    {
+        switch (command.CommandCase)
+        {
+            case BatchCommand.CommandOneofCase.Deposit: AccountGrpcService.Validate(command.Deposit, prefix); break;
+            case BatchCommand.CommandOneofCase.Withdraw: AccountGrpcService.Validate(command.Withdraw, prefix); break;
+            case BatchCommand.CommandOneofCase.Transfer: PaymentGrpcService.Validate(command.Transfer, prefix); break;
+        }
+    }
+
+    /// <summary>A command's failure as its result: the status the single RPC would answer.</summary>
+    private Google.Rpc.Status StatusOf(Exception e, ServerCallContext context)
+    {
+        var error = e as RpcException ?? ErrorInterceptor.Translate(e, context, logger);
+        return error.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)error.StatusCode, Message = error.Status.Detail };
+    }
+
+    private static BatchItem.Transfer TransferOf(Contracts.Payments.V1.TransferMoneyRequest transfer, string? principal)
     {
         var command = PaymentGrpcService.CommandOf(transfer);
-        return new(command, StreamReply.For<PaymentState>(command.PaymentId), typeof(StreamReply), CallContext.For(transfer, context, TransferMethod));
+        return new(command, StreamReply.For<PaymentState>(command.PaymentId), typeof(StreamReply), CallContext.For(transfer, principal, TransferMethod));
     }
 
     /// <summary>The failure of the command at <paramref name="index"/> as the whole call's: its message and details say which.</summary>

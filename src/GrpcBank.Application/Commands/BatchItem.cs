@@ -1,0 +1,27 @@
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Payments;
+
+namespace GrpcBank.Application.Commands;
+
+/// <summary>A command of a batch, with its own context (request id) and the reply it answers with.</summary>
+public abstract record BatchItem(CommandContext Context, Type ReplyType)
+{
+    /// <summary>Counts the command in <c>grpcbank.commands</c> as accepted, as its single handler would (<see cref="TracedCommandHandler{TCommand, TState}"/>).</summary>
+    internal void CountAccepted()
+    {
+        var (aggregate, command) = this switch
+        {
+            ToAccount a => ("account", a.Command.GetType().Name),
+            _ => ("payment", nameof(TransferCommand.TransferMoney)),
+        };
+        Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", command), new("outcome", "accepted"));
+    }
+
+    /// <summary>A deposit or a withdrawal.</summary>
+    public sealed record ToAccount(string AccountId, AccountCommand Command, ReplyWith<AccountState, object> Reply, Type ReplyType, CommandContext Context)
+        : BatchItem(Context, ReplyType);
+
+    /// <summary>A transfer between two accounts (a new payment).</summary>
+    public sealed record Transfer(TransferCommand.TransferMoney Command, ReplyWith<PaymentState, object> Reply, Type ReplyType, CommandContext Context)
+        : BatchItem(Context, ReplyType);
+}

@@ -1,0 +1,73 @@
+using GrpcBank.Application.EventStore;
+using GrpcBank.Domain.Accounts;
+using GrpcBank.Domain.Payments;
+
+namespace GrpcBank.Application.Commands;
+
+/// <summary>
+/// The write of an independent batch: its commands decided in order, each on the states the ones before it leave, and
+/// each written as an append of its own (its own guards, its own request-log row) in one group: one transaction, one
+/// commit (<see cref="IEventStore.AppendGroupAsync"/>). A batch's commands on one account then chain inside that group
+/// instead of waiting for one group commit each.
+/// </summary>
+/// <remarks>
+/// This is the fast path only: it answers the commands it wrote, and leaves every other one unanswered for the caller to
+/// run on its own (<see cref="CommandHandler{TCommand, TEvent, TState}"/>, <see cref="Payments.TransferHandler"/>), which
+/// applies the rules a single command lives by: a refusal is decided again on a fresh read before it is given (this path
+/// decides on cached folds), a lost guard is read and decided again, a logged request id gets its first reply. A command
+/// resting on one of those (a later command of the batch on the same stream) loses its guard too, and is also run on
+/// its own. Like the other handlers it holds its streams' locks while deciding and handing the group over, not while it
+/// commits.
+/// </remarks>
+public sealed class IndependentBatch(
+    IEventStore store,
+    StreamStates<AccountEvent, AccountState> accounts,
+    StreamStates<PaymentEvent, PaymentState> payments,
+    TimeProvider clock,
+    StreamLocks locks)
+{
+    /// <summary>
+    /// Writes what it can of <paramref name="commands"/> in one group. Per command: its answer, or null when it was not
+    /// written here and must be run on its own. A write that fails as a whole throws, for every command of the group.
+    /// </summary>
+    public async Task<IReadOnlyList<CommandOutcome<object>.Accepted?>> RunAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
+    {
+        var answers = new CommandOutcome<object>.Accepted?[commands.Count];
+        var written = new List<(int Index, object Reply)>();
+        var appends = new List<AppendRequest>();
+        Task<IReadOnlyList<AppendResult>> writing;
+        Task settled;
+        using (await locks.AcquireAsync(commands.SelectMany(BatchStates.StreamsOf).Distinct(), ct))
+        {
+            var states = BatchStates.Cached(commands, accounts, payments);
+            // The append holding each stream's last write: the one the state cached for that stream rests on.
+            var lastWriteOf = new Dictionary<string, int>(StringComparer.Ordinal);
+            var now = clock.GetUtcNow();
+            for (var i = 0; i < commands.Count; i++)
+            {
+                var decision = states.Decide(commands[i]);
+                if (decision.IsLeft) continue;
+                var decided = decision.RightToSeq().Head;
+                foreach (var (stream, _) in decided.Parts) lastWriteOf[stream] = appends.Count;
+                appends.Add(new AppendRequest([.. decided.Parts.Select(p => states.Append(p.Stream, p.Events))],
+                    RequestLog.EntryFor(commands[i].Context, decided.Reply), now));
+                written.Add((i, decided.Reply));
+            }
+            if (appends.Count == 0) return answers;
+            writing = store.AppendGroupAsync(appends, ct);
+            settled = states.RememberUnsettled(stream => ResultAsync(writing, lastWriteOf[stream]));
+        }
+        // Answered only once committed and once the cache has taken the outcome in (settling never faults).
+        await settled;
+        var results = await writing;
+        for (var k = 0; k < written.Count; k++)
+            if (results[k] is AppendResult.Appended a)
+            {
+                answers[written[k].Index] = new CommandOutcome<object>.Accepted(written[k].Reply, a.Position);
+                commands[written[k].Index].CountAccepted();
+            }
+        return answers;
+    }
+
+    private static async Task<AppendResult> ResultAsync(Task<IReadOnlyList<AppendResult>> group, int index) => (await group.ConfigureAwait(false))[index];
+}
