@@ -100,9 +100,9 @@ public sealed class GroupCommit(
             for (var node = queue.First; node is not null && appends < limits.MaxAppends;)
             {
                 var (pending, next) = (node.Value, node.Next);
-                if (group.Count > 0 && (bytes + pending.Bytes > limits.MaxBytes || appends + pending.Requests.Count > limits.MaxAppends)) break;
                 if (used is null || !pending.Keys.Any(used.Contains))
                 {
+                    if (group.Count > 0 && (bytes + pending.Bytes > limits.MaxBytes || appends + pending.Requests.Count > limits.MaxAppends)) break;
                     queue.Remove(node);
                     group.Add(pending);
                     appends += pending.Requests.Count;

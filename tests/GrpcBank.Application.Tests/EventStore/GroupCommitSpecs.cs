@@ -86,6 +86,27 @@ public sealed class GroupCommitSpecs
     }
 
     [Fact]
+    public async Task AppendsQueuedAsOneUnit_AreNeverSplit_MayChainOnAStream_AndWaitBehindAnEarlierAppendSharingAStream()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, new GroupCommitLimits(MaxAppends: 3), disjoint: true);
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        var a = commit.AppendAsync(Append("a"), CancellationToken.None);
+        // A unit writing a twice (chained) and b: held back behind the lone a, with c (sharing nothing) going ahead.
+        var unit = commit.AppendGroupAsync([Append("a"), Append("b"), Append("a")], CancellationToken.None);
+        var c = commit.AppendAsync(Append("c"), CancellationToken.None);
+        // More than the group's limit: a unit goes alone, whole.
+        var large = commit.AppendGroupAsync([.. new[] { "d", "e", "f", "g" }.Select(s => Append(s))], CancellationToken.None);
+
+        writer.Release.SetResult();
+        await Task.WhenAll(first, a, c);
+
+        Assert.Equal(3, (await unit).Count);
+        Assert.All(await large, r => Assert.IsType<AppendResult.Appended>(r));
+        Assert.Equal([["first"], ["a", "c"], ["a", "b", "a"], ["d", "e", "f", "g"]], writer.Groups);
+    }
+
+    [Fact]
     public async Task AGroupTheDatabaseRefused_IsWrittenAgainOneByOne_SoOnlyTheBadAppendsCallerFails()
     {
         var writer = new Writer();
