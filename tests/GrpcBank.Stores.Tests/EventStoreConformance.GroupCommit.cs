@@ -116,8 +116,9 @@ public abstract partial class EventStoreConformance
         await AppendAndDeliverAsync("account-old", reused);
 
         // Explicitly grouped: the event id taken twice is refused for the whole group, and nothing of it is written.
-        await Assert.ThrowsAnyAsync<DbException>(() => Store.AppendGroupAsync(
+        var refused = await Assert.ThrowsAsync<GroupRefusedException>(() => Store.AppendGroupAsync(
             [new AppendRequest("account-a", 0, [Event()], null, RecordedAt), new AppendRequest("account-b", 0, [reused], null, RecordedAt)], Ct));
+        Assert.IsAssignableFrom<DbException>(refused.InnerException);
         Assert.Empty(await Store.ReadStreamAsync("account-a", 1, 10, Ct));
 
         // Gathered from concurrent callers: only the caller of the bad append hears of it.

@@ -28,7 +28,8 @@ public sealed class IndependentBatch(
 {
     /// <summary>
     /// Writes what it can of <paramref name="commands"/> in one group. Per command: its answer, or null when it was not
-    /// written here and must be run on its own. A write that fails as a whole throws, for every command of the group.
+    /// written here and must be run on its own; when the database refuses the group as a whole, none is. A failure whose
+    /// outcome is unknown (a lost connection) throws, for every command of the group, as it would for a single command.
     /// </summary>
     public async Task<IReadOnlyList<CommandOutcome<object>.Accepted?>> RunAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
     {
@@ -59,7 +60,16 @@ public sealed class IndependentBatch(
         }
         // Answered only once committed and once the cache has taken the outcome in (settling never faults).
         await settled;
-        var results = await writing;
+        IReadOnlyList<AppendResult> results;
+        try
+        {
+            results = await writing;
+        }
+        catch (GroupRefusedException)
+        {
+            // Nothing was written, and the cause may be one command's alone: each is run on its own, so it stays its own.
+            return answers;
+        }
         for (var k = 0; k < written.Count; k++)
             if (results[k] is AppendResult.Appended a)
             {

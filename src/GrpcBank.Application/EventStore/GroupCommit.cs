@@ -133,7 +133,10 @@ public sealed class GroupCommit(
         }
         catch (Exception e)
         {
-            foreach (var pending in group) pending.Answer.TrySetException(e);
+            // A unit the database refused alone cannot be split here (its appends may chain): its caller hears that
+            // nothing of it was written, and may write its appends one by one.
+            var refused = wroteNothing(e);
+            foreach (var pending in group) pending.Answer.TrySetException(refused && pending.Requests.Count > 1 ? new GroupRefusedException(e) : e);
         }
     }
 
@@ -153,3 +156,6 @@ public sealed class GroupCommit(
         public TaskCompletionSource<IReadOnlyList<AppendResult>> Answer { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
+
+/// <summary>The database refused appends written as one unit (<see cref="GroupCommit.AppendGroupAsync"/>) and wrote none of them.</summary>
+public sealed class GroupRefusedException(Exception refusal) : Exception("the database refused the group and wrote none of it: " + refusal.Message, refusal);

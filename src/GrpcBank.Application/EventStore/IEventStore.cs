@@ -20,7 +20,8 @@ public interface IEventStore
     /// others are written. Results come in the order of <paramref name="requests"/>, and each append sees the ones
     /// before it: two appends to one stream chain (the second expects the first's new version), and the second use of a
     /// request id is a <see cref="AppendResult.DuplicateRequest"/>. Nothing is acknowledged before the commit. An error
-    /// the database raises (not a guard) is thrown for the whole group, of which nothing is then written.
+    /// the database raises (not a guard) is thrown for the whole group, of which nothing is then written: as a
+    /// <see cref="GroupRefusedException"/> (the database's error inside) when the group holds more than one append.
     /// </summary>
     /// <remarks>
     /// Engines also gather concurrent <see cref="AppendAsync"/> calls into such groups (<see cref="GroupCommit"/>), and

@@ -114,8 +114,8 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
 
     /// <summary>
     /// The valid commands (each request id at its first use in the batch) decided in order and written in one group
-    /// (<see cref="IndependentBatch"/>): answers those it wrote. A fault of that write is the answer of each of them, as
-    /// it would be of each command of a group commit.
+    /// (<see cref="IndependentBatch"/>): answers those it wrote. A fault of that write whose outcome is unknown is the
+    /// answer of each of them, as it would be of each command of a group commit.
     /// </summary>
     private async Task WriteTogetherAsync(ExecuteBatchRequest request, string? principal, BatchResult?[] results, ServerCallContext context)
     {

@@ -124,6 +124,21 @@ public sealed class GroupCommitSpecs
     }
 
     [Fact]
+    public async Task AUnitTheDatabaseRefusedAlone_FailsAsRefused_SoItsCallerKnowsNothingOfItWasWritten()
+    {
+        var writer = new Writer();
+        writer.Release.SetResult();
+        var commit = new GroupCommit(writer.WriteAsync, e => e is InvalidDataException, GroupCommitLimits.Default);
+
+        var refused = await Assert.ThrowsAsync<GroupRefusedException>(() => commit.AppendGroupAsync([Append("a"), Append("bad")], CancellationToken.None));
+
+        Assert.IsType<InvalidDataException>(refused.InnerException);
+        // A lone append refused keeps its own error.
+        await Assert.ThrowsAsync<InvalidDataException>(() => commit.AppendAsync(Append("bad"), CancellationToken.None));
+        Assert.Equal([["a", "bad"], ["bad"]], writer.Groups);
+    }
+
+    [Fact]
     public async Task AFailureWithAnUnknownOutcome_FailsEveryAppendOfTheGroup_WithoutWritingAgain()
     {
         var writer = new Writer();
