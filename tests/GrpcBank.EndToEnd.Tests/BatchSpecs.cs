@@ -69,6 +69,34 @@ public abstract class BatchSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task IndependentBatchesAndSingleDeposits_OnTheSameAccountsAtOnce_AreEachWrittenOnce()
+    {
+        var accounts = new List<string>();
+        for (var i = 0; i < 5; i++) accounts.Add(await Bank.OpenAsync());
+        var expected = accounts.ToDictionary(a => a, _ => 0L);
+        var batches = new List<BatchCommand[]>();
+        for (var b = 0; b < 4; b++)
+        {
+            // Each batch writes every account many times over, so it chains on its own writes and rests on the batches
+            // and single deposits committed, or still committing, before it.
+            var commands = Enumerable.Range(0, 200).Select(i => Deposit(accounts[(b + i) % accounts.Count], 1 + i % 3)).ToArray();
+            foreach (var c in commands) expected[c.Deposit.AccountId] += c.Deposit.AmountMinor;
+            batches.Add(commands);
+        }
+        var singles = Enumerable.Range(0, 200).Select(i => accounts[i % accounts.Count]).ToList();
+        foreach (var account in singles) expected[account] += 10;
+
+        var running = batches.Select(commands => RunAsync(false, commands)).ToList();
+        var alone = singles.Select(account => Bank.Accounts.DepositMoneyAsync(
+            new DepositMoneyRequest { AccountId = account, AmountMinor = 10, CurrencyCode = "EUR" }).ResponseAsync).ToList();
+        await Task.WhenAll(alone);
+
+        foreach (var results in await Task.WhenAll(running))
+            Assert.All(results, r => Assert.Equal(BatchResult.ResultOneofCase.Deposit, r.ResultCase));
+        foreach (var account in accounts) Assert.Equal(expected[account], await BalanceAsync(account));
+    }
+
+    [Fact]
     public async Task AnAtomicBatch_DecidesInOrder_AndWritesEverythingInOneCommit()
     {
         var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());
