@@ -22,6 +22,15 @@ public static class Telemetry
     public static readonly Counter<long> Commands = Meter.CreateCounter<long>(
         "grpcbank.commands", "{command}", "Commands handled, by aggregate, command and outcome");
 
+    /// <summary>Counts one command in <see cref="Commands"/>; a rejection also with its public <paramref name="reason"/>.</summary>
+    public static void CountCommand(string aggregate, string command, string outcome, string? reason = null)
+    {
+        if (reason is null)
+            Commands.Add(1, new("aggregate", aggregate), new("command", command), new("outcome", outcome));
+        else
+            Commands.Add(1, new("aggregate", aggregate), new("command", command), new("outcome", outcome), new("reason", reason));
+    }
+
     /// <summary>How long an append to the event store took, in milliseconds, by result.</summary>
     public static readonly Histogram<double> AppendDuration = Meter.CreateHistogram<double>(
         "grpcbank.append.duration", "ms", "Time to append one command's events to the event store", tags: null,

@@ -14,7 +14,7 @@ public abstract record BatchItem(CommandContext Context, Type ReplyType)
             ToAccount a => ("account", a.Command.GetType().Name),
             _ => ("payment", nameof(TransferCommand.TransferMoney)),
         };
-        Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", command), new("outcome", "accepted"));
+        Telemetry.CountCommand(aggregate, command, "accepted");
     }
 
     /// <summary>A deposit or a withdrawal.</summary>

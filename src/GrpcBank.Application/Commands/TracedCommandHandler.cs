@@ -47,11 +47,5 @@ public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TComm
         }
     }
 
-    private void Count(string commandType, string outcome, string? reason = null)
-    {
-        if (reason is null)
-            Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", commandType), new("outcome", outcome));
-        else
-            Telemetry.Commands.Add(1, new("aggregate", aggregate), new("command", commandType), new("outcome", outcome), new("reason", reason));
-    }
+    private void Count(string commandType, string outcome, string? reason = null) => Telemetry.CountCommand(aggregate, commandType, outcome, reason);
 }
