@@ -5,26 +5,28 @@ using SQLitePCL;
 namespace GrpcBank.Sqlite;
 
 /// <summary>
-/// The statements of one write transaction, prepared once and reused for every event it applies: preparing a statement
-/// costs more than running it, and a batch runs the same four or five statements thousands of times. Found by the
-/// transaction, so the helpers that build each statement keep their shape; without an active set they prepare afresh.
+/// The statements of a database's one writer connection (<see cref="SqliteDatabase.WriteAsync{T}"/>), each prepared
+/// once for the connection's life and reused by every write transaction: preparing a statement costs more than running
+/// it, and every group commit and read-store batch runs the same few statements again. Found by the transaction, so the
+/// helpers that build each statement keep their shape; in a transaction without a set (a read) they prepare afresh.
 /// </summary>
 internal sealed class PreparedStatements : IDisposable
 {
     private static readonly ConditionalWeakTable<SqliteTransaction, PreparedStatements> Active = new();
 
-    private readonly SqliteTransaction tx;
     private readonly Dictionary<string, SqliteCommand> commands = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RawStatement> writes = new(StringComparer.Ordinal);
 
-    private PreparedStatements(SqliteTransaction tx) => this.tx = tx;
-
-    /// <summary>Reuses statements on <paramref name="tx"/> until disposed.</summary>
-    public static PreparedStatements Begin(SqliteTransaction tx)
+    /// <summary>Makes these the statements that helpers running in <paramref name="tx"/> use, until the scope ends.</summary>
+    public Scope Use(SqliteTransaction tx)
     {
-        var statements = new PreparedStatements(tx);
-        Active.AddOrUpdate(tx, statements);
-        return statements;
+        Active.AddOrUpdate(tx, this);
+        return new Scope(tx);
+    }
+
+    public readonly struct Scope(SqliteTransaction tx) : IDisposable
+    {
+        public void Dispose() => Active.Remove(tx);
     }
 
     /// <summary>
@@ -44,6 +46,7 @@ internal sealed class PreparedStatements : IDisposable
             statements.commands[sql] = command = SqliteDatabase.Command(connection, tx, sql, parameters);
             return command;
         }
+        command.Transaction = tx;
         // The same text always names the same parameters in the same order.
         for (var i = 0; i < parameters.Length; i++) command.Parameters[i].Value = parameters[i].Value ?? DBNull.Value;
         return command;
@@ -70,7 +73,6 @@ internal sealed class PreparedStatements : IDisposable
 
     public void Dispose()
     {
-        Active.Remove(tx);
         foreach (var command in commands.Values) command.Dispose();
         foreach (var statement in writes.Values) statement.Dispose();
     }

@@ -10,7 +10,15 @@ namespace GrpcBank.Sqlite;
 public sealed class SqliteDatabase : IDisposable
 {
     private readonly string connectionString;
+    private readonly string writerConnectionString;
     private readonly SemaphoreSlim writer = new(1, 1);
+    /// <summary>
+    /// The connection every write runs on, opened at the first and kept (touched only while holding <see cref="writer"/>).
+    /// One connection for all writes keeps its page cache: SQLite drops a connection's whole cache when it finds that
+    /// another connection wrote since its last transaction, and pooled connections took turns at writing, each then
+    /// reading its pages again. Its statements are prepared once (<see cref="PreparedStatements"/>).
+    /// </summary>
+    private (SqliteConnection Connection, PreparedStatements Statements, bool Durable)? writerConnection;
     private long lastCheckpoint = Stopwatch.GetTimestamp();
     private int checkpointing;
     private Task checkpoint = Task.CompletedTask;
@@ -26,6 +34,8 @@ public sealed class SqliteDatabase : IDisposable
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+        // Not pooled: closed only on a failed write or on dispose, and then really closed (its statements with it).
+        writerConnectionString = new SqliteConnectionStringBuilder(connectionString) { Pooling = false }.ToString();
         using var connection = Open();
         Execute(connection, "pragma journal_mode = wal;");
         if (schemaSql.Length > 0) Execute(connection, schemaSql);
@@ -42,7 +52,9 @@ public sealed class SqliteDatabase : IDisposable
     private static readonly string DurablePragmas = "pragma synchronous = full; " + ConnectionPragmas;
     private static readonly string BulkLoadPragmas = "pragma synchronous = off; " + ConnectionPragmas;
 
-    public SqliteConnection Open()
+    public SqliteConnection Open() => Open(connectionString);
+
+    private SqliteConnection Open(string connectionString)
     {
         var connection = new SqliteConnection(connectionString);
         connection.Open();
@@ -74,18 +86,49 @@ public sealed class SqliteDatabase : IDisposable
         await writer.WaitAsync(ct);
         try
         {
-            await using var connection = Open();
-            if (!synced && Durable) Execute(connection, "pragma synchronous = normal;");
-            using var tx = connection.BeginTransaction();
-            var result = work(connection, tx);
-            tx.Commit();
-            return result;
+            var (connection, statements, _) = WriterConnection();
+            var unsynced = !synced && Durable;
+            try
+            {
+                if (unsynced) Execute(connection, "pragma synchronous = normal;");
+                using var tx = connection.BeginTransaction();
+                T result;
+                using (statements.Use(tx)) result = work(connection, tx);
+                tx.Commit();
+                if (unsynced) Execute(connection, "pragma synchronous = full;");
+                return result;
+            }
+            catch
+            {
+                // Whatever state the failure left the connection in, the next write starts on a new one.
+                CloseWriter();
+                throw;
+            }
         }
         finally
         {
             writer.Release();
             CheckpointSoon();
         }
+    }
+
+    /// <summary>The writer's connection, opened (again) when there is none or <see cref="Durable"/> changed. Holding <see cref="writer"/>.</summary>
+    private (SqliteConnection Connection, PreparedStatements Statements, bool Durable) WriterConnection()
+    {
+        if (writerConnection is { } open && open.Durable == Durable) return open;
+        CloseWriter();
+        var opened = (Open(writerConnectionString), new PreparedStatements(), Durable);
+        writerConnection = opened;
+        return opened;
+    }
+
+    /// <summary>Holding <see cref="writer"/>.</summary>
+    private void CloseWriter()
+    {
+        if (writerConnection is not { } open) return;
+        writerConnection = null;
+        open.Statements.Dispose();
+        open.Connection.Dispose();
     }
 
     /// <summary>Runs <paramref name="work"/> on its own connection inside one read transaction (a consistent snapshot).</summary>
@@ -156,6 +199,15 @@ public sealed class SqliteDatabase : IDisposable
     {
         disposed = true;
         checkpoint.Wait();
+        writer.Wait();
+        try
+        {
+            CloseWriter();
+        }
+        finally
+        {
+            writer.Release();
+        }
         using var connection = new SqliteConnection(connectionString);
         SqliteConnection.ClearPool(connection);
     }

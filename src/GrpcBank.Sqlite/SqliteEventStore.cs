@@ -137,8 +137,6 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         var ordered = requests.Select(r => r.InWriteOrder()).ToList();
         var results = await db.WriteAsync<IReadOnlyList<AppendResult>>((connection, tx) =>
         {
-            // A group runs the same five statements for every append (13 for a transfer): prepare each once per group.
-            using var statements = PreparedStatements.Begin(tx);
             return [.. requests.Select((request, i) => AppendOne(connection, tx, request, ordered[i]))];
         }, ct);
         if (results.Any(r => r is AppendResult.Appended)) appended.Signal();
@@ -195,7 +193,7 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             [.. request.Streams.Select(s => new StreamVersion(s.StreamId, s.ExpectedVersion + s.Events.Count))], position);
     }
 
-    /// <summary>Runs a statement of an append, prepared once per group (<see cref="PreparedStatements"/>); its first column, if any.</summary>
+    /// <summary>Runs a statement of an append, prepared once for the writer connection (<see cref="PreparedStatements"/>); its first column, if any.</summary>
     private static object? Scalar(SqliteConnection connection, SqliteTransaction tx, string sql, params (string, object?)[] parameters)
     {
         var command = PreparedStatements.Command(connection, tx, sql, parameters, out var owned);

@@ -220,7 +220,6 @@ public sealed partial class SqliteReadStore : IReadStore, IDisposable
         }
         var views = await db.WriteAsync((connection, tx) =>
         {
-            using var statements = PreparedStatements.Begin(tx);
             var views = new PendingViews(connection, tx, carried);
             foreach (var e in events) Apply(connection, tx, views, e);
             if (carried is null) views.Write(connection, tx);
