@@ -57,18 +57,25 @@ internal sealed class PreparedStatements : IDisposable
     /// position: Microsoft.Data.Sqlite looks every parameter up by name on every execution, which cost a replay more than
     /// SQLite's work itself (a profile: binding 47% of applying a batch, stepping 7%).
     /// </summary>
-    public static void Execute(SqliteConnection connection, SqliteTransaction tx, string sql, (string Name, object? Value)[] parameters)
+    public static void Execute(SqliteConnection connection, SqliteTransaction tx, string sql, (string Name, object? Value)[] parameters) =>
+        Scalar(connection, tx, sql, parameters);
+
+    /// <summary>
+    /// Runs a statement and returns the first column of its first row, as <see cref="SqliteCommand.ExecuteScalar"/> does
+    /// (null when there is no row, <see cref="DBNull"/> for a NULL); integers and text only. Within an active set it runs
+    /// on SQLite's own statement handle, as <see cref="Execute"/> does.
+    /// </summary>
+    public static object? Scalar(SqliteConnection connection, SqliteTransaction tx, string sql, (string Name, object? Value)[] parameters)
     {
         if (!Active.TryGetValue(tx, out var statements))
         {
             using var command = SqliteDatabase.Command(connection, tx, sql, parameters);
-            command.ExecuteNonQuery();
-            return;
+            return command.ExecuteScalar();
         }
         var db = connection.Handle!;
         if (!statements.writes.TryGetValue(sql, out var statement))
             statements.writes[sql] = statement = RawStatement.Prepare(db, sql, parameters);
-        statement.Run(db, parameters);
+        return statement.Run(db, parameters);
     }
 
     public void Dispose()
@@ -97,14 +104,26 @@ internal sealed class PreparedStatements : IDisposable
             return new RawStatement(handle, positions);
         }
 
-        public void Run(sqlite3 db, (string Name, object? Value)[] parameters)
+        /// <summary>Binds, steps once and resets; the first column of the first row, if any.</summary>
+        public object? Run(sqlite3 db, (string Name, object? Value)[] parameters)
         {
             for (var i = 0; i < parameters.Length; i++) Check(db, Bind(positions[i], parameters[i].Value));
             var rc = raw.sqlite3_step(handle);
+            // A statement with RETURNING has made all its changes by its first row.
+            var first = rc == raw.SQLITE_ROW ? Column0() : null;
             // Reset at once: a statement left mid-way would hold the transaction's read.
             raw.sqlite3_reset(handle);
             if (rc is not (raw.SQLITE_DONE or raw.SQLITE_ROW)) SqliteException.ThrowExceptionForRC(rc, db);
+            return first;
         }
+
+        private object Column0() => raw.sqlite3_column_type(handle, 0) switch
+        {
+            raw.SQLITE_INTEGER => raw.sqlite3_column_int64(handle, 0),
+            raw.SQLITE_TEXT => raw.sqlite3_column_text(handle, 0).utf8_to_string(),
+            raw.SQLITE_NULL => DBNull.Value,
+            var type => throw new NotSupportedException($"a column of SQLite type {type}"),
+        };
 
         // As Microsoft.Data.Sqlite stores them: booleans as 0/1, every integer as a 64-bit integer.
         private int Bind(int position, object? value) => value switch

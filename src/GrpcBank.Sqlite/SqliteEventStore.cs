@@ -194,18 +194,8 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     }
 
     /// <summary>Runs a statement of an append, prepared once for the writer connection (<see cref="PreparedStatements"/>); its first column, if any.</summary>
-    private static object? Scalar(SqliteConnection connection, SqliteTransaction tx, string sql, params (string, object?)[] parameters)
-    {
-        var command = PreparedStatements.Command(connection, tx, sql, parameters, out var owned);
-        try
-        {
-            return command.ExecuteScalar();
-        }
-        finally
-        {
-            if (owned) command.Dispose();
-        }
-    }
+    private static object? Scalar(SqliteConnection connection, SqliteTransaction tx, string sql, params (string, object?)[] parameters) =>
+        PreparedStatements.Scalar(connection, tx, sql, parameters);
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
         Task.FromResult(Query(
