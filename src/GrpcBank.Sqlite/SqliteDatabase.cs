@@ -88,15 +88,13 @@ public sealed class SqliteDatabase : IDisposable
         {
             var (connection, statements, _) = WriterConnection();
             var unsynced = !synced && Durable;
+            T result;
             try
             {
                 if (unsynced) Execute(connection, "pragma synchronous = normal;");
                 using var tx = connection.BeginTransaction();
-                T result;
                 using (statements.Use(tx)) result = work(connection, tx);
                 tx.Commit();
-                if (unsynced) Execute(connection, "pragma synchronous = full;");
-                return result;
             }
             catch
             {
@@ -104,6 +102,8 @@ public sealed class SqliteDatabase : IDisposable
                 CloseWriter();
                 throw;
             }
+            if (unsynced) SyncAgain(connection);
+            return result;
         }
         finally
         {
@@ -120,6 +120,22 @@ public sealed class SqliteDatabase : IDisposable
         var opened = (Open(writerConnectionString), new PreparedStatements(), Durable);
         writerConnection = opened;
         return opened;
+    }
+
+    /// <summary>
+    /// Puts the writer back to synced commits after an unsynced one. Its write has committed, so a failure here must not
+    /// reach its caller: the connection is closed instead, and the next write opens one with synced commits. Holding <see cref="writer"/>.
+    /// </summary>
+    private void SyncAgain(SqliteConnection connection)
+    {
+        try
+        {
+            Execute(connection, "pragma synchronous = full;");
+        }
+        catch (SqliteException)
+        {
+            CloseWriter();
+        }
     }
 
     /// <summary>Holding <see cref="writer"/>.</summary>
