@@ -54,9 +54,9 @@ public sealed class SqliteDatabase : IDisposable
 
     public SqliteConnection Open() => Open(connectionString);
 
-    private SqliteConnection Open(string connectionString)
+    private SqliteConnection Open(string settings)
     {
-        var connection = new SqliteConnection(connectionString);
+        var connection = new SqliteConnection(settings);
         connection.Open();
         Execute(connection, Durable ? DurablePragmas : BulkLoadPragmas);
         return connection;
