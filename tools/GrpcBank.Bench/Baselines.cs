@@ -58,6 +58,7 @@ public static partial class Baselines
 
     public static async Task<PgbenchResult> PgbenchAsync(PgCluster pg, int clients, int seconds)
     {
+        await Disk.SettleAsync();
         var dir = Directory.CreateTempSubdirectory("grpcbank-pgbench-").FullName;
         try
         {

@@ -142,7 +142,7 @@ public static class Load
     }
 
     /// <summary>
-    /// Warm-up: closed-loop load in one-second slices until the server's background compiler has done nothing through a
+    /// Warm-up (after the disk has settled, <see cref="Disk"/>): closed-loop load in one-second slices until the server's background compiler has done nothing through a
     /// slice (its tier-1 recompilation of the paths the load takes is over), for at least 2 s and at most 30 s. A phase
     /// measured while the runtime still compiles pays for it on the shared cores: after a fixed 2-second warm-up, perf
     /// showed the compiler thread with 20-40 % of the server's samples through the first 4-5 s of the next phase.
@@ -153,6 +153,7 @@ public static class Load
     /// <summary>The same, until the compilers of all of <paramref name="servers"/> (the load spread over them) are quiet.</summary>
     public static async Task WarmUpAsync(IReadOnlyList<ServerProcess> servers, int callers, Func<Random, Func<Task<Outcome>>> next)
     {
+        await Disk.SettleAsync();
         var sw = Stopwatch.StartNew();
         while (true)
         {

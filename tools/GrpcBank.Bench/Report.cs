@@ -129,7 +129,7 @@ public sealed class Report(RunSettings s)
         L($"- Workloads: {s.Accounts:N0} accounts; 80 % deposits, 20 % withdrawals (some refused for insufficient funds — a normal reply " +
           $"that writes nothing, counted as `rejected`), each command with a fresh request_id (so every append writes a request-log row). " +
           $"*uniform*: accounts drawn uniformly; *zipf*: Zipf(s = 1.1) over the accounts, the hottest takes {F(ZipfHottestShare * 100, 1)} % of commands. " +
-          $"Closed-loop phases last {s.Phase.TotalSeconds:N0} s after a warm-up under load that lasts until the server's background compiler has been quiet for a second (at least 2 s; a phase measured while it still recompiles hot methods shares the cores with it); the open loop runs at 70 % of the best closed-loop rate " +
+          $"Closed-loop phases last {s.Phase.TotalSeconds:N0} s after a warm-up under load that lasts until the server's background compiler has been quiet for a second (at least 2 s; a phase measured while it still recompiles hot methods shares the cores with it); each warm-up, pgbench point and store probe starts with a `sync`, so no phase shares the disk with the write-back of the phases before it; the open loop runs at 70 % of the best closed-loop rate " +
           "of the same workload, latency measured from each command's intended send time, at most 2,000 in flight (beyond: dropped).");
         L();
 

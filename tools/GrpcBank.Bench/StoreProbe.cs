@@ -16,6 +16,7 @@ public static class StoreProbe
 {
     public static async Task<StoreProbeResult> RunAsync(string connectionString, int callers, TimeSpan duration, bool migrate)
     {
+        await Disk.SettleAsync();
         await using var store = migrate
             ? await PostgresEventStore.OpenAsync(connectionString, null, CancellationToken.None)
             : new PostgresEventStore(connectionString);
