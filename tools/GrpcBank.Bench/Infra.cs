@@ -39,9 +39,9 @@ public static class Shell
 
 /// <summary>
 /// The disk as each measurement should find it: nothing left to write back from the phases before. An earlier phase's
-/// dirty pages (a PostgreSQL cluster's WAL and tables, the 2 GB a test wrote) are flushed by the kernel in the background
-/// and share the disk with the next phase's fsyncs: interleaved `cost --embedded --callers 16` rounds right after
-/// writing 2 GB without a sync ran 4,377 and 5,081 deposits/s, after a sync 5,219 and 5,307.
+/// dirty pages (a PostgreSQL cluster's WAL and tables) are written back by the kernel in the background and share the
+/// disk with the next phase's fsyncs: interleaved `cost --embedded --callers 16` rounds started right after 2 GB of
+/// unsynced writes ran 4,377 and 5,081 deposits/s, after a sync 5,219 and 5,307.
 /// </summary>
 public static class Disk
 {

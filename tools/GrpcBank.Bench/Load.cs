@@ -142,10 +142,11 @@ public static class Load
     }
 
     /// <summary>
-    /// Warm-up (after the disk has settled, <see cref="Disk"/>): closed-loop load in one-second slices until the server's background compiler has done nothing through a
-    /// slice (its tier-1 recompilation of the paths the load takes is over), for at least 2 s and at most 30 s. A phase
-    /// measured while the runtime still compiles pays for it on the shared cores: after a fixed 2-second warm-up, perf
-    /// showed the compiler thread with 20-40 % of the server's samples through the first 4-5 s of the next phase.
+    /// Warm-up, once the disk has settled (<see cref="Disk"/>): closed-loop load in one-second slices until the server's
+    /// background compiler has done nothing through a slice (its tier-1 recompilation of the paths the load takes is over),
+    /// for at least 2 s and at most 30 s. A phase measured while the runtime still compiles pays for it on the shared
+    /// cores: after a fixed 2-second warm-up, perf showed the compiler thread with 20-40 % of the server's samples through
+    /// the first 4-5 s of the next phase.
     /// </summary>
     public static Task WarmUpAsync(ServerProcess server, int callers, Func<Random, Func<Task<Outcome>>> next) =>
         WarmUpAsync([server], callers, next);
