@@ -356,10 +356,16 @@ public sealed class Report(RunSettings s)
                      $"The probe times the store's primitives one by one; a command on a warm stream uses only the append " +
                      $"({F(store1.AppendP50Ms, 3)} ms against pgbench's bare transaction at {F(pg1.P50Ms, 3)} ms). " +
                      "Where the rest goes (the bench author's reading of perf profiles, `cost --pg --callers 1 --trace DIR`, not figures of this " +
-                     "run): at one caller the server and PostgreSQL each spend 1.5–3 ms of CPU per command, ten times their share at 64 callers, " +
-                     "and the largest single item of the server's samples (13–19 %) is the kernel switching threads (under this virtual " +
-                     "machine's `pvm_irq_enable`): every command wakes the socket, thread-pool, relay and database threads in turn, and on " +
-                     "this machine a wake-up costs more than the work it does. The relay's part is mostly the read store's fsync after each " +
+                     "run): at one caller the server and PostgreSQL each spend 0.6–0.9 ms of CPU per command, five to seven times their share at 64 " +
+                     "callers, and the largest single item of the server's samples (about a quarter) is the kernel switching threads (under this " +
+                     "virtual machine's `pvm_irq_enable`): every command wakes the socket, thread-pool, relay and database threads in turn " +
+                     "(strace counted some 20 futex calls per command in the server), and on this machine a wake-up costs more than the work " +
+                     "it does. One hop less (a committed append resumes its command on the thread that took the outcome in) cut a lone " +
+                     "deposit's p50 by about 7 % in interleaved rounds. Completing every socket operation on the socket engine's thread " +
+                     "(`DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1` with Kestrel's inline scheduling) cut it by about 10 %, but would run " +
+                     "the relay's synchronous SQLite transaction and its fsync on that thread too: not taken. Kestrel's inline scheduling " +
+                     "alone gained nothing, and running the append's round trip synchronously gained nothing at one caller and cost a tenth " +
+                     "to a fifth of the throughput at 64. The relay's part is mostly the read store's fsync after each " +
                      "batch, on the disk PostgreSQL flushes its WAL to (6–7 % of the server's samples at one caller were that fsync when each " +
                      "command had a batch of its own): committed unsynced, a lone deposit's p50 fell by ~10 % and the server's CPU per command " +
                      "by ~17 % in interleaved A/Bs, but the data then reached the disk in one burst with the once-a-second WAL copy, and the " +
