@@ -135,10 +135,8 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {
         var ordered = requests.Select(r => r.InWriteOrder()).ToList();
-        var results = await db.WriteAsync<IReadOnlyList<AppendResult>>((connection, tx) =>
-        {
-            return [.. requests.Select((request, i) => AppendOne(connection, tx, request, ordered[i]))];
-        }, ct);
+        var results = await db.WriteAsync<IReadOnlyList<AppendResult>>(
+            (connection, tx) => [.. requests.Select((request, i) => AppendOne(connection, tx, request, ordered[i]))], ct);
         if (results.Any(r => r is AppendResult.Appended)) appended.Signal();
         return results;
     }

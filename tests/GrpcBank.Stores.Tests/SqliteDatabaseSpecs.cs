@@ -94,21 +94,16 @@ public sealed class SqliteDatabaseSpecs : IDisposable
         return (long)command.ExecuteScalar()!;
     }
 
-    private static void Insert(SqliteConnection connection, SqliteTransaction tx, long id)
+    private static void Insert(SqliteConnection connection, SqliteTransaction tx, long id, string body = "x")
     {
-        using var insert = SqliteDatabase.Command(connection, tx, "insert into t (id, body) values ($id, $body)", ("$id", id), ("$body", "x"));
+        using var insert = SqliteDatabase.Command(connection, tx, "insert into t (id, body) values ($id, $body)", ("$id", id), ("$body", body));
         insert.ExecuteNonQuery();
     }
 
     private Task WriteRowsAsync(int from, int count) =>
         db.WriteAsync((connection, tx) =>
         {
-            for (var id = from; id < from + count; id++)
-            {
-                using var insert = SqliteDatabase.Command(connection, tx, "insert into t (id, body) values ($id, $body)",
-                    ("$id", id), ("$body", new string('x', 500)));
-                insert.ExecuteNonQuery();
-            }
+            for (var id = from; id < from + count; id++) Insert(connection, tx, id, new string('x', 500));
             return 0;
         }, Ct);
 
