@@ -1,4 +1,5 @@
 using GrpcBank.Application.EventStore;
+using Npgsql;
 
 namespace GrpcBank.Postgres;
 
@@ -15,10 +16,11 @@ public sealed partial class PostgresEventStore : ISnapshotStore
 
     async Task ISnapshotStore.SaveAsync(Snapshot snapshot, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("""
             insert into snapshots (stream_id, schema, stream_version, position, state) values ($1, $2, $3, $4, $5)
             on conflict (stream_id, schema, stream_version) do update set position = excluded.position, state = excluded.state
-            """);
+            """, rented.Connection);
         command.Parameters.Add(new() { Value = snapshot.StreamId });
         command.Parameters.Add(new() { Value = snapshot.Schema });
         command.Parameters.Add(new() { Value = snapshot.Version });
@@ -29,7 +31,8 @@ public sealed partial class PostgresEventStore : ISnapshotStore
 
     async Task<Snapshot?> ISnapshotStore.LoadAsync(string streamId, string schema, long maxVersion, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand(LoadSnapshotSql);
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand(LoadSnapshotSql, rented.Connection);
         command.Parameters.Add(new() { Value = streamId });
         command.Parameters.Add(new() { Value = schema });
         command.Parameters.Add(new() { Value = maxVersion });
@@ -39,7 +42,8 @@ public sealed partial class PostgresEventStore : ISnapshotStore
 
     async Task ISnapshotStore.DropAllAsync(CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("delete from snapshots");
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("delete from snapshots", rented.Connection);
         await command.ExecuteNonQueryAsync(ct);
     }
 }

@@ -99,12 +99,16 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// <summary>Times a group is written again after losing a unique-key race (or a deadlock) to another transaction.</summary>
     private const int MaxGroupWrites = 10;
 
+    /// <summary>Idle connections kept for reuse, most recent first (<see cref="RecentConnections"/>): more than run at once here.</summary>
+    private const int KeptConnections = 8;
+
     private const string StreamVersionConstraint = "events_stream_id_stream_version_key";
     private const string RequestLogConstraint = "request_log_pkey";
 
     private readonly GroupCommit groups;
 
     private readonly NpgsqlDataSource dataSource;
+    private readonly RecentConnections connections;
     private readonly string? schema;
     private readonly int autoPrepareMinUsages;
     private readonly SettledPosition settled = new();
@@ -133,6 +137,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         this.schema = schema;
         autoPrepareMinUsages = builder.AutoPrepareMinUsages;
         dataSource = NpgsqlDataSource.Create(builder);
+        connections = new RecentConnections(dataSource, KeptConnections);
         // Tells this store's notifications from those of other processes (and other stores in this one).
         var instance = Guid.NewGuid().ToString("N");
         listener = new OutboxListener(builder.ConnectionString, NotificationChannel, instance);
@@ -159,21 +164,23 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     public Task MigrateAsync(CancellationToken ct) => PostgresMigrations.ApplyAsync(dataSource, schema, ct);
 
     /// <summary>
-    /// Opens <paramref name="connections"/> connections at once and has each server process read the tables' catalog
-    /// entries, then leaves them in the pool. Otherwise the first commands after a restart pay for what a new connection
-    /// costs — authentication, a new server process, its first look at every table (a restarted server's first deposit
-    /// on an account took 22–55 ms in the full bench, against 6 ms warm). Each connection also runs a command's
-    /// statements (the append of an empty group, a request-log lookup, a stream read, a snapshot load: none touches a
-    /// row) often enough to have them prepared: the pool hands connections out in turn, and a statement's first planning
-    /// on a server process cost the append 8–9 ms against 3 ms once planned there.
+    /// Opens <paramref name="count"/> connections at once and has each server process read the tables' catalog
+    /// entries, then keeps them for the store's next statements (<see cref="RecentConnections"/>). Otherwise the first
+    /// commands after a restart pay for what a new connection costs — authentication, a new server process, its first
+    /// look at every table (a restarted server's first deposit on an account took 22–55 ms in the full bench, against
+    /// 6 ms warm). Each connection also runs a command's statements (the append of an empty group, a request-log lookup,
+    /// a stream read, a snapshot load: none touches a row) often enough to have them prepared: concurrent statements take
+    /// different connections, and a statement's first planning on a server process cost the append 8–9 ms against 3 ms
+    /// once planned there.
     /// </summary>
-    public async Task WarmPoolAsync(int connections, CancellationToken ct)
+    public async Task WarmPoolAsync(int count, CancellationToken ct)
     {
-        var opened = await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => dataSource.OpenConnectionAsync(ct).AsTask()));
+        var opened = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => connections.OpenAsync(ct).AsTask()));
         try
         {
-            await Task.WhenAll(opened.Select(async connection =>
+            await Task.WhenAll(opened.Select(async rented =>
             {
+                var connection = rented.Connection;
                 await using var touch = new NpgsqlCommand(
                     string.Concat(new[] { "events", "outbox", "request_log", "consumer_checkpoints", "snapshots" }
                         .Select(table => $"select 1 from {table} limit 0;")), connection);
@@ -194,7 +201,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         }
         finally
         {
-            foreach (var connection in opened) await connection.DisposeAsync();
+            foreach (var rented in opened) await rented.DisposeAsync();
         }
     }
 
@@ -221,16 +228,18 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     public async Task<long> HeadPositionAsync(CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("select coalesce(max(position), 0) from events");
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("select coalesce(max(position), 0) from events", rented.Connection);
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
     async Task IDeadLetters.AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("""
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("""
             insert into dead_letters (consumer, position, error, failed_at) values ($1, $2, $3, $4)
             on conflict (consumer, position) do update set error = excluded.error, failed_at = excluded.failed_at
-            """);
+            """, rented.Connection);
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = e.Position });
         command.Parameters.Add(new() { Value = error });
@@ -240,7 +249,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     async Task<DeadLetterPage> IDeadLetters.ListAsync(long afterPosition, int maxCount, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
@@ -264,7 +274,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     async Task IDeadLetters.RemoveAsync(string consumer, long position, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand("delete from dead_letters where consumer = $1 and position = $2");
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("delete from dead_letters where consumer = $1 and position = $2", rented.Connection);
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = position });
         await command.ExecuteNonQueryAsync(ct);
@@ -321,7 +332,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private async Task<IReadOnlyList<AppendResult>> WriteGroupOnceAsync(
         IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         // No explicit transaction: a batch runs in one implicit transaction, so it costs one round trip.
         await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new(GroupStartSql) } };
         var layers = GroupLayers.Of(requests);
@@ -428,7 +440,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     public async Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand(FindRequestSql);
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand(FindRequestSql, rented.Connection);
         command.Parameters.Add(new() { Value = requestId });
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct)
@@ -495,11 +508,12 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         // took every row after the checkpoint up to the end of that transaction, all committed before it was read. (Not
         // "position not in the batch's positions": against a server-prepared generic plan that compares every row with
         // every element of the array, 38 s of CPU for a 100,000-event append.)
-        await using var command = dataSource.CreateCommand($"""
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand($"""
             with {CheckpointSql("$1", "$4")}
             select coalesce(min(o.position), $2 + 1) - 1 from checkpoint c, outbox o
             where o.position <= $2 and o.tx > $3 and (o.tx, o.position) > (c.tx, c.position)
-            """);
+            """, rented.Connection);
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
         command.Parameters.Add(new() { Value = rows[^1].Item2, NpgsqlDbType = NpgsqlDbType.Xid8 });
@@ -541,7 +555,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// </summary>
     private async Task ExecuteWithoutFlushAsync(string sql, CancellationToken ct, params object[] parameters)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new(UnsyncedCommitSql), WithParameters(new NpgsqlBatchCommand(sql), parameters) } };
         await batch.ExecuteNonQueryAsync(ct);
     }
@@ -566,6 +581,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         }
         await notifier.DisposeAsync();
         await listener.DisposeAsync();
+        await connections.DisposeAsync();
         await dataSource.DisposeAsync();
     }
 
@@ -583,7 +599,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private async Task<(List<T> Rows, long SettledPosition, bool Unsettled)> ReadWithSettledPositionAsync<T>(
         Func<NpgsqlDataReader, T> read, string sql, CancellationToken ct, params object[] parameters)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         await using var batch = new NpgsqlBatch(connection)
         {
             BatchCommands =
@@ -608,7 +625,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     private async Task<IReadOnlyList<RecordedEvent>> QueryAsync(string sql, CancellationToken ct, params object[] parameters)
     {
-        await using var command = dataSource.CreateCommand(sql);
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand(sql, rented.Connection);
         foreach (var value in parameters) command.Parameters.Add(new() { Value = value });
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await ReadEventsAsync(reader, ct);
