@@ -15,16 +15,16 @@ internal sealed class OutboxNotifier : IAsyncDisposable
     // next append is on its way. A nudge lost to a crash costs a poll interval, so it commits without waiting.
     private const string NotifySql = "select pg_notify($1, $2), set_config('synchronous_commit', 'off', true)";
 
-    private readonly NpgsqlDataSource dataSource;
+    private readonly RecentConnections connections;
     private readonly string channel;
     private readonly string payload;
     private readonly SemaphoreSlim pending = new(0, 1);
     private readonly CancellationTokenSource stopping = new();
     private readonly Task loop;
 
-    public OutboxNotifier(NpgsqlDataSource dataSource, string channel, string payload)
+    public OutboxNotifier(RecentConnections connections, string channel, string payload)
     {
-        this.dataSource = dataSource;
+        this.connections = connections;
         this.channel = channel;
         this.payload = payload;
         loop = Task.Run(RunAsync);
@@ -51,7 +51,8 @@ internal sealed class OutboxNotifier : IAsyncDisposable
             try
             {
                 await pending.WaitAsync(ct);
-                await using var command = dataSource.CreateCommand(NotifySql);
+                await using var rented = await connections.OpenAsync(ct);
+                await using var command = new NpgsqlCommand(NotifySql, rented.Connection);
                 command.Parameters.Add(new() { Value = channel });
                 command.Parameters.Add(new() { Value = payload });
                 await command.ExecuteNonQueryAsync(ct);

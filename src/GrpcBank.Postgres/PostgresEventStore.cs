@@ -99,9 +99,6 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// <summary>Times a group is written again after losing a unique-key race (or a deadlock) to another transaction.</summary>
     private const int MaxGroupWrites = 10;
 
-    /// <summary>Idle connections kept for reuse, most recent first (<see cref="RecentConnections"/>): more than run at once here.</summary>
-    private const int KeptConnections = 8;
-
     private const string StreamVersionConstraint = "events_stream_id_stream_version_key";
     private const string RequestLogConstraint = "request_log_pkey";
 
@@ -137,11 +134,11 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         this.schema = schema;
         autoPrepareMinUsages = builder.AutoPrepareMinUsages;
         dataSource = NpgsqlDataSource.Create(builder);
-        connections = new RecentConnections(dataSource, KeptConnections);
+        connections = new RecentConnections(dataSource);
         // Tells this store's notifications from those of other processes (and other stores in this one).
         var instance = Guid.NewGuid().ToString("N");
         listener = new OutboxListener(builder.ConnectionString, NotificationChannel, instance);
-        notifier = new OutboxNotifier(dataSource, NotificationChannel, instance);
+        notifier = new OutboxNotifier(connections, NotificationChannel, instance);
     }
 
     /// <summary>Creates the store and brings its schema up to date.</summary>

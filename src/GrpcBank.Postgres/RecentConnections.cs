@@ -10,14 +10,15 @@ namespace GrpcBank.Postgres;
 /// some twenty, a lone caller's appends, stream reads and relay reads each ran on a process that had not run for a
 /// while, with its caches cold, and on this kind of virtual machine a switch between processes costs more than most of
 /// these statements. Here the last connection given back is the next one handed out, so only as many server processes
-/// stay busy as statements run at once. Up to <c>keep</c> idle connections are kept open; the rest go back to the pool.
+/// stay busy as statements run at once. Up to <paramref name="keep"/> idle connections are kept open (more than a
+/// server runs statements at once on its store); the rest go back to the pool.
 /// </summary>
 /// <remarks>
 /// A connection holds no session state between uses (every setting is transaction-local, as with the pool's
 /// <c>No Reset On Close</c>), so handing one to the next user needs no reset. One that is no longer open (a lost
 /// connection, a statement cut short) goes back to the pool, which discards it.
 /// </remarks>
-internal sealed class RecentConnections(NpgsqlDataSource source, int keep) : IAsyncDisposable
+internal sealed class RecentConnections(NpgsqlDataSource source, int keep = 8) : IAsyncDisposable
 {
     private readonly ConcurrentStack<NpgsqlConnection> idle = new();
     private volatile bool disposed;

@@ -27,7 +27,8 @@ public sealed partial class PostgresReadStore
 
     public async Task<Page<AccountView>> SearchAccountsAsync(AccountSearch query, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         var tokens = await FoldAsync(connection, SearchText.Tokens(query.Text), ct);
         var filter = new Filter();
         var score = "0.0::float8";
@@ -112,7 +113,8 @@ public sealed partial class PostgresReadStore
 
     public async Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         var filter = new Filter().Add("t.account_id = @account", ("account", query.AccountId));
         AddTimeRange(filter, "t.occurred_at", query.From, query.To);
         return await PageOfAsync(connection, $"select {Prefixed("t.", TransactionColumns)} from {ReadSchema}.transactions t", filter,
@@ -122,7 +124,8 @@ public sealed partial class PostgresReadStore
 
     public async Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         var filter = new Filter().Add("h.account_id = @account", ("account", query.AccountId));
         return await PageOfAsync(connection, $"select {Prefixed("h.", HoldColumns)} from {ReadSchema}.holds h", filter,
             new SortColumn("placed_at", true, ParseTime), "hold_id",
@@ -135,10 +138,11 @@ public sealed partial class PostgresReadStore
     /// </summary>
     public async Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand($"""
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand($"""
             select {HoldColumns} from {ReadSchema}.holds
             where status = '{nameof(HoldViewStatus.Active)}' and expires_at <= @now order by expires_at, account_id, hold_id limit @max
-            """);
+            """, rented.Connection);
         command.Parameters.AddWithValue("now", Utc(now));
         command.Parameters.AddWithValue("max", max);
         await using var reader = await command.ExecuteReaderAsync(ct);
@@ -157,14 +161,15 @@ public sealed partial class PostgresReadStore
             ("credits", TransactionKinds.Credits.Select(k => k.ToString()).ToArray()),
             ("debits", TransactionKinds.Debits.Select(k => k.ToString()).ToArray()),
         ]);
-        await using var command = dataSource.CreateCommand($"""
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand($"""
             select date_trunc('day', occurred_at, 'UTC') as day,
                    coalesce(sum(amount_minor) filter (where kind = any(@credits)), 0)::bigint,
                    count(*) filter (where kind = any(@credits)),
                    coalesce(sum(amount_minor) filter (where kind = any(@debits)), 0)::bigint,
                    count(*) filter (where kind = any(@debits))
             from {ReadSchema}.transactions {filter.Where} group by day order by day
-            """);
+            """, rented.Connection);
         command.Parameters.AddRange(filter.Parameters.Select(p => Parameter(p.Name, p.Value)).ToArray());
         await using var reader = await command.ExecuteReaderAsync(ct);
         var days = new List<SummaryBucket>();
@@ -175,7 +180,8 @@ public sealed partial class PostgresReadStore
 
     public async Task<Page<OrderView>> SearchOrdersAsync(OrderSearch query, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         var filter = new Filter();
         var tokens = await FoldAsync(connection, SearchText.Tokens(query.Text), ct);
         if (tokens.Count > 0)
@@ -192,7 +198,8 @@ public sealed partial class PostgresReadStore
 
     public async Task<Page<PaymentView>> SearchPaymentsAsync(PaymentSearch query, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         var filter = new Filter();
         if (query.Status is { } status) filter.Add("p.status = @status", ("status", status.ToString()));
         if (query.AccountId is { } account) filter.Add("(p.from_account_id = @account or p.to_account_id = @account)", ("account", account));

@@ -18,14 +18,14 @@ namespace GrpcBank.Postgres.ReadStore;
 /// </summary>
 public sealed partial class PostgresReadStore : IReadStore
 {
-    private readonly NpgsqlDataSource dataSource;
+    private readonly RecentConnections connections;
     private readonly string prefix;
     private volatile string? generation;
 
     /// <param name="generation">The generation's schema; null: whichever generation serves.</param>
-    internal PostgresReadStore(NpgsqlDataSource dataSource, string prefix, string? generation)
+    internal PostgresReadStore(RecentConnections connections, string prefix, string? generation)
     {
-        this.dataSource = dataSource;
+        this.connections = connections;
         this.prefix = prefix;
         this.generation = generation;
     }
@@ -40,7 +40,8 @@ public sealed partial class PostgresReadStore : IReadStore
 
     public async Task ApplyAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         await using var tx = await connection.BeginTransactionAsync(ct);
         var schema = generation ?? await PostgresReadStoreGenerations.ServingAsync(connection, tx, prefix, forShare: true, ct);
         var views = await ViewsOf.LoadAsync(connection, tx, schema, events, ct);
@@ -92,7 +93,8 @@ public sealed partial class PostgresReadStore : IReadStore
 
     private async Task<T?> FindAsync<T>(string sql, string id, Func<NpgsqlDataReader, T> read, CancellationToken ct) where T : class
     {
-        await using var command = dataSource.CreateCommand(sql);
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand(sql, rented.Connection);
         command.Parameters.AddWithValue("id", id);
         await using var reader = await command.ExecuteReaderAsync(ct);
         return await reader.ReadAsync(ct) ? read(reader) : null;
@@ -100,7 +102,8 @@ public sealed partial class PostgresReadStore : IReadStore
 
     private async Task<T> ScalarAsync<T>(string sql, CancellationToken ct)
     {
-        await using var command = dataSource.CreateCommand(sql);
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand(sql, rented.Connection);
         return (T)(await command.ExecuteScalarAsync(ct))!;
     }
 

@@ -18,11 +18,13 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
     public const string DefaultPrefix = "bank_read";
 
     private readonly NpgsqlDataSource dataSource;
+    private readonly RecentConnections connections;
     private readonly string prefix;
 
     private PostgresReadStoreGenerations(NpgsqlDataSource dataSource, string prefix)
     {
         this.dataSource = dataSource;
+        connections = new RecentConnections(dataSource);
         this.prefix = prefix;
     }
 
@@ -63,22 +65,24 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
         return new PostgresReadStoreGenerations(NpgsqlDataSource.Create(builder), prefix);
     }
 
-    public IReadStore OpenCurrent() => new PostgresReadStore(dataSource, prefix, null);
+    public IReadStore OpenCurrent() => new PostgresReadStore(connections, prefix, null);
 
     public async Task<IReadStore> CreateNextAsync(CancellationToken ct)
     {
         var name = NewGenerationName(prefix);
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         await using var tx = await connection.BeginTransactionAsync(ct);
         await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: name), ct);
         await tx.CommitAsync(ct);
-        return new PostgresReadStore(dataSource, prefix, name);
+        return new PostgresReadStore(connections, prefix, name);
     }
 
     public async Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct)
     {
         var fresh = ((PostgresReadStore)next).Generation ?? throw new ArgumentException("not a new generation", nameof(next));
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var rented = await connections.OpenAsync(ct);
+        var connection = rented.Connection;
         string old;
         await using (var tx = await connection.BeginTransactionAsync(ct))
         {
@@ -139,5 +143,9 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
         return value is DBNull ? null : value;
     }
 
-    public ValueTask DisposeAsync() => dataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await connections.DisposeAsync();
+        await dataSource.DisposeAsync();
+    }
 }
