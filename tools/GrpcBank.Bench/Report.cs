@@ -356,8 +356,8 @@ public sealed class Report(RunSettings s)
                      $"The probe times the store's primitives one by one; a command on a warm stream uses only the append " +
                      $"({F(store1.AppendP50Ms, 3)} ms against pgbench's bare transaction at {F(pg1.P50Ms, 3)} ms). " +
                      "Where the rest goes (the bench author's reading of perf profiles, `cost --pg --callers 1 --trace DIR`, not figures of this " +
-                     "run): at one caller the server and PostgreSQL each spend 0.6–0.9 ms of CPU per command, five to seven times their share at 64 " +
-                     "callers, and the largest single item of the server's samples (about a quarter) is the kernel switching threads (under this " +
+                     "run): at one caller the server spends 0.5–0.6 ms of CPU per command and PostgreSQL 0.3–0.35 ms (0.5–0.7 before the store " +
+                     "kept its connections warm, below), about five times their share at 64 callers, and the largest single item of the server's samples (about a quarter) is the kernel switching threads (under this " +
                      "virtual machine's `pvm_irq_enable`): every command wakes the socket, thread-pool, relay and database threads in turn " +
                      "(strace counted some 20 futex calls per command in the server), and on this machine a wake-up costs more than the work " +
                      "it does. One hop less (a committed append resumes its command on the thread that took the outcome in) cut a lone " +
@@ -478,7 +478,14 @@ public sealed class Report(RunSettings s)
                  "account, where before its commands ran as single commands many at once: on PostgreSQL a group holds one append per " +
                  "stream, so a batch with five deposits to an account needed five group commits or more (`cost --kinds independent-batches`, " +
                  "two interleaved rounds: PostgreSQL 7–8 → 11–12 batches/s at 1 caller, 8–9 → 11 at 4, the server's CPU per deposit " +
-                 "80–89 → 43–56 µs and PostgreSQL's 95–102 → 59–79 µs; embedded 10–12 → 15–16 at 1 caller, 13–14 → 17–19 at 4).\n");
+                 "80–89 → 43–56 µs and PostgreSQL's 95–102 → 59–79 µs; embedded 10–12 → 15–16 at 1 caller, 13–14 → 17–19 at 4). " +
+                 "Since then, the PostgreSQL store hands out its connections most recently used first (`RecentConnections`): Npgsql's " +
+                 "pool hands out its oldest idle connection, so once a burst had grown the pool to some twenty, consecutive statements " +
+                 "ran on each of twenty server processes in turn, each with cold caches (sampled per process at one caller: all twenty " +
+                 "busy alike; after: two). In two interleaved A/B rounds of `cost --pg --callers 1,64`: deposits at 64 callers " +
+                 "6,679 / 6,587 → 7,757 / 8,017/s (PostgreSQL's CPU per deposit 80–83 → 57–65 µs), transfers 3,139 / 3,146 → " +
+                 "3,692 / 3,801/s, a lone deposit's p50 1.20 / 1.24 → 1.03 / 0.92 ms (PostgreSQL's CPU per command 510–563 → " +
+                 "296–348 µs).\n");
         return o.ToString();
     }
 }
