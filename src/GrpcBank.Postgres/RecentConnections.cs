@@ -16,7 +16,8 @@ namespace GrpcBank.Postgres;
 /// <remarks>
 /// A connection holds no session state between uses (every setting is transaction-local, as with the pool's
 /// <c>No Reset On Close</c>), so handing one to the next user needs no reset. One that is no longer open (a lost
-/// connection, a statement cut short) goes back to the pool, which discards it.
+/// connection, a statement cut short) goes back to the pool, which discards it. The pool's own settings (its size, a
+/// connection lifetime) apply to connections as they go back to it, not to the few kept here meanwhile.
 /// </remarks>
 internal sealed class RecentConnections(NpgsqlDataSource source, int keep = 8) : IAsyncDisposable
 {
