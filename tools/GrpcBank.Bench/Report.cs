@@ -44,6 +44,7 @@ public sealed class Report(RunSettings s)
     public (int Applied, int Rejected) UnknownPg, UnknownEmbedded;
     public InvariantReport? InvariantsPg, InvariantsEmbedded;
     public TransferResult? TransfersPg, TransfersEmbedded;
+    public WritePathResult? WritePathPg;
     public MultiServerResult? MultiServer;
     public BusResult? Bus;
     public string? BusSkipped;
@@ -102,10 +103,14 @@ public sealed class Report(RunSettings s)
         L($"| freshness p99, embedded mode (poll until the balance shows / GetAccount min_position) | **{F(freshEmbedded99, 1)} ms** / {F(freshEmbeddedMin99, 1)} ms | ≤ 100 ms | {Mark(freshEmbedded99 <= 100 && freshEmbeddedMin99 <= 100)} |");
         WriteReadSideRows(line => L(line));
         foreach (var t in new[] { TransfersPg, TransfersEmbedded }) t?.WriteRows(line => L(line));
+        if (WritePathPg is { } wt)
+            L($"| the write path alone (relay off), PostgreSQL: transfers/s ÷ deposits/s at 64 callers | {F(wt.Transfers.PerSecond)} ÷ {F(wt.Deposits.PerSecond)} = **{F(wt.TransfersPerDeposit, 2)}** | (none: the 0.7 above without the read side's work) | |");
         // Group commit and the batch RPC (issue 15): against pgbench's single-append transaction at its best.
         L($"| group commit: commands/s at saturation ÷ pgbench single-append tps | {F(best.PerSecond)} ÷ {F(pgMax.Tps)} = **{F(throughputRatio, 2)}** | ≥ 1.0 (stretch 2.0) | {Mark(throughputRatio >= 1.0)} |");
         if (TransfersPg is { } tb)
             L($"| batch RPC events/s ÷ pgbench single-append tps | {F(tb.BatchEventsPerSecond)} ÷ {F(pgMax.Tps)} = **{F(tb.BatchEventsPerSecond / pgMax.Tps, 2)}** ({tb.BatchesBest.Name}) | ≥ 5 | {Mark(tb.BatchEventsPerSecond / pgMax.Tps >= 5)} |");
+        if (WritePathPg is { } wb)
+            L($"| the write path alone (relay off): batch RPC events/s ÷ pgbench single-append tps | {F(wb.BatchEventsPerSecond)} ÷ {F(pgMax.Tps)} = **{F(wb.BatchEventsPerSecond / pgMax.Tps, 2)}** ({wb.AtomicBatches.Name}) | (none: the 5 above without the read side's work) | |");
         if (Embedded.FirstOrDefault(e => e.Name.EndsWith("x16", StringComparison.Ordinal)) is { } e16)
             L($"| embedded deposits/s at 16 callers | **{F(e16.PerSecond)}** ({e16.Name}) | ≥ 5,000 | {Mark(e16.PerSecond >= 5_000)} |");
         L($"| group commit: command p50 at 1 caller ÷ (empty-RPC p50 + pgbench p50) | **{F(latencyRatio, 2)}** ({F(one.P(50), 2)} ms) | ≤ 2.0 | {Mark(latencyRatio <= 2.0)} |");
@@ -250,6 +255,17 @@ public sealed class Report(RunSettings s)
             {
                 TransfersPg.WriteSection(o);
                 o.Append(TransferResult.WhereATransferCosts);
+                if (WritePathPg is { } w)
+                {
+                    L("The write path alone: the same three loads on 200 fresh accounts, on the server restarted with `Relay:Enabled=false` " +
+                      "for the profile above (no outbox reads, no read-store writes).");
+                    L();
+                    L("| phase | per second | events/s | p50 ms | p99 ms | ok | rejected | conflicts | failed |");
+                    L("|---|---|---|---|---|---|---|---|---|");
+                    foreach (var (r, events) in new[] { (w.Deposits, 1), (w.Transfers, 4), (w.AtomicBatches, TransferResult.BatchSize) })
+                        L($"| {r.Name} | {F(r.PerSecond)} | {F(r.PerSecond * events)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |");
+                    L();
+                }
             }
             TransfersEmbedded?.WriteSection(o);
         }

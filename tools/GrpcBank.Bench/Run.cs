@@ -220,6 +220,7 @@ public sealed partial class Run(string root, RunSettings s)
                 report.RelayOff.Add(r);
                 Console.WriteLine("  " + r);
             }
+            report.WritePathPg = await TransferLoad.WritePathAsync(server, s.Phase);
             await server.DisposeAsync();
             server = await ServerProcess.StartAsync(serverDll, data, bankDb);
             bank = new Bank(server.Channel, ledger);

@@ -80,6 +80,16 @@ public sealed record TransferResult(
     public const int SnapshotCallers = 8;
 }
 
+/// <summary>
+/// Deposits and transfers at saturation and atomic batches, as in <see cref="TransferLoad.RunAsync"/>, on a server whose
+/// relay is off: what the write path alone does, without the outbox reads and read-store writes that share the cores.
+/// </summary>
+public sealed record WritePathResult(PhaseResult Deposits, PhaseResult Transfers, PhaseResult AtomicBatches)
+{
+    public double TransfersPerDeposit => Transfers.PerSecond / Deposits.PerSecond;
+    public double BatchEventsPerSecond => AtomicBatches.PerSecond * TransferResult.BatchSize;
+}
+
 /// <summary>Snapshots of a closed set of accounts read while money moves inside it.</summary>
 public sealed record SnapshotResult(long Taken, long OutOfBalance, long Incomplete, long Transfers, double Seconds);
 
@@ -122,6 +132,27 @@ public static class TransferLoad
         var snapshots = await SnapshotsAsync(channel, payments, set, word, snapshotPhase);
         Console.WriteLine($"  snapshots: {snapshots}");
         return new TransferResult(mode, deposits, transfers, snapshots, batches);
+    }
+
+    /// <summary>See <see cref="WritePathResult"/>: on fresh funded accounts, the server started with its relay off.</summary>
+    public static async Task<WritePathResult> WritePathAsync(ServerProcess server, TimeSpan phase)
+    {
+        var accounts = new AccountService.AccountServiceClient(server.Channel);
+        var payments = new PaymentService.PaymentServiceClient(server.Channel);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"w{run}-{i:D4}").ToList(), $"Bench {run}");
+        await Load.WarmUpAsync(server, 16, Deposit(accounts, ids));
+        await Load.WarmUpAsync(server, 16, Transfer(payments, ids));
+        async Task<PhaseResult> Phase(string name, int callers, Func<Random, Func<Task<Outcome>>> next)
+        {
+            var result = await Load.ClosedAsync($"{name} closed x{callers}, relay off", callers, phase, next);
+            Console.WriteLine("  " + result);
+            return result;
+        }
+        return new WritePathResult(
+            await Phase("deposits", 64, Deposit(accounts, ids)),
+            await Phase("transfers", 64, Transfer(payments, ids)),
+            await Phase("atomic batches", 4, Batch(new BatchService.BatchServiceClient(server.Channel), ids, atomic: true)));
     }
 
     internal static async Task<IReadOnlyList<string>> OpenFundedAsync(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids, string owner)
