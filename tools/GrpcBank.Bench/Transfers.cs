@@ -100,13 +100,7 @@ public static class TransferLoad
     public static async Task<TransferResult> RunAsync(string mode, ServerProcess server, IReadOnlyList<int> callers, TimeSpan phase, TimeSpan snapshotPhase)
     {
         var channel = server.Channel;
-        var accounts = new AccountService.AccountServiceClient(channel);
-        var payments = new PaymentService.PaymentServiceClient(channel);
-        var run = Guid.NewGuid().ToString("N")[..8];
-        var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"t{run}-{i:D4}").ToList(), $"Bench {run}");
-
-        await Load.WarmUpAsync(server, 16, Deposit(accounts, ids));
-        await Load.WarmUpAsync(server, 16, Transfer(payments, ids));
+        var (accounts, payments, run, ids) = await WarmFundedAsync(server, 't');
         var deposits = new List<PhaseResult>();
         var transfers = new List<PhaseResult>();
         foreach (var c in callers)
@@ -137,12 +131,7 @@ public static class TransferLoad
     /// <summary>See <see cref="WritePathResult"/>: on fresh funded accounts, the server started with its relay off.</summary>
     public static async Task<WritePathResult> WritePathAsync(ServerProcess server, TimeSpan phase)
     {
-        var accounts = new AccountService.AccountServiceClient(server.Channel);
-        var payments = new PaymentService.PaymentServiceClient(server.Channel);
-        var run = Guid.NewGuid().ToString("N")[..8];
-        var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"w{run}-{i:D4}").ToList(), $"Bench {run}");
-        await Load.WarmUpAsync(server, 16, Deposit(accounts, ids));
-        await Load.WarmUpAsync(server, 16, Transfer(payments, ids));
+        var (accounts, payments, _, ids) = await WarmFundedAsync(server, 'w');
         async Task<PhaseResult> Phase(string name, int callers, Func<Random, Func<Task<Outcome>>> next)
         {
             var result = await Load.ClosedAsync($"{name} closed x{callers}, relay off", callers, phase, next);
@@ -153,6 +142,22 @@ public static class TransferLoad
             await Phase("deposits", 64, Deposit(accounts, ids)),
             await Phase("transfers", 64, Transfer(payments, ids)),
             await Phase("atomic batches", 4, Batch(new BatchService.BatchServiceClient(server.Channel), ids, atomic: true)));
+    }
+
+    /// <summary>
+    /// Opens <see cref="TransferResult.Accounts"/> funded accounts named after a fresh run id (after <paramref name="prefix"/>),
+    /// then warms the server up with deposits and transfers over them.
+    /// </summary>
+    private static async Task<(AccountService.AccountServiceClient Accounts, PaymentService.PaymentServiceClient Payments, string Run, IReadOnlyList<string> Ids)>
+        WarmFundedAsync(ServerProcess server, char prefix)
+    {
+        var accounts = new AccountService.AccountServiceClient(server.Channel);
+        var payments = new PaymentService.PaymentServiceClient(server.Channel);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"{prefix}{run}-{i:D4}").ToList(), $"Bench {run}");
+        await Load.WarmUpAsync(server, 16, Deposit(accounts, ids));
+        await Load.WarmUpAsync(server, 16, Transfer(payments, ids));
+        return (accounts, payments, run, ids);
     }
 
     internal static async Task<IReadOnlyList<string>> OpenFundedAsync(AccountService.AccountServiceClient accounts, IReadOnlyList<string> ids, string owner)
