@@ -144,7 +144,7 @@ internal sealed class BatchStates
         yield return (stream, [.. events.Map(e =>
         {
             var (type, json) = codec.Encode(e);
-            return new EventData(Guid.CreateVersion7(), type, json, metadata);
+            return new EventData(EventIds.Next(), type, json, metadata);
         })]);
     }
 }

@@ -108,6 +108,6 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
     private EventData ToEventData(TEvent e, CommandContext context)
     {
         var (type, json) = codec.Encode(e);
-        return new EventData(Guid.CreateVersion7(), type, json, context.MetadataJson());
+        return new EventData(EventIds.Next(), type, json, context.MetadataJson());
     }
 }

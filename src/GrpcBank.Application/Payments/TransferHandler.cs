@@ -234,7 +234,7 @@ public sealed class TransferHandler(
                 parts.Add(before.Then(stream, events.Map(x =>
                 {
                     var (type, json) = codec.Encode(x);
-                    return new EventData(Guid.CreateVersion7(), type, json, metadata);
+                    return new EventData(EventIds.Next(), type, json, metadata);
                 }).ToList()));
             }
             if (PaymentStream is { } payment) Add(payment, current.Payment, e.Payment, EventCodecs.Payments);
