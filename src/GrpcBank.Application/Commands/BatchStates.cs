@@ -141,10 +141,6 @@ internal sealed class BatchStates
         string stream, Seq<TEvent> events, EventCodec<TEvent> codec, string metadata) where TEvent : class
     {
         if (events.IsEmpty) yield break;
-        yield return (stream, [.. events.Map(e =>
-        {
-            var (type, json) = codec.Encode(e);
-            return new EventData(EventIds.Next(), type, json, metadata);
-        })]);
+        yield return (stream, [.. events.Map(e => codec.ToEventData(e, metadata))]);
     }
 }

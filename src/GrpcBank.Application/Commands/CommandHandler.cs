@@ -63,7 +63,8 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
 
                 var next = new Folded<TState>(events.Fold(current.State, decider.Evolve), current.Version + events.Count, 0);
                 answer = reply(next.State, next.Version);
-                var data = events.Map(e => ToEventData(e, context)).ToList();
+                var metadata = context.MetadataJson();
+                var data = events.Map(e => codec.ToEventData(e, metadata)).ToList();
                 appending = store.AppendAsync(
                     new AppendRequest([current.Then(streamId, data)], RequestLog.EntryFor(context, answer), clock.GetUtcNow()), ct);
                 settled = states.RememberUnsettled(streamId, current, next, data[^1].EventId, appending);
@@ -104,10 +105,4 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
             : decision.Match<CommandOutcome<TReply>>(
                 Left: rejection => new CommandOutcome<TReply>.Rejected(rejection),
                 Right: _ => new CommandOutcome<TReply>.Accepted(reply(current.State, current.Version), current.Position));
-
-    private EventData ToEventData(TEvent e, CommandContext context)
-    {
-        var (type, json) = codec.Encode(e);
-        return new EventData(EventIds.Next(), type, json, context.MetadataJson());
-    }
 }

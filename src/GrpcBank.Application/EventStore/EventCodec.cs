@@ -35,6 +35,13 @@ public sealed class EventCodec<TEvent> where TEvent : class
             ? (name, JsonSerializer.Serialize(e, e.GetType(), Json))
             : throw new InvalidOperationException($"{e.GetType().Name} has no storage name");
 
+    /// <summary>A new event in stored form: its name and JSON, a fresh id (<see cref="EventIds"/>) and the command's metadata.</summary>
+    public EventData ToEventData(TEvent e, string metadataJson)
+    {
+        var (type, json) = Encode(e);
+        return new EventData(EventIds.Next(), type, json, metadataJson);
+    }
+
     public TEvent Decode(string eventType, string dataJson)
     {
         if (upcasters.ContainsKey(eventType))

@@ -7,10 +7,10 @@ namespace GrpcBank.Application.EventStore;
 /// <remarks>
 /// The random bits come from <see cref="Random.Shared"/>, whose per-thread generator the runtime seeds from the
 /// operating system once; <see cref="Guid.CreateVersion7()"/> asks the operating system for every id (a read of
-/// /dev/urandom: ~2 µs of the server's CPU per id on the bench's VM, ~8 µs of a transfer's four events, from perf). An event id
-/// must be unique, not unguessable: it is no credential, and 74 random bits per millisecond leave a collision between
-/// servers out of reach (the stores' unique key would refuse one, not overwrite). Ids handed to clients to name what
-/// they own (accounts, payments, orders, holds) keep the operating system's randomness.
+/// /dev/urandom: ~2 µs of the server's CPU per id on the bench's VM, ~8 µs of a transfer's four events, from perf).
+/// An event id must be unique, not unguessable: it is no credential, and 74 random bits per millisecond leave a
+/// collision between servers out of reach (the stores' unique key would refuse one, not overwrite). Ids handed to
+/// clients to name what they own (accounts, payments, orders, holds) keep the operating system's randomness.
 /// </remarks>
 public static class EventIds
 {

@@ -231,11 +231,7 @@ public sealed class TransferHandler(
             void Add<TEvent, TState>(string stream, Folded<TState> before, Seq<TEvent> events, EventCodec<TEvent> codec) where TEvent : class
             {
                 if (events.IsEmpty) return;
-                parts.Add(before.Then(stream, events.Map(x =>
-                {
-                    var (type, json) = codec.Encode(x);
-                    return new EventData(EventIds.Next(), type, json, metadata);
-                }).ToList()));
+                parts.Add(before.Then(stream, events.Map(x => codec.ToEventData(x, metadata)).ToList()));
             }
             if (PaymentStream is { } payment) Add(payment, current.Payment, e.Payment, EventCodecs.Payments);
             Add(PayerStream, current.Payer, e.Payer, EventCodecs.Accounts);
