@@ -1,6 +1,5 @@
 using System.Globalization;
 using GrpcBank.Contracts.Accounts.V1;
-using GrpcBank.Contracts.Payments.V1;
 
 namespace GrpcBank.Bench;
 
@@ -28,13 +27,8 @@ public static class CommandCost
         string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers, Func<double>? databaseCpuSeconds = null, IReadOnlySet<string>? kinds = null,
         Func<Task>? resetStatements = null, Func<Task>? printStatements = null)
     {
-        var accounts = new AccountService.AccountServiceClient(server.Channel);
-        var payments = new PaymentService.PaymentServiceClient(server.Channel);
+        var (accounts, payments, _, ids) = await TransferLoad.WarmFundedAsync(server, 'c', "Cost");
         var batches = new GrpcBank.Contracts.Batch.V1.BatchService.BatchServiceClient(server.Channel);
-        var run = Guid.NewGuid().ToString("N")[..8];
-        var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"c{run}-{i:D4}").ToList(), $"Cost {run}");
-        await Load.WarmUpAsync(server, 16, TransferLoad.Deposit(accounts, ids));
-        await Load.WarmUpAsync(server, 16, TransferLoad.Transfer(payments, ids));
         var phases = new List<Phase>();
         foreach (var c in callers)
             // Each kind with the commands one of its calls answers for.
