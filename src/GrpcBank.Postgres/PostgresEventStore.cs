@@ -88,7 +88,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         ), last as (
             select s.append_no, max(a.position) as position from s join appended a on a.stream_id = s.stream_id group by s.append_no
         ), outboxed as (
-            insert into outbox (position) select position from appended
+            insert into outbox (position, last_position) select min(position), max(position) from appended having count(*) > 0
         ), logged as (
             insert into request_log (request_id, fingerprint, reply, position)
             select r.request_id, r.fingerprint, r.reply, l.position from r join last l on l.append_no = r.append_no
@@ -461,15 +461,22 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             order by tx desc, position desc limit 1)
         """;
 
-    /// <summary>A consumer's pending rows ($1 the consumer, $2 how many, $3 its completed position): see <c>ReadPendingAsync</c>.</summary>
+    /// <summary>
+    /// A consumer's pending events ($1 the consumer, $2 how many, $3 its completed position), each with its transaction and
+    /// whether outbox rows may have been left out of the page: see <c>ReadPendingAsync</c>.
+    /// </summary>
     internal static readonly string PendingSql = $"""
-        with {CheckpointSql("$1", "$3")}, page as (
-            select p.tx from outbox p
+        with {CheckpointSql("$1", "$3")}, pending as (
+            select p.tx, p.position, coalesce(p.last_position, p.position) - p.position + 1 as span from outbox p
             where (p.tx, p.position) > ((select tx from checkpoint), (select position from checkpoint))
               and p.tx < pg_snapshot_xmin(pg_current_snapshot())
-            order by p.tx, p.position limit $2)
-        select {EventColumns}, o.tx
-        from outbox o, lateral (select * from events where events.position = o.position offset 0) e
+            order by p.tx, p.position limit $2
+        ), page as (
+            select tx from (select tx, sum(span) over (order by tx, position) - span as before from pending) r where before < $2)
+        select {EventColumns}, o.tx, (select count(*) from pending) > (select count(*) from page) or (select count(*) from pending) = $2
+        from outbox o, lateral (
+            select * from events where events.position between o.position and coalesce(o.last_position, o.position) and events.tx = o.tx
+            offset 0) e
         where (o.tx, o.position) > ((select tx from checkpoint), (select position from checkpoint))
           and o.tx < pg_snapshot_xmin(pg_current_snapshot())
           and o.tx <= (select max(tx) from page)
@@ -483,25 +490,32 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// higher xid. It is also gap-free: every transaction still to commit has an xid ≥ xmin, above the checkpoint, so its
     /// rows come after it. The watermark is the settled position S: every committed event ≤ S was written by a
     /// transaction with xid below the settling snapshot's xmin, so its row is visible here, before the checkpoint
-    /// (handled) or after it (pending). If the batch is not full it holds all pending ones; if it is full, the watermark
-    /// stops below the first pending row ≤ S left out. A transaction's rows are adjacent in this order and all visible at
-    /// once (it has ended), so extending the page to the end of its last transaction is exact.
+    /// (handled) or after it (pending). An outbox row stands for the events of one append statement (positions
+    /// <c>position</c> to <c>last_position</c> of its transaction), so a page is counted in events: rows are taken until
+    /// their events reach maxCount. If no row was left out, the batch holds all pending ones; otherwise the watermark stops
+    /// below the first pending row ≤ S left out. A transaction's rows are adjacent in this order and all visible at once
+    /// (it has ended), so extending the page to the end of its last transaction is exact.
     ///
     /// Shaped for its generic plan, the one it always runs (<see cref="MarkSql"/>): the checkpoint enters the
-    /// outbox index scans as a bound (scalar subqueries), so they start at the checkpoint, and each event is fetched by
-    /// its key (the lateral lookup, kept apart by <c>offset 0</c>). A join to the checkpoint and to <c>events</c> got a
-    /// generic plan that scanned the outbox from its start and hashed all of <c>events</c> on every read: 7 ms a read
-    /// under load at a few thousand events, growing with the store.
+    /// outbox index scans as a bound (scalar subqueries), so they start at the checkpoint, and each row's events are
+    /// fetched by a range of their key (the lateral lookup, kept apart by <c>offset 0</c>). A join to the checkpoint and
+    /// to <c>events</c> got a generic plan that scanned the outbox from its start and hashed all of <c>events</c> on every
+    /// read: 7 ms a read under load at a few thousand events, growing with the store.
     /// </remarks>
     async Task<OutboxBatch> IOutbox.ReadPendingAsync(string consumer, int maxCount, CancellationToken ct)
     {
         // Taken before reading: an append that commits after it wakes the next wait at once.
         var generation = generationAtLastRead[consumer] = listener.Generation;
         var completedAt = completed.Of(consumer);
-        // The oldest maxCount rows, and the rest of the transaction the last of them belongs to: a batch holds whole appends.
-        var (rows, settledPosition, unsettled) = await ReadWithSettledPositionAsync(
-            reader => (ReadEvent(reader), reader.GetFieldValue<ulong>(8)), PendingSql, ct, consumer, maxCount, completedAt);
-        if (rows.Count < maxCount) return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation, Unsettled = unsettled };
+        // The oldest outbox rows, up to the one that brings their events to maxCount, and the rest of the transaction the last
+        // of them belongs to: a batch holds whole appends.
+        var (read, settledPosition, unsettled) = await ReadWithSettledPositionAsync(
+            reader => (Event: ReadEvent(reader), Tx: reader.GetFieldValue<ulong>(8), RowsLeftOut: reader.GetBoolean(9)),
+            PendingSql, ct, consumer, maxCount, completedAt);
+        // In the outbox index's order, which the plan keeps; a row's events, fetched by a range of their key, are put in order here.
+        var rows = read.Select(r => (r.Event, r.Tx)).OrderBy(r => r.Tx).ThenBy(r => r.Event.Position).ToList();
+        if (read is [] or [{ RowsLeftOut: false }, ..])
+            return OutboxBatch.Of(rows, settledPosition) with { WakeUpGeneration = generation, Unsettled = unsettled };
 
         // The rows left out are exactly those after the checkpoint in a later transaction than the batch's last: the batch
         // took every row after the checkpoint up to the end of that transaction, all committed before it was read. (Not

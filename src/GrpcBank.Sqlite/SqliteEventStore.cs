@@ -21,8 +21,8 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             recorded_at    integer not null, -- microseconds since the Unix epoch, UTC
             unique (stream_id, stream_version)
         );
-        -- last_of_append: the position of the last event its append wrote, so a relay batch can end with whole appends
-        -- (null in rows written before it existed: each such row is taken as an append of its own).
+        -- A row stands for the events one append wrote: from its position to last_of_append, so a relay batch holds whole
+        -- appends (null in rows written before it existed: each such row is taken as an append of its own).
         create table if not exists outbox (
             position       integer primary key references events (position),
             last_of_append integer
@@ -65,6 +65,14 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         using var column = connection.CreateCommand();
         column.CommandText = "select count(*) from pragma_table_info('outbox') where name = 'last_of_append'";
         if ((long)column.ExecuteScalar()! == 0) SqliteDatabase.Execute(connection, "alter table outbox add column last_of_append integer");
+        // Rows written while an append had a row per event, each naming its append's last event: the first of them now
+        // stands for the whole append, the rest go. (Checkpoints lie at the ends of appends: a batch holds whole ones.)
+        SqliteDatabase.Execute(connection, """
+            delete from outbox where position in (
+                select position from (
+                    select position, row_number() over (partition by last_of_append order by position) as n from outbox where last_of_append is not null)
+                where n > 1)
+            """);
         SqliteDatabase.Execute(connection, SnapshotSchema);
     }
 
@@ -176,11 +184,9 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             }
         }
         var position = positions[^1];
-        // One statement for the append's outbox rows (a transfer writes four events): we are the only writer, so every
-        // event between its first and last position is this append's.
-        Scalar(connection, tx, """
-            insert into outbox (position, last_of_append) select position, $last from events where position between $first and $last
-            """, ("$first", positions[0]), ("$last", position));
+        // One outbox row for the append (a transfer writes four events): we are the only writer, so every event between
+        // its first and last position is this append's.
+        Scalar(connection, tx, "insert into outbox (position, last_of_append) values ($first, $last)", ("$first", positions[0]), ("$last", position));
 
         foreach (var logged in request.RequestLogEntries)
         {
@@ -225,17 +231,20 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         var generation = generationAtLastRead[consumer] = appended.Generation;
         return Task.FromResult(db.Read((connection, tx) =>
         {
-            // The oldest maxCount rows after the checkpoint, and the rest of the append the last of them belongs to.
+            // The oldest appends after the checkpoint, up to the one that brings their events to maxCount.
             using var command = SqliteDatabase.Command(connection, tx, $"""
                 with checkpoint as (
                     select max(coalesce(max(position), 0), $completed) as position from consumer_checkpoints where consumer = $consumer),
+                pending as (
+                    select position, coalesce(last_of_append, position) as last from outbox
+                    where position > (select position from checkpoint) order by position limit $max),
                 page as (
-                    select coalesce(last_of_append, position) as last from outbox
-                    where position > (select position from checkpoint) order by position limit $max)
+                    select last from (select last, sum(last - position + 1) over (order by position) - (last - position + 1) as before from pending)
+                    where before < $max)
                 select {EventColumns}, coalesce(o.last_of_append, o.position)
-                from outbox o join events e on e.position = o.position
+                from outbox o join events e on e.position between o.position and coalesce(o.last_of_append, o.position)
                 where o.position > (select position from checkpoint) and o.position <= (select max(last) from page)
-                order by o.position
+                order by e.position
                 """, ("$consumer", consumer), ("$max", maxCount), ("$completed", completed.Of(consumer)));
             using var reader = command.ExecuteReader();
             var rows = new List<(RecordedEvent, long)>();

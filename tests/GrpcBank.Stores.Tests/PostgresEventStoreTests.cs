@@ -182,6 +182,35 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task AnOutboxRowSpanningAnotherTransactionsEvent_DeliversOnlyItsOwnTransactionsEvents_EachOnce()
+    {
+        // One outbox row stands for every event of an append statement, from its first position to its last. Another
+        // transaction (an append through another server) may draw a position in between: not this row's to deliver.
+        var store = await OpenStoreAsync();
+        await using var spanning = new NpgsqlConnection(connectionString);
+        await using var between = new NpgsqlConnection(connectionString);
+        await spanning.OpenAsync(Ct);
+        await between.OpenAsync(Ct);
+        await using var spanningTx = await spanning.BeginTransactionAsync(Ct);
+        await using var betweenTx = await between.BeginTransactionAsync(Ct);
+        await ScalarAsync(spanning, "select pg_current_xact_id()");
+        await ScalarAsync(between, "select pg_current_xact_id()");
+        var low = await InsertEventAsync(spanning, "account-spanning", 1, ownOutboxRow: false);
+        var middle = await InsertEventAsync(between, "account-between");
+        var high = await InsertEventAsync(spanning, "account-spanning", 2, ownOutboxRow: false);
+        await ScalarAsync(spanning, "insert into outbox (position, last_position) values ($1, $2)", low, high);
+        await betweenTx.CommitAsync(Ct);
+        await spanningTx.CommitAsync(Ct);
+
+        // A page of one event takes the spanning row whole (its transaction is the older), and leaves the other out.
+        var batch = await store.PendingAsync(1, count: 2);
+
+        Assert.Equal([[low, high]], batch.Appends.Select(a => a.Select(e => e.Position).ToList()));
+        Assert.True(batch.Watermark < middle, $"watermark {batch.Watermark} passed the undelivered {middle}");
+        Assert.Equal([middle], (await store.DrainOutboxAsync(high, batch)).Select(e => e.Position));
+    }
+
+    [Fact]
     public async Task AFailedAppend_IsRolledBack_LeavingNoEventOutboxRowOrRequestLogRow_AndNoHoldUp()
     {
         var store = await OpenStoreAsync();
@@ -337,12 +366,12 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     }
 
     [Fact]
-    public async Task TheOutboxReadsGenericPlan_StartsAtTheCheckpointInTheOutboxIndex_AndFetchesEachEventByItsKey()
+    public async Task TheOutboxReadsGenericPlan_StartsAtTheCheckpointInTheOutboxIndex_AndFetchesEachRowsEventsByTheirKey()
     {
         // The read runs its generic plan too (MarkSql). One that joined the checkpoint and events scanned the outbox from
-        // its start and hashed all of events on every read.
+        // its start and hashed all of events on every read. Rows as appends write them: one per ten events here.
         var plan = await GenericPlanAsync("""
-            insert into outbox (position) select position from events;
+            insert into outbox (position, last_position) select position, position + 9 from events where position % 10 = 1;
             insert into consumer_checkpoints (consumer, tx, position) select 'test', tx, position from events where position = 1000;
             analyze outbox; analyze consumer_checkpoints;
             """, PostgresEventStore.PendingSql, "'test', 100, 0");
@@ -429,17 +458,19 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         await waiting.WaitAsync(TimeSpan.FromSeconds(10), Ct);
     }
 
-    /// <summary>Writes version 1 of a stream and its outbox row the way an append does, without committing.</summary>
-    private static async Task<long> InsertEventAsync(NpgsqlConnection connection, string stream)
+    /// <summary>Writes an event the way an append does, without committing; with an outbox row of its own unless told otherwise.</summary>
+    private static async Task<long> InsertEventAsync(NpgsqlConnection connection, string stream, long version = 1, bool ownOutboxRow = true)
     {
         await using var command = new NpgsqlCommand("""
             with e as (
                 insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
-                values ($1, 1, gen_random_uuid(), 'test.Happened.v1', '{}', '{}', now())
+                values ($1, $2, gen_random_uuid(), 'test.Happened.v1', '{}', '{}', now())
                 returning position
+            ), o as (
+                insert into outbox (position) select position from e where $3
             )
-            insert into outbox (position) select position from e returning position
-            """, connection) { Parameters = { new() { Value = stream } } };
+            select position from e
+            """, connection) { Parameters = { new() { Value = stream }, new() { Value = version }, new() { Value = ownOutboxRow } } };
         return (long)(await command.ExecuteScalarAsync(Ct))!;
     }
 

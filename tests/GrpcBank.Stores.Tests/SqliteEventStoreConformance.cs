@@ -38,6 +38,38 @@ public sealed class SqliteEventStoreConformance : EventStoreConformance
         }
     }
 
+    [Fact]
+    public async Task AnOutboxWrittenWithARowPerEvent_IsDeliveredOncePerEvent_InWholeAppends_AfterARestart()
+    {
+        // Before an append had one outbox row, each of its events had one, naming the append's last event.
+        var path = Path.Combine(directory.FullName, "row-per-event.db");
+        long first, second;
+        using (var store = new SqliteEventStore(path))
+        {
+            first = ((AppendResult.Appended)await store.AppendAsync(
+                new AppendRequest("account-1", 0, [TestEvents.Event(), TestEvents.Event(), TestEvents.Event()], null, TestEvents.RecordedAt), Ct)).Position;
+            second = ((AppendResult.Appended)await store.AppendAsync(new AppendRequest("account-2", 0, [TestEvents.Event()], null, TestEvents.RecordedAt), Ct)).Position;
+        }
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=false"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                delete from outbox;
+                insert into outbox (position, last_of_append) select position, case when position <= $first then $first else $second end from events;
+                """;
+            command.Parameters.AddWithValue("$first", first);
+            command.Parameters.AddWithValue("$second", second);
+            command.ExecuteNonQuery();
+        }
+
+        using var restarted = new SqliteEventStore(path);
+        var batch = await restarted.PendingAsync(100, count: 4);
+
+        Assert.Equal([[first - 2, first - 1, first], [second]], batch.Appends.Select(a => a.Select(e => e.Position).ToList()));
+        Assert.Empty(await restarted.DrainOutboxAsync(second, batch));
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
