@@ -88,7 +88,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         ), last as (
             select s.append_no, max(a.position) as position from s join appended a on a.stream_id = s.stream_id group by s.append_no
         ), outboxed as (
-            insert into outbox (position, last_position) select min(position), max(position) from appended having count(*) > 0
+            insert into outbox (first_position, last_position) select min(position), max(position) from appended having count(*) > 0
         ), logged as (
             insert into request_log (request_id, fingerprint, reply, position)
             select r.request_id, r.fingerprint, r.reply, l.position from r join last l on l.append_no = r.append_no
@@ -467,20 +467,20 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// </summary>
     internal static readonly string PendingSql = $"""
         with {CheckpointSql("$1", "$3")}, pending as (
-            select p.tx, p.position, coalesce(p.last_position, p.position) - p.position + 1 as span from outbox p
-            where (p.tx, p.position) > ((select tx from checkpoint), (select position from checkpoint))
+            select p.tx, p.first_position, coalesce(p.last_position, p.first_position) - p.first_position + 1 as span from outbox p
+            where (p.tx, p.first_position) > ((select tx from checkpoint), (select position from checkpoint))
               and p.tx < pg_snapshot_xmin(pg_current_snapshot())
-            order by p.tx, p.position limit $2
+            order by p.tx, p.first_position limit $2
         ), page as (
-            select tx from (select tx, sum(span) over (order by tx, position) - span as before from pending) r where before < $2)
+            select tx from (select tx, sum(span) over (order by tx, first_position) - span as before from pending) r where before < $2)
         select {EventColumns}, o.tx, (select count(*) from pending) > (select count(*) from page) or (select count(*) from pending) = $2
         from outbox o, lateral (
-            select * from events where events.position between o.position and coalesce(o.last_position, o.position) and events.tx = o.tx
+            select * from events where events.position between o.first_position and coalesce(o.last_position, o.first_position) and events.tx = o.tx
             offset 0) e
-        where (o.tx, o.position) > ((select tx from checkpoint), (select position from checkpoint))
+        where (o.tx, o.first_position) > ((select tx from checkpoint), (select position from checkpoint))
           and o.tx < pg_snapshot_xmin(pg_current_snapshot())
           and o.tx <= (select max(tx) from page)
-        order by o.tx, o.position
+        order by o.tx, o.first_position
         """;
 
     /// <remarks>
@@ -491,7 +491,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// rows come after it. The watermark is the settled position S: every committed event ≤ S was written by a
     /// transaction with xid below the settling snapshot's xmin, so its row is visible here, before the checkpoint
     /// (handled) or after it (pending). An outbox row stands for the events of one append statement (positions
-    /// <c>position</c> to <c>last_position</c> of its transaction), so a page is counted in events: rows are taken until
+    /// <c>first_position</c> to <c>last_position</c> of its transaction), so a page is counted in events: rows are taken until
     /// their events reach maxCount. If no row was left out, the batch holds all pending ones; otherwise the watermark stops
     /// below the first pending row ≤ S left out. A transaction's rows are adjacent in this order and all visible at once
     /// (it has ended), so extending the page to the end of its last transaction is exact.
@@ -524,8 +524,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         await using var rented = await connections.OpenAsync(ct);
         await using var command = new NpgsqlCommand($"""
             with {CheckpointSql("$1", "$4")}
-            select coalesce(min(o.position), $2 + 1) - 1 from checkpoint c, outbox o
-            where o.position <= $2 and o.tx > $3 and (o.tx, o.position) > (c.tx, c.position)
+            select coalesce(min(o.first_position), $2 + 1) - 1 from checkpoint c, outbox o
+            where o.first_position <= $2 and o.tx > $3 and (o.tx, o.first_position) > (c.tx, c.position)
             """, rented.Connection);
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = settledPosition });
@@ -547,7 +547,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             with named as (select tx, position from consumer_checkpoints where consumer = any($1)),
             slowest as (select tx, position from named order by tx, position limit 1)
             delete from outbox o using slowest s
-            where (select count(*) from named) = cardinality($1) and (o.tx, o.position) <= (s.tx, s.position)
+            where (select count(*) from named) = cardinality($1) and (o.tx, o.first_position) <= (s.tx, s.position)
             """, ct, (object)consumers.Distinct().ToArray());
     }
 

@@ -198,7 +198,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         var low = await InsertEventAsync(spanning, "account-spanning", 1, ownOutboxRow: false);
         var middle = await InsertEventAsync(between, "account-between");
         var high = await InsertEventAsync(spanning, "account-spanning", 2, ownOutboxRow: false);
-        await ScalarAsync(spanning, "insert into outbox (position, last_position) values ($1, $2)", low, high);
+        await ScalarAsync(spanning, "insert into outbox (first_position, last_position) values ($1, $2)", low, high);
         await betweenTx.CommitAsync(Ct);
         await spanningTx.CommitAsync(Ct);
 
@@ -208,6 +208,22 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         Assert.Equal([[low, high]], batch.Appends.Select(a => a.Select(e => e.Position).ToList()));
         Assert.True(batch.Watermark < middle, $"watermark {batch.Watermark} passed the undelivered {middle}");
         Assert.Equal([middle], (await store.DrainOutboxAsync(high, batch)).Select(e => e.Position));
+    }
+
+    [Theory]
+    [InlineData("insert into outbox (position) values (1)")]
+    [InlineData("select o.position from outbox o order by o.tx, o.position")]
+    public async Task AnEarlierReleasesOutboxWriteAndRead_FailAgainstTheMigratedSchema_InsteadOfTakingARowForOneEvent(string earlierStatement)
+    {
+        // An earlier release took an outbox row for its own event only: its relay, reading a row of many, would deliver
+        // the first and let its checkpoint pass the rest. The column it names is gone, so it fails and loses nothing.
+        await OpenStoreAsync();
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+
+        var refused = await Assert.ThrowsAsync<PostgresException>(() => ScalarAsync(connection, earlierStatement));
+
+        Assert.Equal(PostgresErrorCodes.UndefinedColumn, refused.SqlState);
     }
 
     [Fact]
@@ -371,7 +387,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         // The read runs its generic plan too (MarkSql). One that joined the checkpoint and events scanned the outbox from
         // its start and hashed all of events on every read. Rows as appends write them: one per ten events here.
         var plan = await GenericPlanAsync("""
-            insert into outbox (position, last_position) select position, position + 9 from events where position % 10 = 1;
+            insert into outbox (first_position, last_position) select position, position + 9 from events where position % 10 = 1;
             insert into consumer_checkpoints (consumer, tx, position) select 'test', tx, position from events where position = 1000;
             analyze outbox; analyze consumer_checkpoints;
             """, PostgresEventStore.PendingSql, "'test', 100, 0");
@@ -467,7 +483,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
                 values ($1, $2, gen_random_uuid(), 'test.Happened.v1', '{}', '{}', now())
                 returning position
             ), o as (
-                insert into outbox (position) select position from e where $3
+                insert into outbox (first_position) select position from e where $3
             )
             select position from e
             """, connection) { Parameters = { new() { Value = stream }, new() { Value = version }, new() { Value = ownOutboxRow } } };

@@ -37,7 +37,7 @@ public static partial class Baselines
             order by e.ord
             returning position
         ), outboxed as (
-            insert into outbox (position, last_position) select min(position), max(position) from appended having count(*) > 0
+            insert into outbox (first_position, last_position) select min(position), max(position) from appended having count(*) > 0
         ), logged as (
             insert into request_log (request_id, fingerprint, reply, position)
             select 'pgb-' || pg_current_xact_id()::text, 'A3F1C2D4E5B6978812345678ABCDEF0123456789ABCDEF0123456789ABCDEF01',

@@ -390,7 +390,7 @@ public sealed partial class Run(string root, RunSettings s)
                 order by g, a.n
                 returning position, stream_id, stream_version, data ->> 'accountId' as account_id
             ), outboxed as (
-                insert into outbox (position) select position from appended
+                insert into outbox (first_position, last_position) select min(position), max(position) from appended
             ), logged as (
                 insert into request_log (request_id, fingerprint, reply, position)
                 select 'bulk-' || account_id || '-' || stream_version, repeat('0', 64),
