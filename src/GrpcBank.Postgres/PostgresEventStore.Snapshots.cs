@@ -14,20 +14,13 @@ public sealed partial class PostgresEventStore : ISnapshotStore
 
     public ISnapshotStore Snapshots => this;
 
-    async Task ISnapshotStore.SaveAsync(Snapshot snapshot, CancellationToken ct)
-    {
-        await using var rented = await connections.OpenAsync(ct);
-        await using var command = new NpgsqlCommand("""
+    // A snapshot is a cache of events that are durable already: its commit does not wait for its WAL flush (a crash may
+    // lose it, and a load then folds from an older one).
+    Task ISnapshotStore.SaveAsync(Snapshot snapshot, CancellationToken ct) =>
+        ExecuteWithoutFlushAsync("""
             insert into snapshots (stream_id, schema, stream_version, position, state) values ($1, $2, $3, $4, $5)
             on conflict (stream_id, schema, stream_version) do update set position = excluded.position, state = excluded.state
-            """, rented.Connection);
-        command.Parameters.Add(new() { Value = snapshot.StreamId });
-        command.Parameters.Add(new() { Value = snapshot.Schema });
-        command.Parameters.Add(new() { Value = snapshot.Version });
-        command.Parameters.Add(new() { Value = snapshot.Position });
-        command.Parameters.Add(new() { Value = snapshot.StateJson });
-        await command.ExecuteNonQueryAsync(ct);
-    }
+            """, ct, snapshot.StreamId, snapshot.Schema, snapshot.Version, snapshot.Position, snapshot.StateJson);
 
     async Task<Snapshot?> ISnapshotStore.LoadAsync(string streamId, string schema, long maxVersion, CancellationToken ct)
     {

@@ -45,25 +45,35 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     // against 60–100 µs to run it (Npgsql with the same statement: 0.62–1.22 ms a lone append, 0.33–0.50 with the generic plan).
     internal const string GroupStartSql = "select pg_current_xact_id(), " + GenericPlans;
 
-    // For a write whose loss to a crash costs only a redelivery (a relay checkpoint, a trim): its commit does not wait for its flush.
+    // For a write whose loss to a crash costs only a redelivery (a relay checkpoint, a trim) or a longer fold (a snapshot): its commit does not wait for its flush.
     private const string UnsyncedCommitSql = "select set_config('synchronous_commit', 'off', true)";
 
     // One layer of a group: appends over distinct streams with distinct request ids (GroupLayers), $1.. numbered by
     // append. Each guard skips instead of raising, so a failed one costs only its own append: a stream not at its expected
     // version (an append at a gap is a conflict, not a hole; the first such stream in write order is named) or whose event
-    // there is not the one the append expects (StreamAppend.ExpectedLastEventId), or a
-    // request id already logged (by an earlier layer or another transaction). The unique keys catch a race with another
+    // there is not the one the append expects (StreamAppend.ExpectedLastEventId). The unique keys catch a race with another
     // transaction that passes the same guard; the group is then written again. Events arrive in write order, appends in
     // submission order, so one append's positions are contiguous. The request-log row takes its append's last position.
     // Each guard is one index lookup per row. A stream's head event gives its version and its id at once; as two scalar
     // subqueries (the highest version, then the event at the expected one), a group of 1,000 one-event appends to distinct
-    // streams took 40.7 ms against 36.7 (psql, generic plan, medians of 15 interleaved runs). The request id is a scalar
-    // subquery. Written as NOT EXISTS, the server's generic plan turned the stream check into an anti-join over all of
-    // events, and a group's write grew with the table (13 ms → 43 ms for 25 transfers within one 8-second run). Written as
-    // EXISTS, the request-id check became a hash join over a sequential scan of request_log, planned while the table was
-    // small and kept as it grew: 2 ms of a lone deposit's append at 8,000 logged requests (auto_explain), most of
-    // PostgreSQL's CPU at one caller.
-    internal const string AppendLayerSql = """
+    // streams took 40.7 ms against 36.7 (psql, generic plan, medians of 15 interleaved runs). Written as NOT EXISTS, the
+    // server's generic plan turned the stream check into an anti-join over all of events, and a group's write grew with
+    // the table (13 ms → 43 ms for 25 transfers within one 8-second run).
+    // Request ids are not looked up (AppendLayerSql): one logged already (a retry, or another transaction's) fails the
+    // statement on request_log's key, and the group is written again with CheckedAppendLayerSql, whose guard skips each
+    // append with a request id logged by an earlier layer or another transaction. The lookups cost every append for the
+    // sake of the rare retry: 5.3 ms of a 1,000-deposit batch's 23 ms statement (psql, generic plan). The lookup is a
+    // scalar subquery: written as EXISTS, it became a hash join over a sequential scan of request_log, planned while the
+    // table was small and kept as it grew: 2 ms of a lone deposit's append at 8,000 logged requests (auto_explain).
+    internal static readonly string AppendLayerSql = AppendLayer(reusedRequests: "select append_no, request_id from r where false");
+
+    internal static readonly string CheckedAppendLayerSql = AppendLayer(reusedRequests: """
+        select distinct on (r.append_no) r.append_no, r.request_id from r
+        where (select true from request_log l where l.request_id = r.request_id)
+        order by r.append_no
+        """);
+
+    private static string AppendLayer(string reusedRequests) => $"""
         with s as (
             select * from unnest($1::int[], $2::text[], $3::bigint[], $16::uuid[]) with ordinality as s (append_no, stream_id, expected, last_id, ord)
         ), stale as (
@@ -74,9 +84,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         ), r as (
             select * from unnest($4::int[], $5::text[], $6::text[], $7::text[]) as r (append_no, request_id, fingerprint, reply)
         ), reused as (
-            select distinct on (r.append_no) r.append_no, r.request_id from r
-            where (select true from request_log l where l.request_id = r.request_id)
-            order by r.append_no
+            {reusedRequests}
         ), appended as (
             insert into events (stream_id, stream_version, event_id, event_type, data, metadata, recorded_at)
             select e.stream_id, e.version, e.id, e.type, e.data::jsonb, e.metadata::jsonb, e.recorded_at
@@ -303,11 +311,12 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     private async Task<IReadOnlyList<AppendResult>> WriteGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {
         var ordered = requests.Select(r => r.InWriteOrder()).ToList();
+        var checkRequests = false;
         for (var writes = 1; ; writes++)
         {
             try
             {
-                var results = await WriteGroupOnceAsync(requests, ordered, ct);
+                var results = await WriteGroupOnceAsync(requests, ordered, checkRequests, ct);
                 if (results.Any(r => r is AppendResult.Appended))
                 {
                     listener.Signal();
@@ -317,6 +326,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             }
             catch (PostgresException e) when (writes < MaxGroupWrites && IsLostRace(e))
             {
+                // A request id logged already: written again with the guard that fails only its append (CheckedAppendLayerSql).
+                checkRequests |= e.ConstraintName == RequestLogConstraint;
             }
         }
     }
@@ -329,14 +340,14 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         || e is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: StreamVersionConstraint or RequestLogConstraint };
 
     private async Task<IReadOnlyList<AppendResult>> WriteGroupOnceAsync(
-        IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, CancellationToken ct)
+        IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, bool checkRequests, CancellationToken ct)
     {
         await using var rented = await connections.OpenAsync(ct);
         var connection = rented.Connection;
         // No explicit transaction: a batch runs in one implicit transaction, so it costs one round trip.
         await using var batch = new NpgsqlBatch(connection) { BatchCommands = { new(GroupStartSql) } };
         var layers = GroupLayers.Of(requests);
-        foreach (var layer in layers) batch.BatchCommands.Add(LayerCommand(requests, ordered, layer));
+        foreach (var layer in layers) batch.BatchCommands.Add(LayerCommand(requests, ordered, layer, checkRequests));
 
         var results = new AppendResult?[requests.Count];
         await using (var reader = await batch.ExecuteReaderAsync(ct))
@@ -370,13 +381,14 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     }
 
     internal static NpgsqlBatchCommand LayerCommand(
-        IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, IReadOnlyList<int> layer)
+        IReadOnlyList<AppendRequest> requests, IReadOnlyList<IReadOnlyList<StreamAppend>> ordered, IReadOnlyList<int> layer,
+        bool checkRequests = false)
     {
         var streams = layer.SelectMany(i => ordered[i].Select(s => (Append: i, Stream: s))).ToList();
         var logged = layer.SelectMany(i => requests[i].RequestLogEntries.Select(entry => (Append: i, Entry: entry))).ToList();
         var events = streams.SelectMany(s => s.Stream.Events.Select((e, n) =>
             (s.Append, s.Stream.StreamId, Version: s.Stream.ExpectedVersion + 1 + n, Event: e, At: requests[s.Append].RecordedAt.ToUniversalTime()))).ToList();
-        return new NpgsqlBatchCommand(AppendLayerSql)
+        return new NpgsqlBatchCommand(checkRequests ? CheckedAppendLayerSql : AppendLayerSql)
         {
             Parameters =
             {
@@ -562,9 +574,10 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     /// <summary>
     /// One statement in an implicit transaction that commits without waiting for its WAL flush (<see cref="UnsyncedCommitSql"/>):
-    /// a checkpoint or a trim. Losing one in a crash only redelivers events (every consumer is idempotent), and nothing can
-    /// depend on one that is lost: what it records was made durable before (the sink's own writes), and any later commit
-    /// that is flushed (a trim reading it) flushes it first, since the WAL is flushed in order.
+    /// a checkpoint, a trim or a snapshot. Losing a checkpoint or trim in a crash only redelivers events (every consumer is
+    /// idempotent), losing a snapshot only lengthens a fold, and nothing can depend on one that is lost: what it records
+    /// was made durable before (the sink's own writes, the snapshot's events), and any later commit that is flushed (a
+    /// trim reading it) flushes it first, since the WAL is flushed in order.
     /// </summary>
     private async Task ExecuteWithoutFlushAsync(string sql, CancellationToken ct, params object[] parameters)
     {

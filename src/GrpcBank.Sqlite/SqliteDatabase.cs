@@ -77,7 +77,8 @@ public sealed class SqliteDatabase : IDisposable
 
     /// <summary>Runs <paramref name="work"/> as the only writer, inside BEGIN IMMEDIATE … COMMIT.</summary>
     /// <param name="synced">
-    /// False for a write whose loss to a power cut costs only a redelivery (a relay checkpoint): its commit is not synced
+    /// False for a write whose loss to a power cut costs only a redelivery (a relay checkpoint) or a longer fold (a
+    /// snapshot): its commit is not synced
     /// (WAL with synchronous = normal; the next synced commit syncs it too), so it does not hold the one writer through
     /// an fsync. A process crash loses nothing either way.
     /// </param>

@@ -29,7 +29,7 @@ public sealed partial class SqliteEventStore : ISnapshotStore
                 ("$stream", snapshot.StreamId), ("$schema", snapshot.Schema), ("$version", snapshot.Version),
                 ("$position", snapshot.Position), ("$state", snapshot.StateJson));
             return upsert.ExecuteNonQuery();
-        }, ct);
+        }, ct, synced: false); // a cache of durable events: lost only to a power cut, which costs a longer fold
 
     Task<Snapshot?> ISnapshotStore.LoadAsync(string streamId, string schema, long maxVersion, CancellationToken ct) =>
         Task.FromResult(db.Read<Snapshot?>((connection, tx) =>
