@@ -43,6 +43,35 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task TwoServersLoggingTheSameRequestIdsAtOnce_WriteEachRequestOnce_AndTheOtherHearsItIsADuplicate()
+    {
+        // The append does not look request ids up: the loser of each race fails its statement on the log's key, and its
+        // group is written again with the lookups. Each server's groups also carry requests of their own, which must be written.
+        var (one, two) = (await OpenStoreAsync(), await OpenStoreAsync());
+        AppendRequest Write(string server, int i, string requestId) => new($"account-{server}-{i}", 0, [Event()], Request(requestId), RecordedAt);
+
+        var raced = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(async () =>
+        {
+            var shared = $"shared-{i}";
+            var (a, b) = (one.AppendAsync(Write("one", i, shared), Ct), two.AppendAsync(Write("two", i, shared), Ct));
+            var (own1, own2) = (one.AppendAsync(Write("one-own", i, $"one-{i}"), Ct), two.AppendAsync(Write("two-own", i, $"two-{i}"), Ct));
+            return (Shared: new[] { await a, await b }, Own: new[] { await own1, await own2 }, Id: shared);
+        }, Ct)));
+
+        foreach (var (shared, own, id) in raced)
+        {
+            var winner = Assert.IsType<AppendResult.Appended>(Assert.Single(shared, r => r is AppendResult.Appended));
+            Assert.Equal(new AppendResult.DuplicateRequest(id), Assert.Single(shared, r => r is not AppendResult.Appended));
+            Assert.Equal(winner.Position, (await one.FindRequestAsync(id, Ct))!.Position);
+            Assert.All(own, r => Assert.IsType<AppendResult.Appended>(r));
+        }
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+        Assert.Equal(40L + 80L, await ScalarAsync(connection, "select count(*) from events"));
+        Assert.Equal(40L + 80L, await ScalarAsync(connection, "select count(*) from request_log"));
+    }
+
+    [Fact]
     public async Task ConcurrentWritersThatRetryOnConflict_WriteEachVersionExactlyOnce()
     {
         var store = await OpenStoreAsync();
