@@ -100,11 +100,8 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     public async Task ALowerPositionHeldOpen_KeepsAHigherCommittedOneBack_AndAfterItCommitsNothingIsLost()
     {
         var store = await OpenStoreAsync();
-        await using var slow = new NpgsqlConnection(connectionString);
-        await slow.OpenAsync(Ct);
-        await using var open = await slow.BeginTransactionAsync(Ct);
-        await ScalarAsync(slow, "select pg_current_xact_id()");
-        var low = await InsertEventAsync(slow, "account-slow");
+        await using var slow = await BeginWithXidAsync();
+        var low = await InsertEventAsync(slow.Connection, "account-slow");
 
         var high = ((AppendResult.Appended)await store.AppendAsync(Append("account-fast", 0, Event()), Ct)).Position;
 
@@ -118,7 +115,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
             await Task.Delay(100, Ct);
         }
 
-        await open.CommitAsync(Ct);
+        await slow.CommitAsync();
         var last = ((AppendResult.Appended)await store.AppendAsync(Append("account-slow", 1, Event()), Ct)).Position;
 
         var delivered = await store.DrainOutboxAsync(last);
@@ -134,10 +131,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         // other test classes' did on CI). The append's wake-up comes while its row is held back; the relay's next poll
         // is an hour away, and nothing else is appended: only the relay's settle look can deliver it.
         var store = await OpenStoreAsync();
-        await using var other = new NpgsqlConnection(connectionString);
-        await other.OpenAsync(Ct);
-        await using var open = await other.BeginTransactionAsync(Ct);
-        await ScalarAsync(other, "select pg_current_xact_id()");
+        await using var open = await BeginWithXidAsync();
         var position = ((AppendResult.Appended)await store.AppendAsync(Append("account-1", 0, Event()), Ct)).Position;
         var sink = new CountingSink();
         var relay = new OutboxRelay(store, [sink], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System, NullLogger<OutboxRelay>.Instance)
@@ -151,7 +145,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
             Assert.True(sink.Watermark < position, "delivered past an open older transaction");
             Assert.True((await store.Outbox.ReadPendingAsync("probe", 10, Ct)).Unsettled);
 
-            await open.RollbackAsync(Ct);
+            await open.RollbackAsync();
 
             await EventStoreProbes.Eventually(() => Task.FromResult(sink.Watermark >= position));
             Assert.Equal([position], sink.Positions);
@@ -186,17 +180,11 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     {
         // Older by xid, higher by position: "tx < xmin" lets it through while the lower position is still open.
         var store = await OpenStoreAsync();
-        await using var older = new NpgsqlConnection(connectionString);
-        await using var younger = new NpgsqlConnection(connectionString);
-        await older.OpenAsync(Ct);
-        await younger.OpenAsync(Ct);
-        await using var olderTx = await older.BeginTransactionAsync(Ct);
-        await using var youngerTx = await younger.BeginTransactionAsync(Ct);
-        await ScalarAsync(older, "select pg_current_xact_id()");
-        await ScalarAsync(younger, "select pg_current_xact_id()");
-        var low = await InsertEventAsync(younger, "account-young");
-        var high = await InsertEventAsync(older, "account-old");
-        await olderTx.CommitAsync(Ct);
+        await using var older = await BeginWithXidAsync();
+        await using var younger = await BeginWithXidAsync();
+        var low = await InsertEventAsync(younger.Connection, "account-young");
+        var high = await InsertEventAsync(older.Connection, "account-old");
+        await older.CommitAsync();
 
         var batch = await store.PendingAsync(100, count: 1);
 
@@ -205,7 +193,7 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         Assert.DoesNotContain(await store.ReadAllAsync(0, 100, Ct), e => e.Position >= low);
 
         await store.Outbox.CompleteAsync("test", batch, Ct);
-        await youngerTx.CommitAsync(Ct);
+        await younger.CommitAsync();
         Assert.Equal([low], (await store.DrainOutboxAsync(high)).Select(e => e.Position));
         Assert.Equal([low, high], (await store.ReadAllUntilAsync(0, high)).Select(e => e.Position));
     }
@@ -216,20 +204,14 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         // One outbox row stands for every event of an append statement, from its first position to its last. Another
         // transaction (an append through another server) may draw a position in between: not this row's to deliver.
         var store = await OpenStoreAsync();
-        await using var spanning = new NpgsqlConnection(connectionString);
-        await using var between = new NpgsqlConnection(connectionString);
-        await spanning.OpenAsync(Ct);
-        await between.OpenAsync(Ct);
-        await using var spanningTx = await spanning.BeginTransactionAsync(Ct);
-        await using var betweenTx = await between.BeginTransactionAsync(Ct);
-        await ScalarAsync(spanning, "select pg_current_xact_id()");
-        await ScalarAsync(between, "select pg_current_xact_id()");
-        var low = await InsertEventAsync(spanning, "account-spanning", 1, ownOutboxRow: false);
-        var middle = await InsertEventAsync(between, "account-between");
-        var high = await InsertEventAsync(spanning, "account-spanning", 2, ownOutboxRow: false);
-        await ScalarAsync(spanning, "insert into outbox (first_position, last_position) values ($1, $2)", low, high);
-        await betweenTx.CommitAsync(Ct);
-        await spanningTx.CommitAsync(Ct);
+        await using var spanning = await BeginWithXidAsync();
+        await using var between = await BeginWithXidAsync();
+        var low = await InsertEventAsync(spanning.Connection, "account-spanning", 1, ownOutboxRow: false);
+        var middle = await InsertEventAsync(between.Connection, "account-between");
+        var high = await InsertEventAsync(spanning.Connection, "account-spanning", 2, ownOutboxRow: false);
+        await ScalarAsync(spanning.Connection, "insert into outbox (first_position, last_position) values ($1, $2)", low, high);
+        await between.CommitAsync();
+        await spanning.CommitAsync();
 
         // A page of one event takes the spanning row whole (its transaction is the older), and leaves the other out.
         var batch = await store.PendingAsync(1, count: 2);
@@ -504,6 +486,34 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
         await writerSide.AppendAsync(Append("account-1", 0, Event()), Ct);
 
         await waiting.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+    }
+
+    /// <summary>
+    /// A transaction on a connection of its own that has taken its xid, as an append's first statement does: until it ends
+    /// it holds back every position settled after it. Disposing it rolls back what it did not commit and closes the connection.
+    /// </summary>
+    private async Task<OpenTransaction> BeginWithXidAsync()
+    {
+        var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(Ct);
+        var transaction = await connection.BeginTransactionAsync(Ct);
+        await ScalarAsync(connection, "select pg_current_xact_id()");
+        return new OpenTransaction(connection, transaction);
+    }
+
+    private sealed class OpenTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public NpgsqlConnection Connection => connection;
+
+        public Task CommitAsync() => transaction.CommitAsync(Ct);
+
+        public Task RollbackAsync() => transaction.RollbackAsync(Ct);
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+        }
     }
 
     /// <summary>Writes an event the way an append does, without committing; with an outbox row of its own unless told otherwise.</summary>
