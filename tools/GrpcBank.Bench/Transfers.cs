@@ -73,7 +73,14 @@ public sealed record TransferResult(
         "The read side's share, embedded (`cost --embedded --callers 64 --kinds deposits,transfers`, then again with " +
         "`--env Relay__Enabled=false`): the server's CPU per transfer fell from ~350 to ~208 µs without the relay, per deposit from " +
         "~180 to ~125 µs, so the read side is ~40 % of a transfer's server CPU against ~30 % of a deposit's; and the write path " +
-        "alone ran transfers at 0.61 of deposits (5,195 ÷ 8,534/s).\n\n";
+        "alone ran transfers at 0.61 of deposits (5,195 ÷ 8,534/s). How far a transfer stored without its payment stream would " +
+        "get (a throwaway build that wrote only the payer's and the payee's events and took the payment's state for the reply " +
+        "from memory; not kept, since a payment's stream and its version in TransferMoney's reply are public, PROTOCOL.md): in " +
+        "three interleaved rounds of `cost --callers 64 --kinds deposits,transfers`, the same binary with and without it, transfers " +
+        "÷ deposits rose from 0.46–0.48 to 0.64–0.73 on PostgreSQL and from 0.55–0.56 to 0.55–0.62 embedded, although that build " +
+        "also skipped the read side's payment row, which a real shape would keep. So even two events per transfer leave the ratio " +
+        "near 0.6–0.7: the rest of the gap is the second account (its event, its guard, its read-side row and statement line), " +
+        "which a transfer cannot do without.\n\n";
 
     public const int Accounts = 200;
     public const int SnapshotAccounts = 10;
