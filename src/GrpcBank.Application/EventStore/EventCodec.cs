@@ -28,7 +28,10 @@ public sealed class EventCodec<TEvent> where TEvent : class
     }
 
     /// <summary>Whether this codec reads events stored under that name (in its current shape or an older one).</summary>
-    public bool Knows(string eventType) => byName.ContainsKey(CurrentName(eventType));
+    public bool Knows(string eventType) => TypeOf(eventType) is not null;
+
+    /// <summary>The type an event stored under that name decodes to (in its current shape), or null when this codec does not read it.</summary>
+    public Type? TypeOf(string eventType) => byName.TryGetValue(CurrentName(eventType), out var type) ? type : null;
 
     public (string EventType, string DataJson) Encode(TEvent e) =>
         byType.TryGetValue(e.GetType(), out var name)

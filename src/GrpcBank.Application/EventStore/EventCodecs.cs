@@ -17,4 +17,7 @@ public static class EventCodecs
         : Orders.Knows(e.EventType) ? Orders.Decode(e)
         : Payments.Knows(e.EventType) ? Payments.Decode(e)
         : null;
+
+    /// <summary>The domain type a stored event decodes to, without decoding it; null for a type no context knows.</summary>
+    public static Type? TypeOf(string eventType) => Accounts.TypeOf(eventType) ?? Orders.TypeOf(eventType) ?? Payments.TypeOf(eventType);
 }

@@ -30,6 +30,7 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, R
     public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
         var perPayment = events
+            .Where(e => EventCodecs.TypeOf(e.EventType) is { } type && PaymentProcess.ReactsTo.Contains(type))
             .SelectMany(e => EventCodecs.Decode(e) is { } domainEvent ? PaymentProcess.React(domainEvent).Select(step => (Step: step, Cause: e)) : [])
             .GroupBy(work => work.Step.PaymentId);
         await Parallel.ForEachAsync(perPayment, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct },

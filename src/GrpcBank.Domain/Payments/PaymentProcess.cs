@@ -45,6 +45,20 @@ public static class PaymentProcess
     /// <summary>Request ids of process steps start with this; clients may not use it.</summary>
     public const string RequestIdPrefix = "process:";
 
+    /// <summary>
+    /// The event types <see cref="React"/> may answer with steps. Every other type it answers with none, so the process
+    /// need not even decode those events (most of them: deposits, withdrawals, atomic transfers' debits and credits).
+    /// Kept in step with React by <c>ExhaustivenessSpecs</c>.
+    /// </summary>
+    public static readonly IReadOnlySet<Type> ReactsTo = new System.Collections.Generic.HashSet<Type>
+    {
+        typeof(OrderEvent.OrderPlaced), typeof(AccountEvent.HoldExpired),
+        typeof(PaymentEvent.PaymentInitiated), typeof(AccountEvent.PaymentDebited), typeof(PaymentEvent.PayerDebited),
+        typeof(AccountEvent.PaymentCredited), typeof(PaymentEvent.PayeeCreditFailed), typeof(PaymentEvent.PaymentCompleted),
+        typeof(PaymentEvent.PaymentFailed), typeof(PaymentEvent.RefundRequested), typeof(AccountEvent.RefundDebited),
+        typeof(PaymentEvent.RefundPayeeDebited), typeof(AccountEvent.RefundCredited),
+    };
+
     public static Seq<ProcessStep> React(object @event) => @event switch
     {
         // The order's money step: one atomic decision that pays the order, or records why not (Transfer.PayOrder).
