@@ -204,18 +204,17 @@ public sealed class ExhaustivenessSpecs
         if (type.IsEnum) return Enum.GetValues(type).Cast<object>().Last();
         if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Option<>))
             return type.GetMethod(nameof(Option<int>.Some), [type.GetGenericArguments()[0]])!.Invoke(null, [Sample(type.GetGenericArguments()[0])])!;
-        var constructor = type.GetConstructors().MaxBy(c => c.GetParameters().Length)
-            ?? throw new InvalidOperationException($"cannot make a sample {type.FullName}");
-        return constructor.Invoke(constructor.GetParameters().Select(p => Sample(p.ParameterType)).ToArray());
+        return Variants(type).First();
     }
 
     /// <summary>
-    /// <see cref="Sample"/>, and more like it with one field changed each: an enum to each of its values, a string to an
-    /// order's hold id (the values the payment process tells apart).
+    /// A sample of a record (its widest constructor, every argument a <see cref="Sample"/>), then more like it with one
+    /// field changed each: an enum to each of its values, a string to an order's hold id (what the payment process tells apart).
     /// </summary>
     private static IEnumerable<object> Variants(Type type)
     {
-        var constructor = type.GetConstructors().MaxBy(c => c.GetParameters().Length)!;
+        var constructor = type.GetConstructors().MaxBy(c => c.GetParameters().Length)
+            ?? throw new InvalidOperationException($"cannot make a sample {type.FullName}");
         var parameters = constructor.GetParameters();
         var sample = parameters.Select(p => Sample(p.ParameterType)).ToArray();
         yield return constructor.Invoke(sample);
