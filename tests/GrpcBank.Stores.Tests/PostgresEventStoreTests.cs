@@ -495,10 +495,19 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     private async Task<OpenTransaction> BeginWithXidAsync()
     {
         var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(Ct);
-        var transaction = await connection.BeginTransactionAsync(Ct);
-        await ScalarAsync(connection, "select pg_current_xact_id()");
-        return new OpenTransaction(connection, transaction);
+        try
+        {
+            await connection.OpenAsync(Ct);
+            var transaction = await connection.BeginTransactionAsync(Ct);
+            await ScalarAsync(connection, "select pg_current_xact_id()");
+            return new OpenTransaction(connection, transaction);
+        }
+        catch
+        {
+            // Closing the connection rolls back whatever it began: a failed start leaves no transaction holding positions back.
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     private sealed class OpenTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
