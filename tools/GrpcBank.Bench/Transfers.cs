@@ -77,10 +77,13 @@ public sealed record TransferResult(
         "get (a throwaway build that wrote only the payer's and the payee's events and took the payment's state for the reply " +
         "from memory; not kept, since a payment's stream and its version in TransferMoney's reply are public, PROTOCOL.md): in " +
         "three interleaved rounds of `cost --callers 64 --kinds deposits,transfers`, the same binary with and without it, transfers " +
-        "÷ deposits rose from 0.46–0.48 to 0.64–0.73 on PostgreSQL and from 0.55–0.56 to 0.55–0.62 embedded, although that build " +
+        $"÷ deposits rose from 0.46–0.48 to {TwoEventTrialPostgres} on PostgreSQL and from 0.55–0.56 to {TwoEventTrialEmbedded} embedded, although that build " +
         "also skipped the read side's payment row, which a real shape would keep. So even two events per transfer leave the ratio " +
         "near 0.6–0.7: the rest of the gap is the second account (its event, its guard, its read-side row and statement line), " +
         "which a transfer cannot do without.\n\n";
+
+    /// <summary>Transfers ÷ deposits of the two-event trial build (the Reading above), by store.</summary>
+    public const string TwoEventTrialPostgres = "0.64–0.73", TwoEventTrialEmbedded = "0.55–0.62";
 
     public const int Accounts = 200;
     public const int SnapshotAccounts = 10;
