@@ -90,23 +90,27 @@ public sealed class Bank(GrpcChannel channel, Ledger ledger)
 
     /// <summary>Empty unary RPCs at <paramref name="callers"/> concurrent callers: the health check, and a command refused by validation.</summary>
     public async Task<PhaseResult> EmptyRpcAsync(string kind, int callers, TimeSpan duration) =>
-        await Load.ClosedAsync($"{kind} x{callers}", callers, duration, _ => async () =>
-        {
-            if (kind == "health")
+        await Load.ClosedAsync($"{kind} x{callers}", callers, duration, kind == "health"
+            ? _ => async () =>
             {
                 await Health.CheckAsync(new HealthCheckRequest());
                 return Outcome.Ok;
             }
-            try
-            {
-                await Accounts.DepositMoneyAsync(new DepositMoneyRequest());
-                return Outcome.Failed;
-            }
-            catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
-            {
-                return Outcome.Ok;
-            }
-        });
+            : Invalid(Accounts));
+
+    /// <summary>The emptiest call through the command path's interceptors: a deposit refused by validation before any I/O.</summary>
+    public static Func<Random, Func<Task<Outcome>>> Invalid(AccountService.AccountServiceClient accounts) => _ => async () =>
+    {
+        try
+        {
+            await accounts.DepositMoneyAsync(new DepositMoneyRequest());
+            return Outcome.Failed;
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.InvalidArgument)
+        {
+            return Outcome.Ok;
+        }
+    };
 
     /// <summary>Deposit latencies (sequential) on one account: the first one, then <paramref name="warm"/> more.</summary>
     public async Task<(double FirstMs, LongHistogram Warm)> DepositSeriesAsync(string id, int warm)
