@@ -8,10 +8,10 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- bus [--quick]   only the event bus: published events/s vs the relay, reply → receipt delay
 // dotnet run -c Release --project tools/GrpcBank.Bench -- readside [--quick]   only the read side: replay, steady relay, freshness under load, cold command
 // dotnet run -c Release --project tools/GrpcBank.Bench -- servers [--quick]     only 1 vs 3 servers on one PostgreSQL and the relay failover
-// dotnet run -c Release --project tools/GrpcBank.Bench -- relaycost [--seconds N] [--rounds N] [--backlog N] [--replay] [--perf DIR]   relay on vs off at saturation (PostgreSQL), statements, CPU
+// dotnet run -c Release --project tools/GrpcBank.Bench -- relaycost [--seconds N] [--rounds N] [--backlog N] [--replay] [--perf DIR] [--env NAME=VALUE]...   relay on vs off at saturation (PostgreSQL), statements, CPU
 // dotnet run -c Release --project tools/GrpcBank.Bench -- appendprobe [--seconds N] [--rounds N]   one caller's append: pgbench, Npgsql, the store; planning and execution per statement
 // dotnet run -c Release --project tools/GrpcBank.Bench -- cold [--env NAME=VALUE]...   first command after a restart (embedded, quick)
-// dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--kinds empty,deposits,transfers,atomic-batches,independent-batches] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit, transfer and batched deposit (PostgreSQL: each phase's statements)
+// dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--kinds empty,deposits,transfers,atomic-batches,independent-batches] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit, transfer and batched deposit, and per empty call (refused by validation) (PostgreSQL: each phase's statements)
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {
@@ -80,7 +80,8 @@ if (args.Length > 0 && args[0] == "relaycost")
     int Option(string name, int fallback) =>
         Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
     var perf = Array.IndexOf(args, "--perf") is var pi and >= 0 ? Path.GetFullPath(args[pi + 1]) : null;
-    await new Run(root, RunSettings.Quick).RelayCostAsync(TimeSpan.FromSeconds(Option("--seconds", 10)), Option("--rounds", 2), Option("--backlog", 0), args.Contains("--replay"), perf);
+    await new Run(root, RunSettings.Quick).RelayCostAsync(TimeSpan.FromSeconds(Option("--seconds", 10)), Option("--rounds", 2), Option("--backlog", 0), args.Contains("--replay"), perf,
+        args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]));
     return 0;
 }
 

@@ -12,12 +12,13 @@ namespace GrpcBank.Bench;
 /// </summary>
 public sealed partial class Run
 {
-    public async Task RelayCostAsync(TimeSpan phase, int rounds, int backlog, bool replay, string? perfDirectory)
+    public async Task RelayCostAsync(TimeSpan phase, int rounds, int backlog, bool replay, string? perfDirectory, IReadOnlyDictionary<string, string> environment)
     {
         Step("building the server (Release)");
         await Shell.RunAsync("dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", Path.Combine(root, "src/GrpcBank.Server/GrpcBank.Server.csproj")]);
         var serverDll = Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll");
-        var env = perfDirectory is null ? null : CommandCost.TraceEnvironment;
+        var env = new Dictionary<string, string>(environment);
+        if (perfDirectory is not null) foreach (var (k, v) in CommandCost.TraceEnvironment) env[k] = v;
         if (perfDirectory is not null) Directory.CreateDirectory(perfDirectory);
         Step("starting PostgreSQL (fsync on)");
         await using var pg = await PgCluster.StartAsync();

@@ -412,10 +412,12 @@ public sealed class Report(RunSettings s)
                      "kept its connections warm, below), about five times their share at 64 callers, and the largest single item of the server's samples (about a quarter) is the kernel switching threads (under this " +
                      "virtual machine's `pvm_irq_enable`): every command wakes the socket, thread-pool, relay and database threads in turn " +
                      "(strace counted some 20 futex calls per command in the server), and on this machine a wake-up costs more than the work " +
-                     "it does. Letting idle thread-pool workers spin briefly before they block (the runtime's default, which the server had " +
-                     "turned off to save CPU under load) cut a lone deposit's p50 by about a quarter in alternating rounds of `cost --pg` " +
-                     "(0.88–1.20 ms against 1.10–1.88), leaving a call that does no work unchanged: the database's reply finds a worker still " +
-                     "spinning instead of waking one. One hop less (a committed append resumes its command on the thread that took the outcome in) cut a lone " +
+                     "it does. Letting idle thread-pool workers spin briefly before they block (the runtime's default, which the server turns " +
+                     "off) cut a lone deposit's p50 by about a quarter in alternating rounds of `cost --pg` (0.90–1.02 ms against 1.15–1.32; " +
+                     "a call that does no work unchanged): the database's reply finds a worker still spinning instead of waking one. But the " +
+                     "spinning takes the cores from the relay and the database under load (`relaycost`: the uniform workload at 64 callers " +
+                     "5,062–6,042 against 5,676–7,250/s), and two full runs with it measured this ratio at 2.12 and 2.58: not kept, and left " +
+                     "to the operator (README, \"Benchmarks\"). One hop less (a committed append resumes its command on the thread that took the outcome in) cut a lone " +
                      "deposit's p50 by about 7 % in interleaved rounds. Completing every socket operation on the socket engine's thread " +
                      "(`DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1` with Kestrel's inline scheduling) cut it by about 10 %, but would run " +
                      "the relay's synchronous SQLite transaction and its fsync on that thread too: not taken. The socket setting alone (set by the " +
