@@ -63,7 +63,7 @@ if (args.Length > 0 && args[0] == "cost")
     var both = !args.Contains("--pg") && !args.Contains("--embedded");
     var kinds = Array.IndexOf(args, "--kinds") is var ki and >= 0 ? args[ki + 1].Split(',').ToHashSet() : null;
     await new Run(root, RunSettings.Quick).CommandCostAsync(both || args.Contains("--pg"), both || args.Contains("--embedded"), TimeSpan.FromSeconds(seconds), trace, callers,
-        args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]), kinds);
+        ServerEnvironment(args), kinds);
     return 0;
 }
 
@@ -81,7 +81,7 @@ if (args.Length > 0 && args[0] == "relaycost")
         Array.IndexOf(args, name) is var i and >= 0 ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
     var perf = Array.IndexOf(args, "--perf") is var pi and >= 0 ? Path.GetFullPath(args[pi + 1]) : null;
     await new Run(root, RunSettings.Quick).RelayCostAsync(TimeSpan.FromSeconds(Option("--seconds", 10)), Option("--rounds", 2), Option("--backlog", 0), args.Contains("--replay"), perf,
-        args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]));
+        ServerEnvironment(args));
     return 0;
 }
 
@@ -89,7 +89,7 @@ if (args.Length > 0 && args[0] == "cold")
 {
     // The first command after a restart, embedded (or on PostgreSQL with --pg), with the server as built (no build step:
     // build it in Release first).
-    var env = args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]);
+    var env = ServerEnvironment(args);
     var serverDll = Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll");
     if (!args.Contains("--pg"))
     {
@@ -134,6 +134,10 @@ catch (Exception e)
     Console.Error.WriteLine($"bench failed after {total.Elapsed:mm\\:ss}: {e}");
     return 2;
 }
+
+// The server's environment variables given as --env NAME=VALUE (cost, relaycost, cold).
+static Dictionary<string, string> ServerEnvironment(string[] args) =>
+    args.Select((a, i) => a == "--env" ? args[i + 1].Split('=', 2) : null).OfType<string[]>().ToDictionary(kv => kv[0], kv => kv[1]);
 
 static string RepoRoot()
 {
