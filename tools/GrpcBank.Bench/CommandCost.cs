@@ -58,8 +58,16 @@ public static class CommandCost
         Shell.RunAsync("perf", ["record", "-F", "499", "-g", "-p", server.ProcessId.ToString(CultureInfo.InvariantCulture), "-o", file,
             "--", "sleep", duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)]);
 
+    /// <summary>The server's environment: <paramref name="given"/>, plus <see cref="TraceEnvironment"/> when its CPU is traced.</summary>
+    public static Dictionary<string, string> ServerEnvironment(IReadOnlyDictionary<string, string> given, bool traced)
+    {
+        var env = new Dictionary<string, string>(given);
+        if (traced) foreach (var (k, v) in TraceEnvironment) env[k] = v;
+        return env;
+    }
+
     /// <summary>What the server needs for <see cref="StartTrace"/> to name managed frames.</summary>
-    public static IReadOnlyDictionary<string, string> TraceEnvironment { get; } = new Dictionary<string, string>
+    private static IReadOnlyDictionary<string, string> TraceEnvironment { get; } = new Dictionary<string, string>
     {
         ["DOTNET_PerfMapEnabled"] = "1",
         // perf cannot name code that runs from the double-mapped (write-xor-execute) JIT memory.

@@ -17,8 +17,7 @@ public sealed partial class Run
         Step("building the server (Release)");
         await Shell.RunAsync("dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", Path.Combine(root, "src/GrpcBank.Server/GrpcBank.Server.csproj")]);
         var serverDll = Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll");
-        var env = new Dictionary<string, string>(environment);
-        if (perfDirectory is not null) foreach (var (k, v) in CommandCost.TraceEnvironment) env[k] = v;
+        var env = CommandCost.ServerEnvironment(environment, traced: perfDirectory is not null);
         if (perfDirectory is not null) Directory.CreateDirectory(perfDirectory);
         Step("starting PostgreSQL (fsync on)");
         await using var pg = await PgCluster.StartAsync();

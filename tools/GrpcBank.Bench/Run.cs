@@ -50,8 +50,7 @@ public sealed partial class Run(string root, RunSettings s)
     /// <summary>Only the server's CPU per command (<see cref="CommandCost"/>), printed.</summary>
     public async Task CommandCostAsync(bool postgres, bool embedded, TimeSpan phase, string? traceDirectory, int[] callers, IReadOnlyDictionary<string, string> environment, IReadOnlySet<string>? kinds = null)
     {
-        var env = new Dictionary<string, string>(environment);
-        if (traceDirectory is not null) foreach (var (k, v) in CommandCost.TraceEnvironment) env[k] = v;
+        var env = CommandCost.ServerEnvironment(environment, traced: traceDirectory is not null);
         Step("building the server (Release)");
         await Shell.RunAsync("dotnet", ["build", "-c", "Release", "-nologo", "-v", "q", Path.Combine(root, "src/GrpcBank.Server/GrpcBank.Server.csproj")]);
         var serverDll = Path.Combine(root, "src/GrpcBank.Server/bin/Release/net10.0/GrpcBank.Server.dll");
