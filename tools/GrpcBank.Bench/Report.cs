@@ -430,7 +430,14 @@ public sealed class Report(RunSettings s)
                      "by ~17 % in interleaved A/Bs, but the data then reached the disk in one burst with the once-a-second WAL copy, and the " +
                      "deposits' p99 at 64 callers rose from 24–31 to 39–41 ms; not kept. Pacing the relay after a quiet batch instead " +
                      "(`Relay:QuietCycle`, 3 ms, so a lone caller's next commands share one batch) cut a lone deposit's p50 by 10–26 % in " +
-                     "PostgreSQL mode over five interleaved A/Bs (1.65–1.91 ms to 1.32–1.69) and the server's CPU per command by 12–29 %.\n");
+                     "PostgreSQL mode over five interleaved A/Bs (1.65–1.91 ms to 1.32–1.69) and the server's CPU per command by 12–29 %." +
+                     " Counted with perf (`sched:sched_switch` on the server during `cost --pg --callers 1`), a lone deposit makes some 18 context switches in the server: 5.9 " +
+                     "thread-pool workers going idle, 6.9 inside the runtime's hand-over of work to a worker (`pthread_cond_signal`, then a wait for " +
+                     "and a release of the mutex that goes with it), 2.6 `sched_yield` calls from the runtime's native code (as many with the spin " +
+                     "setting forced to 0 by environment) and 1.8 waits of the socket engine. Capping the pool at two workers " +
+                     "(`DOTNET_ThreadPool_ForceMaxWorkerThreads=2`) lowered a lone deposit's p50 in four of five alternating pairs (about 8 % at " +
+                     "the median) and was within the noise at 64 callers; not taken: the SQLite writes of the read store and of embedded mode, " +
+                     "and their fsyncs, hold a pool thread while they run, and with two workers one of them would hold up every call.\n");
         if (storeMax is not null)
             o.Append($"- **Throughput.** The store probe — no gRPC, no server — peaks at {F(storeMax.PerSecond)} appends/s (x{storeMax.Callers}) against pgbench's " +
                      $"{F(pgMax.Tps)} tps. " +
