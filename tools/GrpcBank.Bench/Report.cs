@@ -433,7 +433,7 @@ public sealed class Report(RunSettings s)
                      "PostgreSQL mode over five interleaved A/Bs (1.65–1.91 ms to 1.32–1.69) and the server's CPU per command by 12–29 %." +
                      " Counted with perf (`sched:sched_switch` on the server during `cost --pg --callers 1`), a lone deposit makes some 18 context switches in the server: 5.9 " +
                      "thread-pool workers going idle, 6.9 inside the runtime's hand-over of work to a worker (`pthread_cond_signal`, then a wait for " +
-                     "and a release of the mutex that goes with it), 2.6 `sched_yield` calls from the runtime's native code (as many with the spin " +
+                     "and a release of the mutex that goes with it), 2.6 at `sched_yield` calls from the runtime's native code (about three such calls per deposit, as many with the spin " +
                      "setting forced to 0 by environment) and 1.8 waits of the socket engine. Capping the pool at two workers " +
                      "(`DOTNET_ThreadPool_ForceMaxWorkerThreads=2`) lowered a lone deposit's p50 in four of five alternating pairs (about 8 % at " +
                      "the median) and was within the noise at 64 callers; not taken: the SQLite writes of the read store and of embedded mode, " +
