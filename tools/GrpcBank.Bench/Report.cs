@@ -437,7 +437,16 @@ public sealed class Report(RunSettings s)
                      "setting forced to 0 by environment) and 1.8 waits of the socket engine. Capping the pool at two workers " +
                      "(`DOTNET_ThreadPool_ForceMaxWorkerThreads=2`) lowered a lone deposit's p50 in four of five alternating pairs (about 8 % at " +
                      "the median) and was within the noise at 64 callers; not taken: the SQLite writes of the read store and of embedded mode, " +
-                     "and their fsyncs, hold a pool thread while they run, and with two workers one of them would hold up every call.\n");
+                     "and their fsyncs, hold a pool thread while they run, and with two workers one of them would hold up every call. " +
+                     "Timed with `perf sched timehist` (all cores, 0.5 s of `cost --pg --callers 1` deposits, some 400 commands at 1.05 ms p50), a " +
+                     "woken thread waited for a core 13 µs on average for the server's pool workers, which ran some 13 times per deposit, and 22–30 " +
+                     "µs for the socket-engine threads of the server and of the client and for the command's PostgreSQL backend (about two, one and " +
+                     "two wake-ups per deposit); 50–70 µs when the core it woke on had been idle: the guest has no halt-polling idle driver " +
+                     "(`cpuidle` driver none), so a halted virtual core takes that long to come back. On a lone deposit's path that waiting adds up " +
+                     "to some 0.15 ms. The bench's client keeps the runtime's spin: two of its pool workers take turns at `sched_yield` on one core " +
+                     "for as long as a command is out. With the spin off for the bench process (`DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0`, two " +
+                     "alternating rounds) its CPU per deposit halved (539 / 551 → 232 / 264 µs) and neither p50 moved beyond the noise (deposit " +
+                     "1.11 / 1.25 → 1.06 / 1.25 ms, empty call 0.23 / 0.25 → 0.21 / 0.23 ms).\n");
         if (storeMax is not null)
             o.Append($"- **Throughput.** The store probe — no gRPC, no server — peaks at {F(storeMax.PerSecond)} appends/s (x{storeMax.Callers}) against pgbench's " +
                      $"{F(pgMax.Tps)} tps. " +
