@@ -29,8 +29,9 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, R
 
     public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {
+        // An event settled atomically calls for no step, whatever its type: every event of an atomic transfer is one.
         var perPayment = events
-            .Where(e => EventCodecs.TypeOf(e.EventType) is { } type && PaymentProcess.ReactsTo.Contains(type))
+            .Where(e => EventCodecs.TypeOf(e.EventType) is { } type && PaymentProcess.ReactsTo.Contains(type) && !EventCodecs.SaysSettledAtomically(e))
             .SelectMany(e => EventCodecs.Decode(e) is { } domainEvent ? PaymentProcess.React(domainEvent).Select(step => (Step: step, Cause: e)) : [])
             .GroupBy(work => work.Step.PaymentId);
         await Parallel.ForEachAsync(perPayment, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct },

@@ -47,7 +47,8 @@ public static class PaymentProcess
 
     /// <summary>
     /// The event types <see cref="React"/> may answer with steps. Every other type it answers with none, so the process
-    /// need not even decode those events (most of them: deposits, withdrawals, atomic transfers' debits and credits).
+    /// need not even decode those events (most of them: deposits, withdrawals); nor events of these types settled
+    /// atomically (<see cref="Settlement.Atomic"/>: every event of an atomic transfer), which it answers with none either.
     /// Kept in step with React by <c>ExhaustivenessSpecs</c>.
     /// </summary>
     public static readonly IReadOnlySet<Type> ReactsTo = new System.Collections.Generic.HashSet<Type>
