@@ -43,7 +43,7 @@ public static class EventCodecs
         return false;
     }
 
-    /// <summary><c>"settlement"</c> and <c>"atomic"</c>, as the codecs write the property and its value.</summary>
-    private static readonly string SettlementKey = JsonSerializer.Serialize(EventCodec<object>.Json.PropertyNamingPolicy!.ConvertName(nameof(Settlement)));
-    private static readonly string AtomicValue = JsonSerializer.Serialize(Settlement.Atomic, EventCodec<object>.Json);
+    /// <summary><c>"settlement"</c> and <c>"atomic"</c>, as the codecs write the property and its value (their JSON settings are alike).</summary>
+    private static readonly string SettlementKey = JsonSerializer.Serialize(EventCodec<PaymentEvent>.Json.PropertyNamingPolicy!.ConvertName(nameof(Settlement)));
+    private static readonly string AtomicValue = JsonSerializer.Serialize(Settlement.Atomic, EventCodec<PaymentEvent>.Json);
 }
