@@ -63,6 +63,10 @@ public static class AppendProbe
                     async () => await store.AppendGroupAsync([Request($"account-g{run}-{n++}")], CancellationToken.None));
                 await TimeAsync("store, AppendAsync", pg, "storeprobe", duration,
                     async () => await store.AppendAsync(Request($"account-a{run}-{n++}"), CancellationToken.None));
+                // As in the server that holds the relay lease: its appends wake its relay directly and send no NOTIFY.
+                store.RelaysHere = () => true;
+                await TimeAsync("store, relay here", pg, "storeprobe", duration,
+                    async () => await store.AppendAsync(Request($"account-h{run}-{n++}"), CancellationToken.None));
             }
         }
     }

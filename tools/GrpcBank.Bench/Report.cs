@@ -26,6 +26,7 @@ public sealed class Report(RunSettings s)
     public readonly List<PhaseResult> Empty = [];
     public readonly List<PhaseResult> Load = [];
     public readonly List<PhaseResult> Embedded = [];
+    public readonly List<LatencyRound> LatencyRounds = [];
     public readonly List<PhaseResult> RelayOff = [];
     public readonly List<StoreProbeResult> Store = [];
     public double ZipfHottestShare;
@@ -58,6 +59,10 @@ public sealed class Report(RunSettings s)
     private static string F(double v, int decimals = 0) => double.IsNaN(v) ? "–" : v.ToString("N" + decimals, CultureInfo.InvariantCulture);
     private static double Ms(LongHistogram h, double p) => h.TotalCount == 0 ? double.NaN : h.GetValueAtPercentile(p) / 1000.0;
     private static string Mark(bool met) => met ? "**met**" : "**missed**";
+
+    /// <summary>The middle item by <paramref name="key"/> (of an even count, the lower middle one); null if there is none.</summary>
+    private static T? Median<T>(IReadOnlyList<T> items, Func<T, double> key) where T : class =>
+        items.Count == 0 ? null : items.OrderBy(key).ElementAt((items.Count - 1) / 2);
 
     // The bench author's measurement of atomic batches (the Reading's batches paragraph): CPU per batched deposit, server
     // and PostgreSQL together, and the ceiling it puts on the 2 cores at the busyness measured.
@@ -106,10 +111,18 @@ public sealed class Report(RunSettings s)
         var pg1 = Pgbench.First(p => p.Clients == 1);
         var uniformClosed = Load.Where(l => l.Name.StartsWith("uniform closed", StringComparison.Ordinal)).ToList();
         var best = uniformClosed.MaxBy(l => l.PerSecond)!;
-        var one = uniformClosed.First(l => l.Name.EndsWith("x1", StringComparison.Ordinal));
-        var empty1 = Empty.Where(e => e.Name.EndsWith("x1", StringComparison.Ordinal)).MinBy(e => e.P(50))!;
+        // The latency ratio's parts from the median of the paired rounds (Run.LatencyRoundsAsync); without rounds, from the phases above.
+        var latency = Median(LatencyRounds, r => r.Ratio) ?? new LatencyRound(pg1,
+            Empty.Where(e => e.Name.EndsWith("x1", StringComparison.Ordinal)).MinBy(e => e.P(50))!,
+            uniformClosed.First(l => l.Name.EndsWith("x1", StringComparison.Ordinal)));
+        var (one, empty1) = (latency.Command, latency.Empty);
         var throughputRatio = best.PerSecond / pgMax.Tps;
-        var latencyRatio = one.P(50) / (empty1.P(50) + pg1.P50Ms);
+        var latencyRatio = latency.Ratio;
+        var rounds = LatencyRounds.Count > 1
+            ? $"; the median of {LatencyRounds.Count} paired rounds: {string.Join(", ", LatencyRounds.Select(r => F(r.Ratio, 2)))}"
+            : "";
+        var embedded16Rounds = Embedded.Where(e => e.Name.Contains("x16", StringComparison.Ordinal)).ToList();
+        var embedded16 = Median(embedded16Rounds, e => e.PerSecond);
         var relayRatio = Relay is null ? double.NaN : Relay.PerSecond / RawReadPerSecond;
         var freshEmbedded99 = FreshnessEmbedded is { } fe ? Ms(fe.Polling, 99) : double.NaN;
         var freshEmbeddedMin99 = FreshnessEmbedded is { } fe2 ? Ms(fe2.MinPosition, 99) : double.NaN;
@@ -134,7 +147,7 @@ public sealed class Report(RunSettings s)
         L("| ratio | value | target | |");
         L("|---|---|---|---|");
         L($"| command throughput at saturation ÷ pgbench same-transaction throughput at saturation | {F(best.PerSecond)} ÷ {F(pgMax.Tps)} = **{F(throughputRatio, 2)}** ({best.Name} vs pgbench x{pgMax.Clients}) | ≥ 0.7 | {Mark(throughputRatio >= 0.7)} |");
-        L($"| command p50 (1 caller) ÷ (empty-RPC p50 + pgbench p50 at 1 client) | {F(one.P(50), 2)} ÷ ({F(empty1.P(50), 3)} + {F(pg1.P50Ms, 3)}) ms = **{F(latencyRatio, 2)}** | ≤ 1.3 | {Mark(latencyRatio <= 1.3)} |");
+        L($"| command p50 (1 caller) ÷ (empty-RPC p50 + pgbench p50 at 1 client) | {F(one.P(50), 2)} ÷ ({F(empty1.P(50), 3)} + {F(latency.Pgbench.P50Ms, 3)}) ms = **{F(latencyRatio, 2)}**{rounds} | ≤ 1.3 | {Mark(latencyRatio <= 1.3)} |");
         L($"| relay events/s ÷ raw read rows/s of `events` | **{F(relayRatio, 2)}** ({F(Relay?.PerSecond ?? double.NaN)} ÷ {F(RawReadPerSecond)}) | (none) | |");
         L($"| freshness p99, embedded mode (poll until the balance shows / GetAccount min_position) | **{F(freshEmbedded99, 1)} ms** / {F(freshEmbeddedMin99, 1)} ms | ≤ 100 ms | {Mark(freshEmbedded99 <= 100 && freshEmbeddedMin99 <= 100)} |");
         WriteReadSideRows(line => L(line));
@@ -147,9 +160,14 @@ public sealed class Report(RunSettings s)
             L($"| batch RPC events/s ÷ pgbench single-append tps | {F(tb.BatchEventsPerSecond)} ÷ {F(pgMax.Tps)} = **{F(tb.BatchEventsPerSecond / pgMax.Tps, 2)}** ({tb.BatchesBest.Name}) | ≥ 5 | {Mark(tb.BatchEventsPerSecond / pgMax.Tps >= 5)} |");
         if (WritePathPg is { } wb)
             L($"| the write path alone (relay off): batch RPC events/s ÷ pgbench single-append tps | {F(wb.BatchEventsPerSecond)} ÷ {F(pgMax.Tps)} = **{F(wb.BatchEventsPerSecond / pgMax.Tps, 2)}** ({wb.AtomicBatches.Name}) | (none: the 5 above without the read side's work) | |");
-        if (Embedded.FirstOrDefault(e => e.Name.EndsWith("x16", StringComparison.Ordinal)) is { } e16)
-            L($"| embedded deposits/s at 16 callers | **{F(e16.PerSecond)}** ({e16.Name}) | ≥ 5,000 | {Mark(e16.PerSecond >= 5_000)} |");
-        L($"| group commit: command p50 at 1 caller ÷ (empty-RPC p50 + pgbench p50) | **{F(latencyRatio, 2)}** ({F(one.P(50), 2)} ms) | ≤ 2.0 | {Mark(latencyRatio <= 2.0)} |");
+        if (embedded16 is not null)
+        {
+            var of = embedded16Rounds.Count > 1
+                ? $"the median of {embedded16Rounds.Count} rounds of embedded uniform closed x16: {string.Join(", ", embedded16Rounds.Select(e => F(e.PerSecond)))}"
+                : embedded16.Name;
+            L($"| embedded deposits/s at 16 callers | **{F(embedded16.PerSecond)}** ({of}) | ≥ 5,000 | {Mark(embedded16.PerSecond >= 5_000)} |");
+        }
+        L($"| group commit: command p50 at 1 caller ÷ (empty-RPC p50 + pgbench p50) | **{F(latencyRatio, 2)}** ({F(one.P(50), 2)} ms{rounds}) | ≤ 2.0 | {Mark(latencyRatio <= 2.0)} |");
         MultiServer?.WriteRows(line => L(line));
         if (Bus is not null) Bus.WriteRows(line => L(line));
         else L($"| event bus: published events/s ÷ read-side relay events/s | not measured: {BusSkipped ?? "the run did not reach the bus phase"} | ≥ 1.0 (keeps up) | |");
@@ -218,6 +236,18 @@ public sealed class Report(RunSettings s)
         foreach (var r in Load)
             L($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {F(r.P(99.9), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} | {r.Dropped} |");
         L();
+        if (LatencyRounds.Count > 0)
+        {
+            L($"One caller, paired rounds (the latency ratio's figures): in each round pgbench x1 ({s.PgbenchSeconds / 2} s), the emptiest call " +
+              $"(`invalid`, {s.EmptyPhase.TotalSeconds:N0} s) and the uniform workload ({s.Phase.TotalSeconds:N0} s), one after another on the " +
+              "running server, so the three parts of a ratio share the machine's moment; the headline takes the median round.");
+            L();
+            L("| round | pgbench x1 p50 ms | empty call x1 p50 ms | command x1 p50 ms | commands/s | ratio |");
+            L("|---|---|---|---|---|---|");
+            foreach (var (r, i) in LatencyRounds.Select((r, i) => (r, i + 1)))
+                L($"| {i} | {F(r.Pgbench.P50Ms, 3)} | {F(r.Empty.P(50), 3)} | {F(r.Command.P(50), 2)} | {F(r.Command.PerSecond)} | {F(r.Ratio, 2)} |");
+            L();
+        }
         if (RelayOff.Count > 0)
         {
             L("Profile: the same uniform workload on a server started with `Relay:Enabled=false` (commands only: no outbox reads, no read-store " +

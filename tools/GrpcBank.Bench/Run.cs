@@ -7,10 +7,10 @@ namespace GrpcBank.Bench;
 
 public sealed record RunSettings(
     string Mode, TimeSpan Phase, TimeSpan EmptyPhase, int PgbenchSeconds, int Accounts, int BigStream, int FreshnessSamples,
-    int WarmSamples, int ColdRepeats, bool MeasureFsync, int EmbeddedAccounts)
+    int WarmSamples, int ColdRepeats, bool MeasureFsync, int EmbeddedAccounts, int Rounds)
 {
-    public static readonly RunSettings Quick = new("quick", TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2), 4, 500, 20_000, 40, 50, 1, false, 100);
-    public static readonly RunSettings Full = new("full", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5), 12, 5_000, 100_000, 200, 200, 3, true, 500);
+    public static readonly RunSettings Quick = new("quick", TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(2), 4, 500, 20_000, 40, 50, 1, false, 100, 2);
+    public static readonly RunSettings Full = new("full", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5), 12, 5_000, 100_000, 200, 200, 3, true, 500, 3);
 }
 
 /// <summary>One end-to-end run: baselines, load, freshness, relay, replay, long streams, invariants; then embedded mode.</summary>
@@ -201,6 +201,7 @@ public sealed partial class Run(string root, RunSettings s)
                 report.Load.Add(open);
                 Console.WriteLine("  " + open);
             }
+            await LatencyRoundsAsync(pg, bank, uniform);
             Step("transfers next to deposits, and the snapshot property (PostgreSQL mode)");
             report.TransfersPg = await TransferLoad.RunAsync("PostgreSQL", server, TransferCallers, s.Phase, SnapshotPhase);
 
@@ -242,6 +243,25 @@ public sealed partial class Run(string root, RunSettings s)
             report.InvariantsPg = await bank.CheckInvariantsAsync();
             Console.WriteLine($"  {report.InvariantsPg.Accounts} accounts, {report.InvariantsPg.Events:N0} events, {report.InvariantsPg.Failures.Count} failures");
         });
+    }
+
+    /// <summary>
+    /// The three figures of the latency ratio at one caller, measured in turn within half a minute, in several rounds:
+    /// pgbench's append, the emptiest call and a command of the uniform workload. Measured once each, minutes apart, the
+    /// ratio moved with the machine's moment between its parts (Report.LatencyRatio takes the median round).
+    /// </summary>
+    private async Task LatencyRoundsAsync(PgCluster pg, Bank bank, Workload uniform)
+    {
+        Step($"one caller, {s.Rounds} paired round(s): pgbench, the emptiest call, a command");
+        for (var round = 1; round <= s.Rounds; round++)
+        {
+            var pgbench = await Baselines.PgbenchAsync(pg, 1, s.PgbenchSeconds / 2);
+            var empty = await bank.EmptyRpcAsync("invalid", 1, s.EmptyPhase);
+            var command = await Load.ClosedAsync($"uniform closed x1 (round {round})", 1, s.Phase, Next(bank, uniform));
+            var r = new LatencyRound(pgbench, empty, command);
+            report.LatencyRounds.Add(r);
+            Console.WriteLine($"  round {round}: {r}");
+        }
     }
 
     /// <summary>
@@ -304,9 +324,14 @@ public sealed partial class Run(string root, RunSettings s)
             await bank.OpenAsync(ids);
             var uniform = new Workload("uniform", ids, null);
             await Load.WarmUpAsync(server, 16, Next(bank, uniform));
-            foreach (var c in new[] { 1, 16 })
+            // 16 callers in several rounds: the headline takes their median, since one 10-second phase moved with the
+            // machine's moment by ±20 % (4,322 and 4,663/s in two full runs of the same code, 3,598–5,824 in `cost`).
+            var phases = new List<(string Name, int Callers)> { ("embedded uniform closed x1", 1) };
+            for (var round = 1; round <= s.Rounds; round++)
+                phases.Add(($"embedded uniform closed x16{(s.Rounds > 1 ? $" (round {round})" : "")}", 16));
+            foreach (var (name, callers) in phases)
             {
-                var r = await Load.ClosedAsync($"embedded uniform closed x{c}", c, s.Phase, Next(bank, uniform));
+                var r = await Load.ClosedAsync(name, callers, s.Phase, Next(bank, uniform));
                 report.Embedded.Add(r);
                 Console.WriteLine("  " + r);
             }
@@ -422,6 +447,15 @@ public sealed partial class Run(string root, RunSettings s)
 }
 
 public sealed record CpuUse(double Server, double Bench, double Postgres, double Machine);
+
+/// <summary>One round of the latency ratio's three parts, measured in turn (see <c>Run.LatencyRoundsAsync</c>).</summary>
+public sealed record LatencyRound(PgbenchResult Pgbench, PhaseResult Empty, PhaseResult Command)
+{
+    public double Ratio => Command.P(50) / (Empty.P(50) + Pgbench.P50Ms);
+
+    public override string ToString() =>
+        $"command p50 {Command.P(50):N2} ms ÷ (empty call {Empty.P(50):N3} + pgbench {Pgbench.P50Ms:N3} ms) = {Ratio:N2}";
+}
 
 public sealed record RelayResult(long Events, double Seconds)
 {

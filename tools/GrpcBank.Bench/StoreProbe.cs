@@ -10,7 +10,10 @@ public sealed record StoreProbeResult(int Callers, double PerSecond, double P50M
 /// <summary>
 /// Timing breakdown without gRPC or the server: the real <see cref="PostgresEventStore"/> in the bench process, called
 /// the way <c>CommandHandler</c> calls it for one deposit with a request id and a warm cache — request-log lookup,
-/// read of the stream past the cached version (no rows), append of one event with its request-log entry.
+/// read of the stream past the cached version (no rows), append of one event with its request-log entry. Like the server
+/// that holds the relay lease, the store sends no NOTIFY after its appends (<see cref="PostgresEventStore.RelaysHere"/>:
+/// one more transaction per append, which the server's own appends do not pay); request ids are time-ordered, as the
+/// bench's clients draw them.
 /// </summary>
 public static class StoreProbe
 {
@@ -20,6 +23,7 @@ public static class StoreProbe
         await using var store = migrate
             ? await PostgresEventStore.OpenAsync(connectionString, null, CancellationToken.None)
             : new PostgresEventStore(connectionString);
+        store.RelaysHere = () => true;
         var total = new LongHistogram(60_000_000L, 3);
         var find = new LongHistogram(60_000_000L, 3);
         var read = new LongHistogram(60_000_000L, 3);
@@ -37,7 +41,7 @@ public static class StoreProbe
             {
                 var s = rng.Next(versions.Length);
                 var stream = $"account-probe-{run}-{w}-{s}";
-                var requestId = Guid.NewGuid().ToString("N");
+                var requestId = RequestIds.Next();
                 var t0 = Stopwatch.GetTimestamp();
                 await store.FindRequestAsync(requestId, CancellationToken.None);
                 var t1 = Stopwatch.GetTimestamp();
