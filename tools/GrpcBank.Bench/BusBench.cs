@@ -107,10 +107,22 @@ public static class BusBench
 
     public static async Task<BusResult> RunAsync(string serverDll, bool quick)
     {
+        var data = Directory.CreateTempSubdirectory("grpcbank-bench-bus-").FullName;
+        try
+        {
+            return await RunAsync(serverDll, quick, data);
+        }
+        finally
+        {
+            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static async Task<BusResult> RunAsync(string serverDll, bool quick, string data)
+    {
         await using var node = await RabbitMqNode.CreateAsync();
         var backlogQueue = await DeclareQueueAsync(node.Url, "bench-all", "#");
         var environment = new Dictionary<string, string> { ["Bus__RabbitMq__Url"] = node.Url, ["Bus__RabbitMq__Exchange"] = Exchange };
-        var data = Directory.CreateTempSubdirectory("grpcbank-bench-bus-").FullName;
         var ids = Enumerable.Range(0, 100).Select(i => $"bus-{i:D3}").ToList();
         // The backlog's own accounts: written behind the server's back, their folds in its cache go stale, and the later
         // phases' commands should not pay for reading them afresh.

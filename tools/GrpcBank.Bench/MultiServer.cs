@@ -75,10 +75,14 @@ public static class MultiServerBench
             ["Query__PageTokenKey"] = "bench-multi-server-page-token-key-0123456789",
         };
         var servers = new List<ServerProcess>();
+        var directories = new List<string>();
         try
         {
-            Task<ServerProcess> Start() => ServerProcess.StartAsync(serverDll, Directory.CreateTempSubdirectory("grpcbank-bench-multi-").FullName,
-                pg.ConnectionString("multi"), environment: settings);
+            Task<ServerProcess> Start()
+            {
+                directories.Add(Directory.CreateTempSubdirectory("grpcbank-bench-multi-").FullName);
+                return ServerProcess.StartAsync(serverDll, directories[^1], pg.ConnectionString("multi"), environment: settings);
+            }
             servers.Add(await Start());
             var accounts = new AccountService.AccountServiceClient(servers[0].Channel);
             var ids = await TransferLoad.OpenFundedAsync(accounts, Enumerable.Range(1, MultiServerResult.Accounts).Select(i => $"m-{i:D4}").ToList(), "Multi");
@@ -117,6 +121,8 @@ public static class MultiServerBench
         finally
         {
             foreach (var server in servers) await server.DisposeAsync();
+            foreach (var directory in directories)
+                try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
         }
     }
 
