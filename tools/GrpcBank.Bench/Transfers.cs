@@ -80,7 +80,9 @@ public sealed record TransferResult(
         $"÷ deposits rose from 0.46–0.48 to {TwoEventTrialPostgres} on PostgreSQL and from 0.55–0.56 to {TwoEventTrialEmbedded} embedded, although that build " +
         "also skipped the read side's payment row, which a real shape would keep. So even two events per transfer leave the ratio " +
         "near 0.6–0.7: the rest of the gap is the second account (its event, its guard, its read-side row and statement line), " +
-        "which a transfer cannot do without. " +
+        "which a transfer cannot do without. Nor is it contention on the bench's 200 accounts (two transfers in a group that " +
+        "share an account commit in turn): over 3,000 accounts two interleaved rounds of `cost --pg --callers 64` gave 0.47 and " +
+        "0.57 against 0.49 and 0.53 over 200. " +
         "Allocation, sampled with the runtime's allocation events (`dotnet-trace`, 10 s of transfers at 64 callers): 47 KB per " +
         "transfer against 18–20 KB per deposit, a quarter of it strings (the events' JSON written and read back, the append's " +
         "parameters), and the runtime's native code, mostly the collector, took ~20 % of the server's samples for transfers against " +
