@@ -114,7 +114,7 @@ public static class BusBench
         }
         finally
         {
-            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+            Disk.Remove(data);
         }
     }
 

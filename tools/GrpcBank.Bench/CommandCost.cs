@@ -119,7 +119,7 @@ public static class ColdCommand
         finally
         {
             await server.DisposeAsync();
-            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+            Disk.Remove(data);
         }
     }
 

@@ -46,6 +46,12 @@ public static class Shell
 public static class Disk
 {
     public static Task SettleAsync() => Shell.RunAsync("sync", []);
+
+    /// <summary>Removes a scratch directory of the bench; one it cannot remove (still in use) is left behind, not an error.</summary>
+    public static void Remove(string directory)
+    {
+        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+    }
 }
 
 /// <summary>A throwaway PostgreSQL 15 cluster with durable settings (fsync on, synchronous_commit on).</summary>
@@ -154,7 +160,7 @@ public sealed class PgCluster : IAsyncDisposable
         {
             Console.Error.WriteLine($"could not stop PostgreSQL: {e.Message}");
         }
-        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+        Disk.Remove(Directory);
     }
 }
 

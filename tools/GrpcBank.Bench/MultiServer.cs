@@ -121,8 +121,7 @@ public static class MultiServerBench
         finally
         {
             foreach (var server in servers) await server.DisposeAsync();
-            foreach (var directory in directories)
-                try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+            foreach (var directory in directories) Disk.Remove(directory);
         }
     }
 

@@ -378,7 +378,7 @@ public sealed partial class Run(string root, RunSettings s)
         finally
         {
             await server().DisposeAsync();
-            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+            Disk.Remove(data);
         }
     }
 
