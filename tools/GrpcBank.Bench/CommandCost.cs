@@ -19,20 +19,20 @@ public static class CommandCost
         public override string ToString() =>
             $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  p99 {Load.P(99),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command" +
             (DatabaseCpuUsPerCommand is { } db ? $", PostgreSQL {db,5:N0} µs" : "") + $", client {ClientCpuUsPerCommand,5:N0} µs" +
-            $"  ({Load.Ok} ok, {Load.Conflicts} conflicts, {Load.Failed} failed)";
+            $"  ({Load.Ok} ok, {Load.Rejected} rejected, {Load.Conflicts} conflicts, {Load.Failed} failed)";
     }
 
     /// <param name="databaseCpuSeconds">The database's CPU time so far, where it runs apart from the server (PostgreSQL mode).</param>
     public static async Task<IReadOnlyList<Phase>> RunAsync(
         string mode, ServerProcess server, TimeSpan duration, string? traceDirectory, int[] callers, Func<double>? databaseCpuSeconds = null, IReadOnlySet<string>? kinds = null,
-        Func<Task>? resetStatements = null, Func<Task>? printStatements = null)
+        Func<Task>? resetStatements = null, Func<Task>? printStatements = null, int accountCount = TransferResult.Accounts)
     {
-        var (accounts, payments, _, ids) = await TransferLoad.WarmFundedAsync(server, 'c', "Cost");
+        var (accounts, payments, _, ids) = await TransferLoad.WarmFundedAsync(server, 'c', "Cost", accountCount);
         var batches = new GrpcBank.Contracts.Batch.V1.BatchService.BatchServiceClient(server.Channel);
         var phases = new List<Phase>();
         foreach (var c in callers)
             // Each kind with the commands one of its calls answers for.
-            foreach (var (kind, next, perCall) in new[] { ("empty", Bank.Invalid(accounts), 1), ("deposits", TransferLoad.Deposit(accounts, ids), 1), ("transfers", TransferLoad.Transfer(payments, ids), 1),
+            foreach (var (kind, next, perCall) in new[] { ("empty", Bank.Invalid(accounts), 1), ("deposits", TransferLoad.Deposit(accounts, ids), 1), ("uniform", Load.Commands(new Workload("uniform", ids, null), accounts, new Ledger()), 1), ("transfers", TransferLoad.Transfer(payments, ids), 1),
                          ("atomic-batches", TransferLoad.Batch(batches, ids, atomic: true), TransferResult.BatchSize),
                          ("independent-batches", TransferLoad.Batch(batches, ids, atomic: false), TransferResult.BatchSize) }.Where(k => kinds is null || kinds.Contains(k.Item1)))
             {

@@ -112,6 +112,13 @@ public sealed class Workload
 
 public static class Load
 {
+    /// <summary>The commands of workload <paramref name="w"/>, sent through <paramref name="client"/> and recorded in <paramref name="ledger"/>.</summary>
+    public static Func<Random, Func<Task<Outcome>>> Commands(Workload w, AccountService.AccountServiceClient client, Ledger ledger) => rng =>
+    {
+        var op = w.Next(rng);
+        return () => ExecuteAsync(client, op, ledger);
+    };
+
     public static async Task<Outcome> ExecuteAsync(AccountService.AccountServiceClient client, Op op, Ledger ledger)
     {
         try

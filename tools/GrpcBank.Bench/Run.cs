@@ -48,7 +48,8 @@ public sealed partial class Run(string root, RunSettings s)
     }
 
     /// <summary>Only the server's CPU per command (<see cref="CommandCost"/>), printed.</summary>
-    public async Task CommandCostAsync(bool postgres, bool embedded, TimeSpan phase, string? traceDirectory, int[] callers, IReadOnlyDictionary<string, string> environment, IReadOnlySet<string>? kinds = null)
+    public async Task CommandCostAsync(bool postgres, bool embedded, TimeSpan phase, string? traceDirectory, int[] callers, IReadOnlyDictionary<string, string> environment, IReadOnlySet<string>? kinds = null,
+        int accounts = TransferResult.Accounts)
     {
         var env = CommandCost.ServerEnvironment(environment, traced: traceDirectory is not null);
         Step("building the server (Release)");
@@ -65,14 +66,14 @@ public sealed partial class Run(string root, RunSettings s)
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-data-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, pg.ConnectionString("bank"), environment: env);
             await GuardAsync(data, () => server, () => CommandCost.RunAsync("PostgreSQL", server, phase, traceDirectory, callers, () => ClusterCpuSeconds(pg), kinds,
-                () => pg.ResetStatementsAsync("bank"), () => pg.PrintStatementsAsync("bank", 6)));
+                () => pg.ResetStatementsAsync("bank"), () => pg.PrintStatementsAsync("bank", 6), accounts));
         }
         if (embedded)
         {
             Step("command cost, embedded mode");
             var data = Directory.CreateTempSubdirectory("grpcbank-bench-embedded-").FullName;
             var server = await ServerProcess.StartAsync(serverDll, data, null, environment: env);
-            await GuardAsync(data, () => server, () => CommandCost.RunAsync("embedded", server, phase, traceDirectory, callers, kinds: kinds));
+            await GuardAsync(data, () => server, () => CommandCost.RunAsync("embedded", server, phase, traceDirectory, callers, kinds: kinds, accountCount: accounts));
         }
     }
 
@@ -382,11 +383,7 @@ public sealed partial class Run(string root, RunSettings s)
         }
     }
 
-    private static Func<Random, Func<Task<Outcome>>> Next(Bank bank, Workload w) => rng =>
-    {
-        var op = w.Next(rng);
-        return () => Load.ExecuteAsync(bank.Accounts, op, bank.Ledger);
-    };
+    private static Func<Random, Func<Task<Outcome>>> Next(Bank bank, Workload w) => Load.Commands(w, bank.Accounts, bank.Ledger);
 
     /// <summary>
     /// Appends <paramref name="countEach"/> deposits of 1 to each of some open accounts in one transaction, interleaved

@@ -168,12 +168,12 @@ public static class TransferLoad
     /// owned by "<paramref name="owner"/> run"), then warms the server up with deposits and transfers over them.
     /// </summary>
     internal static async Task<(AccountService.AccountServiceClient Accounts, PaymentService.PaymentServiceClient Payments, string Run, IReadOnlyList<string> Ids)>
-        WarmFundedAsync(ServerProcess server, char prefix, string owner = "Bench")
+        WarmFundedAsync(ServerProcess server, char prefix, string owner = "Bench", int count = TransferResult.Accounts)
     {
         var accounts = new AccountService.AccountServiceClient(server.Channel);
         var payments = new PaymentService.PaymentServiceClient(server.Channel);
         var run = Guid.NewGuid().ToString("N")[..8];
-        var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, TransferResult.Accounts).Select(i => $"{prefix}{run}-{i:D4}").ToList(), $"{owner} {run}");
+        var ids = await OpenFundedAsync(accounts, Enumerable.Range(1, count).Select(i => $"{prefix}{run}-{i:D4}").ToList(), $"{owner} {run}");
         await Load.WarmUpAsync(server, 16, Deposit(accounts, ids));
         await Load.WarmUpAsync(server, 16, Transfer(payments, ids));
         return (accounts, payments, run, ids);
