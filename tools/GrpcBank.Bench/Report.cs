@@ -9,28 +9,29 @@ public sealed class Report(RunSettings s)
 {
     /// <summary>The bench author's reading of experiments on the embedded round trip at 16 callers (not this run's figures).</summary>
     private const string EmbeddedRoundTrip =
-        "What its fsync adds (interleaved A/Bs of `cost --embedded --callers 16 --kinds deposits`, the bench author's reading, not " +
-        "this run's figures): with no sync at all (an upper bound, not a design) the p50 fell from ~3.25 to ~2.5 ms and the rate rose " +
-        "13–15 %. Committing each group unsynced and syncing the WAL outside SQLite's one writer, with the next group written during " +
-        "the sync, did not gain (4,076 and 4,343/s against 4,311 and 4,456) and cost more CPU per command (more, smaller groups: " +
-        "~1,190 syncs/s against ~940), and the sync a caller waits for still starts after its commit. Nor does fdatasync help on " +
-        "this disk: a 4 KiB overwrite and sync took 107–113 µs with either call. The read side shares the cores and the disk: " +
-        "with the relay off (`--env Relay__Enabled=false`) 16 callers reached 5,061 and 5,229/s. Timed inside the server (one " +
-        "`cost` phase each way), a group's statements took ~0.25 ms and its commit ~0.9–1.4 ms with the relay on, ~0.56 ms with " +
-        "it off: the commit writes the WAL and syncs it, and the read store's own commits (~40 a second, ~3 ms each) sync to the " +
-        "same disk. A commit wrote ~18 WAL pages (strace), ~9 of them leaves of the (stream, version) index, one for each account " +
-        "in the group. Smaller database pages, so that each commit writes fewer bytes (2 KiB: within the noise in four alternating " +
-        "rounds; 1 KiB: slower), a 64 MB page cache, and reading through mmap (five rounds each of the uniform workload) did not " +
-        "gain beyond the noise. Nor does the rate depend on the number of accounts (`cost --accounts`: 100, 500 and 2,000, two rounds " +
-        "each, 4,222–4,803/s in no order among them), on the uniform workload's withdrawals (`--kinds uniform` against deposits on " +
-        "one server: within the noise), on SQLite's fsync against fdatasync (eighteen 4 KiB pages and their frame headers written, " +
-        "then synced: 225–288 µs with either call) or on a longer relay cycle (`Relay:BusyCycle` 50 ms against 25, three rounds: " +
-        "within the noise). Mapped to their b-trees (the WAL frame headers written, from strace, against SQLite's dbstat), a group " +
-        "commit at 16 callers wrote 24.7 pages, 10.75 of them leaves of the (stream, version) index, and each read-store commit 125, " +
-        "82 of them leaves of the index of each account's statement lines; the disk took ~100 MB/s in ~3,400 writes and ~1,000 " +
-        "flushes a second (83 MB/s with the relay off), ~0.44 ms a write: a commit lasts as long as the device takes to write its " +
-        "pages, and the read store's larger commits queue on the same device. Yet 1 KiB pages for the read store alone, so that its " +
-        "commits write a quarter of the bytes, did not gain (three rounds: faster in one, slower in two).";
+        "What its fsync adds (interleaved A/Bs of `cost --embedded --callers 16 --kinds deposits`, the bench author's reading, " +
+        "not this run's figures): with no sync at all (an upper bound, not a design) the p50 fell from ~3.25 to ~2.5 ms and the " +
+        "rate rose 13–15 %. Committing each group unsynced and syncing the WAL outside SQLite's one writer, with the next group " +
+        "written during the sync, did not gain (4,076 and 4,343/s against 4,311 and 4,456) and cost more CPU per command (more, " +
+        "smaller groups: ~1,190 syncs/s against ~940), and the sync a caller waits for still starts after its commit. Nor does " +
+        "fdatasync help on this disk: a 4 KiB overwrite and sync took 107–113 µs with either call, and SQLite's own pattern " +
+        "(eighteen 4 KiB pages and their frame headers written, then synced) 225–288 µs with either. The read side shares the " +
+        "cores and the disk: with the relay off (`--env Relay__Enabled=false`) 16 callers reached 5,061 and 5,229/s. Timed " +
+        "inside the server (one `cost` phase each way), a group's statements took ~0.25 ms and its commit ~0.9–1.4 ms with the " +
+        "relay on, ~0.56 ms with it off: the commit writes the WAL and syncs it, and the read store's own commits (~40 a " +
+        "second, ~3 ms each) sync to the same disk. A commit wrote 18–25 WAL pages (strace, two sessions), about 40 % of them " +
+        "leaves of the (stream, version) index, one for each account in the group: mapped to their b-trees (the frame headers " +
+        "against SQLite's dbstat), 24.7 pages a group commit, 10.75 of them such leaves, and 125 a read-store commit, 82 of " +
+        "them leaves of the index of each account's statement lines. The disk took ~100 MB/s in ~3,400 writes and ~1,000 " +
+        "flushes a second (83 MB/s with the relay off), ~0.44 ms a write: a commit lasts as long as the device takes to write " +
+        "its pages, and the read store's larger commits queue on the same device. Smaller database pages, so that each commit " +
+        "writes fewer bytes (2 KiB: within the noise in four alternating rounds; 1 KiB: slower), a 64 MB page cache, and " +
+        "reading through mmap (five rounds each of the uniform workload) did not gain beyond the noise. Nor does the rate " +
+        "depend on the number of accounts (`cost --accounts`: 100, 500 and 2,000, two rounds each, 4,222–4,803/s in no order " +
+        "among them), on the uniform workload's withdrawals (`--kinds uniform` against deposits on one server: within the " +
+        "noise) or on a longer relay cycle (`Relay:BusyCycle` 50 ms against 25, three rounds: within the noise). 1 KiB pages " +
+        "for the read store alone, so that its commits write a quarter of the bytes, did not gain (three rounds: faster in one, " +
+        "slower in two).";
 
     public string Machine = "";
     public string PgVersion = "";
