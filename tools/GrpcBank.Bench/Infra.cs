@@ -217,6 +217,24 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int ProcessId => process.Id;
 
+    /// <summary>
+    /// The runtime's settings (<c>ENV DOTNET_…</c>) that the repository's Dockerfile gives the server, so that the bench
+    /// measures the server as it is deployed. Found by walking up from the server's build folder; none without a Dockerfile.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> DeployedRuntimeSettings(string serverDll)
+    {
+        for (var dir = new DirectoryInfo(Path.GetDirectoryName(Path.GetFullPath(serverDll))!); dir is not null; dir = dir.Parent)
+        {
+            var dockerfile = Path.Combine(dir.FullName, "Dockerfile");
+            if (!File.Exists(dockerfile)) continue;
+            return File.ReadLines(dockerfile)
+                .Select(line => System.Text.RegularExpressions.Regex.Match(line, @"^ENV (DOTNET_\w+)=(\S+)$"))
+                .Where(m => m.Success)
+                .ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        }
+        return new Dictionary<string, string>();
+    }
+
     /// <param name="postgres">null: embedded mode (SQLite under <paramref name="dataDirectory"/>).</param>
     /// <param name="environment">More settings, as environment variables (e.g. <c>Bus__RabbitMq__Url</c>).</param>
     public static async Task<ServerProcess> StartAsync(
@@ -238,6 +256,7 @@ public sealed class ServerProcess : IAsyncDisposable
         psi.Environment["Kestrel__EndpointDefaults__Protocols"] = "Http2";
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (key, value) in DeployedRuntimeSettings(serverDll)) psi.Environment[key] = value;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         var spawned = DateTime.UtcNow;
         var p = Process.Start(psi)!;
