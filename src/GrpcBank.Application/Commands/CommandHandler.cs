@@ -69,23 +69,9 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                     new AppendRequest([current.Then(streamId, data)], RequestLog.EntryFor(context, answer), clock.GetUtcNow()), ct);
                 settled = states.RememberUnsettled(streamId, current, next, data[^1].EventId, appending);
             }
-            // Answered only once committed (an append resting on an earlier unsettled one commits only if that one did)
-            // and once the cache has taken the outcome in, so this caller's next command sees it. Settling follows the append's
-            // outcome and never faults: waiting for it alone resumes this caller once, not twice.
-            await settled;
-            var result = await appending;
-            switch (result)
-            {
-                case AppendResult.Appended a:
-                    return new CommandOutcome<TReply>.Accepted(answer, a.Position);
-                case AppendResult.DuplicateRequest:
-                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
-                        ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
-                case AppendResult.WrongExpectedVersion w:
-                    // Another writer got there first, or the unsettled append this decision rested on failed.
-                    lost = w;
-                    continue;
-            }
+            var (outcome, lostRace) = await AppendAnswer.OfAsync(settled, appending, answer, store, context, ct);
+            if (outcome is not null) return outcome;
+            lost = lostRace;
         }
     }
 
