@@ -217,11 +217,14 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int ProcessId => process.Id;
 
+    /// <summary>The runtime's settings this server was started with, as the Dockerfile gives them (<see cref="DeployedRuntimeSettings"/>).</summary>
+    public IReadOnlyDictionary<string, string> RuntimeSettings { get; private init; } = new Dictionary<string, string>();
+
     /// <summary>
     /// The runtime's settings (<c>ENV DOTNET_…</c>) that the repository's Dockerfile gives the server, so that the bench
     /// measures the server as it is deployed. Found by walking up from the server's build folder; none without a Dockerfile.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> DeployedRuntimeSettings(string serverDll)
+    private static IReadOnlyDictionary<string, string> DeployedRuntimeSettings(string serverDll)
     {
         for (var dir = new DirectoryInfo(Path.GetDirectoryName(Path.GetFullPath(serverDll))!); dir is not null; dir = dir.Parent)
         {
@@ -256,11 +259,12 @@ public sealed class ServerProcess : IAsyncDisposable
         psi.Environment["Kestrel__EndpointDefaults__Protocols"] = "Http2";
         psi.Environment["DOTNET_ENVIRONMENT"] = "Production";
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        foreach (var (key, value) in DeployedRuntimeSettings(serverDll)) psi.Environment[key] = value;
+        var deployed = DeployedRuntimeSettings(serverDll);
+        foreach (var (key, value) in deployed) psi.Environment[key] = value;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         var spawned = DateTime.UtcNow;
         var p = Process.Start(psi)!;
-        var server = new ServerProcess(p, address, spawned);
+        var server = new ServerProcess(p, address, spawned) { RuntimeSettings = deployed };
         p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server.log) server.log.AppendLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server.log) server.log.AppendLine(e.Data); };
         p.BeginOutputReadLine();

@@ -39,7 +39,7 @@ public sealed class Report(RunSettings s)
     public readonly List<PgbenchResult> Pgbench = [];
     public PgbenchResult? PgbenchRepeat;
     public double StartupSeconds;
-    /// <summary>The runtime's settings the server ran with, as the Dockerfile gives them (<see cref="ServerProcess.DeployedRuntimeSettings"/>).</summary>
+    /// <summary>The runtime's settings the server ran with, as the Dockerfile gives them (<see cref="ServerProcess.RuntimeSettings"/>).</summary>
     public IReadOnlyDictionary<string, string> ServerRuntime = new Dictionary<string, string>();
     public readonly List<PhaseResult> Empty = [];
     public readonly List<PhaseResult> Load = [];

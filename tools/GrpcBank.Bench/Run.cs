@@ -146,7 +146,7 @@ public sealed partial class Run(string root, RunSettings s)
         var ledger = new Ledger();
         var server = await ServerProcess.StartAsync(serverDll, data, bankDb);
         report.StartupSeconds = server.StartupTime.TotalSeconds;
-        report.ServerRuntime = ServerProcess.DeployedRuntimeSettings(serverDll);
+        report.ServerRuntime = server.RuntimeSettings;
         await GuardAsync(data, () => server, async () =>
         {
             var bank = new Bank(server.Channel, ledger);
