@@ -20,9 +20,13 @@ public sealed class Handlers
     {
         var traced = new TracedEventStore(store);
         var log = (loggers ?? NullLoggerFactory.Instance).CreateLogger<Handlers>();
-        var accounts = new StreamStates<AccountEvent, AccountState>(traced, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts, log);
-        var orders = new StreamStates<OrderEvent, OrderState>(traced, Order.Decider.Initial, Order.Evolve, EventCodecs.Orders, log);
-        var payments = new StreamStates<PaymentEvent, PaymentState>(traced, Payment.Decider.Initial, Payment.Evolve, EventCodecs.Payments, log);
+        OtherWriters = new OtherWriters(store, clock, (loggers ?? NullLoggerFactory.Instance).CreateLogger<OtherWriters>());
+        var accounts = new StreamStates<AccountEvent, AccountState>(
+            traced, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts, log, otherWriters: OtherWriters);
+        var orders = new StreamStates<OrderEvent, OrderState>(traced, Order.Decider.Initial, Order.Evolve, EventCodecs.Orders, log, otherWriters: OtherWriters);
+        var payments = new StreamStates<PaymentEvent, PaymentState>(
+            traced, Payment.Decider.Initial, Payment.Evolve, EventCodecs.Payments, log, otherWriters: OtherWriters);
+        OtherWriters.Keep(accounts.Follow, orders.Follow, payments.Follow);
         Accounts = new TracedCommandHandler<AccountCommand, AccountState>(
             new CommandHandler<AccountCommand, AccountEvent, AccountState>(traced, Account.Decider, accounts, EventCodecs.Accounts, Account.StreamId, clock, locks),
             "account", reasonOf);
@@ -38,6 +42,9 @@ public sealed class Handlers
         AtomicBatch = new AtomicBatch(traced, accounts, payments, clock, locks);
         IndependentBatch = new IndependentBatch(traced, accounts, payments, clock, locks);
     }
+
+    /// <summary>Keeps the folds of every handler here up with other servers' appends to the same store, once there are any (a hosted service).</summary>
+    public OtherWriters OtherWriters { get; }
 
     /// <summary>Atomic batches of deposits, withdrawals and transfers: one decision over all of them, one append.</summary>
     public AtomicBatch AtomicBatch { get; }

@@ -44,6 +44,9 @@ public sealed record Folded<TState>(TState State, long Version, long Position)
     /// <summary>Set while the state includes an append of this process that is not yet known to be committed.</summary>
     public Unsettled<TState>? Unsettled { get; init; }
 
+    /// <summary>Moved on by another process's append (<see cref="StreamStates{TEvent, TState}.Follow"/>) since this process last read or wrote it.</summary>
+    public bool Followed { get; init; }
+
     /// <summary>The newest fold known to be committed that this one rests on: itself when nothing is unsettled.</summary>
     public Folded<TState> Committed => Unsettled?.Committed ?? this;
 

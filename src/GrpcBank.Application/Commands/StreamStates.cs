@@ -9,9 +9,11 @@ namespace GrpcBank.Application.Commands;
 /// or fresh from the store when an answer must not rest on what the cache may have missed. A stream the cache does
 /// not hold starts from its newest snapshot; a fold that passes a multiple of <c>snapshotEvery</c> versions saves one.
 /// </summary>
+/// <param name="otherWriters">Told when a decision meets another process's append to one of these streams (its append
+/// refused for it, or taken on a fold that following moved on), and then feeds such appends in (<see cref="Follow"/>).</param>
 public sealed class StreamStates<TEvent, TState>(
     IEventStore store, TState initial, Func<TState, TEvent, TState> evolve, EventCodec<TEvent> codec,
-    ILogger? log = null, int snapshotEvery = StreamStates.SnapshotEvery)
+    ILogger? log = null, int snapshotEvery = StreamStates.SnapshotEvery, OtherWriters? otherWriters = null)
     where TEvent : class
 {
     private const int ReadPage = 1_000;
@@ -70,14 +72,26 @@ public sealed class StreamStates<TEvent, TState>(
     /// <returns>Completes (never faults) once the cache has taken the append's outcome in: await it before answering.</returns>
     public Task RememberUnsettled(string streamId, Folded<TState> before, Folded<TState> after, Guid lastEventId, Task<AppendResult> append)
     {
+        // A decision on a fold that following moved on: another process writes this stream too, so keep following.
+        if (before.Followed) otherWriters?.Noticed();
         var unsettled = new Unsettled<TState>(lastEventId, before.Committed);
-        var entry = after with { Unsettled = unsettled };
+        var entry = after with { Unsettled = unsettled, Followed = false };
         cache.Put(streamId, entry);
-        _ = SettleAsync(streamId, before.Version, entry, unsettled, append);
+        _ = SettleAsync(streamId, before, entry, unsettled, append);
         return unsettled.Settled;
     }
 
-    private async Task SettleAsync(string streamId, long fromVersion, Folded<TState> entry, Unsettled<TState> unsettled, Task<AppendResult> append)
+    /// <summary>
+    /// Takes in an event appended by another process (<see cref="OtherWriters"/>): a cached fold that ends just before
+    /// it, with no append of this process unsettled on it, moves on by it, so the next decision on the stream need not
+    /// lose a race to learn of it. Any other fold is left as it is: the append's guard still catches what it misses.
+    /// </summary>
+    /// <returns>Whether a cached fold took the event in.</returns>
+    public bool Follow(RecordedEvent e) =>
+        cache.Get(e.StreamId) is { Unsettled: null } cached && cached.Version == e.StreamVersion - 1
+        && cache.Replace(e.StreamId, cached, new Folded<TState>(evolve(cached.State, codec.Decode(e)), e.StreamVersion, e.Position) { Followed = true });
+
+    private async Task SettleAsync(string streamId, Folded<TState> before, Folded<TState> entry, Unsettled<TState> unsettled, Task<AppendResult> append)
     {
         try
         {
@@ -99,10 +113,14 @@ public sealed class StreamStates<TEvent, TState>(
                 // not from the committed fold beneath (a chain of appends would each count from the same old fold and
                 // save again), and also when a later append rests on this one (else a busy stream whose appends always
                 // chain would get no snapshot at all).
-                snapshots.SaveIfPassed(streamId, fromVersion, committed, snapshotEvery);
+                snapshots.SaveIfPassed(streamId, before.Version, committed, snapshotEvery);
             }
             else
             {
+                // Refused at this stream's guard though the decision rested on a committed fold: the store holds an
+                // append this process did not make (another server's; a stream the cache did not hold, taken as empty).
+                if (result is AppendResult.WrongExpectedVersion lost && lost.StreamId == streamId && before.Unsettled is null)
+                    otherWriters?.Noticed();
                 // Whatever rests on this append (a later unsettled entry) cannot commit either: back to the committed fold.
                 while (cache.Get(streamId) is { Unsettled: { } resting } current && current.Version >= entry.Version
                        && !cache.Replace(streamId, current, resting.Committed))

@@ -59,6 +59,7 @@ public static class BankServer
         services.AddSingleton<StreamLocks>();
         var dataDirectory = AddStorage(services, builder.Configuration);
         services.AddSingleton<Handlers>();
+        services.AddHostedService(sp => sp.GetRequiredService<Handlers>().OtherWriters);
         // Before the relay and Kestrel: hosted services start in order, and the server listens after all have started.
         services.AddSingleton<CommandPathWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<CommandPathWarmUp>());

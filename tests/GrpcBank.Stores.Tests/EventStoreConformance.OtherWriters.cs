@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+using GrpcBank.Domain.Accounts;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace GrpcBank.Stores.Tests;
+
+/// <summary>
+/// Two servers on one store, each with its own handlers (cached folds, locks) over its own store instance: one that has
+/// lost a race to the other follows the other's appends into its folds (OtherWriters), so its next command on a stream
+/// the other wrote appends once; a lone server never reads the global order for it; following stops once this server's
+/// decisions no longer meet the other's appends.
+/// </summary>
+public abstract partial class EventStoreConformance
+{
+    private static readonly ReplyWith<AccountState, long> VersionReply = (_, version) => version;
+
+    private static async Task<long> DepositAsync(Handlers server, string accountId) =>
+        Assert.IsType<CommandOutcome<long>.Accepted>(await server.Accounts.HandleAsync(accountId,
+            new AccountCommand.DepositMoney(accountId, 100, "EUR", ""), new CommandContext(RequestId: Guid.NewGuid().ToString()), VersionReply, Ct)).Reply;
+
+    private static Handlers Server(IEventStore store) => new(store, TimeProvider.System, new StreamLocks(), rejection => rejection.ToString());
+
+    private static async Task UntilAsync(Func<bool> condition, string what)
+    {
+        for (var waited = 0; !condition(); waited += 10)
+        {
+            Assert.True(waited < 10_000, $"not within 10 s: {what}");
+            await Task.Delay(10, Ct);
+        }
+    }
+
+    [Fact]
+    public async Task AServerThatLostARaceToAnother_FollowsItsAppends_SoItsNextCommandThereAppendsOnce()
+    {
+        var mine = new RefusalCounting(Store);
+        var theirs = await CreateStoreAsync();
+        try
+        {
+            var (a, b) = (Server(mine), Server(theirs));
+            await a.OtherWriters.StartAsync(Ct);
+            Assert.IsType<CommandOutcome<long>.Accepted>(await a.Accounts.HandleAsync("ada",
+                new AccountCommand.OpenAccount("ada", "Ada Lovelace", "EUR"), CommandContext.None, VersionReply, Ct));
+            Assert.Equal(2, await DepositAsync(b, "ada"));
+            Assert.False(a.OtherWriters.Following);
+            Assert.Equal(0, mine.GlobalReads);
+
+            // A decides on its cached version 1, is refused, reads the stream and appends again: now it knows of B.
+            Assert.Equal(3, await DepositAsync(a, "ada"));
+            Assert.Equal(1, mine.Refusals);
+            await UntilAsync(() => a.OtherWriters.Following, "A follows the store");
+
+            Assert.Equal(4, await DepositAsync(b, "ada")); // B loses its own race (it follows nobody here)
+            await UntilAsync(() => a.OtherWriters.Followed >= 1, "A takes B's deposit into its fold");
+            Assert.Equal(5, await DepositAsync(a, "ada"));
+            Assert.Equal(1, mine.Refusals);
+            await a.OtherWriters.StopAsync(Ct);
+        }
+        finally
+        {
+            if (theirs is IAsyncDisposable disposable) await disposable.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task FollowingStops_WhenTheOtherServerWritesOnlyStreamsThisOneNoLongerWrites()
+    {
+        var theirs = await CreateStoreAsync();
+        try
+        {
+            var (a, b) = (Server(Store), Server(theirs));
+            a.OtherWriters.Quiet = TimeSpan.FromMilliseconds(300);
+            await a.OtherWriters.StartAsync(Ct);
+            foreach (var id in new[] { "ada", "bob" })
+                Assert.IsType<CommandOutcome<long>.Accepted>(await a.Accounts.HandleAsync(id,
+                    new AccountCommand.OpenAccount(id, "Someone", "EUR"), CommandContext.None, VersionReply, Ct));
+            await DepositAsync(b, "ada");
+            await DepositAsync(a, "ada"); // refused once: A follows
+            await UntilAsync(() => a.OtherWriters.Following, "A follows the store");
+
+            // B goes on with bob only, whose fold A caches but A no longer decides on: A takes B's deposits in, then stops.
+            var followedBefore = a.OtherWriters.Followed;
+            var writing = Stopwatch.StartNew();
+            while (a.OtherWriters.Following)
+            {
+                Assert.True(writing.Elapsed < TimeSpan.FromSeconds(10), "A still follows 10 s after its last decision on another's append");
+                await DepositAsync(b, "bob");
+                await Task.Delay(20, Ct);
+            }
+            Assert.True(a.OtherWriters.Followed > followedBefore);
+        }
+        finally
+        {
+            if (theirs is IAsyncDisposable disposable) await disposable.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ALoneServer_NeverFollowsTheStore()
+    {
+        var mine = new RefusalCounting(Store);
+        var server = Server(mine);
+        await server.OtherWriters.StartAsync(Ct);
+        Assert.IsType<CommandOutcome<long>.Accepted>(await server.Accounts.HandleAsync("ada",
+            new AccountCommand.OpenAccount("ada", "Ada Lovelace", "EUR"), CommandContext.None, VersionReply, Ct));
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => DepositAsync(server, "ada")));
+
+        await Task.Delay(100, Ct);
+        Assert.Equal((0, 0, false), (mine.Refusals, mine.GlobalReads, server.OtherWriters.Following));
+        await server.OtherWriters.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task FollowingStops_OnceNoOtherProcessHasWrittenForTheQuietPeriod()
+    {
+        var mine = new RefusalCounting(Store);
+        var others = new OtherWriters(mine, TimeProvider.System, NullLogger.Instance) { Quiet = TimeSpan.FromMilliseconds(300) };
+        await others.StartAsync(Ct);
+
+        others.Noticed();
+        await UntilAsync(() => others.Following, "following starts");
+        await UntilAsync(() => mine.GlobalReads > 0, "the global order is read");
+        await UntilAsync(() => !others.Following, "following stops");
+        var reads = mine.GlobalReads;
+        await Task.Delay(100, Ct);
+        Assert.Equal(reads, mine.GlobalReads);
+
+        others.Noticed();
+        await UntilAsync(() => others.Following, "following starts again at the next refusal");
+        await others.StopAsync(Ct);
+    }
+
+    /// <summary>The store, counting appends refused for a stale version and reads of the global order.</summary>
+    private sealed class RefusalCounting(IEventStore inner) : IEventStore
+    {
+        private int refusals;
+        private int globalReads;
+
+        public int Refusals => Volatile.Read(ref refusals);
+
+        public int GlobalReads => Volatile.Read(ref globalReads);
+
+        public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
+        {
+            var result = await inner.AppendAsync(request, ct);
+            if (result is AppendResult.WrongExpectedVersion) Interlocked.Increment(ref refusals);
+            return result;
+        }
+
+        public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct)
+        {
+            Interlocked.Increment(ref globalReads);
+            return inner.ReadAllAsync(afterPosition, maxCount, ct);
+        }
+
+        public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+            inner.ReadStreamAsync(streamId, fromVersion, maxCount, ct);
+
+        public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
+            inner.ReadStreamBackwardAsync(streamId, fromVersion, maxCount, ct);
+
+        public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
+
+        public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);
+
+        public IOutbox Outbox => inner.Outbox;
+
+        public IDeadLetters DeadLetters => inner.DeadLetters;
+
+        public ISnapshotStore Snapshots => inner.Snapshots;
+    }
+}
