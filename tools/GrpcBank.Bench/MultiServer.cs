@@ -42,12 +42,16 @@ public sealed record MultiServerResult(PhaseResult One, PhaseResult Three, Phase
         o.Append("| phase | per second | p50 ms | p99 ms | ok | rejected | conflicts | failed |\n|---|---|---|---|---|---|---|---|\n");
         foreach (var r in new[] { One, Three, Partitioned })
             o.Append($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
-        o.Append("\nWhat collapses is one account written through several servers, not several servers. Each server decides on its ");
-        o.Append("own cached state of an account, so a command on an account another server wrote last loses the append's version ");
-        o.Append("guard, reads the account again and appends once more. PostgreSQL is not where the time goes (`servers --quick` ");
-        o.Append("prints each phase's statements: 1.1 ms per group write, 27 of ~900 groups rolled back as lost races, against 2,582 ");
-        o.Append("stream reads for 3,812 deposits). Round robin sends each account's commands to all ");
-        o.Append("three in turn. With each account's commands routed to one server (the last row: accounts split into three fixed sets, ");
+        o.Append("\nWhat costs is one account written through several servers, not several servers. Each server decides on its ");
+        o.Append("own cached state of an account, and round robin sends each account's commands to all three in turn: a command on ");
+        o.Append("an account another server wrote since loses the append's version guard, reads the account again and appends once ");
+        o.Append("more. A server that has lost such a race follows the others' appends into its cached states (`OtherWriters`, ");
+        o.Append("README), so most commands decide on a current state; the rest come a moment after another server's write, before ");
+        o.Append("following reached it, and two servers' appends to one account sometimes pass their guards at once and the later ");
+        o.Append("group is refused at the unique key and written again. In interleaved `servers --quick` runs of the same load ");
+        o.Append("(the bench author's measurement, not this run's figures), stream reads fell from ~70 % of round-robin deposits ");
+        o.Append("(1,647 for 2,351; 2,328 for 3,419) to ~13 % (815 for 5,699; 778 for 5,783), and three servers from 772 and ");
+        o.Append("1,118/s to 1,872 and 1,872/s. With each account's commands routed to one server (the last row: accounts split into three fixed sets, ");
         o.Append("one per server, as a router hashing the account id would), the three share the machine's cores without undoing ");
         o.Append("each other's work; what it leaves below one server is three processes on the same 2 cores, each committing groups ");
         o.Append("a third the size (in a trial, the same load sent through only one of the three running servers kept 0.84 of one ");
