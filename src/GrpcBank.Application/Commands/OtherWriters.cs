@@ -75,9 +75,9 @@ public sealed class OtherWriters(IEventStore store, TimeProvider clock, ILogger 
                 // Appends before now reach the cache through the refusals that noticed them; from here on, through this.
                 var position = await store.HeadPositionAsync(stoppingToken);
                 following = true;
-                log.LogInformation("Another process writes this store: following its appends into the cached states");
+                log.LogDebug("Another process writes this store: following its appends into the cached states");
                 await FollowAsync(position, stoppingToken);
-                log.LogInformation("No append of another process for {Quiet}: no longer following", Quiet);
+                log.LogDebug("No decision met another process's append for {Quiet}: no longer following", Quiet);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
