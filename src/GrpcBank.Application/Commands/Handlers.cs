@@ -19,8 +19,9 @@ public sealed class Handlers
     public Handlers(IEventStore store, TimeProvider clock, StreamLocks locks, RejectionReason reasonOf, ILoggerFactory? loggers = null)
     {
         var traced = new TracedEventStore(store);
-        var log = (loggers ?? NullLoggerFactory.Instance).CreateLogger<Handlers>();
-        OtherWriters = new OtherWriters(store, clock, (loggers ?? NullLoggerFactory.Instance).CreateLogger<OtherWriters>());
+        loggers ??= NullLoggerFactory.Instance;
+        var log = loggers.CreateLogger<Handlers>();
+        OtherWriters = new OtherWriters(store, clock, loggers.CreateLogger<OtherWriters>());
         var accounts = new StreamStates<AccountEvent, AccountState>(
             traced, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts, log, otherWriters: OtherWriters);
         var orders = new StreamStates<OrderEvent, OrderState>(traced, Order.Decider.Initial, Order.Evolve, EventCodecs.Orders, log, otherWriters: OtherWriters);
