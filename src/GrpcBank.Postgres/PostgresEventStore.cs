@@ -53,7 +53,8 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     // version (an append at a gap is a conflict, not a hole; the first such stream in write order is named) or whose event
     // there is not the one the append expects (StreamAppend.ExpectedLastEventId). The unique keys catch a race with another
     // transaction that passes the same guard; the group is then written again. Events arrive in write order, appends in
-    // the order of their first stream (LayerCommand), so one append's positions are contiguous. The request-log row takes its append's last position.
+    // the order of their first stream (LayerCommand), so one append's positions are contiguous. The request-log row takes
+    // its append's last position.
     // Each guard is one index lookup per row. A stream's head event gives its version and its id at once; as two scalar
     // subqueries (the highest version, then the event at the expected one), a group of 1,000 one-event appends to distinct
     // streams took 40.7 ms against 36.7 (psql, generic plan, medians of 15 interleaved runs). Written as NOT EXISTS, the
