@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
-using GrpcBank.Application.Relay;
 using GrpcBank.Domain.Accounts;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -35,7 +34,7 @@ public abstract partial class EventStoreConformance
     [Fact]
     public async Task AServerThatLostARaceToAnother_FollowsItsAppends_SoItsNextCommandThereAppendsOnce()
     {
-        var mine = new RefusalCounting(Store);
+        var mine = new CountingStore(Store);
         var theirs = await CreateStoreAsync();
         try
         {
@@ -100,7 +99,7 @@ public abstract partial class EventStoreConformance
     [Fact]
     public async Task ALoneServer_NeverFollowsTheStore()
     {
-        var mine = new RefusalCounting(Store);
+        var mine = new CountingStore(Store);
         var server = Server(mine);
         await server.OtherWriters.StartAsync(Ct);
         Assert.IsType<CommandOutcome<long>.Accepted>(await server.Accounts.HandleAsync("ada",
@@ -115,7 +114,7 @@ public abstract partial class EventStoreConformance
     [Fact]
     public async Task FollowingStops_OnceNoOtherProcessHasWrittenForTheQuietPeriod()
     {
-        var mine = new RefusalCounting(Store);
+        var mine = new CountingStore(Store);
         var others = new OtherWriters(mine, TimeProvider.System, NullLogger.Instance) { Quiet = TimeSpan.FromMilliseconds(300) };
         await others.StartAsync(Ct);
 
@@ -130,45 +129,5 @@ public abstract partial class EventStoreConformance
         others.Noticed();
         await UntilAsync(() => others.Following, "following starts again at the next refusal");
         await others.StopAsync(Ct);
-    }
-
-    /// <summary>The store, counting appends refused for a stale version and reads of the global order.</summary>
-    private sealed class RefusalCounting(IEventStore inner) : IEventStore
-    {
-        private int refusals;
-        private int globalReads;
-
-        public int Refusals => Volatile.Read(ref refusals);
-
-        public int GlobalReads => Volatile.Read(ref globalReads);
-
-        public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
-        {
-            var result = await inner.AppendAsync(request, ct);
-            if (result is AppendResult.WrongExpectedVersion) Interlocked.Increment(ref refusals);
-            return result;
-        }
-
-        public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct)
-        {
-            Interlocked.Increment(ref globalReads);
-            return inner.ReadAllAsync(afterPosition, maxCount, ct);
-        }
-
-        public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
-            inner.ReadStreamAsync(streamId, fromVersion, maxCount, ct);
-
-        public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
-            inner.ReadStreamBackwardAsync(streamId, fromVersion, maxCount, ct);
-
-        public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
-
-        public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);
-
-        public IOutbox Outbox => inner.Outbox;
-
-        public IDeadLetters DeadLetters => inner.DeadLetters;
-
-        public ISnapshotStore Snapshots => inner.Snapshots;
     }
 }

@@ -11,7 +11,7 @@ public abstract partial class EventStoreConformance
     [Fact]
     public async Task ConsumersInStep_ShareOneOutboxRead_AndOneThatJoinsLate_FallsIntoStep_EachGettingEveryEventOnceInOrder()
     {
-        var counting = new CountingReads(Store);
+        var counting = new CountingStore(Store);
         var (a, b, late) = (new CountingSink("a"), new CountingSink("b"), new CountingSink("late"));
         var relay = new OutboxRelay(counting, [a, b, late], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System,
             NullLogger<OutboxRelay>.Instance);
@@ -26,9 +26,9 @@ public abstract partial class EventStoreConformance
         // In step: a reads, b takes a's batch without reading.
         await AppendAsync("account-1", 3, Event(), Event());
         await PumpUntil(a, 5);
-        var readsBefore = counting.Reads;
+        var readsBefore = counting.OutboxReads;
         await relay.PumpOnceAsync(b, Ct);
-        Assert.Equal(readsBefore, counting.Reads);
+        Assert.Equal(readsBefore, counting.OutboxReads);
         Assert.Equal([4L, 5L], b.Delivered.Skip(3).Select(e => e.StreamVersion));
 
         // A consumer that has read nothing yet cuts its first read at a's checkpoint, then takes a's next batch.
@@ -38,9 +38,9 @@ public abstract partial class EventStoreConformance
         await PumpUntil(a, 7);
         await relay.PumpOnceAsync(late, Ct);
         Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L], late.Delivered.Select(e => e.StreamVersion));
-        readsBefore = counting.Reads;
+        readsBefore = counting.OutboxReads;
         await relay.PumpOnceAsync(late, Ct);
-        Assert.Equal(readsBefore, counting.Reads);
+        Assert.Equal(readsBefore, counting.OutboxReads);
 
         await PumpUntil(b, 7);
         foreach (var sink in new[] { a, b, late })
@@ -49,41 +49,5 @@ public abstract partial class EventStoreConformance
             // Each one's own checkpoint is past everything it was given.
             Assert.Empty((await Store.Outbox.ReadPendingAsync(sink.Name, 100, Ct)).Events);
         }
-    }
-
-    /// <summary>The store as it is, counting the outbox reads the relay makes.</summary>
-    private sealed class CountingReads(IEventStore inner) : IEventStore, IOutbox
-    {
-        private int reads;
-
-        public int Reads => Volatile.Read(ref reads);
-
-        public IOutbox Outbox => this;
-        public IDeadLetters DeadLetters => inner.DeadLetters;
-        public ISnapshotStore Snapshots => inner.Snapshots;
-
-        public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct) => inner.AppendAsync(request, ct);
-        public Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct) => inner.AppendGroupAsync(requests, ct);
-        public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
-            inner.ReadStreamAsync(streamId, fromVersion, maxCount, ct);
-        public Task<IReadOnlyList<RecordedEvent>> ReadStreamBackwardAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
-            inner.ReadStreamBackwardAsync(streamId, fromVersion, maxCount, ct);
-        public Task<IReadOnlyList<RecordedEvent>> ReadAllAsync(long afterPosition, int maxCount, CancellationToken ct) => inner.ReadAllAsync(afterPosition, maxCount, ct);
-        public Task<IReadOnlyList<RecordedEvent>> ReadAllWithoutMetadataAsync(long afterPosition, int maxCount, CancellationToken ct) =>
-            inner.ReadAllWithoutMetadataAsync(afterPosition, maxCount, ct);
-        public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
-        public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);
-
-        public Task<OutboxBatch> ReadPendingAsync(string consumer, int maxCount, CancellationToken ct)
-        {
-            Interlocked.Increment(ref reads);
-            return inner.Outbox.ReadPendingAsync(consumer, maxCount, ct);
-        }
-
-        public Task CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct) => inner.Outbox.CompleteAsync(consumer, batch, ct);
-        public Task TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) => inner.Outbox.TrimAsync(consumers, ct);
-        public Task WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct) => inner.Outbox.WaitForPendingAsync(consumer, timeout, ct);
-        public Task WaitForPendingAsync(string consumer, OutboxBatch read, TimeSpan timeout, CancellationToken ct) =>
-            inner.Outbox.WaitForPendingAsync(consumer, read, timeout, ct);
     }
 }
