@@ -36,6 +36,28 @@ public static class Telemetry
         "grpcbank.append.duration", "ms", "Time to append one command's events to the event store", tags: null,
         new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] });
 
+    /// <summary>
+    /// Appends written together by one group commit (one transaction, one commit), by result: <c>written</c> (the write
+    /// returned; each append's own guard may still have failed it alone), <c>refused</c> (the database wrote none of it;
+    /// a group of several is then written again append by append) or <c>failed</c> (its outcome is unknown).
+    /// </summary>
+    public static readonly Histogram<int> AppendGroupSize = Meter.CreateHistogram<int>(
+        "grpcbank.append.group.size", "{append}", "Appends written together in one group commit (one transaction)", tags: null,
+        new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192] });
+
+    /// <summary>How long one group commit's write took (its statements and its commit), in milliseconds, by result.</summary>
+    public static readonly Histogram<double> AppendGroupDuration = Meter.CreateHistogram<double>(
+        "grpcbank.append.group.duration", "ms", "Time to write one group commit: its statements and its commit", tags: null,
+        new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] });
+
+    /// <summary>Records one group commit's write in <see cref="AppendGroupSize"/> and <see cref="AppendGroupDuration"/>.</summary>
+    public static void RecordGroup(int appends, long startedAt, string result)
+    {
+        var tag = new KeyValuePair<string, object?>("result", result);
+        AppendGroupSize.Record(appends, tag);
+        AppendGroupDuration.Record(Stopwatch.GetElapsedTime(startedAt).TotalMilliseconds, tag);
+    }
+
     /// <summary>Events the relay handed to a sink, by sink (the read side's count is the indexer's throughput).</summary>
     public static readonly Counter<long> RelayDelivered = Meter.CreateCounter<long>(
         "grpcbank.relay.delivered", "{event}", "Events delivered by the outbox relay, by sink");

@@ -130,6 +130,35 @@ public sealed class TelemetrySpecs : IDisposable
     }
 
     [Fact]
+    public async Task EachGroupCommit_IsScrapedByItsSizeAndResult_WithinTheBoundTheConfigurationSets()
+    {
+        // One append a group: 64 deposits at once, which the default bound would gather into fewer groups, take 64.
+        await using var host = await BankHost.StartEmbeddedAsync(("EventStore:GroupCommit:MaxAppends", "1"));
+        using var http = new HttpClient
+        {
+            BaseAddress = new Uri(host.GrpcUrl),
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        var accounts = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ =>
+            host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" }).ResponseAsync));
+        (long Groups, long OfOne) before = default;
+        await Eventually(async () => Assert.True((before = await WrittenGroupsAsync(http)).Groups >= 8));
+
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(i => host.Accounts.DepositMoneyAsync(
+            new DepositMoneyRequest { AccountId = accounts[i % 8].AccountId, AmountMinor = 100, CurrencyCode = "EUR" }).ResponseAsync));
+
+        await Eventually(async () =>
+        {
+            var after = await WrittenGroupsAsync(http);
+            Assert.Equal(64, after.Groups - before.Groups);
+            Assert.Equal(64, after.OfOne - before.OfOne);
+        });
+        var scrape = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        Assert.Matches(new Regex(@"^grpcbank_append_group_duration_milliseconds_count\{[^}]*result=""written""[^}]*\} \d+$", RegexOptions.Multiline), scrape);
+    }
+
+    [Fact]
     public async Task MetricsUrl_ServesMetricsOverPlainHttp1_AndOnlyThere()
     {
         var port = FreePorts.Next();
@@ -155,6 +184,17 @@ public sealed class TelemetrySpecs : IDisposable
                 && line.Contains($"command=\"{command}\"", StringComparison.Ordinal)
                 && line.Contains($"outcome=\"{outcome}\"", StringComparison.Ordinal))
             .Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Group commits written so far, and how many of them held one append (the histogram's bucket le="1").</summary>
+    private static async Task<(long Groups, long OfOne)> WrittenGroupsAsync(HttpClient http)
+    {
+        var scrape = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        long Sum(string prefix, string label) => scrape.Split('\n')
+            .Where(line => line.StartsWith(prefix, StringComparison.Ordinal) && line.Contains("result=\"written\"", StringComparison.Ordinal)
+                && line.Contains(label, StringComparison.Ordinal))
+            .Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        return (Sum("grpcbank_append_group_size_count{", ""), Sum("grpcbank_append_group_size_bucket{", "le=\"1\""));
     }
 
     /// <summary>The Prometheus exporter caches a scrape briefly; retry an assertion on it for a few seconds.</summary>

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace GrpcBank.Application.EventStore;
 
 /// <summary>How an engine gathers concurrent appends into groups written in one transaction.</summary>
@@ -117,6 +119,7 @@ public sealed class GroupCommit(
 
     private async Task WriteAsync(List<Pending> group)
     {
+        var (appends, startedAt) = (group.Sum(p => p.Requests.Count), Stopwatch.GetTimestamp());
         try
         {
             var results = await writeGroup([.. group.SelectMany(p => p.Requests)], CancellationToken.None);
@@ -126,9 +129,11 @@ public sealed class GroupCommit(
                 pending.Answer.TrySetResult([.. results.Skip(offset).Take(pending.Requests.Count)]);
                 offset += pending.Requests.Count;
             }
+            Telemetry.RecordGroup(appends, startedAt, "written");
         }
         catch (Exception e) when (group.Count > 1 && wroteNothing(e))
         {
+            Telemetry.RecordGroup(appends, startedAt, "refused");
             foreach (var pending in group) await WriteAsync([pending]);
         }
         catch (Exception e)
@@ -136,6 +141,7 @@ public sealed class GroupCommit(
             // A unit the database refused alone cannot be split here (its appends may chain): its caller hears that
             // nothing of it was written, and may write its appends one by one.
             var refused = wroteNothing(e);
+            Telemetry.RecordGroup(appends, startedAt, refused ? "refused" : "failed");
             foreach (var pending in group) pending.Answer.TrySetException(refused && pending.Requests.Count > 1 ? new GroupRefusedException(e) : e);
         }
     }

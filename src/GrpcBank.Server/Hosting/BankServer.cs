@@ -123,6 +123,7 @@ public static class BankServer
         var postgres = PostgresConnection(configuration);
         var readStore = ReadStoreKinds.Of(configuration);
         var embeddedFiles = postgres is null || readStore == ReadStoreKind.Sqlite;
+        var groupCommit = GroupCommitSettings.Of(configuration);
         // Refuse to start, naming the folder, rather than fail on the first command with SQLite's bare "unable to open database file".
         if (embeddedFiles) DataDirectory.EnsureWritable(dataDirectory);
         if (postgres is not null)
@@ -132,7 +133,7 @@ public static class BankServer
             // Migrations run (under an advisory lock) before the first command can reach the store.
             services.AddSingleton<IEventStore>(sp =>
             {
-                var store = PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None).GetAwaiter().GetResult();
+                var store = PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None, groupCommit).GetAwaiter().GetResult();
                 var lease = sp.GetRequiredService<PostgresRelayLease>();
                 store.RelaysHere = () => lease.IsHeld;
                 // As many as the first commands and the relay's consumers use at once after a restart.
@@ -142,7 +143,7 @@ public static class BankServer
         }
         else
         {
-            services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db")));
+            services.AddSingleton<IEventStore>(_ => new SqliteEventStore(Path.Combine(dataDirectory, "events.db"), groupCommit));
             services.AddSingleton<IRelayLease, InProcessRelayLease>();
         }
         if (readStore == ReadStoreKind.Elasticsearch)

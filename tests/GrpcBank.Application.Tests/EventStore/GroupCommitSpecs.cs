@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using GrpcBank.Application.EventStore;
 
 namespace GrpcBank.Application.Tests.EventStore;
@@ -151,5 +152,68 @@ public sealed class GroupCommitSpecs
 
         foreach (var append in later) await Assert.ThrowsAsync<InvalidDataException>(() => append);
         Assert.Equal([["first"], ["a", "bad"]], writer.Groups);
+    }
+
+    [Fact]
+    public async Task EachGroupWrite_IsMeasured_ByItsAppendsItsTimeAndItsResult()
+    {
+        using var measured = new GroupMeasurements();
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, e => e is InvalidDataException, GroupCommitLimits.Default);
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        var later = new[] { "a", "bad", "b" }.Select(s => commit.AppendAsync(Append(s), CancellationToken.None)).ToList();
+        var unit = commit.AppendGroupAsync([Append("c"), Append("d")], CancellationToken.None);
+
+        writer.Release.SetResult();
+        await Task.WhenAll(first, later[0], later[2], unit);
+        await Assert.ThrowsAsync<InvalidDataException>(() => later[1]);
+
+        // The lone first append; the five queued behind it (the unit counts its two), refused whole and written again
+        // one unit at a time, the bad one refused alone.
+        Assert.Equal([(1, "written"), (5, "refused"), (1, "written"), (1, "refused"), (1, "written"), (2, "written")], measured.Groups);
+        Assert.Equal(measured.Groups.Select(g => g.Result), measured.Durations.Select(d => d.Result));
+        Assert.All(measured.Durations, d => Assert.InRange(d.Ms, 0, 60_000));
+
+        var failing = new GroupCommit(writer.WriteAsync, _ => false, GroupCommitLimits.Default);
+        await Assert.ThrowsAsync<InvalidDataException>(() => failing.AppendAsync(Append("bad"), CancellationToken.None));
+        Assert.Equal((1, "failed"), measured.Groups[^1]);
+    }
+
+    /// <summary>
+    /// The group measurements (<see cref="Telemetry.AppendGroupSize"/>, <see cref="Telemetry.AppendGroupDuration"/>) of
+    /// the test that made this, and of no other: the meter is process-wide and tests run at once, so only measurements
+    /// taken in this test's own flow (an async-local mark) are kept.
+    /// </summary>
+    private sealed class GroupMeasurements : IDisposable
+    {
+        private static readonly AsyncLocal<GroupMeasurements?> Current = new();
+        private readonly MeterListener listener = new();
+
+        public List<(int Appends, string Result)> Groups { get; } = [];
+
+        public List<(double Ms, string Result)> Durations { get; } = [];
+
+        public GroupMeasurements()
+        {
+            Current.Value = this;
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument == Telemetry.AppendGroupSize || instrument == Telemetry.AppendGroupDuration) l.EnableMeasurementEvents(instrument);
+            };
+            listener.SetMeasurementEventCallback<int>((_, appends, tags, _) => Keep(Groups, (appends, Result(tags))));
+            listener.SetMeasurementEventCallback<double>((_, ms, tags, _) => Keep(Durations, (ms, Result(tags))));
+            listener.Start();
+        }
+
+        private void Keep<T>(List<T> list, T measurement)
+        {
+            if (Current.Value != this) return;
+            lock (list) list.Add(measurement);
+        }
+
+        private static string Result(ReadOnlySpan<KeyValuePair<string, object?>> tags) =>
+            tags.ToArray().Single(t => t.Key == "result").Value as string ?? "";
+
+        public void Dispose() => listener.Dispose();
     }
 }
