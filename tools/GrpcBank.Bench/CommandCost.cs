@@ -19,7 +19,7 @@ public static class CommandCost
         public override string ToString() =>
             $"{Name,-28} {Load.PerSecond,8:N0}/s  p50 {Load.P(50),6:N2} ms  p99 {Load.P(99),6:N2} ms  server CPU {ServerCpuUsPerCommand,7:N0} µs/command" +
             (DatabaseCpuUsPerCommand is { } db ? $", PostgreSQL {db,5:N0} µs" : "") + $", client {ClientCpuUsPerCommand,5:N0} µs" +
-            $"  ({Load.Ok} ok, {Load.Rejected} rejected, {Load.Conflicts} conflicts, {Load.Failed} failed)";
+            $", {Load.PerCommit} appends per commit  ({Load.Ok} ok, {Load.Rejected} rejected, {Load.Conflicts} conflicts, {Load.Failed} failed)";
     }
 
     /// <param name="databaseCpuSeconds">The database's CPU time so far, where it runs apart from the server (PostgreSQL mode).</param>
@@ -40,7 +40,7 @@ public static class CommandCost
                 var trace = traceDirectory is null ? null : StartTrace(server, Path.Combine(traceDirectory, $"{mode}-{kind}-x{c}.perf.data".ToLowerInvariant()), duration);
                 if (resetStatements is not null) await resetStatements();
                 var (cpu0, db0, client0) = (server.CpuTime, databaseCpuSeconds?.Invoke(), ClientCpuTime);
-                var load = await Load.ClosedAsync(name, c, duration, next);
+                var load = await Load.CountingCommitsAsync(server, () => Load.ClosedAsync(name, c, duration, next));
                 var (cpu, db, client) = (server.CpuTime - cpu0, databaseCpuSeconds?.Invoke() - db0, ClientCpuTime - client0);
                 if (trace is not null) await trace;
                 var answered = Math.Max(1, load.Ok + load.Rejected) * perCall;

@@ -165,6 +165,12 @@ public sealed class PgCluster : IAsyncDisposable
 }
 
 /// <summary>The real server as a child process (<c>dotnet GrpcBank.Server.dll</c>, Release build).</summary>
+/// <summary>Group commits written and the appends they held (a difference of two readings: during a phase).</summary>
+public sealed record GroupCommits(long Commits, long Appends)
+{
+    public static GroupCommits operator -(GroupCommits after, GroupCommits before) => new(after.Commits - before.Commits, after.Appends - before.Appends);
+}
+
 public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process process;
@@ -216,6 +222,20 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     public int ProcessId => process.Id;
+
+    /// <summary>
+    /// The group commits this server has written so far and the appends they held (its <c>grpcbank_append_group_size</c>,
+    /// result written), scraped from <c>/metrics</c> on its own port (served there while it runs without API keys).
+    /// </summary>
+    public async Task<GroupCommits> GroupCommitsAsync()
+    {
+        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        var scrape = await http.GetStringAsync(Address + "/metrics");
+        long Total(string series) => (long)scrape.Split('\n')
+            .Where(line => line.StartsWith(series + "{", StringComparison.Ordinal) && line.Contains("result=\"written\"", StringComparison.Ordinal))
+            .Sum(line => double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        return new GroupCommits(Total("grpcbank_append_group_size_count"), Total("grpcbank_append_group_size_sum"));
+    }
 
     /// <summary>The runtime's settings this server was started with, as the Dockerfile gives them (<see cref="DeployedRuntimeSettings"/>).</summary>
     public IReadOnlyDictionary<string, string> RuntimeSettings { get; private init; } = new Dictionary<string, string>();

@@ -53,7 +53,13 @@ public sealed class PhaseResult(string name)
     public TimeSpan Elapsed;
     public double TargetRate;
 
+    /// <summary>The server's group commits during the phase, where it was measured (<see cref="Load.CountingCommitsAsync"/>).</summary>
+    public GroupCommits? Commits;
+
     public double PerSecond => (Ok + Rejected) / Elapsed.TotalSeconds;
+
+    /// <summary>Appends per group commit during the phase, for a table cell ("–" where not measured).</summary>
+    public string PerCommit => Commits is { Commits: > 0 } c ? (c.Appends / (double)c.Commits).ToString("N1", System.Globalization.CultureInfo.InvariantCulture) : "–";
     public double P(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
 
     public void Merge(LongHistogram h) { lock (Latency) Latency.Add(h); }
@@ -70,7 +76,8 @@ public sealed class PhaseResult(string name)
     }
 
     public override string ToString() =>
-        $"{Name}: {PerSecond,8:N0}/s  p50 {P(50):N2} ms  p99 {P(99):N2} ms  p99.9 {P(99.9):N2} ms  ok {Ok} rejected {Rejected} conflicts {Conflicts} failed {Failed} dropped {Dropped}";
+        $"{Name}: {PerSecond,8:N0}/s  p50 {P(50):N2} ms  p99 {P(99):N2} ms  p99.9 {P(99.9):N2} ms  ok {Ok} rejected {Rejected} conflicts {Conflicts} failed {Failed} dropped {Dropped}" +
+        (Commits is null ? "" : $"  appends per commit {PerCommit}");
 }
 
 /// <summary>Picks accounts uniformly or by a Zipf law (rank 1 hottest) and builds deposit/withdraw operations.</summary>
@@ -176,6 +183,15 @@ public static class Load
             }
         }
         Console.WriteLine($"  warm-up: {sw.Elapsed.TotalSeconds:N0} s (until the server's compiler was quiet for a second)");
+    }
+
+    /// <summary>Runs a phase and keeps the group commits <paramref name="server"/> wrote during it in <see cref="PhaseResult.Commits"/>.</summary>
+    public static async Task<PhaseResult> CountingCommitsAsync(ServerProcess server, Func<Task<PhaseResult>> phase)
+    {
+        var before = await server.GroupCommitsAsync();
+        var result = await phase();
+        result.Commits = await server.GroupCommitsAsync() - before;
+        return result;
     }
 
     /// <summary>Closed loop: <paramref name="callers"/> callers, each sends its next command when the last one is answered.</summary>

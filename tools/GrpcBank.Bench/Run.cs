@@ -180,7 +180,7 @@ public sealed partial class Run(string root, RunSettings s)
                         await pg.ResetStatementsAsync("bank");
                         cpu.Start();
                     }
-                    var r = await Load.ClosedAsync($"{w.Name} closed x{c}", c, s.Phase, Next(bank, w));
+                    var r = await Load.CountingCommitsAsync(server, () => Load.ClosedAsync($"{w.Name} closed x{c}", c, s.Phase, Next(bank, w)));
                     if (w == uniform && c == 64)
                     {
                         report.Cpu = cpu.Stop(r.Elapsed);
@@ -199,7 +199,7 @@ public sealed partial class Run(string root, RunSettings s)
                 // Open loop at 70 % of the best closed-loop throughput of the same workload.
                 var rate = Math.Max(50, Math.Round(best!.PerSecond * 0.7 / 50) * 50);
                 Step($"{w.Name}: open loop at {rate:N0}/s");
-                var open = await Load.OpenAsync($"{w.Name} open {rate:N0}/s", rate, s.Phase, Next(bank, w));
+                var open = await Load.CountingCommitsAsync(server, () => Load.OpenAsync($"{w.Name} open {rate:N0}/s", rate, s.Phase, Next(bank, w)));
                 report.Load.Add(open);
                 Console.WriteLine("  " + open);
             }
@@ -218,7 +218,7 @@ public sealed partial class Run(string root, RunSettings s)
             await Load.WarmUpAsync(server, 16, Next(bank, uniform));
             foreach (var c in new[] { 1, 16, 64 })
             {
-                var r = await Load.ClosedAsync($"uniform closed x{c}, relay off", c, s.Phase, Next(bank, uniform));
+                var r = await Load.CountingCommitsAsync(server, () => Load.ClosedAsync($"uniform closed x{c}, relay off", c, s.Phase, Next(bank, uniform)));
                 report.RelayOff.Add(r);
                 Console.WriteLine("  " + r);
             }
@@ -337,7 +337,7 @@ public sealed partial class Run(string root, RunSettings s)
                 phases.Add(($"embedded uniform closed x16{(s.Rounds > 1 ? $" (round {round})" : "")}", 16));
             foreach (var (name, callers) in phases)
             {
-                var r = await Load.ClosedAsync(name, callers, s.Phase, Next(bank, uniform));
+                var r = await Load.CountingCommitsAsync(server, () => Load.ClosedAsync(name, callers, s.Phase, Next(bank, uniform)));
                 report.Embedded.Add(r);
                 Console.WriteLine("  " + r);
             }

@@ -50,11 +50,11 @@ public sealed record TransferResult(
         o.Append($"### Transfers and deposits, {Mode}\n\n");
         o.Append($"{Accounts} accounts funded with 1,000.00 each; a transfer moves 0.01–1.00 between two of them at random, a deposit adds to one. ");
         o.Append("A transfer is one decision and one append over the payment and both accounts (README, \"Payments\").\n\n");
-        o.Append("| phase | per second | p50 ms | p99 ms | ok | rejected | conflicts | failed |\n|---|---|---|---|---|---|---|---|\n");
+        o.Append("| phase | per second | p50 ms | p99 ms | appends per commit | ok | rejected | conflicts | failed |\n|---|---|---|---|---|---|---|---|---|\n");
         foreach (var r in Deposits.Concat(Transfers))
-            o.Append($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
+            o.Append($"| {r.Name} | {F(r.PerSecond)} | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.PerCommit} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
         foreach (var r in Batches)
-            o.Append($"| {r.Name} (events/s: {F(r.PerSecond * BatchSize)}) | {F(r.PerSecond)} batches | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
+            o.Append($"| {r.Name} (events/s: {F(r.PerSecond * BatchSize)}) | {F(r.PerSecond)} batches | {F(r.P(50), 2)} | {F(r.P(99), 2)} | {r.PerCommit} | {r.Ok} | {r.Rejected} | {r.Conflicts} | {r.Failed} |\n");
         o.Append($"\nSnapshot property: {SnapshotCallers} callers transferring within {SnapshotAccounts} accounts for {F(Snapshots.Seconds, 1)} s " +
                  $"({Snapshots.Transfers:N0} transfers), 2 readers listing them with SearchAccounts: {Snapshots.Taken:N0} snapshots, " +
                  $"**{Snapshots.OutOfBalance} out of balance**, {Snapshots.Incomplete} incomplete.\n\n");
@@ -124,9 +124,9 @@ public static class TransferLoad
         var transfers = new List<PhaseResult>();
         foreach (var c in callers)
         {
-            deposits.Add(await Load.ClosedAsync($"{mode} deposits closed x{c}", c, phase, Deposit(accounts, ids)));
+            deposits.Add(await Load.CountingCommitsAsync(server, () => Load.ClosedAsync($"{mode} deposits closed x{c}", c, phase, Deposit(accounts, ids))));
             Console.WriteLine("  " + deposits[^1]);
-            transfers.Add(await Load.ClosedAsync($"{mode} transfers closed x{c}", c, phase, Transfer(payments, ids)));
+            transfers.Add(await Load.CountingCommitsAsync(server, () => Load.ClosedAsync($"{mode} transfers closed x{c}", c, phase, Transfer(payments, ids))));
             Console.WriteLine("  " + transfers[^1]);
         }
 
@@ -135,7 +135,7 @@ public static class TransferLoad
         var batch = new BatchService.BatchServiceClient(channel);
         foreach (var (atomic, c) in new[] { (false, 1), (false, 4), (true, 1), (true, 4) })
         {
-            batches.Add(await Load.ClosedAsync($"{mode} {(atomic ? "atomic" : "independent")} batches closed x{c}", c, phase, Batch(batch, ids, atomic)));
+            batches.Add(await Load.CountingCommitsAsync(server, () => Load.ClosedAsync($"{mode} {(atomic ? "atomic" : "independent")} batches closed x{c}", c, phase, Batch(batch, ids, atomic))));
             Console.WriteLine($"  {batches[^1]} = {batches[^1].PerSecond * TransferResult.BatchSize:N0} events/s");
         }
 
@@ -153,7 +153,7 @@ public static class TransferLoad
         var (accounts, payments, _, ids) = await WarmFundedAsync(server, 'w');
         async Task<PhaseResult> Phase(string name, int callers, Func<Random, Func<Task<Outcome>>> next)
         {
-            var result = await Load.ClosedAsync($"{name} closed x{callers}, relay off", callers, phase, next);
+            var result = await Load.CountingCommitsAsync(server, () => Load.ClosedAsync($"{name} closed x{callers}, relay off", callers, phase, next));
             Console.WriteLine("  " + result);
             return result;
         }
