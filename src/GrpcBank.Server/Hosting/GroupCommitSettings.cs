@@ -10,7 +10,7 @@ namespace GrpcBank.Server.Hosting;
 /// </summary>
 public static class GroupCommitSettings
 {
-    public const string Section = "EventStore:GroupCommit";
+    private const string Section = "EventStore:GroupCommit";
 
     public static GroupCommitLimits Of(IConfiguration configuration)
     {
