@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // A sample GrpcBank client: opens a customer's and a merchant's account, deposits, places an order (its amount
-// held: AUTHORIZED), fulfils it (paid in one commit), reads the customer's statement and follows the event feed to
-// the OrderPaid event. Exit code 0 when everything matched, 1 (with what differed) otherwise.
+// held: AUTHORIZED), fulfils it (paid in one commit), reads the customer's statement, follows the event feed to
+// the OrderPaid event, transfers money (and is refused a transfer the balance cannot cover), and sends a batch of
+// commands both independent and atomic. Exit code 0 when everything matched, 1 (with what differed) otherwise.
 //
 //   node scenario.js [host:port]        (or GRPCBANK_ADDRESS; default 127.0.0.1:5000)
 //   GRPCBANK_API_KEY=<key>              sent as 'authorization: Bearer <key>' when set
@@ -25,6 +26,8 @@ const definition = protoLoader.loadSync(
     'bank/orders/v1/order_service.proto',
     'bank/query/v1/query_service.proto',
     'bank/history/v1/history_service.proto',
+    'bank/payments/v1/payment_service.proto',
+    'bank/batch/v1/batch_service.proto',
   ],
   { includeDirs: [protosDir], keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true },
 );
@@ -60,7 +63,9 @@ async function main() {
   const orders = new bank.orders.v1.OrderService(address, credentials);
   const query = new bank.query.v1.QueryService(address, credentials);
   const history = new bank.history.v1.HistoryService(address, credentials);
-  const clients = [accounts, orders, query, history];
+  const payments = new bank.payments.v1.PaymentService(address, credentials);
+  const batches = new bank.batch.v1.BatchService(address, credentials);
+  const clients = [accounts, orders, query, history, payments, batches];
   try {
     const run = crypto.randomBytes(4).toString('hex');
     const currency = 'EUR';
@@ -121,6 +126,49 @@ async function main() {
     const orderEvents = await readUntilOrderPaid(history, `order-${placed.order_id}`);
     expectEqual('order events', 'orders.OrderAuthorized.v1 → orders.OrderPaid.v1', orderEvents.map((e) => e.event_type).join(' → '));
 
+    // 6. A transfer moves the money in one commit: its reply comes once the payment is COMPLETED. One the balance
+    //    cannot cover is refused (FAILED_PRECONDITION) and writes nothing.
+    const afterOrder = deposit - price;
+    const transfer = await unary(payments, 'TransferMoney')({
+      from_account_id: customer.account_id, to_account_id: merchant.account_id, amount_minor: 1_000, currency_code: currency,
+      reference: 'invoice 42', request_id: `transfer-${run}`,
+    });
+    const { payment } = await unary(query, 'GetPayment')({ payment_id: transfer.payment_id, min_position: transfer.position });
+    expectEqual('transfer status', 'PAYMENT_STATUS_COMPLETED', payment.status);
+    const refusal = await refused(() => unary(payments, 'TransferMoney')({
+      from_account_id: customer.account_id, to_account_id: merchant.account_id, amount_minor: 1_000_000, currency_code: currency,
+      request_id: `overdraft-${run}`,
+    }));
+    expectEqual('transfer beyond the balance', grpc.status.FAILED_PRECONDITION, refusal.code);
+    const getAccount = unary(query, 'GetAccount');
+    const afterTransfer = await getAccount({ account_id: customer.account_id, min_position: transfer.position });
+    expectEqual('balance after the transfers', afterOrder - 1_000, afterTransfer.account.balance_minor);
+
+    // 7. Many commands in one call. Independent: each has its own result, a failed one its own status. Atomic: all
+    //    or nothing, and the call fails with the failing command's status, naming its index.
+    const executeBatch = unary(batches, 'ExecuteBatch');
+    const { results } = await executeBatch({
+      commands: [
+        { deposit: { account_id: customer.account_id, amount_minor: 500, currency_code: currency, request_id: `batch-deposit-${run}` } },
+        { withdraw: { account_id: customer.account_id, amount_minor: 1_000_000, currency_code: currency, request_id: `batch-withdraw-${run}` } },
+        { transfer: { from_account_id: customer.account_id, to_account_id: merchant.account_id, amount_minor: 200, currency_code: currency, request_id: `batch-transfer-${run}` } },
+      ],
+    });
+    expectEqual('batch results', 'deposit, error, transfer', results.map((r) => r.result).join(', '));
+    expectEqual('batch deposit balance', afterOrder - 1_000 + 500, results[0].deposit.balance_minor);
+    expectEqual('batch withdrawal status', grpc.status.FAILED_PRECONDITION, results[1].error.code);
+    const atomic = await refused(() => executeBatch({
+      atomic: true,
+      commands: [
+        { deposit: { account_id: customer.account_id, amount_minor: 100, currency_code: currency, request_id: `atomic-deposit-${run}` } },
+        { withdraw: { account_id: customer.account_id, amount_minor: 1_000_000, currency_code: currency, request_id: `atomic-withdraw-${run}` } },
+      ],
+    }));
+    expectEqual('atomic batch status', grpc.status.FAILED_PRECONDITION, atomic.code);
+    expectEqual('atomic batch names the failing command', true, atomic.details.startsWith('commands[1]: '));
+    const afterBatches = await getAccount({ account_id: customer.account_id, min_position: results[2].transfer.position });
+    expectEqual('balance after the batches (the atomic one wrote nothing)', afterOrder - 1_000 + 500 - 200, afterBatches.account.balance_minor);
+
     const paidAt = orderEvents[orderEvents.length - 1];
     console.log(`GrpcBank at ${address}: scenario passed`);
     console.log(`  accounts   ${customer.account_id} (customer), ${merchant.account_id} (merchant), ${currency}`);
@@ -128,6 +176,8 @@ async function main() {
     console.log(`  order      ${placed.order_id} for ${money(price)}: ${order.status} (payment ${order.payment_id})`);
     console.log(`  statement  ${lines.map((l) => `${l.kind.replace('TRANSACTION_KIND_', '')} ${money(l.amount_minor)} → ${money(l.balance_after_minor)}`).join('; ')}`);
     console.log(`  events     ${orderEvents.map((e) => `${e.event_type}@${e.position}`).join(', ')} (OrderPaid at position ${paidAt.position})`);
+    console.log(`  transfer   ${money(1_000)} (payment ${transfer.payment_id}): ${payment.status}; ${money(1_000_000)} refused: ${grpc.status[refusal.code]}`);
+    console.log(`  batches    independent: ${results.map((r) => r.result).join(', ')}; atomic: ${grpc.status[atomic.code]} (${atomic.details}); balance ${money(afterBatches.account.balance_minor)}`);
     return 0;
   } finally {
     clients.forEach((c) => c.close());
@@ -160,6 +210,17 @@ function readUntilOrderPaid(history, streamId) {
       if (!done) { done = true; reject(new Mismatch(`SubscribeAll ended before orders.OrderPaid.v1 for ${streamId}`)); }
     });
   });
+}
+
+// Resolves with the gRPC error a call fails with; a call that succeeds is a mismatch.
+async function refused(call) {
+  try {
+    await call();
+  } catch (err) {
+    if (err && err.code !== undefined) return err;
+    throw err;
+  }
+  throw new Mismatch('the call succeeded; it should have been refused');
 }
 
 const money = (minor) => `${(minor / 100).toFixed(2)}`;

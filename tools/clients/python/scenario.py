@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A sample GrpcBank client: opens a customer's and a merchant's account, deposits, places an order
-(its amount held: AUTHORIZED), fulfils it (paid in one commit), reads the customer's statement and
-follows the event feed to the OrderPaid event. Exit code 0 when everything matched, 1 (with what differed) otherwise.
+(its amount held: AUTHORIZED), fulfils it (paid in one commit), reads the customer's statement, follows
+the event feed to the OrderPaid event, transfers money (and is refused a transfer the balance cannot
+cover), and sends a batch of commands both independent and atomic. Exit code 0 when everything matched, 1 (with what differed) otherwise.
 
     /usr/bin/python3 scenario.py [host:port]   (or GRPCBANK_ADDRESS; default 127.0.0.1:5000)
     GRPCBANK_API_KEY=<key>                     sent as 'authorization: Bearer <key>' when set
@@ -16,8 +17,10 @@ import generate_stubs
 
 sys.path.insert(0, str(generate_stubs.generate()))
 from bank.accounts.v1 import account_service_pb2 as accounts_pb, account_service_pb2_grpc as accounts_grpc  # noqa: E402
+from bank.batch.v1 import batch_service_pb2 as batch_pb, batch_service_pb2_grpc as batch_grpc  # noqa: E402
 from bank.history.v1 import history_service_pb2 as history_pb, history_service_pb2_grpc as history_grpc  # noqa: E402
 from bank.orders.v1 import order_service_pb2 as orders_pb, order_service_pb2_grpc as orders_grpc  # noqa: E402
+from bank.payments.v1 import payment_service_pb2 as payments_pb, payment_service_pb2_grpc as payments_grpc  # noqa: E402
 from bank.query.v1 import query_service_pb2 as query_pb, query_service_pb2_grpc as query_grpc  # noqa: E402
 
 CALL_SECONDS = 10
@@ -45,6 +48,8 @@ def run(channel, target, metadata):
     orders = orders_grpc.OrderServiceStub(channel)
     query = query_grpc.QueryServiceStub(channel)
     history = history_grpc.HistoryServiceStub(channel)
+    payments = payments_grpc.PaymentServiceStub(channel)
+    batches = batch_grpc.BatchServiceStub(channel)
     call = {"metadata": metadata, "timeout": CALL_SECONDS}
     run_id = uuid.uuid4().hex[:8]
 
@@ -101,6 +106,50 @@ def run(channel, target, metadata):
     expect_equal("order events", "orders.OrderAuthorized.v1 → orders.OrderPaid.v1",
                  " → ".join(e.event_type for e in order_events))
 
+    # 6. A transfer moves the money in one commit: its reply comes once the payment is COMPLETED. One the balance
+    #    cannot cover is refused (FAILED_PRECONDITION) and writes nothing.
+    after_order = DEPOSIT - PRICE
+    transfer = payments.TransferMoney(payments_pb.TransferMoneyRequest(
+        from_account_id=customer.account_id, to_account_id=merchant.account_id, amount_minor=1_000, currency_code=CURRENCY,
+        reference="invoice 42", request_id=f"transfer-{run_id}"), **call)
+    payment = query.GetPayment(query_pb.GetPaymentRequest(payment_id=transfer.payment_id, min_position=transfer.position), **call).payment
+    expect_equal("transfer status", "PAYMENT_STATUS_COMPLETED", query_pb.PaymentStatus.Name(payment.status))
+    refusal = refused(lambda: payments.TransferMoney(payments_pb.TransferMoneyRequest(
+        from_account_id=customer.account_id, to_account_id=merchant.account_id, amount_minor=1_000_000, currency_code=CURRENCY,
+        request_id=f"overdraft-{run_id}"), **call))
+    expect_equal("transfer beyond the balance", grpc.StatusCode.FAILED_PRECONDITION, refusal.code())
+    after_transfer = query.GetAccount(query_pb.GetAccountRequest(account_id=customer.account_id, min_position=transfer.position), **call)
+    expect_equal("balance after the transfers", after_order - 1_000, after_transfer.account.balance_minor)
+
+    # 7. Many commands in one call. Independent: each has its own result, a failed one its own status. Atomic: all
+    #    or nothing, and the call fails with the failing command's status, naming its index.
+    def deposit(amount, request_id):
+        return batch_pb.BatchCommand(deposit=accounts_pb.DepositMoneyRequest(
+            account_id=customer.account_id, amount_minor=amount, currency_code=CURRENCY, request_id=request_id))
+
+    def withdraw(amount, request_id):
+        return batch_pb.BatchCommand(withdraw=accounts_pb.WithdrawMoneyRequest(
+            account_id=customer.account_id, amount_minor=amount, currency_code=CURRENCY, request_id=request_id))
+
+    results = batches.ExecuteBatch(batch_pb.ExecuteBatchRequest(commands=[
+        deposit(500, f"batch-deposit-{run_id}"),
+        withdraw(1_000_000, f"batch-withdraw-{run_id}"),
+        batch_pb.BatchCommand(transfer=payments_pb.TransferMoneyRequest(
+            from_account_id=customer.account_id, to_account_id=merchant.account_id, amount_minor=200, currency_code=CURRENCY,
+            request_id=f"batch-transfer-{run_id}")),
+    ]), **call).results
+    expect_equal("batch results", "deposit, error, transfer", ", ".join(r.WhichOneof("result") for r in results))
+    expect_equal("batch deposit balance", after_order - 1_000 + 500, results[0].deposit.balance_minor)
+    expect_equal("batch withdrawal status", grpc.StatusCode.FAILED_PRECONDITION.value[0], results[1].error.code)
+    atomic = refused(lambda: batches.ExecuteBatch(batch_pb.ExecuteBatchRequest(atomic=True, commands=[
+        deposit(100, f"atomic-deposit-{run_id}"), withdraw(1_000_000, f"atomic-withdraw-{run_id}")]), **call))
+    expect_equal("atomic batch status", grpc.StatusCode.FAILED_PRECONDITION, atomic.code())
+    expect_equal("atomic batch names the failing command", True, atomic.details().startswith("commands[1]: "))
+    after_batches = query.GetAccount(query_pb.GetAccountRequest(
+        account_id=customer.account_id, min_position=results[2].transfer.position), **call)
+    expect_equal("balance after the batches (the atomic one wrote nothing)", after_order - 1_000 + 500 - 200,
+                 after_batches.account.balance_minor)
+
     print(f"GrpcBank at {target}: scenario passed")
     print(f"  accounts   {customer.account_id} (customer), {merchant.account_id} (merchant), {CURRENCY}")
     print(f"  deposit    {money(DEPOSIT)} → balance {money(deposited.balance_minor)}")
@@ -111,6 +160,19 @@ def run(channel, target, metadata):
         f"→ {money(l.balance_after_minor)}" for l in lines))
     print("  events     " + ", ".join(f"{e.event_type}@{e.position}" for e in order_events)
           + f" (OrderPaid at position {order_events[-1].position})")
+    print(f"  transfer   {money(1_000)} (payment {transfer.payment_id}): {query_pb.PaymentStatus.Name(payment.status)}; "
+          f"{money(1_000_000)} refused: {refusal.code().name}")
+    print(f"  batches    independent: {', '.join(r.WhichOneof('result') for r in results)}; atomic: {atomic.code().name} "
+          f"({atomic.details()}); balance {money(after_batches.account.balance_minor)}")
+
+
+def refused(call):
+    """The gRPC error a call fails with; a call that succeeds is a mismatch."""
+    try:
+        call()
+    except grpc.RpcError as error:
+        return error
+    raise Mismatch("the call succeeded; it should have been refused")
 
 
 def read_until_order_paid(history, metadata, stream_id):
