@@ -220,6 +220,9 @@ public sealed class Report(RunSettings s)
           $"*uniform*: accounts drawn uniformly; *zipf*: Zipf(s = 1.1) over the accounts, the hottest takes {F(ZipfHottestShare * 100, 1)} % of commands. " +
           $"Closed-loop phases last {s.Phase.TotalSeconds:N0} s after a warm-up under load that lasts until the server's background compiler has been quiet for a second (at least 2 s; a phase measured while it still recompiles hot methods shares the cores with it); each warm-up, pgbench point and store probe starts with a `sync`, so no phase shares the disk with the write-back of the phases before it; the open loop runs at 70 % of the best closed-loop rate " +
           "of the same workload, latency measured from each command's intended send time, at most 2,000 in flight (beyond: dropped).");
+        L("- *Appends per commit* (in the phase tables): the server's own count over the phase (`grpcbank_append_group_size`, read from its " +
+          "`/metrics` before and after): appends written ÷ group commits, so 1.0 is one transaction per command. An atomic batch is one append; " +
+          "an independent batch's commands are an append each.");
         L();
 
         L("## Baselines (same run)");
