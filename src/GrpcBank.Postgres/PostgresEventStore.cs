@@ -289,18 +289,11 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
-    {
-        request.InWriteOrder();
-        return groups.AppendAsync(request, ct);
-    }
+    public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct) => groups.AppendAsync(request, ct);
 
     /// <remarks>Queued with the concurrent single appends, as one unit (<see cref="GroupCommit.AppendGroupAsync"/>).</remarks>
-    public Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
-    {
-        foreach (var request in requests) request.InWriteOrder();
-        return groups.AppendGroupAsync(requests, ct);
-    }
+    public Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct) =>
+        groups.AppendGroupAsync(requests, ct);
 
     /// <remarks>
     /// One round trip: a batch in one implicit transaction that takes the transaction id (before any position is drawn:

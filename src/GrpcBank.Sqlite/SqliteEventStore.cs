@@ -121,18 +121,11 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             return delete.ExecuteNonQuery();
         }, ct);
 
-    public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
-    {
-        request.InWriteOrder();
-        return groups.AppendAsync(request, ct);
-    }
+    public Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct) => groups.AppendAsync(request, ct);
 
     /// <remarks>Queued with the concurrent single appends, as one unit (<see cref="GroupCommit.AppendGroupAsync"/>).</remarks>
-    public Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
-    {
-        foreach (var request in requests) request.InWriteOrder();
-        return groups.AppendGroupAsync(requests, ct);
-    }
+    public Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct) =>
+        groups.AppendGroupAsync(requests, ct);
 
     /// <remarks>
     /// One <c>BEGIN IMMEDIATE</c> … <c>COMMIT</c> for the group (one fsync). We are the only writer, so each append's

@@ -48,9 +48,12 @@ public sealed class GroupCommit(
     /// Appends that must be written in one transaction (an independent batch's, which may chain on one stream): queued
     /// as one unit, never split across groups, and held back like a single append while an earlier one shares a key.
     /// </summary>
+    /// <exception cref="ArgumentException">An append without streams or events, or with a stream twice (<see cref="AppendRequest.InWriteOrder"/>):
+    /// it fails its own caller here, before it could share a group.</exception>
     public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
+        foreach (var request in requests) request.InWriteOrder();
         var pending = new Pending(requests);
         bool write;
         lock (gate)
