@@ -476,8 +476,9 @@ public sealed class Report(RunSettings s)
                      "off) cut a lone deposit's p50 by about a quarter in alternating rounds of `cost --pg` (0.90–1.02 ms against 1.15–1.32; " +
                      "a call that does no work unchanged): the database's reply finds a worker still spinning instead of waking one. But the " +
                      "spinning takes the cores from the relay and the database under load (`relaycost`: the uniform workload at 64 callers " +
-                     "5,062–6,042 against 5,676–7,250/s), and two full runs with it measured this ratio at 2.12 and 2.58: not kept, and left " +
-                     "to the operator (README, \"Benchmarks\"). One hop less (a committed append resumes its command on the thread that took the outcome in) cut a lone " +
+                     "5,062–6,042 against 5,676–7,250/s), and two full runs with it measured this ratio at 2.12 and 2.58; three later " +
+                     "alternating pairs of `cost --pg --callers 1` gave a lone deposit's p50 at 1.05, 1.08 and 1.51 ms with it against 1.09, " +
+                     "1.86 and 1.01 without, within the noise: not kept, and left to the operator (README, \"Benchmarks\"). One hop less (a committed append resumes its command on the thread that took the outcome in) cut a lone " +
                      "deposit's p50 by about 7 % in interleaved rounds. Completing every socket operation on the socket engine's thread " +
                      "(`DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1` with Kestrel's inline scheduling) cut it by about 10 %, but would run " +
                      "the relay's synchronous SQLite transaction and its fsync on that thread too: not taken. The socket setting alone (set by the " +
