@@ -164,13 +164,13 @@ public sealed class PgCluster : IAsyncDisposable
     }
 }
 
-/// <summary>The real server as a child process (<c>dotnet GrpcBank.Server.dll</c>, Release build).</summary>
 /// <summary>Group commits written and the appends they held (a difference of two readings: during a phase).</summary>
 public sealed record GroupCommits(long Commits, long Appends)
 {
     public static GroupCommits operator -(GroupCommits after, GroupCommits before) => new(after.Commits - before.Commits, after.Appends - before.Appends);
 }
 
+/// <summary>The real server as a child process (<c>dotnet GrpcBank.Server.dll</c>, Release build).</summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process process;

@@ -60,6 +60,7 @@ public sealed class PhaseResult(string name)
 
     /// <summary>Appends per group commit during the phase, for a table cell ("–" where not measured).</summary>
     public string PerCommit => Commits is { Commits: > 0 } c ? (c.Appends / (double)c.Commits).ToString("N1", System.Globalization.CultureInfo.InvariantCulture) : "–";
+
     public double P(double percentile) => Latency.TotalCount == 0 ? double.NaN : Latency.GetValueAtPercentile(percentile) / 1000.0;
 
     public void Merge(LongHistogram h) { lock (Latency) Latency.Add(h); }
