@@ -106,12 +106,7 @@ public sealed class TelemetrySpecs : IDisposable
     public async Task TheCommandCounter_CountsAcceptedAndRejectedCommands_OnTheGrpcPortOverCleartextHttp2()
     {
         await using var host = await BankHost.StartEmbeddedAsync();
-        using var http = new HttpClient
-        {
-            BaseAddress = new Uri(host.GrpcUrl),
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact, // h2c with prior knowledge, like curl --http2-prior-knowledge
-        };
+        using var http = OnGrpcPort(host);
         var id = Guid.NewGuid().ToString("N");
         await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Ada", CurrencyCode = "EUR" });
         var accepted = await CounterAsync(http, "DepositMoney", "accepted");
@@ -134,12 +129,7 @@ public sealed class TelemetrySpecs : IDisposable
     {
         // One append a group: 64 deposits at once, which the default bound would gather into fewer groups, take 64.
         await using var host = await BankHost.StartEmbeddedAsync(("EventStore:GroupCommit:MaxAppends", "1"));
-        using var http = new HttpClient
-        {
-            BaseAddress = new Uri(host.GrpcUrl),
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+        using var http = OnGrpcPort(host);
         var accounts = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ =>
             host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" }).ResponseAsync));
         (long Groups, long OfOne) before = default;
@@ -176,26 +166,30 @@ public sealed class TelemetrySpecs : IDisposable
         Assert.NotEqual(HttpStatusCode.OK, onGrpcPort.StatusCode);
     }
 
-    private static async Task<long> CounterAsync(HttpClient http, string command, string outcome)
+    /// <summary>/metrics on the gRPC port: h2c with prior knowledge, like curl --http2-prior-knowledge.</summary>
+    private static HttpClient OnGrpcPort(BankHost host) => new()
     {
-        var scrape = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
-        return scrape.Split('\n')
-            .Where(line => line.StartsWith("grpcbank_commands_total{", StringComparison.Ordinal)
-                && line.Contains($"command=\"{command}\"", StringComparison.Ordinal)
-                && line.Contains($"outcome=\"{outcome}\"", StringComparison.Ordinal))
-            .Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
-    }
+        BaseAddress = new Uri(host.GrpcUrl),
+        DefaultRequestVersion = HttpVersion.Version20,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+
+    private static async Task<long> CounterAsync(HttpClient http, string command, string outcome) =>
+        Sum(await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken), "grpcbank_commands_total{",
+            $"command=\"{command}\"", $"outcome=\"{outcome}\"");
 
     /// <summary>Group commits written so far, and how many of them held one append (the histogram's bucket le="1").</summary>
     private static async Task<(long Groups, long OfOne)> WrittenGroupsAsync(HttpClient http)
     {
         var scrape = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
-        long Sum(string prefix, string label) => scrape.Split('\n')
-            .Where(line => line.StartsWith(prefix, StringComparison.Ordinal) && line.Contains("result=\"written\"", StringComparison.Ordinal)
-                && line.Contains(label, StringComparison.Ordinal))
-            .Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
-        return (Sum("grpcbank_append_group_size_count{", ""), Sum("grpcbank_append_group_size_bucket{", "le=\"1\""));
+        return (Sum(scrape, "grpcbank_append_group_size_count{", "result=\"written\""),
+            Sum(scrape, "grpcbank_append_group_size_bucket{", "result=\"written\"", "le=\"1\""));
     }
+
+    /// <summary>The values of a scrape's series that start with <paramref name="prefix"/> and carry every one of <paramref name="labels"/>, added up.</summary>
+    private static long Sum(string scrape, string prefix, params string[] labels) => scrape.Split('\n')
+        .Where(line => line.StartsWith(prefix, StringComparison.Ordinal) && labels.All(label => line.Contains(label, StringComparison.Ordinal)))
+        .Sum(line => long.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 
     /// <summary>The Prometheus exporter caches a scrape briefly; retry an assertion on it for a few seconds.</summary>
     private static async Task Eventually(Func<Task> assertion)
