@@ -98,6 +98,37 @@ public sealed class JsonApiSpecs
     }
 
     [Fact]
+    public async Task ABatch_OverPlainJson_AnswersEachCommand_AndAnAtomicOneWritesNothingWhenOneFails()
+    {
+        await using var bank = await StartAsync();
+        var http = bank.Http;
+        var (id, _) = await OpenAsync(http);
+        object Deposit(string amount) => new { deposit = new { accountId = id, amountMinor = amount, currencyCode = "EUR" } };
+        object Withdraw(string amount) => new { withdraw = new { accountId = id, amountMinor = amount, currencyCode = "EUR" } };
+
+        var (status, independent) = await CallAsync(http, HttpMethod.Post, "/v1/batches:execute",
+            new { commands = new[] { Deposit("500"), Withdraw("10000"), Deposit("200") } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var results = independent["results"]!.AsArray();
+        Assert.Equal("500", results[0]!["deposit"]!["balanceMinor"]!.GetValue<string>());
+        var refused = results[1]!["error"]!;
+        Assert.Equal(9, refused["code"]!.GetValue<int>()); // FAILED_PRECONDITION, as the single RPC answers
+        var reason = Assert.Single(refused["details"]!.AsArray(), d => d!["@type"]!.GetValue<string>() == "type.googleapis.com/google.rpc.ErrorInfo");
+        Assert.Equal("INSUFFICIENT_FUNDS", reason!["reason"]!.GetValue<string>());
+        Assert.Equal("700", results[2]!["deposit"]!["balanceMinor"]!.GetValue<string>());
+
+        var (atomicStatus, error) = await CallAsync(http, HttpMethod.Post, "/v1/batches:execute",
+            new { commands = new[] { Deposit("100"), Withdraw("10000") }, atomic = true });
+        Assert.Equal(HttpStatusCode.BadRequest, atomicStatus);
+        Assert.StartsWith("commands[1]: ", error["message"]!.GetValue<string>());
+        var info = Assert.Single(error["details"]!.AsArray(), d => d!["@type"]!.GetValue<string>() == "type.googleapis.com/google.rpc.ErrorInfo");
+        Assert.Equal("1", info!["metadata"]!["index"]!.GetValue<string>());
+        var written = results[2]!["deposit"]!["position"]!.GetValue<string>();
+        var (_, account) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}?minPosition={written}");
+        Assert.Equal("700", account["account"]!["balanceMinor"]!.GetValue<string>()); // the atomic batch's deposit is not there
+    }
+
+    [Fact]
     public async Task WithoutAKey_Unauthenticated_AndAnAuditorKeyMovesNoMoney()
     {
         await using var bank = await StartAsync();
