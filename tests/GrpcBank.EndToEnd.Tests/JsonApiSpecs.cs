@@ -158,8 +158,15 @@ public sealed class JsonApiSpecs
         var document = JsonDocument.Parse(await http.GetStringAsync("/openapi/v1.json"));
         var paths = document.RootElement.GetProperty("paths");
         Assert.True(paths.TryGetProperty("/v1/accounts/{accountId}:deposit", out var deposit));
-        Assert.True(deposit.TryGetProperty("post", out _));
+        Assert.Equal("DepositMoney", deposit.GetProperty("post").GetProperty("operationId").GetString()); // named as the RPC, for generated clients
+        var transfer = paths.GetProperty("/v1/payments").GetProperty("post");
+        Assert.Contains("INSUFFICIENT_FUNDS", transfer.GetProperty("summary").GetString()); // the proto's comment on the RPC
         Assert.True(paths.TryGetProperty("/v1/accounts/{accountId}", out _));
+        Assert.True(paths.TryGetProperty("/v1/batches:execute", out _));
+        // int64 is written as a JSON string (proto3 JSON), and the document says so.
+        var balance = document.RootElement.GetProperty("components").GetProperty("schemas")
+            .GetProperty("DepositMoneyResponse").GetProperty("properties").GetProperty("balanceMinor");
+        Assert.Equal(("string", "int64"), (balance.GetProperty("type").GetString(), balance.GetProperty("format").GetString()));
 
         using var h2 = new HttpClient
         {

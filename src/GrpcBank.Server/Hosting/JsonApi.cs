@@ -1,6 +1,9 @@
 using Google.Protobuf.Reflection;
 using Google.Rpc;
+using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+using Microsoft.OpenApi.Models;
+using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace GrpcBank.Server.Hosting;
 
@@ -26,7 +29,17 @@ public static class JsonApi
             o.JsonSettings.WriteInt64sAsStrings = true;
         });
         builder.Services.AddGrpcSwagger();
-        builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new() { Title = "GrpcBank", Version = "v1" }));
+        builder.Services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new() { Title = "GrpcBank", Version = "v1" });
+            // The RPC's name (unique across the services), so a generated client's methods are named as the gRPC ones.
+            o.CustomOperationIds(api => api.ActionDescriptor.EndpointMetadata.OfType<GrpcMethodMetadata>().FirstOrDefault()?.Method.Name);
+            // The protos' comments as the operations' and fields' descriptions (published beside the server; a build
+            // without the file serves the document without them).
+            if (Path.Combine(AppContext.BaseDirectory, "GrpcBank.Contracts.xml") is var docs && File.Exists(docs))
+                o.IncludeGrpcXmlComments(docs, includeControllerXmlComments: true);
+            o.SchemaFilter<Int64AsString>();
+        });
     }
 
     /// <summary>Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only).</summary>
@@ -43,5 +56,17 @@ public static class JsonApi
         });
         app.UseWhen(context => context.Connection.LocalPort == port,
             json => json.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.json"));
+    }
+}
+
+/// <summary>
+/// The JSON API writes int64 values (minor units, positions) as strings, as proto3 JSON has them, and reads strings or
+/// numbers: the OpenAPI document says string, or a client generated from it would expect numbers.
+/// </summary>
+internal sealed class Int64AsString : ISchemaFilter
+{
+    public void Apply(OpenApiSchema schema, SchemaFilterContext context)
+    {
+        if (schema is { Type: "integer", Format: "int64" or "uint64" }) schema.Type = "string";
     }
 }
