@@ -4,6 +4,7 @@ using GrpcBank.Application.EventStore;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Batch.V1;
 using GrpcBank.Contracts.Payments.V1;
+using GrpcBank.Server.Batch;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 
 namespace GrpcBank.EndToEnd.Tests;
@@ -165,9 +166,27 @@ public abstract class BatchSpecs : BankSpecs
         await Invalid(() => RunAsync(true, Deposit(a, 1, "same"), Withdraw(a, 1, "same")), "commands[1].withdraw.request_id");
         Assert.Equal(head, await HeadAsync());
 
-        // The largest batch is accepted.
-        var results = await RunAsync(false, [.. Enumerable.Range(0, 8_192).Select(_ => Deposit(a, 1))]);
+        // The most commands, each with a request id and a reference as a payroll file has them: ~1.5 MB, past the 1 MiB
+        // every other RPC takes, within the batch's 8 MiB.
+        BatchCommand Payslip(int i)
+        {
+            var command = Deposit(a, 1, Guid.NewGuid().ToString());
+            command.Deposit.Reference = $"payroll 2026-12, employee {i:D5}: net salary after tax and social security contributions, paid";
+            return command;
+        }
+        var payroll = new ExecuteBatchRequest { Commands = { Enumerable.Range(0, 8_192).Select(Payslip) } };
+        Assert.InRange(payroll.CalculateSize(), 1_400_000, BatchGrpcService.MaxRequestBytes);
+        var results = (await Batches.ExecuteBatchAsync(payroll)).Results;
         Assert.All(results, r => Assert.Equal(BatchResult.ResultOneofCase.Deposit, r.ResultCase));
         Assert.Equal(1_000L + 8_192, await BalanceAsync(a));
+
+        // Past 8 MiB (8,192 references of 500 three-byte characters, each valid alone): refused whole, nothing written.
+        var before = await HeadAsync();
+        var oversized = new ExecuteBatchRequest { Commands = { Enumerable.Range(0, 8_192).Select(i => Payslip(i)) } };
+        foreach (var command in oversized.Commands) command.Deposit.Reference = new string('€', 500);
+        Assert.True(oversized.CalculateSize() > BatchGrpcService.MaxRequestBytes);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => Batches.ExecuteBatchAsync(oversized).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+        Assert.Equal(before, await HeadAsync());
     }
 }

@@ -21,6 +21,12 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
 {
     public const int MaxCommands = 8_192;
 
+    /// <summary>
+    /// The largest request (protobuf bytes): 8,192 commands of 1 KiB each on average. Every other RPC takes at most 1 MiB,
+    /// which 8,192 transfers with ids, request ids and references of everyday length (~150 bytes each) already pass.
+    /// </summary>
+    public const int MaxRequestBytes = 8 * 1024 * 1024;
+
     /// <summary>Independent commands in flight at once: enough to fill the store's groups.</summary>
     private const int Parallelism = 256;
 

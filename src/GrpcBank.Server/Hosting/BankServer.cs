@@ -8,6 +8,7 @@ using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
 using GrpcBank.Application.History;
 using GrpcBank.Server.Admin;
+using GrpcBank.Server.Batch;
 using GrpcBank.Server.History;
 using GrpcBank.Server.Orders;
 using GrpcBank.Server.Payments;
@@ -43,7 +44,7 @@ public static class BankServer
             o.Interceptors.Add<ErrorInterceptor>();
             o.Interceptors.Add<AuthInterceptor>();
             o.MaxReceiveMessageSize = 1024 * 1024;
-        });
+        }).AddServiceOptions<BatchGrpcService>(o => o.MaxReceiveMessageSize = BatchGrpcService.MaxRequestBytes);
         services.AddSingleton<ApiKeys>();
         services.AddSingleton<RateLimits>();
         services.AddSingleton<Authenticator>();
@@ -101,7 +102,7 @@ public static class BankServer
         app.MapGrpcService<AccountGrpcService>();
         app.MapGrpcService<OrderGrpcService>();
         app.MapGrpcService<PaymentGrpcService>();
-        app.MapGrpcService<GrpcBank.Server.Batch.BatchGrpcService>();
+        app.MapGrpcService<BatchGrpcService>();
         app.MapGrpcService<QueryGrpcService>();
         app.MapGrpcService<HistoryGrpcService>();
         app.MapGrpcService<ProjectionGrpcService>();
