@@ -51,6 +51,23 @@ public sealed class BufTests(ServerFixture server)
         Assert.True(long.Parse(read.GetProperty("position").GetString()!) >= long.Parse(position), read.ToString());
     }
 
+    [Fact]
+    public async Task Curl_prints_a_batch_result_that_failed_with_its_error_details()
+    {
+        // google.rpc.Status packs its details in Any: reflection must serve their types, or buf prints nothing of the reply.
+        var accountId = $"curl-{Guid.NewGuid():N}";
+        await CurlJson("bank.accounts.v1.AccountService/OpenAccount", new { account_id = accountId, owner_name = "Ada Lovelace", currency_code = "EUR" });
+
+        var reply = await CurlJson("bank.batch.v1.BatchService/ExecuteBatch",
+            new { commands = new[] { new { withdraw = new { account_id = accountId, amount_minor = 10, currency_code = "EUR" } } } });
+
+        var error = Assert.Single(reply.GetProperty("results").EnumerateArray()).GetProperty("error");
+        Assert.Equal(9, error.GetProperty("code").GetInt32()); // FAILED_PRECONDITION
+        var info = Assert.Single(error.GetProperty("details").EnumerateArray());
+        Assert.Equal("type.googleapis.com/google.rpc.ErrorInfo", info.GetProperty("@type").GetString());
+        Assert.Equal("INSUFFICIENT_FUNDS", info.GetProperty("reason").GetString());
+    }
+
     private async Task<JsonElement> CurlJson(string method, object request)
     {
         var result = await Buf("curl", "--protocol", "grpc", "--http2-prior-knowledge",

@@ -50,7 +50,7 @@ public static class BankServer
         services.AddSingleton<Authenticator>();
         services.AddSingleton<ProtectedMode>();
         services.AddHostedService(sp => sp.GetRequiredService<ProtectedMode>());
-        services.AddGrpcReflection();
+        services.AddServerReflection();
         // Not serving until the edge warm-up's call is answered: a restarted server's first command is not its first call.
         services.AddSingleton<EdgeWarmUp>();
         services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store").AddCheck<EdgeWarmUp>("edge-warm-up");
