@@ -144,6 +144,18 @@ public abstract class OrderHoldSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task AnOrderToAMerchantAccountThatDoesNotExist_IsNotFound_AndHoldsNothing()
+    {
+        var customer = await Bank.OpenAsync(deposit: 10_000);
+        var head = await HeadAsync();
+
+        await Rejected("ACCOUNT_NOT_FOUND", () => PlaceAsync(customer, "nobody-" + NewId(), 2_500), StatusCode.NotFound);
+
+        Assert.Equal(head, await HeadAsync());
+        Assert.Equal(0, (await Bank.AccountAsync(customer, head)).HeldMinor);
+    }
+
+    [Fact]
     public async Task FulfillingTwice_PaysOnce()
     {
         var customer = await Bank.OpenAsync(deposit: 10_000);

@@ -82,7 +82,11 @@ public sealed class TransferHandler(
         switch (command)
         {
             case OrderFundsCommand.PlaceOrder c:
-                // The order's own rules and the customer's account decide; the merchant is judged when the order is fulfilled.
+                // The order's own rules and the customer's account decide; the merchant is judged when the order is fulfilled,
+                // but must exist: no fulfilment could ever pay an account that does not, and the customer's money would be held.
+                if (!await AccountExistsAsync(c.Order.MerchantAccountId, ct))
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
+                        ?? new CommandOutcome<TReply>.Rejected(new AccountRejection.AccountNotFound(c.Order.MerchantAccountId));
                 return await RunAsync(new Boundary(null, c.Order.CustomerAccountId, null, c.Order.OrderId),
                     s => OrderFunds.Place(c, s.Order.State, s.Payer.State, r => reasonOf(r)), context, answer, ct);
 
@@ -111,6 +115,14 @@ public sealed class TransferHandler(
         var (order, _) = await orders.CachedAsync(Order.StreamId(orderId), ct);
         if (order.State.Status == OrderStatus.Unplaced) order = await orders.FreshAsync(Order.StreamId(orderId), ct);
         return order.State.Status == OrderStatus.Unplaced ? null : order.State;
+    }
+
+    /// <summary>Whether the account was ever opened: once it was, it always will have been, so only a "no" is read again.</summary>
+    private async Task<bool> AccountExistsAsync(string accountId, CancellationToken ct)
+    {
+        var (account, _) = await accounts.CachedAsync(Account.StreamId(accountId), ct);
+        if (account.State.Status == AccountStatus.Unopened) account = await accounts.FreshAsync(Account.StreamId(accountId), ct);
+        return account.State.Status != AccountStatus.Unopened;
     }
 
     private static Func<States, TReply> PaymentReply<TReply>(ReplyWith<PaymentState, TReply> reply) => s => reply(s.Payment.State, s.Payment.Version);
