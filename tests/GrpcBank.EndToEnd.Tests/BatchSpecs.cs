@@ -150,6 +150,27 @@ public abstract class BatchSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task AnAtomicBatch_WithACommandAlreadyDone_AndNewOnes_IsRefused_SayingWhichWasDone()
+    {
+        var a = await Bank.OpenAsync(deposit: 1_000);
+        var (done, alsoDone) = (Deposit(a, 100, Rpc.NewId()), Deposit(a, 200, Rpc.NewId()));
+        await RunAsync(false, done, alsoDone);
+        var head = await HeadAsync();
+
+        var refusal = await Assert.ThrowsAsync<RpcException>(() => RunAsync(true, Deposit(a, 5, Rpc.NewId()), done));
+
+        Assert.Equal((StatusCode.FailedPrecondition, "REQUEST_ID_REUSED", "1"),
+            (refusal.StatusCode, refusal.GetRpcStatus()!.GetDetail<ErrorInfo>().Reason, refusal.GetRpcStatus()!.GetDetail<ErrorInfo>().Metadata["index"]));
+        Assert.Contains("was already done by an earlier call", refusal.Status.Detail);
+        Assert.Equal(head, await HeadAsync());
+
+        // A request id used for another request is named as such, before one that was merely done.
+        var reused = await Assert.ThrowsAsync<RpcException>(() => RunAsync(true, done, Deposit(a, 7, alsoDone.Deposit.RequestId)));
+        Assert.Equal("1", reused.GetRpcStatus()!.GetDetail<ErrorInfo>().Metadata["index"]);
+        Assert.Contains("used for a different request", reused.Status.Detail);
+    }
+
+    [Fact]
     public async Task TheLimitsOfABatch_AreInvalidArgumentsNamingTheField()
     {
         var a = await Bank.OpenAsync(deposit: 1_000);

@@ -115,9 +115,9 @@ public sealed class AtomicBatch(
     }
 
     /// <summary>
-    /// The first replies of a batch sent again: when every command's request id is logged for the same request. When
-    /// only some are (or one was used for another request), the first such command is refused as a reused id; null when
-    /// none is logged.
+    /// The first replies of a batch sent again: when every command's request id is logged for the same request. Otherwise
+    /// the first command whose id was used for another request is refused as a reused id, or, when every logged one is
+    /// the same request (the rest of the batch is new), the first of those; null when none is logged.
     /// </summary>
     private async Task<AtomicBatchOutcome?> ReplayAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
     {
@@ -131,6 +131,9 @@ public sealed class AtomicBatch(
             return new AtomicBatchOutcome.Accepted(
                 [.. logged.Select((l, i) => JsonSerializer.Deserialize(l!.ReplyJson, commands[i].ReplyType, EventCodec<object>.Json)!)],
                 logged.Max(l => l!.Position), Replayed: true);
-        return new AtomicBatchOutcome.Failed(first, new CommandOutcome<object>.RequestIdReused(commands[first].Context.RequestId!));
+        var reused = Enumerable.Range(0, commands.Count).FirstOrDefault(i => logged[i] is not null && !same[i], -1);
+        return reused >= 0
+            ? new AtomicBatchOutcome.Failed(reused, new CommandOutcome<object>.RequestIdReused(commands[reused].Context.RequestId!))
+            : new AtomicBatchOutcome.Failed(first, new CommandOutcome<object>.RequestIdReused(commands[first].Context.RequestId!, AlreadyDone: true));
     }
 }

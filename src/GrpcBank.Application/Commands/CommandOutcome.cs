@@ -20,8 +20,11 @@ public abstract record CommandOutcome<TReply>
     /// <summary>The stream was not at the version the caller (or every retry) expected.</summary>
     public sealed record WrongExpectedVersion(long ExpectedVersion, long ActualVersion) : CommandOutcome<TReply>;
 
-    /// <summary>The idempotency key was already used for a different request.</summary>
-    public sealed record RequestIdReused(string RequestId) : CommandOutcome<TReply>;
+    /// <summary>
+    /// The idempotency key was already used for a different request; or, with <paramref name="AlreadyDone"/>, for this
+    /// very command, in an atomic batch whose other commands are new (it can neither be written again nor replayed alone).
+    /// </summary>
+    public sealed record RequestIdReused(string RequestId, bool AlreadyDone = false) : CommandOutcome<TReply>;
 }
 
 /// <summary>
