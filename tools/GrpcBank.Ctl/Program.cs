@@ -53,7 +53,7 @@ public static class Program
         var root = new RootCommand("""
             bankctl talks to a GrpcBank server over its public gRPC API: read the event history, see any
             account as it was at a time or version, tail every event live, operate the projections, seed demo data,
-            and verify the read side and the money against the history.
+            run a file of money commands as batches, and verify the read side and the money against the history.
 
             Examples:
               bankctl seed --accounts 20 --orders 40
@@ -61,6 +61,7 @@ public static class Program
               bankctl accounts as-of ada --time 2025-03-01T12:00:00Z
               bankctl subscribe --prefix accounts. --json
               bankctl verify
+              bankctl batch payroll-2026-12.jsonl
               bankctl top --metrics http://127.0.0.1:9464/metrics
             """);
         GlobalOptions.AddTo(root);
@@ -71,6 +72,7 @@ public static class Program
         root.Subcommands.Add(DeadLettersCommand.Build());
         root.Subcommands.Add(SeedCommand.Build());
         root.Subcommands.Add(VerifyCommand.Build());
+        root.Subcommands.Add(BatchFileCommand.Build());
         root.Subcommands.Add(TopCommand.Build());
         return root;
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 
 namespace GrpcBank.Ctl.Output;
@@ -7,7 +8,9 @@ namespace GrpcBank.Ctl.Output;
 /// <summary>How bankctl spells money, times and enums for people, and messages for machines.</summary>
 public static class Format
 {
-    private static readonly JsonFormatter ProtoJson = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true));
+    // A batch result's error is a google.rpc.Status whose details (ErrorInfo, BadRequest) are packed in Any.
+    private static readonly JsonFormatter ProtoJson = new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true)
+        .WithTypeRegistry(TypeRegistry.FromFiles(Google.Rpc.ErrorDetailsReflection.Descriptor)));
 
     /// <summary>One message as compact proto3 JSON (camelCase names, int64 as strings, defaults included).</summary>
     public static string Json(IMessage message) => ProtoJson.Format(message);
