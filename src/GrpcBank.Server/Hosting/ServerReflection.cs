@@ -1,8 +1,8 @@
-using Google.Protobuf.Reflection;
-using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
+using System.Reflection;
 using Google.Rpc;
 using Grpc.AspNetCore.Server;
 using Grpc.Reflection;
+using ServiceDescriptor = Google.Protobuf.Reflection.ServiceDescriptor;
 
 namespace GrpcBank.Server.Hosting;
 
@@ -42,7 +42,7 @@ public static class ServerReflection
     private static ServiceDescriptor? DescriptorOf(Type implementation)
     {
         for (var type = implementation; type is not null; type = type.BaseType)
-            if (type.DeclaringType?.GetProperty("Descriptor", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            if (type.DeclaringType?.GetProperty("Descriptor", BindingFlags.Public | BindingFlags.Static)
                 ?.GetValue(null) is ServiceDescriptor descriptor)
                 return descriptor;
         return null;
