@@ -143,13 +143,18 @@ public abstract class OrderHoldSpecs : BankSpecs
         Assert.Equal(2_500, (await Bank.AccountAsync(customer, head)).HeldMinor);
     }
 
-    [Fact]
-    public async Task AnOrderToAMerchantAccountThatDoesNotExist_IsNotFound_AndHoldsNothing()
+    [Theory]
+    [InlineData("missing", "ACCOUNT_NOT_FOUND", StatusCode.NotFound)]
+    [InlineData("closed", "ACCOUNT_CLOSED", StatusCode.FailedPrecondition)]
+    [InlineData("dollars", "CURRENCY_MISMATCH", StatusCode.FailedPrecondition)]
+    public async Task AnOrderToAMerchantNoFulfilmentCouldPay_IsRefused_AndHoldsNothing(string merchantIs, string reason, StatusCode code)
     {
         var customer = await Bank.OpenAsync(deposit: 10_000);
+        var merchant = merchantIs == "missing" ? "nobody-" + NewId() : await Bank.OpenAsync(currency: merchantIs == "dollars" ? "USD" : "EUR");
+        if (merchantIs == "closed") await Bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = merchant });
         var head = await HeadAsync();
 
-        await Rejected("ACCOUNT_NOT_FOUND", () => PlaceAsync(customer, "nobody-" + NewId(), 2_500), StatusCode.NotFound);
+        await Rejected(reason, () => PlaceAsync(customer, merchant, 2_500), code);
 
         Assert.Equal(head, await HeadAsync());
         Assert.Equal(0, (await Bank.AccountAsync(customer, head)).HeldMinor);

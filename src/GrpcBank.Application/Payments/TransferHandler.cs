@@ -82,13 +82,11 @@ public sealed class TransferHandler(
         switch (command)
         {
             case OrderFundsCommand.PlaceOrder c:
-                // The order's own rules and the customer's account decide; the merchant is judged when the order is fulfilled,
-                // but must exist: no fulfilment could ever pay an account that does not, and the customer's money would be held.
-                if (!await AccountExistsAsync(c.Order.MerchantAccountId, ct))
-                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
-                        ?? new CommandOutcome<TReply>.Rejected(new AccountRejection.AccountNotFound(c.Order.MerchantAccountId));
+                // The merchant's account is read, not written, so it is outside the boundary: only what never changes back
+                // is judged on it (OrderFunds.Place), the rest when the order is fulfilled.
+                var merchant = await ReadOnlyAccountAsync(c.Order.MerchantAccountId, ct);
                 return await RunAsync(new Boundary(null, c.Order.CustomerAccountId, null, c.Order.OrderId),
-                    s => OrderFunds.Place(c, s.Order.State, s.Payer.State, r => reasonOf(r)), context, answer, ct);
+                    s => OrderFunds.Place(c, s.Order.State, s.Payer.State, merchant, r => reasonOf(r)), context, answer, ct);
 
             case OrderFundsCommand.FulfillOrder c:
                 if (await PlacedOrderAsync(c.OrderId, ct) is not { } fulfilled)
@@ -117,12 +115,15 @@ public sealed class TransferHandler(
         return order.State.Status == OrderStatus.Unplaced ? null : order.State;
     }
 
-    /// <summary>Whether the account was ever opened: once it was, it always will have been, so only a "no" is read again.</summary>
-    private async Task<bool> AccountExistsAsync(string accountId, CancellationToken ct)
+    /// <summary>
+    /// An account judged only on what never changes back (opened, closed, its currency): from the cache, which can be
+    /// behind only on an account not yet opened, so that one is read again.
+    /// </summary>
+    private async Task<AccountState> ReadOnlyAccountAsync(string accountId, CancellationToken ct)
     {
         var (account, _) = await accounts.CachedAsync(Account.StreamId(accountId), ct);
         if (account.State.Status == AccountStatus.Unopened) account = await accounts.FreshAsync(Account.StreamId(accountId), ct);
-        return account.State.Status != AccountStatus.Unopened;
+        return account.State;
     }
 
     private static Func<States, TReply> PaymentReply<TReply>(ReplyWith<PaymentState, TReply> reply) => s => reply(s.Payment.State, s.Payment.Version);

@@ -188,6 +188,14 @@ public static partial class Account
         ?? Events(credited());
 
     /// <summary>
+    /// What no later change can cure for money in: the account does not exist, is closed, or holds another currency.
+    /// </summary>
+    public static Rejection? CanNeverReceive(AccountState s, string accountId, string currencyCode) =>
+        MustExist(s, accountId)
+        ?? MustNotBeClosed(s)
+        ?? (currencyCode != s.CurrencyCode ? new AccountRejection.CurrencyMismatch(s.CurrencyCode, currencyCode) : null);
+
+    /// <summary>
     /// Money out (a hold reserves money as if it went out): only from an active account whose debits are not blocked,
     /// never below minus the overdraft limit counting what is held. Every debit's rule.
     /// </summary>

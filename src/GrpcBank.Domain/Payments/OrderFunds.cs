@@ -32,14 +32,17 @@ public static class OrderFunds
 {
     /// <summary>
     /// Authorised (order and hold together) or declined (the order alone, cancelled with the account's reason: nothing is
-    /// held). A refusal of the order itself (a known id, an invalid amount) is a rejection and writes nothing.
+    /// held). A refusal of the order itself (a known id, an invalid amount) is a rejection and writes nothing; so is a
+    /// merchant no fulfilment could ever pay (<see cref="Account.CanNeverReceive"/>): the customer's money would be held
+    /// for nothing. What may still change before fulfilment (the merchant's credits blocked) is judged then.
     /// </summary>
+    /// <param name="merchant">Read, not written: only rules that never change back are judged on it.</param>
     /// <param name="reasonOf">The public reason of a refusal, as clients see it (the edge names rejections), stored with it.</param>
     public static Either<Rejection, TransferEvents> Place(
-        OrderFundsCommand.PlaceOrder c, OrderState order, AccountState customer, Func<Rejection, string> reasonOf)
+        OrderFundsCommand.PlaceOrder c, OrderState order, AccountState customer, AccountState merchant, Func<Rejection, string> reasonOf)
     {
         var o = c.Order;
-        if (Order.MustBePlaceable(o, order) is { } refused) return refused;
+        if ((Order.MustBePlaceable(o, order) ?? Account.CanNeverReceive(merchant, o.MerchantAccountId, o.CurrencyCode)) is { } refused) return refused;
         var holdId = OrderHoldIds.Of(o.OrderId);
         var paymentId = Order.PaymentIdOf(o.OrderId);
         return Account.Reserve(customer, o.CustomerAccountId, holdId, o.AmountMinor, o.CurrencyCode, Reference(o.OrderId), c.ExpiresAt, c.PlacedAt)

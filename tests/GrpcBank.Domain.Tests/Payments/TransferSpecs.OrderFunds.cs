@@ -41,37 +41,54 @@ public sealed partial class TransferSpecs
 
     [Fact]
     public void GivenCustomerWith100_WhenPlaceOrder_ThenTheAmountIsHeldAndTheOrderAuthorizedAtOnce() =>
-        Snapshot.Match(Given(payer: With(Payer, Hundred)).When(PlaceOrderOf()).Then());
+        Snapshot.Match(Given(payee: Opened(Payee), payer: With(Payer, Hundred)).When(PlaceOrderOf()).Then());
 
     [Fact]
     public void GivenCustomerWithTooLittle_WhenPlaceOrder_ThenTheOrderIsDeclinedWithInsufficientFunds_AndNothingIsHeld() =>
-        Snapshot.Match(Given(payer: With(Payer, 100)).When(PlaceOrderOf()).Then());
+        Snapshot.Match(Given(payee: Opened(Payee), payer: With(Payer, 100)).When(PlaceOrderOf()).Then());
 
     [Fact]
     public void GivenCustomerWhoseDebitsAreBlocked_WhenPlaceOrder_ThenDeclinedWithDebitsBlocked() =>
-        Snapshot.Match(Given(payer: [.. With(Payer, Hundred), new AccountEvent.AccountRestricted(Payer, true, false, "court order")])
+        Snapshot.Match(Given(payee: Opened(Payee), payer: [.. With(Payer, Hundred), new AccountEvent.AccountRestricted(Payer, true, false, "court order")])
             .When(PlaceOrderOf()).Then());
 
     [Fact]
     public void GivenFrozenCustomer_WhenPlaceOrder_ThenDeclinedWithAccountFrozen() =>
-        Snapshot.Match(Given(payer: Frozen(Payer, Hundred)).When(PlaceOrderOf()).Then());
+        Snapshot.Match(Given(payee: Opened(Payee), payer: Frozen(Payer, Hundred)).When(PlaceOrderOf()).Then());
 
     [Fact]
     public void GivenClosedCustomer_WhenPlaceOrder_ThenDeclinedWithAccountClosed() =>
-        Snapshot.Match(Given(payer: Closed(Payer)).When(PlaceOrderOf()).Then());
+        Snapshot.Match(Given(payee: Opened(Payee), payer: Closed(Payer)).When(PlaceOrderOf()).Then());
 
     [Fact]
     public void GivenEuroCustomer_WhenPlaceOrderInDollars_ThenDeclinedWithCurrencyMismatch() =>
-        Snapshot.Match(Given(payer: With(Payer, Hundred)).When(PlaceOrderOf(currency: Usd)).Then());
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee, Usd)).When(PlaceOrderOf(currency: Usd)).Then());
 
     [Fact]
     public void GivenCustomerWhoAlreadyHoldsForAnother_WhenPlaceOrderAboveTheAvailableBalance_ThenDeclinedWithInsufficientFunds() =>
-        Snapshot.Match(Given(payer: [.. With(Payer, Hundred), new AccountEvent.HoldPlaced(Payer, "hold-card", 9_000, Eur, "card", AuthorizationExpiry)])
+        Snapshot.Match(Given(payee: Opened(Payee), payer: [.. With(Payer, Hundred), new AccountEvent.HoldPlaced(Payer, "hold-card", 9_000, Eur, "card", AuthorizationExpiry)])
+            .When(PlaceOrderOf()).Then());
+
+    [Fact]
+    public void GivenNoMerchantAccount_WhenPlaceOrder_ThenAccountNotFound_AndNothingIsHeldOrRecorded() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred)).When(PlaceOrderOf()).Then());
+
+    [Fact]
+    public void GivenClosedMerchant_WhenPlaceOrder_ThenAccountClosed_AndNothingIsHeldOrRecorded() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Closed(Payee)).When(PlaceOrderOf()).Then());
+
+    [Fact]
+    public void GivenDollarMerchant_WhenPlaceOrderInEuros_ThenCurrencyMismatch_AndNothingIsHeldOrRecorded() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee, Usd)).When(PlaceOrderOf()).Then());
+
+    [Fact]
+    public void GivenMerchantWhoseCreditsAreBlocked_WhenPlaceOrder_ThenTheOrderIsAuthorized_TheMerchantJudgedAtFulfilment() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: [.. Opened(Payee), new AccountEvent.AccountRestricted(Payee, false, true, "sanctions")])
             .When(PlaceOrderOf()).Then());
 
     [Fact]
     public void GivenAuthorizedOrder_WhenPlaceItAgain_ThenOrderAlreadyExists() =>
-        Snapshot.Match(Given(payer: CustomerHolding, order: Authorized).When(PlaceOrderOf()).Then());
+        Snapshot.Match(Given(payee: Opened(Payee), payer: CustomerHolding, order: Authorized).When(PlaceOrderOf()).Then());
 
     // ---- FulfillOrder ----
 

@@ -96,7 +96,7 @@ public sealed partial class TransferSpecs
         public Case When(TransferCommand.PayOrder c) => new(this, c, (payment, payer, payee, order) =>
             Either<Rejection, TransferEvents>.Right(Transfer.PayOrder(order, payment, payer, payee, r => r.GetType().Name)));
 
-        public Case When(OrderFundsCommand.PlaceOrder c) => new(this, c, (_, payer, _, order) => OrderFunds.Place(c, order, payer, r => r.GetType().Name));
+        public Case When(OrderFundsCommand.PlaceOrder c) => new(this, c, (_, payer, payee, order) => OrderFunds.Place(c, order, payer, payee, r => r.GetType().Name));
 
         public Case When(OrderFundsCommand.FulfillOrder c) => new(this, c, (payment, payer, payee, order) => OrderFunds.Fulfil(c, order, payment, payer, payee));
 
