@@ -40,12 +40,12 @@ public static class BatchFileCommand
         command.SetAction((parsed, ct) => Session.RunAsync(parsed, ct, async session =>
         {
             var source = parsed.GetValue(file)!;
-            var lines = await ReadAsync(source, session, ct);
+            var lines = await ReadAsync(source, ct);
             var requests = Split(lines, parsed.GetValue(atomic));
             var client = new BatchService.BatchServiceClient(session.Channel);
             var failed = new List<int>();
             var done = 0;
-            foreach (var request in requests)
+            foreach (var (request, n) in requests.Select((r, n) => (r, n + 1)))
             {
                 ExecuteBatchResponse reply;
                 try
@@ -55,6 +55,12 @@ public static class BatchFileCommand
                 catch (RpcException e) when (request.Message.Atomic && FailedIndex(e.GetRpcStatus()) is { } i && i < request.Lines.Count)
                 {
                     await session.Error.WriteLineAsync($"bankctl: nothing was written: the command on line {request.Lines[i]} was refused.");
+                    throw;
+                }
+                catch (RpcException) when (requests.Count > 1)
+                {
+                    await session.Error.WriteLineAsync($"bankctl: request {n} of {requests.Count} (lines {request.Lines[0]}–{request.Lines[^1]}) " +
+                                                       "failed as a whole; the ones before it were answered. Run the file again to finish it.");
                     throw;
                 }
                 for (var i = 0; i < reply.Results.Count; i++)
@@ -86,7 +92,7 @@ public static class BatchFileCommand
 
     private sealed record Request(ExecuteBatchRequest Message, IReadOnlyList<int> Lines);
 
-    private static async Task<IReadOnlyList<Line>> ReadAsync(FileInfo source, Session session, CancellationToken ct)
+    private static async Task<IReadOnlyList<Line>> ReadAsync(FileInfo source, CancellationToken ct)
     {
         string[] text;
         if (source.Name == "-")
