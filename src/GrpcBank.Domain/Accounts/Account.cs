@@ -193,7 +193,7 @@ public static partial class Account
     public static Rejection? CanNeverReceive(AccountState s, string accountId, string currencyCode) =>
         MustExist(s, accountId)
         ?? MustNotBeClosed(s)
-        ?? (currencyCode != s.CurrencyCode ? new AccountRejection.CurrencyMismatch(s.CurrencyCode, currencyCode) : null);
+        ?? (currencyCode != s.CurrencyCode ? new AccountRejection.CurrencyMismatch(s.AccountId, s.CurrencyCode, currencyCode) : null);
 
     /// <summary>
     /// Money out (a hold reserves money as if it went out): only from an active account whose debits are not blocked,
@@ -245,7 +245,7 @@ public static partial class Account
 
     private static Rejection? MovementRules(AccountState s, long amountMinor, string currencyCode) =>
         !Money.IsValidAmount(amountMinor) ? new MoneyRejection.InvalidAmount(amountMinor)
-        : currencyCode != s.CurrencyCode ? new AccountRejection.CurrencyMismatch(s.CurrencyCode, currencyCode)
+        : currencyCode != s.CurrencyCode ? new AccountRejection.CurrencyMismatch(s.AccountId, s.CurrencyCode, currencyCode)
         : null;
 
     private static Either<Rejection, Seq<AccountEvent>> Events(params AccountEvent[] events) => toSeq(events);

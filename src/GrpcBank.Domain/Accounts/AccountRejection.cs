@@ -8,7 +8,7 @@ public abstract record AccountRejection : Rejection
     public sealed record AccountNotFound(string AccountId) : AccountRejection;
     public sealed record AccountAlreadyExists(string AccountId) : AccountRejection;
     public sealed record OwnerNameRequired(string AccountId) : AccountRejection;
-    public sealed record CurrencyMismatch(string AccountCurrency, string RequestedCurrency) : AccountRejection;
+    public sealed record CurrencyMismatch(string AccountId, string AccountCurrency, string RequestedCurrency) : AccountRejection;
     /// <summary>The request exceeds the available balance (balance − held) plus the overdraft limit.</summary>
     public sealed record InsufficientFunds(long BalanceMinor, long RequestedMinor, long AvailableMinor, long OverdraftLimitMinor) : AccountRejection;
     public sealed record BalanceLimitExceeded(long BalanceMinor, long RequestedMinor) : AccountRejection;
