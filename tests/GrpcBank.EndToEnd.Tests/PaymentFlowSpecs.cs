@@ -106,10 +106,11 @@ public abstract class PaymentFlowSpecs : BankSpecs
         if (@case == "payment id taken") await TransferAsync(from, to, 1_000, paymentId: paymentId);
         var before = await StoreAsync($"transfer-{paymentId}");
 
-        await Rejected(reason, () => TransferAsync(from, @case == "unknown payee" ? NewId() : to, @case == "insufficient" ? 5_001 : 100,
+        var refusal = await Rejected(reason, () => TransferAsync(from, @case == "unknown payee" ? NewId() : to, @case == "insufficient" ? 5_001 : 100,
             requestId: $"transfer-{paymentId}", paymentId: paymentId), code);
 
         Assert.Equal((before.Head, false), await StoreAsync($"transfer-{paymentId}"));
+        if (@case == "dollar payee") Assert.Equal((to, "USD"), (refusal.Metadata["account_id"], refusal.Metadata["account_currency"])); // which side
     }
 
     [Fact]
