@@ -203,7 +203,7 @@ public abstract class BatchSpecs : BankSpecs
 
         // Past 8 MiB (8,192 references of 500 three-byte characters, each valid alone): refused whole, nothing written.
         var before = await HeadAsync();
-        var oversized = new ExecuteBatchRequest { Commands = { Enumerable.Range(0, 8_192).Select(i => Payslip(i)) } };
+        var oversized = new ExecuteBatchRequest { Commands = { Enumerable.Range(0, 8_192).Select(Payslip) } };
         foreach (var command in oversized.Commands) command.Deposit.Reference = new string('€', 500);
         Assert.True(oversized.CalculateSize() > BatchGrpcService.MaxRequestBytes);
         var refused = await Assert.ThrowsAsync<RpcException>(() => Batches.ExecuteBatchAsync(oversized).ResponseAsync);

@@ -29,6 +29,17 @@ public sealed class StreamStates<TEvent, TState>(
         cache.Get(streamId) is { } cached ? (cached, false) : (await FreshAsync(streamId, ct), true);
 
     /// <summary>
+    /// The cached fold if it shows the stream <paramref name="started"/>, else the stream as the store holds it. For what,
+    /// once true, stays true (an account opened, an order placed, a payment made): a cache behind the store can be wrong
+    /// only about "not yet", so only that is read again, and only if the cached fold was not just read.
+    /// </summary>
+    public async Task<Folded<TState>> StartedAsync(string streamId, Func<TState, bool> started, CancellationToken ct)
+    {
+        var (folded, fresh) = await CachedAsync(streamId, ct);
+        return fresh || started(folded.State) ? folded : await FreshAsync(streamId, ct);
+    }
+
+    /// <summary>
     /// The cached fold, or the empty stream when the cache does not hold it — without reading. Only for a decision whose
     /// append guards the stream (expected version 0 fails if it exists) or that is re-checked on a fresh read.
     /// </summary>

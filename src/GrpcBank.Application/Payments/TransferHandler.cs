@@ -50,8 +50,7 @@ public sealed class TransferHandler(
 
             case TransferCommand.RefundPayment c:
                 // The accounts are the payment's own, fixed when it was made.
-                var (payment, _) = await payments.CachedAsync(Payment.StreamId(c.PaymentId), ct);
-                if (payment.State.Status == PaymentStatus.Uninitiated) payment = await payments.FreshAsync(Payment.StreamId(c.PaymentId), ct);
+                var payment = await payments.StartedAsync(Payment.StreamId(c.PaymentId), p => p.Status != PaymentStatus.Uninitiated, ct);
                 if (payment.State.Status == PaymentStatus.Uninitiated)
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
                         ?? new CommandOutcome<TReply>.Rejected(new PaymentRejection.PaymentNotFound(c.PaymentId));
@@ -83,8 +82,8 @@ public sealed class TransferHandler(
         {
             case OrderFundsCommand.PlaceOrder c:
                 // The merchant's account is read, not written, so it is outside the boundary: only what never changes back
-                // is judged on it (OrderFunds.Place), the rest when the order is fulfilled.
-                var merchant = await ReadOnlyAccountAsync(c.Order.MerchantAccountId, ct);
+                // (opened, closed, its currency) is judged on it (OrderFunds.Place), the rest when the order is fulfilled.
+                var merchant = (await accounts.StartedAsync(Account.StreamId(c.Order.MerchantAccountId), a => a.Status != AccountStatus.Unopened, ct)).State;
                 return await RunAsync(new Boundary(null, c.Order.CustomerAccountId, null, c.Order.OrderId),
                     s => OrderFunds.Place(c, s.Order.State, s.Payer.State, merchant, r => reasonOf(r)), context, answer, ct);
 
@@ -110,20 +109,8 @@ public sealed class TransferHandler(
     /// <summary>An order that exists (its accounts and payment are fixed when it is placed, so a cached fold names them), or null.</summary>
     private async Task<OrderState?> PlacedOrderAsync(string orderId, CancellationToken ct)
     {
-        var (order, _) = await orders.CachedAsync(Order.StreamId(orderId), ct);
-        if (order.State.Status == OrderStatus.Unplaced) order = await orders.FreshAsync(Order.StreamId(orderId), ct);
-        return order.State.Status == OrderStatus.Unplaced ? null : order.State;
-    }
-
-    /// <summary>
-    /// An account judged only on what never changes back (opened, closed, its currency): from the cache, which can be
-    /// behind only on an account not yet opened, so that one is read again.
-    /// </summary>
-    private async Task<AccountState> ReadOnlyAccountAsync(string accountId, CancellationToken ct)
-    {
-        var (account, _) = await accounts.CachedAsync(Account.StreamId(accountId), ct);
-        if (account.State.Status == AccountStatus.Unopened) account = await accounts.FreshAsync(Account.StreamId(accountId), ct);
-        return account.State;
+        var order = (await orders.StartedAsync(Order.StreamId(orderId), o => o.Status != OrderStatus.Unplaced, ct)).State;
+        return order.Status == OrderStatus.Unplaced ? null : order;
     }
 
     private static Func<States, TReply> PaymentReply<TReply>(ReplyWith<PaymentState, TReply> reply) => s => reply(s.Payment.State, s.Payment.Version);

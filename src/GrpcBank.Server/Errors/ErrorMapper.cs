@@ -19,11 +19,10 @@ public static class ErrorMapper
         CommandOutcome<TReply>.WrongExpectedVersion w => throw Error(Code.Aborted, "WRONG_EXPECTED_VERSION",
             $"expected version {w.ExpectedVersion}, but the stream is at version {w.ActualVersion}",
             ("expected_version", w.ExpectedVersion.ToString()), ("actual_version", w.ActualVersion.ToString())),
-        CommandOutcome<TReply>.RequestIdReused { AlreadyDone: true } u => throw Error(Code.FailedPrecondition, "REQUEST_ID_REUSED",
-            $"request_id '{u.RequestId}' was already done by an earlier call, and other commands of this atomic batch were not: " +
-            "send a whole batch again, or only new commands"),
-        CommandOutcome<TReply>.RequestIdReused u => throw Error(Code.FailedPrecondition, "REQUEST_ID_REUSED",
-            $"request_id '{u.RequestId}' was already used for a different request"),
+        CommandOutcome<TReply>.RequestIdReused u => throw Error(Code.FailedPrecondition, "REQUEST_ID_REUSED", u.AlreadyDone
+            ? $"request_id '{u.RequestId}' was already done by an earlier call, and other commands of this atomic batch were not: " +
+              "send a whole batch again, or only new commands"
+            : $"request_id '{u.RequestId}' was already used for a different request"),
         _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
     };
 
