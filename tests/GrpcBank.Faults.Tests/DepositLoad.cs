@@ -1,9 +1,7 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using Grpc.Core;
 using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
-using GrpcBank.Contracts.History.V1;
 
 namespace GrpcBank.Faults.Tests;
 
@@ -69,27 +67,7 @@ public sealed class DepositLoad(string[] accounts)
 
     public DepositMoneyRequest Request(string requestId) => sent[requestId];
 
-    /// <summary>How many events of each request id the accounts' streams hold (read through HistoryService.ReadStream), with their versions.</summary>
-    public async Task<Dictionary<string, List<long>>> StoredAsync(GrpcChannel channel)
-    {
-        var history = new HistoryService.HistoryServiceClient(channel);
-        var stored = new Dictionary<string, List<long>>();
-        foreach (var account in accounts)
-        {
-            long from = 1;
-            while (true)
-            {
-                var page = await history.ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{account}", FromVersion = from, MaxCount = 1_000 });
-                foreach (var e in page.Events)
-                {
-                    using var metadata = JsonDocument.Parse(e.MetadataJson);
-                    if (metadata.RootElement.TryGetProperty("requestId", out var id) && id.GetString() is { } requestId)
-                        (stored.TryGetValue(requestId, out var versions) ? versions : stored[requestId] = []).Add(e.StreamVersion);
-                }
-                if (page.NextVersion == 0) break;
-                from = page.NextVersion;
-            }
-        }
-        return stored;
-    }
+    /// <summary>The versions at which the accounts' streams hold each request id's events (<see cref="StoredRequests"/>).</summary>
+    public async Task<Dictionary<string, List<long>>> StoredAsync(GrpcChannel channel) =>
+        (await StoredRequests.ReadAsync(channel, accounts)).ToDictionary(r => r.Key, r => r.Value.Select(e => e.Version).ToList());
 }

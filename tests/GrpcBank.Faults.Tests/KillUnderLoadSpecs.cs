@@ -22,15 +22,7 @@ public sealed class KillUnderLoadSpecs(PostgresServer postgres)
         await using var server = await ServerProcess.StartAsync(settings);
         var load = await DepositLoad.OpenAccountsAsync(server.Channel, 4);
         using var stop = new CancellationTokenSource();
-        var writing = load.RunAsync(server.Channel, writers: 6, stop.Token);
-        var until = DateTime.UtcNow.AddSeconds(15);
-        while (load.Acknowledged.Count < 150 && DateTime.UtcNow < until) await Task.Delay(20);
-
-        server.Kill();
-        await Task.Delay(200);
-        stop.Cancel();
-        await writing.WaitAsync(TimeSpan.FromSeconds(20));
-        Assert.True(load.Acknowledged.Count >= 50, $"only {load.Acknowledged.Count} deposits were acknowledged before the kill:\n{server.Log}");
+        await KillAfterAsync(server, () => load.Acknowledged.Count, stop, load.RunAsync(server.Channel, writers: 6, stop.Token));
         var acknowledged = load.Acknowledged.ToDictionary();
         var unacknowledged = load.Unacknowledged.ToList();
 
@@ -63,6 +55,21 @@ public sealed class KillUnderLoadSpecs(PostgresServer postgres)
         await ReadSide.AssertEqualsReplayAsync(server.Channel, load.Accounts);
         TestContext.Current.SendDiagnosticMessage(
             $"{acknowledged.Count} acknowledged, {unacknowledged.Count} in flight at the kill ({committedUnanswered} of them had committed)");
+    }
+
+    /// <summary>
+    /// Kills the server with SIGKILL once the load has 150 acknowledged commands (or after 15 s), lets the writers find it
+    /// gone and stop, and requires that at least 50 were acknowledged.
+    /// </summary>
+    internal static async Task KillAfterAsync(ServerProcess server, Func<int> acknowledged, CancellationTokenSource stop, Task writing)
+    {
+        var until = DateTime.UtcNow.AddSeconds(15);
+        while (acknowledged() < 150 && DateTime.UtcNow < until) await Task.Delay(20);
+        server.Kill();
+        await Task.Delay(200);
+        stop.Cancel();
+        await writing.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(acknowledged() >= 50, $"only {acknowledged()} commands were acknowledged before the kill:\n{server.Log}");
     }
 
     public static string TempDirectory() => Path.Combine(Path.GetTempPath(), "grpcbank-faults", Guid.NewGuid().ToString("N"));
