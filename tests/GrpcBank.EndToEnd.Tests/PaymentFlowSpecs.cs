@@ -74,9 +74,10 @@ public abstract class PaymentFlowSpecs : BankSpecs
         var spent = await Bank.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = to, AmountMinor = 4_000, CurrencyCode = "EUR" });
         var before = await StoreAsync("refund-1");
 
-        await Rejected("INSUFFICIENT_FUNDS", () =>
+        var refusal = await Rejected("INSUFFICIENT_FUNDS", () =>
             Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId, RequestId = "refund-1" }).ResponseAsync);
 
+        Assert.Equal((to, "1000"), (refusal.Metadata["account_id"], refusal.Metadata["available_minor"])); // the payee's, not the caller's payer
         Assert.Equal(before, await StoreAsync("refund-1"));
         Assert.Equal((before.Head, false), before);
         var payment = (await Bank.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = transfer.PaymentId, MinPosition = spent.Position })).Payment;
@@ -111,6 +112,7 @@ public abstract class PaymentFlowSpecs : BankSpecs
 
         Assert.Equal((before.Head, false), await StoreAsync($"transfer-{paymentId}"));
         if (@case == "dollar payee") Assert.Equal((to, "USD"), (refusal.Metadata["account_id"], refusal.Metadata["account_currency"])); // which side
+        if (@case == "insufficient") Assert.Equal(from, refusal.Metadata["account_id"]);
     }
 
     [Fact]

@@ -183,7 +183,7 @@ public static partial class Account
         ?? MovementRules(s, amountMinor, currencyCode)
         ?? (s.CreditsBlocked ? new AccountRejection.CreditsBlocked(s.AccountId, s.RestrictionReason) : null)
         ?? (s.BalanceMinor + amountMinor > Money.MaxBalanceMinor
-            ? new AccountRejection.BalanceLimitExceeded(s.BalanceMinor, amountMinor)
+            ? new AccountRejection.BalanceLimitExceeded(s.AccountId, s.BalanceMinor, amountMinor)
             : null)
         ?? Events(credited());
 
@@ -206,7 +206,7 @@ public static partial class Account
         ?? MovementRules(s, amountMinor, currencyCode)
         ?? MayDebit(s)
         ?? (amountMinor > s.AvailableMinor + s.OverdraftLimitMinor
-            ? new AccountRejection.InsufficientFunds(s.BalanceMinor, amountMinor, s.AvailableMinor, s.OverdraftLimitMinor)
+            ? new AccountRejection.InsufficientFunds(s.AccountId, s.BalanceMinor, amountMinor, s.AvailableMinor, s.OverdraftLimitMinor)
             : null)
         ?? Events(debited());
 

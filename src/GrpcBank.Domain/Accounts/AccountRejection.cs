@@ -10,8 +10,8 @@ public abstract record AccountRejection : Rejection
     public sealed record OwnerNameRequired(string AccountId) : AccountRejection;
     public sealed record CurrencyMismatch(string AccountId, string AccountCurrency, string RequestedCurrency) : AccountRejection;
     /// <summary>The request exceeds the available balance (balance − held) plus the overdraft limit.</summary>
-    public sealed record InsufficientFunds(long BalanceMinor, long RequestedMinor, long AvailableMinor, long OverdraftLimitMinor) : AccountRejection;
-    public sealed record BalanceLimitExceeded(long BalanceMinor, long RequestedMinor) : AccountRejection;
+    public sealed record InsufficientFunds(string AccountId, long BalanceMinor, long RequestedMinor, long AvailableMinor, long OverdraftLimitMinor) : AccountRejection;
+    public sealed record BalanceLimitExceeded(string AccountId, long BalanceMinor, long RequestedMinor) : AccountRejection;
     public sealed record AccountFrozen(string AccountId) : AccountRejection;
     public sealed record AccountClosed(string AccountId) : AccountRejection;
     public sealed record BalanceNotZero(long BalanceMinor) : AccountRejection;
