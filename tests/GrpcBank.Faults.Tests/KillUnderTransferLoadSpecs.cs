@@ -1,7 +1,4 @@
-using Google.Protobuf.WellKnownTypes;
-using Grpc.Net.Client;
 using GrpcBank.Contracts.Batch.V1;
-using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Payments.V1;
 using GrpcBank.Contracts.Query.V1;
 
@@ -37,11 +34,11 @@ public sealed class KillUnderTransferLoadSpecs(PostgresServer postgres)
 
         await server.RestartAsync();
         var stored = await StoredRequests.ReadAsync(server.Channel, load.Accounts);
-        foreach (var (requestId, _) in acknowledged) AssertWhole(load, stored, requestId);
+        foreach (var (requestId, _) in acknowledged) load.AssertStoredWhole(stored, requestId);
         var unanswered = load.Transfers.Keys.Where(id => !acknowledged.ContainsKey(id)).ToList();
         var committed = unanswered.Where(stored.ContainsKey).ToList();
-        foreach (var requestId in committed) AssertWhole(load, stored, requestId);
-        Assert.Equal(load.Total, await TotalAsync(server.Channel, load.Accounts));
+        foreach (var requestId in committed) load.AssertStoredWhole(stored, requestId);
+        Assert.Equal(load.Total, await load.WriteSideTotalAsync(server.Channel));
 
         // Every acknowledged payment reads COMPLETED, and retrying it answers the same and writes nothing.
         var query = new QueryService.QueryServiceClient(server.Channel);
@@ -65,31 +62,12 @@ public sealed class KillUnderTransferLoadSpecs(PostgresServer postgres)
         foreach (var batch in batches)
             Assert.All((await batchService.ExecuteBatchAsync(batch)).Results, r => Assert.Equal(BatchResult.ResultOneofCase.Transfer, r.ResultCase));
         stored = await StoredRequests.ReadAsync(server.Channel, load.Accounts);
-        foreach (var requestId in load.Transfers.Keys) AssertWhole(load, stored, requestId);
+        foreach (var requestId in load.Transfers.Keys) load.AssertStoredWhole(stored, requestId);
         Assert.Equal(load.Transfers.Count, stored.Count);
-        Assert.Equal(load.Total, await TotalAsync(server.Channel, load.Accounts));
+        Assert.Equal(load.Total, await load.WriteSideTotalAsync(server.Channel));
 
         await ReadSide.AssertEqualsReplayAsync(server.Channel, load.Accounts);
         TestContext.Current.SendDiagnosticMessage(
             $"{acknowledged.Count} transfers acknowledged, {unanswered.Count} in flight at the kill ({committed.Count} of them had committed)");
-    }
-
-    /// <summary>The transfer's events in the accounts' streams: one in its payer's, one in its payee's, nothing else.</summary>
-    private static void AssertWhole(TransferLoad load, Dictionary<string, List<(string Account, long Version)>> stored, string requestId)
-    {
-        var transfer = load.Transfers[requestId];
-        Assert.True(stored.TryGetValue(requestId, out var events), $"{requestId} is not stored");
-        Assert.Equal(new[] { transfer.FromAccountId, transfer.ToAccountId }.Order(StringComparer.Ordinal), events.Select(e => e.Account).Order(StringComparer.Ordinal));
-    }
-
-    /// <summary>Σ the accounts' balances on the write side (folded from their events).</summary>
-    private static async Task<long> TotalAsync(GrpcChannel channel, IEnumerable<string> accounts)
-    {
-        var history = new HistoryService.HistoryServiceClient(channel);
-        var now = Timestamp.FromDateTime(DateTime.UtcNow.AddMinutes(1));
-        var total = 0L;
-        foreach (var id in accounts)
-            total += (await history.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id, AsOfTime = now })).BalanceMinor;
-        return total;
     }
 }

@@ -96,6 +96,27 @@ public sealed class MultiServerSpecs(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task TransfersAmongFewAccountsThroughThreeServers_AreEachWholeOnce_TheTotalHolds_AndAConflictThatOutlastsTheRetriesWritesNothing()
+    {
+        await using var cluster = await ServerCluster.StartAsync(await postgres.CreateDatabaseAsync(), Servers);
+        var load = await TransferLoad.OpenAccountsAsync(cluster.RoundRobin, 6, funding: 1_000_000);
+        using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(8)))
+            await load.RunAsync(cluster.RoundRobin, singleWriters: 6, batchWriters: 3, stop.Token);
+
+        // Only ABORTED may fail a call here (another server kept winning the race for an account), and it wrote nothing.
+        Assert.Empty(load.Failures.Keys.Except([StatusCode.Aborted]));
+        var stored = await StoredRequests.ReadAsync(cluster.RoundRobin, load.Accounts);
+        foreach (var requestId in load.Acknowledged.Keys) load.AssertStoredWhole(stored, requestId);
+        Assert.Equal(load.Acknowledged.Count, stored.Count);
+        Assert.Equal(load.Total, await load.WriteSideTotalAsync(cluster.RoundRobin));
+        var aborted = load.Failures.GetValueOrDefault(StatusCode.Aborted);
+        Assert.True(load.Acknowledged.Count >= 100 && aborted <= load.Transfers.Count / 20,
+            $"{load.Acknowledged.Count} of {load.Transfers.Count} transfers acknowledged, {aborted} calls ABORTED");
+        foreach (var server in cluster.Servers) await ReadSide.AssertEqualsReplayAsync(server.Channel, load.Accounts);
+        TestContext.Current.SendDiagnosticMessage($"{load.Acknowledged.Count} transfers through {Servers} servers, {aborted} calls ABORTED");
+    }
+
+    [Fact]
     public async Task KillingTheRelayHolder_ThenARollingRestart_UnderLoad_LosesNoAcknowledgedDeposit_AndTheReadSideFollows()
     {
         await using var cluster = await ServerCluster.StartAsync(await postgres.CreateDatabaseAsync(), Servers);

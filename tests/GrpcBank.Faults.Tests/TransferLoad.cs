@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Batch.V1;
+using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Payments.V1;
 
 namespace GrpcBank.Faults.Tests;
@@ -20,6 +22,7 @@ public sealed class TransferLoad(string[] accounts, long funding)
     private readonly ConcurrentDictionary<string, TransferMoneyRequest> singles = new();
     private readonly ConcurrentDictionary<string, ExecuteBatchRequest> batches = new();
     private readonly ConcurrentDictionary<string, TransferMoneyResponse> acknowledged = new();
+    private readonly ConcurrentDictionary<StatusCode, int> failures = new();
 
     public string[] Accounts => accounts;
 
@@ -30,6 +33,9 @@ public sealed class TransferLoad(string[] accounts, long funding)
     public IReadOnlyDictionary<string, TransferMoneyRequest> Transfers => transfers;
 
     public IReadOnlyDictionary<string, TransferMoneyResponse> Acknowledged => acknowledged;
+
+    /// <summary>Calls that failed, by status (a batch counts once).</summary>
+    public IReadOnlyDictionary<StatusCode, int> Failures => failures;
 
     public IEnumerable<TransferMoneyRequest> UnacknowledgedSingles => singles.Values.Where(r => !acknowledged.ContainsKey(r.RequestId));
 
@@ -53,7 +59,7 @@ public sealed class TransferLoad(string[] accounts, long funding)
         return new TransferLoad(ids, funding);
     }
 
-    /// <summary>Runs the writers on <paramref name="channel"/> until <paramref name="stop"/>; failures are not thrown (the server is being killed).</summary>
+    /// <summary>Runs the writers on <paramref name="channel"/> until <paramref name="stop"/>; failed calls are counted (<see cref="Failures"/>), not thrown.</summary>
     public Task RunAsync(GrpcChannel channel, int singleWriters, int batchWriters, CancellationToken stop) =>
         Task.WhenAll(Enumerable.Range(0, singleWriters + batchWriters).Select(w => Task.Run(async () =>
         {
@@ -80,9 +86,10 @@ public sealed class TransferLoad(string[] accounts, long funding)
                                 ?? throw new InvalidOperationException($"{command.Transfer.RequestId} was refused: {result.Error}");
                     }
                 }
-                catch (RpcException)
+                catch (RpcException e)
                 {
-                    await Task.Delay(20); // the server is gone or going: do not spin
+                    failures.AddOrUpdate(e.StatusCode, 1, (_, c) => c + 1);
+                    if (e.StatusCode == StatusCode.Unavailable) await Task.Delay(20); // the server is gone or going: do not spin
                 }
                 catch (ObjectDisposedException)
                 {
@@ -107,5 +114,24 @@ public sealed class TransferLoad(string[] accounts, long funding)
         };
         transfers[request.RequestId] = request;
         return request;
+    }
+
+    /// <summary>The transfer's events in the accounts' streams (<see cref="StoredRequests"/>): one in its payer's, one in its payee's, nothing else.</summary>
+    public void AssertStoredWhole(Dictionary<string, List<(string Account, long Version)>> stored, string requestId)
+    {
+        var transfer = transfers[requestId];
+        Assert.True(stored.TryGetValue(requestId, out var events), $"{requestId} is not stored");
+        Assert.Equal(new[] { transfer.FromAccountId, transfer.ToAccountId }.Order(StringComparer.Ordinal), events.Select(e => e.Account).Order(StringComparer.Ordinal));
+    }
+
+    /// <summary>Σ the accounts' balances on the write side (folded from their events by HistoryService).</summary>
+    public async Task<long> WriteSideTotalAsync(GrpcChannel channel)
+    {
+        var history = new HistoryService.HistoryServiceClient(channel);
+        var now = Timestamp.FromDateTime(DateTime.UtcNow.AddMinutes(1));
+        var total = 0L;
+        foreach (var id in accounts)
+            total += (await history.GetAccountAsOfAsync(new GetAccountAsOfRequest { AccountId = id, AsOfTime = now })).BalanceMinor;
+        return total;
     }
 }
