@@ -16,7 +16,7 @@ namespace GrpcBank.Faults.Tests;
 /// </summary>
 public sealed class TransferLoad(string[] accounts, long funding)
 {
-    public const int BatchSize = 3;
+    private const int BatchSize = 3;
 
     private readonly ConcurrentDictionary<string, TransferMoneyRequest> transfers = new();
     private readonly ConcurrentDictionary<string, TransferMoneyRequest> singles = new();
