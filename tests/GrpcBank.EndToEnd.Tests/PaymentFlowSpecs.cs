@@ -77,7 +77,7 @@ public abstract class PaymentFlowSpecs : BankSpecs
         var refusal = await Rejected("INSUFFICIENT_FUNDS", () =>
             Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = transfer.PaymentId, RequestId = "refund-1" }).ResponseAsync);
 
-        Assert.Equal((to, "1000"), (refusal.Metadata["account_id"], refusal.Metadata["available_minor"])); // the payee's, not the caller's payer
+        Assert.Equal((to, "1000"), (refusal.Metadata["account_id"], refusal.Metadata["available_minor"])); // the payee's balance refused it, not the payer's
         Assert.Equal(before, await StoreAsync("refund-1"));
         Assert.Equal((before.Head, false), before);
         var payment = (await Bank.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = transfer.PaymentId, MinPosition = spent.Position })).Payment;
