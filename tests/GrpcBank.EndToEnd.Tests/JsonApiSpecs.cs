@@ -98,6 +98,32 @@ public sealed class JsonApiSpecs
     }
 
     [Fact]
+    public async Task AFieldTheMessageDoesNotHave_IsInvalidArgumentNamingIt_AndNothingIsWritten()
+    {
+        await using var bank = await StartAsync();
+        var http = bank.Http;
+        var (id, _) = await OpenAsync(http);
+
+        // A misspelt idempotency key must not run the command without one.
+        var (status, error) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit",
+            new { amountMinor = "2500", currencyCode = "EUR", requestID = "dep-1" });
+        Assert.Equal((HttpStatusCode.BadRequest, 3), (status, error["code"]!.GetValue<int>()));
+        var violation = error["details"]![0]!["fieldViolations"]![0]!;
+        Assert.Equal(("requestID", "is not a field of bank.accounts.v1.DepositMoneyRequest"),
+            (violation["field"]!.GetValue<string>(), violation["description"]!.GetValue<string>()));
+        var (nested, batchError) = await CallAsync(http, HttpMethod.Post, "/v1/batches:execute",
+            new { commands = new object[] { new { deposit = new { accountId = id, amountMinor = "5", currencyCode = "EUR", referenc = "x" } } } });
+        Assert.Equal(HttpStatusCode.BadRequest, nested);
+        Assert.Equal("commands[0].deposit.referenc", batchError["details"]![0]!["fieldViolations"]![0]!["field"]!.GetValue<string>());
+
+        // Both names a field has are known: its JSON name and its proto name.
+        var (ok, deposited) = await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit",
+            new { amount_minor = "700", currencyCode = "EUR", request_id = "dep-2" });
+        Assert.Equal(HttpStatusCode.OK, ok);
+        Assert.Equal(("2", "700"), (deposited["version"]!.GetValue<string>(), deposited["balanceMinor"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task ABatch_OverPlainJson_AnswersEachCommand_AndAnAtomicOneWritesNothingWhenOneFails()
     {
         await using var bank = await StartAsync();

@@ -42,17 +42,22 @@ public static class JsonApi
         });
     }
 
-    /// <summary>Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only).</summary>
+    /// <summary>
+    /// Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only), and refuses a
+    /// body that names a field its message lacks (<see cref="UnknownJsonFields"/>).
+    /// </summary>
     public static void UseJsonApi(this WebApplication app)
     {
         if (app.Configuration["JsonApi:Url"] is not { Length: > 0 } url) return;
         var port = BindingAddress.Parse(url).Port;
-        app.Use((context, next) =>
+        app.Use(async (context, next) =>
         {
-            var transcoded = context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not null;
-            if (!transcoded || context.Connection.LocalPort == port) return next(context);
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
-            return Task.CompletedTask;
+            if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not { } route)
+                await next(context);
+            else if (context.Connection.LocalPort != port)
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+            else if (!await UnknownJsonFields.RefusedAsync(context, route))
+                await next(context);
         });
         app.UseWhen(context => context.Connection.LocalPort == port,
             json => json.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.json"));
