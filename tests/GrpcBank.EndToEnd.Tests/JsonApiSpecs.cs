@@ -98,7 +98,7 @@ public sealed class JsonApiSpecs
     }
 
     [Fact]
-    public async Task AFieldTheMessageDoesNotHave_IsInvalidArgumentNamingIt_AndNothingIsWritten()
+    public async Task AFieldTheMessageDoesNotHave_InABodyOrAQuery_IsInvalidArgumentNamingIt_AndNothingIsWritten()
     {
         await using var bank = await StartAsync();
         var http = bank.Http;
@@ -121,6 +121,13 @@ public sealed class JsonApiSpecs
             new { amount_minor = "700", currencyCode = "EUR", request_id = "dep-2" });
         Assert.Equal(HttpStatusCode.OK, ok);
         Assert.Equal(("2", "700"), (deposited["version"]!.GetValue<string>(), deposited["balanceMinor"]!.GetValue<string>()));
+
+        // A read's query string too: a misspelt minPosition would answer at once, perhaps without the caller's write.
+        var position = deposited["position"]!.GetValue<string>();
+        var (query, queryError) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}?minPositon={position}");
+        Assert.Equal((HttpStatusCode.BadRequest, "minPositon"), (query, queryError["details"]![0]!["fieldViolations"]![0]!["field"]!.GetValue<string>()));
+        var (read, account) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}?min_position={position}");
+        Assert.Equal((HttpStatusCode.OK, "700"), (read, account["account"]!["balanceMinor"]!.GetValue<string>()));
     }
 
     [Fact]
