@@ -44,7 +44,7 @@ public static class JsonApi
 
     /// <summary>
     /// Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only), and refuses a
-    /// body that names a field its message lacks (<see cref="UnknownJsonFields"/>).
+    /// body or query string that names a field its message lacks (<see cref="UnknownJsonFields"/>).
     /// </summary>
     public static void UseJsonApi(this WebApplication app)
     {
