@@ -196,9 +196,12 @@ public sealed class GroupCommitSpecs
         public GroupMeasurements()
         {
             Current.Value = this;
+            // Read before the listener starts: the first read creates Telemetry's instruments, and ones created from inside
+            // the callback below, while the listener is starting, would never be published to it.
+            var (size, duration) = (Telemetry.AppendGroupSize, Telemetry.AppendGroupDuration);
             listener.InstrumentPublished = (instrument, l) =>
             {
-                if (instrument == Telemetry.AppendGroupSize || instrument == Telemetry.AppendGroupDuration) l.EnableMeasurementEvents(instrument);
+                if (instrument == size || instrument == duration) l.EnableMeasurementEvents(instrument);
             };
             listener.SetMeasurementEventCallback<int>((_, appends, tags, _) => Keep(Groups, (appends, Result(tags))));
             listener.SetMeasurementEventCallback<double>((_, ms, tags, _) => Keep(Durations, (ms, Result(tags))));
