@@ -97,7 +97,10 @@ public sealed class FieldErrors(string prefix = "")
     }
 
     /// <summary>INVALID_ARGUMENT with a BadRequest detail naming every malformed field, or null if none is.</summary>
-    public RpcException? ToRpcException()
+    public RpcException? ToRpcException() => ToStatus()?.ToRpcException();
+
+    /// <summary>The status <see cref="ToRpcException"/> carries, or null if no field is malformed.</summary>
+    public Google.Rpc.Status? ToStatus()
     {
         if (violations.Count == 0) return null;
         var badRequest = new BadRequest();
@@ -107,7 +110,7 @@ public sealed class FieldErrors(string prefix = "")
             Code = (int)Code.InvalidArgument,
             Message = "invalid " + string.Join(", ", violations.Select(v => v.Field).Distinct()),
             Details = { Google.Protobuf.WellKnownTypes.Any.Pack(badRequest) },
-        }.ToRpcException();
+        };
     }
 
     private static bool IsPrintable(string value)

@@ -17,14 +17,16 @@ public static class JsonApi
 {
     public const string OpenApiPath = "/openapi/v1.json";
 
+    /// <summary>Errors carry google.rpc details (ErrorInfo, BadRequest) packed in Any: JSON needs their descriptors to write them.</summary>
+    public static readonly TypeRegistry ErrorDetailTypes = TypeRegistry.FromFiles(ErrorDetailsReflection.Descriptor);
+
     public static void AddJsonApi(this WebApplicationBuilder builder, IReadOnlyList<string> grpcUrls)
     {
         if (builder.Configuration["JsonApi:Url"] is not { Length: > 0 } url) return;
         builder.AddHttp1Endpoint("JsonApi", url, grpcUrls);
-        // Errors carry google.rpc details (ErrorInfo, BadRequest) packed in Any: JSON needs their descriptors to write them.
         builder.Services.AddGrpc().AddJsonTranscoding(o =>
         {
-            o.TypeRegistry = TypeRegistry.FromFiles(ErrorDetailsReflection.Descriptor);
+            o.TypeRegistry = ErrorDetailTypes;
             // Proto3 JSON proper: int64 (minor units, positions) as strings, which JavaScript reads without losing digits.
             o.JsonSettings.WriteInt64sAsStrings = true;
         });

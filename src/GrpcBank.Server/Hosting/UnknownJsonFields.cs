@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using Google.Rpc;
+using GrpcBank.Server.Errors;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
 
 namespace GrpcBank.Server.Hosting;
@@ -17,7 +17,7 @@ namespace GrpcBank.Server.Hosting;
 public static class UnknownJsonFields
 {
     private static readonly JsonFormatter Formatter =
-        new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithTypeRegistry(TypeRegistry.FromFiles(ErrorDetailsReflection.Descriptor)));
+        new(JsonFormatter.Settings.Default.WithFormatDefaultValues(true).WithTypeRegistry(JsonApi.ErrorDetailTypes));
 
     /// <summary>Checks a transcoded call's body, or its query string when it takes no body; true when it was refused (the response is written).</summary>
     public static async Task<bool> RefusedAsync(HttpContext context, GrpcJsonTranscodingMetadata route)
@@ -28,18 +28,7 @@ public static class UnknownJsonFields
             : context.Request.Query.Keys.Where(key => !IsFieldPath(key, input)).Select(key => ((string Path, string Message)?)(key, input.FullName)).FirstOrDefault();
         if (unknown is not { } field) return false;
 
-        var status = new Google.Rpc.Status
-        {
-            Code = (int)Code.InvalidArgument,
-            Message = $"invalid {field.Path}",
-            Details =
-            {
-                Google.Protobuf.WellKnownTypes.Any.Pack(new BadRequest
-                {
-                    FieldViolations = { new BadRequest.Types.FieldViolation { Field = field.Path, Description = $"is not a field of {field.Message}" } },
-                }),
-            },
-        };
+        var status = new FieldErrors().Add(field.Path, $"is not a field of {field.Message}").ToStatus()!;
         context.Response.StatusCode = StatusCodes.Status400BadRequest;
         context.Response.ContentType = "application/json; charset=utf-8";
         // Compact, as the transcoder writes its own errors.
@@ -47,7 +36,7 @@ public static class UnknownJsonFields
         return true;
     }
 
-    private static async Task<(string Path, string Message)?> UnknownInBodyAsync(Microsoft.AspNetCore.Http.HttpRequest request, MessageDescriptor input, CancellationToken ct)
+    private static async Task<(string Path, string Message)?> UnknownInBodyAsync(HttpRequest request, MessageDescriptor input, CancellationToken ct)
     {
         if (request.ContentLength == 0) return null;
         request.EnableBuffering();
