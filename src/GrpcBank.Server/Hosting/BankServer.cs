@@ -43,7 +43,7 @@ public static class BankServer
             // Outermost first: errors are mapped for everything, then callers are authenticated.
             o.Interceptors.Add<ErrorInterceptor>();
             o.Interceptors.Add<AuthInterceptor>();
-            o.MaxReceiveMessageSize = 1024 * 1024;
+            o.MaxReceiveMessageSize = RequestDecoding.MaxMessageBytes;
         }).AddServiceOptions<BatchGrpcService>(o => o.MaxReceiveMessageSize = BatchGrpcService.MaxRequestBytes);
         services.AddSingleton<ApiKeys>();
         services.AddSingleton<RateLimits>();
