@@ -207,6 +207,10 @@ public abstract class AccountServiceSpecs : BankSpecs
         await Invalid(() => Accounts.UnfreezeAccountAsync(new() { AccountId = new string('a', 65) }).ResponseAsync, "account_id");
         await Invalid(() => Accounts.CloseAccountAsync(new() { AccountId = "" }).ResponseAsync, "account_id");
         await Invalid(() => Host.Query.GetAccountAsync(new() { AccountId = id, MinPosition = -1 }).ResponseAsync, "min_position");
+        // Where a check mirrors a domain rule, the refusal carries that rule's reason (proto comments), as the domain's would.
+        await InvalidFor("OWNER_NAME_REQUIRED", "owner_name", () => Accounts.OpenAccountAsync(new() { OwnerName = " ", CurrencyCode = "EUR" }).ResponseAsync);
+        await InvalidFor("UNKNOWN_CURRENCY", "currency_code", () => Accounts.OpenAccountAsync(new() { OwnerName = "A", CurrencyCode = "eur" }).ResponseAsync);
+        await InvalidFor("INVALID_AMOUNT", "amount_minor", () => Accounts.DepositMoneyAsync(new() { AccountId = id, AmountMinor = 0, CurrencyCode = "EUR" }).ResponseAsync);
 
         Assert.Single(await StreamAsync(id));
     }

@@ -135,13 +135,11 @@ public sealed class ExhaustivenessSpecs
 
         Assert.Matches("^[A-Z]+(_[A-Z]+)*$", reason);
         if (status.Code == (int)Code.InvalidArgument)
-            Assert.NotEmpty(Assert.Single(status.Details.Select(d => d.Unpack<BadRequest>())).FieldViolations);
+            Assert.Equal(reason, Assert.Single(status.GetDetail<BadRequest>().FieldViolations).Reason);
         else
-        {
             Assert.Contains((Code)status.Code, new[] { Code.NotFound, Code.AlreadyExists, Code.FailedPrecondition });
-            var info = status.GetDetail<ErrorInfo>();
-            Assert.Equal((ErrorMapper.Domain, reason), (info.Domain, info.Reason));
-        }
+        var info = status.GetDetail<ErrorInfo>();
+        Assert.Equal((ErrorMapper.Domain, reason), (info.Domain, info.Reason));
     }
 
     [Fact]

@@ -178,8 +178,11 @@ public abstract class HoldSpecs : BankSpecs
         await Rejected("DEBITS_BLOCKED", () => Accounts.WithdrawMoneyAsync(new() { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync);
         await Rejected("DEBITS_BLOCKED", () => PlaceAsync(id, 1));
         await Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR" });
-        await Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = id, BlockCredits = true, Reason = "court order" });
+        // A second restriction adds to the first; one that would unblock debits is refused.
+        await Rejected("RESTRICTION_WOULD_LOOSEN", () => Accounts.RestrictAccountAsync(new() { AccountId = id, BlockCredits = true, Reason = "court order" }).ResponseAsync);
+        await Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = id, BlockDebits = true, BlockCredits = true, Reason = "court order" });
         await Rejected("CREDITS_BLOCKED", () => Accounts.DepositMoneyAsync(new() { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync);
+        await Rejected("DEBITS_BLOCKED", () => Accounts.WithdrawMoneyAsync(new() { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync);
         var lifted = await Accounts.LiftRestrictionAsync(new LiftRestrictionRequest { AccountId = id });
         var withdrawn = await Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR" });
 

@@ -276,10 +276,10 @@ public abstract class OrderHoldSpecs : BankSpecs
                 CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 1, CurrencyCode = "EUR", AuthorizationTtl = Duration.FromTimeSpan(ttl),
             }).ResponseAsync, "authorization_ttl");
         await Invalid(() => Bank.Orders.FulfillOrderAsync(new FulfillOrderRequest()).ResponseAsync, "order_id");
-        await Invalid(() => Bank.Accounts.PlaceHoldAsync(new PlaceHoldRequest
+        await InvalidFor("HOLD_ID_RESERVED", "hold_id", () => Bank.Accounts.PlaceHoldAsync(new PlaceHoldRequest
         {
             AccountId = customer, HoldId = "order-mine", AmountMinor = 1, CurrencyCode = "EUR", Ttl = OneHour,
-        }).ResponseAsync, "hold_id");
+        }).ResponseAsync);
     }
 
     [Fact]

@@ -40,5 +40,14 @@ public static class Rpc
         Assert.Equal(fields.Order(), badRequest.FieldViolations.Select(v => v.Field).Distinct().Order());
     }
 
+    /// <summary>INVALID_ARGUMENT naming <paramref name="field"/> alone, for the domain rule <paramref name="reason"/>: on its field violation and its ErrorInfo.</summary>
+    public static async Task InvalidFor(string reason, string field, Func<Task> call)
+    {
+        var status = (await Fails(StatusCode.InvalidArgument, call)).GetRpcStatus()!;
+        var violation = Assert.Single(status.GetDetail<BadRequest>().FieldViolations);
+        Assert.Equal((field, reason), (violation.Field, violation.Reason));
+        Assert.Equal(("grpcbank", reason), (status.GetDetail<ErrorInfo>().Domain, status.GetDetail<ErrorInfo>().Reason));
+    }
+
     public static string NewId() => Guid.NewGuid().ToString("N");
 }

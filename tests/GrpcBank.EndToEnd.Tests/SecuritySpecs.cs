@@ -52,6 +52,10 @@ public sealed class SecuritySpecs
         await host.Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = opened.AccountId, BlockDebits = true, Reason = "fraud case" }, Bearer(TellerKey));
         await Rpc.Fails(StatusCode.PermissionDenied, () => host.Accounts.SetOverdraftLimitAsync(limit, Bearer(TellerKey)).ResponseAsync);
         await Rpc.Fails(StatusCode.PermissionDenied, () => host.Accounts.LiftRestrictionAsync(lift, Bearer(TellerKey)).ResponseAsync);
+        // Nor can a second restriction that leaves debits out lift their block by the back door.
+        var loosen = new RestrictAccountRequest { AccountId = opened.AccountId, BlockCredits = true, Reason = "other case" };
+        var refused = await Rpc.Rejected("RESTRICTION_WOULD_LOOSEN", () => host.Accounts.RestrictAccountAsync(loosen, Bearer(TellerKey)).ResponseAsync);
+        Assert.Equal((opened.AccountId, "true", "false"), (refused.Metadata["account_id"], refused.Metadata["debits_blocked"], refused.Metadata["credits_blocked"]));
         var set = await host.Accounts.SetOverdraftLimitAsync(limit, Bearer(adminKey));
         var lifted = await host.Accounts.LiftRestrictionAsync(lift, Bearer(adminKey));
 

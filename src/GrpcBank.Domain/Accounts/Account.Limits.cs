@@ -22,6 +22,10 @@ public static partial class Account
         MustExist(s, c.AccountId)
         ?? MustNotBeClosed(s)
         ?? (!c.BlockDebits && !c.BlockCredits ? new AccountRejection.RestrictionBlocksNothing(c.AccountId) : null)
+        // Only tightens: were it to unblock anything, whoever may restrict could undo an admin's block without the admin role.
+        ?? ((s.DebitsBlocked && !c.BlockDebits) || (s.CreditsBlocked && !c.BlockCredits)
+            ? new AccountRejection.RestrictionWouldLoosen(s.AccountId, s.DebitsBlocked, s.CreditsBlocked)
+            : null)
         ?? ((s.DebitsBlocked, s.CreditsBlocked, s.RestrictionReason) == (c.BlockDebits, c.BlockCredits, c.Reason)
             ? Events()
             : Events(new AccountEvent.AccountRestricted(s.AccountId, c.BlockDebits, c.BlockCredits, c.Reason)));

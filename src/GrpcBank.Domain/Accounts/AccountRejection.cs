@@ -34,4 +34,9 @@ public abstract record AccountRejection : Rejection
     public sealed record OverdraftInUse(long AvailableMinor, long LimitMinor) : AccountRejection;
     /// <summary>A restriction must block debits, credits or both.</summary>
     public sealed record RestrictionBlocksNothing(string AccountId) : AccountRejection;
+    /// <summary>
+    /// A restriction would unblock what is blocked now: it may only add blocks, since loosening one is
+    /// <see cref="AccountCommand.LiftRestriction"/>'s, which the server grants the admin role alone.
+    /// </summary>
+    public sealed record RestrictionWouldLoosen(string AccountId, bool DebitsAreBlocked, bool CreditsAreBlocked) : AccountRejection;
 }

@@ -19,7 +19,7 @@ public sealed partial class AccountGrpcService(Handlers handlers, TimeProvider c
     {
         new FieldErrors()
             .Id("account_id", request.AccountId, optional: true)
-            .Text("owner_name", request.OwnerName, MaxNameLength, required: true)
+            .OwnerName("owner_name", request.OwnerName)
             .CurrencyCode("currency_code", request.CurrencyCode)
             .RequestId(request.RequestId)
             .ThrowIfAny();

@@ -30,7 +30,7 @@ public static class ErrorMapper
     {
         var wire = WireRejection.Of(rejection);
         return wire.Field is { } field
-            ? Invalid(field, wire.Message)
+            ? new FieldErrors().Add(field, wire.Message, wire.Reason).ToRpcException()!
             : Error(wire.Code, wire.Reason, wire.Message, wire.Metadata);
     }
 
@@ -43,7 +43,4 @@ public static class ErrorMapper
         foreach (var (key, value) in metadata) info.Metadata[key] = value;
         return new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(info) } }.ToRpcException();
     }
-
-    private static RpcException Invalid(string field, string description) =>
-        new FieldErrors().Add(field, description).ToRpcException()!;
 }

@@ -1,12 +1,17 @@
 using Google.Rpc;
 using Grpc.Core;
 using GrpcBank.Domain;
+using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
 
 namespace GrpcBank.Server.Errors;
 
-/// <summary>Collects malformed fields of one request; <see cref="ThrowIfAny"/> answers INVALID_ARGUMENT naming them all.</summary>
+/// <summary>
+/// Collects malformed fields of one request; <see cref="ThrowIfAny"/> answers INVALID_ARGUMENT naming them all. A check
+/// that mirrors a domain rule carries that rule's public reason (INVALID_AMOUNT, UNKNOWN_CURRENCY, …): on its field
+/// violation, and on an ErrorInfo for the first such violation, as the domain's own refusal would.
+/// </summary>
 /// <param name="prefix">Put before every field name: where the message sits in a larger request (<c>commands[3].deposit.</c>).</param>
 public sealed class FieldErrors(string prefix = "")
 {
@@ -17,11 +22,14 @@ public sealed class FieldErrors(string prefix = "")
 
     private readonly List<BadRequest.Types.FieldViolation> violations = [];
 
-    public FieldErrors Add(string field, string description)
+    public FieldErrors Add(string field, string description, string reason = "")
     {
-        violations.Add(new BadRequest.Types.FieldViolation { Field = prefix + field, Description = description });
+        violations.Add(new BadRequest.Types.FieldViolation { Field = prefix + field, Description = description, Reason = reason });
         return this;
     }
+
+    /// <summary>A field the domain rule <paramref name="rejection"/> refuses: its description and its public reason.</summary>
+    private FieldErrors Add(string field, string description, Rejection rejection) => Add(field, description, ErrorMapper.Reason(rejection));
 
     /// <summary>Ids: 1–64 characters of letters, digits, '-', '_' and '.'. Streams are named after them.</summary>
     public FieldErrors Id(string field, string value, bool optional = false, int maxLength = MaxIdLength)
@@ -47,10 +55,13 @@ public sealed class FieldErrors(string prefix = "")
     public FieldErrors Amount(string field, long amountMinor) =>
         Money.IsValidAmount(amountMinor)
             ? this
-            : Add(field, $"must be between 1 and {Money.MaxAmountMinor} minor units");
+            : Add(field, $"must be between 1 and {Money.MaxAmountMinor} minor units", new MoneyRejection.InvalidAmount(amountMinor));
 
     public FieldErrors CurrencyCode(string field, string value) =>
-        Currency.IsKnown(value) ? this : Add(field, "must be an ISO 4217 currency code in upper case, e.g. EUR");
+        Currency.IsKnown(value) ? this : Add(field, "must be an ISO 4217 currency code in upper case, e.g. EUR", new MoneyRejection.UnknownCurrency(value));
+
+    public FieldErrors OwnerName(string field, string value) =>
+        string.IsNullOrWhiteSpace(value) ? Add(field, "is required", new AccountRejection.OwnerNameRequired("")) : Text(field, value, MaxNameLength);
 
     public FieldErrors Text(string field, string value, int maxLength, bool required = false)
     {
@@ -96,7 +107,7 @@ public sealed class FieldErrors(string prefix = "")
         if (ToRpcException() is { } e) throw e;
     }
 
-    /// <summary>INVALID_ARGUMENT with a BadRequest detail naming every malformed field, or null if none is.</summary>
+    /// <summary>INVALID_ARGUMENT with a BadRequest detail naming every malformed field (and an ErrorInfo with the first reason), or null if none is.</summary>
     public RpcException? ToRpcException() => ToStatus()?.ToRpcException();
 
     /// <summary>The status <see cref="ToRpcException"/> carries, or null if no field is malformed.</summary>
@@ -105,12 +116,15 @@ public sealed class FieldErrors(string prefix = "")
         if (violations.Count == 0) return null;
         var badRequest = new BadRequest();
         badRequest.FieldViolations.AddRange(violations);
-        return new Google.Rpc.Status
+        var status = new Google.Rpc.Status
         {
             Code = (int)Code.InvalidArgument,
             Message = "invalid " + string.Join(", ", violations.Select(v => v.Field).Distinct()),
             Details = { Google.Protobuf.WellKnownTypes.Any.Pack(badRequest) },
         };
+        if (violations.FirstOrDefault(v => v.Reason.Length > 0) is { } reasoned)
+            status.Details.Add(Google.Protobuf.WellKnownTypes.Any.Pack(new ErrorInfo { Domain = ErrorMapper.Domain, Reason = reasoned.Reason }));
+        return status;
     }
 
     private static bool IsPrintable(string value)

@@ -153,6 +153,29 @@ public sealed class AccountProperties
         }
     }
 
+    [Fact]
+    public void GivenRandomRestrictions_OnlyLiftRestrictionEverUnblocks()
+    {
+        var random = new Random(20261206);
+        for (var run = 0; run < 200; run++)
+        {
+            var history = new List<AccountEvent> { Opened };
+            for (var step = 0; step < 20; step++)
+            {
+                var before = Account.Decider.Fold(history);
+                var command = random.Next(5) == 0
+                    ? (AccountCommand)new AccountCommand.LiftRestriction(Id)
+                    : new AccountCommand.RestrictAccount(Id, random.Next(2) == 0, random.Next(2) == 0, $"reason {random.Next(3)}");
+                history.AddRange(Account.Decide(command, before).RightToSeq().Flatten());
+
+                var after = Account.Decider.Fold(history);
+                if (command is AccountCommand.LiftRestriction) continue;
+                Assert.True((!before.DebitsBlocked || after.DebitsBlocked) && (!before.CreditsBlocked || after.CreditsBlocked),
+                    $"run {run} step {step}: {command} unblocked ({before.DebitsBlocked}, {before.CreditsBlocked}) → ({after.DebitsBlocked}, {after.CreditsBlocked})");
+            }
+        }
+    }
+
     private static IEnumerable<AccountCommand> Commands()
     {
         long[] amounts = [long.MinValue, -1, 0, 1, 10_000, Money.MaxAmountMinor, Money.MaxAmountMinor + 1, long.MaxValue];

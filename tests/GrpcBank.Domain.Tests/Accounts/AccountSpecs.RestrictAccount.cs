@@ -14,6 +14,15 @@ public sealed partial class AccountSpecs
     public void GivenDebitsBlocked_WhenBlockBoth_ThenAccountRestrictedAgainWithBoth() =>
         Snapshot.Match(Given(Opened, Restricted(debits: true, credits: false)).When(Restrict(debits: true, credits: true)).Then());
 
+    // A restriction only adds blocks: lifting one is LiftRestriction's, which needs the admin role.
+    [Fact]
+    public void GivenDebitsBlocked_WhenBlockOnlyCredits_ThenRestrictionWouldLoosen() =>
+        Snapshot.Match(Given(Opened, Restricted(debits: true, credits: false)).When(Restrict(debits: false, credits: true)).Then());
+
+    [Fact]
+    public void GivenDebitsAndCreditsBlocked_WhenBlockOnlyDebits_ThenRestrictionWouldLoosen() =>
+        Snapshot.Match(Given(Opened, Restricted(debits: true, credits: true)).When(Restrict(debits: true, credits: false)).Then());
+
     [Fact]
     public void GivenActiveAccount_WhenRestrictBlockingNothing_ThenRestrictionBlocksNothing() =>
         Snapshot.Match(Given(Opened).When(Restrict(debits: false, credits: false)).Then());
