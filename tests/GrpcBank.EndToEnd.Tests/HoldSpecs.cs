@@ -56,6 +56,31 @@ public abstract class HoldSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task ARetriedPlaceHold_AnswersTheHoldItsFirstRunPlaced_ItsAssignedIdAndExpiry()
+    {
+        var id = await Bank.OpenAsync(deposit: 10_000);
+        var request = new PlaceHoldRequest
+        {
+            AccountId = id, AmountMinor = 400, CurrencyCode = "EUR", Ttl = Duration.FromTimeSpan(TimeSpan.FromMinutes(10)), RequestId = NewId(),
+        };
+        var named = request.Clone();
+        named.HoldId = "card-auth-1";
+        named.RequestId = NewId();
+
+        var first = await Accounts.PlaceHoldAsync(request);
+        var firstNamed = await Accounts.PlaceHoldAsync(named);
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        var retried = await Accounts.PlaceHoldAsync(request);
+        var retriedNamed = await Accounts.PlaceHoldAsync(named);
+
+        Assert.Equal(first, retried);
+        Assert.Equal(firstNamed, retriedNamed);
+        var holds = (await Bank.Query.ListHoldsAsync(new ListHoldsRequest { AccountId = id, MinPosition = retriedNamed.Position })).Holds;
+        Assert.Equal([(first.HoldId, first.ExpiresAt), ("card-auth-1", firstNamed.ExpiresAt)],
+            holds.OrderBy(h => h.HoldId == "card-auth-1").Select(h => (h.HoldId, h.ExpiresAt)));
+    }
+
+    [Fact]
     public async Task AHoldThatExpiresWhileTheServerIsDown_IsReleasedOnceAfterTheRestart()
     {
         var id = await Bank.OpenAsync(deposit: 10_000);

@@ -3,6 +3,7 @@ using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Server.Errors;
+using GrpcBank.Server.Hosting;
 using GrpcBank.Server.Query;
 using static GrpcBank.Server.Errors.FieldErrors;
 
@@ -29,17 +30,20 @@ public sealed partial class AccountGrpcService
         var holdId = request.HoldId.Length > 0 ? request.HoldId : Guid.CreateVersion7().ToString("N");
         var command = new AccountCommand.PlaceHold(request.AccountId, holdId, request.AmountMinor, request.CurrencyCode, request.Reference,
             expiresAt, now);
-        var (reply, position, _) = await Run(request.AccountId, command, request, null, context);
+        var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Accounts.HandleAsync(request.AccountId, command,
+            CallContext.For(request, context), AccountReply.ForHold(request.AccountId, holdId), context.CancellationToken));
+        // A reply logged before holds were recorded in it answers with this call's id and expiry, as it did then.
         return new PlaceHoldResponse
         {
-            HoldId = holdId, Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor, HeldMinor = reply.HeldMinor,
-            AvailableMinor = reply.AvailableMinor, ExpiresAt = Timestamp.FromDateTimeOffset(expiresAt),
+            HoldId = reply.HoldId ?? holdId, Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor,
+            HeldMinor = reply.HeldMinor, AvailableMinor = reply.AvailableMinor, ExpiresAt = Timestamp.FromDateTimeOffset(reply.HoldExpiresAt ?? expiresAt),
         };
     }
 
     /// <summary>
     /// The expiry from expires_at or ttl (exactly one), no more than <see cref="MaxHoldLifetime"/> ahead. A retry with the
-    /// same ttl gets the first run's reply from the request log, so a ttl does not stretch a retried hold.
+    /// same ttl gets the first run's reply from the request log, its hold's stored expiry included, so a ttl does not
+    /// stretch a retried hold.
     /// </summary>
     private static DateTimeOffset ExpiryOf(PlaceHoldRequest request, DateTimeOffset now, FieldErrors errors)
     {

@@ -15,6 +15,21 @@ public sealed record AccountReply(string AggregateId, long Version, long Balance
 
     public long AvailableMinor => BalanceMinor - HeldMinor;
 
+    /// <summary>
+    /// PlaceHold's hold and when it expires, as stored, so that a retry answers the hold its first run placed (an
+    /// assigned id, an expiry from a ttl). Null in other replies, and in a PlaceHold reply logged before they were added.
+    /// </summary>
+    public string? HoldId { get; init; }
+
+    public DateTimeOffset? HoldExpiresAt { get; init; }
+
     public static ReplyWith<AccountState, AccountReply> For(string accountId) =>
         (state, version) => new(accountId, version, state.BalanceMinor) { HeldMinor = state.HeldMinor };
+
+    public static ReplyWith<AccountState, AccountReply> ForHold(string accountId, string holdId) =>
+        (state, version) => For(accountId)(state, version) with
+        {
+            HoldId = holdId,
+            HoldExpiresAt = state.Holds.TryGetValue(holdId, out var hold) ? hold.ExpiresAt : null,
+        };
 }
