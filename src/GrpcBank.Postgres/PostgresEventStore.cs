@@ -448,6 +448,20 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
 
     private const string FindRequestSql = "select fingerprint, reply, position from request_log where request_id = $1";
 
+    public async Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct)
+    {
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand(LogRequestSql, rented.Connection);
+        command.Parameters.Add(new() { Value = request.RequestId });
+        command.Parameters.Add(new() { Value = request.Fingerprint });
+        command.Parameters.Add(new() { Value = request.ReplyJson });
+        command.Parameters.Add(new() { Value = position });
+        return await command.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    private const string LogRequestSql =
+        "insert into request_log (request_id, fingerprint, reply, position) values ($1, $2, $3, $4) on conflict (request_id) do nothing";
+
     public async Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct)
     {
         await using var rented = await connections.OpenAsync(ct);

@@ -209,6 +209,16 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             $"select {EventColumns} from events e where e.position > $after order by e.position limit $max",
             ("$after", afterPosition), ("$max", maxCount)));
 
+    public Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct) =>
+        db.WriteAsync((connection, tx) =>
+        {
+            using var insert = SqliteDatabase.Command(connection, tx, """
+                insert into request_log (request_id, fingerprint, reply, position) values ($id, $fingerprint, $reply, $position)
+                on conflict (request_id) do nothing
+                """, ("$id", request.RequestId), ("$fingerprint", request.Fingerprint), ("$reply", request.ReplyJson), ("$position", position));
+            return insert.ExecuteNonQuery() == 1;
+        }, ct);
+
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) =>
         Task.FromResult(db.Read<LoggedRequest?>((connection, tx) =>
         {

@@ -130,6 +130,27 @@ public sealed class CommandHandlerSpecs
     }
 
     [Fact]
+    public async Task ANoOpsRequestId_IsSpent_ItsRetryGetsItsReplyAfterTheStateMovedOn_AndAnotherCommandWithItIsRefused()
+    {
+        var handler = NewHandler();
+        await Run(handler, Open());
+        await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"));
+        var context = new CommandContext("freeze-2", "fingerprint-of-the-second-freeze");
+        var noOp = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"), context));
+        var events = store.Stream(AdaStream).Count;
+        await Run(handler, new AccountCommand.UnfreezeAccount(Ada));
+
+        var retry = await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"), context);
+        var reused = await Run(handler, Deposit(100), new CommandContext("freeze-2", "fingerprint-of-a-deposit"));
+
+        Assert.Equal(noOp with { Replayed = true }, retry);
+        Assert.Equal(2, noOp.Reply.Version);
+        Assert.Equal("freeze-2", Assert.IsType<CommandOutcome<BalanceReply>.RequestIdReused>(reused).RequestId);
+        Assert.Equal(events + 1, store.Stream(AdaStream).Count); // the unfreeze alone: the retry wrote nothing, the deposit nothing
+        Assert.Equal(AccountStatus.Active, StoredState().Status);
+    }
+
+    [Fact]
     public async Task AReplyLoggedInTheEarlierShape_StillReplays()
     {
         // Before replies were built by their callers every logged reply had this shape (position 0: the log keeps it).

@@ -119,6 +119,11 @@ public sealed class InMemoryEventStore : IEventStore
         lock (gate) return Task.FromResult<IReadOnlyList<RecordedEvent>>(all.Skip((int)afterPosition).Take(maxCount).ToList());
     }
 
+    public Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct)
+    {
+        lock (gate) return Task.FromResult(requests.TryAdd(request.RequestId, new LoggedRequest(request.RequestId, request.Fingerprint, request.ReplyJson, position)));
+    }
+
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct)
     {
         lock (gate) return Task.FromResult(requests.GetValueOrDefault(requestId));

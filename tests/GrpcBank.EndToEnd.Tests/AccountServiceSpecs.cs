@@ -142,6 +142,22 @@ public abstract class AccountServiceSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task ANoOpsRequestId_IsSpent_ItsRetryAnswersAsFirst_AndADepositWithItIsRefused()
+    {
+        var id = await Bank.OpenAsync();
+        await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "audit" });
+        var freeze = new FreezeAccountRequest { AccountId = id, Reason = "audit", RequestId = NewId() };
+        var noOp = await Accounts.FreezeAccountAsync(freeze);
+
+        await Rejected("REQUEST_ID_REUSED", () => Accounts.DepositMoneyAsync(new() { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR", RequestId = freeze.RequestId }).ResponseAsync);
+        await Accounts.UnfreezeAccountAsync(new UnfreezeAccountRequest { AccountId = id });
+        var retried = await Accounts.FreezeAccountAsync(freeze);
+
+        Assert.Equal(noOp, retried);
+        Assert.Equal(3, (await StreamAsync(id)).Count); // opened, frozen, unfrozen: the retry froze nothing again
+    }
+
+    [Fact]
     public async Task AFailedCommandIsNotLogged_SoItsRetryIsDecidedAfresh()
     {
         var id = await Bank.OpenAsync();

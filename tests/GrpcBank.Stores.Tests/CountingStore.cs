@@ -49,6 +49,7 @@ internal sealed class CountingStore(IEventStore inner) : IEventStore, IOutbox
     }
 
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
+    public Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct) => inner.LogRequestAsync(request, position, ct);
     public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);
 
     public Task<OutboxBatch> ReadPendingAsync(string consumer, int maxCount, CancellationToken ct)

@@ -111,6 +111,25 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARequestLoggedWithoutEvents_IsFound_ItsIdIsSpentForAppendsAndLogs_AndNothingReachesTheOutbox()
+    {
+        var first = (AppendResult.Appended)await AppendAsync("account-1", 0, [Event()], Request("req-0"));
+        await Store.DrainOutboxAsync(first.Position);
+
+        var logged = await Store.LogRequestAsync(Request("no-op-1"), first.Position, Ct);
+        var again = await Store.LogRequestAsync(Request("no-op-1") with { Fingerprint = "another" }, 99, Ct);
+        var takenByAnAppend = await Store.LogRequestAsync(Request("req-0"), first.Position, Ct);
+        var append = await AppendAsync("account-2", 0, [Event()], Request("no-op-1"));
+
+        Assert.Equal((true, false, false), (logged, again, takenByAnAppend));
+        Assert.Equal(new LoggedRequest("no-op-1", "fingerprint-no-op-1", """{"reply":"no-op-1"}""", first.Position), await Store.FindRequestAsync("no-op-1", Ct));
+        Assert.Equal("fingerprint-req-0", (await Store.FindRequestAsync("req-0", Ct))!.Fingerprint);
+        Assert.Equal(new AppendResult.DuplicateRequest("no-op-1"), append);
+        Assert.Empty(await Store.ReadStreamAsync("account-2", 1, 100, Ct));
+        Assert.Empty((await Store.Outbox.ReadPendingAsync("test", 100, Ct)).Events);
+    }
+
+    [Fact]
     public async Task ReusingARequestId_IsADuplicateRequest_AndWritesNothing()
     {
         var first = (AppendResult.Appended)await AppendAsync("account-1", 0, [Event()], Request("req-1"));

@@ -59,7 +59,7 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
                     (decision, events) = Decide(command, current, expectedVersion);
                 }
                 if (events.IsEmpty)
-                    return await RequestLog.ReplayAsync<TReply>(store, context, ct) ?? Unwritten(decision, current, expectedVersion, reply);
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct) ?? await UnwrittenAsync(decision, current, expectedVersion, reply, context, ct);
 
                 var next = new Folded<TState>(events.Fold(current.State, decider.Evolve), current.Version + events.Count, 0);
                 answer = reply(next.State, next.Version);
@@ -84,11 +84,12 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
     }
 
     /// <summary>The answer to a command that writes nothing, decided on a fresh state.</summary>
-    private static CommandOutcome<TReply> Unwritten<TReply>(
-        Either<Rejection, Seq<TEvent>> decision, Folded<TState> current, long? expectedVersion, ReplyWith<TState, TReply> reply) =>
-        expectedVersion is { } wanted && wanted != current.Version
-            ? new CommandOutcome<TReply>.WrongExpectedVersion(wanted, current.Version)
-            : decision.Match<CommandOutcome<TReply>>(
-                Left: rejection => new CommandOutcome<TReply>.Rejected(rejection),
-                Right: _ => new CommandOutcome<TReply>.Accepted(reply(current.State, current.Version), current.Position));
+    private async Task<CommandOutcome<TReply>> UnwrittenAsync<TReply>(
+        Either<Rejection, Seq<TEvent>> decision, Folded<TState> current, long? expectedVersion, ReplyWith<TState, TReply> reply,
+        CommandContext context, CancellationToken ct)
+    {
+        if (expectedVersion is { } wanted && wanted != current.Version) return new CommandOutcome<TReply>.WrongExpectedVersion(wanted, current.Version);
+        if (decision.IsLeft) return new CommandOutcome<TReply>.Rejected((Rejection)decision);
+        return await RequestLog.AcceptUnwrittenAsync(store, context, reply(current.State, current.Version), current.Position, ct);
+    }
 }

@@ -82,6 +82,8 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
 
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
 
+    public Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct) => inner.LogRequestAsync(request, position, ct);
+
     public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);
 
     public IOutbox Outbox => inner.Outbox;

@@ -58,6 +58,12 @@ public interface IEventStore
     /// <summary>The request log entry for an idempotency key, if a command with it succeeded.</summary>
     Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct);
 
+    /// <summary>
+    /// Logs a request accepted without writing an event (a no-op: the account is already frozen), durably, with the
+    /// position its reply names; false, and nothing written, when the id is logged already.
+    /// </summary>
+    Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct);
+
     /// <summary>The newest committed position (0 for an empty store).</summary>
     Task<long> HeadPositionAsync(CancellationToken ct);
 

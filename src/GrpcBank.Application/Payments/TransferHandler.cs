@@ -143,9 +143,9 @@ public sealed class TransferHandler(
                 }
                 if (events.IsEmpty)
                     return await RequestLog.ReplayAsync<TReply>(store, context, ct)
-                        ?? decision.Match<CommandOutcome<TReply>>(
-                            Left: rejection => new CommandOutcome<TReply>.Rejected(rejection),
-                            Right: _ => new CommandOutcome<TReply>.Accepted(reply(current), current.Position));
+                        ?? (decision.IsLeft
+                            ? new CommandOutcome<TReply>.Rejected((Rejection)decision)
+                            : await RequestLog.AcceptUnwrittenAsync(store, context, reply(current), current.Position, ct));
 
                 var next = current.After(events);
                 answer = reply(next);
