@@ -149,4 +149,27 @@ public abstract class HistorySpecs : BankSpecs
         Assert.Equal([withdrawn.Position, deposited.Position], first.Select(e => e.Position));
         Assert.Equal(["accounts.MoneyWithdrawn.v1", "accounts.MoneyDeposited.v1"], first.Select(e => e.EventType));
     }
+
+    [Fact]
+    public async Task SubscribeAll_FromBeyondTheNewestEvent_IsOutOfRangeAtOnce_NamingTheHead_WhileFromTheHeadItWaitsForTheNext()
+    {
+        var deposited = await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = await Bank.OpenAsync(), AmountMinor = 1, CurrencyCode = "EUR" });
+        var head = await Host.Get<GrpcBank.Application.EventStore.IEventStore>().HeadPositionAsync(CancellationToken.None);
+
+        var beyond = await Rejected("FROM_POSITION_BEYOND_HEAD", async () =>
+        {
+            using var call = History.SubscribeAll(new SubscribeAllRequest { FromPosition = head + 1_000 });
+            await call.ResponseStream.MoveNext();
+        }, StatusCode.OutOfRange);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var fromHead = History.SubscribeAll(new SubscribeAllRequest { FromPosition = head }, cancellationToken: stop.Token);
+        var next = fromHead.ResponseStream.MoveNext(stop.Token);
+        var later = await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = await Bank.OpenAsync(), AmountMinor = 1, CurrencyCode = "EUR" });
+
+        Assert.True(head >= deposited.Position);
+        Assert.Equal(head.ToString(), beyond.Metadata["head_position"]);
+        Assert.True(await next);
+        Assert.True(fromHead.ResponseStream.Current.Event.Position > head);
+        Assert.True(later.Position > head);
+    }
 }

@@ -37,6 +37,25 @@ public static class ErrorMapper
     /// <summary>The public reason of a rejection (PROTOCOL.md), also recorded as the failure reason of a payment step.</summary>
     public static string Reason(Rejection rejection) => WireRejection.Of(rejection).Reason;
 
+    /// <summary>
+    /// A position the event store has not reached: no wait can reach it, so OUT_OF_RANGE at once, naming the head
+    /// (reason <c>MIN_POSITION_BEYOND_HEAD</c>, <c>FROM_POSITION_BEYOND_HEAD</c>, after the field).
+    /// </summary>
+    public static RpcException BeyondHead(string field, long position, long head)
+    {
+        var message = $"{field} {position} is beyond the newest event, at position {head}; use a position the bank returned";
+        return new Google.Rpc.Status
+        {
+            Code = (int)Code.OutOfRange,
+            Message = message,
+            Details =
+            {
+                Any.Pack(new ErrorInfo { Domain = Domain, Reason = $"{field.ToUpperInvariant()}_BEYOND_HEAD", Metadata = { ["head_position"] = head.ToString() } }),
+                Any.Pack(new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = field, Description = message } } }),
+            },
+        }.ToRpcException();
+    }
+
     public static RpcException Error(Code code, string reason, string message, params (string Key, string Value)[] metadata)
     {
         var info = new ErrorInfo { Domain = Domain, Reason = reason };

@@ -81,6 +81,10 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
         foreach (var prefix in request.EventTypePrefixes) errors.Text("event_type_prefixes", prefix, 100, required: true);
         errors.ThrowIfAny();
 
+        // A checkpoint from another bank or an older backup would otherwise wait in silence, then skip the positions between.
+        if (request.FromPosition > 0 && await store.HeadPositionAsync(context.CancellationToken) is var head && request.FromPosition > head)
+            throw ErrorMapper.BeyondHead("from_position", request.FromPosition, head);
+
         var http = context.GetHttpContext();
         using var slot = slots.Take(http.User.Identity?.Name ?? $"peer {Security.Authenticator.Peer(http)}");
         var prefixes = request.EventTypePrefixes.ToArray();

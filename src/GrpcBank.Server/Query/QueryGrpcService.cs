@@ -193,33 +193,11 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         return await waiter.WaitForAsync(minPosition, limit.Token) switch
         {
             ReadSideWaiter.Outcome.Reached reached => reached.Position,
-            ReadSideWaiter.Outcome.BeyondHead beyond => throw BeyondHead(minPosition, beyond.HeadPosition),
+            ReadSideWaiter.Outcome.BeyondHead beyond => throw ErrorMapper.BeyondHead("min_position", minPosition, beyond.HeadPosition),
             ReadSideWaiter.Outcome.TooManyWaiting busy => throw ErrorMapper.Error(Google.Rpc.Code.ResourceExhausted, "TOO_MANY_WAITING_READS",
                 $"{busy.Limit} reads are already waiting for the read side; retry shortly, or without min_position"),
             _ => throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "READ_SIDE_BEHIND",
                 $"the read side has not reached position {minPosition} yet; retry later"),
         };
-    }
-
-    /// <summary>No wait can reach a position the event store has not: OUT_OF_RANGE at once, naming the head.</summary>
-    private static RpcException BeyondHead(long minPosition, long head)
-    {
-        var message = $"min_position {minPosition} is beyond the newest event, at position {head}; use a position the bank returned";
-        return new Google.Rpc.Status
-        {
-            Code = (int)Google.Rpc.Code.OutOfRange,
-            Message = message,
-            Details =
-            {
-                Any.Pack(new Google.Rpc.ErrorInfo
-                {
-                    Domain = ErrorMapper.Domain, Reason = "MIN_POSITION_BEYOND_HEAD", Metadata = { ["head_position"] = head.ToString() },
-                }),
-                Any.Pack(new Google.Rpc.BadRequest
-                {
-                    FieldViolations = { new Google.Rpc.BadRequest.Types.FieldViolation { Field = "min_position", Description = message } },
-                }),
-            },
-        }.ToRpcException();
     }
 }
