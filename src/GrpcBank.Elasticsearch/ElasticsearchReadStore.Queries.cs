@@ -147,9 +147,12 @@ public sealed partial class ElasticsearchReadStore
         var debit = aggregations.GetFilter("debit")!;
         // A sum comes back as a double: exact for amounts below 2^53 minor units.
         return new SummaryBucket(start,
-            (long)Math.Round(credit.Aggregations!.GetSum("amount")?.Value ?? 0), credit.DocCount,
-            (long)Math.Round(debit.Aggregations!.GetSum("amount")?.Value ?? 0), debit.DocCount);
+            Minor(credit.Aggregations!.GetSum("amount")?.Value ?? 0), credit.DocCount,
+            Minor(debit.Aggregations!.GetSum("amount")?.Value ?? 0), debit.DocCount);
     }
+
+    /// <summary>A sum in minor units; one that passes int64 would wrap in the cast.</summary>
+    private static long Minor(double sum) => Math.Round(sum) is var rounded && rounded < 9.2233720368547758E18 ? (long)rounded : throw new SumOutOfRangeException();
 
     /// <summary>
     /// How a primary sort value crosses the boundary. A node answers a date sort with epoch milliseconds; the cursor the

@@ -131,11 +131,18 @@ public sealed partial class SqliteReadStore
                        sum(case when kind in ({DebitKinds}) then 1 else 0 end)
                 from transactions {filter.Where} group by day order by day
                 """, filter.Parameters.ToArray());
-            using var reader = command.ExecuteReader();
             var days = new List<SummaryBucket>();
-            while (reader.Read())
-                days.Add(new SummaryBucket(DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)),
-                    reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+            try
+            {
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                    days.Add(new SummaryBucket(DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)),
+                        reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+            }
+            catch (SqliteException e) when (e.Message.Contains("integer overflow", StringComparison.Ordinal))
+            {
+                throw new SumOutOfRangeException(e);
+            }
             return Summaries.Of(days, query.Interval);
         }));
 

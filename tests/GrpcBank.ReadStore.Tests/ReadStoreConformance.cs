@@ -477,6 +477,25 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
         Assert.Equal((0, new SummaryBucket(null, 0, 0, 0, 0)), (empty.Buckets.Count, empty.Totals));
     }
 
+    [Fact]
+    public async Task ASummaryWhoseSumPassesInt64_IsSumOutOfRange_NeverAWrappedSum()
+    {
+        // Each amount a store is given may be large; only their sums pass int64 (a day's in one account, the totals of
+        // two days in the other).
+        var h = new History();
+        var day1 = Day(2026, 3, 1);
+        const long half = long.MaxValue / 2 + 1;
+        await ApplyAsync(h,
+            h.At(day1).Opened("big-1", "Ada"), h.Opened("big-2", "Bob"),
+            h.Deposited("big-1", half), h.Deposited("big-1", half),
+            h.Deposited("big-2", half), h.At(day1.AddDays(1)).Deposited("big-2", half));
+
+        await Assert.ThrowsAsync<SumOutOfRangeException>(() => Store.SummarizeTransactionsAsync(new SummaryQuery("big-1", null, null, null, SummaryInterval.Day), None));
+        await Assert.ThrowsAsync<SumOutOfRangeException>(() => Store.SummarizeTransactionsAsync(new SummaryQuery("big-2", null, null, null, SummaryInterval.Day), None));
+        var oneDay = await Store.SummarizeTransactionsAsync(new SummaryQuery("big-2", null, day1, day1.AddDays(1), SummaryInterval.Day), None);
+        Assert.Equal(new SummaryBucket(null, half, 1, 0, 0), oneDay.Totals);
+    }
+
     // ---- Orders and payments ----
 
     /// <summary>o1 paid (cust→merch, "reading lamp"), o2 cancelled (cust→shop, "garden chairs"), o3 placed (alt→merch, "desk lamp").</summary>

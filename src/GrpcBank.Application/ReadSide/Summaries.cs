@@ -14,6 +14,16 @@ public static class Summaries
         return new TransactionSummary(buckets, Sum(null, days));
     }
 
-    private static SummaryBucket Sum(DateTimeOffset? start, IReadOnlyList<SummaryBucket> buckets) =>
-        new(start, buckets.Sum(b => b.CreditMinor), buckets.Sum(b => b.CreditCount), buckets.Sum(b => b.DebitMinor), buckets.Sum(b => b.DebitCount));
+    private static SummaryBucket Sum(DateTimeOffset? start, IReadOnlyList<SummaryBucket> buckets)
+    {
+        try
+        {
+            // LINQ's Sum of longs is checked.
+            return new(start, buckets.Sum(b => b.CreditMinor), buckets.Sum(b => b.CreditCount), buckets.Sum(b => b.DebitMinor), buckets.Sum(b => b.DebitCount));
+        }
+        catch (OverflowException e)
+        {
+            throw new SumOutOfRangeException(e);
+        }
+    }
 }

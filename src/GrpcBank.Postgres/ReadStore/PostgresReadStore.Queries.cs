@@ -171,10 +171,17 @@ public sealed partial class PostgresReadStore
             from {ReadSchema}.transactions {filter.Where} group by day order by day
             """, rented.Connection);
         command.Parameters.AddRange(filter.Parameters.Select(p => Parameter(p.Name, p.Value)).ToArray());
-        await using var reader = await command.ExecuteReaderAsync(ct);
         var days = new List<SummaryBucket>();
-        while (await reader.ReadAsync(ct))
-            days.Add(new SummaryBucket(At(reader, 0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+        try
+        {
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+                days.Add(new SummaryBucket(At(reader, 0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4)));
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.NumericValueOutOfRange)
+        {
+            throw new SumOutOfRangeException(e); // a day's sum (numeric) cast to bigint
+        }
         return Summaries.Of(days, query.Interval);
     }
 

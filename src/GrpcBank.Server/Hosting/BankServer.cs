@@ -94,7 +94,12 @@ public static class BankServer
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         var app = builder.Build();
-        if (dataDirectory is not null) app.Logger.LogInformation("Embedded stores in {DataDirectory}", dataDirectory);
+        if (dataDirectory is not null)
+        {
+            // Resolved, so that the container owns the lock and lets it go when the server stops.
+            app.Services.GetRequiredService<DataDirectoryLock>();
+            app.Logger.LogInformation("Embedded stores in {DataDirectory}", dataDirectory);
+        }
         app.Use(app.Services.GetRequiredService<ProtectedMode>().Gate);
         app.UseMetricsEndpoint(app.Services.GetRequiredService<ApiKeys>());
         app.UseMiddleware<RequestDecoding>();
@@ -126,7 +131,12 @@ public static class BankServer
         var embeddedFiles = postgres is null || readStore == ReadStoreKind.Sqlite;
         var groupCommit = GroupCommitSettings.Of(configuration);
         // Refuse to start, naming the folder, rather than fail on the first command with SQLite's bare "unable to open database file".
-        if (embeddedFiles) DataDirectory.EnsureWritable(dataDirectory);
+        if (embeddedFiles)
+        {
+            DataDirectory.EnsureWritable(dataDirectory);
+            var held = DataDirectoryLock.Take(dataDirectory);
+            services.AddSingleton(_ => held);
+        }
         if (postgres is not null)
         {
             services.AddSingleton(_ => new PostgresRelayLease(postgres));

@@ -23,4 +23,39 @@ public static class DataDirectory
     }
 }
 
+/// <summary>
+/// The embedded stores' folder held by this server alone, for as long as it runs (an exclusive lock on its
+/// <see cref="FileName"/>, which the system lets go when the process ends, even by kill -9). Two servers on one folder
+/// would each run a relay into the same read store and each trust its own cache of the same streams.
+/// </summary>
+public sealed class DataDirectoryLock : IDisposable
+{
+    public const string FileName = "server.lock";
+
+    private readonly FileStream file;
+
+    private DataDirectoryLock(FileStream file) => this.file = file;
+
+    /// <summary>Takes the lock; throws <see cref="DataDirectoryException"/> naming the folder when another server holds it.</summary>
+    public static DataDirectoryLock Take(string path)
+    {
+        var lockFile = Path.Combine(path, FileName);
+        try
+        {
+            var file = new FileStream(lockFile, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            file.SetLength(0);
+            file.Write(System.Text.Encoding.UTF8.GetBytes($"{Environment.ProcessId}\n"));
+            file.Flush();
+            return new DataDirectoryLock(file);
+        }
+        catch (IOException e)
+        {
+            throw new DataDirectoryException(
+                $"The data directory '{path}' is in use by another server (it holds {lockFile}). Stop that server, or set Storage:DataDirectory to another folder.", e);
+        }
+    }
+
+    public void Dispose() => file.Dispose();
+}
+
 public sealed class DataDirectoryException(string message, Exception inner) : StartupRefusedException(message, inner);

@@ -102,7 +102,16 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
 
         var position = await WaitFor(request.MinPosition, context);
         if (accountId is not null) await MustExist(accountId, context);
-        var summary = await readStore.SummarizeTransactionsAsync(new SummaryQuery(accountId, currency, from, to, interval), context.CancellationToken);
+        Application.ReadSide.TransactionSummary summary;
+        try
+        {
+            summary = await readStore.SummarizeTransactionsAsync(new SummaryQuery(accountId, currency, from, to, interval), context.CancellationToken);
+        }
+        catch (SumOutOfRangeException e)
+        {
+            throw ErrorMapper.Error(Google.Rpc.Code.OutOfRange, "SUM_OUT_OF_RANGE",
+                $"{e.Message}; ask for a shorter period, one account or one currency");
+        }
         return new SummarizeTransactionsResponse
         {
             Buckets = { summary.Buckets.Select(ToProto) },
