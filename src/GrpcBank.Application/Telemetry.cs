@@ -22,9 +22,31 @@ public static class Telemetry
     public static readonly Counter<long> Commands = Meter.CreateCounter<long>(
         "grpcbank.commands", "{command}", "Commands handled, by aggregate, command and outcome");
 
+    private static readonly AsyncLocal<bool> unrecorded = new();
+
+    /// <summary>
+    /// Whether this flow's commands and appends go unmeasured: the server's own start-up warm-up runs commands no client
+    /// sent, which would otherwise show in the metrics as accepted commands, rejections and group commits after every restart.
+    /// </summary>
+    public static bool IsUnrecorded => unrecorded.Value;
+
+    /// <summary>Until disposed, this flow (and what it awaits) records no command or append metrics.</summary>
+    public static IDisposable Unrecorded()
+    {
+        var before = unrecorded.Value;
+        unrecorded.Value = true;
+        return new Restore(() => unrecorded.Value = before);
+    }
+
+    private sealed class Restore(Action restore) : IDisposable
+    {
+        public void Dispose() => restore();
+    }
+
     /// <summary>Counts one command in <see cref="Commands"/>; a rejection also with its public <paramref name="reason"/>.</summary>
     public static void CountCommand(string aggregate, string command, string outcome, string? reason = null)
     {
+        if (IsUnrecorded) return;
         if (reason is null)
             Commands.Add(1, new("aggregate", aggregate), new("command", command), new("outcome", outcome));
         else

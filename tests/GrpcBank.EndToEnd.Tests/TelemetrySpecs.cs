@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Grpc.Core;
 using GrpcBank.Application;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Contracts.Accounts.V1;
@@ -122,6 +123,30 @@ public sealed class TelemetrySpecs : IDisposable
         Assert.Contains("grpcbank_append_duration_milliseconds_bucket{", scrape);
         Assert.Contains("grpcbank_relay_delivered_total{otel_scope_name=\"GrpcBank\",sink=\"read-side\"}", scrape);
         Assert.Matches(new Regex(@"^grpcbank_relay_lag\{[^}]*\} \d+$", RegexOptions.Multiline), scrape);
+    }
+
+    [Fact]
+    public async Task AFreshlyStartedServer_ShowsNoCommandsOrGroupCommits_ItsOwnWarmUpIsNotMeasured()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync();
+        using var http = OnGrpcPort(host);
+
+        var scrape = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+        var opened = await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" });
+        await Rejected("ACCOUNT_NOT_FOUND", () => host.Accounts.DepositMoneyAsync(
+            new DepositMoneyRequest { AccountId = "nobody", AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync, StatusCode.NotFound);
+
+        // The warm-up opened accounts, deposited, withdrew and transferred, in process and over its own address.
+        Assert.Equal(0, Sum(scrape, "grpcbank_commands_total{"));
+        Assert.Equal(0, Sum(scrape, "grpcbank_append_group_size_count{"));
+        Assert.Equal(0, Sum(scrape, "grpcbank_append_duration_milliseconds_count{"));
+        Assert.DoesNotMatch(new Regex(@"^http_server_request_duration_seconds_count\{[^}]*DepositMoney[^}]*\} [1-9]", RegexOptions.Multiline), scrape);
+        await Eventually(async () =>
+        {
+            Assert.Equal(1, await CounterAsync(http, "OpenAccount", "accepted"));
+            Assert.Equal(1, await CounterAsync(http, "DepositMoney", "rejected"));
+        });
+        Assert.NotEmpty(opened.AccountId);
     }
 
     [Fact]

@@ -65,8 +65,10 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
         _ => throw new ArgumentOutOfRangeException(nameof(result), result, null),
     };
 
-    private static void Record(long started, string result) =>
-        Telemetry.AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("result", result));
+    private static void Record(long started, string result)
+    {
+        if (!Telemetry.IsUnrecorded) Telemetry.AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>("result", result));
+    }
 
     public Task<IReadOnlyList<RecordedEvent>> ReadStreamAsync(string streamId, long fromVersion, int maxCount, CancellationToken ct) =>
         inner.ReadStreamAsync(streamId, fromVersion, maxCount, ct);

@@ -132,11 +132,11 @@ public sealed class GroupCommit(
                 pending.Answer.TrySetResult([.. results.Skip(offset).Take(pending.Requests.Count)]);
                 offset += pending.Requests.Count;
             }
-            Telemetry.RecordGroup(appends, startedAt, "written");
+            Record(group, appends, startedAt, "written");
         }
         catch (Exception e) when (group.Count > 1 && wroteNothing(e))
         {
-            Telemetry.RecordGroup(appends, startedAt, "refused");
+            Record(group, appends, startedAt, "refused");
             foreach (var pending in group) await WriteAsync([pending]);
         }
         catch (Exception e)
@@ -144,14 +144,22 @@ public sealed class GroupCommit(
             // A unit the database refused alone cannot be split here (its appends may chain): its caller hears that
             // nothing of it was written, and may write its appends one by one.
             var refused = wroteNothing(e);
-            Telemetry.RecordGroup(appends, startedAt, refused ? "refused" : "failed");
+            Record(group, appends, startedAt, refused ? "refused" : "failed");
             foreach (var pending in group) pending.Answer.TrySetException(refused && pending.Requests.Count > 1 ? new GroupRefusedException(e) : e);
         }
+    }
+
+    private static void Record(List<Pending> group, int appends, long startedAt, string result)
+    {
+        if (!group.TrueForAll(p => p.Unrecorded)) Telemetry.RecordGroup(appends, startedAt, result);
     }
 
     private sealed class Pending(IReadOnlyList<AppendRequest> requests)
     {
         public IReadOnlyList<AppendRequest> Requests { get; } = requests;
+
+        /// <summary>Sent from an unmeasured flow (<see cref="Telemetry.IsUnrecorded"/>); the writer's own flow cannot tell.</summary>
+        public bool Unrecorded { get; } = Telemetry.IsUnrecorded;
 
         public long Bytes { get; } = requests.Sum(request => request.Streams.Sum(s => s.Events.Sum(e => (long)e.DataJson.Length + e.MetadataJson.Length))
             + request.RequestLogEntries.Sum(r => (long)r.ReplyJson.Length));

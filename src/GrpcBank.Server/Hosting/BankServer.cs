@@ -100,6 +100,7 @@ public static class BankServer
             app.Services.GetRequiredService<DataDirectoryLock>();
             app.Logger.LogInformation("Embedded stores in {DataDirectory}", dataDirectory);
         }
+        app.Use(EdgeWarmUp.Unmeasured);
         app.Use(app.Services.GetRequiredService<ProtectedMode>().Gate);
         app.UseMetricsEndpoint(app.Services.GetRequiredService<ApiKeys>());
         app.UseMiddleware<RequestDecoding>();

@@ -51,7 +51,8 @@ public sealed class CommandPathWarmUp(
             EventCodecs.Orders.WarmUp();
             EventCodecs.Payments.WarmUp();
             var dryStore = new WarmUpStore(store);
-            await AcceptedCommandsAsync(new Handlers(dryStore, clock, new StreamLocks(), reasonOf, loggers), ct);
+            using (Application.Telemetry.Unrecorded())
+                await AcceptedCommandsAsync(new Handlers(dryStore, clock, new StreamLocks(), reasonOf, loggers), ct);
             MadeUpHistory = dryStore.Written;
             // The payment process's reaction to them, as the relay's first delivery would run it (pure: no step is run).
             foreach (var e in MadeUpHistory)
