@@ -36,13 +36,25 @@ public sealed class JsonApiSpecs
         return new JsonBank(host, http);
     }
 
-    private static async Task<(HttpStatusCode Status, JsonNode Body)> CallAsync(HttpClient http, HttpMethod method, string path, object? body = null)
+    private static Task<(HttpStatusCode Status, JsonNode Body)> CallAsync(HttpClient http, HttpMethod method, string path, object? body = null) =>
+        SendAsync(http, new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) });
+
+    /// <summary>A body as written, for what a serializer would not write (a malformed value, a key twice).</summary>
+    private static Task<(HttpStatusCode Status, JsonNode Body)> CallWithTextAsync(HttpClient http, HttpMethod method, string path, string json) =>
+        SendAsync(http, new HttpRequestMessage(method, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") });
+
+    private static async Task<(HttpStatusCode Status, JsonNode Body)> SendAsync(HttpClient http, HttpRequestMessage request)
     {
-        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
-        using var response = await http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return (response.StatusCode, JsonNode.Parse(text.Length == 0 ? "null" : text)!);
+        using (request)
+        using (var response = await http.SendAsync(request))
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            return (response.StatusCode, JsonNode.Parse(text.Length == 0 ? "null" : text)!);
+        }
     }
+
+    private static JsonNode Detail(JsonNode error, string type) =>
+        Assert.Single(error["details"]!.AsArray(), d => d!["@type"]!.GetValue<string>() == $"type.googleapis.com/google.rpc.{type}")!;
 
     /// <returns>The new account's id, and the position of its opening (for a read that must see it: min_position).</returns>
     private static async Task<(string Id, string Position)> OpenAsync(HttpClient http)
@@ -128,6 +140,87 @@ public sealed class JsonApiSpecs
         Assert.Equal((HttpStatusCode.BadRequest, "minPositon"), (query, queryError["details"]![0]!["fieldViolations"]![0]!["field"]!.GetValue<string>()));
         var (read, account) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}?min_position={position}");
         Assert.Equal((HttpStatusCode.OK, "700"), (read, account["account"]!["balanceMinor"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task AValueItsFieldCannotTake_InABodyOrAQuery_IsInvalidArgumentNamingTheFieldAsSent_AndNothingIsWritten()
+    {
+        await using var bank = await StartAsync();
+        var http = bank.Http;
+        var (id, openedAt) = await OpenAsync(http);
+        var deposit = $"/v1/accounts/{id}:deposit";
+        string Deposit(string amount) => $$"""{"accountId":"{{id}}","amountMinor":{{amount}},"currencyCode":"EUR"}""";
+        const string notANumber = "\"abc\"";
+        var cases = new (HttpMethod Method, string Path, string? Body, string Field)[]
+        {
+            (HttpMethod.Post, deposit, """{"amountMinor":"abc","currencyCode":"EUR"}""", "amountMinor"),
+            (HttpMethod.Post, deposit, """{"amountMinor":"99999999999999999999","currencyCode":"EUR"}""", "amountMinor"),
+            (HttpMethod.Post, deposit, """{"amountMinor":"5","currencyCode":978}""", "currencyCode"),
+            (HttpMethod.Post, "/v1/batches:execute", $$"""{"commands":[{"deposit":{{Deposit(notANumber)}}}]}""", "commands[0].deposit.amountMinor"),
+            // The transcoder would append both lists: every command would run twice.
+            (HttpMethod.Post, "/v1/batches:execute", $$"""{"commands":[{"deposit":{{Deposit("5")}}}],"commands":[{"deposit":{{Deposit("5")}}}]}""", "commands"),
+            (HttpMethod.Post, "/v1/batches:execute", """{"commands":[{"deposit":{}}],"atomic":"yes"}""", "atomic"),
+            (HttpMethod.Post, $"/v1/accounts/{id}/holds", """{"amountMinor":"5","currencyCode":"EUR","ttl":"abc"}""", "ttl"),
+            (HttpMethod.Post, $"/v1/accounts/{id}/holds", """{"amountMinor":"5","currencyCode":"EUR","ttl":"315576000000s"}""", "ttl"),
+            (HttpMethod.Post, $"/v1/accounts/{id}/holds", """{"amountMinor":"5","currencyCode":"EUR","ttl":"60s","expiresAt":"2030-01-01T00:00:00Z"}""", "expiresAt"),
+            (HttpMethod.Get, "/v1/accounts?status=NOPE", null, "status"),
+            (HttpMethod.Get, "/v1/accounts?status=7", null, "status"),
+            (HttpMethod.Get, "/v1/accounts?pageSize=1&pageSize=2", null, "pageSize"),
+            (HttpMethod.Get, $"/v1/accounts/{id}?minPosition=abc", null, "minPosition"),
+            (HttpMethod.Get, $"/v1/accounts/{id}/transactions?startTime=garbage", null, "startTime"),
+        };
+        foreach (var (method, path, body, field) in cases)
+        {
+            var (status, error) = body is null ? await CallAsync(http, method, path) : await CallWithTextAsync(http, method, path, body);
+            Assert.Equal((path, body, HttpStatusCode.BadRequest, 3), (path, body, status, error["code"]!.GetValue<int>()));
+            var violation = Assert.Single(Detail(error, "BadRequest")["fieldViolations"]!.AsArray())!;
+            Assert.Equal((path, body, field), (path, body, violation["field"]!.GetValue<string>()));
+        }
+
+        // An undefined enum number is refused as gRPC refuses it: naming the contract's values.
+        var (_, undefined) = await CallAsync(http, HttpMethod.Get, "/v1/accounts?status=7");
+        Assert.Equal("must be one of ACCOUNT_STATUS_UNSPECIFIED, ACCOUNT_STATUS_ACTIVE, ACCOUNT_STATUS_FROZEN, ACCOUNT_STATUS_CLOSED",
+            Detail(undefined, "BadRequest")["fieldViolations"]![0]!["description"]!.GetValue<string>());
+        // A body that is not one JSON object has no field to name: the ErrorInfo gRPC gives an undecodable message.
+        foreach (var body in new[] { "[1]", """{"amountMinor":""", "" })
+        {
+            var (status, error) = await CallWithTextAsync(http, HttpMethod.Post, deposit, body);
+            Assert.Equal((body, HttpStatusCode.BadRequest, 3), (body, status, error["code"]!.GetValue<int>()));
+            Assert.Equal("MALFORMED_REQUEST", Detail(error, "ErrorInfo")["reason"]!.GetValue<string>());
+        }
+
+        var (_, account) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}?minPosition={openedAt}");
+        Assert.Equal("1", account["account"]!["version"]!.GetValue<string>()); // only the opening
+    }
+
+    [Fact]
+    public async Task TheFormsProto3JsonAllows_AreStillRead()
+    {
+        await using var bank = await StartAsync();
+        var http = bank.Http;
+        var (id, _) = await OpenAsync(http);
+
+        // int64 as a number or a string, null for "not set".
+        Assert.Equal(HttpStatusCode.OK, (await CallWithTextAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit",
+            """{"amountMinor":700,"currencyCode":"EUR","reference":null}""")).Status);
+        var (deposited, reply) = await CallWithTextAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit",
+            """{"amount_minor":"300","currencyCode":"EUR","expectedVersion":null}""");
+        Assert.Equal((HttpStatusCode.OK, "1000"), (deposited, reply["balanceMinor"]!.GetValue<string>()));
+        // A Duration's string after a null member of its oneof.
+        var (held, hold) = await CallWithTextAsync(http, HttpMethod.Post, $"/v1/accounts/{id}/holds",
+            """{"amountMinor":"5","currencyCode":"EUR","expiresAt":null,"ttl":"60.5s"}""");
+        Assert.Equal((HttpStatusCode.OK, "995"), (held, hold["availableMinor"]!.GetValue<string>()));
+        var position = hold["position"]!.GetValue<string>();
+        // In a query string: an enum by name or number, a Timestamp's string (with an offset), int32 and int64.
+        foreach (var query in new[] { $"/v1/accounts?status=ACCOUNT_STATUS_ACTIVE&minPosition={position}", $"/v1/accounts?status=1&pageSize=5&min_position={position}" })
+        {
+            var (status, found) = await CallAsync(http, HttpMethod.Get, query);
+            Assert.Equal((query, HttpStatusCode.OK), (query, status));
+            Assert.Contains(found["accounts"]!.AsArray(), a => a!["accountId"]!.GetValue<string>() == id);
+        }
+        var (listed, transactions) = await CallAsync(http, HttpMethod.Get,
+            $"/v1/accounts/{id}/transactions?startTime=2020-01-01T00:00:00Z&endTime=2100-01-01T10:30:00.5%2B01:00&minPosition={position}");
+        Assert.Equal((HttpStatusCode.OK, 2), (listed, transactions["transactions"]!.AsArray().Count));
     }
 
     [Fact]

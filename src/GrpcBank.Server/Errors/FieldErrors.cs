@@ -70,6 +70,9 @@ public sealed class FieldErrors(string prefix = "")
         return IsPrintable(value) ? this : Add(field, "must not contain control characters or unpaired surrogates");
     }
 
+    /// <summary>How an enum field that holds none of its values is refused: it names them all, as the .proto does.</summary>
+    public static string OneOfDescription(IEnumerable<string> contractNames) => $"must be one of {string.Join(", ", contractNames)}";
+
     public FieldErrors NotNegative(string field, long value) =>
         value >= 0 ? this : Add(field, "must not be negative");
 

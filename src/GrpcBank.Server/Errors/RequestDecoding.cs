@@ -38,7 +38,16 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
         .Select(m => (Path: $"/{s.Service.FullName}/{m.Name}", Type: new RequestType(m.InputType, s.MaxBytes))))
     .ToDictionary(m => m.Path, m => m.Type);
 
-    private sealed record Refusal(Code Code, string Reason, string Message, string Problem);
+    /// <summary>Why a request is refused: its status, with an ErrorInfo whose <c>problem</c> says what is wrong with it.</summary>
+    internal sealed record Refusal(Code Code, string Reason, string Message, string Problem)
+    {
+        public Google.Rpc.Status ToStatus() => new()
+        {
+            Code = (int)Code,
+            Message = Message,
+            Details = { Any.Pack(new ErrorInfo { Domain = ErrorMapper.Domain, Reason = Reason, Metadata = { ["problem"] = Problem } }) },
+        };
+    }
 
     public async Task InvokeAsync(HttpContext context)
     {
@@ -60,10 +69,10 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
             }
             catch (Grpc.Core.RpcException e)
             {
-                Answer(context, (Code)e.StatusCode, e.Status.Detail, null);
+                Answer(context, new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail });
                 return;
             }
-            Answer(context, refusal.Code, refusal.Message, new ErrorInfo { Domain = ErrorMapper.Domain, Reason = refusal.Reason, Metadata = { ["problem"] = refusal.Problem } });
+            Answer(context, refusal.ToStatus());
             return;
         }
         // grpc-dotnet reads the same bytes again.
@@ -153,18 +162,16 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
     private static Refusal TooLarge(RequestType request, string problem) =>
         new(Code.ResourceExhausted, "MESSAGE_TOO_LARGE", $"the request message is larger than {request.MaxBytes} bytes", problem);
 
-    private static Refusal Malformed(MessageDescriptor type, string problem) =>
+    internal static Refusal Malformed(MessageDescriptor type, string problem) =>
         new(Code.InvalidArgument, "MALFORMED_REQUEST", $"the request is not a valid {type.FullName}", problem);
 
     /// <summary>A trailers-only gRPC response: the status travels in the headers and the stream ends without a body.</summary>
-    private static void Answer(HttpContext context, Code code, string message, ErrorInfo? info)
+    private static void Answer(HttpContext context, Google.Rpc.Status status)
     {
-        var status = new Google.Rpc.Status { Code = (int)code, Message = message };
-        if (info is not null) status.Details.Add(Any.Pack(info));
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/grpc";
-        context.Response.Headers["grpc-status"] = ((int)code).ToString();
-        context.Response.Headers["grpc-message"] = Uri.EscapeDataString(message);
+        context.Response.Headers["grpc-status"] = status.Code.ToString();
+        context.Response.Headers["grpc-message"] = Uri.EscapeDataString(status.Message);
         context.Response.Headers["grpc-status-details-bin"] = Convert.ToBase64String(status.ToByteArray()).TrimEnd('=');
     }
 }

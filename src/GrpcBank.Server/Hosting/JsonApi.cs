@@ -46,19 +46,20 @@ public static class JsonApi
 
     /// <summary>
     /// Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only), and refuses a
-    /// body or query string that names a field its message lacks (<see cref="UnknownJsonFields"/>).
+    /// request the transcoder would misread or refuse without naming its field (<see cref="JsonRequestDecoding"/>).
     /// </summary>
     public static void UseJsonApi(this WebApplication app)
     {
         if (app.Configuration["JsonApi:Url"] is not { Length: > 0 } url) return;
         var port = BindingAddress.Parse(url).Port;
+        var decoding = new JsonRequestDecoding(app.Services.GetRequiredService<Security.Authenticator>());
         app.Use(async (context, next) =>
         {
             if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not { } route)
                 await next(context);
             else if (context.Connection.LocalPort != port)
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
-            else if (!await UnknownJsonFields.RefusedAsync(context, route))
+            else if (!await decoding.RefusedAsync(context, route))
                 await next(context);
         });
         app.UseWhen(context => context.Connection.LocalPort == port,

@@ -81,7 +81,7 @@ public static class QueryArguments
     {
         if (Convert.ToInt32(value) == 0) return null;
         if (System.Enum.IsDefined(value)) return map(value);
-        errors.Add(field, $"must be one of {string.Join(", ", ContractNames<TProto>())}");
+        errors.Add(field, FieldErrors.OneOfDescription(ContractNames<TProto>()));
         return null;
     }
 
