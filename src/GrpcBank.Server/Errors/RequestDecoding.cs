@@ -38,6 +38,10 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
         .Select(m => (Path: $"/{s.Service.FullName}/{m.Name}", Type: new RequestType(m.InputType, s.MaxBytes))))
     .ToDictionary(m => m.Path, m => m.Type);
 
+    /// <summary>The largest request message of <paramref name="method"/>, in bytes of protobuf.</summary>
+    public static int MaxBytesOf(MethodDescriptor method) =>
+        RequestTypes.TryGetValue($"/{method.Service.FullName}/{method.Name}", out var request) ? request.MaxBytes : MaxMessageBytes;
+
     /// <summary>Why a request is refused: its status, with an ErrorInfo whose <c>problem</c> says what is wrong with it.</summary>
     internal sealed record Refusal(Code Code, string Reason, string Message, string Problem)
     {
@@ -159,8 +163,10 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
         }
     }
 
-    private static Refusal TooLarge(RequestType request, string problem) =>
-        new(Code.ResourceExhausted, "MESSAGE_TOO_LARGE", $"the request message is larger than {request.MaxBytes} bytes", problem);
+    private static Refusal TooLarge(RequestType request, string problem) => TooLarge("the request message", request.MaxBytes, problem);
+
+    internal static Refusal TooLarge(string what, int maxBytes, string problem) =>
+        new(Code.ResourceExhausted, "MESSAGE_TOO_LARGE", $"{what} is larger than {maxBytes} bytes", problem);
 
     internal static Refusal Malformed(MessageDescriptor type, string problem) =>
         new(Code.InvalidArgument, "MALFORMED_REQUEST", $"the request is not a valid {type.FullName}", problem);
