@@ -339,14 +339,46 @@ public sealed class JsonApiSpecs
             .GetProperty("DepositMoneyResponse").GetProperty("properties").GetProperty("balanceMinor");
         Assert.Equal(("string", "int64"), (balance.GetProperty("type").GetString(), balance.GetProperty("format").GetString()));
 
-        using var h2 = new HttpClient
+        using var h2 = GrpcPortClient(host);
+        Assert.Equal(HttpStatusCode.NotFound, (await h2.GetAsync("/v1/accounts")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await h2.GetAsync("/openapi/v1.json")).StatusCode);
+    }
+
+    [Fact]
+    public async Task ARequestNoRouteTakes_IsAGoogleRpcStatus_OnTheJsonEndpoint_AndTheGrpcPortStaysAsItWas()
+    {
+        await using var bank = await StartAsync();
+        var (host, http) = (bank.Host, bank.Http);
+        var (id, _) = await OpenAsync(http);
+
+        var (missing, notFound) = await CallAsync(http, HttpMethod.Post, "/v1/nope", new { });
+        Assert.Equal((HttpStatusCode.NotFound, 5), (missing, notFound["code"]!.GetValue<int>()));
+        Assert.Equal("no route of this API is POST /v1/nope (they are listed in /openapi/v1.json)", notFound["message"]!.GetValue<string>());
+        Assert.Empty(notFound["details"]!.AsArray());
+
+        using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"/v1/accounts/{id}:deposit"));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode); // HTTP's word for it, with the methods it takes
+        Assert.Contains("POST", response.Content.Headers.Allow);
+        var unimplemented = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal(12, unimplemented["code"]!.GetValue<int>()); // UNIMPLEMENTED
+        Assert.EndsWith(", not DELETE", unimplemented["message"]!.GetValue<string>());
+
+        // The gRPC port is no JSON API: what no route takes there is still a bare 404.
+        using var h2 = GrpcPortClient(host);
+        using var grpcPort = await h2.PostAsync("/v1/nope", new StringContent("{}"));
+        Assert.Equal((HttpStatusCode.NotFound, ""), (grpcPort.StatusCode, await grpcPort.Content.ReadAsStringAsync()));
+    }
+
+    /// <summary>Plain HTTP/2 to the gRPC port, as a client that took it for the JSON endpoint would call it.</summary>
+    private static HttpClient GrpcPortClient(BankHost host)
+    {
+        var h2 = new HttpClient
         {
             BaseAddress = new Uri(host.GrpcUrl),
             DefaultRequestVersion = HttpVersion.Version20,
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
         h2.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TellerKey);
-        Assert.Equal(HttpStatusCode.NotFound, (await h2.GetAsync("/v1/accounts")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await h2.GetAsync("/openapi/v1.json")).StatusCode);
+        return h2;
     }
 }

@@ -45,8 +45,9 @@ public static class JsonApi
     }
 
     /// <summary>
-    /// Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only), and refuses a
-    /// request the transcoder would misread or refuse without naming its field (<see cref="JsonRequestDecoding"/>).
+    /// Keeps the JSON routes and the OpenAPI document on the JSON endpoint (the gRPC port stays gRPC only), refuses a
+    /// request the transcoder would misread or refuse without naming its field (<see cref="JsonRequestDecoding"/>), and
+    /// answers one no route takes with a status body (<see cref="UnroutedJsonRequests"/>).
     /// </summary>
     public static void UseJsonApi(this WebApplication app)
     {
@@ -62,8 +63,11 @@ public static class JsonApi
             else if (!await decoding.RefusedAsync(context, route))
                 await next(context);
         });
-        app.UseWhen(context => context.Connection.LocalPort == port,
-            json => json.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.json"));
+        app.UseWhen(context => context.Connection.LocalPort == port, json =>
+        {
+            json.Use(UnroutedJsonRequests.AnswerAsync);
+            json.UseSwagger(o => o.RouteTemplate = "openapi/{documentName}.json");
+        });
     }
 }
 
