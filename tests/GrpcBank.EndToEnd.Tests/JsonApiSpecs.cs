@@ -369,6 +369,69 @@ public sealed class JsonApiSpecs
         Assert.Equal((HttpStatusCode.NotFound, ""), (grpcPort.StatusCode, await grpcPort.Content.ReadAsStringAsync()));
     }
 
+    [Fact]
+    public async Task RealErrorBodies_AreValidAgainstTheOpenApiDocumentsErrorSchema()
+    {
+        await using var bank = await StartAsync();
+        var http = bank.Http;
+        var (id, _) = await OpenAsync(http);
+        var document = JsonNode.Parse(await http.GetStringAsync("/openapi/v1.json"))!;
+        var schemas = document["components"]!["schemas"]!;
+        var withdraw = document["paths"]!["/v1/accounts/{accountId}:withdraw"]!["post"]!;
+        var error = withdraw["responses"]!["default"]!["content"]!["application/json"]!["schema"]!;
+        Assert.Equal("#/components/schemas/Status", error["$ref"]!.GetValue<string>());
+
+        var answers = new[]
+        {
+            await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:withdraw", new { amountMinor = "100", currencyCode = "EUR" }), // ErrorInfo with metadata
+            await CallAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit", new { amountMinor = "-5", currencyCode = "EUR" }), // BadRequest and ErrorInfo
+            await CallWithTextAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit", "[1]"), // refused before the transcoder
+        };
+        foreach (var (status, body) in answers)
+        {
+            Assert.NotEqual(HttpStatusCode.OK, status);
+            Assert.NotEmpty(body["details"]!.AsArray());
+            Assert.Equal((body.ToJsonString(), ""), (body.ToJsonString(), string.Join("; ", SchemaViolations(body, error, schemas, "$"))));
+        }
+    }
+
+    /// <summary>
+    /// Where <paramref name="json"/> breaks <paramref name="schema"/>, judged by the parts of OpenAPI 3.0's schemas the
+    /// document uses: <c>$ref</c>, <c>type</c>, <c>nullable</c>, <c>properties</c>, <c>required</c>,
+    /// <c>additionalProperties</c> (absent or true: anything) and <c>items</c>.
+    /// </summary>
+    private static List<string> SchemaViolations(JsonNode? json, JsonNode schema, JsonNode schemas, string at)
+    {
+        if (schema["$ref"] is { } reference) return SchemaViolations(json, schemas[reference.GetValue<string>().Split('/')[^1]]!, schemas, at);
+        if (json is null) return schema["nullable"]?.GetValue<bool>() == true ? [] : [$"{at} is null"];
+        var (type, kind) = (schema["type"]?.GetValue<string>(), json.GetValueKind());
+        var fits = type switch
+        {
+            "object" => kind == JsonValueKind.Object,
+            "array" => kind == JsonValueKind.Array,
+            "string" => kind == JsonValueKind.String,
+            "integer" or "number" => kind == JsonValueKind.Number,
+            "boolean" => kind is JsonValueKind.True or JsonValueKind.False,
+            _ => true,
+        };
+        if (!fits) return [$"{at} is a JSON {kind} where the schema has {type}"];
+        var violations = new List<string>();
+        if (json is JsonObject properties)
+        {
+            foreach (var required in schema["required"]?.AsArray() ?? [])
+                if (!properties.ContainsKey(required!.GetValue<string>())) violations.Add($"{at} lacks {required}");
+            foreach (var (name, value) in properties)
+            {
+                var property = schema["properties"]?[name] ?? schema["additionalProperties"];
+                if (property?.GetValueKind() == JsonValueKind.False) violations.Add($"{at}.{name} is not allowed");
+                else if (property is JsonObject) violations.AddRange(SchemaViolations(value, property, schemas, $"{at}.{name}"));
+            }
+        }
+        if (json is JsonArray items && schema["items"] is { } item)
+            for (var i = 0; i < items.Count; i++) violations.AddRange(SchemaViolations(items[i], item, schemas, $"{at}[{i}]"));
+        return violations;
+    }
+
     /// <summary>Plain HTTP/2 to the gRPC port, as a client that took it for the JSON endpoint would call it.</summary>
     private static HttpClient GrpcPortClient(BankHost host)
     {

@@ -41,6 +41,7 @@ public static class JsonApi
             if (Path.Combine(AppContext.BaseDirectory, "GrpcBank.Contracts.xml") is var docs && File.Exists(docs))
                 o.IncludeGrpcXmlComments(docs, includeControllerXmlComments: true);
             o.SchemaFilter<Int64AsString>();
+            o.SchemaFilter<ErrorDetailSchema>();
         });
     }
 
