@@ -54,6 +54,29 @@ public sealed class ExitCodeSpecs(SeededBank bank) : IClassFixture<SeededBank>
     }
 
     [Theory]
+    [InlineData("--timeout", "--timeout", "abc", "projections", "status")]
+    [InlineData("--timeout", "--timeout", "1e400", "projections", "status")]
+    [InlineData("--timeout", "--timeout", "NaN", "projections", "status")]
+    [InlineData("--timeout", "--timeout", "Infinity", "projections", "status")]
+    [InlineData("--timeout", "--timeout", "1e300", "projections", "status")]
+    [InlineData("--timeout", "--timeout", "0", "projections", "status")]
+    [InlineData("--interval", "top", "--interval", "abc")]
+    [InlineData("--interval", "top", "--interval", "NaN")]
+    [InlineData("--interval", "top", "--interval", "1e400")]
+    [InlineData("--samples", "top", "--samples", "abc")]
+    [InlineData("--samples", "top", "--samples", "-1")]
+    public async Task ABadOptionValue_IsExit2_NamingTheOption_WithoutAStackTrace(string option, params string[] args)
+    {
+        var run = await Ctl.RunAsync(bank.Host, args);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith("bankctl: ", run.Stderr);
+        Assert.Contains(option, run.Stderr.Split('\n')[0]);
+        Assert.Contains("--help' for usage and an example", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Theory]
     [InlineData]
     [InlineData("streams", "read")]
     [InlineData("accounts", "as-of")]

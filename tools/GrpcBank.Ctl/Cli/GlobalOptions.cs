@@ -29,18 +29,15 @@ public static class GlobalOptions
         Recursive = true,
     };
 
-    public static readonly Option<double?> Timeout = new("--timeout")
+    /// <summary>The longest --timeout: a week, far beyond any call, and far from where a deadline overflows.</summary>
+    public const double MaxTimeoutSeconds = 7 * 24 * 3600;
+
+    public static readonly Option<TimeSpan?> Timeout = new("--timeout")
     {
-        Description = "Seconds to wait for each call (default 30; none for subscribe and rebuild unless given)",
+        Description = $"Seconds to wait for each call, 0.001 to {MaxTimeoutSeconds} (default 30; none for subscribe and rebuild unless given)",
         HelpName = "seconds",
         Recursive = true,
-        Validators =
-        {
-            r =>
-            {
-                if (r.GetValueOrDefault<double?>() is <= 0) r.AddError("--timeout must be a positive number of seconds");
-            },
-        },
+        CustomParser = r => Seconds.Parse(r, "--timeout", 0.001, MaxTimeoutSeconds),
     };
 
     public static readonly Option<bool> Verbose = new("--verbose")

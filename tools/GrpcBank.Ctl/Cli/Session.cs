@@ -22,7 +22,7 @@ public sealed class Session : IDisposable
         Json = parsed.GetValue(GlobalOptions.Json);
         Verbose = parsed.GetValue(GlobalOptions.Verbose);
         apiKey = parsed.GetValue(GlobalOptions.ApiKey);
-        timeout = parsed.GetValue(GlobalOptions.Timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : null;
+        timeout = parsed.GetValue(GlobalOptions.Timeout);
         Channel = GrpcChannel.ForAddress(server, new GrpcChannelOptions
         {
             HttpHandler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(5), EnableMultipleHttp2Connections = true },

@@ -18,19 +18,18 @@ public static class TopCommand
             Description = "The server's /metrics address (its Metrics:Url, e.g. http://127.0.0.1:9464/metrics); default: /metrics on --server (cleartext HTTP/2, served there only without API keys)",
             HelpName = "url",
         };
-        var interval = new Option<double>("--interval")
+        var interval = new Option<TimeSpan>("--interval")
         {
-            Description = "Seconds between samples (default 1)",
+            Description = "Seconds between samples, 0.1 to 3600 (default 1)",
             HelpName = "seconds",
-            DefaultValueFactory = _ => 1,
-            Validators = { r => { if (r.GetValueOrDefault<double>() is < 0.1 or > 3600) r.AddError("--interval must be between 0.1 and 3600 seconds"); } },
+            DefaultValueFactory = _ => TimeSpan.FromSeconds(1),
+            CustomParser = r => Seconds.Parse(r, "--interval", 0.1, 3600) ?? default,
         };
         var samples = new Option<int>("--samples")
         {
-            Description = "Stop after this many samples (default: until Ctrl+C)",
+            Description = "Stop after this many samples (default 0: until Ctrl+C)",
             HelpName = "count",
-            Validators = { r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--samples must be 0 (no limit) or more"); } },
-        };
+        }.InRange(0);
         var top = new Command("top", """
             A live view of the bank, refreshed every second: commands/s, p50 and p99 of the bank's RPCs, rejections/s
             by reason, and each relay consumer's state, lag, dead letters and heartbeat. It reads the server's own
@@ -43,7 +42,7 @@ public static class TopCommand
               bankctl top --json --samples 5
             """) { metrics, interval, samples };
         top.SetAction((parsed, ct) => Session.RunAsync(parsed, ct, session =>
-            RunAsync(session, parsed.GetValue(metrics), TimeSpan.FromSeconds(parsed.GetValue(interval)), parsed.GetValue(samples), ct)));
+            RunAsync(session, parsed.GetValue(metrics), parsed.GetValue(interval), parsed.GetValue(samples), ct)));
         return top;
     }
 
