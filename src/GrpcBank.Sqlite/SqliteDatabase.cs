@@ -27,16 +27,18 @@ public sealed class SqliteDatabase : IDisposable
     public SqliteDatabase(string path, string schemaSql)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        // Only the first connection may create the file: a reader still on a read-store generation that a rebuild has
+        // just deleted (switched away from, or abandoned) then fails, instead of leaving an empty file behind for good.
         connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
-            Mode = SqliteOpenMode.ReadWriteCreate,
+            Mode = SqliteOpenMode.ReadWrite,
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
         // Not pooled: closed only on a failed write or on dispose, and then really closed (its statements with it).
         writerConnectionString = new SqliteConnectionStringBuilder(connectionString) { Pooling = false }.ToString();
-        using var connection = Open();
+        using var connection = Open(new SqliteConnectionStringBuilder(connectionString) { Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString());
         Execute(connection, "pragma journal_mode = wal;");
         if (schemaSql.Length > 0) Execute(connection, schemaSql);
     }
