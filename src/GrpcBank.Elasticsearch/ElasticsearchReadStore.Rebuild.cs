@@ -58,6 +58,19 @@ public sealed partial class ElasticsearchReadStore
     }
 
     /// <summary>
+    /// Deletes the indices of <paramref name="abandoned"/>'s generation, made by <see cref="CreateGenerationAsync"/> for a
+    /// rebuild that ended before its switch (those it did not get to create are passed over). The dead letters are
+    /// shared by every generation and stay.
+    /// </summary>
+    public async Task DropGenerationAsync(ElasticsearchReadStore abandoned, CancellationToken ct)
+    {
+        var layout = abandoned.pinned ?? throw new ArgumentException("only a store made by ForGeneration/CreateGenerationAsync can be dropped", nameof(abandoned));
+        var indices = IndexLayout.All.Select(layout.Concrete).ToArray();
+        var delete = await client.Indices.DeleteAsync(new DeleteIndexRequest(Indices.Parse(string.Join(',', indices))) { IgnoreUnavailable = true }, ct);
+        if (!delete.IsValidResponse) throw BulkWriter.Failure($"deleting {string.Join(',', indices)}", delete);
+    }
+
+    /// <summary>
     /// Moves every alias to <paramref name="rebuilt"/>'s generation in one atomic request (remove + add per alias), so
     /// readers see either the old views and checkpoint or the new ones, never a mix; then deletes the old generation.
     /// From then on this store writes to the new generation.

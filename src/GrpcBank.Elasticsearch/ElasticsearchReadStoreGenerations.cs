@@ -14,4 +14,6 @@ public sealed class ElasticsearchReadStoreGenerations(ElasticsearchReadStore liv
 
     public Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct) =>
         live.SwitchToAsync((ElasticsearchReadStore)next, null, ct);
+
+    public Task DropAsync(IReadStore abandoned, CancellationToken ct) => live.DropGenerationAsync((ElasticsearchReadStore)abandoned, ct);
 }

@@ -32,8 +32,20 @@ public sealed class SqliteReadStoreGenerations(string dataDirectory) : IReadStor
         var temporary = Pointer + ".tmp";
         File.WriteAllText(temporary, Path.GetFileName(fresh.Path));
         File.Move(temporary, Pointer, overwrite: true);
-        old.Dispose();
-        foreach (var file in Directory.GetFiles(dataDirectory, Path.GetFileName(old.Path) + "*")) File.Delete(file);
+        Delete(old);
         return Task.CompletedTask;
+    }
+
+    public Task DropAsync(IReadStore abandoned, CancellationToken ct)
+    {
+        Delete((SqliteReadStore)abandoned);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Closes a generation and deletes its file with its WAL and shared-memory files.</summary>
+    private void Delete(SqliteReadStore generation)
+    {
+        generation.Dispose();
+        foreach (var file in Directory.GetFiles(dataDirectory, Path.GetFileName(generation.Path) + "*")) File.Delete(file);
     }
 }

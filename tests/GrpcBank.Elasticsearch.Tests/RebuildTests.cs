@@ -6,12 +6,22 @@ public sealed class RebuildTests
 {
     private static readonly string[] Views = ["accounts", "transactions", "orders", "payments", "checkpoint", "holds"];
 
-    [Fact]
-    public async Task GivenGeneration1IsLive_WhenGeneration2IsBuiltAndSwitchedTo_ThenOneAliasRequestMovesEveryAliasAndOnlyThenGeneration1IsDeleted()
+    /// <summary>Generation 2's indices, as one comma-separated list (how settings, refreshes and deletes name them).</summary>
+    private static readonly string Generation2 = string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-2"));
+
+    /// <summary>A node that acknowledges the creation of every index of generation 2.</summary>
+    private static RecordingInvoker NodeThatCreatesGeneration2()
     {
         var node = Node();
         foreach (var view in Views)
             node.On("PUT", $"/grpcbank-{view}-v2-2", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-2"}""");
+        return node;
+    }
+
+    [Fact]
+    public async Task GivenGeneration1IsLive_WhenGeneration2IsBuiltAndSwitchedTo_ThenOneAliasRequestMovesEveryAliasAndOnlyThenGeneration1IsDeleted()
+    {
+        var node = NodeThatCreatesGeneration2();
         node.On("POST", "/_aliases", """{"acknowledged":true}""")
             .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-1")), """{"acknowledged":true}""")
             .On("PUT", "/grpcbank-checkpoint-v2-2/_doc/applied", 201, Indexed("grpcbank-checkpoint-v2-2", "applied", 7));
@@ -32,18 +42,15 @@ public sealed class RebuildTests
     [Fact]
     public async Task GivenANewGeneration_WhenItIsLoaded_ThenItHasNoReplicasAndNoRefreshUntilTheLoadEnds_ThenReplicasAndOneRefreshBeforeTheSwap()
     {
-        var node = Node();
-        foreach (var view in Views)
-            node.On("PUT", $"/grpcbank-{view}-v2-2", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-2"}""");
-        var generation2 = string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-2"));
+        var node = NodeThatCreatesGeneration2();
         node.On("POST", "/grpcbank-accounts-v2-2/_mget", MGetMiss("grpcbank-accounts-v2-2", "acc-1"))
             .On("POST", "/grpcbank-orders-v2-2/_mget", MGetMiss("grpcbank-orders-v2-2", "ord-1"))
             .On("POST", "/grpcbank-payments-v2-2/_mget", MGetMiss("grpcbank-payments-v2-2", "pay-1"))
             .On("POST", "/_bulk", 200, Bulk(BulkItem("grpcbank-transactions-v2-2", "00000000-0000-0000-0000-000000000002", 201)), once: true)
             .On("POST", "/_bulk", 200, Bulk(BulkItem("grpcbank-accounts-v2-2", "acc-1", 201), BulkItem("grpcbank-orders-v2-2", "ord-1", 201),
                 BulkItem("grpcbank-payments-v2-2", "pay-1", 201)), once: true)
-            .On("PUT", $"/{generation2}/_settings", """{"acknowledged":true}""")
-            .On("POST", $"/{generation2}/_refresh", Refreshed)
+            .On("PUT", $"/{Generation2}/_settings", """{"acknowledged":true}""")
+            .On("POST", $"/{Generation2}/_refresh", Refreshed)
             .On("POST", "/_aliases", """{"acknowledged":true}""")
             .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-1")), """{"acknowledged":true}""");
         var live = await StartedStore(node);
@@ -58,5 +65,23 @@ public sealed class RebuildTests
         Assert.All(node.Sent.Where(r => r.Method == "PUT" && Views.Any(v => r.Path == $"/grpcbank-{v}-v2-2")),
             create => Assert.Contains("\"number_of_replicas\":0", create.Body));
         Assert.DoesNotContain(node.Sent.TakeWhile(r => !r.Path.EndsWith("/_settings", StringComparison.Ordinal)), r => r.Path.EndsWith("/_refresh", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task GivenANewGenerationWhoseRebuildWasAbandoned_WhenItIsDropped_ThenItsIndicesAloneAreDeleted_AndNoAliasMoves()
+    {
+        var node = NodeThatCreatesGeneration2();
+        node.On("DELETE", $"/{Generation2}", """{"acknowledged":true}""");
+        var live = await StartedStore(node);
+
+        var abandoned = await live.CreateGenerationAsync("2", null, CancellationToken.None);
+        var created = node.Sent.Count;
+        await new ElasticsearchReadStoreGenerations(live).DropAsync(abandoned, CancellationToken.None);
+
+        var drop = Assert.Single(node.Sent.Skip(created));
+        Assert.Equal(("DELETE", $"/{Generation2}"), (drop.Method, drop.Path));
+        // Indices it did not get to create (a rebuild cancelled while creating them) are passed over, not an error.
+        Assert.Contains("ignore_unavailable=true", drop.Query);
+        Assert.Equal("1", await live.CurrentGenerationAsync(CancellationToken.None));
     }
 }

@@ -1,4 +1,7 @@
+using Google.Rpc;
 using GrpcBank.Application.EventStore;
+using ReadSideRebuild = GrpcBank.Application.ReadSide.ReadSideRebuild;
+using ReadStoreSink = GrpcBank.Application.ReadSide.ReadStoreSink;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Admin.V1;
 using Grpc.Core;
@@ -9,6 +12,19 @@ namespace GrpcBank.EndToEnd.Tests;
 public abstract class AdminSpecs : BankSpecs
 {
     private ProjectionService.ProjectionServiceClient Admin => new(Host.Channel);
+
+    /// <summary>What the server logs: the derived class starts its host with it.</summary>
+    protected CapturedLogs Logs { get; } = new();
+
+    /// <summary>
+    /// What the server logged as errors, but for the health check's while the server warms up (an unhealthy check is
+    /// logged as an error by the framework).
+    /// </summary>
+    private IEnumerable<string> ErrorsLogged =>
+        Logs.Lines.Where(line => line.StartsWith("Error ") && !line.StartsWith("Error Microsoft.Extensions.Diagnostics.HealthChecks"));
+
+    /// <summary>Every read-store generation that exists now (files, schemas), whether it serves or not.</summary>
+    protected abstract Task<IReadOnlyList<string>> ReadStoreGenerationsAsync();
 
     private async Task<GetProjectionStatusResponse> CaughtUpStatusAsync()
     {
@@ -74,6 +90,126 @@ public abstract class AdminSpecs : BankSpecs
         for (var i = 0; i < accounts.Length; i++)
             Assert.Equal(1_000 + deposits[i], (await Bank.AccountAsync(accounts[i], head)).BalanceMinor);
     }
+
+    [Fact]
+    public async Task ManyRebuildsAtOnce_EachRunsOrIsRefusedWithRebuildRunning_NeverInternal()
+    {
+        await Bank.OpenAsync(deposit: 100);
+        await RebuildAsync(); // the connection and the code paths warm, so that the calls below arrive together
+
+        var outcomes = new List<string>();
+        for (var round = 0; round < 5; round++)
+        {
+            var go = new TaskCompletionSource();
+            var calls = Enumerable.Range(0, 48).Select(_ => Task.Run(async () =>
+            {
+                await go.Task;
+                try
+                {
+                    return (await RebuildAsync())[^1].Phase.ToString();
+                }
+                catch (RpcException e)
+                {
+                    return $"{e.StatusCode} {e.GetRpcStatus()?.GetDetail<ErrorInfo>()?.Reason}";
+                }
+            })).ToArray();
+            go.SetResult();
+            outcomes.AddRange(await Task.WhenAll(calls));
+        }
+
+        Assert.All(outcomes, outcome => Assert.Contains(outcome, new[] { "Done", "FailedPrecondition REBUILD_RUNNING" }));
+        Assert.Contains("Done", outcomes);
+        Assert.Empty(ErrorsLogged);
+    }
+
+    [Fact]
+    public async Task ARebuildPastItsCallersDeadline_DropsItsNewGeneration_AndTheCurrentOneKeepsServing()
+    {
+        var id = await Bank.OpenAsync(deposit: 100);
+        var before = await ReadStoreGenerationsAsync();
+        // The relay's gate held: the rebuild replays into its new generation, then waits to catch up and switch.
+        var release = new TaskCompletionSource();
+        var held = Host.Get<ReadStoreSink>().PausedAsync(async () => { await release.Task; return 0; }, CancellationToken.None);
+
+        using (var call = Admin.RebuildProjections(new RebuildProjectionsRequest(), deadline: DateTime.UtcNow.AddSeconds(3)))
+        {
+            Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal(RebuildPhase.Replaying, call.ResponseStream.Current.Phase);
+            Assert.Equal(before.Count + 1, (await ReadStoreGenerationsAsync()).Count);
+            await Rpc.Fails(StatusCode.DeadlineExceeded, () => call.ResponseStream.MoveNext(CancellationToken.None));
+        }
+        await RebuildEndedAsync();
+        release.SetResult();
+        await held;
+
+        Assert.Equal(before, await ReadStoreGenerationsAsync());
+        Assert.Equal(100, (await Bank.AccountAsync(id)).BalanceMinor);
+        Assert.Empty(ErrorsLogged);
+    }
+
+    [Fact]
+    public async Task RebuildsCancelledByTheirCallerAtAnyMoment_EndQuietly_AndLeaveOnlyTheServingGeneration()
+    {
+        var id = await Bank.OpenAsync(deposit: 100);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await RebuildAsync();
+        var whole = clock.Elapsed;
+
+        // Ended at moments spread over a rebuild's life (while it replays, loads, switches, reports), by a deadline
+        // (the server ends the call) or by the caller (it resets the stream).
+        for (var i = 0; i < 24; i++)
+        {
+            var after = whole * i / 24 + TimeSpan.FromMilliseconds(1);
+            using var cancel = new CancellationTokenSource(after);
+            try
+            {
+                await RebuildAsync(i % 2 == 0 ? new CallOptions(deadline: DateTime.UtcNow + after) : new CallOptions(cancellationToken: cancel.Token));
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Cancelled or StatusCode.DeadlineExceeded)
+            {
+            }
+            await RebuildEndedAsync();
+        }
+
+        Assert.Empty(ErrorsLogged);
+        var generations = await ReadStoreGenerationsAsync();
+        Assert.True(generations.Count == 1, $"generations left: {string.Join(", ", generations)}");
+        Assert.Equal(100, (await Bank.AccountAsync(id)).BalanceMinor);
+    }
+
+    [Fact]
+    public async Task Rebuild_ReportsItsReplayAboutEveryTenthOfTheWay()
+    {
+        var id = await Bank.OpenAsync();
+        // 12,000 deposits appended straight to the store in large appends: much quicker than as many commands.
+        var store = Host.Get<IEventStore>();
+        for (var version = 1; version < 12_000; version += 1_000)
+            await store.AppendAsync(new AppendRequest($"account-{id}", version, [.. Enumerable.Range(0, 1_000).Select(_ =>
+                new EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1",
+                    $$"""{"accountId":"{{id}}","amountMinor":1,"currencyCode":"EUR","reference":"r"}""", "{}"))],
+                null, DateTimeOffset.UtcNow), CancellationToken.None);
+
+        var replaying = (await RebuildAsync()).Where(m => m.Phase == RebuildPhase.Replaying).ToList();
+
+        var target = replaying[0].TargetPosition;
+        Assert.True(target >= 12_000, $"head {target}");
+        Assert.True(replaying.Count >= 10, $"{replaying.Count} reports: {string.Join(", ", replaying.Select(r => r.ReplayedEvents))}");
+        Assert.All(replaying.Zip(replaying.Skip(1), (a, b) => b.ReplayedEvents - a.ReplayedEvents), step => Assert.InRange(step, 1, target / 10 + 1));
+        Assert.Equal(12_000, (await Bank.AccountAsync(id, minPosition: target)).BalanceMinor);
+    }
+
+    /// <summary>Runs a rebuild to its end; returns every progress message.</summary>
+    private async Task<List<RebuildProjectionsResponse>> RebuildAsync(CallOptions options = default)
+    {
+        var messages = new List<RebuildProjectionsResponse>();
+        using var call = Admin.RebuildProjections(new RebuildProjectionsRequest(), options);
+        while (await call.ResponseStream.MoveNext(CancellationToken.None)) messages.Add(call.ResponseStream.Current);
+        return messages;
+    }
+
+    /// <summary>Waits until no rebuild runs on the server (a cancelled one ends a moment after its call).</summary>
+    private Task RebuildEndedAsync() =>
+        Bank.EventuallyAsync(() => Task.FromResult(Host.Get<ReadSideRebuild>().IsRunning ? null : "ended"));
 
     [Fact]
     public async Task AnEventTheConsumersCannotRead_IsDeadLettered_AndTheRestKeepsFlowing()

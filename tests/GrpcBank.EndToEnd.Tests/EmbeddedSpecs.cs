@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace GrpcBank.EndToEnd.Tests;
 
 // The end-to-end specs in embedded mode: SQLite event store and read store in a fresh data directory.
@@ -29,7 +31,11 @@ public sealed class EmbeddedProcessRecoverySpecs : ProcessRecoverySpecs
 
 public sealed class EmbeddedAdminSpecs : AdminSpecs
 {
-    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(builder => builder.Logging.AddProvider(Logs));
+
+    /// <summary>The read-store files: read.db, or the read-{stamp}.db of a rebuild (not their -wal and -shm files).</summary>
+    protected override Task<IReadOnlyList<string>> ReadStoreGenerationsAsync() =>
+        Task.FromResult<IReadOnlyList<string>>([.. Directory.GetFiles(Host.DataDirectory, "read*.db").Select(Path.GetFileName).Order()!]);
 }
 
 public sealed class EmbeddedHistoryUpgradeSpecs : HistoryUpgradeSpecs

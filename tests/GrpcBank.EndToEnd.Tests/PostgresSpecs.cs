@@ -1,4 +1,6 @@
 using GrpcBank.Testing;
+using Microsoft.Extensions.Logging;
+using GrpcBank.Postgres.ReadStore;
 
 namespace GrpcBank.EndToEnd.Tests;
 
@@ -33,7 +35,14 @@ public sealed class PostgresProcessRecoverySpecs(PostgresServer postgres) : Proc
 
 public sealed class PostgresAdminSpecs(PostgresServer postgres) : AdminSpecs
 {
-    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+    private string database = "";
+
+    protected override async Task<BankHost> StartHostAsync() =>
+        await BankHost.StartPostgresAsync(database = await postgres.CreateDatabaseAsync(), builder => builder.Logging.AddProvider(Logs));
+
+    /// <summary>The read store's generation schemas (bank_read_g{stamp}).</summary>
+    protected override Task<IReadOnlyList<string>> ReadStoreGenerationsAsync() =>
+        PostgresServer.SchemasAsync(database, PostgresReadStoreGenerations.DefaultPrefix + "_g");
 }
 
 public sealed class PostgresHistoryUpgradeSpecs(PostgresServer postgres) : HistoryUpgradeSpecs

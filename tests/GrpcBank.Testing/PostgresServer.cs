@@ -69,6 +69,19 @@ public sealed class PostgresServer : IAsyncLifetime
         return new NpgsqlConnectionStringBuilder(adminConnectionString) { Database = name }.ConnectionString;
     }
 
+    /// <summary>The schemas of a database whose names start with <paramref name="prefix"/> (read-store generations, say).</summary>
+    public static async Task<IReadOnlyList<string>> SchemasAsync(string database, string prefix)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("select nspname from pg_namespace where starts_with(nspname, @prefix) order by nspname", connection);
+        command.Parameters.AddWithValue("prefix", prefix);
+        await using var reader = await command.ExecuteReaderAsync();
+        var schemas = new List<string>();
+        while (await reader.ReadAsync()) schemas.Add(reader.GetString(0));
+        return schemas;
+    }
+
     /// <summary>One database per test class, created on first use: tests of a class share it.</summary>
     public Task<string> DatabaseForClassAsync(Type testClass) =>
         classDatabases.GetOrAdd(testClass, _ => new Lazy<Task<string>>(CreateDatabaseAsync)).Value;

@@ -21,4 +21,10 @@ public interface IReadStoreGenerations
 
     /// <summary>Makes <paramref name="next"/> the serving generation, durably, then drops <paramref name="current"/>.</summary>
     Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct);
+
+    /// <summary>
+    /// Drops <paramref name="abandoned"/>, a generation from <see cref="CreateNextAsync"/> that never became the serving one
+    /// (its rebuild failed or was cancelled before the switch): otherwise each such rebuild would leave one behind for good.
+    /// </summary>
+    Task DropAsync(IReadStore abandoned, CancellationToken ct);
 }

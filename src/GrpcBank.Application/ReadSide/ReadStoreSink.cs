@@ -17,6 +17,9 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeP
     /// </summary>
     private const int ReplayBatch = 25_000;
 
+    /// <summary>The smallest page <see cref="ReplayPageFor"/> gives: below it, per-page costs would start to show.</summary>
+    private const int MinReplayPage = 1_000;
+
     private readonly SemaphoreSlim gate = new(1, 1);
     private long maxDelivered;
 
@@ -61,17 +64,26 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeP
     }
 
     /// <summary>
+    /// The page for a replay of about <paramref name="events"/> events whose progress is reported (after each page): a
+    /// tenth of them, so progress moves by tenths without any work per event; at least <see cref="MinReplayPage"/>, and at
+    /// most <see cref="ReplayBatch"/>, which every replay of 250,000 events or more (where replay speed counts) still uses.
+    /// </summary>
+    public static int ReplayPageFor(long events) => (int)Math.Clamp((events + 9) / 10, MinReplayPage, ReplayBatch);
+
+    /// <summary>
     /// Applies every committed event after <paramref name="after"/> from the event store to <paramref name="target"/>,
     /// with watermark 0: replayed views are exact, but only the relay knows which positions are settled.
+    /// <paramref name="progress"/> hears the events applied so far after each page of <paramref name="pageSize"/> events.
     /// </summary>
-    public async Task<(int Count, long LastPosition)> ReplayAsync(IReadStore target, long after, Action<long> progress, CancellationToken ct)
+    public async Task<(int Count, long LastPosition)> ReplayAsync(
+        IReadStore target, long after, Action<long> progress, CancellationToken ct, int pageSize = ReplayBatch)
     {
         var count = 0;
         // The next page is read while this one is applied: the event store and the read store work side by side.
-        var page = await store.ReadAllWithoutMetadataAsync(after, ReplayBatch, ct);
+        var page = await store.ReadAllWithoutMetadataAsync(after, pageSize, ct);
         while (page.Count > 0)
         {
-            var next = store.ReadAllWithoutMetadataAsync(page[^1].Position, ReplayBatch, ct);
+            var next = store.ReadAllWithoutMetadataAsync(page[^1].Position, pageSize, ct);
             try
             {
                 // The global order does not say where appends end: a poison event is looked for one event at a time.

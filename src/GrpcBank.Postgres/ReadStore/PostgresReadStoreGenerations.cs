@@ -52,7 +52,7 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
                 var fresh = NewGenerationName(prefix);
                 await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: fresh), ct);
                 await ServeAsync(connection, tx, prefix, fresh, ct);
-                if (old is not null) await ExecuteAsync(connection, tx, $"drop schema if exists {PostgresMigrations.ValidSchema(old)} cascade", ct);
+                if (old is not null) await DropSchemaAsync(connection, tx, old, ct);
             }
             await tx.CommitAsync(ct);
         }
@@ -93,9 +93,19 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
             await tx.CommitAsync(ct);
         }
         ((PostgresReadStore)next).FollowServing();
-        if (old != fresh)
-            await ExecuteAsync(connection, null, $"drop schema if exists {PostgresMigrations.ValidSchema(old)} cascade", ct);
+        if (old != fresh) await DropSchemaAsync(connection, null, old, ct);
     }
+
+    public async Task DropAsync(IReadStore abandoned, CancellationToken ct)
+    {
+        var name = ((PostgresReadStore)abandoned).Generation ?? throw new ArgumentException("not a new generation", nameof(abandoned));
+        await using var rented = await connections.OpenAsync(ct);
+        await DropSchemaAsync(rented.Connection, null, name, ct);
+    }
+
+    /// <summary>Drops a generation's schema with everything in it (the name is vetted: identifiers cannot be parameters).</summary>
+    private static Task DropSchemaAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string generation, CancellationToken ct) =>
+        ExecuteAsync(connection, tx, $"drop schema if exists {PostgresMigrations.ValidSchema(generation)} cascade", ct);
 
     /// <summary>The serving generation's schema, read with a row lock: shared while a batch is applied, exclusive to switch.</summary>
     internal static async Task<string> ServingAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string prefix, bool forShare, CancellationToken ct)

@@ -51,35 +51,43 @@ public sealed class ProjectionGrpcService(
     public override async Task RebuildProjections(
         RebuildProjectionsRequest request, IServerStreamWriter<RebuildProjectionsResponse> responseStream, ServerCallContext context)
     {
-        if (rebuild.IsRunning)
-            throw ErrorMapper.Error(Google.Rpc.Code.FailedPrecondition, "REBUILD_RUNNING", "a rebuild is already running; watch GetProjectionStatus");
-        // One report per thousand events replayed plus one per phase: small enough to queue whole for a slow reader.
+        var ct = context.CancellationToken;
+        // A report per page replayed (ReadStoreSink.ReplayPageFor: about a tenth of the way) plus one per phase: small
+        // enough to queue whole for a slow reader.
         var reports = System.Threading.Channels.Channel.CreateUnbounded<RebuildProgress>();
-        var running = Task.Run(async () =>
+        // The caller's cancellation or deadline abandons the rebuild (until its switch begins): the proto promises a
+        // rebuild while the old read side serves, streamed to its caller, and no one is left to hear how it ends.
+        var running = rebuild.TryStart(p => reports.Writer.TryWrite(p), ct)
+            ?? throw ErrorMapper.Error(Google.Rpc.Code.FailedPrecondition, "REBUILD_RUNNING", "a rebuild is already running; watch GetProjectionStatus");
+        _ = running.ContinueWith(_ => reports.Writer.Complete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        try
         {
-            try
-            {
-                await rebuild.RunAsync(p => reports.Writer.TryWrite(p), context.CancellationToken);
-            }
-            finally
-            {
-                reports.Writer.Complete();
-            }
-        });
-        await foreach (var p in reports.Reader.ReadAllAsync())
-            await responseStream.WriteAsync(new RebuildProjectionsResponse
-            {
-                Phase = p.Phase switch
-                {
-                    Application.ReadSide.RebuildPhase.Replaying => RebuildPhase.Replaying,
-                    Application.ReadSide.RebuildPhase.Switched => RebuildPhase.Switched,
-                    _ => RebuildPhase.Done,
-                },
-                ReplayedEvents = p.ReplayedEvents,
-                TargetPosition = p.TargetPosition,
-            });
+            await foreach (var p in reports.Reader.ReadAllAsync(CancellationToken.None))
+                await responseStream.WriteAsync(Message(p), ct);
+        }
+        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException && CallEnded(context))
+        {
+            // The call has ended (grpc-dotnet then refuses writes: "the request is complete"); the rebuild hears the same
+            // token and ends by itself. Waiting for it below lets its cancellation answer the call as one.
+        }
         await running;
     }
+
+    /// <summary>Cancelled by its caller, or past its deadline (the token may fire a moment after the call was ended).</summary>
+    private static bool CallEnded(ServerCallContext context) =>
+        context.CancellationToken.IsCancellationRequested || context.Deadline <= DateTime.UtcNow;
+
+    private static RebuildProjectionsResponse Message(RebuildProgress p) => new()
+    {
+        Phase = p.Phase switch
+        {
+            Application.ReadSide.RebuildPhase.Replaying => RebuildPhase.Replaying,
+            Application.ReadSide.RebuildPhase.Switched => RebuildPhase.Switched,
+            _ => RebuildPhase.Done,
+        },
+        ReplayedEvents = p.ReplayedEvents,
+        TargetPosition = p.TargetPosition,
+    };
 
     public override async Task<ListDeadLettersResponse> ListDeadLetters(ListDeadLettersRequest request, ServerCallContext context)
     {

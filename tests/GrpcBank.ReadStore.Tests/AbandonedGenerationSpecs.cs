@@ -1,0 +1,82 @@
+using GrpcBank.Application.ReadSide;
+using GrpcBank.Postgres.ReadStore;
+using GrpcBank.Sqlite;
+using GrpcBank.Testing;
+
+namespace GrpcBank.ReadStore.Tests;
+
+/// <summary>
+/// A generation whose rebuild failed or was cancelled before its switch is dropped, and the serving one is untouched:
+/// otherwise every such rebuild would leave a file or schema behind for good. Derive once per store.
+/// </summary>
+public abstract class AbandonedGenerationSpecs : IAsyncLifetime
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    protected abstract Task<IReadStoreGenerations> OpenGenerationsAsync();
+
+    /// <summary>Every generation that exists now, serving or not.</summary>
+    protected abstract Task<IReadOnlyList<string>> ExistingGenerationsAsync();
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    [Fact]
+    public async Task AnAbandonedGeneration_IsDropped_AndTheServingOneKeepsItsViews()
+    {
+        var generations = await OpenGenerationsAsync();
+        var serving = generations.OpenCurrent();
+        var h = new History();
+        await serving.ApplyAsync([h.Opened("a1", "Ada Lovelace"), h.Deposited("a1", 500)], h.Position, None);
+        var before = await ExistingGenerationsAsync();
+        var next = await generations.CreateNextAsync(None);
+        await next.ApplyAsync([h.Opened("a2", "Grace Hopper")], 0, None);
+        Assert.NotEqual(before, await ExistingGenerationsAsync());
+
+        await generations.DropAsync(next, None);
+
+        Assert.Equal(before, await ExistingGenerationsAsync());
+        Assert.Equal(500, (await serving.GetAccountAsync("a1", None))!.BalanceMinor);
+    }
+}
+
+public sealed class SqliteAbandonedGenerationSpecs : AbandonedGenerationSpecs
+{
+    private readonly string directory = Directory.CreateTempSubdirectory("grpcbank-generations-").FullName;
+
+    protected override Task<IReadStoreGenerations> OpenGenerationsAsync() =>
+        Task.FromResult<IReadStoreGenerations>(new SqliteReadStoreGenerations(directory));
+
+    /// <summary>Every file of the directory: a generation's database with its WAL and shared-memory files.</summary>
+    protected override Task<IReadOnlyList<string>> ExistingGenerationsAsync() =>
+        Task.FromResult<IReadOnlyList<string>>([.. Directory.GetFiles(directory).Select(Path.GetFileName).Order()!]);
+
+    public override ValueTask DisposeAsync()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}
+
+public sealed class PostgresAbandonedGenerationSpecs(PostgresServer postgres) : AbandonedGenerationSpecs
+{
+    private readonly string prefix = $"t{Guid.NewGuid():N}"[..20];
+    private string database = "";
+    private PostgresReadStoreGenerations? generations;
+
+    protected override async Task<IReadStoreGenerations> OpenGenerationsAsync()
+    {
+        database = await postgres.DatabaseForClassAsync(typeof(PostgresAbandonedGenerationSpecs));
+        return generations = await PostgresReadStoreGenerations.OpenAsync(database, prefix, CancellationToken.None);
+    }
+
+    /// <summary>The generations' schemas, {prefix}_g{stamp}.</summary>
+    protected override Task<IReadOnlyList<string>> ExistingGenerationsAsync() => PostgresServer.SchemasAsync(database, prefix + "_g");
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (generations is not null) await generations.DisposeAsync();
+    }
+}
