@@ -54,7 +54,7 @@ public sealed class BatchFileSpecs : IAsyncLifetime
 
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("line 3: FAILED_PRECONDITION INSUFFICIENT_FUNDS:", run.Stdout);
-        Assert.Contains("line 6: INVALID_ARGUMENT [commands[3].deposit.amount_minor:", run.Stdout);
+        Assert.Contains("line 6: INVALID_ARGUMENT INVALID_AMOUNT [commands[3].deposit.amount_minor:", run.Stdout);
         Assert.Contains("4 commands from", run.Stdout);
         Assert.Contains("in 1 request(s): 2 done, 2 refused (lines 3, 6).", run.Stdout);
         Assert.Equal((245_000L, 5_000L), (await BalanceAsync("ada"), await BalanceAsync("bob")));
