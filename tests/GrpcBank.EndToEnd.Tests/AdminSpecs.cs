@@ -274,6 +274,7 @@ public abstract class AdminSpecs : BankSpecs
     {
         await Rpc.Invalid(() => Admin.ListDeadLettersAsync(new ListDeadLettersRequest { PageSize = 5_000, AfterPosition = -1 }).ResponseAsync,
             "page_size", "after_position");
+        await Rpc.Invalid(() => Admin.RetryDeadLettersAsync(new RetryDeadLettersRequest { Positions = { 7, -3 } }).ResponseAsync, "positions");
     }
 }
 

@@ -112,6 +112,8 @@ public sealed class ProjectionGrpcService(
     public override async Task<RetryDeadLettersResponse> RetryDeadLetters(RetryDeadLettersRequest request, ServerCallContext context)
     {
         var ct = context.CancellationToken;
+        // An event's position is at least 1: anything else is a client's mistake, not a dead letter that happens to be gone.
+        if (request.Positions.Any(p => p < 1)) new FieldErrors().Add("positions", "must be positions of events (1 or more)").ThrowIfAny();
         var wanted = request.Positions.ToHashSet();
         var all = (await store.DeadLetters.ListAsync(0, int.MaxValue, ct)).Items;
         var retried = 0;
