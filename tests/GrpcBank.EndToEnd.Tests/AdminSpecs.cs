@@ -257,6 +257,27 @@ public abstract class AdminSpecs : BankSpecs
         Assert.Equal(7, (await Bank.AccountAsync(other)).BalanceMinor);
     }
 
+    [Fact]
+    public async Task TheStatus_CountsEveryDeadLetter_PastAThousand()
+    {
+        var id = await Bank.OpenAsync();
+        var store = Host.Get<IEventStore>();
+        var appended = (AppendResult.Appended)await store.AppendAsync(new AppendRequest($"account-{id}", 1, [.. Enumerable.Range(0, 1_200).Select(_ =>
+            new EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1", $$"""{"accountId":"{{id}}","amountMinor":1,"currencyCode":"EUR","reference":"r"}""", "{}"))],
+            null, DateTimeOffset.UtcNow), CancellationToken.None);
+        var events = await store.ReadStreamAsync($"account-{id}", 2, 2_000, CancellationToken.None);
+        // Set aside by hand (as the relay would): 1,200 for the read side, and 3 for the payment process too, the first of
+        // them on the 1,000th event, so that a page of a thousand letters ends between that event's two.
+        foreach (var e in events) await store.DeadLetters.AddAsync("read-side", e, "test", DateTimeOffset.UtcNow, CancellationToken.None);
+        foreach (var e in new[] { events[999], events[^2], events[^1] })
+            await store.DeadLetters.AddAsync("payment-process", e, "test", DateTimeOffset.UtcNow, CancellationToken.None);
+
+        var status = await CaughtUpStatusAsync();
+
+        Assert.Equal(appended.Position, events[^1].Position);
+        Assert.Equal(["payment-process: 3", "read-side: 1200"], status.Projections.Select(p => $"{p.Name}: {p.DeadLetters}").Order());
+    }
+
     /// <summary>
     /// Appends, as version 3 of a new account's stream, an event with a payload no version of the bank could have written
     /// (only a bug or a bad manual fix does this); returns the stream's first position.

@@ -19,7 +19,7 @@ public sealed class ProjectionGrpcService(
     {
         var ct = context.CancellationToken;
         var head = await store.HeadPositionAsync(ct);
-        var deadLetters = (await store.DeadLetters.ListAsync(0, 1_000, ct)).Items.GroupBy(d => d.Consumer).ToDictionary(g => g.Key, g => g.LongCount());
+        var deadLetters = await DeadLettersByConsumerAsync(ct);
 
         var response = new GetProjectionStatusResponse();
         foreach (var sink in sinks)
@@ -46,6 +46,23 @@ public sealed class ProjectionGrpcService(
             });
         }
         return response;
+    }
+
+    /// <summary>Every consumer's dead letters, counted a page at a time (it once counted the first thousand only).</summary>
+    private async Task<Dictionary<string, long>> DeadLettersByConsumerAsync(CancellationToken ct)
+    {
+        const int Page = 1_000;
+        var counts = new Dictionary<string, long>();
+        for (var after = 0L; ;)
+        {
+            var items = (await store.DeadLetters.ListAsync(after, Page, ct)).Items;
+            // A page runs in (position, consumer) order and the next starts past a position: a full page's last position,
+            // whose letters (one per consumer) it may hold only in part, is counted with the next.
+            var last = items.Count == Page ? items[^1].Event.Position : long.MaxValue;
+            foreach (var d in items.Where(d => d.Event.Position < last)) counts[d.Consumer] = counts.GetValueOrDefault(d.Consumer) + 1;
+            if (items.Count < Page) return counts;
+            after = last - 1;
+        }
     }
 
     public override async Task RebuildProjections(
