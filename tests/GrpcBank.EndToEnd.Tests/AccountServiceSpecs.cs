@@ -212,6 +212,11 @@ public abstract class AccountServiceSpecs : BankSpecs
 
         await Invalid(() => Accounts.OpenAccountAsync(new() { OwnerName = "", CurrencyCode = "eur" }).ResponseAsync, "owner_name", "currency_code");
         await Invalid(() => Accounts.OpenAccountAsync(new() { AccountId = "has space", OwnerName = "A", CurrencyCode = "EUR" }).ResponseAsync, "account_id");
+        // A URL path cannot name these, so the JSON API could never reach them: nothing new may be called so.
+        await Invalid(() => Accounts.OpenAccountAsync(new() { AccountId = "..", OwnerName = "A", CurrencyCode = "EUR" }).ResponseAsync, "account_id");
+        await Invalid(() => Accounts.PlaceHoldAsync(new() { AccountId = id, HoldId = ".", AmountMinor = 1, CurrencyCode = "EUR", Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMinutes(1)) }).ResponseAsync, "hold_id");
+        await Invalid(() => Bank.Payments.TransferMoneyAsync(new() { PaymentId = "..", FromAccountId = id, ToAccountId = "other", AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync, "payment_id");
+        await Invalid(() => Bank.Orders.PlaceOrderAsync(new() { OrderId = ".", CustomerAccountId = id, MerchantAccountId = "other", AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync, "order_id");
         await Invalid(() => Accounts.OpenAccountAsync(new() { OwnerName = "A\u0000B", CurrencyCode = "XXX" }).ResponseAsync, "owner_name", "currency_code");
         await Invalid(() => Accounts.DepositMoneyAsync(new() { AccountId = id, AmountMinor = 0, CurrencyCode = "EUR" }).ResponseAsync, "amount_minor");
         await Invalid(() => Accounts.DepositMoneyAsync(new() { AccountId = id, AmountMinor = long.MinValue, CurrencyCode = "EUR" }).ResponseAsync, "amount_minor");

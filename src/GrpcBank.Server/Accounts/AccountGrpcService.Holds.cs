@@ -20,7 +20,7 @@ public sealed partial class AccountGrpcService
         var now = clock.GetUtcNow();
         var errors = new FieldErrors()
             .Id("account_id", request.AccountId)
-            .Id("hold_id", request.HoldId, optional: true)
+            .NewId("hold_id", request.HoldId)
             .Amount("amount_minor", request.AmountMinor)
             .CurrencyCode("currency_code", request.CurrencyCode)
             .Text("reference", request.Reference, MaxTextLength)

@@ -18,7 +18,7 @@ public sealed partial class AccountGrpcService(Handlers handlers, TimeProvider c
     public static async Task<OpenAccountResponse> Open(Handlers handlers, OpenAccountRequest request, CommandContext context, CancellationToken ct)
     {
         new FieldErrors()
-            .Id("account_id", request.AccountId, optional: true)
+            .NewId("account_id", request.AccountId)
             .OwnerName("owner_name", request.OwnerName)
             .CurrencyCode("currency_code", request.CurrencyCode)
             .RequestId(request.RequestId)

@@ -39,6 +39,13 @@ public sealed class FieldErrors(string prefix = "")
         return IsId(value, maxLength) ? this : Add(field, $"must be 1 to {maxLength} characters of letters, digits, '-', '_' or '.'");
     }
 
+    /// <summary>
+    /// The id of something a command creates (empty: the server assigns one). It may not be <c>.</c> or <c>..</c>: a URL
+    /// path cannot name them (its dot segments are resolved away), so the JSON API could never reach what they name.
+    /// </summary>
+    public FieldErrors NewId(string field, string value) =>
+        value is "." or ".." ? Add(field, "must not be '.' or '..', which a URL path cannot name") : Id(field, value, optional: true);
+
     public static bool IsId(string value, int maxLength = MaxIdLength) =>
         value.Length > 0 && value.Length <= maxLength && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 

@@ -25,7 +25,7 @@ public sealed class OrderGrpcService(Handlers handlers, TimeProvider clock) : Or
     {
         var now = clock.GetUtcNow();
         var errors = new FieldErrors()
-            .Id("order_id", request.OrderId, optional: true)
+            .NewId("order_id", request.OrderId)
             .Id("customer_account_id", request.CustomerAccountId)
             .Id("merchant_account_id", request.MerchantAccountId)
             .Amount("amount_minor", request.AmountMinor)

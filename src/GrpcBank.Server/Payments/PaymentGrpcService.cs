@@ -38,7 +38,7 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
     public static void Validate(TransferMoneyRequest request, string fieldPrefix = "")
     {
         var errors = new FieldErrors(fieldPrefix)
-            .Id("payment_id", request.PaymentId, optional: true)
+            .NewId("payment_id", request.PaymentId)
             .Id("from_account_id", request.FromAccountId)
             .Id("to_account_id", request.ToAccountId)
             .Amount("amount_minor", request.AmountMinor)
