@@ -44,22 +44,19 @@ public static class ErrorMapper
     public static RpcException BeyondHead(string field, long position, long head)
     {
         var message = $"{field} {position} is beyond the newest event, at position {head}; use a position the bank returned";
-        return new Google.Rpc.Status
-        {
-            Code = (int)Code.OutOfRange,
-            Message = message,
-            Details =
-            {
-                Any.Pack(new ErrorInfo { Domain = Domain, Reason = $"{field.ToUpperInvariant()}_BEYOND_HEAD", Metadata = { ["head_position"] = head.ToString() } }),
-                Any.Pack(new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = field, Description = message } } }),
-            },
-        }.ToRpcException();
+        var status = Status(Code.OutOfRange, $"{field.ToUpperInvariant()}_BEYOND_HEAD", message, ("head_position", head.ToString()));
+        status.Details.Add(Any.Pack(new BadRequest { FieldViolations = { new BadRequest.Types.FieldViolation { Field = field, Description = message } } }));
+        return status.ToRpcException();
     }
 
-    public static RpcException Error(Code code, string reason, string message, params (string Key, string Value)[] metadata)
+    public static RpcException Error(Code code, string reason, string message, params (string Key, string Value)[] metadata) =>
+        Status(code, reason, message, metadata).ToRpcException();
+
+    /// <summary>A status with an ErrorInfo of the bank's domain: its reason and metadata.</summary>
+    public static Google.Rpc.Status Status(Code code, string reason, string message, params (string Key, string Value)[] metadata)
     {
         var info = new ErrorInfo { Domain = Domain, Reason = reason };
         foreach (var (key, value) in metadata) info.Metadata[key] = value;
-        return new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(info) } }.ToRpcException();
+        return new Google.Rpc.Status { Code = (int)code, Message = message, Details = { Any.Pack(info) } };
     }
 }

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using GrpcBank.Server.Security;
 
@@ -45,12 +44,7 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
     /// <summary>Why a request is refused: its status, with an ErrorInfo whose <c>problem</c> says what is wrong with it.</summary>
     internal sealed record Refusal(Code Code, string Reason, string Message, string Problem)
     {
-        public Google.Rpc.Status ToStatus() => new()
-        {
-            Code = (int)Code,
-            Message = Message,
-            Details = { Any.Pack(new ErrorInfo { Domain = ErrorMapper.Domain, Reason = Reason, Metadata = { ["problem"] = Problem } }) },
-        };
+        public Google.Rpc.Status ToStatus() => ErrorMapper.Status(Code, Reason, Message, ("problem", Problem));
     }
 
     public async Task InvokeAsync(HttpContext context)
@@ -65,18 +59,9 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
         var (frame, length) = await ReadFrameAsync(context.Request.Body, request.MaxBytes, context.RequestAborted);
         if (Judge(frame.AsSpan(0, length), context.Request.Headers["grpc-encoding"].ToString(), request) is { } refusal)
         {
-            try
-            {
-                // The caller is authenticated as the services would (key, role, failed-attempt throttle) before it hears anything about its body.
-                var path = context.Request.Path.Value!.Split('/');
-                authenticator.Authenticate(context, path[1], path.Length > 2 ? path[2] : null);
-            }
-            catch (Grpc.Core.RpcException e)
-            {
-                Answer(context, new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail });
-                return;
-            }
-            Answer(context, refusal.ToStatus());
+            // The caller is authenticated as the services would (key, role, failed-attempt throttle) before it hears anything about its body.
+            var path = context.Request.Path.Value!.Split('/');
+            Answer(context, authenticator.RefusalOf(context, path[1], path.Length > 2 ? path[2] : null) ?? refusal.ToStatus());
             return;
         }
         // grpc-dotnet reads the same bytes again.

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Google.Protobuf.Reflection;
-using Grpc.Core;
 using GrpcBank.Server.Errors;
 using GrpcBank.Server.Security;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
@@ -39,15 +38,7 @@ public sealed class JsonRequestDecoding(Authenticator authenticator)
             _ => null, // a body that is one field of the request: no route of the bank has one
         };
         if (refusal is null) return false;
-        try
-        {
-            authenticator.Authenticate(context, method.Service.FullName, method.Name);
-        }
-        catch (RpcException e)
-        {
-            refusal = new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail };
-        }
-        await JsonStatus.WriteAsync(context, refusal);
+        await JsonStatus.WriteAsync(context, authenticator.RefusalOf(context, method.Service.FullName, method.Name) ?? refusal);
         return true;
     }
 

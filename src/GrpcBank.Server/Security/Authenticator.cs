@@ -54,6 +54,23 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         return key.Name;
     }
 
+    /// <summary>
+    /// What a caller the services would refuse hears instead of the refusal of its request's form (a broken body tells
+    /// nothing before authentication): the status of <see cref="Authenticate"/>'s refusal, or null when it passes.
+    /// </summary>
+    public Google.Rpc.Status? RefusalOf(HttpContext http, string service, string? method)
+    {
+        try
+        {
+            Authenticate(http, service, method);
+            return null;
+        }
+        catch (RpcException e)
+        {
+            return new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail };
+        }
+    }
+
     /// <summary>The caller's network address without its port (a client opens many connections from one address).</summary>
     public static string Peer(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
 }
