@@ -5,6 +5,8 @@ namespace GrpcBank.Sqlite;
 /// <summary>
 /// Embedded read-store generations are files in the data directory; <c>read.current</c> names the serving one
 /// (absent: <c>read.db</c>). The pointer is replaced atomically, so a crash leaves either generation serving.
+/// The data directory belongs to one server at a time, so every other generation found when the serving one is opened
+/// was left by a crash (a rebuild that never switched, or an old generation not yet deleted) and is deleted then.
 /// </summary>
 public sealed class SqliteReadStoreGenerations(string dataDirectory) : IReadStoreGenerations
 {
@@ -13,8 +15,17 @@ public sealed class SqliteReadStoreGenerations(string dataDirectory) : IReadStor
 
     public IReadStore OpenCurrent()
     {
-        var file = File.Exists(Pointer) ? File.ReadAllText(Pointer).Trim() : DefaultFile;
-        return new SqliteReadStore(Path.Combine(dataDirectory, Path.GetFileName(file)));
+        var file = Path.GetFileName(File.Exists(Pointer) ? File.ReadAllText(Pointer).Trim() : DefaultFile);
+        DeleteAllBut(file);
+        return new SqliteReadStore(Path.Combine(dataDirectory, file));
+    }
+
+    /// <summary>Deletes every generation's files (database, WAL, shared memory) but <paramref name="serving"/>'s, and a half-written pointer.</summary>
+    private void DeleteAllBut(string serving)
+    {
+        var generations = Directory.GetFiles(dataDirectory, "read-*.db*").Concat(Directory.GetFiles(dataDirectory, DefaultFile + "*"));
+        foreach (var file in generations.Where(f => !Path.GetFileName(f).StartsWith(serving, StringComparison.Ordinal))) File.Delete(file);
+        File.Delete(Pointer + ".tmp");
     }
 
     public Task<IReadStore> CreateNextAsync(CancellationToken ct)

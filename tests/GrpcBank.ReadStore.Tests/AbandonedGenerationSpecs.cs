@@ -48,6 +48,34 @@ public sealed class SqliteAbandonedGenerationSpecs : AbandonedGenerationSpecs
     protected override Task<IReadStoreGenerations> OpenGenerationsAsync() =>
         Task.FromResult<IReadStoreGenerations>(new SqliteReadStoreGenerations(directory));
 
+    [Fact]
+    public async Task GenerationsACrashLeft_AreDeleted_WhenTheServingOneOpens()
+    {
+        var h = new History();
+        var first = new SqliteReadStoreGenerations(directory);
+        var serving = first.OpenCurrent();
+        var rebuilt = await first.CreateNextAsync(None);
+        await rebuilt.ApplyAsync([h.Opened("a1", "Ada Lovelace"), h.Deposited("a1", 500)], h.Position, None);
+        await first.FinishLoadAsync(rebuilt, None);
+        await first.SwitchAsync(serving, rebuilt, None);
+        var servingFiles = await ExistingGenerationsAsync();
+        // What a crash leaves: a rebuild's generation that never switched (with its WAL), the generation a switch had not
+        // yet deleted, and a pointer being written.
+        var abandoned = await first.CreateNextAsync(None);
+        await abandoned.ApplyAsync([h.Opened("a2", "Grace Hopper")], 0, None);
+        File.WriteAllText(Path.Combine(directory, "read.db"), "");
+        File.WriteAllText(Path.Combine(directory, "read.current.tmp"), "read.db");
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Assert.True((await ExistingGenerationsAsync()).Count > servingFiles.Count + 2);
+
+        var restarted = new SqliteReadStoreGenerations(directory).OpenCurrent();
+
+        Assert.Equal(servingFiles, await ExistingGenerationsAsync());
+        Assert.Equal(500, (await restarted.GetAccountAsync("a1", None))!.BalanceMinor);
+    }
+
+    private static readonly CancellationToken None = CancellationToken.None;
+
     /// <summary>Every file of the directory: a generation's database with its WAL and shared-memory files.</summary>
     protected override Task<IReadOnlyList<string>> ExistingGenerationsAsync() =>
         Task.FromResult<IReadOnlyList<string>>([.. Directory.GetFiles(directory).Select(Path.GetFileName).Order()!]);

@@ -6,7 +6,10 @@ namespace GrpcBank.Application.ReadSide;
 /// </summary>
 public interface IReadStoreGenerations
 {
-    /// <summary>The generation that serves now (at start-up).</summary>
+    /// <summary>
+    /// The generation that serves now: called once, at start-up, before any rebuild. A store may then delete
+    /// generations a crash left behind.
+    /// </summary>
     IReadStore OpenCurrent();
 
     /// <summary>A new, empty generation that does not serve yet.</summary>
