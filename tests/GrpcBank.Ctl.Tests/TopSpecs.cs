@@ -128,6 +128,18 @@ public sealed partial class TopSpecs(BusyServer bank) : IClassFixture<BusyServer
     }
 
     [Fact]
+    public async Task Redirected_PrintsPlainTablesOncePerSample_ColumnsTwoSpacesApart_NoBoxes()
+    {
+        var run = await Ctl.RunAsync(bank.Server.Url, "top", "--metrics", bank.MetricsUrl, "--samples", "2", "--interval", "0.5");
+
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        Assert.DoesNotContain(run.Stdout, c => c is >= '\u2500' and <= '\u257f'); // box drawing
+        Assert.Equal(2, run.Lines.Count(l => l.StartsWith("GrpcBank top", StringComparison.Ordinal)));
+        Assert.Equal(2, run.Lines.Count(l => l.StartsWith("COMMANDS/S  P50 MS", StringComparison.Ordinal)));
+        Assert.Contains(run.Lines, l => l.StartsWith("read-side ", StringComparison.Ordinal) && l.Contains("running"));
+    }
+
+    [Fact]
     public void Quantiles_AreEstimatedAsPrometheusDoes_FromTheScrapedText()
     {
         var scrape = Scrape.Of(DateTimeOffset.UnixEpoch, MetricsText.Parse("""

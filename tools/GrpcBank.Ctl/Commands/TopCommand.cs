@@ -98,10 +98,10 @@ public static class TopCommand
             else if (session.Screen.IsTerminal)
                 await session.Screen.Terminal.Live(TopView.Waiting(session.Server)).StartAsync(async live =>
                 {
-                    await foreach (var sample in SamplesAsync()) { live.UpdateTarget(TopView.Render(session.Server, sample)); shown++; }
+                    await foreach (var sample in SamplesAsync()) { live.UpdateTarget(TopView.Render(session.Server, sample, terminal: true)); shown++; }
                 });
             else
-                await foreach (var sample in SamplesAsync()) { session.Screen.Write(TopView.Render(session.Server, sample)); shown++; }
+                await foreach (var sample in SamplesAsync()) { session.Screen.Write(TopView.Render(session.Server, sample, terminal: false)); shown++; }
             return limit == 0 || shown == limit ? ExitCode.Ok : ExitCode.Unreachable;
         }
         catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })

@@ -1,4 +1,5 @@
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace GrpcBank.Ctl.Output;
 
@@ -18,17 +19,20 @@ public sealed class Table(params string[] headers)
 
     public int Count => rows.Count;
 
-    public void WriteTo(Screen screen)
+    public void WriteTo(Screen screen) => screen.Write(Render(screen.IsTerminal));
+
+    /// <summary>The table as it is drawn on a terminal (<paramref name="terminal"/>) or printed plain.</summary>
+    public IRenderable Render(bool terminal)
     {
-        var table = new Spectre.Console.Table().Border(screen.IsTerminal ? TableBorder.Rounded : TableBorder.None);
+        var table = new Spectre.Console.Table().Border(terminal ? TableBorder.Rounded : TableBorder.None);
         for (var i = 0; i < headers.Length; i++)
         {
-            var column = new TableColumn(new Text(headers[i], screen.IsTerminal ? new Style(decoration: Decoration.Bold) : Style.Plain));
-            if (!screen.IsTerminal) column.Padding(0, 0, i < headers.Length - 1 ? 2 : 0, 0);
+            var column = new TableColumn(new Text(headers[i], terminal ? new Style(decoration: Decoration.Bold) : Style.Plain));
+            if (!terminal) column.Padding(0, 0, i < headers.Length - 1 ? 2 : 0, 0);
             table.AddColumn(column);
         }
         // Text, never markup: payloads and errors hold brackets.
         foreach (var row in rows) table.AddRow(row.Select(cell => new Text(cell)));
-        screen.Write(table);
+        return table;
     }
 }
