@@ -42,6 +42,7 @@ public static class JsonApi
                 o.IncludeGrpcXmlComments(docs, includeControllerXmlComments: true);
             o.SchemaFilter<Int64AsString>();
             o.SchemaFilter<ErrorDetailSchema>();
+            o.DocumentFilter<UnusedSchemas>();
         });
     }
 
