@@ -100,6 +100,25 @@ public sealed class PostgresAbandonedGenerationSpecs(PostgresServer postgres) : 
         return generations = await PostgresReadStoreGenerations.OpenAsync(database, prefix, CancellationToken.None);
     }
 
+    [Fact]
+    public async Task AGenerationACrashLeft_IsDroppedWhenAServerStarts_AndOneAnotherServerIsBuilding_IsLeftAlone()
+    {
+        var running = await OpenGenerationsAsync();
+        var serving = await ExistingGenerationsAsync();
+        var crashed = await PostgresReadStoreGenerations.OpenAsync(database, prefix, CancellationToken.None);
+        await crashed.CreateNextAsync(CancellationToken.None);
+        await crashed.DisposeAsync(); // its server is gone, and with it the session that held the generation
+        var left = await ExistingGenerationsAsync();
+        var beingBuilt = await running.CreateNextAsync(CancellationToken.None);
+        var building = (await ExistingGenerationsAsync()).Except(left).Single();
+
+        await using var restarted = await PostgresReadStoreGenerations.OpenAsync(database, prefix, CancellationToken.None);
+
+        Assert.Equal([.. serving, building], (await ExistingGenerationsAsync()).Order(StringComparer.Ordinal));
+        await running.DropAsync(beingBuilt, CancellationToken.None);
+        Assert.Equal(serving, await ExistingGenerationsAsync());
+    }
+
     /// <summary>The generations' schemas, {prefix}_g{stamp}.</summary>
     protected override Task<IReadOnlyList<string>> ExistingGenerationsAsync() => PostgresServer.SchemasAsync(database, prefix + "_g");
 

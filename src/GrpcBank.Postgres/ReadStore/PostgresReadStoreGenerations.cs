@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using GrpcBank.Application.ReadSide;
 using Npgsql;
 
@@ -9,6 +10,9 @@ namespace GrpcBank.Postgres.ReadStore;
 /// transaction, so every server's queries move to the new generation at once; the old schema is dropped after.
 /// A generation made by another release (another <see cref="SchemaVersion"/>) is replaced by an empty one at start-up,
 /// which the relay then fills from the event store.
+/// A generation being built is held by its builder's session lock (on a connection of its own), taken before its schema
+/// exists and given back once it serves or is dropped, or when its server dies; one that no server holds when a server
+/// starts was left by a crash (a rebuild that never switched), and is dropped then.
 /// </summary>
 public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsyncDisposable
 {
@@ -20,6 +24,7 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
     private readonly NpgsqlDataSource dataSource;
     private readonly RecentConnections connections;
     private readonly string prefix;
+    private readonly ConcurrentDictionary<string, NpgsqlConnection> building = new(StringComparer.Ordinal);
 
     private PostgresReadStoreGenerations(NpgsqlDataSource dataSource, string prefix)
     {
@@ -54,6 +59,7 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
                 await ServeAsync(connection, tx, prefix, fresh, ct);
                 if (old is not null) await DropSchemaAsync(connection, tx, old, ct);
             }
+            foreach (var abandoned in await AbandonedAsync(connection, tx, prefix, ct)) await DropSchemaAsync(connection, tx, abandoned, ct);
             await tx.CommitAsync(ct);
         }
         finally
@@ -70,12 +76,61 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
     public async Task<IReadStore> CreateNextAsync(CancellationToken ct)
     {
         var name = NewGenerationName(prefix);
-        await using var rented = await connections.OpenAsync(ct);
-        var connection = rented.Connection;
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: name), ct);
-        await tx.CommitAsync(ct);
+        var holder = await dataSource.OpenConnectionAsync(ct);
+        building[name] = holder;
+        try
+        {
+            await ExecuteAsync(holder, null, "select pg_advisory_lock(hashtext(@key))", ct, ("key", BuildingKey(name)));
+            await using var rented = await connections.OpenAsync(ct);
+            var connection = rented.Connection;
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: name), ct);
+            await tx.CommitAsync(ct);
+        }
+        catch
+        {
+            await ReleaseAsync(name);
+            throw;
+        }
         return new PostgresReadStore(connections, prefix, name);
+    }
+
+    /// <summary>Generations no server is building and none serves (their schemas are {prefix}_g and digits), locked until <paramref name="tx"/> ends.</summary>
+    private static async Task<List<string>> AbandonedAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string prefix, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"""
+            select nspname from pg_namespace
+            where nspname ~ ('^' || @prefix || '_g[0-9]+$') and nspname is distinct from (select generation from {prefix}.serving)
+              and pg_try_advisory_xact_lock(hashtext('{BuildingKeyPrefix}' || nspname))
+            """, connection, tx);
+        command.Parameters.AddWithValue("prefix", prefix);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var abandoned = new List<string>();
+        while (await reader.ReadAsync(ct)) abandoned.Add(reader.GetString(0));
+        return abandoned;
+    }
+
+    private const string BuildingKeyPrefix = "grpcbank.read_generation.";
+
+    private static string BuildingKey(string generation) => BuildingKeyPrefix + generation;
+
+    /// <summary>Gives back the lock of a generation this server built (it serves, or was dropped).</summary>
+    private async Task ReleaseAsync(string generation)
+    {
+        if (!building.TryRemove(generation, out var holder)) return;
+        try
+        {
+            // The pool keeps a connection's session (No Reset On Close): the lock must be given back before it returns there.
+            await ExecuteAsync(holder, null, "select pg_advisory_unlock_all()", CancellationToken.None);
+        }
+        catch (NpgsqlException)
+        {
+            // A broken connection is not pooled again: its session, and the lock, ended with it.
+        }
+        finally
+        {
+            await holder.DisposeAsync();
+        }
     }
 
     public async Task SwitchAsync(IReadStore current, IReadStore next, CancellationToken ct)
@@ -93,14 +148,15 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
             await tx.CommitAsync(ct);
         }
         ((PostgresReadStore)next).FollowServing();
+        await ReleaseAsync(fresh);
         if (old != fresh) await DropSchemaAsync(connection, null, old, ct);
     }
 
     public async Task DropAsync(IReadStore abandoned, CancellationToken ct)
     {
         var name = ((PostgresReadStore)abandoned).Generation ?? throw new ArgumentException("not a new generation", nameof(abandoned));
-        await using var rented = await connections.OpenAsync(ct);
-        await DropSchemaAsync(rented.Connection, null, name, ct);
+        await using (var rented = await connections.OpenAsync(ct)) await DropSchemaAsync(rented.Connection, null, name, ct);
+        await ReleaseAsync(name);
     }
 
     /// <summary>Drops a generation's schema with everything in it (the name is vetted: identifiers cannot be parameters).</summary>
@@ -155,6 +211,7 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var generation in building.Keys) await ReleaseAsync(generation);
         await connections.DisposeAsync();
         await dataSource.DisposeAsync();
     }
