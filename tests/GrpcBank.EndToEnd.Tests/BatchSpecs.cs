@@ -171,6 +171,17 @@ public abstract class BatchSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task AnAtomicBatchsMalformedField_CarriesItsDomainRulesReason_AsTheSingleRpcAndAnIndependentBatchDo()
+    {
+        var a = await Bank.OpenAsync(deposit: 1_000);
+
+        await InvalidFor("INVALID_AMOUNT", "commands[1].deposit.amount_minor", () => RunAsync(true, Deposit(a, 1), Deposit(a, 0)));
+        var euro = Withdraw(a, 1);
+        euro.Withdraw.CurrencyCode = "eur";
+        await InvalidFor("UNKNOWN_CURRENCY", "commands[0].withdraw.currency_code", () => RunAsync(true, euro));
+    }
+
+    [Fact]
     public async Task TheLimitsOfABatch_AreInvalidArgumentsNamingTheField()
     {
         var a = await Bank.OpenAsync(deposit: 1_000);

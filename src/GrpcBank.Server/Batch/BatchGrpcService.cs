@@ -65,8 +65,9 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
             if (!request.Atomic) continue;
             // All or nothing: a malformed command fails the request before anything is decided.
             var error = Capture(() => ValidateCommand(command, prefix));
+            // Each violation keeps its domain rule's reason (INVALID_AMOUNT, …), as the single RPC answers it.
             foreach (var violation in error?.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [])
-                errors.Add(violation.Field, violation.Description);
+                errors.Add(violation.Field, violation.Description, violation.Reason);
             var requestId = RequestIdOf(command);
             if (requestId.Length > 0 && !requestIds.Add(requestId))
                 errors.Add(prefix + "request_id", "is used by an earlier command of this atomic batch");
