@@ -41,6 +41,37 @@ public sealed class ErrorStatusSpecs
     }
 
     [Fact]
+    public async Task ACallAnsweredInternal_IsCountedAsAServerErrorInTheRequestMetrics_ThoughItsHttpStatusIs200()
+    {
+        var (directory, port) = (KillUnderLoadSpecs.TempDirectory(), FreePorts.Next());
+        await using var host = await BankHost.StartAsync(("Storage:DataDirectory", directory), ("Metrics:Url", $"http://127.0.0.1:{port}"));
+        var accounts = await ReadSideRecoverySpecs.WriteSomeAsync(host.Channel, 1);
+        Damage(directory, "read.db", "drop table accounts");
+        await Assert.ThrowsAsync<RpcException>(() =>
+            new AccountService.AccountServiceClient(host.Channel).WithdrawMoneyAsync(
+                new WithdrawMoneyRequest { AccountId = accounts[0], AmountMinor = 1_000_000, CurrencyCode = "EUR" }).ResponseAsync);
+
+        var e = await Assert.ThrowsAsync<RpcException>(() =>
+            host.Query.GetAccountAsync(new GetAccountRequest { AccountId = accounts[0] }).ResponseAsync);
+        Assert.Equal(StatusCode.Internal, e.StatusCode);
+
+        // What deploy/'s server-error share and GrpcBankErrorRateHigh count: a 5xx, or a request tagged error_type.
+        using var http = new HttpClient();
+        string[] requests = [];
+        for (var attempt = 0; attempt < 50 && !requests.Any(l => l.Contains("QueryService/GetAccount")); attempt++)
+        {
+            if (attempt > 0) await Task.Delay(100, TestContext.Current.CancellationToken); // the exporter caches a scrape briefly
+            requests = [.. (await http.GetStringAsync($"http://127.0.0.1:{port}/metrics", TestContext.Current.CancellationToken))
+                .Split('\n').Where(l => l.StartsWith("http_server_request_duration_seconds_count{", StringComparison.Ordinal))];
+        }
+        var internalCall = Assert.Single(requests, l => l.Contains("QueryService/GetAccount"));
+        Assert.Contains("http_response_status_code=\"200\"", internalCall);
+        Assert.Contains("error_type=\"INTERNAL\"", internalCall);
+        // A rejection (the refused withdrawal) is the caller's answer, not the server's failure.
+        Assert.DoesNotContain("error_type", Assert.Single(requests, l => l.Contains("AccountService/WithdrawMoney")));
+    }
+
+    [Fact]
     public async Task InAnIndependentBatch_AFaultOfTheBanksOwnInOneCommand_IsThatCommandsInternal_AndTheOthersAreWrittenAndAnswered()
     {
         var (logs, directory) = (new CapturedLogs(), KillUnderLoadSpecs.TempDirectory());

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace GrpcBank.Server.Errors;
 
@@ -17,9 +18,9 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
         {
             return await continuation(request, context);
         }
-        catch (Exception e) when (e is not RpcException)
+        catch (Exception e)
         {
-            throw Translate(e, context, logger);
+            throw Answered(e, context);
         }
     }
 
@@ -31,11 +32,39 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
         {
             await continuation(request, responseStream, context);
         }
-        catch (Exception e) when (e is not RpcException)
+        catch (Exception e)
         {
-            throw Translate(e, context, logger);
+            throw Answered(e, context);
         }
     }
+
+    /// <summary>The status a failed call is answered with, its request counted as a server error where it is one.</summary>
+    private RpcException Answered(Exception e, ServerCallContext context)
+    {
+        var error = e as RpcException ?? Translate(e, context, logger);
+        if (IsServerError(error.StatusCode))
+            context.GetHttpContext().Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(new(ErrorTypeTag, ErrorTypeOf(error.StatusCode)));
+        return error;
+    }
+
+    /// <summary>
+    /// A gRPC call ends with HTTP 200 whatever its status, so ASP.NET Core's request metrics would count a fault of the
+    /// server as a success, and the dashboard's and alerts' server-error share (deploy/) would never see one. The calls
+    /// whose status is the server's failure (INTERNAL, UNKNOWN, DATA_LOSS, UNAVAILABLE: 500 and 503 over HTTP) are tagged
+    /// <c>error.type</c> (Prometheus <c>error_type</c>) with the status, as OpenTelemetry's RPC conventions name it; a
+    /// caller's own mistake, a rejection, a cancellation or a deadline is not the server's failure.
+    /// </summary>
+    private static bool IsServerError(StatusCode code) =>
+        code is StatusCode.Internal or StatusCode.Unknown or StatusCode.DataLoss or StatusCode.Unavailable;
+
+    private const string ErrorTypeTag = "error.type";
+
+    /// <summary>The status as gRPC spells it (<c>INTERNAL</c>, <c>DATA_LOSS</c>).</summary>
+    private static string ErrorTypeOf(StatusCode code) => code switch
+    {
+        StatusCode.DataLoss => "DATA_LOSS",
+        _ => code.ToString().ToUpperInvariant(),
+    };
 
     /// <summary>
     /// What escaped a call (or one command of a batch, <see cref="Batch.BatchGrpcService"/>) as a deliberate status,
