@@ -30,13 +30,19 @@ public static class Telemetry
     /// </summary>
     public static bool IsUnrecorded => unrecorded.Value;
 
-    /// <summary>Until disposed, this flow (and what it awaits) records no command or append metrics.</summary>
+    /// <summary>Until disposed, this flow (and what it awaits) records no command or append metrics, and starts no span (<see cref="StartSpan"/>).</summary>
     public static IDisposable Unrecorded()
     {
         var before = unrecorded.Value;
         unrecorded.Value = true;
         return new Restore(() => unrecorded.Value = before);
     }
+
+    /// <summary>
+    /// A span of the bank's source, or none in an unrecorded flow: the start-up warm-up's made-up commands (refused
+    /// deposits no client sent) must not reach a trace backend any more than the metrics.
+    /// </summary>
+    public static Activity? StartSpan(string name) => IsUnrecorded ? null : Source.StartActivity(name);
 
     private sealed class Restore(Action restore) : IDisposable
     {

@@ -150,6 +150,23 @@ public sealed class TelemetrySpecs : IDisposable
     }
 
     [Fact]
+    public async Task AFreshlyStartedServer_RecordsNoSpanOfItsOwnWarmUp_ForATraceBackend()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync();
+
+        // In process and over its own address the warm-up opened, deposited, withdrew, transferred and was refused:
+        // none of it is a span the server would export (only recorded activities of the sources it traces are).
+        var warmUp = stopped.Where(a => a.Recorded && (a.Source.Name == Telemetry.Name || (a.Source.Name == "Microsoft.AspNetCore"
+            && (a.DisplayName.Contains("Service/", StringComparison.Ordinal)
+                || a.TagObjects.Any(t => t.Value?.ToString()?.Contains("Service/", StringComparison.Ordinal) == true))))).ToList();
+        Assert.True(warmUp.Count == 0, string.Join("; ", warmUp.Select(a => $"{a.Source.Name}: {a.DisplayName} " +
+            string.Join(",", a.TagObjects.Select(t => $"{t.Key}={t.Value}")))));
+
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Ada", CurrencyCode = "EUR" });
+        Assert.Contains(stopped, a => a.Recorded && a.DisplayName == "account OpenAccount");
+    }
+
+    [Fact]
     public async Task EachGroupCommit_IsScrapedByItsSizeAndResult_WithinTheBoundTheConfigurationSets()
     {
         // One append a group: 64 deposits at once, which the default bound would gather into fewer groups, take 64.

@@ -17,7 +17,7 @@ public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TComm
         long? expectedVersion = null)
     {
         var commandType = command?.GetType().Name ?? typeof(TCommand).Name;
-        using var activity = Telemetry.Source.StartActivity($"{aggregate} {commandType}");
+        using var activity = Telemetry.StartSpan($"{aggregate} {commandType}");
         activity?.SetTag("grpcbank.aggregate", aggregate);
         activity?.SetTag("grpcbank.command", commandType);
         activity?.SetTag("grpcbank.aggregate_id", aggregateId);

@@ -12,7 +12,7 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
 {
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct)
     {
-        using var activity = Telemetry.Source.StartActivity("event store append");
+        using var activity = Telemetry.StartSpan("event store append");
         activity?.SetTag("grpcbank.stream_id", string.Join(",", request.Streams.Select(s => s.StreamId)));
         activity?.SetTag("grpcbank.event_count", request.Streams.Sum(s => s.Events.Count));
         if (request.Streams is [var single]) activity?.SetTag("grpcbank.expected_version", single.ExpectedVersion);
@@ -40,7 +40,7 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
 
     public async Task<IReadOnlyList<AppendResult>> AppendGroupAsync(IReadOnlyList<AppendRequest> requests, CancellationToken ct)
     {
-        using var activity = Telemetry.Source.StartActivity("event store append group");
+        using var activity = Telemetry.StartSpan("event store append group");
         activity?.SetTag("grpcbank.append_count", requests.Count);
         var started = Stopwatch.GetTimestamp();
         try

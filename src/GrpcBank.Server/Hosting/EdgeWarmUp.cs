@@ -42,7 +42,8 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
 
     /// <summary>
     /// Middleware: the warm-up's own calls go unmeasured (the bank's command metrics and ASP.NET Core's request
-    /// metrics), so a restart does not show refused deposits that no client sent.
+    /// metrics) and untraced (the request's span is not recorded, so no exporter sends it, and the bank's own spans are
+    /// not started), so a restart does not show refused deposits that no client sent.
     /// </summary>
     public static async Task Unmeasured(HttpContext context, RequestDelegate next)
     {
@@ -52,6 +53,11 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
             return;
         }
         if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMetricsTagsFeature>() is { } metrics) metrics.MetricsDisabled = true;
+        if (System.Diagnostics.Activity.Current is { } span)
+        {
+            span.IsAllDataRequested = false;
+            span.ActivityTraceFlags &= ~System.Diagnostics.ActivityTraceFlags.Recorded;
+        }
         using (Application.Telemetry.Unrecorded()) await next(context);
     }
 
