@@ -100,6 +100,10 @@ public static class BankServer
             app.Services.GetRequiredService<DataDirectoryLock>();
             app.Logger.LogInformation("Embedded stores in {DataDirectory}", dataDirectory);
         }
+        // Opened now, not as the host starts its services: a PostgreSQL that cannot be used refuses to start in one
+        // line (Program.cs) before the host could log its failure with a stack trace.
+        app.Services.GetRequiredService<IEventStore>();
+        app.Services.GetRequiredService<IReadStoreGenerations>();
         app.Use(EdgeWarmUp.Unmeasured);
         app.Use(app.Services.GetRequiredService<ProtectedMode>().Gate);
         app.UseMetricsEndpoint(app.Services.GetRequiredService<ApiKeys>());
@@ -145,12 +149,15 @@ public static class BankServer
             // Migrations run (under an advisory lock) before the first command can reach the store.
             services.AddSingleton<IEventStore>(sp =>
             {
-                var store = PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None, groupCommit).GetAwaiter().GetResult();
                 var lease = sp.GetRequiredService<PostgresRelayLease>();
-                store.RelaysHere = () => lease.IsHeld;
-                // As many as the first commands and the relay's consumers use at once after a restart.
-                store.WarmPoolAsync(4, CancellationToken.None).GetAwaiter().GetResult();
-                return store;
+                return PostgresAtStartUp.Open(postgres, async () =>
+                {
+                    var store = await PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None, groupCommit);
+                    store.RelaysHere = () => lease.IsHeld;
+                    // As many as the first commands and the relay's consumers use at once after a restart.
+                    await store.WarmPoolAsync(4, CancellationToken.None);
+                    return store;
+                });
             });
         }
         else
@@ -173,9 +180,9 @@ public static class BankServer
         }
         else if (readStore == ReadStoreKind.Postgres)
             // Set up (under an advisory lock) before the first query can reach it; every server shares it.
-            services.AddSingleton<IReadStoreGenerations>(_ => PostgresReadStoreGenerations.OpenAsync(
+            services.AddSingleton<IReadStoreGenerations>(_ => PostgresAtStartUp.Open(postgres!, () => PostgresReadStoreGenerations.OpenAsync(
                 postgres!,
-                configuration["ReadStore:Postgres:Schema"] ?? PostgresReadStoreGenerations.DefaultPrefix, CancellationToken.None).GetAwaiter().GetResult());
+                configuration["ReadStore:Postgres:Schema"] ?? PostgresReadStoreGenerations.DefaultPrefix, CancellationToken.None)));
         else
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
         services.AddSingleton<SwitchableReadStore>();
