@@ -46,7 +46,10 @@ public static partial class PostgresMigrations
 
     /// <summary>The schema name itself, if it is a plain lower-case identifier; anything else is refused.</summary>
     public static string ValidSchema(string schema) =>
-        PlainIdentifier().IsMatch(schema) ? schema : throw new ArgumentException($"'{schema}' is not a plain lower-case identifier", nameof(schema));
+        IsPlainIdentifier(schema) ? schema : throw new ArgumentException($"'{schema}' is not a plain lower-case identifier", nameof(schema));
+
+    /// <summary>A lower-case identifier PostgreSQL takes unquoted and unchanged, of at most 63 characters.</summary>
+    public static bool IsPlainIdentifier(string name) => PlainIdentifier().IsMatch(name);
 
     private static IEnumerable<(string Version, string Sql)> Scripts()
     {

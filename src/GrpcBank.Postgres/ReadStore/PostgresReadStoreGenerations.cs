@@ -21,6 +21,12 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
 
     public const string DefaultPrefix = "bank_read";
 
+    /// <summary>
+    /// Whether <paramref name="prefix"/> can name the views' schema and, with a generation's stamp (<c>_g</c> and 19
+    /// digits), a generation's: a plain lower-case identifier short enough for both.
+    /// </summary>
+    public static bool IsValidPrefix(string prefix) => PostgresMigrations.IsPlainIdentifier(StampedName(prefix, new string('0', 19)));
+
     private readonly NpgsqlDataSource dataSource;
     private readonly RecentConnections connections;
     private readonly string prefix;
@@ -37,7 +43,7 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
     /// <param name="prefix">The schema of the views; generations are schemas named after it.</param>
     public static async Task<PostgresReadStoreGenerations> OpenAsync(string connectionString, string prefix, CancellationToken ct)
     {
-        PostgresMigrations.ValidSchema(prefix + "_g00000000000000000");
+        if (!IsValidPrefix(prefix)) throw new ArgumentException($"'{prefix}' cannot name a read store's schemas", nameof(prefix));
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { NoResetOnClose = true };
         if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
         var setupSource = NpgsqlDataSource.Create(builder);
@@ -182,7 +188,9 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
     }
 
     private static string NewGenerationName(string prefix) =>
-        PostgresMigrations.ValidSchema($"{prefix}_g{DateTime.UtcNow:yyyyMMddHHmmssfff}{Random.Shared.Next(100):00}");
+        PostgresMigrations.ValidSchema(StampedName(prefix, $"{DateTime.UtcNow:yyyyMMddHHmmssfff}{Random.Shared.Next(100):00}"));
+
+    private static string StampedName(string prefix, string stamp) => $"{prefix}_g{stamp}";
 
     /// <summary>An embedded script with its schema names filled in (identifiers cannot be parameters; both are vetted).</summary>
     private static string Sql(string script, string? prefix = null, string? schema = null)

@@ -1,3 +1,4 @@
+using GrpcBank.Server.Hosting;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
 
@@ -12,7 +13,7 @@ namespace GrpcBank.Server.History;
 public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfiguration configuration, ILogger<LiveEvents> logger)
     : BackgroundService
 {
-    private readonly TimeSpan pollInterval = configuration.GetValue("Subscriptions:PollInterval", TimeSpan.FromMilliseconds(250));
+    private readonly TimeSpan pollInterval = Setting.Of(configuration, "Subscriptions:PollInterval", TimeSpan.FromMilliseconds(250));
     private readonly WakeUp moved = new();
     private readonly WakeUp subscribed = new();
     private long readable;

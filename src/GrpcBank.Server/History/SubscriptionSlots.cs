@@ -1,3 +1,4 @@
+using GrpcBank.Server.Hosting;
 using Grpc.Core;
 
 namespace GrpcBank.Server.History;
@@ -9,8 +10,8 @@ namespace GrpcBank.Server.History;
 /// </summary>
 public sealed class SubscriptionSlots(IConfiguration configuration)
 {
-    private readonly int maxPerCaller = configuration.GetValue("Subscriptions:MaxPerCaller", 16);
-    private readonly int maxTotal = configuration.GetValue("Subscriptions:MaxTotal", 256);
+    private readonly int maxPerCaller = Setting.Of(configuration, "Subscriptions:MaxPerCaller", 16);
+    private readonly int maxTotal = Setting.Of(configuration, "Subscriptions:MaxTotal", 256);
     private readonly Dictionary<string, int> byCaller = [];
     private readonly Lock gate = new();
     private int total;

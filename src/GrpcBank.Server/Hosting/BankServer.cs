@@ -74,15 +74,17 @@ public static class BankServer
         services.AddSingleton<RejectionReason>(ErrorMapper.Reason);
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddEventBus(builder.Configuration);
+        // Read now, so that a value that does not convert refuses to start (Setting) before anything runs.
+        var pollInterval = Setting.Of(builder.Configuration, "Relay:PollInterval", TimeSpan.FromSeconds(1));
+        var busyBatch = Setting.Of(builder.Configuration, "Relay:BusyBatch", OutboxRelay.DefaultBusyBatch);
+        var busyCycle = Setting.Of(builder.Configuration, "Relay:BusyCycle", OutboxRelay.DefaultBusyCycle);
+        var quietCycle = Setting.Of(builder.Configuration, "Relay:QuietCycle",
+            PostgresConnection(builder.Configuration) is not null ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle);
         services.AddSingleton(sp => new OutboxRelay(
             sp.GetRequiredService<IEventStore>(), sp.GetServices<IEventSink>(), sp.GetRequiredService<IRelayLease>(),
             sp.GetRequiredService<RelayProgress>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OutboxRelay>>())
         {
-            PollInterval = builder.Configuration.GetValue("Relay:PollInterval", TimeSpan.FromSeconds(1)),
-            BusyBatch = builder.Configuration.GetValue("Relay:BusyBatch", OutboxRelay.DefaultBusyBatch),
-            BusyCycle = builder.Configuration.GetValue("Relay:BusyCycle", OutboxRelay.DefaultBusyCycle),
-            QuietCycle = builder.Configuration.GetValue("Relay:QuietCycle",
-                PostgresConnection(builder.Configuration) is not null ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle),
+            PollInterval = pollInterval, BusyBatch = busyBatch, BusyCycle = busyCycle, QuietCycle = quietCycle,
         });
         services.AddSingleton<SubscriptionSlots>();
         services.AddSingleton<HoldExpiry>();
@@ -90,7 +92,7 @@ public static class BankServer
         services.AddSingleton<LiveEvents>();
         services.AddHostedService(sp => sp.GetRequiredService<LiveEvents>());
         // Relay:Enabled=false makes a command-only instance (the relay runs elsewhere, or later).
-        if (builder.Configuration.GetValue("Relay:Enabled", true))
+        if (Setting.Of(builder.Configuration, "Relay:Enabled", true))
             services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
 
         var app = builder.Build();
@@ -100,10 +102,11 @@ public static class BankServer
             app.Services.GetRequiredService<DataDirectoryLock>();
             app.Logger.LogInformation("Embedded stores in {DataDirectory}", dataDirectory);
         }
-        // Opened now, not as the host starts its services: a PostgreSQL that cannot be used refuses to start in one
-        // line (Program.cs) before the host could log its failure with a stack trace.
-        app.Services.GetRequiredService<IEventStore>();
-        app.Services.GetRequiredService<IReadStoreGenerations>();
+        // Made now, not as the host starts its services or at the first call that needs them: a PostgreSQL that cannot
+        // be used, or a setting they read that does not convert, refuses to start in one line (Program.cs) before the
+        // host could log its failure with a stack trace.
+        foreach (var made in (Type[])[typeof(IEventStore), typeof(IReadStoreGenerations), typeof(SubscriptionSlots), typeof(RateLimits), typeof(LiveEvents)])
+            app.Services.GetRequiredService(made);
         app.Use(EdgeWarmUp.Unmeasured);
         app.Use(app.Services.GetRequiredService<ProtectedMode>().Gate);
         app.UseMetricsEndpoint(app.Services.GetRequiredService<ApiKeys>());
@@ -179,10 +182,15 @@ public static class BankServer
                 sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
         }
         else if (readStore == ReadStoreKind.Postgres)
+        {
+            var schema = configuration["ReadStore:Postgres:Schema"] ?? PostgresReadStoreGenerations.DefaultPrefix;
+            if (!PostgresReadStoreGenerations.IsValidPrefix(schema))
+                throw new StartupRefusedException(
+                    $"ReadStore:Postgres:Schema '{schema}' is not a plain lower-case identifier (a-z, 0-9 and _, not starting with a digit) of at most 42 characters.");
             // Set up (under an advisory lock) before the first query can reach it; every server shares it.
             services.AddSingleton<IReadStoreGenerations>(_ => PostgresAtStartUp.Open(postgres!, () => PostgresReadStoreGenerations.OpenAsync(
-                postgres!,
-                configuration["ReadStore:Postgres:Schema"] ?? PostgresReadStoreGenerations.DefaultPrefix, CancellationToken.None)));
+                postgres!, schema, CancellationToken.None)));
+        }
         else
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));
         services.AddSingleton<SwitchableReadStore>();

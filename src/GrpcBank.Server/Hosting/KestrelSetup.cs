@@ -12,19 +12,26 @@ public static class KestrelSetup
 {
     public static void ConfigureKestrel(this WebApplicationBuilder builder)
     {
+        // Read now, not when Kestrel starts, so that a value that does not convert refuses to start (Setting).
         var limits = builder.Configuration.GetSection("Kestrel:Limits");
+        var http2 = limits.GetSection("Http2");
+        var maxConnections = Setting.Of<long?>(limits, "MaxConcurrentConnections", 1_000);
+        // A connection with no call in flight (or that never sends one) is closed after this long.
+        var keepAlive = Setting.Of(limits, "KeepAliveTimeout", TimeSpan.FromSeconds(60));
+        var headersTimeout = Setting.Of(limits, "RequestHeadersTimeout", TimeSpan.FromSeconds(10));
+        var maxStreams = Setting.Of(http2, "MaxStreamsPerConnection", 100);
+        // Pings find peers that vanished without closing (long subscriptions would otherwise hold their slots).
+        var pingDelay = Setting.Of(http2, "KeepAlivePingDelay", TimeSpan.FromSeconds(30));
+        var pingTimeout = Setting.Of(http2, "KeepAlivePingTimeout", TimeSpan.FromSeconds(20));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http2);
-            kestrel.Limits.MaxConcurrentConnections = limits.GetValue<long?>("MaxConcurrentConnections", 1_000);
-            // A connection with no call in flight (or that never sends one) is closed after this long.
-            kestrel.Limits.KeepAliveTimeout = limits.GetValue("KeepAliveTimeout", TimeSpan.FromSeconds(60));
-            kestrel.Limits.RequestHeadersTimeout = limits.GetValue("RequestHeadersTimeout", TimeSpan.FromSeconds(10));
-            var http2 = limits.GetSection("Http2");
-            kestrel.Limits.Http2.MaxStreamsPerConnection = http2.GetValue("MaxStreamsPerConnection", 100);
-            // Pings find peers that vanished without closing (long subscriptions would otherwise hold their slots).
-            kestrel.Limits.Http2.KeepAlivePingDelay = http2.GetValue("KeepAlivePingDelay", TimeSpan.FromSeconds(30));
-            kestrel.Limits.Http2.KeepAlivePingTimeout = http2.GetValue("KeepAlivePingTimeout", TimeSpan.FromSeconds(20));
+            kestrel.Limits.MaxConcurrentConnections = maxConnections;
+            kestrel.Limits.KeepAliveTimeout = keepAlive;
+            kestrel.Limits.RequestHeadersTimeout = headersTimeout;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = maxStreams;
+            kestrel.Limits.Http2.KeepAlivePingDelay = pingDelay;
+            kestrel.Limits.Http2.KeepAlivePingTimeout = pingTimeout;
         });
     }
 

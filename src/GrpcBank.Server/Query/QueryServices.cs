@@ -1,3 +1,4 @@
+using GrpcBank.Server.Hosting;
 using GrpcBank.Application.ReadSide;
 
 namespace GrpcBank.Server.Query;
@@ -9,8 +10,8 @@ public static class QueryServices
     {
         var defaults = ReadSideWaiter.Limits.Default;
         services.AddSingleton(new ReadSideWaiter.Limits(
-            configuration.GetValue("Query:MaxWaitingReads", defaults.MaxWaiting),
-            configuration.GetValue("Query:ReadSidePollInterval", defaults.PollInterval)));
+            Setting.Of(configuration, "Query:MaxWaitingReads", defaults.MaxWaiting),
+            Setting.Of(configuration, "Query:ReadSidePollInterval", defaults.PollInterval)));
         services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton(new PageTokens(PageTokenKey.Load(configuration, dataDirectory)));
         return services;

@@ -1,3 +1,4 @@
+using GrpcBank.Server.Hosting;
 using System.Threading.RateLimiting;
 
 namespace GrpcBank.Server.Security;
@@ -14,7 +15,7 @@ public sealed class RateLimits
 
     public RateLimits(IConfiguration configuration)
     {
-        var perSecond = configuration.GetValue("Auth:RequestsPerSecond", 10_000);
+        var perSecond = Setting.Of(configuration, "Auth:RequestsPerSecond", 10_000);
         requests = PartitionedRateLimiter.Create<string, string>(caller =>
             RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
             {
@@ -23,7 +24,7 @@ public sealed class RateLimits
                 ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                 QueueLimit = 0,
             }));
-        var failuresPerSecond = configuration.GetValue("Auth:FailedAuthenticationsPerSecond", 5);
+        var failuresPerSecond = Setting.Of(configuration, "Auth:FailedAuthenticationsPerSecond", 5);
         // One token back every 1/rate seconds, not all at once per second: a locked-out peer with the right key
         // gets in as soon as the first one is back.
         failures = PartitionedRateLimiter.Create<string, string>(peer =>

@@ -1,0 +1,30 @@
+namespace GrpcBank.Server.Hosting;
+
+/// <summary>
+/// A typed setting, or its default when it is not set. A value that does not convert (<c>1s</c> for a time span,
+/// <c>yes</c> for a flag) refuses to start, naming the setting, the value and the form it takes: the configuration
+/// binder's own exception was an unhandled abort at start-up, or INTERNAL on every call that first read the setting.
+/// </summary>
+public static class Setting
+{
+    public static T Of<T>(IConfiguration configuration, string key, T fallback)
+    {
+        try
+        {
+            return configuration.GetValue(key, fallback)!;
+        }
+        catch (InvalidOperationException e) when (e.InnerException is FormatException or ArgumentException or OverflowException)
+        {
+            var path = configuration is IConfigurationSection section ? ConfigurationPath.Combine(section.Path, key) : key;
+            throw new StartupRefusedException($"{path} '{configuration[key]}' is not {FormOf(typeof(T))}", e);
+        }
+    }
+
+    private static string FormOf(Type type) => (Nullable.GetUnderlyingType(type) ?? type) switch
+    {
+        var t when t == typeof(TimeSpan) => "a time span (hh:mm:ss, e.g. 00:00:01 for one second)",
+        var t when t == typeof(bool) => "true or false",
+        var t when t == typeof(int) || t == typeof(long) => "a whole number",
+        var t => $"a {t.Name}",
+    };
+}

@@ -1,0 +1,43 @@
+using GrpcBank.Server.Hosting;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>
+/// A setting whose value cannot be what it names refuses to start, naming the setting, the value and the form it takes:
+/// the configuration binder's own exception was an abort with a stack trace at start-up, or, for a setting first read by
+/// a call (Subscriptions:MaxTotal), INTERNAL on every such call of a server that had started.
+/// </summary>
+public sealed class SettingSpecs
+{
+    private const string TimeSpanForm = "a time span (hh:mm:ss, e.g. 00:00:01 for one second)";
+
+    [Theory]
+    [InlineData("Relay:PollInterval", "1s", TimeSpanForm)]
+    [InlineData("Relay:Enabled", "yes", "true or false")]
+    [InlineData("Subscriptions:MaxTotal", "many", "a whole number")]
+    [InlineData("Subscriptions:PollInterval", "250ms", TimeSpanForm)]
+    [InlineData("Query:MaxWaitingReads", "1e3", "a whole number")]
+    [InlineData("Auth:RequestsPerSecond", "99999999999", "a whole number")]
+    [InlineData("Kestrel:Limits:Http2:KeepAlivePingDelay", "30s", TimeSpanForm)]
+    public void AValueThatDoesNotConvert_RefusesToStart_NamingTheSettingTheValueAndItsForm(string key, string value, string form)
+    {
+        var e = Assert.Throws<StartupRefusedException>(() => BankServer.Build([$"--{key}={value}", $"--Storage:DataDirectory={DataDirectory()}"]));
+
+        Assert.Equal($"{key} '{value}' is not {form}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("Bank-Read")]
+    [InlineData("read_store_of_the_bank_with_a_very_long_name")]
+    public void AReadStoreSchemaThatCannotNameItsGenerations_RefusesToStart_NamingIt(string schema)
+    {
+        // Refused before any connection is tried: nothing listens on port 1.
+        var e = Assert.Throws<StartupRefusedException>(() => BankServer.Build([
+            "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=1", "--ReadStore:Kind=Postgres", $"--ReadStore:Postgres:Schema={schema}",
+            $"--Storage:DataDirectory={DataDirectory()}"]));
+
+        Assert.StartsWith($"ReadStore:Postgres:Schema '{schema}' is not a plain lower-case identifier", e.Message);
+    }
+
+    private static string DataDirectory() => Directory.CreateTempSubdirectory("grpcbank-setting-").FullName;
+}
