@@ -340,3 +340,38 @@ public sealed class PoisonAtStartUpSpecs
         Assert.Contains(deadLetters.DeadLetters, d => d.Consumer == "read-side" && d.StreamId == $"account-{id}");
     }
 }
+
+/// <summary>
+/// Two servers on one PostgreSQL database: a rebuild runs only where the relay runs. Elsewhere it could not pause the
+/// relay, which keeps writing to the old read side, and what it wrote between the replay and the switch would be
+/// missing from the new one for good (README, "Several servers, one bank").
+/// </summary>
+public sealed class RebuildOnAStandbySpecs(PostgresServer postgres)
+{
+    [Fact]
+    public async Task ARebuildCalledOnTheServerWithoutTheRelay_IsRefusedWithRelayNotHere_AndRunsOnTheRelaysServer()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var holder = await BankHost.StartPostgresAsync(database);
+        var id = await new Bank(holder).OpenAsync(deposit: 100);
+        var head = await holder.Get<IEventStore>().HeadPositionAsync(CancellationToken.None);
+        // Read through the holder's relay: it holds the lease before the standby starts.
+        Assert.Equal(100, (await new Bank(holder).AccountAsync(id, head)).BalanceMinor);
+        await using var standby = await BankHost.StartPostgresAsync(database);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            using var call = new ProjectionService.ProjectionServiceClient(standby.Channel).RebuildProjections(new RebuildProjectionsRequest());
+            while (await call.ResponseStream.MoveNext(TestContext.Current.CancellationToken)) { }
+        });
+
+        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        Assert.Equal("RELAY_NOT_HERE", refused.GetRpcStatus()?.GetDetail<ErrorInfo>()?.Reason);
+        Assert.Single(await PostgresServer.SchemasAsync(database, GrpcBank.Postgres.ReadStore.PostgresReadStoreGenerations.DefaultPrefix + "_g"));
+        using var rebuilt = new ProjectionService.ProjectionServiceClient(holder.Channel).RebuildProjections(new RebuildProjectionsRequest());
+        var phases = new List<RebuildPhase>();
+        while (await rebuilt.ResponseStream.MoveNext(TestContext.Current.CancellationToken)) phases.Add(rebuilt.ResponseStream.Current.Phase);
+        Assert.Equal(RebuildPhase.Done, phases[^1]);
+        Assert.Equal(100, (await new Bank(standby).AccountAsync(id, head)).BalanceMinor);
+    }
+}
