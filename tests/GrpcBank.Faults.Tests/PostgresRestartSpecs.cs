@@ -1,6 +1,7 @@
 using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Query.V1;
+using Microsoft.Extensions.Logging;
 
 namespace GrpcBank.Faults.Tests;
 
@@ -39,5 +40,30 @@ public sealed class PostgresRestartSpecs
             Assert.Equal([reply.Version], stored[requestId]);
         await ReadSide.AssertEqualsReplayAsync(host.Channel, load.Accounts);
         TestContext.Current.SendDiagnosticMessage($"{load.Acknowledged.Count} acknowledged, {failedDuringOutage} UNAVAILABLE during the outage");
+    }
+
+    [Fact]
+    public async Task ThePostgresRestartingUnderTheRelay_IsLoggedAsItsLeaseLost_NotAsAFailureOfTheRelay_AndDeliveryResumes()
+    {
+        await using var cluster = await ThrowawayCluster.StartAsync();
+        var logs = new CapturedLogs();
+        await using var host = await BankHost.StartAsync(
+            new Dictionary<string, string> { ["Storage:DataDirectory"] = KillUnderLoadSpecs.TempDirectory(), ["ConnectionStrings:Postgres"] = cluster.ConnectionString },
+            builder => builder.Logging.AddProvider(logs));
+        var accounts = new AccountService.AccountServiceClient(host.Channel);
+        var opened = await accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Lease Lost", CurrencyCode = "EUR" });
+
+        await cluster.StopAsync();
+        await cluster.StartAgainAsync();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (!logs.Lines.Any(l => l.Contains("Outbox relay lease lost")) && DateTime.UtcNow < until) await Task.Delay(100);
+        var deposited = await accounts.DepositMoneyAsync(
+            new DepositMoneyRequest { AccountId = opened.AccountId, AmountMinor = 5, CurrencyCode = "EUR" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var read = await new QueryService.QueryServiceClient(host.Channel).GetAccountAsync(
+            new GetAccountRequest { AccountId = opened.AccountId, MinPosition = deposited.Position }, deadline: DateTime.UtcNow.AddSeconds(30));
+
+        Assert.Equal(5, read.Account.BalanceMinor);
+        Assert.Contains(logs.Lines, l => l.StartsWith("Warning GrpcBank.Application.Relay.OutboxRelay: Outbox relay lease lost"));
+        Assert.DoesNotContain(logs.Lines, l => l.Contains("Outbox relay failed"));
     }
 }

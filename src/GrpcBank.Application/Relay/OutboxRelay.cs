@@ -96,9 +96,11 @@ public sealed class OutboxRelay(
         var backoff = MinBackoff;
         while (!stoppingToken.IsCancellationRequested)
         {
+            var lost = CancellationToken.None;
             try
             {
                 await using var held = await lease.AcquireAsync(stoppingToken);
+                lost = held.Lost;
                 using var running = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, held.Lost);
                 progress.SetActive(true);
                 shared.Reset();
@@ -110,6 +112,13 @@ public sealed class OutboxRelay(
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+            catch (Exception) when (lost.IsCancellationRequested)
+            {
+                // Not a fault of the relay's, and no stack trace helps: the lease's connection failed (the database
+                // restarted, the network dropped), which let the lease go. The consumers stopped with it; the next
+                // acquisition waits for the database and for any other server that took the lease meanwhile.
+                logger.LogWarning("Outbox relay lease lost (the connection that held it failed); this server delivers again once it takes the lease back");
             }
             catch (Exception e)
             {
