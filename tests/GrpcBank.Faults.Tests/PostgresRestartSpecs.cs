@@ -57,8 +57,18 @@ public sealed class PostgresRestartSpecs
         await cluster.StartAgainAsync();
         var until = DateTime.UtcNow.AddSeconds(30);
         while (!logs.Lines.Any(l => l.Contains("Outbox relay lease lost")) && DateTime.UtcNow < until) await Task.Delay(100);
-        var deposited = await accounts.DepositMoneyAsync(
-            new DepositMoneyRequest { AccountId = opened.AccountId, AmountMinor = 5, CurrencyCode = "EUR" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        // A pooled connection the restart ended answers its first command UNAVAILABLE, safe to retry with the same id.
+        var deposit = new DepositMoneyRequest { AccountId = opened.AccountId, AmountMinor = 5, CurrencyCode = "EUR", RequestId = "after-restart" };
+        DepositMoneyResponse? deposited = null;
+        while (deposited is null)
+            try
+            {
+                deposited = await accounts.DepositMoneyAsync(deposit, deadline: DateTime.UtcNow.AddSeconds(30));
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < until)
+            {
+                await Task.Delay(100);
+            }
         var read = await new QueryService.QueryServiceClient(host.Channel).GetAccountAsync(
             new GetAccountRequest { AccountId = opened.AccountId, MinPosition = deposited.Position }, deadline: DateTime.UtcNow.AddSeconds(30));
 
