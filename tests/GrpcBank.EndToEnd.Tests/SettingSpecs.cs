@@ -21,7 +21,7 @@ public sealed class SettingSpecs
     [InlineData("Kestrel:Limits:Http2:KeepAlivePingDelay", "30s", TimeSpanForm)]
     public void AValueThatDoesNotConvert_RefusesToStart_NamingTheSettingTheValueAndItsForm(string key, string value, string form)
     {
-        var e = Assert.Throws<StartupRefusedException>(() => BankServer.Build([$"--{key}={value}", $"--Storage:DataDirectory={DataDirectory()}"]));
+        var e = Refused($"--{key}={value}");
 
         Assert.Equal($"{key} '{value}' is not {form}", e.Message);
     }
@@ -32,12 +32,22 @@ public sealed class SettingSpecs
     public void AReadStoreSchemaThatCannotNameItsGenerations_RefusesToStart_NamingIt(string schema)
     {
         // Refused before any connection is tried: nothing listens on port 1.
-        var e = Assert.Throws<StartupRefusedException>(() => BankServer.Build([
-            "--ConnectionStrings:Postgres=Host=127.0.0.1;Port=1", "--ReadStore:Kind=Postgres", $"--ReadStore:Postgres:Schema={schema}",
-            $"--Storage:DataDirectory={DataDirectory()}"]));
+        var e = Refused("--ConnectionStrings:Postgres=Host=127.0.0.1;Port=1", "--ReadStore:Kind=Postgres", $"--ReadStore:Postgres:Schema={schema}");
 
         Assert.StartsWith($"ReadStore:Postgres:Schema '{schema}' is not a plain lower-case identifier", e.Message);
     }
 
-    private static string DataDirectory() => Directory.CreateTempSubdirectory("grpcbank-setting-").FullName;
+    /// <summary>The refusal of a server built with these settings, on a data directory of its own that is removed after.</summary>
+    private static StartupRefusedException Refused(params string[] settings)
+    {
+        var data = Directory.CreateTempSubdirectory("grpcbank-setting-").FullName;
+        try
+        {
+            return Assert.Throws<StartupRefusedException>(() => BankServer.Build([.. settings, $"--Storage:DataDirectory={data}"]));
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
 }
