@@ -1,3 +1,4 @@
+using GrpcBank.Application.Accounts;
 using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Query.V1;
@@ -75,5 +76,30 @@ public sealed class PostgresRestartSpecs
         Assert.Equal(5, read.Account.BalanceMinor);
         Assert.Contains(logs.Lines, l => l.StartsWith("Warning GrpcBank.Application.Relay.OutboxRelay: Outbox relay lease lost"));
         Assert.DoesNotContain(logs.Lines, l => l.Contains("Outbox relay failed"));
+    }
+
+    [Fact]
+    public async Task AnOutage_CostsHoldExpiryOneWarning_NotOneEveryPoll_AndItSaysWhenItWorksAgain()
+    {
+        await using var cluster = await ThrowawayCluster.StartAsync();
+        var logs = new CapturedLogs();
+        await using var host = await BankHost.StartAsync(
+            new Dictionary<string, string>
+            {
+                ["Storage:DataDirectory"] = KillUnderLoadSpecs.TempDirectory(), ["ConnectionStrings:Postgres"] = cluster.ConnectionString,
+                ["ReadStore:Kind"] = "Postgres", // the hold index is in PostgreSQL too: every poll fails during the outage
+            },
+            builder => builder.Logging.AddProvider(logs));
+        static bool Failed(string line) => line.Contains("Releasing expired holds failed");
+
+        await cluster.StopAsync();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (!logs.Lines.Any(Failed) && DateTime.UtcNow < until) await Task.Delay(100);
+        await Task.Delay(4 * HoldExpiry.MaxRetryInterval / 5); // polls every 250 ms would be a dozen more
+        await cluster.StartAgainAsync();
+        while (!logs.Lines.Any(l => l.Contains("Releasing expired holds works again")) && DateTime.UtcNow < until) await Task.Delay(100);
+
+        Assert.Single(logs.Lines, l => l.StartsWith("Warning GrpcBank.Application.Accounts.HoldExpiry: Releasing expired holds failed"));
+        Assert.Contains(logs.Lines, l => l.StartsWith("Information GrpcBank.Application.Accounts.HoldExpiry: Releasing expired holds works again"));
     }
 }

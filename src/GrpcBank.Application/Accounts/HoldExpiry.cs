@@ -16,7 +16,8 @@ namespace GrpcBank.Application.Accounts;
 /// </summary>
 /// <remarks>
 /// The delay between a hold's expiry and its release is at most one poll interval plus the read side's lag (the index
-/// learns of a hold when the read side applies its placement, long before it expires). Until the release the hold still
+/// learns of a hold when the read side applies its placement, long before it expires), or, while releasing fails (the
+/// database is unreachable), the retry interval, which grows to <see cref="MaxRetryInterval"/>. Until the release the hold still
 /// counts as held: it is not an available-balance trick at query time, and a capture after its expiry is refused.
 /// </remarks>
 public sealed class HoldExpiry(IReadStore readStore, Handlers handlers, TimeProvider clock, ILogger<HoldExpiry> log) : BackgroundService
@@ -42,20 +43,36 @@ public sealed class HoldExpiry(IReadStore readStore, Handlers handlers, TimeProv
         return due.Count;
     }
 
+    /// <summary>The longest wait between two tries while releasing fails (the store or the read side is unreachable).</summary>
+    public static readonly TimeSpan MaxRetryInterval = TimeSpan.FromSeconds(5);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
+                var due = await ExpireDueAsync(stoppingToken);
+                if (failures > 0) log.LogInformation("Releasing expired holds works again, after {Failures} failed tries", failures);
+                failures = 0;
                 // A full batch means more may be due: go again at once.
-                if (await ExpireDueAsync(stoppingToken) >= Batch) continue;
+                if (due >= Batch) continue;
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                log.LogWarning(e, "Releasing expired holds failed; trying again in {Interval}", PollInterval);
+                // An outage fails every try: one warning with its cause, then quiet tries at doubling intervals, so an
+                // unreachable database neither floods the log nor is hammered four times a second by every server.
+                if (++failures == 1)
+                    log.LogWarning(e, "Releasing expired holds failed; trying again, at intervals growing to {MaxInterval}, until it works", MaxRetryInterval);
+                else
+                    log.LogDebug(e, "Releasing expired holds failed again ({Failures} tries)", failures);
             }
-            await Task.Delay(PollInterval, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.Delay(RetryInterval(failures), clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
+
+    /// <summary><see cref="PollInterval"/>, doubled for each failed try after the first, at most <see cref="MaxRetryInterval"/>.</summary>
+    public static TimeSpan RetryInterval(int failures) =>
+        failures <= 1 ? PollInterval : TimeSpan.FromTicks(Math.Min(MaxRetryInterval.Ticks, PollInterval.Ticks << Math.Min(failures - 1, 16)));
 }
