@@ -18,14 +18,18 @@ import sys
 
 import pika
 
-# Storage name (without its version) -> how the event moves the balance. Other account events move no money.
+# Storage name (without its version) -> how the event moves the balance. Other account events move no money (a hold
+# only sets money aside; its capture, which pays an order, is what takes it).
 CREDITS = {"accounts.MoneyDeposited", "accounts.PaymentCredited", "accounts.RefundCredited"}
-DEBITS = {"accounts.MoneyWithdrawn", "accounts.PaymentDebited", "accounts.RefundDebited"}
+DEBITS = {"accounts.MoneyWithdrawn", "accounts.PaymentDebited", "accounts.RefundDebited", "accounts.HoldCaptured"}
 
 
 def amount_of(data):
-    """Minor units moved: top level on deposits and withdrawals, under `movement` on payment and refund steps."""
-    return int(data["movement"]["amountMinor"] if "movement" in data else data["amountMinor"])
+    """Minor units moved: top level on deposits and withdrawals, under `movement` on payment and refund steps,
+    `capturedMinor` on a hold's capture (the rest of the hold, `releasedMinor`, never left the account)."""
+    if "movement" in data:
+        return int(data["movement"]["amountMinor"])
+    return int(data["capturedMinor"] if "capturedMinor" in data else data["amountMinor"])
 
 
 def open_state(path):
