@@ -27,7 +27,9 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
 
     public string Name => SinkName;
 
-    public Task StartAsync(CancellationToken ct) => WhileReachableAsync(() => publisher.OpenAsync(ct), ct);
+    // No StartAsync: the broker is first contacted when there is something to publish. Waiting for it before the first
+    // pass kept the bus from reading its checkpoint, so a server restarted while the broker was down showed the bus at
+    // position 0, lagging by the whole history, with nothing at all left to publish.
 
     public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
     {

@@ -84,4 +84,32 @@ public sealed class BrokerOutageSpecs
                 is { State: ProjectionState.Running, LagEvents: 0 } bus ? bus : null);
         Assert.Equal("", caughtUp.LastError);
     }
+
+    [Fact]
+    public async Task RestartedWithTheBrokerDown_TheBusShowsItsCheckpoint_AndALagOfWhatItHasNotPublishedOnly()
+    {
+        await using var node = await RabbitMqNode.CreateAsync();
+        var exchange = RabbitMqBroker.NewExchange();
+        await using var host = await BankHost.StartEmbeddedAsync(("Bus:RabbitMq:Url", node.Url), ("Bus:RabbitMq:Exchange", exchange));
+        var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 3);
+        var published = await BusStatusAsync(host, s => s is { LagEvents: 0, Position: > 0 });
+
+        await host.RestartAsync(() => node.StopAsync().GetAwaiter().GetResult());
+
+        // Everything up to its checkpoint is on the broker: nothing waits for it, so it is caught up, broker or not.
+        var restarted = await BusStatusAsync(host, s => s.Position >= published.Position);
+        Assert.Equal((ProjectionState.Running, 0L, restarted.HeadPosition), (restarted.State, restarted.LagEvents, restarted.Position));
+        // What comes now cannot be published: that, and only that, is its lag.
+        await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = ids[0], AmountMinor = 1, CurrencyCode = "EUR" });
+        var failing = await BusStatusAsync(host, s => s.State == ProjectionState.Failing);
+        Assert.Equal((1L, published.Position), (failing.LagEvents, failing.Position));
+    }
+
+    private static async Task<ProjectionStatus> BusStatusAsync(BankHost host, Func<ProjectionStatus, bool> condition)
+    {
+        var admin = new ProjectionService.ProjectionServiceClient(host.Channel);
+        return await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.Single(p => p.Name == RabbitMqBusSink.SinkName)
+                is var bus && condition(bus) ? bus : null);
+    }
 }
