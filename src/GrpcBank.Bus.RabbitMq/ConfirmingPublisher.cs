@@ -17,6 +17,9 @@ public sealed record OutgoingMessage(string RoutingKey, BasicProperties Properti
 /// </summary>
 public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logger) : IAsyncDisposable
 {
+    /// <summary>How long closing a channel and its connection may hold the caller (see <see cref="CloseAsync"/>).</summary>
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+
     /// <summary>The open channel's confirms (a new window per channel).</summary>
     private ConfirmWindow confirms = new();
     private IConnection? connection;
@@ -105,6 +108,21 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
         var (oldChannel, oldConnection) = (channel, connection);
         (channel, connection) = (null, null);
         confirms.Fail("the channel was closed");
+        // The client's close waits for the broker's replies (the channel's, then the connection's: some 45 s in all
+        // from a broker that answers nothing), which held a failed batch's retry, and the server's stop, that long.
+        // Past a short wait the rest of the close goes on in the background: this connection is not used again.
+        try
+        {
+            await CloseQuietlyAsync(oldChannel, oldConnection).WaitAsync(CloseTimeout);
+        }
+        catch (TimeoutException)
+        {
+            logger.LogDebug("RabbitMQ at {Broker} did not answer the close within {Timeout}; the connection closes in the background", options.Broker, CloseTimeout);
+        }
+    }
+
+    private async Task CloseQuietlyAsync(IChannel? oldChannel, IConnection? oldConnection)
+    {
         try
         {
             if (oldChannel is not null) await oldChannel.DisposeAsync();

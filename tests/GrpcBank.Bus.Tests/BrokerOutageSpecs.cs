@@ -105,6 +105,34 @@ public sealed class BrokerOutageSpecs
         Assert.Equal((1L, published.Position), (failing.LagEvents, failing.Position));
     }
 
+    [Fact]
+    public async Task AServerStopped_WhileItsBrokerHangs_StopsWithinSeconds()
+    {
+        // A broker that answers nothing (frozen, or behind a partition) must not hold a stopping server for the client's
+        // close handshakes: an orchestrator kills a server that takes longer than its grace period (often 10–30 s).
+        await using var node = await RabbitMqNode.CreateAsync();
+        var exchange = RabbitMqBroker.NewExchange();
+        var host = await BankHost.StartEmbeddedAsync(("Bus:RabbitMq:Url", node.Url), ("Bus:RabbitMq:Exchange", exchange));
+        var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 1);
+        await BusStatusAsync(host, s => s is { LagEvents: 0, Position: > 0 });
+        await node.FreezeAsync();
+        try
+        {
+            // The bus publishes this into the silence and waits for a confirm that does not come.
+            await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = ids[0], AmountMinor = 1, CurrencyCode = "EUR" });
+            await Task.Delay(TimeSpan.FromSeconds(1));
+
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            await host.DisposeAsync();
+
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"the server took {stopping.Elapsed.TotalSeconds:0.0} s to stop");
+        }
+        finally
+        {
+            await node.ThawAsync();
+        }
+    }
+
     private static async Task<ProjectionStatus> BusStatusAsync(BankHost host, Func<ProjectionStatus, bool> condition)
     {
         var admin = new ProjectionService.ProjectionServiceClient(host.Channel);

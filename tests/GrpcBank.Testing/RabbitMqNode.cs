@@ -113,6 +113,21 @@ public sealed class RabbitMqNode : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Freezes the node (SIGSTOP to the Erlang VM, whose pid the node writes to its pid file): its connections stay open
+    /// and it answers nothing, as a broker behind a network partition or a host that hangs. <see cref="ThawAsync"/> ends it.
+    /// </summary>
+    public Task FreezeAsync() => SignalAsync("STOP");
+
+    public Task ThawAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        var pid = (await File.ReadAllTextAsync(Path.Combine(directory, "pid"))).Trim();
+        var result = await ChildProcess.RunAsync("kill", [$"-{signal}", pid], TimeSpan.FromSeconds(10), directory);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {pid} failed: {result}");
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
