@@ -20,7 +20,8 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
     public const string SinkName = "event-bus";
 
     private readonly ConfirmingPublisher publisher = new(options, logger);
-    private readonly string source = options.Source.ToString();
+    /// <summary>Bus:Source as written: <see cref="Uri.ToString"/> normalises it (<c>https://bank.example.com/</c>, with a slash).</summary>
+    private readonly string source = options.Source.OriginalString;
 
     /// <summary>One batch at a time: the relay's and a dead-letter retry's publishes must not interleave on the channel.</summary>
     private readonly SemaphoreSlim gate = new(1, 1);

@@ -55,6 +55,20 @@ public sealed class EventBusSpecs(RabbitMqBroker broker)
     }
 
     [Fact]
+    public async Task TheCloudEventsSource_IsBusSource_AsConfigured()
+    {
+        // Consumers tell banks apart, and drop repeats, by source and id as strings: no normalised form of the URI will do.
+        var (host, queue) = await StartAsync("#", ("Bus:Source", "https://bank.example.com"));
+        await using var _ = host;
+        await using var __ = queue;
+        await MixedWorkload.OpenAccountsAsync(host.Channel, 1);
+
+        var received = await queue.WaitUntilAsync(m => Task.FromResult(m.Count >= 2), Patience, "the account's two events arrive");
+
+        Assert.All(received, m => Assert.Equal("https://bank.example.com", m.Event.Source!.OriginalString));
+    }
+
+    [Fact]
     public async Task EachStreamsEvents_ArriveInStreamVersionOrder_WhileTenWritersShareSixAccounts()
     {
         var (host, queue) = await StartAsync();
