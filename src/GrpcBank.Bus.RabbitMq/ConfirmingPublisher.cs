@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace GrpcBank.Bus.RabbitMq;
 
@@ -68,8 +69,21 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
             await CloseAsync();
-            throw new BusUnavailableException($"cannot open a channel to RabbitMQ at {options.Broker}: {e.Message}", e);
+            throw new BusUnavailableException($"cannot open a channel to RabbitMQ at {options.Broker}: {WhyNotConnected(e)}", e);
         }
+    }
+
+    /// <summary>
+    /// The client says "None of the specified endpoints were reachable" for every failed connection, including a broker
+    /// that answered and refused (credentials, a vhost): read as an outage, that sends an operator to the wrong place. The
+    /// innermost cause says what happened (<c>ACCESS_REFUSED - Login was refused…</c>, <c>Connection refused</c>).
+    /// </summary>
+    private static string WhyNotConnected(Exception e)
+    {
+        if (e is not BrokerUnreachableException) return e.Message;
+        var cause = e;
+        while (cause.InnerException is { } inner) cause = inner;
+        return cause.Message;
     }
 
     /// <summary>Publishes <paramref name="messages"/> in order; returns once the broker has confirmed every one.</summary>

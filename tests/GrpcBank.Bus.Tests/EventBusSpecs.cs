@@ -69,6 +69,23 @@ public sealed class EventBusSpecs(RabbitMqBroker broker)
     }
 
     [Fact]
+    public async Task WithCredentialsTheBrokerRefuses_TheBusFailsSayingSo_NotThatTheBrokerIsUnreachable()
+    {
+        var url = broker.Url.Replace("guest:guest@", "guest:not-the-password@", StringComparison.Ordinal);
+        await using var host = await BankHost.StartEmbeddedAsync(("Bus:RabbitMq:Url", url), ("Bus:RabbitMq:Exchange", RabbitMqBroker.NewExchange()));
+        await MixedWorkload.OpenAccountsAsync(host.Channel, 1);
+        var admin = new ProjectionService.ProjectionServiceClient(host.Channel);
+
+        var bus = await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.Single(p => p.Name == RabbitMqBusSink.SinkName)
+                is { State: ProjectionState.Failing } failing ? failing : null);
+
+        Assert.Contains("ACCESS_REFUSED", bus.LastError);
+        Assert.DoesNotContain("reachable", bus.LastError);
+        Assert.DoesNotContain("not-the-password", bus.LastError);
+    }
+
+    [Fact]
     public async Task EachStreamsEvents_ArriveInStreamVersionOrder_WhileTenWritersShareSixAccounts()
     {
         var (host, queue) = await StartAsync();
