@@ -16,7 +16,7 @@ namespace GrpcBank.Postgres;
 /// <remarks>
 /// A connection holds no session state between uses (every setting is transaction-local, as with the pool's
 /// <c>No Reset On Close</c>), so handing one to the next user needs no reset. One that is no longer open (a lost
-/// connection, a statement cut short) goes back to the pool, which discards it. The pool's own settings (its size, a
+/// connection, a statement cut short) goes back to the pool, which discards it, and takes the idle ones with it. The pool's own settings (its size, a
 /// connection lifetime) apply to connections as they go back to it, not to the few kept here meanwhile.
 /// </remarks>
 internal sealed class RecentConnections(NpgsqlDataSource source, int keep = 8) : IAsyncDisposable
@@ -36,7 +36,17 @@ internal sealed class RecentConnections(NpgsqlDataSource source, int keep = 8) :
 
     private async ValueTask ReturnAsync(NpgsqlConnection connection)
     {
-        if (disposed || connection.FullState != ConnectionState.Open || idle.Count >= keep)
+        if (connection.FullState != ConnectionState.Open && !disposed)
+        {
+            // A lost connection (PostgreSQL restarted, the network failed) says the idle ones were most likely lost with
+            // it, and each would fail the next statement given to it: close them, and the pool's, so that statements
+            // after this one open fresh connections instead of failing one by one.
+            await connection.DisposeAsync();
+            await CloseIdleAsync();
+            source.Clear();
+            return;
+        }
+        if (disposed || idle.Count >= keep)
         {
             await connection.DisposeAsync();
             return;

@@ -1,6 +1,7 @@
 using GrpcBank.Application.Accounts;
 using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Query.V1;
 using Microsoft.Extensions.Logging;
 
@@ -101,5 +102,43 @@ public sealed class PostgresRestartSpecs
 
         Assert.Single(logs.Lines, l => l.StartsWith("Warning GrpcBank.Application.Accounts.HoldExpiry: Releasing expired holds failed"));
         Assert.Contains(logs.Lines, l => l.StartsWith("Information GrpcBank.Application.Accounts.HoldExpiry: Releasing expired holds works again"));
+    }
+
+    [Fact]
+    public async Task AfterARestart_TheConnectionsItEnded_FailOneCommandBetweenThem_NotOneEach()
+    {
+        await using var cluster = await ThrowawayCluster.StartAsync();
+        await using var host = await BankHost.StartAsync(
+            ("Storage:DataDirectory", KillUnderLoadSpecs.TempDirectory()), ("ConnectionStrings:Postgres", cluster.ConnectionString));
+        var accounts = new AccountService.AccountServiceClient(host.Channel);
+        var ids = new List<string>();
+        for (var i = 0; i < 16; i++)
+            ids.Add((await accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = $"Pool {i}", CurrencyCode = "EUR" })).AccountId);
+        // Many statements at once leave many open connections idle in the server's pools.
+        var history = new HistoryService.HistoryServiceClient(host.Channel);
+        for (var round = 0; round < 5; round++)
+            await Task.WhenAll(ids.Select(id => history.ReadStreamAsync(new ReadStreamRequest { StreamId = "account-" + id }).ResponseAsync));
+        await Task.WhenAll(ids.Select(id => accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync));
+
+        await cluster.StopAsync();
+        await cluster.StartAgainAsync();
+        var unavailable = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            var deposit = new DepositMoneyRequest { AccountId = ids[i % ids.Count], AmountMinor = 1, CurrencyCode = "EUR", RequestId = $"after-restart-{i}" };
+            while (true)
+                try
+                {
+                    await accounts.DepositMoneyAsync(deposit, deadline: DateTime.UtcNow.AddSeconds(30));
+                    break;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && unavailable < 50)
+                {
+                    unavailable++;
+                }
+        }
+
+        TestContext.Current.SendDiagnosticMessage($"{unavailable} deposits answered UNAVAILABLE after the restart");
+        Assert.InRange(unavailable, 0, 2);
     }
 }
