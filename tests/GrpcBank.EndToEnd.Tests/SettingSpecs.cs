@@ -37,6 +37,16 @@ public sealed class SettingSpecs
         Assert.StartsWith($"ReadStore:Postgres:Schema '{schema}' is not a plain lower-case identifier", e.Message);
     }
 
+    [Theory]
+    [InlineData("my bank")]
+    [InlineData("urn:bank:{eu}")]
+    public void ABusSourceThatIsNoUriReference_RefusesToStart_NamingIt(string source)
+    {
+        var e = Refused("--Bus:RabbitMq:Url=amqp://127.0.0.1:1/", $"--Bus:Source={source}");
+
+        Assert.Equal($"Bus:Source must be a URI reference (e.g. 'grpcbank' or 'urn:bank:eu-1'), not '{source}'", e.Message);
+    }
+
     /// <summary>The refusal of a server built with these settings, on a data directory of its own that is removed after.</summary>
     private static StartupRefusedException Refused(params string[] settings)
     {

@@ -16,7 +16,8 @@ public static class EventBus
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps"))
             throw new StartupRefusedException($"Bus:RabbitMq:Url must be an amqp:// or amqps:// URL (amqp://user:password@host:5672/vhost), not '{url}'");
         var source = configuration["Bus:Source"] is { Length: > 0 } s ? s : RabbitMqBusOptions.DefaultSource;
-        if (!Uri.TryCreate(source, UriKind.RelativeOrAbsolute, out var sourceUri))
+        // CloudEvents' source is an RFC 3986 URI reference: .NET's Uri alone also takes spaces and other characters one may not hold.
+        if (!Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute) || !Uri.TryCreate(source, UriKind.RelativeOrAbsolute, out var sourceUri))
             throw new StartupRefusedException($"Bus:Source must be a URI reference (e.g. 'grpcbank' or 'urn:bank:eu-1'), not '{source}'");
         var options = new RabbitMqBusOptions(uri)
         {
