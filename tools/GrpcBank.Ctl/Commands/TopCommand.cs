@@ -82,9 +82,11 @@ public static class TopCommand
             if (await ScrapeAsync() is not { } before) return ExitCode.Unreachable;
             async IAsyncEnumerable<TopSample> SamplesAsync()
             {
+                // A sample every interval, however long taking one lasts (a delay after each drifted by that much).
+                using var ticks = new PeriodicTimer(interval);
                 for (var taken = 0; limit == 0 || taken < limit; taken++)
                 {
-                    await Task.Delay(interval, ct);
+                    await ticks.WaitForNextTickAsync(ct);
                     var status = await projections.GetProjectionStatusAsync(new GetProjectionStatusRequest(), session.Call(ct));
                     if (await ScrapeAsync() is not { } after) yield break;
                     yield return TopSample.Between(before, after, status);
