@@ -60,17 +60,8 @@ public sealed class PostgresRestartSpecs
         var until = DateTime.UtcNow.AddSeconds(30);
         while (!logs.Lines.Any(l => l.Contains("Outbox relay lease lost")) && DateTime.UtcNow < until) await Task.Delay(100);
         // A pooled connection the restart ended answers its first command UNAVAILABLE, safe to retry with the same id.
-        var deposit = new DepositMoneyRequest { AccountId = opened.AccountId, AmountMinor = 5, CurrencyCode = "EUR", RequestId = "after-restart" };
-        DepositMoneyResponse? deposited = null;
-        while (deposited is null)
-            try
-            {
-                deposited = await accounts.DepositMoneyAsync(deposit, deadline: DateTime.UtcNow.AddSeconds(30));
-            }
-            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < until)
-            {
-                await Task.Delay(100);
-            }
+        var (deposited, _) = await DepositThroughUnavailableAsync(accounts,
+            new DepositMoneyRequest { AccountId = opened.AccountId, AmountMinor = 5, CurrencyCode = "EUR", RequestId = "after-restart" }, until);
         var read = await new QueryService.QueryServiceClient(host.Channel).GetAccountAsync(
             new GetAccountRequest { AccountId = opened.AccountId, MinPosition = deposited.Position }, deadline: DateTime.UtcNow.AddSeconds(30));
 
@@ -122,23 +113,29 @@ public sealed class PostgresRestartSpecs
 
         await cluster.StopAsync();
         await cluster.StartAgainAsync();
-        var unavailable = 0;
+        var (unavailable, until) = (0, DateTime.UtcNow.AddSeconds(30));
         for (var i = 0; i < 20; i++)
         {
             var deposit = new DepositMoneyRequest { AccountId = ids[i % ids.Count], AmountMinor = 1, CurrencyCode = "EUR", RequestId = $"after-restart-{i}" };
-            while (true)
-                try
-                {
-                    await accounts.DepositMoneyAsync(deposit, deadline: DateTime.UtcNow.AddSeconds(30));
-                    break;
-                }
-                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && unavailable < 50)
-                {
-                    unavailable++;
-                }
+            unavailable += (await DepositThroughUnavailableAsync(accounts, deposit, until)).Unavailable;
         }
 
         TestContext.Current.SendDiagnosticMessage($"{unavailable} deposits answered UNAVAILABLE after the restart");
         Assert.InRange(unavailable, 0, 2);
+    }
+
+    /// <summary>Sends <paramref name="deposit"/> again, with its request id, while it answers UNAVAILABLE (until <paramref name="until"/>).</summary>
+    private static async Task<(DepositMoneyResponse Reply, int Unavailable)> DepositThroughUnavailableAsync(
+        AccountService.AccountServiceClient accounts, DepositMoneyRequest deposit, DateTime until)
+    {
+        for (var unavailable = 0; ; unavailable++)
+            try
+            {
+                return (await accounts.DepositMoneyAsync(deposit, deadline: DateTime.UtcNow.AddSeconds(30)), unavailable);
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && DateTime.UtcNow < until)
+            {
+                await Task.Delay(100);
+            }
     }
 }

@@ -69,17 +69,17 @@ public sealed class ProjectionGrpcService(
         RebuildProjectionsRequest request, IServerStreamWriter<RebuildProjectionsResponse> responseStream, ServerCallContext context)
     {
         var ct = context.CancellationToken;
-        // A report per page replayed (ReadStoreSink.ReplayPageFor: about a tenth of the way) plus one per phase: small
-        // enough to queue whole for a slow reader.
-        var reports = System.Threading.Channels.Channel.CreateUnbounded<RebuildProgress>();
-        // The caller's cancellation or deadline abandons the rebuild (until its switch begins): the proto promises a
-        // rebuild while the old read side serves, streamed to its caller, and no one is left to hear how it ends.
         // The switch takes over the serving read side's watermark with this server's relay paused. A relay elsewhere
         // cannot be paused from here: what it wrote to the old read side between the replay and the switch would be
         // missing from the new one for good.
         if (!progress.IsActive)
             throw ErrorMapper.Error(Google.Rpc.Code.FailedPrecondition, "RELAY_NOT_HERE",
                 "this server does not run the relay (another server holds its lease, or Relay:Enabled is false); call RebuildProjections on the server whose GetProjectionStatus says RUNNING");
+        // A report per page replayed (ReadStoreSink.ReplayPageFor: about a tenth of the way) plus one per phase: small
+        // enough to queue whole for a slow reader.
+        var reports = System.Threading.Channels.Channel.CreateUnbounded<RebuildProgress>();
+        // The caller's cancellation or deadline abandons the rebuild (until its switch begins): the proto promises a
+        // rebuild while the old read side serves, streamed to its caller, and no one is left to hear how it ends.
         var running = rebuild.TryStart(p => reports.Writer.TryWrite(p), ct)
             ?? throw ErrorMapper.Error(Google.Rpc.Code.FailedPrecondition, "REBUILD_RUNNING", "a rebuild is already running; watch GetProjectionStatus");
         _ = running.ContinueWith(_ => reports.Writer.Complete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);

@@ -18,7 +18,12 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
         {
             return await continuation(request, context);
         }
-        catch (Exception e)
+        catch (RpcException e) when (IsServerError(e.StatusCode))
+        {
+            CountAsServerError(context, e.StatusCode);
+            throw;
+        }
+        catch (Exception e) when (e is not RpcException)
         {
             throw Answered(e, context);
         }
@@ -32,20 +37,31 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
         {
             await continuation(request, responseStream, context);
         }
-        catch (Exception e)
+        catch (RpcException e) when (IsServerError(e.StatusCode))
+        {
+            CountAsServerError(context, e.StatusCode);
+            throw;
+        }
+        catch (Exception e) when (e is not RpcException)
         {
             throw Answered(e, context);
         }
     }
 
-    /// <summary>The status a failed call is answered with, its request counted as a server error where it is one.</summary>
+    /// <summary>
+    /// The status an unexpected exception is answered with, its request counted as a server error where it is one. A
+    /// deliberate status (a rejection, a refusal) is not caught at all unless it is a server error: rejections are a
+    /// command's everyday answer, and catching each to throw it again would only cost.
+    /// </summary>
     private RpcException Answered(Exception e, ServerCallContext context)
     {
-        var error = e as RpcException ?? Translate(e, context, logger);
-        if (IsServerError(error.StatusCode))
-            context.GetHttpContext().Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(new(ErrorTypeTag, ErrorTypeOf(error.StatusCode)));
+        var error = Translate(e, context, logger);
+        if (IsServerError(error.StatusCode)) CountAsServerError(context, error.StatusCode);
         return error;
     }
+
+    private static void CountAsServerError(ServerCallContext context, StatusCode code) =>
+        context.GetHttpContext().Features.Get<IHttpMetricsTagsFeature>()?.Tags.Add(new(ErrorTypeTag, ErrorTypeOf(code)));
 
     /// <summary>
     /// A gRPC call ends with HTTP 200 whatever its status, so ASP.NET Core's request metrics would count a fault of the
