@@ -568,12 +568,38 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     async Task IOutbox.TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct)
     {
         await completed.WriteAsync(c => WriteCheckpointsAsync(c, ct));
+        // A consumer not named keeps its checkpoint; the events of the rows removed after it are recorded as skipped, in
+        // the same statement as the removal.
         await ExecuteWithoutFlushAsync("""
             with named as (select tx, position from consumer_checkpoints where consumer = any($1)),
-            slowest as (select tx, position from named order by tx, position limit 1)
-            delete from outbox o using slowest s
-            where (select count(*) from named) = cardinality($1) and (o.tx, o.first_position) <= (s.tx, s.position)
+            slowest as (select tx, position from named order by tx, position limit 1),
+            trimmed as (
+                delete from outbox o using slowest s
+                where (select count(*) from named) = cardinality($1) and (o.tx, o.first_position) <= (s.tx, s.position)
+                returning o.tx, o.first_position)
+            update consumer_checkpoints c set skipped_from = least(c.skipped_from, m.first)
+            from (
+                select n.consumer, (select min(t.first_position) from trimmed t where (t.tx, t.first_position) > (n.tx, n.position)) as first
+                from consumer_checkpoints n where n.consumer <> all($1)) m
+            where m.consumer = c.consumer and m.first is not null
             """, ct, (object)consumers.Distinct().ToArray());
+    }
+
+    async Task<long?> IOutbox.SkippedFromAsync(string consumer, CancellationToken ct)
+    {
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("select skipped_from from consumer_checkpoints where consumer = $1", rented.Connection);
+        command.Parameters.Add(new() { Value = consumer });
+        return await command.ExecuteScalarAsync(ct) as long?;
+    }
+
+    async Task IOutbox.SetSkippedFromAsync(string consumer, long? from, CancellationToken ct)
+    {
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("update consumer_checkpoints set skipped_from = $2 where consumer = $1", rented.Connection);
+        command.Parameters.Add(new() { Value = consumer });
+        command.Parameters.Add(new() { Value = (object?)from ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+        await command.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>Writes completed checkpoints to the table; each moves only forward. The event's tx is its outbox row's: one transaction wrote both.</summary>

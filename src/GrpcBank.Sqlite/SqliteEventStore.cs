@@ -34,10 +34,12 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             failed_at integer not null,
             primary key (consumer, position)
         );
-        -- Each relay consumer's checkpoint: the last outbox position it has handled.
+        -- Each relay consumer's checkpoint: the last outbox position it has handled; and where the events start whose
+        -- rows were trimmed past it while it was switched off (IOutbox.SkippedFromAsync).
         create table if not exists consumer_checkpoints (
-            consumer text    primary key,
-            position integer not null
+            consumer     text    primary key,
+            position     integer not null,
+            skipped_from integer
         );
         create table if not exists request_log (
             request_id  text    primary key,
@@ -65,6 +67,8 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         using var column = connection.CreateCommand();
         column.CommandText = "select count(*) from pragma_table_info('outbox') where name = 'last_of_append'";
         if ((long)column.ExecuteScalar()! == 0) SqliteDatabase.Execute(connection, "alter table outbox add column last_of_append integer");
+        column.CommandText = "select count(*) from pragma_table_info('consumer_checkpoints') where name = 'skipped_from'";
+        if ((long)column.ExecuteScalar()! == 0) SqliteDatabase.Execute(connection, "alter table consumer_checkpoints add column skipped_from integer");
         // Rows written while an append had a row per event, each naming its append's last event: the first of them now
         // stands for the whole append, the rest go. (Checkpoints lie at the ends of appends: a batch holds whole ones.)
         SqliteDatabase.Execute(connection, """
@@ -272,15 +276,39 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         await db.WriteAsync((connection, tx) =>
         {
             var names = JsonSerializer.Serialize(consumers.Distinct().ToArray());
-            using var delete = SqliteDatabase.Command(connection, tx, """
-                with named as (select position from consumer_checkpoints where consumer in (select value from json_each($names)))
-                delete from outbox
-                where (select count(*) from named) = (select count(*) from json_each($names))
-                  and position <= (select min(position) from named)
+            using var slowest = SqliteDatabase.Command(connection, tx, """
+                select case when count(*) = (select count(*) from json_each($names)) then min(position) end
+                from consumer_checkpoints where consumer in (select value from json_each($names))
                 """, ("$names", names));
+            if (slowest.ExecuteScalar() is not long limit) return 0;
+            // A consumer not named keeps its checkpoint; the events of the rows removed after it are recorded as skipped.
+            using var skipped = SqliteDatabase.Command(connection, tx, """
+                update consumer_checkpoints as c set skipped_from = min(coalesce(c.skipped_from, m.first), m.first)
+                from (
+                    select n.consumer, (select min(o.position) from outbox o where o.position > n.position and o.position <= $limit) as first
+                    from consumer_checkpoints n where n.consumer not in (select value from json_each($names))) as m
+                where m.consumer = c.consumer and m.first is not null
+                """, ("$names", names), ("$limit", limit));
+            skipped.ExecuteNonQuery();
+            using var delete = SqliteDatabase.Command(connection, tx, "delete from outbox where position <= $limit", ("$limit", limit));
             return delete.ExecuteNonQuery();
         }, ct);
     }
+
+    Task<long?> IOutbox.SkippedFromAsync(string consumer, CancellationToken ct) =>
+        Task.FromResult(db.Read((connection, tx) =>
+        {
+            using var select = SqliteDatabase.Command(connection, tx, "select skipped_from from consumer_checkpoints where consumer = $consumer", ("$consumer", consumer));
+            return select.ExecuteScalar() as long?;
+        }));
+
+    Task IOutbox.SetSkippedFromAsync(string consumer, long? from, CancellationToken ct) =>
+        db.WriteAsync((connection, tx) =>
+        {
+            using var update = SqliteDatabase.Command(connection, tx,
+                "update consumer_checkpoints set skipped_from = $from where consumer = $consumer", ("$consumer", consumer), ("$from", from));
+            return update.ExecuteNonQuery();
+        }, ct);
 
     /// <summary>Writes completed checkpoints (<see cref="CompletedCheckpoints"/>); each moves only forward.</summary>
     private Task WriteCheckpointsAsync(IReadOnlyList<(string Consumer, long Position)> checkpoints, CancellationToken ct) =>

@@ -21,9 +21,24 @@ public interface IOutbox
 
     /// <summary>
     /// Removes the rows every one of <paramref name="consumers"/> has passed (none while one of them has no checkpoint
-    /// yet). Checkpoints of consumers not named, such as one switched off, hold nothing back.
+    /// yet). Checkpoints of consumers not named, such as one switched off, hold nothing back: for each such consumer whose
+    /// checkpoint a removed row lies after, the store records where its missed events start (<see cref="SkippedFromAsync"/>),
+    /// in the same transaction as the removal.
     /// </summary>
     Task TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct);
+
+    /// <summary>
+    /// The lowest position of the events whose rows were trimmed past <paramref name="consumer"/>'s checkpoint while it
+    /// was not among the consumers trimmed for (switched off), which it therefore never gets from the outbox; null when
+    /// it has missed nothing. Every such event was committed before the trim that removed its row.
+    /// </summary>
+    Task<long?> SkippedFromAsync(string consumer, CancellationToken ct);
+
+    /// <summary>
+    /// Records that <paramref name="consumer"/> has been given its skipped events (<see cref="SkippedFromAsync"/>) below
+    /// <paramref name="from"/>, or all of them (null).
+    /// </summary>
+    Task SetSkippedFromAsync(string consumer, long? from, CancellationToken ct);
 
     /// <summary>Completes when rows may be pending after <paramref name="consumer"/>'s last read, or after <paramref name="timeout"/>.</summary>
     Task WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct);

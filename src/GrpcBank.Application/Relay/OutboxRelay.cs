@@ -143,6 +143,7 @@ public sealed class OutboxRelay(
             try
             {
                 await sink.StartAsync(ct);
+                await DeliverSkippedAsync(sink, ct);
                 var settleWait = SettleRetry;
                 while (true)
                 {
@@ -174,6 +175,38 @@ public sealed class OutboxRelay(
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }
         }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="sink"/> the events whose outbox rows were trimmed while it was switched off
+    /// (<see cref="IOutbox.SkippedFromAsync"/>), read from the event store in position order (which keeps each stream's
+    /// order), before it goes on from its checkpoint. They were all committed before this relay took the lease, so the
+    /// head read now covers them. What it had before it stopped, and the outbox rows still kept for it, come again
+    /// (at-least-once). An append's events may be split between two calls here: a sink that is never switched off on its
+    /// own (the read side, the payment process) never gets this.
+    /// </summary>
+    private async Task DeliverSkippedAsync(IEventSink sink, CancellationToken ct)
+    {
+        if (await store.Outbox.SkippedFromAsync(sink.Name, ct) is not { } from) return;
+        var head = await store.HeadPositionAsync(ct);
+        logger.LogWarning("Relay consumer {Consumer} was switched off while the outbox was trimmed past its checkpoint; delivering positions {From} to {Head} from the event store first",
+            sink.Name, from, head);
+        var watermark = progress.For(sink.Name).Watermark;
+        for (var after = from - 1; after < head;)
+        {
+            var events = await store.ReadAllAsync(after, BatchSize, ct);
+            if (events.Count == 0)
+            {
+                // Positions up to the head not settled yet (PostgreSQL: a transaction still running elsewhere drew one).
+                await Task.Delay(SettleRetry, clock, ct);
+                continue;
+            }
+            await DeliverAsync(sink, new OutboxBatch([.. events.Select(e => (IReadOnlyList<RecordedEvent>)[e])], watermark), ct);
+            after = events[^1].Position;
+            if (after < head) await store.Outbox.SetSkippedFromAsync(sink.Name, after + 1, ct);
+        }
+        await store.Outbox.SetSkippedFromAsync(sink.Name, null, ct);
+        logger.LogInformation("Relay consumer {Consumer} has been given the events skipped while it was switched off", sink.Name);
     }
 
     /// <summary>Waits for appends after the read that gave <paramref name="sink"/> its last batch (its own, or another's it took).</summary>
