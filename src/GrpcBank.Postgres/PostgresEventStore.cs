@@ -585,6 +585,14 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
             """, ct, (object)consumers.Distinct().ToArray());
     }
 
+    async Task<long> IOutbox.CheckpointAsync(string consumer, CancellationToken ct)
+    {
+        await using var rented = await connections.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("select position from consumer_checkpoints where consumer = $1", rented.Connection);
+        command.Parameters.Add(new() { Value = consumer });
+        return Math.Max(completed.Of(consumer), await command.ExecuteScalarAsync(ct) as long? ?? 0);
+    }
+
     async Task<long?> IOutbox.SkippedFromAsync(string consumer, CancellationToken ct)
     {
         await using var rented = await connections.OpenAsync(ct);

@@ -295,6 +295,13 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
         }, ct);
     }
 
+    Task<long> IOutbox.CheckpointAsync(string consumer, CancellationToken ct) =>
+        Task.FromResult(Math.Max(completed.Of(consumer), db.Read((connection, tx) =>
+        {
+            using var select = SqliteDatabase.Command(connection, tx, "select position from consumer_checkpoints where consumer = $consumer", ("$consumer", consumer));
+            return select.ExecuteScalar() as long? ?? 0;
+        })));
+
     Task<long?> IOutbox.SkippedFromAsync(string consumer, CancellationToken ct) =>
         Task.FromResult(db.Read((connection, tx) =>
         {

@@ -349,6 +349,25 @@ public sealed class PoisonAtStartUpSpecs
 public sealed class RebuildOnAStandbySpecs(PostgresServer postgres)
 {
     [Fact]
+    public async Task StatusOnTheServerWithoutTheRelay_SaysStopped_AtTheBanksPositions_AsTheRelaysServerRecordedThem()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await using var holder = await BankHost.StartPostgresAsync(database);
+        await new Bank(holder).OpenAsync(deposit: 100);
+        await using var standby = await BankHost.StartPostgresAsync(database);
+        // Appended after the standby started: its own relay never delivered it.
+        await new Bank(holder).OpenAsync(deposit: 5);
+        var head = await holder.Get<IEventStore>().HeadPositionAsync(CancellationToken.None);
+
+        // The holder's relay records its checkpoints at most once a second.
+        var status = await Bank.EventuallyAsync(async () =>
+            await new ProjectionService.ProjectionServiceClient(standby.Channel).GetProjectionStatusAsync(new GetProjectionStatusRequest()) is var s
+            && s.Projections.All(p => p.Position == head) ? s : null);
+
+        Assert.All(status.Projections, p => Assert.Equal((ProjectionState.Stopped, head, 0L), (p.State, p.HeadPosition, p.LagEvents)));
+    }
+
+    [Fact]
     public async Task ARebuildCalledOnTheServerWithoutTheRelay_IsRefusedWithRelayNotHere_AndRunsOnTheRelaysServer()
     {
         var database = await postgres.CreateDatabaseAsync();

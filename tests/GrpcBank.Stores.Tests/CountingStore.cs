@@ -60,6 +60,7 @@ internal sealed class CountingStore(IEventStore inner) : IEventStore, IOutbox
 
     public Task CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct) => inner.Outbox.CompleteAsync(consumer, batch, ct);
     public Task TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) => inner.Outbox.TrimAsync(consumers, ct);
+    public Task<long> CheckpointAsync(string consumer, CancellationToken ct) => inner.Outbox.CheckpointAsync(consumer, ct);
     public Task<long?> SkippedFromAsync(string consumer, CancellationToken ct) => inner.Outbox.SkippedFromAsync(consumer, ct);
     public Task SetSkippedFromAsync(string consumer, long? from, CancellationToken ct) => inner.Outbox.SetSkippedFromAsync(consumer, from, ct);
     public Task WaitForPendingAsync(string consumer, TimeSpan timeout, CancellationToken ct) => inner.Outbox.WaitForPendingAsync(consumer, timeout, ct);

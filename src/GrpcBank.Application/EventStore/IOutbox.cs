@@ -16,6 +16,13 @@ public interface IOutbox
     /// </summary>
     Task<OutboxBatch> ReadPendingAsync(string consumer, int maxCount, CancellationToken ct);
 
+    /// <summary>
+    /// The position of the last event <paramref name="consumer"/> has completed, as recorded by whichever process's relay
+    /// delivered it (its checkpoint, written at most about a second behind; or later, completed in this process); 0 if
+    /// none. For a status on a server whose own relay does not run.
+    /// </summary>
+    Task<long> CheckpointAsync(string consumer, CancellationToken ct);
+
     /// <summary>Moves <paramref name="consumer"/>'s checkpoint past the batch: its events are handled. Never moves it back.</summary>
     Task CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct);
 
