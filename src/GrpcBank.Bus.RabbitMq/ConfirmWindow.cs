@@ -62,7 +62,10 @@ internal sealed class ConfirmWindow
         lock (gate)
         {
             if (awaited is null || tag <= through) return;
-            awaited.TrySetException(new BusUnavailableException($"the broker refused (nacked) message {tag}{(multiple ? " and those before it" : "")}"));
+            // A multiple nack refuses every message up to its tag not confirmed yet: name them, not "those before it",
+            // which reads as a whole channel's history when only one was outstanding.
+            var refused = multiple && through + 1 < tag ? $"messages {through + 1} to {tag}" : $"message {tag}";
+            awaited.TrySetException(new BusUnavailableException($"the broker refused (nacked) {refused}"));
             awaited = null;
         }
     }
