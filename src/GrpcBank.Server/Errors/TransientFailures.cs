@@ -14,13 +14,19 @@ public static class TransientFailures
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteNoMem = 7;
+    private const int SqliteIoErr = 10;
+    private const int SqliteFull = 13;
 
     public static bool IsTransient(Exception e) => e switch
     {
         // Npgsql's own judgement: connection failures, timeouts, serialization failures, deadlocks, a server shutting down.
         NpgsqlException npgsql => npgsql.IsTransient || npgsql is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown },
         // The primary result code is the low byte of an extended one (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
-        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xff) is SqliteBusy or SqliteLocked,
+        // A full disk, an I/O error or no memory is the machine's trouble, as Npgsql judges PostgreSQL's (disk_full,
+        // io_error, out_of_memory): the transaction was rolled back (or, failing in its last sync, may yet be recovered,
+        // which a retry with the same request_id answers), and freeing space mends it. They were INTERNAL, "do not retry".
+        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xff) is SqliteBusy or SqliteLocked or SqliteNoMem or SqliteIoErr or SqliteFull,
         // Elasticsearch answered 429 or 5xx: overloaded or restarting, not broken (a refused connection is judged by its inner exception).
         ElasticsearchReadStoreException elasticsearch when elasticsearch.IsTransient => true,
         TimeoutException or IOException or SocketException or HttpRequestException => true,

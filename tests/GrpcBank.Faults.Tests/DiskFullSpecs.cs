@@ -1,0 +1,59 @@
+using Grpc.Core;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Query.V1;
+
+namespace GrpcBank.Faults.Tests;
+
+/// <summary>
+/// The embedded stores' disk running full is the infrastructure's passing trouble, not a fault of the bank's own: commands
+/// are UNAVAILABLE (safe to retry), write nothing, and succeed again, with the read side catching up, once space is freed.
+/// Provoked for real, on a tmpfs of a few MiB.
+/// </summary>
+public sealed class DiskFullSpecs
+{
+    [Fact]
+    public async Task WhenTheDataDirectorysDiskIsFull_CommandsAreUnavailable_WriteNothing_AndSucceedOnceSpaceIsFreed()
+    {
+        var (disk, whyNot) = await TinyDisk.TryMountAsync(megabytes: 4);
+        Assert.SkipWhen(disk is null, whyNot ?? "");
+        await using var _ = disk;
+        var id = Guid.NewGuid().ToString("N")[..16];
+        await using var host = await BankHost.StartAsync(("Storage:DataDirectory", Path.Combine(disk!.Path, "data")));
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Grace Hopper", CurrencyCode = "EUR" });
+        var filler = disk.Fill(leftBytes: 128 * 1024);
+
+        DepositMoneyRequest Deposit(int i) => new()
+        {
+            AccountId = id, AmountMinor = 1, CurrencyCode = "EUR", Reference = new string('r', 400), RequestId = $"{id}-{i}",
+        };
+        var (acknowledged, refused) = (new List<int>(), new List<(int Index, RpcException Error)>());
+        for (var i = 0; i < 5_000 && refused.Count < 20; i++)
+        {
+            try
+            {
+                await host.Accounts.DepositMoneyAsync(Deposit(i));
+                acknowledged.Add(i);
+            }
+            catch (RpcException e)
+            {
+                refused.Add((i, e));
+            }
+        }
+
+        Assert.NotEmpty(refused);
+        Assert.All(refused, r => Assert.True(r.Error.StatusCode == StatusCode.Unavailable,
+            $"deposit {r.Index}: {r.Error.StatusCode} {r.Error.Status.Detail}"));
+
+        File.Delete(filler);
+        // Each refused deposit, retried with its request id, is written now, once; the acknowledged ones are not repeated.
+        DepositMoneyResponse last = null!;
+        foreach (var (index, _) in refused) last = await host.Accounts.DepositMoneyAsync(Deposit(index));
+        foreach (var index in acknowledged.TakeLast(3)) await host.Accounts.DepositMoneyAsync(Deposit(index));
+        var deposits = acknowledged.Count + refused.Count;
+        Assert.Equal((1L + deposits, deposits), (last.Version, last.BalanceMinor));
+
+        var account = await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = last.Position },
+            deadline: DateTime.UtcNow.AddSeconds(30));
+        Assert.Equal((1L + deposits, (long)deposits), (account.Account.Version, account.Account.BalanceMinor));
+    }
+}
