@@ -19,6 +19,13 @@ public sealed class SqliteDatabase : IDisposable
     /// reading its pages again. Its statements are prepared once (<see cref="PreparedStatements"/>).
     /// </summary>
     private (SqliteConnection Connection, PreparedStatements Statements, bool Durable)? writerConnection;
+    private readonly string path;
+    /// <summary>
+    /// The database file as it was when the writer's connection opened it, held open beside that connection to ask before
+    /// each commit whether it is still the file at <see cref="path"/> (<see cref="EnsureStillInPlace"/>); null where the
+    /// system cannot tell (no <c>/proc/self/fd</c>). Touched only while holding <see cref="writer"/>.
+    /// </summary>
+    private (FileStream File, string Target)? writerFile;
     private long lastCheckpoint = Stopwatch.GetTimestamp();
     private int checkpointing;
     private Task checkpoint = Task.CompletedTask;
@@ -26,7 +33,8 @@ public sealed class SqliteDatabase : IDisposable
 
     public SqliteDatabase(string path, string schemaSql)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        this.path = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(this.path)!);
         // Only the first connection may create the file: a reader still on a read-store generation that a rebuild has
         // just deleted (switched away from, or abandoned) then fails, instead of leaving an empty file behind for good.
         connectionString = new SqliteConnectionStringBuilder
@@ -97,6 +105,7 @@ public sealed class SqliteDatabase : IDisposable
                 if (unsynced) Execute(connection, "pragma synchronous = normal;");
                 using var tx = connection.BeginTransaction();
                 using (statements.Use(tx)) result = work(connection, tx);
+                EnsureStillInPlace();
                 tx.Commit();
             }
             catch
@@ -120,10 +129,48 @@ public sealed class SqliteDatabase : IDisposable
     {
         if (writerConnection is { } open && open.Durable == Durable) return open;
         CloseWriter();
-        var opened = (Open(writerConnectionString), new PreparedStatements(), Durable);
+        var connection = Open(writerConnectionString);
+        try
+        {
+            writerFile = OpenedFile();
+        }
+        catch
+        {
+            connection.Dispose(); // the file went between the two opens
+            throw;
+        }
+        var opened = (connection, new PreparedStatements(), Durable);
         writerConnection = opened;
         return opened;
     }
+
+    /// <summary>The file at <see cref="path"/> now, and what <c>/proc/self/fd</c> names it; null where it names nothing.</summary>
+    private (FileStream File, string Target)? OpenedFile()
+    {
+        if (!OperatingSystem.IsLinux()) return null;
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (new FileInfo($"/proc/self/fd/{file.SafeFileHandle.DangerousGetHandle()}").LinkTarget is { } target) return (file, target);
+        file.Dispose();
+        return null;
+    }
+
+    /// <summary>
+    /// Refuses to commit when the database file the writer has open was deleted, moved or replaced since it was opened. In
+    /// WAL mode SQLite goes on writing to an unlinked file (it checks only in rollback-journal mode, SQLITE_READONLY_DBMOVED),
+    /// so commands were acknowledged into a file no restart would find again. The failed write closes the writer and the
+    /// pooled readers; the next opens the file at <see cref="path"/>, if there is one (never creating it). Holding <see cref="writer"/>.
+    /// </summary>
+    private void EnsureStillInPlace()
+    {
+        if (writerFile is not { } opened) return;
+        var now = new FileInfo($"/proc/self/fd/{opened.File.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
+        if (now == opened.Target) return;
+        using (var connection = new SqliteConnection(connectionString)) SqliteConnection.ClearPool(connection);
+        throw new SqliteException($"{path} was deleted, moved or replaced while the server ran (the open file is now {now}); nothing was written", SqliteReadOnly, SqliteReadOnlyDbMoved);
+    }
+
+    /// <summary>SQLITE_READONLY_DBMOVED, SQLite's own code for a database file moved or unlinked under an open connection.</summary>
+    private const int SqliteReadOnly = 8, SqliteReadOnlyDbMoved = SqliteReadOnly | (4 << 8);
 
     /// <summary>
     /// Puts the writer back to synced commits after an unsynced one. Its write has committed, so a failure here must not
@@ -148,6 +195,8 @@ public sealed class SqliteDatabase : IDisposable
         writerConnection = null;
         open.Statements.Dispose();
         open.Connection.Dispose();
+        writerFile?.File.Dispose();
+        writerFile = null;
     }
 
     /// <summary>Runs <paramref name="work"/> on its own connection inside one read transaction (a consistent snapshot).</summary>

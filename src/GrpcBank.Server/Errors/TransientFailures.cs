@@ -15,8 +15,10 @@ public static class TransientFailures
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
     private const int SqliteNoMem = 7;
+    private const int SqliteReadOnly = 8;
     private const int SqliteIoErr = 10;
     private const int SqliteFull = 13;
+    private const int SqliteCantOpen = 14;
 
     public static bool IsTransient(Exception e) => e switch
     {
@@ -24,9 +26,12 @@ public static class TransientFailures
         NpgsqlException npgsql => npgsql.IsTransient || npgsql is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown },
         // The primary result code is the low byte of an extended one (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
         // A full disk, an I/O error or no memory is the machine's trouble, as Npgsql judges PostgreSQL's (disk_full,
-        // io_error, out_of_memory): the transaction was rolled back (or, failing in its last sync, may yet be recovered,
-        // which a retry with the same request_id answers), and freeing space mends it. They were INTERNAL, "do not retry".
-        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xff) is SqliteBusy or SqliteLocked or SqliteNoMem or SqliteIoErr or SqliteFull,
+        // io_error, out_of_memory), and so is a file that cannot be written or opened (a file system remounted read-only, a
+        // store file deleted under the server: SqliteDatabase refuses to commit then, no file descriptors left): the
+        // transaction was rolled back (or, failing in its last sync, may yet be recovered, which a retry with the same
+        // request_id answers), and freeing space or mending the files mends it. They were INTERNAL, "do not retry".
+        SqliteException sqlite => (sqlite.SqliteErrorCode & 0xff) is SqliteBusy or SqliteLocked or SqliteNoMem or SqliteReadOnly
+            or SqliteIoErr or SqliteFull or SqliteCantOpen,
         // Elasticsearch answered 429 or 5xx: overloaded or restarting, not broken (a refused connection is judged by its inner exception).
         ElasticsearchReadStoreException elasticsearch when elasticsearch.IsTransient => true,
         TimeoutException or IOException or SocketException or HttpRequestException => true,
