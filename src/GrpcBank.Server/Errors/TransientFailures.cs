@@ -23,7 +23,13 @@ public static class TransientFailures
     public static bool IsTransient(Exception e) => e switch
     {
         // Npgsql's own judgement: connection failures, timeouts, serialization failures, deadlocks, a server shutting down.
-        NpgsqlException npgsql => npgsql.IsTransient || npgsql is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown },
+        // Npgsql leaves out query_canceled, which the server raises for a statement past the role's or database's
+        // statement_timeout (held up by a lock, a busy server) or cancelled by an operator: its transaction is rolled back,
+        // and a retry may succeed. (The caller's own cancellation is answered before this, as CANCELLED or DEADLINE_EXCEEDED.)
+        NpgsqlException npgsql => npgsql.IsTransient || npgsql is PostgresException
+        {
+            SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.QueryCanceled,
+        },
         // The primary result code is the low byte of an extended one (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
         // A full disk, an I/O error or no memory is the machine's trouble, as Npgsql judges PostgreSQL's (disk_full,
         // io_error, out_of_memory), and so is a file that cannot be written or opened (a file system remounted read-only, a
