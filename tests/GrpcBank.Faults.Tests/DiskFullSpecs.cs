@@ -1,6 +1,9 @@
 using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Batch.V1;
 using GrpcBank.Contracts.Query.V1;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
 
 namespace GrpcBank.Faults.Tests;
 
@@ -55,5 +58,33 @@ public sealed class DiskFullSpecs
         var account = await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = last.Position },
             deadline: DateTime.UtcNow.AddSeconds(30));
         Assert.Equal((1L + deposits, (long)deposits), (account.Account.Version, account.Account.BalanceMinor));
+    }
+
+    [Fact]
+    public async Task ABatchOnAFullDisk_AnswersEachCommandUnavailable_AndLogsTheCauseOnce_NotOncePerCommand()
+    {
+        var (disk, whyNot) = await TinyDisk.TryMountAsync(megabytes: 4);
+        Assert.SkipWhen(disk is null, whyNot ?? "");
+        await using var _ = disk;
+        var logs = new CapturedLogs();
+        await using var host = await BankHost.StartAsync(
+            new Dictionary<string, string> { ["Storage:DataDirectory"] = Path.Combine(disk!.Path, "data") },
+            builder => builder.Logging.AddProvider(logs));
+        var ids = Enumerable.Range(0, 8).Select(_ => Guid.NewGuid().ToString("N")[..16]).ToArray();
+        foreach (var id in ids)
+            await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Grace Hopper", CurrencyCode = "EUR" });
+        disk.Fill(leftBytes: 0);
+        var batch = new ExecuteBatchRequest();
+        for (var i = 0; i < 500; i++)
+            batch.Commands.Add(new BatchCommand { Deposit = new DepositMoneyRequest { AccountId = ids[i % ids.Length], AmountMinor = 1, CurrencyCode = "EUR", Reference = new string('r', 400) } });
+
+        var results = (await new BatchService.BatchServiceClient(host.Channel).ExecuteBatchAsync(batch)).Results;
+
+        var failed = results.Where(r => r.ResultCase == BatchResult.ResultOneofCase.Error).ToList();
+        Assert.True(failed.Count > 400, $"{failed.Count} of 500 failed: the disk was not full");
+        Assert.All(failed, r => Assert.Equal((int)StatusCode.Unavailable, r.Error.Code));
+        var warnings = logs.Lines.Count(line => line.Contains("ExecuteBatch failed on a transient infrastructure fault"));
+        Assert.True(warnings == 1, $"{warnings} warnings with their stack traces for one batch");
+        Assert.Contains(logs.Lines, line => line.Contains($"{failed.Count} commands of this batch failed on transient infrastructure faults"));
     }
 }

@@ -80,7 +80,8 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
         var results = new BatchResult?[request.Commands.Count];
         var ct = context.CancellationToken;
         var principal = CallContext.PrincipalOf(context);
-        await WriteTogetherAsync(request, principal, results, context);
+        var transient = new TransientFaults();
+        await WriteTogetherAsync(request, principal, results, context, transient);
         // Whatever was not answered there runs as the single RPC would, many at once (the store's group commit shares
         // their transactions): the answer a single call would get, on a fresh read where it needs one.
         await Parallel.ForEachAsync(Enumerable.Range(0, request.Commands.Count).Where(i => results[i] is null),
@@ -113,10 +114,26 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
                 {
                     // Independent: whatever fails one command is its answer alone (UNAVAILABLE, or INTERNAL with a logged
                     // error id, as for a single call), and the others' answers — some of them written — still reach the caller.
-                    results[i] = new BatchResult { Error = StatusOf(e, context) };
+                    results[i] = new BatchResult { Error = StatusOf(e, context, transient) };
                 }
             });
+        if (transient.Count > 1)
+            logger.LogWarning("{Count} commands of this batch failed on transient infrastructure faults, answered UNAVAILABLE; the first was logged with its cause",
+                transient.Count);
         return results!;
+    }
+
+    /// <summary>
+    /// The transient faults of one batch call. In an outage (a full disk, a database restarting) every command fails alike,
+    /// and a warning with its stack trace for each flooded the log with up to 8,192 for one call: the first is logged, the
+    /// rest counted. A fault of the bank's own is still logged for each command, each with its own error id.
+    /// </summary>
+    private sealed class TransientFaults
+    {
+        public int Count;
+
+        /// <summary>Counts one; true for the first.</summary>
+        public bool First() => Interlocked.Increment(ref Count) == 1;
     }
 
     /// <summary>
@@ -124,7 +141,8 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
     /// (<see cref="IndependentBatch"/>): answers those it wrote. A fault of that write whose outcome is unknown is the
     /// answer of each of them, as it would be of each command of a group commit.
     /// </summary>
-    private async Task WriteTogetherAsync(ExecuteBatchRequest request, string? principal, BatchResult?[] results, ServerCallContext context)
+    private async Task WriteTogetherAsync(
+        ExecuteBatchRequest request, string? principal, BatchResult?[] results, ServerCallContext context, TransientFaults transient)
     {
         var indexes = new List<int>();
         var requestIds = new HashSet<string>(StringComparer.Ordinal);
@@ -143,7 +161,7 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
         }
         catch (Exception e) when (!context.CancellationToken.IsCancellationRequested)
         {
-            var error = StatusOf(e, context);
+            var error = StatusOf(e, context, transient);
             foreach (var i in indexes) results[i] = new BatchResult { Error = error.Clone() };
             return;
         }
@@ -199,9 +217,9 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
     }
 
     /// <summary>A command's failure as its result: the status the single RPC would answer.</summary>
-    private Google.Rpc.Status StatusOf(Exception e, ServerCallContext context)
+    private Google.Rpc.Status StatusOf(Exception e, ServerCallContext context, TransientFaults transient)
     {
-        var error = e as RpcException ?? ErrorInterceptor.Translate(e, context, logger);
+        var error = e as RpcException ?? ErrorInterceptor.Translate(e, context, logger, transient.First);
         return error.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)error.StatusCode, Message = error.Status.Detail };
     }
 

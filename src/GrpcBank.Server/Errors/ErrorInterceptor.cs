@@ -86,7 +86,11 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
     /// What escaped a call (or one command of a batch, <see cref="Batch.BatchGrpcService"/>) as a deliberate status,
     /// logged as the edge logs it.
     /// </summary>
-    public static RpcException Translate(Exception e, ServerCallContext context, ILogger logger)
+    /// <param name="logTransient">
+    /// Asked before a transient fault is logged; false leaves it unlogged. A batch logs only its first (its commands fail
+    /// alike in an outage: 8,192 warnings, each with its stack trace, for one call) and counts the rest.
+    /// </param>
+    public static RpcException Translate(Exception e, ServerCallContext context, ILogger logger, Func<bool>? logTransient = null)
     {
         if (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
             return context.Deadline <= DateTime.UtcNow
@@ -94,7 +98,8 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
                 : new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
         if (TransientFailures.IsTransient(e))
         {
-            logger.LogWarning(e, "{Method} failed on a transient infrastructure fault; answered UNAVAILABLE", context.Method);
+            if (logTransient?.Invoke() ?? true)
+                logger.LogWarning(e, "{Method} failed on a transient infrastructure fault; answered UNAVAILABLE", context.Method);
             return new RpcException(new Status(StatusCode.Unavailable, "the bank could not complete the call; it is safe to retry with the same request_id"));
         }
         var errorId = Guid.NewGuid().ToString("N")[..16];
