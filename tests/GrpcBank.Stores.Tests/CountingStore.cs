@@ -59,7 +59,11 @@ internal sealed class CountingStore(IEventStore inner) : IEventStore, IOutbox
     }
 
     public Task CompleteAsync(string consumer, OutboxBatch batch, CancellationToken ct) => inner.Outbox.CompleteAsync(consumer, batch, ct);
-    public Task TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) => inner.Outbox.TrimAsync(consumers, ct);
+    /// <summary>While set, every trim fails, as in an outage (a full disk, the database down).</summary>
+    public volatile bool TrimsFail;
+
+    public Task TrimAsync(IReadOnlyCollection<string> consumers, CancellationToken ct) =>
+        TrimsFail ? throw new IOException("no space left on device") : inner.Outbox.TrimAsync(consumers, ct);
     public Task<long> CheckpointAsync(string consumer, CancellationToken ct) => inner.Outbox.CheckpointAsync(consumer, ct);
     public Task<long?> SkippedFromAsync(string consumer, CancellationToken ct) => inner.Outbox.SkippedFromAsync(consumer, ct);
     public Task SetSkippedFromAsync(string consumer, long? from, CancellationToken ct) => inner.Outbox.SetSkippedFromAsync(consumer, from, ct);

@@ -158,6 +158,28 @@ public abstract partial class EventStoreConformance
         Assert.Equal(Enumerable.Range(1, 12).Select(v => (long)v), always.Delivered.Select(e => e.StreamVersion));
     }
 
+    [Fact]
+    public async Task TrimsFailingThroughAnOutage_CostTheLogOneWarning_AndALineWhenTheyWorkAgain_NotAWarningASecond()
+    {
+        var store = new CountingStore(Store) { TrimsFail = true };
+        var logs = new GrpcBank.Testing.CapturedLogs();
+        var relay = new OutboxRelay(store, [new CountingSink("sink")], new InProcessRelayLease(), new RelayProgress(), TimeProvider.System,
+            new Microsoft.Extensions.Logging.Logger<OutboxRelay>(new Microsoft.Extensions.Logging.LoggerFactory([logs])));
+        await relay.StartAsync(Ct);
+        try
+        {
+            // The relay trims once a second: some four tries fail, then one works.
+            await Task.Delay(TimeSpan.FromSeconds(4.5), Ct);
+            store.TrimsFail = false;
+            await EventStoreProbes.Eventually(() => Task.FromResult(logs.Lines.Any(l => l.Contains("Outbox trim works again"))));
+        }
+        finally
+        {
+            await relay.StopAsync(CancellationToken.None);
+        }
+        Assert.Single(logs.Lines, l => l.StartsWith("Warning") && l.Contains("Outbox trim failed"));
+    }
+
     private async Task RunRelayAsync(IEventSink[] sinks, Func<RelayProgress, Task> whileRunning)
     {
         var progress = new RelayProgress();
