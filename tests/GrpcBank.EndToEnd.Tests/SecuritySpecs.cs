@@ -178,6 +178,29 @@ public sealed class SecuritySpecs
         Assert.Equal(1, opened.Version);
     }
 
+    [Fact]
+    public async Task ReflectionCallsWithoutAKey_CountAgainstTheirPeersRate_LikeEveryOtherCallWithoutOne()
+    {
+        // Reflection is a bidirectional stream: it is held to the rate of the caller's address as the README says
+        // (Auth:RequestsPerSecond: "calls without a key, e.g. reflection, count per peer address").
+        await using var host = await StartWithKeysAsync(("Auth:RequestsPerSecond", "5"));
+        var reflection = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(host.Channel);
+        var ct = TestContext.Current.CancellationToken;
+
+        var codes = new List<StatusCode>();
+        for (var i = 0; i < 20; i++)
+            codes.Add(await CodeOf(async () =>
+            {
+                using var call = reflection.ServerReflectionInfo(cancellationToken: ct);
+                await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" }, ct);
+                await call.RequestStream.CompleteAsync();
+                while (await call.ResponseStream.MoveNext(ct)) { }
+            }));
+
+        Assert.Contains(StatusCode.ResourceExhausted, codes);
+        Assert.InRange(codes.Count(c => c == StatusCode.OK), 5, 10);
+    }
+
     private static async Task<StatusCode> CodeOf(Func<Task> call)
     {
         try

@@ -28,6 +28,24 @@ public sealed class AuthInterceptor(Authenticator authenticator, RateLimits limi
         await continuation(request, responseStream, context);
     }
 
+    // Every kind of call is admitted the same way, the streaming ones from the client included: server reflection is a
+    // bidirectional stream (held to its peer's rate like every call without a key), and a bank RPC that streams from the
+    // client would otherwise be served without its key being looked at.
+    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        using var lease = Admit(context);
+        return await continuation(requestStream, context);
+    }
+
+    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        using var lease = Admit(context);
+        await continuation(requestStream, responseStream, context);
+    }
+
     private RateLimitLease? Admit(ServerCallContext context)
     {
         var parts = context.Method.Split('/', StringSplitOptions.RemoveEmptyEntries);
