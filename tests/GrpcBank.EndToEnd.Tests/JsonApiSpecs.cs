@@ -65,6 +65,37 @@ public sealed class JsonApiSpecs
     }
 
     [Fact]
+    public async Task WithoutKeys_ARequestAddressedToAnotherName_IsPermissionDenied_AndNothingRuns_WhileLoopbackNamesAreServed()
+    {
+        // A web page the operator opens can point a name of its own at 127.0.0.1 (DNS rebinding) and then call the JSON
+        // API as its own origin: no key stands in its way on a server without keys. Its requests carry that name as Host.
+        var url = $"http://127.0.0.1:{FreePorts.Next()}";
+        await using var host = await BankHost.StartEmbeddedAsync(("JsonApi:Url", url));
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
+        var port = new Uri(url).Port;
+        var open = new { ownerName = "Ada Lovelace", currencyCode = "EUR" };
+        var (_, opened) = await CallAsync(http, HttpMethod.Post, "/v1/accounts", open);
+        var id = opened["accountId"]!.GetValue<string>();
+
+        async Task<(HttpStatusCode Status, JsonNode Body)> AsAsync(string hostHeader, HttpMethod method, string path, object? body = null)
+        {
+            var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+            request.Headers.Host = hostHeader;
+            return await SendAsync(http, request);
+        }
+        var deposit = await AsAsync($"rebound.example:{port}", HttpMethod.Post, $"/v1/accounts/{id}:deposit", new { amountMinor = "100", currencyCode = "EUR" });
+        var read = await AsAsync($"rebound.example:{port}", HttpMethod.Get, $"/v1/accounts/{id}");
+        var byLocalhost = await AsAsync($"localhost:{port}", HttpMethod.Post, $"/v1/accounts/{id}:deposit", new { amountMinor = "7", currencyCode = "EUR" });
+        var byIpv6Loopback = await AsAsync($"[::1]:{port}", HttpMethod.Get, $"/v1/accounts/{id}?minPosition={byLocalhost.Body["position"]}");
+
+        Assert.Equal((HttpStatusCode.Forbidden, (int?)7), (deposit.Status, deposit.Body["code"]?.GetValue<int>()));
+        Assert.Contains("rebound.example", deposit.Body["message"]!.GetValue<string>());
+        Assert.Equal((HttpStatusCode.Forbidden, (int?)7), (read.Status, read.Body["code"]?.GetValue<int>()));
+        Assert.Equal((HttpStatusCode.OK, "7"), (byLocalhost.Status, byLocalhost.Body["balanceMinor"]!.GetValue<string>()));
+        Assert.Equal((HttpStatusCode.OK, "7"), (byIpv6Loopback.Status, byIpv6Loopback.Body["account"]!["balanceMinor"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task OpenDepositAndItsRetry_ThenAQuery_OverPlainJson()
     {
         await using var bank = await StartAsync();

@@ -56,12 +56,15 @@ public static class JsonApi
         if (app.Configuration["JsonApi:Url"] is not { Length: > 0 } url) return;
         var port = BindingAddress.Parse(url).Port;
         var decoding = new JsonRequestDecoding(app.Services.GetRequiredService<Security.Authenticator>());
+        var protectedMode = app.Services.GetRequiredService<Security.ProtectedMode>();
         app.Use(async (context, next) =>
         {
             if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not { } route)
                 await next(context);
             else if (context.Connection.LocalPort != port)
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
+            else if (protectedMode.RefusalOf(context) is { } foreignHost) // without keys, a browser's rebound name (ProtectedMode)
+                await JsonStatus.WriteAsync(context, foreignHost);
             else if (!await decoding.RefusedAsync(context, route))
                 await next(context);
         });

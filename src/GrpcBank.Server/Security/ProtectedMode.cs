@@ -40,12 +40,31 @@ public sealed class ProtectedMode(ApiKeys keys, IServer server) : IHostedLifecyc
         return Task.CompletedTask;
     }
 
-    private static bool IsLoopback(string url)
+    private static bool IsLoopback(string url) => IsLoopbackHost(BindingAddress.Parse(url).Host);
+
+    /// <summary>A host name or address (IPv6 in brackets or not) that can only mean this machine: <c>localhost</c> or a loopback address.</summary>
+    public static bool IsLoopbackHost(string host)
     {
-        var host = BindingAddress.Parse(url).Host;
         host = host.StartsWith('[') && host.EndsWith(']') ? host[1..^1] : host;
-        return host == "localhost" || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+        return host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
     }
+
+    /// <summary>
+    /// Listening on loopback keeps other machines out, but not a web page open in a browser on this one: it can point a
+    /// name of its own at 127.0.0.1 (DNS rebinding) and call the plain-HTTP JSON API as its own origin, reading the
+    /// answers too. Its requests carry that name as Host, so a server without keys answers HTTP requests only when
+    /// they are addressed to a loopback name: PERMISSION_DENIED otherwise, and nothing runs. (gRPC is out of a
+    /// browser's reach: cleartext HTTP/2 with prior knowledge.) Null when the request may go on.
+    /// </summary>
+    public Google.Rpc.Status? RefusalOf(HttpContext context) =>
+        keys.IsOpen && !IsLoopbackHost(context.Request.Host.Host)
+            ? new Google.Rpc.Status
+            {
+                Code = (int)Google.Rpc.Code.PermissionDenied,
+                Message = $"this server has no API keys, so it answers only requests addressed to localhost or a loopback address, " +
+                    $"not to '{context.Request.Host.Host}'; configure keys (Auth__ApiKeys__0__Key) to serve it under other names",
+            }
+            : null;
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
