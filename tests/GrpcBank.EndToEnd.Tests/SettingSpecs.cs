@@ -47,6 +47,43 @@ public sealed class SettingSpecs
         Assert.Equal($"Bus:Source must be a URI reference (e.g. 'grpcbank' or 'urn:bank:eu-1'), not '{source}'", e.Message);
     }
 
+    [Theory]
+    [InlineData("http://bank:s3cret-pass@broker.internal:5672/", "http://…@broker.internal:5672/")]
+    [InlineData("rabbitmq://bank:s3cret-pass@broker.internal", "rabbitmq://…@broker.internal/")]
+    [InlineData("amqp//bank:s3cret-pass@broker.internal", "…@broker.internal")]
+    public void ABusUrlOfAnotherScheme_RefusesToStart_NamingItWithoutItsPassword(string url, string named)
+    {
+        var e = Refused($"--Bus:RabbitMq:Url={url}");
+
+        Assert.DoesNotContain("s3cret-pass", e.ToString());
+        Assert.EndsWith($"not '{named}'", e.Message);
+    }
+
+    [Theory]
+    [InlineData("alice", "alice", "second-secret-0123456789", "Auth:ApiKeys:1 and Auth:ApiKeys:0 are both named 'alice'")]
+    [InlineData("key-1", null, "second-secret-0123456789", "Auth:ApiKeys:1 and Auth:ApiKeys:0 are both named 'key-1'")] // key 1's name without one
+    [InlineData("alice", "bob", "first-secret-0123456789", "Auth:ApiKeys:1 has the same secret as Auth:ApiKeys:0")]
+    public void TwoKeysWithOneNameOrOneSecret_RefuseToStart_NamingThem(string firstName, string? secondName, string secondKey, string message)
+    {
+        // A key's name is the principal in each event's metadata and the caller its rate and subscriptions are counted
+        // for: two keys under one name could not be told apart, and one secret in two entries would have one entry's roles.
+        string[] keys = ["--Auth:ApiKeys:0:Key=first-secret-0123456789", "--Auth:ApiKeys:0:Roles=teller", $"--Auth:ApiKeys:0:Name={firstName}",
+            $"--Auth:ApiKeys:1:Key={secondKey}", "--Auth:ApiKeys:1:Roles=auditor", .. secondName is null ? [] : new[] { $"--Auth:ApiKeys:1:Name={secondName}" }];
+
+        var e = Refused(keys);
+
+        Assert.StartsWith(message, e.Message);
+        Assert.DoesNotContain("secret-0123456789", e.ToString());
+    }
+
+    [Fact]
+    public void AKeyHashThatIsNotHex_RefusesToStart_NamingIt()
+    {
+        var e = Refused("--Auth:ApiKeys:0:KeyHash=" + new string('z', 64), "--Auth:ApiKeys:0:Roles=teller");
+
+        Assert.StartsWith("Auth:ApiKeys:0:KeyHash is not 64 hexadecimal digits", e.Message);
+    }
+
     /// <summary>The refusal of a server built with these settings, on a data directory of its own that is removed after.</summary>
     private static StartupRefusedException Refused(params string[] settings)
     {

@@ -21,7 +21,21 @@ public sealed class ApiKeys
 
     public ApiKeys(IConfiguration configuration)
     {
-        keys = configuration.GetSection("Auth:ApiKeys").GetChildren().Select(Parse).ToList();
+        var sections = configuration.GetSection("Auth:ApiKeys").GetChildren().ToList();
+        keys = sections.Select(Parse).ToList();
+        // A key's name is the principal recorded in each event's metadata and the caller whose rate and subscriptions are
+        // counted: two keys under one name could not be told apart. One secret in two entries would have the roles of
+        // whichever Find met last. Either is a mistake of configuration, refused before anything is served.
+        for (var i = 1; i < keys.Count; i++)
+            for (var j = 0; j < i; j++)
+            {
+                if (keys[i].Name == keys[j].Name)
+                    throw new StartupRefusedException(
+                        $"Auth:ApiKeys:{sections[i].Key} and Auth:ApiKeys:{sections[j].Key} are both named '{keys[i].Name}' (Name, or key-N without one): give each key a name of its own");
+                if (keys[i].Hash.AsSpan().SequenceEqual(keys[j].Hash))
+                    throw new StartupRefusedException(
+                        $"Auth:ApiKeys:{sections[i].Key} has the same secret as Auth:ApiKeys:{sections[j].Key}: give each key a secret of its own, with all its roles");
+            }
     }
 
     /// <summary>No keys configured: the server runs open, and only on loopback (see <see cref="ProtectedMode"/>).</summary>
@@ -42,7 +56,7 @@ public sealed class ApiKeys
     {
         var name = section["Name"] is { Length: > 0 } n ? n : $"key-{section.Key}";
         var hash = section["Key"] is { Length: > 0 } key ? SHA256.HashData(Encoding.UTF8.GetBytes(key))
-            : section["KeyHash"] is { Length: 64 } hex ? Convert.FromHexString(hex)
+            : section["KeyHash"] is { Length: > 0 } hex ? HashOf(section.Key, hex)
             : throw new StartupRefusedException($"Auth:ApiKeys:{section.Key} needs Key (the secret) or KeyHash (its SHA-256 in hex)");
         if (section["Key"] is { Length: < 16 })
             throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Key is too short: use at least 16 random characters");
@@ -55,4 +69,10 @@ public sealed class ApiKeys
         if (roles.Count == 0) throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Roles is empty (teller, auditor, admin)");
         return new ApiKey(name, hash, roles);
     }
+
+    /// <summary>A KeyHash as bytes; one that is not a SHA-256 in hex refuses to start (it was an abort with a stack trace, or "needs Key or KeyHash").</summary>
+    private static byte[] HashOf(string index, string hex) =>
+        hex.Length == 2 * SHA256.HashSizeInBytes && hex.All(char.IsAsciiHexDigit)
+            ? Convert.FromHexString(hex)
+            : throw new StartupRefusedException($"Auth:ApiKeys:{index}:KeyHash is not 64 hexadecimal digits (the key's SHA-256, e.g. from sha256sum)");
 }
