@@ -96,6 +96,25 @@ public sealed class JsonApiSpecs
     }
 
     [Fact]
+    public async Task RequestsRefusedForTheirForm_CountAgainstTheKeysRate_AndBeyondItAreResourceExhausted()
+    {
+        // Auth:RequestsPerSecond holds a key to its rate whatever its requests hold: one refused before the transcoder
+        // reads it (a wrong field) is a call all the same, and a key past its rate hears RESOURCE_EXHAUSTED.
+        var url = $"http://127.0.0.1:{FreePorts.Next()}";
+        await using var host = await BankHost.StartEmbeddedAsync(("JsonApi:Url", url), ("Auth:RequestsPerSecond", "5"),
+            ("Auth:ApiKeys:0:Name", "desk"), ("Auth:ApiKeys:0:Key", TellerKey), ("Auth:ApiKeys:0:Roles", "teller"));
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TellerKey);
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 8; i++)
+            statuses.Add((await CallWithTextAsync(http, HttpMethod.Post, "/v1/accounts/nobody:deposit", """{"amountMinor":"1","currencyCode":"EUR","requestID":"x"}""")).Status);
+
+        Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.BadRequest));
+        Assert.Equal(3, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+    }
+
+    [Fact]
     public async Task OpenDepositAndItsRetry_ThenAQuery_OverPlainJson()
     {
         await using var bank = await StartAsync();

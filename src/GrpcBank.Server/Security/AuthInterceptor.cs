@@ -5,14 +5,11 @@ using Grpc.Core.Interceptors;
 namespace GrpcBank.Server.Security;
 
 /// <summary>
-/// Authenticates each call (<see cref="Authenticator"/>) and holds it to its rate: per key, or per peer address for
-/// calls without a key; over the rate: RESOURCE_EXHAUSTED. Health checks are never limited: one client probing in a
-/// loop must not starve everyone else's probes. The caller's name becomes the principal recorded in event metadata.
+/// Admits each call (<see cref="Authenticator.Admit"/>: its key and role, and its caller's rate, health checks excepted).
+/// The caller's name becomes the principal recorded in event metadata.
 /// </summary>
-public sealed class AuthInterceptor(Authenticator authenticator, RateLimits limits) : Interceptor
+public sealed class AuthInterceptor(Authenticator authenticator) : Interceptor
 {
-    private const string HealthService = "grpc.health.v1.Health";
-
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
@@ -49,11 +46,6 @@ public sealed class AuthInterceptor(Authenticator authenticator, RateLimits limi
     private RateLimitLease? Admit(ServerCallContext context)
     {
         var parts = context.Method.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var service = parts[0];
-        if (service == HealthService) return null;
-        var http = context.GetHttpContext();
-        var caller = authenticator.Authenticate(http, service, parts.Length > 1 ? parts[1] : null) ?? $"peer {Authenticator.Peer(http)}";
-        return limits.TryAdmit(caller)
-            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
+        return authenticator.Admit(context.GetHttpContext(), parts[0], parts.Length > 1 ? parts[1] : null);
     }
 }

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Threading.RateLimiting;
 using Grpc.Core;
 
 namespace GrpcBank.Server.Security;
@@ -54,15 +55,32 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         return key.Name;
     }
 
+    private const string HealthService = "grpc.health.v1.Health";
+
+    /// <summary>
+    /// Admits one call: authenticated (<see cref="Authenticate"/>) and held to its caller's rate, per key or per peer
+    /// address for calls without one; over the rate: RESOURCE_EXHAUSTED. Health checks are never limited: one client
+    /// probing in a loop must not starve everyone else's probes. Null for those; else the lease, held for the call.
+    /// </summary>
+    public RateLimitLease? Admit(HttpContext http, string service, string? method)
+    {
+        if (service == HealthService) return null;
+        var caller = Authenticate(http, service, method) ?? $"peer {Peer(http)}";
+        return limits.TryAdmit(caller)
+            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
+    }
+
     /// <summary>
     /// What a caller the services would refuse hears instead of the refusal of its request's form (a broken body tells
-    /// nothing before authentication): the status of <see cref="Authenticate"/>'s refusal, or null when it passes.
+    /// nothing before authentication): the status of <see cref="Admit"/>'s refusal, or null when it passes. A request
+    /// refused for its form is a call all the same, so it takes its place in its caller's rate as a well-formed one
+    /// would; past the rate, its caller hears RESOURCE_EXHAUSTED as for any other call.
     /// </summary>
     public Google.Rpc.Status? RefusalOf(HttpContext http, string service, string? method)
     {
         try
         {
-            Authenticate(http, service, method);
+            Admit(http, service, method)?.Dispose();
             return null;
         }
         catch (RpcException e)
