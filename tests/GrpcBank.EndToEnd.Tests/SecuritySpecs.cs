@@ -201,6 +201,37 @@ public sealed class SecuritySpecs
         Assert.InRange(codes.Count(c => c == StatusCode.OK), 5, 10);
     }
 
+    [Fact]
+    public async Task AJsonCallWithoutAKey_IsRefusedBeforeItsBodyIsRead()
+    {
+        // The throttle on failed authentications refuses guesses "before their key is even looked at": no caller without
+        // a valid key may make the server read and parse up to 16 MiB of JSON first. The request announces a large body,
+        // sends a few bytes of it and waits (a raw socket: HttpClient reads no answer before its body is sent).
+        var jsonUrl = new Uri($"http://127.0.0.1:{FreePorts.Next()}");
+        await using var host = await StartWithKeysAsync(("JsonApi:Url", jsonUrl.ToString()));
+        var ct = TestContext.Current.CancellationToken;
+        using var socket = new System.Net.Sockets.TcpClient();
+        await socket.ConnectAsync(jsonUrl.Host, jsonUrl.Port, ct);
+        var stream = socket.GetStream();
+
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+            $"POST /v1/batches:execute HTTP/1.1\r\nHost: {jsonUrl.Authority}\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{{\"commands\":["), ct);
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(3));
+        var answer = new byte[64];
+        int read;
+        try
+        {
+            read = await stream.ReadAsync(answer, patience.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            read = 0; // no answer while the body waits
+        }
+
+        Assert.StartsWith("HTTP/1.1 401", System.Text.Encoding.ASCII.GetString(answer, 0, read));
+    }
+
     private static async Task<StatusCode> CodeOf(Func<Task> call)
     {
         try

@@ -56,12 +56,19 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
             return;
         }
 
+        // The caller is authenticated as the services would (key, role, failed-attempt throttle) before its body is read,
+        // and admitted to its rate before it hears anything about its body.
+        var path = context.Request.Path.Value!.Split('/');
+        var (service, method) = (path[1], path.Length > 2 ? path[2] : null);
+        if (authenticator.AuthenticationRefusalOf(context, service, method) is { } refused)
+        {
+            Answer(context, refused);
+            return;
+        }
         var (frame, length) = await ReadFrameAsync(context.Request.Body, request.MaxBytes, context.RequestAborted);
         if (Judge(frame.AsSpan(0, length), context.Request.Headers["grpc-encoding"].ToString(), request) is { } refusal)
         {
-            // The caller is authenticated as the services would (key, role, failed-attempt throttle) before it hears anything about its body.
-            var path = context.Request.Path.Value!.Split('/');
-            Answer(context, authenticator.RefusalOf(context, path[1], path.Length > 2 ? path[2] : null) ?? refusal.ToStatus());
+            Answer(context, authenticator.RefusalOf(context, service, method) ?? refusal.ToStatus());
             return;
         }
         // grpc-dotnet reads the same bytes again.

@@ -31,6 +31,12 @@ public sealed class JsonRequestDecoding(Authenticator authenticator)
     public async Task<bool> RefusedAsync(HttpContext context, GrpcJsonTranscodingMetadata route)
     {
         var method = route.MethodDescriptor;
+        // No body is read for a caller without a valid key (Authenticator.AuthenticationRefusalOf).
+        if (authenticator.AuthenticationRefusalOf(context, method.Service.FullName, method.Name) is { } refused)
+        {
+            await JsonStatus.WriteAsync(context, refused);
+            return true;
+        }
         var refusal = route.HttpRule.Body switch
         {
             "*" => await JudgeBodyAsync(context.Request, method, context.RequestAborted),

@@ -76,11 +76,22 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
     /// refused for its form is a call all the same, so it takes its place in its caller's rate as a well-formed one
     /// would; past the rate, its caller hears RESOURCE_EXHAUSTED as for any other call.
     /// </summary>
-    public Google.Rpc.Status? RefusalOf(HttpContext http, string service, string? method)
+    public Google.Rpc.Status? RefusalOf(HttpContext http, string service, string? method) =>
+        StatusOf(() => Admit(http, service, method)?.Dispose());
+
+    /// <summary>
+    /// <see cref="Authenticate"/>'s refusal (no valid key, a wrong role, too many failed attempts), or null: asked before
+    /// a request's body is read, so a caller without a valid key cannot have the server read, inflate and parse a body of
+    /// up to 8 MiB (16 MiB of JSON) first, nor one whose address is locked out for its guesses.
+    /// </summary>
+    public Google.Rpc.Status? AuthenticationRefusalOf(HttpContext http, string service, string? method) =>
+        StatusOf(() => Authenticate(http, service, method));
+
+    private static Google.Rpc.Status? StatusOf(Action admission)
     {
         try
         {
-            Admit(http, service, method)?.Dispose();
+            admission();
             return null;
         }
         catch (RpcException e)
