@@ -80,24 +80,52 @@ public sealed class SecuritySpecs
         await using var host = await StartWithKeysAsync(("Auth:RequestsPerSecond", "5"));
         var request = new GetAccountRequest { AccountId = "nobody" };
 
-        var codes = new List<StatusCode>();
-        for (var i = 0; i < 8; i++)
-        {
-            try
-            {
-                await host.Query.GetAccountAsync(request, Bearer(AuditorKey));
-            }
-            catch (RpcException e)
-            {
-                codes.Add(e.StatusCode);
-            }
-        }
+        var codes = await FailuresOfAsync(8, () => host.Query.GetAccountAsync(request, Bearer(AuditorKey)).ResponseAsync);
         var tellerStillServed = await host.Accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "B", CurrencyCode = "EUR" }, Bearer(TellerKey));
 
         Assert.Equal(5, codes.Count(c => c == StatusCode.NotFound));
         Assert.Equal(3, codes.Count(c => c == StatusCode.ResourceExhausted));
         Assert.Equal(1, tellerStillServed.Version);
     }
+
+    [Fact]
+    public async Task CallsRefusedForTheirRole_CountAgainstTheKeysRate_AndBeyondItAreResourceExhausted()
+    {
+        // Refused or not, a call takes its place in its caller's rate: otherwise a key could send refused calls unlimited.
+        await using var host = await StartWithKeysAsync(("Auth:RequestsPerSecond", "5"));
+        var request = new GetAccountRequest { AccountId = "nobody" };
+
+        var codes = await FailuresOfAsync(8, () => host.Query.GetAccountAsync(request, Bearer(TellerKey)).ResponseAsync);
+
+        Assert.Equal(5, codes.Count(c => c == StatusCode.PermissionDenied));
+        Assert.Equal(3, codes.Count(c => c == StatusCode.ResourceExhausted));
+    }
+
+    /// <summary>Makes <paramref name="calls"/> calls one after another; the status of each that failed.</summary>
+    private static async Task<List<StatusCode>> FailuresOfAsync(int calls, Func<Task> call)
+    {
+        var codes = new List<StatusCode>();
+        for (var i = 0; i < calls; i++)
+        {
+            try
+            {
+                await call();
+            }
+            catch (RpcException e)
+            {
+                codes.Add(e.StatusCode);
+            }
+        }
+        return codes;
+    }
+
+    [Theory]
+    [InlineData("::ffff:10.1.2.3", "10.1.2.3")]
+    [InlineData("10.1.2.3", "10.1.2.3")]
+    [InlineData("2001:db8::7", "2001:db8::7")]
+    public void AnIPv4ClientOnADualStackSocket_IsTheSamePeer_AsOverIPv4(string address, string peer) =>
+        Assert.Equal(peer, GrpcBank.Server.Security.Authenticator.Peer(
+            new Microsoft.AspNetCore.Http.DefaultHttpContext { Connection = { RemoteIpAddress = System.Net.IPAddress.Parse(address) } }));
 
     [Fact]
     public async Task WithoutKeys_TheServerRefusesToServeBeyondLoopback_AndSaysHowToConfigureKeys()

@@ -49,8 +49,12 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
             throw new RpcException(new Status(StatusCode.Unauthenticated, "send a valid API key as 'authorization: Bearer <key>'"));
         }
         if (!key.Roles.Contains(role))
+        {
+            // A refused call is a call all the same: it takes its place in the key's rate, or a key could send them unlimited.
+            (limits.TryAdmit(key.Name) ?? throw OverRate(key.Name)).Dispose();
             throw new RpcException(new Status(StatusCode.PermissionDenied,
                 $"{service}{(method is null ? "" : "/" + method)} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
+        }
         http.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, key.Name)], "ApiKey"));
         return key.Name;
     }
@@ -66,9 +70,11 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
     {
         if (service == HealthService) return null;
         var caller = Authenticate(http, service, method) ?? $"peer {Peer(http)}";
-        return limits.TryAdmit(caller)
-            ?? throw new RpcException(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
+        return limits.TryAdmit(caller) ?? throw OverRate(caller);
     }
+
+    private static RpcException OverRate(string caller) =>
+        new(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
 
     /// <summary>
     /// What a caller the services would refuse hears instead of the refusal of its request's form (a broken body tells
@@ -101,5 +107,7 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
     }
 
     /// <summary>The caller's network address without its port (a client opens many connections from one address).</summary>
-    public static string Peer(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    /// <remarks>An IPv4 client reaching a dual-stack socket shows as <c>::ffff:a.b.c.d</c>: one peer with <c>a.b.c.d</c>, one budget.</remarks>
+    public static string Peer(HttpContext http) =>
+        http.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "unknown";
 }
