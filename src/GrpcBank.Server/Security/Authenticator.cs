@@ -32,10 +32,13 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
     /// <summary>
     /// The key's name for a call to <paramref name="service"/> (also set as the request's user), or null for a service
     /// that needs no key (health, reflection) or a server without keys. Throws the call's RpcException when refused.
+    /// A call is looked at once: the edge authenticates it before its body is read (<see cref="AuthenticationRefusalOf"/>),
+    /// and the services' admission then takes that outcome instead of hashing the key again.
     /// </summary>
     public string? Authenticate(HttpContext http, string service, string? method = null)
     {
         if (!RoleByService.TryGetValue(service, out var role) || keys.IsOpen) return null;
+        if (http.Features.Get<AuthenticatedCall>() is { } known && known.Service == service && known.Method == method) return known.Caller;
         if (method is not null && RoleByMethod.TryGetValue((service, method), out var methodRole)) role = methodRole;
         var peer = Peer(http);
         if (!limits.MayAuthenticate(peer))
@@ -56,8 +59,12 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
                 $"{service}{(method is null ? "" : "/" + method)} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
         }
         http.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, key.Name)], "ApiKey"));
+        http.Features.Set(new AuthenticatedCall(service, method, key.Name));
         return key.Name;
     }
+
+    /// <summary>A call whose key was found and may call <see cref="Method"/> of <see cref="Service"/>.</summary>
+    private sealed record AuthenticatedCall(string Service, string? Method, string Caller);
 
     private const string HealthService = "grpc.health.v1.Health";
 
