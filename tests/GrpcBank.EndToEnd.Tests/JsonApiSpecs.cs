@@ -107,11 +107,31 @@ public sealed class JsonApiSpecs
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TellerKey);
 
         var statuses = new List<HttpStatusCode>();
-        for (var i = 0; i < 8; i++)
+        for (var i = 0; i < 7; i++)
             statuses.Add((await CallWithTextAsync(http, HttpMethod.Post, "/v1/accounts/nobody:deposit", """{"amountMinor":"1","currencyCode":"EUR","requestID":"x"}""")).Status);
+        using var last = await http.PostAsync("/v1/accounts/nobody:deposit",
+            new StringContent("""{"amountMinor":"1","currencyCode":"EUR","requestID":"x"}""", System.Text.Encoding.UTF8, "application/json"));
+        statuses.Add(last.StatusCode);
 
         Assert.Equal(5, statuses.Count(s => s == HttpStatusCode.BadRequest));
         Assert.Equal(3, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        // And says why, and when to come back: Retry-After for HTTP clients and proxies, RetryInfo among the details.
+        var body = JsonNode.Parse(await last.Content.ReadAsStringAsync())!;
+        Assert.Equal((TimeSpan.FromSeconds(1), "RATE_LIMITED"), (last.Headers.RetryAfter?.Delta, Detail(body, "ErrorInfo")["reason"]!.GetValue<string>()));
+        Assert.EndsWith("s", Detail(body, "RetryInfo")["retryDelay"]!.GetValue<string>());
+        // A well-formed call over the rate is refused by the services' admission, after the transcoder read it: the same.
+        HttpResponseMessage wellFormed;
+        for (var calls = 1; ; calls++)
+        {
+            wellFormed = await http.PostAsync("/v1/accounts/nobody:deposit",
+                new StringContent("""{"amountMinor":"1","currencyCode":"EUR"}""", System.Text.Encoding.UTF8, "application/json"));
+            if (wellFormed.StatusCode != HttpStatusCode.NotFound || calls == 20) break;
+            wellFormed.Dispose();
+        }
+        using var _ = wellFormed;
+        var refused = JsonNode.Parse(await wellFormed.Content.ReadAsStringAsync())!;
+        Assert.Equal((HttpStatusCode.TooManyRequests, TimeSpan.FromSeconds(1), "RATE_LIMITED"),
+            (wellFormed.StatusCode, wellFormed.Headers.RetryAfter?.Delta, Detail(refused, "ErrorInfo")["reason"]!.GetValue<string>()));
     }
 
     [Fact]

@@ -101,6 +101,46 @@ public sealed class SecuritySpecs
         Assert.Equal(3, codes.Count(c => c == StatusCode.ResourceExhausted));
     }
 
+    [Fact]
+    public async Task ARefusalForTheRate_OrForTooManyGuesses_SaysWhyAndWhenToComeBack()
+    {
+        // A client (or a proxy) backs off as told: google.rpc.RetryInfo for gRPC clients, Retry-After for HTTP ones.
+        await using var host = await StartWithKeysAsync(("Auth:RequestsPerSecond", "2"), ("Auth:FailedAuthenticationsPerSecond", "1"));
+        var request = new GetAccountRequest { AccountId = "nobody" };
+        var overRate = await FirstExhaustedAsync(() => host.Query.GetAccountAsync(request, Bearer(AuditorKey)).ResponseAsync);
+        var guesses = 0;
+        var throttled = await FirstExhaustedAsync(() => host.Query.GetAccountAsync(request, Bearer($"guess-{guesses++}")).ResponseAsync);
+
+        foreach (var (refusal, reason, longest) in new[] { (overRate, "RATE_LIMITED", 1.0), (throttled, "TOO_MANY_FAILED_AUTHENTICATIONS", 1.0) })
+        {
+            var status = refusal.GetRpcStatus()!;
+            var delay = status.GetDetail<Google.Rpc.RetryInfo>()!.RetryDelay.ToTimeSpan().TotalSeconds;
+            Assert.Equal((StatusCode.ResourceExhausted, reason, "1"),
+                (refusal.StatusCode, status.GetDetail<Google.Rpc.ErrorInfo>()!.Reason, refusal.Trailers.GetValue("retry-after")));
+            Assert.InRange(delay, 0.001, longest);
+        }
+    }
+
+    /// <summary>The first RESOURCE_EXHAUSTED of up to 20 calls made one after another.</summary>
+    private static async Task<RpcException> FirstExhaustedAsync(Func<Task> call)
+    {
+        for (var calls = 0; calls < 20; calls++)
+        {
+            try
+            {
+                await call();
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted)
+            {
+                return e;
+            }
+            catch (RpcException)
+            {
+            }
+        }
+        throw new Xunit.Sdk.XunitException("20 calls in a row, none of them RESOURCE_EXHAUSTED");
+    }
+
     /// <summary>Makes <paramref name="calls"/> calls one after another; the status of each that failed.</summary>
     private static async Task<List<StatusCode>> FailuresOfAsync(int calls, Func<Task> call)
     {

@@ -1,6 +1,10 @@
+using System.Globalization;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
 using Grpc.Core;
+using GrpcBank.Server.Errors;
 
 namespace GrpcBank.Server.Security;
 
@@ -42,20 +46,20 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         if (method is not null && RoleByMethod.TryGetValue((service, method), out var methodRole)) role = methodRole;
         var peer = Peer(http);
         if (!limits.MayAuthenticate(peer))
-            throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                $"too many failed authentications from {peer}; wait a few seconds before trying again"));
+            throw Exhausted(http, "TOO_MANY_FAILED_AUTHENTICATIONS", $"too many failed authentications from {peer}; wait a few seconds before trying again",
+                limits.FailureReplenished, ("peer", peer));
         var header = http.Request.Headers.Authorization.ToString();
         var key = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? keys.Find(header["Bearer ".Length..].Trim()) : null;
         if (key is null)
         {
             limits.AuthenticationFailed(peer);
-            throw new RpcException(new Status(StatusCode.Unauthenticated, "send a valid API key as 'authorization: Bearer <key>'"));
+            throw new RpcException(new Grpc.Core.Status(StatusCode.Unauthenticated, "send a valid API key as 'authorization: Bearer <key>'"));
         }
         if (!key.Roles.Contains(role))
         {
             // A refused call is a call all the same: it takes its place in the key's rate, or a key could send them unlimited.
-            (limits.TryAdmit(key.Name) ?? throw OverRate(key.Name)).Dispose();
-            throw new RpcException(new Status(StatusCode.PermissionDenied,
+            (limits.TryAdmit(key.Name, out var wait) ?? throw OverRate(http, key.Name, wait)).Dispose();
+            throw new RpcException(new Grpc.Core.Status(StatusCode.PermissionDenied,
                 $"{service}{(method is null ? "" : "/" + method)} needs the {role.ToString().ToLowerInvariant()} role; key '{key.Name}' has {string.Join(", ", key.Roles).ToLowerInvariant()}"));
         }
         http.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, key.Name)], "ApiKey"));
@@ -77,11 +81,23 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
     {
         if (service == HealthService) return null;
         var caller = Authenticate(http, service, method) ?? $"peer {Peer(http)}";
-        return limits.TryAdmit(caller) ?? throw OverRate(caller);
+        return limits.TryAdmit(caller, out var wait) ?? throw OverRate(http, caller, wait);
     }
 
-    private static RpcException OverRate(string caller) =>
-        new(new Status(StatusCode.ResourceExhausted, $"too many requests for '{caller}'; slow down and retry"));
+    private static RpcException OverRate(HttpContext http, string caller, TimeSpan wait) =>
+        Exhausted(http, "RATE_LIMITED", $"too many requests for '{caller}'; slow down and retry", wait, ("caller", caller));
+
+    /// <summary>
+    /// RESOURCE_EXHAUSTED with its reason and a RetryInfo saying when to come back, and the same as HTTP's Retry-After
+    /// (whole seconds, rounded up) for clients that read only that (a JSON API 429, a proxy).
+    /// </summary>
+    private static RpcException Exhausted(HttpContext http, string reason, string message, TimeSpan wait, params (string Key, string Value)[] metadata)
+    {
+        var status = ErrorMapper.Status(Code.ResourceExhausted, reason, message, metadata);
+        status.Details.Add(Any.Pack(new RetryInfo { RetryDelay = Duration.FromTimeSpan(wait) }));
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return status.ToRpcException();
+    }
 
     /// <summary>
     /// What a caller the services would refuse hears instead of the refusal of its request's form (a broken body tells
@@ -109,7 +125,7 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         }
         catch (RpcException e)
         {
-            return new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail };
+            return e.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail };
         }
     }
 

@@ -25,6 +25,7 @@ public sealed class RateLimits
                 QueueLimit = 0,
             }));
         var failuresPerSecond = Setting.Of(configuration, "Auth:FailedAuthenticationsPerSecond", 5);
+        FailureReplenished = TimeSpan.FromSeconds(1.0 / failuresPerSecond);
         // One token back every 1/rate seconds, not all at once per second: a locked-out peer with the right key
         // gets in as soon as the first one is back.
         failures = PartitionedRateLimiter.Create<string, string>(peer =>
@@ -32,22 +33,30 @@ public sealed class RateLimits
             {
                 TokenLimit = 4 * failuresPerSecond,
                 TokensPerPeriod = 1,
-                ReplenishmentPeriod = TimeSpan.FromSeconds(1.0 / failuresPerSecond),
+                ReplenishmentPeriod = FailureReplenished,
                 QueueLimit = 0,
             }));
     }
 
-    /// <summary>A lease for one call of <paramref name="caller"/>, or null when it is over its rate.</summary>
-    public RateLimitLease? TryAdmit(string caller)
+    /// <summary>
+    /// A lease for one call of <paramref name="caller"/>, or null when it is over its rate; then
+    /// <paramref name="retryAfter"/> is how long until it has a call again.
+    /// </summary>
+    public RateLimitLease? TryAdmit(string caller, out TimeSpan retryAfter)
     {
         var lease = requests.AttemptAcquire(caller);
+        retryAfter = TimeSpan.Zero;
         if (lease.IsAcquired) return lease;
+        retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
         lease.Dispose();
         return null;
     }
 
     /// <summary>False while <paramref name="peer"/> has not one whole failed authentication left (asking takes nothing).</summary>
     public bool MayAuthenticate(string peer) => failures.GetStatistics(peer)?.CurrentAvailablePermits >= 1;
+
+    /// <summary>The longest wait of a peer that may not authenticate before it may again: one failure comes back.</summary>
+    public TimeSpan FailureReplenished { get; }
 
     public void AuthenticationFailed(string peer) => failures.AttemptAcquire(peer).Dispose();
 }
