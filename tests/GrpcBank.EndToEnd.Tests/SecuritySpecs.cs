@@ -162,8 +162,12 @@ public sealed class SecuritySpecs
     [Theory]
     [InlineData("::ffff:10.1.2.3", "10.1.2.3")]
     [InlineData("10.1.2.3", "10.1.2.3")]
-    [InlineData("2001:db8::7", "2001:db8::7")]
-    public void AnIPv4ClientOnADualStackSocket_IsTheSamePeer_AsOverIPv4(string address, string peer) =>
+    [InlineData("2001:db8::7", "2001:db8::/64")]
+    [InlineData("2001:db8::1:2:3:4", "2001:db8::/64")]
+    [InlineData("2001:db8:0:5:1:2:3:4", "2001:db8:0:5::/64")]
+    [InlineData("fe80::1%2", "fe80::/64")]
+    [InlineData("::1", "::1")]
+    public void AnIPv4ClientOnADualStackSocket_IsTheSamePeer_AsOverIPv4_AndAnIPv6OneIsItsSlash64(string address, string peer) =>
         Assert.Equal(peer, GrpcBank.Server.Security.Authenticator.Peer(
             new Microsoft.AspNetCore.Http.DefaultHttpContext { Connection = { RemoteIpAddress = System.Net.IPAddress.Parse(address) } }));
 

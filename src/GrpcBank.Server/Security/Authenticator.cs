@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Claims;
 using System.Threading.RateLimiting;
 using Google.Protobuf.WellKnownTypes;
@@ -130,7 +132,23 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
     }
 
     /// <summary>The caller's network address without its port (a client opens many connections from one address).</summary>
-    /// <remarks>An IPv4 client reaching a dual-stack socket shows as <c>::ffff:a.b.c.d</c>: one peer with <c>a.b.c.d</c>, one budget.</remarks>
-    public static string Peer(HttpContext http) =>
-        http.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip).ToString() : "unknown";
+    /// <remarks>
+    /// An IPv4 client reaching a dual-stack socket shows as <c>::ffff:a.b.c.d</c>: one peer with <c>a.b.c.d</c>, one budget.
+    /// An IPv6 client is its /64: a site is given a /64 at least, and one host may take any address in it (privacy
+    /// addresses change by themselves), so its addresses share one budget and one throttle on guessing keys.
+    /// </remarks>
+    public static string Peer(HttpContext http) => http.Connection.RemoteIpAddress switch
+    {
+        null => "unknown",
+        { IsIPv4MappedToIPv6: true } mapped => mapped.MapToIPv4().ToString(),
+        { AddressFamily: AddressFamily.InterNetworkV6 } ip when !IPAddress.IsLoopback(ip) => $"{Prefix64(ip)}/64",
+        var ip => ip.ToString(),
+    };
+
+    private static IPAddress Prefix64(IPAddress ip)
+    {
+        var bytes = ip.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes);
+    }
 }
