@@ -107,6 +107,14 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         union all select append_no, null, null, request_id from reused where append_no not in (select append_no from stale)
         """;
 
+    /// <summary>
+    /// Appends to one stream (or with one request id) a group may chain, each written by a statement of its own after the
+    /// one before (<see cref="GroupLayers"/>). With one per group, a hot account's queue advanced by one append per group
+    /// commit: the Zipf workload over 200 accounts at 64 callers ran 600–1,300 commands/s with a p99 of 350–600 ms,
+    /// against 2,000–2,500/s and 70–100 ms with 8 to 32 (4: 1,740/s), and uniform load the same either way.
+    /// </summary>
+    private const int MaxChainPerGroup = 16;
+
     /// <summary>Times a group is written again after losing a unique-key race (or a deadlock) to another transaction.</summary>
     private const int MaxGroupWrites = 10;
 
@@ -130,7 +138,7 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
     /// <param name="groupCommit">How concurrent appends are gathered into one transaction (default: <see cref="GroupCommitLimits.Default"/>).</param>
     public PostgresEventStore(string connectionString, string? schema = null, GroupCommitLimits? groupCommit = null)
     {
-        groups = new GroupCommit(WriteGroupAsync, WroteNothing, groupCommit ?? GroupCommitLimits.Default, disjoint: true);
+        groups = new GroupCommit(WriteGroupAsync, WroteNothing, groupCommit ?? GroupCommitLimits.Default, maxChain: MaxChainPerGroup);
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         if (schema is not null) builder.SearchPath = PostgresMigrations.ValidSchema(schema);
         // The append and the relay's reads repeat the same few statements: let Npgsql prepare them on the server.

@@ -32,7 +32,7 @@ public static class CommandCost
         var phases = new List<Phase>();
         foreach (var c in callers)
             // Each kind with the commands one of its calls answers for.
-            foreach (var (kind, next, perCall) in new[] { ("empty", Bank.Invalid(accounts), 1), ("deposits", TransferLoad.Deposit(accounts, ids), 1), ("uniform", Load.Commands(new Workload("uniform", ids, null), accounts, new Ledger()), 1), ("transfers", TransferLoad.Transfer(payments, ids), 1),
+            foreach (var (kind, next, perCall) in new[] { ("empty", Bank.Invalid(accounts), 1), ("deposits", TransferLoad.Deposit(accounts, ids), 1), ("uniform", Load.Commands(new Workload("uniform", ids, null), accounts, new Ledger()), 1), ("zipf", Load.Commands(new Workload("zipf", ids, 1.1), accounts, new Ledger()), 1), ("transfers", TransferLoad.Transfer(payments, ids), 1),
                          ("atomic-batches", TransferLoad.Batch(batches, ids, atomic: true), TransferResult.BatchSize),
                          ("independent-batches", TransferLoad.Batch(batches, ids, atomic: false), TransferResult.BatchSize) }.Where(k => kinds is null || kinds.Contains(k.Item1)))
             {

@@ -11,7 +11,7 @@ using GrpcBank.Bench;
 // dotnet run -c Release --project tools/GrpcBank.Bench -- relaycost [--seconds N] [--rounds N] [--backlog N] [--replay] [--perf DIR] [--env NAME=VALUE]...   relay on vs off at saturation (PostgreSQL), statements, CPU
 // dotnet run -c Release --project tools/GrpcBank.Bench -- appendprobe [--seconds N] [--rounds N]   one caller's append: pgbench, Npgsql, the store; planning and execution per statement
 // dotnet run -c Release --project tools/GrpcBank.Bench -- cold [--env NAME=VALUE]...   first command after a restart (embedded, quick)
-// dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--kinds empty,deposits,uniform,transfers,atomic-batches,independent-batches] [--accounts N] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit, uniform command (the full run's deposits and withdrawals), transfer and batched deposit, and per empty call (refused by validation), over N funded accounts (default 200) (PostgreSQL: each phase's statements)
+// dotnet run -c Release --project tools/GrpcBank.Bench -- cost [--pg] [--embedded] [--seconds N] [--callers 64,1,16] [--kinds empty,deposits,uniform,zipf,transfers,atomic-batches,independent-batches] [--accounts N] [--env NAME=VALUE]... [--trace DIR]   server CPU µs per deposit, uniform command (the full run's deposits and withdrawals; zipf: the same over Zipf(1.1)-drawn accounts), transfer and batched deposit, and per empty call (refused by validation), over N funded accounts (default 200) (PostgreSQL: each phase's statements)
 var root = RepoRoot();
 if (args.Length > 0 && args[0] == "micro")
 {

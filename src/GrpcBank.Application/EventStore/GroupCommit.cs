@@ -25,18 +25,18 @@ public sealed record GroupCommitLimits(int MaxAppends = 256, int MaxBytes = 1 <<
 /// caused it; any other failure (a lost connection: the commit's outcome is unknown) fails every append of the group,
 /// as it would a lone append. A caller's cancellation token does not cancel a group other callers share.
 /// </remarks>
-/// <param name="disjoint">
-/// Whether a group holds at most one append per stream and per request id: one that shares either with an append
-/// ahead of it in the queue waits for a later group (and holds back those behind it that share with it), so an engine
-/// that checks a group's guards in one set-based statement needs one statement per group. Chained appends to a hot
-/// stream (a decision taken on an unsettled append) then commit one group after another instead of costing the whole
-/// group an extra statement each.
+/// <param name="maxChain">
+/// How many appends sharing a stream or a request id one group may hold, each chained on the one before it (default:
+/// no limit). One that would pass it waits for a later group (and holds back those behind it that share with it), so
+/// an engine that checks a group's guards with one set-based statement per link (<c>GroupLayers</c> on PostgreSQL)
+/// writes at most this many statements for chains, however long a hot stream's queue: a hot stream then advances by
+/// this many appends per group commit instead of one, for a statement more per link in the group's one round trip.
 /// </param>
 public sealed class GroupCommit(
     Func<IReadOnlyList<AppendRequest>, CancellationToken, Task<IReadOnlyList<AppendResult>>> writeGroup,
     Func<Exception, bool> wroteNothing,
     GroupCommitLimits limits,
-    bool disjoint = false)
+    int maxChain = int.MaxValue)
 {
     private readonly Lock gate = new();
     private readonly LinkedList<Pending> queue = new();
@@ -100,12 +100,14 @@ public sealed class GroupCommit(
             }
             var group = new List<Pending>();
             var (appends, bytes) = (0, 0L);
-            // Streams and request ids of the appends looked at so far, taken or held back (only when disjoint).
-            var used = disjoint ? new HashSet<string>(StringComparer.Ordinal) : null;
+            // For each stream and request id of the appends looked at so far, the length of its chain in the group
+            // (maxChain once one sharing it was held back: those behind it wait too, in queue order).
+            var chained = maxChain == int.MaxValue ? null : new Dictionary<string, int>(StringComparer.Ordinal);
             for (var node = queue.First; node is not null && appends < limits.MaxAppends;)
             {
                 var (pending, next) = (node.Value, node.Next);
-                if (used is null || !pending.Keys.Any(used.Contains))
+                var link = chained is null ? 1 : 1 + pending.Keys.Select(k => chained.GetValueOrDefault(k)).DefaultIfEmpty(0).Max();
+                if (link <= maxChain)
                 {
                     if (group.Count > 0 && (bytes + pending.Bytes > limits.MaxBytes || appends + pending.Requests.Count > limits.MaxAppends)) break;
                     queue.Remove(node);
@@ -113,7 +115,7 @@ public sealed class GroupCommit(
                     appends += pending.Requests.Count;
                     bytes += pending.Bytes;
                 }
-                if (used is not null) used.UnionWith(pending.Keys);
+                if (chained is not null) foreach (var key in pending.Keys) chained[key] = Math.Min(link, maxChain);
                 node = next;
             }
             return group;

@@ -57,10 +57,10 @@ public sealed class GroupCommitSpecs
     }
 
     [Fact]
-    public async Task DisjointGroups_HoldBackAnAppendSharingAStreamWithOneAheadOfIt_AndThoseBehindThatShareWithIt_InQueueOrder()
+    public async Task WithChainsOfOne_AGroupHoldsBackAnAppendSharingAStreamWithOneAheadOfIt_AndThoseBehindThatShareWithIt_InQueueOrder()
     {
         var writer = new Writer();
-        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default, disjoint: true);
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default, maxChain: 1);
         var first = commit.AppendAsync(Append("first"), CancellationToken.None);
         // a, b; then a again (chained on the first a) and b again; c shares nothing.
         var later = new[] { "a", "b", "a", "c", "b" }.Select(s => commit.AppendAsync(Append(s), CancellationToken.None)).ToList();
@@ -72,10 +72,25 @@ public sealed class GroupCommitSpecs
     }
 
     [Fact]
-    public async Task DisjointGroups_HoldBackAReusedRequestId_ToALaterGroup()
+    public async Task AppendsSharingAStream_ChainInOneGroupUpToTheLimit_AndTheRestWaitForTheNext_InQueueOrder()
     {
         var writer = new Writer();
-        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default, disjoint: true);
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default, maxChain: 2);
+        var first = commit.AppendAsync(Append("first"), CancellationToken.None);
+        // a three times: the first two chain in the next group, the third waits; b twice chains; c shares nothing.
+        var later = new[] { "a", "b", "a", "a", "c", "b" }.Select(s => commit.AppendAsync(Append(s), CancellationToken.None)).ToList();
+
+        writer.Release.SetResult();
+        await Task.WhenAll([first, .. later]);
+
+        Assert.Equal([["first"], ["a", "b", "a", "c", "b"], ["a"]], writer.Groups);
+    }
+
+    [Fact]
+    public async Task WithChainsOfOne_AReusedRequestIdIsHeldBack_ToALaterGroup()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default, maxChain: 1);
         var first = commit.AppendAsync(Append("first"), CancellationToken.None);
         AppendRequest Logged(string stream) => Append(stream) with { Request = new RequestLogEntry("r-1", "f", "{}") };
         var later = new[] { Logged("x"), Logged("y"), Append("z") }.Select(r => commit.AppendAsync(r, CancellationToken.None)).ToList();
@@ -90,7 +105,7 @@ public sealed class GroupCommitSpecs
     public async Task AppendsQueuedAsOneUnit_AreNeverSplit_MayChainOnAStream_AndWaitBehindAnEarlierAppendSharingAStream()
     {
         var writer = new Writer();
-        var commit = new GroupCommit(writer.WriteAsync, _ => true, new GroupCommitLimits(MaxAppends: 3), disjoint: true);
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, new GroupCommitLimits(MaxAppends: 3), maxChain: 1);
         var first = commit.AppendAsync(Append("first"), CancellationToken.None);
         var a = commit.AppendAsync(Append("a"), CancellationToken.None);
         // A unit writing a twice (chained) and b: held back behind the lone a, with c (sharing nothing) going ahead.
