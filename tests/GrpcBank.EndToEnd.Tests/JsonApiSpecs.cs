@@ -294,6 +294,40 @@ public sealed class JsonApiSpecs
     }
 
     [Fact]
+    public async Task TheWiderFormsProto3JsonAsksAParserToRead_AreRead_AndNumbersOfNoSuchForm_AreRefusedNamingTheField()
+    {
+        await using var bank = await StartAsync();
+        var http = bank.Http;
+        var (id, _) = await OpenAsync(http);
+
+        // An integer in exponent notation, quoted or not, or with a zero fraction; null for a oneof's member after the one set.
+        var balance = 0;
+        foreach (var (amount, minor) in new[] { ("1e3", 1000), ("\"2e2\"", 200), ("30.0", 30), ("\"4.0e0\"", 4) })
+        {
+            var (status, reply) = await CallWithTextAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit",
+                $$"""{"amountMinor":{{amount}},"currencyCode":"EUR"}""");
+            balance += minor;
+            Assert.Equal((amount, HttpStatusCode.OK, balance.ToString()), (amount, status, reply["balanceMinor"]?.GetValue<string>()));
+        }
+        var (batched, results) = await CallWithTextAsync(http, HttpMethod.Post, "/v1/batches:execute",
+            $$"""{"commands":[{"deposit":{"accountId":"{{id}}","amountMinor":"5","currencyCode":"EUR"},"withdraw":null}],"atomic":null}""");
+        Assert.Equal((HttpStatusCode.OK, "1239"), (batched, results["results"]?[0]?["deposit"]?["balanceMinor"]?.GetValue<string>()));
+        // null for a list is the empty list: the batch's own rule answers, not the JSON reading.
+        var (empty, emptyError) = await CallWithTextAsync(http, HttpMethod.Post, "/v1/batches:execute", """{"commands":null}""");
+        Assert.Equal(HttpStatusCode.BadRequest, empty);
+        Assert.Equal("must hold 1 to 8192 commands (it holds 0)", Detail(emptyError, "BadRequest")["fieldViolations"]![0]!["description"]!.GetValue<string>());
+
+        // Not whole, out of range, or not a JSON number to the letter.
+        foreach (var amount in new[] { "0.5", "1e19", "\"1e-400\"", "\"+5\"", "\"05\"", "\" 5\"", "\"5 \"", "\"0x5\"", "\"\"" })
+        {
+            var (status, error) = await CallWithTextAsync(http, HttpMethod.Post, $"/v1/accounts/{id}:deposit",
+                $$"""{"amountMinor":{{amount}},"currencyCode":"EUR"}""");
+            Assert.Equal((amount, HttpStatusCode.BadRequest, 3), (amount, status, error["code"]!.GetValue<int>()));
+            Assert.Equal((amount, "amountMinor"), (amount, Detail(error, "BadRequest")["fieldViolations"]![0]!["field"]!.GetValue<string>()));
+        }
+    }
+
+    [Fact]
     public async Task ABodyOverItsMethodsJsonLimit_IsResourceExhausted_BeforeItIsRead_AndNothingRuns()
     {
         await using var bank = await StartAsync();

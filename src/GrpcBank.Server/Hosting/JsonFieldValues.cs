@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -10,9 +11,10 @@ namespace GrpcBank.Server.Hosting;
 /// <summary>
 /// Whether a value in a JSON body or a query string has a form the JSON transcoder reads into its field, and if not, what
 /// the field takes, in words for a BadRequest. The transcoder refuses a value it cannot read without naming the field
-/// ("The input string 'abc' was not in a correct format."), so each is judged here first. The forms are proto3 JSON's as
-/// the transcoder reads them, no wider (what it cannot read would fail there unnamed) and no narrower: int64 as a string
-/// or a number, int32 as a number, enums by name or number, Timestamp and Duration as their strings, null for "not set".
+/// ("The input string 'abc' was not in a correct format."), so each is judged here first. A body's forms are those proto3
+/// JSON asks a parser to read: integers (int32 and int64 alike) and floating point as a JSON number or a string, exponent
+/// notation included (<see cref="JsonNumbers"/>), enums by name or number, Timestamp and Duration as their strings, null
+/// for "not set"; those the transcoder reads narrower are rewritten for it (<see cref="JsonRequestCanonicalForm"/>).
 /// </summary>
 internal static class JsonFieldValues
 {
@@ -29,21 +31,27 @@ internal static class JsonFieldValues
     /// <summary>Whether the transcoder reads <paramref name="value"/> (not null) from a JSON body into one value of <paramref name="field"/>.</summary>
     public static bool Reads(FieldDescriptor field, JsonElement value) => value.ValueKind switch
     {
+        JsonValueKind.String or JsonValueKind.Number when Wrapped(field) is { } wrapped => Reads(wrapped, value),
+        JsonValueKind.String or JsonValueKind.Number when RangeOf(field) is var (min, max) =>
+            JsonNumbers.Integer(value) is { } integer && integer >= min && integer <= max,
+        JsonValueKind.String or JsonValueKind.Number when field.FieldType is FieldType.Double or FieldType.Float =>
+            JsonNumbers.Real(value) is { } real && (field.FieldType == FieldType.Double || !double.IsFinite(real) || Math.Abs(real) <= float.MaxValue),
+        JsonValueKind.Number => field.FieldType == FieldType.Enum && JsonNumbers.Integer(value) is { } number
+            && number >= int.MinValue && number <= int.MaxValue && field.EnumType.FindValueByNumber((int)number) is not null,
         JsonValueKind.String => ReadsString(field, value.GetString()!, inQuery: false),
-        JsonValueKind.Number => field.FieldType switch
-        {
-            FieldType.Int64 or FieldType.SInt64 or FieldType.SFixed64 => value.TryGetInt64(out _),
-            FieldType.UInt64 or FieldType.Fixed64 => value.TryGetUInt64(out _),
-            FieldType.Int32 or FieldType.SInt32 or FieldType.SFixed32 => value.TryGetInt32(out _),
-            FieldType.UInt32 or FieldType.Fixed32 => value.TryGetUInt32(out _),
-            FieldType.Double or FieldType.Float => true,
-            FieldType.Enum => value.TryGetInt32(out var number) && field.EnumType.FindValueByNumber(number) is not null,
-            FieldType.Message => Wrapped(field) is { } wrapped && Reads(wrapped, value),
-            _ => false,
-        },
         JsonValueKind.True or JsonValueKind.False => field.FieldType == FieldType.Bool || Wrapped(field) is { FieldType: FieldType.Bool },
         // Struct, Value, ListValue, Any, FieldMask, Empty: no request of the bank has one; the transcoder judges them.
         _ => field.FieldType == FieldType.Message && Wrapped(field) is null && !IsTimeType(field.MessageType),
+    };
+
+    /// <summary>The values an integer field takes, or null for a field of another type.</summary>
+    public static (BigInteger Min, BigInteger Max)? RangeOf(FieldDescriptor field) => field.FieldType switch
+    {
+        FieldType.Int64 or FieldType.SInt64 or FieldType.SFixed64 => (long.MinValue, long.MaxValue),
+        FieldType.UInt64 or FieldType.Fixed64 => (0, ulong.MaxValue),
+        FieldType.Int32 or FieldType.SInt32 or FieldType.SFixed32 => (int.MinValue, int.MaxValue),
+        FieldType.UInt32 or FieldType.Fixed32 => (0, uint.MaxValue),
+        _ => null,
     };
 
     /// <summary>Whether the transcoder reads each of a query parameter's values into <paramref name="field"/>.</summary>
@@ -53,14 +61,10 @@ internal static class JsonFieldValues
     public static string Form(FieldDescriptor field, bool inQuery)
     {
         if (Wrapped(field) is { } wrapped) return Form(wrapped, inQuery);
-        var json = inQuery ? "" : " (a JSON string or number)";
-        var number = inQuery ? "" : " (a JSON number)";
+        var json = inQuery ? "" : " (a JSON number or a string holding one)";
+        if (RangeOf(field) is var (min, max)) return $"must be a whole number from {min} to {max}{json}";
         return field.FieldType switch
         {
-            FieldType.Int64 or FieldType.SInt64 or FieldType.SFixed64 => $"must be a whole number from {long.MinValue} to {long.MaxValue}{json}",
-            FieldType.UInt64 or FieldType.Fixed64 => $"must be a whole number from 0 to {ulong.MaxValue}{json}",
-            FieldType.Int32 or FieldType.SInt32 or FieldType.SFixed32 => $"must be a whole number from {int.MinValue} to {int.MaxValue}{number}",
-            FieldType.UInt32 or FieldType.Fixed32 => $"must be a whole number from 0 to {uint.MaxValue}{number}",
             FieldType.Double or FieldType.Float => "must be a number, NaN, Infinity or -Infinity",
             FieldType.Bool => "must be true or false",
             FieldType.String => "must be a JSON string",
@@ -83,7 +87,8 @@ internal static class JsonFieldValues
                 return long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
             case FieldType.UInt64 or FieldType.Fixed64:
                 return ulong.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
-            // A JSON body's int32 and bool are read by System.Text.Json, which takes no strings for them; a query's values are all strings.
+            // A body's numbers are judged as proto3 JSON's (JsonNumbers) before; these are a query's, all strings. A
+            // body's bool takes no string, as proto3 JSON has it.
             case FieldType.Int32 or FieldType.SInt32 or FieldType.SFixed32:
                 return inQuery && int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _);
             case FieldType.UInt32 or FieldType.Fixed32:
@@ -129,7 +134,7 @@ internal static class JsonFieldValues
         message.FullName == Timestamp.Descriptor.FullName || message.FullName == Duration.Descriptor.FullName;
 
     /// <summary>The value field of a wrapper type (Int64Value, …), whose JSON is that of the value itself.</summary>
-    private static FieldDescriptor? Wrapped(FieldDescriptor field) =>
+    public static FieldDescriptor? Wrapped(FieldDescriptor field) =>
         field.FieldType == FieldType.Message && field.MessageType.File.Name == "google/protobuf/wrappers.proto"
             ? field.MessageType.FindFieldByNumber(1)
             : null;

@@ -48,7 +48,7 @@ public sealed class JsonRequestDecoding(Authenticator authenticator)
         return true;
     }
 
-    /// <summary>Why the body is refused, or null; the transcoder then reads the same bytes again.</summary>
+    /// <summary>Why the body is refused, or null; the transcoder then reads it in its canonical form (<see cref="JsonRequestCanonicalForm"/>).</summary>
     private static async Task<Google.Rpc.Status?> JudgeBodyAsync(HttpRequest request, MethodDescriptor method, CancellationToken ct)
     {
         var (input, limit) = (method.InputType, MaxBodyBytes(method));
@@ -63,15 +63,16 @@ public sealed class JsonRequestDecoding(Authenticator authenticator)
             if (body.Length > limit)
                 return RequestDecoding.TooLarge("the JSON body", limit, $"the body runs past {limit} bytes").ToStatus();
         }
-        body.Position = 0;
-        request.Body = body;
         if (body.Length == 0) return RequestDecoding.Malformed(input, "the body is empty; send a JSON object ({} sets no field)").ToStatus();
         try
         {
             using var json = JsonDocument.Parse(body.GetBuffer().AsMemory(0, (int)body.Length));
-            return json.RootElement.ValueKind == JsonValueKind.Object
-                ? JsonRequestFields.InBody(json.RootElement, input).ToStatus()
-                : RequestDecoding.Malformed(input, $"the body is a JSON {json.RootElement.ValueKind.ToString().ToLowerInvariant()}, not an object").ToStatus();
+            if (json.RootElement.ValueKind != JsonValueKind.Object)
+                return RequestDecoding.Malformed(input, $"the body is a JSON {json.RootElement.ValueKind.ToString().ToLowerInvariant()}, not an object").ToStatus();
+            if (JsonRequestFields.InBody(json.RootElement, input).ToStatus() is { } refusal) return refusal;
+            var canonical = JsonRequestCanonicalForm.Of(json.RootElement, input);
+            (request.Body, request.ContentLength) = (new MemoryStream(canonical), canonical.Length);
+            return null;
         }
         catch (JsonException e)
         {

@@ -54,7 +54,8 @@ public static class JsonRequestFields
         }
     }
 
-    private static FieldDescriptor? Field(MessageDescriptor message, string name) =>
+    /// <summary>The field <paramref name="name"/> names, by its JSON name or its proto name, as the transcoder reads either.</summary>
+    public static FieldDescriptor? Field(MessageDescriptor message, string name) =>
         message.Fields.InDeclarationOrder().FirstOrDefault(f => f.JsonName == name || f.Name == name);
 
     private static void InObject(FieldErrors errors, JsonElement json, MessageDescriptor message, string path)
@@ -68,11 +69,12 @@ public static class JsonRequestFields
                 errors.Add(name, $"is not a field of {message.FullName}");
             else if (!set.TryAdd(field, name))
                 errors.Add(name, $"is set twice in one object (also as {set[field]})");
-            // The transcoder refuses any member of a oneof after one with a value, null too (before it, null clears nothing).
+            // Proto3 JSON's "not set", for a list or map (empty) and a oneof's member too: dropped before the transcoder
+            // reads the body (JsonRequestCanonicalForm), which would refuse those.
+            else if (property.Value.ValueKind == JsonValueKind.Null)
+                continue;
             else if (field.RealContainingOneof is { } oneof && oneofs.TryGetValue(oneof, out var other))
                 errors.Add(name, $"cannot follow {other}: both belong to the oneof {oneof.Name}, which takes one value");
-            else if (property.Value.ValueKind == JsonValueKind.Null && !field.IsRepeated)
-                continue; // proto3 JSON's "not set"; the transcoder reads it so for a singular field only, not a list or map
             else
             {
                 if (field.RealContainingOneof is { } member) oneofs[member] = name;
