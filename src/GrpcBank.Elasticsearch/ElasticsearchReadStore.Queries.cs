@@ -145,14 +145,20 @@ public sealed partial class ElasticsearchReadStore
     {
         var credit = aggregations.GetFilter("credit")!;
         var debit = aggregations.GetFilter("debit")!;
-        // A sum comes back as a double: exact for amounts below 2^53 minor units.
         return new SummaryBucket(start,
             Minor(credit.Aggregations!.GetSum("amount")?.Value ?? 0), credit.DocCount,
             Minor(debit.Aggregations!.GetSum("amount")?.Value ?? 0), debit.DocCount);
     }
 
-    /// <summary>A sum in minor units; one that passes int64 would wrap in the cast.</summary>
-    private static long Minor(double sum) => Math.Round(sum) is var rounded && rounded < 9.2233720368547758E18 ? (long)rounded : throw new SumOutOfRangeException();
+    /// <summary>
+    /// A node sums in doubles: every amount and every partial sum of these positive amounts is exact below 2^53 minor
+    /// units, and past it the sum may be off by a few units. Such a sum is refused rather than answered wrong.
+    /// </summary>
+    private const long ExactSumLimit = 1L << 53;
+
+    /// <summary>A sum in minor units, exact, or <see cref="SumOutOfRangeException"/>.</summary>
+    private static long Minor(double sum) => sum < ExactSumLimit ? (long)Math.Round(sum)
+        : throw new SumOutOfRangeException(limit: ExactSumLimit, why: " (Elasticsearch sums in floating point, exact only below that)");
 
     /// <summary>
     /// How a primary sort value crosses the boundary. A node answers a date sort with epoch milliseconds; the cursor the

@@ -206,6 +206,19 @@ public sealed class QueryTests
         Assert.Equal(new SummaryBucket(null, 15_000, 2, 6_500, 3), summary.Totals);
     }
 
+    [Fact]
+    public async Task GivenASumPast2To53_WhenSummarized_ThenItIsSumOutOfRange_NeverTheNodesRoundedDouble()
+    {
+        // 901 deposits of the largest amount and one more unit sum to 9,009,000,000,000,001 minor units; the node's
+        // double holds 9,009,000,000,000,000.
+        var node = Node().On("POST", "/grpcbank-transactions/_search", Summary.Replace("15000.0", "9009000000000000.0"));
+        var store = await StartedStore(node);
+
+        var refused = await Assert.ThrowsAsync<SumOutOfRangeException>(
+            () => store.SummarizeTransactionsAsync(new SummaryQuery(null, "EUR", null, null, SummaryInterval.Month), CancellationToken.None));
+        Assert.StartsWith("a sum of this summary passes 9007199254740992 minor units", refused.Message);
+    }
+
     public static TheoryData<string, OrderSearch> OrderSearches => new()
     {
         { "Everything", new OrderSearch("", null, null, null, 20, null) },
