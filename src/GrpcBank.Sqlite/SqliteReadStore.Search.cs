@@ -11,9 +11,6 @@ public sealed partial class SqliteReadStore
     /// <summary>Typo candidates taken from the trigram index per query token, before re-ranking in C#.</summary>
     private const int TypoCandidates = 200;
 
-    /// <summary>Relevance is typo distance first, bm25 second: one typo weighs more than any bm25 difference.</summary>
-    private const double TypoWeight = 1000.0;
-
     private sealed record SortColumn(string Expression, bool Descending, Func<string, object?> ParseAfter);
 
     private static readonly IReadOnlyDictionary<AccountOrder, SortColumn> AccountSorts = new Dictionary<AccountOrder, SortColumn>
@@ -43,8 +40,11 @@ public sealed partial class SqliteReadStore
             else
             {
                 connection.CreateFunction("typo_distance", (string text) => SearchText.Distance(tokens, text));
+                // Relevance is the name's distance from the query alone (ties by id), as in the PostgreSQL store: a
+                // score that weighs the other rows (bm25's term and length statistics) moves with every account
+                // opened, and a page token's cursor would then skip or repeat rows.
                 source = $"""
-                    select {Prefixed("a.", AccountColumns)}, typo_distance(a.owner_name) * {TypoWeight} + bm25(accounts_fts) as score
+                    select {Prefixed("a.", AccountColumns)}, typo_distance(a.owner_name) as score
                     from accounts_fts join accounts a on a.rowid = accounts_fts.rowid
                     """;
                 filter.Add("accounts_fts match $match", ("$match", OwnerNameMatch(connection, tx, tokens)));
