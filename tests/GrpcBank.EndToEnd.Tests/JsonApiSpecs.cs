@@ -247,6 +247,10 @@ public sealed class JsonApiSpecs
             Assert.Equal((path, body, field), (path, body, violation["field"]!.GetValue<string>()));
         }
 
+        // A negative Duration with a fraction is one the transcoder cannot read: the refusal says which form it takes.
+        var (_, negative) = await CallWithTextAsync(http, HttpMethod.Post, $"/v1/accounts/{id}/holds", """{"amountMinor":"5","currencyCode":"EUR","ttl":"-1.5s"}""");
+        Assert.EndsWith("a negative one in whole seconds (-1s, not -1.5s)",
+            Detail(negative, "BadRequest")["fieldViolations"]![0]!["description"]!.GetValue<string>());
         // An undefined enum number is refused as gRPC refuses it: naming the contract's values.
         var (_, undefined) = await CallAsync(http, HttpMethod.Get, "/v1/accounts?status=7");
         Assert.Equal("must be one of ACCOUNT_STATUS_UNSPECIFIED, ACCOUNT_STATUS_ACTIVE, ACCOUNT_STATUS_FROZEN, ACCOUNT_STATUS_CLOSED",

@@ -74,7 +74,7 @@ internal static class JsonFieldValues
             _ when field.MessageType.FullName == Timestamp.Descriptor.FullName =>
                 "must be an RFC 3339 time in years 0001 to 9999, such as 2026-01-31T09:30:00Z or 2026-01-31T10:30:00.5+01:00",
             _ when field.MessageType.FullName == Duration.Descriptor.FullName =>
-                $"must be seconds with up to 9 decimals and the suffix s, such as 30s or 1.5s, at most {MaxDurationSeconds}s",
+                $"must be seconds with up to 9 decimals and the suffix s, such as 30s or 1.5s, at most {MaxDurationSeconds}s; a negative one in whole seconds (-1s, not -1.5s)",
             _ => inQuery ? "is a message: give its fields instead, each as a parameter of its own (field.subfield=…)" : "must be a JSON object",
         };
     }
