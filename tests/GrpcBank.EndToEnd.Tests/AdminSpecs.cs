@@ -287,6 +287,30 @@ public abstract class AdminSpecs : BankSpecs
         Assert.Equal(["payment-process: 3", "read-side: 1200"], status.Projections.Select(p => $"{p.Name}: {p.DeadLetters}").Order());
     }
 
+    [Fact]
+    public async Task PagingDeadLettersByAfterPosition_ListsEachOnce_WhenAPageEndsAmongOnePositionsLetters()
+    {
+        var id = await Bank.OpenAsync(deposit: 1);
+        var store = Host.Get<IEventStore>();
+        var events = await store.ReadStreamAsync($"account-{id}", 1, 10, CancellationToken.None);
+        // Set aside by hand (as the relay would): both consumers on the first event, the read side alone on the second.
+        foreach (var consumer in new[] { "payment-process", "read-side" })
+            await store.DeadLetters.AddAsync(consumer, events[0], "test", DateTimeOffset.UtcNow, CancellationToken.None);
+        await store.DeadLetters.AddAsync("read-side", events[1], "test", DateTimeOffset.UtcNow, CancellationToken.None);
+
+        var listed = new List<string>();
+        var after = 0L;
+        for (var pages = 0; pages < 10; pages++)
+        {
+            var page = await Admin.ListDeadLettersAsync(new ListDeadLettersRequest { PageSize = 1, AfterPosition = after });
+            if (page.DeadLetters.Count == 0) break;
+            listed.AddRange(page.DeadLetters.Select(d => $"{d.Position - events[0].Position}: {d.Consumer}"));
+            after = page.DeadLetters[^1].Position;
+        }
+
+        Assert.Equal(["0: payment-process", "0: read-side", "1: read-side"], listed);
+    }
+
     /// <summary>
     /// Appends, as version 3 of a new account's stream, an event with a payload no version of the bank could have written
     /// (only a bug or a bad manual fix does this); returns the stream's first position.

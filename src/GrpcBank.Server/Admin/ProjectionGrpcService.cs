@@ -118,9 +118,10 @@ public sealed class ProjectionGrpcService(
         var errors = new FieldErrors().NotNegative("after_position", request.AfterPosition);
         if (request.PageSize is < 0 or > 1_000) errors.Add("page_size", "must be between 1 and 1000 (0 means 100)");
         errors.ThrowIfAny();
-        var page = await store.DeadLetters.ListAsync(request.AfterPosition, request.PageSize == 0 ? 100 : request.PageSize, context.CancellationToken);
+        var pageSize = request.PageSize == 0 ? 100 : request.PageSize;
+        var page = await store.DeadLetters.ListAsync(request.AfterPosition, pageSize, context.CancellationToken);
         var response = new ListDeadLettersResponse { TotalSize = page.TotalSize };
-        response.DeadLetters.AddRange(page.Items.Select(d => new DeadLetter
+        response.DeadLetters.AddRange((await WithWholeLastPositionAsync(page.Items, pageSize, context.CancellationToken)).Select(d => new DeadLetter
         {
             Consumer = d.Consumer,
             Position = d.Event.Position,
@@ -131,6 +132,24 @@ public sealed class ProjectionGrpcService(
             FailedAt = Timestamp.FromDateTimeOffset(d.FailedAt),
         }));
         return response;
+    }
+
+    /// <summary>
+    /// A full page with every dead letter at its last position (one per consumer), so a page may hold a few more than
+    /// asked. The next page starts after that position: a page that ended among one position's letters hid the rest of
+    /// them from every page.
+    /// </summary>
+    private async Task<IReadOnlyList<Application.Relay.DeadLetter>> WithWholeLastPositionAsync(
+        IReadOnlyList<Application.Relay.DeadLetter> items, int pageSize, CancellationToken ct)
+    {
+        if (items.Count < pageSize) return items;
+        var last = items[^1].Event.Position;
+        // At most one letter per consumer there: a few, but as many as consumers ever ran, so ask until fewer come back.
+        for (var count = 8; ; count *= 2)
+        {
+            var atLast = (await store.DeadLetters.ListAsync(last - 1, count, ct)).Items.TakeWhile(d => d.Event.Position == last).ToList();
+            if (atLast.Count < count) return [.. items.Where(d => d.Event.Position != last), .. atLast];
+        }
     }
 
     public override async Task<RetryDeadLettersResponse> RetryDeadLetters(RetryDeadLettersRequest request, ServerCallContext context)
