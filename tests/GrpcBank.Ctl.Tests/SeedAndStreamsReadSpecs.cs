@@ -35,6 +35,29 @@ public sealed class SeedAndStreamsReadSpecs(SeededBank bank) : IClassFixture<See
         Assert.Equal("4", json.GetProperty("nextVersion").GetString());
     }
 
+    [Theory]
+    [InlineData("1", false)]
+    [InlineData("5", false)]
+    [InlineData("1", true)]
+    public async Task StreamsRead_OfAStreamThatDoesNotExist_IsExit1_SayingSo(string fromVersion, bool json)
+    {
+        var run = await Ctl.RunAsync(bank.Host, [.. json ? ["--json"] : Array.Empty<string>(), "streams", "read", "account-s7-nobody", "--from-version", fromVersion]);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Equal("", run.Stdout);
+        Assert.Contains("bankctl: no stream account-s7-nobody", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Fact]
+    public async Task StreamsRead_PastTheEndOfAStream_IsExit0_WithNoEvents()
+    {
+        var run = await Ctl.RunAsync(bank.Host, "streams", "read", "account-s7-m001", "--from-version", "9999");
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("No events in account-s7-m001 from version 9999.", run.Stdout.Trim());
+    }
+
     [Fact]
     public async Task Seed_RunAgainWithTheSameSeed_ChangesNothing()
     {

@@ -4,7 +4,7 @@ namespace GrpcBank.Ctl.Cli;
 public static class ExitCode
 {
     public const int Ok = 0;
-    /// <summary>The server answered with an error status (it refused, or could not do it).</summary>
+    /// <summary>The server answered with an error status (it refused, or could not do it), or what was asked for does not exist.</summary>
     public const int Refused = 1;
     /// <summary>The command line is wrong: unknown option, missing argument, a value that does not parse.</summary>
     public const int Usage = 2;

@@ -48,6 +48,14 @@ public static class StreamsCommand
                 next = page.NextVersion;
                 response.NextVersion = page.NextVersion;
             }
+            // The server answers a stream it has never seen with no events, as it does a read past a stream's end; a
+            // mistyped id must not pass for an empty stream (exit 0) in a script.
+            if (response.Events.Count == 0 && !await ExistsAsync(history, parsed.GetValue(streamId)!, session, ct))
+            {
+                await session.Error.WriteLineAsync(
+                    $"bankctl: no stream {parsed.GetValue(streamId)}: the event store holds no event of it (check the id)");
+                return ExitCode.Refused;
+            }
             if (session.Json)
             {
                 await session.Out.WriteLineAsync(Format.Json(response));
@@ -66,4 +74,7 @@ public static class StreamsCommand
         }));
         return new Command("streams", "Reads the event store's streams (the source of truth).\n\nExample:\n  bankctl streams read account-ada") { read };
     }
+
+    private static async Task<bool> ExistsAsync(HistoryService.HistoryServiceClient history, string streamId, Session session, CancellationToken ct) =>
+        (await history.ReadStreamAsync(new ReadStreamRequest { StreamId = streamId, FromVersion = 1, MaxCount = 1 }, session.Call(ct))).Events.Count > 0;
 }
