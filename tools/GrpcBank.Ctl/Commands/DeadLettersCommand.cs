@@ -46,8 +46,9 @@ public static class DeadLettersCommand
                 table.Add(d.Consumer, d.Position.ToString(), d.StreamId, d.EventType, Format.Time(d.FailedAt), d.Error);
             table.WriteTo(session.Screen);
             var lastPosition = reply.DeadLetters[^1].Position;
+            // The total counts the letters before --after too, so only a full page says there may be more.
             await session.Out.WriteLineAsync($"{reply.DeadLetters.Count} shown, {reply.TotalSize} in all." +
-                (reply.DeadLetters.Count < reply.TotalSize ? $" Next page: --after {lastPosition}" : ""));
+                (reply.DeadLetters.Count >= parsed.GetValue(max) && reply.DeadLetters.Count < reply.TotalSize ? $" Next page: --after {lastPosition}" : ""));
             return ExitCode.Ok;
         }));
 
