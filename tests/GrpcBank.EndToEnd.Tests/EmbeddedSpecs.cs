@@ -21,7 +21,7 @@ public sealed class EmbeddedQuerySpecs : QuerySpecs
 
 public sealed class EmbeddedHistorySpecs : HistorySpecs
 {
-    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(builder => builder.Logging.AddProvider(Logs));
 }
 
 public sealed class EmbeddedProcessRecoverySpecs : ProcessRecoverySpecs

@@ -24,7 +24,8 @@ public sealed class PostgresQuerySpecs(PostgresServer postgres) : QuerySpecs
 
 public sealed class PostgresHistorySpecs(PostgresServer postgres) : HistorySpecs
 {
-    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+    protected override async Task<BankHost> StartHostAsync() =>
+        await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), builder => builder.Logging.AddProvider(Logs));
 }
 
 public sealed class PostgresProcessRecoverySpecs(PostgresServer postgres) : ProcessRecoverySpecs

@@ -89,17 +89,13 @@ public sealed class ProjectionGrpcService(
             await foreach (var p in reports.Reader.ReadAllAsync(CancellationToken.None))
                 await responseStream.WriteAsync(Message(p), ct);
         }
-        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException && CallEnded(context))
+        catch (Exception e) when (Hosting.EndedCalls.IsEndOf(e, context))
         {
-            // The call has ended (grpc-dotnet then refuses writes: "the request is complete"); the rebuild hears the same
-            // token and ends by itself. Waiting for it below lets its cancellation answer the call as one.
+            // The call has ended; the rebuild hears the same token and ends by itself. Waiting for it below lets its
+            // cancellation answer the call as one.
         }
         await running;
     }
-
-    /// <summary>Cancelled by its caller, or past its deadline (the token may fire a moment after the call was ended).</summary>
-    private static bool CallEnded(ServerCallContext context) =>
-        context.CancellationToken.IsCancellationRequested || context.Deadline <= DateTime.UtcNow;
 
     private static RebuildProjectionsResponse Message(RebuildProgress p) => new()
     {

@@ -8,6 +8,7 @@ using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
+using GrpcBank.Server.Hosting;
 using RecordedEvent = GrpcBank.Contracts.History.V1.RecordedEvent;
 using Stored = GrpcBank.Application.EventStore.RecordedEvent;
 
@@ -105,7 +106,7 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
                 if (events.Count < SubscribeBatch) await live.WaitPastAsync(after, ct);
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (Exception e) when (EndedCalls.IsEndOf(e, context))
         {
             // The client went away or its deadline passed: the subscription ends and gives its slot back.
         }
