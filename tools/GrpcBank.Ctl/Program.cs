@@ -16,7 +16,15 @@ public static class Program
             e.Cancel = true;
             interrupted.Cancel();
         };
-        return await RunAsync(args, Console.Out, Console.Error, interrupted.Token);
+        try
+        {
+            return await RunAsync(args, Output.PipedOutput.Open(), Console.Error, interrupted.Token);
+        }
+        catch (IOException e) when (Output.PipedOutput.IsBrokenPipe(e))
+        {
+            // The reader of the output has gone (`bankctl subscribe | head -1`): nothing more is wanted, as when Ctrl+C ends a tail.
+            return Cli.ExitCode.Ok;
+        }
     }
 
     /// <summary>Runs one bankctl command line, writing to the given writers; returns the exit code (see <see cref="ExitCode"/>).</summary>
