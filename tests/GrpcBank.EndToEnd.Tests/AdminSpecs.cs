@@ -189,10 +189,11 @@ public abstract class AdminSpecs : BankSpecs
     public async Task Rebuild_ReportsItsReplayAboutEveryTenthOfTheWay()
     {
         var id = await Bank.OpenAsync();
-        // 12,000 deposits appended straight to the store in large appends: much quicker than as many commands.
+        // 12,000 deposits appended straight to the store in appends of 100: much quicker than as many commands.
+        const int AppendSize = 100;
         var store = Host.Get<IEventStore>();
-        for (var version = 1; version < 12_000; version += 1_000)
-            await store.AppendAsync(new AppendRequest($"account-{id}", version, [.. Enumerable.Range(0, 1_000).Select(_ =>
+        for (var version = 1; version < 12_000; version += AppendSize)
+            await store.AppendAsync(new AppendRequest($"account-{id}", version, [.. Enumerable.Range(0, AppendSize).Select(_ =>
                 new EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1",
                     $$"""{"accountId":"{{id}}","amountMinor":1,"currencyCode":"EUR","reference":"r"}""", "{}"))],
                 null, DateTimeOffset.UtcNow), CancellationToken.None);
@@ -202,7 +203,8 @@ public abstract class AdminSpecs : BankSpecs
         var target = replaying[0].TargetPosition;
         Assert.True(target >= 12_000, $"head {target}");
         Assert.True(replaying.Count >= 10, $"{replaying.Count} reports: {string.Join(", ", replaying.Select(r => r.ReplayedEvents))}");
-        Assert.All(replaying.Zip(replaying.Skip(1), (a, b) => b.ReplayedEvents - a.ReplayedEvents), step => Assert.InRange(step, 1, target / 10 + 1));
+        // A page ends where an append ends, so it may hold the rest of the append it would have cut.
+        Assert.All(replaying.Zip(replaying.Skip(1), (a, b) => b.ReplayedEvents - a.ReplayedEvents), step => Assert.InRange(step, 1, target / 10 + AppendSize));
         Assert.Equal(12_000, (await Bank.AccountAsync(id, minPosition: target)).BalanceMinor);
     }
 

@@ -18,30 +18,7 @@ public abstract partial class EventStoreConformance
     {
         using var directory = new TempDirectory();
         using var readStore = new SqliteReadStore(Path.Combine(directory.Path, "read.db"));
-        var accounts = Enumerable.Range(0, 10).Select(i => $"acc-{i}").ToArray();
-        // Ten accounts in 21 events (the first in three), then 600 two-event transfers: a batch of 500 (set below) would
-        // end in the middle of one.
-        foreach (var (id, i) in accounts.Select((id, i) => (id, i)))
-        {
-            AccountEvent[] opening = i == 0
-                ? [new AccountEvent.AccountOpened(id, "Owner", "EUR"), Deposit(id, Opening / 2), Deposit(id, Opening / 2)]
-                : [new AccountEvent.AccountOpened(id, "Owner", "EUR"), Deposit(id, Opening)];
-            await AppendAsync($"account-{id}", 0, [.. opening.Select(Encoded)], null);
-        }
-        var versions = accounts.ToDictionary(id => id, id => id == "acc-0" ? 3L : 2L);
-        var random = new Random(14);
-        var last = 0L;
-        for (var t = 0; t < 600; t++)
-        {
-            var (from, to) = (accounts[random.Next(10)], accounts[random.Next(9)]);
-            if (to == from) to = accounts[9];
-            var amount = random.Next(1, 500);
-            last = ((AppendResult.Appended)await Store.AppendAsync(new AppendRequest(
-                [
-                    new StreamAppend($"account-{from}", versions[from]++, [Encoded(new AccountEvent.MoneyWithdrawn(from, amount, "EUR", $"t{t}"))]),
-                    new StreamAppend($"account-{to}", versions[to]++, [Encoded(Deposit(to, amount, $"t{t}"))]),
-                ], null, RecordedAt), Ct)).Position;
-        }
+        var last = await AppendTenAccountsAndTransfersAsync();
 
         var sink = new ReadStoreSink(readStore, Store, TimeProvider.System, NullLogger<ReadStoreSink>.Instance);
         var batches = new SnapshotAfterEachBatch(sink, () => TotalAsync(readStore));
@@ -65,6 +42,57 @@ public abstract partial class EventStoreConformance
         Assert.All(batches.Totals, total => Assert.Equal(10 * Opening, total));
         Assert.All(seen.Where(total => total != 0), total => Assert.Equal(10 * Opening, total));
         Assert.Equal(10 * Opening, await TotalAsync(readStore));
+    }
+
+    [Fact]
+    public async Task AReplayIntoAServingReadStore_EndsEachPageWhereAnAppendEnds_SoNoReaderSeesHalfATransfer()
+    {
+        // An empty read side is filled by a replay of the event store while it serves: each page is one transaction.
+        using var directory = new TempDirectory();
+        using var readStore = new SqliteReadStore(Path.Combine(directory.Path, "read.db"));
+        var last = await AppendTenAccountsAndTransfersAsync();
+        var sink = new ReadStoreSink(readStore, Store, TimeProvider.System, NullLogger<ReadStoreSink>.Instance);
+        var totals = new List<long>();
+
+        var (count, position) = await sink.ReplayAsync(readStore, 0, _ => totals.Add(TotalAsync(readStore).GetAwaiter().GetResult()), Ct, pageSize: 500);
+
+        Assert.Equal((21 + 1_200, last), (count, position));
+        Assert.True(totals.Count >= 3, $"only {totals.Count} pages: the test needs page boundaries");
+        Assert.All(totals, total => Assert.Equal(10 * Opening, total));
+    }
+
+    /// <summary>
+    /// Ten accounts in 21 events (the first in three), then 600 two-event transfers among them, each append recorded at a
+    /// time of its own as the server records them: a batch or page of 500 events would end in the middle of one.
+    /// </summary>
+    /// <returns>The last transfer's position.</returns>
+    private async Task<long> AppendTenAccountsAndTransfersAsync()
+    {
+        var accounts = Enumerable.Range(0, 10).Select(i => $"acc-{i}").ToArray();
+        var appends = 0;
+        DateTimeOffset Now() => RecordedAt.AddMilliseconds(appends++);
+        foreach (var (id, i) in accounts.Select((id, i) => (id, i)))
+        {
+            AccountEvent[] opening = i == 0
+                ? [new AccountEvent.AccountOpened(id, "Owner", "EUR"), Deposit(id, Opening / 2), Deposit(id, Opening / 2)]
+                : [new AccountEvent.AccountOpened(id, "Owner", "EUR"), Deposit(id, Opening)];
+            await Store.AppendAsync(new AppendRequest($"account-{id}", 0, [.. opening.Select(Encoded)], null, Now()), Ct);
+        }
+        var versions = accounts.ToDictionary(id => id, id => id == "acc-0" ? 3L : 2L);
+        var random = new Random(14);
+        var last = 0L;
+        for (var t = 0; t < 600; t++)
+        {
+            var (from, to) = (accounts[random.Next(10)], accounts[random.Next(9)]);
+            if (to == from) to = accounts[9];
+            var amount = random.Next(1, 500);
+            last = ((AppendResult.Appended)await Store.AppendAsync(new AppendRequest(
+                [
+                    new StreamAppend($"account-{from}", versions[from]++, [Encoded(new AccountEvent.MoneyWithdrawn(from, amount, "EUR", $"t{t}"))]),
+                    new StreamAppend($"account-{to}", versions[to]++, [Encoded(Deposit(to, amount, $"t{t}"))]),
+                ], null, Now()), Ct)).Position;
+        }
+        return last;
     }
 
     private static AccountEvent.MoneyDeposited Deposit(string id, long amount, string reference = "opening") => new(id, amount, "EUR", reference);

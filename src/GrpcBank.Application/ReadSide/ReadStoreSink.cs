@@ -72,22 +72,29 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeP
 
     /// <summary>
     /// Applies every committed event after <paramref name="after"/> from the event store to <paramref name="target"/>,
-    /// with watermark 0: replayed views are exact, but only the relay knows which positions are settled.
-    /// <paramref name="progress"/> hears the events applied so far after each page of <paramref name="pageSize"/> events.
+    /// with watermark 0: replayed views are exact, but only the relay knows which positions are settled. Each page is
+    /// one of the target's transactions and ends where an append ends (<see cref="Appends"/>), so a reader of a target
+    /// that serves while it is replayed into (an empty read side filling up) sees a past state of the bank, never half of
+    /// a transfer. <paramref name="progress"/> hears the events applied so far after each page of about
+    /// <paramref name="pageSize"/> events.
     /// </summary>
     public async Task<(int Count, long LastPosition)> ReplayAsync(
         IReadStore target, long after, Action<long> progress, CancellationToken ct, int pageSize = ReplayBatch)
     {
         var count = 0;
+        IReadOnlyList<RecordedEvent> carried = [];
         // The next page is read while this one is applied: the event store and the read store work side by side.
         var page = await store.ReadAllWithoutMetadataAsync(after, pageSize, ct);
-        while (page.Count > 0)
+        while (page.Count > 0 || carried.Count > 0)
         {
-            var next = store.ReadAllWithoutMetadataAsync(page[^1].Position, pageSize, ct);
+            var next = page.Count == 0 ? Task.FromResult<IReadOnlyList<RecordedEvent>>([]) : store.ReadAllWithoutMetadataAsync(page[^1].Position, pageSize, ct);
+            var appends = Appends([.. carried, .. page]);
+            // A full page may end inside an append: its last append goes with the next page, which holds the rest of it.
+            carried = page.Count == pageSize && appends.Count > 1 ? appends[^1] : [];
+            if (carried.Count > 0) appends.RemoveAt(appends.Count - 1);
             try
             {
-                // The global order does not say where appends end: a poison event is looked for one event at a time.
-                await PoisonEvents.HandleAsync(SinkName, [.. page.Select(e => (IReadOnlyList<RecordedEvent>)[e])], 0,
+                await PoisonEvents.HandleAsync(SinkName, appends, 0,
                     (batch, watermark) => target.ApplyAsync(batch, watermark, ct), store.DeadLetters, clock, logger, ct);
             }
             catch
@@ -95,12 +102,30 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeP
                 await ((Task)next).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 throw;
             }
-            after = page[^1].Position;
-            count += page.Count;
+            after = appends[^1][^1].Position;
+            count += appends.Sum(a => a.Count);
             progress(count);
             page = await next;
         }
         return (count, after);
+    }
+
+    /// <summary>
+    /// The events, in position order, cut where an append ends, as far as the global order tells: the events of one
+    /// append have consecutive positions and its one recording time, so a change of time is an end. Two appends recorded
+    /// in the same tick stay together, which only makes a page's last part larger.
+    /// </summary>
+    private static List<IReadOnlyList<RecordedEvent>> Appends(RecordedEvent[] events)
+    {
+        var appends = new List<IReadOnlyList<RecordedEvent>>();
+        var from = 0;
+        for (var i = 1; i <= events.Length; i++)
+            if (i == events.Length || events[i].RecordedAt != events[from].RecordedAt)
+            {
+                appends.Add(new ArraySegment<RecordedEvent>(events, from, i - from));
+                from = i;
+            }
+        return appends;
     }
 
     private static void InterlockedMax(ref long target, long value)
