@@ -79,6 +79,7 @@ public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfi
         var known = Interlocked.Read(ref readable);
         // Everything up to the relay's watermark is settled, so the scan starts there at the latest.
         var newest = Math.Max(known, progress.Watermark);
+        if (newest == 0) newest = await SettledNearTheHeadAsync(Batch, ct);
         IReadOnlyList<RecordedEvent> events;
         do
         {
@@ -89,5 +90,18 @@ public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfi
         if (newest == known) return;
         Observe(newest);
         moved.Signal();
+    }
+
+    /// <summary>
+    /// The last readable event among the newest <paramref name="batch"/> positions, or 0: where the first look of a server
+    /// whose relay runs elsewhere (or not at all: its watermark stays 0) starts, when no subscription has read anything
+    /// yet. From 0 it read the whole store, a batch at a time, before a subscriber at the head heard of its first event.
+    /// </summary>
+    private async Task<long> SettledNearTheHeadAsync(int batch, CancellationToken ct)
+    {
+        var head = await store.HeadPositionAsync(ct);
+        if (head <= batch) return 0;
+        var near = await store.ReadAllAsync(head - batch, batch, ct);
+        return near.Count > 0 ? near[^1].Position : 0;
     }
 }
