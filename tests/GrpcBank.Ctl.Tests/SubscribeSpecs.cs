@@ -38,6 +38,16 @@ public sealed class SubscribeSpecs(SeededBank bank) : IClassFixture<SeededBank>
     }
 
     [Fact]
+    public async Task GivenATimeout_TailsForThatLong_AndEndsWithExitZero()
+    {
+        var run = await Ctl.RunAsync(bank.Host, "subscribe", "--timeout", "2", "--json");
+
+        Assert.Equal((0, ""), (run.ExitCode, run.Stderr));
+        Assert.NotEmpty(run.Lines);
+        Assert.All(run.Lines, line => JsonDocument.Parse(line));
+    }
+
+    [Fact]
     public async Task InAPipelineWhoseReaderHasGone_EndsAtItsNextEvent_WithExitZero()
     {
         // As `bankctl subscribe | head -1` runs it: bankctl's own build, its output a pipe whose reader goes away.

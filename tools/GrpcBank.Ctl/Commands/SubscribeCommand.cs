@@ -6,7 +6,7 @@ using GrpcBank.Ctl.Output;
 
 namespace GrpcBank.Ctl.Commands;
 
-/// <summary>bankctl subscribe: every event in global order, history first and then live, until --max or Ctrl+C.</summary>
+/// <summary>bankctl subscribe: every event in global order, history first and then live, until --max, --timeout or Ctrl+C.</summary>
 public static class SubscribeCommand
 {
     public static Command Build()
@@ -26,7 +26,8 @@ public static class SubscribeCommand
         }.InRange(1);
         var subscribe = new Command("subscribe", """
             Tails the event store: every event after --from-position in global order, then new ones as they commit.
-            One line per event; with --json one JSON object per line. Ctrl+C ends it (exit 0).
+            One line per event; with --json one JSON object per line. Ctrl+C ends it (exit 0), and so does --timeout N,
+            after N seconds.
 
             Examples:
               bankctl subscribe --from-position 120 --prefix payments.
@@ -40,7 +41,8 @@ public static class SubscribeCommand
             var request = new SubscribeAllRequest { FromPosition = parsed.GetValue(fromPosition) };
             request.EventTypePrefixes.AddRange(parsed.GetValue(prefixes) ?? []);
             var limit = parsed.GetValue(max);
-            using var call = new HistoryService.HistoryServiceClient(session.Channel).SubscribeAll(request, session.Streaming(ct));
+            var options = session.Streaming(ct);
+            using var call = new HistoryService.HistoryServiceClient(session.Channel).SubscribeAll(request, options);
             var seen = 0;
             try
             {
@@ -57,6 +59,12 @@ public static class SubscribeCommand
             catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
             {
                 // Ctrl+C is how a tail is meant to end.
+            }
+            catch (RpcException e) when (options.Deadline is { } deadline && DateTime.UtcNow >= deadline
+                                         && e.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Cancelled or StatusCode.Unavailable)
+            {
+                // So is the --timeout given to it (a subscription has none otherwise): tail for that long. A deadline that
+                // cuts the stream while the server writes may reach the client as a cancelled or reset stream instead.
             }
             return ExitCode.Ok;
         }));
