@@ -149,10 +149,13 @@ public sealed class SqliteDatabase : IDisposable
     {
         if (!OperatingSystem.IsLinux()) return null;
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        if (new FileInfo($"/proc/self/fd/{file.SafeFileHandle.DangerousGetHandle()}").LinkTarget is { } target) return (file, target);
+        if (LinkTarget(file) is { } target) return (file, target);
         file.Dispose();
         return null;
     }
+
+    /// <summary>The path the system now gives the file <paramref name="file"/> has open (" (deleted)" after it once unlinked).</summary>
+    private static string? LinkTarget(FileStream file) => new FileInfo($"/proc/self/fd/{file.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
 
     /// <summary>
     /// Refuses to commit when the database file the writer has open was deleted, moved or replaced since it was opened. In
@@ -163,7 +166,7 @@ public sealed class SqliteDatabase : IDisposable
     private void EnsureStillInPlace()
     {
         if (writerFile is not { } opened) return;
-        var now = new FileInfo($"/proc/self/fd/{opened.File.SafeFileHandle.DangerousGetHandle()}").LinkTarget;
+        var now = LinkTarget(opened.File);
         if (now == opened.Target) return;
         using (var connection = new SqliteConnection(connectionString)) SqliteConnection.ClearPool(connection);
         throw new SqliteException($"{path} was deleted, moved or replaced while the server ran (the open file is now {now}); nothing was written", SqliteReadOnly, SqliteReadOnlyDbMoved);

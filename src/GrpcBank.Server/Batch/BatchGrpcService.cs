@@ -220,7 +220,7 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
     private Google.Rpc.Status StatusOf(Exception e, ServerCallContext context, TransientFaults transient)
     {
         var error = e as RpcException ?? ErrorInterceptor.Translate(e, context, logger, transient.First);
-        return error.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)error.StatusCode, Message = error.Status.Detail };
+        return ErrorMapper.StatusOf(error);
     }
 
     private static BatchItem.Transfer TransferOf(Contracts.Payments.V1.TransferMoneyRequest transfer, string? principal)
@@ -232,7 +232,7 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
     /// <summary>The failure of the command at <paramref name="index"/> as the whole call's: its message and details say which.</summary>
     private static RpcException AtIndex(RpcException error, int index, string prefix)
     {
-        var status = error.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)error.StatusCode, Message = error.Status.Detail };
+        var status = ErrorMapper.StatusOf(error);
         status.Message = $"commands[{index}]: {status.Message}";
         for (var d = 0; d < status.Details.Count; d++)
         {

@@ -52,6 +52,10 @@ public static class ErrorMapper
     public static RpcException Error(Code code, string reason, string message, params (string Key, string Value)[] metadata) =>
         Status(code, reason, message, metadata).ToRpcException();
 
+    /// <summary>The rich status an RpcException carries (its details), or one of its code and message when it has none.</summary>
+    public static Google.Rpc.Status StatusOf(RpcException e) =>
+        e.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail };
+
     /// <summary>A status with an ErrorInfo of the bank's domain: its reason and metadata.</summary>
     public static Google.Rpc.Status Status(Code code, string reason, string message, params (string Key, string Value)[] metadata)
     {

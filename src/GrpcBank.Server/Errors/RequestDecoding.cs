@@ -58,8 +58,7 @@ public sealed class RequestDecoding(RequestDelegate next, Authenticator authenti
 
         // The caller is authenticated as the services would (key, role, failed-attempt throttle) before its body is read,
         // and admitted to its rate before it hears anything about its body.
-        var path = context.Request.Path.Value!.Split('/');
-        var (service, method) = (path[1], path.Length > 2 ? path[2] : null);
+        var (service, method) = Authenticator.Route(context.Request.Path.Value!);
         if (authenticator.AuthenticationRefusalOf(context, service, method) is { } refused)
         {
             Answer(context, refused);

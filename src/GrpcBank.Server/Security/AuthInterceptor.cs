@@ -45,7 +45,7 @@ public sealed class AuthInterceptor(Authenticator authenticator) : Interceptor
 
     private RateLimitLease? Admit(ServerCallContext context)
     {
-        var parts = context.Method.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return authenticator.Admit(context.GetHttpContext(), parts[0], parts.Length > 1 ? parts[1] : null);
+        var (service, method) = Authenticator.Route(context.Method);
+        return authenticator.Admit(context.GetHttpContext(), service, method);
     }
 }

@@ -74,6 +74,13 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
 
     private const string HealthService = "grpc.health.v1.Health";
 
+    /// <summary>A gRPC call's path (<c>/package.Service/Method</c>) as the service and method it names.</summary>
+    public static (string Service, string? Method) Route(string path)
+    {
+        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        return (parts[0], parts.Length > 1 ? parts[1] : null);
+    }
+
     /// <summary>
     /// Admits one call: authenticated (<see cref="Authenticate"/>) and held to its caller's rate, per key or per peer
     /// address for calls without one; over the rate: RESOURCE_EXHAUSTED. Health checks are never limited: one client
@@ -127,7 +134,7 @@ public sealed class Authenticator(ApiKeys keys, RateLimits limits)
         }
         catch (RpcException e)
         {
-            return e.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail };
+            return ErrorMapper.StatusOf(e);
         }
     }
 
