@@ -76,8 +76,6 @@ public sealed class OutboxRelay(
     /// double the wait into seconds while a read waits for the position.
     /// </summary>
     private static readonly TimeSpan MaxSettleRetry = TimeSpan.FromMilliseconds(50);
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
     /// <summary>How often the outbox is trimmed below the slowest sink (one delete; rows left meanwhile are only space).</summary>
     private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(1);
@@ -93,7 +91,7 @@ public sealed class OutboxRelay(
     {
         // The relay's spans continue the traces stored in event metadata, never whatever started the host.
         Activity.Current = null;
-        var backoff = MinBackoff;
+        var backoff = new Backoff();
         while (!stoppingToken.IsCancellationRequested)
         {
             var lost = CancellationToken.None;
@@ -106,7 +104,7 @@ public sealed class OutboxRelay(
                 shared.Reset();
                 using var lag = Telemetry.ReportLag(progress);
                 logger.LogInformation("Outbox relay active");
-                backoff = MinBackoff;
+                backoff.Succeeded();
                 await Task.WhenAll([.. consumers.Select(sink => DriveAsync(sink, running.Token)), TrimAsync(running.Token)]);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -122,9 +120,9 @@ public sealed class OutboxRelay(
             }
             catch (Exception e)
             {
-                logger.LogError(e, "Outbox relay failed; retrying in {Backoff}", backoff);
-                await Task.Delay(backoff, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                var wait = backoff.Failed();
+                logger.LogError(e, "Outbox relay failed; retrying in {Backoff}", wait);
+                await Task.Delay(wait, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             finally
             {
@@ -137,7 +135,7 @@ public sealed class OutboxRelay(
     private async Task DriveAsync(IEventSink sink, CancellationToken ct)
     {
         var consumer = progress.For(sink.Name);
-        var backoff = MinBackoff;
+        var backoff = new Backoff();
         while (true)
         {
             try
@@ -150,7 +148,7 @@ public sealed class OutboxRelay(
                     var watermark = consumer.Watermark;
                     var started = clock.GetTimestamp();
                     var drained = await PumpOnceAsync(sink, ct);
-                    backoff = MinBackoff;
+                    backoff.Succeeded();
                     if (!drained) continue;
                     var taken = lastTaken[sink.Name].Events.Count;
                     var cycle = taken >= BusyBatch ? BusyCycle : taken > 0 ? QuietCycle : TimeSpan.Zero;
@@ -170,9 +168,9 @@ public sealed class OutboxRelay(
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
                 consumer.Failed(e);
-                logger.LogError(e, "Relay consumer {Consumer} failed; retrying in {Backoff}", sink.Name, backoff);
-                await Task.Delay(backoff, ct);
-                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                var wait = backoff.Failed();
+                logger.LogError(e, "Relay consumer {Consumer} failed; retrying in {Backoff}", sink.Name, wait);
+                await Task.Delay(wait, clock, ct);
             }
         }
     }
