@@ -233,6 +233,11 @@ public sealed class JsonApiSpecs
             (HttpMethod.Post, $"/v1/accounts/{id}/holds", """{"amountMinor":"5","currencyCode":"EUR","ttl":"abc"}""", "ttl"),
             (HttpMethod.Post, $"/v1/accounts/{id}/holds", """{"amountMinor":"5","currencyCode":"EUR","ttl":"315576000000s"}""", "ttl"),
             (HttpMethod.Post, $"/v1/accounts/{id}/holds", """{"amountMinor":"5","currencyCode":"EUR","ttl":"60s","expiresAt":"2030-01-01T00:00:00Z"}""", "expiresAt"),
+            // JSON, but not text: a \u escape of half a surrogate pair, which no string can hold (an empty 500 before).
+            (HttpMethod.Post, deposit, """{"amountMinor":"5","currencyCode":"EUR","requestId":"r-\ud800"}""", "requestId"),
+            (HttpMethod.Post, deposit, """{"amountMinor":"\udc005","currencyCode":"EUR"}""", "amountMinor"),
+            (HttpMethod.Post, deposit, """{"amountMinor":"5","currencyCode":"EUR","\ud800x":1}""", "\\ud800x"),
+            (HttpMethod.Post, "/v1/batches:execute", """{"commands":[{"deposit":{"currencyCode":"\udbff"}}]}""", "commands[0].deposit.currencyCode"),
             (HttpMethod.Get, "/v1/accounts?status=NOPE", null, "status"),
             (HttpMethod.Get, "/v1/accounts?status=7", null, "status"),
             (HttpMethod.Get, "/v1/accounts?pageSize=1&pageSize=2", null, "pageSize"),

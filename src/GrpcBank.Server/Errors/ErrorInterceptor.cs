@@ -102,8 +102,14 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
                 logger.LogWarning(e, "{Method} failed on a transient infrastructure fault; answered UNAVAILABLE", context.Method);
             return new RpcException(new Status(StatusCode.Unavailable, "the bank could not complete the call; it is safe to retry with the same request_id"));
         }
+        return Internal(e, context.Method, logger);
+    }
+
+    /// <summary>A bug: INTERNAL with an error id, logged with the exception under that id.</summary>
+    public static RpcException Internal(Exception e, string method, ILogger logger)
+    {
         var errorId = Guid.NewGuid().ToString("N")[..16];
-        logger.LogError(e, "{Method} failed with error id {ErrorId}", context.Method, errorId);
+        logger.LogError(e, "{Method} failed with error id {ErrorId}", method, errorId);
         return ErrorMapper.Error(Google.Rpc.Code.Internal, InternalReason,
             $"the bank failed on this call (error id {errorId}); report the id, and do not retry until it is fixed", ("error_id", errorId));
     }

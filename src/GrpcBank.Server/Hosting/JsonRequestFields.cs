@@ -64,8 +64,11 @@ public static class JsonRequestFields
         var oneofs = new Dictionary<OneofDescriptor, string>();
         foreach (var property in json.EnumerateObject())
         {
-            var name = path.Length == 0 ? property.Name : $"{path}.{property.Name}";
-            if (Field(message, property.Name) is not { } field)
+            var (own, reads) = JsonText.NameOf(property);
+            var name = path.Length == 0 ? own : $"{path}.{own}";
+            if (!reads)
+                errors.Add(name, $"is a field name {JsonText.Why}");
+            else if (Field(message, own) is not { } field)
                 errors.Add(name, $"is not a field of {message.FullName}");
             else if (!set.TryAdd(field, name))
                 errors.Add(name, $"is set twice in one object (also as {set[field]})");
@@ -90,7 +93,11 @@ public static class JsonRequestFields
             if (value.ValueKind != JsonValueKind.Object) errors.Add(name, "must be a JSON object (of keys and values)");
             else if (field.MessageType.FindFieldByNumber(2) is { } valueField)
                 foreach (var entry in value.EnumerateObject())
-                    InValue(errors, valueField, entry.Value, $"{name}[{entry.Name}]");
+                {
+                    var (key, reads) = JsonText.NameOf(entry);
+                    if (reads) InValue(errors, valueField, entry.Value, $"{name}[{key}]");
+                    else errors.Add($"{name}[{key}]", $"is a key {JsonText.Why}");
+                }
         }
         else if (field.IsRepeated)
         {
@@ -106,6 +113,7 @@ public static class JsonRequestFields
     private static void InValue(FieldErrors errors, FieldDescriptor field, JsonElement value, string name)
     {
         if (value.ValueKind == JsonValueKind.Null) errors.Add(name, "must not be null in a list or map");
+        else if (value.ValueKind == JsonValueKind.String && !JsonText.Reads(value)) errors.Add(name, $"is {JsonText.Why}");
         else if (JsonFieldValues.HasOwnForm(field))
         {
             if (!JsonFieldValues.Reads(field, value)) errors.Add(name, JsonFieldValues.Form(field, inQuery: false));
