@@ -68,6 +68,28 @@ public sealed class DeploymentSpecs
     }
 
     [Fact]
+    public async Task WithKeys_ACleartextAddressBeyondLoopback_IsServed_WithAWarningThatKeysSentThereTravelReadable()
+    {
+        // TLS may end in front of the server (a proxy, a mesh), so the address is served; the operator hears the risk.
+        var port = FreePorts.Next();
+        var data = Directory.CreateTempSubdirectory("grpcbank-cleartext-").FullName;
+        await using var server = await ServerProcess.StartAsync(new ServerLaunch(("Storage:DataDirectory", data),
+            ("Auth:ApiKeys:0:Key", "cleartext-test-key-0123456789"), ("Auth:ApiKeys:0:Roles", "teller"))
+        {
+            Urls = $"http://127.0.0.1:0;http://0.0.0.0:{port}", Environment = NoInheritedAddresses,
+        });
+
+        // The console logger writes from a queue of its own: the line may follow the server's first answer.
+        for (var waited = 0; waited < 100 && !server.Log.Contains("warn: GrpcBank.Server.Security.ProtectedMode", StringComparison.Ordinal); waited++)
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        var warning = server.Log.Split('\n').SkipWhile(line => !line.StartsWith("warn: GrpcBank.Server.Security.ProtectedMode", StringComparison.Ordinal))
+            .Skip(1).FirstOrDefault() ?? "";
+        Assert.Contains($"Serving cleartext HTTP beyond loopback on http://0.0.0.0:{port}: API keys sent there travel readable", warning);
+        Assert.DoesNotContain("127.0.0.1", warning);
+        Directory.Delete(data, recursive: true);
+    }
+
+    [Fact]
     public async Task TheComposeFile_IsValid()
     {
         var compose = new[] { "/usr/bin/docker-compose", "/usr/local/bin/docker-compose" }.FirstOrDefault(File.Exists);

@@ -11,7 +11,11 @@ namespace GrpcBank.Server.Security;
 /// <c>ASPNETCORE_HTTP_PORTS</c>, <c>--http_ports</c>, <c>Kestrel:Endpoints</c>). Until the check has passed every
 /// connection is dropped unanswered, so a server that refuses to start has served nothing.
 /// </summary>
-public sealed class ProtectedMode(ApiKeys keys, IServer server) : IHostedLifecycleService
+/// <remarks>
+/// With keys, a cleartext address beyond loopback is served (TLS may end in front of it: a proxy, a mesh), with a
+/// warning at start-up: the keys travel readable on it unless something in front encrypts them.
+/// </remarks>
+public sealed class ProtectedMode(ApiKeys keys, IServer server, ILogger<ProtectedMode> logger) : IHostedLifecycleService
 {
     private volatile bool verified = !keys.IsOpen;
 
@@ -28,9 +32,15 @@ public sealed class ProtectedMode(ApiKeys keys, IServer server) : IHostedLifecyc
 
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        if (verified) return Task.CompletedTask;
         var bound = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
         var exposed = bound.Where(url => !IsLoopback(url)).ToList();
+        if (verified)
+        {
+            if (exposed.Where(url => BindingAddress.Parse(url).Scheme == "http").ToList() is { Count: > 0 } cleartext)
+                logger.LogWarning("Serving cleartext HTTP beyond loopback on {Addresses}: API keys sent there travel readable; terminate TLS in front (a proxy, a mesh) or give Kestrel a certificate (README, Security)",
+                    string.Join(", ", cleartext));
+            return Task.CompletedTask;
+        }
         if (exposed.Count > 0)
             throw new StartupRefusedException(
                 $"Refusing to serve on {string.Join(", ", exposed)} without API keys: anyone could move money. " +
