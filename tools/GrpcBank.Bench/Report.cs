@@ -115,8 +115,8 @@ public sealed class Report(RunSettings s)
                       "machine) they outlived it and were collected old; the Dockerfile's 64 MiB one lowered the server's CPU per batched deposit " +
                       "in most interleaved rounds (README, \"Benchmarks\").");
         if (latencyRatio > 2.0)
-            lines.Add($"- **Latency at one caller** ({F(latencyRatio, 2)}; ≤ 2.0): a lone command costs the server 0.5–0.7 ms of CPU and PostgreSQL " +
-                      "0.3–0.5 ms (`cost --pg --callers 1`), about five times their share of a command under load; the largest single item is the kernel switching threads, " +
+            lines.Add($"- **Latency at one caller** ({F(latencyRatio, 2)}; ≤ 2.0): a lone command costs the server 0.7–1.0 ms of CPU and PostgreSQL " +
+                      "0.45–0.55 ms (`cost --pg --callers 1`, the bench author's measurement), five to seven times their share of a command under load; the largest single item is the kernel switching threads, " +
                       "since each command wakes the socket, thread-pool, relay and database threads in turn and on this virtual machine a wake-up " +
                       "costs more than the work it hands over. The changes tried against it are in the Reading section (latency at one caller).");
         if (lines.Count == 0) return;
