@@ -267,6 +267,16 @@ public sealed class JsonApiSpecs
             Assert.Equal((body, HttpStatusCode.BadRequest, 3), (body, status, error["code"]!.GetValue<int>()));
             Assert.Equal("MALFORMED_REQUEST", Detail(error, "ErrorInfo")["reason"]!.GetValue<string>());
         }
+        // JSON between systems is UTF-8 (RFC 8259): a body labelled otherwise is refused for its label, whatever its bytes
+        // (the transcoder decoded it as labelled, failed naming nothing, and wrote its error in UTF-16).
+        foreach (var encoding in new[] { System.Text.Encoding.Unicode, System.Text.Encoding.Latin1 })
+        {
+            var content = new ByteArrayContent(System.Text.Encoding.UTF8.GetBytes(Deposit("5")));
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = encoding.WebName };
+            var (status, error) = await SendAsync(http, new HttpRequestMessage(HttpMethod.Post, deposit) { Content = content });
+            Assert.Equal((encoding.WebName, HttpStatusCode.BadRequest, 3), (encoding.WebName, status, error["code"]!.GetValue<int>()));
+            Assert.Contains($"charset {encoding.WebName}", Detail(error, "ErrorInfo")["metadata"]!["problem"]!.GetValue<string>());
+        }
 
         var (_, account) = await CallAsync(http, HttpMethod.Get, $"/v1/accounts/{id}?minPosition={openedAt}");
         Assert.Equal("1", account["account"]!["version"]!.GetValue<string>()); // only the opening

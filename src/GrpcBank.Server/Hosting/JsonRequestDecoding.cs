@@ -3,6 +3,7 @@ using Google.Protobuf.Reflection;
 using GrpcBank.Server.Errors;
 using GrpcBank.Server.Security;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+using Microsoft.Net.Http.Headers;
 
 namespace GrpcBank.Server.Hosting;
 
@@ -52,6 +53,11 @@ public sealed class JsonRequestDecoding(Authenticator authenticator)
     private static async Task<Google.Rpc.Status?> JudgeBodyAsync(HttpRequest request, MethodDescriptor method, CancellationToken ct)
     {
         var (input, limit) = (method.InputType, MaxBodyBytes(method));
+        // JSON between systems is UTF-8 (RFC 8259, 8.1), which is how the body is judged and rewritten; the transcoder
+        // would decode it by its label instead, and answer a mislabelled one in that charset, naming nothing.
+        if (MediaTypeHeaderValue.TryParse(request.ContentType, out var type) && type.Charset.HasValue
+            && !type.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !type.Charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            return RequestDecoding.Malformed(input, $"the body is labelled charset {type.Charset}; JSON is taken in UTF-8 only (charset=utf-8, or none)").ToStatus();
         if (request.ContentLength > limit)
             return RequestDecoding.TooLarge("the JSON body", limit, $"the body declares {request.ContentLength} bytes").ToStatus();
         var body = new MemoryStream();
