@@ -162,8 +162,8 @@ public sealed class Report(RunSettings s)
         L("Every figure below has its baseline from the **same run**. The machine is shared (other people build and test on it), " +
           "so absolute numbers drift by tens of percent between runs, and within a run: the pgbench x16 figure is measured twice, " +
           "before and after the load phases, to show that drift. The two ratios against pgbench (latency at one caller, commands " +
-          "at saturation) are taken from paired rounds that measure their parts one after another, and embedded deposits at 16 " +
-          "callers from several rounds; each such headline is the median round, with every round's figure beside it.");
+          "at saturation) and transfers ÷ deposits are taken from paired rounds that measure their parts one after another, and " +
+          "embedded deposits at 16 callers from several rounds; each such headline is the median round, with every round's figure beside it.");
         L();
         L("## Headline ratios");
         L();
