@@ -1,7 +1,11 @@
+using System.Security.Cryptography;
+using System.Text;
+using Google.Protobuf;
 using GrpcBank.Application.ReadSide;
 using Grpc.Core;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
+using GrpcBank.Contracts.Orders.V1;
 using GrpcBank.Contracts.Payments.V1;
 using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Domain;
@@ -78,6 +82,42 @@ public abstract class HistoryUpgradeSpecs
         var debit = (await store.ReadStreamAsync($"account-{payer}", 1, 100, CancellationToken.None))[^1];
         Assert.Equal("accounts.PaymentDebited.v2", debit.EventType);
         Assert.Equal(Settlement.Saga, Assert.IsType<AccountEvent.PaymentDebited>(EventCodecs.Accounts.Decode(debit)).Settlement);
+    }
+
+    [Fact]
+    public async Task APlaceOrderTheSagaReleaseLogged_RetriedAfterTheUpgrade_GetsItsFirstReply()
+    {
+        await using var host = await StartHostAsync();
+        var bank = new Bank(host);
+        var customer = await bank.OpenAsync(deposit: 5_000);
+        var merchant = await bank.OpenAsync();
+        var orderId = NewId();
+        var request = new PlaceOrderRequest
+        {
+            OrderId = orderId, CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 1_500, CurrencyCode = "EUR",
+            Description = "a book", RequestId = NewId(),
+        };
+        // What the saga release wrote for this call: the order placed, and its reply in the request log in that release's
+        // one reply shape (CommandReply: the id, the version, position 0, no balance), under its fingerprint of the call.
+        var withoutId = request.Clone();
+        withoutId.RequestId = "";
+        var fingerprint = Convert.ToHexString(SHA256.HashData([.. Encoding.UTF8.GetBytes("/bank.orders.v1.OrderService/PlaceOrder"), .. withoutId.ToByteArray()]));
+        var placed = await host.Get<IEventStore>().AppendAsync(new AppendRequest($"order-{orderId}", 0,
+            [new EventData(Guid.NewGuid(), "orders.OrderPlaced.v1",
+                $$"""{"orderId":"{{orderId}}","customerAccountId":"{{customer}}","merchantAccountId":"{{merchant}}","amountMinor":1500,"currencyCode":"EUR","description":"a book","paymentId":"order-{{orderId}}"}""",
+                "{}")],
+            new RequestLogEntry(request.RequestId, fingerprint, $$"""{"aggregateId":"{{orderId}}","version":1,"position":0,"balanceMinor":null}"""),
+            DateTimeOffset.UtcNow), CancellationToken.None);
+        var position = Assert.IsType<AppendResult.Appended>(placed).Position;
+
+        var retried = await bank.Orders.PlaceOrderAsync(request);
+
+        Assert.Equal((orderId, 1L, position, $"order-{orderId}"), (retried.OrderId, retried.Version, retried.Position, retried.PaymentId));
+        // That release placed orders without holds: its reply said nothing of one.
+        Assert.Equal((false, "", "", null), (retried.Authorized, retried.CancellationReason, retried.HoldId, retried.AuthorizationExpiresAt));
+        // The retry wrote nothing (the payment process carries the saga order on, under its own request ids).
+        Assert.DoesNotContain(await host.Get<IEventStore>().ReadAllAsync(0, 100, CancellationToken.None),
+            e => e.MetadataJson.Contains(request.RequestId, StringComparison.Ordinal));
     }
 
     /// <summary>

@@ -94,9 +94,12 @@ public sealed class OrderGrpcService(Handlers handlers, TimeProvider clock) : Or
 
 /// <summary>
 /// The reply to PlaceOrder, stored in the request log (its property names are a storage format): whether the amount is
-/// held, or why not.
+/// held, or why not. The defaults are how a reply logged before holds reads back (the saga release logged only the id
+/// and version; orders then held nothing): not authorized, no reason, no hold, no expiry. Without them the missing
+/// strings read back as null, which the response cannot carry: the retry failed with INTERNAL.
 /// </summary>
-public sealed record PlacedOrderReply(string AggregateId, long Version, bool Authorized, string CancellationReason, string HoldId, DateTimeOffset ExpiresAt)
+public sealed record PlacedOrderReply(
+    string AggregateId, long Version, bool Authorized = false, string CancellationReason = "", string HoldId = "", DateTimeOffset ExpiresAt = default)
 {
     public static ReplyWith<OrderState, PlacedOrderReply> For(string orderId, DateTimeOffset expiresAt) => (s, version) =>
         new(orderId, version, s.Status == OrderStatus.Authorized, s.CancellationReason, s.HoldId, expiresAt);
