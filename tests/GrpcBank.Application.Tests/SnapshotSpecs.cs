@@ -247,4 +247,64 @@ public sealed class SnapshotSpecs
         Assert.NotEqual(today, SnapshotSchema.Fingerprint(typeof(AnotherType)));
         Assert.NotEqual(today, SnapshotSchema.Fingerprint(typeof(OrderState)));
     }
+
+    /// <summary>A state as a release stores it: records in a collection (an account's holds) and optional values.</summary>
+    private static class EarlierRelease
+    {
+        public enum HoldStatus { Active, Captured }
+
+        public sealed record Hold(string HoldId, long AmountMinor, HoldStatus Status);
+
+        public sealed record State(long BalanceMinor, DateTimeOffset OpenedAt, long? LimitMinor)
+        {
+            public System.Collections.Immutable.ImmutableSortedDictionary<string, Hold> Holds { get; init; } =
+                System.Collections.Immutable.ImmutableSortedDictionary<string, Hold>.Empty;
+        }
+    }
+
+    /// <summary>The next release: the holds' record gains a field, everything else is as it was.</summary>
+    private static class AFieldMoreInTheHolds
+    {
+        public sealed record Hold(string HoldId, long AmountMinor, EarlierRelease.HoldStatus Status, long CapturedMinor);
+
+        public sealed record State(long BalanceMinor, DateTimeOffset OpenedAt, long? LimitMinor)
+        {
+            public System.Collections.Immutable.ImmutableSortedDictionary<string, Hold> Holds { get; init; } =
+                System.Collections.Immutable.ImmutableSortedDictionary<string, Hold>.Empty;
+        }
+    }
+
+    /// <summary>The next release: the holds' status gains a member.</summary>
+    private static class AStatusMoreInTheHolds
+    {
+        public enum HoldStatus { Active, Captured, Expired }
+
+        public sealed record Hold(string HoldId, long AmountMinor, HoldStatus Status);
+
+        public sealed record State(long BalanceMinor, DateTimeOffset OpenedAt, long? LimitMinor)
+        {
+            public System.Collections.Immutable.ImmutableSortedDictionary<string, Hold> Holds { get; init; } =
+                System.Collections.Immutable.ImmutableSortedDictionary<string, Hold>.Empty;
+        }
+    }
+
+    /// <summary>The next release: the optional value and the time change type.</summary>
+    private static class OtherValueTypes
+    {
+        public sealed record State(long BalanceMinor, DateTime OpenedAt, bool? LimitMinor)
+        {
+            public System.Collections.Immutable.ImmutableSortedDictionary<string, EarlierRelease.Hold> Holds { get; init; } =
+                System.Collections.Immutable.ImmutableSortedDictionary<string, EarlierRelease.Hold>.Empty;
+        }
+    }
+
+    [Fact]
+    public void AChangeOfShapeInsideACollectionOrAnOptionalValue_ChangesTheFingerprint_SoAnEarlierReleasesSnapshotsAreIgnored()
+    {
+        var earlier = SnapshotSchema.Fingerprint(typeof(EarlierRelease.State));
+
+        Assert.NotEqual(earlier, SnapshotSchema.Fingerprint(typeof(AFieldMoreInTheHolds.State)));
+        Assert.NotEqual(earlier, SnapshotSchema.Fingerprint(typeof(AStatusMoreInTheHolds.State)));
+        Assert.NotEqual(earlier, SnapshotSchema.Fingerprint(typeof(OtherValueTypes.State)));
+    }
 }

@@ -106,7 +106,7 @@ public static class SnapshotSchema
 
     public static int FoldVersion(Type state) => FoldVersions.GetValueOrDefault(state, 1);
 
-    /// <summary>A short hash of the stored properties (names and types, nested records and enum members included).</summary>
+    /// <summary>A short hash of the stored properties (names and types, nested records, what collections hold and enum members included).</summary>
     public static string Fingerprint(Type state)
     {
         var shape = new StringBuilder();
@@ -114,7 +114,10 @@ public static class SnapshotSchema
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(shape.ToString())))[..12];
     }
 
-    // The root type's own name is not part of it: Name carries that.
+    // The root type's own name is not part of it: Name carries that. A collection or an optional value (a generic type,
+    // an array) is described by its arguments: its own properties (none writable) say nothing of what it holds, and an
+    // account's holds changing shape left the fingerprint as it was. A value with no writable properties (a number, a
+    // text, a time) is named, or every struct would read alike.
     private static void Describe(Type type, StringBuilder shape, HashSet<Type> seen)
     {
         if (type.IsEnum)
@@ -122,13 +125,27 @@ public static class SnapshotSchema
             shape.Append(type.Name).Append('{').AppendJoin(',', Enum.GetNames(type)).Append('}');
             return;
         }
-        if (type.IsPrimitive || type == typeof(string) || type == typeof(decimal) || !seen.Add(type))
+        var arguments = type.IsArray ? [type.GetElementType()!] : type.GetGenericArguments();
+        var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
+        var generic = arguments.Length > 0;
+        if (generic)
         {
-            shape.Append(type.FullName);
+            // Namespace and name without the arguments' assembly versions, which move with the runtime.
+            shape.Append(type.IsArray ? "[]" : $"{type.Namespace}.{type.Name}").Append('<');
+            foreach (var argument in arguments)
+            {
+                Describe(argument, shape, seen);
+                shape.Append(',');
+            }
+            shape.Append('>');
+        }
+        if (properties.Count == 0 || !seen.Add(type))
+        {
+            if (!generic) shape.Append(type.FullName);
             return;
         }
         shape.Append('{');
-        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite).OrderBy(p => p.Name, StringComparer.Ordinal))
+        foreach (var property in properties)
         {
             shape.Append(property.Name).Append(':');
             Describe(property.PropertyType, shape, seen);
