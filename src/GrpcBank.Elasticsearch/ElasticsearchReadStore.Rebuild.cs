@@ -82,31 +82,39 @@ public sealed partial class ElasticsearchReadStore
         await initialization.WaitAsync(ct);
         try
         {
-            var current = await ResolveAliasesAsync(ct);
-            var actions = new List<IndexUpdateAliasesAction>();
-            foreach (var view in IndexLayout.All)
-            {
-                if (current.TryGetValue(view, out var old) && old != next.Concrete(view))
-                    actions.Add(new RemoveAction { Index = old, Alias = next.Alias(view) });
-                actions.Add(new AddAction { Index = next.Concrete(view), Alias = next.Alias(view) });
-            }
-            var swap = await client.Indices.UpdateAliasesAsync(new UpdateAliasesRequest { Actions = actions }, ct);
-            if (!swap.IsValidResponse) throw BulkWriter.Failure("POST /_aliases", swap);
-            targets = IndexLayout.All.ToDictionary(v => v, next.Concrete);
-            progress?.Invoke($"aliases now point at generation {next.Generation}");
-
-            // Only after the swap: until then the old generation was what every reader saw.
-            var retired = current.Values.Where(old => !targets.Values.Contains(old)).ToArray();
-            if (retired.Length > 0)
-            {
-                var delete = await client.Indices.DeleteAsync(Indices.Parse(string.Join(',', retired)), ct);
-                if (!delete.IsValidResponse) throw BulkWriter.Failure($"deleting {string.Join(',', retired)}", delete);
-                progress?.Invoke($"deleted {string.Join(", ", retired)}");
-            }
+            await MoveAliasesAsync(await ResolveAliasesAsync(ct), next, progress, ct);
         }
         finally
         {
             initialization.Release();
+        }
+    }
+
+    /// <summary>
+    /// Moves every alias from the indices of <paramref name="current"/> to those of <paramref name="next"/> in one request
+    /// (from then on this store writes to <paramref name="next"/>), then deletes the indices they left.
+    /// </summary>
+    private async Task MoveAliasesAsync(IReadOnlyDictionary<ViewIndex, string> current, IndexLayout next, Action<string>? progress, CancellationToken ct)
+    {
+        var actions = new List<IndexUpdateAliasesAction>();
+        foreach (var view in IndexLayout.All)
+        {
+            if (current.TryGetValue(view, out var old) && old != next.Concrete(view))
+                actions.Add(new RemoveAction { Index = old, Alias = next.Alias(view) });
+            actions.Add(new AddAction { Index = next.Concrete(view), Alias = next.Alias(view) });
+        }
+        var swap = await client.Indices.UpdateAliasesAsync(new UpdateAliasesRequest { Actions = actions }, ct);
+        if (!swap.IsValidResponse) throw BulkWriter.Failure("POST /_aliases", swap);
+        targets = IndexLayout.All.ToDictionary(v => v, next.Concrete);
+        progress?.Invoke($"aliases now point at generation {next.Generation}");
+
+        // Only after the swap: until then the old generation was what every reader saw.
+        var retired = current.Values.Where(old => !targets.Values.Contains(old)).ToArray();
+        if (retired.Length > 0)
+        {
+            var delete = await client.Indices.DeleteAsync(Indices.Parse(string.Join(',', retired)), ct);
+            if (!delete.IsValidResponse) throw BulkWriter.Failure($"deleting {string.Join(',', retired)}", delete);
+            progress?.Invoke($"deleted {string.Join(", ", retired)}");
         }
     }
 }

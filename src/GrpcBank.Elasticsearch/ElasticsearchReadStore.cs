@@ -68,7 +68,8 @@ public sealed partial class ElasticsearchReadStore : IReadStore
 
     /// <summary>
     /// Creates whatever is missing (idempotent): the dead-letter index and, for each view without an alias, a concrete
-    /// index of the current generation with its alias. Runs on first use; call it at start-up to fail fast.
+    /// index of the current generation with its alias. Views of another release's schema are replaced first
+    /// (<see cref="ReplaceOtherSchemaAsync"/>). Runs on first use; call it at start-up to fail fast.
     /// </summary>
     public async Task InitializeAsync(CancellationToken ct)
     {
@@ -79,11 +80,12 @@ public sealed partial class ElasticsearchReadStore : IReadStore
             if (targets is not null) return;
             await CreateIndexAsync(Layout.DeadLetters, IndexLayout.DeadLettersBody(), ct);
             var current = await ResolveAliasesAsync(ct);
+            var existing = IndexLayout.All.Where(current.ContainsKey).Select(v => current[v]).ToArray();
+            if (current.Any(c => Layout.GenerationOf(c.Key, c.Value) is null)) current = await ReplaceOtherSchemaAsync(current, ct);
+            else if (existing.Length > 0) await UpdateViewSettingsAsync(existing, ct);
             var generation = current.Select(c => Layout.GenerationOf(c.Key, c.Value)).FirstOrDefault(g => g is not null)
                 ?? options.InitialGeneration;
             var layout = Layout.WithGeneration(generation);
-            var existing = IndexLayout.All.Where(current.ContainsKey).Select(v => current[v]).ToArray();
-            if (existing.Length > 0) await UpdateViewSettingsAsync(existing, ct);
             var resolved = new Dictionary<ViewIndex, string>();
             foreach (var view in IndexLayout.All)
             {
@@ -101,6 +103,24 @@ public sealed partial class ElasticsearchReadStore : IReadStore
         {
             initialization.Release();
         }
+    }
+
+    /// <summary>
+    /// Views behind the aliases that another release made (another <see cref="IndexLayout.SchemaVersion"/>): their strict
+    /// mappings refuse this release's documents, so every write to them would be dead-lettered and the views would stand
+    /// still. As the SQLite and PostgreSQL read stores do with theirs, an empty generation of this schema replaces them: it
+    /// takes every alias in one request, they are deleted, and the relay refills it from the event store (its checkpoint
+    /// is 0). Returns the new concrete index of every view.
+    /// </summary>
+    /// <remarks>Run under the initialization lock, which <see cref="SwitchToAsync"/> takes too.</remarks>
+    private async Task<Dictionary<ViewIndex, string>> ReplaceOtherSchemaAsync(Dictionary<ViewIndex, string> current, CancellationToken ct)
+    {
+        var fresh = Layout.WithGeneration(options.Time.GetUtcNow().ToString("yyyyMMddHHmmssfff"));
+        foreach (var view in IndexLayout.All) await CreateIndexAsync(fresh.Concrete(view), fresh.CreateBody(view, withAlias: false), ct);
+        await MoveAliasesAsync(current, fresh, null, ct);
+        logger.LogWarning("Elasticsearch read side: views of another schema ({Old}) replaced by generation {Generation} of schema v{Version}, to be rebuilt from the event store",
+            string.Join(", ", current.Values), fresh.Generation, IndexLayout.SchemaVersion);
+        return IndexLayout.All.ToDictionary(v => v, fresh.Concrete);
     }
 
     private async Task<IReadOnlyDictionary<ViewIndex, string>> EnsureInitializedAsync(CancellationToken ct)

@@ -11,7 +11,10 @@ public enum ViewIndex { Accounts, Transactions, Orders, Payments, Checkpoint, Ho
 /// </summary>
 public sealed record IndexLayout(string Prefix, string Generation)
 {
-    /// <summary>Bumped when a mapping changes; a new schema version needs a rebuild into a new generation.</summary>
+    /// <summary>
+    /// Bumped when a mapping changes: the live store then replaces the views of the earlier version at start-up with an
+    /// empty generation of this one, which the relay fills from the event store (<see cref="ElasticsearchReadStore.InitializeAsync"/>).
+    /// </summary>
     public const int SchemaVersion = 2;
 
     public static readonly IReadOnlyList<ViewIndex> All =

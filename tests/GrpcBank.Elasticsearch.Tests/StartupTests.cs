@@ -1,16 +1,19 @@
+using System.Text.Json;
 using static GrpcBank.Elasticsearch.Tests.Fixture;
 
 namespace GrpcBank.Elasticsearch.Tests;
 
 public sealed class StartupTests
 {
+    private static readonly string[] Views = ["accounts", "transactions", "orders", "payments", "checkpoint", "holds"];
+
     [Fact]
     public async Task GivenAnEmptyCluster_WhenInitialized_ThenEveryIndexIsCreatedWithStrictMappingsBehindItsAlias()
     {
         var node = new RecordingInvoker()
             .On("GET", "/_alias/grpcbank-*", "{}")
             .On("PUT", "/grpcbank-deadletters", """{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-deadletters"}""");
-        foreach (var view in new[] { "accounts", "transactions", "orders", "payments", "checkpoint", "holds" })
+        foreach (var view in Views)
             node.On("PUT", $"/grpcbank-{view}-v2-1", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-1"}""");
 
         await Store(node).InitializeAsync(CancellationToken.None);
@@ -30,6 +33,48 @@ public sealed class StartupTests
             node.Sent.Select(r => $"{r.Method} {r.Path}"));
         Assert.Equal("""{"index":{"refresh_interval":"-1"}}""", node.Sent[^1].Body);
         Assert.Equal("1", await store.CurrentGenerationAsync(CancellationToken.None));
+    }
+
+    [Theory]
+    [InlineData("")] // as the release before holds left them
+    [InlineData("grpcbank-holds-v2-1")] // after a start of a release that kept them and added a holds index of its own beside
+    public async Task GivenViewsOfAnEarlierSchemaBehindTheAliases_WhenInitialized_ThenAFreshGenerationTakesEveryAliasInOneRequest_AndTheOldViewsGo(
+        string holdsBeside)
+    {
+        // Views of schema v1 (before holds), generation 1: their strict mappings refuse this release's documents (an
+        // account's held_minor, …), so every write to them would be dead-lettered. The node answers what either behaviour asks.
+        const string fresh = "20250301103000000"; // the store's clock, T0 + 1 h
+        string[] earlier = ["grpcbank-accounts-v1-1", "grpcbank-transactions-v1-1", "grpcbank-orders-v1-1", "grpcbank-payments-v1-1", "grpcbank-checkpoint-v1-1"];
+        string[] behind = holdsBeside.Length > 0 ? [.. earlier, holdsBeside] : earlier;
+        var aliases = "{" + string.Join(",", behind.Select(i => $"\"{i}\":{{\"aliases\":{{\"grpcbank-{i.Split('-')[1]}\":{{}}}}}}")
+            .Append("\"grpcbank-deadletters\":{\"aliases\":{}}")) + "}";
+        var retired = string.Join(",", behind);
+        var node = Node().On("GET", "/_alias/grpcbank-*", aliases)
+            .On("PUT", "/grpcbank-holds-v2-1", """{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-holds-v2-1"}""")
+            .On("PUT", $"/{string.Join(",", earlier)}/_settings", """{"acknowledged":true}""")
+            .On("PUT", $"/{string.Join(",", earlier)},grpcbank-holds-v2-1/_settings", """{"acknowledged":true}""")
+            .On("POST", "/_aliases", """{"acknowledged":true}""")
+            .On("DELETE", $"/{retired}", """{"acknowledged":true}""");
+        foreach (var view in Views)
+            node.On("PUT", $"/grpcbank-{view}-v2-{fresh}", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-{{fresh}}"}""");
+        var store = Store(node);
+
+        await store.InitializeAsync(CancellationToken.None);
+
+        Assert.Equal(fresh, await store.CurrentGenerationAsync(CancellationToken.None));
+        var swap = Assert.Single(node.Sent, r => r.Path == "/_aliases");
+        var actions = JsonDocument.Parse(swap.Body).RootElement.GetProperty("actions").EnumerateArray()
+            .Select(a => a.EnumerateObject().Single())
+            .Select(a => $"{a.Name} {a.Value.GetProperty("alias").GetString()} {a.Value.GetProperty("index").GetString()}")
+            .Order(StringComparer.Ordinal);
+        var expected = Views
+            .Select(view => $"add grpcbank-{view} grpcbank-{view}-v2-{fresh}")
+            .Concat(behind.Select(old => $"remove grpcbank-{old.Split('-')[1]} {old}"))
+            .Order(StringComparer.Ordinal);
+        Assert.Equal(expected, actions);
+        // Deleted only after the swap: until then they were what every reader saw.
+        Assert.Equal(node.Sent.IndexOf(swap) + 1, node.Sent.FindIndex(r => r.Method == "DELETE" && r.Path == $"/{retired}"));
+        Assert.DoesNotContain(node.Sent, r => r.Method == "PUT" && r.Path.Contains("-v1-", StringComparison.Ordinal));
     }
 
     [Fact]
