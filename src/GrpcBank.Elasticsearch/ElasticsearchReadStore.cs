@@ -117,7 +117,19 @@ public sealed partial class ElasticsearchReadStore : IReadStore
     {
         var fresh = Layout.WithGeneration(options.Time.GetUtcNow().ToString("yyyyMMddHHmmssfff"));
         foreach (var view in IndexLayout.All) await CreateIndexAsync(fresh.Concrete(view), fresh.CreateBody(view, withAlias: false), ct);
-        await MoveAliasesAsync(current, fresh, null, ct);
+        try
+        {
+            await MoveAliasesAsync(current, fresh, null, ct);
+        }
+        catch (ElasticsearchReadStoreException)
+        {
+            // A server starting at the same time may have replaced them first (the aliases it moved away fail this
+            // request): serve its generation and drop ours. Anything else fails the start.
+            var now = await ResolveAliasesAsync(ct);
+            if (now.Count < IndexLayout.All.Count || now.Any(c => Layout.GenerationOf(c.Key, c.Value) is null)) throw;
+            await DropGenerationAsync(ForGeneration(fresh.Generation), ct);
+            return now;
+        }
         logger.LogWarning("Elasticsearch read side: views of another schema ({Old}) replaced by generation {Generation} of schema v{Version}, to be rebuilt from the event store",
             string.Join(", ", current.Values), fresh.Generation, IndexLayout.SchemaVersion);
         return IndexLayout.All.ToDictionary(v => v, fresh.Concrete);

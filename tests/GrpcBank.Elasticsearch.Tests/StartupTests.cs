@@ -78,6 +78,33 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task GivenViewsOfAnEarlierSchema_WhenAnotherServerReplacesThemFirst_ThenItsGenerationServes_AndOursIsDropped()
+    {
+        const string ours = "20250301103000000";
+        var node = Node()
+            .On("GET", "/_alias/grpcbank-*", 200, """
+                {"grpcbank-accounts-v1-1":{"aliases":{"grpcbank-accounts":{}}},
+                 "grpcbank-transactions-v1-1":{"aliases":{"grpcbank-transactions":{}}},
+                 "grpcbank-orders-v1-1":{"aliases":{"grpcbank-orders":{}}},
+                 "grpcbank-payments-v1-1":{"aliases":{"grpcbank-payments":{}}},
+                 "grpcbank-checkpoint-v1-1":{"aliases":{"grpcbank-checkpoint":{}}}}
+                """, once: true)
+            // The other server's swap came first: the v1 aliases this request removes are gone.
+            .On("POST", "/_aliases", 404, """{"error":{"root_cause":[{"type":"aliases_not_found_exception","reason":"aliases [grpcbank-accounts] missing"}],"type":"aliases_not_found_exception","reason":"aliases [grpcbank-accounts] missing"},"status":404}""")
+            .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-{ours}")), """{"acknowledged":true}""");
+        foreach (var view in Views)
+            node.On("PUT", $"/grpcbank-{view}-v2-{ours}", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-{{ours}}"}""");
+        var store = Store(node); // after the first look, the aliases are generation 1 of this schema (Node())
+
+        await store.InitializeAsync(CancellationToken.None);
+
+        Assert.Equal("1", await store.CurrentGenerationAsync(CancellationToken.None));
+        Assert.Equal("DELETE", node.Sent[^1].Method);
+        Assert.Contains("ignore_unavailable=true", node.Sent[^1].Query);
+        Assert.DoesNotContain(node.Sent, r => r.Method == "DELETE" && r.Path.Contains("-v1-", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task GivenAnAliasOnTwoIndices_WhenInitialized_ThenItRefusesToGuessWhereToWrite()
     {
         var node = Node().On("GET", "/_alias/grpcbank-*", """
