@@ -81,7 +81,7 @@ public sealed partial class ElasticsearchReadStore : IReadStore
             await CreateIndexAsync(Layout.DeadLetters, IndexLayout.DeadLettersBody(), ct);
             var current = await ResolveAliasesAsync(ct);
             var existing = IndexLayout.All.Where(current.ContainsKey).Select(v => current[v]).ToArray();
-            if (current.Any(c => Layout.GenerationOf(c.Key, c.Value) is null)) current = await ReplaceOtherSchemaAsync(current, ct);
+            if (current.Any(c => Layout.IsOtherSchema(c.Key, c.Value))) current = await ReplaceOtherSchemaAsync(current, ct);
             else if (existing.Length > 0) await UpdateViewSettingsAsync(existing, ct);
             var generation = current.Select(c => Layout.GenerationOf(c.Key, c.Value)).FirstOrDefault(g => g is not null)
                 ?? options.InitialGeneration;

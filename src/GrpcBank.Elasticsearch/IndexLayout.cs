@@ -36,6 +36,18 @@ public sealed record IndexLayout(string Prefix, string Generation)
         return concreteIndex.StartsWith(stem, StringComparison.Ordinal) ? concreteIndex[stem.Length..] : null;
     }
 
+    /// <summary>
+    /// Whether <paramref name="concreteIndex"/> is a view index of this prefix made under another schema version (by
+    /// another release): <c>{prefix}-{view}-v{other}-{generation}</c>. An index named otherwise is not ours to replace.
+    /// </summary>
+    public bool IsOtherSchema(ViewIndex view, string concreteIndex)
+    {
+        var stem = $"{Prefix}-{Name(view)}-v";
+        if (!concreteIndex.StartsWith(stem, StringComparison.Ordinal) || GenerationOf(view, concreteIndex) is not null) return false;
+        var version = concreteIndex[stem.Length..].Split('-', 2)[0];
+        return version.Length > 0 && version.All(char.IsAsciiDigit) && concreteIndex.Length > stem.Length + version.Length + 1;
+    }
+
     private static string Name(ViewIndex view) => view.ToString().ToLowerInvariant();
 
     /// <summary>

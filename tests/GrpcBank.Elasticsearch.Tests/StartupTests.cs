@@ -78,6 +78,26 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task GivenAnAliasOnAnIndexNotNamedByAnyRelease_WhenInitialized_ThenItIsNeitherMovedNorDeleted()
+    {
+        // An index an operator restored under a name of their own: not another release's views, so not ours to delete.
+        var node = Node().On("GET", "/_alias/grpcbank-*", """
+                {"grpcbank-accounts-restored":{"aliases":{"grpcbank-accounts":{}}},
+                 "grpcbank-transactions-v2-1":{"aliases":{"grpcbank-transactions":{}}},
+                 "grpcbank-orders-v2-1":{"aliases":{"grpcbank-orders":{}}},
+                 "grpcbank-payments-v2-1":{"aliases":{"grpcbank-payments":{}}},
+                 "grpcbank-checkpoint-v2-1":{"aliases":{"grpcbank-checkpoint":{}}},
+                 "grpcbank-holds-v2-1":{"aliases":{"grpcbank-holds":{}}}}
+                """)
+            .On("PUT", "/grpcbank-accounts-restored,grpcbank-transactions-v2-1,grpcbank-orders-v2-1,grpcbank-payments-v2-1,grpcbank-checkpoint-v2-1,grpcbank-holds-v2-1/_settings",
+                """{"acknowledged":true}""");
+
+        await Store(node).InitializeAsync(CancellationToken.None);
+
+        Assert.DoesNotContain(node.Sent, r => r.Path == "/_aliases" || r.Method == "DELETE");
+    }
+
+    [Fact]
     public async Task GivenViewsOfAnEarlierSchema_WhenAnotherServerReplacesThemFirst_ThenItsGenerationServes_AndOursIsDropped()
     {
         const string ours = "20250301103000000";
