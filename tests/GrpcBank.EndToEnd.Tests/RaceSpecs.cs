@@ -227,6 +227,41 @@ public abstract class RaceSpecs : BankSpecs
         Assert.Equal((2 + 2 * Rounds, 1 + 2 * Rounds), (payer.Count, payee.Count));
     }
 
+    /// <summary>
+    /// A placement reads its merchant's account without that account's lock (it does not write it). After a restart the
+    /// account is cold, so that read goes to the store, and it ended while deposits to the account, under the lock, had
+    /// cached their unsettled appends: it put back the older fold, the next deposit decided on it, lost its append's guard
+    /// to its own server's deposit, was read and appended again, and woke the following of other servers' appends
+    /// (<see cref="GrpcBank.Application.Commands.OtherWriters"/>) on a server that has none.
+    /// </summary>
+    [Fact]
+    public async Task DepositsToAColdAccount_RacingOrdersThatReadItAsTheirMerchant_NeverLoseARaceToTheirOwnServer()
+    {
+        var customer = await Bank.OpenAsync(deposit: 1_000_000);
+        var merchants = new List<string>();
+        for (var i = 0; i < 40; i++) merchants.Add(await Bank.OpenAsync());
+        await Host.RestartAsync();
+        // The customer's fold warm again (a placement takes an account it does not hold as new, and learns otherwise by losing a race).
+        await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = customer, AmountMinor = 1, CurrencyCode = "EUR" });
+        var others = Host.Get<GrpcBank.Application.Commands.Handlers>().OtherWriters;
+        foreach (var merchant in merchants)
+        {
+            var answers = await AtOnceAsync([
+                .. Enumerable.Range(0, 3).Select(_ => (Func<Task<IMessage>>)(async () => await Bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
+                    { CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 5, CurrencyCode = "EUR", Description = "x", AuthorizationTtl = OneHour }))),
+                .. Enumerable.Range(0, 4).Select(_ => (Func<Task<IMessage>>)(async () => await Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = merchant, AmountMinor = 1, CurrencyCode = "EUR" }))),
+            ]);
+            NoFaults(answers);
+            Assert.All(answers, a => Assert.True(a.Ok, a.ToString()));
+            Assert.False(others.Following, "a lone server lost an append's race to itself, and follows other servers' appends");
+        }
+        await Task.Delay(200);
+        Assert.False(others.Following, "a lone server lost an append's race to itself, and follows other servers' appends");
+        var events = await EventsAsync($"account-{merchants[^1]}");
+        Contiguous(events);
+        Assert.Equal(5, events.Count);
+    }
+
     [Fact]
     public async Task RefundsOfOnePayment_AtOnce_RefundItOnce()
     {

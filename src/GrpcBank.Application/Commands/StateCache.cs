@@ -24,13 +24,33 @@ public sealed class StateCache<TState>(int capacity = 100_000)
 
     public void Put(string streamId, Folded<TState> folded)
     {
+        MakeRoomFor(streamId);
+        entries[streamId] = folded;
+    }
+
+    /// <summary>
+    /// Puts <paramref name="with"/> in place of <paramref name="expected"/> (none: the stream is not held), only if the
+    /// cache still holds exactly that.
+    /// </summary>
+    public void PutUnlessChanged(string streamId, Folded<TState>? expected, Folded<TState> with)
+    {
+        if (expected is not null)
+        {
+            Replace(streamId, expected, with);
+            return;
+        }
+        MakeRoomFor(streamId);
+        entries.TryAdd(streamId, with);
+    }
+
+    private void MakeRoomFor(string streamId)
+    {
         // Crude but bounded: a full cache starts over rather than tracking recency on every hit.
         if (!entries.ContainsKey(streamId) && Interlocked.Increment(ref added) > capacity)
         {
             entries.Clear();
             Volatile.Write(ref added, 1);
         }
-        entries[streamId] = folded;
     }
 
     /// <summary>Puts <paramref name="with"/> in place of <paramref name="expected"/>, only if that entry is still there.</summary>

@@ -53,7 +53,8 @@ public sealed class StreamStates<TEvent, TState>(
     {
         // An answer on a fresh state must not rest on an append that may yet fail, nor miss one that is about to commit.
         while (cache.Get(streamId)?.Unsettled is { } unsettled) await unsettled.Settled.WaitAsync(ct);
-        var start = cache.Get(streamId)?.Committed
+        var seen = cache.Get(streamId);
+        var start = seen?.Committed
             ?? await snapshots.LoadAsync(streamId, long.MaxValue, ct)
             ?? new Folded<TState>(initial, 0, 0);
         var folded = start;
@@ -65,7 +66,12 @@ public sealed class StreamStates<TEvent, TState>(
             folded = new Folded<TState>(state, page[^1].StreamVersion, page[^1].Position);
             if (page.Count < ReadPage) break;
         }
-        cache.Put(streamId, folded);
+        // Only in place of the committed entry the read started from. A read without the stream's lock (StartedAsync: a
+        // placement's merchant, a refund's payment) may end after a decision under the lock cached an unsettled append,
+        // which the next decision must rest on: overwritten by this fold, which lacks it, the next decision lost its
+        // append's guard to this process's own append (read and appended again, and OtherWriters woken on a lone server),
+        // and a rejection no longer waited for the append before it.
+        if (seen?.Unsettled is null) cache.PutUnlessChanged(streamId, seen, folded);
         snapshots.SaveIfPassed(streamId, start.Version, folded, snapshotEvery);
         return folded;
     }
