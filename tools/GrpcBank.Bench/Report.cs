@@ -214,7 +214,8 @@ public sealed class Report(RunSettings s)
           (ServerRuntime.Count > 0 ? $"; the runtime's settings the Dockerfile gives it: {string.Join(", ", ServerRuntime.Select(kv => $"`{kv.Key}={kv.Value}`"))}" : "") +
           $". Start-up to healthy: {F(StartupSeconds, 2)} s.");
         L("- Client: Grpc.Net.Client 2.85 in the bench process on the same 2 cores (client, server and PostgreSQL compete for the CPU), " +
-          "one channel, latency in HdrHistogram (µs, 3 significant digits).");
+          "one channel, latency in HdrHistogram (µs, 3 significant digits); its idle thread-pool workers block at once, as the server's do " +
+          "(with the runtime's default spin they took a third of the client's CPU per command at 16 callers from the cores the server shares).");
         L($"- Workloads: {s.Accounts:N0} accounts; 80 % deposits, 20 % withdrawals (some refused for insufficient funds — a normal reply " +
           $"that writes nothing, counted as `rejected`), each command with a fresh request_id (so every append writes a request-log row). " +
           $"*uniform*: accounts drawn uniformly; *zipf*: Zipf(s = 1.1) over the accounts, the hottest takes {F(ZipfHottestShare * 100, 1)} % of commands. " +
