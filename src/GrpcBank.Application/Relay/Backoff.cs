@@ -14,16 +14,15 @@ public struct Backoff()
     public static readonly TimeSpan First = TimeSpan.FromMilliseconds(100);
     public static readonly TimeSpan Longest = TimeSpan.FromSeconds(5);
 
-    /// <summary>The wait before the next try.</summary>
-    public TimeSpan Current { get; private set; } = First;
+    private TimeSpan next = First;
 
     /// <summary>After a failure: returns the wait before trying again, and lengthens the one after it.</summary>
     public TimeSpan Failed()
     {
-        var wait = Current;
-        Current = TimeSpan.FromTicks(Math.Min(Current.Ticks * 2, Longest.Ticks));
+        var wait = next;
+        next = TimeSpan.FromTicks(Math.Min(next.Ticks * 2, Longest.Ticks));
         return wait;
     }
 
-    public void Succeeded() => Current = First;
+    public void Succeeded() => next = First;
 }
