@@ -55,9 +55,8 @@ public static class JsonApi
     {
         if (app.Configuration["JsonApi:Url"] is not { Length: > 0 } url) return;
         var port = BindingAddress.Parse(url).Port;
-        var decoding = new JsonRequestDecoding(app.Services.GetRequiredService<Security.Authenticator>());
+        var decoding = new JsonRequestDecoding(app.Services.GetRequiredService<Security.Authenticator>(), app.Services.GetRequiredService<ILogger<JsonRequestDecoding>>());
         var protectedMode = app.Services.GetRequiredService<Security.ProtectedMode>();
-        var logger = app.Services.GetRequiredService<ILogger<JsonRequestDecoding>>();
         app.Use(async (context, next) =>
         {
             if (context.GetEndpoint()?.Metadata.GetMetadata<GrpcJsonTranscodingMetadata>() is not { } route)
@@ -66,25 +65,9 @@ public static class JsonApi
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
             else if (protectedMode.RefusalOf(context) is { } foreignHost) // without keys, a browser's rebound name (ProtectedMode)
                 await JsonStatus.WriteAsync(context, foreignHost);
-            else if (!await RefusedAsync(context, route))
+            else if (!await decoding.RefusedAsync(context, route))
                 await next(context);
         });
-
-        // A fault of the judging itself is a bug: INTERNAL with an error id, as the services answer one, not an empty 500.
-        // A body Kestrel finds malformed (BadHttpRequestException) keeps Kestrel's own answer.
-        async Task<bool> RefusedAsync(HttpContext context, GrpcJsonTranscodingMetadata route)
-        {
-            try
-            {
-                return await decoding.RefusedAsync(context, route);
-            }
-            catch (Exception e) when (e is not BadHttpRequestException && !context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
-            {
-                var method = $"/{route.MethodDescriptor.Service.FullName}/{route.MethodDescriptor.Name}";
-                await JsonStatus.WriteAsync(context, Errors.ErrorMapper.StatusOf(Errors.ErrorInterceptor.Internal(e, method, logger)));
-                return true;
-            }
-        }
         app.UseWhen(context => context.Connection.LocalPort == port, json =>
         {
             json.Use(UnroutedJsonRequests.AnswerAsync);

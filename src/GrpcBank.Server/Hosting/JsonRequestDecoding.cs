@@ -15,7 +15,7 @@ namespace GrpcBank.Server.Hosting;
 /// (no valid key, a wrong role) hears that instead, so a broken request tells nothing before authentication. A body over
 /// its method's JSON limit (<see cref="MaxBodyBytes"/>) is RESOURCE_EXHAUSTED before it is parsed, or read past the limit.
 /// </summary>
-public sealed class JsonRequestDecoding(Authenticator authenticator)
+public sealed class JsonRequestDecoding(Authenticator authenticator, ILogger<JsonRequestDecoding> logger)
 {
     /// <summary>
     /// A JSON body may be this many times its method's protobuf limit (<see cref="RequestDecoding.MaxBytesOf"/>): 2 MiB,
@@ -28,8 +28,26 @@ public sealed class JsonRequestDecoding(Authenticator authenticator)
 
     public static int MaxBodyBytes(MethodDescriptor method) => JsonBytesPerProtobufByte * RequestDecoding.MaxBytesOf(method);
 
-    /// <summary>Judges a transcoded call; true when it was refused (the response is written).</summary>
+    /// <summary>
+    /// Judges a transcoded call; true when it was refused (the response is written). A fault of the judging itself is a
+    /// bug: INTERNAL with an error id, as the services answer one, not an empty 500. A body Kestrel finds malformed
+    /// (BadHttpRequestException) keeps Kestrel's own answer.
+    /// </summary>
     public async Task<bool> RefusedAsync(HttpContext context, GrpcJsonTranscodingMetadata route)
+    {
+        try
+        {
+            return await JudgeAsync(context, route);
+        }
+        catch (Exception e) when (e is not BadHttpRequestException && !context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
+        {
+            var method = $"/{route.MethodDescriptor.Service.FullName}/{route.MethodDescriptor.Name}";
+            await JsonStatus.WriteAsync(context, ErrorMapper.StatusOf(ErrorInterceptor.Internal(e, method, logger)));
+            return true;
+        }
+    }
+
+    private async Task<bool> JudgeAsync(HttpContext context, GrpcJsonTranscodingMetadata route)
     {
         var method = route.MethodDescriptor;
         // No body is read for a caller without a valid key (Authenticator.AuthenticationRefusalOf).
