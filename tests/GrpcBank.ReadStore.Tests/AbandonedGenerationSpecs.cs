@@ -2,6 +2,7 @@ using GrpcBank.Application.ReadSide;
 using GrpcBank.Postgres.ReadStore;
 using GrpcBank.Sqlite;
 using GrpcBank.Testing;
+using Npgsql;
 
 namespace GrpcBank.ReadStore.Tests;
 
@@ -116,6 +117,31 @@ public sealed class PostgresAbandonedGenerationSpecs(PostgresServer postgres) : 
 
         Assert.Equal([.. serving, building], (await ExistingGenerationsAsync()).Order(StringComparer.Ordinal));
         await running.DropAsync(beingBuilt, CancellationToken.None);
+        Assert.Equal(serving, await ExistingGenerationsAsync());
+    }
+
+    [Fact]
+    public async Task AGenerationWhoseDropFailed_IsLetGo_SoTheNextServerThatStartsDropsIt()
+    {
+        var running = await OpenGenerationsAsync();
+        var serving = await ExistingGenerationsAsync();
+        var next = (PostgresReadStore)await running.CreateNextAsync(CancellationToken.None);
+        // A drop that cannot finish in time (the rebuild's 30 s limit; here a lock held on one of its tables, and half a
+        // second): the failure reaches the rebuild, which logs it, and the server runs on. Until the builder lets the
+        // generation go, its connection and session lock stay for as long as the server runs, and no server may drop
+        // the schema: a whole copy of the read side and a database connection per such rebuild, for good.
+        await using (var blocker = new NpgsqlConnection(database))
+        {
+            await blocker.OpenAsync();
+            await using var tx = await blocker.BeginTransactionAsync();
+            await using (var lockTable = new NpgsqlCommand($"lock table {next.Generation}.accounts in access share mode", blocker, tx))
+                await lockTable.ExecuteNonQueryAsync();
+            using var limit = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running.DropAsync(next, limit.Token));
+        }
+
+        await using var restarted = await PostgresReadStoreGenerations.OpenAsync(database, prefix, CancellationToken.None);
+
         Assert.Equal(serving, await ExistingGenerationsAsync());
     }
 

@@ -161,8 +161,17 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
     public async Task DropAsync(IReadStore abandoned, CancellationToken ct)
     {
         var name = ((PostgresReadStore)abandoned).Generation ?? throw new ArgumentException("not a new generation", nameof(abandoned));
-        await using (var rented = await connections.OpenAsync(ct)) await DropSchemaAsync(rented.Connection, null, name, ct);
-        await ReleaseAsync(name);
+        try
+        {
+            await using var rented = await connections.OpenAsync(ct);
+            await DropSchemaAsync(rented.Connection, null, name, ct);
+        }
+        finally
+        {
+            // Also when the drop failed: held, the schema could never be dropped by anyone while this server runs, and its
+            // holder's connection stayed open with it. Let go, the next server that starts drops it (OpenAsync).
+            await ReleaseAsync(name);
+        }
     }
 
     /// <summary>Drops a generation's schema with everything in it (the name is vetted: identifiers cannot be parameters).</summary>
