@@ -41,6 +41,28 @@ public sealed class ErrorStatusSpecs
     }
 
     [Fact]
+    public async Task RejectionsAndRefusedRequests_LogNothing_SoTheLogDoesNotGrowWithWhatClientsGetWrong()
+    {
+        var (logs, directory) = (new CapturedLogs(), KillUnderLoadSpecs.TempDirectory());
+        await using var host = await StartLoggedAsync(directory, logs);
+        var accounts = new AccountService.AccountServiceClient(host.Channel);
+        var nobody = $"nobody-{Guid.NewGuid():N}";
+
+        // Each is the answer the client asked for (a rejection, an invalid request, a lookup of nothing), at whatever rate
+        // clients send them: an entry (with a stack trace) per call grew the log, and an OTLP backend, with the traffic.
+        for (var i = 0; i < 5; i++)
+        {
+            await Assert.ThrowsAsync<RpcException>(() =>
+                accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = nobody, AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync);
+            await Assert.ThrowsAsync<RpcException>(() =>
+                accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = nobody, AmountMinor = -1, CurrencyCode = "EUR" }).ResponseAsync);
+            await Assert.ThrowsAsync<RpcException>(() => host.Query.GetAccountAsync(new GetAccountRequest { AccountId = nobody }).ResponseAsync);
+        }
+
+        Assert.DoesNotContain(logs.Lines, line => line.Contains("status code", StringComparison.OrdinalIgnoreCase) || line.Contains(nobody));
+    }
+
+    [Fact]
     public async Task ACallAnsweredInternal_IsCountedAsAServerErrorInTheRequestMetrics_ThoughItsHttpStatusIs200()
     {
         var (directory, port) = (KillUnderLoadSpecs.TempDirectory(), FreePorts.Next());
