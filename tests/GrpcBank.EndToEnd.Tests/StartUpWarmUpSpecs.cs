@@ -33,6 +33,29 @@ public sealed class StartUpWarmUpSpecs(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task GivenTheThrowawayStoresOfAWarmUpACrashCutShort_WhenTheServerStartsAgain_ThenTheyAreGone_AndItsOwnLeaveNothing()
+    {
+        // What a server killed in the middle of its read-side warm-up leaves: a throwaway store with its WAL and shared
+        // memory. They lived in the system's temporary folder under random names, which nothing looked at again: a set
+        // of files per such crash, for good. Now they live in the data directory, which only this server holds.
+        var data = Directory.CreateTempSubdirectory("grpcbank-warm-up-").FullName;
+        var warmUp = Path.Combine(data, "warm-up");
+        Directory.CreateDirectory(warmUp);
+        foreach (var leftover in (string[])["read-cut-short.db", "read-cut-short.db-wal", "read-cut-short.db-shm"])
+            await File.WriteAllBytesAsync(Path.Combine(warmUp, leftover), new byte[4096], TestContext.Current.CancellationToken);
+        try
+        {
+            await using var host = await BankHost.StartAsync(("Storage:DataDirectory", data));
+
+            Assert.False(Directory.Exists(warmUp), $"left in {warmUp}: {string.Join(", ", Directory.Exists(warmUp) ? Directory.GetFiles(warmUp) : [])}");
+        }
+        finally
+        {
+            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public Task Embedded_GivenAServerWithHistory_WhenRestarted_ThenItsWarmUpLoadedTheNewestAccount_AndWroteNothing() =>
         RestartedWithHistoryAsync();
 

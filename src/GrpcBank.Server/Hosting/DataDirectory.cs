@@ -34,7 +34,10 @@ public sealed class DataDirectoryLock : IDisposable
 
     private readonly FileStream file;
 
-    private DataDirectoryLock(FileStream file) => this.file = file;
+    private DataDirectoryLock(FileStream file, string folder) => (this.file, Folder) = (file, folder);
+
+    /// <summary>The folder held.</summary>
+    public string Folder { get; }
 
     /// <summary>Takes the lock; throws <see cref="DataDirectoryException"/> naming the folder when another server holds it.</summary>
     public static DataDirectoryLock Take(string path)
@@ -46,7 +49,7 @@ public sealed class DataDirectoryLock : IDisposable
             file.SetLength(0);
             file.Write(System.Text.Encoding.UTF8.GetBytes($"{Environment.ProcessId}\n"));
             file.Flush();
-            return new DataDirectoryLock(file);
+            return new DataDirectoryLock(file, path);
         }
         catch (IOException e)
         {

@@ -6,7 +6,8 @@ namespace GrpcBank.Server.Hosting;
 
 /// <summary>
 /// Runs the embedded read store's apply path at start-up, before the server listens, on throwaway read stores in
-/// temporary files (deleted afterwards); the serving read store is not touched and nothing is written anywhere else.
+/// files of the data directory's <c>warm-up</c> folder (deleted afterwards, and at the next start if a crash cut the
+/// warm-up short); the serving read store is not touched and nothing is written anywhere else.
 /// <list type="bullet">
 /// <item>The events of the command warm-up's accepted commands (<see cref="CommandPathWarmUp.MadeUpHistory"/>: two
 /// accounts opened, a deposit, a withdrawal, a transfer; none of them stored), one batch per event as the relay delivers
@@ -21,7 +22,8 @@ namespace GrpcBank.Server.Hosting;
 /// 117,000–141,000 on a server that had run a while).</item>
 /// </list>
 /// </summary>
-public sealed class ReadSideWarmUp(CommandPathWarmUp commands, IEventStore store, ILogger<ReadSideWarmUp> logger) : IHostedService
+public sealed class ReadSideWarmUp(CommandPathWarmUp commands, IEventStore store, DataDirectoryLock dataDirectory, ILogger<ReadSideWarmUp> logger)
+    : IHostedService
 {
     private const int ReplayEvents = 2_000;
     private const int ReplayPage = 50;
@@ -30,13 +32,14 @@ public sealed class ReadSideWarmUp(CommandPathWarmUp commands, IEventStore store
     public async Task StartAsync(CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        if (commands.MadeUpHistory.Count == 0)
-        {
-            logger.LogWarning("Read side warm-up skipped: the command warm-up made up no history; the relay's first delivery will pay for it");
-            return;
-        }
         try
         {
+            ClearFolder();
+            if (commands.MadeUpHistory.Count == 0)
+            {
+                logger.LogWarning("Read side warm-up skipped: the command warm-up made up no history; the relay's first delivery will pay for it");
+                return;
+            }
             await WithThrowawayStoreAsync(async store =>
             {
                 foreach (var e in commands.MadeUpHistory) await store.ApplyAsync([e], e.Position, ct);
@@ -66,20 +69,37 @@ public sealed class ReadSideWarmUp(CommandPathWarmUp commands, IEventStore store
         {
             logger.LogWarning(e, "Read side warm-up failed; the relay's first delivery, or a rebuild, will pay for it");
         }
-    }
-
-    private static async Task WithThrowawayStoreAsync(Func<SqliteReadStore, Task> use, bool bulkLoad = false)
-    {
-        var file = Path.Combine(Path.GetTempPath(), $"grpcbank-read-warm-up-{Guid.NewGuid():N}.db");
-        try
-        {
-            using var store = bulkLoad ? SqliteReadStore.ForBulkLoad(file) : new SqliteReadStore(file);
-            await use(store);
-        }
         finally
         {
-            foreach (var leftover in Directory.GetFiles(Path.GetTempPath(), Path.GetFileName(file) + "*")) File.Delete(leftover);
+            try
+            {
+                ClearFolder();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                logger.LogWarning(e, "The read side warm-up's folder {Folder} could not be deleted; the next start tries again", Folder);
+            }
         }
+    }
+
+    /// <summary>
+    /// Where the throwaway stores live: in the data directory, which this server alone holds (<see cref="DataDirectoryLock"/>),
+    /// so that what a crash in the middle of a warm-up leaves is found and deleted by the next start. In the system's
+    /// temporary folder, under random names, such leftovers stayed for good: a store's files per crash.
+    /// </summary>
+    private string Folder => Path.Combine(dataDirectory.Folder, "warm-up");
+
+    private void ClearFolder()
+    {
+        if (Directory.Exists(Folder)) Directory.Delete(Folder, recursive: true);
+    }
+
+    /// <summary>A throwaway store in <see cref="Folder"/>, closed when <paramref name="use"/> ends (its files go with the folder).</summary>
+    private async Task WithThrowawayStoreAsync(Func<SqliteReadStore, Task> use, bool bulkLoad = false)
+    {
+        var file = Path.Combine(Directory.CreateDirectory(Folder).FullName, $"read-{Guid.NewGuid():N}.db");
+        using var store = bulkLoad ? SqliteReadStore.ForBulkLoad(file) : new SqliteReadStore(file);
+        await use(store);
     }
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
