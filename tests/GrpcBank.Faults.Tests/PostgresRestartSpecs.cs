@@ -49,9 +49,7 @@ public sealed class PostgresRestartSpecs
     {
         await using var cluster = await ThrowawayCluster.StartAsync();
         var logs = new CapturedLogs();
-        await using var host = await BankHost.StartAsync(
-            new Dictionary<string, string> { ["Storage:DataDirectory"] = KillUnderLoadSpecs.TempDirectory(), ["ConnectionStrings:Postgres"] = cluster.ConnectionString },
-            builder => builder.Logging.AddProvider(logs));
+        await using var host = await StartLoggedAsync(cluster, logs);
         var accounts = new AccountService.AccountServiceClient(host.Channel);
         var opened = await accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Lease Lost", CurrencyCode = "EUR" });
 
@@ -75,13 +73,8 @@ public sealed class PostgresRestartSpecs
     {
         await using var cluster = await ThrowawayCluster.StartAsync();
         var logs = new CapturedLogs();
-        await using var host = await BankHost.StartAsync(
-            new Dictionary<string, string>
-            {
-                ["Storage:DataDirectory"] = KillUnderLoadSpecs.TempDirectory(), ["ConnectionStrings:Postgres"] = cluster.ConnectionString,
-                ["ReadStore:Kind"] = "Postgres", // the hold index is in PostgreSQL too: every poll fails during the outage
-            },
-            builder => builder.Logging.AddProvider(logs));
+        // The hold index is in PostgreSQL too: every poll fails during the outage.
+        await using var host = await StartLoggedAsync(cluster, logs, ("ReadStore:Kind", "Postgres"));
         static bool Failed(string line) => line.Contains("Releasing expired holds failed");
 
         await cluster.StopAsync();
@@ -93,6 +86,32 @@ public sealed class PostgresRestartSpecs
 
         Assert.Single(logs.Lines, l => l.StartsWith("Warning GrpcBank.Application.Accounts.HoldExpiry: Releasing expired holds failed"));
         Assert.Contains(logs.Lines, l => l.StartsWith("Information GrpcBank.Application.Accounts.HoldExpiry: Releasing expired holds works again"));
+    }
+
+    [Fact]
+    public async Task AnOutage_CostsLiveSubscriptionsOneWarning_NotOneEveryPoll_AndItSaysWhenItWorksAgain()
+    {
+        await using var cluster = await ThrowawayCluster.StartAsync();
+        var logs = new CapturedLogs();
+        await using var host = await StartLoggedAsync(cluster, logs);
+        var opened = await new AccountService.AccountServiceClient(host.Channel).OpenAccountAsync(
+            new OpenAccountRequest { OwnerName = "Live Through", CurrencyCode = "EUR" });
+        // A subscriber caught up and waiting: the server looks at the store for it every 250 ms, outage or not.
+        using var subscription = new HistoryService.HistoryServiceClient(host.Channel).SubscribeAll(new SubscribeAllRequest(),
+            cancellationToken: TestContext.Current.CancellationToken);
+        Assert.True(await subscription.ResponseStream.MoveNext(TestContext.Current.CancellationToken));
+        Assert.Equal(opened.Position, subscription.ResponseStream.Current.Event.Position);
+        static bool Failed(string line) => line.Contains("Live subscriptions could not read the event store");
+
+        await cluster.StopAsync();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (!logs.Lines.Any(Failed) && DateTime.UtcNow < until) await Task.Delay(100);
+        await Task.Delay(2_000); // a warning (with its stack trace) per look would be eight more
+        await cluster.StartAgainAsync();
+        while (!logs.Lines.Any(l => l.Contains("Live subscriptions read the event store again")) && DateTime.UtcNow < until) await Task.Delay(100);
+
+        Assert.Single(logs.Lines, l => l.StartsWith("Warning ") && Failed(l));
+        Assert.Contains(logs.Lines, l => l.StartsWith("Information GrpcBank.Server.History.LiveEvents: Live subscriptions read the event store again"));
     }
 
     [Fact]
@@ -138,4 +157,10 @@ public sealed class PostgresRestartSpecs
                 await Task.Delay(100);
             }
     }
+
+    /// <summary>A server on <paramref name="cluster"/> (and a data directory of its own) whose log <paramref name="logs"/> captures.</summary>
+    private static Task<BankHost> StartLoggedAsync(ThrowawayCluster cluster, CapturedLogs logs, params (string Key, string Value)[] extra) =>
+        BankHost.StartAsync(
+            new Dictionary<string, string> { ["Storage:DataDirectory"] = KillUnderLoadSpecs.TempDirectory(), ["ConnectionStrings:Postgres"] = cluster.ConnectionString },
+            builder => builder.Logging.AddProvider(logs), extra);
 }

@@ -49,6 +49,7 @@ public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfi
 
     protected override async Task ExecuteAsync(CancellationToken ct)
     {
+        var failures = 0;
         while (!ct.IsCancellationRequested)
         {
             var delivered = progress.Advanced.Generation;
@@ -58,10 +59,17 @@ public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfi
                 try
                 {
                     await LookAsync(ct);
+                    if (failures > 0) logger.LogInformation("Live subscriptions read the event store again, after {Failures} failed tries", failures);
+                    failures = 0;
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested)
                 {
-                    logger.LogWarning(e, "Live subscriptions could not read the event store; trying again");
+                    // An outage fails every look, one per poll interval for as long as it lasts: one warning with its
+                    // cause, not four a second with their stack traces.
+                    if (++failures == 1)
+                        logger.LogWarning(e, "Live subscriptions could not read the event store; trying again every {Interval} until it works", pollInterval);
+                    else
+                        logger.LogDebug(e, "Live subscriptions could not read the event store again ({Failures} tries)", failures);
                 }
                 await progress.Advanced.WaitAsync(pollInterval, ct, delivered);
             }
