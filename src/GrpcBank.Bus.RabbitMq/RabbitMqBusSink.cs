@@ -26,6 +26,9 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
     /// <summary>One batch at a time: the relay's and a dead-letter retry's publishes must not interleave on the channel.</summary>
     private readonly SemaphoreSlim gate = new(1, 1);
 
+    /// <summary>Tries that found the broker unavailable since it last confirmed a batch (touched under <see cref="gate"/>).</summary>
+    private int failures;
+
     public string Name => SinkName;
 
     // No StartAsync: the broker is first contacted when there is something to publish. Waiting for it before the first
@@ -44,8 +47,10 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
     /// <summary>
     /// Runs <paramref name="work"/> alone on the channel, trying again every <see cref="RabbitMqBusOptions.RetryInterval"/>
     /// while the broker is unavailable, for up to <see cref="RabbitMqBusOptions.RetryFor"/>; then the failure goes to the
-    /// relay, which backs this consumer off (doubling, up to 30 s) and shows it failing. Retrying here first means a
-    /// broker restart costs seconds, not the relay's longest back-off, and only an outage that lasts is reported.
+    /// relay, which backs this consumer off (doubling, up to 5 s: <see cref="Backoff"/>) and shows it failing. Retrying
+    /// here first means a broker restart costs seconds, not the relay's longest back-off, and only an outage that lasts is
+    /// reported. The first failed try of an outage is a warning, the rest are not (they were about one a second for as
+    /// long as it lasted), and the first confirmed batch after it says so.
     /// </summary>
     private async Task WhileReachableAsync(Func<Task> work, CancellationToken ct)
     {
@@ -58,11 +63,16 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
                 try
                 {
                     await work();
+                    if (failures > 0) logger.LogInformation("Event bus: the broker confirms again, after {Failures} failed tries", failures);
+                    failures = 0;
                     return;
                 }
                 catch (BusUnavailableException e) when (DateTime.UtcNow + options.RetryInterval < until)
                 {
-                    logger.LogWarning("Event bus: {Error}; trying again in {Interval}", e.Message, options.RetryInterval);
+                    if (++failures == 1)
+                        logger.LogWarning("Event bus: {Error}; trying again every {Interval} until the broker confirms", e.Message, options.RetryInterval);
+                    else
+                        logger.LogDebug("Event bus: {Error}; trying again in {Interval} ({Failures} tries)", e.Message, options.RetryInterval, failures);
                     await Task.Delay(options.RetryInterval, ct);
                 }
             }

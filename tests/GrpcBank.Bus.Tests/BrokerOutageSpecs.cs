@@ -5,13 +5,35 @@ using GrpcBank.Bus.RabbitMq;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Admin.V1;
 using GrpcBank.Contracts.Query.V1;
+using Microsoft.Extensions.Logging;
 
 namespace GrpcBank.Bus.Tests;
 
-/// <summary>The bus when its broker goes away: each spec has a RabbitMQ node of its own to stop and start.</summary>
+/// <summary>The bus when its broker goes away: each spec has a RabbitMQ node of its own to stop and start (or none at all).</summary>
 public sealed class BrokerOutageSpecs
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(180);
+
+    [Fact]
+    public async Task ABrokerThatStaysDown_CostsTheBusOneWarning_NotOneEveryRetry()
+    {
+        var logs = new CapturedLogs();
+        using var loggers = LoggerFactory.Create(logging => logging.AddProvider(logs));
+        // Nothing listens there: every try is refused at once, as while a broker is down.
+        var options = new RabbitMqBusOptions(new Uri($"amqp://guest:guest@127.0.0.1:{FreePorts.Next()}/"))
+        {
+            RetryInterval = TimeSpan.FromMilliseconds(50), RetryFor = TimeSpan.FromSeconds(1),
+        };
+        await using var sink = new RabbitMqBusSink(options, loggers.CreateLogger<RabbitMqBusSink>());
+        var opened = new RecordedEvent(1, "account-a", 1, Guid.NewGuid(), "accounts.AccountOpened.v1", "{}", "{}", DateTimeOffset.UtcNow);
+
+        // Two of the relay's passes: each tries for RetryFor, then fails to the relay, which reports it and backs off.
+        for (var pass = 0; pass < 2; pass++)
+            await Assert.ThrowsAsync<BusUnavailableException>(() => sink.HandleAsync([opened], 1, TestContext.Current.CancellationToken));
+
+        // A warning per retry grew the log every RetryInterval (a second by default) for as long as the broker was down.
+        Assert.Single(logs.Lines, line => line.StartsWith("Warning ") && line.Contains("Event bus"));
+    }
 
     [Fact]
     public async Task ABrokerRestartedUnderLoad_LosesNoEvent_AndEachStreamStaysInOrder_DuplicatesAllowedAndCounted()
