@@ -130,19 +130,41 @@ public sealed class PostgresAbandonedGenerationSpecs(PostgresServer postgres) : 
         // second): the failure reaches the rebuild, which logs it, and the server runs on. Until the builder lets the
         // generation go, its connection and session lock stay for as long as the server runs, and no server may drop
         // the schema: a whole copy of the read side and a database connection per such rebuild, for good.
-        await using (var blocker = new NpgsqlConnection(database))
-        {
-            await blocker.OpenAsync();
-            await using var tx = await blocker.BeginTransactionAsync();
-            await using (var lockTable = new NpgsqlCommand($"lock table {next.Generation}.accounts in access share mode", blocker, tx))
-                await lockTable.ExecuteNonQueryAsync();
-            using var limit = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running.DropAsync(next, limit.Token));
-        }
+        await CutShortByALockAsync($"lock table {next.Generation}.accounts in access share mode", ct => running.DropAsync(next, ct));
 
         await using var restarted = await PostgresReadStoreGenerations.OpenAsync(database, prefix, CancellationToken.None);
 
         Assert.Equal(serving, await ExistingGenerationsAsync());
+    }
+
+    [Fact]
+    public async Task AGenerationWhoseSwitchFailed_IsLetGo_SoTheNextServerThatStartsDropsIt()
+    {
+        var running = await OpenGenerationsAsync();
+        var serving = await ExistingGenerationsAsync();
+        var next = await running.CreateNextAsync(CancellationToken.None);
+        // A switch that fails before its commit (here the serving pointer locked past a 500 ms limit; a lost connection
+        // alike). A rebuild does not drop a generation once its switch began (it may serve), so until the builder lets
+        // it go, its connection and lock stayed for as long as the server ran, and no server could drop it.
+        await CutShortByALockAsync($"select 1 from {prefix}.serving for update", ct => running.SwitchAsync(running.OpenCurrent(), next, ct));
+
+        await using var restarted = await PostgresReadStoreGenerations.OpenAsync(database, prefix, CancellationToken.None);
+
+        Assert.Equal(serving, await ExistingGenerationsAsync());
+    }
+
+    /// <summary>
+    /// Runs <paramref name="cutShort"/> with a 500 ms limit while another session's transaction holds the lock that
+    /// <paramref name="lockSql"/> takes, so that it fails (cancelled) part way.
+    /// </summary>
+    private async Task CutShortByALockAsync(string lockSql, Func<CancellationToken, Task> cutShort)
+    {
+        await using var blocker = new NpgsqlConnection(database);
+        await blocker.OpenAsync();
+        await using var tx = await blocker.BeginTransactionAsync();
+        await using (var locking = new NpgsqlCommand(lockSql, blocker, tx)) await locking.ExecuteNonQueryAsync();
+        using var limit = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cutShort(limit.Token));
     }
 
     /// <summary>The generations' schemas, {prefix}_g{stamp}.</summary>

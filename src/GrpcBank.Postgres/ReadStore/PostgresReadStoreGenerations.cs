@@ -145,16 +145,23 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
         await using var rented = await connections.OpenAsync(ct);
         var connection = rented.Connection;
         string old;
-        await using (var tx = await connection.BeginTransactionAsync(ct))
+        try
         {
+            await using var tx = await connection.BeginTransactionAsync(ct);
             // The row lock waits for a batch being applied to the old generation, and holds the next one back until
             // it can only see the new generation.
             old = await ServingAsync(connection, tx, prefix, forShare: false, ct);
             await ServeAsync(connection, tx, prefix, fresh, ct);
             await tx.CommitAsync(ct);
         }
+        finally
+        {
+            // Let go whether or not the switch committed (a rebuild drops no generation once its switch began, as it may
+            // serve): one that serves is never taken for abandoned, and one that does not is dropped by the next server
+            // that starts (OpenAsync). Held, it kept its connection open and its schema for as long as this server ran.
+            await ReleaseAsync(fresh);
+        }
         ((PostgresReadStore)next).FollowServing();
-        await ReleaseAsync(fresh);
         if (old != fresh) await DropSchemaAsync(connection, null, old, ct);
     }
 
