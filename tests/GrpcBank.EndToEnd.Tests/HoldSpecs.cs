@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Grpc.Core;
 using GrpcBank.Application.Accounts;
 using GrpcBank.Application.EventStore;
+using ReadStoreSink = GrpcBank.Application.ReadSide.ReadStoreSink;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Query.V1;
 using static GrpcBank.EndToEnd.Tests.Rpc;
@@ -53,6 +54,32 @@ public abstract class HoldSpecs : BankSpecs
         await Rejected("HOLD_NOT_ACTIVE", () => Accounts.CaptureHoldAsync(new() { AccountId = id, HoldId = "auth" }).ResponseAsync);
         await Rejected("HOLD_NOT_ACTIVE", () => Accounts.ReleaseHoldAsync(new() { AccountId = id, HoldId = "auth" }).ResponseAsync);
         Assert.Equal(1, await HoldExpiredEventsAsync(id));
+    }
+
+    [Fact]
+    public async Task HoldsReleasedWhileTheReadSideLags_AreNotAskedAboutAgain_AndTheHoldsBehindThemAreReleasedToo()
+    {
+        // More due holds than one look takes (500), and a read side that lists them all as active until it applies their
+        // expiry: held back here, as a busy or failing read side would be.
+        const int holds = 600;
+        var id = await Bank.OpenAsync(deposit: holds);
+        PlaceHoldResponse? last = null;
+        for (var i = 0; i < holds; i++) last = await PlaceAsync(id, 1, $"h{i:D3}");
+        await Bank.AccountAsync(id, last!.Position);
+        var expiry = Host.Get<HoldExpiry>();
+        var release = new TaskCompletionSource();
+        var held = Host.Get<ReadStoreSink>().PausedAsync(async () => { await release.Task; return 0; }, CancellationToken.None);
+        Clock.Advance(TimeSpan.FromMinutes(11));
+
+        var asked = new List<int>();
+        while (asked.Count < 10 && asked.LastOrDefault(-1) != 0) asked.Add(await expiry.ExpireDueAsync(CancellationToken.None));
+        release.SetResult();
+        await held;
+
+        // Without the memory of what was answered, each look asked the same first 500 again (and went again at once).
+        Assert.True(asked[^1] == 0, $"looks asked about {string.Join(", ", asked)} holds");
+        Assert.Equal(holds, await HoldExpiredEventsAsync(id));
+        Assert.Equal((holds, 0, holds), await AvailableAsync(id));
     }
 
     [Fact]
