@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using GrpcBank.Application.Accounts;
 using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Query.V1;
+using GrpcBank.Server.Errors;
 using Microsoft.Extensions.Logging;
 
 namespace GrpcBank.Faults.Tests;
@@ -112,6 +114,54 @@ public sealed class PostgresRestartSpecs
 
         Assert.Single(logs.Lines, l => l.StartsWith("Warning ") && Failed(l));
         Assert.Contains(logs.Lines, l => l.StartsWith("Information GrpcBank.Server.History.LiveEvents: Live subscriptions read the event store again"));
+    }
+
+    [Fact]
+    public async Task AnOutage_CostsTheCallsItFailsOneWarning_NotOneEach()
+    {
+        await using var cluster = await ThrowawayCluster.StartAsync();
+        var logs = new CapturedLogs();
+        await using var host = await StartLoggedAsync(cluster, logs);
+        var accounts = new AccountService.AccountServiceClient(host.Channel);
+        var opened = await accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Many Retries", CurrencyCode = "EUR" });
+        const int calls = 40;
+
+        await cluster.StopAsync();
+        var watch = Stopwatch.StartNew();
+        var unavailable = 0;
+        for (var i = 0; i < calls; i++)
+            try
+            {
+                await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = opened.AccountId, AmountMinor = 1, CurrencyCode = "EUR" },
+                    deadline: DateTime.UtcNow.AddSeconds(30));
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable)
+            {
+                unavailable++;
+            }
+        var elapsed = watch.Elapsed;
+        await cluster.StartAgainAsync();
+
+        Assert.Equal(calls, unavailable);
+        // A warning with its stack trace per call grew the log with the request rate for as long as the outage lasted.
+        var warnings = logs.Lines.Count(l => l.StartsWith("Warning ") && l.Contains("failed on a transient infrastructure fault"));
+        Assert.InRange(warnings, 1, 1 + (int)(elapsed / TransientFaultLog.Quiet));
+    }
+
+    [Fact]
+    public void TransientFaults_AreLoggedOncePerQuietPeriod_AndTheNextWarningCountsThoseLeftUnlogged()
+    {
+        var clock = new ManualClock();
+        var log = new TransientFaultLog(clock);
+
+        var first = log.Admit();
+        var during = Enumerable.Range(0, 3).Select(_ => log.Admit()).ToList();
+        clock.Advance(TransientFaultLog.Quiet);
+        var next = log.Admit();
+
+        Assert.Equal(0, first);
+        Assert.All(during, Assert.Null);
+        Assert.Equal(3, next);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ namespace GrpcBank.Server.Batch;
 /// (refused, or whose stream another writer changed) then runs as its single RPC would. An atomic batch is one decision
 /// and one append (<see cref="AtomicBatch"/>). The limits and error shapes are the proto's.
 /// </summary>
-public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService> logger) : BatchService.BatchServiceBase
+public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transientFaults, ILogger<BatchGrpcService> logger) : BatchService.BatchServiceBase
 {
     public const int MaxCommands = 8_192;
 
@@ -80,7 +80,7 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
         var results = new BatchResult?[request.Commands.Count];
         var ct = context.CancellationToken;
         var principal = CallContext.PrincipalOf(context);
-        var transient = new TransientFaults();
+        var transient = new TransientFaults(transientFaults);
         await WriteTogetherAsync(request, principal, results, context, transient);
         // Whatever was not answered there runs as the single RPC would, many at once (the store's group commit shares
         // their transactions): the answer a single call would get, on a fresh read where it needs one.
@@ -117,7 +117,7 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
                     results[i] = new BatchResult { Error = StatusOf(e, context, transient) };
                 }
             });
-        if (transient.Count > 1)
+        if (transient.Count > 1 && transient.Logged)
             logger.LogWarning("{Count} commands of this batch failed on transient infrastructure faults, answered UNAVAILABLE; the first was logged with its cause",
                 transient.Count);
         return results!;
@@ -126,14 +126,24 @@ public sealed class BatchGrpcService(Handlers handlers, ILogger<BatchGrpcService
     /// <summary>
     /// The transient faults of one batch call. In an outage (a full disk, a database restarting) every command fails alike,
     /// and a warning with its stack trace for each flooded the log with up to 8,192 for one call: the first is logged, the
-    /// rest counted. A fault of the bank's own is still logged for each command, each with its own error id.
+    /// rest counted. A fault of the bank's own is still logged for each command, each with its own error id. The first
+    /// goes unlogged too when the server's <see cref="TransientFaultLog"/> is quiet, and the count with it.
     /// </summary>
-    private sealed class TransientFaults
+    private sealed class TransientFaults(TransientFaultLog log)
     {
         public int Count;
 
-        /// <summary>Counts one; true for the first.</summary>
-        public bool First() => Interlocked.Increment(ref Count) == 1;
+        /// <summary>Whether the first was logged.</summary>
+        public bool Logged { get; private set; }
+
+        /// <summary>Counts one; for the first, the server's admission (<see cref="ErrorInterceptor.Translate"/>); null for the rest.</summary>
+        public int? First()
+        {
+            if (Interlocked.Increment(ref Count) != 1) return null;
+            var admitted = log.Admit();
+            Logged = admitted is not null;
+            return admitted;
+        }
     }
 
     /// <summary>

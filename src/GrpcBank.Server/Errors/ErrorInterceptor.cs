@@ -9,7 +9,7 @@ namespace GrpcBank.Server.Errors;
 /// infrastructure failures are UNAVAILABLE (safe to retry); anything else is a fault of the bank's own: INTERNAL, with an
 /// error id that the log line carries, so the one report a client can give leads to the stack trace.
 /// </summary>
-public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interceptor
+public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger, TransientFaultLog transientFaults) : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
         TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -55,7 +55,7 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
     /// </summary>
     private RpcException Answered(Exception e, ServerCallContext context)
     {
-        var error = Translate(e, context, logger);
+        var error = Translate(e, context, logger, transientFaults.Admit);
         if (IsServerError(error.StatusCode)) CountAsServerError(context, error.StatusCode);
         return error;
     }
@@ -86,11 +86,12 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
     /// What escaped a call (or one command of a batch, <see cref="Batch.BatchGrpcService"/>) as a deliberate status,
     /// logged as the edge logs it.
     /// </summary>
-    /// <param name="logTransient">
-    /// Asked before a transient fault is logged; false leaves it unlogged. A batch logs only its first (its commands fail
-    /// alike in an outage: 8,192 warnings, each with its stack trace, for one call) and counts the rest.
+    /// <param name="admitTransient">
+    /// Asked before a transient fault is logged (<see cref="TransientFaultLog.Admit"/>): null leaves it unlogged, else it
+    /// gives how many went unlogged before it. A batch admits only its first (its commands fail alike in an outage:
+    /// 8,192 warnings, each with its stack trace, for one call) and counts the rest.
     /// </param>
-    public static RpcException Translate(Exception e, ServerCallContext context, ILogger logger, Func<bool>? logTransient = null)
+    public static RpcException Translate(Exception e, ServerCallContext context, ILogger logger, Func<int?> admitTransient)
     {
         if (e is OperationCanceledException && context.CancellationToken.IsCancellationRequested)
             return context.Deadline <= DateTime.UtcNow
@@ -98,8 +99,9 @@ public sealed class ErrorInterceptor(ILogger<ErrorInterceptor> logger) : Interce
                 : new RpcException(new Status(StatusCode.Cancelled, "the call was cancelled"));
         if (TransientFailures.IsTransient(e))
         {
-            if (logTransient?.Invoke() ?? true)
-                logger.LogWarning(e, "{Method} failed on a transient infrastructure fault; answered UNAVAILABLE", context.Method);
+            if (admitTransient() is { } unlogged)
+                logger.LogWarning(e, "{Method} failed on a transient infrastructure fault; answered UNAVAILABLE (calls that failed so since the last such warning, unlogged: {Unlogged})",
+                    context.Method, unlogged);
             return new RpcException(new Status(StatusCode.Unavailable, "the bank could not complete the call; it is safe to retry with the same request_id"));
         }
         return Internal(e, context.Method, logger);

@@ -45,6 +45,7 @@ public static class BankServer
             o.Interceptors.Add<AuthInterceptor>();
             o.MaxReceiveMessageSize = RequestDecoding.MaxMessageBytes;
         }).AddServiceOptions<BatchGrpcService>(o => o.MaxReceiveMessageSize = BatchGrpcService.MaxRequestBytes);
+        services.AddSingleton<TransientFaultLog>();
         services.AddSingleton<ApiKeys>();
         services.AddSingleton<RateLimits>();
         services.AddSingleton<Authenticator>();

@@ -1,0 +1,34 @@
+namespace GrpcBank.Server.Errors;
+
+/// <summary>
+/// Which calls' transient faults are logged. In an outage every call fails alike, and a warning with its stack trace for
+/// each grew the log with the request rate (a thousand a second at a thousand calls a second, for as long as a database
+/// restarts). One is logged with its cause; the calls that fail so in the <see cref="Quiet"/> after it are only counted,
+/// and the next warning, once that has passed, says how many they were. Server-wide, one for every call and batch.
+/// </summary>
+public sealed class TransientFaultLog(TimeProvider clock)
+{
+    public static readonly TimeSpan Quiet = TimeSpan.FromSeconds(10);
+
+    private readonly Lock gate = new();
+    private DateTimeOffset quietUntil = DateTimeOffset.MinValue;
+    private int unlogged;
+
+    /// <summary>Counts a call's transient fault: null when it goes unlogged; else the number that went unlogged before it.</summary>
+    public int? Admit()
+    {
+        var now = clock.GetUtcNow();
+        lock (gate)
+        {
+            if (now < quietUntil)
+            {
+                unlogged++;
+                return null;
+            }
+            quietUntil = now + Quiet;
+            var before = unlogged;
+            unlogged = 0;
+            return before;
+        }
+    }
+}
