@@ -30,7 +30,7 @@ public sealed class UnsettledAppendSpecs
         batches = new AtomicBatch(store,
             new StreamStates<AccountEvent, AccountState>(store, Account.Decider.Initial, Account.Evolve, EventCodecs.Accounts),
             new StreamStates<PaymentEvent, PaymentState>(store, PaymentState.Initial, Payment.Evolve, EventCodecs.Payments),
-            TimeProvider.System, new StreamLocks());
+            TimeProvider.System, new StreamLocks(), rejection => rejection.ToString());
     }
 
     private Task<CommandOutcome<BalanceReply>> Run(AccountCommand command, CommandContext? context = null) =>

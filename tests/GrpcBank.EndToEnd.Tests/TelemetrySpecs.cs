@@ -8,6 +8,7 @@ using Grpc.Core;
 using GrpcBank.Application;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Batch.V1;
 using GrpcBank.Contracts.Query.V1;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 
@@ -126,6 +127,34 @@ public sealed class TelemetrySpecs : IDisposable
     }
 
     [Fact]
+    public async Task ARefusedAtomicBatch_CountsTheCommandThatFailedIt_AsARejectionWithItsReason()
+    {
+        await using var host = await BankHost.StartEmbeddedAsync();
+        using var http = OnGrpcPort(host);
+        var batches = new BatchService.BatchServiceClient(host.Channel);
+        var id = Guid.NewGuid().ToString("N");
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Ada", CurrencyCode = "EUR" });
+        var overdrafts = await RejectionsAsync(http, "WithdrawMoney", "INSUFFICIENT_FUNDS");
+        var deposits = await CounterAsync(http, "DepositMoney", "rejected");
+
+        // The overdraft refuses the whole batch, the deposit before it with it: the client hears INSUFFICIENT_FUNDS, and
+        // an operator must see it among the rejections as a refused single withdrawal shows there.
+        await Rejected("INSUFFICIENT_FUNDS", () => batches.ExecuteBatchAsync(new ExecuteBatchRequest
+        {
+            Atomic = true,
+            Commands =
+            {
+                new BatchCommand { Deposit = new DepositMoneyRequest { AccountId = id, AmountMinor = 100, CurrencyCode = "EUR" } },
+                new BatchCommand { Withdraw = new WithdrawMoneyRequest { AccountId = id, AmountMinor = 1_000_000, CurrencyCode = "EUR" } },
+            },
+        }).ResponseAsync);
+
+        await Eventually(async () => Assert.Equal(overdrafts + 1, await RejectionsAsync(http, "WithdrawMoney", "INSUFFICIENT_FUNDS")));
+        // The deposit was not refused for a reason of its own.
+        Assert.Equal(deposits, await CounterAsync(http, "DepositMoney", "rejected"));
+    }
+
+    [Fact]
     public async Task AFreshlyStartedServer_ShowsNoCommandsOrGroupCommits_ItsOwnWarmUpIsNotMeasured()
     {
         await using var host = await BankHost.StartEmbeddedAsync();
@@ -219,6 +248,10 @@ public sealed class TelemetrySpecs : IDisposable
     private static async Task<long> CounterAsync(HttpClient http, string command, string outcome) =>
         Sum(await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken), "grpcbank_commands_total{",
             $"command=\"{command}\"", $"outcome=\"{outcome}\"");
+
+    private static async Task<long> RejectionsAsync(HttpClient http, string command, string reason) =>
+        Sum(await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken), "grpcbank_commands_total{",
+            $"command=\"{command}\"", "outcome=\"rejected\"", $"reason=\"{reason}\"");
 
     /// <summary>Group commits written so far, and how many of them held one append (the histogram's bucket le="1").</summary>
     private static async Task<(long Groups, long OfOne)> WrittenGroupsAsync(HttpClient http)

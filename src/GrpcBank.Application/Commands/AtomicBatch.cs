@@ -1,5 +1,6 @@
 using System.Text.Json;
 using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Payments;
 using GrpcBank.Domain;
 using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Payments;
@@ -32,11 +33,22 @@ public sealed class AtomicBatch(
     StreamStates<AccountEvent, AccountState> accounts,
     StreamStates<PaymentEvent, PaymentState> payments,
     TimeProvider clock,
-    StreamLocks locks)
+    StreamLocks locks,
+    RejectionReason reasonOf)
 {
     public const int MaxAppends = 5;
 
     public async Task<AtomicBatchOutcome> RunAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
+    {
+        var outcome = await DecideAndWriteAsync(commands, ct);
+        // The command that failed the batch is counted as its single RPC would be (a refusal with its public reason), so
+        // a refused atomic batch shows in the rejections as a refused single command does; the commands it carried with
+        // it were not refused themselves and are not counted.
+        if (outcome is AtomicBatchOutcome.Failed failed) commands[failed.Index].Count(failed.Outcome, reasonOf);
+        return outcome;
+    }
+
+    private async Task<AtomicBatchOutcome> DecideAndWriteAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
     {
         var streams = commands.SelectMany(BatchStates.StreamsOf).Distinct().ToList();
         var fresh = false;
@@ -71,7 +83,7 @@ public sealed class AtomicBatch(
             switch (await appending)
             {
                 case AppendResult.Appended a:
-                    foreach (var command in commands) command.CountAccepted();
+                    foreach (var command in commands) command.Count("accepted");
                     return new AtomicBatchOutcome.Accepted(written.Replies, a.Position);
                 case AppendResult.DuplicateRequest:
                     return await ReplayAsync(commands, ct)

@@ -40,7 +40,7 @@ public sealed class Handlers
         var transfers = new TransferHandler(traced, accounts, payments, orders, reasonOf, clock, locks);
         Transfers = new TracedCommandHandler<TransferCommand, PaymentState>(transfers, "payment", reasonOf);
         OrderFunds = new TracedCommandHandler<OrderFundsCommand, OrderState>(transfers, "order", reasonOf);
-        AtomicBatch = new AtomicBatch(traced, accounts, payments, clock, locks);
+        AtomicBatch = new AtomicBatch(traced, accounts, payments, clock, locks, reasonOf);
         IndependentBatch = new IndependentBatch(traced, accounts, payments, clock, locks);
     }
 

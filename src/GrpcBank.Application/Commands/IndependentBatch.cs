@@ -74,7 +74,7 @@ public sealed class IndependentBatch(
             if (results[k] is AppendResult.Appended a)
             {
                 answers[written[k].Index] = new CommandOutcome<object>.Accepted(written[k].Reply, a.Position);
-                commands[written[k].Index].CountAccepted();
+                commands[written[k].Index].Count("accepted");
             }
         return answers;
     }

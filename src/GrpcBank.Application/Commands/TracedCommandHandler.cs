@@ -25,14 +25,8 @@ public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TComm
         try
         {
             var outcome = await inner.HandleAsync(aggregateId, command, context, reply, ct, expectedVersion);
-            var (name, rejection) = outcome switch
-            {
-                CommandOutcome<TReply>.Accepted => ("accepted", null),
-                CommandOutcome<TReply>.Rejected r => ("rejected", r.Rejection.GetType().Name),
-                CommandOutcome<TReply>.WrongExpectedVersion => ("conflict", null),
-                CommandOutcome<TReply>.RequestIdReused => ("request_id_reused", (string?)null),
-                _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
-            };
+            var name = CommandOutcomes.NameOf(outcome);
+            var rejection = outcome is CommandOutcome<TReply>.Rejected r ? r.Rejection.GetType().Name : null;
             activity?.SetTag("grpcbank.outcome", name);
             if (rejection is not null) activity?.SetTag("grpcbank.rejection", rejection);
             if (outcome is CommandOutcome<TReply>.Accepted { Replayed: true }) activity?.SetTag("grpcbank.replayed", true);
@@ -48,4 +42,18 @@ public sealed class TracedCommandHandler<TCommand, TState>(ICommandHandler<TComm
     }
 
     private void Count(string commandType, string outcome, string? reason = null) => Telemetry.CountCommand(aggregate, commandType, outcome, reason);
+}
+
+/// <summary>How telemetry names a command's outcome: one home for the single handlers and the batches.</summary>
+public static class CommandOutcomes
+{
+    /// <summary>The <c>outcome</c> label of <c>grpcbank.commands</c> and the span's <c>grpcbank.outcome</c>.</summary>
+    public static string NameOf<TReply>(CommandOutcome<TReply> outcome) => outcome switch
+    {
+        CommandOutcome<TReply>.Accepted => "accepted",
+        CommandOutcome<TReply>.Rejected => "rejected",
+        CommandOutcome<TReply>.WrongExpectedVersion => "conflict",
+        CommandOutcome<TReply>.RequestIdReused => "request_id_reused",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+    };
 }
