@@ -99,7 +99,7 @@ public static class Telemetry
     static Telemetry()
     {
         Meter.CreateObservableGauge("grpcbank.relay.lag", ObserveLag, "{event}",
-            "Committed events not yet delivered by the active relay, by sink (head position minus the sink's watermark)");
+            "Committed events not yet delivered by the active relay, by sink (head position minus the sink's watermark, or the checkpoint it resumed from)");
         Meter.CreateObservableGauge("grpcbank.relay.heartbeat", ObserveHeartbeat, "s",
             "Unix time of each consumer's last completed relay pass (0: none yet), by sink");
     }
@@ -113,7 +113,7 @@ public static class Telemetry
 
     private static IEnumerable<Measurement<long>> ObserveLag() =>
         ActiveRelays.Keys.SelectMany(p => p.Consumers.Select(c =>
-            new Measurement<long>(Math.Max(0, p.HeadPosition - c.Value.Watermark), new KeyValuePair<string, object?>("sink", c.Key))));
+            new Measurement<long>(Math.Max(0, p.HeadPosition - c.Value.Handled), new KeyValuePair<string, object?>("sink", c.Key))));
 
     /// <summary>
     /// A consumer passes at least once a second while it works (an idle pass waits at most the poll interval), so an old

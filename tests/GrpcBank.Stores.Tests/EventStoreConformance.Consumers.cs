@@ -231,6 +231,47 @@ public abstract partial class EventStoreConformance
         }
     }
 
+    [Fact]
+    public async Task AConsumerFailingAfterARestart_IsReportedBehindByWhatItHasNotHandled_NotByTheWholeHistory()
+    {
+        // Its own name: the lag gauge is process-wide, and other relays of this process report theirs.
+        var sink = new CountingSink($"restarted-{Guid.NewGuid():N}");
+        var last = 0L;
+        for (var version = 0L; version < 10; version++) last = ((AppendResult.Appended)await AppendAsync("account-1", version, Event())).Position;
+        await RunRelayAsync([sink], progress => EventStoreProbes.Eventually(() => Task.FromResult(progress.For(sink.Name).Watermark >= last)));
+
+        // Restarted while its store is unreachable, one event behind: its first delivery fails, so it has completed
+        // nothing in this process, and an operator reading a lag of the whole history would look for a lost checkpoint.
+        sink.Down = true;
+        await AppendAsync("account-1", 10, Event());
+        await RunRelayAsync([sink], async progress =>
+        {
+            await EventStoreProbes.Eventually(() => Task.FromResult(progress.For(sink.Name).LastError is not null));
+            Assert.Equal(1, ReportedLag(sink.Name));
+        });
+    }
+
+    /// <summary>What <c>grpcbank.relay.lag</c> reports for <paramref name="sink"/> now, as a scrape would read it.</summary>
+    private static long ReportedLag(string sink)
+    {
+        long? lag = null;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == GrpcBank.Application.Telemetry.Name && instrument.Name == "grpcbank.relay.lag") l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "sink" && tag.Value as string == sink) lag = value;
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return lag ?? throw new Xunit.Sdk.XunitException($"no lag reported for {sink}");
+    }
+
     /// <summary>Records what it handled; refuses everything, as an unreachable store would, while down.</summary>
     private sealed class CountingSink(string name) : IEventSink
     {

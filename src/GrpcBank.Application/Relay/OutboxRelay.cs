@@ -141,6 +141,8 @@ public sealed class OutboxRelay(
             try
             {
                 await sink.StartAsync(ct);
+                // After the sink's start, which may replay an empty read store from the event store (behind by all of it meanwhile).
+                consumer.Resumed(await store.Outbox.CheckpointAsync(sink.Name, ct));
                 await DeliverSkippedAsync(sink, ct);
                 var settleWait = SettleRetry;
                 while (true)

@@ -60,6 +60,7 @@ public sealed class RelayProgress
 public sealed class ConsumerProgress(RelayProgress relay)
 {
     private long watermark;
+    private long resumedFrom;
     private long delivered;
     private long highestDelivered;
     private long lastPassTicks;
@@ -67,6 +68,17 @@ public sealed class ConsumerProgress(RelayProgress relay)
 
     /// <summary>Every committed event ≤ this position has been handled by this consumer.</summary>
     public long Watermark => Interlocked.Read(ref watermark);
+
+    /// <summary>
+    /// How far this consumer is known to have got, for the lag an operator reads (<c>grpcbank.relay.lag</c>, the projection
+    /// status): its <see cref="Watermark"/>, or the checkpoint it resumed from (<see cref="Resumed"/>) while it has
+    /// completed nothing since this process took it up. A consumer that fails its first delivery after a restart is
+    /// behind by what it has not handled, not by the whole history.
+    /// </summary>
+    public long Handled => Math.Max(Watermark, Interlocked.Read(ref resumedFrom));
+
+    /// <summary>The checkpoint recorded for this consumer (by any process's relay) when this relay took it up.</summary>
+    public void Resumed(long checkpoint) => RelayProgress.InterlockedMax(ref resumedFrom, checkpoint);
 
     public long DeliveredEvents => Interlocked.Read(ref delivered);
 

@@ -27,7 +27,7 @@ public sealed class ProjectionGrpcService(
             // Each consumer has its own position: one that is down lags alone. Where this server's relay does not run,
             // the position is the bank's (the checkpoint another server's relay, or this one's before, recorded).
             var consumer = progress.For(sink.Name);
-            var position = progress.IsActive ? consumer.Watermark : Math.Max(consumer.Watermark, await store.Outbox.CheckpointAsync(sink.Name, ct));
+            var position = progress.IsActive ? consumer.Handled : Math.Max(consumer.Handled, await store.Outbox.CheckpointAsync(sink.Name, ct));
             // The age of the oldest event it has not handled yet: a stuck consumer shows a growing lag, not a frozen one.
             var oldestPending = position < head ? (await store.ReadAllAsync(position, 1, ct)).FirstOrDefault() : null;
             response.Projections.Add(new ProjectionStatus
