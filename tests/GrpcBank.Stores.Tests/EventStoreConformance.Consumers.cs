@@ -159,6 +159,64 @@ public abstract partial class EventStoreConformance
     }
 
     [Fact]
+    public async Task ASinkCatchingUpOnWhatWasTrimmedWhileItWasOff_HeartbeatsAsItDelivers()
+    {
+        var always = new CountingSink("always");
+        var last = 0L;
+        for (var version = 0L; version < 2; version++) last = ((AppendResult.Appended)await AppendAsync("account-1", version, Event())).Position;
+        await RunRelayAsync([always, new CountingSink("sometimes")], progress =>
+            EventStoreProbes.Eventually(() => Task.FromResult(progress.For("sometimes").Watermark >= last)));
+        await RunRelayAsync([always], async _ =>
+        {
+            for (var version = 2L; version < 6; version++) await AppendAsync("account-1", version, Event());
+            await EventStoreProbes.Eventually(async () => await Store.Outbox.SkippedFromAsync("sometimes", Ct) is not null
+                && (await Store.Outbox.ReadPendingAsync("sometimes", 100, Ct)).Events.Count == 0);
+        });
+
+        // On again, it is given the trimmed events from the event store a page (here one event) at a time, held at the
+        // second page: a catch-up that takes minutes. It has delivered, so it must not look like a consumer that is stuck.
+        var sometimes = new HeldSink("sometimes", deliveriesBeforeHold: 1);
+        var progress = new RelayProgress();
+        var relay = new OutboxRelay(Store, [always, sometimes], new InProcessRelayLease(), progress, TimeProvider.System, NullLogger<OutboxRelay>.Instance)
+        {
+            BatchSize = 1,
+        };
+        await relay.StartAsync(Ct);
+        try
+        {
+            await sometimes.Holding.WaitAsync(TimeSpan.FromSeconds(15), Ct);
+            Assert.NotNull(progress.For("sometimes").LastPassAt);
+        }
+        finally
+        {
+            sometimes.Release();
+            await relay.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Handles its first deliveries, then holds the next one until released.</summary>
+    private sealed class HeldSink(string name, int deliveriesBeforeHold) : IEventSink
+    {
+        private readonly TaskCompletionSource holding = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int deliveries;
+
+        public string Name => name;
+
+        /// <summary>Completes once a delivery is held.</summary>
+        public Task Holding => holding.Task;
+
+        public void Release() => released.TrySetResult();
+
+        public async Task HandleAsync(IReadOnlyList<RecordedEvent> events, long watermark, CancellationToken ct)
+        {
+            if (events.Count == 0 || Interlocked.Increment(ref deliveries) <= deliveriesBeforeHold) return;
+            holding.TrySetResult();
+            await released.Task.WaitAsync(ct);
+        }
+    }
+
+    [Fact]
     public async Task TrimsFailingThroughAnOutage_CostTheLogOneWarning_AndALineWhenTheyWorkAgain_NotAWarningASecond()
     {
         var store = new CountingStore(Store) { TrimsFail = true };

@@ -191,7 +191,8 @@ public sealed class OutboxRelay(
         var head = await store.HeadPositionAsync(ct);
         logger.LogWarning("Relay consumer {Consumer} was switched off while the outbox was trimmed past its checkpoint; delivering positions {From} to {Head} from the event store first",
             sink.Name, from, head);
-        var watermark = progress.For(sink.Name).Watermark;
+        var consumer = progress.For(sink.Name);
+        var watermark = consumer.Watermark;
         for (var after = from - 1; after < head;)
         {
             var events = await store.ReadAllAsync(after, BatchSize, ct);
@@ -202,6 +203,9 @@ public sealed class OutboxRelay(
                 continue;
             }
             await DeliverAsync(sink, new OutboxBatch([.. events.Select(e => (IReadOnlyList<RecordedEvent>)[e])], watermark), ct);
+            // A heartbeat per page: a catch-up of a long time switched off takes minutes, and a consumer that delivers
+            // is not one stuck (grpcbank.relay.heartbeat, GrpcBankConsumerNotHeartbeating).
+            consumer.Passed(clock.GetUtcNow());
             after = events[^1].Position;
             if (after < head) await store.Outbox.SetSkippedFromAsync(sink.Name, after + 1, ct);
         }
