@@ -70,6 +70,13 @@ public sealed class IndependentBatch(
             // Nothing was written, and the cause may be one command's alone: each is run on its own, so it stays its own.
             return answers;
         }
+        catch (Exception)
+        {
+            // Its outcome unknown, the fault is each written command's answer, as it would be of a single command in a
+            // failed group commit, and each is counted so (the single handlers count theirs; these never reach them).
+            foreach (var (index, _) in written) commands[index].Count("error");
+            throw;
+        }
         for (var k = 0; k < written.Count; k++)
             if (results[k] is AppendResult.Appended a)
             {
