@@ -94,38 +94,12 @@ public sealed class IndependentBatchSpecs
         await OpenAdaWithAsync(100);
         store.BeforeGroup = _ => throw new IOException("connection reset by peer");
         var counted = new List<string>();
-        using var listener = CommandCounter(counted);
+        using var listener = CountedCommands.Listen(counted);
 
         // The batch's caller answers each of them with the fault (UNAVAILABLE); an operator must see them among the errors.
         await Assert.ThrowsAsync<IOException>(() => RunBatch(ToAda(Deposit(10)), ToAda(Withdraw(20))));
 
         Assert.Equal(["DepositMoney error", "WithdrawMoney error"], counted);
-    }
-
-    private static readonly AsyncLocal<bool> ThisSpec = new();
-
-    /// <summary>
-    /// The <c>grpcbank.commands</c> counts this spec's own flow makes ("command outcome"): the meter is process-wide and
-    /// other specs count at the same time, but a counter's listener is called on the flow that counts.
-    /// </summary>
-    private static System.Diagnostics.Metrics.MeterListener CommandCounter(List<string> counted)
-    {
-        ThisSpec.Value = true;
-        var listener = new System.Diagnostics.Metrics.MeterListener
-        {
-            InstrumentPublished = (instrument, l) =>
-            {
-                if (instrument == Telemetry.Commands) l.EnableMeasurementEvents(instrument);
-            },
-        };
-        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
-        {
-            if (!ThisSpec.Value) return;
-            var named = tags.ToArray().ToDictionary(t => t.Key, t => t.Value as string);
-            lock (counted) counted.Add($"{named["command"]} {named["outcome"]}");
-        });
-        listener.Start();
-        return listener;
     }
 
     [Fact]

@@ -169,6 +169,20 @@ public sealed class UnsettledAppendSpecs
     }
 
     [Fact]
+    public async Task GivenAnAtomicBatchWhoseAppendFails_EachOfItsCommandsIsCountedAsAnError()
+    {
+        AcceptedBatch(await RunBatch(Open(), Deposit(100)));
+        store.BeforeGroup = _ => throw new IOException("connection reset by peer");
+        var counted = new List<string>();
+        using var listener = CountedCommands.Listen(counted);
+
+        // The call is answered with the fault (UNAVAILABLE); an operator must see its commands among the errors.
+        await Assert.ThrowsAsync<IOException>(() => RunBatch(Deposit(10), Withdraw(20)));
+
+        Assert.Equal(["DepositMoney error", "WithdrawMoney error"], counted);
+    }
+
+    [Fact]
     public async Task GivenAnUnsettledAtomicBatchThatFails_TheNextRestingOnIt_FailsToo_AndBothAreDecidedAgainOnTheStore()
     {
         AcceptedBatch(await RunBatch(Open(), Deposit(100)));

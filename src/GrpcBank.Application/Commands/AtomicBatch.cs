@@ -40,7 +40,18 @@ public sealed class AtomicBatch(
 
     public async Task<AtomicBatchOutcome> RunAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
     {
-        var outcome = await DecideAndWriteAsync(commands, ct);
+        AtomicBatchOutcome outcome;
+        try
+        {
+            outcome = await DecideAndWriteAsync(commands, ct);
+        }
+        catch (Exception)
+        {
+            // A fault fails every command of the batch (the call is answered UNAVAILABLE or INTERNAL), as it would each
+            // single command, and each is counted so, as each is when the batch is written.
+            foreach (var command in commands) command.Count("error");
+            throw;
+        }
         // The command that failed the batch is counted as its single RPC would be (a refusal with its public reason), so
         // a refused atomic batch shows in the rejections as a refused single command does; the commands it carried with
         // it were not refused themselves and are not counted.
