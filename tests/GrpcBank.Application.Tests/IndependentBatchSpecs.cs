@@ -94,7 +94,7 @@ public sealed class IndependentBatchSpecs
         await OpenAdaWithAsync(100);
         store.BeforeGroup = _ => throw new IOException("connection reset by peer");
         var counted = new List<string>();
-        using var listener = CountedCommands.Listen(counted);
+        using var listener = FlowMeasurements.Commands(counted);
 
         // The batch's caller answers each of them with the fault (UNAVAILABLE); an operator must see them among the errors.
         await Assert.ThrowsAsync<IOException>(() => RunBatch(ToAda(Deposit(10)), ToAda(Withdraw(20))));

@@ -174,7 +174,7 @@ public sealed class UnsettledAppendSpecs
         AcceptedBatch(await RunBatch(Open(), Deposit(100)));
         store.BeforeGroup = _ => throw new IOException("connection reset by peer");
         var counted = new List<string>();
-        using var listener = CountedCommands.Listen(counted);
+        using var listener = FlowMeasurements.Commands(counted);
 
         // The call is answered with the fault (UNAVAILABLE); an operator must see its commands among the errors.
         await Assert.ThrowsAsync<IOException>(() => RunBatch(Deposit(10), Withdraw(20)));

@@ -51,7 +51,8 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
         }
         catch (Exception e)
         {
-            Record(started, "error");
+            // Every append of the group failed with it: one measurement each, as each has one when the group is written.
+            foreach (var _ in requests) Record(started, "error");
             activity.Failed(e);
             throw;
         }
