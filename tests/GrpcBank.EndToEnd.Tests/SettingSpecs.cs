@@ -27,6 +27,25 @@ public sealed class SettingSpecs
     }
 
     [Theory]
+    [InlineData("Relay:PollInterval", "00:00:00", TimeSpanForm + " above 00:00:00")]
+    [InlineData("Relay:PollInterval", "-00:00:00.001", TimeSpanForm + " above 00:00:00")]
+    [InlineData("Relay:BusyBatch", "0", "a whole number above 0")]
+    [InlineData("Subscriptions:PollInterval", "00:00:00", TimeSpanForm + " above 00:00:00")]
+    [InlineData("Query:ReadSidePollInterval", "-00:00:01", TimeSpanForm + " above 00:00:00")]
+    [InlineData("Auth:RequestsPerSecond", "0", "a whole number above 0")]
+    [InlineData("Auth:FailedAuthenticationsPerSecond", "0", "a whole number above 0")]
+    [InlineData("Auth:FailedAuthenticationsPerSecond", "-5", "a whole number above 0")]
+    public void AnIntervalOrRateOfZeroOrLess_RefusesToStart_NamingTheSettingAndItsRange(string key, string value, string form)
+    {
+        // Each was taken as given: a zero interval polled in a tight loop, a negative one failed every wait (-1 ms: never
+        // ended), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException and
+        // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL.
+        var e = Refused($"--{key}={value}");
+
+        Assert.Equal($"{key} '{value}' is not {form}", e.Message);
+    }
+
+    [Theory]
     [InlineData("Bank-Read")]
     [InlineData("read_store_of_the_bank_with_a_very_long_name")]
     public void AReadStoreSchemaThatCannotNameItsGenerations_RefusesToStart_NamingIt(string schema)

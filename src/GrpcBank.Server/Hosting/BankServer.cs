@@ -76,8 +76,8 @@ public static class BankServer
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddEventBus(builder.Configuration);
         // Read now, so that a value that does not convert refuses to start (Setting) before anything runs.
-        var pollInterval = Setting.Of(builder.Configuration, "Relay:PollInterval", TimeSpan.FromSeconds(1));
-        var busyBatch = Setting.Of(builder.Configuration, "Relay:BusyBatch", OutboxRelay.DefaultBusyBatch);
+        var pollInterval = Setting.Above(builder.Configuration, "Relay:PollInterval", TimeSpan.FromSeconds(1), TimeSpan.Zero);
+        var busyBatch = Setting.Above(builder.Configuration, "Relay:BusyBatch", OutboxRelay.DefaultBusyBatch, 0);
         var busyCycle = Setting.Of(builder.Configuration, "Relay:BusyCycle", OutboxRelay.DefaultBusyCycle);
         var quietCycle = Setting.Of(builder.Configuration, "Relay:QuietCycle",
             PostgresConnection(builder.Configuration) is not null ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle);

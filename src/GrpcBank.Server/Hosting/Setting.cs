@@ -15,10 +15,25 @@ public static class Setting
         }
         catch (InvalidOperationException e) when (e.InnerException is FormatException or ArgumentException or OverflowException)
         {
-            var path = configuration is IConfigurationSection section ? ConfigurationPath.Combine(section.Path, key) : key;
-            throw new StartupRefusedException($"{path} '{configuration[key]}' is not {FormOf(typeof(T))}", e);
+            throw new StartupRefusedException($"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(T))}", e);
         }
     }
+
+    /// <summary>
+    /// <see cref="Of{T}"/> for an interval or a rate, which must be above <paramref name="floor"/>: a zero interval polled
+    /// in a tight loop, a negative one failed every wait (or, at -1 ms, never ended), and a zero rate overflowed at
+    /// start-up or failed every call.
+    /// </summary>
+    public static T Above<T>(IConfiguration configuration, string key, T fallback, T floor) where T : IComparable<T>
+    {
+        var value = Of(configuration, key, fallback);
+        return value.CompareTo(floor) > 0
+            ? value
+            : throw new StartupRefusedException($"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(T))} above {floor}");
+    }
+
+    private static string PathOf(IConfiguration configuration, string key) =>
+        configuration is IConfigurationSection section ? ConfigurationPath.Combine(section.Path, key) : key;
 
     private static string FormOf(Type type) => (Nullable.GetUnderlyingType(type) ?? type) switch
     {

@@ -11,7 +11,7 @@ public static class QueryServices
         var defaults = ReadSideWaiter.Limits.Default;
         services.AddSingleton(new ReadSideWaiter.Limits(
             Setting.Of(configuration, "Query:MaxWaitingReads", defaults.MaxWaiting),
-            Setting.Of(configuration, "Query:ReadSidePollInterval", defaults.PollInterval)));
+            Setting.Above(configuration, "Query:ReadSidePollInterval", defaults.PollInterval, TimeSpan.Zero)));
         services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton(new PageTokens(PageTokenKey.Load(configuration, dataDirectory)));
         return services;

@@ -15,7 +15,7 @@ public sealed class RateLimits
 
     public RateLimits(IConfiguration configuration)
     {
-        var perSecond = Setting.Of(configuration, "Auth:RequestsPerSecond", 10_000);
+        var perSecond = Setting.Above(configuration, "Auth:RequestsPerSecond", 10_000, 0);
         requests = PartitionedRateLimiter.Create<string, string>(caller =>
             RateLimitPartition.GetTokenBucketLimiter(caller, _ => new TokenBucketRateLimiterOptions
             {
@@ -24,7 +24,7 @@ public sealed class RateLimits
                 ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                 QueueLimit = 0,
             }));
-        var failuresPerSecond = Setting.Of(configuration, "Auth:FailedAuthenticationsPerSecond", 5);
+        var failuresPerSecond = Setting.Above(configuration, "Auth:FailedAuthenticationsPerSecond", 5, 0);
         FailureReplenished = TimeSpan.FromSeconds(1.0 / failuresPerSecond);
         // One token back every 1/rate seconds, not all at once per second: a locked-out peer with the right key
         // gets in as soon as the first one is back.
