@@ -67,6 +67,23 @@ public sealed class SettingSpecs
     }
 
     [Theory]
+    [InlineData("Elasticsearch:Url=127.0.0.1:9200", "Elasticsearch:Url must be an http:// or https:// URL (http://127.0.0.1:9200), not '127.0.0.1:9200'")]
+    [InlineData("Elasticsearch:Url=not a url", "Elasticsearch:Url must be an http:// or https:// URL (http://127.0.0.1:9200), not 'not a url'")]
+    [InlineData("Elasticsearch:ApiKey=k", "Elasticsearch: give either ApiKey or Username and Password, not both", "Elasticsearch:Username=u", "Elasticsearch:Password=p")]
+    [InlineData("Elasticsearch:Username=u", "Elasticsearch: Username and Password go together")]
+    [InlineData("Elasticsearch:CaCertificatePath=/no/such/http_ca.crt", "Elasticsearch:CaCertificatePath '/no/such/http_ca.crt' is not a readable CA certificate")]
+    public void ElasticsearchSettingsThatCannotMakeAClient_RefuseToStart_NamingTheSetting(string setting, string message, params string[] more)
+    {
+        // Each aborted start-up with the bare exception and its stack trace (UriFormatException, ArgumentException,
+        // OpenSslCryptographicException); nothing is contacted first: nothing listens on port 1.
+        string[] url = setting.StartsWith("Elasticsearch:Url=") ? [] : ["--Elasticsearch:Url=https://127.0.0.1:1"];
+
+        var e = Refused([.. url, $"--{setting}", .. more.Select(m => $"--{m}")]);
+
+        Assert.StartsWith(message, e.Message);
+    }
+
+    [Theory]
     [InlineData("http://bank:s3cret-pass@broker.internal:5672/", "http://…@broker.internal:5672/")]
     [InlineData("rabbitmq://bank:s3cret-pass@broker.internal", "rabbitmq://…@broker.internal/")]
     [InlineData("amqp//bank:s3cret-pass@broker.internal", "…@broker.internal")]

@@ -172,13 +172,9 @@ public static class BankServer
         if (readStore == ReadStoreKind.Elasticsearch)
         {
             var es = configuration.GetSection("Elasticsearch");
-            var connection = new ElasticsearchConnection(new Uri(es["Url"]!))
-            {
-                ApiKey = es["ApiKey"], Username = es["Username"], Password = es["Password"],
-                CertificateFingerprint = es["CertificateFingerprint"], CaCertificatePath = es["CaCertificatePath"],
-            };
+            var clientSettings = ElasticsearchClientSettings(es);
             services.AddSingleton<IReadStoreGenerations>(sp => new ElasticsearchReadStoreGenerations(new ElasticsearchReadStore(
-                new Elastic.Clients.Elasticsearch.ElasticsearchClient(connection.ClientSettings()),
+                new Elastic.Clients.Elasticsearch.ElasticsearchClient(clientSettings),
                 new ElasticsearchReadStoreOptions { IndexPrefix = es["IndexPrefix"] ?? "grpcbank" },
                 sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
         }
@@ -198,6 +194,31 @@ public static class BankServer
         services.AddSingleton<IReadStore>(sp => sp.GetRequiredService<SwitchableReadStore>());
         services.AddQueries(configuration, dataDirectory);
         return embeddedFiles ? dataDirectory : null;
+    }
+
+    /// <summary>
+    /// The Elasticsearch client's settings, made now: a URL that is not one, credentials given both ways or half, or a CA
+    /// file that cannot be read refuse to start, naming the setting, instead of aborting with the bare exception.
+    /// </summary>
+    private static Elastic.Clients.Elasticsearch.ElasticsearchClientSettings ElasticsearchClientSettings(IConfigurationSection es)
+    {
+        if (!Uri.TryCreate(es["Url"], UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            throw new StartupRefusedException($"Elasticsearch:Url must be an http:// or https:// URL (http://127.0.0.1:9200), not '{es["Url"]}'");
+        var connection = new ElasticsearchConnection(url)
+        {
+            ApiKey = es["ApiKey"], Username = es["Username"], Password = es["Password"],
+            CertificateFingerprint = es["CertificateFingerprint"], CaCertificatePath = es["CaCertificatePath"],
+        };
+        try
+        {
+            return connection.ClientSettings();
+        }
+        catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            throw new StartupRefusedException(e is ArgumentException
+                ? e.Message
+                : $"Elasticsearch:CaCertificatePath '{connection.CaCertificatePath}' is not a readable CA certificate ({e.Message})", e);
+        }
     }
 
     /// <summary>ConnectionStrings:Postgres, or null when it is not set (embedded mode).</summary>
