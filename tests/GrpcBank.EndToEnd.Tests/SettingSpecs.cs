@@ -27,22 +27,26 @@ public sealed class SettingSpecs
     }
 
     [Theory]
-    [InlineData("Relay:PollInterval", "00:00:00", TimeSpanForm + " above 00:00:00")]
-    [InlineData("Relay:PollInterval", "-00:00:00.001", TimeSpanForm + " above 00:00:00")]
-    [InlineData("Relay:BusyBatch", "0", "a whole number above 0")]
-    [InlineData("Subscriptions:PollInterval", "00:00:00", TimeSpanForm + " above 00:00:00")]
-    [InlineData("Query:ReadSidePollInterval", "-00:00:01", TimeSpanForm + " above 00:00:00")]
-    [InlineData("Auth:RequestsPerSecond", "0", "a whole number above 0")]
-    [InlineData("Auth:FailedAuthenticationsPerSecond", "0", "a whole number above 0")]
-    [InlineData("Auth:FailedAuthenticationsPerSecond", "-5", "a whole number above 0")]
-    public void AnIntervalOrRateOfZeroOrLess_RefusesToStart_NamingTheSettingAndItsRange(string key, string value, string form)
+    [InlineData("Relay:PollInterval", "00:00:00", "is not " + TimeSpanForm + " above 00:00:00")]
+    [InlineData("Relay:PollInterval", "-00:00:00.001", "is not " + TimeSpanForm + " above 00:00:00")]
+    [InlineData("Relay:BusyBatch", "0", "is not a whole number above 0")]
+    [InlineData("Subscriptions:PollInterval", "00:00:00", "is not " + TimeSpanForm + " above 00:00:00")]
+    [InlineData("Query:ReadSidePollInterval", "-00:00:01", "is not " + TimeSpanForm + " above 00:00:00")]
+    [InlineData("Auth:RequestsPerSecond", "0", "is not a whole number above 0")]
+    [InlineData("Auth:FailedAuthenticationsPerSecond", "0", "is not a whole number above 0")]
+    [InlineData("Auth:FailedAuthenticationsPerSecond", "-5", "is not a whole number above 0")]
+    [InlineData("Kestrel:Limits:MaxConcurrentConnections", "-1", "is out of Kestrel's range: Value must be null or a positive number.")]
+    [InlineData("Kestrel:Limits:KeepAliveTimeout", "-00:00:05", "is out of Kestrel's range: Value must be a positive TimeSpan.")]
+    [InlineData("Kestrel:Limits:Http2:MaxStreamsPerConnection", "0", "is out of Kestrel's range: A value greater than zero is required.")]
+    public void AValueOutOfItsRange_RefusesToStart_NamingTheSettingTheValueAndTheRange(string key, string value, string range)
     {
         // Each was taken as given: a zero interval polled in a tight loop, a negative one failed every wait (-1 ms: never
-        // ended), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException and
-        // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL.
+        // ended), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException,
+        // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL, and Kestrel, which checks its
+        // limits only as it starts, aborted with an ArgumentOutOfRangeException and its stack trace.
         var e = Refused($"--{key}={value}");
 
-        Assert.Equal($"{key} '{value}' is not {form}", e.Message);
+        Assert.Equal($"{key} '{value}' {range}", e.Message);
     }
 
     [Theory]

@@ -23,16 +23,38 @@ public static class KestrelSetup
         // Pings find peers that vanished without closing (long subscriptions would otherwise hold their slots).
         var pingDelay = Setting.Of(http2, "KeepAlivePingDelay", TimeSpan.FromSeconds(30));
         var pingTimeout = Setting.Of(http2, "KeepAlivePingTimeout", TimeSpan.FromSeconds(20));
+        void Apply(KestrelServerLimits to)
+        {
+            InRange(limits, "MaxConcurrentConnections", () => to.MaxConcurrentConnections = maxConnections);
+            InRange(limits, "KeepAliveTimeout", () => to.KeepAliveTimeout = keepAlive);
+            InRange(limits, "RequestHeadersTimeout", () => to.RequestHeadersTimeout = headersTimeout);
+            InRange(http2, "MaxStreamsPerConnection", () => to.Http2.MaxStreamsPerConnection = maxStreams);
+            InRange(http2, "KeepAlivePingDelay", () => to.Http2.KeepAlivePingDelay = pingDelay);
+            InRange(http2, "KeepAlivePingTimeout", () => to.Http2.KeepAlivePingTimeout = pingTimeout);
+        }
+        // Tried now on limits of no use: Kestrel checks each range only as it starts, where a value out of it was an
+        // abort with a stack trace.
+        Apply(new KestrelServerLimits());
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http2);
-            kestrel.Limits.MaxConcurrentConnections = maxConnections;
-            kestrel.Limits.KeepAliveTimeout = keepAlive;
-            kestrel.Limits.RequestHeadersTimeout = headersTimeout;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = maxStreams;
-            kestrel.Limits.Http2.KeepAlivePingDelay = pingDelay;
-            kestrel.Limits.Http2.KeepAlivePingTimeout = pingTimeout;
+            Apply(kestrel.Limits);
         });
+    }
+
+    /// <summary>Sets a limit, refusing to start, naming the setting, when Kestrel refuses its value.</summary>
+    private static void InRange(IConfigurationSection section, string key, Action set)
+    {
+        try
+        {
+            set();
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            // Kestrel's rule alone: the exception's message goes on with the parameter's name and the value on a new line.
+            var rule = e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "");
+            throw new StartupRefusedException($"{section.Path}:{key} '{section[key]}' is out of Kestrel's range: {rule}", e);
+        }
     }
 
     /// <summary>
