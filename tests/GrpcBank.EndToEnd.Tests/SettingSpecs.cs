@@ -10,6 +10,7 @@ namespace GrpcBank.EndToEnd.Tests;
 public sealed class SettingSpecs
 {
     private const string TimeSpanForm = "a time span (hh:mm:ss, e.g. 00:00:01 for one second)";
+    private const string FixedPortForm = "is not an http:// URL with a fixed port (e.g. http://127.0.0.1:9464)";
 
     [Theory]
     [InlineData("Relay:PollInterval", "1s", TimeSpanForm)]
@@ -38,12 +39,17 @@ public sealed class SettingSpecs
     [InlineData("Kestrel:Limits:MaxConcurrentConnections", "-1", "is out of Kestrel's range: Value must be null or a positive number.")]
     [InlineData("Kestrel:Limits:KeepAliveTimeout", "-00:00:05", "is out of Kestrel's range: Value must be a positive TimeSpan.")]
     [InlineData("Kestrel:Limits:Http2:MaxStreamsPerConnection", "0", "is out of Kestrel's range: A value greater than zero is required.")]
+    [InlineData("Metrics:Url", "not a url", FixedPortForm)]
+    [InlineData("Metrics:Url", "127.0.0.1:9464", FixedPortForm)]
+    [InlineData("JsonApi:Url", "http://127.0.0.1:0", FixedPortForm)]
     public void AValueOutOfItsRange_RefusesToStart_NamingTheSettingTheValueAndTheRange(string key, string value, string range)
     {
         // Each was taken as given: a zero interval polled in a tight loop, a negative one failed every wait (-1 ms: never
         // ended), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException,
         // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL, and Kestrel, which checks its
-        // limits only as it starts, aborted with an ArgumentOutOfRangeException and its stack trace.
+        // limits and parses its endpoints' URLs only as it starts, aborted with an ArgumentOutOfRangeException or a
+        // FormatException and its stack trace. Port 0 (any free one) started a server whose extra endpoint answered
+        // nothing, its requests being told apart by the configured port.
         var e = Refused($"--{key}={value}");
 
         Assert.Equal($"{key} '{value}' {range}", e.Message);

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace GrpcBank.Server.Hosting;
@@ -60,9 +61,23 @@ public static class KestrelSetup
     /// <summary>
     /// Adds a named plain HTTP/1.1 endpoint beside the gRPC ones (for clients that cannot speak cleartext HTTP/2). The gRPC
     /// listen addresses are kept: Kestrel ignores <c>--urls</c> once endpoints are configured, so they become endpoints too.
+    /// Its URL is the setting <c>{name}:Url</c>, which must name a fixed port: requests are told apart from gRPC ones by it.
     /// </summary>
     public static void AddHttp1Endpoint(this WebApplicationBuilder builder, string name, string url, IReadOnlyList<string> grpcUrls)
     {
+        // Checked now: Kestrel parses it only as it starts (an abort with a bare FormatException), and a port of 0 (any
+        // free one) started a server whose endpoint answered nothing, since its middleware matches the port 0.
+        BindingAddress? address;
+        try
+        {
+            address = BindingAddress.Parse(url);
+        }
+        catch (FormatException)
+        {
+            address = null;
+        }
+        if (address is not { Scheme: "http" or "https", Port: > 0 })
+            throw new StartupRefusedException($"{name}:Url '{url}' is not an http:// URL with a fixed port (e.g. http://127.0.0.1:9464)");
         var endpoints = new Dictionary<string, string?>
         {
             [$"Kestrel:Endpoints:{name}:Url"] = url,
