@@ -1,3 +1,4 @@
+using GrpcBank.Server.Query;
 using GrpcBank.Server.Hosting;
 
 namespace GrpcBank.EndToEnd.Tests;
@@ -128,6 +129,36 @@ public sealed class SettingSpecs
         var e = Refused("--Auth:ApiKeys:0:KeyHash=" + new string('z', 64), "--Auth:ApiKeys:0:Roles=teller");
 
         Assert.StartsWith("Auth:ApiKeys:0:KeyHash is not 64 hexadecimal digits", e.Message);
+    }
+
+    [Fact]
+    public void APageTokenKeyShorterThan32Characters_RefusesToStart_NamingIt()
+    {
+        // Refused with an InvalidOperationException: an abort with a stack trace, not the one-line refusal.
+        var e = Refused("--Query:PageTokenKey=too-short-a-secret");
+
+        Assert.Equal("Query:PageTokenKey is too short: use at least 32 random characters", e.Message);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("not a key")]
+    public void AKeptPageTokenKeyThatIsNotOne_RefusesToStart_NamingTheFile(string kept)
+    {
+        // An emptied file signed every page token with an empty key; an edited one aborted with a bare FormatException.
+        var data = Directory.CreateTempSubdirectory("grpcbank-setting-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(data, PageTokenKey.FileName), kept);
+
+            var e = Assert.Throws<StartupRefusedException>(() => BankServer.Build([$"--Storage:DataDirectory={data}"]));
+
+            Assert.StartsWith($"The page-token key '{Path.Combine(data, PageTokenKey.FileName)}' is not 64 hexadecimal digits", e.Message);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
     }
 
     /// <summary>The refusal of a server built with these settings, on a data directory of its own that is removed after.</summary>

@@ -21,17 +21,22 @@ public static class PageTokenKey
         if (configuration[Setting] is { Length: > 0 } configured)
             return configured.Length >= MinLength
                 ? SHA256.HashData(Encoding.UTF8.GetBytes(configured))
-                : throw new InvalidOperationException($"{Setting} is too short: use at least {MinLength} random characters");
+                : throw new StartupRefusedException($"{Setting} is too short: use at least {MinLength} random characters");
         var path = Path.Combine(dataDirectory, FileName);
+        string kept;
         try
         {
             if (!File.Exists(path)) Create(path);
-            return Convert.FromHexString(File.ReadAllText(path).Trim());
+            kept = File.ReadAllText(path).Trim();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DataDirectoryException($"The page-token key '{path}' cannot be kept ({e.Message}). Set {Setting}, or make the folder writable.", e);
         }
+        // What Create writes; anything else (an emptied or edited file) would sign with a weak key or abort with a bare FormatException.
+        return kept.Length == 64 && kept.All(char.IsAsciiHexDigit)
+            ? Convert.FromHexString(kept)
+            : throw new StartupRefusedException($"The page-token key '{path}' is not 64 hexadecimal digits: delete it for a new one (page tokens given out so far stop working), or set {Setting}.");
     }
 
     /// <summary>Written to a temporary file and moved into place, so a server starting alongside reads a whole key or makes its own.</summary>
