@@ -19,13 +19,16 @@ public sealed class DeploymentSpecs
         ["ASPNETCORE_HTTPS_PORTS"] = null, ["DOTNET_HTTPS_PORTS"] = null,
     };
 
-    [Fact]
-    public async Task StartedFromAnotherWorkingDirectory_TheServerSpeaksGrpc_AndKeepsItsDataUnderThatDirectory()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // Storage:DataDirectory set to nothing, as an environment file's Storage__DataDirectory= does: GetFullPath("") aborted start-up
+    public async Task StartedFromAnotherWorkingDirectory_TheServerSpeaksGrpc_AndKeepsItsDataUnderThatDirectory(bool emptyDataDirectory)
     {
         var elsewhere = Directory.CreateTempSubdirectory("grpcbank-cwd-").FullName;
         try
         {
-            await using (var server = await ServerProcess.StartAsync(new ServerLaunch { WorkingDirectory = elsewhere, Environment = NoInheritedAddresses }))
+            var launch = new ServerLaunch(emptyDataDirectory ? [("Storage:DataDirectory", "")] : []) { WorkingDirectory = elsewhere, Environment = NoInheritedAddresses };
+            await using (var server = await ServerProcess.StartAsync(launch))
             {
                 var opened = await new AccountService.AccountServiceClient(server.Channel)
                     .OpenAccountAsync(new OpenAccountRequest { OwnerName = "Grace Hopper", CurrencyCode = "USD" });

@@ -133,8 +133,9 @@ public static class BankServer
     /// <summary>Registers the stores; returns the data directory when an embedded store uses it.</summary>
     private static string? AddStorage(IServiceCollection services, IConfiguration configuration)
     {
-        // A relative path is taken from the working directory, like every path given on a command line.
-        var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] ?? "data");
+        // A relative path is taken from the working directory, like every path given on a command line. Empty is unset, as
+        // for every other setting (Storage__DataDirectory= in an environment file): Path.GetFullPath("") aborted start-up.
+        var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] is { Length: > 0 } configured ? configured : "data");
         var postgres = PostgresConnection(configuration);
         var readStore = ReadStoreKinds.Of(configuration);
         var embeddedFiles = postgres is null || readStore == ReadStoreKind.Sqlite;
