@@ -94,10 +94,13 @@ public sealed class BatchFileSpecs : IAsyncLifetime
         Assert.Equal(8_193L, await BalanceAsync("bob"));
     }
 
-    [Fact]
-    public async Task ALineThatIsNoCommand_IsAUsageError_NamingTheLine_AndNothingIsSent()
+    [Theory]
+    [InlineData("""{"depost": {}}""")]
+    [InlineData("""{"deposit": {"accountId": "bob",""")] // not JSON at all: the parser's InvalidJsonException was a crash with a stack trace
+    [InlineData("deposit bob 5")]
+    public async Task ALineThatIsNoCommand_IsAUsageError_NamingTheLine_AndNothingIsSent(string line)
     {
-        var run = await Ctl.RunAsync(host, "batch", File(Deposit("bob", 5, "ok-1"), """{"depost": {}}"""));
+        var run = await Ctl.RunAsync(host, "batch", File(Deposit("bob", 5, "ok-1"), line));
 
         Assert.Equal(2, run.ExitCode);
         Assert.Contains("line 2 is not a command", run.Stderr);

@@ -110,7 +110,8 @@ public static class BatchFileCommand
             {
                 lines.Add(new Line(i + 1, JsonParser.Default.Parse<BatchCommand>(line)));
             }
-            catch (InvalidProtocolBufferException e)
+            // A line that is JSON but no command (InvalidProtocolBufferException), or no JSON at all (InvalidJsonException).
+            catch (Exception e) when (e is InvalidProtocolBufferException or InvalidJsonException)
             {
                 throw new UsageException($"line {i + 1} is not a command ({e.Message}); a line is e.g. " +
                                          """{"deposit": {"accountId": "ada", "amountMinor": 100, "currencyCode": "EUR", "requestId": "r-1"}}""");
