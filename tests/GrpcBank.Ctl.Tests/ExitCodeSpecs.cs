@@ -76,6 +76,22 @@ public sealed class ExitCodeSpecs(SeededBank bank) : IClassFixture<SeededBank>
         Assert.DoesNotContain("   at ", run.Stderr);
     }
 
+    [Fact]
+    public async Task Top_WithAMetricsAddressThatNeverAnswers_IsExit3_NamingIt()
+    {
+        // Takes the connection and says nothing, as a wrong port behind a firewall that drops packets looks: HttpClient's
+        // timeout ended the scrape with a TaskCanceledException, which crashed bankctl with its stack trace.
+        using var silent = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        silent.Start();
+        var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)silent.LocalEndpoint).Port}/metrics";
+
+        var run = await Ctl.RunAsync(bank.Host, "top", "--metrics", url, "--samples", "1");
+
+        Assert.Equal(3, run.ExitCode);
+        Assert.Contains($"bankctl: {url} did not answer within 10 s", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
     [Theory]
     [InlineData]
     [InlineData("streams", "read")]

@@ -74,6 +74,11 @@ public static class TopCommand
             {
                 await session.Error.WriteLineAsync($"bankctl: cannot read {metricsUri}: {e.Message}. " + Hint);
             }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // HttpClient's own timeout: an address that takes the connection (or drops the packets) but never answers.
+                await session.Error.WriteLineAsync($"bankctl: {metricsUri} did not answer within {http.Timeout.TotalSeconds:0} s. " + Hint);
+            }
             return null;
         }
 
