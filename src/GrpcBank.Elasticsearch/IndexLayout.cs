@@ -20,6 +20,19 @@ public sealed record IndexLayout(string Prefix, string Generation)
     public static readonly IReadOnlyList<ViewIndex> All =
         [ViewIndex.Accounts, ViewIndex.Transactions, ViewIndex.Orders, ViewIndex.Payments, ViewIndex.Checkpoint, ViewIndex.Holds];
 
+    /// <summary>The longest prefix: an index name may have 255 bytes, and the view, schema and generation follow it.</summary>
+    public const int MaxPrefixBytes = 100;
+
+    /// <summary>
+    /// Whether <paramref name="prefix"/> can start index names, by Elasticsearch's rules for them: lower case, none of
+    /// <c>\ / * ? " &lt; &gt; | , # :</c> or spaces, not starting with <c>-</c>, <c>_</c> or <c>+</c>. A node refuses every
+    /// other one only when the first index is created, which a server finds after it has started.
+    /// </summary>
+    public static bool IsValidPrefix(string prefix) =>
+        prefix.Length > 0 && System.Text.Encoding.UTF8.GetByteCount(prefix) <= MaxPrefixBytes
+        && prefix[0] is not ('-' or '_' or '+') && prefix is not ("." or "..")
+        && prefix.All(c => !char.IsUpper(c) && !char.IsWhiteSpace(c) && !char.IsControl(c) && c is not ('\\' or '/' or '*' or '?' or '"' or '<' or '>' or '|' or ',' or '#' or ':'));
+
     public string Alias(ViewIndex view) => $"{Prefix}-{Name(view)}";
 
     public string Concrete(ViewIndex view) => $"{Prefix}-{Name(view)}-v{SchemaVersion}-{Generation}";

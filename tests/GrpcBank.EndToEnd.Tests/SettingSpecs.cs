@@ -83,10 +83,14 @@ public sealed class SettingSpecs
     [InlineData("Elasticsearch:ApiKey=k", "Elasticsearch: give either ApiKey or Username and Password, not both", "Elasticsearch:Username=u", "Elasticsearch:Password=p")]
     [InlineData("Elasticsearch:Username=u", "Elasticsearch: Username and Password go together")]
     [InlineData("Elasticsearch:CaCertificatePath=/no/such/http_ca.crt", "Elasticsearch:CaCertificatePath '/no/such/http_ca.crt' is not a readable CA certificate")]
-    public void ElasticsearchSettingsThatCannotMakeAClient_RefuseToStart_NamingTheSetting(string setting, string message, params string[] more)
+    [InlineData("Elasticsearch:IndexPrefix=GrpcBank", "Elasticsearch:IndexPrefix 'GrpcBank' cannot start an index name: lower case")]
+    [InlineData("Elasticsearch:IndexPrefix=bank/eu", "Elasticsearch:IndexPrefix 'bank/eu' cannot start an index name")]
+    [InlineData("Elasticsearch:IndexPrefix=_bank", "Elasticsearch:IndexPrefix '_bank' cannot start an index name")]
+    public void ElasticsearchSettingsThatCannotWork_RefuseToStart_NamingTheSetting(string setting, string message, params string[] more)
     {
         // Each aborted start-up with the bare exception and its stack trace (UriFormatException, ArgumentException,
-        // OpenSslCryptographicException); nothing is contacted first: nothing listens on port 1.
+        // OpenSslCryptographicException), or, for an index prefix Elasticsearch refuses, started a server whose read side
+        // failed at the first index it created; nothing is contacted first: nothing listens on port 1.
         string[] url = setting.StartsWith("Elasticsearch:Url=") ? [] : ["--Elasticsearch:Url=https://127.0.0.1:1"];
 
         var e = Refused([.. url, $"--{setting}", .. more.Select(m => $"--{m}")]);

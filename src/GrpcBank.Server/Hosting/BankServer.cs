@@ -174,9 +174,13 @@ public static class BankServer
         {
             var es = configuration.GetSection("Elasticsearch");
             var clientSettings = ElasticsearchClientSettings(es);
+            var indexPrefix = es["IndexPrefix"] is { Length: > 0 } prefix ? prefix : "grpcbank";
+            if (!IndexLayout.IsValidPrefix(indexPrefix))
+                throw new StartupRefusedException($"Elasticsearch:IndexPrefix '{indexPrefix}' cannot start an index name: lower case, at most " +
+                    $"{IndexLayout.MaxPrefixBytes} bytes, no spaces or any of \\ / * ? \" < > | , # :, not starting with -, _ or +");
             services.AddSingleton<IReadStoreGenerations>(sp => new ElasticsearchReadStoreGenerations(new ElasticsearchReadStore(
                 new Elastic.Clients.Elasticsearch.ElasticsearchClient(clientSettings),
-                new ElasticsearchReadStoreOptions { IndexPrefix = es["IndexPrefix"] ?? "grpcbank" },
+                new ElasticsearchReadStoreOptions { IndexPrefix = indexPrefix },
                 sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
         }
         else if (readStore == ReadStoreKind.Postgres)
