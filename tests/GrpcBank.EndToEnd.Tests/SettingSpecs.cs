@@ -127,6 +127,27 @@ public sealed class SettingSpecs
         Assert.DoesNotContain("secret-0123456789", e.ToString());
     }
 
+    [Theory]
+    [InlineData("tellr")]
+    [InlineData("teller,5")] // a number: Enum.TryParse took it, and the key had a role that grants nothing
+    [InlineData("1")] // auditor by its number, which no operator means
+    public void ARoleThatIsNotOneByName_RefusesToStart_NamingIt(string roles)
+    {
+        var e = Refused("--Auth:ApiKeys:0:Key=first-secret-0123456789", $"--Auth:ApiKeys:0:Roles={roles}");
+
+        Assert.StartsWith("Auth:ApiKeys:0:Roles: unknown role", e.Message);
+    }
+
+    [Theory]
+    [InlineData("Mongo")]
+    [InlineData("1")] // Postgres by its number: refused, if at all, as "ReadStore:Kind is Postgres", which was never written
+    public void AReadStoreKindThatIsNotOneByName_RefusesToStart_NamingIt(string kind)
+    {
+        var e = Refused("--ConnectionStrings:Postgres=Host=127.0.0.1;Port=1", $"--ReadStore:Kind={kind}");
+
+        Assert.Equal($"ReadStore:Kind '{kind}' is not one of Sqlite, Postgres, Elasticsearch.", e.Message);
+    }
+
     [Fact]
     public void AKeyHashThatIsNotHex_RefusesToStart_NamingIt()
     {

@@ -19,7 +19,7 @@ public static class ReadStoreKinds
         var elasticsearch = configuration["Elasticsearch:Url"] is { Length: > 0 };
         var configured = configuration["ReadStore:Kind"];
         if (string.IsNullOrWhiteSpace(configured)) return elasticsearch ? ReadStoreKind.Elasticsearch : ReadStoreKind.Sqlite;
-        if (!Enum.TryParse<ReadStoreKind>(configured, ignoreCase: true, out var kind) || !Enum.IsDefined(kind))
+        if (!Setting.TryName<ReadStoreKind>(configured, out var kind))
             throw new StartupRefusedException($"ReadStore:Kind '{configured}' is not one of Sqlite, Postgres, Elasticsearch.");
         if (kind == ReadStoreKind.Postgres && BankServer.PostgresConnection(configuration) is null)
             throw new StartupRefusedException("ReadStore:Kind is Postgres but ConnectionStrings:Postgres is not set.");

@@ -32,6 +32,16 @@ public static class Setting
             : throw new StartupRefusedException($"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(T))} above {floor}");
     }
 
+    /// <summary>
+    /// An enum's member by its name (any case) only: <see cref="Enum.TryParse{TEnum}(string, bool, out TEnum)"/> also
+    /// takes numbers, defined or not, so "5" made an API key with a role that grants nothing and "1" a read store kind.
+    /// </summary>
+    public static bool TryName<TEnum>(string text, out TEnum value) where TEnum : struct, Enum
+    {
+        value = default;
+        return Enum.GetNames<TEnum>().Contains(text, StringComparer.OrdinalIgnoreCase) && Enum.TryParse(text, ignoreCase: true, out value);
+    }
+
     private static string PathOf(IConfiguration configuration, string key) =>
         configuration is IConfigurationSection section ? ConfigurationPath.Combine(section.Path, key) : key;
 

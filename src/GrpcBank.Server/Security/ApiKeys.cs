@@ -62,7 +62,7 @@ public sealed class ApiKeys
             throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Key is too short: use at least 16 random characters");
         var listed = section.GetSection("Roles").GetChildren().Select(role => role.Value ?? "").Prepend(section["Roles"] ?? "");
         var roles = listed.SelectMany(list => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            .Select(r => Enum.TryParse<Role>(r, ignoreCase: true, out var role)
+            .Select(r => Setting.TryName<Role>(r, out var role)
                 ? role
                 : throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Roles: unknown role '{r}' (teller, auditor, admin)"))
             .ToHashSet();
