@@ -93,6 +93,20 @@ public sealed class ExitCodeSpecs(SeededBank bank) : IClassFixture<SeededBank>
     }
 
     [Theory]
+    [InlineData("clé-secrète-0123456789")]
+    [InlineData("first-line\nsecond-line")]
+    public async Task AnApiKeyAnHttpHeaderCannotCarry_IsExit2_NotAnUnreachableServer(string key)
+    {
+        // The HTTP client refused the header (or the server the stream) before any call, which read as "cannot reach a
+        // GrpcBank server at …, start one with …" (exit 3) for a server that was running.
+        var run = await Ctl.RunAsync(bank.Host, "--api-key", key, "projections", "status");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--api-key (or GRPCBANK_API_KEY) holds a character an HTTP header cannot carry", run.Stderr);
+        Assert.DoesNotContain("secrète", run.Stderr);
+    }
+
+    [Theory]
     [InlineData]
     [InlineData("streams", "read")]
     [InlineData("accounts", "as-of")]

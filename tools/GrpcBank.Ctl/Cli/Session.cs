@@ -56,6 +56,13 @@ public sealed class Session : IDisposable
             await error.WriteLineAsync($"bankctl: --server '{address}' is not an http:// or https:// address, e.g. {GlobalOptions.DefaultServer}");
             return ExitCode.Usage;
         }
+        // Checked here, not by the HTTP client, which refused the header before sending it and was reported as a server
+        // that cannot be reached (exit 3, "Start one with …"). The key itself is not printed.
+        if (parsed.GetValue(GlobalOptions.ApiKey) is { } key && !key.All(c => c is >= ' ' and <= '~'))
+        {
+            await error.WriteLineAsync("bankctl: --api-key (or GRPCBANK_API_KEY) holds a character an HTTP header cannot carry: a key is printable ASCII");
+            return ExitCode.Usage;
+        }
         using var session = new Session(parsed, server);
         try
         {
