@@ -148,6 +148,18 @@ public sealed class SettingSpecs
         Assert.Equal($"ReadStore:Kind '{kind}' is not one of Sqlite, Postgres, Elasticsearch.", e.Message);
     }
 
+    [Theory]
+    [InlineData("clé-secrète-0123456789")]
+    [InlineData("secret-from-a-file-0123456789\n")]
+    [InlineData("secret-with-a-space-at-its-end ")] // the header's value is trimmed: what arrives is another key
+    public void AKeyNoHeaderCanCarry_RefusesToStart_NamingIt(string key)
+    {
+        var e = Refused($"--Auth:ApiKeys:0:Key={key}", "--Auth:ApiKeys:0:Roles=teller");
+
+        Assert.StartsWith("Auth:ApiKeys:0:Key holds a character an HTTP header cannot carry", e.Message);
+        Assert.DoesNotContain("secret", e.Message.Replace("Auth:ApiKeys:0:Key", ""));
+    }
+
     [Fact]
     public void AKeyHashThatIsNotHex_RefusesToStart_NamingIt()
     {

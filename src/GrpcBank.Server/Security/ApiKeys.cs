@@ -60,6 +60,10 @@ public sealed class ApiKeys
             : throw new StartupRefusedException($"Auth:ApiKeys:{section.Key} needs Key (the secret) or KeyHash (its SHA-256 in hex)");
         if (section["Key"] is { Length: < 16 })
             throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Key is too short: use at least 16 random characters");
+        // A header carries it: a key with another character (an accent, a line end from a secret file) was kept, and no
+        // call could ever present it (clients refuse such a header, Kestrel a request with one).
+        if (section["Key"] is { } secret && (!secret.All(c => c is >= ' ' and <= '~') || secret.Trim() != secret))
+            throw new StartupRefusedException($"Auth:ApiKeys:{section.Key}:Key holds a character an HTTP header cannot carry: use printable ASCII, no space at either end");
         var listed = section.GetSection("Roles").GetChildren().Select(role => role.Value ?? "").Prepend(section["Roles"] ?? "");
         var roles = listed.SelectMany(list => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .Select(r => Setting.TryName<Role>(r, out var role)
