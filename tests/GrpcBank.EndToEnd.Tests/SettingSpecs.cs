@@ -57,6 +57,19 @@ public sealed class SettingSpecs
     }
 
     [Theory]
+    [InlineData("not-a-url")]
+    [InlineData("127.0.0.1:5000")]
+    [InlineData("http://127.0.0.1:5000;localhost:5001")]
+    public void AListenAddressThatIsNotOne_RefusesToStart_NamingIt(string urls)
+    {
+        // Kestrel parses its addresses only as it starts: an abort with a bare FormatException ("Invalid url") and its stack trace.
+        var e = Refused($"--urls={urls}");
+
+        Assert.StartsWith("--urls (or ASPNETCORE_URLS) '", e.Message);
+        Assert.Contains("is not a listen address such as http://127.0.0.1:5000", e.Message);
+    }
+
+    [Theory]
     [InlineData("Bank-Read")]
     [InlineData("read_store_of_the_bank_with_a_very_long_name")]
     public void AReadStoreSchemaThatCannotNameItsGenerations_RefusesToStart_NamingIt(string schema)

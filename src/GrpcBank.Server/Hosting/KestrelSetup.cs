@@ -43,6 +43,19 @@ public static class KestrelSetup
         });
     }
 
+    /// <summary><paramref name="url"/> as Kestrel will parse it to listen on, or null when Kestrel would refuse it or it is not http(s).</summary>
+    public static BindingAddress? ListenAddress(string url)
+    {
+        try
+        {
+            return BindingAddress.Parse(url) is { Scheme: "http" or "https" } address ? address : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Sets a limit, refusing to start, naming the setting, when Kestrel refuses its value.</summary>
     private static void InRange(IConfigurationSection section, string key, Action set)
     {
@@ -67,16 +80,7 @@ public static class KestrelSetup
     {
         // Checked now: Kestrel parses it only as it starts (an abort with a bare FormatException), and a port of 0 (any
         // free one) started a server whose endpoint answered nothing, since its middleware matches the port 0.
-        BindingAddress? address;
-        try
-        {
-            address = BindingAddress.Parse(url);
-        }
-        catch (FormatException)
-        {
-            address = null;
-        }
-        if (address is not { Scheme: "http" or "https", Port: > 0 })
+        if (ListenAddress(url) is not { Port: > 0 })
             throw new StartupRefusedException($"{name}:Url '{url}' is not an http:// URL with a fixed port (e.g. http://127.0.0.1:9464)");
         var endpoints = new Dictionary<string, string?>
         {
