@@ -213,7 +213,7 @@ public static class BankServer
     private static Elastic.Clients.Elasticsearch.ElasticsearchClientSettings ElasticsearchClientSettings(IConfigurationSection es)
     {
         if (!Uri.TryCreate(es["Url"], UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            throw new StartupRefusedException($"Elasticsearch:Url must be an http:// or https:// URL (http://127.0.0.1:9200), not '{es["Url"]}'");
+            throw new StartupRefusedException($"Elasticsearch:Url must be an http:// or https:// URL (http://127.0.0.1:9200), not '{Setting.WithoutCredentials(es["Url"] ?? "")}'");
         var connection = new ElasticsearchConnection(url)
         {
             ApiKey = es["ApiKey"], Username = es["Username"], Password = es["Password"],

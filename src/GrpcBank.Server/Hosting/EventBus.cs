@@ -14,7 +14,7 @@ public static class EventBus
     {
         if (configuration["Bus:RabbitMq:Url"] is not { Length: > 0 } url) return;
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("amqp" or "amqps"))
-            throw new StartupRefusedException($"Bus:RabbitMq:Url must be an amqp:// or amqps:// URL (amqp://user:password@host:5672/vhost), not '{WithoutCredentials(url)}'");
+            throw new StartupRefusedException($"Bus:RabbitMq:Url must be an amqp:// or amqps:// URL (amqp://user:password@host:5672/vhost), not '{Setting.WithoutCredentials(url)}'");
         var source = configuration["Bus:Source"] is { Length: > 0 } s ? s : RabbitMqBusOptions.DefaultSource;
         // CloudEvents' source is an RFC 3986 URI reference: .NET's Uri alone also takes spaces and other characters one may not hold.
         if (!Uri.IsWellFormedUriString(source, UriKind.RelativeOrAbsolute) || !Uri.TryCreate(source, UriKind.RelativeOrAbsolute, out var sourceUri))
@@ -28,17 +28,6 @@ public static class EventBus
         services.AddSingleton(options);
         services.AddSingleton<RabbitMqBusSink>();
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<RabbitMqBusSink>());
-    }
-
-    /// <summary>
-    /// The URL as it may be shown: the user and password before its host (the part up to the last '@') left out, for
-    /// a refusal is printed and logged, and a URL of the wrong form may still carry the broker's password.
-    /// </summary>
-    private static string WithoutCredentials(string url)
-    {
-        if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0)
-            return $"{uri.Scheme}://…@{uri.GetComponents(UriComponents.HostAndPort | UriComponents.PathAndQuery, UriFormat.UriEscaped)}";
-        return url.LastIndexOf('@') is var at and >= 0 ? $"…{url[at..]}" : url;
     }
 
     /// <summary>

@@ -42,6 +42,17 @@ public static class Setting
         return Enum.GetNames<TEnum>().Contains(text, StringComparer.OrdinalIgnoreCase) && Enum.TryParse(text, ignoreCase: true, out value);
     }
 
+    /// <summary>
+    /// A URL setting's value as a refusal may show it: the user and password before its host (the part up to the last
+    /// '@') left out, for a refusal is printed and logged, and a URL of the wrong form may still carry a password.
+    /// </summary>
+    public static string WithoutCredentials(string url)
+    {
+        if (Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0)
+            return $"{uri.Scheme}://…@{uri.GetComponents(UriComponents.HostAndPort | UriComponents.PathAndQuery, UriFormat.UriEscaped)}";
+        return url.LastIndexOf('@') is var at and >= 0 ? $"…{url[at..]}" : url;
+    }
+
     private static string PathOf(IConfiguration configuration, string key) =>
         configuration is IConfigurationSection section ? ConfigurationPath.Combine(section.Path, key) : key;
 
