@@ -214,6 +214,22 @@ public sealed class SettingSpecs
     }
 
     /// <summary>The refusal of a server built with these settings, on a data directory of its own that is removed after.</summary>
+    [Theory]
+    [InlineData("--OpenTelemetry:OtlpProtocol=http", "OpenTelemetry:OtlpProtocol must be grpc or http/protobuf, not 'http'")]
+    [InlineData("--OpenTelemetry:OtlpProtocol=HTTP/JSON", "OpenTelemetry:OtlpProtocol must be grpc or http/protobuf, not 'HTTP/JSON'")]
+    [InlineData("--OpenTelemetry:OtlpEndpoint=collector:4317", "OpenTelemetry:OtlpEndpoint must be an http:// or https:// URL (http://127.0.0.1:4317), not 'collector:4317'")]
+    [InlineData("--OpenTelemetry:OtlpEndpoint=not a url", "OpenTelemetry:OtlpEndpoint must be an http:// or https:// URL (http://127.0.0.1:4317), not 'not a url'")]
+    public void AnOtlpExportThatCannotWork_RefusesToStart_NamingTheSetting(string setting, string message)
+    {
+        // An unknown protocol fell back to gRPC, and a collector that takes only HTTP received nothing; an endpoint that
+        // is not a URL aborted start-up with the bare UriFormatException. Nothing is contacted first.
+        string[] endpoint = setting.Contains("OtlpEndpoint") ? [] : ["--OpenTelemetry:OtlpEndpoint=http://127.0.0.1:1"];
+
+        var e = Refused([.. endpoint, setting]);
+
+        Assert.Equal(message, e.Message);
+    }
+
     private static StartupRefusedException Refused(params string[] settings)
     {
         var data = Directory.CreateTempSubdirectory("grpcbank-setting-").FullName;

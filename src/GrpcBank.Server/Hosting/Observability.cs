@@ -40,12 +40,28 @@ public static class Observability
             if (BankServer.PostgresConnection(configuration) is not null) tracing.AddNpgsql();
         });
         if (!string.IsNullOrEmpty(otlpEndpoint))
-            otel.UseOtlpExporter(
-                configuration["OpenTelemetry:OtlpProtocol"] is "http/protobuf" ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc,
-                new Uri(otlpEndpoint));
+            otel.UseOtlpExporter(OtlpProtocol(configuration), OtlpEndpoint(otlpEndpoint));
         else
             otel.UseOtlpExporter(); // reads OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS
     }
+
+    /// <summary>
+    /// <c>OpenTelemetry:OtlpProtocol</c>: <c>grpc</c> (the default) or <c>http/protobuf</c>. Anything else refuses to start:
+    /// it fell back to gRPC, and a collector that takes only HTTP then received nothing, with no word of why.
+    /// </summary>
+    private static OtlpExportProtocol OtlpProtocol(IConfiguration configuration) => configuration["OpenTelemetry:OtlpProtocol"] switch
+    {
+        null or "" or "grpc" => OtlpExportProtocol.Grpc,
+        "http/protobuf" => OtlpExportProtocol.HttpProtobuf,
+        var other => throw new StartupRefusedException($"OpenTelemetry:OtlpProtocol must be grpc or http/protobuf, not '{other}'"),
+    };
+
+    /// <summary><c>OpenTelemetry:OtlpEndpoint</c> as a URL; one that is not aborted start-up with the bare UriFormatException.</summary>
+    private static Uri OtlpEndpoint(string endpoint) =>
+        Uri.TryCreate(endpoint, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+            ? url
+            : throw new StartupRefusedException(
+                $"OpenTelemetry:OtlpEndpoint must be an http:// or https:// URL (http://127.0.0.1:4317), not '{Setting.WithoutCredentials(endpoint)}'");
 
     /// <summary>
     /// <c>Metrics:Url</c> (e.g. <c>http://127.0.0.1:9464</c>, a fixed port) adds a plain HTTP/1.1 endpoint that serves only
