@@ -37,12 +37,13 @@ public static class BankServer
         builder.ConfigureKestrel();
         // Kestrel parses them only as it starts, after the stores have opened and the relay has begun: an abort with a bare
         // FormatException ("Invalid url") and exit code 134.
-        foreach (var url in ListenUrls(builder.Configuration))
+        var listenUrls = ListenUrls(builder.Configuration);
+        foreach (var url in listenUrls)
             if (KestrelSetup.ListenAddress(url) is null)
                 throw new StartupRefusedException($"--urls (or ASPNETCORE_URLS) '{url}' is not a listen address such as http://127.0.0.1:5000");
         builder.AddObservability();
-        builder.AddMetricsEndpoint(ListenUrls(builder.Configuration));
-        builder.AddJsonApi(ListenUrls(builder.Configuration));
+        builder.AddMetricsEndpoint(listenUrls);
+        builder.AddJsonApi(listenUrls);
         services.AddGrpc(o =>
         {
             // Outermost first: errors are mapped for everything, then callers are authenticated.
