@@ -1,3 +1,4 @@
+using GrpcBank.Application;
 using System.Buffers;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
@@ -27,7 +28,7 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
     private readonly SemaphoreSlim gate = new(1, 1);
 
     /// <summary>Tries that found the broker unavailable since it last confirmed a batch (touched under <see cref="gate"/>).</summary>
-    private int failures;
+    private readonly OutageLog outage = new(logger);
 
     public string Name => SinkName;
 
@@ -63,16 +64,13 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
                 try
                 {
                     await work();
-                    if (failures > 0) logger.LogInformation("Event bus: the broker confirms again, after {Failures} failed tries", failures);
-                    failures = 0;
+                    outage.Worked("Event bus: the broker confirms again");
                     return;
                 }
                 catch (BusUnavailableException e) when (DateTime.UtcNow + options.RetryInterval < until)
                 {
-                    if (++failures == 1)
-                        logger.LogWarning("Event bus: {Error}; trying again every {Interval} until the broker confirms", e.Message, options.RetryInterval);
-                    else
-                        logger.LogDebug("Event bus: {Error}; trying again in {Interval} ({Failures} tries)", e.Message, options.RetryInterval, failures);
+                    // Its message says all there is (which broker, why): no stack trace.
+                    outage.Failed(null, "Event bus: {Error}; trying again every {Interval} until the broker confirms", e.Message, options.RetryInterval);
                     await Task.Delay(options.RetryInterval, ct);
                 }
             }

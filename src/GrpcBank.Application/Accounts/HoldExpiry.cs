@@ -73,27 +73,23 @@ public sealed class HoldExpiry(IReadStore readStore, Handlers handlers, TimeProv
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var failures = 0;
+        var outage = new OutageLog(log);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 var due = await ExpireDueAsync(stoppingToken);
-                if (failures > 0) log.LogInformation("Releasing expired holds works again, after {Failures} failed tries", failures);
-                failures = 0;
+                outage.Worked("Releasing expired holds works again");
                 // A full batch means more may be due: go again at once.
                 if (due >= Batch) continue;
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                // An outage fails every try: one warning with its cause, then quiet tries at doubling intervals, so an
+                // An outage fails every try: one warning (OutageLog), then quiet tries at doubling intervals, so an
                 // unreachable database neither floods the log nor is hammered four times a second by every server.
-                if (++failures == 1)
-                    log.LogWarning(e, "Releasing expired holds failed; trying again, at intervals growing to {MaxInterval}, until it works", MaxRetryInterval);
-                else
-                    log.LogDebug(e, "Releasing expired holds failed again ({Failures} tries)", failures);
+                outage.Failed(e, "Releasing expired holds failed; trying again, at intervals growing to {MaxInterval}, until it works", MaxRetryInterval);
             }
-            await Task.Delay(RetryInterval(failures), clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.Delay(RetryInterval(outage.Failures), clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

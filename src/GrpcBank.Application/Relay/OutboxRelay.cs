@@ -222,22 +222,20 @@ public sealed class OutboxRelay(
     private async Task TrimAsync(CancellationToken ct)
     {
         string[] names = [.. consumers.Select(s => s.Name)];
-        var failures = 0;
+        var outage = new OutageLog(logger);
         while (true)
         {
             await Task.Delay(TrimInterval, ct);
             try
             {
                 await store.Outbox.TrimAsync(names, ct);
-                if (failures > 0) logger.LogInformation("Outbox trim works again, after {Failures} failed tries", failures);
-                failures = 0;
+                outage.Worked("Outbox trim works again");
             }
             catch (Exception e) when (!ct.IsCancellationRequested)
             {
-                // An outage (a full disk, the database down) fails every try: one warning with its cause, not one a second.
+                // An outage (a full disk, the database down) fails every try: one warning, not one a second (OutageLog).
                 // Rows left meanwhile are only space.
-                if (++failures == 1) logger.LogWarning(e, "Outbox trim failed; trying again every {Interval} until it works", TrimInterval);
-                else logger.LogDebug(e, "Outbox trim failed again ({Failures} tries)", failures);
+                outage.Failed(e, "Outbox trim failed; trying again every {Interval} until it works", TrimInterval);
             }
         }
     }

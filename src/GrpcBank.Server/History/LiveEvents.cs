@@ -1,3 +1,4 @@
+using GrpcBank.Application;
 using GrpcBank.Server.Hosting;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
@@ -49,7 +50,7 @@ public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfi
 
     protected override async Task ExecuteAsync(CancellationToken ct)
     {
-        var failures = 0;
+        var outage = new OutageLog(logger);
         while (!ct.IsCancellationRequested)
         {
             var delivered = progress.Advanced.Generation;
@@ -59,17 +60,13 @@ public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfi
                 try
                 {
                     await LookAsync(ct);
-                    if (failures > 0) logger.LogInformation("Live subscriptions read the event store again, after {Failures} failed tries", failures);
-                    failures = 0;
+                    outage.Worked("Live subscriptions read the event store again");
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested)
                 {
-                    // An outage fails every look, one per poll interval for as long as it lasts: one warning with its
-                    // cause, not four a second with their stack traces.
-                    if (++failures == 1)
-                        logger.LogWarning(e, "Live subscriptions could not read the event store; trying again every {Interval} until it works", pollInterval);
-                    else
-                        logger.LogDebug(e, "Live subscriptions could not read the event store again ({Failures} tries)", failures);
+                    // An outage fails every look, one per poll interval for as long as it lasts: one warning (OutageLog),
+                    // not four a second with their stack traces.
+                    outage.Failed(e, "Live subscriptions could not read the event store; trying again every {Interval} until it works", pollInterval);
                 }
                 await progress.Advanced.WaitAsync(pollInterval, ct, delivered);
             }
