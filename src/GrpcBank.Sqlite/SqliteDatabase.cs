@@ -57,7 +57,8 @@ public sealed class SqliteDatabase : IDisposable
     /// </summary>
     public bool Durable { get; set; } = true;
 
-    private static readonly string ConnectionPragmas = $"pragma foreign_keys = on; pragma wal_autocheckpoint = {CheckpointFrames};";
+    private static readonly string ConnectionPragmas =
+        $"pragma foreign_keys = on; pragma wal_autocheckpoint = {CheckpointFrames}; pragma journal_size_limit = {WalSizeLimit};";
     // Per connection: WAL would default to FULL anyway; stated so that nobody "optimises" it to NORMAL.
     private static readonly string DurablePragmas = "pragma synchronous = full; " + ConnectionPragmas;
     private static readonly string BulkLoadPragmas = "pragma synchronous = off; " + ConnectionPragmas;
@@ -84,6 +85,15 @@ public sealed class SqliteDatabase : IDisposable
 
     /// <summary>WAL pages after which a commit copies the WAL itself: only when the background copy falls far behind.</summary>
     public const int CheckpointFrames = 20_000;
+
+    /// <summary>
+    /// Bytes the WAL file is cut back to when a write starts it over (SQLite's <c>journal_size_limit</c>): the size it
+    /// reaches between checkpoints at saturation (<see cref="CheckpointFrames"/> pages of SQLite's default 4 KiB). SQLite
+    /// reuses the file rather than shrink it, so without a limit one burst the checkpoint could not keep up with (a bulk
+    /// import, a long read holding the WAL) left a file of that size on disk for as long as the server ran; a smaller
+    /// limit would cut and grow the file again at every checkpoint under load.
+    /// </summary>
+    public const long WalSizeLimit = CheckpointFrames * 4_096L;
 
     /// <summary>Runs <paramref name="work"/> as the only writer, inside BEGIN IMMEDIATE … COMMIT.</summary>
     /// <param name="synced">

@@ -31,6 +31,27 @@ public sealed class SqliteDatabaseSpecs : IDisposable
     }
 
     [Fact]
+    public async Task AWalGrownPastItsLimitByABurst_IsCutBack_WhenTheNextWriteStartsItOver()
+    {
+        // One transaction of about 120 MB (a row of 3,000 bytes to a 4 KiB page), so the WAL grows past its limit.
+        var burst = (int)(SqliteDatabase.WalSizeLimit * 3 / 2 / 4_096);
+        await db.WriteAsync((connection, tx) =>
+        {
+            for (var id = 0; id < burst; id++) Insert(connection, tx, id, new string('x', 3_000));
+            return 0;
+        }, Ct);
+        Assert.True(WalBytes() > SqliteDatabase.WalSizeLimit, $"the burst left a WAL of {WalBytes():N0} bytes");
+
+        db.Checkpoint();
+        await WriteRowsAsync(burst, 1);
+
+        Assert.InRange(WalBytes(), 1, SqliteDatabase.WalSizeLimit);
+        Assert.Equal(burst + 1L, db.Read((connection, tx) => (long)SqliteDatabase.Command(connection, tx, "select count(*) from t").ExecuteScalar()!));
+    }
+
+    private long WalBytes() => new FileInfo(Path.Combine(directory.FullName, "t.db-wal")).Length;
+
+    [Fact]
     public async Task WritesGoOnWhileACheckpointRuns()
     {
         await WriteRowsAsync(0, 5_000);
