@@ -238,6 +238,25 @@ public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task ADatabaseMigratedByTheFirstFormOfMigration006_GetsItsOutboxColumnRenamed_AndAppendsAndDeliversAgain()
+    {
+        // The first form of 006 kept the outbox column `position`; the server names first_position. Such a database
+        // recorded 006 as applied, so only a later migration can rename it.
+        await OpenStoreAsync();
+        await using (var connection = new NpgsqlConnection(connectionString))
+        {
+            await connection.OpenAsync(Ct);
+            await ScalarAsync(connection, "alter table outbox rename column first_position to position");
+            await ScalarAsync(connection, "delete from schema_migrations where version >= '008'");
+        }
+
+        var store = await OpenStoreAsync();
+        var appended = (AppendResult.Appended)await store.AppendAsync(Append("account-1", 0, Event(), Event()), Ct);
+
+        Assert.Equal([1L, 2L], (await store.DrainOutboxAsync(appended.Position)).Select(e => e.StreamVersion));
+    }
+
+    [Fact]
     public async Task AFailedAppend_IsRolledBack_LeavingNoEventOutboxRowOrRequestLogRow_AndNoHoldUp()
     {
         var store = await OpenStoreAsync();
