@@ -206,6 +206,39 @@ public abstract class AdminSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task QueriesWhileRebuildsSwitchTheReadSide_NeverFail()
+    {
+        var id = await Bank.OpenAsync(deposit: 100);
+        await SettledAsync(id, await Host.Get<IEventStore>().HeadPositionAsync(CancellationToken.None));
+        using var stop = new CancellationTokenSource();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var answered = 0;
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await Bank.Query.GetAccountAsync(new Contracts.Query.V1.GetAccountRequest { AccountId = id });
+                    await Bank.Query.SearchAccountsAsync(new Contracts.Query.V1.SearchAccountsRequest());
+                    Interlocked.Increment(ref answered);
+                }
+                catch (RpcException e)
+                {
+                    failures.Enqueue(e.Status.ToString());
+                }
+            }
+        })).ToArray();
+
+        for (var i = 0; i < 8; i++) await RebuildAsync();
+        await stop.CancelAsync();
+        await Task.WhenAll(readers);
+
+        Assert.Empty(failures);
+        Assert.True(answered > 0);
+    }
+
+    [Fact]
     public async Task Rebuild_ReportsItsReplayAboutEveryTenthOfTheWay()
     {
         var id = await Bank.OpenAsync();

@@ -77,8 +77,7 @@ public sealed class ReadSideRebuild(
                 // Once begun, the switch runs to its end whatever the caller does: cut short, it could leave the pointer
                 // on the new generation while this server still used the old one, and the new one must then not be dropped.
                 switching = true;
-                await generations.SwitchAsync(current, next, CancellationToken.None);
-                readStore.SwitchTo(next);
+                await readStore.SwitchAsync(next, () => generations.SwitchAsync(current, next, CancellationToken.None));
                 return count;
             }, ct);
             report(new RebuildProgress(RebuildPhase.Switched, total, target));
