@@ -180,7 +180,7 @@ public abstract class PaymentFlowSpecs : BankSpecs
         }
         await Bank.EventuallyAsync(async () => await SnapshotAsync() is { Count: 10, Sum: 1_000_000 } ? "funded" : null);
 
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(4));
+        using var stop = new CancellationTokenSource();
         long transfers = 0;
         var writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
@@ -204,6 +204,14 @@ public abstract class PaymentFlowSpecs : BankSpecs
         {
             while (!stop.IsCancellationRequested) snapshots.Add(await SnapshotAsync());
         })).ToList();
+        // At least 4 s, and on until more than 20 transfers ran and the readers saw the balances move (at most 60 s): on a
+        // slow machine a fixed 4 s window can hold fewer transfers, or none the read side has applied yet.
+        var least = DateTime.UtcNow.AddSeconds(4);
+        var most = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < most && (DateTime.UtcNow < least || Interlocked.Read(ref transfers) <= 20
+            || snapshots.Select(s => s.Position).Distinct().Count() <= 1))
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        await stop.CancelAsync();
         await Task.WhenAll([.. writers, .. readers]);
 
         Assert.True(transfers > 20, $"only {transfers} transfers ran");
