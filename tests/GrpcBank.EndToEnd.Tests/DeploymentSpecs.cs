@@ -36,7 +36,7 @@ public sealed class DeploymentSpecs
                     .GetAccountAsync(new GetAccountRequest { AccountId = opened.AccountId, MinPosition = opened.Position });
 
                 Assert.Equal("Grace Hopper", account.Account.OwnerName);
-                Assert.Contains($"Embedded stores in {Path.Combine(elsewhere, "data")}", server.Log);
+                Assert.True(await server.PrintedAsync($"Embedded stores in {Path.Combine(elsewhere, "data")}"), server.Log);
             }
             Assert.True(File.Exists(Path.Combine(elsewhere, "data", "events.db")), "the default data directory is 'data' under the working directory");
         }

@@ -87,9 +87,9 @@ public sealed class StartUpWarmUpSpecs(PostgresServer postgres)
 
             await server.RestartAsync();
 
-            Assert.Contains($"loaded account-{payee.AccountId})", server.Log);
+            Assert.True(await server.PrintedAsync($"loaded account-{payee.AccountId})"), server.Log);
             // Its stored events went through a rebuild's loading path too, into throwaway generations.
-            Assert.Contains("(3 stored events replayed)", server.Log);
+            Assert.True(await server.PrintedAsync("(3 stored events replayed)"), server.Log);
             accounts = new AccountService.AccountServiceClient(server.Channel);
             var next = await accounts.OpenAccountAsync(new OpenAccountRequest { OwnerName = "Alan Turing", CurrencyCode = "EUR" });
             // No position was drawn by the warm-up's appends: the next event follows the last one written before the restart.

@@ -58,6 +58,22 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>What the server printed so far, for failure messages.</summary>
     public string Log => output.ToString();
 
+    /// <summary>
+    /// Waits (at most 30 s) until the server has printed <paramref name="text"/>; false if it has not. A line logged
+    /// before the server reported SERVING (or answered a call) can still be on its way: the console logger writes from a
+    /// queue on a thread of its own, and its output reaches this process through a pipe read in the background.
+    /// </summary>
+    public async Task<bool> PrintedAsync(string text)
+    {
+        var waited = Stopwatch.StartNew();
+        while (!Log.Contains(text, StringComparison.Ordinal))
+        {
+            if (waited.Elapsed > TimeSpan.FromSeconds(30)) return false;
+            await Task.Delay(50);
+        }
+        return true;
+    }
+
     /// <summary>Starts the server with <c>--Key=Value</c> settings and waits until it is SERVING.</summary>
     public static Task<ServerProcess> StartAsync(params (string Key, string Value)[] settings) => StartAsync(new ServerLaunch(settings));
 
