@@ -122,7 +122,7 @@ public sealed class JsonApiSpecs
             answer.Dispose();
         }
         using var last = answer;
-        var refilled = (int)(5 * took.Elapsed.TotalSeconds);
+        var refilled = SecuritySpecs.Refilled(5, took.Elapsed);
         TestContext.Current.TestOutputHelper?.WriteLine($"{statuses.Count} calls in {took.ElapsedMilliseconds} ms: {string.Join(", ", statuses)}");
 
         Assert.Equal(HttpStatusCode.TooManyRequests, last.StatusCode);

@@ -153,8 +153,15 @@ public sealed class SecuritySpecs
         while (codes.LastOrDefault() != StatusCode.ResourceExhausted && codes.Count < 100) codes.Add(await CodeOf(call));
         TestContext.Current.TestOutputHelper?.WriteLine($"{codes.Count} calls in {took.ElapsedMilliseconds} ms: {string.Join(", ", codes)}");
         Assert.Equal(StatusCode.ResourceExhausted, codes[^1]);
-        return (codes, (int)(perSecond * took.Elapsed.TotalSeconds));
+        return (codes, Refilled(perSecond, took.Elapsed));
     }
+
+    /// <summary>
+    /// The most calls a bucket of <paramref name="perSecond"/> can have taken in over <paramref name="elapsed"/>: the
+    /// partitioned limiter adds what the time since its last 100 ms tick is worth, and the tick before the first call
+    /// may have found the bucket full, so up to one tick more than the calls' own time counts.
+    /// </summary>
+    internal static int Refilled(int perSecond, TimeSpan elapsed) => (int)Math.Ceiling(perSecond * (elapsed + TimeSpan.FromMilliseconds(100)).TotalSeconds);
 
     [Theory]
     [InlineData("::ffff:10.1.2.3", "10.1.2.3")]
