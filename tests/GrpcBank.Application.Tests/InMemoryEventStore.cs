@@ -81,7 +81,9 @@ public sealed class InMemoryEventStore : IEventStore
                 if (VersionOf(stream.StreamId) != stream.ExpectedVersion
                     || (stream.ExpectedLastEventId is { } last && all.LastOrDefault(e => e.StreamId == stream.StreamId)?.EventId != last))
                     return new AppendResult.WrongExpectedVersion(stream.StreamId, stream.ExpectedVersion);
-            if (request.Request is { } logged && requests.ContainsKey(logged.RequestId)) return new AppendResult.DuplicateRequest(logged.RequestId);
+            // Every row of the append, an atomic batch's too (MoreRequests), as the stores' unique key refuses any of them.
+            if (request.RequestLogEntries.FirstOrDefault(r => requests.ContainsKey(r.RequestId)) is { } logged)
+                return new AppendResult.DuplicateRequest(logged.RequestId);
             var versions = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (var stream in streams)
             {
@@ -90,7 +92,7 @@ public sealed class InMemoryEventStore : IEventStore
                     all.Add(new RecordedEvent(all.Count + 1, stream.StreamId, ++version, e.EventId, e.EventType, e.DataJson, e.MetadataJson, request.RecordedAt));
                 versions[stream.StreamId] = version;
             }
-            if (request.Request is { } entry)
+            foreach (var entry in request.RequestLogEntries)
                 requests[entry.RequestId] = new LoggedRequest(entry.RequestId, entry.Fingerprint, entry.ReplyJson, all.Count);
             return new AppendResult.Appended([.. request.Streams.Select(s => new StreamVersion(s.StreamId, versions[s.StreamId]))], all.Count);
         }

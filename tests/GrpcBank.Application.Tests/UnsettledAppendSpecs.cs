@@ -143,10 +143,10 @@ public sealed class UnsettledAppendSpecs
         Assert.Equal(52, store.Stream(AdaStream).Count);
     }
 
-    private static BatchItem ToAda(AccountCommand command) =>
-        new BatchItem.ToAccount(Ada, command, (state, _) => state.BalanceMinor, typeof(long), CommandContext.None);
+    private static BatchItem ToAda(AccountCommand command, CommandContext? context = null) =>
+        new BatchItem.ToAccount(Ada, command, (state, _) => state.BalanceMinor, typeof(long), context ?? CommandContext.None);
 
-    private Task<AtomicBatchOutcome> RunBatch(params AccountCommand[] commands) => batches.RunAsync([.. commands.Select(ToAda)], Ct);
+    private Task<AtomicBatchOutcome> RunBatch(params AccountCommand[] commands) => batches.RunAsync([.. commands.Select(c => ToAda(c))], Ct);
 
     private static IReadOnlyList<object> AcceptedBatch(AtomicBatchOutcome outcome) => Assert.IsType<AtomicBatchOutcome.Accepted>(outcome).Replies;
 
@@ -180,6 +180,23 @@ public sealed class UnsettledAppendSpecs
         await Assert.ThrowsAsync<IOException>(() => RunBatch(Deposit(10), Withdraw(20)));
 
         Assert.Equal(["DepositMoney error", "WithdrawMoney error"], counted);
+    }
+
+    [Fact]
+    public async Task GivenAnAtomicBatchSentAgainWithItsRequestIds_EachOfItsCommandsIsCountedAccepted_AsARetriedSingleCommandIs()
+    {
+        AcceptedBatch(await RunBatch(Open(), Deposit(100)));
+        BatchItem[] batch = [ToAda(Deposit(10), new("dep-1", "f-1")), ToAda(Withdraw(20), new("wd-1", "f-2"))];
+        AcceptedBatch(await batches.RunAsync(batch, Ct));
+        var counted = new List<string>();
+        using var listener = FlowMeasurements.Commands(counted);
+
+        // A retry answered from the request log: a retried single command counts as accepted again (its span says
+        // replayed), so the batch's commands must count so too, or a client's retries vanish from the command rate.
+        var retried = Assert.IsType<AtomicBatchOutcome.Accepted>(await batches.RunAsync(batch, Ct));
+
+        Assert.True(retried.Replayed);
+        Assert.Equal(["DepositMoney accepted", "WithdrawMoney accepted"], counted);
     }
 
     [Fact]

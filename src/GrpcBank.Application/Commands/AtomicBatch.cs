@@ -52,10 +52,20 @@ public sealed class AtomicBatch(
             foreach (var command in commands) command.Count("error");
             throw;
         }
-        // The command that failed the batch is counted as its single RPC would be (a refusal with its public reason), so
-        // a refused atomic batch shows in the rejections as a refused single command does; the commands it carried with
-        // it were not refused themselves and are not counted.
-        if (outcome is AtomicBatchOutcome.Failed failed) commands[failed.Index].Count(failed.Outcome, reasonOf);
+        switch (outcome)
+        {
+            // Each command is counted as its single RPC would be: accepted, whether written now or answered from the
+            // request log (a retried batch), as a retried single command is counted accepted again.
+            case AtomicBatchOutcome.Accepted:
+                foreach (var command in commands) command.Count("accepted");
+                break;
+            // The command that failed the batch is counted as its single RPC would be (a refusal with its public reason),
+            // so a refused atomic batch shows in the rejections as a refused single command does; the commands it carried
+            // with it were not refused themselves and are not counted.
+            case AtomicBatchOutcome.Failed failed:
+                commands[failed.Index].Count(failed.Outcome, reasonOf);
+                break;
+        }
         return outcome;
     }
 
@@ -94,7 +104,6 @@ public sealed class AtomicBatch(
             switch (await appending)
             {
                 case AppendResult.Appended a:
-                    foreach (var command in commands) command.Count("accepted");
                     return new AtomicBatchOutcome.Accepted(written.Replies, a.Position);
                 case AppendResult.DuplicateRequest:
                     return await ReplayAsync(commands, ct)
