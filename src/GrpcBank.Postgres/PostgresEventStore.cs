@@ -249,18 +249,20 @@ public sealed partial class PostgresEventStore : IEventStore, IOutbox, IDeadLett
         return (long)(await command.ExecuteScalarAsync(ct))!;
     }
 
-    async Task IDeadLetters.AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct)
+    async Task<bool> IDeadLetters.AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct)
     {
         await using var rented = await connections.OpenAsync(ct);
+        // xmax is 0 on a row this statement inserted, and set on one the conflict updated: a new letter or a refreshed one.
         await using var command = new NpgsqlCommand("""
             insert into dead_letters (consumer, position, error, failed_at) values ($1, $2, $3, $4)
             on conflict (consumer, position) do update set error = excluded.error, failed_at = excluded.failed_at
+            returning xmax = 0
             """, rented.Connection);
         command.Parameters.Add(new() { Value = consumer });
         command.Parameters.Add(new() { Value = e.Position });
         command.Parameters.Add(new() { Value = error });
         command.Parameters.Add(new() { Value = failedAt.ToUniversalTime() });
-        await command.ExecuteNonQueryAsync(ct);
+        return (bool)(await command.ExecuteScalarAsync(ct))!;
     }
 
     async Task<DeadLetterPage> IDeadLetters.ListAsync(long afterPosition, int maxCount, CancellationToken ct)

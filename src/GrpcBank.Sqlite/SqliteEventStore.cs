@@ -91,14 +91,20 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
             return (long)head.ExecuteScalar()!;
         }));
 
-    Task IDeadLetters.AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct) =>
+    Task<bool> IDeadLetters.AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct) =>
         db.WriteAsync((connection, tx) =>
         {
+            (string Name, object? Value)[] parameters = [("$consumer", consumer), ("$position", e.Position), ("$error", error), ("$at", ToMicros(failedAt))];
+            // An upsert counts an update as a change too: inserting apart is what tells a new letter from a refreshed one.
             using var insert = SqliteDatabase.Command(connection, tx, """
                 insert into dead_letters (consumer, position, error, failed_at) values ($consumer, $position, $error, $at)
-                on conflict (consumer, position) do update set error = excluded.error, failed_at = excluded.failed_at
-                """, ("$consumer", consumer), ("$position", e.Position), ("$error", error), ("$at", ToMicros(failedAt)));
-            return insert.ExecuteNonQuery();
+                on conflict (consumer, position) do nothing
+                """, parameters);
+            if (insert.ExecuteNonQuery() > 0) return true;
+            using var refresh = SqliteDatabase.Command(connection, tx,
+                "update dead_letters set error = $error, failed_at = $at where consumer = $consumer and position = $position", parameters);
+            refresh.ExecuteNonQuery();
+            return false;
         }, ct);
 
     Task<DeadLetterPage> IDeadLetters.ListAsync(long afterPosition, int maxCount, CancellationToken ct) =>

@@ -480,6 +480,41 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ADeadLetterRedelivered_IsCountedOnce_InTheDeadLetterMetric()
+    {
+        await AppendAsync("account-1", 0, Event(data: """{"poison":true}"""));
+        IReadOnlyList<RecordedEvent> batch = [];
+        await EventStoreProbes.Eventually(async () => (batch = await Store.ReadAllAsync(0, 10, Ct)).Count == 1);
+        // Its own consumer name: the counter is process-wide, and the other engine's conformance runs alongside.
+        var consumer = $"picky-{Guid.NewGuid():N}";
+        var counted = 0L;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument == GrpcBank.Application.Telemetry.DeadLetters) l.EnableMeasurementEvents(instrument);
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "sink" && tag.Value as string == consumer) Interlocked.Add(ref counted, value);
+        });
+        listener.Start();
+        var sink = new PickySink();
+
+        // Delivered, dead-lettered, and delivered again before the checkpoint moved (a crash, a lost lease): the relay is
+        // at-least-once, so the same event fails again. It is the same dead letter (one listed), and the
+        // GrpcBankDeadLetter alert and the dashboard must not count an event set aside twice.
+        for (var delivery = 0; delivery < 2; delivery++)
+            await PoisonEvents.HandleAsync(consumer, [batch], batch[0].Position, (events, watermark) => sink.HandleAsync(events, watermark, Ct), Store.DeadLetters, TimeProvider.System,
+                NullLogger.Instance, Ct);
+
+        Assert.Equal(1, (await Store.DeadLetters.ListAsync(0, 10, Ct)).TotalSize);
+        Assert.Equal(1, Interlocked.Read(ref counted));
+    }
+
+    [Fact]
     public async Task TheRelay_DoesNotDeadLetterWhenTheSinkIsUnavailable_TheBatchStaysPending()
     {
         await AppendAsync("account-1", 0, Event(), Event());

@@ -8,8 +8,11 @@ namespace GrpcBank.Application.Relay;
 /// </summary>
 public interface IDeadLetters
 {
-    /// <summary>Records (or refreshes) the dead letter of <paramref name="consumer"/> for this event.</summary>
-    Task AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct);
+    /// <summary>
+    /// Records (or refreshes) the dead letter of <paramref name="consumer"/> for this event. True when it is new: a
+    /// redelivery (at-least-once) fails the same event again, and only refreshes the letter it already has.
+    /// </summary>
+    Task<bool> AddAsync(string consumer, RecordedEvent e, string error, DateTimeOffset failedAt, CancellationToken ct);
 
     /// <summary>Dead letters in position order after <paramref name="afterPosition"/>, and how many there are in all.</summary>
     Task<DeadLetterPage> ListAsync(long afterPosition, int maxCount, CancellationToken ct);

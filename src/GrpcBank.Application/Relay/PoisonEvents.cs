@@ -31,8 +31,10 @@ public static class PoisonEvents
                 if (await HandledAsync([single], 0, handle) is not { } poison) continue;
                 logger.LogError(poison, "{Consumer} cannot handle {EventType} at position {Position} ({StreamId}@{Version}); dead-lettered",
                     consumer, single.EventType, single.Position, single.StreamId, single.StreamVersion);
-                await deadLetters.AddAsync(consumer, single, $"{poison.GetType().Name}: {poison.Message}", clock.GetUtcNow(), ct);
-                Telemetry.DeadLetters.Add(1, new KeyValuePair<string, object?>("sink", consumer), new("event_type", single.EventType));
+                // Counted once per letter: a redelivery of the same event (a crash or a lost lease before the checkpoint
+                // moved) refreshes the letter it already has, and would otherwise show as one more event set aside.
+                if (await deadLetters.AddAsync(consumer, single, $"{poison.GetType().Name}: {poison.Message}", clock.GetUtcNow(), ct))
+                    Telemetry.DeadLetters.Add(1, new KeyValuePair<string, object?>("sink", consumer), new("event_type", single.EventType));
                 deadLettered++;
             }
         }
