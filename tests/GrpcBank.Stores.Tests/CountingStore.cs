@@ -42,10 +42,14 @@ internal sealed class CountingStore(IEventStore inner) : IEventStore, IOutbox
         return inner.ReadAllAsync(afterPosition, maxCount, ct);
     }
 
-    public Task<IReadOnlyList<RecordedEvent>> ReadAllWithoutMetadataAsync(long afterPosition, int maxCount, CancellationToken ct)
+    /// <summary>Awaited, with the position read after, before each read of the global order without metadata (a replay's page).</summary>
+    public Func<long, Task>? BeforeReadWithoutMetadata { get; init; }
+
+    public async Task<IReadOnlyList<RecordedEvent>> ReadAllWithoutMetadataAsync(long afterPosition, int maxCount, CancellationToken ct)
     {
         Interlocked.Increment(ref globalReads);
-        return inner.ReadAllWithoutMetadataAsync(afterPosition, maxCount, ct);
+        if (BeforeReadWithoutMetadata is { } before) await before(afterPosition);
+        return await inner.ReadAllWithoutMetadataAsync(afterPosition, maxCount, ct);
     }
 
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);

@@ -50,10 +50,7 @@ public abstract partial class EventStoreConformance
         // An empty read side is filled by a replay of the event store while it serves: each page is one transaction.
         using var directory = new TempDirectory();
         using var readStore = new SqliteReadStore(Path.Combine(directory.Path, "read.db"));
-        var last = await AppendTenAccountsAndTransfersAsync();
-        // A replay reads what is settled (PostgreSQL: a transaction anywhere in the cluster, another test's, can hold the
-        // newest positions back for a moment) and ends where that ends; a rebuild catches up on the rest afterwards.
-        await Store.ReadAllUntilAsync(last - 1, last);
+        var last = await AppendSettledTenAccountsAndTransfersAsync();
         var sink = new ReadStoreSink(readStore, Store, TimeProvider.System, NullLogger<ReadStoreSink>.Instance);
         var totals = new List<long>();
 
@@ -62,6 +59,45 @@ public abstract partial class EventStoreConformance
         Assert.Equal((21 + 1_200, last), (count, position));
         Assert.True(totals.Count >= 3, $"only {totals.Count} pages: the test needs page boundaries");
         Assert.All(totals, total => Assert.Equal(10 * Opening, total));
+    }
+
+    [Fact]
+    public async Task AnEmptyReadSide_ReplayingTheEventStoreAtStartUp_HeartbeatsAfterEachPage_NotOnlyOnceTheReplayIsDone()
+    {
+        using var directory = new TempDirectory();
+        using var readStore = new SqliteReadStore(Path.Combine(directory.Path, "read.db"));
+        await AppendSettledTenAccountsAndTransfersAsync();
+        // The replay's read of its second page is held: a start-up replay of a long history, one page applied, more to come.
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var store = new CountingStore(Store) { BeforeReadWithoutMetadata = after => after == 0 ? Task.CompletedTask : held.Task };
+        var sink = new ReadStoreSink(readStore, store, TimeProvider.System, NullLogger<ReadStoreSink>.Instance);
+        var progress = new RelayProgress();
+        var relay = new OutboxRelay(store, [sink], new InProcessRelayLease(), progress, TimeProvider.System, NullLogger<OutboxRelay>.Instance);
+        await relay.StartAsync(Ct);
+        try
+        {
+            // It works through the history: it must not read as a consumer that completes no pass (heartbeat 0), which
+            // GrpcBankConsumerNotHeartbeating takes for a stuck one, for as long as a replay of millions of events takes.
+            await EventStoreProbes.Eventually(() => Task.FromResult(progress.For(sink.Name).LastPassAt is not null));
+            Assert.Equal(10 * Opening, await TotalAsync(readStore));
+        }
+        finally
+        {
+            held.SetResult();
+            await relay.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="AppendTenAccountsAndTransfersAsync"/>, once all of it is settled: a replay reads what is settled
+    /// (PostgreSQL: a transaction anywhere in the cluster, another test's, can hold the newest positions back for a
+    /// moment) and ends where that ends; a rebuild catches up on the rest afterwards.
+    /// </summary>
+    private async Task<long> AppendSettledTenAccountsAndTransfersAsync()
+    {
+        var last = await AppendTenAccountsAndTransfersAsync();
+        await Store.ReadAllUntilAsync(last - 1, last);
+        return last;
     }
 
     /// <summary>

@@ -28,10 +28,12 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeP
     /// <summary>The highest position ever handed to the read store (events may arrive out of position order).</summary>
     public long MaxDeliveredPosition => Interlocked.Read(ref maxDelivered);
 
-    public async Task StartAsync(CancellationToken ct)
+    public async Task StartAsync(Action progressed, CancellationToken ct)
     {
         if (await readStore.AppliedPositionAsync(ct) > 0) return;
-        var replayed = await ReplayAsync(readStore, 0, _ => { }, ct);
+        // A heartbeat per page applied: a replay of millions of events takes minutes, and a read side that applies pages
+        // is not one stuck (grpcbank.relay.heartbeat, GrpcBankConsumerNotHeartbeating); one stuck on a page stops beating.
+        var replayed = await ReplayAsync(readStore, 0, _ => progressed(), ct);
         if (replayed.Count > 0) logger.LogInformation("Read side rebuilt from {Count} events of the event store", replayed.Count);
     }
 

@@ -140,7 +140,7 @@ public sealed class OutboxRelay(
         {
             try
             {
-                await sink.StartAsync(ct);
+                await sink.StartAsync(() => consumer.Passed(clock.GetUtcNow()), ct);
                 // After the sink's start, which may replay an empty read store from the event store (behind by all of it meanwhile).
                 consumer.Resumed(await store.Outbox.CheckpointAsync(sink.Name, ct));
                 await DeliverSkippedAsync(sink, ct);
