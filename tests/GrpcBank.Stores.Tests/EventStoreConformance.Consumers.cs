@@ -162,34 +162,66 @@ public abstract partial class EventStoreConformance
     public async Task ASinkCatchingUpOnWhatWasTrimmedWhileItWasOff_HeartbeatsAsItDelivers()
     {
         var always = new CountingSink("always");
-        var last = 0L;
-        for (var version = 0L; version < 2; version++) last = ((AppendResult.Appended)await AppendAsync("account-1", version, Event())).Position;
-        await RunRelayAsync([always, new CountingSink("sometimes")], progress =>
-            EventStoreProbes.Eventually(() => Task.FromResult(progress.For("sometimes").Watermark >= last)));
-        await RunRelayAsync([always], async _ =>
-        {
-            for (var version = 2L; version < 6; version++) await AppendAsync("account-1", version, Event());
-            await EventStoreProbes.Eventually(async () => await Store.Outbox.SkippedFromAsync("sometimes", Ct) is not null
-                && (await Store.Outbox.ReadPendingAsync("sometimes", 100, Ct)).Events.Count == 0);
-        });
+        await SwitchedOffWhileTrimmedAsync(always, "sometimes");
 
         // On again, it is given the trimmed events from the event store a page (here one event) at a time, held at the
         // second page: a catch-up that takes minutes. It has delivered, so it must not look like a consumer that is stuck.
         var sometimes = new HeldSink("sometimes", deliveriesBeforeHold: 1);
+        await WhileCatchingUpAsync([always, sometimes], sometimes, progress => Assert.NotNull(progress.For("sometimes").LastPassAt));
+    }
+
+    [Fact]
+    public async Task ASinkCatchingUpOnWhatWasTrimmedWhileItWasOff_ShowsItsLagFallAsItDelivers()
+    {
+        // Its own name: the lag gauge is process-wide, and the other engine's conformance runs alongside.
+        var name = $"sometimes-{Guid.NewGuid():N}";
+        var always = new CountingSink("always");
+        var trimmed = await SwitchedOffWhileTrimmedAsync(always, name);
+
+        // Held at its third page (one event each) of four: two delivered, two to go. A catch-up that takes minutes must
+        // show its lag fall as it delivers (GrpcBankConsumerLagHigh, bankctl), not stand still until it is done.
+        var sometimes = new HeldSink(name, deliveriesBeforeHold: 2);
+        await WhileCatchingUpAsync([always, sometimes], sometimes, _ => Assert.Equal(trimmed[^1] - trimmed[1], ReportedLag(name)));
+    }
+
+    /// <summary>
+    /// <paramref name="sometimes"/> passes two events with <paramref name="always"/>, is switched off while four more are
+    /// appended and trimmed past it, and is left with them to catch up on from the event store.
+    /// </summary>
+    /// <returns>The positions of the four it missed.</returns>
+    private async Task<long[]> SwitchedOffWhileTrimmedAsync(IEventSink always, string sometimes)
+    {
+        var last = 0L;
+        for (var version = 0L; version < 2; version++) last = ((AppendResult.Appended)await AppendAsync("account-1", version, Event())).Position;
+        await RunRelayAsync([always, new CountingSink(sometimes)], progress =>
+            EventStoreProbes.Eventually(() => Task.FromResult(progress.For(sometimes).Watermark >= last)));
+        var missed = new long[4];
+        await RunRelayAsync([always], async _ =>
+        {
+            for (var version = 2L; version < 6; version++) missed[version - 2] = ((AppendResult.Appended)await AppendAsync("account-1", version, Event())).Position;
+            await EventStoreProbes.Eventually(async () => await Store.Outbox.SkippedFromAsync(sometimes, Ct) is not null
+                && (await Store.Outbox.ReadPendingAsync(sometimes, 100, Ct)).Events.Count == 0);
+        });
+        return missed;
+    }
+
+    /// <summary>Runs a relay over <paramref name="sinks"/>, a page an event, and checks it once <paramref name="held"/> holds a delivery.</summary>
+    private async Task WhileCatchingUpAsync(IEventSink[] sinks, HeldSink held, Action<RelayProgress> check)
+    {
         var progress = new RelayProgress();
-        var relay = new OutboxRelay(Store, [always, sometimes], new InProcessRelayLease(), progress, TimeProvider.System, NullLogger<OutboxRelay>.Instance)
+        var relay = new OutboxRelay(Store, sinks, new InProcessRelayLease(), progress, TimeProvider.System, NullLogger<OutboxRelay>.Instance)
         {
             BatchSize = 1,
         };
         await relay.StartAsync(Ct);
         try
         {
-            await sometimes.Holding.WaitAsync(TimeSpan.FromSeconds(15), Ct);
-            Assert.NotNull(progress.For("sometimes").LastPassAt);
+            await held.Holding.WaitAsync(TimeSpan.FromSeconds(15), Ct);
+            check(progress);
         }
         finally
         {
-            sometimes.Release();
+            held.Release();
             await relay.StopAsync(CancellationToken.None);
         }
     }

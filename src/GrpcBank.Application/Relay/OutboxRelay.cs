@@ -189,6 +189,7 @@ public sealed class OutboxRelay(
     {
         if (await store.Outbox.SkippedFromAsync(sink.Name, ct) is not { } from) return;
         var head = await store.HeadPositionAsync(ct);
+        progress.ObserveHead(head, clock.GetUtcNow());
         logger.LogWarning("Relay consumer {Consumer} was switched off while the outbox was trimmed past its checkpoint; delivering positions {From} to {Head} from the event store first",
             sink.Name, from, head);
         var consumer = progress.For(sink.Name);
@@ -207,6 +208,9 @@ public sealed class OutboxRelay(
             // is not one stuck (grpcbank.relay.heartbeat, GrpcBankConsumerNotHeartbeating).
             consumer.Passed(clock.GetUtcNow());
             after = events[^1].Position;
+            // Its lag falls as it delivers (grpcbank.relay.lag), where it stood at the checkpoint it was switched off at
+            // until the whole catch-up was done.
+            consumer.CaughtUpTo(after);
             if (after < head) await store.Outbox.SetSkippedFromAsync(sink.Name, after + 1, ct);
         }
         await store.Outbox.SetSkippedFromAsync(sink.Name, null, ct);
