@@ -129,6 +129,16 @@ public static class Telemetry
         public void Dispose() => ActiveRelays.TryRemove(progress, out _);
     }
 
+    /// <summary>
+    /// With nobody listening to <see cref="Source"/>: an activity of no source, which nothing records, in
+    /// <paramref name="parent"/>'s trace (null without a parent). The events its flow writes then carry a traceparent in
+    /// that trace, as a client's command's events do with tracing off (ASP.NET Core starts an activity per request
+    /// whether or not anyone listens, unless its hosting log is off), so a consumer of the events (the bus's CloudEvents) can follow a request through
+    /// the steps it caused.
+    /// </summary>
+    public static Activity? ContinueUnrecorded(string name, ActivityContext parent) =>
+        parent == default ? null : new Activity(name).SetParentId(parent.TraceId, parent.SpanId, parent.TraceFlags).Start();
+
     /// <summary>The W3C trace context of the current activity, for event metadata; null when nothing is traced.</summary>
     public static (string? TraceParent, string? TraceState) CurrentTraceContext() =>
         Activity.Current is { IdFormat: ActivityIdFormat.W3C } current ? (current.Id, current.TraceStateString) : (null, null);

@@ -56,9 +56,10 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, R
             ProcessCommand.ToTransfer c => c.Command.GetType().Name,
             _ => step.Command.GetType().Name,
         };
-        using var activity = Telemetry.Source.StartActivity($"payment process {command}", ActivityKind.Internal,
-            Telemetry.StoredTraceContext(cause.MetadataJson) ?? batch ?? default,
-            links: batch is { } b ? [new ActivityLink(b)] : null);
+        var parent = Telemetry.StoredTraceContext(cause.MetadataJson) ?? batch ?? default;
+        using var activity = Telemetry.Source.StartActivity($"payment process {command}", ActivityKind.Internal, parent,
+                links: batch is { } b ? [new ActivityLink(b)] : null)
+            ?? Telemetry.ContinueUnrecorded($"payment process {command}", parent);
         activity?.SetTag("grpcbank.payment_id", step.PaymentId);
         activity?.SetTag("grpcbank.request_id", step.RequestId);
         activity?.SetTag("grpcbank.cause.event_type", cause.EventType);

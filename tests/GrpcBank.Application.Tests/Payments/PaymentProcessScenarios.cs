@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GrpcBank.Application.Commands;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Payments;
@@ -37,6 +38,25 @@ public sealed class PaymentProcessScenarios
         Assert.Equal(10_000 - Price, world.AccountOf(Customer).BalanceMinor);
         Assert.Equal(Price, world.AccountOf(Merchant).BalanceMinor);
         Assert.Equal(PaymentStatus.Completed, world.PaymentOf(OrderPaymentId).Status);
+    }
+
+    [Fact]
+    public async Task WithTracingOff_TheEventsOfTheStepsTheProcessTakes_CarryTheTraceOfTheRequestThatCausedThem()
+    {
+        var world = await WorldWith(customerBalanceMinor: 10_000, deliveries: 1);
+        var before = world.EventsAfter(0)[^1].Position;
+        // A client's request with nobody listening to the bank's traces: ASP.NET Core still starts an activity for it (in
+        // the caller's trace when it sends a traceparent), so its command's events carry that trace. The relay then hands
+        // them to the process outside any activity, as it does with tracing off.
+        var request = new Activity("request").Start();
+        await world.Submit(PlaceOrder());
+        request.Stop();
+        await world.Settle();
+
+        // The debit, the credit and every other step's events: a consumer of the bus follows the request through them.
+        var written = world.EventsAfter(before);
+        Assert.True(written.Count > 2, $"{written.Count} events: the process took no step");
+        Assert.All(written, e => Assert.Equal(request.TraceId, Telemetry.StoredTraceContext(e.MetadataJson)?.TraceId));
     }
 
     [Theory]
@@ -202,10 +222,13 @@ public sealed class PaymentProcessScenarios
         /// <summary>A client's command, then the process until it is quiescent.</summary>
         public async Task<CommandOutcome<StreamReply>> Run(ProcessCommand command)
         {
-            var outcome = await handlers.HandleAsync(command, CommandContext.None, CancellationToken.None);
+            var outcome = await Submit(command);
             await Settle();
             return outcome;
         }
+
+        /// <summary>A client's command, and no more: the process has not run on its events yet.</summary>
+        public Task<CommandOutcome<StreamReply>> Submit(ProcessCommand command) => handlers.HandleAsync(command, CommandContext.None, CancellationToken.None);
 
         /// <summary>An order's money decision as a client's command, then the process until it is quiescent.</summary>
         public async Task Run(OrderFundsCommand command)
@@ -222,6 +245,9 @@ public sealed class PaymentProcessScenarios
             await Settle();
         }
 
+        /// <summary>Every event stored after <paramref name="position"/>.</summary>
+        public IReadOnlyList<RecordedEvent> EventsAfter(long position) => store.ReadAllAsync(position, int.MaxValue, CancellationToken.None).Result;
+
         /// <summary>Hands the process every stored event again, as a relay does after a crash, then settles.</summary>
         public async Task RedeliverEverything()
         {
@@ -234,7 +260,8 @@ public sealed class PaymentProcessScenarios
             .OrderBy(e => e.StreamId, StringComparer.Ordinal).ThenBy(e => e.StreamVersion)
             .Select(e => $"{e.StreamId} {e.StreamVersion}: {e.EventType} {e.DataJson}"));
 
-        private async Task Settle()
+        /// <summary>Runs the process on every new event until it is quiescent.</summary>
+        public async Task Settle()
         {
             while (await store.ReadAllAsync(delivered, int.MaxValue, CancellationToken.None) is { Count: > 0 } batch)
             {
