@@ -37,6 +37,9 @@ public sealed class SettingSpecs
     [InlineData("Auth:RequestsPerSecond", "0", "is not a whole number above 0")]
     [InlineData("Auth:FailedAuthenticationsPerSecond", "0", "is not a whole number above 0")]
     [InlineData("Auth:FailedAuthenticationsPerSecond", "-5", "is not a whole number above 0")]
+    [InlineData("Subscriptions:MaxPerCaller", "0", "is not a whole number above 0")]
+    [InlineData("Subscriptions:MaxTotal", "-1", "is not a whole number above 0")]
+    [InlineData("Query:MaxWaitingReads", "0", "is not a whole number above 0")]
     [InlineData("Kestrel:Limits:MaxConcurrentConnections", "-1", "is out of Kestrel's range: Value must be null or a positive number.")]
     [InlineData("Kestrel:Limits:KeepAliveTimeout", "-00:00:05", "is out of Kestrel's range: Value must be a positive TimeSpan.")]
     [InlineData("Kestrel:Limits:Http2:MaxStreamsPerConnection", "0", "is out of Kestrel's range: A value greater than zero is required.")]
@@ -47,9 +50,10 @@ public sealed class SettingSpecs
     {
         // Each was taken as given: a zero interval polled in a tight loop, a negative one failed every wait (-1 ms: never
         // ended), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException,
-        // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL, and Kestrel, which checks its
-        // limits and parses its endpoints' URLs only as it starts, aborted with an ArgumentOutOfRangeException or a
-        // FormatException and its stack trace. Port 0 (any free one) started a server whose extra endpoint answered
+        // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL, a subscription or waiting-read cap of
+        // zero or less one that refused every SubscribeAll, or every read that had to wait for min_position,
+        // RESOURCE_EXHAUSTED, and Kestrel, which checks its limits and parses its endpoints' URLs only as it starts,
+        // aborted with an ArgumentOutOfRangeException or a FormatException and its stack trace. Port 0 (any free one) started a server whose extra endpoint answered
         // nothing, its requests being told apart by the configured port.
         var e = Refused($"--{key}={value}");
 

@@ -6,12 +6,13 @@ namespace GrpcBank.Server.History;
 /// <summary>
 /// How many live subscriptions the server holds: at most <c>Subscriptions:MaxPerCaller</c> (default 16) per caller (the
 /// API key's name, or the peer's address without keys) and <c>Subscriptions:MaxTotal</c> (default 256) in all; beyond
-/// either, RESOURCE_EXHAUSTED. A slot is given back when its subscription ends, however it ends.
+/// either, RESOURCE_EXHAUSTED. A slot is given back when its subscription ends, however it ends. Each cap is above 0 or
+/// the server refuses to start: a cap of 0 or less refused every subscription, and there is no "no limit" value.
 /// </summary>
 public sealed class SubscriptionSlots(IConfiguration configuration)
 {
-    private readonly int maxPerCaller = Setting.Of(configuration, "Subscriptions:MaxPerCaller", 16);
-    private readonly int maxTotal = Setting.Of(configuration, "Subscriptions:MaxTotal", 256);
+    private readonly int maxPerCaller = Setting.Above(configuration, "Subscriptions:MaxPerCaller", 16, 0);
+    private readonly int maxTotal = Setting.Above(configuration, "Subscriptions:MaxTotal", 256, 0);
     private readonly Dictionary<string, int> byCaller = [];
     private readonly Lock gate = new();
     private int total;

@@ -20,9 +20,9 @@ public static class Setting
     }
 
     /// <summary>
-    /// <see cref="Of{T}"/> for an interval or a rate, which must be above <paramref name="floor"/>: a zero interval polled
-    /// in a tight loop, a negative one failed every wait (or, at -1 ms, never ended), and a zero rate overflowed at
-    /// start-up or failed every call.
+    /// <see cref="Of{T}"/> for an interval, a rate or a cap, which must be above <paramref name="floor"/>: a zero interval
+    /// polled in a tight loop, a negative one failed every wait (or, at -1 ms, never ended), a zero rate overflowed at
+    /// start-up or failed every call, and a cap of zero refused everything it counts.
     /// </summary>
     public static T Above<T>(IConfiguration configuration, string key, T fallback, T floor) where T : IComparable<T>
     {

@@ -9,8 +9,9 @@ public static class QueryServices
     public static IServiceCollection AddQueries(this IServiceCollection services, IConfiguration configuration, string dataDirectory)
     {
         var defaults = ReadSideWaiter.Limits.Default;
+        // A cap of 0 or less answered every read that had to wait RESOURCE_EXHAUSTED: refused at start (Setting.Above).
         services.AddSingleton(new ReadSideWaiter.Limits(
-            Setting.Of(configuration, "Query:MaxWaitingReads", defaults.MaxWaiting),
+            Setting.Above(configuration, "Query:MaxWaitingReads", defaults.MaxWaiting, 0),
             Setting.Above(configuration, "Query:ReadSidePollInterval", defaults.PollInterval, TimeSpan.Zero)));
         services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton(new PageTokens(PageTokenKey.Load(configuration, dataDirectory)));
