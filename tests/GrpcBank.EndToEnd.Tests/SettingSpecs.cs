@@ -11,6 +11,7 @@ namespace GrpcBank.EndToEnd.Tests;
 public sealed class SettingSpecs
 {
     private const string TimeSpanForm = "a time span (hh:mm:ss, e.g. 00:00:01 for one second)";
+    private const string AtMostTheLongestWait = "is not " + TimeSpanForm + " of at most 49.17:02:47.2940000 (the longest wait .NET's timers take)";
     private const string FixedPortForm = "is not an http:// URL with a fixed port (e.g. http://127.0.0.1:9464)";
 
     [Theory]
@@ -31,9 +32,14 @@ public sealed class SettingSpecs
     [Theory]
     [InlineData("Relay:PollInterval", "00:00:00", "is not " + TimeSpanForm + " above 00:00:00")]
     [InlineData("Relay:PollInterval", "-00:00:00.001", "is not " + TimeSpanForm + " above 00:00:00")]
+    [InlineData("Relay:PollInterval", "50.00:00:00", AtMostTheLongestWait)]
+    [InlineData("Relay:BusyCycle", "50.00:00:00", AtMostTheLongestWait)]
+    [InlineData("Relay:QuietCycle", "10675199.02:48:05.4775807", AtMostTheLongestWait)]
     [InlineData("Relay:BusyBatch", "0", "is not a whole number above 0")]
     [InlineData("Subscriptions:PollInterval", "00:00:00", "is not " + TimeSpanForm + " above 00:00:00")]
     [InlineData("Query:ReadSidePollInterval", "-00:00:01", "is not " + TimeSpanForm + " above 00:00:00")]
+    [InlineData("Query:ReadSidePollInterval", "49.17:02:47.295", AtMostTheLongestWait)]
+    [InlineData("Subscriptions:PollInterval", "365.00:00:00", AtMostTheLongestWait)]
     [InlineData("Auth:RequestsPerSecond", "0", "is not a whole number above 0")]
     [InlineData("Auth:FailedAuthenticationsPerSecond", "0", "is not a whole number above 0")]
     [InlineData("Auth:FailedAuthenticationsPerSecond", "-5", "is not a whole number above 0")]
@@ -49,7 +55,7 @@ public sealed class SettingSpecs
     public void AValueOutOfItsRange_RefusesToStart_NamingTheSettingTheValueAndTheRange(string key, string value, string range)
     {
         // Each was taken as given: a zero interval polled in a tight loop, a negative one failed every wait (-1 ms: never
-        // ended), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException,
+        // ended), as did one longer than Task.Delay and Task.WaitAsync take (TheLongestWait_…), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException,
         // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL, a subscription or waiting-read cap of
         // zero or less one that refused every SubscribeAll, or every read that had to wait for min_position,
         // RESOURCE_EXHAUSTED, and Kestrel, which checks its limits and parses its endpoints' URLs only as it starts,
@@ -58,6 +64,22 @@ public sealed class SettingSpecs
         var e = Refused($"--{key}={value}");
 
         Assert.Equal($"{key} '{value}' {range}", e.Message);
+    }
+
+    [Fact]
+    public async Task TheLongestWait_IsOneTaskDelayAndWaitAsyncTake_AndAMillisecondMoreIsNot()
+    {
+        // The bound Setting.Wait holds poll intervals and pauses to: the runtime's, not one of this project's choosing.
+        using var stop = new CancellationTokenSource();
+        var delay = Task.Delay(Setting.LongestWait, stop.Token);
+        var wait = new TaskCompletionSource().Task.WaitAsync(Setting.LongestWait, stop.Token);
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => delay);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+
+        var longer = Setting.LongestWait + TimeSpan.FromMilliseconds(1);
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = Task.Delay(longer, CancellationToken.None); });
+        Assert.Throws<ArgumentOutOfRangeException>(() => { _ = new TaskCompletionSource().Task.WaitAsync(longer, CancellationToken.None); });
     }
 
     [Theory]

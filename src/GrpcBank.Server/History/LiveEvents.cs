@@ -14,7 +14,7 @@ namespace GrpcBank.Server.History;
 public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfiguration configuration, ILogger<LiveEvents> logger)
     : BackgroundService
 {
-    private readonly TimeSpan pollInterval = Setting.Above(configuration, "Subscriptions:PollInterval", TimeSpan.FromMilliseconds(250), TimeSpan.Zero);
+    private readonly TimeSpan pollInterval = Setting.Wait(configuration, "Subscriptions:PollInterval", TimeSpan.FromMilliseconds(250));
     private readonly WakeUp moved = new();
     private readonly WakeUp subscribed = new();
     private long readable;

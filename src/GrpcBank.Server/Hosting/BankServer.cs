@@ -82,11 +82,11 @@ public static class BankServer
         services.AddSingleton<IEventSink, PaymentProcessRunner>();
         services.AddEventBus(builder.Configuration);
         // Read now, so that a value that does not convert refuses to start (Setting) before anything runs.
-        var pollInterval = Setting.Above(builder.Configuration, "Relay:PollInterval", TimeSpan.FromSeconds(1), TimeSpan.Zero);
+        var pollInterval = Setting.Wait(builder.Configuration, "Relay:PollInterval", TimeSpan.FromSeconds(1));
         var busyBatch = Setting.Above(builder.Configuration, "Relay:BusyBatch", OutboxRelay.DefaultBusyBatch, 0);
-        var busyCycle = Setting.Of(builder.Configuration, "Relay:BusyCycle", OutboxRelay.DefaultBusyCycle);
-        var quietCycle = Setting.Of(builder.Configuration, "Relay:QuietCycle",
-            PostgresConnection(builder.Configuration) is not null ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle);
+        var busyCycle = Setting.Wait(builder.Configuration, "Relay:BusyCycle", OutboxRelay.DefaultBusyCycle, zeroIsNoPause: true);
+        var quietCycle = Setting.Wait(builder.Configuration, "Relay:QuietCycle",
+            PostgresConnection(builder.Configuration) is not null ? PostgresEventStore.RelayQuietCycle : OutboxRelay.DefaultQuietCycle, zeroIsNoPause: true);
         services.AddSingleton(sp => new OutboxRelay(
             sp.GetRequiredService<IEventStore>(), sp.GetServices<IEventSink>(), sp.GetRequiredService<IRelayLease>(),
             sp.GetRequiredService<RelayProgress>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OutboxRelay>>())

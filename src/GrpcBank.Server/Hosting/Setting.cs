@@ -33,6 +33,26 @@ public static class Setting
     }
 
     /// <summary>
+    /// The longest time span <see cref="Task.Delay(TimeSpan)"/>, <see cref="Task.WaitAsync(TimeSpan)"/> and timers take:
+    /// <see cref="uint.MaxValue"/> - 1 milliseconds (49.17:02:47.294). A longer one started a server whose every wait on it
+    /// threw ArgumentOutOfRangeException at run time (the relay, for one, failed and backed off each time it fell idle).
+    /// </summary>
+    public static readonly TimeSpan LongestWait = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    /// <summary>
+    /// A time span the server waits for (a poll interval, a pause): above zero, or from zero when
+    /// <paramref name="zeroIsNoPause"/>, and at most <see cref="LongestWait"/>.
+    /// </summary>
+    public static TimeSpan Wait(IConfiguration configuration, string key, TimeSpan fallback, bool zeroIsNoPause = false)
+    {
+        var value = zeroIsNoPause ? Of(configuration, key, fallback) : Above(configuration, key, fallback, TimeSpan.Zero);
+        return value <= LongestWait
+            ? value
+            : throw new StartupRefusedException(
+                $"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(TimeSpan))} of at most {LongestWait} (the longest wait .NET's timers take)");
+    }
+
+    /// <summary>
     /// An enum's member by its name (any case) only: <see cref="Enum.TryParse{TEnum}(string, bool, out TEnum)"/> also
     /// takes numbers, defined or not, so "5" made an API key with a role that grants nothing and "1" a read store kind.
     /// </summary>

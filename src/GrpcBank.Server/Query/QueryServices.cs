@@ -12,7 +12,7 @@ public static class QueryServices
         // A cap of 0 or less answered every read that had to wait RESOURCE_EXHAUSTED: refused at start (Setting.Above).
         services.AddSingleton(new ReadSideWaiter.Limits(
             Setting.Above(configuration, "Query:MaxWaitingReads", defaults.MaxWaiting, 0),
-            Setting.Above(configuration, "Query:ReadSidePollInterval", defaults.PollInterval, TimeSpan.Zero)));
+            Setting.Wait(configuration, "Query:ReadSidePollInterval", defaults.PollInterval)));
         services.AddSingleton<ReadSideWaiter>();
         services.AddSingleton(new PageTokens(PageTokenKey.Load(configuration, dataDirectory)));
         return services;
