@@ -1,4 +1,3 @@
-using System.Globalization;
 using GrpcBank.Application.EventStore;
 
 namespace GrpcBank.Server.Hosting;
@@ -6,30 +5,18 @@ namespace GrpcBank.Server.Hosting;
 /// <summary>
 /// The group commit's bounds (<see cref="GroupCommitLimits"/>) from <c>EventStore:GroupCommit:MaxAppends</c> and
 /// <c>EventStore:GroupCommit:MaxBytes</c>; each unset one keeps its default. A value that is not a whole number above
-/// 0 refuses to start, naming the setting.
+/// 0 refuses to start, naming the setting, by the rule and in the words of every other such setting (<see cref="Setting.Above{T}"/>).
 /// </summary>
 public static class GroupCommitSettings
 {
-    private const string Section = "EventStore:GroupCommit";
-
     public static GroupCommitLimits Of(IConfiguration configuration)
     {
         var defaults = GroupCommitLimits.Default;
+        var section = configuration.GetSection("EventStore:GroupCommit");
         return defaults with
         {
-            MaxAppends = Positive(configuration, "MaxAppends", defaults.MaxAppends),
-            MaxBytes = Positive(configuration, "MaxBytes", defaults.MaxBytes),
-        };
-    }
-
-    private static int Positive(IConfiguration configuration, string name, int unset)
-    {
-        var key = $"{Section}:{name}";
-        return configuration[key] switch
-        {
-            null or "" => unset,
-            var value when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 => n,
-            var value => throw new StartupRefusedException($"{key} must be a whole number above 0, not '{value}'"),
+            MaxAppends = Setting.Above(section, "MaxAppends", defaults.MaxAppends, 0),
+            MaxBytes = Setting.Above(section, "MaxBytes", defaults.MaxBytes, 0),
         };
     }
 }
