@@ -1,3 +1,5 @@
+using GrpcBank.Server.Security;
+using Microsoft.Extensions.Configuration;
 using GrpcBank.Server.Query;
 using GrpcBank.Server.Hosting;
 
@@ -43,6 +45,8 @@ public sealed class SettingSpecs
     [InlineData("Auth:RequestsPerSecond", "0", "is not a whole number above 0")]
     [InlineData("Auth:FailedAuthenticationsPerSecond", "0", "is not a whole number above 0")]
     [InlineData("Auth:FailedAuthenticationsPerSecond", "-5", "is not a whole number above 0")]
+    [InlineData("Auth:FailedAuthenticationsPerSecond", "10000001", "is not a whole number of at most 10000000 (one failure back per 100 ns tick)")]
+    [InlineData("Auth:FailedAuthenticationsPerSecond", "536870912", "is not a whole number of at most 10000000 (one failure back per 100 ns tick)")]
     [InlineData("Subscriptions:MaxPerCaller", "0", "is not a whole number above 0")]
     [InlineData("Subscriptions:MaxTotal", "-1", "is not a whole number above 0")]
     [InlineData("Query:MaxWaitingReads", "0", "is not a whole number above 0")]
@@ -55,15 +59,32 @@ public sealed class SettingSpecs
     public void AValueOutOfItsRange_RefusesToStart_NamingTheSettingTheValueAndTheRange(string key, string value, string range)
     {
         // Each was taken as given: a zero interval polled in a tight loop, a negative one failed every wait (-1 ms: never
-        // ended), as did one longer than Task.Delay and Task.WaitAsync take (TheLongestWait_…), Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException,
+        // ended), as did one longer than Task.Delay and Task.WaitAsync take (TheLongestWait_…),
+        // Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException, and above 10,000,000 made
+        // a limiter that failed at the first look at a peer (AtTheHighestFailedAuthenticationRate_…),
         // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL, a subscription or waiting-read cap of
         // zero or less one that refused every SubscribeAll, or every read that had to wait for min_position,
         // RESOURCE_EXHAUSTED, and Kestrel, which checks its limits and parses its endpoints' URLs only as it starts,
-        // aborted with an ArgumentOutOfRangeException or a FormatException and its stack trace. Port 0 (any free one) started a server whose extra endpoint answered
-        // nothing, its requests being told apart by the configured port.
+        // aborted with an ArgumentOutOfRangeException or a FormatException and its stack trace. Port 0 (any free one)
+        // started a server whose extra endpoint answered nothing, its requests being told apart by the configured port.
         var e = Refused($"--{key}={value}");
 
         Assert.Equal($"{key} '{value}' {range}", e.Message);
+    }
+
+    [Fact]
+    public void AtTheHighestFailedAuthenticationRate_APeerIsLookedAtAndItsFailuresCounted()
+    {
+        // One above it, the peer's token bucket could not be made (a replenishment period of zero ticks; above
+        // 536,870,911 also a burst past int.MaxValue): an ArgumentException at the first look at a peer, so with API keys
+        // every keyed call failed. Refused at start instead (AValueOutOfItsRange_…).
+        var limits = new RateLimits(new ConfigurationBuilder().AddInMemoryCollection(
+            [KeyValuePair.Create("Auth:FailedAuthenticationsPerSecond", (string?)RateLimits.MaxFailuresPerSecond.ToString())]).Build());
+
+        Assert.True(limits.MayAuthenticate("203.0.113.7"));
+        limits.AuthenticationFailed("203.0.113.7");
+        Assert.True(limits.MayAuthenticate("203.0.113.7"));
+        Assert.Equal(TimeSpan.FromTicks(1), limits.FailureReplenished);
     }
 
     [Fact]

@@ -22,14 +22,16 @@ public static class Setting
     /// <summary>
     /// <see cref="Of{T}"/> for an interval, a rate or a cap, which must be above <paramref name="floor"/>: a zero interval
     /// polled in a tight loop, a negative one failed every wait (or, at -1 ms, never ended), a zero rate overflowed at
-    /// start-up or failed every call, and a cap of zero refused everything it counts.
+    /// start-up or failed every call, and a cap of zero refused everything it counts. With <paramref name="atMost"/>, also
+    /// at most its value, refused with its reason: a value past what the code using it can take.
     /// </summary>
-    public static T Above<T>(IConfiguration configuration, string key, T fallback, T floor) where T : IComparable<T>
+    public static T Above<T>(IConfiguration configuration, string key, T fallback, T floor, (T Value, string Why)? atMost = null)
+        where T : IComparable<T>
     {
         var value = Of(configuration, key, fallback);
-        return value.CompareTo(floor) > 0
-            ? value
-            : throw new StartupRefusedException($"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(T))} above {floor}");
+        if (value.CompareTo(floor) <= 0)
+            throw new StartupRefusedException($"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(T))} above {floor}");
+        return atMost is { } ceiling ? AtMost(configuration, key, value, ceiling) : value;
     }
 
     /// <summary>
@@ -46,11 +48,14 @@ public static class Setting
     public static TimeSpan Wait(IConfiguration configuration, string key, TimeSpan fallback, bool zeroIsNoPause = false)
     {
         var value = zeroIsNoPause ? Of(configuration, key, fallback) : Above(configuration, key, fallback, TimeSpan.Zero);
-        return value <= LongestWait
+        return AtMost(configuration, key, value, (LongestWait, "the longest wait .NET's timers take"));
+    }
+
+    private static T AtMost<T>(IConfiguration configuration, string key, T value, (T Value, string Why) ceiling) where T : IComparable<T> =>
+        value.CompareTo(ceiling.Value) <= 0
             ? value
             : throw new StartupRefusedException(
-                $"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(TimeSpan))} of at most {LongestWait} (the longest wait .NET's timers take)");
-    }
+                $"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(T))} of at most {ceiling.Value} ({ceiling.Why})");
 
     /// <summary>
     /// An enum's member by its name (any case) only: <see cref="Enum.TryParse{TEnum}(string, bool, out TEnum)"/> also

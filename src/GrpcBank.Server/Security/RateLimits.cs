@@ -13,6 +13,15 @@ public sealed class RateLimits
     private readonly PartitionedRateLimiter<string> requests;
     private readonly PartitionedRateLimiter<string> failures;
 
+    /// <summary>
+    /// The highest <c>Auth:FailedAuthenticationsPerSecond</c>: one failure comes back every 1/rate seconds, a time span of
+    /// whole 100 ns ticks, which above this rate is zero ticks, and the burst (4 × rate) is an int, which overflowed above
+    /// 536,870,911. Either way the token bucket refused its options (ArgumentException) when a peer was first looked at,
+    /// so with API keys every call to a keyed service failed. Far beyond any rate at which locking out guessers means
+    /// anything.
+    /// </summary>
+    public const int MaxFailuresPerSecond = (int)TimeSpan.TicksPerSecond;
+
     public RateLimits(IConfiguration configuration)
     {
         var perSecond = Setting.Above(configuration, "Auth:RequestsPerSecond", 10_000, 0);
@@ -24,7 +33,8 @@ public sealed class RateLimits
                 ReplenishmentPeriod = TimeSpan.FromSeconds(1),
                 QueueLimit = 0,
             }));
-        var failuresPerSecond = Setting.Above(configuration, "Auth:FailedAuthenticationsPerSecond", 5, 0);
+        var failuresPerSecond = Setting.Above(configuration, "Auth:FailedAuthenticationsPerSecond", 5, 0,
+            (MaxFailuresPerSecond, "one failure back per 100 ns tick"));
         FailureReplenished = TimeSpan.FromSeconds(1.0 / failuresPerSecond);
         // One token back every 1/rate seconds, not all at once per second: a locked-out peer with the right key
         // gets in as soon as the first one is back.
