@@ -107,6 +107,24 @@ public sealed class BatchFileSpecs : IAsyncLifetime
         Assert.Equal(0L, await BalanceAsync("bob"));
     }
 
+    [Theory]
+    [InlineData("/proc/self/mem", "cannot read '/proc/self/mem': ")] // there, but reading it fails even as root (EIO)
+    [InlineData("{directory}", "no file '{directory}'")]
+    [InlineData("{directory}/missing/payroll.jsonl", "no file '{directory}/missing/payroll.jsonl'")]
+    public async Task AFileThatCannotBeRead_IsAUsageError_NamingItInOneLine(string path, string message)
+    {
+        // A file that is there but cannot be read was an unhandled IOException (UnauthorizedAccessException without
+        // the permission): a stack trace and exit 134.
+        Assert.SkipWhen(path.StartsWith("/proc/") && !System.IO.File.Exists(path), "no /proc/self/mem on this system");
+        path = path.Replace("{directory}", directory);
+
+        var run = await Ctl.RunAsync(host, "batch", path);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"bankctl: {message.Replace("{directory}", directory)}", run.Stderr);
+        Assert.Single(run.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     [Fact]
     public async Task LinesWithoutARequestId_AreDone_WithAWarningThatAgainWouldDoThemAgain()
     {

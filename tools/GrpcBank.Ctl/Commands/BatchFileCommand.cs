@@ -100,7 +100,18 @@ public static class BatchFileCommand
         else if (!source.Exists)
             throw new UsageException($"no file '{source.FullName}'");
         else
-            text = await File.ReadAllLinesAsync(source.FullName, ct);
+        {
+            // A file that is there but cannot be read (no permission, an I/O error, gone since Exists) was an unhandled
+            // exception with its stack trace; it is a usage error like a file that is not there.
+            try
+            {
+                text = await File.ReadAllLinesAsync(source.FullName, ct);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"cannot read '{source.FullName}': {e.Message}");
+            }
+        }
         var lines = new List<Line>();
         for (var i = 0; i < text.Length; i++)
         {
