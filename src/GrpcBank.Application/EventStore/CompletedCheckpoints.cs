@@ -14,7 +14,12 @@ public sealed class CompletedCheckpoints(TimeProvider clock)
     public static readonly TimeSpan WriteInterval = TimeSpan.FromSeconds(1);
 
     private readonly Lock gate = new();
-    private readonly Dictionary<string, (long Position, bool Written, DateTimeOffset? WrittenAt)> consumers = new(StringComparer.Ordinal);
+    /// <summary>
+    /// WrittenAt is the monotonic clock's timestamp (<see cref="TimeProvider.GetTimestamp"/>), not the wall clock's time: a
+    /// wall clock set back an hour (a time service stepping it) held every checkpoint write back for that hour, and one
+    /// set forward wrote early.
+    /// </summary>
+    private readonly Dictionary<string, (long Position, bool Written, long? WrittenAt)> consumers = new(StringComparer.Ordinal);
 
     /// <summary>The last position <paramref name="consumer"/> completed in this process; 0 if none.</summary>
     public long Of(string consumer)
@@ -29,7 +34,7 @@ public sealed class CompletedCheckpoints(TimeProvider clock)
         {
             var writtenAt = consumers.TryGetValue(consumer, out var c) ? c.WrittenAt : null;
             consumers[consumer] = (position, false, writtenAt);
-            return writtenAt is not { } at || clock.GetUtcNow() - at >= WriteInterval;
+            return writtenAt is not { } at || clock.GetElapsedTime(at) >= WriteInterval;
         }
     }
 
@@ -58,6 +63,6 @@ public sealed class CompletedCheckpoints(TimeProvider clock)
         lock (gate)
             foreach (var (consumer, position) in written)
                 if (consumers.TryGetValue(consumer, out var c) && c.Position == position)
-                    consumers[consumer] = (position, true, clock.GetUtcNow());
+                    consumers[consumer] = (position, true, clock.GetTimestamp());
     }
 }
