@@ -184,8 +184,8 @@ public sealed partial class SqliteReadStore
 
     private static void AddTimeRange(Filter filter, string column, DateTimeOffset? from, DateTimeOffset? to)
     {
-        if (from is { } start) filter.Add($"{column} >= $from", ("$from", ToMicros(start)));
-        if (to is { } end) filter.Add($"{column} < $to", ("$to", ToMicros(end)));
+        if (from is { } start) filter.Add($"{column} >= $from", ("$from", ToMicros(TimeBounds.Microsecond(start))));
+        if (to is { } end) filter.Add($"{column} < $to", ("$to", ToMicros(TimeBounds.Microsecond(end))));
     }
 
     /// <summary>

@@ -443,6 +443,24 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
         Assert.Empty(await StatementAsync("nobody"));
     }
 
+    [Fact]
+    public async Task ATimeRangeBetweenTwoMicroseconds_IsExact_ThoughTimesAreKeptToTheMicrosecond()
+    {
+        // A Timestamp carries nanoseconds, .NET times 100 ns ticks; the stores keep microseconds. A movement at t is before
+        // t + 100 ns: a range starting there leaves it out, one ending there takes it in, in statements and summaries alike.
+        var h = new History();
+        var t = Day(2026, 3, 1).AddHours(1).AddTicks(30); // 3 µs past the hour, a time the stores keep exactly
+        await ApplyAsync(h, h.At(t).Opened("a1", "Ada"), h.At(t).Deposited("a1", 1), h.At(t.AddHours(1)).Deposited("a1", 2));
+        var justAfter = t.AddTicks(1);
+
+        Assert.Equal([2L], (await StatementAsync("a1", from: justAfter)).Select(l => l.AmountMinor));
+        Assert.Equal([1L], (await StatementAsync("a1", to: justAfter)).Select(l => l.AmountMinor));
+        var from = await Store.SummarizeTransactionsAsync(new SummaryQuery("a1", null, justAfter, null, SummaryInterval.Day), None);
+        var to = await Store.SummarizeTransactionsAsync(new SummaryQuery("a1", null, null, justAfter, SummaryInterval.Day), None);
+        Assert.Equal((2L, 1L), (from.Totals.CreditMinor, to.Totals.CreditMinor));
+        Assert.Equal([1L, 2L], (await StatementAsync("a1", to: DateTimeOffset.MaxValue)).Select(l => l.AmountMinor));
+    }
+
     // ---- Summaries ----
 
     private static DateTimeOffset Day(int year, int month, int day) => new(year, month, day, 0, 0, 0, TimeSpan.Zero);

@@ -21,6 +21,25 @@ public sealed record AccountSearch(
 /// <summary>A statement page, oldest first; the time range is [From, To).</summary>
 public sealed record TransactionQuery(string AccountId, DateTimeOffset? From, DateTimeOffset? To, int PageSize, SortKey? After);
 
+/// <summary>How a store that keeps times to the microsecond compares them with a query's time bound.</summary>
+public static class TimeBounds
+{
+    /// <summary>
+    /// <paramref name="at"/> rounded up to a whole microsecond. Bounds arrive finer (a Timestamp carries nanoseconds, .NET
+    /// keeps 100 ns ticks), and a store's own conversion truncated them: a statement from t + 100 ns listed the movement
+    /// at t, one to t + 100 ns left it out. For a time kept to the microsecond, at or after <paramref name="at"/> is at
+    /// or after this, and before it is before this, so [From, To) is exact. A bound past the last whole microsecond
+    /// .NET holds is past every stored time as it is.
+    /// </summary>
+    public static DateTimeOffset Microsecond(DateTimeOffset at)
+    {
+        var rest = at.UtcTicks % TimeSpan.TicksPerMicrosecond;
+        return rest == 0 || DateTimeOffset.MaxValue.UtcTicks - at.UtcTicks < TimeSpan.TicksPerMicrosecond - rest
+            ? at
+            : at.AddTicks(TimeSpan.TicksPerMicrosecond - rest);
+    }
+}
+
 public enum SummaryInterval { Day, Month }
 
 /// <param name="AccountId">Null: every account in <paramref name="CurrencyCode"/>.</param>

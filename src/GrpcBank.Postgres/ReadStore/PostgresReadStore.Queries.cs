@@ -218,8 +218,8 @@ public sealed partial class PostgresReadStore
 
     private static void AddTimeRange(Filter filter, string column, DateTimeOffset? from, DateTimeOffset? to)
     {
-        if (from is { } start) filter.Add($"{column} >= @from", ("from", Utc(start)));
-        if (to is { } end) filter.Add($"{column} < @to", ("to", Utc(end)));
+        if (from is { } start) filter.Add($"{column} >= @from", ("from", Utc(TimeBounds.Microsecond(start))));
+        if (to is { } end) filter.Add($"{column} < @to", ("to", Utc(TimeBounds.Microsecond(end))));
     }
 
     /// <summary>
