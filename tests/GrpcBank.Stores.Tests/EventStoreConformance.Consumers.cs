@@ -341,6 +341,55 @@ public abstract partial class EventStoreConformance
         });
     }
 
+    [Fact]
+    public async Task TheRelay_ReadsTheHeadAgainOnceItsIntervalHasPassed_EvenIfTheWallClockWasSetBackMeanwhile()
+    {
+        var clock = new SetBackClock();
+        var progress = new RelayProgress();
+        // A consumer that delivers nothing: its watermark, which raises the head too, stays where it is.
+        var sink = new UnavailableSink();
+        var relay = new OutboxRelay(Store, [sink], new InProcessRelayLease(), progress, clock, NullLogger<OutboxRelay>.Instance);
+        await relay.PumpOnceAsync(sink, Ct);
+        Assert.Equal(0, progress.HeadPosition);
+
+        var last = ((AppendResult.Appended)await AppendAsync("account-1", 0, Event(), Event())).Position;
+        // A time service steps the wall clock back an hour while a minute passes: the head (and so the lag the relay
+        // reports) is read again all the same, not an hour later.
+        clock.SetBack(TimeSpan.FromHours(1));
+        clock.Pass(TimeSpan.FromMinutes(1));
+        try
+        {
+            await relay.PumpOnceAsync(sink, Ct);
+        }
+        catch (IOException)
+        {
+            // The sink refused the events (on PostgreSQL they may not be visible to the outbox yet, and then nothing is handed over).
+        }
+
+        Assert.Equal(last, progress.HeadPosition);
+    }
+
+    /// <summary>A wall clock a test sets back, and a monotonic one that only moves forward, as a machine has both.</summary>
+    private sealed class SetBackClock : TimeProvider
+    {
+        private DateTimeOffset wall = DateTimeOffset.UtcNow;
+        private long passed;
+
+        public override DateTimeOffset GetUtcNow() => wall;
+
+        public override long GetTimestamp() => passed;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public void SetBack(TimeSpan by) => wall -= by;
+
+        public void Pass(TimeSpan time)
+        {
+            wall += time;
+            passed += time.Ticks;
+        }
+    }
+
     /// <summary>What <c>grpcbank.relay.lag</c> reports for <paramref name="sink"/> now, as a scrape would read it.</summary>
     private static long ReportedLag(string sink)
     {

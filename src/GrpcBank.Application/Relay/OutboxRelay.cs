@@ -189,7 +189,7 @@ public sealed class OutboxRelay(
     {
         if (await store.Outbox.SkippedFromAsync(sink.Name, ct) is not { } from) return;
         var head = await store.HeadPositionAsync(ct);
-        progress.ObserveHead(head, clock.GetUtcNow());
+        progress.ObserveHead(head, clock.GetTimestamp());
         logger.LogWarning("Relay consumer {Consumer} was switched off while the outbox was trimmed past its checkpoint; delivering positions {From} to {Head} from the event store first",
             sink.Name, from, head);
         var consumer = progress.For(sink.Name);
@@ -248,8 +248,8 @@ public sealed class OutboxRelay(
     public async Task<bool> PumpOnceAsync(IEventSink sink, CancellationToken ct)
     {
         var consumer = progress.For(sink.Name);
-        if (clock.GetUtcNow() - progress.HeadReadAt >= HeadRefresh)
-            progress.ObserveHead(await store.HeadPositionAsync(ct), clock.GetUtcNow());
+        if (progress.HeadReadAt is not { } readAt || clock.GetElapsedTime(readAt) >= HeadRefresh)
+            progress.ObserveHead(await store.HeadPositionAsync(ct), clock.GetTimestamp());
         var (batch, cut) = await shared.ReadAsync(sink.Name, consumer.Watermark, BatchSize, () => store.Outbox.ReadPendingAsync(sink.Name, BatchSize, ct));
         lastTaken[sink.Name] = batch;
         if (batch.Events.Count > 0 || batch.Watermark > consumer.Watermark)

@@ -19,10 +19,14 @@ public sealed class RelayProgress
     /// <summary>The newest committed position the relay knows of (refreshed by the relay; see <see cref="OutboxRelay"/>).</summary>
     public long HeadPosition => Interlocked.Read(ref head);
 
-    /// <summary>When the relay last read the head position from the event store.</summary>
-    public DateTimeOffset HeadReadAt { get; private set; }
+    /// <summary>
+    /// When the relay last read the head position from the event store, as its clock's timestamp
+    /// (<see cref="TimeProvider.GetTimestamp"/>, which only moves forward); null before the first read. A wall-clock
+    /// time here left the head (and the lag reported from it) unread for as long as a time service set the clock back.
+    /// </summary>
+    public long? HeadReadAt { get; private set; }
 
-    public void ObserveHead(long position, DateTimeOffset at)
+    public void ObserveHead(long position, long at)
     {
         InterlockedMax(ref head, position);
         HeadReadAt = at;
