@@ -1,6 +1,7 @@
 using Grpc.Core;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.History.V1;
+using GrpcBank.Contracts.Query.V1;
 
 namespace GrpcBank.EndToEnd.Tests;
 
@@ -48,5 +49,23 @@ public sealed class DeadlineSpecs
         Assert.Equal(1 + requests.Count, events.Count);
         Assert.Equal(Enumerable.Range(1, 60).Sum(), retried.Max(r => r.BalanceMinor));
         Assert.Equal(requests.Count, retried.Select(r => r.Version).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task AReadWhoseDeadlineIsMonthsAway_IsAnswered_WithOrWithoutMinPosition()
+    {
+        // A deadline further away than the longest wait .NET's timers take (~49.7 days): some clients set one instead of none.
+        await using var host = await BankHost.StartEmbeddedAsync();
+        var bank = new Bank(host);
+        var id = await bank.OpenAsync();
+        var deposited = await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 5, CurrencyCode = "EUR" });
+
+        // With min_position first: the read side then holds the deposit for the read without it.
+        foreach (var minPosition in new[] { deposited.Position, 0L })
+        {
+            var answer = await bank.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = minPosition },
+                deadline: DateTime.UtcNow.AddDays(60));
+            Assert.Equal(5, answer.Account.BalanceMinor);
+        }
     }
 }

@@ -5,6 +5,7 @@ using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Domain;
 using GrpcBank.Server.Accounts;
 using GrpcBank.Server.Errors;
+using GrpcBank.Server.Hosting;
 using static GrpcBank.Server.Query.ViewsOnTheWire;
 using AccountRejection = GrpcBank.Domain.Accounts.AccountRejection;
 using OrderRejection = GrpcBank.Domain.Orders.OrderRejection;
@@ -198,7 +199,9 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
         // Give up a little before the caller's deadline, so it hears why (UNAVAILABLE) rather than a bare timeout.
         var wait = context.Deadline == DateTime.MaxValue ? DefaultWait : context.Deadline - DateTime.UtcNow - DeadlineMargin;
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        limit.CancelAfter(wait < TimeSpan.Zero ? TimeSpan.Zero : wait);
+        // A deadline months away (a client's "no deadline") is longer than a timer takes: CancelAfter threw, and every
+        // read with it, min_position or not, was INTERNAL. Such a wait ends at the longest a timer takes instead.
+        limit.CancelAfter(wait < TimeSpan.Zero ? TimeSpan.Zero : wait > Setting.LongestWait ? Setting.LongestWait : wait);
         return await waiter.WaitForAsync(minPosition, limit.Token) switch
         {
             ReadSideWaiter.Outcome.Reached reached => reached.Position,
