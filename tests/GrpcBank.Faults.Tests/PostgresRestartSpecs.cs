@@ -165,6 +165,19 @@ public sealed class PostgresRestartSpecs
     }
 
     [Fact]
+    public void TheQuietPeriod_IsTimeThatPassed_NotTheWallClock_WhichMayBeSetBack()
+    {
+        var clock = new ManualClock();
+        var log = new TransientFaultLog(clock);
+        log.Admit();
+
+        clock.SetWallClockBy(TimeSpan.FromHours(-1));
+        clock.Advance(TransientFaultLog.Quiet);
+
+        Assert.Equal(0, log.Admit());
+    }
+
+    [Fact]
     public async Task AfterARestart_TheConnectionsItEnded_FailOneCommandBetweenThem_NotOneEach()
     {
         await using var cluster = await ThrowawayCluster.StartAsync();

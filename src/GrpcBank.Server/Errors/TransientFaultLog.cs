@@ -11,21 +11,24 @@ public sealed class TransientFaultLog(TimeProvider clock)
     public static readonly TimeSpan Quiet = TimeSpan.FromSeconds(10);
 
     private readonly Lock gate = new();
-    private DateTimeOffset quietUntil = DateTimeOffset.MinValue;
+    /// <summary>
+    /// When the last warning was let through, on the monotonic clock (null: none yet). Not the wall clock: one set back an
+    /// hour kept every warning of an outage in that hour unlogged.
+    /// </summary>
+    private long? loggedAt;
     private int unlogged;
 
     /// <summary>Counts a call's transient fault: null when it goes unlogged; else the number that went unlogged before it.</summary>
     public int? Admit()
     {
-        var now = clock.GetUtcNow();
         lock (gate)
         {
-            if (now < quietUntil)
+            if (loggedAt is { } at && clock.GetElapsedTime(at) < Quiet)
             {
                 unlogged++;
                 return null;
             }
-            quietUntil = now + Quiet;
+            loggedAt = clock.GetTimestamp();
             var before = unlogged;
             unlogged = 0;
             return before;
