@@ -1,5 +1,6 @@
 using GrpcBank.Application;
 using System.Buffers;
+using System.Diagnostics;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Relay;
 using Microsoft.Extensions.Logging;
@@ -58,7 +59,8 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
         await gate.WaitAsync(ct);
         try
         {
-            var until = DateTime.UtcNow + options.RetryFor;
+            // Time that passes (the monotonic clock): a wall clock set back or forward meanwhile stretched or cut the retries.
+            var started = Stopwatch.GetTimestamp();
             while (true)
             {
                 try
@@ -67,7 +69,7 @@ public sealed class RabbitMqBusSink(RabbitMqBusOptions options, ILogger<RabbitMq
                     outage.Worked("Event bus: the broker confirms again");
                     return;
                 }
-                catch (BusUnavailableException e) when (DateTime.UtcNow + options.RetryInterval < until)
+                catch (BusUnavailableException e) when (Stopwatch.GetElapsedTime(started) + options.RetryInterval < options.RetryFor)
                 {
                     // Its message says all there is (which broker, why): no stack trace.
                     outage.Failed(null, "Event bus: {Error}; trying again every {Interval} until the broker confirms", e.Message, options.RetryInterval);

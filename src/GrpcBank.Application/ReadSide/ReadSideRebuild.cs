@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using GrpcBank.Application.EventStore;
 using Microsoft.Extensions.Logging;
 
@@ -60,7 +61,7 @@ public sealed class ReadSideRebuild(
                 // before this process started are long settled, so the replay above already has them.)
                 var current = readStore.Current;
                 var given = sink.MaxDeliveredPosition;
-                var until = DateTime.UtcNow + CatchUpLimit;
+                var catchingUp = Stopwatch.GetTimestamp(); // time that passes, whatever the wall clock does meanwhile
                 var (count, last) = replayed;
                 while (last < given)
                 {
@@ -68,7 +69,7 @@ public sealed class ReadSideRebuild(
                     (count, last) = (count + more.Count, Math.Max(last, more.LastPosition));
                     if (more.Count == 0)
                     {
-                        if (DateTime.UtcNow > until)
+                        if (Stopwatch.GetElapsedTime(catchingUp) > CatchUpLimit)
                             throw new TimeoutException("the new read side could not catch up (a long transaction holds the event store back); the current one keeps serving");
                         await Task.Delay(20, ct);
                     }
