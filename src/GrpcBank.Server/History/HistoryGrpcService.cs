@@ -15,7 +15,8 @@ using Stored = GrpcBank.Application.EventStore.RecordedEvent;
 namespace GrpcBank.Server.History;
 
 /// <summary>bank.history.v1.HistoryService: reads the event store itself, never the read side.</summary>
-public sealed class HistoryGrpcService(IEventStore store, AccountHistory history, LiveEvents live, SubscriptionSlots slots)
+public sealed class HistoryGrpcService(
+    IEventStore store, AccountHistory history, LiveEvents live, SubscriptionSlots slots, IHostApplicationLifetime lifetime)
     : HistoryService.HistoryServiceBase
 {
     private const int SubscribeBatch = 200;
@@ -90,7 +91,10 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
         using var slot = slots.Take(http.User.Identity?.Name ?? $"peer {Security.Authenticator.Peer(http)}");
         var prefixes = request.EventTypePrefixes.ToArray();
         var after = request.FromPosition;
-        var ct = context.CancellationToken;
+        // A live subscription never completes, so the host's stop (Kestrel waits for the calls in flight) would wait for
+        // it its whole shutdown timeout (30 s) and then cut it off: it ends as the server begins to stop.
+        using var served = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
+        var ct = served.Token;
         try
         {
             while (true)
@@ -109,6 +113,13 @@ public sealed class HistoryGrpcService(IEventStore store, AccountHistory history
         catch (Exception e) when (EndedCalls.IsEndOf(e, context))
         {
             // The client went away or its deadline passed: the subscription ends and gives its slot back.
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            // Not OK, which would tell the client the stream is complete: UNAVAILABLE, so it subscribes again from the
+            // last position it received, on another server or on this one once it is back.
+            throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "SERVER_STOPPING",
+                "the server is stopping; subscribe again from the last position received");
         }
     }
 

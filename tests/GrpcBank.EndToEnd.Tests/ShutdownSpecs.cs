@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using Grpc.Core;
+using Grpc.Net.Client;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.History.V1;
+using static GrpcBank.EndToEnd.Tests.Rpc;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>What a server that is asked to stop does with the calls it still serves.</summary>
+public sealed class ShutdownSpecs
+{
+    [Fact]
+    public async Task ALiveSubscription_EndsPromptlyWithUnavailable_WhenTheServerStops_AndDoesNotHoldTheStop()
+    {
+        var host = await BankHost.StartEmbeddedAsync();
+        // A channel of the test's own: the host's is disposed as it stops, which would cancel the call from this side.
+        using var channel = GrpcChannel.ForAddress(host.GrpcUrl);
+        var id = NewId();
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Annie Easley", CurrencyCode = "EUR" });
+        using var call = new HistoryService.HistoryServiceClient(channel).SubscribeAll(new SubscribeAllRequest());
+        Assert.True(await call.ResponseStream.MoveNext(TestContext.Current.CancellationToken));
+        // Caught up: the subscription now waits for live events.
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+
+        var stopping = Stopwatch.StartNew();
+        await host.DisposeAsync();
+        stopping.Stop();
+        var ended = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
+        }).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        // Without an end of its own, a waiting subscription held the stop for the host's whole shutdown timeout (30 s),
+        // then was cut off.
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s");
+        // Retryable: the client resubscribes from its last position on another server, or this one once it is back.
+        Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+        Assert.Equal("SERVER_STOPPING", ended.GetRpcStatus()!.GetDetail<Google.Rpc.ErrorInfo>().Reason);
+    }
+}
