@@ -3,6 +3,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.History.V1;
+using GrpcBank.Contracts.Query.V1;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 
 namespace GrpcBank.EndToEnd.Tests;
@@ -37,5 +38,27 @@ public sealed class ShutdownSpecs
         // Retryable: the client resubscribes from its last position on another server, or this one once it is back.
         Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
         Assert.Equal("SERVER_STOPPING", ended.GetRpcStatus()!.GetDetail<Google.Rpc.ErrorInfo>().Reason);
+    }
+
+    [Fact]
+    public async Task AReadWaitingForMinPosition_EndsPromptlyWithUnavailable_WhenTheServerStops_AndDoesNotHoldTheStop()
+    {
+        // No relay: the read side never reaches the deposit, so the read waits as long as its deadline allows.
+        var host = await BankHost.StartEmbeddedAsync(("Relay:Enabled", "false"));
+        using var channel = GrpcChannel.ForAddress(host.GrpcUrl);
+        var id = NewId();
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = id, OwnerName = "Annie Easley", CurrencyCode = "EUR" });
+        var deposited = await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 5, CurrencyCode = "EUR" });
+        using var read = new QueryService.QueryServiceClient(channel).GetAccountAsync(
+            new GetAccountRequest { AccountId = id, MinPosition = deposited.Position }, deadline: DateTime.UtcNow.AddSeconds(60));
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+
+        var stopping = Stopwatch.StartNew();
+        await host.DisposeAsync();
+        stopping.Stop();
+        var ended = await Assert.ThrowsAsync<RpcException>(() => read.ResponseAsync).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s");
+        Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
     }
 }

@@ -14,7 +14,8 @@ using PaymentRejection = GrpcBank.Domain.Payments.PaymentRejection;
 namespace GrpcBank.Server.Query;
 
 /// <summary>bank.query.v1.QueryService: answers from the read side, after waiting for min_position.</summary>
-public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter, PageTokens tokens) : QueryService.QueryServiceBase
+public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter, PageTokens tokens, IHostApplicationLifetime lifetime)
+    : QueryService.QueryServiceBase
 {
     /// <summary>How long a call without a deadline may wait for the read side to catch up (with one: until just before it).</summary>
     private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(5);
@@ -198,7 +199,10 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
     {
         // Give up a little before the caller's deadline, so it hears why (UNAVAILABLE) rather than a bare timeout.
         var wait = context.Deadline == DateTime.MaxValue ? DefaultWait : context.Deadline - DateTime.UtcNow - DeadlineMargin;
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        // Also as the server begins to stop: Kestrel's graceful stop waits for the calls in flight, and a read whose
+        // position the read side does not reach would hold it for its whole deadline (or the host's 30 s shutdown
+        // timeout, then be cut off); it gives up at once with the retryable READ_SIDE_BEHIND instead.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         // A deadline months away (a client's "no deadline") is longer than a timer takes: CancelAfter threw, and every
         // read with it, min_position or not, was INTERNAL. Such a wait ends at the longest a timer takes instead.
         limit.CancelAfter(wait < TimeSpan.Zero ? TimeSpan.Zero : wait > Setting.LongestWait ? Setting.LongestWait : wait);
