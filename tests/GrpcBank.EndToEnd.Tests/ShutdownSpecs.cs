@@ -61,4 +61,39 @@ public sealed class ShutdownSpecs
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s");
         Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
     }
+
+    /// <summary>
+    /// SIGTERM while the server starts up (a deployment rolled back, a service manager's stop right after its start):
+    /// a stop asked for, not a failure. Signalled at several moments after the server's first line, so that some land
+    /// in its warm-ups, which take a few hundred milliseconds.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(150)]
+    [InlineData(300)]
+    [InlineData(450)]
+    [InlineData(700)]
+    public async Task SigtermWhileStartingUp_StopsTheServer_WithoutAFailure(int afterFirstLineMs)
+    {
+        var directory = Directory.CreateTempSubdirectory("grpcbank-stop-");
+        try
+        {
+            await using var server = ServerProcess.Launch(new ServerLaunch(("Storage:DataDirectory", directory.FullName)));
+            Assert.True(await server.PrintedAsync("Embedded stores in"), server.Log);
+            await Task.Delay(afterFirstLineMs, TestContext.Current.CancellationToken);
+
+            var exitCode = await server.TerminateAsync(TimeSpan.FromSeconds(30));
+
+            // Before: "fail: Hosting failed to start", a warm-up's (or Kestrel's bind's) cancellation unhandled, and exit code
+            // 134. 143: the signal came while the stores were still being opened, before the host took the signals over,
+            // and ended the process as it does any program (nothing is served yet, and the stores survive any end).
+            Assert.True(exitCode is 0 or 143, $"exit code {exitCode}:\n{server.Log}");
+            Assert.DoesNotContain("fail:", server.Log, StringComparison.Ordinal);
+            Assert.DoesNotContain("crit:", server.Log, StringComparison.Ordinal);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
 }

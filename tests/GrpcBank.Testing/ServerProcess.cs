@@ -91,6 +91,41 @@ public sealed partial class ServerProcess : IAsyncDisposable
         return await ChildProcess.RunAsync(file, arguments, timeout, directory, launch.Environment);
     }
 
+    /// <summary>Starts the server and returns at once, before it is SERVING: to stop it while it starts up.</summary>
+    public static ServerProcess Launch(ServerLaunch launch)
+    {
+        var server = new ServerProcess(launch);
+        var (file, arguments, directory) = CommandOf(launch);
+        server.process = ChildProcess.Start(file, arguments, directory, launch.Environment);
+        server.output = ChildProcess.Capture(server.process);
+        return server;
+    }
+
+    /// <summary>
+    /// Like <c>kill -TERM</c> (a service manager's stop, <c>docker stop</c>): the server's graceful stop. Returns its exit
+    /// code once it has exited; kills it (and fails) if it has not within <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        var running = process ?? throw new InvalidOperationException("not running");
+        var signal = ChildProcess.Start("kill", ["-TERM", running.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], Path.GetTempPath());
+        await signal.WaitForExitAsync();
+        try
+        {
+            await running.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            Kill();
+            throw new TimeoutException($"The server had not exited {timeout.TotalSeconds:0} s after SIGTERM; killed it. Its output:\n{Log}");
+        }
+        // The pipes' last lines: the exit above may come before the reader has handed them on.
+        running.WaitForExit();
+        var exitCode = running.ExitCode;
+        Kill();
+        return exitCode;
+    }
+
     /// <summary>Like <c>kill -9</c>: no shutdown hooks, no flushing; the process tree is gone when this returns.</summary>
     public void Kill()
     {

@@ -35,6 +35,7 @@ public static class BankServer
         var services = builder.Services;
 
         builder.ConfigureKestrel();
+        services.AddSingleton(StopAfterStart.ConsoleLifetime);
         // Kestrel parses them only as it starts, after the stores have opened and the relay has begun: an abort with a bare
         // FormatException ("Invalid url") and exit code 134.
         var listenUrls = ListenUrls(builder.Configuration);
