@@ -33,6 +33,24 @@ public sealed class StartUpWarmUpSpecs(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task GivenHealthProbedWhileTheServerWarmsUp_ThenItSaysNotServing_AndLogsNoError()
+    {
+        var data = Directory.CreateTempSubdirectory("grpcbank-warm-up-").FullName;
+        try
+        {
+            // ServerProcess probes health every 100 ms from the moment the server listens, as a deployment does.
+            await using var server = await ServerProcess.StartAsync(("Storage:DataDirectory", data));
+
+            // Before: "fail: ...DefaultHealthCheckService: Health check edge-warm-up with status Unhealthy" for each probe.
+            Assert.DoesNotContain("fail:", server.Log, StringComparison.Ordinal);
+        }
+        finally
+        {
+            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public async Task GivenTheThrowawayStoresOfAWarmUpACrashCutShort_WhenTheServerStartsAgain_ThenTheyAreGone_AndItsOwnLeaveNothing()
     {
         // What a server killed in the middle of its read-side warm-up leaves: a throwaway store with its WAL and shared

@@ -61,7 +61,8 @@ public static class BankServer
         services.AddServerReflection();
         // Not serving until the edge warm-up's call is answered: a restarted server's first command is not its first call.
         services.AddSingleton<EdgeWarmUp>();
-        services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store").AddCheck<EdgeWarmUp>("edge-warm-up");
+        services.AddGrpcHealthChecks().AddCheck<EventStoreHealthCheck>("event-store");
+        EdgeWarmUp.GatesHealth(services);
 
         // Tried, so a test host's clock (set by configure, above) wins.
         services.TryAddSingleton(TimeProvider.System);

@@ -25,7 +25,7 @@ namespace GrpcBank.Server.Hosting;
 /// not measured (<see cref="Unmeasured"/>).
 /// </summary>
 public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime, ApiKeys keys, ILogger<EdgeWarmUp> logger)
-    : IHostedService, IHealthCheck
+    : IHostedService
 {
     /// <summary>The longest the server is reported unhealthy for the warm-up's sake.</summary>
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
@@ -73,8 +73,31 @@ public sealed class EdgeWarmUp(IServer server, IHostApplicationLifetime lifetime
         return Task.CompletedTask;
     }
 
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default) =>
-        Task.FromResult(done.Task.IsCompleted ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("warming up the command path"));
+    /// <summary>
+    /// Health is NOT_SERVING until the warm-up has finished. Not as a health check of its own: the framework logs every
+    /// unhealthy check as an error (with its description), so each probe during every start (a deployment's, the
+    /// framework's own publisher after 5 s) logged "fail: ... Health check edge-warm-up with status Unhealthy" on a
+    /// server that was starting normally. Until then the report is made here, without running the checks; after, the
+    /// registered checks decide (and an unhealthy event store is an error worth its log line).
+    /// </summary>
+    public static void GatesHealth(IServiceCollection services)
+    {
+        var checks = services.Last(d => d.ServiceType == typeof(HealthCheckService));
+        services.Remove(checks);
+        services.AddSingleton<HealthCheckService>(sp => new UntilWarm(
+            (HealthCheckService)ActivatorUtilities.CreateInstance(sp, checks.ImplementationType!), sp.GetRequiredService<EdgeWarmUp>()));
+    }
+
+    private sealed class UntilWarm(HealthCheckService checks, EdgeWarmUp warmUp) : HealthCheckService
+    {
+        private static readonly HealthReport WarmingUp = new(new Dictionary<string, HealthReportEntry>
+        {
+            ["edge-warm-up"] = new(HealthStatus.Unhealthy, "warming up the command path", TimeSpan.Zero, null, null),
+        }, TimeSpan.Zero);
+
+        public override Task<HealthReport> CheckHealthAsync(Func<HealthCheckRegistration, bool>? predicate, CancellationToken ct = default) =>
+            warmUp.Finished.IsCompleted ? checks.CheckHealthAsync(predicate, ct) : Task.FromResult(WarmingUp);
+    }
 
     private async Task WarmUpAsync()
     {
