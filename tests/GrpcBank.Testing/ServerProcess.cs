@@ -122,7 +122,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
         // The pipes' last lines: the exit above may come before the reader has handed them on.
         running.WaitForExit();
         var exitCode = running.ExitCode;
-        Kill();
+        // The channel stays (until Kill or a restart): calls still made on it meet the stopped server, as its clients do.
+        running.Dispose();
+        process = null;
         return exitCode;
     }
 
