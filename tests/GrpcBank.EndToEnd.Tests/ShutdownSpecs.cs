@@ -62,6 +62,38 @@ public sealed class ShutdownSpecs
         Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
     }
 
+    [Fact]
+    public async Task ARebuildInFlight_IsAbandonedWithUnavailable_WhenTheServerStops_AndDoesNotHoldTheStop()
+    {
+        var host = await BankHost.StartEmbeddedAsync();
+        using var channel = GrpcChannel.ForAddress(host.GrpcUrl);
+        // 100,000 events appended straight to the store: the rebuild's first report comes a tenth of the way into its
+        // replay, and the stop begins there. Left to run, it ended the call OK with its report of Done.
+        var store = host.Get<GrpcBank.Application.EventStore.IEventStore>();
+        var id = NewId();
+        for (var version = 0; version < 100_000; version += 1_000)
+            await store.AppendAsync(new GrpcBank.Application.EventStore.AppendRequest($"account-{id}", version,
+                [.. Enumerable.Range(0, 1_000).Select(_ => new GrpcBank.Application.EventStore.EventData(Guid.NewGuid(), "accounts.MoneyDeposited.v1",
+                    $$"""{"accountId":"{{id}}","amountMinor":1,"currencyCode":"EUR","reference":"r"}""", "{}"))],
+                null, DateTimeOffset.UtcNow), CancellationToken.None);
+        await Bank.EventuallyAsync(() => Task.FromResult(host.Get<GrpcBank.Application.Relay.RelayProgress>().IsActive ? "active" : null));
+        using var call = new Contracts.Admin.V1.ProjectionService.ProjectionServiceClient(channel).RebuildProjections(new Contracts.Admin.V1.RebuildProjectionsRequest());
+        Assert.True(await call.ResponseStream.MoveNext(TestContext.Current.CancellationToken)); // replaying
+
+        var stopping = Stopwatch.StartNew();
+        await host.DisposeAsync();
+        stopping.Stop();
+        var ended = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            while (await call.ResponseStream.MoveNext(CancellationToken.None)) { }
+        }).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(5), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s");
+        // Retryable: the rebuild is abandoned (its new generation dropped, the old one served) and may be asked again.
+        Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+        Assert.Equal("SERVER_STOPPING", ended.GetRpcStatus()!.GetDetail<Google.Rpc.ErrorInfo>().Reason);
+    }
+
     /// <summary>
     /// SIGTERM while the server starts up (a deployment rolled back, a service manager's stop right after its start):
     /// a stop asked for, not a failure. Signalled at several moments after the server's first line, so that some land

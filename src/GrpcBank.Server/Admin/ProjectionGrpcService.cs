@@ -12,7 +12,8 @@ namespace GrpcBank.Server.Admin;
 
 /// <summary>bank.admin.v1.ProjectionService: status of the relay's consumers, rebuilds and dead letters.</summary>
 public sealed class ProjectionGrpcService(
-    IEventStore store, IEnumerable<IEventSink> sinks, RelayProgress progress, ReadSideRebuild rebuild, TimeProvider clock)
+    IEventStore store, IEnumerable<IEventSink> sinks, RelayProgress progress, ReadSideRebuild rebuild, TimeProvider clock,
+    Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime)
     : ProjectionService.ProjectionServiceBase
 {
     public override async Task<GetProjectionStatusResponse> GetProjectionStatus(GetProjectionStatusRequest request, ServerCallContext context)
@@ -80,8 +81,11 @@ public sealed class ProjectionGrpcService(
         // enough to queue whole for a slow reader.
         var reports = System.Threading.Channels.Channel.CreateUnbounded<RebuildProgress>();
         // The caller's cancellation or deadline abandons the rebuild (until its switch begins): the proto promises a
-        // rebuild while the old read side serves, streamed to its caller, and no one is left to hear how it ends.
-        var running = rebuild.TryStart(p => reports.Writer.TryWrite(p), ct)
+        // rebuild while the old read side serves, streamed to its caller, and no one is left to hear how it ends. So does
+        // the server's stop: the host waits for the calls in flight, and a rebuild of a long history held the stop for
+        // the whole shutdown timeout, then was cut off.
+        using var served = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
+        var running = rebuild.TryStart(p => reports.Writer.TryWrite(p), served.Token)
             ?? throw ErrorMapper.Error(Google.Rpc.Code.FailedPrecondition, "REBUILD_RUNNING", "a rebuild is already running; watch GetProjectionStatus");
         _ = running.ContinueWith(_ => reports.Writer.Complete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         try
@@ -94,7 +98,16 @@ public sealed class ProjectionGrpcService(
             // The call has ended; the rebuild hears the same token and ends by itself. Waiting for it below lets its
             // cancellation answer the call as one.
         }
-        await running;
+        try
+        {
+            await running;
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // Abandoned (its new generation dropped, the old one still serving): UNAVAILABLE, so the caller asks again,
+            // of this server once it is back or of the one that holds the relay then.
+            throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "SERVER_STOPPING", "the server is stopping; the rebuild was abandoned, ask again");
+        }
     }
 
     private static RebuildProjectionsResponse Message(RebuildProgress p) => new()
