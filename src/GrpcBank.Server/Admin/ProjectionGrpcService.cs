@@ -106,7 +106,7 @@ public sealed class ProjectionGrpcService(
         {
             // Abandoned (its new generation dropped, the old one still serving): UNAVAILABLE, so the caller asks again,
             // of this server once it is back or of the one that holds the relay then.
-            throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "SERVER_STOPPING", "the server is stopping; the rebuild was abandoned, ask again");
+            throw ErrorMapper.ServerStopping("the rebuild was abandoned, ask again");
         }
     }
 

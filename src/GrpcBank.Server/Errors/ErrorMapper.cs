@@ -52,6 +52,14 @@ public static class ErrorMapper
     public static RpcException Error(Code code, string reason, string message, params (string Key, string Value)[] metadata) =>
         Status(code, reason, message, metadata).ToRpcException();
 
+    /// <summary>
+    /// A long call (a live subscription, a rebuild) ended because the server is stopping: UNAVAILABLE, reason
+    /// SERVER_STOPPING, so the caller asks again, of another server or of this one once it is back; <paramref name="whatNext"/>
+    /// says how.
+    /// </summary>
+    public static RpcException ServerStopping(string whatNext) =>
+        Error(Code.Unavailable, "SERVER_STOPPING", $"the server is stopping; {whatNext}");
+
     /// <summary>The rich status an RpcException carries (its details), or one of its code and message when it has none.</summary>
     public static Google.Rpc.Status StatusOf(RpcException e) =>
         e.GetRpcStatus() ?? new Google.Rpc.Status { Code = (int)e.StatusCode, Message = e.Status.Detail };

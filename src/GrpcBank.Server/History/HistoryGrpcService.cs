@@ -118,8 +118,7 @@ public sealed class HistoryGrpcService(
         {
             // Not OK, which would tell the client the stream is complete: UNAVAILABLE, so it subscribes again from the
             // last position it received, on another server or on this one once it is back.
-            throw ErrorMapper.Error(Google.Rpc.Code.Unavailable, "SERVER_STOPPING",
-                "the server is stopping; subscribe again from the last position received");
+            throw ErrorMapper.ServerStopping("subscribe again from the last position received");
         }
     }
 
