@@ -37,6 +37,8 @@ public sealed class SettingSpecs
     [InlineData("Relay:PollInterval", "50.00:00:00", AtMostTheLongestWait)]
     [InlineData("Relay:BusyCycle", "50.00:00:00", AtMostTheLongestWait)]
     [InlineData("Relay:QuietCycle", "10675199.02:48:05.4775807", AtMostTheLongestWait)]
+    [InlineData("Relay:BusyCycle", "-00:00:00.025", "is not " + TimeSpanForm + " of 00:00:00 or more")]
+    [InlineData("Relay:QuietCycle", "-00:00:01", "is not " + TimeSpanForm + " of 00:00:00 or more")]
     [InlineData("Relay:BusyBatch", "0", "is not a whole number above 0")]
     [InlineData("Subscriptions:PollInterval", "00:00:00", "is not " + TimeSpanForm + " above 00:00:00")]
     [InlineData("Query:ReadSidePollInterval", "-00:00:01", "is not " + TimeSpanForm + " above 00:00:00")]
@@ -59,7 +61,8 @@ public sealed class SettingSpecs
     public void AValueOutOfItsRange_RefusesToStart_NamingTheSettingTheValueAndTheRange(string key, string value, string range)
     {
         // Each was taken as given: a zero interval polled in a tight loop, a negative one failed every wait (-1 ms: never
-        // ended), as did one longer than Task.Delay and Task.WaitAsync take (TheLongestWait_…),
+        // ended), as did one longer than Task.Delay and Task.WaitAsync take (TheLongestWait_…), a negative relay pause was
+        // taken as no pause (what 0 says),
         // Auth:FailedAuthenticationsPerSecond=0 aborted start-up with a bare OverflowException, and above 10,000,000 made
         // a limiter that failed at the first look at a peer (AtTheHighestFailedAuthenticationRate_…),
         // Auth:RequestsPerSecond=0 started a server that answered every call INTERNAL, a subscription or waiting-read cap of

@@ -43,11 +43,14 @@ public static class Setting
 
     /// <summary>
     /// A time span the server waits for (a poll interval, a pause): above zero, or from zero when
-    /// <paramref name="zeroIsNoPause"/>, and at most <see cref="LongestWait"/>.
+    /// <paramref name="zeroIsNoPause"/>, and at most <see cref="LongestWait"/>. A negative pause is refused too: it was
+    /// taken as no pause at all, which is what 0 says.
     /// </summary>
     public static TimeSpan Wait(IConfiguration configuration, string key, TimeSpan fallback, bool zeroIsNoPause = false)
     {
         var value = zeroIsNoPause ? Of(configuration, key, fallback) : Above(configuration, key, fallback, TimeSpan.Zero);
+        if (value < TimeSpan.Zero)
+            throw new StartupRefusedException($"{PathOf(configuration, key)} '{configuration[key]}' is not {FormOf(typeof(TimeSpan))} of 00:00:00 or more");
         return AtMost(configuration, key, value, (LongestWait, "the longest wait .NET's timers take"));
     }
 
