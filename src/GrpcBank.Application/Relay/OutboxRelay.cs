@@ -142,7 +142,7 @@ public sealed class OutboxRelay(
             {
                 await sink.StartAsync(() => consumer.Passed(clock.GetUtcNow()), ct);
                 // After the sink's start, which may replay an empty read store from the event store (behind by all of it meanwhile).
-                consumer.Resumed(await store.Outbox.CheckpointAsync(sink.Name, ct));
+                consumer.HandledUpTo(await store.Outbox.CheckpointAsync(sink.Name, ct));
                 await DeliverSkippedAsync(sink, ct);
                 var settleWait = SettleRetry;
                 while (true)
@@ -210,7 +210,7 @@ public sealed class OutboxRelay(
             after = events[^1].Position;
             // Its lag falls as it delivers (grpcbank.relay.lag), where it stood at the checkpoint it was switched off at
             // until the whole catch-up was done.
-            consumer.CaughtUpTo(after);
+            consumer.HandledUpTo(after);
             if (after < head) await store.Outbox.SetSkippedFromAsync(sink.Name, after + 1, ct);
         }
         await store.Outbox.SetSkippedFromAsync(sink.Name, null, ct);

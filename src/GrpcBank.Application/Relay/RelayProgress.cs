@@ -64,7 +64,7 @@ public sealed class RelayProgress
 public sealed class ConsumerProgress(RelayProgress relay)
 {
     private long watermark;
-    private long resumedFrom;
+    private long handledElsewhere;
     private long delivered;
     private long highestDelivered;
     private long lastPassTicks;
@@ -75,21 +75,19 @@ public sealed class ConsumerProgress(RelayProgress relay)
 
     /// <summary>
     /// How far this consumer is known to have got, for the lag an operator reads (<c>grpcbank.relay.lag</c>, the projection
-    /// status): its <see cref="Watermark"/>, or the checkpoint it resumed from (<see cref="Resumed"/>) while it has
-    /// completed nothing since this process took it up, or how far its catch-up on events trimmed while it was switched
-    /// off has got (<see cref="CaughtUpTo"/>). A consumer that fails its first delivery after a restart is behind by what
-    /// it has not handled, not by the whole history.
+    /// status): its <see cref="Watermark"/>, or how far it is known to have got otherwise (<see cref="HandledUpTo"/>).
+    /// A consumer that fails its first delivery after a restart is behind by what it has not handled, not by the whole
+    /// history.
     /// </summary>
-    public long Handled => Math.Max(Watermark, Interlocked.Read(ref resumedFrom));
-
-    /// <summary>The checkpoint recorded for this consumer (by any process's relay) when this relay took it up.</summary>
-    public void Resumed(long checkpoint) => RelayProgress.InterlockedMax(ref resumedFrom, checkpoint);
+    public long Handled => Math.Max(Watermark, Interlocked.Read(ref handledElsewhere));
 
     /// <summary>
-    /// A catch-up from the event store has given this consumer every event up to <paramref name="position"/>. Only for the
-    /// lag (<see cref="Handled"/>): the <see cref="Watermark"/> moves with the outbox checkpoint, which the catch-up leaves.
+    /// This consumer has every event up to <paramref name="position"/>, not through this relay's outbox deliveries: the
+    /// checkpoint recorded for it (by any process's relay) when this relay took it up, or how far its catch-up on events
+    /// trimmed while it was switched off has got. Only for the lag (<see cref="Handled"/>): the <see cref="Watermark"/>
+    /// moves with this relay's deliveries.
     /// </summary>
-    public void CaughtUpTo(long position) => RelayProgress.InterlockedMax(ref resumedFrom, position);
+    public void HandledUpTo(long position) => RelayProgress.InterlockedMax(ref handledElsewhere, position);
 
     public long DeliveredEvents => Interlocked.Read(ref delivered);
 
