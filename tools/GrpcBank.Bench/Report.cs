@@ -109,9 +109,11 @@ public sealed class Report(RunSettings s)
         if (TransfersPg is { } tb && tb.BatchEventsPerSecond / pgMax.Tps < 5)
             lines.Add($"- **Batch RPC ÷ pgbench** ({F(tb.BatchEventsPerSecond / pgMax.Tps, 2)}; ≥ 5): the bench's atomic batches put their deposits " +
                       "on the same 200 accounts, so each batch's append rests on the one before and the append statements run one after another, " +
-                      "each on one PostgreSQL backend that shares the 2 cores with the server's decisions and the read side. In all, server and " +
-                      $"PostgreSQL, a batched deposit costs about {BatchCpuUsPerDeposit} µs of CPU, which puts the machine's ceiling near {F(BatchCeilingEventsPerSecond)} events/s, {F(BatchCeilingEventsPerSecond / pgMax.Tps, 1)}× " +
-                      "this run's pgbench. A batch's objects live as long as the batch: with the runtime's own young generation (about 1.5 MB on this " +
+                      "each on one PostgreSQL backend that shares the 2 cores with the server's decisions and the read side. This run's " +
+                      $"{F(tb.BatchEventsPerSecond)} events/s leave a batched deposit {F(2e6 / tb.BatchEventsPerSecond)} µs of the 2 cores' time for " +
+                      $"everything on them (server, PostgreSQL, the bench's client, other users); 5× this run's pgbench ({F(5 * pgMax.Tps)} events/s) " +
+                      $"would leave {F(2e6 / (5 * pgMax.Tps))} µs, where the server and PostgreSQL alone took about {BatchCpuUsPerDeposit} µs " +
+                      "on an earlier day (the bench author's measurement, Reading, Batches). A batch's objects live as long as the batch: with the runtime's own young generation (about 1.5 MB on this " +
                       "machine) they outlived it and were collected old; the Dockerfile's 64 MiB one lowered the server's CPU per batched deposit " +
                       "in most interleaved rounds (README, \"Benchmarks\").");
         if (latencyRatio > 2.0)
@@ -457,17 +459,17 @@ public sealed class Report(RunSettings s)
         var offMax = RelayOff.MaxBy(x => x.PerSecond);
         o.Append("### Reading (the figures are this run's; the sentences are the bench author's reading of them)\n\n");
         if (store1 is not null)
+            // A command on a warm stream makes one store call, the append: the probe's lookup and read are a cold stream's.
             o.Append($"- **Latency at one caller.** A command ({F(one.P(50), 2)} ms p50) = gRPC ({F(empty1.P(50), 3)} ms for a call that does no work) + the store's " +
-                     $"work ({F(store1.P50Ms, 3)} ms in the store probe: request-log lookup {F(store1.FindP50Ms, 3)} + stream read {F(store1.ReadP50Ms, 3)} + " +
-                     $"append {F(store1.AppendP50Ms, 3)}) + the rest ({F(one.P(50) - empty1.P(50) - store1.P50Ms, 2)} ms: the server's own work per command — " +
+                     $"append ({F(store1.AppendP50Ms, 3)} ms in the store probe, against pgbench's bare transaction at {F(pg1.P50Ms, 3)} ms; a command on a warm " +
+                     $"stream makes no other store call, where a cold one also pays the probe's request-log lookup {F(store1.FindP50Ms, 3)} and stream read " +
+                     $"{F(store1.ReadP50Ms, 3)}) + the rest ({F(one.P(50) - empty1.P(50) - store1.AppendP50Ms, 2)} ms: the server's own work per command — " +
                      "validation, SHA-256 fingerprint, decide, JSON for event, metadata and reply — and the thread hops between client, server and " +
                      "PostgreSQL on 2 oversubscribed cores" +
                      (off1 is null ? ""
                         : off1.P(50) < 0.8 * one.P(50)
                             ? $"; the relay's work for the commands (an outbox read and a SQLite transaction per quiet cycle) takes part of it: with the relay off the same command takes {F(off1.P(50), 2)} ms p50"
                             : $"; the relay is not what costs it: with the relay off the same command takes {F(off1.P(50), 2)} ms p50") + "). " +
-                     $"The probe times the store's primitives one by one; a command on a warm stream uses only the append " +
-                     $"({F(store1.AppendP50Ms, 3)} ms against pgbench's bare transaction at {F(pg1.P50Ms, 3)} ms). " +
                      "Where the rest goes (the bench author's reading of perf profiles, `cost --pg --callers 1 --trace DIR`, not figures of this " +
                      "run): at one caller the server spends 0.5–0.6 ms of CPU per command and PostgreSQL 0.3–0.35 ms (0.5–0.7 before the store " +
                      "kept its connections warm, below), about five times their share at 64 callers, and the largest single item of the server's samples (about a quarter) is the kernel switching threads (under this " +
