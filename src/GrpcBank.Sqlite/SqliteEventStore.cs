@@ -61,7 +61,8 @@ public sealed partial class SqliteEventStore : IEventStore, IOutbox, IDeadLetter
     /// <param name="groupCommit">How concurrent appends are gathered into one transaction (default: <see cref="GroupCommitLimits.Default"/>).</param>
     public SqliteEventStore(string path, GroupCommitLimits? groupCommit = null)
     {
-        groups = new GroupCommit(WriteGroupAsync, e => e is SqliteException, groupCommit ?? GroupCommitLimits.Default);
+        // One writer at a time in SQLite: a second group in flight would only wait for the first's lock.
+        groups = new GroupCommit(WriteGroupAsync, e => e is SqliteException, (groupCommit ?? GroupCommitLimits.Default) with { MaxGroupsInFlight = 1 });
         db = new SqliteDatabase(path, Schema);
         using var connection = db.Open();
         using var column = connection.CreateCommand();

@@ -40,6 +40,7 @@ public sealed class SettingSpecs
     [InlineData("Relay:BusyCycle", "-00:00:00.025", "is not " + TimeSpanForm + " of 00:00:00 or more")]
     [InlineData("Relay:QuietCycle", "-00:00:01", "is not " + TimeSpanForm + " of 00:00:00 or more")]
     [InlineData("Relay:BusyBatch", "0", "is not a whole number above 0")]
+    [InlineData("EventStore:GroupCommit:MaxGroupsInFlight", "0", "is not a whole number above 0")]
     [InlineData("Subscriptions:PollInterval", "00:00:00", "is not " + TimeSpanForm + " above 00:00:00")]
     [InlineData("Query:ReadSidePollInterval", "-00:00:01", "is not " + TimeSpanForm + " above 00:00:00")]
     [InlineData("Query:ReadSidePollInterval", "49.17:02:47.295", AtMostTheLongestWait)]

@@ -42,6 +42,11 @@ public sealed class GroupCommit(
     private readonly LinkedList<Pending> queue = new();
     private int writers;
 
+    // The streams and request ids of the groups being written, with how many such groups hold each: with more than one
+    // group in flight, an append sharing one of them waits for that group's write to end (its guard expects what that
+    // group appends, and two transactions on one stream would race on its version), as do those queued behind it on it.
+    private readonly Dictionary<string, int> inFlight = new(StringComparer.Ordinal);
+
     public async Task<AppendResult> AppendAsync(AppendRequest request, CancellationToken ct) => (await AppendGroupAsync([request], ct))[0];
 
     /// <summary>
@@ -73,7 +78,7 @@ public sealed class GroupCommit(
         {
             var group = TakeGroup();
             if (group is null) return;
-            await WriteAsync(group);
+            await WriteTakenAsync(group);
             if (mine.Answer.Task.IsCompleted)
             {
                 // Later arrivals should not wait for this caller to finish; it keeps its writer slot only while it writes.
@@ -85,27 +90,34 @@ public sealed class GroupCommit(
 
     private async Task ContinueAsync(List<Pending> group)
     {
-        for (var next = group; next is not null; next = TakeGroup()) await WriteAsync(next);
+        for (var next = group; next is not null; next = TakeGroup()) await WriteTakenAsync(next);
     }
 
-    /// <summary>The oldest waiting appends within the limits, or null (and the writer slot given back) when none wait.</summary>
+    /// <summary>
+    /// The oldest waiting appends within the limits that share no stream or request id with a group being written, or
+    /// null (and the writer slot given back) when none wait or all of them wait for such a group: its writer takes them
+    /// up when its write ends.
+    /// </summary>
     private List<Pending>? TakeGroup()
     {
         lock (gate)
         {
-            if (queue.Count == 0)
-            {
-                writers--;
-                return null;
-            }
             var group = new List<Pending>();
             var (appends, bytes) = (0, 0L);
             // For each stream and request id of the appends looked at so far, the length of its chain in the group
             // (maxChain once one sharing it was held back: those behind it wait too, in queue order).
             var chained = maxChain == int.MaxValue ? null : new Dictionary<string, int>(StringComparer.Ordinal);
+            // The streams and request ids of appends left to wait for a group being written: those behind them on one wait too.
+            var waiting = inFlight.Count == 0 ? null : new HashSet<string>(StringComparer.Ordinal);
             for (var node = queue.First; node is not null && appends < limits.MaxAppends;)
             {
                 var (pending, next) = (node.Value, node.Next);
+                if (waiting is not null && pending.Keys.Any(k => inFlight.ContainsKey(k) || waiting.Contains(k)))
+                {
+                    waiting.UnionWith(pending.Keys);
+                    node = next;
+                    continue;
+                }
                 var link = chained is null ? 1 : 1 + pending.Keys.Select(k => chained.GetValueOrDefault(k)).DefaultIfEmpty(0).Max();
                 if (link <= maxChain)
                 {
@@ -118,7 +130,30 @@ public sealed class GroupCommit(
                 if (chained is not null) foreach (var key in pending.Keys) chained[key] = Math.Min(link, maxChain);
                 node = next;
             }
+            if (group.Count == 0)
+            {
+                writers--;
+                return null;
+            }
+            if (limits.MaxGroupsInFlight > 1)
+                foreach (var key in group.SelectMany(p => p.Keys)) inFlight[key] = inFlight.GetValueOrDefault(key) + 1;
             return group;
+        }
+    }
+
+    /// <summary>Writes a group <see cref="TakeGroup"/> took, then lets the appends that wait for its streams and request ids go.</summary>
+    private async Task WriteTakenAsync(List<Pending> group)
+    {
+        try
+        {
+            await WriteAsync(group);
+        }
+        finally
+        {
+            if (limits.MaxGroupsInFlight > 1)
+                lock (gate)
+                    foreach (var key in group.SelectMany(p => p.Keys))
+                        if (--inFlight[key] == 0) inFlight.Remove(key);
         }
     }
 

@@ -17,6 +17,7 @@ public static class GroupCommitSettings
         {
             MaxAppends = Setting.Above(section, "MaxAppends", defaults.MaxAppends, 0),
             MaxBytes = Setting.Above(section, "MaxBytes", defaults.MaxBytes, 0),
+            MaxGroupsInFlight = Setting.Above(section, "MaxGroupsInFlight", defaults.MaxGroupsInFlight, 0),
         };
     }
 }

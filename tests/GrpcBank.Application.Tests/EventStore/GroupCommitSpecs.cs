@@ -57,6 +57,25 @@ public sealed class GroupCommitSpecs
     }
 
     [Fact]
+    public async Task WithTwoGroupsInFlight_AnAppendSharingAStreamWithAGroupBeingWritten_WaitsForIt_WhileOthersAreWrittenBeside()
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default with { MaxGroupsInFlight = 2 });
+        var first = commit.AppendAsync(Append("s"), CancellationToken.None);
+        // Chained on the first: its guard expects what the first appends, so it may not race it in a second transaction.
+        var chained = commit.AppendAsync(Append("s"), CancellationToken.None);
+        var beside = commit.AppendAsync(Append("t"), CancellationToken.None);
+
+        lock (writer.Groups) Assert.Equal([["s"], ["t"]], writer.Groups);
+        Assert.False(chained.IsCompleted);
+
+        writer.Release.SetResult();
+        await Task.WhenAll(first, chained, beside);
+
+        Assert.Equal([["s"], ["t"], ["s"]], writer.Groups);
+    }
+
+    [Fact]
     public async Task WithChainsOfOne_AGroupHoldsBackAnAppendSharingAStreamWithOneAheadOfIt_AndThoseBehindThatShareWithIt_InQueueOrder()
     {
         var writer = new Writer();
