@@ -26,8 +26,10 @@ namespace GrpcBank.Server.Hosting;
 /// <summary>Composes the server from configuration (ARCHITECTURE.md, "Configuration").</summary>
 public static class BankServer
 {
-    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="signals">Heard since Program's start; null: from now (a host in a test's process).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null, StopSignals? signals = null)
     {
+        signals ??= StopSignals.Register();
         // The application's folder, not the working directory, holds appsettings.json: a server started from anywhere
         // (a service manager, a script) reads the same settings.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
@@ -35,7 +37,9 @@ public static class BankServer
         var services = builder.Services;
 
         builder.ConfigureKestrel();
-        services.AddSingleton(StopAfterStart.ConsoleLifetime);
+        // A factory's, so that the container lets the signals go as it is disposed.
+        services.AddSingleton(_ => signals);
+        services.AddSingleton(sp => SignalLifetime.For(sp, signals));
         // Kestrel parses them only as it starts, after the stores have opened and the relay has begun: an abort with a bare
         // FormatException ("Invalid url") and exit code 134.
         var listenUrls = ListenUrls(builder.Configuration);
@@ -67,7 +71,7 @@ public static class BankServer
         // Tried, so a test host's clock (set by configure, above) wins.
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<StreamLocks>();
-        var dataDirectory = AddStorage(services, builder.Configuration);
+        var dataDirectory = AddStorage(services, builder.Configuration, signals.StartUp);
         services.AddSingleton<Handlers>();
         services.AddHostedService(sp => sp.GetRequiredService<Handlers>().OtherWriters);
         // Before the relay and Kestrel: hosted services start in order, and the server listens after all have started.
@@ -114,8 +118,12 @@ public static class BankServer
         // Made now, not as the host starts its services or at the first call that needs them: a PostgreSQL that cannot
         // be used, or a setting they read that does not convert, refuses to start in one line (Program.cs) before the
         // host could log its failure with a stack trace.
+        // A stop asked meanwhile ends the opening (PostgreSQL's heed it at once, the rest between stores).
         foreach (var made in (Type[])[typeof(IEventStore), typeof(IReadStoreGenerations), typeof(SubscriptionSlots), typeof(RateLimits), typeof(LiveEvents)])
+        {
+            signals.StartUp.ThrowIfCancellationRequested();
             app.Services.GetRequiredService(made);
+        }
         app.Use(EdgeWarmUp.Unmeasured);
         app.Use(app.Services.GetRequiredService<ProtectedMode>().Gate);
         app.UseMetricsEndpoint(app.Services.GetRequiredService<ApiKeys>());
@@ -138,8 +146,8 @@ public static class BankServer
         (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "http://localhost:5000")
         .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 
-    /// <summary>Registers the stores; returns the data directory when an embedded store uses it.</summary>
-    private static string? AddStorage(IServiceCollection services, IConfiguration configuration)
+    /// <summary>Registers the stores, whose opening <paramref name="startUp"/> ends; returns the data directory when an embedded store uses it.</summary>
+    private static string? AddStorage(IServiceCollection services, IConfiguration configuration, CancellationToken startUp)
     {
         // A relative path is taken from the working directory, like every path given on a command line. Empty is unset, as
         // for every other setting (Storage__DataDirectory= in an environment file): Path.GetFullPath("") aborted start-up.
@@ -165,10 +173,10 @@ public static class BankServer
                 var lease = sp.GetRequiredService<PostgresRelayLease>();
                 return PostgresAtStartUp.Open(postgres, async () =>
                 {
-                    var store = await PostgresEventStore.OpenAsync(postgres, null, CancellationToken.None, groupCommit);
+                    var store = await PostgresEventStore.OpenAsync(postgres, null, startUp, groupCommit);
                     store.RelaysHere = () => lease.IsHeld;
                     // As many as the first commands and the relay's consumers use at once after a restart.
-                    await store.WarmPoolAsync(4, CancellationToken.None);
+                    await store.WarmPoolAsync(4, startUp);
                     return store;
                 });
             });
@@ -199,7 +207,7 @@ public static class BankServer
                     $"ReadStore:Postgres:Schema '{schema}' is not a plain lower-case identifier (a-z, 0-9 and _, not starting with a digit) of at most 42 characters.");
             // Set up (under an advisory lock) before the first query can reach it; every server shares it.
             services.AddSingleton<IReadStoreGenerations>(_ => PostgresAtStartUp.Open(postgres!, () => PostgresReadStoreGenerations.OpenAsync(
-                postgres!, schema, CancellationToken.None)));
+                postgres!, schema, startUp)));
         }
         else
             services.AddSingleton<IReadStoreGenerations>(_ => new SqliteReadStoreGenerations(dataDirectory));

@@ -1,14 +1,11 @@
-using Microsoft.Extensions.Hosting.Internal;
-using Microsoft.Extensions.Options;
-
 namespace GrpcBank.Server.Hosting;
 
 /// <summary>
 /// SIGTERM or Ctrl+C while the server starts up stops it once it has started, not in the middle of its start. The host
 /// hands its start-up steps a token that a stop cancels, and each (the warm-ups, Kestrel's bind) ends with an
 /// OperationCanceledException that the host logs as "Hosting failed to start" and rethrows: the process died of an
-/// unhandled exception (exit code 134) for a stop that was asked for. The console lifetime (which turns the signals
-/// into a stop) is given this lifetime, which defers its stop until the host has started (a second or two: the
+/// unhandled exception (exit code 134) for a stop that was asked for. The signals (<see cref="StopSignals"/>) stop
+/// through this lifetime, which defers its stop until the host has started (a second or two: the
 /// warm-ups), or until the host's shutdown timeout has passed, so a start that hangs can still be stopped.
 /// </summary>
 public sealed class StopAfterStart(IHostApplicationLifetime host, TimeSpan patience) : IHostApplicationLifetime
@@ -31,15 +28,5 @@ public sealed class StopAfterStart(IHostApplicationLifetime host, TimeSpan patie
         }
         host.ApplicationStarted.Register(host.StopApplication);
         _ = Task.Delay(patience).ContinueWith(_ => host.StopApplication(), TaskScheduler.Default);
-    }
-
-    /// <summary>The console lifetime (signals → stop) that stops through <see cref="StopAfterStart"/>.</summary>
-    public static IHostLifetime ConsoleLifetime(IServiceProvider services)
-    {
-        var hostOptions = services.GetRequiredService<IOptions<HostOptions>>();
-        return new ConsoleLifetime(
-            services.GetRequiredService<IOptions<ConsoleLifetimeOptions>>(), services.GetRequiredService<IHostEnvironment>(),
-            new StopAfterStart(services.GetRequiredService<IHostApplicationLifetime>(), hostOptions.Value.ShutdownTimeout),
-            hostOptions, services.GetRequiredService<ILoggerFactory>());
     }
 }
