@@ -9,12 +9,14 @@ namespace GrpcBank.Stores.Tests;
 // One collection with the other class on the shared cluster: PostgresEventStoreTests hold transactions open, and while
 // one is open no position after it settles in any database of the cluster, so a relay test running beside it times out.
 [Collection("PostgreSQL event store")]
-public sealed class PostgresEventStoreConformance(PostgresServer server) : EventStoreConformance
+public class PostgresEventStoreConformance(PostgresServer server) : EventStoreConformance
 {
     private readonly string schema = $"t_{Guid.NewGuid():N}";
 
+    protected virtual GroupCommitLimits GroupCommit => GroupCommitLimits.Default;
+
     protected override async Task<IEventStore> CreateStoreAsync() =>
-        await PostgresEventStore.OpenAsync(await server.DatabaseForClassAsync(GetType()), schema, Ct);
+        await PostgresEventStore.OpenAsync(await server.DatabaseForClassAsync(GetType()), schema, Ct, GroupCommit);
 
     protected override async Task RefuseRequestLogRowsAsync()
     {
@@ -27,4 +29,11 @@ public sealed class PostgresEventStoreConformance(PostgresServer server) : Event
             """, connection);
         await command.ExecuteNonQueryAsync(Ct);
     }
+}
+
+/// <summary>The same suite with several groups written at once (<c>EventStore:GroupCommit:MaxGroupsInFlight</c>).</summary>
+[Collection("PostgreSQL event store")]
+public sealed class PostgresEventStoreConformanceWithGroupsInFlight(PostgresServer server) : PostgresEventStoreConformance(server)
+{
+    protected override GroupCommitLimits GroupCommit => GroupCommitLimits.Default with { MaxGroupsInFlight = 4 };
 }
