@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
 using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Grpc.Core;
@@ -8,6 +9,7 @@ using GrpcBank.Application.Accounts;
 using GrpcBank.Application.EventStore;
 using ReadStoreSink = GrpcBank.Application.ReadSide.ReadStoreSink;
 using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Query.V1;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 
@@ -106,6 +108,41 @@ public abstract class HoldSpecs : BankSpecs
         Assert.Equal([(first.HoldId, first.ExpiresAt), ("card-auth-1", firstNamed.ExpiresAt)],
             holds.OrderBy(h => h.HoldId == "card-auth-1").Select(h => (h.HoldId, h.ExpiresAt)));
     }
+
+    [Fact]
+    public async Task AHoldPlacedAgainWithTheExpiryListHoldsShows_IsTheSameHold_WhateverDigitsBelowTheMicrosecondEitherPlacementHad()
+    {
+        var id = await Bank.OpenAsync(deposit: 10_000);
+        // 09:10:00.1234567: a Timestamp and .NET carry the 700 ns, the read stores keep microseconds.
+        var fine = Timestamp.FromDateTimeOffset(Clock.GetUtcNow().AddMinutes(10).AddTicks(1_234_567));
+        var micro = Timestamp.FromDateTimeOffset(Clock.GetUtcNow().AddMinutes(10).AddTicks(1_234_560));
+        // And one whose ttl ends between microseconds, the server's clock being at 09:00:00.0000007.
+        Clock.Advance(TimeSpan.FromTicks(7));
+
+        var placedFine = await PlaceAtAsync(id, "fine", fine);
+        var placedMicro = await PlaceAtAsync(id, "micro", micro);
+        var placedTtl = await PlaceAsync(id, 1_000, "ttl");
+        var listed = (await Bank.Query.ListHoldsAsync(new ListHoldsRequest { AccountId = id, MinPosition = placedTtl.Position })).Holds
+            .ToDictionary(h => h.HoldId, h => h.ExpiresAt);
+        var againFine = await PlaceAtAsync(id, "fine", listed["fine"]);
+        var againMicro = await PlaceAtAsync(id, "micro", fine);
+        var againTtl = await PlaceAtAsync(id, "ttl", listed["ttl"]);
+        var history = (await new HistoryService.HistoryServiceClient(Host.Channel).ReadStreamAsync(new ReadStreamRequest { StreamId = $"account-{id}" }))
+            .Events.Where(e => e.EventType == "accounts.HoldPlaced.v1").Select(e => JsonDocument.Parse(e.DataJson).RootElement)
+            .ToDictionary(e => e.GetProperty("holdId").GetString()!, e => Timestamp.FromDateTimeOffset(e.GetProperty("expiresAt").GetDateTimeOffset()));
+
+        Assert.Equal(micro, listed["fine"]);
+        Assert.Equal([listed["fine"], listed["micro"], listed["ttl"]], [placedFine.ExpiresAt, placedMicro.ExpiresAt, placedTtl.ExpiresAt]);
+        Assert.Equal([listed["fine"], listed["micro"], listed["ttl"]], [againFine.ExpiresAt, againMicro.ExpiresAt, againTtl.ExpiresAt]);
+        Assert.Equal(listed, history);
+        Assert.Equal((placedTtl.Version, 3_000), (againTtl.Version, againTtl.HeldMinor));
+    }
+
+    private Task<PlaceHoldResponse> PlaceAtAsync(string accountId, string holdId, Timestamp expiresAt) =>
+        Accounts.PlaceHoldAsync(new PlaceHoldRequest
+        {
+            AccountId = accountId, HoldId = holdId, AmountMinor = 1_000, CurrencyCode = "EUR", Reference = "card auth", ExpiresAt = expiresAt,
+        }).ResponseAsync;
 
     [Fact]
     public async Task AHoldThatExpiresWhileTheServerIsDown_IsReleasedOnceAfterTheRestart()

@@ -179,6 +179,23 @@ public abstract class OrderHoldSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task AnAuthorisationEndingBetweenMicroseconds_IsAnsweredAsListHoldsShowsItsHold_AndSoIsItsRetry()
+    {
+        var customer = await Bank.OpenAsync(deposit: 10_000);
+        var merchant = await Bank.OpenAsync();
+        // The server's clock at 09:00:00.0000007: the authorisation ends 700 ns after a microsecond, which the read stores drop.
+        Clock.Advance(TimeSpan.FromTicks(7));
+        var requestId = NewId();
+
+        var placed = await PlaceAsync(customer, merchant, 2_500, requestId: requestId);
+        var retried = await PlaceAsync(customer, merchant, 2_500, requestId: requestId);
+        var hold = Assert.Single((await Bank.Query.ListHoldsAsync(new ListHoldsRequest { AccountId = customer, MinPosition = placed.Position })).Holds);
+
+        Assert.Equal((placed.HoldId, placed.AuthorizationExpiresAt), (hold.HoldId, hold.ExpiresAt));
+        Assert.Equal(placed, retried);
+    }
+
+    [Fact]
     public async Task PlacingTwiceWithTheSameRequestId_HoldsOnce()
     {
         var customer = await Bank.OpenAsync(deposit: 10_000);

@@ -14,7 +14,8 @@ public static partial class Account
 
     /// <summary>
     /// Every hold's rule (a client's, or an order's authorisation): the account is open, the hold id is new (the same
-    /// hold placed again changes nothing), it expires after it is placed, and the money could be debited now.
+    /// hold placed again changes nothing; its expiry as <see cref="HoldExpiryPrecision"/> keeps it), it expires after it
+    /// is placed, and the money could be debited now.
     /// </summary>
     public static Either<Rejection, Seq<AccountEvent>> Reserve(
         AccountState s, string accountId, string holdId, long amountMinor, string currencyCode, string reference, DateTimeOffset expiresAt,
@@ -23,7 +24,7 @@ public static partial class Account
         if ((MustExist(s, accountId) ?? MustNotBeClosed(s)) is { } refused) return refused;
         if (s.Holds.TryGetValue(holdId, out var existing))
             return existing.AmountMinor == amountMinor && existing.CurrencyCode == currencyCode && existing.Reference == reference
-                   && existing.ExpiresAt == expiresAt
+                   && HoldExpiryPrecision.Same(existing.ExpiresAt, expiresAt)
                 ? Events()
                 : new AccountRejection.HoldAlreadyExists(s.AccountId, holdId);
         if (expiresAt <= placedAt) return new AccountRejection.HoldExpiryNotInFuture(expiresAt, placedAt);

@@ -25,18 +25,20 @@ public sealed partial class AccountGrpcService
             .CurrencyCode("currency_code", request.CurrencyCode)
             .Text("reference", request.Reference, MaxTextLength)
             .RequestId(request.RequestId);
-        var expiresAt = ExpiryOf(request, now, errors);
+        var expiresAt = HoldExpiryPrecision.Of(ExpiryOf(request, now, errors));
         errors.ThrowIfAny();
         var holdId = request.HoldId.Length > 0 ? request.HoldId : Guid.CreateVersion7().ToString("N");
         var command = new AccountCommand.PlaceHold(request.AccountId, holdId, request.AmountMinor, request.CurrencyCode, request.Reference,
             expiresAt, now);
         var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.Accounts.HandleAsync(request.AccountId, command,
             CallContext.For(request, context), AccountReply.ForHold(request.AccountId, holdId), context.CancellationToken));
-        // A reply logged before holds were recorded in it answers with this call's id and expiry, as it did then.
+        // A reply logged before holds were recorded in it answers with this call's id and expiry, as it did then. A hold
+        // placed before expiries were kept to the microsecond is shown as ListHolds shows it.
         return new PlaceHoldResponse
         {
             HoldId = reply.HoldId ?? holdId, Version = reply.Version, Position = position, BalanceMinor = reply.BalanceMinor,
-            HeldMinor = reply.HeldMinor, AvailableMinor = reply.AvailableMinor, ExpiresAt = Timestamp.FromDateTimeOffset(reply.HoldExpiresAt ?? expiresAt),
+            HeldMinor = reply.HeldMinor, AvailableMinor = reply.AvailableMinor,
+            ExpiresAt = Timestamp.FromDateTimeOffset(HoldExpiryPrecision.Of(reply.HoldExpiresAt ?? expiresAt)),
         };
     }
 

@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using GrpcBank.Application.Commands;
 using GrpcBank.Contracts.Orders.V1;
+using GrpcBank.Domain.Accounts;
 using GrpcBank.Domain.Orders;
 using GrpcBank.Domain.Payments;
 using GrpcBank.Server.Accounts;
@@ -38,18 +39,20 @@ public sealed class OrderGrpcService(Handlers handlers, TimeProvider clock) : Or
         errors.ThrowIfAny();
 
         var orderId = request.OrderId.Length > 0 ? request.OrderId : Guid.CreateVersion7().ToString("N");
+        var expiresAt = HoldExpiryPrecision.Of(now + ttl);
         var command = new OrderFundsCommand.PlaceOrder(
             new OrderCommand.PlaceOrder(orderId, request.CustomerAccountId, request.MerchantAccountId, request.AmountMinor, request.CurrencyCode,
                 request.Description),
-            now + ttl, now);
-        // A retry with the same request_id gets the first run's reply (its expiry included) from the request log.
+            expiresAt, now);
+        // A retry with the same request_id gets the first run's reply (its expiry included) from the request log; one
+        // logged before expiries were kept to the microsecond is shown as ListHolds shows its hold.
         var (reply, position, _) = ErrorMapper.AcceptedOrThrow(await handlers.OrderFunds.HandleAsync(
-            orderId, command, CallContext.For(request, context), PlacedOrderReply.For(orderId, now + ttl), context.CancellationToken));
+            orderId, command, CallContext.For(request, context), PlacedOrderReply.For(orderId, expiresAt), context.CancellationToken));
         return new PlaceOrderResponse
         {
             OrderId = reply.AggregateId, Version = reply.Version, Position = position, PaymentId = Order.PaymentIdOf(reply.AggregateId),
             Authorized = reply.Authorized, CancellationReason = reply.CancellationReason, HoldId = reply.HoldId,
-            AuthorizationExpiresAt = reply.Authorized ? Timestamp.FromDateTimeOffset(reply.ExpiresAt) : null,
+            AuthorizationExpiresAt = reply.Authorized ? Timestamp.FromDateTimeOffset(HoldExpiryPrecision.Of(reply.ExpiresAt)) : null,
         };
     }
 
