@@ -57,3 +57,8 @@ public sealed class EmbeddedOrderHoldSpecs : OrderHoldSpecs
 {
     protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(WithClock);
 }
+
+public sealed class EmbeddedReadSideModelSpecs : ReadSideModelSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(WithClock);
+}

@@ -66,3 +66,15 @@ public sealed class PostgresOrderHoldSpecs(PostgresServer postgres) : OrderHoldS
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), WithClock);
 }
+
+public sealed class PostgresReadSideModelSpecs(PostgresServer postgres) : ReadSideModelSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), WithClock);
+}
+
+/// <summary>PostgreSQL's event store with the embedded (SQLite) read store.</summary>
+public sealed class PostgresWithSqliteReadSideModelSpecs(PostgresServer postgres) : ReadSideModelSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() =>
+        await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync(), WithClock, ("ReadStore:Kind", "Sqlite"));
+}
