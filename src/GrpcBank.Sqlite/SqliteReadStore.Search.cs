@@ -100,8 +100,8 @@ public sealed partial class SqliteReadStore
         {
             var filter = new Filter().Add("h.account_id = $account", ("$account", query.AccountId));
             return PageOf(connection, tx, $"select {Prefixed("h.", HoldColumns)} from holds h", filter,
-                new SortColumn("h.placed_at", true, v => SortValues.ParseNumber(v)), "h.hold_id",
-                query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Number(ToMicros(v.PlacedAt)), v.HoldId));
+                new SortColumn("h.placed_at", true, ParseMicros), "h.hold_id",
+                query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Time(v.PlacedAt), v.HoldId));
         }));
 
     public Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct) =>

@@ -35,6 +35,7 @@ public abstract class ReadSideModelSpecs : BankSpecs
 
     [Theory]
     [InlineData(1)]
+    [InlineData(402205354)] // an account's holds over more than one page: PostgreSQL's page token was refused as invalid
     public Task TheReadSide_AnswersWhatTheHistorySays_ForAKeptSeed(int seed) => RunAsync(seed);
 
     private async Task RunAsync(int seed)

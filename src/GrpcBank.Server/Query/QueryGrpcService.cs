@@ -77,7 +77,8 @@ public sealed class QueryGrpcService(IReadStore readStore, ReadSideWaiter waiter
     {
         var errors = new FieldErrors().Id("account_id", request.AccountId).NotNegative("min_position", request.MinPosition);
         var (page, next, position) = await PageAsync(errors, new Paging(request.PageSize, request.PageToken, request.MinPosition),
-            ["holds", request.AccountId], QueryArguments.FitsNumber,
+            // A hold's cursor is its placing time, as every store issues it (and as orders' and payments' are).
+            ["holds", request.AccountId], QueryArguments.FitsTime,
             async (size, after, ct) =>
             {
                 await MustExist(request.AccountId, context);
