@@ -149,6 +149,31 @@ public abstract class BatchSpecs : BankSpecs
         Assert.Equal((1_000L + 2 * (100 - 250), 2L * (250 - 50)), (await BalanceAsync(a), await BalanceAsync(b)));
     }
 
+    /// <summary>
+    /// Commands done one by one (alone, or in an independent batch) were each written at a position of their own: sent
+    /// again as an atomic batch, every one of them is done, so each gets its first reply back, that position included (a
+    /// reader waiting on it waits for nothing later), not the newest of them all.
+    /// </summary>
+    [Fact]
+    public async Task CommandsDoneOneByOne_SentAgainAsAnAtomicBatch_GetTheirFirstRepliesBack_TheirPositionsIncluded()
+    {
+        var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync(deposit: 1_000));
+        var (deposit, withdraw) = (Deposit(a, 100, Rpc.NewId()), Withdraw(b, 50, Rpc.NewId()));
+        var deposited = await Bank.Accounts.DepositMoneyAsync(deposit.Deposit);
+        var withdrawn = await Bank.Accounts.WithdrawMoneyAsync(withdraw.Withdraw);
+        var (independentDeposit, independentWithdraw) = (Deposit(b, 7, Rpc.NewId()), Withdraw(a, 3, Rpc.NewId()));
+        var independent = await RunAsync(false, independentDeposit, independentWithdraw);
+        var head = await HeadAsync();
+
+        var again = await RunAsync(true, deposit, withdraw);
+        var independentAgain = await RunAsync(true, independentDeposit, independentWithdraw);
+
+        Assert.Equal((deposited, withdrawn), (again[0].Deposit, again[1].Withdraw));
+        Assert.NotEqual(deposited.Position, withdrawn.Position);
+        Assert.Equal(independent, independentAgain);
+        Assert.Equal(head, await HeadAsync());
+    }
+
     [Fact]
     public async Task AnAtomicBatch_WithACommandAlreadyDone_AndNewOnes_IsRefused_SayingWhichWasDone()
     {

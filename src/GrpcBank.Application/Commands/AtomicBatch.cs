@@ -12,8 +12,12 @@ public abstract record AtomicBatchOutcome
 {
     private AtomicBatchOutcome() { }
 
-    /// <summary>Every command was written in one commit at <paramref name="Position"/> (or had been: a retried batch).</summary>
-    public sealed record Accepted(IReadOnlyList<object> Replies, long Position, bool Replayed = false) : AtomicBatchOutcome;
+    /// <summary>
+    /// Every command was written in one commit, at the one position, or had been (a retried batch): each at the position its
+    /// request log entry names, which differ when the commands were first done one by one, so each answers as it first did.
+    /// </summary>
+    /// <param name="Positions">Per command, the position of the append that wrote it.</param>
+    public sealed record Accepted(IReadOnlyList<object> Replies, IReadOnlyList<long> Positions, bool Replayed = false) : AtomicBatchOutcome;
 
     /// <summary>The command at <paramref name="Index"/> failed, so nothing was written.</summary>
     public sealed record Failed(int Index, CommandOutcome<object> Outcome) : AtomicBatchOutcome;
@@ -104,7 +108,7 @@ public sealed class AtomicBatch(
             switch (await appending)
             {
                 case AppendResult.Appended a:
-                    return new AtomicBatchOutcome.Accepted(written.Replies, a.Position);
+                    return new AtomicBatchOutcome.Accepted(written.Replies, [.. written.Replies.Select(_ => a.Position)]);
                 case AppendResult.DuplicateRequest:
                     return await ReplayAsync(commands, ct)
                         ?? throw new InvalidOperationException("request log entry vanished after a duplicate-key conflict");
@@ -162,7 +166,7 @@ public sealed class AtomicBatch(
         if (same.All(s => s))
             return new AtomicBatchOutcome.Accepted(
                 [.. logged.Select((l, i) => JsonSerializer.Deserialize(l!.ReplyJson, commands[i].ReplyType, EventCodec<object>.Json)!)],
-                logged.Max(l => l!.Position), Replayed: true);
+                [.. logged.Select(l => l!.Position)], Replayed: true);
         var reused = Enumerable.Range(0, commands.Count).FirstOrDefault(i => logged[i] is not null && !same[i], -1);
         return reused >= 0
             ? new AtomicBatchOutcome.Failed(reused, new CommandOutcome<object>.RequestIdReused(commands[reused].Context.RequestId!))

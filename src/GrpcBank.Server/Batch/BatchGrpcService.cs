@@ -186,7 +186,7 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
         switch (await handlers.AtomicBatch.RunAsync([.. request.Commands.Select(c => ItemOf(c, principal))], context.CancellationToken))
         {
             case AtomicBatchOutcome.Accepted accepted:
-                return [.. request.Commands.Select((c, i) => ResultOf(c, accepted.Replies[i], accepted.Position))];
+                return [.. request.Commands.Select((c, i) => ResultOf(c, accepted.Replies[i], accepted.Positions[i]))];
             case AtomicBatchOutcome.Failed failed:
                 var error = Capture(() => ErrorMapper.AcceptedOrThrow(failed.Outcome))!;
                 throw AtIndex(error, failed.Index, Prefix(failed.Index, request.Commands[failed.Index]));
