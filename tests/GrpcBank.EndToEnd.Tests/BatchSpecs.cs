@@ -150,6 +150,30 @@ public abstract class BatchSpecs : BankSpecs
     }
 
     /// <summary>
+    /// A request id used by two different commands of one independent batch belongs to its first use, as when the group
+    /// writes that one: the later is refused as reused. The first use here is left to run on its own (it rests on a
+    /// command whose id was logged before, so its append in the group cannot commit), and the later one, on another
+    /// account, ran beside it and logged the id first: the batch's earlier command was then refused for its later one.
+    /// </summary>
+    [Fact]
+    public async Task ARequestIdUsedTwiceInAnIndependentBatch_IsItsFirstUses_EvenWhenThatOneRunsOnItsOwn()
+    {
+        var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());
+        for (var round = 0; round < 10; round++)
+        {
+            var done = Deposit(a, 1, Rpc.NewId());
+            await RunAsync(false, done);
+            var shared = Rpc.NewId();
+
+            var results = await RunAsync(false, done, Withdraw(a, 5, shared), Deposit(b, 7, shared));
+
+            Assert.True(results[1].ResultCase == BatchResult.ResultOneofCase.Withdraw, $"round {round}: {results[1]}");
+            Assert.Equal("REQUEST_ID_REUSED", results[2].Error?.GetDetail<ErrorInfo>().Reason);
+        }
+        Assert.Equal((1_000L + 10 * (1 - 5), 0L), (await BalanceAsync(a), await BalanceAsync(b)));
+    }
+
+    /// <summary>
     /// Commands done one by one (alone, or in an independent batch) were each written at a position of their own: sent
     /// again as an atomic batch, every one of them is done, so each gets its first reply back, that position included (a
     /// reader waiting on it waits for nothing later), not the newest of them all.

@@ -84,8 +84,8 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
         await WriteTogetherAsync(request, principal, results, context, transient);
         // Whatever was not answered there runs as the single RPC would, many at once (the store's group commit shares
         // their transactions): the answer a single call would get, on a fresh read where it needs one.
-        await Parallel.ForEachAsync(Enumerable.Range(0, request.Commands.Count).Where(i => results[i] is null),
-            new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (i, _) =>
+        foreach (var uses in UsesOfEachRequestId(request, results))
+            await Parallel.ForEachAsync(uses, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (i, _) =>
             {
                 var command = request.Commands[i];
                 var prefix = Prefix(i, command);
@@ -121,6 +121,25 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
             logger.LogWarning("{Count} commands of this batch failed on transient infrastructure faults, answered UNAVAILABLE; the first was logged with its cause",
                 transient.Count);
         return results!;
+    }
+
+    /// <summary>
+    /// The unanswered commands in rounds: the first use of each request id (and every command without one), then the second
+    /// uses, and so on. An id used twice in the batch is its first use's, as in the group (<see cref="WriteTogetherAsync"/>):
+    /// run side by side, a later use on another account could log the id first and get the earlier refused as reused.
+    /// </summary>
+    private static IEnumerable<IEnumerable<int>> UsesOfEachRequestId(ExecuteBatchRequest request, BatchResult?[] results)
+    {
+        var uses = new Dictionary<string, int>(StringComparer.Ordinal);
+        var rounds = new List<List<int>>();
+        for (var i = 0; i < request.Commands.Count; i++)
+        {
+            if (results[i] is not null) continue;
+            var round = RequestIdOf(request.Commands[i]) is { Length: > 0 } id ? uses[id] = uses.GetValueOrDefault(id) + 1 : 1;
+            while (rounds.Count < round) rounds.Add([]);
+            rounds[round - 1].Add(i);
+        }
+        return rounds;
     }
 
     /// <summary>
