@@ -20,6 +20,12 @@ public sealed class CommandHandlerSpecs
 
     private AccountState StoredState() => AccountCommands.StoredState(store);
 
+    private void AnotherWriterAppendsBeforeEveryAppend() => store.BeforeAppend = _ =>
+    {
+        AnotherWriterAppends(new AccountEvent.MoneyDeposited(Ada, 1, "EUR", "elsewhere"));
+        return Task.CompletedTask;
+    };
+
     [Fact]
     public async Task GivenAWarmStream_WhenADepositIsHandled_ThenItIsOneAppendAndNoRead()
     {
@@ -208,11 +214,7 @@ public sealed class CommandHandlerSpecs
         var handler = NewHandler();
         await Run(handler, Open());
         var appends = store.AppendsAsked.Count;
-        store.BeforeAppend = _ =>
-        {
-            AnotherWriterAppends(new AccountEvent.MoneyDeposited(Ada, 1, "EUR", "elsewhere"));
-            return Task.CompletedTask;
-        };
+        AnotherWriterAppendsBeforeEveryAppend();
 
         var outcome = await Run(handler, Deposit(100), new CommandContext("dep-1", "fingerprint"));
 
@@ -222,6 +224,25 @@ public sealed class CommandHandlerSpecs
             (conflict.ExpectedVersion, conflict.ActualVersion));
         Assert.Equal(CommandHandler<AccountCommand, AccountEvent, AccountState>.MaxAppends, StoredState().BalanceMinor);
         Assert.Null(await store.FindRequestAsync("dep-1", Ct));
+    }
+
+    /// <summary>
+    /// A retry decided on a stale fold writes again, and the store reports the stale guard before the logged request id
+    /// (PostgreSQL does too): a done request retried while other servers keep writing its stream lost every append and
+    /// was answered ABORTED, not with its first reply.
+    /// </summary>
+    [Fact]
+    public async Task ARetriedRequestId_WhoseEveryAppendLosesToAnotherWriter_GetsTheFirstReply_NotAConflict()
+    {
+        var (handler, context) = (NewHandler(), new CommandContext("dep-1", "fingerprint-of-the-deposit"));
+        await Run(handler, Open());
+        var first = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, Deposit(100), context));
+        AnotherWriterAppendsBeforeEveryAppend();
+
+        var retried = await Run(handler, Deposit(100), context);
+
+        Assert.Equal(first with { Replayed = true }, retried);
+        Assert.Equal(100 + CommandHandler<AccountCommand, AccountEvent, AccountState>.MaxAppends, StoredState().BalanceMinor);
     }
 
     [Fact]

@@ -48,8 +48,11 @@ public sealed class CommandHandler<TCommand, TEvent, TState>(
             {
                 // After a lost race, look again at what the store holds (an expected_version from the caller is re-checked).
                 var (current, fresh) = lost is null ? await states.CachedAsync(streamId, ct) : (await states.FreshAsync(streamId, ct), true);
+                // A request logged before loses its appends too (the store reports a stale guard before a logged id): a
+                // retry gets its first reply, not the conflict.
                 if (appends == MaxAppends)
-                    return new CommandOutcome<TReply>.WrongExpectedVersion(expectedVersion ?? lost!.ExpectedVersion, current.Version);
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
+                        ?? new CommandOutcome<TReply>.WrongExpectedVersion(expectedVersion ?? lost!.ExpectedVersion, current.Version);
                 var (decision, events) = Decide(command, current, expectedVersion);
                 if (events.IsEmpty && !fresh)
                 {
