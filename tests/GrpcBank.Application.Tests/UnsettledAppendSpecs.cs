@@ -182,6 +182,29 @@ public sealed class UnsettledAppendSpecs
         Assert.Equal(["DepositMoney error", "WithdrawMoney error"], counted);
     }
 
+    /// <summary>
+    /// As a single command's (CommandHandlerSpecs): a batch retried on a stale fold writes again, and the store reports the
+    /// stale guard before the logged request ids, so while another writer kept writing its account the retry of a done
+    /// batch lost every append and was refused ABORTED, not answered with its first replies.
+    /// </summary>
+    [Fact]
+    public async Task GivenAnAtomicBatchSentAgain_WhoseEveryAppendLosesToAnotherWriter_ItGetsItsFirstReplies_NotAConflict()
+    {
+        AcceptedBatch(await RunBatch(Open(), Deposit(100)));
+        BatchItem[] batch = [ToAda(Deposit(10), new("dep-1", "f-1")), ToAda(Withdraw(20), new("wd-1", "f-2"))];
+        var first = AcceptedBatch(await batches.RunAsync(batch, Ct));
+        store.BeforeGroup = _ =>
+        {
+            AccountCommands.AnotherWriterAppends(store, new AccountEvent.MoneyDeposited(Ada, 1, "EUR", "elsewhere"));
+            return Task.CompletedTask;
+        };
+
+        var retried = Assert.IsType<AtomicBatchOutcome.Accepted>(await batches.RunAsync(batch, Ct));
+
+        Assert.True(retried.Replayed);
+        Assert.Equal(first, retried.Replies);
+    }
+
     [Fact]
     public async Task GivenAnAtomicBatchSentAgainWithItsRequestIds_EachOfItsCommandsIsCountedAccepted_AsARetriedSingleCommandIs()
     {

@@ -115,6 +115,8 @@ public sealed class AtomicBatch(
                 case AppendResult.WrongExpectedVersion w:
                     fresh = true;
                     if (appends < MaxAppends) continue;
+                    // A batch done before loses its appends too (the store reports a stale guard before a logged id).
+                    if (await ReplayAsync(commands, ct) is { } replayed) return replayed;
                     var index = commands.Select((c, i) => (c, i)).First(x => BatchStates.StreamsOf(x.c).Contains(w.StreamId)).i;
                     var now = await BatchStates.FreshAsync(commands, accounts, payments, ct);
                     return new AtomicBatchOutcome.Failed(index, new CommandOutcome<object>.WrongExpectedVersion(w.ExpectedVersion, now.VersionOf(w.StreamId)));
