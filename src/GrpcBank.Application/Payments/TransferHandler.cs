@@ -131,8 +131,11 @@ public sealed class TransferHandler(
                 // After a lost race (another writer got to one of the streams first), read them all again.
                 var current = lost is null ? Cached(boundary) : await FreshAsync(boundary, ct);
                 var fresh = lost is not null;
+                // A request logged before loses its appends too (the store reports a stale guard before a logged id): a
+                // retry gets its first reply, not the conflict.
                 if (appends == MaxAppends)
-                    return new CommandOutcome<TReply>.WrongExpectedVersion(lost!.ExpectedVersion, boundary.VersionOf(current, lost!.StreamId));
+                    return await RequestLog.ReplayAsync<TReply>(store, context, ct)
+                        ?? new CommandOutcome<TReply>.WrongExpectedVersion(lost!.ExpectedVersion, boundary.VersionOf(current, lost!.StreamId));
                 var (decision, events) = Decide(decide, current);
                 if (!fresh && !boundary.AllWrittenBy(events))
                 {
