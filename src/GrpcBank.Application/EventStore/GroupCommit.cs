@@ -4,7 +4,7 @@ namespace GrpcBank.Application.EventStore;
 
 /// <summary>How an engine gathers concurrent appends into groups written in one transaction.</summary>
 /// <param name="MaxAppends">Appends in one group at most; appends queued as one unit (<see cref="GroupCommit.AppendGroupAsync"/>) that are more go alone.</param>
-/// <param name="MaxBytes">Event data and metadata (UTF-16 characters, roughly bytes) in one group at most; a single larger append (or unit) goes alone.</param>
+/// <param name="MaxBytes">Event data, metadata and logged replies (UTF-16 characters, roughly bytes) in one group at most; a single larger append (or unit) goes alone.</param>
 /// <param name="MaxGroupsInFlight">Groups being written at once: more than one lets a group's commit overlap the next group's round trip.</param>
 public sealed record GroupCommitLimits(int MaxAppends = 256, int MaxBytes = 1 << 20, int MaxGroupsInFlight = 1)
 {
