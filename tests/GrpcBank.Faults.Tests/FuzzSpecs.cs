@@ -25,7 +25,8 @@ public sealed class FuzzSpecs
     private const int InvalidUtf8Requests = 300;
     private const int UndecodableRequests = 100;
 
-    private static readonly StatusCode[] Deliberate =
+    /// <summary>OK or an error the bank chose on purpose: what any request, however malformed, may be answered with.</summary>
+    internal static readonly StatusCode[] Deliberate =
     [
         StatusCode.OK, StatusCode.InvalidArgument, StatusCode.NotFound, StatusCode.FailedPrecondition, StatusCode.AlreadyExists,
         StatusCode.OutOfRange, StatusCode.Aborted, StatusCode.ResourceExhausted,
