@@ -129,7 +129,11 @@ internal sealed class PreparedStatements : IDisposable
         private int Bind(int position, object? value) => value switch
         {
             null or DBNull => raw.sqlite3_bind_null(handle, position),
-            // UTF-16 as it is: SQLite converts it to the file's UTF-8 itself, without a managed copy per value.
+            // UTF-16 as it is: SQLite converts it to the file's UTF-8 itself, without a managed copy per value. But SQLite
+            // reads a leading U+FEFF or U+FFFE of UTF-16 text as a byte-order mark: it dropped U+FEFF (a request id
+            // "\uFEFFabc" was logged as "abc", and found as a reuse of "abc") and took U+FFFE for big-endian. Such a
+            // value goes as UTF-8, which SQLite takes as it is.
+            string s when s.Length > 0 && s[0] is '\uFEFF' or '\uFFFE' => raw.sqlite3_bind_text(handle, position, s),
             string s => raw.sqlite3_bind_text16(handle, position, s.AsSpan()),
             long l => raw.sqlite3_bind_int64(handle, position, l),
             int n => raw.sqlite3_bind_int64(handle, position, n),

@@ -36,10 +36,13 @@ public sealed class FieldMutationFuzzSpecs
 
     private static readonly Marshaller<byte[]> Raw = Marshallers.Create(bytes => bytes, bytes => bytes);
 
-    [Fact]
-    public async Task EveryRpc_WithOneFieldMadeAbusive_IsAnsweredDeliberately_AndAnInvalidArgumentNamesThatField()
+    // 1: a batch deposit whose request id was a lone U+FEFF answered INTERNAL (SQLite read it as a byte-order mark).
+    [Theory]
+    [InlineData(20261207)]
+    [InlineData(1)]
+    public async Task EveryRpc_WithOneFieldMadeAbusive_IsAnsweredDeliberately_AndAnInvalidArgumentNamesThatField(int fixedSeed)
     {
-        var seed = int.TryParse(Environment.GetEnvironmentVariable("GRPCBANK_FUZZ_SEED"), out var s) ? s : 20261207;
+        var seed = int.TryParse(Environment.GetEnvironmentVariable("GRPCBANK_FUZZ_SEED"), out var s) ? s : fixedSeed;
         TestContext.Current.SendDiagnosticMessage($"fuzz seed {seed} (GRPCBANK_FUZZ_SEED={seed} replays this run)");
         var random = new Random(seed);
         await using var host = await BankHost.StartAsync(("Storage:DataDirectory", KillUnderLoadSpecs.TempDirectory()));

@@ -251,6 +251,23 @@ public abstract partial class EventStoreConformance : IAsyncLifetime
         Assert.NotNull(await Store.FindRequestAsync("请求-😀", Ct));
     }
 
+    [Theory]
+    [InlineData("\uFEFF")]
+    [InlineData("\uFEFFabc")]
+    [InlineData("\uFFFEabc")]
+    public async Task AValueBeginningWithAByteOrderMarkCharacter_IsStoredAsSent_AndIsNotAnotherValueWithoutIt(string requestId)
+    {
+        var without = requestId[1..];
+        if (without.Length > 0) await AppendAsync("account-2", 0, [Event()], Request(without));
+
+        var appended = await AppendAsync(requestId, 0, [Event()], Request(requestId));
+
+        Assert.IsType<AppendResult.Appended>(appended);
+        Assert.Equal(requestId, (await Store.FindRequestAsync(requestId, Ct))?.RequestId);
+        Assert.Equal("fingerprint-" + requestId, (await Store.FindRequestAsync(requestId, Ct))?.Fingerprint);
+        Assert.Equal(requestId, Assert.Single(await Store.ReadStreamAsync(requestId, 1, 1, Ct)).StreamId);
+    }
+
     [Fact]
     public async Task EventIds_AreUnique_AReusedIdIsRefused_AndWritesNothing()
     {
