@@ -42,16 +42,30 @@ public abstract class ReadSideModelSpecs : BankSpecs
     {
         TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed} (GRPCBANK_MODEL_SEED={seed} runs it again)");
         await new RandomBankWorkload(Host, Clock, seed).RunAsync(Steps);
-        var head = await QuietHeadAsync();
-        var model = ReadSideModel.Of(await HistoryAsync(head));
 
-        var differences = await DifferencesAsync(model, head, new Random(seed));
+        var differences = await DifferencesWhileQuietAsync(seed);
         Assert.True(differences.Count == 0, $"seed {seed}: the read side differs from the history:\n{string.Join("\n", differences.Take(6))}");
 
         using (var call = new ProjectionService.ProjectionServiceClient(Host.Channel).RebuildProjections(new RebuildProjectionsRequest()))
             while (await call.ResponseStream.MoveNext(TestContext.Current.CancellationToken)) { }
-        differences = await DifferencesAsync(model, head, new Random(seed));
+        differences = await DifferencesWhileQuietAsync(seed);
         Assert.True(differences.Count == 0, $"seed {seed}: after RebuildProjections the read side differs from the history:\n{string.Join("\n", differences.Take(6))}");
+    }
+
+    /// <summary>
+    /// The differences at a quiet head, taken again when the head moved while they were taken: the background hold expiry
+    /// may still have been writing an expiry it had begun (QuietHeadAsync's own pass then finds none due), and answers
+    /// waited for with min_position show what came after the head.
+    /// </summary>
+    private async Task<List<string>> DifferencesWhileQuietAsync(int seed)
+    {
+        var store = Host.Get<IEventStore>();
+        while (true)
+        {
+            var head = await QuietHeadAsync();
+            var differences = await DifferencesAsync(ReadSideModel.Of(await HistoryAsync(head)), head, new Random(seed));
+            if (await store.HeadPositionAsync(CancellationToken.None) == head) return differences;
+        }
     }
 
     /// <summary>
