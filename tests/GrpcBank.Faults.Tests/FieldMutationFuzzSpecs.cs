@@ -5,12 +5,9 @@ using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
-using GrpcBank.Contracts.Admin.V1;
 using GrpcBank.Contracts.Batch.V1;
-using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Orders.V1;
 using GrpcBank.Contracts.Payments.V1;
-using GrpcBank.Contracts.Query.V1;
 
 namespace GrpcBank.Faults.Tests;
 
@@ -25,16 +22,9 @@ public sealed class FieldMutationFuzzSpecs
 
     private static readonly StatusCode[] Deliberate = FuzzSpecs.Deliberate;
 
-    private static readonly MethodDescriptor[] Methods =
-    [
-        .. new[]
-        {
-            AccountService.Descriptor, OrderService.Descriptor, PaymentService.Descriptor, QueryService.Descriptor,
-            HistoryService.Descriptor, ProjectionService.Descriptor, BatchService.Descriptor,
-        }.SelectMany(s => s.Methods),
-    ];
+    private static readonly MethodDescriptor[] Methods = [.. FuzzSpecs.Services.SelectMany(s => s.Methods)];
 
-    private static readonly Marshaller<byte[]> Raw = Marshallers.Create(bytes => bytes, bytes => bytes);
+    private static readonly Marshaller<byte[]> Raw = FuzzSpecs.Raw;
 
     // 1: a batch deposit whose request id was a lone U+FEFF answered INTERNAL (SQLite read it as a byte-order mark).
     [Theory]

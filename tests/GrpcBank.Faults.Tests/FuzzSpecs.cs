@@ -32,7 +32,8 @@ public sealed class FuzzSpecs
         StatusCode.OutOfRange, StatusCode.Aborted, StatusCode.ResourceExhausted,
     ];
 
-    private static readonly ServiceDescriptor[] Services =
+    /// <summary>Every bank service a client can call (health aside).</summary>
+    internal static readonly ServiceDescriptor[] Services =
     [
         AccountService.Descriptor, OrderService.Descriptor, PaymentService.Descriptor, QueryService.Descriptor,
         HistoryService.Descriptor, ProjectionService.Descriptor, BatchService.Descriptor,
@@ -44,7 +45,8 @@ public sealed class FuzzSpecs
     /// </summary>
     private static readonly ServiceDescriptor[] CommandServices = [AccountService.Descriptor, OrderService.Descriptor, PaymentService.Descriptor];
 
-    private static readonly Marshaller<byte[]> Raw = Marshallers.Create(bytes => bytes, bytes => bytes);
+    /// <summary>Messages as the bytes on the wire, so any bytes can be sent to any method.</summary>
+    internal static readonly Marshaller<byte[]> Raw = Marshallers.Create(bytes => bytes, bytes => bytes);
 
     private static readonly MethodDescriptor[] Unary =
         Services.SelectMany(s => s.Methods).Where(m => !m.IsClientStreaming && !m.IsServerStreaming).ToArray();
