@@ -49,6 +49,9 @@ public sealed class SigtermUnderLoadSpecs(PostgresServer postgres)
         await writing.WaitAsync(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken);
         var acknowledged = load.Acknowledged.ToDictionary();
 
+        // Every acknowledged deposit is checked below: with none acknowledged there would be nothing to check.
+        Assert.True(acknowledged.Count >= KillUnderLoadSpecs.LeastAcknowledged,
+            $"only {acknowledged.Count} deposits were acknowledged before the stop (failures: {string.Join(", ", load.Failures)}):\n{server.Log}");
         Assert.True(exitCode == 0, $"exit code {exitCode}:\n{server.Log}");
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s:\n{server.Log}");
         Assert.DoesNotContain("fail:", server.Log, StringComparison.Ordinal);
