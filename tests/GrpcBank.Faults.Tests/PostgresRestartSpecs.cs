@@ -22,6 +22,7 @@ public sealed class PostgresRestartSpecs
         using var stop = new CancellationTokenSource();
         var writing = load.RunAsync(host.Channel, writers: 4, stop.Token);
         await Task.Delay(1_000);
+        var acknowledgedBeforeOutage = load.Acknowledged.Count;
 
         await cluster.StopAsync();
         await Task.Delay(2_000);
@@ -31,6 +32,8 @@ public sealed class PostgresRestartSpecs
         stop.Cancel();
         await writing.WaitAsync(TimeSpan.FromSeconds(30));
 
+        // Every acknowledged deposit is checked below: the load must have written some before the outage.
+        Assert.True(acknowledgedBeforeOutage > 0, "no write was acknowledged before PostgreSQL went down");
         Assert.True(failedDuringOutage > 0, "no write failed while PostgreSQL was down");
         Assert.Equal([StatusCode.Unavailable], load.Failures.Keys);
         var accounts = new AccountService.AccountServiceClient(host.Channel);
