@@ -296,7 +296,7 @@ public abstract class HoldSpecs : BankSpecs
                 replies.Add((reply.BalanceMinor, reply.HeldMinor, reply.AvailableMinor));
                 return reply.HoldId;
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+            catch (RpcException e) when (e.IsRefusedFor("INSUFFICIENT_FUNDS"))
             {
                 return null;
             }

@@ -147,7 +147,7 @@ public abstract class PaymentFlowSpecs : BankSpecs
                 var reply = await TransferAsync(from, to, amount);
                 return (From: from, Amount: amount, reply.Position);
             }
-            catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+            catch (RpcException e) when (e.IsRefusedFor("INSUFFICIENT_FUNDS"))
             {
                 return (From: from, Amount: 0L, Position: 0L);
             }
@@ -194,7 +194,7 @@ public abstract class PaymentFlowSpecs : BankSpecs
                     await TransferAsync(set[from], set[to], random.Next(1, 20_000));
                     Interlocked.Increment(ref transfers);
                 }
-                catch (RpcException e) when (e.StatusCode == StatusCode.FailedPrecondition)
+                catch (RpcException e) when (e.IsRefusedFor("INSUFFICIENT_FUNDS"))
                 {
                 }
             }

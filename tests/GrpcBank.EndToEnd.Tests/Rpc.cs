@@ -49,5 +49,12 @@ public static class Rpc
         Assert.Equal(("grpcbank", reason), (status.GetDetail<ErrorInfo>().Domain, status.GetDetail<ErrorInfo>().Reason));
     }
 
+    /// <summary>
+    /// Whether a call was refused FAILED_PRECONDITION for <paramref name="reason"/>: for the refusals a concurrent spec expects
+    /// and counts, so that one for any other reason fails the spec instead of being counted with them.
+    /// </summary>
+    public static bool IsRefusedFor(this RpcException e, string reason) =>
+        e.StatusCode == StatusCode.FailedPrecondition && e.GetRpcStatus()?.GetDetail<ErrorInfo>()?.Reason == reason;
+
     public static string NewId() => Guid.NewGuid().ToString("N");
 }
