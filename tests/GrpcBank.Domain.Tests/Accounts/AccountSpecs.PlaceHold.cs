@@ -36,6 +36,15 @@ public sealed partial class AccountSpecs
     public void GivenAccountWithHold_WhenPlaceAnotherHoldUnderItsId_ThenHoldAlreadyExists() =>
         Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(PlaceHold(3_000)).Then());
 
+    // The same hold id with another reference or currency is another hold, not a retry.
+    [Fact]
+    public void GivenAccountWithHold_WhenPlaceItAgainWithAnotherReference_ThenHoldAlreadyExists() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(PlaceHold(4_000, reference: "ref-0002")).Then());
+
+    [Fact]
+    public void GivenAccountWithHold_WhenPlaceItAgainInUsd_ThenHoldAlreadyExists() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred), HoldPlaced(4_000)).When(PlaceHold(4_000, currency: Usd)).Then());
+
     // A hold stored before expiries were kept to the microsecond, with 700 ns more: ListHolds shows it without them.
     [Fact]
     public void GivenAHoldWhoseStoredExpiryHasDigitsBelowTheMicrosecond_WhenPlaceItAgainWithThatExpiryToTheMicrosecond_ThenNothingChanges() =>
@@ -69,4 +78,13 @@ public sealed partial class AccountSpecs
     [Fact]
     public void GivenClosedAccount_WhenPlaceHold_ThenAccountClosed() =>
         Snapshot.Match(Given(Opened, Closed).When(PlaceHold(4_000)).Then());
+
+    // Whether the account exists and is open is judged before anything the hold asks for.
+    [Fact]
+    public void GivenNoAccount_WhenPlaceHoldExpiringNow_ThenAccountNotFound() =>
+        Snapshot.Match(Given().When(PlaceHold(4_000, expiresAt: Now)).Then());
+
+    [Fact]
+    public void GivenClosedAccount_WhenPlaceHoldExpiringNow_ThenAccountClosed() =>
+        Snapshot.Match(Given(Opened, Closed).When(PlaceHold(4_000, expiresAt: Now)).Then());
 }

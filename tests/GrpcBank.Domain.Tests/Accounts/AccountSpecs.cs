@@ -61,8 +61,9 @@ public sealed partial class AccountSpecs
     private static AccountCommand CreditForRefund(long amountMinor, string currency = Eur) =>
         new AccountCommand.CreditForRefund(Id, MovementOf(amountMinor, currency));
 
-    private static AccountCommand PlaceHold(long amountMinor, string holdId = HoldId, DateTimeOffset? expiresAt = null, string currency = Eur) =>
-        new AccountCommand.PlaceHold(Id, holdId, amountMinor, currency, Reference, expiresAt ?? Expiry, Now);
+    private static AccountCommand PlaceHold(
+        long amountMinor, string holdId = HoldId, DateTimeOffset? expiresAt = null, string currency = Eur, string reference = Reference) =>
+        new AccountCommand.PlaceHold(Id, holdId, amountMinor, currency, reference, expiresAt ?? Expiry, Now);
     private static AccountCommand CaptureHold(long amountMinor, string holdId = HoldId, DateTimeOffset? at = null) =>
         new AccountCommand.CaptureHold(Id, holdId, amountMinor, "capture-0001", at ?? Now.AddMinutes(5));
     private static AccountCommand ReleaseHold(string holdId = HoldId) => new AccountCommand.ReleaseHold(Id, holdId);
