@@ -7,6 +7,14 @@ public sealed partial class AccountSpecs
         Snapshot.Match(Given(Opened, Restricted(debits: true, credits: true)).When(LiftRestriction()).Then());
 
     [Fact]
+    public void GivenOnlyCreditsBlocked_WhenLiftRestriction_ThenRestrictionLifted() =>
+        Snapshot.Match(Given(Opened, Restricted(debits: false, credits: true)).When(LiftRestriction()).Then());
+
+    [Fact]
+    public void GivenClosedAccountThatWasRestricted_WhenLiftRestriction_ThenAccountClosed() =>
+        Snapshot.Match(Given(Opened, Restricted(debits: true, credits: true), Closed).When(LiftRestriction()).Then());
+
+    [Fact]
     public void GivenNoRestriction_WhenLiftRestriction_ThenNothingChanges() =>
         Snapshot.Match(Given(Opened).When(LiftRestriction()).Then());
 

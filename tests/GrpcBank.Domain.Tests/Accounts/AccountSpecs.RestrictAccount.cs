@@ -52,6 +52,10 @@ public sealed partial class AccountSpecs
         Snapshot.Match(Given(Opened, Deposited(Hundred), Frozen, Restricted(debits: true, credits: false)).When(Withdraw(1_000)).Then());
 
     [Fact]
+    public void GivenNoAccount_WhenRestrict_ThenAccountNotFound() =>
+        Snapshot.Match(Given().When(Restrict(debits: true, credits: true)).Then());
+
+    [Fact]
     public void GivenClosedAccount_WhenRestrict_ThenAccountClosed() =>
         Snapshot.Match(Given(Opened, Closed).When(Restrict(debits: true, credits: true)).Then());
 }
