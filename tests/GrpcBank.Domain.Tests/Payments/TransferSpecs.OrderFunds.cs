@@ -81,6 +81,12 @@ public sealed partial class TransferSpecs
     public void GivenDollarMerchant_WhenPlaceOrderInEuros_ThenCurrencyMismatch_AndNothingIsHeldOrRecorded() =>
         Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee, Usd)).When(PlaceOrderOf()).Then());
 
+    // Closed comes first, as for every credit: the merchant is told its account is closed, not that its currency differs.
+    [Fact]
+    public void GivenClosedDollarMerchant_WhenPlaceOrderInEuros_ThenAccountClosed_NotCurrencyMismatch() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: [.. Opened(Payee, Usd), new AccountEvent.AccountClosed(Payee)])
+            .When(PlaceOrderOf()).Then());
+
     [Fact]
     public void GivenMerchantWhoseCreditsAreBlocked_WhenPlaceOrder_ThenTheOrderIsAuthorized_TheMerchantJudgedAtFulfilment() =>
         Snapshot.Match(Given(payer: With(Payer, Hundred), payee: [.. Opened(Payee), new AccountEvent.AccountRestricted(Payee, false, true, "sanctions")])
