@@ -17,4 +17,9 @@ public sealed partial class OrderSpecs
     [Fact]
     public void GivenCancelledOrder_WhenCancel_ThenNoEvents() =>
         Snapshot.Match(Given(Placed, Cancelled).When(Cancel()).Then());
+
+    // The reply to a declined order shows why from its state: the fold keeps the account's reason.
+    [Fact]
+    public void GivenDeclinedOrder_WhenCancel_ThenNothingChanges_AndItKeepsTheReasonItWasDeclinedFor() =>
+        Snapshot.Match(Given(Declined).When(Cancel()).Then());
 }

@@ -23,6 +23,8 @@ public sealed partial class OrderSpecs
     private static OrderEvent Placed => new OrderEvent.OrderPlaced(Id, Customer, Merchant, Price, Eur, "a teapot", PaymentId);
     private static OrderEvent Paid => new OrderEvent.OrderPaid(Id, PaymentId);
     private static OrderEvent Cancelled => new OrderEvent.OrderCancelled(Id, "changed my mind");
+    private static OrderEvent Declined =>
+        new OrderEvent.OrderDeclined(Id, Customer, Merchant, Price, Eur, "a teapot", PaymentId, "INSUFFICIENT_FUNDS");
 
     // ---- Commands ----
 
