@@ -129,6 +129,12 @@ public sealed partial class TransferSpecs
     public void GivenOrderPlacedBeforeHolds_WhenFulfil_ThenOrderNotPayable_ThePaymentProcessPaysIt() =>
         Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee), order: Placed()).When(Fulfil()).Then());
 
+    // Only an order paid through its hold takes a repeated fulfilment as a retry.
+    [Fact]
+    public void GivenOrderPlacedBeforeHoldsAndPaid_WhenFulfil_ThenOrderNotPayable() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee), order: [.. Placed(), new OrderEvent.OrderPaid(OrderId, PaymentId)])
+            .When(Fulfil()).Then());
+
     [Fact]
     public void GivenNoOrder_WhenFulfil_ThenOrderNotFound() =>
         Snapshot.Match(Given(payer: With(Payer, Hundred), payee: Opened(Payee)).When(Fulfil()).Then());
