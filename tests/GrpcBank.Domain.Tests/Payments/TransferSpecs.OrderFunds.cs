@@ -69,6 +69,11 @@ public sealed partial class TransferSpecs
         Snapshot.Match(Given(payee: Opened(Payee), payer: [.. With(Payer, Hundred), new AccountEvent.HoldPlaced(Payer, "hold-card", 9_000, Eur, "card", AuthorizationExpiry)])
             .When(PlaceOrderOf()).Then());
 
+    // The order's own rules first: a client's mistake is reported as such, whatever the merchant's account.
+    [Fact]
+    public void GivenNoMerchantAccount_WhenPlaceOrderOfZero_ThenInvalidAmount() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred)).When(PlaceOrderOf(amountMinor: 0)).Then());
+
     [Fact]
     public void GivenNoMerchantAccount_WhenPlaceOrder_ThenAccountNotFound_AndNothingIsHeldOrRecorded() =>
         Snapshot.Match(Given(payer: With(Payer, Hundred)).When(PlaceOrderOf()).Then());
