@@ -155,6 +155,11 @@ public sealed partial class TransferSpecs
         Snapshot.Match(Given(payer: [.. CustomerHolding, new AccountEvent.HoldExpired(Payer, OrderHold, OrderPrice, AuthorizationExpiry)], order: Authorized)
             .When(CancelOrder()).Then());
 
+    // Only a hold that already resolved is let go silently; an order whose hold the account does not know is refused.
+    [Fact]
+    public void GivenAuthorizedOrderWhoseHoldTheAccountDoesNotKnow_WhenCancel_ThenHoldNotFound_AndNothingIsWritten() =>
+        Snapshot.Match(Given(payer: With(Payer, Hundred), order: Authorized).When(CancelOrder()).Then());
+
     [Fact]
     public void GivenPaidOrder_WhenCancel_ThenOrderNotCancellable() =>
         Snapshot.Match(Given(payer: CustomerAfterCapture, order: PaidWithHold).When(CancelOrder()).Then());
