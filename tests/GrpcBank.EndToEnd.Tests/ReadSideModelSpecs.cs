@@ -1,15 +1,11 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using GrpcBank.Application.Accounts;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Contracts.Admin.V1;
 using HistoryService = GrpcBank.Contracts.History.V1.HistoryService;
 using SubscribeAllRequest = GrpcBank.Contracts.History.V1.SubscribeAllRequest;
 using GrpcBank.Contracts.Query.V1;
-using GrpcBank.Testing;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 using StoredEvent = GrpcBank.Application.EventStore.RecordedEvent;
 
 namespace GrpcBank.EndToEnd.Tests;
@@ -19,19 +15,15 @@ namespace GrpcBank.EndToEnd.Tests;
 /// against <see cref="ReadSideModel"/> worked out from the history; again after RebuildProjections. A failure prints
 /// the seed: set GRPCBANK_MODEL_SEED to it to run that case again, and keep it below as a fixed case.
 /// </summary>
-public abstract class ReadSideModelSpecs : BankSpecs
+public abstract class ReadSideModelSpecs : ClockedBankSpecs
 {
     private const int Steps = 150;
-
-    protected ManualClock Clock { get; } = new(new DateTimeOffset(2026, 1, 28, 22, 0, 0, TimeSpan.Zero));
-
-    protected void WithClock(WebApplicationBuilder builder) => builder.Services.AddSingleton<TimeProvider>(Clock);
 
     private QueryService.QueryServiceClient Query => Host.Query;
 
     [Fact]
     public Task TheReadSide_AnswersWhatTheHistorySays_ForARandomRun_AndAgainAfterARebuild() =>
-        RunAsync(int.TryParse(Environment.GetEnvironmentVariable("GRPCBANK_MODEL_SEED"), out var seed) ? seed : Random.Shared.Next());
+        RunAsync(ModelSeed.FromEnvironmentOrNew());
 
     [Theory]
     [InlineData(1)]
@@ -40,7 +32,7 @@ public abstract class ReadSideModelSpecs : BankSpecs
 
     private async Task RunAsync(int seed)
     {
-        TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed} (GRPCBANK_MODEL_SEED={seed} runs it again)");
+        ModelSeed.Print(seed);
         await new RandomBankWorkload(Host, Clock, seed).RunAsync(Steps);
 
         var differences = await DifferencesWhileQuietAsync(seed);
@@ -62,25 +54,9 @@ public abstract class ReadSideModelSpecs : BankSpecs
         var store = Host.Get<IEventStore>();
         while (true)
         {
-            var head = await QuietHeadAsync();
+            var head = await QuietHead.OfAsync(Host);
             var differences = await DifferencesAsync(ReadSideModel.Of(await HistoryAsync(head)), head, new Random(seed));
             if (await store.HeadPositionAsync(CancellationToken.None) == head) return differences;
-        }
-    }
-
-    /// <summary>
-    /// The head once nothing more is written: the bank's own hold expiry runs in the background and expires the holds
-    /// the last clock move made due (once the read side lists them), so the run is over only when none is left due.
-    /// </summary>
-    private async Task<long> QuietHeadAsync()
-    {
-        var store = Host.Get<IEventStore>();
-        while (true)
-        {
-            var head = await store.HeadPositionAsync(CancellationToken.None);
-            await Query.SearchAccountsAsync(new SearchAccountsRequest { PageSize = 1, MinPosition = head });
-            if (await Host.Get<HoldExpiry>().ExpireDueAsync(CancellationToken.None) == 0 && await store.HeadPositionAsync(CancellationToken.None) == head)
-                return head;
         }
     }
 
