@@ -8,10 +8,13 @@ namespace GrpcBank.Domain.Accounts;
 /// </summary>
 public static partial class Account
 {
+    /// <summary>A limit an account may have: none (0) up to the largest single movement.</summary>
+    public static bool IsValidOverdraftLimit(long limitMinor) => limitMinor is >= 0 and <= Money.MaxAmountMinor;
+
     private static Either<Rejection, Seq<AccountEvent>> SetOverdraftLimit(AccountCommand.SetOverdraftLimit c, AccountState s) =>
         MustExist(s, c.AccountId)
         ?? MustNotBeClosed(s)
-        ?? (c.LimitMinor is < 0 or > Money.MaxAmountMinor ? new AccountRejection.InvalidOverdraftLimit(c.LimitMinor) : null)
+        ?? (!IsValidOverdraftLimit(c.LimitMinor) ? new AccountRejection.InvalidOverdraftLimit(c.LimitMinor) : null)
         // Lowering the limit below what is already drawn would leave the account out of bounds.
         ?? (c.LimitMinor != s.OverdraftLimitMinor && s.AvailableMinor < -c.LimitMinor
             ? new AccountRejection.OverdraftInUse(s.AvailableMinor, c.LimitMinor)

@@ -98,7 +98,7 @@ public sealed partial class AccountGrpcService
 
     public override async Task<SetOverdraftLimitResponse> SetOverdraftLimit(SetOverdraftLimitRequest request, ServerCallContext context)
     {
-        new FieldErrors().Id("account_id", request.AccountId).NotNegative("limit_minor", request.LimitMinor).RequestId(request.RequestId).ThrowIfAny();
+        new FieldErrors().Id("account_id", request.AccountId).OverdraftLimit("limit_minor", request.LimitMinor).RequestId(request.RequestId).ThrowIfAny();
         var (reply, position, _) = await Run(request.AccountId, new AccountCommand.SetOverdraftLimit(request.AccountId, request.LimitMinor),
             request, null, context);
         return new SetOverdraftLimitResponse { Version = reply.Version, Position = position };

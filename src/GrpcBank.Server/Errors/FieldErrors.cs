@@ -64,6 +64,11 @@ public sealed class FieldErrors(string prefix = "")
             ? this
             : Add(field, $"must be between 1 and {Money.MaxAmountMinor} minor units", new MoneyRejection.InvalidAmount(amountMinor));
 
+    public FieldErrors OverdraftLimit(string field, long limitMinor) =>
+        Account.IsValidOverdraftLimit(limitMinor)
+            ? this
+            : Add(field, $"must be between 0 and {Money.MaxAmountMinor} minor units", new AccountRejection.InvalidOverdraftLimit(limitMinor));
+
     public FieldErrors CurrencyCode(string field, string value) =>
         Currency.IsKnown(value) ? this : Add(field, "must be an ISO 4217 currency code in upper case, e.g. EUR", new MoneyRejection.UnknownCurrency(value));
 
