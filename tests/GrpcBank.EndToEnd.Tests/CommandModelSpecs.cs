@@ -1,19 +1,415 @@
+using Google.Protobuf.WellKnownTypes;
+using Google.Rpc;
+using Grpc.Core;
+using GrpcBank.Application.EventStore;
 using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Batch.V1;
+using GrpcBank.Contracts.Payments.V1;
+using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Testing;
+using static GrpcBank.EndToEnd.Tests.CommandModel;
 
 namespace GrpcBank.EndToEnd.Tests;
 
-/// <summary>The write side's answers against the rules the documents state.</summary>
+/// <summary>
+/// Differential, on the write side: a seeded random run of account, hold, limit, restriction, freeze, close, transfer,
+/// refund and batch commands (independent and atomic), many of them refused or on a boundary (exactly the available
+/// balance, one more, exactly the overdraft limit, a hold at its exact expiry by the spec's clock). Each answer is
+/// checked against <see cref="CommandModel"/>, worked out from the documented rules alone; a refusal or a no-op must
+/// leave the event store's head where it was, and every account a command named must read back as the model has it. A
+/// failure prints the seed: set GRPCBANK_MODEL_SEED to it to run that case again, and keep it below as a fixed case.
+/// </summary>
 public abstract class CommandModelSpecs : ClockedBankSpecs
 {
+    private const int Steps = 160;
+
+    [Fact]
+    public Task EveryCommand_AnswersWhatTheRulesSay_AndRefusalsWriteNothing_ForARandomRun() => RunAsync(ModelSeed.FromEnvironmentOrNew());
+
+    [Theory]
+    [InlineData(1)]
+    public Task EveryCommand_AnswersWhatTheRulesSay_AndRefusalsWriteNothing_ForAKeptSeed(int seed) => RunAsync(seed);
+
     /// <summary>Found by this model: a negative limit was refused at the edge without the rule's reason, which a limit too large had.</summary>
     [Fact]
     public async Task AnOverdraftLimitOutOfRange_IsInvalidOverdraftLimit_NamingLimitMinor_BelowZeroAsAboveTheMost()
     {
         var account = await Bank.OpenAsync();
-        foreach (var limit in new[] { -1, 10_000_000_000_001 })
+        foreach (var limit in new[] { -1, MaxAmountMinor + 1 })
             await Rpc.InvalidFor("INVALID_OVERDRAFT_LIMIT", "limit_minor",
                 () => Host.Accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = account, LimitMinor = limit }).ResponseAsync);
+    }
+
+    private async Task RunAsync(int seed)
+    {
+        ModelSeed.Print(seed);
+        var run = new Run(Host, Clock, seed);
+        await run.StepsAsync(Steps);
+        await run.CompareEverythingAsync();
+        TestContext.Current.TestOutputHelper?.WriteLine($"answers: {run.Tally}");
+    }
+
+    /// <summary>One run: the bank, the model of it, and what the generator may name.</summary>
+    private sealed class Run(BankHost host, ManualClock clock, int seed)
+    {
+        private readonly Random random = new(seed);
+        private readonly IEventStore store = host.Get<IEventStore>();
+        private readonly AccountService.AccountServiceClient accounts = host.Accounts;
+        private readonly PaymentService.PaymentServiceClient payments = new(host.Channel);
+        private readonly BatchService.BatchServiceClient batches = new(host.Channel);
+        private readonly List<(string Account, string Hold)> holds = [];
+        private readonly SortedDictionary<string, int> answered = [];
+        private CommandModel model = CommandModel.Empty;
+        private long head;
+        private int step;
+        private int next;
+
+        private DateTimeOffset Now => clock.GetUtcNow();
+
+        /// <summary>How often each kind of command got each answer: what the run covered.</summary>
+        public string Tally => string.Join(", ", answered.Select(a => $"{a.Key} {a.Value}"));
+
+        private void Count(object command, Answer answer) =>
+            answered[$"{command.GetType().Name} {(answer.IsOk ? "OK" : answer.Reason)}"] = answered.GetValueOrDefault($"{command.GetType().Name} {(answer.IsOk ? "OK" : answer.Reason)}") + 1;
+
+        public async Task StepsAsync(int steps)
+        {
+            for (var i = 0; i < 3; i++) await OneAsync(new Open(NewId("a"), "EUR"));
+            for (step = 0; step < steps; step++)
+            {
+                await MoveTheClockAsync();
+                if (random.Next(14) == 0) await BatchAsync(random.Next(2) == 0);
+                else await OneAsync(NextCommand());
+            }
+        }
+
+        public async Task CompareEverythingAsync()
+        {
+            head = await QuietHead.OfAsync(host);
+            model = model.ExpireDue(Now);
+            await CompareAccountsAsync(model.Accounts.Keys, "at the end");
+            foreach (var payment in model.Payments.Values)
+            {
+                var read = (await host.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = payment.Id, MinPosition = head })).Payment;
+                Assert.True((payment.Status.ToString().ToUpperInvariant(), payment.Version) == (read.Status.ToString().ToUpperInvariant(), read.Version),
+                    $"seed {seed}: payment {payment.Id}: the model says {payment.Status} v{payment.Version}, the bank {read.Status} v{read.Version}");
+            }
+        }
+
+        private string NewId(string kind) => $"{kind}{next++}";
+
+        private T Any<T>(IReadOnlyList<T> items) => items[random.Next(items.Count)];
+
+        private IReadOnlyList<string> Known => [.. model.Accounts.Keys];
+
+        /// <summary>A known account mostly, now and then one that does not exist.</summary>
+        private string AnyAccount() => random.Next(25) == 0 ? "nobody"
+            : random.Next(6) > 0 && model.Accounts.Values.Where(a => a.Status != CommandModel.Status.Closed).Select(a => a.Id).ToList() is { Count: > 0 } open ? Any(open)
+            : Any(Known);
+
+        private string Other(string account) => Known.Count > 1 ? Any([.. Known.Where(a => a != account)]) : "nobody";
+
+        private AccountModel? Of(string account) => model.Accounts.GetValueOrDefault(account);
+
+        private string CurrencyOf(string account) => random.Next(12) == 0 ? (Of(account)?.CurrencyCode == "USD" ? "EUR" : "USD") : Of(account)?.CurrencyCode ?? "EUR";
+
+        /// <summary>An amount to take out: on the boundary (all that may go, one more, the whole balance) or anywhere below it.</summary>
+        private long DebitAmount(string account)
+        {
+            var debitable = Of(account)?.DebitableMinor ?? 1_000;
+            return random.Next(6) switch
+            {
+                0 => debitable,
+                1 => debitable + 1,
+                2 => Of(account)?.BalanceMinor ?? 1,
+                3 => random.Next(1, 200),
+                _ => random.NextInt64(1, Math.Max(2, debitable + 1)),
+            };
+        }
+
+        private long CreditAmount() => random.Next(20) == 0 ? MaxAmountMinor : random.Next(3) == 0 ? random.Next(1, 100) : random.Next(100, 60_000);
+
+        /// <summary>Now and then an amount no movement may have.</summary>
+        private long Malformed(long amount) => random.Next(60) switch { 0 => 0, 1 => -amount, 2 => MaxAmountMinor + 1, _ => amount };
+
+        private Command NextCommand()
+        {
+            var account = AnyAccount();
+            var activeHolds = holds.Where(h => Of(h.Account)?.Holds[h.Hold].Outcome == HoldOutcome.Active).ToList();
+            switch (random.Next(24))
+            {
+                case 0 or 19: return new Open(random.Next(8) == 0 ? account : NewId("a"), random.Next(4) == 0 ? "USD" : "EUR");
+                case 1 or 2 or 3: return new Deposit(account, Malformed(CreditAmount()), CurrencyOf(account));
+                case 4 or 5: return new Withdraw(account, Malformed(DebitAmount(account)), CurrencyOf(account));
+                case 6: return random.Next(3) == 0 ? new Freeze(account) : new Unfreeze(account);
+                case 7 when random.Next(3) == 0: return new Close(account);
+                case 8 or 9:
+                    if (random.Next(6) == 0 && holds.Count > 0 && Of(Any(holds).Account) is { } holder)
+                    {
+                        // The same hold again (a no-op) or another under its id.
+                        var (_, id) = holds.First(h => h.Account == holder.Id);
+                        var same = holder.Holds[id];
+                        return new PlaceHold(holder.Id, id, same.AmountMinor + (random.Next(2) == 0 ? 0 : 1), same.CurrencyCode, same.Reference, same.ExpiresAt);
+                    }
+                    var hold = NewId("h");
+                    var expiresAt = random.Next(15) == 0 ? Now : Now.AddMinutes(random.Next(1, 3 * 24 * 60));
+                    return new PlaceHold(account, hold, Malformed(DebitAmount(account)), CurrencyOf(account), $"auth {hold}", expiresAt);
+                case 10 or 11 when activeHolds.Count > 0 || holds.Count > 0:
+                    var (capturer, captured) = Any(activeHolds.Count > 0 && random.Next(4) > 0 ? activeHolds : holds);
+                    var held = Of(capturer)!.Holds[captured].AmountMinor;
+                    return new Capture(capturer, captured, random.Next(4) switch { 0 => 0, 1 => held, 2 => held + 1, _ => random.NextInt64(1, held + 1) });
+                case 12 when holds.Count > 0:
+                    var (releaser, released) = Any(holds);
+                    return new Release(releaser, random.Next(10) == 0 ? "h-none" : released);
+                case 13:
+                    // Exactly what is drawn below zero (the least the limit may be), one less, or a limit no account may have.
+                    var drawn = -Math.Min(0, Of(account)?.AvailableMinor ?? 0);
+                    return new SetOverdraftLimit(account, random.Next(8) switch
+                    {
+                        0 => drawn, 1 => drawn - 1, 2 => MaxAmountMinor + 1, 3 => 0, _ => random.Next(1, 5) * 5_000,
+                    });
+                case 14 when random.Next(2) == 0:
+                    var blocks = random.Next(7);
+                    return new Restrict(account, (blocks & 1) != 0, (blocks & 2) != 0, random.Next(2) == 0 ? "review" : "fraud");
+                case 15: return new LiftRestriction(account);
+                case 16 or 17 or 20 or 21:
+                    var paymentId = random.Next(12) == 0 && model.Payments.Count > 0 ? Any([.. model.Payments.Keys]) : NewId("p");
+                    return new Transfer(paymentId, account, Other(account), Malformed(DebitAmount(account)), CurrencyOf(account));
+                case 18 when model.Payments.Count > 0:
+                    return new Refund(random.Next(10) == 0 ? "p-none" : Any([.. model.Payments.Keys]));
+            }
+            return new Deposit(account, CreditAmount(), CurrencyOf(account));
+        }
+
+        /// <summary>
+        /// Time moves between commands. Sometimes to a hold's exact expiry (when it can no longer be captured, though the
+        /// bank may not have released it yet), or to just before it. Holds that fall due are then released by the bank
+        /// (one event each) before the next command, so no command races the bank's own expiry.
+        /// </summary>
+        private async Task MoveTheClockAsync()
+        {
+            var active = holds.Where(h => model.Accounts[h.Account].Holds[h.Hold].Outcome == HoldOutcome.Active).ToList();
+            var choice = random.Next(8);
+            if (choice < 2 && active.Count > 0)
+            {
+                var (account, hold) = Any(active);
+                var expiresAt = model.Accounts[account].Holds[hold].ExpiresAt;
+                clock.Advance(expiresAt - Now - (choice == 0 ? TimeSpan.Zero : TimeSpan.FromTicks(TimeSpan.TicksPerMicrosecond)));
+                if (choice == 0) await AnswerAsync(new Capture(account, hold, 0), headMayMove: true);
+            }
+            else if (choice == 2) clock.Advance(TimeSpan.FromMilliseconds(random.NextInt64(1, 2L * 86_400_000)));
+            else return;
+
+            if (!model.Accounts.Values.Any(a => a.Holds.Values.Any(h => h.Outcome == HoldOutcome.Active && h.ExpiresAt <= Now))) return;
+            var expiring = model.Accounts.Values.Where(a => a.Holds.Values.Any(h => h.Outcome == HoldOutcome.Active && h.ExpiresAt <= Now)).Select(a => a.Id).ToList();
+            head = await QuietHead.OfAsync(host);
+            model = model.ExpireDue(Now);
+            await CompareAccountsAsync(expiring, "after the bank released the holds due");
+        }
+
+        private async Task OneAsync(Command command) => await AnswerAsync(command, headMayMove: false);
+
+        /// <summary>
+        /// Sends <paramref name="command"/>, compares the answer with the model's and, unless the bank's expiry may be
+        /// writing meanwhile, that a refusal or a no-op wrote nothing and anything else wrote.
+        /// </summary>
+        private async Task AnswerAsync(Command command, bool headMayMove)
+        {
+            var (expected, after) = model.Decide(command, Now);
+            var named = model.AccountsOf(command);
+            var actual = await SendAsync(command);
+            Count(command, actual);
+            Assert.True(expected == actual, $"seed {seed} step {step}: {command}\n  on {Show(command)}\n  the model answers {expected}\n  the bank answers  {actual}");
+            var before = head;
+            head = await store.HeadPositionAsync(CancellationToken.None);
+            if (headMayMove)
+            {
+                model = after;
+                return;
+            }
+            Assert.True((head != before) == (after != model),
+                $"seed {seed} step {step}: {command} answered {actual} {(after == model ? "changes nothing, but the head moved" : "but wrote nothing")} ({before} → {head})");
+            model = after;
+            await CompareAccountsAsync(named, $"after {command}");
+        }
+
+        private async Task BatchAsync(bool atomic)
+        {
+            var commands = new List<Command>();
+            for (var i = random.Next(1, 5); i > 0; i--)
+            {
+                var account = AnyAccount();
+                // Valid amounts only: in an atomic batch a malformed field is the request's fault, before any rule.
+                var amount = Math.Clamp(random.Next(3) == 0 ? CreditAmount() : DebitAmount(account), 1, MaxAmountMinor);
+                commands.Add(random.Next(3) switch
+                {
+                    0 => new Deposit(account, amount, CurrencyOf(account)),
+                    1 => new Withdraw(account, amount, CurrencyOf(account)),
+                    _ => new Transfer(NewId("p"), account, Other(account), amount, CurrencyOf(account)),
+                });
+            }
+            if (atomic && random.Next(6) == 0)
+            {
+                // Up to the balance limit, and past it.
+                var rich = Any(Known);
+                commands = [.. Enumerable.Range(0, random.Next(90, 102)).Select(_ => (Command)new Deposit(rich, MaxAmountMinor, Of(rich)!.CurrencyCode))];
+            }
+
+            var request = new ExecuteBatchRequest { Atomic = atomic };
+            request.Commands.AddRange(commands.Select(BatchCommandOf));
+            var (refused, results) = await ExecuteAsync(request);
+            foreach (var (command, result) in commands.Zip(results)) Count(command, result);
+            if (refused is not null) Count(request, refused);
+            var before = head;
+            head = await store.HeadPositionAsync(CancellationToken.None);
+            var what = $"seed {seed} step {step}: {(atomic ? "atomic" : "independent")} batch [{string.Join(", ", commands)}]";
+            if (atomic)
+            {
+                var (expectedRefusal, expectedResults, after) = model.Atomic(commands, Now);
+                Assert.True(expectedRefusal == refused && expectedResults.SequenceEqual(results),
+                    $"{what}\n  the model answers {expectedRefusal} [{string.Join(", ", expectedResults)}]\n  the bank answers  {refused} [{string.Join(", ", results)}]");
+                Assert.True((head != before) == (after != model), $"{what}: {(after == model ? "refused, but the head moved" : "wrote nothing")}");
+                model = after;
+            }
+            else
+            {
+                var possible = model.Independent(commands, Now);
+                var matching = possible.Where(p => p.Results.SequenceEqual(results)).ToList();
+                Assert.True(matching.Count > 0,
+                    $"{what}\n  the model answers {string.Join("\n   or ", possible.Select(p => $"[{string.Join(", ", p.Results)}]"))}\n  the bank answers  [{string.Join(", ", results)}]");
+                Assert.True((head != before) == results.Any(r => r.IsOk), $"{what}: the head moved {before} → {head} for [{string.Join(", ", results)}]");
+                model = matching[0].After;
+            }
+            await CompareAccountsAsync(commands.SelectMany(model.AccountsOf).Distinct(), $"after the {(atomic ? "atomic" : "independent")} batch");
+        }
+
+        /// <summary>Every account <paramref name="ids"/> names that exists, read at the head, against the model.</summary>
+        private async Task CompareAccountsAsync(IEnumerable<string> ids, string when)
+        {
+            foreach (var id in ids.Where(model.Accounts.ContainsKey))
+            {
+                var read = (await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = head })).Account;
+                var expected = model.Accounts[id];
+                Assert.True(Show(expected) == Show(read), $"seed {seed} step {step} {when}: account {id}\n  the model has {Show(expected)}\n  the bank has  {Show(read)}");
+            }
+        }
+
+        private static string Show(AccountModel a) => Show(a.Status.ToString().ToUpperInvariant(), a.Version, a.CurrencyCode, a.BalanceMinor, a.HeldMinor,
+            a.AvailableMinor, a.OverdraftLimitMinor, a.DebitsBlocked, a.CreditsBlocked);
+
+        private static string Show(Account a) => Show(a.Status.ToString().ToUpperInvariant(), a.Version, a.CurrencyCode, a.BalanceMinor, a.HeldMinor,
+            a.AvailableMinor, a.OverdraftLimitMinor, a.DebitsBlocked, a.CreditsBlocked);
+
+        private static string Show(string status, long version, string currency, long balance, long held, long available, long limit, bool debits, bool credits) =>
+            $"{status} v{version} {currency} balance {balance} held {held} available {available} limit {limit} debits blocked {debits} credits blocked {credits}";
+
+        private string Show(Command command) => string.Join("; ", model.AccountsOf(command).Select(id => Of(id)?.ToString() ?? $"{id} (none)"));
+
+        // ---- the wire ----
+
+        private async Task<Answer> SendAsync(Command command)
+        {
+            try
+            {
+                return command switch
+                {
+                    Open c => Answer.Ok((await accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = c.AccountId, OwnerName = $"Owner {c.AccountId}", CurrencyCode = c.CurrencyCode })).Version),
+                    Deposit c => Of(await accounts.DepositMoneyAsync(DepositOf(c))),
+                    Withdraw c => Of(await accounts.WithdrawMoneyAsync(WithdrawalOf(c))),
+                    Freeze c => Answer.Ok((await accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = c.AccountId, Reason = "review" })).Version),
+                    Unfreeze c => Answer.Ok((await accounts.UnfreezeAccountAsync(new UnfreezeAccountRequest { AccountId = c.AccountId })).Version),
+                    Close c => Answer.Ok((await accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = c.AccountId })).Version),
+                    PlaceHold c => await PlaceAsync(c),
+                    Capture c => Of(await accounts.CaptureHoldAsync(new CaptureHoldRequest
+                    {
+                        AccountId = c.AccountId, HoldId = c.HoldId, AmountMinor = c.AmountMinor, Reference = "capture",
+                    })),
+                    Release c => Of(await accounts.ReleaseHoldAsync(new ReleaseHoldRequest { AccountId = c.AccountId, HoldId = c.HoldId })),
+                    SetOverdraftLimit c => Answer.Ok((await accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = c.AccountId, LimitMinor = c.LimitMinor })).Version),
+                    Restrict c => Answer.Ok((await accounts.RestrictAccountAsync(new RestrictAccountRequest
+                    {
+                        AccountId = c.AccountId, BlockDebits = c.BlockDebits, BlockCredits = c.BlockCredits, Reason = c.Reason,
+                    })).Version),
+                    LiftRestriction c => Answer.Ok((await accounts.LiftRestrictionAsync(new LiftRestrictionRequest { AccountId = c.AccountId })).Version),
+                    Transfer c => Answer.Ok((await payments.TransferMoneyAsync(TransferOf(c))).Version),
+                    Refund c => Answer.Ok((await payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = c.PaymentId, Reason = "returned" })).Version),
+                    _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
+                };
+            }
+            catch (RpcException e)
+            {
+                return Refusal(e.StatusCode, e.GetRpcStatus());
+            }
+        }
+
+        private async Task<Answer> PlaceAsync(PlaceHold c)
+        {
+            var request = new PlaceHoldRequest { AccountId = c.AccountId, HoldId = c.HoldId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = c.Reference };
+            // The expiry as a time or as a time to live from the bank's now: the same instant.
+            if (random.Next(2) == 0 || c.ExpiresAt <= Now) request.ExpiresAt = Timestamp.FromDateTimeOffset(c.ExpiresAt);
+            else request.Ttl = Duration.FromTimeSpan(c.ExpiresAt - Now);
+            var reply = await accounts.PlaceHoldAsync(request);
+            if (!holds.Contains((c.AccountId, c.HoldId))) holds.Add((c.AccountId, c.HoldId));
+            return Answer.Ok(reply.Version) with
+            {
+                BalanceMinor = reply.BalanceMinor, HeldMinor = reply.HeldMinor, AvailableMinor = reply.AvailableMinor, ExpiresAt = reply.ExpiresAt.ToDateTimeOffset(),
+            };
+        }
+
+        private async Task<(Answer? Refused, List<Answer> Results)> ExecuteAsync(ExecuteBatchRequest request)
+        {
+            try
+            {
+                var reply = await batches.ExecuteBatchAsync(request);
+                return (null, [.. reply.Results.Select(r => r.ResultCase switch
+                {
+                    BatchResult.ResultOneofCase.Deposit => Of(r.Deposit),
+                    BatchResult.ResultOneofCase.Withdraw => Of(r.Withdraw),
+                    BatchResult.ResultOneofCase.Transfer => Answer.Ok(r.Transfer.Version),
+                    _ => Refusal((StatusCode)r.Error.Code, r.Error),
+                })]);
+            }
+            catch (RpcException e)
+            {
+                return (Refusal(e.StatusCode, e.GetRpcStatus()), []);
+            }
+        }
+
+        private static Answer Refusal(StatusCode code, Google.Rpc.Status? status)
+        {
+            var info = status?.GetDetail<ErrorInfo>();
+            return new Answer(code, info?.Reason ?? "", Index: info?.Metadata.TryGetValue("index", out var index) == true ? index : null);
+        }
+
+        private static Answer Of(DepositMoneyResponse r) => Answer.Ok(r.Version) with { BalanceMinor = r.BalanceMinor };
+
+        private static Answer Of(WithdrawMoneyResponse r) => Answer.Ok(r.Version) with { BalanceMinor = r.BalanceMinor };
+
+        private static Answer Of(CaptureHoldResponse r) =>
+            Answer.Ok(r.Version) with { BalanceMinor = r.BalanceMinor, HeldMinor = r.HeldMinor, AvailableMinor = r.AvailableMinor };
+
+        private static Answer Of(ReleaseHoldResponse r) =>
+            Answer.Ok(r.Version) with { BalanceMinor = r.BalanceMinor, HeldMinor = r.HeldMinor, AvailableMinor = r.AvailableMinor };
+
+        private static BatchCommand BatchCommandOf(Command command) => command switch
+        {
+            Deposit c => new BatchCommand { Deposit = DepositOf(c) },
+            Withdraw c => new BatchCommand { Withdraw = WithdrawalOf(c) },
+            Transfer c => new BatchCommand { Transfer = TransferOf(c) },
+            _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
+        };
+
+        private static DepositMoneyRequest DepositOf(Deposit c) =>
+            new() { AccountId = c.AccountId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = "deposit" };
+
+        private static WithdrawMoneyRequest WithdrawalOf(Withdraw c) =>
+            new() { AccountId = c.AccountId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = "withdrawal" };
+
+        private static TransferMoneyRequest TransferOf(Transfer c) => new()
+        {
+            PaymentId = c.PaymentId, FromAccountId = c.FromAccountId, ToAccountId = c.ToAccountId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode,
+            Reference = "transfer",
+        };
     }
 }
 

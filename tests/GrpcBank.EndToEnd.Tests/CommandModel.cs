@@ -1,0 +1,338 @@
+using System.Collections.Immutable;
+using Grpc.Core;
+
+namespace GrpcBank.EndToEnd.Tests;
+
+/// <summary>
+/// The write side's rules as README.md and the protos' comments state them, worked out apart from GrpcBank.Domain: what
+/// each command answers (OK with which version and balances, or the status and ErrorInfo reason) and the bank it leaves.
+/// Immutable, so an atomic batch is decided on a copy and kept or dropped whole.
+/// </summary>
+/// <remarks>
+/// Where the documents list a command's refusals without their order (an amount that is invalid on a closed account,
+/// say), the model follows the order the server applies: the request's form first (amount, hold id), then existence,
+/// closure, the hold, currency, freeze, blocks, funds. Amount limits (10^13 per movement, 10^15 per balance) are the
+/// ones the server's refusal messages name; the README gives no figure.
+/// </remarks>
+public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel.AccountModel> Accounts, ImmutableSortedDictionary<string, CommandModel.PaymentModel> Payments)
+{
+    public const long MaxAmountMinor = 10_000_000_000_000;
+
+    public const long MaxBalanceMinor = 1_000_000_000_000_000;
+
+    public static readonly CommandModel Empty = new(ImmutableSortedDictionary<string, AccountModel>.Empty, ImmutableSortedDictionary<string, PaymentModel>.Empty);
+
+    public enum Status { Active, Frozen, Closed }
+
+    public enum HoldOutcome { Active, Captured, Released, Expired }
+
+    public sealed record HoldModel(long AmountMinor, string CurrencyCode, string Reference, DateTimeOffset ExpiresAt, HoldOutcome Outcome);
+
+    public sealed record AccountModel(string Id, string CurrencyCode)
+    {
+        public Status Status { get; init; } = Status.Active;
+        public long BalanceMinor { get; init; }
+        public long OverdraftLimitMinor { get; init; }
+        public bool DebitsBlocked { get; init; }
+        public bool CreditsBlocked { get; init; }
+        public string RestrictionReason { get; init; } = "";
+        public long Version { get; init; } = 1;
+        public ImmutableSortedDictionary<string, HoldModel> Holds { get; init; } = ImmutableSortedDictionary<string, HoldModel>.Empty;
+
+        public long HeldMinor => Holds.Values.Where(h => h.Outcome == HoldOutcome.Active).Sum(h => h.AmountMinor);
+
+        public long AvailableMinor => BalanceMinor - HeldMinor;
+
+        /// <summary>The most a debit may take now: down to minus the overdraft limit, counting what is held.</summary>
+        public long DebitableMinor => AvailableMinor + OverdraftLimitMinor;
+
+        public override string ToString() =>
+            $"{Id} {CurrencyCode} {Status} v{Version} balance {BalanceMinor} held {HeldMinor} available {AvailableMinor} limit {OverdraftLimitMinor}" +
+            $"{(DebitsBlocked ? " debits-blocked" : "")}{(CreditsBlocked ? " credits-blocked" : "")}";
+    }
+
+    public enum PaymentStatus { Completed, Refunded }
+
+    public sealed record PaymentModel(string Id, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode, PaymentStatus Status, long Version);
+
+    /// <summary>
+    /// What the server answers: OK with the reply's version and whichever balances that reply carries (null where it
+    /// carries none), or a status and ErrorInfo reason (and, for an atomic batch, the failing command's index).
+    /// </summary>
+    public sealed record Answer(
+        StatusCode Code, string Reason = "", long Version = 0, long? BalanceMinor = null, long? HeldMinor = null, long? AvailableMinor = null,
+        DateTimeOffset? ExpiresAt = null, string? Index = null)
+    {
+        public bool IsOk => Code == StatusCode.OK;
+
+        public static Answer Ok(long version) => new(StatusCode.OK, Version: version);
+
+        public static Answer Failed(string reason) => new(StatusCode.FailedPrecondition, reason);
+    }
+
+    /// <summary>A command's answer and the bank after it (unchanged after a refusal or a no-op).</summary>
+    public sealed record Decided(Answer Answer, CommandModel After);
+
+    // ---- commands ----
+
+    public abstract record Command;
+    /// <summary>A command on one account.</summary>
+    public abstract record OnAccount(string AccountId) : Command;
+    public sealed record Open(string AccountId, string CurrencyCode) : OnAccount(AccountId);
+    public sealed record Deposit(string AccountId, long AmountMinor, string CurrencyCode) : OnAccount(AccountId);
+    public sealed record Withdraw(string AccountId, long AmountMinor, string CurrencyCode) : OnAccount(AccountId);
+    public sealed record Freeze(string AccountId) : OnAccount(AccountId);
+    public sealed record Unfreeze(string AccountId) : OnAccount(AccountId);
+    public sealed record Close(string AccountId) : OnAccount(AccountId);
+    public sealed record PlaceHold(string AccountId, string HoldId, long AmountMinor, string CurrencyCode, string Reference, DateTimeOffset ExpiresAt)
+        : OnAccount(AccountId);
+    /// <summary><paramref name="AmountMinor"/> 0: all of it.</summary>
+    public sealed record Capture(string AccountId, string HoldId, long AmountMinor) : OnAccount(AccountId);
+    public sealed record Release(string AccountId, string HoldId) : OnAccount(AccountId);
+    public sealed record SetOverdraftLimit(string AccountId, long LimitMinor) : OnAccount(AccountId);
+    public sealed record Restrict(string AccountId, bool BlockDebits, bool BlockCredits, string Reason) : OnAccount(AccountId);
+    public sealed record LiftRestriction(string AccountId) : OnAccount(AccountId);
+    public sealed record Transfer(string PaymentId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode) : Command;
+    public sealed record Refund(string PaymentId) : Command;
+
+    /// <summary>The accounts <paramref name="command"/> may change.</summary>
+    public IReadOnlyList<string> AccountsOf(Command command) => command switch
+    {
+        OnAccount c => [c.AccountId],
+        Transfer c => [c.FromAccountId, c.ToAccountId],
+        Refund c when Payments.TryGetValue(c.PaymentId, out var p) => [p.FromAccountId, p.ToAccountId],
+        _ => [],
+    };
+
+    /// <summary>What <paramref name="command"/> answers at <paramref name="now"/> (the server's clock), and the bank after it.</summary>
+    public Decided Decide(Command command, DateTimeOffset now) => command switch
+    {
+        Open c => Accounts.ContainsKey(c.AccountId)
+            ? Refuse(new Answer(StatusCode.AlreadyExists, "ACCOUNT_ALREADY_EXISTS"))
+            : Accept(Answer.Ok(1), this with { Accounts = Accounts.Add(c.AccountId, new AccountModel(c.AccountId, c.CurrencyCode)) }),
+        Deposit c => Decide(() => Credit(c.AccountId, c.AmountMinor, c.CurrencyCode), a => a with { BalanceMinor = a.BalanceMinor + c.AmountMinor },
+            c.AccountId, a => Answer.Ok(a.Version) with { BalanceMinor = a.BalanceMinor }),
+        Withdraw c => Decide(() => Debit(c.AccountId, c.AmountMinor, c.CurrencyCode), a => a with { BalanceMinor = a.BalanceMinor - c.AmountMinor },
+            c.AccountId, a => Answer.Ok(a.Version) with { BalanceMinor = a.BalanceMinor }),
+        Freeze c => Change(c.AccountId, a => a.Status == Status.Frozen ? a : a with { Status = Status.Frozen }),
+        Unfreeze c => Change(c.AccountId, a => a.Status == Status.Active ? a : a with { Status = Status.Active }),
+        Close c => Decide(() => NotClosed(c.AccountId) ?? (Accounts[c.AccountId] switch
+            {
+                { HeldMinor: not 0 } => Answer.Failed("ACCOUNT_HAS_HOLDS"),
+                { BalanceMinor: not 0 } => Answer.Failed("BALANCE_NOT_ZERO"),
+                _ => null,
+            }), a => a with { Status = Status.Closed }, c.AccountId, a => Answer.Ok(a.Version)),
+        PlaceHold c => PlaceHoldDecision(c, now),
+        Capture c => CaptureDecision(c, now),
+        Release c => Decide(() => ActiveHold(c.AccountId, c.HoldId, dueAt: null), a => Resolve(a, c.HoldId, HoldOutcome.Released),
+            c.AccountId, HoldReply),
+        SetOverdraftLimit c => c.LimitMinor is < 0 or > MaxAmountMinor
+            ? Refuse(new Answer(StatusCode.InvalidArgument, "INVALID_OVERDRAFT_LIMIT"))
+            : Decide(() => NotClosed(c.AccountId) ?? (Accounts[c.AccountId] is var a && c.LimitMinor != a.OverdraftLimitMinor && a.AvailableMinor < -c.LimitMinor
+                ? Answer.Failed("OVERDRAFT_IN_USE") : null),
+                a => a with { OverdraftLimitMinor = c.LimitMinor }, c.AccountId, a => Answer.Ok(a.Version)),
+        // A restriction of nothing is the client's mistake, but the server tells it only about an open account.
+        Restrict c => Decide(() => NotClosed(c.AccountId)
+                ?? (!c.BlockDebits && !c.BlockCredits ? new Answer(StatusCode.InvalidArgument, "RESTRICTION_BLOCKS_NOTHING") : null)
+                ?? (Accounts[c.AccountId] is var a && ((a.DebitsBlocked && !c.BlockDebits) || (a.CreditsBlocked && !c.BlockCredits))
+                    ? Answer.Failed("RESTRICTION_WOULD_LOOSEN") : null),
+            a => a with { DebitsBlocked = c.BlockDebits, CreditsBlocked = c.BlockCredits, RestrictionReason = c.Reason }, c.AccountId, a => Answer.Ok(a.Version)),
+        LiftRestriction c => Change(c.AccountId, a => a with { DebitsBlocked = false, CreditsBlocked = false, RestrictionReason = "" }),
+        Transfer c => TransferDecision(c),
+        Refund c => RefundDecision(c),
+        _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
+    };
+
+    /// <summary>The bank's own expiry of every active hold due at <paramref name="now"/>: one event each on its account.</summary>
+    public CommandModel ExpireDue(DateTimeOffset now) => this with
+    {
+        Accounts = Accounts.SetItems(Accounts.Values.Select(a => a.Holds.Where(h => h.Value.Outcome == HoldOutcome.Active && h.Value.ExpiresAt <= now)
+            .Aggregate(a, (account, hold) => Resolve(account, hold.Key, HoldOutcome.Expired) with { Version = account.Version + 1 }))
+            .Select(a => KeyValuePair.Create(a.Id, a))),
+    };
+
+    /// <summary>
+    /// An atomic batch: each command decided on the state the ones before it leave; all kept, or the first refusal is
+    /// the call's answer (its index in ErrorInfo) and nothing is kept.
+    /// </summary>
+    public (Answer? Refused, IReadOnlyList<Answer> Results, CommandModel After) Atomic(IReadOnlyList<Command> commands, DateTimeOffset now)
+    {
+        var model = this;
+        var results = new List<Answer>();
+        for (var i = 0; i < commands.Count; i++)
+        {
+            var (answer, after) = model.Decide(commands[i], now);
+            if (!answer.IsOk) return (answer with { Index = i.ToString() }, [], this);
+            results.Add(answer);
+            model = after;
+        }
+        return (null, results, model);
+    }
+
+    /// <summary>
+    /// The answers an independent batch may get, with the bank each leaves: its commands decided in order and the
+    /// accepted ones written together; each refused one then runs again alone on what that commit left (README: "a
+    /// refusal is judged once more on what the store holds after the batch's commit"), and those run side by side, in no
+    /// promised order — so every order of them is a possible outcome.
+    /// </summary>
+    public IReadOnlyList<(IReadOnlyList<Answer> Results, CommandModel After)> Independent(IReadOnlyList<Command> commands, DateTimeOffset now)
+    {
+        var model = this;
+        var results = new Answer[commands.Count];
+        var refused = new List<int>();
+        for (var i = 0; i < commands.Count; i++)
+        {
+            var (answer, after) = model.Decide(commands[i], now);
+            if (answer.IsOk) (results[i], model) = (answer, after);
+            else refused.Add(i);
+        }
+        var outcomes = new List<(IReadOnlyList<Answer>, CommandModel)>();
+        foreach (var order in Orders(refused))
+        {
+            var again = model;
+            var answers = (Answer[])results.Clone();
+            foreach (var i in order) (answers[i], again) = again.Decide(commands[i], now);
+            if (!outcomes.Any(o => o.Item2 == again && o.Item1.SequenceEqual(answers))) outcomes.Add((answers, again));
+        }
+        return outcomes;
+    }
+
+    public bool Equals(CommandModel? other) =>
+        other is not null && Accounts.Count == other.Accounts.Count && Payments.Count == other.Payments.Count
+        && Accounts.All(a => other.Accounts.TryGetValue(a.Key, out var o) && Same(a.Value, o))
+        && Payments.All(p => other.Payments.TryGetValue(p.Key, out var o) && o == p.Value);
+
+    public override int GetHashCode() => HashCode.Combine(Accounts.Count, Payments.Count);
+
+    private static bool Same(AccountModel a, AccountModel b) =>
+        a with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty } == b with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty }
+        && a.Holds.SequenceEqual(b.Holds);
+
+    private static IEnumerable<IReadOnlyList<int>> Orders(IReadOnlyList<int> items) =>
+        items.Count <= 1 ? [items] : items.SelectMany(first => Orders([.. items.Where(i => i != first)]).Select(rest => (IReadOnlyList<int>)[first, .. rest]));
+
+    // ---- the rules ----
+
+    private static Answer? ValidAmount(long amountMinor) =>
+        amountMinor is > 0 and <= MaxAmountMinor ? null : new Answer(StatusCode.InvalidArgument, "INVALID_AMOUNT");
+
+    private Answer? Exists(string accountId) => Accounts.ContainsKey(accountId) ? null : new Answer(StatusCode.NotFound, "ACCOUNT_NOT_FOUND");
+
+    /// <summary>The account exists and is not closed.</summary>
+    private Answer? NotClosed(string accountId) =>
+        Exists(accountId) ?? (Accounts[accountId].Status == Status.Closed ? Answer.Failed("ACCOUNT_CLOSED") : null);
+
+    /// <summary>Money in: allowed while frozen, never to a closed account, in another currency, while credits are blocked, or past the balance limit.</summary>
+    private Answer? Credit(string accountId, long amountMinor, string currencyCode) =>
+        ValidAmount(amountMinor) ?? NotClosed(accountId) ?? Accounts[accountId] switch
+        {
+            var a when a.CurrencyCode != currencyCode => Answer.Failed("CURRENCY_MISMATCH"),
+            { CreditsBlocked: true } => Answer.Failed("CREDITS_BLOCKED"),
+            var a when a.BalanceMinor + amountMinor > MaxBalanceMinor => Answer.Failed("BALANCE_LIMIT_EXCEEDED"),
+            _ => null,
+        };
+
+    /// <summary>Money out: only from an active account whose debits are not blocked, down to minus the overdraft limit counting what is held.</summary>
+    private Answer? Debit(string accountId, long amountMinor, string currencyCode) =>
+        ValidAmount(amountMinor) ?? NotClosed(accountId) ?? Accounts[accountId] switch
+        {
+            var a when a.CurrencyCode != currencyCode => Answer.Failed("CURRENCY_MISMATCH"),
+            _ => MayDebit(accountId),
+        } ?? (amountMinor > Accounts[accountId].DebitableMinor ? Answer.Failed("INSUFFICIENT_FUNDS") : null);
+
+    private Answer? MayDebit(string accountId) => Accounts[accountId] switch
+    {
+        { Status: Status.Frozen } => Answer.Failed("ACCOUNT_FROZEN"),
+        { DebitsBlocked: true } => Answer.Failed("DEBITS_BLOCKED"),
+        _ => null,
+    };
+
+    private Decided PlaceHoldDecision(PlaceHold c, DateTimeOffset now)
+    {
+        if ((ValidAmount(c.AmountMinor) ?? NotClosed(c.AccountId)) is { } refused) return Refuse(refused);
+        var hold = new HoldModel(c.AmountMinor, c.CurrencyCode, c.Reference, c.ExpiresAt, HoldOutcome.Active);
+        if (Accounts[c.AccountId].Holds.TryGetValue(c.HoldId, out var existing))
+            // The same hold placed again changes nothing; another under its id is refused.
+            return existing with { Outcome = HoldOutcome.Active } == hold
+                ? Accept(HoldReply(Accounts[c.AccountId]) with { ExpiresAt = c.ExpiresAt }, this)
+                : Refuse(new Answer(StatusCode.AlreadyExists, "HOLD_ALREADY_EXISTS"));
+        if (c.ExpiresAt <= now) return Refuse(new Answer(StatusCode.InvalidArgument, "HOLD_EXPIRY_NOT_IN_FUTURE"));
+        return Decide(() => Debit(c.AccountId, c.AmountMinor, c.CurrencyCode), a => a with { Holds = a.Holds.Add(c.HoldId, hold) },
+            c.AccountId, a => HoldReply(a) with { ExpiresAt = c.ExpiresAt });
+    }
+
+    private Decided CaptureDecision(Capture c, DateTimeOffset now)
+    {
+        if (c.AmountMinor < 0) return Refuse(new Answer(StatusCode.InvalidArgument, "INVALID_AMOUNT"));
+        if (ActiveHold(c.AccountId, c.HoldId, dueAt: now) is { } refused) return Refuse(refused);
+        var hold = Accounts[c.AccountId].Holds[c.HoldId];
+        var captured = c.AmountMinor == 0 ? hold.AmountMinor : c.AmountMinor;
+        // A capture takes money that was reserved: no funds check of its own, but money must be allowed to leave.
+        return Decide(() => captured > hold.AmountMinor ? Answer.Failed("CAPTURE_EXCEEDS_HOLD") : MayDebit(c.AccountId),
+            a => Resolve(a, c.HoldId, HoldOutcome.Captured) with { BalanceMinor = a.BalanceMinor - captured }, c.AccountId, HoldReply);
+    }
+
+    /// <summary>The hold exists and is active (and, given a time, not due at it: a due hold can no longer be taken).</summary>
+    private Answer? ActiveHold(string accountId, string holdId, DateTimeOffset? dueAt) =>
+        Exists(accountId) ?? (Accounts[accountId].Holds.TryGetValue(holdId, out var hold)
+            ? hold.Outcome != HoldOutcome.Active || dueAt >= hold.ExpiresAt ? Answer.Failed("HOLD_NOT_ACTIVE") : null
+            : new Answer(StatusCode.NotFound, "HOLD_NOT_FOUND"));
+
+    private static AccountModel Resolve(AccountModel a, string holdId, HoldOutcome outcome) =>
+        a with { Holds = a.Holds.SetItem(holdId, a.Holds[holdId] with { Outcome = outcome }) };
+
+    private static Answer HoldReply(AccountModel a) =>
+        Answer.Ok(a.Version) with { BalanceMinor = a.BalanceMinor, HeldMinor = a.HeldMinor, AvailableMinor = a.AvailableMinor };
+
+    private Decided TransferDecision(Transfer c)
+    {
+        var refused = ValidAmount(c.AmountMinor)
+            ?? (Payments.ContainsKey(c.PaymentId) ? new Answer(StatusCode.AlreadyExists, "PAYMENT_ALREADY_EXISTS") : null)
+            ?? Debit(c.FromAccountId, c.AmountMinor, c.CurrencyCode)
+            ?? Credit(c.ToAccountId, c.AmountMinor, c.CurrencyCode);
+        if (refused is not null) return Refuse(refused);
+        var payment = new PaymentModel(c.PaymentId, c.FromAccountId, c.ToAccountId, c.AmountMinor, c.CurrencyCode, PaymentStatus.Completed, 2);
+        return Accept(Answer.Ok(payment.Version), Moved(c.FromAccountId, c.ToAccountId, c.AmountMinor) with { Payments = Payments.Add(c.PaymentId, payment) });
+    }
+
+    /// <summary>A completed payment's money back: the payee debited, the payer credited, by the accounts' own rules.</summary>
+    private Decided RefundDecision(Refund c)
+    {
+        if (!Payments.TryGetValue(c.PaymentId, out var p)) return Refuse(new Answer(StatusCode.NotFound, "PAYMENT_NOT_FOUND"));
+        var refused = (p.Status != PaymentStatus.Completed ? Answer.Failed("PAYMENT_NOT_REFUNDABLE") : null)
+            ?? Debit(p.ToAccountId, p.AmountMinor, p.CurrencyCode)
+            ?? Credit(p.FromAccountId, p.AmountMinor, p.CurrencyCode);
+        if (refused is not null) return Refuse(refused);
+        var refunded = p with { Status = PaymentStatus.Refunded, Version = p.Version + 2 };
+        return Accept(Answer.Ok(refunded.Version), Moved(p.ToAccountId, p.FromAccountId, p.AmountMinor) with { Payments = Payments.SetItem(p.Id, refunded) });
+    }
+
+    private CommandModel Moved(string from, string to, long amountMinor) => this with
+    {
+        Accounts = Accounts
+            .SetItem(from, Accounts[from] with { BalanceMinor = Accounts[from].BalanceMinor - amountMinor, Version = Accounts[from].Version + 1 })
+            .SetItem(to, Accounts[to] with { BalanceMinor = Accounts[to].BalanceMinor + amountMinor, Version = Accounts[to].Version + 1 }),
+    };
+
+    /// <summary>A command on an open account that changes it or, when it would change nothing, writes nothing (a no-op, still OK).</summary>
+    private Decided Change(string accountId, Func<AccountModel, AccountModel> change) =>
+        Decide(() => NotClosed(accountId), change, accountId, a => Answer.Ok(a.Version));
+
+    /// <summary>
+    /// One account's command: refused by <paramref name="rule"/>, or <paramref name="change"/> written as one event (a
+    /// version) unless it changes nothing, answered by <paramref name="reply"/> on the account after it.
+    /// </summary>
+    private Decided Decide(Func<Answer?> rule, Func<AccountModel, AccountModel> change, string accountId, Func<AccountModel, Answer> reply)
+    {
+        if (rule() is { } refused) return Refuse(refused);
+        var before = Accounts[accountId];
+        var after = change(before);
+        if (Same(after, before)) return Accept(reply(before), this);
+        after = after with { Version = before.Version + 1 };
+        return Accept(reply(after), this with { Accounts = Accounts.SetItem(accountId, after) });
+    }
+
+    private Decided Refuse(Answer answer) => new(answer, this);
+
+    private static Decided Accept(Answer answer, CommandModel after) => new(answer, after);
+}
