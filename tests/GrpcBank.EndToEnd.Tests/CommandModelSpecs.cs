@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Google.Rpc;
 using Grpc.Core;
@@ -16,8 +17,9 @@ namespace GrpcBank.EndToEnd.Tests;
 /// refund and batch commands (independent and atomic), many of them refused or on a boundary (exactly the available
 /// balance, one more, exactly the overdraft limit, a hold at its exact expiry by the spec's clock). Each answer is
 /// checked against <see cref="CommandModel"/>, worked out from the documented rules alone; a refusal or a no-op must
-/// leave the event store's head where it was, and every account a command named must read back as the model has it. A
-/// failure prints the seed: set GRPCBANK_MODEL_SEED to it to run that case again, and keep it below as a fixed case.
+/// leave the event store's head where it was, and every account a command named must read back as the model has it.
+/// Accepted requests are sent again under their request id (the first answer, nothing written) or their id on another
+/// request (REQUEST_ID_REUSED, nothing written). A failure prints the seed: set GRPCBANK_MODEL_SEED to it to run that case again, and keep it below as a fixed case.
 /// </summary>
 public abstract class CommandModelSpecs : ClockedBankSpecs
 {
@@ -59,6 +61,7 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
         private readonly BatchService.BatchServiceClient batches = new(host.Channel);
         private readonly List<(string Account, string Hold)> holds = [];
         private readonly SortedDictionary<string, int> answered = [];
+        private readonly List<(IMessage Request, Command Command, Answer Answer)> logged = [];
         private CommandModel model = CommandModel.Empty;
         private long head;
         private int step;
@@ -79,6 +82,7 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             {
                 await MoveTheClockAsync();
                 if (random.Next(14) == 0) await BatchAsync(random.Next(2) == 0);
+                else if (random.Next(10) == 0 && logged.Count > 0) await RetryAsync();
                 else await OneAsync(NextCommand());
             }
         }
@@ -195,7 +199,7 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                 var (account, hold) = Any(active);
                 var expiresAt = model.Accounts[account].Holds[hold].ExpiresAt;
                 clock.Advance(expiresAt - Now - (choice == 0 ? TimeSpan.Zero : TimeSpan.FromTicks(TimeSpan.TicksPerMicrosecond)));
-                if (choice == 0) await AnswerAsync(new Capture(account, hold, 0), headMayMove: true);
+                if (choice == 0) await OneAsync(new Capture(account, hold, 0), headMayMove: true);
             }
             else if (choice == 2) clock.Advance(TimeSpan.FromMilliseconds(random.NextInt64(1, 2L * 86_400_000)));
             else return;
@@ -207,19 +211,44 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             await CompareAccountsAsync(expiring, "after the bank released the holds due");
         }
 
-        private async Task OneAsync(Command command) => await AnswerAsync(command, headMayMove: false);
-
-        /// <summary>
-        /// Sends <paramref name="command"/>, compares the answer with the model's and, unless the bank's expiry may be
-        /// writing meanwhile, that a refusal or a no-op wrote nothing and anything else wrote.
-        /// </summary>
-        private async Task AnswerAsync(Command command, bool headMayMove)
+        /// <summary>A command, now and then with a request id: its request and answer are kept if it was accepted, to be sent again.</summary>
+        private async Task OneAsync(Command command, bool headMayMove = false)
         {
             var (expected, after) = model.Decide(command, Now);
+            var request = RequestOf(command, random.Next(3) == 0 ? NewId("r") : "");
+            await AnswerAsync(command, request, expected, after, headMayMove);
+            if (expected.IsOk && RequestIdOf(request) != "") logged.Add((request, command, expected));
+        }
+
+        /// <summary>
+        /// A request sent again under its request id gets its first answer and writes nothing, however the bank moved
+        /// since (a no-op's id included); the id on another request, one the bank would write, is refused
+        /// (REQUEST_ID_REUSED) and writes nothing.
+        /// </summary>
+        private async Task RetryAsync()
+        {
+            var (request, command, first) = Any(logged);
+            if (random.Next(3) == 0
+                && Enumerable.Range(0, 10).Select(_ => NextCommand()).FirstOrDefault(c => c != command && model.Decide(c, Now) is var d && d.Answer.IsOk && d.After != model)
+                    is { } other)
+                await AnswerAsync(other, RequestOf(other, RequestIdOf(request)), Answer.Failed("REQUEST_ID_REUSED"), model, headMayMove: false);
+            else await AnswerAsync(command, request, first, model, headMayMove: false);
+        }
+
+        private static string RequestIdOf(IMessage request) => (string)request.Descriptor.FindFieldByName("request_id").Accessor.GetValue(request);
+
+        /// <summary>
+        /// Sends <paramref name="request"/> and compares its answer with <paramref name="expected"/> and, unless the bank's
+        /// expiry may be writing meanwhile, that the head moved exactly when the bank goes from the model to
+        /// <paramref name="after"/>, and that the accounts the command names are as <paramref name="after"/> has them.
+        /// </summary>
+        private async Task AnswerAsync(Command command, IMessage request, Answer expected, CommandModel after, bool headMayMove)
+        {
             var named = model.AccountsOf(command);
-            var actual = await SendAsync(command);
+            var actual = await SendAsync(request);
             Count(command, actual);
-            Assert.True(expected == actual, $"seed {seed} step {step}: {command}\n  on {Show(command)}\n  the model answers {expected}\n  the bank answers  {actual}");
+            Assert.True(expected == actual,
+                $"seed {seed} step {step}: {command} (request id '{RequestIdOf(request)}')\n  on {Show(command)}\n  the model answers {expected}\n  the bank answers  {actual}");
             var before = head;
             head = await store.HeadPositionAsync(CancellationToken.None);
             if (headMayMove)
@@ -307,33 +336,53 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
 
         // ---- the wire ----
 
-        private async Task<Answer> SendAsync(Command command)
+        /// <summary>The request that carries <paramref name="command"/> (a hold's expiry as a time or as a time to live from the bank's now: the same instant).</summary>
+        private IMessage RequestOf(Command command, string requestId) => command switch
+        {
+            Open c => new OpenAccountRequest { AccountId = c.AccountId, OwnerName = $"Owner {c.AccountId}", CurrencyCode = c.CurrencyCode, RequestId = requestId },
+            Deposit c => new DepositMoneyRequest(DepositOf(c)) { RequestId = requestId },
+            Withdraw c => new WithdrawMoneyRequest(WithdrawalOf(c)) { RequestId = requestId },
+            Freeze c => new FreezeAccountRequest { AccountId = c.AccountId, Reason = "review", RequestId = requestId },
+            Unfreeze c => new UnfreezeAccountRequest { AccountId = c.AccountId, RequestId = requestId },
+            Close c => new CloseAccountRequest { AccountId = c.AccountId, RequestId = requestId },
+            PlaceHold c when random.Next(2) == 0 || c.ExpiresAt <= Now => new PlaceHoldRequest(HoldOf(c, requestId)) { ExpiresAt = Timestamp.FromDateTimeOffset(c.ExpiresAt) },
+            PlaceHold c => new PlaceHoldRequest(HoldOf(c, requestId)) { Ttl = Duration.FromTimeSpan(c.ExpiresAt - Now) },
+            Capture c => new CaptureHoldRequest { AccountId = c.AccountId, HoldId = c.HoldId, AmountMinor = c.AmountMinor, Reference = "capture", RequestId = requestId },
+            Release c => new ReleaseHoldRequest { AccountId = c.AccountId, HoldId = c.HoldId, RequestId = requestId },
+            SetOverdraftLimit c => new SetOverdraftLimitRequest { AccountId = c.AccountId, LimitMinor = c.LimitMinor, RequestId = requestId },
+            Restrict c => new RestrictAccountRequest { AccountId = c.AccountId, BlockDebits = c.BlockDebits, BlockCredits = c.BlockCredits, Reason = c.Reason, RequestId = requestId },
+            LiftRestriction c => new LiftRestrictionRequest { AccountId = c.AccountId, RequestId = requestId },
+            Transfer c => new TransferMoneyRequest(TransferOf(c)) { RequestId = requestId },
+            Refund c => new RefundPaymentRequest { PaymentId = c.PaymentId, Reason = "returned", RequestId = requestId },
+            _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
+        };
+
+        private static PlaceHoldRequest HoldOf(PlaceHold c, string requestId) => new()
+        {
+            AccountId = c.AccountId, HoldId = c.HoldId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = c.Reference, RequestId = requestId,
+        };
+
+        private async Task<Answer> SendAsync(IMessage request)
         {
             try
             {
-                return command switch
+                return request switch
                 {
-                    Open c => Answer.Ok((await accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = c.AccountId, OwnerName = $"Owner {c.AccountId}", CurrencyCode = c.CurrencyCode })).Version),
-                    Deposit c => Of(await accounts.DepositMoneyAsync(DepositOf(c))),
-                    Withdraw c => Of(await accounts.WithdrawMoneyAsync(WithdrawalOf(c))),
-                    Freeze c => Answer.Ok((await accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = c.AccountId, Reason = "review" })).Version),
-                    Unfreeze c => Answer.Ok((await accounts.UnfreezeAccountAsync(new UnfreezeAccountRequest { AccountId = c.AccountId })).Version),
-                    Close c => Answer.Ok((await accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = c.AccountId })).Version),
-                    PlaceHold c => await PlaceAsync(c),
-                    Capture c => Of(await accounts.CaptureHoldAsync(new CaptureHoldRequest
-                    {
-                        AccountId = c.AccountId, HoldId = c.HoldId, AmountMinor = c.AmountMinor, Reference = "capture",
-                    })),
-                    Release c => Of(await accounts.ReleaseHoldAsync(new ReleaseHoldRequest { AccountId = c.AccountId, HoldId = c.HoldId })),
-                    SetOverdraftLimit c => Answer.Ok((await accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = c.AccountId, LimitMinor = c.LimitMinor })).Version),
-                    Restrict c => Answer.Ok((await accounts.RestrictAccountAsync(new RestrictAccountRequest
-                    {
-                        AccountId = c.AccountId, BlockDebits = c.BlockDebits, BlockCredits = c.BlockCredits, Reason = c.Reason,
-                    })).Version),
-                    LiftRestriction c => Answer.Ok((await accounts.LiftRestrictionAsync(new LiftRestrictionRequest { AccountId = c.AccountId })).Version),
-                    Transfer c => Answer.Ok((await payments.TransferMoneyAsync(TransferOf(c))).Version),
-                    Refund c => Answer.Ok((await payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = c.PaymentId, Reason = "returned" })).Version),
-                    _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
+                    OpenAccountRequest r => Answer.Ok((await accounts.OpenAccountAsync(r)).Version),
+                    DepositMoneyRequest r => Of(await accounts.DepositMoneyAsync(r)),
+                    WithdrawMoneyRequest r => Of(await accounts.WithdrawMoneyAsync(r)),
+                    FreezeAccountRequest r => Answer.Ok((await accounts.FreezeAccountAsync(r)).Version),
+                    UnfreezeAccountRequest r => Answer.Ok((await accounts.UnfreezeAccountAsync(r)).Version),
+                    CloseAccountRequest r => Answer.Ok((await accounts.CloseAccountAsync(r)).Version),
+                    PlaceHoldRequest r => await PlaceAsync(r),
+                    CaptureHoldRequest r => Of(await accounts.CaptureHoldAsync(r)),
+                    ReleaseHoldRequest r => Of(await accounts.ReleaseHoldAsync(r)),
+                    SetOverdraftLimitRequest r => Answer.Ok((await accounts.SetOverdraftLimitAsync(r)).Version),
+                    RestrictAccountRequest r => Answer.Ok((await accounts.RestrictAccountAsync(r)).Version),
+                    LiftRestrictionRequest r => Answer.Ok((await accounts.LiftRestrictionAsync(r)).Version),
+                    TransferMoneyRequest r => Answer.Ok((await payments.TransferMoneyAsync(r)).Version),
+                    RefundPaymentRequest r => Answer.Ok((await payments.RefundPaymentAsync(r)).Version),
+                    _ => throw new ArgumentOutOfRangeException(nameof(request), request, null),
                 };
             }
             catch (RpcException e)
@@ -342,14 +391,10 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             }
         }
 
-        private async Task<Answer> PlaceAsync(PlaceHold c)
+        private async Task<Answer> PlaceAsync(PlaceHoldRequest request)
         {
-            var request = new PlaceHoldRequest { AccountId = c.AccountId, HoldId = c.HoldId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = c.Reference };
-            // The expiry as a time or as a time to live from the bank's now: the same instant.
-            if (random.Next(2) == 0 || c.ExpiresAt <= Now) request.ExpiresAt = Timestamp.FromDateTimeOffset(c.ExpiresAt);
-            else request.Ttl = Duration.FromTimeSpan(c.ExpiresAt - Now);
             var reply = await accounts.PlaceHoldAsync(request);
-            if (!holds.Contains((c.AccountId, c.HoldId))) holds.Add((c.AccountId, c.HoldId));
+            if (!holds.Contains((request.AccountId, request.HoldId))) holds.Add((request.AccountId, request.HoldId));
             return Answer.Ok(reply.Version) with
             {
                 BalanceMinor = reply.BalanceMinor, HeldMinor = reply.HeldMinor, AvailableMinor = reply.AvailableMinor, ExpiresAt = reply.ExpiresAt.ToDateTimeOffset(),
