@@ -79,8 +79,9 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     /// <summary>A command on one account.</summary>
     public abstract record OnAccount(string AccountId) : Command;
     public sealed record Open(string AccountId, string CurrencyCode) : OnAccount(AccountId);
-    public sealed record Deposit(string AccountId, long AmountMinor, string CurrencyCode) : OnAccount(AccountId);
-    public sealed record Withdraw(string AccountId, long AmountMinor, string CurrencyCode) : OnAccount(AccountId);
+    /// <summary><paramref name="ExpectedVersion"/> set: ABORTED unless the account is at it (0: does not exist).</summary>
+    public sealed record Deposit(string AccountId, long AmountMinor, string CurrencyCode, long? ExpectedVersion = null) : OnAccount(AccountId);
+    public sealed record Withdraw(string AccountId, long AmountMinor, string CurrencyCode, long? ExpectedVersion = null) : OnAccount(AccountId);
     public sealed record Freeze(string AccountId) : OnAccount(AccountId);
     public sealed record Unfreeze(string AccountId) : OnAccount(AccountId);
     public sealed record Close(string AccountId) : OnAccount(AccountId);
@@ -110,9 +111,9 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         Open c => Accounts.ContainsKey(c.AccountId)
             ? Refuse(new Answer(StatusCode.AlreadyExists, "ACCOUNT_ALREADY_EXISTS"))
             : Accept(Answer.Ok(1), this with { Accounts = Accounts.Add(c.AccountId, new AccountModel(c.AccountId, c.CurrencyCode)) }),
-        Deposit c => Decide(() => Credit(c.AccountId, c.AmountMinor, c.CurrencyCode), a => a with { BalanceMinor = a.BalanceMinor + c.AmountMinor },
+        Deposit c => Decide(() => ValidAmount(c.AmountMinor) ?? NotAt(c.AccountId, c.ExpectedVersion) ?? Credit(c.AccountId, c.AmountMinor, c.CurrencyCode), a => a with { BalanceMinor = a.BalanceMinor + c.AmountMinor },
             c.AccountId, a => Answer.Ok(a.Version) with { BalanceMinor = a.BalanceMinor }),
-        Withdraw c => Decide(() => Debit(c.AccountId, c.AmountMinor, c.CurrencyCode), a => a with { BalanceMinor = a.BalanceMinor - c.AmountMinor },
+        Withdraw c => Decide(() => ValidAmount(c.AmountMinor) ?? NotAt(c.AccountId, c.ExpectedVersion) ?? Debit(c.AccountId, c.AmountMinor, c.CurrencyCode), a => a with { BalanceMinor = a.BalanceMinor - c.AmountMinor },
             c.AccountId, a => Answer.Ok(a.Version) with { BalanceMinor = a.BalanceMinor }),
         Freeze c => Change(c.AccountId, a => a.Status == Status.Frozen ? a : a with { Status = Status.Frozen }),
         Unfreeze c => Change(c.AccountId, a => a.Status == Status.Active ? a : a with { Status = Status.Active }),
@@ -215,6 +216,12 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     private static Answer? ValidAmount(long amountMinor) =>
         amountMinor is > 0 and <= MaxAmountMinor ? null : new Answer(StatusCode.InvalidArgument, "INVALID_AMOUNT");
+
+    /// <summary>An expected version the account is not at: the answer whatever the rules would say (the server checks it before them).</summary>
+    private Answer? NotAt(string accountId, long? expectedVersion) =>
+        expectedVersion is { } expected && expected != (Accounts.GetValueOrDefault(accountId)?.Version ?? 0)
+            ? new Answer(StatusCode.Aborted, "WRONG_EXPECTED_VERSION")
+            : null;
 
     private Answer? Exists(string accountId) => Accounts.ContainsKey(accountId) ? null : new Answer(StatusCode.NotFound, "ACCOUNT_NOT_FOUND");
 

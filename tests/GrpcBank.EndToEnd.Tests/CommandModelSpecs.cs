@@ -136,6 +136,13 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
         /// <summary>Now and then an amount no movement may have.</summary>
         private long Malformed(long amount) => random.Next(60) switch { 0 => 0, 1 => -amount, 2 => MaxAmountMinor + 1, _ => amount };
 
+        /// <summary>Mostly none; now and then the account's version (0 for none), or one next to it.</summary>
+        private long? ExpectedVersion(string account)
+        {
+            var version = Of(account)?.Version ?? 0;
+            return random.Next(10) switch { 0 => version, 1 => version + 1, 2 when version > 0 => version - 1, _ => null };
+        }
+
         private Command NextCommand()
         {
             var account = AnyAccount();
@@ -143,8 +150,8 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             switch (random.Next(24))
             {
                 case 0 or 19: return new Open(random.Next(8) == 0 ? account : NewId("a"), random.Next(4) == 0 ? "USD" : "EUR");
-                case 1 or 2 or 3: return new Deposit(account, Malformed(CreditAmount()), CurrencyOf(account));
-                case 4 or 5: return new Withdraw(account, Malformed(DebitAmount(account)), CurrencyOf(account));
+                case 1 or 2 or 3: return new Deposit(account, Malformed(CreditAmount()), CurrencyOf(account), ExpectedVersion(account));
+                case 4 or 5: return new Withdraw(account, Malformed(DebitAmount(account)), CurrencyOf(account), ExpectedVersion(account));
                 case 6: return random.Next(3) == 0 ? new Freeze(account) : new Unfreeze(account);
                 case 7 when random.Next(3) == 0: return new Close(account);
                 case 8 or 9:
@@ -444,11 +451,19 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
         };
 
-        private static DepositMoneyRequest DepositOf(Deposit c) =>
-            new() { AccountId = c.AccountId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = "deposit" };
+        private static DepositMoneyRequest DepositOf(Deposit c)
+        {
+            var request = new DepositMoneyRequest { AccountId = c.AccountId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = "deposit" };
+            if (c.ExpectedVersion is { } expected) request.ExpectedVersion = expected;
+            return request;
+        }
 
-        private static WithdrawMoneyRequest WithdrawalOf(Withdraw c) =>
-            new() { AccountId = c.AccountId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = "withdrawal" };
+        private static WithdrawMoneyRequest WithdrawalOf(Withdraw c)
+        {
+            var request = new WithdrawMoneyRequest { AccountId = c.AccountId, AmountMinor = c.AmountMinor, CurrencyCode = c.CurrencyCode, Reference = "withdrawal" };
+            if (c.ExpectedVersion is { } expected) request.ExpectedVersion = expected;
+            return request;
+        }
 
         private static TransferMoneyRequest TransferOf(Transfer c) => new()
         {
