@@ -20,6 +20,8 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     public const long MaxBalanceMinor = 1_000_000_000_000_000;
 
+    public static readonly TimeSpan MaxHoldLifetime = TimeSpan.FromDays(31);
+
     public static readonly CommandModel Empty = new(ImmutableSortedDictionary<string, AccountModel>.Empty, ImmutableSortedDictionary<string, PaymentModel>.Empty);
 
     public enum Status { Active, Frozen, Closed }
@@ -256,7 +258,12 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     private Decided PlaceHoldDecision(PlaceHold c, DateTimeOffset now)
     {
-        if ((ValidAmount(c.AmountMinor) ?? NotClosed(c.AccountId)) is { } refused) return Refuse(refused);
+        // A hold lasts at most 31 days: the server's own bound, which the documents name only for an order's
+        // authorisation; it refuses a later expiry as malformed, with no reason of the rules (INVALID_AMOUNT's comes first).
+        if ((ValidAmount(c.AmountMinor)
+             ?? (c.ExpiresAt > now + MaxHoldLifetime ? new Answer(StatusCode.InvalidArgument) : null)
+             ?? NotClosed(c.AccountId)) is { } refused)
+            return Refuse(refused);
         var hold = new HoldModel(c.AmountMinor, c.CurrencyCode, c.Reference, c.ExpiresAt, HoldOutcome.Active);
         if (Accounts[c.AccountId].Holds.TryGetValue(c.HoldId, out var existing))
             // The same hold placed again changes nothing; another under its id is refused.

@@ -163,7 +163,12 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                         return new PlaceHold(holder.Id, id, same.AmountMinor + (random.Next(2) == 0 ? 0 : 1), same.CurrencyCode, same.Reference, same.ExpiresAt);
                     }
                     var hold = NewId("h");
-                    var expiresAt = random.Next(15) == 0 ? Now : Now.AddMinutes(random.Next(1, 3 * 24 * 60));
+                    // Now (too soon), the longest a hold may last, a microsecond more, or minutes to days.
+                    var expiresAt = random.Next(20) switch
+                    {
+                        0 => Now, 1 => Now + MaxHoldLifetime, 2 => Now + MaxHoldLifetime + TimeSpan.FromTicks(TimeSpan.TicksPerMicrosecond),
+                        _ => Now.AddMinutes(random.Next(1, 3 * 24 * 60)),
+                    };
                     return new PlaceHold(account, hold, Malformed(DebitAmount(account)), CurrencyOf(account), $"auth {hold}", expiresAt);
                 case 10 or 11 when activeHolds.Count > 0 || holds.Count > 0:
                     var (capturer, captured) = Any(activeHolds.Count > 0 && random.Next(4) > 0 ? activeHolds : holds);
