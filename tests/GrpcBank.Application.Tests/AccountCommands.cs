@@ -27,6 +27,18 @@ internal static class AccountCommands
         long? expectedVersion = null) =>
         handler.HandleAsync(Ada, command, context ?? CommandContext.None, WithBalance, Ct, expectedVersion);
 
+    /// <summary>
+    /// A spec's setup step: it must be accepted, or the spec would go on testing something other than it says, so a
+    /// refusal fails the test, naming the command and its answer.
+    /// </summary>
+    public static async Task Given(
+        CommandHandler<AccountCommand, AccountEvent, AccountState> handler, AccountCommand command, CommandContext? context = null)
+    {
+        var outcome = await Run(handler, command, context);
+        if (outcome is not CommandOutcome<BalanceReply>.Accepted)
+            Assert.Fail($"{command} was refused: {outcome}");
+    }
+
     public static AccountCommand Open() => new AccountCommand.OpenAccount(Ada, "Ada Lovelace", "EUR");
     public static AccountCommand Deposit(long amount) => new AccountCommand.DepositMoney(Ada, amount, "EUR", "");
     public static AccountCommand Withdraw(long amount) => new AccountCommand.WithdrawMoney(Ada, amount, "EUR", "");

@@ -30,7 +30,7 @@ public sealed class CommandHandlerSpecs
     public async Task GivenAWarmStream_WhenADepositIsHandled_ThenItIsOneAppendAndNoRead()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
+        await Given(handler, Open());
         var reads = store.StreamReads;
         var appends = store.AppendsAsked.Count;
 
@@ -45,8 +45,8 @@ public sealed class CommandHandlerSpecs
     public async Task GivenAWriterTheCacheMissed_WhenADepositIsHandled_ThenTheConflictIsRetriedAfterIt()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
-        await Run(handler, Deposit(100));
+        await Given(handler, Open());
+        await Given(handler, Deposit(100));
         AnotherWriterAppends(new AccountEvent.MoneyDeposited(Ada, 50, "EUR", "elsewhere"));
         var appends = store.AppendsAsked.Count;
 
@@ -61,8 +61,8 @@ public sealed class CommandHandlerSpecs
     public async Task GivenAWriterTheCacheMissed_WhenAWithdrawalNoLongerFits_ThenItIsRejected_AndWritesNothing()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
-        await Run(handler, Deposit(100));
+        await Given(handler, Open());
+        await Given(handler, Deposit(100));
         AnotherWriterAppends(new AccountEvent.MoneyWithdrawn(Ada, 100, "EUR", "elsewhere"));
 
         var outcome = await Run(handler, Withdraw(50), new CommandContext("w-1", "fingerprint"));
@@ -76,7 +76,7 @@ public sealed class CommandHandlerSpecs
     public async Task GivenAStaleCache_WhenItWouldRejectTheCommand_ThenItIsDecidedAgainOnAFreshRead_AndAccepted()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
+        await Given(handler, Open());
         AnotherWriterAppends(new AccountEvent.MoneyDeposited(Ada, 100, "EUR", "elsewhere"));
         var appends = store.AppendsAsked.Count;
 
@@ -90,8 +90,8 @@ public sealed class CommandHandlerSpecs
     public async Task GivenAStaleCache_WhenItWouldCallTheCommandANoOp_ThenItIsDecidedAgainOnAFreshRead()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
-        await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"));
+        await Given(handler, Open());
+        await Given(handler, new AccountCommand.FreezeAccount(Ada, "audit"));
         AnotherWriterAppends(new AccountEvent.AccountUnfrozen(Ada));
 
         var outcome = await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit again"));
@@ -104,10 +104,10 @@ public sealed class CommandHandlerSpecs
     public async Task ARetriedRequestId_GetsTheFirstReply_WithItsBalanceAndPosition_AndAppendsNothing()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
+        await Given(handler, Open());
         var context = new CommandContext("dep-1", "fingerprint-of-the-deposit");
         var first = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, Deposit(100), context));
-        await Run(handler, Deposit(900));
+        await Given(handler, Deposit(900));
         var events = store.Stream(AdaStream).Count;
 
         var warm = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, Deposit(100), context));
@@ -124,11 +124,11 @@ public sealed class CommandHandlerSpecs
     public async Task ARetriedRequestIdOfANoOp_GetsTheFirstReply_NotTheNoOpsAnswer()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
+        await Given(handler, Open());
         var context = new CommandContext("freeze-1", "fingerprint-of-the-freeze");
         var first = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"), context));
-        await Run(handler, new AccountCommand.UnfreezeAccount(Ada));
-        await Run(handler, new AccountCommand.FreezeAccount(Ada, "again"));
+        await Given(handler, new AccountCommand.UnfreezeAccount(Ada));
+        await Given(handler, new AccountCommand.FreezeAccount(Ada, "again"));
 
         var retry = await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"), context);
 
@@ -139,12 +139,12 @@ public sealed class CommandHandlerSpecs
     public async Task ANoOpsRequestId_IsSpent_ItsRetryGetsItsReplyAfterTheStateMovedOn_AndAnotherCommandWithItIsRefused()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
-        await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"));
+        await Given(handler, Open());
+        await Given(handler, new AccountCommand.FreezeAccount(Ada, "audit"));
         var context = new CommandContext("freeze-2", "fingerprint-of-the-second-freeze");
         var noOp = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"), context));
         var events = store.Stream(AdaStream).Count;
-        await Run(handler, new AccountCommand.UnfreezeAccount(Ada));
+        await Given(handler, new AccountCommand.UnfreezeAccount(Ada));
 
         var retry = await Run(handler, new AccountCommand.FreezeAccount(Ada, "audit"), context);
         var reused = await Run(handler, Deposit(100), new CommandContext("freeze-2", "fingerprint-of-a-deposit"));
@@ -178,8 +178,8 @@ public sealed class CommandHandlerSpecs
     public async Task ARequestIdReusedForAnotherRequest_IsRefused_AndWritesNothing()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
-        await Run(handler, Deposit(100), new CommandContext("dep-1", "fingerprint-of-the-deposit"));
+        await Given(handler, Open());
+        await Given(handler, Deposit(100), new CommandContext("dep-1", "fingerprint-of-the-deposit"));
         var events = store.Stream(AdaStream).Count;
 
         var outcome = await Run(handler, Deposit(5), new CommandContext("dep-1", "fingerprint-of-another-deposit"));
@@ -193,7 +193,7 @@ public sealed class CommandHandlerSpecs
     public async Task ARejection_WritesNothing_NotEvenTheRequestLog_SoItsRetryIsDecidedAfresh()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
+        await Given(handler, Open());
         var context = new CommandContext("wd-1", "fingerprint-of-the-withdrawal");
         var appends = store.AppendsAsked.Count;
 
@@ -204,7 +204,7 @@ public sealed class CommandHandlerSpecs
         Assert.Equal(0, store.RequestLogSize);
         Assert.Single(store.Stream(AdaStream));
 
-        await Run(handler, Deposit(80));
+        await Given(handler, Deposit(80));
         Assert.Equal(new BalanceReply(3, 30), Accepted(await Run(handler, Withdraw(50), context)));
     }
 
@@ -212,7 +212,7 @@ public sealed class CommandHandlerSpecs
     public async Task WhenEveryAppendLosesToAnotherWriter_ThenAfterTheBoundedRetriesItIsAConflict_AndNothingOfItIsWritten()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
+        await Given(handler, Open());
         var appends = store.AppendsAsked.Count;
         AnotherWriterAppendsBeforeEveryAppend();
 
@@ -235,7 +235,7 @@ public sealed class CommandHandlerSpecs
     public async Task ARetriedRequestId_WhoseEveryAppendLosesToAnotherWriter_GetsTheFirstReply_NotAConflict()
     {
         var (handler, context) = (NewHandler(), new CommandContext("dep-1", "fingerprint-of-the-deposit"));
-        await Run(handler, Open());
+        await Given(handler, Open());
         var first = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, Deposit(100), context));
         AnotherWriterAppendsBeforeEveryAppend();
 
@@ -249,8 +249,8 @@ public sealed class CommandHandlerSpecs
     public async Task GivenAnExpectedVersion_WhenTheStreamHasMovedOn_ThenItIsAConflict_AndWritesNothing()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
-        await Run(handler, Deposit(100));
+        await Given(handler, Open());
+        await Given(handler, Deposit(100));
 
         var outcome = await Run(handler, Withdraw(10), expectedVersion: 1);
 
@@ -263,7 +263,7 @@ public sealed class CommandHandlerSpecs
     public async Task ConcurrentCommandsOnOneStream_QueueBehindItsLock_AndNeverConflict()
     {
         var handler = NewHandler();
-        await Run(handler, Open());
+        await Given(handler, Open());
         var appends = store.AppendsAsked.Count;
 
         var outcomes = await Task.WhenAll(Enumerable.Range(1, 50).Select(_ => Task.Run(() => Run(handler, Deposit(10)))));

@@ -34,8 +34,8 @@ public sealed class TransferHandlerSpecs
     public async Task ARetriedTransfer_WhoseEveryAppendLosesToAnotherWriter_GetsTheFirstReply_NotAConflict()
     {
         var accounts = NewHandler(store);
-        await Run(accounts, Open());
-        await Run(accounts, Deposit(1_000));
+        await Given(accounts, Open());
+        await Given(accounts, Deposit(1_000));
         await accounts.HandleAsync("bob", new AccountCommand.OpenAccount("bob", "Bob", "EUR"), CommandContext.None,
             StreamReply.For<AccountState>("bob"), Ct);
         var transfer = new TransferCommand.TransferMoney("p-1", Ada, "bob", 100, "EUR", "books");
