@@ -43,11 +43,12 @@ internal static class AccountCommands
     public static AccountCommand Deposit(long amount) => new AccountCommand.DepositMoney(Ada, amount, "EUR", "");
     public static AccountCommand Withdraw(long amount) => new AccountCommand.WithdrawMoney(Ada, amount, "EUR", "");
 
-    /// <summary>Another server's append of <paramref name="e"/> at the stream's next version in <paramref name="store"/>.</summary>
-    public static void AnotherWriterAppends(InMemoryEventStore store, AccountEvent e)
+    /// <summary>Another server's append of <paramref name="e"/> at the next version of Ada's (or the named) account in <paramref name="store"/>.</summary>
+    public static void AnotherWriterAppends(InMemoryEventStore store, AccountEvent e, string accountId = Ada)
     {
         var (type, json) = EventCodecs.Accounts.Encode(e);
-        var result = store.Append(new AppendRequest(AdaStream, store.Stream(AdaStream).Count,
+        var stream = Account.StreamId(accountId);
+        var result = store.Append(new AppendRequest(stream, store.Stream(stream).Count,
             [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch));
         Assert.IsType<AppendResult.Appended>(result);
     }
