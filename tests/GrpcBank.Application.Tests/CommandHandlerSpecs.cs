@@ -120,6 +120,22 @@ public sealed class CommandHandlerSpecs
         Assert.Equal(1_000, StoredState().BalanceMinor);
     }
 
+    /// <summary>A retry is answered from the request log before it is decided: what the state now refuses was done already.</summary>
+    [Fact]
+    public async Task ARetriedWithdrawal_ThatTheBalanceNowRefuses_GetsItsFirstReply_NotTheRefusal()
+    {
+        var handler = NewHandler();
+        await Given(handler, Open());
+        await Given(handler, Deposit(100));
+        var context = new CommandContext("wd-1", "fingerprint-of-the-withdrawal");
+        var first = Assert.IsType<CommandOutcome<BalanceReply>.Accepted>(await Run(handler, Withdraw(100), context));
+
+        var retry = await Run(handler, Withdraw(100), context);
+
+        Assert.Equal(first with { Replayed = true }, retry);
+        Assert.Equal(0, StoredState().BalanceMinor);
+    }
+
     [Fact]
     public async Task ARetriedRequestIdOfANoOp_GetsTheFirstReply_NotTheNoOpsAnswer()
     {
