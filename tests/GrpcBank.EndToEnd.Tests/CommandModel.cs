@@ -22,7 +22,15 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     public static readonly TimeSpan MaxHoldLifetime = TimeSpan.FromDays(31);
 
+    /// <summary>How long an order's authorisation lasts when the request does not say.</summary>
+    public static readonly TimeSpan DefaultAuthorizationTtl = TimeSpan.FromDays(7);
+
+    /// <summary>An order's hold and its payment are named after it with this prefix; no client's hold may start with it.</summary>
+    public const string OrderPrefix = "order-";
+
     public static readonly CommandModel Empty = new(ImmutableSortedDictionary<string, AccountModel>.Empty, ImmutableSortedDictionary<string, PaymentModel>.Empty);
+
+    public ImmutableSortedDictionary<string, OrderModel> Orders { get; init; } = ImmutableSortedDictionary<string, OrderModel>.Empty;
 
     public enum Status { Active, Frozen, Closed }
 
@@ -57,13 +65,22 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     public sealed record PaymentModel(string Id, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode, PaymentStatus Status, long Version);
 
+    public enum OrderStatus { Authorized, Paid, Cancelled }
+
+    public sealed record OrderModel(
+        string Id, string CustomerAccountId, string MerchantAccountId, long AmountMinor, string CurrencyCode, OrderStatus Status, string CancellationReason, long Version)
+    {
+        public string HoldId => OrderPrefix + Id;
+    }
+
     /// <summary>
     /// What the server answers: OK with the reply's version and whichever balances that reply carries (null where it
-    /// carries none), or a status and ErrorInfo reason (and, for an atomic batch, the failing command's index).
+    /// carries none), or a status and ErrorInfo reason (and, for an atomic batch, the failing command's index). A placed
+    /// order's reply says AUTHORIZED (with its expiry) or CANCELLED and the customer's account's reason.
     /// </summary>
     public sealed record Answer(
         StatusCode Code, string Reason = "", long Version = 0, long? BalanceMinor = null, long? HeldMinor = null, long? AvailableMinor = null,
-        DateTimeOffset? ExpiresAt = null, string? Index = null)
+        DateTimeOffset? ExpiresAt = null, string? Index = null, string? Order = null)
     {
         public bool IsOk => Code == StatusCode.OK;
 
@@ -97,6 +114,16 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     public sealed record LiftRestriction(string AccountId) : OnAccount(AccountId);
     public sealed record Transfer(string PaymentId, string FromAccountId, string ToAccountId, long AmountMinor, string CurrencyCode) : Command;
     public sealed record Refund(string PaymentId) : Command;
+    /// <summary><paramref name="Ttl"/> null: the default authorisation.</summary>
+    public sealed record PlaceOrder(string OrderId, string CustomerAccountId, string MerchantAccountId, long AmountMinor, string CurrencyCode, TimeSpan? Ttl)
+        : Command;
+    public sealed record FulfillOrder(string OrderId) : Command;
+    public sealed record CancelOrder(string OrderId, string Reason) : Command;
+
+    /// <summary>A request sent again under its request id: its first answer, nothing written.</summary>
+    public sealed record Retried(Command Command, Answer First) : Command;
+    /// <summary>A request id logged for another request: REQUEST_ID_REUSED, nothing written.</summary>
+    public sealed record Reused(Command Command) : Command;
 
     /// <summary>The accounts <paramref name="command"/> may change.</summary>
     public IReadOnlyList<string> AccountsOf(Command command) => command switch
@@ -104,6 +131,11 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         OnAccount c => [c.AccountId],
         Transfer c => [c.FromAccountId, c.ToAccountId],
         Refund c when Payments.TryGetValue(c.PaymentId, out var p) => [p.FromAccountId, p.ToAccountId],
+        PlaceOrder c => [c.CustomerAccountId, c.MerchantAccountId],
+        FulfillOrder c when Orders.TryGetValue(c.OrderId, out var o) => [o.CustomerAccountId, o.MerchantAccountId],
+        CancelOrder c when Orders.TryGetValue(c.OrderId, out var o) => [o.CustomerAccountId, o.MerchantAccountId],
+        Retried c => AccountsOf(c.Command),
+        Reused c => AccountsOf(c.Command),
         _ => [],
     };
 
@@ -127,7 +159,7 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
             }), a => a with { Status = Status.Closed }, c.AccountId, a => Answer.Ok(a.Version)),
         PlaceHold c => PlaceHoldDecision(c, now),
         Capture c => CaptureDecision(c, now),
-        Release c => Decide(() => ActiveHold(c.AccountId, c.HoldId, dueAt: null), a => Resolve(a, c.HoldId, HoldOutcome.Released),
+        Release c => Decide(() => NotAnOrdersHold(c.HoldId) ?? ActiveHold(c.AccountId, c.HoldId, dueAt: null), a => Resolve(a, c.HoldId, HoldOutcome.Released),
             c.AccountId, HoldReply),
         SetOverdraftLimit c => c.LimitMinor is < 0 or > MaxAmountMinor
             ? Refuse(new Answer(StatusCode.InvalidArgument, "INVALID_OVERDRAFT_LIMIT"))
@@ -143,23 +175,47 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         LiftRestriction c => Change(c.AccountId, a => a with { DebitsBlocked = false, CreditsBlocked = false, RestrictionReason = "" }),
         Transfer c => TransferDecision(c),
         Refund c => RefundDecision(c),
+        PlaceOrder c => PlaceOrderDecision(c, now),
+        FulfillOrder c => FulfilDecision(c, now),
+        CancelOrder c => CancelOrderDecision(c),
+        Retried c => Accept(c.First, this),
+        Reused => Refuse(Answer.Failed("REQUEST_ID_REUSED")),
         _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
     };
 
-    /// <summary>The bank's own expiry of every active hold due at <paramref name="now"/>: one event each on its account.</summary>
-    public CommandModel ExpireDue(DateTimeOffset now) => this with
+    /// <summary>
+    /// The bank's own expiry of every active hold due at <paramref name="now"/>: one event each on its account; an
+    /// authorised order whose hold that was is then cancelled (AUTHORIZATION_EXPIRED) by the payment process.
+    /// </summary>
+    public CommandModel ExpireDue(DateTimeOffset now)
     {
-        Accounts = Accounts.SetItems(Accounts.Values.Select(a => a.Holds.Where(h => h.Value.Outcome == HoldOutcome.Active && h.Value.ExpiresAt <= now)
-            .Aggregate(a, (account, hold) => Resolve(account, hold.Key, HoldOutcome.Expired) with { Version = account.Version + 1 }))
-            .Select(a => KeyValuePair.Create(a.Id, a))),
-    };
+        var expired = this with
+        {
+            Accounts = Accounts.SetItems(Accounts.Values.Select(a => a.Holds.Where(h => h.Value.Outcome == HoldOutcome.Active && h.Value.ExpiresAt <= now)
+                .Aggregate(a, (account, hold) => Resolve(account, hold.Key, HoldOutcome.Expired) with { Version = account.Version + 1 }))
+                .Select(a => KeyValuePair.Create(a.Id, a))),
+        };
+        return expired with
+        {
+            Orders = Orders.SetItems(Orders.Values
+                .Where(o => o.Status == OrderStatus.Authorized && expired.Accounts[o.CustomerAccountId].Holds[o.HoldId].Outcome == HoldOutcome.Expired)
+                .Select(o => KeyValuePair.Create(o.Id, o with { Status = OrderStatus.Cancelled, CancellationReason = "AUTHORIZATION_EXPIRED", Version = o.Version + 1 }))),
+        };
+    }
 
     /// <summary>
     /// An atomic batch: each command decided on the state the ones before it leave; all kept, or the first refusal is
-    /// the call's answer (its index in ErrorInfo) and nothing is kept.
+    /// the call's answer (its index in ErrorInfo) and nothing is kept. All new or all done: commands done before beside
+    /// new ones are REQUEST_ID_REUSED, naming the first done one; so is an id logged for another request, naming it.
     /// </summary>
     public (Answer? Refused, IReadOnlyList<Answer> Results, CommandModel After) Atomic(IReadOnlyList<Command> commands, DateTimeOffset now)
     {
+        // The request log is looked at before any rule; the documents do not say which index a batch names when it holds
+        // both, the server names an id used for another request before a command done before.
+        var reused = commands.ToList().FindIndex(c => c is Reused);
+        var firstDone = commands.ToList().FindIndex(c => c is Retried);
+        if (reused >= 0 || (firstDone >= 0 && commands.Any(c => c is not Retried)))
+            return (Answer.Failed("REQUEST_ID_REUSED") with { Index = (reused >= 0 ? reused : firstDone).ToString() }, [], this);
         var model = this;
         var results = new List<Answer>();
         for (var i = 0; i < commands.Count; i++)
@@ -190,7 +246,7 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
             else refused.Add(i);
         }
         var outcomes = new List<(IReadOnlyList<Answer>, CommandModel)>();
-        foreach (var order in Orders(refused))
+        foreach (var order in Sequences(refused))
         {
             var again = model;
             var answers = (Answer[])results.Clone();
@@ -201,18 +257,19 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     }
 
     public bool Equals(CommandModel? other) =>
-        other is not null && Accounts.Count == other.Accounts.Count && Payments.Count == other.Payments.Count
+        other is not null && Accounts.Count == other.Accounts.Count && Payments.Count == other.Payments.Count && Orders.Count == other.Orders.Count
         && Accounts.All(a => other.Accounts.TryGetValue(a.Key, out var o) && Same(a.Value, o))
-        && Payments.All(p => other.Payments.TryGetValue(p.Key, out var o) && o == p.Value);
+        && Payments.All(p => other.Payments.TryGetValue(p.Key, out var o) && o == p.Value)
+        && Orders.All(p => other.Orders.TryGetValue(p.Key, out var o) && o == p.Value);
 
-    public override int GetHashCode() => HashCode.Combine(Accounts.Count, Payments.Count);
+    public override int GetHashCode() => HashCode.Combine(Accounts.Count, Payments.Count, Orders.Count);
 
     private static bool Same(AccountModel a, AccountModel b) =>
         a with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty } == b with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty }
         && a.Holds.SequenceEqual(b.Holds);
 
-    private static IEnumerable<IReadOnlyList<int>> Orders(IReadOnlyList<int> items) =>
-        items.Count <= 1 ? [items] : items.SelectMany(first => Orders([.. items.Where(i => i != first)]).Select(rest => (IReadOnlyList<int>)[first, .. rest]));
+    private static IEnumerable<IReadOnlyList<int>> Sequences(IReadOnlyList<int> items) =>
+        items.Count <= 1 ? [items] : items.SelectMany(first => Sequences([.. items.Where(i => i != first)]).Select(rest => (IReadOnlyList<int>)[first, .. rest]));
 
     // ---- the rules ----
 
@@ -262,6 +319,7 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         // authorisation; it refuses a later expiry as malformed, with no reason of the rules (INVALID_AMOUNT's comes first).
         if ((ValidAmount(c.AmountMinor)
              ?? (c.ExpiresAt > now + MaxHoldLifetime ? new Answer(StatusCode.InvalidArgument) : null)
+             ?? NotAnOrdersHold(c.HoldId)
              ?? NotClosed(c.AccountId)) is { } refused)
             return Refuse(refused);
         var hold = new HoldModel(c.AmountMinor, c.CurrencyCode, c.Reference, c.ExpiresAt, HoldOutcome.Active);
@@ -278,13 +336,17 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     private Decided CaptureDecision(Capture c, DateTimeOffset now)
     {
         if (c.AmountMinor < 0) return Refuse(new Answer(StatusCode.InvalidArgument, "INVALID_AMOUNT"));
-        if (ActiveHold(c.AccountId, c.HoldId, dueAt: now) is { } refused) return Refuse(refused);
+        if ((NotAnOrdersHold(c.HoldId) ?? ActiveHold(c.AccountId, c.HoldId, dueAt: now)) is { } refused) return Refuse(refused);
         var hold = Accounts[c.AccountId].Holds[c.HoldId];
         var captured = c.AmountMinor == 0 ? hold.AmountMinor : c.AmountMinor;
         // A capture takes money that was reserved: no funds check of its own, but money must be allowed to leave.
         return Decide(() => captured > hold.AmountMinor ? Answer.Failed("CAPTURE_EXCEEDS_HOLD") : MayDebit(c.AccountId),
             a => Resolve(a, c.HoldId, HoldOutcome.Captured) with { BalanceMinor = a.BalanceMinor - captured }, c.AccountId, HoldReply);
     }
+
+    /// <summary>An order's hold moves only with its order.</summary>
+    private static Answer? NotAnOrdersHold(string holdId) =>
+        holdId.StartsWith(OrderPrefix, StringComparison.Ordinal) ? new Answer(StatusCode.InvalidArgument, "HOLD_ID_RESERVED") : null;
 
     /// <summary>The hold exists and is active (and, given a time, not due at it: a due hold can no longer be taken).</summary>
     private Answer? ActiveHold(string accountId, string holdId, DateTimeOffset? dueAt) =>
@@ -319,6 +381,71 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         if (refused is not null) return Refuse(refused);
         var refunded = p with { Status = PaymentStatus.Refunded, Version = p.Version + 2 };
         return Accept(Answer.Ok(refunded.Version), Moved(p.ToAccountId, p.FromAccountId, p.AmountMinor) with { Payments = Payments.SetItem(p.Id, refunded) });
+    }
+
+    /// <summary>
+    /// AUTHORIZED with the amount held on the customer's account until now + the ttl (to the microsecond), or CANCELLED
+    /// with the reason the customer's account refuses the hold (the order recorded, nothing held). The order's own
+    /// refusals and a merchant no fulfilment could pay (none, closed, another currency) write nothing.
+    /// </summary>
+    private Decided PlaceOrderDecision(PlaceOrder c, DateTimeOffset now)
+    {
+        var ttl = c.Ttl ?? DefaultAuthorizationTtl;
+        var refused = ValidAmount(c.AmountMinor)
+            ?? (ttl <= TimeSpan.Zero || ttl > MaxHoldLifetime ? new Answer(StatusCode.InvalidArgument) : null)
+            ?? (c.CustomerAccountId == c.MerchantAccountId ? new Answer(StatusCode.InvalidArgument) : null)
+            ?? (Orders.ContainsKey(c.OrderId) ? new Answer(StatusCode.AlreadyExists, "ORDER_ALREADY_EXISTS") : null)
+            ?? NotClosed(c.MerchantAccountId)
+            ?? (Accounts[c.MerchantAccountId].CurrencyCode != c.CurrencyCode ? Answer.Failed("CURRENCY_MISMATCH") : null);
+        if (refused is not null) return Refuse(refused);
+        var order = new OrderModel(c.OrderId, c.CustomerAccountId, c.MerchantAccountId, c.AmountMinor, c.CurrencyCode, OrderStatus.Authorized, "", 1);
+        if (Debit(c.CustomerAccountId, c.AmountMinor, c.CurrencyCode) is { } declined)
+            return Accept(Answer.Ok(1) with { Order = $"CANCELLED {declined.Reason}" },
+                this with { Orders = Orders.Add(c.OrderId, order with { Status = OrderStatus.Cancelled, CancellationReason = declined.Reason }) });
+        var expiresAt = now + ttl;
+        expiresAt = expiresAt.AddTicks(-(expiresAt.Ticks % TimeSpan.TicksPerMicrosecond));
+        var customer = Accounts[c.CustomerAccountId];
+        var held = customer with
+        {
+            Holds = customer.Holds.Add(order.HoldId, new HoldModel(c.AmountMinor, c.CurrencyCode, $"order {c.OrderId}", expiresAt, HoldOutcome.Active)),
+            Version = customer.Version + 1,
+        };
+        return Accept(Answer.Ok(1) with { Order = "AUTHORIZED", ExpiresAt = expiresAt },
+            this with { Accounts = Accounts.SetItem(held.Id, held), Orders = Orders.Add(c.OrderId, order) });
+    }
+
+    /// <summary>The whole hold captured, the merchant credited, the payment COMPLETED and the order PAID, or the refusal and nothing written.</summary>
+    private Decided FulfilDecision(FulfillOrder c, DateTimeOffset now)
+    {
+        if (!Orders.TryGetValue(c.OrderId, out var o)) return Refuse(new Answer(StatusCode.NotFound, "ORDER_NOT_FOUND"));
+        if (o.Status == OrderStatus.Paid) return Accept(Answer.Ok(o.Version), this);
+        // The documents name fulfilment of an AUTHORIZED order only; the server calls a cancelled one not payable.
+        var refused = (o.Status == OrderStatus.Cancelled ? Answer.Failed("ORDER_NOT_PAYABLE") : null)
+            ?? ActiveHold(o.CustomerAccountId, o.HoldId, dueAt: now)
+            ?? MayDebit(o.CustomerAccountId)
+            ?? Credit(o.MerchantAccountId, o.AmountMinor, o.CurrencyCode);
+        if (refused is not null) return Refuse(refused);
+        var moved = Moved(o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor);
+        var payment = new PaymentModel(OrderPrefix + o.Id, o.CustomerAccountId, o.MerchantAccountId, o.AmountMinor, o.CurrencyCode, PaymentStatus.Completed, 2);
+        var paid = o with { Status = OrderStatus.Paid, Version = o.Version + 1 };
+        return Accept(Answer.Ok(paid.Version), moved with
+        {
+            Accounts = moved.Accounts.SetItem(o.CustomerAccountId, Resolve(moved.Accounts[o.CustomerAccountId], o.HoldId, HoldOutcome.Captured)),
+            Payments = Payments.Add(payment.Id, payment),
+            Orders = Orders.SetItem(o.Id, paid),
+        });
+    }
+
+    /// <summary>An order not yet paid cancelled, its hold released in the same commit; a cancelled one changes nothing.</summary>
+    private Decided CancelOrderDecision(CancelOrder c)
+    {
+        if (!Orders.TryGetValue(c.OrderId, out var o)) return Refuse(new Answer(StatusCode.NotFound, "ORDER_NOT_FOUND"));
+        if (o.Status == OrderStatus.Paid) return Refuse(Answer.Failed("ORDER_NOT_CANCELLABLE"));
+        if (o.Status == OrderStatus.Cancelled) return Accept(Answer.Ok(o.Version), this);
+        var cancelled = o with { Status = OrderStatus.Cancelled, CancellationReason = c.Reason, Version = o.Version + 1 };
+        var customer = Accounts[o.CustomerAccountId];
+        var released = Resolve(customer, o.HoldId, HoldOutcome.Released) with { Version = customer.Version + 1 };
+        return Accept(Answer.Ok(cancelled.Version), this with { Accounts = Accounts.SetItem(released.Id, released), Orders = Orders.SetItem(o.Id, cancelled) });
     }
 
     private CommandModel Moved(string from, string to, long amountMinor) => this with

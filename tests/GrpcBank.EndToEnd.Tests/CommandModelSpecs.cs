@@ -5,6 +5,7 @@ using Grpc.Core;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Batch.V1;
+using GrpcBank.Contracts.Orders.V1;
 using GrpcBank.Contracts.Payments.V1;
 using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Testing;
@@ -14,12 +15,13 @@ namespace GrpcBank.EndToEnd.Tests;
 
 /// <summary>
 /// Differential, on the write side: a seeded random run of account, hold, limit, restriction, freeze, close, transfer,
-/// refund and batch commands (independent and atomic), many of them refused or on a boundary (exactly the available
-/// balance, one more, exactly the overdraft limit, a hold at its exact expiry by the spec's clock). Each answer is
+/// refund, order and batch commands (independent and atomic), many of them refused or on a boundary (exactly the available
+/// balance, one more, exactly the overdraft limit, a hold or an order's authorisation at its exact expiry by the spec's
+/// clock, and a microsecond before it; the bank's own expiry cancelling the order). Each answer is
 /// checked against <see cref="CommandModel"/>, worked out from the documented rules alone; a refusal or a no-op must
 /// leave the event store's head where it was, and every account a command named must read back as the model has it.
 /// Accepted requests are sent again under their request id (the first answer, nothing written) or their id on another
-/// request (REQUEST_ID_REUSED, nothing written). A failure prints the seed: set GRPCBANK_MODEL_SEED to it to run that case again, and keep it below as a fixed case.
+/// request (REQUEST_ID_REUSED, nothing written), alone or inside a batch. A failure prints the seed: set GRPCBANK_MODEL_SEED to it to run that case again, and keep it below as a fixed case.
 /// </summary>
 public abstract class CommandModelSpecs : ClockedBankSpecs
 {
@@ -59,6 +61,7 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
         private readonly AccountService.AccountServiceClient accounts = host.Accounts;
         private readonly PaymentService.PaymentServiceClient payments = new(host.Channel);
         private readonly BatchService.BatchServiceClient batches = new(host.Channel);
+        private readonly OrderService.OrderServiceClient orders = new(host.Channel);
         private readonly List<(string Account, string Hold)> holds = [];
         private readonly SortedDictionary<string, int> answered = [];
         private readonly List<(IMessage Request, Command Command, Answer Answer)> logged = [];
@@ -72,8 +75,11 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
         /// <summary>How often each kind of command got each answer: what the run covered.</summary>
         public string Tally => string.Join(", ", answered.Select(a => $"{a.Key} {a.Value}"));
 
-        private void Count(object command, Answer answer) =>
-            answered[$"{command.GetType().Name} {(answer.IsOk ? "OK" : answer.Reason)}"] = answered.GetValueOrDefault($"{command.GetType().Name} {(answer.IsOk ? "OK" : answer.Reason)}") + 1;
+        private void Count(object command, Answer answer)
+        {
+            var key = $"{command.GetType().Name} {(answer.IsOk ? answer.Order ?? "OK" : answer.Reason)}";
+            answered[key] = answered.GetValueOrDefault(key) + 1;
+        }
 
         public async Task StepsAsync(int steps)
         {
@@ -89,9 +95,9 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
 
         public async Task CompareEverythingAsync()
         {
-            head = await QuietHead.OfAsync(host);
-            model = model.ExpireDue(Now);
+            await ExpireDueAsync();
             await CompareAccountsAsync(model.Accounts.Keys, "at the end");
+            await CompareOrdersAsync(model.Orders.Keys, "at the end");
             foreach (var payment in model.Payments.Values)
             {
                 var read = (await host.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = payment.Id, MinPosition = head })).Payment;
@@ -146,8 +152,11 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
         private Command NextCommand()
         {
             var account = AnyAccount();
+            var waiting = model.Orders.Values.Where(o => o.Status == CommandModel.OrderStatus.Authorized).ToList();
+            // Now and then a merchant an order waits on: fulfilment judges what changed since (credits blocked, closed).
+            if (waiting.Count > 0 && random.Next(10) == 0) account = Any(waiting).MerchantAccountId;
             var activeHolds = holds.Where(h => Of(h.Account)?.Holds[h.Hold].Outcome == HoldOutcome.Active).ToList();
-            switch (random.Next(24))
+            switch (random.Next(30))
             {
                 case 0 or 19: return new Open(random.Next(8) == 0 ? account : NewId("a"), random.Next(4) == 0 ? "USD" : "EUR");
                 case 1 or 2 or 3: return new Deposit(account, Malformed(CreditAmount()), CurrencyOf(account), ExpectedVersion(account));
@@ -193,8 +202,39 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                     return new Transfer(paymentId, account, Other(account), Malformed(DebitAmount(account)), CurrencyOf(account));
                 case 18 when model.Payments.Count > 0:
                     return new Refund(random.Next(10) == 0 ? "p-none" : Any([.. model.Payments.Keys]));
+                case 22 or 24 or 25: return NewOrder(account);
+                case 23 or 26 or 27 when model.Orders.Count > 0:
+                    return new FulfillOrder(random.Next(12) == 0 ? "o-none" : waiting.Count > 0 && random.Next(6) > 0 ? Any(waiting).Id : Any([.. model.Orders.Keys]));
+                case 28 when model.Orders.Count > 0:
+                    return new CancelOrder(random.Next(12) == 0 ? "o-none" : Any([.. model.Orders.Keys]), "changed mind");
+                case 29 when model.Orders.Count > 0:
+                    // An order's own hold, which only its order may move.
+                    var order = model.Orders[Any([.. model.Orders.Keys])];
+                    return random.Next(3) switch
+                    {
+                        0 => new PlaceHold(order.CustomerAccountId, random.Next(2) == 0 ? order.HoldId : $"{OrderPrefix}{NewId("h")}", order.AmountMinor, order.CurrencyCode,
+                            "mine", Now.AddHours(1)),
+                        1 => new Capture(order.CustomerAccountId, order.HoldId, 0),
+                        _ => new Release(order.CustomerAccountId, order.HoldId),
+                    };
             }
             return new Deposit(account, CreditAmount(), CurrencyOf(account));
+        }
+
+        /// <summary>
+        /// An order from <paramref name="customer"/> to another account (now and then one that does not exist, the
+        /// customer's own, or an order id taken), for an amount at the customer's boundary, authorised for the default
+        /// time, the longest, a microsecond more, none, or minutes to days.
+        /// </summary>
+        private PlaceOrder NewOrder(string customer)
+        {
+            var id = random.Next(15) == 0 && model.Orders.Count > 0 ? Any([.. model.Orders.Keys]) : NewId("o");
+            var merchant = random.Next(20) == 0 ? customer : Other(customer);
+            var amount = Malformed(random.Next(3) == 0 ? DebitAmount(customer) : random.Next(1, 5_000));
+            TimeSpan? ttl = random.Next(4) == 0 ? null : TimeSpan.FromMinutes(random.Next(1, 3 * 24 * 60));
+            if (Math.Clamp(amount, 1, MaxAmountMinor) == amount && random.Next(10) == 0)
+                ttl = Any([MaxHoldLifetime, MaxHoldLifetime + TimeSpan.FromTicks(TimeSpan.TicksPerMicrosecond), TimeSpan.Zero, TimeSpan.FromSeconds(-1)]);
+            return new PlaceOrder(id, customer, merchant, amount, CurrencyOf(customer), ttl);
         }
 
         /// <summary>
@@ -204,23 +244,48 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
         /// </summary>
         private async Task MoveTheClockAsync()
         {
-            var active = holds.Where(h => model.Accounts[h.Account].Holds[h.Hold].Outcome == HoldOutcome.Active).ToList();
+            var active = model.Accounts.Values.SelectMany(a => a.Holds.Where(h => h.Value.Outcome == HoldOutcome.Active).Select(h => (Account: a.Id, Hold: h.Key))).ToList();
             var choice = random.Next(8);
             if (choice < 2 && active.Count > 0)
             {
                 var (account, hold) = Any(active);
                 var expiresAt = model.Accounts[account].Holds[hold].ExpiresAt;
                 clock.Advance(expiresAt - Now - (choice == 0 ? TimeSpan.Zero : TimeSpan.FromTicks(TimeSpan.TicksPerMicrosecond)));
-                if (choice == 0) await OneAsync(new Capture(account, hold, 0), headMayMove: true);
+                // At the instant it is due the hold can no longer be taken; a microsecond before, an order's still can.
+                Command? take = model.Orders.Values.FirstOrDefault(o => o.CustomerAccountId == account && o.HoldId == hold) is { } order
+                    ? choice == 0 || random.Next(2) == 0 ? new FulfillOrder(order.Id) : null
+                    : choice == 0 ? new Capture(account, hold, 0) : null;
+                if (take is not null) await OneAsync(take, headMayMove: choice == 0);
             }
             else if (choice == 2) clock.Advance(TimeSpan.FromMilliseconds(random.NextInt64(1, 2L * 86_400_000)));
             else return;
 
-            if (!model.Accounts.Values.Any(a => a.Holds.Values.Any(h => h.Outcome == HoldOutcome.Active && h.ExpiresAt <= Now))) return;
             var expiring = model.Accounts.Values.Where(a => a.Holds.Values.Any(h => h.Outcome == HoldOutcome.Active && h.ExpiresAt <= Now)).Select(a => a.Id).ToList();
-            head = await QuietHead.OfAsync(host);
-            model = model.ExpireDue(Now);
+            if (expiring.Count == 0) return;
+            await ExpireDueAsync();
             await CompareAccountsAsync(expiring, "after the bank released the holds due");
+        }
+
+        /// <summary>
+        /// Waits for the bank's expiry of the holds due and for the payment process to cancel the orders they
+        /// authorised (both in the background), then takes the model there.
+        /// </summary>
+        private async Task ExpireDueAsync()
+        {
+            var after = model.ExpireDue(Now);
+            var lapsing = after.Orders.Values.Where(o => model.Orders[o.Id] != o).ToList();
+            answered["order authorisation expired"] = answered.GetValueOrDefault("order authorisation expired") + lapsing.Count;
+            var deadline = DateTime.UtcNow.AddSeconds(15);
+            while (true)
+            {
+                head = await QuietHead.OfAsync(host);
+                var read = await Task.WhenAll(lapsing.Select(async o => (await host.Query.GetOrderAsync(new GetOrderRequest { OrderId = o.Id, MinPosition = head })).Order));
+                if (read.All(o => o.Status == Contracts.Query.V1.OrderStatus.Cancelled)) break;
+                Assert.True(DateTime.UtcNow < deadline, $"seed {seed} step {step}: the orders {string.Join(", ", lapsing.Select(o => o.Id))} were not cancelled after their holds expired");
+                await Task.Delay(20);
+            }
+            model = after;
+            await CompareOrdersAsync(lapsing.Select(o => o.Id), "after their authorisations expired");
         }
 
         /// <summary>A command, now and then with a request id: its request and answer are kept if it was accepted, to be sent again.</summary>
@@ -272,6 +337,8 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                 $"seed {seed} step {step}: {command} answered {actual} {(after == model ? "changes nothing, but the head moved" : "but wrote nothing")} ({before} → {head})");
             model = after;
             await CompareAccountsAsync(named, $"after {command}");
+            if (command switch { PlaceOrder c => c.OrderId, FulfillOrder c => c.OrderId, CancelOrder c => c.OrderId, _ => null } is { } order)
+                await CompareOrdersAsync([order], $"after {command}");
         }
 
         private async Task BatchAsync(bool atomic)
@@ -297,8 +364,11 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             }
 
             var request = new ExecuteBatchRequest { Atomic = atomic };
-            request.Commands.AddRange(commands.Select(BatchCommandOf));
+            request.Commands.AddRange(WithRequestIds(commands, atomic));
             var (refused, results) = await ExecuteAsync(request);
+            foreach (var (command, wire, result) in commands.Zip(request.Commands, results))
+                if (result.IsOk && command is not Retried && RequestOf(command, RequestIdOf(wire)) is var alone && RequestIdOf(alone) != "")
+                    logged.Add((alone, command, result));
             foreach (var (command, result) in commands.Zip(results)) Count(command, result);
             if (refused is not null) Count(request, refused);
             var before = head;
@@ -318,10 +388,52 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                 var matching = possible.Where(p => p.Results.SequenceEqual(results)).ToList();
                 Assert.True(matching.Count > 0,
                     $"{what}\n  the model answers {string.Join("\n   or ", possible.Select(p => $"[{string.Join(", ", p.Results)}]"))}\n  the bank answers  [{string.Join(", ", results)}]");
-                Assert.True((head != before) == results.Any(r => r.IsOk), $"{what}: the head moved {before} → {head} for [{string.Join(", ", results)}]");
+                Assert.True((head != before) == commands.Zip(results).Any(r => r.Item1 is not Retried && r.Item2.IsOk),
+                    $"{what}: the head moved {before} → {head} for [{string.Join(", ", results)}]");
                 model = matching[0].After;
             }
             await CompareAccountsAsync(commands.SelectMany(model.AccountsOf).Distinct(), $"after the {(atomic ? "atomic" : "independent")} batch");
+        }
+
+        /// <summary>
+        /// The batch's wire commands, some with a new request id; now and then (in <paramref name="commands"/> too) one
+        /// done before sent again under its id, or a command under an id logged for another request. Now and then an
+        /// atomic batch is wholly one done before, command by command.
+        /// </summary>
+        private IEnumerable<BatchCommand> WithRequestIds(List<Command> commands, bool atomic)
+        {
+            var again = logged.Where(l => BatchCommandOf(l.Request) is not null).DistinctBy(l => RequestIdOf(l.Request)).ToList();
+            if (atomic && again.Count > 0 && random.Next(4) == 0)
+            {
+                var done = again.OrderBy(_ => random.Next()).Take(random.Next(1, 4)).ToList();
+                commands.Clear();
+                commands.AddRange(done.Select(l => new Retried(l.Command, l.Answer)));
+                return done.Select(l => BatchCommandOf(l.Request)!);
+            }
+            var wire = new List<BatchCommand>();
+            var used = new HashSet<string>();
+            for (var i = 0; i < commands.Count; i++)
+            {
+                var choice = random.Next(12);
+                var retries = again.Where(l => !used.Contains(RequestIdOf(l.Request))).ToList();
+                var others = logged.Where(l => !used.Contains(RequestIdOf(l.Request)) && l.Command != commands[i]).ToList();
+                if (choice == 0 && retries.Count > 0)
+                {
+                    var first = Any(retries);
+                    used.Add(RequestIdOf(first.Request));
+                    commands[i] = new Retried(first.Command, first.Answer);
+                    wire.Add(BatchCommandOf(first.Request)!);
+                }
+                else if (choice == 1 && others.Count > 0)
+                {
+                    var id = RequestIdOf(Any(others).Request);
+                    used.Add(id);
+                    wire.Add(BatchCommandOf(RequestOf(commands[i], id))!);
+                    commands[i] = new Reused(commands[i]);
+                }
+                else wire.Add(BatchCommandOf(RequestOf(commands[i], random.Next(3) == 0 ? NewId("r") : ""))!);
+            }
+            return wire;
         }
 
         /// <summary>Every account <paramref name="ids"/> names that exists, read at the head, against the model.</summary>
@@ -332,6 +444,19 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                 var read = (await host.Query.GetAccountAsync(new GetAccountRequest { AccountId = id, MinPosition = head })).Account;
                 var expected = model.Accounts[id];
                 Assert.True(Show(expected) == Show(read), $"seed {seed} step {step} {when}: account {id}\n  the model has {Show(expected)}\n  the bank has  {Show(read)}");
+            }
+        }
+
+        /// <summary>Every order <paramref name="ids"/> names that exists, read at the head, against the model.</summary>
+        private async Task CompareOrdersAsync(IEnumerable<string> ids, string when)
+        {
+            foreach (var id in ids.Where(model.Orders.ContainsKey))
+            {
+                var read = (await host.Query.GetOrderAsync(new GetOrderRequest { OrderId = id, MinPosition = head })).Order;
+                var expected = model.Orders[id];
+                var (modelled, bank) = ($"{expected.Status.ToString().ToUpperInvariant()} v{expected.Version} '{expected.CancellationReason}'",
+                    $"{read.Status.ToString().ToUpperInvariant()} v{read.Version} '{read.CancellationReason}'");
+                Assert.True(modelled == bank, $"seed {seed} step {step} {when}: order {id}\n  the model has {modelled}\n  the bank has  {bank}");
             }
         }
 
@@ -366,6 +491,14 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             LiftRestriction c => new LiftRestrictionRequest { AccountId = c.AccountId, RequestId = requestId },
             Transfer c => new TransferMoneyRequest(TransferOf(c)) { RequestId = requestId },
             Refund c => new RefundPaymentRequest { PaymentId = c.PaymentId, Reason = "returned", RequestId = requestId },
+            PlaceOrder c => new PlaceOrderRequest
+            {
+                OrderId = c.OrderId, CustomerAccountId = c.CustomerAccountId, MerchantAccountId = c.MerchantAccountId, AmountMinor = c.AmountMinor,
+                CurrencyCode = c.CurrencyCode, Description = $"order {c.OrderId}", RequestId = requestId,
+                AuthorizationTtl = c.Ttl is { } ttl ? Duration.FromTimeSpan(ttl) : null,
+            },
+            FulfillOrder c => new FulfillOrderRequest { OrderId = c.OrderId, RequestId = requestId },
+            CancelOrder c => new CancelOrderRequest { OrderId = c.OrderId, Reason = c.Reason, RequestId = requestId },
             _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
         };
 
@@ -394,6 +527,9 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                     LiftRestrictionRequest r => Answer.Ok((await accounts.LiftRestrictionAsync(r)).Version),
                     TransferMoneyRequest r => Answer.Ok((await payments.TransferMoneyAsync(r)).Version),
                     RefundPaymentRequest r => Answer.Ok((await payments.RefundPaymentAsync(r)).Version),
+                    PlaceOrderRequest r => await PlaceAsync(r),
+                    FulfillOrderRequest r => Answer.Ok((await orders.FulfillOrderAsync(r)).Version),
+                    CancelOrderRequest r => Answer.Ok((await orders.CancelOrderAsync(r)).Version),
                     _ => throw new ArgumentOutOfRangeException(nameof(request), request, null),
                 };
             }
@@ -410,6 +546,16 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             return Answer.Ok(reply.Version) with
             {
                 BalanceMinor = reply.BalanceMinor, HeldMinor = reply.HeldMinor, AvailableMinor = reply.AvailableMinor, ExpiresAt = reply.ExpiresAt.ToDateTimeOffset(),
+            };
+        }
+
+        private async Task<Answer> PlaceAsync(PlaceOrderRequest request)
+        {
+            var reply = await orders.PlaceOrderAsync(request);
+            return Answer.Ok(reply.Version) with
+            {
+                Order = reply.Authorized ? "AUTHORIZED" : $"CANCELLED {reply.CancellationReason}",
+                ExpiresAt = reply.Authorized ? reply.AuthorizationExpiresAt.ToDateTimeOffset() : null,
             };
         }
 
@@ -448,13 +594,16 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
         private static Answer Of(ReleaseHoldResponse r) =>
             Answer.Ok(r.Version) with { BalanceMinor = r.BalanceMinor, HeldMinor = r.HeldMinor, AvailableMinor = r.AvailableMinor };
 
-        private static BatchCommand BatchCommandOf(Command command) => command switch
+        /// <summary>The batch's form of a single request; null for one a batch cannot carry.</summary>
+        private static BatchCommand? BatchCommandOf(IMessage request) => request switch
         {
-            Deposit c => new BatchCommand { Deposit = DepositOf(c) },
-            Withdraw c => new BatchCommand { Withdraw = WithdrawalOf(c) },
-            Transfer c => new BatchCommand { Transfer = TransferOf(c) },
-            _ => throw new ArgumentOutOfRangeException(nameof(command), command, null),
+            DepositMoneyRequest r when !r.HasExpectedVersion => new BatchCommand { Deposit = r },
+            WithdrawMoneyRequest r when !r.HasExpectedVersion => new BatchCommand { Withdraw = r },
+            TransferMoneyRequest r => new BatchCommand { Transfer = r },
+            _ => null,
         };
+
+        private static string RequestIdOf(BatchCommand command) => RequestIdOf(command.Deposit ?? command.Withdraw ?? (IMessage)command.Transfer);
 
         private static DepositMoneyRequest DepositOf(Deposit c)
         {
