@@ -124,6 +124,8 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     public sealed record Retried(Command Command, Answer First) : Command;
     /// <summary>A request id logged for another request: REQUEST_ID_REUSED, nothing written.</summary>
     public sealed record Reused(Command Command) : Command;
+    /// <summary>In a batch, <paramref name="Command"/> under the request id the command at <paramref name="Index"/> carries.</summary>
+    public sealed record SameIdAs(int Index, Command Command) : Command;
 
     /// <summary>The accounts <paramref name="command"/> may change.</summary>
     public IReadOnlyList<string> AccountsOf(Command command) => command switch
@@ -136,6 +138,7 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         CancelOrder c when Orders.TryGetValue(c.OrderId, out var o) => [o.CustomerAccountId, o.MerchantAccountId],
         Retried c => AccountsOf(c.Command),
         Reused c => AccountsOf(c.Command),
+        SameIdAs c => AccountsOf(c.Command),
         _ => [],
     };
 
@@ -212,6 +215,7 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     {
         // The request log is looked at before any rule; the documents do not say which index a batch names when it holds
         // both, the server names an id used for another request before a command done before.
+        if (commands.Any(c => c is SameIdAs)) return (new Answer(StatusCode.InvalidArgument), [], this);
         var reused = commands.ToList().FindIndex(c => c is Reused);
         var firstDone = commands.ToList().FindIndex(c => c is Retried);
         if (reused >= 0 || (firstDone >= 0 && commands.Any(c => c is not Retried)))
@@ -234,6 +238,11 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     /// refusal is judged once more on what the store holds after the batch's commit"), and those run side by side, in no
     /// promised order — so every order of them is a possible outcome.
     /// </summary>
+    /// <remarks>
+    /// A request id two commands carry is its first use's (README): once the first is accepted the second gets its
+    /// answer if it is the same request, REQUEST_ID_REUSED if not; once the first is refused (nothing logged) the second
+    /// runs as any command.
+    /// </remarks>
     public IReadOnlyList<(IReadOnlyList<Answer> Results, CommandModel After)> Independent(IReadOnlyList<Command> commands, DateTimeOffset now)
     {
         var model = this;
@@ -241,16 +250,24 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         var refused = new List<int>();
         for (var i = 0; i < commands.Count; i++)
         {
-            var (answer, after) = model.Decide(commands[i], now);
-            if (answer.IsOk) (results[i], model) = (answer, after);
+            if (commands[i] is SameIdAs same && results[same.Index] is { } earlier)
+            {
+                results[i] = SecondUse(same, commands, earlier);
+                continue;
+            }
+            if (commands[i] is not SameIdAs && model.Decide(commands[i], now) is { Answer.IsOk: true } accepted) (results[i], model) = accepted;
             else refused.Add(i);
         }
         var outcomes = new List<(IReadOnlyList<Answer>, CommandModel)>();
-        foreach (var order in Sequences(refused))
+        // A second use of a request id runs only once its first use has its answer.
+        foreach (var order in Sequences(refused).Where(o => o.All(i => commands[i] is not SameIdAs s || results[s.Index] is not null || o.TakeWhile(x => x != i).Contains(s.Index))))
         {
             var again = model;
             var answers = (Answer[])results.Clone();
-            foreach (var i in order) (answers[i], again) = again.Decide(commands[i], now);
+            foreach (var i in order)
+                (answers[i], again) = commands[i] is SameIdAs same
+                    ? answers[same.Index].IsOk ? new Decided(SecondUse(same, commands, answers[same.Index]), again) : again.Decide(same.Command, now)
+                    : again.Decide(commands[i], now);
             if (!outcomes.Any(o => o.Item2 == again && o.Item1.SequenceEqual(answers))) outcomes.Add((answers, again));
         }
         return outcomes;
@@ -267,6 +284,9 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     private static bool Same(AccountModel a, AccountModel b) =>
         a with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty } == b with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty }
         && a.Holds.SequenceEqual(b.Holds);
+
+    private static Answer SecondUse(SameIdAs second, IReadOnlyList<Command> commands, Answer first) =>
+        second.Command == commands[second.Index] ? first : Answer.Failed("REQUEST_ID_REUSED");
 
     private static IEnumerable<IReadOnlyList<int>> Sequences(IReadOnlyList<int> items) =>
         items.Count <= 1 ? [items] : items.SelectMany(first => Sequences([.. items.Where(i => i != first)]).Select(rest => (IReadOnlyList<int>)[first, .. rest]));
@@ -362,7 +382,9 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     private Decided TransferDecision(Transfer c)
     {
+        // An order's payment id is no transfer's: the documents do not say so, the server refuses it at the edge, naming payment_id.
         var refused = ValidAmount(c.AmountMinor)
+            ?? (c.PaymentId.StartsWith(OrderPrefix, StringComparison.Ordinal) ? new Answer(StatusCode.InvalidArgument) : null)
             ?? (Payments.ContainsKey(c.PaymentId) ? new Answer(StatusCode.AlreadyExists, "PAYMENT_ALREADY_EXISTS") : null)
             ?? Debit(c.FromAccountId, c.AmountMinor, c.CurrencyCode)
             ?? Credit(c.ToAccountId, c.AmountMinor, c.CurrencyCode);

@@ -367,7 +367,7 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             request.Commands.AddRange(WithRequestIds(commands, atomic));
             var (refused, results) = await ExecuteAsync(request);
             foreach (var (command, wire, result) in commands.Zip(request.Commands, results))
-                if (result.IsOk && command is not Retried && RequestOf(command, RequestIdOf(wire)) is var alone && RequestIdOf(alone) != "")
+                if (result.IsOk && command is not (Retried or SameIdAs) && RequestOf(command, RequestIdOf(wire)) is var alone && RequestIdOf(alone) != "")
                     logged.Add((alone, command, result));
             foreach (var (command, result) in commands.Zip(results)) Count(command, result);
             if (refused is not null) Count(request, refused);
@@ -380,6 +380,12 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                 Assert.True(expectedRefusal == refused && expectedResults.SequenceEqual(results),
                     $"{what}\n  the model answers {expectedRefusal} [{string.Join(", ", expectedResults)}]\n  the bank answers  {refused} [{string.Join(", ", results)}]");
                 Assert.True((head != before) == (after != model), $"{what}: {(after == model ? "refused, but the head moved" : "wrote nothing")}");
+                if (refused is not null && request.Commands.Any(c => RequestIdOf(c) != ""))
+                {
+                    // A refused batch logged none of its request ids: sent again, it is decided again, alike.
+                    Assert.Equal(refused, (await ExecuteAsync(request)).Refused);
+                    Assert.Equal(head, await store.HeadPositionAsync(CancellationToken.None));
+                }
                 model = after;
             }
             else
@@ -431,7 +437,16 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                     wire.Add(BatchCommandOf(RequestOf(commands[i], id))!);
                     commands[i] = new Reused(commands[i]);
                 }
-                else wire.Add(BatchCommandOf(RequestOf(commands[i], random.Next(3) == 0 ? NewId("r") : ""))!);
+                else if (choice is 2 or 3 && Enumerable.Range(0, i).Where(j => commands[j] is not (Retried or Reused or SameIdAs) && RequestIdOf(wire[j]) != "").ToList()
+                         is { Count: > 0 } earlier)
+                {
+                    // The id of an earlier command of this batch, on the same request or another.
+                    var j = Any(earlier);
+                    var same = random.Next(2) == 0 ? commands[j] : commands[i];
+                    wire.Add(BatchCommandOf(RequestOf(same, RequestIdOf(wire[j])))!);
+                    commands[i] = new SameIdAs(j, same);
+                }
+                else wire.Add(BatchCommandOf(RequestOf(commands[i], random.Next(2) == 0 ? NewId("r") : ""))!);
             }
             return wire;
         }
