@@ -250,24 +250,25 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         var refused = new List<int>();
         for (var i = 0; i < commands.Count; i++)
         {
-            if (commands[i] is SameIdAs same && results[same.Index] is { } earlier)
-            {
-                results[i] = SecondUse(same, commands, earlier);
-                continue;
-            }
-            if (commands[i] is not SameIdAs && model.Decide(commands[i], now) is { Answer.IsOk: true } accepted) (results[i], model) = accepted;
+            if (commands[i] is SameIdAs same && results[same.Index] is { IsOk: true } first)
+                results[i] = same.Command == commands[same.Index] ? first : Answer.Failed("REQUEST_ID_REUSED");
+            else if (commands[i] is not SameIdAs && model.Decide(commands[i], now) is { Answer.IsOk: true } accepted) (results[i], model) = accepted;
             else refused.Add(i);
         }
         var outcomes = new List<(IReadOnlyList<Answer>, CommandModel)>();
-        // A second use of a request id runs only once its first use has its answer.
-        foreach (var order in Sequences(refused).Where(o => o.All(i => commands[i] is not SameIdAs s || results[s.Index] is not null || o.TakeWhile(x => x != i).Contains(s.Index))))
+        // A later use of a request id runs only once every earlier use has its answer.
+        foreach (var order in Sequences(refused).Where(o => o.All(i => UsesBefore(commands, i).All(j => results[j] is not null || o.TakeWhile(x => x != i).Contains(j)))))
         {
             var again = model;
             var answers = (Answer[])results.Clone();
             foreach (var i in order)
-                (answers[i], again) = commands[i] is SameIdAs same
-                    ? answers[same.Index].IsOk ? new Decided(SecondUse(same, commands, answers[same.Index]), again) : again.Decide(same.Command, now)
-                    : again.Decide(commands[i], now);
+            {
+                var command = commands[i] is SameIdAs same ? same.Command : commands[i];
+                // The request the id was first accepted for, if any: the same request gets its answer, another is refused.
+                var holder = UsesBefore(commands, i).FirstOrDefault(j => answers[j].IsOk, -1);
+                (answers[i], again) = holder < 0 ? again.Decide(command, now)
+                    : new Decided(command == Plain(commands[holder]) ? answers[holder] : Answer.Failed("REQUEST_ID_REUSED"), again);
+            }
             if (!outcomes.Any(o => o.Item2 == again && o.Item1.SequenceEqual(answers))) outcomes.Add((answers, again));
         }
         return outcomes;
@@ -285,8 +286,11 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
         a with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty } == b with { Holds = ImmutableSortedDictionary<string, HoldModel>.Empty }
         && a.Holds.SequenceEqual(b.Holds);
 
-    private static Answer SecondUse(SameIdAs second, IReadOnlyList<Command> commands, Answer first) =>
-        second.Command == commands[second.Index] ? first : Answer.Failed("REQUEST_ID_REUSED");
+    /// <summary>The commands of a batch before <paramref name="i"/> that carry its request id, if it is a later use of one.</summary>
+    private static IEnumerable<int> UsesBefore(IReadOnlyList<Command> commands, int i) =>
+        commands[i] is SameIdAs same ? Enumerable.Range(0, i).Where(j => j == same.Index || (commands[j] is SameIdAs other && other.Index == same.Index)) : [];
+
+    private static Command Plain(Command command) => command is SameIdAs same ? same.Command : command;
 
     private static IEnumerable<IReadOnlyList<int>> Sequences(IReadOnlyList<int> items) =>
         items.Count <= 1 ? [items] : items.SelectMany(first => Sequences([.. items.Where(i => i != first)]).Select(rest => (IReadOnlyList<int>)[first, .. rest]));

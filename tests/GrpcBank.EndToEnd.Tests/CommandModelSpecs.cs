@@ -32,6 +32,7 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
 
     [Theory]
     [InlineData(1)]
+    [InlineData(510)]
     public Task EveryCommand_AnswersWhatTheRulesSay_AndRefusalsWriteNothing_ForAKeptSeed(int seed) => RunAsync(seed);
 
     /// <summary>Found by this model: a negative limit was refused at the edge without the rule's reason, which a limit too large had.</summary>
