@@ -45,6 +45,19 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                 () => Host.Accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = account, LimitMinor = limit }).ResponseAsync);
     }
 
+    /// <summary>Rare at random: a merchant emptied and closed while an order waits on it; the order stays AUTHORIZED until cancelled.</summary>
+    [Fact]
+    public async Task AnOrderWhoseMerchantClosedSinceItWasPlaced_IsNotPaid_AndCancellingItReleasesTheHold()
+    {
+        var run = new Run(Host, Clock, seed: 0);
+        await run.ScriptAsync(
+            new Open("c", "EUR"), new Open("m", "EUR"), new Deposit("c", 1_000, "EUR"),
+            new PlaceOrder("o", "c", "m", 600, "EUR", TimeSpan.FromHours(1)), new Close("m"),
+            new FulfillOrder("o"), new CancelOrder("o", "merchant gone"), new FulfillOrder("o"), new Withdraw("c", 1_000, "EUR"));
+        await run.CompareEverythingAsync();
+        Assert.Equal("FulfillOrder ACCOUNT_CLOSED 1", run.Tally.Split(", ").Single(t => t.StartsWith("FulfillOrder ACCOUNT_CLOSED", StringComparison.Ordinal)));
+    }
+
     private async Task RunAsync(int seed)
     {
         ModelSeed.Print(seed);
@@ -92,6 +105,12 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
                 else if (random.Next(10) == 0 && logged.Count > 0) await RetryAsync();
                 else await OneAsync(NextCommand());
             }
+        }
+
+        /// <summary>These commands, one by one, each against the model.</summary>
+        public async Task ScriptAsync(params Command[] commands)
+        {
+            foreach (var command in commands) await OneAsync(command);
         }
 
         public async Task CompareEverythingAsync()
@@ -155,7 +174,13 @@ public abstract class CommandModelSpecs : ClockedBankSpecs
             var account = AnyAccount();
             var waiting = model.Orders.Values.Where(o => o.Status == CommandModel.OrderStatus.Authorized).ToList();
             // Now and then a merchant an order waits on: fulfilment judges what changed since (credits blocked, closed).
-            if (waiting.Count > 0 && random.Next(10) == 0) account = Any(waiting).MerchantAccountId;
+            if (waiting.Count > 0 && random.Next(10) == 0)
+            {
+                account = Any(waiting).MerchantAccountId;
+                // Emptied, then closed: its order can no longer be paid.
+                if (random.Next(2) == 0 && Of(account) is { Status: not CommandModel.Status.Closed, HeldMinor: 0 } merchant)
+                    return merchant.BalanceMinor > 0 ? new Withdraw(account, merchant.BalanceMinor, merchant.CurrencyCode) : new Close(account);
+            }
             var activeHolds = holds.Where(h => Of(h.Account)?.Holds[h.Hold].Outcome == HoldOutcome.Active).ToList();
             switch (random.Next(30))
             {
