@@ -1,7 +1,5 @@
 using GrpcBank.Application.Commands;
-using GrpcBank.Application.EventStore;
 using GrpcBank.Domain.Accounts;
-using GrpcBank.Domain.Payments;
 using static GrpcBank.Application.Tests.AccountCommands;
 
 namespace GrpcBank.Application.Tests;
