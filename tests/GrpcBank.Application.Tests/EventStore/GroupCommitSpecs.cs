@@ -23,8 +23,17 @@ public sealed class GroupCommitSpecs
             lock (Groups) Groups.Add([.. group.Select(r => r.Streams[0].StreamId)]);
             await Release.Task;
             if (group.Any(r => r.Streams[0].StreamId == "bad")) throw new InvalidDataException("refused");
-            return [.. group.Select(Written)];
+            // A guard failing, as the engine's group write reports it: that append's result, the others' written.
+            return [.. group.Select(r => r.Streams[0].StreamId == "stale" ? new AppendResult.WrongExpectedVersion("stale", 0) : Written(r))];
         }
+    }
+
+    /// <summary>A group commit whose writer holds its first group, a lone append, so that later appends queue behind it.</summary>
+    private static (Writer Writer, GroupCommit Commit, Task<AppendResult> First) WritingFirst(GroupCommitLimits? limits = null)
+    {
+        var writer = new Writer();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, limits ?? GroupCommitLimits.Default);
+        return (writer, commit, commit.AppendAsync(Append("first"), CancellationToken.None));
     }
 
     [Fact]
@@ -54,6 +63,66 @@ public sealed class GroupCommitSpecs
         // At most three appends a group; the one larger than the byte limit goes alone.
         Assert.Equal([["first"], ["s1", "s2", "s3"], ["s4"], ["s5"]], writer.Groups);
         Assert.All(later, t => Assert.IsType<AppendResult.Appended>(t.Result));
+    }
+
+    [Theory]
+    [InlineData("data")]
+    [InlineData("metadata")]
+    [InlineData("reply")]
+    public async Task TheBytesOfAGroupsAppendsAddUp_EventDataMetadataAndLoggedReplies_SoTwoFitUnderTheLimitAndAThirdWaits(string part)
+    {
+        var (writer, commit, first) = WritingFirst(new GroupCommitLimits(MaxBytes: 1_000));
+        AppendRequest Weighing(string stream) => part switch
+        {
+            "data" => Append(stream, 400),
+            "metadata" => new(stream, 0, [new EventData(Guid.NewGuid(), "t", "", new string('x', 400))], null, DateTimeOffset.UnixEpoch),
+            _ => Append(stream, 0) with { Request = new RequestLogEntry($"r-{stream}", "f", new string('x', 400)) },
+        };
+        var later = new[] { "a", "b", "c", "d" }.Select(s => commit.AppendAsync(Weighing(s), CancellationToken.None)).ToList();
+
+        writer.Release.SetResult();
+        await Task.WhenAll([first, .. later]);
+
+        Assert.Equal([["first"], ["a", "b"], ["c", "d"]], writer.Groups);
+    }
+
+    [Fact]
+    public async Task EachCallerOfAGroup_IsAnsweredWithItsOwnAppendsResults_SoAGuardFailingFailsOnlyItsOwner()
+    {
+        var (writer, commit, first) = WritingFirst();
+        var a = commit.AppendAsync(Append("a"), CancellationToken.None);
+        var unit = commit.AppendGroupAsync([Append("b"), Append("stale")], CancellationToken.None);
+        var c = commit.AppendAsync(Append("c"), CancellationToken.None);
+
+        writer.Release.SetResult();
+        await first;
+
+        static string Outcome(AppendResult r) => r switch
+        {
+            AppendResult.Appended written => "written " + written.Versions[0].StreamId,
+            AppendResult.WrongExpectedVersion wrong => "refused " + wrong.StreamId,
+            _ => r.ToString(),
+        };
+        Assert.Equal(["written a", "written b", "refused stale", "written c"], [Outcome(await a), .. (await unit).Select(Outcome), Outcome(await c)]);
+        Assert.Equal([["first"], ["a", "b", "stale", "c"]], writer.Groups);
+    }
+
+    [Fact]
+    public async Task ACallerWhoseGroupIsWritten_IsAnsweredAtOnce_WhileTheGroupQueuedBehindItIsWrittenOnAnotherThread()
+    {
+        var (writer, commit, first) = WritingFirst();
+        var later = commit.AppendAsync(Append("later"), CancellationToken.None);
+        var firstGroup = writer.Release;
+        writer.Release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        firstGroup.SetResult();
+
+        // Its caller wrote the first group; the later group, still held, is not its to wait for.
+        Assert.IsType<AppendResult.Appended>(await first.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.False(later.IsCompleted);
+        writer.Release.SetResult();
+        Assert.IsType<AppendResult.Appended>(await later);
+        Assert.Equal([["first"], ["later"]], writer.Groups);
     }
 
     [Fact]
