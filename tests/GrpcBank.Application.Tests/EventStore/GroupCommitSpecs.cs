@@ -50,6 +50,22 @@ public sealed class GroupCommitSpecs
     }
 
     [Fact]
+    public async Task AnAppendNoEngineCouldWrite_OrOneWhoseCallerHasCancelled_FailsItsOwnCaller_AndNothingOfItIsWritten()
+    {
+        var writer = new Writer();
+        writer.Release.SetResult();
+        var commit = new GroupCommit(writer.WriteAsync, _ => true, GroupCommitLimits.Default);
+        var twice = new AppendRequest([.. Append("a").Streams, .. Append("a").Streams], null, DateTimeOffset.UnixEpoch);
+
+        // Refused before it is queued, so it can share no group: nor can the rest of its unit.
+        await Assert.ThrowsAsync<ArgumentException>(() => commit.AppendGroupAsync([Append("b"), twice], CancellationToken.None));
+        await Assert.ThrowsAsync<OperationCanceledException>(() => commit.AppendAsync(Append("c"), new CancellationToken(canceled: true)));
+        await commit.AppendAsync(Append("d"), CancellationToken.None);
+
+        Assert.Equal([["d"]], writer.Groups);
+    }
+
+    [Fact]
     public async Task AppendsArrivingWhileAGroupIsWritten_GoTogetherInTheNext_WithinTheLimits()
     {
         var writer = new Writer();
