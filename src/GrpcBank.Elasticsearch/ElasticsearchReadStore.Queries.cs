@@ -1,8 +1,10 @@
+using System.Globalization;
 using Elastic.Clients.Elasticsearch;
 using Elastic.Clients.Elasticsearch.Aggregations;
 using Elastic.Clients.Elasticsearch.Core.Search;
 using Elastic.Clients.Elasticsearch.QueryDsl;
 using GrpcBank.Application.ReadSide;
+using GrpcBank.Domain.Accounts;
 using SortKey = GrpcBank.Application.ReadSide.SortKey;
 
 namespace GrpcBank.Elasticsearch;
@@ -33,6 +35,8 @@ public sealed partial class ElasticsearchReadStore
         var filters = new List<Query>();
         if (query.Status is { } status) filters.Add(Term("status", status.ToString()));
         if (query.CurrencyCode is { Length: > 0 } currency) filters.Add(Term("currency_code", currency));
+        // Owner names sort as written, in code point order (a keyword sorts by its UTF-8 bytes), as the embedded store's
+        // BINARY and PostgreSQL's "C" collation order them: Zoe Saldana before Zoë Kravitz, Zed before ada.
         var (field, order, kind) = query.Order switch
         {
             AccountOrder.Relevance => ("_score", SortOrder.Desc, SortValue.Double),
@@ -46,8 +50,7 @@ public sealed partial class ElasticsearchReadStore
         };
         return SearchPageAsync<AccountDocument, AccountView>(ViewIndex.Accounts, TextQuery("owner_name", query.Text, filters, typos: true),
             [Sort(field, order), Sort("account_id", SortOrder.Asc)], kind, query.PageSize, query.After,
-            d => d.ToView(), d => d.AccountId, ct,
-            preference: query.Order == AccountOrder.Relevance ? ShardCopiesFor(query with { After = null, PageSize = 0 }) : null);
+            d => d.ToView(), d => d.AccountId, ct);
     }
 
     public Task<Page<TransactionView>> ListTransactionsAsync(TransactionQuery query, CancellationToken ct)
@@ -67,10 +70,10 @@ public sealed partial class ElasticsearchReadStore
 
     public async Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct)
     {
-        // Dates are stored to the millisecond: a hold up to a millisecond short of due may be listed, and the account's
-        // own decision (never early) leaves it until it is due.
+        // Due when it expires at or before now, to the microsecond, as in the embedded store: before now's next microsecond.
+        var nextMicrosecond = HoldExpiryPrecision.Of(now).AddTicks(TimeSpan.TicksPerMicrosecond);
         var page = await SearchPageAsync<HoldDocument, HoldView>(ViewIndex.Holds,
-            new BoolQuery { Filter = [Term("status", nameof(HoldViewStatus.Active)), TimeRange("expires_at", null, now.AddMilliseconds(1))!] },
+            new BoolQuery { Filter = [Term("status", nameof(HoldViewStatus.Active)), TimeRange("expires_at", null, nextMicrosecond)!] },
             [Sort("expires_at", SortOrder.Asc), Sort("account_id", SortOrder.Asc), Sort("hold_id", SortOrder.Asc)], SortValue.Time, max, null,
             d => d.ToView(), d => d.HoldId, ct, trackTotal: false);
         return page.Items;
@@ -161,8 +164,8 @@ public sealed partial class ElasticsearchReadStore
         : throw new SumOutOfRangeException(limit: ExactSumLimit, why: " (Elasticsearch sums in floating point, exact only below that)");
 
     /// <summary>
-    /// How a primary sort value crosses the boundary. A node answers a date sort with epoch milliseconds; the cursor the
-    /// read side hands out is <see cref="SortValues.Time"/>, the one form the edge accepts for every store.
+    /// How a primary sort value crosses the boundary. A node answers a <c>date_nanos</c> sort with epoch nanoseconds; the
+    /// cursor the read side hands out is <see cref="SortValues.Time"/>, the one form the edge accepts for every store.
     /// </summary>
     private enum SortValue { String, Long, Double, Time }
 
@@ -172,13 +175,12 @@ public sealed partial class ElasticsearchReadStore
     /// </summary>
     private async Task<Page<TView>> SearchPageAsync<TDocument, TView>(
         ViewIndex view, Query query, ICollection<SortOptions> sort, SortValue primary, int pageSize, SortKey? after,
-        Func<TDocument, TView> toView, Func<TDocument, string> idOf, CancellationToken ct, bool trackTotal = true, string? preference = null)
+        Func<TDocument, TView> toView, Func<TDocument, string> idOf, CancellationToken ct, bool trackTotal = true)
         where TDocument : class
     {
         await EnsureInitializedAsync(ct);
         var request = new SearchRequest(IndexName(view))
         {
-            Preference = preference,
             Query = query,
             Sort = sort,
             Size = pageSize + 1,
@@ -199,27 +201,18 @@ public sealed partial class ElasticsearchReadStore
         {
             SortValue.Long => FieldValue.Long(SortValues.ParseNumber(after.Value) ?? throw NotASortValue(after, primary)),
             SortValue.Double => FieldValue.Double(SortValues.ParseScore(after.Value) ?? throw NotASortValue(after, primary)),
-            SortValue.Time => FieldValue.Long((SortValues.ParseTime(after.Value) ?? throw NotASortValue(after, primary)).ToUnixTimeMilliseconds()),
+            SortValue.Time => FieldValue.Long(EpochNanos(SortValues.ParseTime(after.Value) ?? throw NotASortValue(after, primary))),
             _ => FieldValue.String(after.Value),
         };
         return sortCount == 1 ? [value] : [value, FieldValue.String(after.Id)];
     }
-
-    /// <summary>
-    /// Scores differ slightly between copies of a shard (deleted documents not yet merged away count in their
-    /// statistics), so every page of one relevance search asks the same copies: a custom <c>preference</c> derived from
-    /// the search itself. What it cannot pin is the index between pages: an account reindexed in between (its balance
-    /// moved) may be scored anew and show up on two pages or on none; explicit orders have no such gap.
-    /// </summary>
-    private static string ShardCopiesFor(AccountSearch search) =>
-        "search-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(search.ToString())))[..16].ToLowerInvariant();
 
     private static ArgumentException NotASortValue(SortKey after, SortValue primary) =>
         new($"\"{after.Value}\" is not a {primary} sort value", nameof(after));
 
     private static string SortValueText(FieldValue value, SortValue primary) => value switch
     {
-        _ when primary == SortValue.Time && value.TryGetLong(out var ms) => SortValues.Time(DateTimeOffset.FromUnixTimeMilliseconds(ms!.Value)),
+        _ when primary == SortValue.Time && value.TryGetLong(out var ns) => SortValues.Time(DateTimeOffset.UnixEpoch.AddTicks(ns!.Value / NanosPerTick)),
         _ when value.TryGetLong(out var l) => SortValues.Number(l!.Value),
         _ when value.TryGetDouble(out var d) => SortValues.Score(d!.Value),
         _ when value.TryGetString(out var s) => s!,
@@ -229,39 +222,82 @@ public sealed partial class ElasticsearchReadStore
     /// <summary>
     /// Text search on one text field, word by word and every word required, as in the embedded store: a word matches
     /// a term it starts (<c>match_bool_prefix</c> on the one word: a plain prefix query, however many terms share the
-    /// prefix) or, with <paramref name="typos"/>, a term within AUTO edits (first letter exact). Each word is analyzed
-    /// like the field, so case and diacritics never matter. Blank text matches everything the filters let through;
-    /// words without a letter or digit are no words (the analyzer would keep an emoji as a term, the embedded store
-    /// would not), and text of only such words matches nothing.
+    /// prefix) or, with <paramref name="typos"/>, a term as many edits away as the embedded store allows (<see cref="Typo"/>).
+    /// The words are the embedded store's (<see cref="SearchText.Tokens"/>: runs of letters and digits, marks dropped),
+    /// and the field's analyzer cuts names and descriptions into words the same way, so "o'neil" is two words on both
+    /// sides and "engine-manual" needs both; case and diacritics never matter. Blank text matches everything the
+    /// filters let through; text with no word in it matches nothing.
     /// </summary>
     private static BoolQuery TextQuery(string field, string text, List<Query> filters, bool typos)
     {
         if (string.IsNullOrWhiteSpace(text)) return new BoolQuery { Filter = filters };
-        var words = text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Where(w => w.Any(char.IsLetterOrDigit)).ToList();
+        var words = SearchText.Tokens(text);
         if (words.Count == 0) return new BoolQuery { Must = [new MatchNoneQuery()], Filter = filters };
         return new BoolQuery
         {
-            Must = words.Select(word => typos
-                ? new BoolQuery
-                {
-                    Should = [new MatchBoolPrefixQuery(field, word), new MatchQuery(field, word) { Fuzziness = new Fuzziness("AUTO"), PrefixLength = 1 }],
-                    MinimumShouldMatch = 1,
-                }
-                : (Query)new MatchBoolPrefixQuery(field, word)).ToList(),
+            Must = words.Select(word => typos ? Typo(field, word) : new MatchBoolPrefixQuery(field, word)).ToList(),
             Filter = filters,
         };
     }
+
+    /// <summary>
+    /// One word of a search that tolerates typos, scored as the embedded store ranks (<see cref="SearchText.Cost"/>, the
+    /// smaller the better): 3 for a term the word starts, 3 less the edits for a typo, and half a point less again when
+    /// the typo is in the first letter (the embedded store's cost grows as the shared beginning shrinks: for "dorthy",
+    /// Dorothy before Worthy). The edits are the embedded store's: one for words of 3 or 4 letters, two from 5
+    /// (<see cref="SearchText.MaxTypos"/>), none below 3. The scores are constant where BM25 would weigh each name
+    /// against the whole index: an account opened, or reindexed as its balance moved, between two pages of a relevance
+    /// search would move the other names' scores, and the page token's (score, id) would repeat or skip accounts. The
+    /// words' scores add up.
+    /// </summary>
+    private static Query Typo(string field, string word)
+    {
+        var clauses = new List<Query> { Constant(new MatchBoolPrefixQuery(field, word), 3) };
+        for (var edits = 1; word.Length >= 3 && edits <= SearchText.MaxTypos(word); edits++)
+        {
+            clauses.Add(Constant(Fuzzy(field, word, edits, firstLetterKept: true), 3 - edits));
+            clauses.Add(Constant(Fuzzy(field, word, edits, firstLetterKept: false), 2.5f - edits));
+        }
+        return new DisMaxQuery { Queries = clauses };
+    }
+
+    private static MatchQuery Fuzzy(string field, string word, int edits, bool firstLetterKept) =>
+        new(field, word) { Fuzziness = new Fuzziness(edits.ToString(CultureInfo.InvariantCulture)), PrefixLength = firstLetterKept ? 1 : null };
+
+    private static Query Constant(Query query, float score) => new ConstantScoreQuery { Filter = query, Boost = score };
 
     private static Query Term(string field, string value) => new TermQuery(field, value);
 
     private static Query Terms(string field, string[] values) =>
         new TermsQuery(field, new TermsQueryField(values.Select(FieldValue.String).ToArray()));
 
-    /// <summary>[from, to): both ends optional.</summary>
+    /// <summary>
+    /// [from, to): both ends optional, compared to the microsecond as the embedded store compares them
+    /// (<see cref="TimeBounds.Microsecond"/>); the fields are <c>date_nanos</c>, so no two times of one millisecond are
+    /// taken for equal. Bounds outside what <c>date_nanos</c> holds (1970 to 2262) are moved to its edge, where they
+    /// select the same stored times.
+    /// </summary>
     private static Query? TimeRange(string field, DateTimeOffset? from, DateTimeOffset? to) =>
         from is null && to is null
             ? null
-            : (Query)new DateRangeQuery(field) { Gte = from?.UtcDateTime, Lt = to?.UtcDateTime };
+            : (Query)new DateRangeQuery(field) { Gte = Bound(from), Lt = Bound(to) };
+
+    private static DateMath? Bound(DateTimeOffset? at) =>
+        at is { } time
+            ? DateMath.Anchored(SortValues.Time(DateTimeOffset.UnixEpoch.AddTicks(Math.Clamp(EpochNanos(TimeBounds.Microsecond(time)), 0, LastNanos) / NanosPerTick)))
+            : null;
+
+    private const long NanosPerTick = 100;
+
+    /// <summary>The last whole microsecond <c>date_nanos</c> holds (2262-04-11T23:47:16.854775Z).</summary>
+    private const long LastNanos = long.MaxValue / 1000 * 1000;
+
+    /// <summary>Nanoseconds since 1970, as a <c>date_nanos</c> field sorts; saturates outside the range a long holds.</summary>
+    private static long EpochNanos(DateTimeOffset at)
+    {
+        var ticks = at.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
+        return ticks > long.MaxValue / NanosPerTick ? long.MaxValue : ticks < long.MinValue / NanosPerTick ? long.MinValue : ticks * NanosPerTick;
+    }
 
     private static SortOptions Sort(string field, SortOrder order) =>
         field == "_score"

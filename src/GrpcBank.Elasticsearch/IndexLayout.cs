@@ -15,7 +15,11 @@ public sealed record IndexLayout(string Prefix, string Generation)
     /// Bumped when a mapping changes: the live store then replaces the views of the earlier version at start-up with an
     /// empty generation of this one, which the relay fills from the event store (<see cref="ElasticsearchReadStore.InitializeAsync"/>).
     /// </summary>
-    public const int SchemaVersion = 2;
+    /// <remarks>
+    /// 3: the times queries filter and sort on are <c>date_nanos</c> (to the microsecond, as the embedded store keeps
+    /// them), and owner names sort as written (no normalizer), as they do there.
+    /// </remarks>
+    public const int SchemaVersion = 3;
 
     public static readonly IReadOnlyList<ViewIndex> All =
         [ViewIndex.Accounts, ViewIndex.Transactions, ViewIndex.Orders, ViewIndex.Payments, ViewIndex.Checkpoint, ViewIndex.Holds];

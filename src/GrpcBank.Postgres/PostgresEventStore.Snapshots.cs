@@ -15,11 +15,15 @@ public sealed partial class PostgresEventStore : ISnapshotStore
     public ISnapshotStore Snapshots => this;
 
     // A snapshot is a cache of events that are durable already: its commit does not wait for its WAL flush (a crash may
-    // lose it, and a load then folds from an older one).
+    // lose it, and a load then folds from an older one). It removes the stream's older ones in the same statement
+    // (ISnapshotStore.SaveAsync says why).
     Task ISnapshotStore.SaveAsync(Snapshot snapshot, CancellationToken ct) =>
         ExecuteWithoutFlushAsync("""
-            insert into snapshots (stream_id, schema, stream_version, position, state) values ($1, $2, $3, $4, $5)
-            on conflict (stream_id, schema, stream_version) do update set position = excluded.position, state = excluded.state
+            with saved as (
+                insert into snapshots (stream_id, schema, stream_version, position, state) values ($1, $2, $3, $4, $5)
+                on conflict (stream_id, schema, stream_version) do update set position = excluded.position, state = excluded.state)
+            delete from snapshots
+            where stream_id = $1 and stream_version <= $3 and not (schema = $2 and stream_version = $3)
             """, ct, snapshot.StreamId, snapshot.Schema, snapshot.Version, snapshot.Position, snapshot.StateJson);
 
     async Task<Snapshot?> ISnapshotStore.LoadAsync(string streamId, string schema, long maxVersion, CancellationToken ct)

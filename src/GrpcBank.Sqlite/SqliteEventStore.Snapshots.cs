@@ -17,6 +17,12 @@ public sealed partial class SqliteEventStore : ISnapshotStore
         );
         """;
 
+    // In the save's transaction: why only the newest is kept, on ISnapshotStore.SaveAsync.
+    private const string PruneSnapshotsSql = """
+        delete from snapshots
+        where stream_id = $stream and stream_version <= $version and not (schema = $schema and stream_version = $version)
+        """;
+
     public ISnapshotStore Snapshots => this;
 
     Task ISnapshotStore.SaveAsync(Snapshot snapshot, CancellationToken ct) =>
@@ -28,7 +34,10 @@ public sealed partial class SqliteEventStore : ISnapshotStore
                 """,
                 ("$stream", snapshot.StreamId), ("$schema", snapshot.Schema), ("$version", snapshot.Version),
                 ("$position", snapshot.Position), ("$state", snapshot.StateJson));
-            return upsert.ExecuteNonQuery();
+            upsert.ExecuteNonQuery();
+            using var prune = SqliteDatabase.Command(connection, tx, PruneSnapshotsSql,
+                ("$stream", snapshot.StreamId), ("$schema", snapshot.Schema), ("$version", snapshot.Version));
+            return prune.ExecuteNonQuery();
         }, ct, synced: false); // a cache of durable events: lost only to a power cut, which costs a longer fold
 
     Task<Snapshot?> ISnapshotStore.LoadAsync(string streamId, string schema, long maxVersion, CancellationToken ct) =>

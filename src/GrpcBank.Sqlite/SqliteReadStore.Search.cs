@@ -75,10 +75,11 @@ public sealed partial class SqliteReadStore
 
     private static IEnumerable<string> Corrections(SqliteConnection connection, SqliteTransaction tx, string token)
     {
-        if (token.Length < 3) return [];
+        // A token of fewer than three characters has no trigram (an empty match is an FTS5 syntax error), and no typos.
+        if (SearchText.TrigramMatch(token) is not { Length: > 0 } trigrams) return [];
         using var command = SqliteDatabase.Command(connection, tx,
             "select term from owner_terms_trigram where owner_terms_trigram match $trigrams order by rank limit $limit",
-            ("$trigrams", SearchText.TrigramMatch(token)), ("$limit", TypoCandidates));
+            ("$trigrams", trigrams), ("$limit", TypoCandidates));
         using var reader = command.ExecuteReader();
         var candidates = new List<string>();
         while (reader.Read()) candidates.Add(reader.GetString(0));

@@ -15,7 +15,10 @@ namespace GrpcBank.Sqlite;
 /// </summary>
 public sealed partial class SqliteReadStore : IReadStore, IDisposable
 {
-    private const int SchemaVersion = 5; // 5: holds, limits and restrictions beside the position-keyed statement lines
+    // 5: holds, limits and restrictions beside the position-keyed statement lines. 6: the typo vocabulary has the words of
+    // names with diacritics (SearchText folds them now; before, "lindström" never matched the index's "lindstrom"). 7: and
+    // the words with letters beyond the BMP ("𠮷田", which SearchText split at the surrogates).
+    private const int SchemaVersion = 7;
 
     private const string DropAll = """
         drop table if exists owner_vocab; drop table if exists owner_terms_trigram; drop table if exists owner_terms;

@@ -7,6 +7,7 @@ public sealed class InMemorySnapshotStore : ISnapshotStore
 {
     private readonly object gate = new();
     private readonly List<Snapshot> snapshots = [];
+    private readonly List<Snapshot> saves = [];
 
     /// <summary>Set: every save throws this.</summary>
     public Exception? FailSaves { get; set; }
@@ -16,8 +17,9 @@ public sealed class InMemorySnapshotStore : ISnapshotStore
         if (FailSaves is { } failure) throw failure;
         lock (gate)
         {
-            snapshots.RemoveAll(s => s.StreamId == snapshot.StreamId && s.Schema == snapshot.Schema && s.Version == snapshot.Version);
+            snapshots.RemoveAll(s => s.StreamId == snapshot.StreamId && s.Version <= snapshot.Version);
             snapshots.Add(snapshot);
+            saves.Add(snapshot);
         }
         return Task.CompletedTask;
     }
@@ -39,6 +41,12 @@ public sealed class InMemorySnapshotStore : ISnapshotStore
     public IReadOnlyList<Snapshot> All
     {
         get { lock (gate) return [.. snapshots]; }
+    }
+
+    /// <summary>Every snapshot saved, in order, also those a later one removed.</summary>
+    public IReadOnlyList<Snapshot> Saves
+    {
+        get { lock (gate) return [.. saves]; }
     }
 
     /// <summary>Waits (a few seconds at most) until a snapshot of the stream at the version is saved; background saves are not awaited by anyone else.</summary>

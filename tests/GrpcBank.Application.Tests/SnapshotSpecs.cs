@@ -30,13 +30,29 @@ public sealed class SnapshotSpecs
         for (var i = 0; i < count; i++)
         {
             var version = store.Stream(Stream).Count;
-            AccountEvent e = version == 0
+            Append(version == 0
                 ? new AccountEvent.AccountOpened(Ada, "Ada Lovelace", "EUR")
-                : new AccountEvent.MoneyDeposited(Ada, version, "EUR", $"d{version}");
-            var (type, json) = EventCodecs.Accounts.Encode(e);
-            Assert.IsType<AppendResult.Appended>(store.Append(new AppendRequest(Stream, version,
-                [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch.AddSeconds(version + 1))));
+                : new AccountEvent.MoneyDeposited(Ada, version, "EUR", $"d{version}"));
         }
+    }
+
+    /// <summary>Places and releases holds on Ada's (open) account: its state grows by each, as an account keeps every hold it had.</summary>
+    private void AppendHolds(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var id = $"hold-{i:D6}";
+            Append(new AccountEvent.HoldPlaced(Ada, id, 1_000 + i, "EUR", $"card {i}", DateTimeOffset.UnixEpoch.AddDays(7)));
+            Append(new AccountEvent.HoldReleased(Ada, id, 1_000 + i));
+        }
+    }
+
+    private void Append(AccountEvent e)
+    {
+        var version = store.Stream(Stream).Count;
+        var (type, json) = EventCodecs.Accounts.Encode(e);
+        Assert.IsType<AppendResult.Appended>(store.Append(new AppendRequest(Stream, version,
+            [new EventData(Guid.NewGuid(), type, json, "{}")], null, DateTimeOffset.UnixEpoch.AddSeconds(version + 1))));
     }
 
     private AccountState FullFold(long version) =>
@@ -117,6 +133,90 @@ public sealed class SnapshotSpecs
 
     private static AppendResult.Appended Committed(RecordedEvent e) => new([new StreamVersion(Stream, e.StreamVersion)], e.Position);
 
+    /// <summary>
+    /// The versions at which a snapshot of this length is saved again: as many as its kilobytes (of characters), or
+    /// every 100 for a small one.
+    /// </summary>
+    private static int IntervalAfter(Snapshot snapshot) =>
+        Math.Max(StreamStates.SnapshotEvery, (snapshot.StateJson.Length + StreamStates.SnapshotCharsPerVersion - 1) / StreamStates.SnapshotCharsPerVersion);
+
+    /// <summary>An account of 5,000 resolved holds, folded by a process, which saved its (large) snapshot.</summary>
+    private async Task<(StreamStates<AccountEvent, AccountState> Process, Snapshot First, int Interval)> LargeStateFoldedAsync()
+    {
+        AppendEvents(2);
+        AppendHolds(5_000);
+        var process = NewProcess();
+        var folded = await process.FreshAsync(Stream, Ct);
+        var first = await store.Snapshots.SavedAsync(Stream, folded.Version);
+        var interval = IntervalAfter(first);
+        Assert.InRange(interval, 3 * StreamStates.SnapshotEvery, int.MaxValue); // large enough to mean something
+        return (process, first, interval);
+    }
+
+    [Fact]
+    public async Task GivenALargeState_WhenCommandsFollowItsSnapshot_ThenTheNextIsSavedAsManyVersionsLaterAsItHasKilobytes_NotAtEachMultipleOf100()
+    {
+        var (process, first, interval) = await LargeStateFoldedAsync();
+
+        await CommitOneByOneAsync(process, interval + StreamStates.SnapshotEvery);
+
+        var second = await store.Snapshots.SavedAsync(Stream, first.Version + interval);
+        await Task.Delay(200); // saves run in the background: give a wrong one time to land
+        Assert.Equal([first.Version, first.Version + interval], store.Snapshots.Saves.Select(s => s.Version));
+        // What saving costs a command: the deposits left the state's size as it was.
+        Assert.InRange((double)second.StateJson.Length / interval, 0, StreamStates.SnapshotCharsPerVersion);
+        Assert.Equal(FullFold(second.Version), StateSnapshots<AccountState>.Deserialize(second.StateJson));
+    }
+
+    [Fact]
+    public async Task GivenALargeSnapshot_WhenARestartedProcessFoldsPastAMultipleOf100_ThenItSavesNone_UntilAsManyVersionsLaterAsItHasKilobytes()
+    {
+        AppendEvents(2);
+        AppendHolds(5_000);
+        var at = store.Stream(Stream).Count;
+        var large = new Snapshot(Stream, at, store.Stream(Stream)[^1].Position, SnapshotSchema<AccountState>.Name,
+            StateSnapshots<AccountState>.Serialize(FullFold(at)));
+        await store.Snapshots.SaveAsync(large, Ct);
+        var interval = IntervalAfter(large);
+        AppendEvents(2 * StreamStates.SnapshotEvery);
+        var process = NewProcess();
+
+        var folded = await process.FreshAsync(Stream, Ct);
+        await CommitOneByOneAsync(process, at + interval - (int)folded.Version);
+
+        await store.Snapshots.SavedAsync(Stream, at + interval);
+        await Task.Delay(200);
+        Assert.Equal([at, at + interval], store.Snapshots.Saves.Select(s => s.Version));
+    }
+
+    [Fact]
+    public async Task GivenALargeState_WhenAnotherProcessesAppendsFollowedPassItsNextSnapshot_ThenThisProcessesNextAppendSavesIt()
+    {
+        var (process, first, interval) = await LargeStateFoldedAsync();
+
+        AppendEvents(interval + 10);
+        Assert.All(store.Stream(Stream).Skip((int)first.Version), e => Assert.True(process.Follow(e)));
+        await CommitOneByOneAsync(process, 1);
+
+        var due = first.Version + interval + 11;
+        await store.Snapshots.SavedAsync(Stream, due);
+        await Task.Delay(200);
+        Assert.Equal([first.Version, due], store.Snapshots.Saves.Select(s => s.Version));
+    }
+
+    /// <summary>Deposits one by one, each remembered and committed before the next, as a stream's commands come.</summary>
+    private async Task CommitOneByOneAsync(StreamStates<AccountEvent, AccountState> process, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            AppendEvents(1);
+            var last = store.Stream(Stream)[^1];
+            var before = process.CachedOrEmpty(Stream);
+            var after = new Folded<AccountState>(Account.Decider.Evolve(before.State, EventCodecs.Accounts.Decode(last)), last.StreamVersion, 0);
+            await process.RememberUnsettled(Stream, before, after, last.EventId, Task.FromResult<AppendResult>(Committed(last)));
+        }
+    }
+
     [Fact]
     public async Task GivenASnapshotOfAnotherSchema_WhenAStreamIsLoaded_ThenItIsIgnored_AndTheStreamIsFoldedFromTheStart()
     {
@@ -157,20 +257,19 @@ public sealed class SnapshotSpecs
     }
 
     [Fact]
-    public async Task GivenSnapshots_WhenAnAccountIsAskedForAsOfAnyVersion_ThenTheAnswerEqualsTheFullFold_AndStartsFromTheNearestSnapshot()
+    public async Task GivenASnapshot_WhenAnAccountIsAskedForAsOfAnyVersion_ThenTheAnswerEqualsTheFullFold_AndStartsFromTheSnapshotWhenAtOrBelowIt()
     {
         AppendEvents(2_600);
-        foreach (var version in new long[] { 1_000, 2_000 })
-            await store.Snapshots.SaveAsync(new Snapshot(Stream, version, version, SnapshotSchema<AccountState>.Name,
-                StateSnapshots<AccountState>.Serialize(FullFold(version))), Ct);
+        await store.Snapshots.SaveAsync(new Snapshot(Stream, 2_000, 2_000, SnapshotSchema<AccountState>.Name,
+            StateSnapshots<AccountState>.Serialize(FullFold(2_000))), Ct);
 
-        foreach (var version in new long[] { 1, 999, 1_000, 1_001, 1_999, 2_000, 2_345, 2_600 })
+        foreach (var version in new long[] { 1, 999, 1_999, 2_000, 2_345, 2_600 })
         {
             store.StreamReadsFrom.Clear();
             var asOf = await History().AsOfAsync(Ada, version, DateTimeOffset.MaxValue, Ct);
 
             Assert.Equal(new AccountAsOf(FullFold(version), version, store.Stream(Stream)[(int)version - 1].RecordedAt), asOf);
-            Assert.Equal(version < 1_000 ? 1 : version < 2_000 ? 1_000 : 2_000, store.StreamReadsFrom[0]);
+            Assert.Equal(version < 2_000 ? 1 : 2_000, store.StreamReadsFrom[0]);
         }
     }
 

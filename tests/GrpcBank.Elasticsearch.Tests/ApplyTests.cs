@@ -6,11 +6,11 @@ namespace GrpcBank.Elasticsearch.Tests;
 
 public sealed class ApplyTests
 {
-    private const string Accounts = "grpcbank-accounts-v2-1";
-    private const string Transactions = "grpcbank-transactions-v2-1";
-    private const string Orders = "grpcbank-orders-v2-1";
-    private const string Payments = "grpcbank-payments-v2-1";
-    private const string Checkpoint = "grpcbank-checkpoint-v2-1";
+    private const string Accounts = "grpcbank-accounts-v3-1";
+    private const string Transactions = "grpcbank-transactions-v3-1";
+    private const string Orders = "grpcbank-orders-v3-1";
+    private const string Payments = "grpcbank-payments-v3-1";
+    private const string Checkpoint = "grpcbank-checkpoint-v3-1";
 
     private static RecordingInvoker NodeWithNothingApplied() => Node()
         .On("POST", "/grpcbank-accounts/_mget", MGetMiss(Accounts, "acc-1"))
@@ -156,8 +156,8 @@ public sealed class ApplyTests
         const string hold = """{"account_id":"acc-1","hold_id":"auth-1","amount_minor":4000,"captured_minor":0,"currency_code":"EUR","status":"Active","reference":"card","expires_at":"2025-03-02T09:33:00+00:00","placed_at":"2025-03-01T09:33:00+00:00","updated_at":"2025-03-01T09:33:00+00:00","position":3}""";
         var node = Node()
             .On("POST", "/grpcbank-accounts/_mget", $$"""{"docs":[{"_index":"{{Accounts}}","_id":"acc-1","_version":3,"_seq_no":2,"_primary_term":1,"found":true,"_source":{{held}}}]}""")
-            .On("POST", "/grpcbank-holds/_mget", $$"""{"docs":[{"_index":"grpcbank-holds-v2-1","_id":"acc-1/auth-1","_version":3,"_seq_no":0,"_primary_term":1,"found":true,"_source":{{hold}}}]}""")
-            .On("POST", "/_bulk", 200, Bulk(BulkItem(Transactions, "00000000-0000-0000-0000-000000000004", 201), BulkItem("grpcbank-holds-v2-1", "acc-1/auth-1", 200)), once: true)
+            .On("POST", "/grpcbank-holds/_mget", $$"""{"docs":[{"_index":"grpcbank-holds-v3-1","_id":"acc-1/auth-1","_version":3,"_seq_no":0,"_primary_term":1,"found":true,"_source":{{hold}}}]}""")
+            .On("POST", "/_bulk", 200, Bulk(BulkItem(Transactions, "00000000-0000-0000-0000-000000000004", 201), BulkItem("grpcbank-holds-v3-1", "acc-1/auth-1", 200)), once: true)
             .On("POST", "/_bulk", 200, Bulk(BulkItem(Accounts, "acc-1", 200)), once: true)
             .On("POST", "/grpcbank-accounts,grpcbank-transactions,grpcbank-holds/_refresh", Refreshed)
             .On("PUT", "/grpcbank-checkpoint/_doc/applied", 201, Indexed(Checkpoint, "applied", 4));
@@ -176,7 +176,7 @@ public sealed class ApplyTests
         var node = NodeWithNothingApplied()
             .On("POST", "/_bulk", 200, Bulk(BulkItem(Transactions, "00000000-0000-0000-0000-000000000002", 201)), once: true)
             .On("POST", "/_bulk", 200, Bulk(
-                BulkItem(Accounts, "acc-1", 409, """{"type":"version_conflict_engine_exception","reason":"[acc-1]: version conflict, current version [2] is higher or equal to the one provided [2]","index_uuid":"aBcDeFgHiJkLmNoPqRsTuV","shard":"0","index":"grpcbank-accounts-v2-1"}"""),
+                BulkItem(Accounts, "acc-1", 409, """{"type":"version_conflict_engine_exception","reason":"[acc-1]: version conflict, current version [2] is higher or equal to the one provided [2]","index_uuid":"aBcDeFgHiJkLmNoPqRsTuV","shard":"0","index":"grpcbank-accounts-v3-1"}"""),
                 BulkItem(Orders, "ord-1", 429, """{"type":"es_rejected_execution_exception","reason":"rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=104857600]"}"""),
                 BulkItem(Payments, "pay-1", 400, """{"type":"document_parsing_exception","reason":"[1:15] failed to parse field [amount_minor] of type [long] in document with id 'pay-1'. Preview of field's value: 'x'","caused_by":{"type":"illegal_argument_exception","reason":"For input string: \"x\""}}""")),
                 once: true)
@@ -196,7 +196,7 @@ public sealed class ApplyTests
     [Fact]
     public async Task GivenAnItemRejectedWith429EveryTime_WhenApplied_ThenItThrowsAfterTheRetriesAndTheCheckpointStaysPut()
     {
-        const string unavailable = """{"type":"unavailable_shards_exception","reason":"[grpcbank-orders-v2-1][0] primary shard is not active Timeout: [1m], request: [BulkShardRequest [[grpcbank-orders-v2-1][0]] containing [1] requests]"}""";
+        const string unavailable = """{"type":"unavailable_shards_exception","reason":"[grpcbank-orders-v3-1][0] primary shard is not active Timeout: [1m], request: [BulkShardRequest [[grpcbank-orders-v3-1][0]] containing [1] requests]"}""";
         var node = NodeWithNothingApplied()
             .On("POST", "/_bulk", 200, Bulk(BulkItem(Transactions, "00000000-0000-0000-0000-000000000002", 201)), once: true)
             .On("POST", "/_bulk", 200, Bulk(BulkItem(Accounts, "acc-1", 201), BulkItem(Orders, "ord-1", 503, unavailable), BulkItem(Payments, "pay-1", 201)), once: true)
@@ -217,10 +217,10 @@ public sealed class ApplyTests
         var node = Node()
             .On("POST", "/grpcbank-accounts/_mget", """
                 {"docs":[
-                  {"_index":"grpcbank-accounts-v2-1","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,
+                  {"_index":"grpcbank-accounts-v3-1","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,
                    "_source":{"account_id":"acc-1","owner_name":"Ada","currency_code":"EUR","balance_minor":10000,"status":"Active",
                               "version":2,"opened_at":"2025-03-01T09:31:00+00:00","updated_at":"2025-03-01T09:32:00+00:00"}},
-                  {"_index":"grpcbank-accounts-v2-1","_id":"acc-2","_version":1,"_seq_no":2,"_primary_term":1,"found":true,
+                  {"_index":"grpcbank-accounts-v3-1","_id":"acc-2","_version":1,"_seq_no":2,"_primary_term":1,"found":true,
                    "_source":{"account_id":"acc-2","owner_name":"Bob","currency_code":"EUR","balance_minor":0,"status":"Active",
                               "version":1,"opened_at":"2025-03-01T09:33:00+00:00","updated_at":"2025-03-01T09:33:00+00:00"}}]}
                 """)
@@ -276,7 +276,7 @@ public sealed class ApplyTests
     public async Task GivenACheckpoint_WhenAskedForTheAppliedPosition_ThenItIsReadThroughTheAlias()
     {
         var node = Node().On("GET", "/grpcbank-checkpoint/_doc/applied",
-            """{"_index":"grpcbank-checkpoint-v2-1","_id":"applied","_version":42,"_seq_no":3,"_primary_term":1,"found":true,"_source":{"position":42,"updated_at":"2025-03-01T10:30:00+00:00"}}""");
+            """{"_index":"grpcbank-checkpoint-v3-1","_id":"applied","_version":42,"_seq_no":3,"_primary_term":1,"found":true,"_source":{"position":42,"updated_at":"2025-03-01T10:30:00+00:00"}}""");
         var store = await StartedStore(node);
 
         Assert.Equal(42, await store.AppliedPositionAsync(CancellationToken.None));
@@ -286,7 +286,7 @@ public sealed class ApplyTests
     public async Task GivenNoCheckpoint_WhenAskedForTheAppliedPosition_ThenItIsZero()
     {
         var node = Node().On("GET", "/grpcbank-checkpoint/_doc/applied", 404,
-            """{"_index":"grpcbank-checkpoint-v2-1","_id":"applied","found":false}""");
+            """{"_index":"grpcbank-checkpoint-v3-1","_id":"applied","found":false}""");
         var store = await StartedStore(node);
 
         Assert.Equal(0, await store.AppliedPositionAsync(CancellationToken.None));

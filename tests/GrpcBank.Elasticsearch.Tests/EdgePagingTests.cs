@@ -7,13 +7,13 @@ using static GrpcBank.Elasticsearch.Tests.Fixture;
 namespace GrpcBank.Elasticsearch.Tests;
 
 /// <summary>
-/// Page 2 through the real server's gRPC edge, over a node that answers as Elasticsearch does: dates sort as epoch
-/// milliseconds, scores as floats, keywords as their normalized text. The page token the edge hands out must come
-/// back as exactly the sort values the node gave.
+/// Page 2 through the real server's gRPC edge, over a node that answers as Elasticsearch does: dates (date_nanos) sort
+/// as epoch nanoseconds, here with digits below the millisecond, scores as floats, keywords as written.
+/// The page token the edge hands out must come back as exactly the sort values the node gave.
 /// </summary>
 public sealed class EdgePagingTests
 {
-    private const string Accounts = "grpcbank-accounts-v2-1";
+    private const string Accounts = "grpcbank-accounts-v3-1";
 
     private const string Order1 = """{"order_id":"ord-1","customer_account_id":"acc-1","merchant_account_id":"m-1","amount_minor":2500,"currency_code":"EUR","description":"Analytical engine manual","status":"Placed","payment_id":"pay-1","cancellation_reason":"","placed_at":"2025-03-01T09:33:00+00:00","updated_at":"2025-03-01T09:33:00+00:00","version":1}""";
     private const string Payment1 = """{"payment_id":"pay-1","order_id":"ord-1","from_account_id":"acc-1","to_account_id":"m-1","amount_minor":2500,"currency_code":"EUR","status":"Initiated","failure_reason":"","created_at":"2025-03-01T09:34:00+00:00","updated_at":"2025-03-01T09:34:00+00:00","version":1}""";
@@ -27,7 +27,7 @@ public sealed class EdgePagingTests
     private static async Task<BankHost> ServerOver(RecordingInvoker node)
     {
         node.On("GET", "/grpcbank-checkpoint/_doc/applied",
-            """{"_index":"grpcbank-checkpoint-v2-1","_id":"applied","_version":9,"_seq_no":8,"_primary_term":1,"found":true,"_source":{"position":9,"updated_at":"2025-03-01T10:30:00+00:00"}}""");
+            """{"_index":"grpcbank-checkpoint-v3-1","_id":"applied","_version":9,"_seq_no":8,"_primary_term":1,"found":true,"_source":{"position":9,"updated_at":"2025-03-01T10:30:00+00:00"}}""");
         var store = await StartedStore(node);
         var host = await BankHost.StartEmbeddedAsync(("Relay:Enabled", "false"));
         host.Get<SwitchableReadStore>().SwitchTo(store);
@@ -48,12 +48,12 @@ public sealed class EdgePagingTests
     {
         // order_by, query, the node's sort values of acc-1 and of acc-2
         { "relevance", "ada", """[1.3862944,"acc-1"]""", """[0.6931472,"acc-2"]""" },
-        { "owner_name", "", """["ada lovelace","acc-1"]""", """["adam smith","acc-2"]""" },
-        { "owner_name desc", "", """["ada lovelace","acc-1"]""", """["adam smith","acc-2"]""" },
+        { "owner_name", "", """["Ada Lovelace","acc-1"]""", """["Adam Smith","acc-2"]""" },
+        { "owner_name desc", "", """["Ada Lovelace","acc-1"]""", """["Adam Smith","acc-2"]""" },
         { "balance_minor", "", """[10000,"acc-1"]""", """[500,"acc-2"]""" },
         { "balance_minor desc", "", """[10000,"acc-1"]""", """[500,"acc-2"]""" },
-        { "opened_at", "", """[1740821460000,"acc-1"]""", """[1740909600000,"acc-2"]""" },
-        { "opened_at desc", "", """[1740821460000,"acc-1"]""", """[1740909600000,"acc-2"]""" },
+        { "opened_at", "", """[1740821460000999000,"acc-1"]""", """[1740909600000999000,"acc-2"]""" },
+        { "opened_at desc", "", """[1740821460000999000,"acc-1"]""", """[1740909600000999000,"acc-2"]""" },
     };
 
     [Theory]
@@ -82,9 +82,9 @@ public sealed class EdgePagingTests
     public async Task GivenANodesDateSortValues_WhenOrdersOrPaymentsArePagedThroughTheEdge_ThenPage2IsAskedAfterExactlyThoseValues(string view)
     {
         var (id, newer, older, newerSort, olderSort) = view == "orders"
-            ? ("ord", Order2, Order1, """[1740821760000,"ord-2"]""", """[1740821580000,"ord-1"]""")
-            : ("pay", Payment2, Payment1, """[1740821820000,"pay-2"]""", """[1740821640000,"pay-1"]""");
-        var (index, path) = ($"grpcbank-{view}-v2-1", $"/grpcbank-{view}/_search");
+            ? ("ord", Order2, Order1, """[1740821760000999000,"ord-2"]""", """[1740821580000999000,"ord-1"]""")
+            : ("pay", Payment2, Payment1, """[1740821820000999000,"pay-2"]""", """[1740821640000999000,"pay-1"]""");
+        var (index, path) = ($"grpcbank-{view}-v3-1", $"/grpcbank-{view}/_search");
         var node = Node()
             .On("POST", path, 200, Hits(2, (index, $"{id}-2", newer, newerSort), (index, $"{id}-1", older, olderSort)), once: true)
             .On("POST", path, 200, Hits(2, (index, $"{id}-1", older, olderSort)), once: true);
@@ -114,9 +114,9 @@ public sealed class EdgePagingTests
         var node = Node()
             .On("POST", "/grpcbank-accounts/_mget",
                 $$"""{"docs":[{"_index":"{{Accounts}}","_id":"acc-1","_version":2,"_seq_no":1,"_primary_term":1,"found":true,"_source":{{Ada}}}]}""")
-            .On("POST", "/grpcbank-transactions/_search", 200, Hits(2, ("grpcbank-transactions-v2-1", "t-5", Line5, "[5]"),
-                ("grpcbank-transactions-v2-1", "t-7", Line7, "[7]")), once: true)
-            .On("POST", "/grpcbank-transactions/_search", 200, Hits(2, ("grpcbank-transactions-v2-1", "t-7", Line7, "[7]")), once: true);
+            .On("POST", "/grpcbank-transactions/_search", 200, Hits(2, ("grpcbank-transactions-v3-1", "t-5", Line5, "[5]"),
+                ("grpcbank-transactions-v3-1", "t-7", Line7, "[7]")), once: true)
+            .On("POST", "/grpcbank-transactions/_search", 200, Hits(2, ("grpcbank-transactions-v3-1", "t-7", Line7, "[7]")), once: true);
         await using var host = await ServerOver(node);
 
         var page1 = await host.Query.ListTransactionsAsync(new ListTransactionsRequest { AccountId = "acc-1", PageSize = 1 });

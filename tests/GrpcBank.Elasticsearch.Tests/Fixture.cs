@@ -18,12 +18,12 @@ public static class Fixture
     /// <summary>A node where generation 1 already exists behind every alias and the dead-letter index exists.</summary>
     public static RecordingInvoker Node() => new RecordingInvoker()
         .On("GET", "/_alias/grpcbank-*", """
-            {"grpcbank-accounts-v2-1":{"aliases":{"grpcbank-accounts":{}}},
-             "grpcbank-transactions-v2-1":{"aliases":{"grpcbank-transactions":{}}},
-             "grpcbank-orders-v2-1":{"aliases":{"grpcbank-orders":{}}},
-             "grpcbank-payments-v2-1":{"aliases":{"grpcbank-payments":{}}},
-             "grpcbank-checkpoint-v2-1":{"aliases":{"grpcbank-checkpoint":{}}},
-             "grpcbank-holds-v2-1":{"aliases":{"grpcbank-holds":{}}},
+            {"grpcbank-accounts-v3-1":{"aliases":{"grpcbank-accounts":{}}},
+             "grpcbank-transactions-v3-1":{"aliases":{"grpcbank-transactions":{}}},
+             "grpcbank-orders-v3-1":{"aliases":{"grpcbank-orders":{}}},
+             "grpcbank-payments-v3-1":{"aliases":{"grpcbank-payments":{}}},
+             "grpcbank-checkpoint-v3-1":{"aliases":{"grpcbank-checkpoint":{}}},
+             "grpcbank-holds-v3-1":{"aliases":{"grpcbank-holds":{}}},
              "grpcbank-deadletters":{"aliases":{}}}
             """)
         .On("PUT", "/grpcbank-deadletters", 400, AlreadyExists("grpcbank-deadletters"))
@@ -31,7 +31,7 @@ public static class Fixture
 
     /// <summary>Every view index of generation 1, comma-separated, in the store's order.</summary>
     public const string ViewsOfGeneration1 =
-        "grpcbank-accounts-v2-1,grpcbank-transactions-v2-1,grpcbank-orders-v2-1,grpcbank-payments-v2-1,grpcbank-checkpoint-v2-1,grpcbank-holds-v2-1";
+        "grpcbank-accounts-v3-1,grpcbank-transactions-v3-1,grpcbank-orders-v3-1,grpcbank-payments-v3-1,grpcbank-checkpoint-v3-1,grpcbank-holds-v3-1";
 
     public static string AlreadyExists(string index) =>
         $$"""{"error":{"root_cause":[{"type":"resource_already_exists_exception","reason":"index [{{index}}/abc] already exists","index":"{{index}}"}],"type":"resource_already_exists_exception","reason":"index [{{index}}/abc] already exists","index":"{{index}}"},"status":400}""";

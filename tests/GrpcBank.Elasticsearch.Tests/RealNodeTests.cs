@@ -58,6 +58,7 @@ public sealed class RealNodeTests
             after = page.NextAfter;
         } while (after is not null);
 
-        Assert.Equal(["alice", "Bob", "Carol", "Dave", "Émile"], seen);
+        // As written, by code point, as the embedded and PostgreSQL stores order them (README, "What the Elasticsearch read side promises").
+        Assert.Equal(["Bob", "Carol", "Dave", "alice", "Émile"], seen);
     }
 }

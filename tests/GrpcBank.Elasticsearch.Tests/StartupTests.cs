@@ -14,7 +14,7 @@ public sealed class StartupTests
             .On("GET", "/_alias/grpcbank-*", "{}")
             .On("PUT", "/grpcbank-deadletters", """{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-deadletters"}""");
         foreach (var view in Views)
-            node.On("PUT", $"/grpcbank-{view}-v2-1", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-1"}""");
+            node.On("PUT", $"/grpcbank-{view}-v3-1", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v3-1"}""");
 
         await Store(node).InitializeAsync(CancellationToken.None);
 
@@ -36,27 +36,29 @@ public sealed class StartupTests
     }
 
     [Theory]
-    [InlineData("")] // as the release before holds left them
-    [InlineData("grpcbank-holds-v2-1")] // after a start of a release that kept them and added a holds index of its own beside
+    [InlineData("v1", "")] // as the release before holds left them
+    [InlineData("v1", "grpcbank-holds-v3-1")] // after a start of a release that kept them and added a holds index of its own beside
+    [InlineData("v2", "")] // times kept to the millisecond, names sorted folded: answers this release would not give
     public async Task GivenViewsOfAnEarlierSchemaBehindTheAliases_WhenInitialized_ThenAFreshGenerationTakesEveryAliasInOneRequest_AndTheOldViewsGo(
-        string holdsBeside)
+        string schema, string holdsBeside)
     {
-        // Views of schema v1 (before holds), generation 1: their strict mappings refuse this release's documents (an
-        // account's held_minor, …), so every write to them would be dead-lettered. The node answers what either behaviour asks.
+        // Views of an earlier schema, generation 1: v1's strict mappings (before holds) refuse this release's documents
+        // (an account's held_minor, …), so every write to them would be dead-lettered; v2's views answer time bounds and
+        // name orders otherwise than every other store. The node answers what either behaviour asks.
         const string fresh = "20250301103000000"; // the store's clock, T0 + 1 h
-        string[] earlier = ["grpcbank-accounts-v1-1", "grpcbank-transactions-v1-1", "grpcbank-orders-v1-1", "grpcbank-payments-v1-1", "grpcbank-checkpoint-v1-1"];
+        var earlier = Views.Where(v => schema != "v1" || v != "holds").Select(v => $"grpcbank-{v}-{schema}-1").ToArray();
         string[] behind = holdsBeside.Length > 0 ? [.. earlier, holdsBeside] : earlier;
         var aliases = "{" + string.Join(",", behind.Select(i => $"\"{i}\":{{\"aliases\":{{\"grpcbank-{i.Split('-')[1]}\":{{}}}}}}")
             .Append("\"grpcbank-deadletters\":{\"aliases\":{}}")) + "}";
         var retired = string.Join(",", behind);
         var node = Node().On("GET", "/_alias/grpcbank-*", aliases)
-            .On("PUT", "/grpcbank-holds-v2-1", """{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-holds-v2-1"}""")
+            .On("PUT", "/grpcbank-holds-v3-1", """{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-holds-v3-1"}""")
             .On("PUT", $"/{string.Join(",", earlier)}/_settings", """{"acknowledged":true}""")
-            .On("PUT", $"/{string.Join(",", earlier)},grpcbank-holds-v2-1/_settings", """{"acknowledged":true}""")
+            .On("PUT", $"/{string.Join(",", earlier)},grpcbank-holds-v3-1/_settings", """{"acknowledged":true}""")
             .On("POST", "/_aliases", """{"acknowledged":true}""")
             .On("DELETE", $"/{retired}", """{"acknowledged":true}""");
         foreach (var view in Views)
-            node.On("PUT", $"/grpcbank-{view}-v2-{fresh}", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-{{fresh}}"}""");
+            node.On("PUT", $"/grpcbank-{view}-v3-{fresh}", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v3-{{fresh}}"}""");
         var store = Store(node);
 
         await store.InitializeAsync(CancellationToken.None);
@@ -68,13 +70,13 @@ public sealed class StartupTests
             .Select(a => $"{a.Name} {a.Value.GetProperty("alias").GetString()} {a.Value.GetProperty("index").GetString()}")
             .Order(StringComparer.Ordinal);
         var expected = Views
-            .Select(view => $"add grpcbank-{view} grpcbank-{view}-v2-{fresh}")
+            .Select(view => $"add grpcbank-{view} grpcbank-{view}-v3-{fresh}")
             .Concat(behind.Select(old => $"remove grpcbank-{old.Split('-')[1]} {old}"))
             .Order(StringComparer.Ordinal);
         Assert.Equal(expected, actions);
         // Deleted only after the swap: until then they were what every reader saw.
         Assert.Equal(node.Sent.IndexOf(swap) + 1, node.Sent.FindIndex(r => r.Method == "DELETE" && r.Path == $"/{retired}"));
-        Assert.DoesNotContain(node.Sent, r => r.Method == "PUT" && r.Path.Contains("-v1-", StringComparison.Ordinal));
+        Assert.DoesNotContain(node.Sent, r => r.Method == "PUT" && r.Path.Contains($"-{schema}-", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -83,13 +85,13 @@ public sealed class StartupTests
         // An index an operator restored under a name of their own: not another release's views, so not ours to delete.
         var node = Node().On("GET", "/_alias/grpcbank-*", """
                 {"grpcbank-accounts-restored":{"aliases":{"grpcbank-accounts":{}}},
-                 "grpcbank-transactions-v2-1":{"aliases":{"grpcbank-transactions":{}}},
-                 "grpcbank-orders-v2-1":{"aliases":{"grpcbank-orders":{}}},
-                 "grpcbank-payments-v2-1":{"aliases":{"grpcbank-payments":{}}},
-                 "grpcbank-checkpoint-v2-1":{"aliases":{"grpcbank-checkpoint":{}}},
-                 "grpcbank-holds-v2-1":{"aliases":{"grpcbank-holds":{}}}}
+                 "grpcbank-transactions-v3-1":{"aliases":{"grpcbank-transactions":{}}},
+                 "grpcbank-orders-v3-1":{"aliases":{"grpcbank-orders":{}}},
+                 "grpcbank-payments-v3-1":{"aliases":{"grpcbank-payments":{}}},
+                 "grpcbank-checkpoint-v3-1":{"aliases":{"grpcbank-checkpoint":{}}},
+                 "grpcbank-holds-v3-1":{"aliases":{"grpcbank-holds":{}}}}
                 """)
-            .On("PUT", "/grpcbank-accounts-restored,grpcbank-transactions-v2-1,grpcbank-orders-v2-1,grpcbank-payments-v2-1,grpcbank-checkpoint-v2-1,grpcbank-holds-v2-1/_settings",
+            .On("PUT", "/grpcbank-accounts-restored,grpcbank-transactions-v3-1,grpcbank-orders-v3-1,grpcbank-payments-v3-1,grpcbank-checkpoint-v3-1,grpcbank-holds-v3-1/_settings",
                 """{"acknowledged":true}""");
 
         await Store(node).InitializeAsync(CancellationToken.None);
@@ -111,9 +113,9 @@ public sealed class StartupTests
                 """, once: true)
             // The other server's swap came first: the v1 aliases this request removes are gone.
             .On("POST", "/_aliases", 404, """{"error":{"root_cause":[{"type":"aliases_not_found_exception","reason":"aliases [grpcbank-accounts] missing"}],"type":"aliases_not_found_exception","reason":"aliases [grpcbank-accounts] missing"},"status":404}""")
-            .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v2-{ours}")), """{"acknowledged":true}""");
+            .On("DELETE", "/" + string.Join(",", Views.Select(v => $"grpcbank-{v}-v3-{ours}")), """{"acknowledged":true}""");
         foreach (var view in Views)
-            node.On("PUT", $"/grpcbank-{view}-v2-{ours}", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v2-{{ours}}"}""");
+            node.On("PUT", $"/grpcbank-{view}-v3-{ours}", $$"""{"acknowledged":true,"shards_acknowledged":true,"index":"grpcbank-{{view}}-v3-{{ours}}"}""");
         var store = Store(node); // after the first look, the aliases are generation 1 of this schema (Node())
 
         await store.InitializeAsync(CancellationToken.None);
@@ -128,8 +130,8 @@ public sealed class StartupTests
     public async Task GivenAnAliasOnTwoIndices_WhenInitialized_ThenItRefusesToGuessWhereToWrite()
     {
         var node = Node().On("GET", "/_alias/grpcbank-*", """
-            {"grpcbank-accounts-v2-1":{"aliases":{"grpcbank-accounts":{}}},
-             "grpcbank-accounts-v2-2":{"aliases":{"grpcbank-accounts":{}}}}
+            {"grpcbank-accounts-v3-1":{"aliases":{"grpcbank-accounts":{}}},
+             "grpcbank-accounts-v3-2":{"aliases":{"grpcbank-accounts":{}}}}
             """);
 
         var error = await Assert.ThrowsAsync<ElasticsearchReadStoreException>(() => Store(node).InitializeAsync(CancellationToken.None));

@@ -15,5 +15,5 @@ public abstract class BankSpecs : IAsyncLifetime
         Bank = new Bank(Host);
     }
 
-    public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+    public virtual async ValueTask DisposeAsync() => await Host.DisposeAsync();
 }

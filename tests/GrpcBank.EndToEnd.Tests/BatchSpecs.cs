@@ -231,6 +231,30 @@ public abstract class BatchSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task ATransfersFieldBreakingADomainRule_IsAnsweredWithTheRulesReason_AloneAndInEitherBatch()
+    {
+        var (a, b) = (await Bank.OpenAsync(deposit: 1_000), await Bank.OpenAsync());
+        var toItself = Transfer(a, a, 1);
+        var ordersPayment = Transfer(a, b, 1);
+        ordersPayment.Transfer.PaymentId = "order-x";
+
+        foreach (var (command, field, reason) in new[] { (toItself, "to_account_id", "SAME_ACCOUNT"), (ordersPayment, "payment_id", "PAYMENT_ID_RESERVED") })
+        {
+            await InvalidFor(reason, field, () => Bank.Payments.TransferMoneyAsync(command.Transfer).ResponseAsync);
+            // Atomic: its ErrorInfo names the command's index, as a refusal of the batch does.
+            var atomic = await Assert.ThrowsAsync<RpcException>(() => RunAsync(true, Deposit(a, 1), command));
+            await InvalidFor(reason, $"commands[1].transfer.{field}", () => Task.FromException(atomic));
+            Assert.Equal("1", atomic.GetRpcStatus()!.GetDetail<ErrorInfo>().Metadata["index"]);
+            var error = (await RunAsync(false, Deposit(a, 1), command))[1].Error;
+            var violation = Assert.Single(error.GetDetail<BadRequest>().FieldViolations);
+            Assert.Equal((Code.InvalidArgument, $"commands[1].transfer.{field}", reason, reason),
+                ((Code)error.Code, violation.Field, violation.Reason, error.GetDetail<ErrorInfo>()?.Reason));
+        }
+        // Only the independent batches' deposits were written.
+        Assert.Equal((1_002L, 0L), (await BalanceAsync(a), await BalanceAsync(b)));
+    }
+
+    [Fact]
     public async Task TheLimitsOfABatch_AreInvalidArgumentsNamingTheField()
     {
         var a = await Bank.OpenAsync(deposit: 1_000);

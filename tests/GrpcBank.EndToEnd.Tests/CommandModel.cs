@@ -169,9 +169,9 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
             : Decide(() => NotClosed(c.AccountId) ?? (Accounts[c.AccountId] is var a && c.LimitMinor != a.OverdraftLimitMinor && a.AvailableMinor < -c.LimitMinor
                 ? Answer.Failed("OVERDRAFT_IN_USE") : null),
                 a => a with { OverdraftLimitMinor = c.LimitMinor }, c.AccountId, a => Answer.Ok(a.Version)),
-        // A restriction of nothing is the client's mistake, but the server tells it only about an open account.
+        // A restriction of nothing is the client's mistake, told whatever the account, as any malformed field is.
+        Restrict c when !c.BlockDebits && !c.BlockCredits => Refuse(new Answer(StatusCode.InvalidArgument, "RESTRICTION_BLOCKS_NOTHING")),
         Restrict c => Decide(() => NotClosed(c.AccountId)
-                ?? (!c.BlockDebits && !c.BlockCredits ? new Answer(StatusCode.InvalidArgument, "RESTRICTION_BLOCKS_NOTHING") : null)
                 ?? (Accounts[c.AccountId] is var a && ((a.DebitsBlocked && !c.BlockDebits) || (a.CreditsBlocked && !c.BlockCredits))
                     ? Answer.Failed("RESTRICTION_WOULD_LOOSEN") : null),
             a => a with { DebitsBlocked = c.BlockDebits, CreditsBlocked = c.BlockCredits, RestrictionReason = c.Reason }, c.AccountId, a => Answer.Ok(a.Version)),
@@ -339,10 +339,10 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     private Decided PlaceHoldDecision(PlaceHold c, DateTimeOffset now)
     {
-        // A hold lasts at most 31 days: the server's own bound, which the documents name only for an order's
-        // authorisation; it refuses a later expiry as malformed, with no reason of the rules (INVALID_AMOUNT's comes first).
+        // A hold lasts at most 31 days: a later expiry is refused as malformed, before any rule of the account's
+        // (INVALID_AMOUNT's comes first).
         if ((ValidAmount(c.AmountMinor)
-             ?? (c.ExpiresAt > now + MaxHoldLifetime ? new Answer(StatusCode.InvalidArgument) : null)
+             ?? (c.ExpiresAt > now + MaxHoldLifetime ? new Answer(StatusCode.InvalidArgument, "HOLD_EXPIRY_TOO_FAR") : null)
              ?? NotAnOrdersHold(c.HoldId)
              ?? NotClosed(c.AccountId)) is { } refused)
             return Refuse(refused);
@@ -386,9 +386,9 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
 
     private Decided TransferDecision(Transfer c)
     {
-        // An order's payment id is no transfer's: the documents do not say so, the server refuses it at the edge, naming payment_id.
+        // An order's payment id is no transfer's: the server refuses it at the edge, naming payment_id.
         var refused = ValidAmount(c.AmountMinor)
-            ?? (c.PaymentId.StartsWith(OrderPrefix, StringComparison.Ordinal) ? new Answer(StatusCode.InvalidArgument) : null)
+            ?? (c.PaymentId.StartsWith(OrderPrefix, StringComparison.Ordinal) ? new Answer(StatusCode.InvalidArgument, "PAYMENT_ID_RESERVED") : null)
             ?? (Payments.ContainsKey(c.PaymentId) ? new Answer(StatusCode.AlreadyExists, "PAYMENT_ALREADY_EXISTS") : null)
             ?? Debit(c.FromAccountId, c.AmountMinor, c.CurrencyCode)
             ?? Credit(c.ToAccountId, c.AmountMinor, c.CurrencyCode);
@@ -418,8 +418,10 @@ public sealed record CommandModel(ImmutableSortedDictionary<string, CommandModel
     {
         var ttl = c.Ttl ?? DefaultAuthorizationTtl;
         var refused = ValidAmount(c.AmountMinor)
-            ?? (ttl <= TimeSpan.Zero || ttl > MaxHoldLifetime ? new Answer(StatusCode.InvalidArgument) : null)
-            ?? (c.CustomerAccountId == c.MerchantAccountId ? new Answer(StatusCode.InvalidArgument) : null)
+            // Both malformed: the ErrorInfo is the first field's the server checks, the accounts'.
+            ?? (c.CustomerAccountId == c.MerchantAccountId ? new Answer(StatusCode.InvalidArgument, "SAME_ACCOUNT") : null)
+            ?? (ttl <= TimeSpan.Zero ? new Answer(StatusCode.InvalidArgument, "HOLD_EXPIRY_NOT_IN_FUTURE") : null)
+            ?? (ttl > MaxHoldLifetime ? new Answer(StatusCode.InvalidArgument, "HOLD_EXPIRY_TOO_FAR") : null)
             ?? (Orders.ContainsKey(c.OrderId) ? new Answer(StatusCode.AlreadyExists, "ORDER_ALREADY_EXISTS") : null)
             ?? NotClosed(c.MerchantAccountId)
             ?? (Accounts[c.MerchantAccountId].CurrencyCode != c.CurrencyCode ? Answer.Failed("CURRENCY_MISMATCH") : null);

@@ -62,3 +62,8 @@ public sealed class EmbeddedReadSideModelSpecs : ReadSideModelSpecs
 {
     protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync(WithClock);
 }
+
+public sealed class EmbeddedTextSpecs : TextSpecs
+{
+    protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
+}

@@ -85,6 +85,37 @@ public abstract class HoldSpecs : BankSpecs
     }
 
     [Fact]
+    public async Task AnExpiryOutsideAHoldsLifetime_IsInvalidArgument_NamingTheFieldThatGaveIt_WithTheRulesReason()
+    {
+        var id = await Bank.OpenAsync(deposit: 10_000);
+        PlaceHoldRequest Expiring(Action<PlaceHoldRequest> expiry)
+        {
+            var request = new PlaceHoldRequest { AccountId = id, AmountMinor = 400, CurrencyCode = "EUR" };
+            expiry(request);
+            return request;
+        }
+        var now = Clock.GetUtcNow();
+
+        // A ttl under a microsecond ends, as every expiry is kept, at the clock's microsecond: now. It was refused naming
+        // expires_at, which the request did not set.
+        foreach (var ttl in new[] { TimeSpan.Zero, TimeSpan.FromSeconds(-1), TimeSpan.FromTicks(1) })
+            await InvalidFor("HOLD_EXPIRY_NOT_IN_FUTURE", "ttl",
+                () => Accounts.PlaceHoldAsync(Expiring(r => r.Ttl = Duration.FromTimeSpan(ttl))).ResponseAsync);
+        // The longest a Duration can be is past the range of a time: still the rule's refusal, not a fault of the bank.
+        foreach (var ttl in new[] { TimeSpan.FromDays(31) + TimeSpan.FromMicroseconds(1), TimeSpan.FromDays(3_652_000) })
+            await InvalidFor("HOLD_EXPIRY_TOO_FAR", "ttl", () => Accounts.PlaceHoldAsync(Expiring(r => r.Ttl = Duration.FromTimeSpan(ttl))).ResponseAsync);
+        await InvalidFor("HOLD_EXPIRY_TOO_FAR", "expires_at",
+            () => Accounts.PlaceHoldAsync(Expiring(r => r.ExpiresAt = Timestamp.FromDateTimeOffset(now.AddDays(31).AddMicroseconds(1)))).ResponseAsync);
+        await InvalidFor("HOLD_EXPIRY_NOT_IN_FUTURE", "expires_at",
+            () => Accounts.PlaceHoldAsync(Expiring(r => r.ExpiresAt = Timestamp.FromDateTimeOffset(now))).ResponseAsync);
+
+        // The longest lifetime is still a hold's.
+        var longest = await Accounts.PlaceHoldAsync(Expiring(r => r.Ttl = Duration.FromTimeSpan(TimeSpan.FromDays(31))));
+        Assert.Equal(Timestamp.FromDateTimeOffset(now.AddDays(31)), longest.ExpiresAt);
+        Assert.Equal(400, longest.HeldMinor);
+    }
+
+    [Fact]
     public async Task ARetriedPlaceHold_AnswersTheHoldItsFirstRunPlaced_ItsAssignedIdAndExpiry()
     {
         var id = await Bank.OpenAsync(deposit: 10_000);
@@ -255,6 +286,26 @@ public abstract class HoldSpecs : BankSpecs
         Assert.Equal(700, withdrawn.BalanceMinor);
         var account = await Bank.AccountAsync(id, withdrawn.Position);
         Assert.Equal((700, 1_200, -500, 500), (account.BalanceMinor, account.HeldMinor, account.AvailableMinor, account.OverdraftLimitMinor));
+    }
+
+    [Fact]
+    public async Task ARestrictionOfNothing_IsInvalidArgumentNamingBlockDebits_WhateverTheAccount_AsALimitOutOfRangeIs()
+    {
+        var open = await Bank.OpenAsync();
+        var closed = await Bank.OpenAsync();
+        await Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = closed });
+
+        // It was told only to an open account: NOT_FOUND or ACCOUNT_CLOSED came first.
+        foreach (var id in new[] { open, closed, "nobody" })
+        {
+            await InvalidFor("RESTRICTION_BLOCKS_NOTHING", "block_debits",
+                () => Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = id, Reason = "review" }).ResponseAsync);
+            await InvalidFor("INVALID_OVERDRAFT_LIMIT", "limit_minor",
+                () => Accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = id, LimitMinor = -1 }).ResponseAsync);
+        }
+        // Named beside any other malformed field, as every malformed field is.
+        await Invalid(() => Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = open, Reason = new string('x', 501) }).ResponseAsync,
+            "block_debits", "reason");
     }
 
     [Fact]

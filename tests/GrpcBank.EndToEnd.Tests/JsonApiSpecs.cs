@@ -192,6 +192,36 @@ public sealed class JsonApiSpecs
     }
 
     [Fact]
+    public async Task AFieldBreakingADomainRule_IsInvalidArgumentNamingIt_WithTheRulesReason_AsOverGrpc()
+    {
+        await using var bank = await StartAsync();
+        var http = bank.Http;
+        var ((id, _), (other, _)) = (await OpenAsync(http), await OpenAsync(http));
+
+        (string Path, object Body, string Field, string Reason)[] cases =
+        [
+            ($"/v1/accounts/{id}/holds", new { amountMinor = "1", currencyCode = "EUR", ttl = "0s" }, "ttl", "HOLD_EXPIRY_NOT_IN_FUTURE"),
+            ($"/v1/accounts/{id}/holds", new { amountMinor = "1", currencyCode = "EUR", ttl = "2764801s" }, "ttl", "HOLD_EXPIRY_TOO_FAR"),
+            ("/v1/orders", new { customerAccountId = id, merchantAccountId = other, amountMinor = "1", currencyCode = "EUR", authorizationTtl = "-1s" },
+                "authorization_ttl", "HOLD_EXPIRY_NOT_IN_FUTURE"),
+            ("/v1/orders", new { customerAccountId = id, merchantAccountId = id, amountMinor = "1", currencyCode = "EUR" }, "merchant_account_id", "SAME_ACCOUNT"),
+            ("/v1/payments", new { fromAccountId = id, toAccountId = id, amountMinor = "1", currencyCode = "EUR" }, "to_account_id", "SAME_ACCOUNT"),
+            ("/v1/payments", new { paymentId = "order-x", fromAccountId = id, toAccountId = other, amountMinor = "1", currencyCode = "EUR" },
+                "payment_id", "PAYMENT_ID_RESERVED"),
+            ("/v1/batches:execute", new { atomic = true, commands = new[] { new { transfer = new { fromAccountId = id, toAccountId = id, amountMinor = "1", currencyCode = "EUR" } } } },
+                "commands[0].transfer.to_account_id", "SAME_ACCOUNT"),
+        ];
+        foreach (var (path, body, field, reason) in cases)
+        {
+            var (status, error) = await CallAsync(http, HttpMethod.Post, path, body);
+            var violation = Assert.Single(Detail(error, "BadRequest")["fieldViolations"]!.AsArray())!;
+            Assert.Equal((HttpStatusCode.BadRequest, 3, field, reason, reason),
+                (status, error["code"]!.GetValue<int>(), violation["field"]!.GetValue<string>(), violation["reason"]?.GetValue<string>(),
+                    Detail(error, "ErrorInfo")["reason"]!.GetValue<string>()));
+        }
+    }
+
+    [Fact]
     public async Task AFieldTheMessageDoesNotHave_InABodyOrAQuery_IsInvalidArgumentNamingIt_AndNothingIsWritten()
     {
         await using var bank = await StartAsync();

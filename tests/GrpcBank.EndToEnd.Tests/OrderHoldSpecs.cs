@@ -282,16 +282,28 @@ public abstract class OrderHoldSpecs : BankSpecs
     }
 
     [Fact]
-    public async Task AnAuthorisationTtlOutOfRange_OrAFulfilmentWithoutAnOrder_IsInvalidArgument_NamingTheField()
+    public async Task AnAuthorisationTtlOutOfRange_OrAFulfilmentWithoutAnOrder_IsInvalidArgument_NamingTheField_WithTheHoldRulesReason()
     {
         var customer = await Bank.OpenAsync(deposit: 1_000);
         var merchant = await Bank.OpenAsync();
 
-        foreach (var ttl in new[] { TimeSpan.Zero, TimeSpan.FromDays(32) })
-            await Invalid(() => Bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
+        // A ttl under a microsecond ends, as every expiry is kept, at the clock's microsecond: now. It was a valid request
+        // then, and the order was written, declined by the hold's rule.
+        foreach (var (ttl, reason) in new[]
+                 {
+                     (TimeSpan.Zero, "HOLD_EXPIRY_NOT_IN_FUTURE"), (TimeSpan.FromSeconds(-1), "HOLD_EXPIRY_NOT_IN_FUTURE"),
+                     (TimeSpan.FromTicks(1), "HOLD_EXPIRY_NOT_IN_FUTURE"), (TimeSpan.FromDays(32), "HOLD_EXPIRY_TOO_FAR"),
+                 })
+            await InvalidFor(reason, "authorization_ttl", () => Bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
             {
-                CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 1, CurrencyCode = "EUR", AuthorizationTtl = Duration.FromTimeSpan(ttl),
-            }).ResponseAsync, "authorization_ttl");
+                OrderId = $"o-ttl-{ttl.Ticks}", CustomerAccountId = customer, MerchantAccountId = merchant, AmountMinor = 1, CurrencyCode = "EUR",
+                AuthorizationTtl = Duration.FromTimeSpan(ttl),
+            }).ResponseAsync);
+        Assert.Empty(await EventsAsync($"order-o-ttl-{TimeSpan.FromTicks(1).Ticks}"));
+        await InvalidFor("SAME_ACCOUNT", "merchant_account_id", () => Bank.Orders.PlaceOrderAsync(new PlaceOrderRequest
+        {
+            CustomerAccountId = customer, MerchantAccountId = customer, AmountMinor = 1, CurrencyCode = "EUR",
+        }).ResponseAsync);
         await Invalid(() => Bank.Orders.FulfillOrderAsync(new FulfillOrderRequest()).ResponseAsync, "order_id");
         await InvalidFor("HOLD_ID_RESERVED", "hold_id", () => Bank.Accounts.PlaceHoldAsync(new PlaceHoldRequest
         {

@@ -17,6 +17,11 @@ public sealed class PostgresPaymentFlowSpecs(PostgresServer postgres) : PaymentF
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
 }
 
+public sealed class PostgresTextSpecs(PostgresServer postgres) : TextSpecs
+{
+    protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
+}
+
 public sealed class PostgresQuerySpecs(PostgresServer postgres) : QuerySpecs
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());

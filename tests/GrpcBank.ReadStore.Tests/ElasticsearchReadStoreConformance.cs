@@ -11,9 +11,6 @@ public sealed class ElasticsearchReadStoreConformance : ReadStoreConformance
 {
     private static readonly string? Url = Environment.GetEnvironmentVariable("GRPCBANK_TEST_ELASTICSEARCH");
 
-    protected override string? RelevanceMovesWithOtherRowsBecause =>
-        "a node scores by BM25 over the index's statistics; README: order explicitly to list everything";
-
     protected override async Task<IReadStore> CreateStoreAsync()
     {
         Assert.SkipWhen(string.IsNullOrWhiteSpace(Url),

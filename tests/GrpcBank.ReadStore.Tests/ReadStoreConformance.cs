@@ -24,9 +24,6 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
 
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
-    /// <summary>Why the store's relevance scores move when other rows are written (a documented limit), or null.</summary>
-    protected virtual string? RelevanceMovesWithOtherRowsBecause => null;
-
     private Task ApplyAsync(History history, params RecordedEvent[] events) => Store.ApplyAsync(events, history.Position, None);
 
     // ---- Application ----
@@ -335,7 +332,6 @@ public abstract partial class ReadStoreConformance : IAsyncLifetime
     [Fact]
     public async Task PagingByRelevance_WhileOtherAccountsAreOpened_SeesEachMatchOnce()
     {
-        Assert.SkipWhen(RelevanceMovesWithOtherRowsBecause is not null, RelevanceMovesWithOtherRowsBecause ?? "");
         // Names of one to four words, so that anything weighing a name against the others' words would score them apart.
         var h = new History();
         var matches = Enumerable.Range(0, 30).Select(i => $"r{i:00}").ToList();

@@ -548,8 +548,8 @@ public sealed class Report(RunSettings s)
                  "with dynamic PGO) on the second core: the server now replays 2,000 stored events at start-up and runs without dynamic PGO. " +
                  "Profile of a rebuild on a restarted server (`relaycost --replay --perf`, 253,089 events over 5,000 accounts, perf samples of the server): clearing fresh memory for the GC's allocations about 25 % (memset 11.5 %, the kernel's page faults 13 %), SQLite 19 %, managed code 18 %, the GC's threads 10 %, the runtime's background compilation 7 %.\n");
         o.Append("- **Long streams.** A warm command on a 100,000-event stream costs the same as on a fresh one (the fold is cached); the first after a " +
-                 "restart starts from the stream's newest snapshot (saved each time a fold passes a multiple of 100 versions) and folds at most 99 events " +
-                 "after it; only a stream with no snapshot yet is read whole, in pages of 1,000 (see DecodeAndFold1000Stored below). Before it listens the " +
+                 "restart starts from the stream's newest snapshot (saved each time a fold passes a multiple of 100 versions; a state's over 100 KB, less " +
+                 "often: README, \"Snapshots\") and folds at most 99 events after it; only a stream with no snapshot yet is read whole, in pages of 1,000 (see DecodeAndFold1000Stored below). Before it listens the " +
                  "server runs accepted commands (accounts opened, a deposit, a withdrawal, a transfer) through handlers of its own whose appends go to the " +
                  "store up to its guard (`CommandPathWarmUp`, `WarmUpStore`), loads the newest account stream, applies a made-up history to a throwaway " +
                  "read store (`ReadSideWarmUp`), and has each pooled PostgreSQL connection prepare a command's statements. The accepted commands go " +

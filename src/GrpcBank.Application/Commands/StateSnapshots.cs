@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
@@ -16,11 +17,15 @@ namespace GrpcBank.Application.Commands;
 /// One state type's snapshots: saved in the background, best effort, and loaded only under the state's current
 /// schema. A snapshot that cannot be read or written is logged and ignored; the fold from the events is the answer.
 /// </summary>
-public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
+/// <param name="every">The least interval in versions between snapshots (<see cref="StreamStates.SnapshotEvery"/>).</param>
+public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log, int every = StreamStates.SnapshotEvery)
 {
     // The bank's states are serialised by generated code: no reflection warm-up on a restarted server's first command.
     private static readonly JsonTypeInfo<TState> Json = SnapshotJson.Default.GetTypeInfo(typeof(TState)) as JsonTypeInfo<TState>
         ?? (JsonTypeInfo<TState>)SnapshotJson.Reflection.GetTypeInfo(typeof(TState));
+
+    // Only the streams whose last snapshot (written or read) is too large for the least interval: the rest need nothing here.
+    private readonly ConcurrentDictionary<string, Spaced> large = new();
 
     /// <summary>The newest snapshot at or below <paramref name="maxVersion"/> under the current schema; null if none can be used.</summary>
     public async Task<Folded<TState>?> LoadAsync(string streamId, long maxVersion, CancellationToken ct)
@@ -30,6 +35,7 @@ public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
             if (await store.LoadAsync(streamId, SnapshotSchema<TState>.Name, maxVersion, ct) is not { } snapshot) return null;
             var state = JsonSerializer.Deserialize<TState>(snapshot.StateJson, Json)
                 ?? throw new JsonException("the snapshot holds null");
+            Sized(streamId, snapshot.Version, snapshot.StateJson.Length);
             return new Folded<TState>(state, snapshot.Version, snapshot.Position);
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
@@ -40,18 +46,21 @@ public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
     }
 
     /// <summary>
-    /// Saves the fold in the background when it passed a multiple of <paramref name="every"/> since <paramref name="fromVersion"/>;
-    /// the caller never waits for it and never sees it fail.
+    /// Saves the fold in the background when it passed the stream's next snapshot since <paramref name="fromVersion"/>
+    /// (<see cref="Due"/>); the caller never waits for it and never sees it fail.
     /// </summary>
-    public void SaveIfPassed(string streamId, long fromVersion, Folded<TState> folded, int every)
+    public void SaveIfPassed(string streamId, long fromVersion, Folded<TState> folded)
     {
-        if (folded.Version / every <= fromVersion / every) return;
+        if (!Due(streamId, fromVersion, folded.Version)) return;
         _ = Task.Run(async () =>
         {
             try
             {
-                await store.SaveAsync(new Snapshot(streamId, folded.Version, folded.Position, SnapshotSchema<TState>.Name,
-                    JsonSerializer.Serialize(folded.State, Json)), CancellationToken.None);
+                var json = JsonSerializer.Serialize(folded.State, Json);
+                // Before the write: a command committed meanwhile must already count from this snapshot.
+                Sized(streamId, folded.Version, json.Length);
+                await store.SaveAsync(new Snapshot(streamId, folded.Version, folded.Position, SnapshotSchema<TState>.Name, json),
+                    CancellationToken.None);
             }
             catch (Exception e)
             {
@@ -60,6 +69,34 @@ public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
         });
     }
 
+    /// <summary>
+    /// Whether a fold from <paramref name="fromVersion"/> to <paramref name="toVersion"/> passed the stream's next
+    /// snapshot: a multiple of <c>every</c>, or, after a snapshot larger than <c>every</c> versions' budget
+    /// (<see cref="StreamStates.SnapshotCharsPerVersion"/>), as many versions after it as keep within the budget.
+    /// Each is saved once, by the append that passed it.
+    /// </summary>
+    private bool Due(string streamId, long fromVersion, long toVersion)
+    {
+        if (!large.TryGetValue(streamId, out var last)) return toVersion / every > fromVersion / every;
+        // Overdue counts too: another process's appends, followed, may have passed it. Taken at once, so no append resting
+        // on this one (folded before this one's save is serialised and sized) saves it again.
+        return toVersion >= last.Version + last.Interval && large.TryUpdate(streamId, last with { Version = toVersion }, last);
+    }
+
+    // Every stream's state written or read at the newest version seen; an older one (a save overtaken) changes nothing.
+    private void Sized(string streamId, long version, int chars)
+    {
+        var interval = Math.Max(every, (chars + StreamStates.SnapshotCharsPerVersion - 1) / StreamStates.SnapshotCharsPerVersion);
+        if (interval == every)
+        {
+            if (large.TryGetValue(streamId, out var seen) && seen.Version <= version) large.TryRemove(KeyValuePair.Create(streamId, seen));
+            return;
+        }
+        large.AddOrUpdate(streamId, new Spaced(version, interval), (_, seen) => seen.Version > version ? seen : new Spaced(version, interval));
+    }
+
+    private sealed record Spaced(long Version, int Interval);
+
     /// <summary>The state as a snapshot stores it (for tests of the round trip).</summary>
     public static string Serialize(TState state) => JsonSerializer.Serialize(state, Json);
 
@@ -67,8 +104,8 @@ public sealed class StateSnapshots<TState>(ISnapshotStore store, ILogger log)
 }
 
 /// <summary>How states are written into snapshots: enum members by name (reordering an enum cannot change what a stored
-/// snapshot means), computed properties (<c>PaymentState.Movement</c>) left out.</summary>
-[JsonSourceGenerationOptions(UseStringEnumConverter = true, IgnoreReadOnlyProperties = true)]
+/// snapshot means), computed properties (<c>PaymentState.Movement</c>) left out, an account's holds compact.</summary>
+[JsonSourceGenerationOptions(UseStringEnumConverter = true, IgnoreReadOnlyProperties = true, Converters = [typeof(CompactHolds)])]
 [JsonSerializable(typeof(AccountState))]
 [JsonSerializable(typeof(OrderState))]
 [JsonSerializable(typeof(PaymentState))]
@@ -96,10 +133,10 @@ public static class SnapshotSchema<TState>
 /// <summary>Fold versions per state type, and the shape fingerprint.</summary>
 public static class SnapshotSchema
 {
-    // Raise a state's number when its Evolve changes meaning without its shape changing.
+    // Raise a state's number when its Evolve changes meaning, or its snapshot's layout changes, without its shape changing.
     private static readonly Dictionary<Type, int> FoldVersions = new()
     {
-        [typeof(AccountState)] = 1,
+        [typeof(AccountState)] = 2, // 2: holds written compact (CompactHolds)
         [typeof(OrderState)] = 1,
         [typeof(PaymentState)] = 1,
     };

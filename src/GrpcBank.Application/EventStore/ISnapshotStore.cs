@@ -6,7 +6,16 @@ namespace GrpcBank.Application.EventStore;
 /// </summary>
 public interface ISnapshotStore
 {
-    /// <summary>Saves (or replaces) the snapshot of a stream at a version under a schema.</summary>
+    /// <summary>
+    /// Saves (or replaces) the snapshot of a stream at a version under a schema, and removes the stream's others at or
+    /// below that version, of every schema.
+    /// </summary>
+    /// <remarks>
+    /// Only the newest snapshot of a stream shortens a command's fold. Kept, the older ones of a state that grows (an
+    /// account keeps every hold it ever had) added up to the square of its size: 400 rows, 746 MB, for an account of
+    /// 20,000 resolved holds, against 3.7 MB for its newest. Another schema's snapshot is another release's or an older
+    /// one's (never loaded by this one); at this version or below it saves that release no more than a fold does.
+    /// </remarks>
     Task SaveAsync(Snapshot snapshot, CancellationToken ct);
 
     /// <summary>The snapshot with the highest version ≤ <paramref name="maxVersion"/> written under <paramref name="schema"/>; null if none.</summary>

@@ -14,14 +14,25 @@ public static class SearchText
     public static IReadOnlyList<string> Tokens(string text)
     {
         var folded = new StringBuilder(text.Length);
-        foreach (var c in text.Normalize(NormalizationForm.FormD))
+        // By code point, not UTF-16 unit: a letter beyond the BMP (the 𠮷 of the surname 𠮷田) is a letter to unicode61
+        // too, where its two surrogate halves, each no letter, would have split the word and left 𠮷 unsearchable.
+        foreach (var rune in text.EnumerateRunes())
         {
-            var category = CharUnicodeInfo.GetUnicodeCategory(c);
+            // Marks already apart from their letter (a decomposed "é") are dropped; letters that carry them are folded by table.
+            var category = Rune.GetUnicodeCategory(rune);
             if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark or UnicodeCategory.EnclosingMark) continue;
-            folded.Append(char.IsLetterOrDigit(c) ? char.ToLowerInvariant(c) : ' ');
+            var letter = rune.IsBmp ? new Rune(LatinDiacritics.Base((char)rune.Value)) : rune;
+            if (Rune.IsLetterOrDigit(letter)) folded.Append(FoldsCase(letter) ? Rune.ToLowerInvariant(letter).ToString() : letter.ToString());
+            else folded.Append(' ');
         }
         return folded.ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
     }
+
+    /// <summary>
+    /// Whether unicode61 lower-cases the letter: in the BMP, and beyond it only Deseret (U+10400–U+10427). A token folded
+    /// where the index is not (an Adlam or Osage capital) would never meet the index's term, so such letters keep their case.
+    /// </summary>
+    private static bool FoldsCase(Rune letter) => letter.IsBmp || letter.Value is >= 0x10400 and <= 0x10427;
 
     /// <summary>
     /// Text that is not blank but holds no token (only punctuation, symbols, emoji): there is nothing to search for, so
@@ -35,9 +46,15 @@ public static class SearchText
     /// <summary>Every token as a prefix, all required: <c>"marg"* AND "smi"*</c>.</summary>
     public static string PrefixMatch(IEnumerable<string> tokens) => string.Join(" AND ", tokens.Select(t => Quote(t) + "*"));
 
-    /// <summary>Any of a token's trigrams, for finding vocabulary terms that look like it.</summary>
-    public static string TrigramMatch(string token) =>
-        string.Join(" OR ", Enumerable.Range(0, Math.Max(0, token.Length - 2)).Select(i => Quote(token.Substring(i, 3))).Distinct());
+    /// <summary>
+    /// Any of a token's trigrams, for finding vocabulary terms that look like it: of characters (code points), as SQLite's
+    /// trigram tokenizer cuts them; three UTF-16 units would cut a letter beyond the BMP in half and match nothing.
+    /// </summary>
+    public static string TrigramMatch(string token)
+    {
+        var characters = token.EnumerateRunes().Select(r => r.ToString()).ToArray();
+        return string.Join(" OR ", Enumerable.Range(0, Math.Max(0, characters.Length - 2)).Select(i => Quote(string.Concat(characters[i..(i + 3)]))).Distinct());
+    }
 
     /// <summary>The largest edit distance still taken for a typo: 1 for tokens of up to 4 characters, else 2.</summary>
     public static int MaxTypos(string token) => token.Length <= 4 ? 1 : 2;

@@ -9,13 +9,22 @@ namespace GrpcBank.Domain.Accounts;
 /// </summary>
 public static partial class Account
 {
+    /// <summary>The longest a hold may last: card authorisations live days, not years.</summary>
+    public static readonly TimeSpan MaxHoldLifetime = TimeSpan.FromDays(31);
+
+    /// <summary>Why a hold placed at <paramref name="placedAt"/> may not expire at <paramref name="expiresAt"/>, or null if it may.</summary>
+    public static Rejection? HoldExpiryRefusal(DateTimeOffset expiresAt, DateTimeOffset placedAt) =>
+        expiresAt <= placedAt ? new AccountRejection.HoldExpiryNotInFuture(expiresAt, placedAt)
+        : expiresAt > placedAt + MaxHoldLifetime ? new AccountRejection.HoldExpiryTooFar(expiresAt, placedAt)
+        : null;
+
     private static Either<Rejection, Seq<AccountEvent>> PlaceHold(AccountCommand.PlaceHold c, AccountState s) =>
         NotAnOrdersHold(c.HoldId) ?? Reserve(s, c.AccountId, c.HoldId, c.AmountMinor, c.CurrencyCode, c.Reference, c.ExpiresAt, c.PlacedAt);
 
     /// <summary>
     /// Every hold's rule (a client's, or an order's authorisation): the account is open, the hold id is new (the same
     /// hold placed again changes nothing; its expiry as <see cref="HoldExpiryPrecision"/> keeps it), it expires after it
-    /// is placed, and the money could be debited now.
+    /// is placed and within <see cref="MaxHoldLifetime"/>, and the money could be debited now.
     /// </summary>
     public static Either<Rejection, Seq<AccountEvent>> Reserve(
         AccountState s, string accountId, string holdId, long amountMinor, string currencyCode, string reference, DateTimeOffset expiresAt,
@@ -27,7 +36,7 @@ public static partial class Account
                    && HoldExpiryPrecision.Same(existing.ExpiresAt, expiresAt)
                 ? Events()
                 : new AccountRejection.HoldAlreadyExists(s.AccountId, holdId);
-        if (expiresAt <= placedAt) return new AccountRejection.HoldExpiryNotInFuture(expiresAt, placedAt);
+        if (HoldExpiryRefusal(expiresAt, placedAt) is { } badExpiry) return badExpiry;
         return Debit(s, accountId, amountMinor, currencyCode,
             () => new AccountEvent.HoldPlaced(s.AccountId, holdId, amountMinor, currencyCode, reference, expiresAt));
     }

@@ -21,10 +21,13 @@ public static partial class Account
             : null)
         ?? (c.LimitMinor == s.OverdraftLimitMinor ? Events() : Events(new AccountEvent.OverdraftLimitSet(s.AccountId, c.LimitMinor)));
 
+    /// <summary>A restriction blocks debits, credits or both: one of neither would be no restriction.</summary>
+    public static bool BlocksAnything(bool blockDebits, bool blockCredits) => blockDebits || blockCredits;
+
     private static Either<Rejection, Seq<AccountEvent>> Restrict(AccountCommand.RestrictAccount c, AccountState s) =>
         MustExist(s, c.AccountId)
         ?? MustNotBeClosed(s)
-        ?? (!c.BlockDebits && !c.BlockCredits ? new AccountRejection.RestrictionBlocksNothing(c.AccountId) : null)
+        ?? (!BlocksAnything(c.BlockDebits, c.BlockCredits) ? new AccountRejection.RestrictionBlocksNothing(c.AccountId) : null)
         // Only tightens: were it to unblock anything, whoever may restrict could undo an admin's block without the admin role.
         ?? ((s.DebitsBlocked && !c.BlockDebits) || (s.CreditsBlocked && !c.BlockCredits)
             ? new AccountRejection.RestrictionWouldLoosen(s.AccountId, s.DebitsBlocked, s.CreditsBlocked)

@@ -29,6 +29,8 @@ public abstract record AccountRejection : Rejection
     public sealed record CaptureExceedsHold(string HoldId, long HeldMinor, long RequestedMinor) : AccountRejection;
     /// <summary>A hold must expire after it is placed.</summary>
     public sealed record HoldExpiryNotInFuture(DateTimeOffset ExpiresAt, DateTimeOffset PlacedAt) : AccountRejection;
+    /// <summary>A hold may last at most <see cref="Account.MaxHoldLifetime"/>.</summary>
+    public sealed record HoldExpiryTooFar(DateTimeOffset ExpiresAt, DateTimeOffset PlacedAt) : AccountRejection;
     public sealed record InvalidOverdraftLimit(long LimitMinor) : AccountRejection;
     /// <summary>The account already uses more overdraft than the new limit allows.</summary>
     public sealed record OverdraftInUse(long AvailableMinor, long LimitMinor) : AccountRejection;

@@ -242,8 +242,9 @@ public sealed partial class PostgresReadStore : IReadStore
     private static string[] Words(string text) => SearchText.Tokens(text).Distinct().ToArray();
 
     /// <summary>
-    /// SQL for the words in parameter <paramref name="parameter"/> with diacritics removed, once each. unaccent does what
-    /// SearchText's Unicode decomposition cannot in a build with invariant globalization (there it leaves "ä" as it is).
+    /// SQL for the words in parameter <paramref name="parameter"/> with diacritics removed, once each. SearchText folds only
+    /// letters whose decomposition is a base letter and marks; unaccent also folds those without one (ø, æ, ß), as the
+    /// words stored by earlier releases were.
     /// </summary>
     internal static string Folded(string parameter) =>
         $"(select coalesce(array_agg(distinct unaccent(w.word)), '{{}}') from unnest(@{parameter}::text[]) as w (word))";

@@ -16,8 +16,9 @@ namespace GrpcBank.Postgres.ReadStore;
 /// </summary>
 public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsyncDisposable
 {
-    /// <summary>Raised whenever the tables of Generation.sql change.</summary>
-    public const int SchemaVersion = 2; // 2: holds, overdraft limits and restrictions
+    /// <summary>Raised whenever the tables of Generation.sql change, or what their rows hold (the search words).</summary>
+    // 2: holds, overdraft limits and restrictions. 3: words with letters beyond the BMP stored whole (SearchText split them).
+    public const int SchemaVersion = 3;
 
     public const string DefaultPrefix = "bank_read";
 

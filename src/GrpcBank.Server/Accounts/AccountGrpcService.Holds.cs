@@ -12,9 +12,6 @@ namespace GrpcBank.Server.Accounts;
 /// <summary>Holds, the overdraft limit and restrictions. The time a hold is placed or captured is the server's clock.</summary>
 public sealed partial class AccountGrpcService
 {
-    /// <summary>The longest a hold may last: card authorisations live days, not years.</summary>
-    public static readonly TimeSpan MaxHoldLifetime = TimeSpan.FromDays(31);
-
     public override async Task<PlaceHoldResponse> PlaceHold(PlaceHoldRequest request, ServerCallContext context)
     {
         var now = clock.GetUtcNow();
@@ -43,9 +40,9 @@ public sealed partial class AccountGrpcService
     }
 
     /// <summary>
-    /// The expiry from expires_at or ttl (exactly one), no more than <see cref="MaxHoldLifetime"/> ahead. A retry with the
-    /// same ttl gets the first run's reply from the request log, its hold's stored expiry included, so a ttl does not
-    /// stretch a retried hold.
+    /// The expiry from expires_at or ttl (exactly one), no more than <see cref="Account.MaxHoldLifetime"/> ahead. A retry
+    /// with the same ttl gets the first run's reply from the request log, its hold's stored expiry included, so a ttl does
+    /// not stretch a retried hold.
     /// </summary>
     private static DateTimeOffset ExpiryOf(PlaceHoldRequest request, DateTimeOffset now, FieldErrors errors)
     {
@@ -53,13 +50,11 @@ public sealed partial class AccountGrpcService
         {
             case PlaceHoldRequest.ExpiryOneofCase.ExpiresAt:
                 if (errors.Time("expires_at", request.ExpiresAt) is not { } at) return now;
-                if (at > now + MaxHoldLifetime) errors.Add("expires_at", $"must be at most {MaxHoldLifetime.TotalDays} days from now");
+                // One already past is the domain's to judge: the same hold placed again is no change, however late.
+                if (at > now) errors.HoldExpiry("expires_at", at, now);
                 return at;
             case PlaceHoldRequest.ExpiryOneofCase.Ttl:
-                if (errors.Duration("ttl", request.Ttl) is not { } ttl) return now;
-                if (ttl <= TimeSpan.Zero || ttl > MaxHoldLifetime)
-                    errors.Add("ttl", $"must be positive and at most {MaxHoldLifetime.TotalDays} days");
-                return ttl > TimeSpan.Zero && ttl <= MaxHoldLifetime ? now + ttl : now;
+                return errors.Duration("ttl", request.Ttl) is { } ttl ? errors.HoldExpiryAfter("ttl", ttl, now) : now;
             default:
                 errors.Add("expires_at", "expires_at or ttl is required");
                 return now;
@@ -106,7 +101,12 @@ public sealed partial class AccountGrpcService
 
     public override async Task<RestrictAccountResponse> RestrictAccount(RestrictAccountRequest request, ServerCallContext context)
     {
-        new FieldErrors().Id("account_id", request.AccountId).Text("reason", request.Reason, MaxTextLength).RequestId(request.RequestId).ThrowIfAny();
+        new FieldErrors()
+            .Id("account_id", request.AccountId)
+            .Blocks(request.AccountId, request.BlockDebits, request.BlockCredits)
+            .Text("reason", request.Reason, MaxTextLength)
+            .RequestId(request.RequestId)
+            .ThrowIfAny();
         var command = new AccountCommand.RestrictAccount(request.AccountId, request.BlockDebits, request.BlockCredits, request.Reason);
         var (reply, position, _) = await Run(request.AccountId, command, request, null, context);
         return new RestrictAccountResponse { Version = reply.Version, Position = position };

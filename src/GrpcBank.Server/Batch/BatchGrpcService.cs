@@ -48,6 +48,7 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
             new FieldErrors().Add("commands", $"must hold 1 to {MaxCommands} commands (it holds {request.Commands.Count})").ThrowIfAny();
         var errors = new FieldErrors();
         var requestIds = new HashSet<string>(StringComparer.Ordinal);
+        int? reasonedAt = null;
         for (var i = 0; i < request.Commands.Count; i++)
         {
             var command = request.Commands[i];
@@ -67,12 +68,16 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
             var error = Capture(() => ValidateCommand(command, prefix));
             // Each violation keeps its domain rule's reason (INVALID_AMOUNT, …), as the single RPC answers it.
             foreach (var violation in error?.GetRpcStatus()?.GetDetail<BadRequest>()?.FieldViolations ?? [])
+            {
                 errors.Add(violation.Field, violation.Description, violation.Reason);
+                if (violation.Reason.Length > 0) reasonedAt ??= i;
+            }
             var requestId = RequestIdOf(command);
             if (requestId.Length > 0 && !requestIds.Add(requestId))
                 errors.Add(prefix + "request_id", "is used by an earlier command of this atomic batch");
         }
-        errors.ThrowIfAny();
+        // The ErrorInfo is the first reasoned violation's: it names that command's index, as a refusal of the batch does.
+        if (errors.ToStatus() is { } status) throw (reasonedAt is { } index ? Indexed(status, index) : status).ToRpcException();
     }
 
     private async Task<IReadOnlyList<BatchResult>> IndependentAsync(ExecuteBatchRequest request, ServerCallContext context)
@@ -261,22 +266,29 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
     /// <summary>The failure of the command at <paramref name="index"/> as the whole call's: its message and details say which.</summary>
     private static RpcException AtIndex(RpcException error, int index, string prefix)
     {
-        var status = ErrorMapper.StatusOf(error);
+        var status = Indexed(ErrorMapper.StatusOf(error), index);
         status.Message = $"commands[{index}]: {status.Message}";
         for (var d = 0; d < status.Details.Count; d++)
         {
-            if (status.Details[d].TryUnpack<ErrorInfo>(out var info))
-            {
-                info.Metadata["index"] = index.ToString();
-                status.Details[d] = Any.Pack(info);
-            }
-            else if (status.Details[d].TryUnpack<BadRequest>(out var bad))
+            if (status.Details[d].TryUnpack<BadRequest>(out var bad))
             {
                 foreach (var violation in bad.FieldViolations) violation.Field = prefix + violation.Field;
                 status.Details[d] = Any.Pack(bad);
             }
         }
         return status.ToRpcException();
+    }
+
+    /// <summary><paramref name="status"/> with its ErrorInfo's metadata naming the command at <paramref name="index"/>.</summary>
+    private static Google.Rpc.Status Indexed(Google.Rpc.Status status, int index)
+    {
+        for (var d = 0; d < status.Details.Count; d++)
+            if (status.Details[d].TryUnpack<ErrorInfo>(out var info))
+            {
+                info.Metadata["index"] = index.ToString();
+                status.Details[d] = Any.Pack(info);
+            }
+        return status;
     }
 
     private static RpcException? Capture(Action action)

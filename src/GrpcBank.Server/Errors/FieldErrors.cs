@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Google.Rpc;
 using Grpc.Core;
 using GrpcBank.Domain;
@@ -69,17 +71,72 @@ public sealed class FieldErrors(string prefix = "")
             ? this
             : Add(field, $"must be between 0 and {Money.MaxAmountMinor} minor units", new AccountRejection.InvalidOverdraftLimit(limitMinor));
 
+    /// <summary>What a restriction of <paramref name="accountId"/> blocks: debits, credits or both (RESTRICTION_BLOCKS_NOTHING, naming block_debits).</summary>
+    public FieldErrors Blocks(string accountId, bool blockDebits, bool blockCredits) =>
+        Account.BlocksAnything(blockDebits, blockCredits)
+            ? this
+            : Add("block_debits", "block_debits or block_credits (or both) must be true", new AccountRejection.RestrictionBlocksNothing(accountId));
+
+    /// <summary>
+    /// A hold's expiry, the hold placed now (<see cref="Account.HoldExpiryRefusal"/>), named by the field that gave it
+    /// (<c>expires_at</c>, <c>ttl</c>, <c>authorization_ttl</c>).
+    /// </summary>
+    public FieldErrors HoldExpiry(string field, DateTimeOffset expiresAt, DateTimeOffset now) => Account.HoldExpiryRefusal(expiresAt, now) switch
+    {
+        AccountRejection.HoldExpiryNotInFuture r => Add(field, "must end later than now", r),
+        AccountRejection.HoldExpiryTooFar r => Add(field, $"must end at most {Account.MaxHoldLifetime.TotalDays} days from now", r),
+        _ => this,
+    };
+
+    /// <summary>
+    /// The expiry of a hold placed now for <paramref name="ttl"/>, kept to the microsecond as every expiry is; now, with an
+    /// error naming <paramref name="field"/>, if no hold may expire then (<see cref="HoldExpiry"/>).
+    /// </summary>
+    public DateTimeOffset HoldExpiryAfter(string field, TimeSpan ttl, DateTimeOffset now)
+    {
+        // A Duration reaches ±10,000 years, past the range of a time: such an expiry is judged at the range's end.
+        var expiresAt = HoldExpiryPrecision.Of(ttl > DateTimeOffset.MaxValue - now ? DateTimeOffset.MaxValue
+            : ttl < DateTimeOffset.MinValue - now ? DateTimeOffset.MinValue
+            : now + ttl);
+        var before = violations.Count;
+        HoldExpiry(field, expiresAt, now);
+        return violations.Count == before ? expiresAt : now;
+    }
+
+    /// <summary>Money moves between two accounts (SAME_ACCOUNT): <paramref name="field"/> names another than <paramref name="otherField"/>.</summary>
+    public FieldErrors OtherAccount(string field, string accountId, string otherField, string otherAccountId) =>
+        accountId.Length > 0 && accountId == otherAccountId
+            ? Add(field, $"must differ from {otherField}", new MoneyRejection.SameAccount(accountId))
+            : this;
+
+    /// <summary>An order's payment is named after the order (PAYMENT_ID_RESERVED): no other payment may take such a name.</summary>
+    public FieldErrors NotAnOrdersPaymentId(string field, string value) =>
+        Order.IsOrderPaymentId(value)
+            ? Add(field, $"must not start with '{Order.PaymentIdPrefix}' (reserved for order payments)", new PaymentRejection.PaymentIdReserved(value))
+            : this;
+
     public FieldErrors CurrencyCode(string field, string value) =>
         Currency.IsKnown(value) ? this : Add(field, "must be an ISO 4217 currency code in upper case, e.g. EUR", new MoneyRejection.UnknownCurrency(value));
 
+    /// <summary>
+    /// A name needs something to see: one of only white space and invisible format characters (a zero-width space, a
+    /// direction mark, a byte-order mark) would be an account no one can tell by name, so it is OWNER_NAME_REQUIRED too.
+    /// </summary>
     public FieldErrors OwnerName(string field, string value) =>
-        string.IsNullOrWhiteSpace(value) ? Add(field, "is required", new AccountRejection.OwnerNameRequired("")) : Text(field, value, MaxNameLength);
+        HasNothingVisible(value) ? Add(field, "is required", new AccountRejection.OwnerNameRequired("")) : Text(field, value, MaxNameLength);
+
+    private static bool HasNothingVisible(string value)
+    {
+        foreach (var rune in value.EnumerateRunes())
+            if (!Rune.IsWhiteSpace(rune) && Rune.GetUnicodeCategory(rune) != UnicodeCategory.Format) return false;
+        return true;
+    }
 
     public FieldErrors Text(string field, string value, int maxLength, bool required = false)
     {
         if (required && string.IsNullOrWhiteSpace(value)) return Add(field, "is required");
         if (value.Length > maxLength) return Add(field, $"must be at most {maxLength} characters");
-        return IsPrintable(value) ? this : Add(field, "must not contain control characters or unpaired surrogates");
+        return IsPrintable(value) ? this : Add(field, "must not contain control characters, line breaks or unpaired surrogates");
     }
 
     /// <summary>How an enum field that holds none of its values is refused: it names them all, as the .proto does.</summary>
@@ -147,7 +204,8 @@ public sealed class FieldErrors(string prefix = "")
         for (var i = 0; i < value.Length; i++)
         {
             var c = value[i];
-            if (char.IsControl(c)) return false;
+            // Text fields are one line: U+2028 and U+2029 break a line as a control character does, in a log or a statement.
+            if (char.IsControl(c) || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator) return false;
             if (char.IsHighSurrogate(c) && (i + 1 >= value.Length || !char.IsLowSurrogate(value[++i]))) return false;
             if (char.IsLowSurrogate(c)) return false;
         }

@@ -69,6 +69,8 @@ public sealed record WireRejection(Code Code, string Reason, string Message, str
             $"hold '{r.HoldId}' holds {r.HeldMinor}, less than {r.RequestedMinor}", ("held_minor", r.HeldMinor.ToString())),
         AccountRejection.HoldExpiryNotInFuture r => Invalid("HOLD_EXPIRY_NOT_IN_FUTURE", "expires_at",
             $"must be later than now ({r.PlacedAt:O}), was {r.ExpiresAt:O}"),
+        AccountRejection.HoldExpiryTooFar r => Invalid("HOLD_EXPIRY_TOO_FAR", "expires_at",
+            $"must be at most {Domain.Accounts.Account.MaxHoldLifetime.TotalDays} days after now ({r.PlacedAt:O}), was {r.ExpiresAt:O}"),
         AccountRejection.InvalidOverdraftLimit r => Invalid("INVALID_OVERDRAFT_LIMIT", "limit_minor",
             $"must be between 0 and {Domain.Money.MaxAmountMinor} minor units, was {r.LimitMinor}"),
         AccountRejection.OverdraftInUse r => Failed("OVERDRAFT_IN_USE",

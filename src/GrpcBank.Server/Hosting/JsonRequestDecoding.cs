@@ -59,7 +59,7 @@ public sealed class JsonRequestDecoding(Authenticator authenticator, ILogger<Jso
         var refusal = route.HttpRule.Body switch
         {
             "*" => await JudgeBodyAsync(context.Request, method, context.RequestAborted),
-            "" => JsonRequestFields.InQuery(context.Request.Query, method.InputType).ToStatus(),
+            "" => JsonRequestFields.InQuery(context.Request.Query, context.Request.QueryString.Value ?? "", method.InputType).ToStatus(),
             _ => null, // a body that is one field of the request: no route of the bank has one
         };
         if (refusal is null) return false;

@@ -27,12 +27,15 @@ public static class JsonRequestFields
     }
 
     /// <summary>The violations of a query string: each parameter a path of fields (<c>a.b</c>, each by its JSON or proto name), as the transcoder binds them.</summary>
-    public static FieldErrors InQuery(IQueryCollection query, MessageDescriptor input)
+    public static FieldErrors InQuery(IQueryCollection query, string rawQuery, MessageDescriptor input)
     {
         var errors = new FieldErrors();
+        var notUtf8 = JsonText.ParametersNotUtf8(rawQuery).ToHashSet(StringComparer.Ordinal);
         foreach (var (key, values) in query)
         {
-            if (FieldAt(key, input) is not { } field)
+            if (notUtf8.Contains(key))
+                errors.Add(key, $"is {JsonText.WhyNotUtf8}");
+            else if (FieldAt(key, input) is not { } field)
                 errors.Add(key, $"is not a field of {input.FullName}");
             else if (!field.IsRepeated && values.Count > 1)
                 errors.Add(key, "is given more than once; it takes one value");

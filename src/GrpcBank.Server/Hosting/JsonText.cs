@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 
 namespace GrpcBank.Server.Hosting;
@@ -22,6 +23,39 @@ internal static class JsonText
             return true;
         }
         catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Why a query-string value whose percent-encoded bytes are not UTF-8 is refused.</summary>
+    public const string WhyNotUtf8 = "not valid text: its percent-encoded bytes must be UTF-8";
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// The parameters of a raw query string (as sent, <c>?a=1&amp;b=%FF</c>) whose value is not UTF-8 once its escapes
+    /// are decoded, by their name. ASP.NET leaves such an escape undecoded (<c>%FF</c> stays those three characters), so
+    /// a search for <c>Zo%FF</c> would have searched for "zo" and "ff": text the caller never sent.
+    /// </summary>
+    public static IEnumerable<string> ParametersNotUtf8(string rawQuery)
+    {
+        foreach (var parameter in rawQuery.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = parameter.IndexOf('=');
+            var (name, value) = equals < 0 ? (parameter, "") : (parameter[..equals], parameter[(equals + 1)..]);
+            if (!IsUtf8(value)) yield return IsUtf8(name) ? Uri.UnescapeDataString(name.Replace('+', ' ')) : name;
+        }
+    }
+
+    private static bool IsUtf8(string escaped)
+    {
+        try
+        {
+            _ = StrictUtf8.GetString(System.Web.HttpUtility.UrlDecodeToBytes(escaped));
+            return true;
+        }
+        catch (DecoderFallbackException)
         {
             return false;
         }

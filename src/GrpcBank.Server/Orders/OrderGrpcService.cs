@@ -32,14 +32,12 @@ public sealed class OrderGrpcService(Handlers handlers, TimeProvider clock) : Or
             .Amount("amount_minor", request.AmountMinor)
             .CurrencyCode("currency_code", request.CurrencyCode)
             .Text("description", request.Description, MaxTextLength)
-            .RequestId(request.RequestId);
-        if (request.CustomerAccountId.Length > 0 && request.CustomerAccountId == request.MerchantAccountId)
-            errors.Add("merchant_account_id", "must differ from customer_account_id");
-        var ttl = AuthorizationTtlOf(request, errors);
+            .RequestId(request.RequestId)
+            .OtherAccount("merchant_account_id", request.MerchantAccountId, "customer_account_id", request.CustomerAccountId);
+        var expiresAt = AuthorizationExpiryOf(request, now, errors);
         errors.ThrowIfAny();
 
         var orderId = request.OrderId.Length > 0 ? request.OrderId : Guid.CreateVersion7().ToString("N");
-        var expiresAt = HoldExpiryPrecision.Of(now + ttl);
         var command = new OrderFundsCommand.PlaceOrder(
             new OrderCommand.PlaceOrder(orderId, request.CustomerAccountId, request.MerchantAccountId, request.AmountMinor, request.CurrencyCode,
                 request.Description),
@@ -56,18 +54,11 @@ public sealed class OrderGrpcService(Handlers handlers, TimeProvider clock) : Or
         };
     }
 
-    /// <summary>The authorisation's lifetime: the request's, within the limit every hold has, or the default.</summary>
-    private static TimeSpan AuthorizationTtlOf(PlaceOrderRequest request, FieldErrors errors)
-    {
-        if (request.AuthorizationTtl is null) return DefaultAuthorizationTtl;
-        if (errors.Duration("authorization_ttl", request.AuthorizationTtl) is not { } ttl) return DefaultAuthorizationTtl;
-        if (ttl <= TimeSpan.Zero || ttl > AccountGrpcService.MaxHoldLifetime)
-        {
-            errors.Add("authorization_ttl", $"must be positive and at most {AccountGrpcService.MaxHoldLifetime.TotalDays} days");
-            return DefaultAuthorizationTtl;
-        }
-        return ttl;
-    }
+    /// <summary>When the authorisation expires: after the request's ttl, within the rule every hold has, or the default's.</summary>
+    private static DateTimeOffset AuthorizationExpiryOf(PlaceOrderRequest request, DateTimeOffset now, FieldErrors errors) =>
+        request.AuthorizationTtl is null ? HoldExpiryPrecision.Of(now + DefaultAuthorizationTtl)
+        : errors.Duration("authorization_ttl", request.AuthorizationTtl) is { } ttl ? errors.HoldExpiryAfter("authorization_ttl", ttl, now)
+        : now;
 
     public override async Task<FulfillOrderResponse> FulfillOrder(FulfillOrderRequest request, ServerCallContext context)
     {

@@ -37,20 +37,17 @@ public sealed class PaymentGrpcService(Handlers handlers) : PaymentService.Payme
 
     public static void Validate(TransferMoneyRequest request, string fieldPrefix = "")
     {
-        var errors = new FieldErrors(fieldPrefix)
+        new FieldErrors(fieldPrefix)
             .NewId("payment_id", request.PaymentId)
             .Id("from_account_id", request.FromAccountId)
             .Id("to_account_id", request.ToAccountId)
             .Amount("amount_minor", request.AmountMinor)
             .CurrencyCode("currency_code", request.CurrencyCode)
             .Text("reference", request.Reference, MaxTextLength)
-            .RequestId(request.RequestId);
-        if (request.FromAccountId.Length > 0 && request.FromAccountId == request.ToAccountId)
-            errors.Add("to_account_id", "must differ from from_account_id");
-        // Order payments are named after their order; a transfer may not take such a name.
-        if (Order.IsOrderPaymentId(request.PaymentId))
-            errors.Add("payment_id", $"must not start with '{Order.PaymentIdPrefix}' (reserved for order payments)");
-        errors.ThrowIfAny();
+            .RequestId(request.RequestId)
+            .OtherAccount("to_account_id", request.ToAccountId, "from_account_id", request.FromAccountId)
+            .NotAnOrdersPaymentId("payment_id", request.PaymentId)
+            .ThrowIfAny();
     }
 
     public override async Task<RefundPaymentResponse> RefundPayment(RefundPaymentRequest request, ServerCallContext context)

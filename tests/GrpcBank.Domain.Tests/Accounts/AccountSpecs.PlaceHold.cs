@@ -60,6 +60,14 @@ public sealed partial class AccountSpecs
         Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(4_000, expiresAt: Now)).Then());
 
     [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHoldExpiringAMicrosecondAfterTheLongestLifetime_ThenHoldExpiryTooFar() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(4_000, expiresAt: Now + Account.MaxHoldLifetime + TimeSpan.FromMicroseconds(1))).Then());
+
+    [Fact]
+    public void GivenActiveAccountWith100_WhenPlaceHoldExpiringAtTheLongestLifetime_ThenHoldPlaced() =>
+        Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(4_000, expiresAt: Now + Account.MaxHoldLifetime)).Then());
+
+    [Fact]
     public void GivenActiveAccountWith100_WhenPlaceHoldZero_ThenInvalidAmount() =>
         Snapshot.Match(Given(Opened, Deposited(Hundred)).When(PlaceHold(0)).Then());
 
