@@ -15,13 +15,18 @@ public static class Format
     /// <summary>One message as compact proto3 JSON (camelCase names, int64 as strings, defaults included).</summary>
     public static string Json(IMessage message) => ProtoJson.Format(message);
 
-    /// <summary>Minor units as the currency writes them: 7450 EUR is "74.50 EUR", 500 JPY is "500 JPY".</summary>
-    public static string Money(long minor, string currency)
+    /// <summary>
+    /// Minor units as the currency writes them: 7450 EUR is "74.50 EUR", 500 JPY is "500 JPY". Whole numbers all the way
+    /// (an Int128, for verify's totals over every account pass an int64), so no figure is ever rounded.
+    /// </summary>
+    public static string Money(Int128 minor, string currency)
     {
         var digits = MinorDigits(currency);
-        var value = digits == 0 ? minor.ToString("N0", CultureInfo.InvariantCulture)
-            : (minor / (decimal)Math.Pow(10, digits)).ToString("N" + digits, CultureInfo.InvariantCulture);
-        return $"{value} {currency}";
+        if (digits == 0) return $"{minor.ToString("N0", CultureInfo.InvariantCulture)} {currency}";
+        var scale = digits == 3 ? 1_000 : 100;
+        var (whole, fraction) = (Int128.Abs(minor / scale), Int128.Abs(minor % scale));
+        return $"{(minor < 0 ? "-" : "")}{whole.ToString("N0", CultureInfo.InvariantCulture)}."
+            + $"{fraction.ToString(CultureInfo.InvariantCulture).PadLeft(digits, '0')} {currency}";
     }
 
     /// <summary>ISO 4217 minor-unit digits for the currencies that are not 2.</summary>
