@@ -34,7 +34,7 @@ public sealed partial class AccountSpecs
     public void GivenActiveAccount_WhenDepositInUsd_ThenCurrencyMismatch() =>
         Snapshot.Match(Given(Opened).When(Deposit(Hundred, Usd)).Then());
 
-    // History is fact, not rule: one large deposit stands in for the 100,000 maximal ones it
+    // History is fact, not rule: one large deposit stands in for the 100 maximal ones it
     // would take to reach the limit through Decide.
     [Fact]
     public void GivenAccountAtBalanceLimit_WhenDeposit1_ThenBalanceLimitExceeded() =>
