@@ -140,3 +140,35 @@ public sealed class PostgresExtremeAmountSpecs(PostgresServer postgres) : Extrem
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
 }
+
+/// <summary>The same over the JSON API: an amount at or past int64's bounds, as a number or a string, names its field and writes nothing.</summary>
+public sealed class ExtremeJsonAmountSpecs
+{
+    [Fact]
+    public async Task AnAmountAtOrPastInt64sBounds_AsANumberOrAString_IsInvalidArgumentNamingIt_AndNothingIsWritten()
+    {
+        var url = $"http://127.0.0.1:{FreePorts.Next()}";
+        await using var host = await BankHost.StartEmbeddedAsync(("JsonApi:Url", url));
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
+        var id = await new Bank(host).OpenAsync(deposit: 5);
+        var head = await host.Get<IEventStore>().HeadPositionAsync(CancellationToken.None);
+
+        // int64's own bounds are read, and refused by the amount's rule (named as the proto names it, with its reason); a value
+        // past them is one the field cannot take (named as sent, as any JSON the transcoder cannot read).
+        var cases = new[] { (long.MaxValue.ToString(), true), (long.MinValue.ToString(), true), ("9223372036854775808", false),
+            ("-9223372036854775809", false), ("18446744073709551616", false) };
+        foreach (var (amount, isInt64) in cases)
+        foreach (var written in new[] { amount, $"\"{amount}\"" })
+        foreach (var command in new[] { ":deposit", ":withdraw" })
+        {
+            using var response = await http.PostAsync($"/v1/accounts/{id}{command}",
+                new StringContent($$"""{"amountMinor":{{written}},"currencyCode":"EUR"}""", System.Text.Encoding.UTF8, "application/json"));
+            var error = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            var violation = error["details"]!.AsArray().Single(d => d!["@type"]!.GetValue<string>() == "type.googleapis.com/google.rpc.BadRequest")!["fieldViolations"]![0]!;
+            Assert.Equal((command, written, 400, 3, isInt64 ? "amount_minor" : "amountMinor", isInt64 ? "INVALID_AMOUNT" : ""),
+                (command, written, (int)response.StatusCode, error["code"]!.GetValue<int>(), violation["field"]!.GetValue<string>(), violation["reason"]?.GetValue<string>() ?? ""));
+        }
+
+        Assert.Equal(head, await host.Get<IEventStore>().HeadPositionAsync(CancellationToken.None));
+    }
+}
