@@ -129,6 +129,26 @@ public abstract class ExtremeAmountSpecs : BankSpecs
         var richest = await Bank.Query.SearchAccountsAsync(new SearchAccountsRequest { OrderBy = "balance_minor desc", PageSize = 1, MinPosition = position });
         Assert.Equal(full, Assert.Single(richest.Accounts).AccountId);
     }
+
+    [Fact]
+    public async Task ABatchOf8192MaximalDeposits_ToOneAccount_StopsAtTheBalanceLimit_AtomicWritingNothing_IndependentEachPastItFailingAlone()
+    {
+        var account = await Bank.OpenAsync();
+        var maximal = Enumerable.Range(0, 8_192).Select(_ => Deposit(account, Money.MaxAmountMinor)).ToList();
+        var fits = (int)(Money.MaxBalanceMinor / Money.MaxAmountMinor); // the first 100
+        var head = await HeadAsync();
+
+        var atomic = await Fails(StatusCode.FailedPrecondition, () => Batches.ExecuteBatchAsync(new ExecuteBatchRequest { Atomic = true, Commands = { maximal } }).ResponseAsync);
+        var info = atomic.GetRpcStatus()!.GetDetail<ErrorInfo>();
+        Assert.Equal(("BALANCE_LIMIT_EXCEEDED", $"{fits}"), (info.Reason, info.Metadata["index"]));
+        Assert.Equal(head, await HeadAsync());
+
+        var results = (await Batches.ExecuteBatchAsync(new ExecuteBatchRequest { Commands = { maximal } })).Results;
+        Assert.All(results.Take(fits), r => Assert.Equal(BatchResult.ResultOneofCase.Deposit, r.ResultCase));
+        Assert.Equal(Money.MaxBalanceMinor, results[fits - 1].Deposit.BalanceMinor);
+        Assert.All(results.Skip(fits), r => Assert.Equal((Code.FailedPrecondition, "BALANCE_LIMIT_EXCEEDED"), ((Code)r.Error.Code, r.Error.GetDetail<ErrorInfo>().Reason)));
+        Assert.Equal(Money.MaxBalanceMinor, (await Bank.AccountAsync(account, results[fits - 1].Deposit.Position)).BalanceMinor);
+    }
 }
 
 public sealed class EmbeddedExtremeAmountSpecs : ExtremeAmountSpecs
