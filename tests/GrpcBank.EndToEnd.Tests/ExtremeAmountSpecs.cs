@@ -100,8 +100,9 @@ public abstract class ExtremeAmountSpecs : BankSpecs
         await Rejected("BALANCE_LIMIT_EXCEEDED", () =>
             Bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = full, AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync);
         await Rejected("BALANCE_LIMIT_EXCEEDED", () => TransferAsync(payer, full, 1));
-        await Rejected("BALANCE_LIMIT_EXCEEDED", () => Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = refundable.PaymentId, Reason = "returned" }).ResponseAsync);
-        await Rejected("BALANCE_LIMIT_EXCEEDED", () => Bank.Orders.FulfillOrderAsync(new FulfillOrderRequest { OrderId = order.OrderId }).ResponseAsync);
+        var refund = await Rejected("BALANCE_LIMIT_EXCEEDED", () => Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = refundable.PaymentId, Reason = "returned" }).ResponseAsync);
+        var fulfil = await Rejected("BALANCE_LIMIT_EXCEEDED", () => Bank.Orders.FulfillOrderAsync(new FulfillOrderRequest { OrderId = order.OrderId }).ResponseAsync);
+        Assert.Equal((full, full), (refund.Metadata["account_id"], fulfil.Metadata["account_id"]));
         // An atomic batch whose last credit crosses the limit writes none of it, the payer's deposit before it neither.
         var atomic = await Fails(StatusCode.FailedPrecondition, () => Batches.ExecuteBatchAsync(new ExecuteBatchRequest
         {
