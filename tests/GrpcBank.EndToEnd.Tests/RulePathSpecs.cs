@@ -69,8 +69,6 @@ public abstract class RulePathSpecs : ClockedBankSpecs
 
     // ---- Money out: the account a path debits (or holds on) ----
 
-    public static TheoryData<string> DebitCases => new(DebitTable.Select(c => c.Name));
-
     private static readonly AccountCase[] DebitTable =
     [
         new("funded", "EUR", 5_000, StatusCode.OK, ""),
@@ -209,17 +207,7 @@ public abstract class RulePathSpecs : ClockedBankSpecs
         });
     }
 
-    [Theory]
-    [MemberData(nameof(DebitCases))]
-    public async Task MoneyOut_IsJudgedAlikeOnEveryPath_AndARefusalWritesNothing(string @case)
-    {
-        var c = DebitTable.Single(x => x.Name == @case);
-        await EveryPathAsync(DebitPaths(), c);
-    }
-
     // ---- Money in: the account a path credits ----
-
-    public static TheoryData<string> CreditCases => new(CreditTable.Select(c => c.Name));
 
     private static readonly AccountCase[] CreditTable =
     [
@@ -301,17 +289,7 @@ public abstract class RulePathSpecs : ClockedBankSpecs
         });
     }
 
-    [Theory]
-    [MemberData(nameof(CreditCases))]
-    public async Task MoneyIn_IsJudgedAlikeOnEveryPath_AndARefusalWritesNothing(string @case)
-    {
-        var c = CreditTable.Single(x => x.Name == @case);
-        await EveryPathAsync(CreditPaths(), c);
-    }
-
     // ---- A capture: money the account reserved earlier leaves it ----
-
-    public static TheoryData<string> CaptureCases => new(CaptureTable.Select(c => c.Name));
 
     /// <summary>
     /// The states an account may reach after a hold is placed on it. The hold reserved the money, so a capture needs no
@@ -346,14 +324,6 @@ public abstract class RulePathSpecs : ClockedBankSpecs
             return new Attempt(id, () => AnswerOf(() => Bank.Orders.FulfillOrderAsync(new FulfillOrderRequest { OrderId = placed.OrderId }).ResponseAsync),
                 Moved.Captured, Order: placed.OrderId);
         });
-    }
-
-    [Theory]
-    [MemberData(nameof(CaptureCases))]
-    public async Task ACaptureOfHeldMoney_IsJudgedAlikeForAHoldAndAnOrder_AndARefusalLeavesTheHoldToBeReleased(string @case)
-    {
-        var c = CaptureTable.Single(x => x.Name == @case);
-        await EveryPathAsync(CapturePaths(), c);
     }
 
     // ---- Refunds: however the payment was made, once ----
@@ -408,6 +378,31 @@ public abstract class RulePathSpecs : ClockedBankSpecs
     }
 
     // ---- The matrix ----
+
+    /// <summary>Each case of each table: money out (DebitPaths), money in (CreditPaths), a capture (CapturePaths).</summary>
+    public static TheoryData<string, string> Rows
+    {
+        get
+        {
+            var rows = new TheoryData<string, string>();
+            foreach (var (kind, table) in new[] { ("money out", DebitTable), ("money in", CreditTable), ("capture", CaptureTable) })
+                foreach (var c in table) rows.Add(kind, c.Name);
+            return rows;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rows))]
+    public async Task EachRule_IsAnsweredAlikeOnEveryPathMoneyTakes_AndARefusalWritesNothing(string kind, string @case)
+    {
+        var (table, paths) = kind switch
+        {
+            "money out" => (DebitTable, DebitPaths()),
+            "money in" => (CreditTable, CreditPaths()),
+            _ => (CaptureTable, CapturePaths()),
+        };
+        await EveryPathAsync(paths, table.Single(c => c.Name == @case));
+    }
 
     private enum Moved { Debited, Credited, Held, Captured, Nothing }
 
