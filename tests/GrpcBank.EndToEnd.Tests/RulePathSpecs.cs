@@ -348,6 +348,27 @@ public abstract class RulePathSpecs : ClockedBankSpecs
     }
 
     [Fact]
+    public async Task RefundsRacingThePayeeSpendingTheSameMoney_NeverBothTakeIt()
+    {
+        // Each round: the payee holds exactly the payment, and a refund and a withdrawal of it are sent at once.
+        var payer = await Bank.OpenAsync(deposit: 20 * Amount);
+        for (var round = 0; round < 20; round++)
+        {
+            var payee = await Bank.OpenAsync();
+            var paid = await Bank.Payments.TransferMoneyAsync(TransferOf(payer, payee));
+
+            var (refund, spend) = (
+                AnswerOf(() => Bank.Payments.RefundPaymentAsync(new RefundPaymentRequest { PaymentId = paid.PaymentId }).ResponseAsync),
+                AnswerOf(() => Bank.Accounts.WithdrawMoneyAsync(Withdrawal(payee)).ResponseAsync));
+            var answers = new[] { await refund, await spend };
+
+            Assert.Single(answers, a => a == Outcome.Accepted);
+            Assert.Single(answers, a => a == new Outcome(StatusCode.FailedPrecondition, "INSUFFICIENT_FUNDS", payee));
+            Assert.Equal(0, (await Bank.AccountAsync(payee, await HeadAsync())).BalanceMinor);
+        }
+    }
+
+    [Fact]
     public async Task APaymentMadeInABatchOfEitherModeOrByAnOrder_IsRefundedAsATransferIs_Once()
     {
         var (payer, payee) = (await Bank.OpenAsync(deposit: 4 * Amount), await Bank.OpenAsync());
