@@ -20,7 +20,10 @@ namespace GrpcBank.EndToEnd.Tests;
 /// account, funds, the balance limit) is answered alike whichever way money moves — the single command, a transfer, an
 /// independent and an atomic batch, a hold, an order, a refund — with the single command's status and ErrorInfo reason
 /// (an order's placement: the same reason, recorded on the declined order), naming the account, and with nothing written
-/// and nothing changed on the read side. Each row runs every path on fresh accounts of one server.
+/// and nothing changed on the read side. Each row runs every path on fresh accounts of one server and names every path
+/// that diverges. A capture (CaptureHold, FulfillOrder) needs no funds, the hold reserved them, but stops at a freeze or
+/// a debit block alike on both; a refund refunds once, however the payment was made, and never beside a spend of the
+/// same money.
 /// </summary>
 public abstract class RulePathSpecs : ClockedBankSpecs
 {
