@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace GrpcBank.EndToEnd.Tests;
 
 /// <summary>The server's one watcher of the event store for live subscriptions (<see cref="LiveEvents"/>).</summary>
-public sealed class LiveEventsSpecs
+public sealed partial class LiveEventsSpecs
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

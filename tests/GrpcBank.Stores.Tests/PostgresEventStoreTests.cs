@@ -12,7 +12,7 @@ namespace GrpcBank.Stores.Tests;
 // One collection with the other class on the shared cluster: PostgresEventStoreTests hold transactions open, and while
 // one is open no position after it settles in any database of the cluster, so a relay test running beside it times out.
 [Collection("PostgreSQL event store")]
-public sealed class PostgresEventStoreTests(PostgresServer server) : IAsyncLifetime
+public sealed partial class PostgresEventStoreTests(PostgresServer server) : IAsyncLifetime
 {
     private readonly string schema = $"t_{Guid.NewGuid():N}";
     private readonly List<PostgresEventStore> stores = [];
