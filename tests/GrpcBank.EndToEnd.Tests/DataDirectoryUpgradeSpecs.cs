@@ -114,6 +114,31 @@ public sealed class DataDirectoryUpgradeSpecs
         }
     }
 
+    [Fact]
+    public async Task APageTokenTheOldReleaseHandedOut_PagesOn_AndARequestItLogged_GetsItsFirstReplyWhenRetried()
+    {
+        await using var host = await UpgradedAsync();
+        var bank = new Bank(host);
+        var answers = Answers().Select(Question).ToList();
+        var firstPage = answers.Single(a => a.Request is SearchAccountsRequest { PageSize: 4 });
+        var everyone = answers.Single(a => a.Request is SearchAccountsRequest { PageSize: 100, OrderBy: "owner_name" });
+
+        // Signed with the key the old release kept in the data directory (page-token.key).
+        var next = await bank.Query.SearchAccountsAsync(new SearchAccountsRequest
+        {
+            OrderBy = "owner_name", PageSize = 4, PageToken = (string)firstPage.Response["nextPageToken"]!,
+        });
+        Assert.Equal(Ids(everyone.Response).Skip(4).Take(4), next.Accounts.Select(a => a.AccountId));
+
+        // The old release's first deposit to ada, its request id logged then: answered as then, nothing written.
+        var retried = await bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest
+        {
+            AccountId = "ada", AmountMinor = 100_000, CurrencyCode = "EUR", Reference = "opening", RequestId = "open-ada",
+        });
+        Assert.Equal((2L, 100_000L), (retried.Version, retried.BalanceMinor));
+        Assert.Equal(6, (await host.Get<IEventStore>().ReadStreamAsync("account-ada", 1, 1_000, CancellationToken.None)).Count);
+    }
+
     /// <summary>A copy of the fixture's data directory, served by this release on the spec's clock.</summary>
     private async Task<BankHost> UpgradedAsync()
     {

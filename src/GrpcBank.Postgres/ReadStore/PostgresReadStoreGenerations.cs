@@ -61,6 +61,12 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
             if (serving is not SchemaVersion)
             {
                 var old = (string?)await ScalarAsync(connection, tx, $"select generation from {prefix}.serving", ct);
+                // The relay that feeds the views refills an empty generation only when it starts: one running elsewhere
+                // (another release's) would go on feeding the empty generation this puts in place of the full one, and
+                // never refill it. Held until this transaction ends, so no relay starts before the switch either.
+                if (old is not null && await ScalarAsync(connection, tx,
+                        $"select pg_try_advisory_xact_lock(hashtext('{PostgresRelayLease.DefaultLockName}'))", ct) is false)
+                    throw new ReadStoreInUseException(prefix, (int)serving!);
                 var fresh = NewGenerationName(prefix);
                 await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: fresh), ct);
                 await ServeAsync(connection, tx, prefix, fresh, ct);

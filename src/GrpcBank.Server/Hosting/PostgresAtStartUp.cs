@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using GrpcBank.Postgres.ReadStore;
 using Npgsql;
 
 namespace GrpcBank.Server.Hosting;
@@ -16,6 +17,10 @@ public static class PostgresAtStartUp
         try
         {
             return open().GetAwaiter().GetResult();
+        }
+        catch (ReadStoreInUseException e)
+        {
+            throw new StartupRefusedException(e.Message, e);
         }
         catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
         {
