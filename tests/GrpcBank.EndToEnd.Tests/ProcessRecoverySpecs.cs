@@ -103,12 +103,7 @@ public abstract class ProcessRecoverySpecs
         var bank = new Bank(host);
         var payer = await bank.OpenAsync(deposit: 10_000);
         var payee = await bank.OpenAsync();
-        // What the saga release's TransferMoney stored; its process had not taken a step yet.
-        var paymentId = Guid.NewGuid().ToString("N");
-        await host.Get<IEventStore>().AppendAsync(new AppendRequest($"payment-{paymentId}", 0,
-            [new EventData(Guid.NewGuid(), "payments.PaymentInitiated.v1",
-                $$"""{"paymentId":"{{paymentId}}","orderId":"","fromAccountId":"{{payer}}","toAccountId":"{{payee}}","amountMinor":2500,"currencyCode":"EUR","reference":"rent"}""",
-                "{}")], null, DateTimeOffset.UtcNow), CancellationToken.None);
+        var paymentId = await SagaPaymentInFlightAsync(host, payer, payee, 2_500);
 
         await PumpWithCrashAsync(host, cut, beforeCompleting, async () =>
             (await TypesAsync(host, $"payment-{paymentId}"))[^1] == "payments.PaymentCompleted.v2");
@@ -128,7 +123,7 @@ public abstract class ProcessRecoverySpecs
     /// has settled only once every stored event has been delivered: its last step read straight from a stream, while
     /// the outbox still hid it, ended a run a delivery early, short of its cut.)
     /// </summary>
-    private static async Task PumpWithCrashAsync(BankHost host, int cut, bool beforeCompleting, Func<Task<bool>> settled)
+    internal static async Task PumpWithCrashAsync(BankHost host, int cut, bool beforeCompleting, Func<Task<bool>> settled)
     {
         var until = DateTime.UtcNow.AddSeconds(20);
         var delivered = 0L;
@@ -162,6 +157,17 @@ public abstract class ProcessRecoverySpecs
         Assert.Fail("the payment process did not come to rest within 20 s");
     }
 
+    /// <summary>What the saga release's TransferMoney stored before answering; its process had not taken a step yet.</summary>
+    internal static async Task<string> SagaPaymentInFlightAsync(BankHost host, string payer, string payee, long amountMinor)
+    {
+        var paymentId = Guid.NewGuid().ToString("N");
+        await host.Get<IEventStore>().AppendAsync(new AppendRequest($"payment-{paymentId}", 0,
+            [new EventData(Guid.NewGuid(), "payments.PaymentInitiated.v1",
+                $$"""{"paymentId":"{{paymentId}}","orderId":"","fromAccountId":"{{payer}}","toAccountId":"{{payee}}","amountMinor":{{amountMinor}},"currencyCode":"EUR","reference":"rent"}""",
+                "{}")], null, DateTimeOffset.UtcNow), CancellationToken.None);
+        return paymentId;
+    }
+
     /// <summary>
     /// An order as the release before holds stored it (orders.OrderPlaced.v1, which the payment process pays): PlaceOrder
     /// now authorises with a hold instead, and such orders are still in stores, their payment still to be carried out.
@@ -191,6 +197,6 @@ public abstract class ProcessRecoverySpecs
     private static async Task<int> CountAsync(BankHost host, string streamId, string eventType) =>
         (await TypesAsync(host, streamId)).Count(t => t == eventType);
 
-    private static async Task<IReadOnlyList<string>> TypesAsync(BankHost host, string streamId) =>
+    internal static async Task<IReadOnlyList<string>> TypesAsync(BankHost host, string streamId) =>
         (await host.Get<IEventStore>().ReadStreamAsync(streamId, 1, 1_000, CancellationToken.None)).Select(e => e.EventType).ToList();
 }

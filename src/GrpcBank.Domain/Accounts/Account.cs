@@ -145,7 +145,7 @@ public static partial class Account
             () => new AccountEvent.PaymentCredited(state.AccountId, c.Movement, Settlement.Saga)),
         AccountCommand.DebitForRefund c => Debit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
             () => new AccountEvent.RefundDebited(state.AccountId, c.Movement, Settlement.Saga)),
-        AccountCommand.CreditForRefund c => Credit(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
+        AccountCommand.CreditForRefund c => Return(state, c.AccountId, c.Movement.AmountMinor, c.Movement.CurrencyCode,
             () => new AccountEvent.RefundCredited(state.AccountId, c.Movement, Settlement.Saga)),
         AccountCommand.PlaceHold c => PlaceHold(c, state),
         AccountCommand.CaptureHold c => CaptureHold(c, state),
@@ -174,7 +174,7 @@ public static partial class Account
 
     /// <summary>
     /// Money in: allowed while frozen (a freeze stops money leaving), never when closed or while credits are blocked.
-    /// Every credit's rule.
+    /// Every credit's rule but a saga's return of the account's own money (<see cref="Return"/>).
     /// </summary>
     public static Either<Rejection, Seq<AccountEvent>> Credit(
         AccountState s, string accountId, long amountMinor, string currencyCode, Func<AccountEvent> credited) =>
@@ -182,10 +182,27 @@ public static partial class Account
         ?? MustNotBeClosed(s)
         ?? MovementRules(s, amountMinor, currencyCode)
         ?? (s.CreditsBlocked ? new AccountRejection.CreditsBlocked(s.AccountId, s.RestrictionReason) : null)
-        ?? (s.BalanceMinor + amountMinor > Money.MaxBalanceMinor
-            ? new AccountRejection.BalanceLimitExceeded(s.AccountId, s.BalanceMinor, amountMinor)
-            : null)
+        ?? WithinBalanceLimit(s, amountMinor)
         ?? Events(credited());
+
+    /// <summary>
+    /// Money back to the payer of a saga payment whose money already left the other side (the compensation when the
+    /// payee could not receive, a refund's credit once the payee was debited). The saga has nowhere else to put it, and
+    /// does not try a refused step again: refused, the money would be in flight for good. So a credit block placed
+    /// meanwhile does not refuse it: the block stops new money in, this is the account's own coming back, which an
+    /// atomic payment would never have taken. A closed account still does (the payment stays in flight, and
+    /// <c>bankctl verify</c> says so): money put there could never leave.
+    /// </summary>
+    private static Either<Rejection, Seq<AccountEvent>> Return(
+        AccountState s, string accountId, long amountMinor, string currencyCode, Func<AccountEvent> returned) =>
+        MustExist(s, accountId)
+        ?? MustNotBeClosed(s)
+        ?? MovementRules(s, amountMinor, currencyCode)
+        ?? WithinBalanceLimit(s, amountMinor)
+        ?? Events(returned());
+
+    private static Rejection? WithinBalanceLimit(AccountState s, long amountMinor) =>
+        s.BalanceMinor + amountMinor > Money.MaxBalanceMinor ? new AccountRejection.BalanceLimitExceeded(s.AccountId, s.BalanceMinor, amountMinor) : null;
 
     /// <summary>
     /// What no later change can cure for money in: the account does not exist, is closed, or holds another currency.
