@@ -253,22 +253,41 @@ public abstract class AccountLifecycleSpecs : ClockedBankSpecs
         await Accounts.LiftRestrictionAsync(new LiftRestrictionRequest { AccountId = id });
         await Accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = id, LimitMinor = 500 });
 
-        async Task NoOp(string name, Func<Task<long>> send)
+        // Its reply is the stream's version and last position: a read with that min_position shows the account as it is.
+        async Task NoOp(string name, Func<Task<(long Version, long Position)>> send)
         {
-            var (head, version) = (await HeadAsync(), (await StreamAsync(id)).Count);
-            Assert.True(version == await send(), $"{name}: not answered at the stream's version {version}");
+            var (head, stream) = (await HeadAsync(), await StreamAsync(id));
+            var (version, position) = await send();
+            Assert.Equal((name, (long)stream.Count, stream[^1].Position), (name, version, position));
             Assert.True(head == await HeadAsync(), $"{name}: wrote an event");
         }
-        await NoOp("unfreeze an active account", async () => (await Accounts.UnfreezeAccountAsync(new UnfreezeAccountRequest { AccountId = id })).Version);
-        await NoOp("lift no restriction", async () => (await Accounts.LiftRestrictionAsync(new LiftRestrictionRequest { AccountId = id })).Version);
+        await NoOp("unfreeze an active account", async () =>
+        {
+            var r = await Accounts.UnfreezeAccountAsync(new UnfreezeAccountRequest { AccountId = id });
+            return (r.Version, r.Position);
+        });
+        await NoOp("lift no restriction", async () =>
+        {
+            var r = await Accounts.LiftRestrictionAsync(new LiftRestrictionRequest { AccountId = id });
+            return (r.Version, r.Position);
+        });
         await NoOp("set the same limit", async () =>
-            (await Accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = id, LimitMinor = 500 })).Version);
+        {
+            var r = await Accounts.SetOverdraftLimitAsync(new SetOverdraftLimitRequest { AccountId = id, LimitMinor = 500 });
+            return (r.Version, r.Position);
+        });
         await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "audit" });
         await NoOp("freeze a frozen account", async () =>
-            (await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "another reason" })).Version);
+        {
+            var r = await Accounts.FreezeAccountAsync(new FreezeAccountRequest { AccountId = id, Reason = "another reason" });
+            return (r.Version, r.Position);
+        });
         await Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = id, BlockDebits = true, Reason = "court order" });
         await NoOp("restrict as restricted", async () =>
-            (await Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = id, BlockDebits = true, Reason = "court order" })).Version);
+        {
+            var r = await Accounts.RestrictAccountAsync(new RestrictAccountRequest { AccountId = id, BlockDebits = true, Reason = "court order" });
+            return (r.Version, r.Position);
+        });
 
         // Closed for good: every admin command is told so, closing again too, and none writes.
         var closing = await Bank.OpenAsync();
