@@ -3,11 +3,14 @@ using Google.Rpc;
 using Grpc.Core;
 using GrpcBank.Application.Accounts;
 using GrpcBank.Application.EventStore;
+using GrpcBank.Application.Relay;
+using GrpcBank.Contracts.Admin.V1;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.Orders.V1;
 using GrpcBank.Contracts.Payments.V1;
 using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using static GrpcBank.EndToEnd.Tests.Rpc;
 using DomainAccount = GrpcBank.Domain.Accounts.Account;
 using DomainAccountEvent = GrpcBank.Domain.Accounts.AccountEvent;
@@ -199,6 +202,50 @@ public abstract class AccountLifecycleSpecs : ClockedBankSpecs
         // The block still stops new money in.
         await Rejected("CREDITS_BLOCKED",
             () => bank.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = payer, AmountMinor = 1, CurrencyCode = "EUR" }).ResponseAsync);
+    }
+
+    /// <summary>
+    /// The same saga payment, but the payer was debited to nothing and closed before the payee refused: the payer's
+    /// account cannot take its money back, and no rule may wave that through (a closed account takes nothing in). The
+    /// refused return is not passed over in a log line (the defect: the money stayed in flight, seen nowhere but there):
+    /// the event that called for it is a dead letter of the payment process, listed with the reason, and
+    /// <c>RetryDeadLetters</c> hands it over again, keeping it while the refusal stands.
+    /// </summary>
+    [Fact]
+    public async Task ASagaPaymentsReturnToAPayerClosedMeanwhile_IsADeadLetterOfThePaymentProcess_NotPassedOver()
+    {
+        await using var host = await StartHandDrivenHostAsync();
+        var bank = new Bank(host);
+        var payer = await bank.OpenAsync(deposit: Amount);
+        var payee = await bank.OpenAsync();
+        await bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = payee });
+        var paymentId = await ProcessRecoverySpecs.SagaPaymentInFlightAsync(host, payer, payee, Amount);
+        // Hand-driven up to the payer's debit, recorded on the payment (not yet delivered): the payer holds nothing now.
+        var store = host.Get<IEventStore>();
+        while ((await ProcessRecoverySpecs.TypesAsync(host, $"payment-{paymentId}"))[^1] != "payments.PayerDebited.v1")
+        {
+            var batch = await store.Outbox.ReadPendingAsync("test", 1, CancellationToken.None);
+            foreach (var sink in host.Services.GetServices<IEventSink>())
+                await sink.HandleAsync(batch.Events, batch.Watermark, CancellationToken.None);
+            await store.Outbox.CompleteAsync("test", batch, CancellationToken.None);
+        }
+        await bank.Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = payer });
+
+        // The relay takes over: the payee refuses the credit, the payment records it, the payer's account refuses the return.
+        await host.RestartAsync(("Relay:Enabled", "true"));
+        var admin = new ProjectionService.ProjectionServiceClient(host.Channel);
+        var letter = await Bank.EventuallyAsync(async () =>
+            (await admin.ListDeadLettersAsync(new ListDeadLettersRequest())).DeadLetters.SingleOrDefault());
+        Assert.Equal(("payment-process", $"payment-{paymentId}"), (letter.Consumer, letter.StreamId));
+        Assert.StartsWith("payments.PayeeCreditFailed.", letter.EventType);
+        Assert.Contains("ACCOUNT_CLOSED", letter.Error);
+
+        var retry = await admin.RetryDeadLettersAsync(new RetryDeadLettersRequest { Positions = { letter.Position } });
+        Assert.Equal((0, 1), (retry.Retried, retry.Remaining));
+        var head = await host.Get<IEventStore>().HeadPositionAsync(CancellationToken.None);
+        Assert.NotEqual(PaymentStatus.Failed,
+            (await bank.Query.GetPaymentAsync(new GetPaymentRequest { PaymentId = paymentId, MinPosition = head })).Payment.Status);
+        Assert.Equal(0, (await bank.AccountAsync(payer, head)).BalanceMinor);
     }
 
     // ---- Idempotency and no-ops of the admin commands ----

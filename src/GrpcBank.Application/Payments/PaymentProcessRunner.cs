@@ -89,6 +89,9 @@ public sealed class PaymentProcessRunner(Handlers handlers, IEventStore store, R
                 throw new InvalidOperationException($"{step.RejectedRequestId}: the rejection report was not accepted: {reported}");
             return;
         }
+        if (step.ReturnsMoney)
+            throw new RefusedEventException(
+                $"payment process step {step.RequestId} was refused ({reasonOf(rejected.Rejection)}): the payment's money stays in flight until it is retried");
         logger.LogError("Payment process step {RequestId} was rejected ({Reason}) after {EventType} at position {Position}",
             step.RequestId, reasonOf(rejected.Rejection), cause.EventType, cause.Position);
     }

@@ -12,8 +12,11 @@ namespace GrpcBank.Application.Relay;
 /// </summary>
 public static class PoisonEvents
 {
-    /// <summary>Failures caused by an event's content, which no retry can fix.</summary>
-    public static bool IsPoison(Exception e) => e is InvalidDataException or JsonException or NotSupportedException;
+    /// <summary>
+    /// Failures caused by an event's content, which no retry can fix, or by what it meets (<see cref="RefusedEventException"/>),
+    /// which only a retry after someone has changed that can.
+    /// </summary>
+    public static bool IsPoison(Exception e) => e is InvalidDataException or JsonException or NotSupportedException or RefusedEventException;
 
     /// <param name="appends">The batch, grouped by the append that wrote each event.</param>
     /// <returns>How many events were dead-lettered.</returns>

@@ -25,7 +25,13 @@ public abstract record ProcessCommand
 /// been funded must not be debited for a payment that already failed.
 /// </summary>
 /// <param name="PaymentId">The process instance: steps of one payment run in order, different payments independently.</param>
-public sealed record ProcessStep(string PaymentId, ProcessCommand Command, string RequestId, Func<string, ProcessCommand>? IfRejected = null)
+/// <param name="ReturnsMoney">
+/// The step gives back money the payment already took (a compensation, a refund's credit to the payer). It has no
+/// rejection to report: refused (the payer closed meanwhile, or at the balance limit), it must not be passed over, or the
+/// money would stay in flight with nothing left to move it.
+/// </param>
+public sealed record ProcessStep(
+    string PaymentId, ProcessCommand Command, string RequestId, Func<string, ProcessCommand>? IfRejected = null, bool ReturnsMoney = false)
 {
     public string RejectedRequestId => RequestId + ":rejected";
 }
@@ -86,8 +92,7 @@ public static class PaymentProcess
             Steps(Report(c.Movement.PaymentId, "payee-credited", new PaymentCommand.RecordPayeeCredited(c.Movement.PaymentId))),
 
         // Compensation: the payee could not receive, so the payer gets the money back before the payment fails.
-        PaymentEvent.PayeeCreditFailed f => Steps(Step(f.PaymentId, "compensate-payer", new ProcessCommand.ToAccount(f.FromAccountId,
-            new AccountCommand.CreditForRefund(f.FromAccountId, f.Movement)))),
+        PaymentEvent.PayeeCreditFailed f => Steps(Return(f.PaymentId, "compensate-payer", f.FromAccountId, f.Movement)),
 
         PaymentEvent.PaymentCompleted { Settlement: Settlement.Saga } c when c.OrderId != "" => Steps(Step(c.PaymentId, "mark-order-paid",
             new ProcessCommand.ToOrder(c.OrderId, new OrderCommand.MarkOrderPaid(c.OrderId, c.PaymentId)),
@@ -101,8 +106,7 @@ public static class PaymentProcess
             reason => ToPayment(r.PaymentId, new PaymentCommand.RecordRefundDebitFailed(r.PaymentId, reason)))),
         AccountEvent.RefundDebited { Settlement: Settlement.Saga } d =>
             Steps(Report(d.Movement.PaymentId, "refund-payee-debited", new PaymentCommand.RecordRefundDebited(d.Movement.PaymentId))),
-        PaymentEvent.RefundPayeeDebited r => Steps(Step(r.PaymentId, "refund-credit-payer", new ProcessCommand.ToAccount(r.FromAccountId,
-            new AccountCommand.CreditForRefund(r.FromAccountId, r.Movement)))),
+        PaymentEvent.RefundPayeeDebited r => Steps(Return(r.PaymentId, "refund-credit-payer", r.FromAccountId, r.Movement)),
         AccountEvent.RefundCredited { Settlement: Settlement.Saga } c =>
             Steps(Report(c.Movement.PaymentId, "payer-refunded", new PaymentCommand.RecordPayerRefunded(c.Movement.PaymentId))),
 
@@ -114,6 +118,10 @@ public static class PaymentProcess
 
     private static ProcessStep Step(string paymentId, string step, ProcessCommand command, Func<string, ProcessCommand>? ifRejected = null) =>
         new(paymentId, command, RequestId(paymentId, step), ifRejected);
+
+    private static ProcessStep Return(string paymentId, string step, string payerAccountId, Movement movement) =>
+        new(paymentId, new ProcessCommand.ToAccount(payerAccountId, new AccountCommand.CreditForRefund(payerAccountId, movement)),
+            RequestId(paymentId, step), ReturnsMoney: true);
 
     private static ProcessStep Report(string paymentId, string step, PaymentCommand command) =>
         Step(paymentId, step, ToPayment(paymentId, command));
