@@ -190,8 +190,8 @@ public static partial class Account
     /// payee could not receive, a refund's credit once the payee was debited). The saga has nowhere else to put it, and
     /// does not try a refused step again: refused, the money would be in flight for good. So a credit block placed
     /// meanwhile does not refuse it: the block stops new money in, this is the account's own coming back, which an
-    /// atomic payment would never have taken. A closed account still does (the payment stays in flight, and
-    /// <c>bankctl verify</c> says so): money put there could never leave.
+    /// atomic payment would never have taken. A closed account still does, money put there could never leave: the payment
+    /// stays in flight, and says so (a dead letter of the payment process, <c>bankctl verify</c>).
     /// </summary>
     private static Either<Rejection, Seq<AccountEvent>> Return(
         AccountState s, string accountId, long amountMinor, string currencyCode, Func<AccountEvent> returned) =>

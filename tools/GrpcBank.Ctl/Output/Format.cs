@@ -23,7 +23,7 @@ public static class Format
     {
         var digits = MinorDigits(currency);
         if (digits == 0) return $"{minor.ToString("N0", CultureInfo.InvariantCulture)} {currency}";
-        var scale = digits == 3 ? 1_000 : 100;
+        var scale = Int128.CreateChecked(Math.Pow(10, digits));
         var (whole, fraction) = (Int128.Abs(minor / scale), Int128.Abs(minor % scale));
         return $"{(minor < 0 ? "-" : "")}{whole.ToString("N0", CultureInfo.InvariantCulture)}."
             + $"{fraction.ToString(CultureInfo.InvariantCulture).PadLeft(digits, '0')} {currency}";
