@@ -115,6 +115,24 @@ public sealed partial class ElasticsearchReadStore : IReadStore
     /// <remarks>Run under the initialization lock, which <see cref="SwitchToAsync"/> takes too.</remarks>
     private async Task<Dictionary<ViewIndex, string>> ReplaceOtherSchemaAsync(Dictionary<ViewIndex, string> current, CancellationToken ct)
     {
+        // Before anything changes, and held until the old views are gone: see ElasticsearchReadStoreOptions.HoldRelayOff.
+        IAsyncDisposable? relayHeldOff = null;
+        if (options.HoldRelayOff is { } holdOff)
+        {
+            relayHeldOff = await holdOff(ct);
+            // A server of this release starting too may have replaced them meanwhile (its relay may run by now): serve its.
+            var now = await ResolveAliasesAsync(ct);
+            if (!now.Any(c => Layout.IsOtherSchema(c.Key, c.Value)))
+            {
+                if (relayHeldOff is not null) await relayHeldOff.DisposeAsync();
+                return now;
+            }
+            if (relayHeldOff is null)
+                throw new ReadStoreInUseException($"{Layout.Prefix}-* (Elasticsearch) serves views",
+                    now.Select(c => Layout.OtherSchemaOf(c.Key, c.Value)).First(v => v is not null)!.Value, IndexLayout.SchemaVersion);
+            current = now;
+        }
+        await using var held = relayHeldOff;
         var fresh = Layout.WithGeneration(options.Time.GetUtcNow().ToString("yyyyMMddHHmmssfff"));
         foreach (var view in IndexLayout.All) await CreateIndexAsync(fresh.Concrete(view), fresh.CreateBody(view, withAlias: false), ct);
         try

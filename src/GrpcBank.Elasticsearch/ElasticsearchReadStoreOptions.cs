@@ -25,4 +25,12 @@ public sealed record ElasticsearchReadStoreOptions
     public int Replicas { get; init; } = 1;
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// Asked before views of another schema (another release's) are replaced by empty ones, which only a relay that starts
+    /// afterwards refills: the hold it returns keeps every relay from starting until they are, and null (a server runs the
+    /// relay now, and would feed them only new events) refuses the replacement with a <c>ReadStoreInUseException</c>.
+    /// Unset: no relay can run elsewhere (one server on an embedded event store).
+    /// </summary>
+    public Func<CancellationToken, Task<IAsyncDisposable?>>? HoldRelayOff { get; init; }
 }

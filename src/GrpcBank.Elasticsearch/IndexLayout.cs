@@ -57,12 +57,17 @@ public sealed record IndexLayout(string Prefix, string Generation)
     /// Whether <paramref name="concreteIndex"/> is a view index of this prefix made under another schema version (by
     /// another release): <c>{prefix}-{view}-v{other}-{generation}</c>. An index named otherwise is not ours to replace.
     /// </summary>
-    public bool IsOtherSchema(ViewIndex view, string concreteIndex)
+    public bool IsOtherSchema(ViewIndex view, string concreteIndex) => OtherSchemaOf(view, concreteIndex) is not null;
+
+    /// <summary>The schema version of a view index of another schema (see <see cref="IsOtherSchema"/>), else null.</summary>
+    public int? OtherSchemaOf(ViewIndex view, string concreteIndex)
     {
         var stem = $"{Prefix}-{Name(view)}-v";
-        if (!concreteIndex.StartsWith(stem, StringComparison.Ordinal) || GenerationOf(view, concreteIndex) is not null) return false;
+        if (!concreteIndex.StartsWith(stem, StringComparison.Ordinal) || GenerationOf(view, concreteIndex) is not null) return null;
         var version = concreteIndex[stem.Length..].Split('-', 2)[0];
-        return version.Length > 0 && version.All(char.IsAsciiDigit) && concreteIndex.Length > stem.Length + version.Length + 1;
+        return version.Length is > 0 and < 10 && version.All(char.IsAsciiDigit) && concreteIndex.Length > stem.Length + version.Length + 1
+            ? int.Parse(version, System.Globalization.CultureInfo.InvariantCulture)
+            : null;
     }
 
     private static string Name(ViewIndex view) => view.ToString().ToLowerInvariant();

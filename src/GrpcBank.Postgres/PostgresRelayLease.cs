@@ -52,6 +52,59 @@ public sealed class PostgresRelayLease : IRelayLease
     /// </summary>
     public bool IsHeld => current is { Active: true };
 
+    /// <summary>
+    /// Keeps every server's relay from starting until <paramref name="tx"/> ends, unless one runs now (then false): the
+    /// one home of "is the relay running elsewhere". A read store asks before it replaces another release's views with
+    /// empty ones, which only a relay that starts afterwards refills; one already running would feed them only new events.
+    /// </summary>
+    public static async Task<bool> TryHoldOffAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct, string lockName = DefaultLockName)
+    {
+        await using var command = new NpgsqlCommand("select pg_try_advisory_xact_lock(hashtext($1))", connection, tx)
+        {
+            Parameters = { new() { Value = lockName } },
+        };
+        return (bool)(await command.ExecuteScalarAsync(ct))!;
+    }
+
+    /// <summary>
+    /// <see cref="TryHoldOffAsync(NpgsqlConnection, NpgsqlTransaction, CancellationToken, string)"/> for a store outside
+    /// PostgreSQL: the hold, kept (on a connection of its own) until disposed, or null while another server runs the
+    /// relay. When this process runs it, there is nothing to hold off: its relay refills an empty read store as it starts,
+    /// and it is the one asking (a read store set up at its first use). Servers asking at once take turns, so that one
+    /// starting beside another that holds the relay off (for as long as it replaces the views) waits rather than reads
+    /// that hold as a running relay; it then finds the views replaced.
+    /// </summary>
+    public async Task<IAsyncDisposable?> HoldOffAsync(CancellationToken ct)
+    {
+        if (IsHeld) return new NoHold();
+        var connection = new NpgsqlConnection(connectionString);
+        try
+        {
+            await connection.OpenAsync(ct);
+            var tx = await connection.BeginTransactionAsync(ct);
+            // Waited for as long as the other server replaces views (no command timeout); a stop asked meanwhile ends it.
+            await using (var turn = new NpgsqlCommand("select pg_advisory_xact_lock(hashtext($1))", connection, tx)
+                         {
+                             CommandTimeout = 0, Parameters = { new() { Value = $"{lockName}.held-off" } },
+                         })
+                await turn.ExecuteNonQueryAsync(ct);
+            // Unpooled: closing the connection ends its transaction, and the hold with it.
+            if (await TryHoldOffAsync(connection, tx, ct, lockName)) return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+        await connection.DisposeAsync();
+        return null;
+    }
+
+    private sealed class NoHold : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
     public async Task<Lease> AcquireAsync(CancellationToken ct)
     {
         while (true)

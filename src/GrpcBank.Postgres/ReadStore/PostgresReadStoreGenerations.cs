@@ -64,9 +64,8 @@ public sealed class PostgresReadStoreGenerations : IReadStoreGenerations, IAsync
                 // The relay that feeds the views refills an empty generation only when it starts: one running elsewhere
                 // (another release's) would go on feeding the empty generation this puts in place of the full one, and
                 // never refill it. Held until this transaction ends, so no relay starts before the switch either.
-                if (old is not null && await ScalarAsync(connection, tx,
-                        $"select pg_try_advisory_xact_lock(hashtext('{PostgresRelayLease.DefaultLockName}'))", ct) is false)
-                    throw new ReadStoreInUseException(prefix, (int)serving!);
+                if (old is not null && !await PostgresRelayLease.TryHoldOffAsync(connection, tx, ct))
+                    throw new ReadStoreInUseException($"{prefix} serves a generation", (int)serving!, SchemaVersion);
                 var fresh = NewGenerationName(prefix);
                 await ExecuteAsync(connection, tx, Sql("Generation.sql", schema: fresh), ct);
                 await ServeAsync(connection, tx, prefix, fresh, ct);

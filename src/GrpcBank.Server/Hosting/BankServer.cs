@@ -194,10 +194,14 @@ public static class BankServer
             if (!IndexLayout.IsValidPrefix(indexPrefix))
                 throw new StartupRefusedException($"Elasticsearch:IndexPrefix '{indexPrefix}' cannot start an index name: lower case, at most " +
                     $"{IndexLayout.MaxPrefixBytes} bytes, no spaces or any of \\ / * ? \" < > | , # :, not starting with -, _ or +");
-            services.AddSingleton<IReadStoreGenerations>(sp => new ElasticsearchReadStoreGenerations(new ElasticsearchReadStore(
-                new Elastic.Clients.Elasticsearch.ElasticsearchClient(clientSettings),
-                new ElasticsearchReadStoreOptions { IndexPrefix = indexPrefix },
-                sp.GetRequiredService<ILogger<ElasticsearchReadStore>>())));
+            services.AddSingleton<IReadStoreGenerations>(sp =>
+            {
+                var logger = sp.GetRequiredService<ILogger<ElasticsearchReadStore>>();
+                // Servers on one PostgreSQL event store share the relay, which may run on a server of another release.
+                var holdRelayOff = postgres is null ? null : (Func<CancellationToken, Task<IAsyncDisposable?>>)sp.GetRequiredService<PostgresRelayLease>().HoldOffAsync;
+                return ElasticsearchAtStartUp.Open(new ElasticsearchReadStore(new Elastic.Clients.Elasticsearch.ElasticsearchClient(clientSettings),
+                    new ElasticsearchReadStoreOptions { IndexPrefix = indexPrefix, HoldRelayOff = holdRelayOff }, logger), logger, startUp);
+            });
         }
         else if (readStore == ReadStoreKind.Postgres)
         {

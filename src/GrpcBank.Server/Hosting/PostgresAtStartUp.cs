@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using GrpcBank.Postgres.ReadStore;
+using GrpcBank.Application.ReadSide;
 using Npgsql;
 
 namespace GrpcBank.Server.Hosting;
