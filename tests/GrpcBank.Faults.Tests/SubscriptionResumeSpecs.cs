@@ -46,7 +46,54 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
             await subscriber.ReceivedAtLeastAsync(subscriber.Count + 200);
 
             await writers.StopAsync();
-            await AssertReceivedEverythingOnceAsync(subscriber, server.Url, stops: 1, kills: 1);
+            var received = await AssertReceivedEverythingOnceAsync(subscriber, server.Url, stops: 1, kills: 1);
+            Assert.Contains(received, e => e.EventType.StartsWith("payments.", StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <remarks>
+    /// A subscriber catching up, slower than the server writes: its server's write waits for the client's HTTP/2 window
+    /// when the stop comes. The stop cancelled that write, and grpc-dotnet resets a stream whose write was cancelled
+    /// (RST_STREAM CANCEL): the client saw CANCELLED, which says it gave up itself, and lost the reason to resubscribe.
+    /// </remarks>
+    [Fact]
+    public async Task Embedded_ASlowSubscriberCatchingUp_IsStoppedWithServerStopping_NotCancelled_AndResumesWhereItWas()
+    {
+        var data = KillUnderLoadSpecs.TempDirectory();
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(("Storage:DataDirectory", data));
+            var accounts = await OpenAccountsAsync(server.Channel);
+            // History enough that the server is always a window ahead of the reader: 3,000 deposits of ~1 KB each.
+            var batches = new BatchService.BatchServiceClient(server.Channel);
+            for (var b = 0; b < 3; b++)
+            {
+                var batch = new ExecuteBatchRequest { Atomic = true };
+                batch.Commands.AddRange(Enumerable.Range(0, 1_000).Select(i => new BatchCommand
+                {
+                    Deposit = new DepositMoneyRequest
+                    {
+                        AccountId = accounts[i % accounts.Length], AmountMinor = 1, CurrencyCode = "EUR", RequestId = $"history-{b}-{i}", Reference = new string('h', 100),
+                    },
+                }));
+                await batches.ExecuteBatchAsync(batch, cancellationToken: Ct);
+            }
+            await using var subscriber = Resumer.Start(() => server.IsRunning ? server.Url : null, pace: TimeSpan.FromMilliseconds(2));
+
+            await subscriber.ReceivedAtLeastAsync(300);
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(0, await server.TerminateAsync(TimeSpan.FromSeconds(30)));
+            // A reader that goes on reading holds the stop no longer than its window takes to drain, and nothing is an error.
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(2), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s");
+            Assert.DoesNotContain("fail:", server.Log, StringComparison.Ordinal);
+            await server.RestartAsync();
+            await subscriber.ResumedAsync(1);
+
+            await AssertReceivedEverythingOnceAsync(subscriber, server.Url, stops: 1, kills: 0);
         }
         finally
         {
@@ -77,7 +124,8 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
         await subscriber.ReceivedAtLeastAsync(subscriber.Count + 200);
 
         await writers.StopAsync();
-        await AssertReceivedEverythingOnceAsync(subscriber, cluster.Servers[0].Url, stops: 1, kills: 1);
+        var received = await AssertReceivedEverythingOnceAsync(subscriber, cluster.Servers[0].Url, stops: 1, kills: 1);
+        Assert.Contains(received, e => e.EventType.StartsWith("payments.", StringComparison.Ordinal));
         // Each resume went to the other server.
         Assert.Equal([cluster.Servers[0].Url, cluster.Servers[1].Url, cluster.Servers[0].Url], subscriber.ServedBy);
     }
@@ -99,23 +147,23 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
     /// all it received, across its resumes, is the store's whole order as a fresh subscription from 0 reads it once the
     /// writes have stopped.
     /// </summary>
-    private static async Task AssertReceivedEverythingOnceAsync(Resumer subscriber, string url, int stops, int kills)
+    private static async Task<List<RecordedEvent>> AssertReceivedEverythingOnceAsync(Resumer subscriber, string url, int stops, int kills)
     {
         using var channel = GrpcChannel.ForAddress(url);
         var all = await ReadEverythingAsync(channel);
         var received = await subscriber.UntilAsync(all[^1].Position);
 
-        Assert.All(subscriber.Ends, end => Assert.Equal(StatusCode.Unavailable, end.Code));
+        Assert.True(subscriber.Ends.All(end => end.Code == StatusCode.Unavailable), $"ends: {string.Join(", ", subscriber.Ends)}");
         Assert.Equal(stops, subscriber.Ends.Count(end => end.Reason == "SERVER_STOPPING"));
         Assert.Equal(stops + kills, subscriber.Resumes);
         // Each event once, in position order, none missing, none the store does not hold.
         Assert.Equal(all.Select(e => (e.Position, e.EventId, e.StreamId, e.StreamVersion)),
             received.Select(e => (e.Position, e.EventId, e.StreamId, e.StreamVersion)));
         AssertEachAppendIsSideBySide(received);
-        Assert.Contains(received, e => e.EventType.StartsWith("payments.", StringComparison.Ordinal));
         TestContext.Current.SendDiagnosticMessage(
             $"{received.Count} events over {subscriber.Resumes + 1} subscriptions; ends: {string.Join(", ", subscriber.Ends)}; " +
             $"failed attempts to resubscribe: {subscriber.Refused}");
+        return received;
     }
 
     /// <summary>Every event from position 0 to the head, read by one fresh subscription once nothing is being written.</summary>
@@ -175,14 +223,15 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
         /// <summary>Attempts to resubscribe that the server's absence (or start-up) turned away.</summary>
         public int Refused => refused;
 
-        public static Resumer Start(Func<string?> target)
+        /// <param name="pace">How long it takes over each event: a reader slower than its server.</param>
+        public static Resumer Start(Func<string?> target, TimeSpan pace = default)
         {
             var resumer = new Resumer();
-            resumer.reading = Task.Run(() => resumer.RunAsync(target));
+            resumer.reading = Task.Run(() => resumer.RunAsync(target, pace));
             return resumer;
         }
 
-        private async Task RunAsync(Func<string?> target)
+        private async Task RunAsync(Func<string?> target, TimeSpan pace)
         {
             while (!stop.IsCancellationRequested)
             {
@@ -203,17 +252,18 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
                         if (!delivered) servedBy.Enqueue(url);
                         delivered = true;
                         received.Enqueue(call.ResponseStream.Current.Event);
+                        if (pace > TimeSpan.Zero) await Task.Delay(pace, stop.Token);
                     }
                     // OK would say the feed is complete: it never is.
                     ends.Enqueue((StatusCode.OK, null));
                 }
-                catch (RpcException e) when (stop.IsCancellationRequested && e.StatusCode == StatusCode.Cancelled)
+                catch (Exception e) when (stop.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
                 {
                     return;
                 }
                 catch (RpcException e)
                 {
-                    if (delivered) ends.Enqueue((e.StatusCode, e.GetRpcStatus()?.GetDetail<ErrorInfo>()?.Reason));
+                    if (delivered) ends.Enqueue((e.StatusCode, e.GetRpcStatus()?.GetDetail<ErrorInfo>()?.Reason ?? $"({e.Status.Detail} {e.Status.DebugException?.Message})"));
                     else if (e.StatusCode == StatusCode.Unavailable) Interlocked.Increment(ref refused);
                     else ends.Enqueue((e.StatusCode, e.Status.Detail)); // a refusal of any other kind is a failure too
                     await Task.Delay(50);

@@ -22,6 +22,9 @@ public sealed class HistoryGrpcService(
     private const int SubscribeBatch = 200;
     private const int MaxPrefixes = 20;
 
+    /// <summary>How long a stop waits for a subscription's write that the client's flow control holds back.</summary>
+    private static readonly TimeSpan StalledWriteGrace = TimeSpan.FromSeconds(2);
+
     public override async Task<ReadStreamResponse> ReadStream(ReadStreamRequest request, ServerCallContext context)
     {
         var errors = new FieldErrors().NotNegative("from_version", request.FromVersion);
@@ -95,6 +98,12 @@ public sealed class HistoryGrpcService(
         // it its whole shutdown timeout (30 s) and then cut it off: it ends as the server begins to stop.
         using var served = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         var ct = served.Token;
+        // A write is not cancelled by the stop itself: grpc-dotnet resets the stream of a write cancelled midway (RST_STREAM
+        // CANCEL), so a subscriber whose write waited for its HTTP/2 window saw CANCELLED instead of SERVER_STOPPING, and
+        // no reason to resubscribe. The write is let finish, and the stop is heard before the next one; only a client that
+        // reads nothing for StalledWriteGrace is cut off, so that it cannot hold the stop for the shutdown timeout.
+        using var writes = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        using var stalled = lifetime.ApplicationStopping.Register(() => writes.CancelAfter(StalledWriteGrace));
         try
         {
             while (true)
@@ -103,7 +112,10 @@ public sealed class HistoryGrpcService(
                 foreach (var e in events)
                 {
                     if (prefixes.Length == 0 || prefixes.Any(p => e.EventType.StartsWith(p, StringComparison.Ordinal)))
-                        await responseStream.WriteAsync(new SubscribeAllResponse { Event = ToProto(e) }, ct);
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        await responseStream.WriteAsync(new SubscribeAllResponse { Event = ToProto(e) }, writes.Token);
+                    }
                     after = e.Position;
                 }
                 if (events.Count > 0) live.Observe(after);
