@@ -68,20 +68,7 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
         {
             await using var server = await ServerProcess.StartAsync(("Storage:DataDirectory", data));
             var accounts = await OpenAccountsAsync(server.Channel);
-            // History enough that the server is always a window ahead of the reader: 3,000 deposits of ~1 KB each.
-            var batches = new BatchService.BatchServiceClient(server.Channel);
-            for (var b = 0; b < 3; b++)
-            {
-                var batch = new ExecuteBatchRequest { Atomic = true };
-                batch.Commands.AddRange(Enumerable.Range(0, 1_000).Select(i => new BatchCommand
-                {
-                    Deposit = new DepositMoneyRequest
-                    {
-                        AccountId = accounts[i % accounts.Length], AmountMinor = 1, CurrencyCode = "EUR", RequestId = $"history-{b}-{i}", Reference = new string('h', 100),
-                    },
-                }));
-                await batches.ExecuteBatchAsync(batch, cancellationToken: Ct);
-            }
+            await WriteHistoryAsync(server.Channel, accounts);
             await using var subscriber = Resumer.Start(() => server.IsRunning ? server.Url : null, pace: TimeSpan.FromMilliseconds(2));
 
             await subscriber.ReceivedAtLeastAsync(300);
@@ -94,6 +81,32 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
             await subscriber.ResumedAsync(1);
 
             await AssertReceivedEverythingOnceAsync(subscriber, server.Url, stops: 1, kills: 0);
+        }
+        finally
+        {
+            if (Directory.Exists(data)) Directory.Delete(data, recursive: true);
+        }
+    }
+
+    /// <remarks>The other side of letting a write in flight finish: a client that reads nothing does not hold the stop for the shutdown timeout (30 s).</remarks>
+    [Fact]
+    public async Task Embedded_ASubscriberThatStopsReading_HoldsASigtermAFewSecondsAtMost_AndNoErrorIsLogged()
+    {
+        var data = KillUnderLoadSpecs.TempDirectory();
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(("Storage:DataDirectory", data));
+            await WriteHistoryAsync(server.Channel, await OpenAccountsAsync(server.Channel));
+            using var channel = GrpcChannel.ForAddress(server.Url);
+            using var call = new HistoryService.HistoryServiceClient(channel).SubscribeAll(new SubscribeAllRequest(), cancellationToken: Ct);
+            Assert.True(await call.ResponseStream.MoveNext(Ct));
+            await Task.Delay(500, Ct); // the server fills the window and waits
+
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(0, await server.TerminateAsync(TimeSpan.FromSeconds(60)));
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(6), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s");
+            Assert.DoesNotContain("fail:", server.Log, StringComparison.Ordinal);
+            Assert.DoesNotContain("crit:", server.Log, StringComparison.Ordinal);
         }
         finally
         {
@@ -128,6 +141,24 @@ public sealed partial class SubscriptionResumeSpecs(PostgresServer postgres)
         Assert.Contains(received, e => e.EventType.StartsWith("payments.", StringComparison.Ordinal));
         // Each resume went to the other server.
         Assert.Equal([cluster.Servers[0].Url, cluster.Servers[1].Url, cluster.Servers[0].Url], subscriber.ServedBy);
+    }
+
+    /// <summary>History enough that the server is always a window ahead of a slow reader: 3,000 deposits of ~1 KB each.</summary>
+    private static async Task WriteHistoryAsync(GrpcChannel channel, string[] accounts)
+    {
+        var batches = new BatchService.BatchServiceClient(channel);
+        for (var b = 0; b < 3; b++)
+        {
+            var batch = new ExecuteBatchRequest { Atomic = true };
+            batch.Commands.AddRange(Enumerable.Range(0, 1_000).Select(i => new BatchCommand
+            {
+                Deposit = new DepositMoneyRequest
+                {
+                    AccountId = accounts[i % accounts.Length], AmountMinor = 1, CurrencyCode = "EUR", RequestId = $"history-{b}-{i}", Reference = new string('h', 100),
+                },
+            }));
+            await batches.ExecuteBatchAsync(batch, cancellationToken: Ct);
+        }
     }
 
     private static async Task<string[]> OpenAccountsAsync(GrpcChannel channel)
