@@ -364,17 +364,28 @@ public abstract partial class SubscriptionConsistencySpecs : BankSpecs
     }
 }
 
+/// <summary>
+/// <see cref="SubscriptionConsistencySpecs.AStalledSubscriber_IsNeitherDroppedNorSkipped_WhileWritersGoOn_AndItsServerHoldsNoBacklogForIt"/>
+/// weighs the process's managed heap, which every test class running beside it adds to (28 MB in one CI run, against a
+/// bound of 12), so these specs run alone, after the parallel ones.
+/// </summary>
+[CollectionDefinition(DisableParallelization = true)]
+public sealed class HeapWeighingCollection;
+
+[Collection(typeof(HeapWeighingCollection))]
 public sealed class EmbeddedSubscriptionConsistencySpecs : SubscriptionConsistencySpecs
 {
     protected override Task<BankHost> StartHostAsync() => BankHost.StartEmbeddedAsync();
 }
 
+[Collection(typeof(HeapWeighingCollection))]
 public sealed class PostgresSubscriptionConsistencySpecs(PostgresServer postgres) : SubscriptionConsistencySpecs
 {
     protected override async Task<BankHost> StartHostAsync() => await BankHost.StartPostgresAsync(await postgres.CreateDatabaseAsync());
 }
 
 /// <summary>Two servers on one PostgreSQL: the writers spread over both, the subscribers read from the second.</summary>
+[Collection(typeof(HeapWeighingCollection))]
 public sealed class PostgresTwoServerSubscriptionConsistencySpecs(PostgresServer postgres) : SubscriptionConsistencySpecs
 {
     private BankHost? other;
