@@ -87,13 +87,14 @@ public abstract class AccountLifecycleSpecs : ClockedBankSpecs
         await RefusedWritingNothing("BALANCE_NOT_ZERO", () => Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = overdrawn }).ResponseAsync);
         await RefusedWritingNothing("ACCOUNT_HAS_HOLDS", () => Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = held }).ResponseAsync);
         await RefusedWritingNothing("ACCOUNT_HAS_HOLDS", () => Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = customer }).ResponseAsync);
-        // Its time is up but the bank has not yet expired it: still held, still an obligation.
-        Clock.Advance(TimeSpan.FromHours(2));
-        await RefusedWritingNothing("ACCOUNT_HAS_HOLDS", () => Accounts.CloseAccountAsync(new CloseAccountRequest { AccountId = held }).ResponseAsync);
         foreach (var id in new[] { positive, overdrawn, held, customer })
             Assert.Equal(AccountStatus.Active, (await Bank.AccountAsync(id, await HeadAsync())).Status);
 
         // Settled, each closes: the hold expired by the bank (the order's too, which cancels the order), the money taken out.
+        // (A hold whose time is up is held until the bank records its expiry, as the Domain decides a close on recorded
+        // events alone: AccountSpecs.GivenAccountWithHold_WhenClose_ThenAccountHasHolds. Asked here, the close raced the
+        // server's own expiry, which the clock's advance sets off.)
+        Clock.Advance(TimeSpan.FromHours(2));
         while (await Host.Get<HoldExpiry>().ExpireDueAsync(CancellationToken.None) > 0) { }
         var expired = await Bank.EventuallyAsync(async () =>
         {
