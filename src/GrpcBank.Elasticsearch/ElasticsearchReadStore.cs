@@ -122,14 +122,13 @@ public sealed partial class ElasticsearchReadStore : IReadStore
             relayHeldOff = await holdOff(ct);
             // A server of this release starting too may have replaced them meanwhile (its relay may run by now): serve its.
             var now = await ResolveAliasesAsync(ct);
-            if (!now.Any(c => Layout.IsOtherSchema(c.Key, c.Value)))
+            if (now.Select(c => Layout.OtherSchemaOf(c.Key, c.Value)).FirstOrDefault(v => v is not null) is not { } otherSchema)
             {
                 if (relayHeldOff is not null) await relayHeldOff.DisposeAsync();
                 return now;
             }
             if (relayHeldOff is null)
-                throw new ReadStoreInUseException($"{Layout.Prefix}-* (Elasticsearch) serves views",
-                    now.Select(c => Layout.OtherSchemaOf(c.Key, c.Value)).First(v => v is not null)!.Value, IndexLayout.SchemaVersion);
+                throw new ReadStoreInUseException($"{Layout.Prefix}-* (Elasticsearch) serves views", otherSchema, IndexLayout.SchemaVersion);
             current = now;
         }
         await using var held = relayHeldOff;
