@@ -1,5 +1,12 @@
 using GrpcBank.Server.Hosting;
 
+// For a DBA's migration role, where the server's own may not create tables: the DDL it would run on an empty schema.
+if (args is ["--print-postgres-schema"])
+{
+    Console.Out.Write(GrpcBank.Postgres.PostgresMigrations.ScriptForEmptySchema());
+    return 0;
+}
+
 // First: a signal from here on is a stop, not the runtime's default end (exit code 143).
 using var signals = StopSignals.Register();
 try

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using GrpcBank.Application.ReadSide;
+using GrpcBank.Postgres;
 using Npgsql;
 
 namespace GrpcBank.Server.Hosting;
@@ -22,12 +23,21 @@ public static class PostgresAtStartUp
         {
             throw new StartupRefusedException(e.Message, e);
         }
+        catch (SchemaNotCreatableException e)
+        {
+            throw Refused(connectionString, e.Message, e);
+        }
         catch (Exception e) when (e is NpgsqlException or SocketException or TimeoutException)
         {
-            var at = new NpgsqlConnectionStringBuilder(connectionString);
-            throw new StartupRefusedException(
-                $"PostgreSQL at {at.Host}:{at.Port}, database {at.Database ?? at.Username} (ConnectionStrings:Postgres) cannot be used: {CauseOf(e)}", e);
+            throw Refused(connectionString, CauseOf(e), e);
         }
+    }
+
+    private static StartupRefusedException Refused(string connectionString, string cause, Exception e)
+    {
+        var at = new NpgsqlConnectionStringBuilder(connectionString);
+        return new StartupRefusedException(
+            $"PostgreSQL at {at.Host}:{at.Port}, database {at.Database ?? at.Username} (ConnectionStrings:Postgres) cannot be used: {cause}", e);
     }
 
     /// <summary>Npgsql's message and what it wraps ("Failed to connect to …" says nothing of the refused connection).</summary>
