@@ -69,6 +69,30 @@ public sealed class PostgresOperatedSpecs
         Assert.DoesNotContain("   at ", output);
     }
 
+    [Fact]
+    public async Task ARightRevokedMidWay_IsInternal_NotARetryableOutage_AndTheCommandWorksOnceGrantedAgain()
+    {
+        await using var cluster = await ThrowawayCluster.StartAsync();
+        await DbaSetUpAsync(cluster);
+        await using (var migration = await BankHost.StartPostgresAsync(As(cluster, "migrator"), ("ReadStore:Kind", "Sqlite")))
+        {
+        }
+        await GrantUseAsync(cluster);
+        await using var host = await BankHost.StartPostgresAsync(As(cluster, "app"), ("ReadStore:Kind", "Sqlite"));
+        await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = "ada", OwnerName = "Ada Lovelace", CurrencyCode = "EUR" });
+        var deposit = new DepositMoneyRequest { AccountId = "ada", AmountMinor = 7, CurrencyCode = "EUR", RequestId = "dep-1" };
+
+        await ExecuteAsync(As(cluster, "migrator"), "revoke insert on events from app");
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => host.Accounts.DepositMoneyAsync(deposit).ResponseAsync);
+        await ExecuteAsync(As(cluster, "migrator"), "grant insert on events to app");
+        var deposited = await host.Accounts.DepositMoneyAsync(deposit);
+
+        // It lasts until a DBA acts: INTERNAL ("do not retry until it is fixed", an error id for the log), not UNAVAILABLE.
+        Assert.True(refused.StatusCode == Grpc.Core.StatusCode.Internal, $"{refused.StatusCode} {refused.Status.Detail}");
+        Assert.Contains("error id", refused.Status.Detail);
+        Assert.Equal((2L, 7L), (deposited.Version, deposited.BalanceMinor));
+    }
+
     /// <summary>
     /// As a DBA sets a database up: a migration role owns the schema <c>bank</c>; the application role <c>app</c> may
     /// connect, and nobody but the owner creates anything in <c>public</c>.

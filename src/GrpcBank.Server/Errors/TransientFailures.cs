@@ -26,9 +26,15 @@ public static class TransientFailures
         // Npgsql leaves out query_canceled, which the server raises for a statement past the role's or database's
         // statement_timeout (held up by a lock, a busy server) or cancelled by an operator: its transaction is rolled back,
         // and a retry may succeed. (The caller's own cancellation is answered before this, as CANCELLED or DEADLINE_EXCEEDED.)
+        // Npgsql also leaves out read_only_sql_transaction: a write on a standby (a failover under way, a connection string
+        // that reached the demoted primary) or in a database a DBA set default_transaction_read_only, which passes once
+        // the primary is back or the setting is undone, and nothing was written (it was INTERNAL, "do not retry").
+        // A right revoked (insufficient_privilege) stays INTERNAL: it lasts until an operator grants it again, and the
+        // error id leads to the role and table in the log.
         NpgsqlException npgsql => npgsql.IsTransient || npgsql is PostgresException
         {
-            SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.QueryCanceled,
+            SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.QueryCanceled
+                or PostgresErrorCodes.ReadOnlySqlTransaction,
         },
         // The primary result code is the low byte of an extended one (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE, …).
         // A full disk, an I/O error or no memory is the machine's trouble, as Npgsql judges PostgreSQL's (disk_full,
