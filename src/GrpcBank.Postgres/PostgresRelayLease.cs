@@ -13,6 +13,15 @@ public sealed class PostgresRelayLease : IRelayLease
 {
     public const string DefaultLockName = "grpcbank.relay";
 
+    /// <summary>
+    /// The lock's key: its name, qualified by the schema the bank's tables are in (the first of the connection's search
+    /// path that exists), so that banks in two schemas of one database each run a relay. Advisory locks are the database's,
+    /// not a schema's: keyed by the name alone, the first bank's relay locked out every other bank's, whose read side then
+    /// never moved. In <c>public</c>, the default, the key is the name alone, as in earlier releases, so a rolling upgrade
+    /// there never runs two relays at once.
+    /// </summary>
+    private const string LockKey = "hashtext($1 || coalesce('.' || nullif(current_schema(), 'public'), ''))";
+
     private readonly string connectionString;
     private readonly string lockName;
     private readonly TimeSpan pollInterval;
@@ -59,7 +68,7 @@ public sealed class PostgresRelayLease : IRelayLease
     /// </summary>
     public static async Task<bool> TryHoldOffAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct, string lockName = DefaultLockName)
     {
-        await using var command = new NpgsqlCommand("select pg_try_advisory_xact_lock(hashtext($1))", connection, tx)
+        await using var command = new NpgsqlCommand($"select pg_try_advisory_xact_lock({LockKey})", connection, tx)
         {
             Parameters = { new() { Value = lockName } },
         };
@@ -83,7 +92,7 @@ public sealed class PostgresRelayLease : IRelayLease
             await connection.OpenAsync(ct);
             var tx = await connection.BeginTransactionAsync(ct);
             // Waited for as long as the other server replaces views (no command timeout); a stop asked meanwhile ends it.
-            await using (var turn = new NpgsqlCommand("select pg_advisory_xact_lock(hashtext($1))", connection, tx)
+            await using (var turn = new NpgsqlCommand($"select pg_advisory_xact_lock({LockKey})", connection, tx)
                          {
                              CommandTimeout = 0, Parameters = { new() { Value = $"{lockName}.held-off" } },
                          })
@@ -115,7 +124,7 @@ public sealed class PostgresRelayLease : IRelayLease
                 await connection.OpenAsync(ct);
                 while (true)
                 {
-                    if (await ScalarAsync<bool>(connection, "select pg_try_advisory_lock(hashtext($1))", ct))
+                    if (await ScalarAsync<bool>(connection, $"select pg_try_advisory_lock({LockKey})", ct))
                     {
                         var held = Held.Start(connection, lockName, checkInterval);
                         current = held;
@@ -200,7 +209,7 @@ public sealed class PostgresRelayLease : IRelayLease
             {
                 try
                 {
-                    await using var unlock = new NpgsqlCommand("select pg_advisory_unlock(hashtext($1))", connection)
+                    await using var unlock = new NpgsqlCommand($"select pg_advisory_unlock({LockKey})", connection)
                     {
                         Parameters = { new() { Value = lockName } },
                     };

@@ -15,14 +15,7 @@ public sealed class PostgresOperatedSpecs
     public async Task ARoleGrantedOnlyTheUseOfTheTables_StartsOnTheSchemaAMigrationRoleMade_AndServes()
     {
         await using var cluster = await ThrowawayCluster.StartAsync();
-        await DbaSetUpAsync(cluster);
-        // The migration role's run applies the migrations, as a deployment's migration job would.
-        await using (var migration = await BankHost.StartPostgresAsync(As(cluster, "migrator"), ("ReadStore:Kind", "Sqlite")))
-        {
-        }
-        await GrantUseAsync(cluster);
-
-        await using var host = await BankHost.StartPostgresAsync(As(cluster, "app"), ("ReadStore:Kind", "Sqlite"));
+        await using var host = await MigratedThenStartedAsAppAsync(cluster);
         await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = "ada", OwnerName = "Ada Lovelace", CurrencyCode = "EUR" });
         var deposited = await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest
         {
@@ -73,12 +66,7 @@ public sealed class PostgresOperatedSpecs
     public async Task ARightRevokedMidWay_IsInternal_NotARetryableOutage_AndTheCommandWorksOnceGrantedAgain()
     {
         await using var cluster = await ThrowawayCluster.StartAsync();
-        await DbaSetUpAsync(cluster);
-        await using (var migration = await BankHost.StartPostgresAsync(As(cluster, "migrator"), ("ReadStore:Kind", "Sqlite")))
-        {
-        }
-        await GrantUseAsync(cluster);
-        await using var host = await BankHost.StartPostgresAsync(As(cluster, "app"), ("ReadStore:Kind", "Sqlite"));
+        await using var host = await MigratedThenStartedAsAppAsync(cluster);
         await host.Accounts.OpenAccountAsync(new OpenAccountRequest { AccountId = "ada", OwnerName = "Ada Lovelace", CurrencyCode = "EUR" });
         var deposit = new DepositMoneyRequest { AccountId = "ada", AmountMinor = 7, CurrencyCode = "EUR", RequestId = "dep-1" };
 
@@ -91,6 +79,20 @@ public sealed class PostgresOperatedSpecs
         Assert.True(refused.StatusCode == Grpc.Core.StatusCode.Internal, $"{refused.StatusCode} {refused.Status.Detail}");
         Assert.Contains("error id", refused.Status.Detail);
         Assert.Equal((2L, 7L), (deposited.Version, deposited.BalanceMinor));
+    }
+
+    /// <summary>
+    /// The migration role's server run applies the migrations (as a deployment's migration job would), the DBA grants the
+    /// use of the tables, and the server starts as the application role.
+    /// </summary>
+    private static async Task<BankHost> MigratedThenStartedAsAppAsync(ThrowawayCluster cluster)
+    {
+        await DbaSetUpAsync(cluster);
+        await using (var migration = await BankHost.StartPostgresAsync(As(cluster, "migrator"), ("ReadStore:Kind", "Sqlite")))
+        {
+        }
+        await GrantUseAsync(cluster);
+        return await BankHost.StartPostgresAsync(As(cluster, "app"), ("ReadStore:Kind", "Sqlite"));
     }
 
     /// <summary>
