@@ -152,7 +152,7 @@ public static class BankServer
         // A relative path is taken from the working directory, like every path given on a command line. Empty is unset, as
         // for every other setting (Storage__DataDirectory= in an environment file): Path.GetFullPath("") aborted start-up.
         var dataDirectory = Path.GetFullPath(configuration["Storage:DataDirectory"] is { Length: > 0 } configured ? configured : "data");
-        var postgres = PostgresConnection(configuration);
+        var postgres = PostgresConnection(configuration) is { } given ? PostgresSessions.Of(given) : null;
         var readStore = ReadStoreKinds.Of(configuration);
         var embeddedFiles = postgres is null || readStore == ReadStoreKind.Sqlite;
         var groupCommit = GroupCommitSettings.Of(configuration);
