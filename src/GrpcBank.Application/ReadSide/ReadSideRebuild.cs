@@ -74,7 +74,10 @@ public sealed class ReadSideRebuild(
                         await Task.Delay(20, ct);
                     }
                 }
-                await next.ApplyAsync([], await current.AppliedPositionAsync(ct), ct);
+                // Not a watermark beyond the store's head: it is of a history the store no longer holds (an older backup
+                // of it restored), whose positions new events take. The relay's next batch gives the new one its own.
+                var applied = await current.AppliedPositionAsync(ct);
+                if (applied <= await store.HeadPositionAsync(ct)) await next.ApplyAsync([], applied, ct);
                 // Once begun, the switch runs to its end whatever the caller does: cut short, it could leave the pointer
                 // on the new generation while this server still used the old one, and the new one must then not be dropped.
                 switching = true;

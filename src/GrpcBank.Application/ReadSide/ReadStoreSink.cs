@@ -6,9 +6,17 @@ namespace GrpcBank.Application.ReadSide;
 
 /// <summary>
 /// Feeds the relay's events into the read store. An empty read store (new, or reset after a schema
-/// change) is first rebuilt from the event store, since the outbox only holds what is not yet delivered.
+/// change) is first rebuilt from the event store, since the outbox only holds what is not yet delivered. So is one that
+/// does not belong to the event store it is fed from (<see cref="StartAsync"/>): files restored from backups of different
+/// moments.
 /// </summary>
-public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeProvider clock, ILogger<ReadStoreSink> logger) : IEventSink
+/// <param name="replace">
+/// Replaces the read store by a new generation rebuilt from the event store (<see cref="ReadSideRebuild"/>); without it
+/// a read store ahead of the event store stops the read side's delivery, saying so.
+/// </param>
+public sealed class ReadStoreSink(
+    IReadStore readStore, IEventStore store, TimeProvider clock, ILogger<ReadStoreSink> logger,
+    Func<CancellationToken, Task>? replace = null) : IEventSink
 {
     public const string SinkName = "read-side";
     /// <summary>
@@ -28,12 +36,34 @@ public sealed class ReadStoreSink(IReadStore readStore, IEventStore store, TimeP
     /// <summary>The highest position ever handed to the read store (events may arrive out of position order).</summary>
     public long MaxDeliveredPosition => Interlocked.Read(ref maxDelivered);
 
+    /// <summary>
+    /// Makes the read store hold what the event store holds up to the relay's checkpoint before the relay goes on from
+    /// there. A read store restored from another moment than the event store does not: one that has applied positions
+    /// beyond the store's head (the event store restored from an older backup) shows a history the store no longer holds,
+    /// and since the store gives those positions to new events, the view's version guards and watermark would take them
+    /// for ones already applied and skip them for good; it is replaced by a rebuild. One behind the read side's checkpoint
+    /// (the read store restored from an older backup, or copied before the event store) was never given what lies between,
+    /// which is replayed into it from the event store.
+    /// </summary>
     public async Task StartAsync(Action progressed, CancellationToken ct)
     {
-        if (await readStore.AppliedPositionAsync(ct) > 0) return;
+        var applied = await readStore.AppliedPositionAsync(ct);
+        if (applied > 0 && await store.HeadPositionAsync(ct) is var head && applied > head)
+        {
+            logger.LogWarning("The read side has applied positions up to {Applied}, beyond the event store's head {Head}: the event store is older than the read store (restored from an older backup?), and new events take those positions. Rebuilding the read side from the event store",
+                applied, head);
+            await (replace ?? throw new InvalidOperationException(
+                $"The read side has applied positions up to {applied}, beyond the event store's head {head}: rebuild it from the event store"))(ct);
+            return;
+        }
+        var checkpoint = applied > 0 ? await store.Outbox.CheckpointAsync(SinkName, ct) : 0;
+        if (applied > 0 && applied >= checkpoint) return;
+        if (applied > 0)
+            logger.LogWarning("The read side has applied positions up to {Applied}, behind the checkpoint {Checkpoint} its relay consumer recorded (the read store is older than the event store); replaying what comes after it from the event store",
+                applied, checkpoint);
         // A heartbeat per page applied: a replay of millions of events takes minutes, and a read side that applies pages
         // is not one stuck (grpcbank.relay.heartbeat, GrpcBankConsumerNotHeartbeating); one stuck on a page stops beating.
-        var replayed = await ReplayAsync(readStore, 0, _ => progressed(), ct);
+        var replayed = await ReplayAsync(readStore, applied, _ => progressed(), ct);
         if (replayed.Count > 0) logger.LogInformation("Read side rebuilt from {Count} events of the event store", replayed.Count);
     }
 

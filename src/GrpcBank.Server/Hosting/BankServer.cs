@@ -81,7 +81,11 @@ public static class BankServer
         services.AddHostedService(sp => sp.GetRequiredService<EdgeWarmUp>());
         services.AddSingleton<AccountHistory>();
         services.AddSingleton<RelayProgress>();
-        services.AddSingleton<ReadStoreSink>();
+        // A read store found ahead of the event store at the relay's start is replaced by a rebuild (ReadStoreSink.StartAsync);
+        // resolved when needed, for the rebuild feeds through the sink.
+        services.AddSingleton(sp => new ReadStoreSink(sp.GetRequiredService<IReadStore>(), sp.GetRequiredService<IEventStore>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ReadStoreSink>>(),
+            ct => sp.GetRequiredService<ReadSideRebuild>().TryStart(_ => { }, ct) ?? Task.CompletedTask));
         services.AddSingleton<IEventSink>(sp => sp.GetRequiredService<ReadStoreSink>());
         services.AddSingleton<ReadSideRebuild>();
         services.AddSingleton<RejectionReason>(ErrorMapper.Reason);
