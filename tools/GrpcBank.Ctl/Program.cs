@@ -82,6 +82,7 @@ public static class Program
         root.Subcommands.Add(VerifyCommand.Build());
         root.Subcommands.Add(BatchFileCommand.Build());
         root.Subcommands.Add(TopCommand.Build());
+        root.Subcommands.Add(BackupCommand.Build());
         return root;
     }
 }
