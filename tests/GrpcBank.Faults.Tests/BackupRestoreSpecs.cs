@@ -58,6 +58,32 @@ public sealed class BackupRestoreSpecs
         await ReadSide.AssertEqualsReplayAsync(server.Channel, ["ada", "bob"]);
     }
 
+    [Fact]
+    public async Task AWholeDirectoryRestoredToAnOlderPoint_Serves_ANewerMinPositionIsOutOfRange_AndALaterRequestIdIsNewAgain()
+    {
+        var (directory, backup) = (KillUnderLoadSpecs.TempDirectory(), KillUnderLoadSpecs.TempDirectory());
+        await using var server = await ServerProcess.StartAsync(("Storage:DataDirectory", directory));
+        var head = await BackUpThenMoveOnAsync(server, () => CopyFiles(directory, backup, "*"));
+
+        Directory.Delete(directory, recursive: true);
+        CopyFiles(backup, directory, "*");
+        await server.RestartAsync();
+        var query = new QueryService.QueryServiceClient(server.Channel);
+        var ahead = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() =>
+            query.GetAccountAsync(new GetAccountRequest { AccountId = "ada", MinPosition = head }).ResponseAsync);
+        Assert.Equal(Grpc.Core.StatusCode.OutOfRange, ahead.StatusCode);
+        Assert.Contains($"min_position {head} is beyond the newest event, at position 2", ahead.Status.Detail);
+
+        // "after-0" was written after the backup: the restored bank never logged it, so it is a new request again, and
+        // a client that retries it is answered as a new deposit, not with the reply it got before the restore.
+        var accounts = new AccountService.AccountServiceClient(server.Channel);
+        var again = await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = "ada", AmountMinor = 1000, CurrencyCode = "EUR", RequestId = "after-0" });
+        Assert.Equal((3L, 3L, 1100L), (again.Version, again.Position, again.BalanceMinor));
+        var retried = await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = "ada", AmountMinor = 100, CurrencyCode = "EUR", RequestId = "before-1" });
+        Assert.Equal((2L, 2L), (retried.Version, retried.Position));
+        await ReadSide.AssertEqualsReplayAsync(server.Channel, ["ada"]);
+    }
+
     /// <summary>
     /// Ada's account opened with 100 (positions 1 and 2), the server stopped, <paramref name="backUp"/> run; then five more
     /// deposits of 1000 to Ada and Bob's account opened (positions 3 to 8), the read side caught up, and the server stopped
