@@ -44,6 +44,7 @@ public sealed class BackupRestoreSpecs
         var lines = await query.ListTransactionsAsync(new ListTransactionsRequest { AccountId = "ada", MinPosition = head, PageSize = 50 }, deadline: DateTime.UtcNow.AddSeconds(30));
         Assert.Equal(6, lines.Transactions.Count);
         await ReadSide.AssertEqualsReplayAsync(server.Channel, ["ada", "bob"]);
+        Assert.True(await server.PrintedAsync("behind the checkpoint"), $"the server did not say why it replayed into the read side:\n{server.Log}");
     }
 
     [Fact]

@@ -59,7 +59,7 @@ public sealed class ReadStoreSink(
         var checkpoint = applied > 0 ? await store.Outbox.CheckpointAsync(SinkName, ct) : 0;
         if (applied > 0 && applied >= checkpoint) return;
         if (applied > 0)
-            logger.LogWarning("The read side has applied positions up to {Applied}, behind the checkpoint {Checkpoint} its relay consumer recorded (the read store is older than the event store); replaying what comes after it from the event store",
+            logger.LogWarning("The read side has applied positions up to {Applied}, behind the checkpoint {Checkpoint} its relay consumer recorded (a read store older than the event store, or one stopped while PostgreSQL positions it had been given were unsettled); replaying what comes after it from the event store",
                 applied, checkpoint);
         // A heartbeat per page applied: a replay of millions of events takes minutes, and a read side that applies pages
         // is not one stuck (grpcbank.relay.heartbeat, GrpcBankConsumerNotHeartbeating); one stuck on a page stops beating.
