@@ -27,21 +27,11 @@ public sealed class TelemetrySpecs : IDisposable
 {
     private static readonly ActivitySource TestSource = new("GrpcBank.Tests");
 
-    private readonly ConcurrentQueue<Activity> stopped = new();
-    private readonly ActivityListener listener;
+    private readonly RecordedSpans spans = new(TestSource.Name);
 
-    public TelemetrySpecs()
-    {
-        listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name is Telemetry.Name or "GrpcBank.Tests" or "Microsoft.AspNetCore" or "System.Net.Http",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = stopped.Enqueue,
-        };
-        ActivitySource.AddActivityListener(listener);
-    }
+    private ConcurrentQueue<Activity> stopped => spans.Stopped;
 
-    public void Dispose() => listener.Dispose();
+    public void Dispose() => spans.Dispose();
 
     [Fact]
     public async Task OneDeposit_IsOneTrace_FromTheGrpcCallThroughTheAppendAndTheOutboxToTheReadSide()

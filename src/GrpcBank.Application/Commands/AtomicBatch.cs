@@ -1,4 +1,3 @@
-using System.Text.Json;
 using GrpcBank.Application.EventStore;
 using GrpcBank.Application.Payments;
 using GrpcBank.Domain;
@@ -159,16 +158,14 @@ public sealed class AtomicBatch(
     /// </summary>
     private async Task<AtomicBatchOutcome?> ReplayAsync(IReadOnlyList<BatchItem> commands, CancellationToken ct)
     {
-        var logged = new List<LoggedRequest?>();
-        foreach (var command in commands)
-            logged.Add(command.Context.RequestId is { } id ? await store.FindRequestAsync(id, ct) : null);
+        // One lookup for all of them: one by one, a refused batch of 8,192 commands cost 8,192 round trips, its locks held.
+        var logged = (await RequestLog.FindAllAsync(store, commands, ct)).ToList();
         var first = logged.FindIndex(l => l is not null);
         if (first < 0) return null;
-        var same = logged.Select((l, i) => l is not null && l.Fingerprint == (commands[i].Context.Fingerprint ?? "")).ToList();
+        var same = logged.Select((l, i) => l is not null && RequestLog.IsSameRequest(l, commands[i].Context)).ToList();
         if (same.All(s => s))
             return new AtomicBatchOutcome.Accepted(
-                [.. logged.Select((l, i) => JsonSerializer.Deserialize(l!.ReplyJson, commands[i].ReplyType, EventCodec<object>.Json)!)],
-                [.. logged.Select(l => l!.Position)], Replayed: true);
+                [.. logged.Select((l, i) => RequestLog.ReplyOf(l!, commands[i]))], [.. logged.Select(l => l!.Position)], Replayed: true);
         var reused = Enumerable.Range(0, commands.Count).FirstOrDefault(i => logged[i] is not null && !same[i], -1);
         return reused >= 0
             ? new AtomicBatchOutcome.Failed(reused, new CommandOutcome<object>.RequestIdReused(commands[reused].Context.RequestId!))

@@ -38,9 +38,34 @@ public static class RequestLog
         if (context.RequestId is not { } id) return null;
         var logged = await store.FindRequestAsync(id, ct);
         if (logged is null) return null;
-        if (logged.Fingerprint != (context.Fingerprint ?? "")) return new CommandOutcome<TReply>.RequestIdReused(id);
+        if (!IsSameRequest(logged, context)) return new CommandOutcome<TReply>.RequestIdReused(id);
         var reply = JsonSerializer.Deserialize<TReply>(logged.ReplyJson, Json)
             ?? throw new InvalidDataException($"request log entry {id} has no reply");
         return new CommandOutcome<TReply>.Accepted(reply, logged.Position, Replayed: true);
     }
+
+    /// <summary>The entries logged for the request ids of <paramref name="commands"/>, in one lookup: null for one without an id or not logged.</summary>
+    public static async Task<IReadOnlyList<LoggedRequest?>> FindAllAsync(IEventStore store, IReadOnlyList<BatchItem> commands, CancellationToken ct)
+    {
+        var asking = Enumerable.Range(0, commands.Count).Where(i => commands[i].Context.RequestId is not null).ToList();
+        var found = new LoggedRequest?[commands.Count];
+        if (asking.Count == 0) return found;
+        var logged = await store.FindRequestsAsync([.. asking.Select(i => commands[i].Context.RequestId!)], ct);
+        for (var k = 0; k < asking.Count; k++) found[asking[k]] = logged[k];
+        return found;
+    }
+
+    /// <summary><see cref="ReplayAsync"/> for a batch's command, whose reply type is a value (<see cref="BatchItem.ReplyType"/>).</summary>
+    public static CommandOutcome<object> Replay(LoggedRequest logged, BatchItem command) =>
+        IsSameRequest(logged, command.Context)
+            ? new CommandOutcome<object>.Accepted(ReplyOf(logged, command), logged.Position, Replayed: true)
+            : new CommandOutcome<object>.RequestIdReused(logged.RequestId);
+
+    /// <summary>Whether <paramref name="logged"/> is this very request (its fingerprint), not another one with its id.</summary>
+    public static bool IsSameRequest(LoggedRequest logged, CommandContext context) => logged.Fingerprint == (context.Fingerprint ?? "");
+
+    /// <summary>The reply logged for <paramref name="command"/>'s first run.</summary>
+    public static object ReplyOf(LoggedRequest logged, BatchItem command) =>
+        JsonSerializer.Deserialize(logged.ReplyJson, command.ReplyType, Json)
+        ?? throw new InvalidDataException($"request log entry {logged.RequestId} has no reply");
 }

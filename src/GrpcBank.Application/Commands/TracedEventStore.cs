@@ -85,6 +85,9 @@ public sealed class TracedEventStore(IEventStore inner) : IEventStore
 
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => inner.FindRequestAsync(requestId, ct);
 
+    public Task<IReadOnlyList<LoggedRequest?>> FindRequestsAsync(IReadOnlyList<string> requestIds, CancellationToken ct) =>
+        inner.FindRequestsAsync(requestIds, ct);
+
     public Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct) => inner.LogRequestAsync(request, position, ct);
 
     public Task<long> HeadPositionAsync(CancellationToken ct) => inner.HeadPositionAsync(ct);

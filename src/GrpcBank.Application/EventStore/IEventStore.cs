@@ -59,6 +59,17 @@ public interface IEventStore
     Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct);
 
     /// <summary>
+    /// <see cref="FindRequestAsync"/> for many keys at once (the commands of a batch), in their order: null where none is
+    /// logged. An engine whose lookup is a round trip answers them all in one.
+    /// </summary>
+    async Task<IReadOnlyList<LoggedRequest?>> FindRequestsAsync(IReadOnlyList<string> requestIds, CancellationToken ct)
+    {
+        var found = new List<LoggedRequest?>(requestIds.Count);
+        foreach (var id in requestIds) found.Add(await FindRequestAsync(id, ct));
+        return found;
+    }
+
+    /// <summary>
     /// Logs a request accepted without writing an event (a no-op: the account is already frozen), durably, with the
     /// position its reply names; false, and nothing written, when the id is logged already.
     /// </summary>

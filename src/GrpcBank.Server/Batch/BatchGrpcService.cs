@@ -87,6 +87,10 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
         var principal = CallContext.PrincipalOf(context);
         var transient = new TransientFaults(transientFaults);
         await WriteTogetherAsync(request, principal, results, context, transient);
+        // A logged request id broke the chain of every command behind it on its account: with those answered from the log,
+        // the rest is written together too, not left to run one by one.
+        if (await ReplayLoggedAsync(request, principal, results, context) && results.Any(r => r is null))
+            await WriteTogetherAsync(request, principal, results, context, transient);
         // Whatever was not answered there runs as the single RPC would, many at once (the store's group commit shares
         // their transactions): the answer a single call would get, on a fresh read where it needs one.
         foreach (var uses in UsesOfEachRequestId(request, results))
@@ -178,15 +182,8 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
     private async Task WriteTogetherAsync(
         ExecuteBatchRequest request, string? principal, BatchResult?[] results, ServerCallContext context, TransientFaults transient)
     {
-        var indexes = new List<int>();
         var requestIds = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < request.Commands.Count; i++)
-        {
-            var command = request.Commands[i];
-            if (Capture(() => ValidateCommand(command, Prefix(i, command))) is not null) continue;
-            if (RequestIdOf(command) is { Length: > 0 } requestId && !requestIds.Add(requestId)) continue;
-            indexes.Add(i);
-        }
+        var indexes = Unanswered(request, results).Where(i => RequestIdOf(request.Commands[i]) is not { Length: > 0 } id || requestIds.Add(id)).ToList();
         if (indexes.Count == 0) return;
         IReadOnlyList<CommandOutcome<object>.Accepted?> answers;
         try
@@ -203,6 +200,50 @@ public sealed class BatchGrpcService(Handlers handlers, TransientFaultLog transi
             if (answers[k] is { } accepted)
                 results[indexes[k]] = ResultOf(request.Commands[indexes[k]], accepted.Reply, accepted.Position);
     }
+
+    /// <summary>
+    /// Answers the unanswered valid commands whose request id is logged (by an earlier call, or by the batch's own group
+    /// for a later use of an id) from the log, in one lookup (<see cref="IndependentBatch.ReplayLoggedAsync"/>): their
+    /// single RPCs would answer the same. Whether it answered any. A fault of the lookup leaves them all to the single
+    /// path, which answers each as its single RPC would (UNAVAILABLE, or INTERNAL with its error id).
+    /// </summary>
+    private async Task<bool> ReplayLoggedAsync(ExecuteBatchRequest request, string? principal, BatchResult?[] results, ServerCallContext context)
+    {
+        var indexes = Unanswered(request, results).Where(i => RequestIdOf(request.Commands[i]).Length > 0).ToList();
+        if (indexes.Count == 0) return false;
+        IReadOnlyList<CommandOutcome<object>?> answers;
+        try
+        {
+            answers = await handlers.IndependentBatch.ReplayLoggedAsync([.. indexes.Select(i => ItemOf(request.Commands[i], principal))], context.CancellationToken);
+        }
+        catch (Exception) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        var answered = false;
+        for (var k = 0; k < indexes.Count; k++)
+        {
+            var (i, command) = (indexes[k], request.Commands[indexes[k]]);
+            switch (answers[k])
+            {
+                case CommandOutcome<object>.Accepted accepted:
+                    results[i] = ResultOf(command, accepted.Reply, accepted.Position);
+                    break;
+                case { } refused:
+                    results[i] = new BatchResult { Error = ErrorMapper.StatusOf(Capture(() => ErrorMapper.AcceptedOrThrow(refused))!) };
+                    break;
+                default:
+                    continue;
+            }
+            answered = true;
+        }
+        return answered;
+    }
+
+    /// <summary>The commands not answered yet whose fields are valid (a malformed one is answered by its single RPC's validation).</summary>
+    private static IEnumerable<int> Unanswered(ExecuteBatchRequest request, BatchResult?[] results) =>
+        Enumerable.Range(0, request.Commands.Count).Where(i =>
+            results[i] is null && Capture(() => ValidateCommand(request.Commands[i], Prefix(i, request.Commands[i]))) is null);
 
     private async Task<IReadOnlyList<BatchResult>> AtomicAsync(ExecuteBatchRequest request, ServerCallContext context)
     {

@@ -53,6 +53,9 @@ public sealed class WarmUpStore(IEventStore real) : IEventStore, ISnapshotStore
 
     public Task<LoggedRequest?> FindRequestAsync(string requestId, CancellationToken ct) => real.FindRequestAsync(requestId, ct);
 
+    public Task<IReadOnlyList<LoggedRequest?>> FindRequestsAsync(IReadOnlyList<string> requestIds, CancellationToken ct) =>
+        real.FindRequestsAsync(requestIds, ct);
+
     /// <summary>Stores nothing, like the warm-up's appends.</summary>
     public Task<bool> LogRequestAsync(RequestLogEntry request, long position, CancellationToken ct) => Task.FromResult(true);
 
