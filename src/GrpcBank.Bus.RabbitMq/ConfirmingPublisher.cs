@@ -10,7 +10,9 @@ public sealed record OutgoingMessage(string RoutingKey, BasicProperties Properti
 
 /// <summary>
 /// One connection and one channel in confirm mode, opened on demand and thrown away on any failure (no automatic
-/// recovery: the relay's retry is the recovery, so a batch is either confirmed whole or published again whole).
+/// recovery: the relay's retry is the recovery, so a batch is either confirmed whole or published again whole) — but
+/// for a block (<c>connection.blocked</c>, a broker's memory or disk alarm), which fails batches at once, saying so,
+/// and keeps the connection for when the alarm clears.
 /// Confirms are tracked here rather than by the client: the client's tracking throttles with delays that can reorder
 /// concurrent publishes, while here messages are written one after another on the one channel — the broker keeps the
 /// order of a channel — and only then are all their confirms awaited together, as one wait on the batch's last sequence
@@ -25,6 +27,12 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
     private ConfirmWindow confirms = new();
     private IConnection? connection;
     private IChannel? channel;
+
+    /// <summary>
+    /// Why the broker blocks the open connection from publishing (<c>connection.blocked</c>: a memory or disk alarm), or
+    /// null. Set and cleared on the client's dispatcher, read by the caller.
+    /// </summary>
+    private volatile string? blockedBecause;
 
     /// <summary>Connects and declares the exchange, unless already open.</summary>
     public async Task OpenAsync(CancellationToken ct)
@@ -41,7 +49,22 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
                 RequestedConnectionTimeout = options.ConnectTimeout,
                 ClientProvidedName = $"grpcbank event bus ({options.Source})",
             };
-            connection = await factory.CreateConnectionAsync(ct);
+            var connected = connection = await factory.CreateConnectionAsync(ct);
+            blockedBecause = null;
+            connected.ConnectionBlockedAsync += (_, blocked) =>
+            {
+                if (!ReferenceEquals(connection, connected)) return Task.CompletedTask;
+                blockedBecause = blocked.Reason;
+                // Nothing the broker was sent is read until the alarm clears: the batch waiting for its confirms fails
+                // now, saying why, rather than when the confirm timeout ends it as if the broker had gone silent.
+                confirms.Abandon(new BusUnavailableException(Blocked(blocked.Reason)));
+                return Task.CompletedTask;
+            };
+            connected.ConnectionUnblockedAsync += (_, _) =>
+            {
+                if (ReferenceEquals(connection, connected)) blockedBecause = null;
+                return Task.CompletedTask;
+            };
             var opened = await connection.CreateChannelAsync(
                 new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: false), ct);
             // Sequence numbers start again on every channel: a late confirm of an old channel must not settle a new one's.
@@ -91,6 +114,9 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
     {
         if (messages.Count == 0) return;
         await OpenAsync(ct);
+        // Kept open while blocked: the connection is well, only held. Writing more into it would queue behind what the
+        // broker does not read, and a new connection would be blocked the same at its first publish.
+        if (blockedBecause is { } still) throw new BusUnavailableException($"{Blocked(still)}; {messages.Count} messages wait");
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(options.ConfirmTimeout);
         var published = 0;
@@ -107,6 +133,12 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
             }
             await confirmed.WaitAsync(deadline.Token);
         }
+        catch (Exception e) when (!ct.IsCancellationRequested && blockedBecause is { } blocked)
+        {
+            // The broker blocked the connection meanwhile (a resource alarm): it keeps what it was sent and reads it once the
+            // alarm clears; the batch is published again then, on this same channel, after those messages (repeats, in order).
+            throw new BusUnavailableException($"{Blocked(blocked)}; a batch of {messages.Count} messages ({published} written) is published again once it unblocks", e);
+        }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
             // Whatever was not confirmed is published again with the whole batch; the channel may be in any state.
@@ -116,6 +148,8 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
                 $"RabbitMQ at {options.Broker} did not confirm a batch of {messages.Count} messages ({published} written; {reason}); the batch is published again", e);
         }
     }
+
+    private string Blocked(string reason) => $"RabbitMQ at {options.Broker} has blocked publishers ({reason}: a resource alarm, until it clears)";
 
     private async Task CloseAsync()
     {

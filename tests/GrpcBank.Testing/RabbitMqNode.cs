@@ -114,6 +114,17 @@ public sealed class RabbitMqNode : IAsyncDisposable
     }
 
     /// <summary>
+    /// Runs <c>rabbitmqctl</c> against the node (<c>set_vm_memory_high_watermark 0.0000001</c> raises a memory alarm,
+    /// which blocks publishers); fails with its output if it fails.
+    /// </summary>
+    public async Task ControlAsync(params string[] command)
+    {
+        var file = AsNodeUser(out var arguments, control: true);
+        var result = await ChildProcess.RunAsync(file, [.. arguments, ControlScript, "-n", nodeName, .. command], TimeSpan.FromSeconds(60), directory);
+        if (result.ExitCode != 0) throw new InvalidOperationException($"rabbitmqctl {string.Join(' ', command)} failed: {result}");
+    }
+
+    /// <summary>
     /// Freezes the node (SIGSTOP to the Erlang VM, whose pid the node writes to its pid file): its connections stay open
     /// and it answers nothing, as a broker behind a network partition or a host that hangs. <see cref="ThawAsync"/> ends it.
     /// </summary>

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Bus.RabbitMq;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Admin.V1;
+
+namespace GrpcBank.Bus.Tests;
+
+/// <summary>
+/// The bus when its broker is up but pushes back: a memory alarm (<c>rabbitmqctl set_vm_memory_high_watermark</c>) blocks
+/// every publishing connection until it clears. Each spec has a RabbitMQ node of its own to raise the alarm on.
+/// </summary>
+public sealed class BrokerPushbackSpecs
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    /// <summary>A watermark no node stays under: the memory alarm goes off at once.</summary>
+    private const string Alarm = "0.0000001";
+
+    /// <summary>RabbitMQ's default watermark: the alarm clears.</summary>
+    private const string NoAlarm = "0.6";
+
+    [Fact]
+    public async Task ABrokerThatBlocksPublishers_StallsNoCommand_TheBusShowsFailingWithWhySoon_AndPublishesEverythingInOrderOnceItClears()
+    {
+        await using var node = await RabbitMqNode.CreateAsync();
+        var exchange = RabbitMqBroker.NewExchange();
+        await using var queue = await BusQueue.DeclareAsync(node.Url, exchange);
+        await using var host = await BankHost.StartEmbeddedAsync(("Bus:RabbitMq:Url", node.Url), ("Bus:RabbitMq:Exchange", exchange));
+        var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 4);
+        await BusStatusAsync(host, s => s is { LagEvents: 0, Position: > 0 });
+
+        await node.ControlAsync("set_vm_memory_high_watermark", Alarm);
+        try
+        {
+            // Commands are answered as ever: the bus is behind the outbox, and the broker's block holds the bus alone.
+            await MixedWorkload.RunAsync(host.Channel, ids, writers: 4, rounds: 12);
+            // The bus says so soon, and why — not after the confirm timeout (30 s) of a publish the broker never read.
+            var blocked = Stopwatch.StartNew();
+            var failing = await BusStatusAsync(host, s => s.State == ProjectionState.Failing);
+            Assert.True(blocked.Elapsed < TimeSpan.FromSeconds(20), $"the bus showed FAILING {blocked.Elapsed.TotalSeconds:0} s after the block");
+            Assert.Contains("blocked", failing.LastError);
+            Assert.Contains("memory", failing.LastError);
+            Assert.True(failing.LagEvents > 0, "what waits is its lag");
+        }
+        finally
+        {
+            await node.ControlAsync("set_vm_memory_high_watermark", NoAlarm);
+        }
+
+        await queue.StartAsync();
+        var (stored, received) = await Delivery.EverythingAsync(host.Get<IEventStore>(), queue, Patience);
+        var repeats = received.Count - received.Select(r => r.Id).Distinct().Count();
+        TestContext.Current.SendDiagnosticMessage($"{stored.Count} events stored, {received.Count} messages received, {repeats} repeats");
+        Assert.Equal(stored.Select(e => e.EventId).Order(), received.Select(r => r.Id).Distinct().Order());
+        Assert.Null(Delivery.FirstStreamOutOfOrder(received));
+        await BusStatusAsync(host, s => s is { State: ProjectionState.Running, LagEvents: 0, LastError: "" });
+    }
+
+    [Fact]
+    public async Task AServerStopped_WhileItsBrokerBlocksPublishers_ExitsWithinItsGrace()
+    {
+        await using var node = await RabbitMqNode.CreateAsync();
+        var exchange = RabbitMqBroker.NewExchange();
+        await using var server = await ServerProcess.StartAsync(
+            ("Storage:DataDirectory", Directory.CreateTempSubdirectory("grpcbank-pushback-").FullName),
+            ("Bus:RabbitMq:Url", node.Url), ("Bus:RabbitMq:Exchange", exchange));
+        var ids = await MixedWorkload.OpenAccountsAsync(server.Channel, 1);
+        Assert.True(await server.PrintedAsync("Event bus connected"), server.Log);
+
+        await node.ControlAsync("set_vm_memory_high_watermark", Alarm);
+        try
+        {
+            // The bus publishes this into the block and waits for a confirm that does not come.
+            await new AccountService.AccountServiceClient(server.Channel).DepositMoneyAsync(
+                new DepositMoneyRequest { AccountId = ids[0], AmountMinor = 1, CurrencyCode = "EUR" });
+            await Task.Delay(TimeSpan.FromSeconds(2));
+
+            var stopping = Stopwatch.StartNew();
+            await server.TerminateAsync(TimeSpan.FromSeconds(20));
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(10), $"the server took {stopping.Elapsed.TotalSeconds:0.0} s to stop");
+        }
+        finally
+        {
+            await node.ControlAsync("set_vm_memory_high_watermark", NoAlarm);
+        }
+    }
+
+    private static async Task<ProjectionStatus> BusStatusAsync(BankHost host, Func<ProjectionStatus, bool> condition)
+    {
+        var admin = new ProjectionService.ProjectionServiceClient(host.Channel);
+        return await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.Single(p => p.Name == RabbitMqBusSink.SinkName)
+                is var bus && condition(bus) ? bus : null);
+    }
+}
