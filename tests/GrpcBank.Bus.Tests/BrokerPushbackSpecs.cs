@@ -8,9 +8,10 @@ namespace GrpcBank.Bus.Tests;
 
 /// <summary>
 /// The bus when its broker is up but pushes back: a memory alarm (<c>rabbitmqctl set_vm_memory_high_watermark</c>) blocks
-/// every publishing connection until it clears. Each spec has a RabbitMQ node of its own to raise the alarm on.
+/// every publishing connection until it clears — each such spec has a RabbitMQ node of its own to raise the alarm on; and
+/// a broker that refuses the server's exchange (declared by someone else as another type).
 /// </summary>
-public sealed class BrokerPushbackSpecs
+public sealed class BrokerPushbackSpecs(RabbitMqBroker sharedBroker)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
@@ -84,6 +85,47 @@ public sealed class BrokerPushbackSpecs
         {
             await node.ControlAsync("set_vm_memory_high_watermark", NoAlarm);
         }
+    }
+
+    [Fact]
+    public async Task AnExchangeOfAnotherType_FailsTheBusSayingWhy_CommandsGoOn_AndTheRetriesBurnNoCpu()
+    {
+        // Someone declared the exchange as direct: the broker refuses the server's topic declaration on every try.
+        var exchange = RabbitMqBroker.NewExchange();
+        await using (var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(sharedBroker.Url) }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+            await channel.ExchangeDeclareAsync(exchange, RabbitMQ.Client.ExchangeType.Direct, durable: false, autoDelete: false);
+        await using var server = await ServerProcess.StartAsync(
+            ("Storage:DataDirectory", Directory.CreateTempSubdirectory("grpcbank-pushback-").FullName),
+            ("Bus:RabbitMq:Url", sharedBroker.Url), ("Bus:RabbitMq:Exchange", exchange));
+
+        var ids = await MixedWorkload.OpenAccountsAsync(server.Channel, 2);
+        var admin = new ProjectionService.ProjectionServiceClient(server.Channel);
+        var failing = await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.Single(p => p.Name == RabbitMqBusSink.SinkName)
+                is { State: ProjectionState.Failing } bus ? bus : null);
+        Assert.Contains("PRECONDITION_FAILED", failing.LastError);
+        Assert.Contains(exchange, failing.LastError);
+        Assert.True(await server.PrintedAsync("PRECONDITION_FAILED"), "the log says why too");
+
+        // While it fails, the server idles: its retries are paced, not a loop. Commands are answered meanwhile.
+        var before = CpuTime(server);
+        var window = Stopwatch.StartNew();
+        await MixedWorkload.RunAsync(server.Channel, ids, writers: 1, rounds: 6);
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var busy = (CpuTime(server) - before) / window.Elapsed;
+        TestContext.Current.SendDiagnosticMessage($"the failing server used {busy:P1} of a core over {window.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(busy < 0.25, $"the server used {busy:P0} of a core while its bus failed");
+    }
+
+    /// <summary>The user and system CPU time the process has used (/proc/pid/stat, in clock ticks of 10 ms).</summary>
+    private static TimeSpan CpuTime(ServerProcess server)
+    {
+        var stat = File.ReadAllText($"/proc/{server.ProcessId}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // After the command's ')': state is field 3, utime 14 and stime 15 (1-based) — here 0-based from state.
+        var ticks = long.Parse(fields[11]) + long.Parse(fields[12]);
+        return TimeSpan.FromMilliseconds(ticks * 10);
     }
 
     private static async Task<ProjectionStatus> BusStatusAsync(BankHost host, Func<ProjectionStatus, bool> condition)

@@ -1,5 +1,7 @@
 using GrpcBank.Application.EventStore;
 using GrpcBank.Bus.RabbitMq;
+using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Admin.V1;
 using GrpcBank.Postgres;
 
 namespace GrpcBank.Bus.Tests;
@@ -72,6 +74,63 @@ public sealed class BusAcrossServersSpecs(RabbitMqBroker broker, PostgresServer 
         Assert.Null(Delivery.FirstStreamOutOfOrder(received));
         // A repeat is what a holder had published and not yet checkpointed when it went: at most a few batches, never the history.
         Assert.True(repeats < stored.Count / 2, $"{repeats} repeats of {stored.Count} events");
+    }
+
+    [Fact]
+    public async Task EventTypePrefixesNarrowedThenWidenedBetweenRestarts_GovernOnlyWhatTheBusHasNotPassed_WhatWasLeftOutNeverComes()
+    {
+        const string Deposits = "accounts.MoneyDeposited.";
+        var exchange = RabbitMqBroker.NewExchange();
+        await using var queue = await BusQueue.DeclareAsync(broker.Url, exchange);
+        await using var host = await BankHost.StartEmbeddedAsync(
+            ("Bus:RabbitMq:Url", broker.Url), ("Bus:RabbitMq:Exchange", exchange), ("Bus:RabbitMq:EventTypePrefixes:0", Deposits));
+        await queue.StartAsync();
+        var store = host.Get<IEventStore>();
+        var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 3);
+        await BusCaughtUpAsync(host);
+        var narrowed = await MixedWorkload.StoredAsync(store);
+
+        // Widened: every event from the checkpoint on, none of those the narrow filter passed over.
+        await host.RestartAsync(("Bus:RabbitMq:EventTypePrefixes:0", ""));
+        await DepositAndWithdrawAsync(host, ids);
+        await BusCaughtUpAsync(host);
+        var widened = (await MixedWorkload.StoredAsync(store)).Skip(narrowed.Count).ToList();
+        // Narrowed again: only deposits, from its checkpoint on.
+        await host.RestartAsync(("Bus:RabbitMq:EventTypePrefixes:0", Deposits));
+        await DepositAndWithdrawAsync(host, ids);
+        var head = await BusCaughtUpAsync(host);
+        var narrowedAgain = (await MixedWorkload.StoredAsync(store)).Skip(narrowed.Count + widened.Count).ToList();
+
+        List<RecordedEvent> expected = [.. narrowed.Where(Deposit), .. widened, .. narrowedAgain.Where(Deposit)];
+        var received = await queue.WaitUntilAsync(m => Task.FromResult(m.Count >= expected.Count), Patience, "the published events arrive");
+        await Task.Delay(TimeSpan.FromSeconds(1)); // and nothing more comes
+        Assert.Equal(expected.Select(e => e.EventId), queue.Messages.Select(r => r.Id));
+        Assert.Contains(narrowed, e => !Deposit(e));
+        Assert.Contains(narrowedAgain, e => !Deposit(e));
+        Assert.Equal(narrowed.Count + widened.Count + narrowedAgain.Count, head); // the checkpoint passed them all
+        Assert.Equal(head, (await store.Outbox.CheckpointAsync(RabbitMqBusSink.SinkName, TestContext.Current.CancellationToken)));
+
+        static bool Deposit(RecordedEvent e) => e.EventType.StartsWith(Deposits, StringComparison.Ordinal);
+    }
+
+    /// <summary>A deposit and a withdrawal on each account: commands whose events are all appended by the time they are answered.</summary>
+    private static async Task DepositAndWithdrawAsync(BankHost host, string[] ids)
+    {
+        foreach (var id in ids)
+        {
+            await host.Accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = id, AmountMinor = 100, CurrencyCode = "EUR" });
+            await host.Accounts.WithdrawMoneyAsync(new WithdrawMoneyRequest { AccountId = id, AmountMinor = 50, CurrencyCode = "EUR" });
+        }
+    }
+
+    /// <summary>Waits until the bus's checkpoint is the head; returns it.</summary>
+    private static async Task<long> BusCaughtUpAsync(BankHost host)
+    {
+        var admin = new ProjectionService.ProjectionServiceClient(host.Channel);
+        var bus = await Eventually.Async(async () =>
+            (await admin.GetProjectionStatusAsync(new GetProjectionStatusRequest())).Projections.Single(p => p.Name == RabbitMqBusSink.SinkName)
+                is { LagEvents: 0, Position: > 0 } status ? status : null);
+        return bus.Position;
     }
 
     private static async Task WhileUpAsync(BusCluster cluster, int server, string[] ids, CancellationToken stop)

@@ -55,6 +55,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Started and not killed since.</summary>
     public bool IsRunning => process is not null;
 
+    /// <summary>The server's process id while it runs (to read its CPU time from /proc).</summary>
+    public int? ProcessId => process?.Id;
+
     /// <summary>What the server printed so far, for failure messages.</summary>
     public string Log => output.ToString();
 
