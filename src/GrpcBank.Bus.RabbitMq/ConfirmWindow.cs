@@ -31,8 +31,8 @@ internal sealed class ConfirmWindow
             if (failure is not null) done.TrySetException(failure);
             else
             {
-                // Everything before the batch is settled (the previous batch waited for it, or was abandoned to a block and
-                // is published again in this one), whatever the broker says of it.
+                // Everything before the batch is settled (the previous batch waited for it, or was given up on when the
+                // broker blocked the channel's connection, and is published again in this one), whatever the broker says of it.
                 if (first > 0 && through < first - 1) through = first - 1;
                 (awaited, awaitedLast) = (done, last);
                 Advance();
@@ -67,19 +67,6 @@ internal sealed class ConfirmWindow
             // which reads as a whole channel's history when only one was outstanding.
             var refused = multiple && through + 1 < tag ? $"messages {through + 1} to {tag}" : $"message {tag}";
             awaited.TrySetException(new BusUnavailableException($"the broker refused (nacked) {refused}"));
-            awaited = null;
-        }
-    }
-
-    /// <summary>
-    /// The waiting batch fails, the channel lives on: its confirms may still come (they are ignored once a later batch is
-    /// expected), and a later batch on this window is tracked as ever.
-    /// </summary>
-    public void Abandon(Exception why)
-    {
-        lock (gate)
-        {
-            awaited?.TrySetException(why);
             awaited = null;
         }
     }

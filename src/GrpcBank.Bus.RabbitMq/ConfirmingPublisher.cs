@@ -34,6 +34,9 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
     /// </summary>
     private volatile string? blockedBecause;
 
+    /// <summary>The deadline of the batch being published, cancelled early when the broker blocks the connection.</summary>
+    private CancellationTokenSource? inFlight;
+
     /// <summary>Connects and declares the exchange, unless already open.</summary>
     public async Task OpenAsync(CancellationToken ct)
     {
@@ -55,9 +58,17 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
             {
                 if (!ReferenceEquals(connection, connected)) return Task.CompletedTask;
                 blockedBecause = blocked.Reason;
-                // Nothing the broker was sent is read until the alarm clears: the batch waiting for its confirms fails
-                // now, saying why, rather than when the confirm timeout ends it as if the broker had gone silent.
-                confirms.Abandon(new BusUnavailableException(Blocked(blocked.Reason)));
+                // Nothing the broker was sent is read until the alarm clears: the batch in flight (waiting for its confirms,
+                // or for room to write a large batch) fails now, saying why, rather than when the confirm timeout ends it
+                // as if the broker had gone silent.
+                try
+                {
+                    Volatile.Read(ref inFlight)?.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The batch ended meanwhile.
+                }
                 return Task.CompletedTask;
             };
             connected.ConnectionUnblockedAsync += (_, _) =>
@@ -119,6 +130,8 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
         if (blockedBecause is { } still) throw new BusUnavailableException($"{Blocked(still)}; {messages.Count} messages wait");
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(options.ConfirmTimeout);
+        Volatile.Write(ref inFlight, deadline);
+        if (blockedBecause is not null) await deadline.CancelAsync(); // blocked before the deadline could be reached
         var published = 0;
         try
         {
@@ -133,19 +146,24 @@ public sealed class ConfirmingPublisher(RabbitMqBusOptions options, ILogger logg
             }
             await confirmed.WaitAsync(deadline.Token);
         }
-        catch (Exception e) when (!ct.IsCancellationRequested && blockedBecause is { } blocked)
+        catch (Exception e) when (!ct.IsCancellationRequested && blockedBecause is { } blocked && published == messages.Count)
         {
             // The broker blocked the connection meanwhile (a resource alarm): it keeps what it was sent and reads it once the
             // alarm clears; the batch is published again then, on this same channel, after those messages (repeats, in order).
+            // A batch cut while being written is not kept: the channel's numbering may then be off by the cut publish.
             throw new BusUnavailableException($"{Blocked(blocked)}; a batch of {messages.Count} messages ({published} written) is published again once it unblocks", e);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
             // Whatever was not confirmed is published again with the whole batch; the channel may be in any state.
             await CloseAsync();
-            var reason = e is OperationCanceledException ? $"no confirm within {options.ConfirmTimeout.TotalSeconds:0} s" : e.Message;
+            var reason = blockedBecause is { } blocked ? Blocked(blocked) : e is OperationCanceledException ? $"no confirm within {options.ConfirmTimeout.TotalSeconds:0} s" : e.Message;
             throw new BusUnavailableException(
                 $"RabbitMQ at {options.Broker} did not confirm a batch of {messages.Count} messages ({published} written; {reason}); the batch is published again", e);
+        }
+        finally
+        {
+            Interlocked.CompareExchange(ref inFlight, null, deadline);
         }
     }
 
