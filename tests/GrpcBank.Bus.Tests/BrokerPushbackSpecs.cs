@@ -21,8 +21,11 @@ public sealed class BrokerPushbackSpecs(RabbitMqBroker sharedBroker)
     /// <summary>RabbitMQ's default watermark: the alarm clears.</summary>
     private const string NoAlarm = "0.6";
 
-    [Fact]
-    public async Task ABrokerThatBlocksPublishers_StallsNoCommand_TheBusShowsFailingWithWhySoon_AndPublishesEverythingInOrderOnceItClears()
+    [Theory]
+    [InlineData("set_vm_memory_high_watermark", Alarm, NoAlarm, "memory")]
+    [InlineData("set_disk_free_limit", "100000GB", "50MB", "disk")] // more free space than any disk has: the disk alarm
+    public async Task ABrokerThatBlocksPublishers_StallsNoCommand_TheBusShowsFailingWithWhySoon_AndPublishesEverythingInOrderOnceItClears(
+        string setting, string alarm, string noAlarm, string lowOn)
     {
         await using var node = await RabbitMqNode.CreateAsync();
         var exchange = RabbitMqBroker.NewExchange();
@@ -31,7 +34,7 @@ public sealed class BrokerPushbackSpecs(RabbitMqBroker sharedBroker)
         var ids = await MixedWorkload.OpenAccountsAsync(host.Channel, 4);
         await BusStatusAsync(host, s => s is { LagEvents: 0, Position: > 0 });
 
-        await node.ControlAsync("set_vm_memory_high_watermark", Alarm);
+        await node.ControlAsync(setting, alarm);
         try
         {
             // Commands are answered as ever: the bus is behind the outbox, and the broker's block holds the bus alone.
@@ -41,12 +44,12 @@ public sealed class BrokerPushbackSpecs(RabbitMqBroker sharedBroker)
             var failing = await BusStatusAsync(host, s => s.State == ProjectionState.Failing);
             Assert.True(blocked.Elapsed < TimeSpan.FromSeconds(20), $"the bus showed FAILING {blocked.Elapsed.TotalSeconds:0} s after the block");
             Assert.Contains("blocked", failing.LastError);
-            Assert.Contains("memory", failing.LastError);
+            Assert.Contains(lowOn, failing.LastError);
             Assert.True(failing.LagEvents > 0, "what waits is its lag");
         }
         finally
         {
-            await node.ControlAsync("set_vm_memory_high_watermark", NoAlarm);
+            await node.ControlAsync(setting, noAlarm);
         }
 
         await queue.StartAsync();
@@ -116,6 +119,24 @@ public sealed class BrokerPushbackSpecs(RabbitMqBroker sharedBroker)
         var busy = (CpuTime(server) - before) / window.Elapsed;
         TestContext.Current.SendDiagnosticMessage($"the failing server used {busy:P1} of a core over {window.Elapsed.TotalSeconds:0.0} s");
         Assert.True(busy < 0.25, $"the server used {busy:P0} of a core while its bus failed");
+    }
+
+    [Fact]
+    public async Task AUserWithoutPermissionOnTheVhost_FailsTheBusSayingWhy_AndCommandsGoOn()
+    {
+        await using var node = await RabbitMqNode.CreateAsync();
+        await node.ControlAsync("add_user", "bank", "bank-password");
+        // May connect to the vhost, but configure, write and read nothing in it: the exchange's declaration is refused.
+        await node.ControlAsync("set_permissions", "-p", "/", "bank", "^$", "^$", "^$");
+        await using var host = await BankHost.StartEmbeddedAsync(
+            ("Bus:RabbitMq:Url", $"amqp://bank:bank-password@127.0.0.1:{node.Port}/"), ("Bus:RabbitMq:Exchange", RabbitMqBroker.NewExchange()));
+
+        await MixedWorkload.OpenAccountsAsync(host.Channel, 2);
+        var failing = await BusStatusAsync(host, s => s.State == ProjectionState.Failing);
+
+        Assert.Contains("ACCESS_REFUSED", failing.LastError);
+        Assert.DoesNotContain("bank-password", failing.LastError);
+        Assert.True(failing.LagEvents > 0, "what waits is its lag");
     }
 
     /// <summary>The user and system CPU time the process has used (/proc/pid/stat, in clock ticks of 10 ms).</summary>
