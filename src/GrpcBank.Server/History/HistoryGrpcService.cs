@@ -108,6 +108,11 @@ public sealed class HistoryGrpcService(
         {
             while (true)
             {
+                // Heard before each read, not only before a write: a filtered subscription crossing a long run of events its
+                // prefixes leave out writes nothing, and the embedded store's reads do not look at the token, so a caller
+                // that had gone (or a stop) held its slot while the server read on to the end of the run (200,000 events,
+                // over 2 s; FilteredSubscriptionSpecs).
+                ct.ThrowIfCancellationRequested();
                 var events = await store.ReadAllAsync(after, SubscribeBatch, ct);
                 foreach (var e in events)
                 {
