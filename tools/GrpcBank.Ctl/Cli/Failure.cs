@@ -17,7 +17,7 @@ public sealed record Failure(int ExitCode, string Message)
                 or point bankctl at a running one with --server URL (or GRPCBANK_SERVER).
                 """);
 
-        var text = new StringBuilder($"bankctl: the server refused the request: {Name(e.StatusCode)}");
+        var text = new StringBuilder($"{RefusedLead}: {Name(e.StatusCode)}");
         if (e.Status.Detail is { Length: > 0 } detail) text.Append($": {detail}");
         var status = e.GetRpcStatus();
         if (status?.GetDetail<ErrorInfo>() is { } info)
@@ -30,6 +30,9 @@ public sealed record Failure(int ExitCode, string Message)
         if (Hint(e.StatusCode, server) is { } hint) text.Append($"\n{hint}");
         return new(Cli.ExitCode.Refused, text.ToString());
     }
+
+    /// <summary>How a status from the server is introduced.</summary>
+    public const string RefusedLead = "bankctl: the server refused the request";
 
     /// <summary>
     /// Connection refused, no such host, TLS or HTTP/2 failures (e.g. an HTTP/1-only server): the client's transport failed,

@@ -27,7 +27,7 @@ public static class SubscribeCommand
         var subscribe = new Command("subscribe", """
             Tails the event store: every event after --from-position in global order, then new ones as they commit.
             One line per event; with --json one JSON object per line. Ctrl+C ends it (exit 0), and so does --timeout N,
-            after N seconds.
+            after N seconds. A server that stops or goes away ends it with the --from-position to resume from (exit 1 or 3).
 
             Examples:
               bankctl subscribe --from-position 120 --prefix payments.
@@ -44,6 +44,7 @@ public static class SubscribeCommand
             var options = session.Streaming(ct);
             using var call = new HistoryService.HistoryServiceClient(session.Channel).SubscribeAll(request, options);
             var seen = 0;
+            var last = request.FromPosition;
             try
             {
                 while (seen < limit.GetValueOrDefault(int.MaxValue) && await call.ResponseStream.MoveNext(ct))
@@ -54,6 +55,7 @@ public static class SubscribeCommand
                         : $"{e.Position,8}  {Format.Time(e.RecordedAt)}  {e.StreamId}@{e.StreamVersion}  {e.EventType}  {e.DataJson}");
                     await session.Out.FlushAsync(CancellationToken.None);
                     seen++;
+                    last = e.Position;
                 }
             }
             catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
@@ -65,6 +67,15 @@ public static class SubscribeCommand
             {
                 // So is the --timeout given to it (a subscription has none otherwise): tail for that long. A deadline that
                 // cuts the stream while the server writes may reach the client as a cancelled or reset stream instead.
+            }
+            catch (RpcException e) when (SubscriptionEnd.IsEndOfAStartedSubscription(e, seen))
+            {
+                // A stop (UNAVAILABLE, SERVER_STOPPING) or a server that vanished (kill -9, a failover) mid-tail: it was
+                // reported as "cannot reach a GrpcBank server … start one", and neither said where to pick the tail up.
+                var ended = SubscriptionEnd.Describe(e, session.Server, last, request.EventTypePrefixes);
+                await session.Error.WriteLineAsync(ended.Message);
+                if (session.Verbose) await session.Error.WriteLineAsync(e.ToString());
+                return ended.ExitCode;
             }
             return ExitCode.Ok;
         }));
