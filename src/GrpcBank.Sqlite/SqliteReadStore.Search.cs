@@ -11,6 +11,19 @@ public sealed partial class SqliteReadStore
     /// <summary>Typo candidates taken from the trigram index per query token, before re-ranking in C#.</summary>
     private const int TypoCandidates = 200;
 
+    /// <summary>
+    /// Sees each query's statement, bound and on its connection, before it runs, so QueryPlanSpecs explain the statements
+    /// the store really runs. Per async flow: only the code that sets it sees anything; never set in a server.
+    /// </summary>
+    internal static readonly AsyncLocal<Action<SqliteCommand>?> QueryObserver = new();
+
+    private static SqliteCommand Query(SqliteConnection connection, SqliteTransaction tx, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = SqliteDatabase.Command(connection, tx, sql, parameters);
+        QueryObserver.Value?.Invoke(command);
+        return command;
+    }
+
     private sealed record SortColumn(string Expression, bool Descending, Func<string, object?> ParseAfter);
 
     private static readonly IReadOnlyDictionary<AccountOrder, SortColumn> AccountSorts = new Dictionary<AccountOrder, SortColumn>
@@ -77,7 +90,7 @@ public sealed partial class SqliteReadStore
     {
         // A token of fewer than three characters has no trigram (an empty match is an FTS5 syntax error), and no typos.
         if (SearchText.TrigramMatch(token) is not { Length: > 0 } trigrams) return [];
-        using var command = SqliteDatabase.Command(connection, tx,
+        using var command = Query(connection, tx,
             "select term from owner_terms_trigram where owner_terms_trigram match $trigrams order by rank limit $limit",
             ("$trigrams", trigrams), ("$limit", TypoCandidates));
         using var reader = command.ExecuteReader();
@@ -93,7 +106,7 @@ public sealed partial class SqliteReadStore
             AddTimeRange(filter, "t.occurred_at", query.From, query.To);
             return PageOf(connection, tx, $"select {Prefixed("t.", TransactionColumns)} from transactions t", filter,
                 new SortColumn("t.position", false, v => SortValues.ParseNumber(v)), "t.transaction_id",
-                query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId));
+                query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId), counted: false);
         }));
 
     public Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct) =>
@@ -102,13 +115,13 @@ public sealed partial class SqliteReadStore
             var filter = new Filter().Add("h.account_id = $account", ("$account", query.AccountId));
             return PageOf(connection, tx, $"select {Prefixed("h.", HoldColumns)} from holds h", filter,
                 new SortColumn("h.placed_at", true, ParseMicros), "h.hold_id",
-                query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Time(v.PlacedAt), v.HoldId));
+                query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Time(v.PlacedAt), v.HoldId), counted: false);
         }));
 
     public Task<IReadOnlyList<HoldView>> DueHoldsAsync(DateTimeOffset now, int max, CancellationToken ct) =>
         Task.FromResult(db.Read<IReadOnlyList<HoldView>>((connection, tx) =>
         {
-            using var command = SqliteDatabase.Command(connection, tx, $"""
+            using var command = Query(connection, tx, $"""
                 select {HoldColumns} from holds where status = $active and expires_at <= $now order by expires_at, account_id, hold_id limit $max
                 """, ("$active", nameof(HoldViewStatus.Active)), ("$now", ToMicros(now)), ("$max", max));
             using var reader = command.ExecuteReader();
@@ -124,7 +137,7 @@ public sealed partial class SqliteReadStore
             if (query.AccountId is { } account) filter.Add("account_id = $account", ("$account", account));
             if (query.CurrencyCode is { } currency) filter.Add("currency_code = $currency", ("$currency", currency));
             AddTimeRange(filter, "occurred_at", query.From, query.To);
-            using var command = SqliteDatabase.Command(connection, tx, $"""
+            using var command = Query(connection, tx, $"""
                 select occurred_at / {MicrosPerDay} as day,
                        sum(case when kind in ({CreditKinds}) then amount_minor else 0 end),
                        sum(case when kind in ({CreditKinds}) then 1 else 0 end),
@@ -191,11 +204,12 @@ public sealed partial class SqliteReadStore
 
     /// <summary>
     /// One keyset page: the rows of <paramref name="source"/> matching <paramref name="filter"/>, after the cursor in
-    /// (sort value, id) order, one more than the page to learn whether another follows; and the count without the cursor.
+    /// (sort value, id) order, one more than the page to learn whether another follows; and, when <paramref name="counted"/>,
+    /// the count without the cursor (else -1: see <see cref="Page{T}.TotalSize"/>).
     /// </summary>
     private static Page<T> PageOf<T>(
         SqliteConnection connection, SqliteTransaction tx, string source, Filter filter, SortColumn sort, string idColumn,
-        int pageSize, SortKey? after, Func<SqliteDataReader, T> read, Func<T, SqliteDataReader, SortKey> keyOf)
+        int pageSize, SortKey? after, Func<SqliteDataReader, T> read, Func<T, SqliteDataReader, SortKey> keyOf, bool counted = true)
     {
         var direction = sort.Descending ? "desc" : "asc";
         var page = new Filter(filter);
@@ -206,7 +220,7 @@ public sealed partial class SqliteReadStore
             page.Add($"({sort.Expression}, {idColumn}) {(sort.Descending ? "<" : ">")} ($after_value, $after_id)",
                 ("$after_value", afterValue), ("$after_id", after.Id));
         }
-        using var command = SqliteDatabase.Command(connection, tx,
+        using var command = Query(connection, tx,
             $"{source} {page.Where} order by {sort.Expression} {direction}, {idColumn} {direction} limit $limit",
             page.Parameters.Append(("$limit", pageSize + 1)).ToArray());
         var items = new List<T>();
@@ -224,7 +238,8 @@ public sealed partial class SqliteReadStore
                 lastKey = keyOf(items[^1], reader);
             }
         }
-        using var count = SqliteDatabase.Command(connection, tx, $"select count(*) from ({source} {filter.Where})", filter.Parameters.ToArray());
+        if (!counted) return new Page<T>(items, next, -1);
+        using var count = Query(connection, tx, $"select count(*) from ({source} {filter.Where})", filter.Parameters.ToArray());
         return new Page<T>(items, next, (long)count.ExecuteScalar()!);
     }
 

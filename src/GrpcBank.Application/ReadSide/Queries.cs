@@ -1,6 +1,10 @@
 namespace GrpcBank.Application.ReadSide;
 
-/// <summary>One page of results. <see cref="NextAfter"/> is the sort key of the last item when more may follow.</summary>
+/// <summary>
+/// One page of results. <see cref="NextAfter"/> is the sort key of the last item when more may follow. <see cref="TotalSize"/>
+/// counts every match, for the searches whose replies carry a total; it is -1 for statements and holds, whose replies
+/// carry none: counting them would read an account's whole history on every page.
+/// </summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, SortKey? NextAfter, long TotalSize);
 
 /// <summary>

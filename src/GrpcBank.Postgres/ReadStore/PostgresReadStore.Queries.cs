@@ -10,6 +10,15 @@ public sealed partial class PostgresReadStore
     /// <summary>Typo candidates taken per query token (nearest by trigram distance), before re-ranking in C#.</summary>
     private const int TypoCandidates = 200;
 
+    /// <summary>
+    /// Sees each query's statement and parameters, on its connection, before it runs, so QueryPlanSpecs explain the
+    /// statements the store really runs. Per async flow: only the code that sets it sees anything; never set in a server.
+    /// </summary>
+    internal static readonly AsyncLocal<Func<NpgsqlConnection, string, NpgsqlParameterCollection, Task>?> QueryObserver = new();
+
+    private static Task ObserveAsync(NpgsqlConnection connection, string sql, NpgsqlParameterCollection parameters) =>
+        QueryObserver.Value?.Invoke(connection, sql, parameters) ?? Task.CompletedTask;
+
     private sealed record SortColumn(string Column, bool Descending, Func<string, object?> ParseAfter);
 
     private static object? ParseTime(string value) => SortValues.ParseTime(value) is { } at ? Utc(at) : null;
@@ -98,6 +107,7 @@ public sealed partial class PostgresReadStore
         {
             command.Parameters.Add(Parameter("tokens", tokens.ToArray()));
             command.Parameters.AddWithValue("limit", TypoCandidates);
+            await ObserveAsync(connection, command.CommandText, command.Parameters);
             await using var reader = await command.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct)) candidates[(int)reader.GetInt64(0) - 1].Add(reader.GetString(1));
         }
@@ -119,7 +129,7 @@ public sealed partial class PostgresReadStore
         AddTimeRange(filter, "t.occurred_at", query.From, query.To);
         return await PageOfAsync(connection, $"select {Prefixed("t.", TransactionColumns)} from {ReadSchema}.transactions t", filter,
             new SortColumn("position", false, v => SortValues.ParseNumber(v)), "transaction_id",
-            query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId), ct);
+            query.PageSize, query.After, ReadTransaction, (v, _) => new SortKey(SortValues.Number(v.Position), v.TransactionId), ct, counted: false);
     }
 
     public async Task<Page<HoldView>> ListHoldsAsync(HoldQuery query, CancellationToken ct)
@@ -129,7 +139,7 @@ public sealed partial class PostgresReadStore
         var filter = new Filter().Add("h.account_id = @account", ("account", query.AccountId));
         return await PageOfAsync(connection, $"select {Prefixed("h.", HoldColumns)} from {ReadSchema}.holds h", filter,
             new SortColumn("placed_at", true, ParseTime), "hold_id",
-            query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Time(v.PlacedAt), v.HoldId), ct);
+            query.PageSize, query.After, ReadHold, (v, _) => new SortKey(SortValues.Time(v.PlacedAt), v.HoldId), ct, counted: false);
     }
 
     /// <summary>
@@ -145,6 +155,7 @@ public sealed partial class PostgresReadStore
             """, rented.Connection);
         command.Parameters.AddWithValue("now", Utc(now));
         command.Parameters.AddWithValue("max", max);
+        await ObserveAsync(rented.Connection, command.CommandText, command.Parameters);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var due = new List<HoldView>();
         while (await reader.ReadAsync(ct)) due.Add(ReadHold(reader));
@@ -171,6 +182,7 @@ public sealed partial class PostgresReadStore
             from {ReadSchema}.transactions {filter.Where} group by day order by day
             """, rented.Connection);
         command.Parameters.AddRange(filter.Parameters.Select(p => Parameter(p.Name, p.Value)).ToArray());
+        await ObserveAsync(rented.Connection, command.CommandText, command.Parameters);
         var days = new List<SummaryBucket>();
         try
         {
@@ -224,12 +236,13 @@ public sealed partial class PostgresReadStore
 
     /// <summary>
     /// One keyset page in one round trip: the rows of <paramref name="source"/> matching <paramref name="filter"/>, after
-    /// the cursor in (sort value, id) order, one more than the page to learn whether another follows; and the count
-    /// without the cursor.
+    /// the cursor in (sort value, id) order, one more than the page to learn whether another follows; and, when
+    /// <paramref name="counted"/>, the count without the cursor (else -1: see <see cref="Page{T}.TotalSize"/>).
     /// </summary>
     private static async Task<Page<T>> PageOfAsync<T>(
         NpgsqlConnection connection, string source, Filter filter, SortColumn sort, string idColumn,
-        int pageSize, SortKey? after, Func<NpgsqlDataReader, T> read, Func<T, NpgsqlDataReader, SortKey> keyOf, CancellationToken ct)
+        int pageSize, SortKey? after, Func<NpgsqlDataReader, T> read, Func<T, NpgsqlDataReader, SortKey> keyOf, CancellationToken ct,
+        bool counted = true)
     {
         var direction = sort.Descending ? "desc" : "asc";
         var cursor = "";
@@ -247,9 +260,10 @@ public sealed partial class PostgresReadStore
             {
                 Command($"select * from ({source} {filter.Where}) x {cursor} order by x.{sort.Column} {direction}, x.{idColumn} {direction} limit @limit",
                     [.. parameters, ("limit", pageSize + 1)]),
-                Command($"select count(*) from ({source} {filter.Where}) x", [.. filter.Parameters]),
             },
         };
+        if (counted) batch.BatchCommands.Add(Command($"select count(*) from ({source} {filter.Where}) x", [.. filter.Parameters]));
+        foreach (NpgsqlBatchCommand statement in batch.BatchCommands) await ObserveAsync(connection, statement.CommandText, statement.Parameters);
         await using var reader = await batch.ExecuteReaderAsync(ct);
         var items = new List<T>();
         SortKey? lastKey = null, next = null;
@@ -263,6 +277,7 @@ public sealed partial class PostgresReadStore
             items.Add(read(reader));
             lastKey = keyOf(items[^1], reader);
         }
+        if (!counted) return new Page<T>(items, next, -1);
         while (await reader.ReadAsync(ct)) { }
         await reader.NextResultAsync(ct);
         await reader.ReadAsync(ct);
