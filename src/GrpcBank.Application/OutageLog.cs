@@ -22,10 +22,10 @@ public sealed class OutageLog(ILogger logger)
         else logger.LogDebug(cause, warning + " (failed tries: {Failures})", [.. args, Failures]);
     }
 
-    /// <param name="recovered">What works again (a message template without arguments); the count of failed tries follows it.</param>
-    public void Worked(string recovered)
+    /// <param name="recovered">What works again, a message template for <paramref name="args"/>; the count of failed tries follows it.</param>
+    public void Worked(string recovered, params object?[] args)
     {
-        if (Failures > 0) logger.LogInformation(recovered + ", after {Failures} failed tries", Failures);
+        if (Failures > 0) logger.LogInformation(recovered + ", after {Failures} failed tries", [.. args, Failures]);
         Failures = 0;
     }
 }

@@ -83,7 +83,19 @@ public sealed class OutboxRelay(
     /// <summary>How often the active relay reads the head position for the lag gauge (one cheap query at most).</summary>
     private static readonly TimeSpan HeadRefresh = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Whether a consumer's failure is the infrastructure's passing trouble (the database restarting, read-only, its
+    /// sessions ended; a broker away): the edge's judgement (<c>TransientFailures</c>), since this layer knows no
+    /// drivers. An outage fails every retry alike, so those cost one warning per outage (<see cref="OutageLog"/>); an
+    /// error with its stack trace at each retry, the wait doubling from 0.1 s, grew the log for as long as it lasted.
+    /// Any other failure is a fault to look into: an error, with its stack trace, at each retry. None by default.
+    /// </summary>
+    public Func<Exception, bool> IsTransient { get; init; } = _ => false;
+
     private readonly IReadOnlyList<IEventSink> consumers = [.. sinks];
+
+    /// <summary>Each consumer's outage, kept across leases: ended sessions end the lease too, and a warning each time it is taken again is one per retry.</summary>
+    private readonly Dictionary<string, OutageLog> outages = sinks.ToDictionary(s => s.Name, _ => new OutageLog(logger), StringComparer.Ordinal);
     private readonly SharedReads shared = new(enabled: sinks.Count() > 1);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, OutboxBatch> lastTaken = new(StringComparer.Ordinal);
 
@@ -135,6 +147,7 @@ public sealed class OutboxRelay(
     private async Task DriveAsync(IEventSink sink, CancellationToken ct)
     {
         var consumer = progress.For(sink.Name);
+        var outage = outages[sink.Name];
         var backoff = new Backoff();
         while (true)
         {
@@ -151,6 +164,7 @@ public sealed class OutboxRelay(
                     var started = clock.GetTimestamp();
                     var drained = await PumpOnceAsync(sink, ct);
                     backoff.Succeeded();
+                    outage.Worked("Relay consumer {Consumer} delivers again", sink.Name);
                     if (!drained) continue;
                     var taken = lastTaken[sink.Name].Events.Count;
                     var cycle = taken >= BusyBatch ? BusyCycle : taken > 0 ? QuietCycle : TimeSpan.Zero;
@@ -171,7 +185,10 @@ public sealed class OutboxRelay(
             {
                 consumer.Failed(e);
                 var wait = backoff.Failed();
-                logger.LogError(e, "Relay consumer {Consumer} failed; retrying in {Backoff}", sink.Name, wait);
+                if (IsTransient(e))
+                    outage.Failed(e, "Relay consumer {Consumer} cannot deliver for now (a transient fault); retrying, at intervals growing to {Longest}, until it works",
+                        sink.Name, Backoff.Longest);
+                else logger.LogError(e, "Relay consumer {Consumer} failed; retrying in {Backoff}", sink.Name, wait);
                 await Task.Delay(wait, clock, ct);
             }
         }

@@ -102,6 +102,7 @@ public static class BankServer
             sp.GetRequiredService<RelayProgress>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<OutboxRelay>>())
         {
             PollInterval = pollInterval, BusyBatch = busyBatch, BusyCycle = busyCycle, QuietCycle = quietCycle,
+            IsTransient = TransientFailures.IsTransient,
         });
         services.AddSingleton<SubscriptionSlots>();
         services.AddSingleton<HoldExpiry>();
