@@ -1,10 +1,20 @@
 using System.Diagnostics;
+using System.Reflection;
 using Grpc.Core;
+using GrpcBank.Application.Accounts;
+using GrpcBank.Application.Commands;
+using GrpcBank.Application.EventStore;
+using GrpcBank.Application.ReadSide;
+using GrpcBank.Application.Relay;
 using GrpcBank.Contracts.Accounts.V1;
 using GrpcBank.Contracts.History.V1;
 using GrpcBank.Contracts.Query.V1;
 using GrpcBank.Testing;
+using GrpcBank.Server.History;
+using GrpcBank.Sqlite;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace GrpcBank.Faults.Tests;
@@ -87,6 +97,86 @@ public sealed class BackgroundServiceOutageSpecs
         var warnings = duringOutage.Count(l => l.StartsWith("Warning ", StringComparison.Ordinal));
         Assert.True(warnings <= 2, $"{warnings} warnings of the relay's consumers in a 5 s outage (one each at most):\n{summary}");
         Assert.Contains(logs.Lines, l => l.StartsWith("Information GrpcBank.Application.Relay.OutboxRelay: Relay consumer read-side delivers again, after ", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A store that fails otherwise than with a cancellation as the server stops (a connection ended under the query as
+    /// the stores close; a driver's own error for a cancelled statement): caught only while not stopping, it left
+    /// ExecuteAsync, and the host logged "BackgroundService failed" and a critical line that it stops because of it.
+    /// No PostgreSQL fault lands inside that moment on demand, so the read store's one query here does it.
+    /// </summary>
+    [Fact]
+    public async Task AFailureAsTheServerStops_EndsHoldExpiryQuietly_NotAsAFailedBackgroundService()
+    {
+        var directory = Directory.CreateTempSubdirectory("grpcbank-bgsvc-").FullName;
+        using var events = new SqliteEventStore(Path.Combine(directory, "events.db"));
+        using var read = new SqliteReadStore(Path.Combine(directory, "read.db"));
+        var readStore = EndedAsTheServerStops.Wrap<IReadStore>(read, nameof(IReadStore.DueHoldsAsync), out var ending);
+        var expiry = new HoldExpiry(readStore, new Handlers(events, TimeProvider.System, new StreamLocks(), r => r.ToString()),
+            TimeProvider.System, NullLogger<HoldExpiry>.Instance);
+
+        await expiry.StartAsync(TestContext.Current.CancellationToken);
+        await ending.Asked.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var stopping = await Record.ExceptionAsync(() => expiry.StopAsync(CancellationToken.None));
+
+        Assert.Null(stopping);
+        Assert.False(expiry.ExecuteTask!.IsFaulted, $"ExecuteAsync failed: {expiry.ExecuteTask.Exception}");
+    }
+
+    [Fact]
+    public async Task AFailureAsTheServerStops_EndsTheLiveSubscriptionsWatcherQuietly_NotAsAFailedBackgroundService()
+    {
+        var directory = Directory.CreateTempSubdirectory("grpcbank-bgsvc-").FullName;
+        using var events = new SqliteEventStore(Path.Combine(directory, "events.db"));
+        var store = EndedAsTheServerStops.Wrap<IEventStore>(events, nameof(IEventStore.HeadPositionAsync), out var ending);
+        using var live = new LiveEvents(store, new RelayProgress(), new ConfigurationBuilder().Build(), NullLogger<LiveEvents>.Instance);
+
+        await live.StartAsync(TestContext.Current.CancellationToken);
+        using var subscriber = new CancellationTokenSource();
+        // A subscriber waiting: the watcher looks at the store for it (its first look asks for the head).
+        var waiting = live.WaitPastAsync(0, subscriber.Token);
+        await ending.Asked.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        var stopping = await Record.ExceptionAsync(() => live.StopAsync(CancellationToken.None));
+        await subscriber.CancelAsync();
+
+        Assert.Null(stopping);
+        Assert.False(live.ExecuteTask!.IsFaulted, $"ExecuteAsync failed: {live.ExecuteTask.Exception}");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+    }
+
+    /// <summary>
+    /// A real store one of whose queries waits for the stop and then fails as a connection ended by it would (not with a
+    /// cancellation).
+    /// </summary>
+    public class EndedAsTheServerStops : DispatchProxy
+    {
+        private object target = null!;
+        private string query = "";
+
+        public TaskCompletionSource Asked { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public static T Wrap<T>(T target, string query, out EndedAsTheServerStops ending) where T : class
+        {
+            var proxy = Create<T, EndedAsTheServerStops>();
+            ending = (EndedAsTheServerStops)(object)proxy;
+            (ending.target, ending.query) = (target, query);
+            return proxy;
+        }
+
+        protected override object? Invoke(MethodInfo? method, object?[]? args)
+        {
+            if (method!.Name != query) return method.Invoke(target, args);
+            Asked.TrySetResult();
+            var ct = args!.OfType<CancellationToken>().Single();
+            return typeof(EndedAsTheServerStops).GetMethod(nameof(FailOnStopAsync), BindingFlags.NonPublic | BindingFlags.Static)!
+                .MakeGenericMethod(method.ReturnType.GetGenericArguments()[0]).Invoke(null, [ct]);
+        }
+
+        private static async Task<TResult> FailOnStopAsync<TResult>(CancellationToken ct)
+        {
+            await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            throw new IOException("the connection ended as the server stopped");
+        }
     }
 
     /// <summary>

@@ -83,7 +83,14 @@ public sealed class HoldExpiry(IReadStore readStore, Handlers handlers, TimeProv
                 // A full batch means more may be due: go again at once.
                 if (due >= Batch) continue;
             }
-            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                // The server stops: whatever failed meanwhile (a connection ended under the query as the stores close) is
+                // the stop's doing. Let out of ExecuteAsync, it was logged as a failed BackgroundService and asked the
+                // host to stop, the one thing a loop that retries through an outage must never do.
+                return;
+            }
+            catch (Exception e)
             {
                 // An outage fails every try: one warning (OutageLog), then quiet tries at doubling intervals, so an
                 // unreachable database neither floods the log nor is hammered four times a second by every server.

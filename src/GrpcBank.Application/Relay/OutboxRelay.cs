@@ -119,8 +119,10 @@ public sealed class OutboxRelay(
                 backoff.Succeeded();
                 await Task.WhenAll([.. consumers.Select(sink => DriveAsync(sink, running.Token)), TrimAsync(running.Token)]);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
+                // Stopping: the consumers' connections may fail under them as the stores close (not only with a
+                // cancellation); that is the stop's doing, not the relay's failure.
                 return;
             }
             catch (Exception) when (lost.IsCancellationRequested)

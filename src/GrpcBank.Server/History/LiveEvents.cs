@@ -74,7 +74,12 @@ public sealed class LiveEvents(IEventStore store, RelayProgress progress, IConfi
                     await LookAsync(ct);
                     outage.Worked("Live subscriptions read the event store again");
                 }
-                catch (Exception e) when (!ct.IsCancellationRequested)
+                catch (Exception) when (ct.IsCancellationRequested)
+                {
+                    // The server stops: a failure now is the stop's doing, not one to stop the host over (HoldExpiry).
+                    return;
+                }
+                catch (Exception e)
                 {
                     // An outage fails every look, one per poll interval for as long as it lasts: one warning (OutageLog),
                     // not four a second with their stack traces.
