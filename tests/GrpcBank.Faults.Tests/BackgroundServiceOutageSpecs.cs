@@ -25,8 +25,13 @@ namespace GrpcBank.Faults.Tests;
 /// again and again, or restarted several times in a row. A loop whose ExecuteAsync throws stops the whole host (.NET's
 /// default): none may, over a fault that passes. The real server process, on a cluster of its own.
 /// </summary>
-public sealed class BackgroundServiceOutageSpecs
+public sealed class BackgroundServiceOutageSpecs : IDisposable
 {
+    /// <summary>The stores of the specs that stop a loop under a failing query (SQLite files), removed afterwards.</summary>
+    private readonly string directory = Directory.CreateTempSubdirectory("grpcbank-bgsvc-").FullName;
+
+    public void Dispose() => Directory.Delete(directory, recursive: true);
+
     [Fact]
     public Task SessionsTerminatedAgainAndAgainOnAReadOnlyDatabase_TheServerKeepsRunning_AndCatchesUpWithNothingLost() =>
         UnderLoadAsync(async cluster =>
@@ -108,7 +113,6 @@ public sealed class BackgroundServiceOutageSpecs
     [Fact]
     public async Task AFailureAsTheServerStops_EndsHoldExpiryQuietly_NotAsAFailedBackgroundService()
     {
-        var directory = Directory.CreateTempSubdirectory("grpcbank-bgsvc-").FullName;
         using var events = new SqliteEventStore(Path.Combine(directory, "events.db"));
         using var read = new SqliteReadStore(Path.Combine(directory, "read.db"));
         var readStore = EndedAsTheServerStops.Wrap<IReadStore>(read, nameof(IReadStore.DueHoldsAsync), out var ending);
@@ -126,7 +130,6 @@ public sealed class BackgroundServiceOutageSpecs
     [Fact]
     public async Task AFailureAsTheServerStops_EndsTheLiveSubscriptionsWatcherQuietly_NotAsAFailedBackgroundService()
     {
-        var directory = Directory.CreateTempSubdirectory("grpcbank-bgsvc-").FullName;
         using var events = new SqliteEventStore(Path.Combine(directory, "events.db"));
         var store = EndedAsTheServerStops.Wrap<IEventStore>(events, nameof(IEventStore.HeadPositionAsync), out var ending);
         using var live = new LiveEvents(store, new RelayProgress(), new ConfigurationBuilder().Build(), NullLogger<LiveEvents>.Instance);
