@@ -261,16 +261,7 @@ public sealed class BackgroundServiceOutageSpecs : IDisposable
         Assert.False(server.Log.Contains("Application is shutting down", StringComparison.Ordinal), $"The server stopped itself:\n{server.Log}");
         Assert.True(await ServerProcess.IsServingAsync(server.Channel), $"The server no longer serves:\n{server.Log}");
         Assert.True(load.Acknowledged.Count > 0, "no deposit was acknowledged");
-        var accounts = new AccountService.AccountServiceClient(server.Channel);
-        var after = await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = load.Accounts[0], AmountMinor = 1, CurrencyCode = "EUR" },
-            deadline: DateTime.UtcNow.AddSeconds(30));
-        var read = await new QueryService.QueryServiceClient(server.Channel).GetAccountAsync(
-            new GetAccountRequest { AccountId = load.Accounts[0], MinPosition = after.Position }, deadline: DateTime.UtcNow.AddSeconds(30));
-        Assert.Equal(after.Version, read.Account.Version);
-        var stored = await load.StoredAsync(server.Channel);
-        foreach (var (requestId, reply) in load.Acknowledged)
-            Assert.Equal([reply.Version], stored[requestId]);
-        await ReadSide.AssertEqualsReplayAsync(server.Channel, load.Accounts);
+        await load.AssertCaughtUpAsync(server.Channel);
         TestContext.Current.SendDiagnosticMessage(
             $"{load.Acknowledged.Count} acknowledged, failures {string.Join(", ", load.Failures.Select(f => $"{f.Key}: {f.Value}"))}");
     }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Grpc.Core;
 using Grpc.Net.Client;
 using GrpcBank.Contracts.Accounts.V1;
+using GrpcBank.Contracts.Query.V1;
 
 namespace GrpcBank.Faults.Tests;
 
@@ -70,4 +71,21 @@ public sealed class DepositLoad(string[] accounts)
     /// <summary>The versions at which the accounts' streams hold each request id's events (<see cref="StoredRequests"/>).</summary>
     public async Task<Dictionary<string, List<long>>> StoredAsync(GrpcChannel channel) =>
         (await StoredRequests.ReadAsync(channel, accounts)).ToDictionary(r => r.Key, r => r.Value.Select(e => e.Version).ToList());
+
+    /// <summary>
+    /// After a fault has passed: a new deposit is written and read back at its position, every acknowledged deposit is
+    /// stored once at the version it was acknowledged with, and the read side equals a replay of the streams.
+    /// </summary>
+    public async Task AssertCaughtUpAsync(GrpcChannel channel)
+    {
+        var after = await new AccountService.AccountServiceClient(channel).DepositMoneyAsync(
+            new DepositMoneyRequest { AccountId = accounts[0], AmountMinor = 1, CurrencyCode = "EUR" }, deadline: DateTime.UtcNow.AddSeconds(30));
+        var read = await new QueryService.QueryServiceClient(channel).GetAccountAsync(
+            new GetAccountRequest { AccountId = accounts[0], MinPosition = after.Position }, deadline: DateTime.UtcNow.AddSeconds(30));
+        Assert.Equal(after.Version, read.Account.Version);
+        var stored = await StoredAsync(channel);
+        foreach (var (requestId, reply) in acknowledged)
+            Assert.Equal([reply.Version], stored[requestId]);
+        await ReadSide.AssertEqualsReplayAsync(channel, accounts);
+    }
 }

@@ -36,16 +36,7 @@ public sealed class PostgresRestartSpecs
         Assert.True(acknowledgedBeforeOutage > 0, "no write was acknowledged before PostgreSQL went down");
         Assert.True(failedDuringOutage > 0, "no write failed while PostgreSQL was down");
         Assert.Equal([StatusCode.Unavailable], load.Failures.Keys);
-        var accounts = new AccountService.AccountServiceClient(host.Channel);
-        var after = await accounts.DepositMoneyAsync(new DepositMoneyRequest { AccountId = load.Accounts[0], AmountMinor = 1, CurrencyCode = "EUR" });
-        var read = await new QueryService.QueryServiceClient(host.Channel).GetAccountAsync(
-            new GetAccountRequest { AccountId = load.Accounts[0], MinPosition = after.Position }, deadline: DateTime.UtcNow.AddSeconds(30));
-        Assert.Equal(after.Version, read.Account.Version);
-
-        var stored = await load.StoredAsync(host.Channel);
-        foreach (var (requestId, reply) in load.Acknowledged)
-            Assert.Equal([reply.Version], stored[requestId]);
-        await ReadSide.AssertEqualsReplayAsync(host.Channel, load.Accounts);
+        await load.AssertCaughtUpAsync(host.Channel);
         TestContext.Current.SendDiagnosticMessage($"{load.Acknowledged.Count} acknowledged, {failedDuringOutage} UNAVAILABLE during the outage");
     }
 
