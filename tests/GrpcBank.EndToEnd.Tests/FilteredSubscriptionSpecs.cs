@@ -154,6 +154,12 @@ public abstract class FilteredSubscriptionSpecs : BankSpecs
         {
             return e.StatusCode;
         }
+        catch (ObjectDisposedException) when (meanwhile is not null)
+        {
+            // The test host's restart disposes the channel the call was on: a read then finds the call disposed rather
+            // than cancelled (CI). Either way the call ended; what it delivered is what the spec judges.
+            return StatusCode.Cancelled;
+        }
         finally
         {
             if (running is not null) await running;
